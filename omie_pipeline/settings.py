@@ -1,0 +1,86 @@
+"""All configuration, read from the environment into one typed model.
+
+Errors name the environment variable that is missing or malformed, and never echo a secret's
+value: app_secret and webhook URLs are `SecretStr`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OMIE_PRODUCTION_URL = "https://app.omie.com.br/api/v1/"
+SECRET_FIELDS = frozenset({"omie_app_secret", "omie_pipeline_slack_webhook_url", "omie_pipeline_alert_webhook_url"})
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot be used; the message names each variable at fault."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the pipeline; each field is read from the variable of the same name, upper-cased."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    omie_app_key: str | None = None
+    omie_app_secret: SecretStr | None = None
+    omie_base_url: str = OMIE_PRODUCTION_URL
+    omie_pipeline_account: str = Field("main", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    omie_pipeline_db_url: str | None = None
+    salesos_deals_url: str | None = None
+    salesos_deals_table: str | None = None
+    salesos_deals_mapping: Path | None = None
+    omie_pipeline_closed_statuses: str = "won"
+    omie_pipeline_service_map: Path = Path("config/service_map.yaml")
+    omie_pipeline_stuck_after_minutes: int = Field(30, gt=0)
+    omie_pipeline_reports_dir: Path | None = None
+    omie_pipeline_dagster_ui_url: str = "http://localhost:3000"
+    omie_pipeline_slack_webhook_url: SecretStr | None = None
+    omie_pipeline_alert_webhook_url: SecretStr | None = None
+    omie_rate_window_seconds: float = Field(60.0, gt=0)
+    dagster_home: Path = Path("dagster_home")
+
+    @field_validator("omie_base_url")
+    @classmethod
+    def _base_url_ends_with_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def closed_statuses(self) -> frozenset[str]:
+        return frozenset(s.strip().lower() for s in self.omie_pipeline_closed_statuses.split(",") if s.strip())
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.omie_pipeline_reports_dir or self.dagster_home / "reports"
+
+    def require_omie_credentials(self) -> tuple[str, str]:
+        """The app key and secret, or an error naming whichever variable is missing."""
+        missing = [name for name, value in (("OMIE_APP_KEY", self.omie_app_key),
+                                            ("OMIE_APP_SECRET", self.omie_app_secret)) if not value]
+        if missing:
+            raise SettingsError(f"missing {' and '.join(missing)}: set the Omie app's key and secret")
+        return self.omie_app_key, self.omie_app_secret.get_secret_value()
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings from `environ` (default: the process environment)."""
+    source = os.environ if environ is None else environ
+    values = {key.lower(): value for key, value in source.items() if key.lower() in Settings.model_fields}
+    try:
+        return Settings(_env_file=None, **values) if environ is not None else Settings()
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        shown = "" if field in SECRET_FIELDS else f" (got {problem.get('input')!r})"
+        lines.append(f"{field.upper()}: {problem['msg']}{shown}")
+    return "invalid configuration: " + "; ".join(lines)

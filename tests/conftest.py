@@ -1,0 +1,83 @@
+"""Shared fixtures: a state store URL on SQLite and on PostgreSQL for every store test.
+
+PostgreSQL comes from OMIE_PIPELINE_TEST_PG_URL (default: the local server's `test` database);
+each test gets a database of its own, dropped afterwards. When PostgreSQL cannot be reached the
+PostgreSQL cases are skipped with the reason, except under CI, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from omie_pipeline.store.engine import normalise_url
+
+DEFAULT_TEST_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+def _admin_url() -> sa.URL:
+    return normalise_url(os.environ.get("OMIE_PIPELINE_TEST_PG_URL", DEFAULT_TEST_PG_URL))
+
+
+def _postgres_unreachable_reason() -> str | None:
+    try:
+        engine = sa.create_engine(_admin_url(), connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as error:  # any failure to connect is reported the same way
+        return f"PostgreSQL at {_admin_url().render_as_string(hide_password=True)} unreachable: {error.__class__.__name__}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> sa.URL:
+    reason = _postgres_unreachable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return _admin_url()
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_admin_url: sa.URL) -> Iterator[str]:
+    """A brand-new PostgreSQL database for one test."""
+    name = f"omie_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A state store URL for an empty database, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
+@pytest.fixture
+def store(db_url: str):
+    """A migrated, empty state store on each backend."""
+    from omie_pipeline.store import Store
+
+    opened = Store(db_url)
+    yield opened
+    opened.dispose()
+
+
+def pytest_report_header(config) -> str:
+    reason = _postgres_unreachable_reason()
+    return "postgresql: " + (reason or f"{make_url(str(_admin_url())).render_as_string(hide_password=True)}")

@@ -1,0 +1,98 @@
+"""Writes that must hold with concurrent writers, and values that must round-trip exactly."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from omie_pipeline.store import Store, sync_state
+from omie_pipeline.store.tables import invoices, omie_clients
+from omie_pipeline.store.upsert import insert_if_absent, upsert
+
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=ZoneInfo("America/Sao_Paulo"))
+
+
+def _intent(deal_id: str) -> dict:
+    return {"account": "acme", "deal_id": deal_id, "idempotency_key": f"OS-{deal_id}", "status": "submitted",
+            "gross_amount": Decimal("1234.56"), "net_amount": Decimal("1200.00"),
+            "created_at": NOW, "status_changed_at": NOW}
+
+
+def test_two_concurrent_writers_record_one_intent_per_deal(store: Store) -> None:
+    """Eight threads race to record the same 20 intents: each is inserted exactly once."""
+    barrier = threading.Barrier(8)
+    inserted: list[str] = []
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            barrier.wait()
+            for n in range(20):
+                with store.begin() as connection:
+                    if insert_if_absent(connection, invoices, _intent(f"D{n}"), ["idempotency_key"]):
+                        inserted.append(f"D{n}")
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(inserted) == sorted(f"D{n}" for n in range(20))
+    with store.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(invoices)).scalar_one() == 20
+
+
+def test_a_second_invoice_for_a_deal_is_refused_by_the_database(store: Store) -> None:
+    with store.begin() as connection:
+        connection.execute(invoices.insert(), _intent("D1"))
+    with pytest.raises(sa.exc.IntegrityError):
+        with store.begin() as connection:
+            connection.execute(invoices.insert(), {**_intent("D1"), "idempotency_key": "OS-other"})
+
+
+def test_upsert_updates_only_the_named_columns(store: Store) -> None:
+    row = {"account": "acme", "codigo_cliente_omie": 42, "document": "11222333000181", "legal_name": "Old",
+           "inactive": False, "synced_at": NOW}
+    with store.begin() as connection:
+        upsert(connection, omie_clients, [row], ["account", "codigo_cliente_omie"])
+        upsert(connection, omie_clients, [{**row, "legal_name": "New", "document": "X"}],
+               ["account", "codigo_cliente_omie"], update_columns=["legal_name"])
+    with store.connect() as connection:
+        stored = connection.execute(sa.select(omie_clients)).one()
+    assert (stored.legal_name, stored.document) == ("New", "11222333000181")
+
+
+def test_money_and_times_round_trip(store: Store) -> None:
+    with store.begin() as connection:
+        connection.execute(invoices.insert(), {**_intent("D9"), "gross_amount": Decimal("98765432.19")})
+    with store.connect() as connection:
+        stored = connection.execute(sa.select(invoices)).one()
+    assert stored.gross_amount == Decimal("98765432.19")
+    assert stored.created_at == NOW
+    assert stored.created_at.utcoffset() == timedelta(0)
+
+
+def test_naive_times_are_refused(store: Store) -> None:
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        with store.begin() as connection:
+            connection.execute(invoices.insert(), {**_intent("D2"), "created_at": datetime(2026, 1, 1)})
+
+
+def test_sync_state_keeps_watermarks_per_account(store: Store) -> None:
+    mark = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+    with store.begin() as connection:
+        sync_state.set_datetime(connection, "acme", "deals_watermark", mark)
+        sync_state.set_datetime(connection, "acme", "deals_watermark", mark + timedelta(hours=1))
+        sync_state.set_value(connection, "beta", "deals_watermark", "x")
+    with store.connect() as connection:
+        assert sync_state.get_datetime(connection, "acme", "deals_watermark") == mark + timedelta(hours=1)
+        assert sync_state.get_value(connection, "beta", "deals_watermark") == "x"
+        assert sync_state.get_value(connection, "gamma", "deals_watermark") is None

@@ -17,6 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from filelock import FileLock
 
+from omie_pipeline.store.tables import VERSION_TABLE
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_LOCK_ID = 0x0E1E_0001  # an arbitrary constant shared by every process of this project
 
@@ -34,7 +36,8 @@ def head_revision(engine: sa.Engine) -> str | None:
 
 def current_revision(engine: sa.Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
 
 
 def upgrade(engine: sa.Engine) -> bool:

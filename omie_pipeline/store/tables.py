@@ -12,6 +12,10 @@ import sqlalchemy as sa
 
 from omie_pipeline.store.types import UtcDateTime
 
+# The project's own Alembic version table, so the store can share a database with Dagster's
+# PostgreSQL storage, which keeps its own `alembic_version`.
+VERSION_TABLE = "omie_pipeline_schema_version"
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from omie_pipeline.store import Store, migrate
-from omie_pipeline.store.tables import metadata
+from omie_pipeline.store.tables import VERSION_TABLE, metadata
 
 
 def test_migrations_create_every_table_and_a_second_run_is_a_no_op(db_url: str) -> None:
@@ -37,7 +37,8 @@ def test_models_and_migrations_agree(db_url: str) -> None:
 
     store = Store(db_url)
     with store.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), metadata)
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        diff = compare_metadata(context, metadata)
     structural = [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column",
                                               "add_index", "remove_index", "add_constraint")]
     assert structural == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from omie_pipeline.store.tables import metadata
+from omie_pipeline.store.tables import VERSION_TABLE, metadata
 
 engine = context.config.attributes["engine"]
 
@@ -14,6 +14,7 @@ with engine.connect() as connection:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()

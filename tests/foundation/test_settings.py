@@ -1,0 +1,41 @@
+"""Settings: defaults, clear errors naming the variable, and secrets that never show."""
+
+from __future__ import annotations
+
+import pytest
+
+from omie_pipeline.settings import SettingsError, load_settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = load_settings({})
+    assert settings.omie_base_url == "https://app.omie.com.br/api/v1/"
+    assert settings.omie_pipeline_stuck_after_minutes == 30
+    assert settings.closed_statuses == {"won"}
+
+
+def test_malformed_value_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="OMIE_PIPELINE_STUCK_AFTER_MINUTES"):
+        load_settings({"OMIE_PIPELINE_STUCK_AFTER_MINUTES": "soon"})
+    with pytest.raises(SettingsError, match="OMIE_BASE_URL"):
+        load_settings({"OMIE_BASE_URL": "app.omie.com.br"})
+
+
+def test_missing_credentials_name_both_variables() -> None:
+    with pytest.raises(SettingsError, match="OMIE_APP_KEY and OMIE_APP_SECRET"):
+        load_settings({}).require_omie_credentials()
+
+
+def test_secrets_never_appear_in_repr_or_errors() -> None:
+    settings = load_settings({"OMIE_APP_KEY": "123", "OMIE_APP_SECRET": "s3cr3t-value",
+                              "OMIE_PIPELINE_SLACK_WEBHOOK_URL": "https://hooks.example/T000/very-secret"})
+    assert "s3cr3t-value" not in repr(settings) and "very-secret" not in repr(settings)
+    assert settings.require_omie_credentials() == ("123", "s3cr3t-value")
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"OMIE_PIPELINE_ALERT_WEBHOOK_URL": ["not", "a", "string"]})
+    assert "not" not in str(caught.value).split(":", 1)[1].replace("OMIE_PIPELINE_ALERT_WEBHOOK_URL", "")
+
+
+def test_closed_statuses_are_configurable() -> None:
+    settings = load_settings({"OMIE_PIPELINE_CLOSED_STATUSES": "won, Closed-Won ,"})
+    assert settings.closed_statuses == {"won", "closed-won"}

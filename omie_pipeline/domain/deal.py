@@ -1,0 +1,408 @@
+"""The canonical deal, whatever CRM it came from, and the reading of one source row into it.
+
+A row is either a `Deal` or the full list of what is wrong with it: every failing field at once,
+each named, with its raw value masked when it is personal data, so that one trip to the CRM fixes
+the row. A deal may be valid yet not invoiceable (no address yet): that is `missing_invoice_fields`,
+reported later as a deal issue, because the deal itself still belongs in the reconciliation.
+
+Values are normalised on the way in (document upper-cased without punctuation, CEP as 8 digits,
+UF upper-cased, phone as DDD + number, times in UTC, amount to the cent), so that every later step
+compares like with like.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Callable, Mapping
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from omie_pipeline.domain.address import (
+    AddressError,
+    check_ibge_code,
+    ibge_code_matches_state,
+    normalise_state,
+    normalise_zip,
+    phone_parts,
+)
+from omie_pipeline.domain.documents import Document, InvalidDocumentError, mask_document, parse_document
+from omie_pipeline.domain.keys import client_integration_code, invoice_idempotency_key
+from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
+from omie_pipeline.domain.privacy import mask_email, mask_phone, redact_cpfs
+from omie_pipeline.domain.timeutil import DatetimeFormatError, parse_iso_datetime
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "CLIENT_COLUMNS",
+    "DEAL_COLUMNS",
+    "INVOICE_REQUIRED_FIELDS",
+    "INVOICE_RECOMMENDED_FIELDS",
+    "Deal",
+    "DealClient",
+    "DealRowError",
+    "FieldProblem",
+    "client_integration_code",
+    "invoice_idempotency_key",
+    "mask_raw_value",
+    "missing_invoice_fields",
+    "missing_recommended_fields",
+    "parse_deal_row",
+    "phone_parts",
+    "validate_deal_row",
+]
+
+DEAL_COLUMNS = ("deal_id", "account", "status", "closed_at", "updated_at", "amount", "product_code", "description")
+CLIENT_COLUMNS = (
+    "legal_name", "trade_name", "document", "email", "phone", "street", "number", "complement",
+    "district", "city", "state", "zip", "city_ibge_code", "municipal_registration",
+)  # fmt: skip
+CANONICAL_COLUMNS = DEAL_COLUMNS + CLIENT_COLUMNS
+
+# Without these Omie cannot register the client or issue the note.
+INVOICE_REQUIRED_FIELDS = ("legal_name", "document", "street", "number", "district", "city", "state", "zip", "product_code")
+# Without these the note is issued but nobody receives it by e-mail.
+INVOICE_RECOMMENDED_FIELDS = ("email",)
+
+# Longest value kept per text field; the state store's columns are sized to match.
+MAX_LENGTHS = {
+    "deal_id": 128, "account": 64, "status": 64, "product_code": 128, "legal_name": 200,
+    "trade_name": 200, "street": 200, "number": 40, "complement": 200, "district": 200,
+    "city": 200, "municipal_registration": 40,
+}  # fmt: skip
+
+_WHITESPACE_RUN = re.compile(r"\s+")
+_EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;.]+")
+
+
+def _problem(reason: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(reason, message)
+
+
+def _as_text(value: Any, field: str) -> str | None:
+    """Blank means absent; int is accepted because SQL sources return numeric ids as int."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _problem("bad_type", f"{field} must be text, not {type(value).__name__}")
+    text = str(value).strip()
+    return text or None
+
+
+def _required(validate: Callable[[Any, ValidationInfo], Any]) -> Callable[[Any, ValidationInfo], Any]:
+    """The same reading, with blank (None) refused: a required field names itself when empty."""
+
+    def validate_required(value: Any, info: ValidationInfo) -> Any:
+        result = validate(value, info)
+        if result is None:
+            raise _problem("missing", f"{info.field_name} is empty; it is required")
+        return result
+
+    return validate_required
+
+
+def _text(value: Any, info: ValidationInfo) -> str | None:
+    """One line of text: surrounding space dropped, runs of whitespace (stray line breaks) made one space."""
+    text = _as_text(value, info.field_name)
+    if text is None:
+        return None
+    text = _WHITESPACE_RUN.sub(" ", text)
+    limit = MAX_LENGTHS.get(info.field_name)
+    if limit is not None and len(text) > limit:
+        raise _problem("too_long", f"{info.field_name} has {len(text)} characters; at most {limit} are kept")
+    return text
+
+
+def _free_text(value: Any, info: ValidationInfo) -> str | None:
+    """Free text such as a description: line breaks are kept, they are printed on the note."""
+    return _as_text(value, info.field_name)
+
+
+def _status(value: Any, info: ValidationInfo) -> str | None:
+    text = _text(value, info)
+    return text.lower() if text else text
+
+
+def _datetime(value: Any, info: ValidationInfo) -> datetime | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, (str, datetime)):
+        raise _problem("bad_type", f"{info.field_name} must be an ISO 8601 text or a datetime")
+    try:
+        return parse_iso_datetime(value)
+    except DatetimeFormatError as error:
+        raise _problem(error.reason, f"{info.field_name}: {error.message}") from None
+
+
+def _amount(value: Any, info: ValidationInfo) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        amount = to_decimal(value, places=2)
+    except MoneyFormatError as error:
+        raise _problem(error.reason, f"{info.field_name}: {error.message}") from None
+    if amount <= 0:
+        raise _problem("not_positive", f"{info.field_name} must be more than zero")
+    return amount.quantize(CENT)
+
+
+def _document(value: Any, info: ValidationInfo) -> Document | None:
+    if isinstance(value, Document):
+        return value
+    text = _as_text(value, info.field_name)
+    if text is None:
+        return None
+    try:
+        return parse_document(text)
+    except InvalidDocumentError as error:
+        raise _problem(error.reason, f"{info.field_name}: {error.message}") from None
+
+
+def _email(value: Any, info: ValidationInfo) -> str | None:
+    """One address, or several separated by `,` or `;`; kept as one comma-separated text."""
+    text = _as_text(value, info.field_name)
+    if text is None:
+        return None
+    addresses = [part.strip() for part in re.split(r"[,;]", text) if part.strip()]
+    if not addresses or not all(_EMAIL.fullmatch(address) for address in addresses):
+        raise _problem("bad_email", f"{info.field_name} is not an e-mail address like name@example.com")
+    return ",".join(addresses)
+
+
+def _address_part(normalise):
+    def validate(value: Any, info: ValidationInfo) -> str | None:
+        text = _as_text(value, info.field_name)
+        if text is None:
+            return None
+        try:
+            return normalise(text)
+        except AddressError as error:
+            raise _problem(error.reason, f"{info.field_name}: {error.message}") from None
+
+    return validate
+
+
+def _phone_digits(text: str) -> str:
+    ddd, number = phone_parts(text)
+    return ddd + number
+
+
+RequiredText = Annotated[str, BeforeValidator(_required(_text))]
+OptionalText = Annotated[str | None, BeforeValidator(_text)]
+FreeText = Annotated[str | None, BeforeValidator(_free_text)]
+Status = Annotated[str, BeforeValidator(_required(_status))]
+RequiredDatetime = Annotated[datetime, BeforeValidator(_required(_datetime))]
+OptionalDatetime = Annotated[datetime | None, BeforeValidator(_datetime)]
+Amount = Annotated[Decimal, BeforeValidator(_required(_amount))]
+# A plain validator: the parsed Document is the value, pydantic need not re-check the dataclass.
+OptionalDocument = Annotated[
+    Document | None,
+    PlainValidator(_document),
+    PlainSerializer(lambda document: document.number if document else None, return_type=str | None),
+    WithJsonSchema({"type": ["string", "null"]}),
+]
+OptionalEmail = Annotated[str | None, BeforeValidator(_email)]
+OptionalPhone = Annotated[str | None, BeforeValidator(_address_part(_phone_digits))]
+OptionalState = Annotated[str | None, BeforeValidator(_address_part(normalise_state))]
+OptionalZip = Annotated[str | None, BeforeValidator(_address_part(normalise_zip))]
+OptionalIbgeCode = Annotated[str | None, BeforeValidator(_address_part(check_ibge_code))]
+
+
+class DealClient(BaseModel):
+    """Who the invoice is for, as the CRM knows them. Optional fields are None when blank."""
+
+    model_config = ConfigDict(frozen=True)
+
+    legal_name: OptionalText = None
+    trade_name: OptionalText = None
+    document: OptionalDocument = None
+    email: OptionalEmail = None
+    phone: OptionalPhone = None  # DDD + number, digits only: see phone_parts
+    street: OptionalText = None
+    number: OptionalText = None
+    complement: OptionalText = None
+    district: OptionalText = None
+    city: OptionalText = None
+    state: OptionalState = None
+    zip: OptionalZip = None
+    city_ibge_code: OptionalIbgeCode = None
+    municipal_registration: OptionalText = None
+
+    @model_validator(mode="after")
+    def _city_in_state(self) -> DealClient:
+        if self.city_ibge_code and self.state and not ibge_code_matches_state(self.city_ibge_code, self.state):
+            raise PydanticCustomError(
+                "state_mismatch",
+                "city_ibge_code is a city of a different state than the one in the state field",
+                {"field": "city_ibge_code"},
+            )
+        return self
+
+
+class Deal(BaseModel):
+    """A CRM deal in canonical form. Times are aware and in UTC; amount is BRL to the cent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deal_id: RequiredText
+    account: RequiredText
+    status: Status  # lower-cased, so that "Won" and "won" are the same status
+    closed_at: OptionalDatetime = None  # open deals have none
+    updated_at: RequiredDatetime
+    amount: Amount
+    product_code: OptionalText = None
+    description: FreeText = None
+    client: DealClient
+
+    def as_row(self) -> dict[str, Any]:
+        """The flat canonical columns (plus `document_kind`), as Python values for storing."""
+        row = {name: getattr(self, name) for name in DEAL_COLUMNS}
+        row.update({name: getattr(self.client, name) for name in CLIENT_COLUMNS})
+        document = self.client.document
+        row["document"] = document.number if document else None
+        row["document_kind"] = document.kind if document else None
+        return row
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with one field of one row; safe to log and to show (personal data masked)."""
+
+    deal_id: str | None
+    field: str
+    reason_code: str
+    message: str
+    raw_value_masked: str | None
+    fix: str
+
+
+class DealRowError(ValueError):
+    """A row that is not a valid deal; `problems` lists every failing field."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        deal = problems[0].deal_id if problems else None
+        fields = ", ".join(problem.field for problem in problems)
+        super().__init__(f"deal {deal or '(no deal_id)'}: invalid {fields}")
+
+
+_RAW_VALUE_LIMIT = 120
+
+
+def mask_raw_value(field: str, raw: Any) -> str | None:
+    """The raw value of a field as it may be shown: personal data masked, long text cut."""
+    if raw is None:
+        return None
+    text = str(raw)
+    if field == "document":
+        return mask_document(text)
+    if field == "email":
+        return mask_email(text)
+    if field == "phone":
+        return mask_phone(text)
+    text = redact_cpfs(text)
+    return text if len(text) <= _RAW_VALUE_LIMIT else text[:_RAW_VALUE_LIMIT] + "…"
+
+
+def _fix_for(field: str, reason: str) -> str:
+    if reason == "wrong_account":
+        return "check the deals source: this row belongs to another Omie account"
+    if reason == "state_mismatch":
+        return "correct the city's IBGE code or the state in the CRM"
+    return f"correct {field} in the CRM; the deal is retried on the next run"
+
+
+def validate_deal_row(row: Mapping[str, Any], account: str) -> Deal | list[FieldProblem]:
+    """Read one flattened source row (canonical column names) into a Deal for `account`.
+
+    Values are text as in a CSV; SQL sources may also pass int, Decimal and aware datetime. A blank
+    `account` column means the account being synced; a different one is a problem, since a row of
+    another company must never be invoiced here. Columns not in CANONICAL_COLUMNS are ignored.
+    """
+    deal_id = _as_text_or_none(row.get("deal_id"))
+    problems: list[FieldProblem] = []
+    row_account = _as_text_or_none(row.get("account"))
+    if row_account is not None and row_account != account:
+        problems.append(
+            FieldProblem(
+                deal_id=deal_id,
+                field="account",
+                reason_code="wrong_account",
+                message=f"account is not the account being synced ({account})",
+                raw_value_masked=mask_raw_value("account", row_account),
+                fix=_fix_for("account", "wrong_account"),
+            )
+        )
+    data: dict[str, Any] = {name: row.get(name) for name in DEAL_COLUMNS}
+    data["account"] = account
+    data["client"] = {name: row.get(name) for name in CLIENT_COLUMNS}
+    try:
+        deal = Deal.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_problems_from(error, row, deal_id))
+        return problems
+    return problems or deal
+
+
+def parse_deal_row(row: Mapping[str, Any], account: str) -> Deal:
+    """As validate_deal_row, raising DealRowError with every problem instead of returning them."""
+    result = validate_deal_row(row, account)
+    if isinstance(result, Deal):
+        return result
+    raise DealRowError(result)
+
+
+def _as_text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _problems_from(error: ValidationError, row: Mapping[str, Any], deal_id: str | None) -> list[FieldProblem]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        field = (detail.get("ctx") or {}).get("field") or _field_of(detail["loc"])
+        problems.append(
+            FieldProblem(
+                deal_id=deal_id,
+                field=field,
+                reason_code=detail["type"],
+                message=detail["msg"] if field in detail["msg"] else f"{field}: {detail['msg']}",
+                raw_value_masked=mask_raw_value(field, row.get(field)),
+                fix=_fix_for(field, detail["type"]),
+            )
+        )
+    return problems
+
+
+def _field_of(location: tuple[int | str, ...]) -> str:
+    names = [part for part in location if isinstance(part, str)]
+    return names[-1] if names else "row"
+
+
+def missing_invoice_fields(deal: Deal) -> list[str]:
+    """The canonical names of the fields a deal still needs before it can be invoiced, in order."""
+    return [name for name in INVOICE_REQUIRED_FIELDS if _value_of(deal, name) is None]
+
+
+def missing_recommended_fields(deal: Deal) -> list[str]:
+    """Fields whose absence does not stop the invoice but should be reported (no e-mail: nobody gets it)."""
+    return [name for name in INVOICE_RECOMMENDED_FIELDS if _value_of(deal, name) is None]
+
+
+def _value_of(deal: Deal, name: str) -> Any:
+    return getattr(deal.client, name) if name in CLIENT_COLUMNS else getattr(deal, name)

@@ -1,0 +1,87 @@
+"""Money as Decimal: strict reading of amounts, rounding to the cent, display in reais.
+
+Amounts come from CRMs whose exports mix Brazilian (`1.234,56`) and US (`1,234.56`) notation. A
+guess can turn R$ 1.234,56 into R$ 1,23 and put a wrong figure on a tax document, so exactly one
+notation is read -- digits with an optional dot before the decimals, no thousands separator -- and
+every other one is an error that says how to write the amount. Floats are refused outright: they
+cannot hold most cent values exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_BRAZILIAN_THOUSANDS = re.compile(r"-?[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]+)?")
+
+
+class MoneyFormatError(ValueError):
+    """An amount that cannot be read; `reason` is a stable code, the message says how to fix it.
+
+    Reasons: empty, float, comma, thousands_separator, too_many_decimals, bad_format.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+_HOW = "write it with a dot before the decimals and no thousands separator, for example 1234.56"
+
+
+def to_decimal(value: str | Decimal | int, *, places: int = 2) -> Decimal:
+    """Read an amount strictly; at most `places` decimals (more would be silently rounded later)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyFormatError("float", f"amounts must be text or Decimal, not {type(value).__name__}")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return _check_decimal(value, places)
+    text = value.strip()
+    if not text:
+        raise MoneyFormatError("empty", "the amount is empty")
+    if _BRAZILIAN_THOUSANDS.fullmatch(text) and ("," in text or text.count(".") > 1):
+        raise MoneyFormatError("thousands_separator", f"the amount uses Brazilian notation; {_HOW}")
+    if "," in text:
+        raise MoneyFormatError("comma", f"the amount contains a comma; {_HOW}")
+    if not _PLAIN_NUMBER.fullmatch(text):
+        raise MoneyFormatError("bad_format", f"the amount is not a plain number; {_HOW}")
+    decimals = text.partition(".")[2]
+    if len(decimals) > places:
+        raise MoneyFormatError(
+            "too_many_decimals",
+            f"the amount has {len(decimals)} decimals, at most {places} are allowed "
+            "(a dot followed by three digits is often a thousands separator)",
+        )
+    return Decimal(text)
+
+
+def _check_decimal(value: Decimal, places: int) -> Decimal:
+    if not value.is_finite():
+        raise MoneyFormatError("bad_format", "the amount is not a finite number")
+    try:
+        exact = value == value.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:
+        exact = False
+    if not exact:
+        raise MoneyFormatError("too_many_decimals", f"the amount has more than {places} decimals")
+    return value
+
+
+def round_cents(value: Decimal) -> Decimal:
+    """Round to the cent, half up (0.005 -> 0.01), as Brazilian invoicing software does."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_brl(value: Decimal) -> str:
+    """`Decimal("1234.5")` -> `R$ 1.234,50`; negatives as `-R$ 1.234,50`."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"format_brl takes a Decimal, not {type(value).__name__}")
+    cents = round_cents(value)
+    sign = "-" if cents < 0 else ""
+    whole, _, fraction = f"{abs(cents):,.2f}".partition(".")
+    return f"{sign}R$ {whole.replace(',', '.')},{fraction}"

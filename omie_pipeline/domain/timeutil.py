@@ -1,0 +1,81 @@
+"""Time: aware datetimes only, stored in UTC, shown in São Paulo time.
+
+A naive datetime is ambiguous by three hours (Brazil vs UTC), which is enough to move an invoice to
+another day or a watermark past a deal. So input without an offset is an error, never a guess.
+Omie is the exception: it writes local dates and times (`dd/mm/aaaa`, `hh:mm:ss`) without an
+offset, which this module reads as São Paulo time, the time of Omie's own servers and screens.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+UTC = timezone.utc
+
+
+class DatetimeFormatError(ValueError):
+    """A date/time that cannot be read. Reasons: empty, bad_format, no_offset."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_iso_datetime(value: str | datetime) -> datetime:
+    """Read ISO 8601 with an offset (`2026-11-20T14:30:00-03:00`, `...Z`); returns it in UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = value.strip()
+        if not text:
+            raise DatetimeFormatError("empty", "the date and time are empty")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise DatetimeFormatError(
+                "bad_format", "not an ISO 8601 date and time; write it as 2026-11-20T14:30:00-03:00"
+            ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise DatetimeFormatError(
+            "no_offset", "the date and time have no UTC offset; write it as 2026-11-20T14:30:00-03:00"
+        )
+    return parsed.astimezone(UTC)
+
+
+def to_sao_paulo(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: only timezone-aware times can be shown in São Paulo time")
+    return moment.astimezone(SAO_PAULO)
+
+
+def format_date_br(day: date | datetime) -> str:
+    """`dd/mm/aaaa`, the form Omie reads and people in Brazil expect; datetimes in São Paulo time."""
+    if isinstance(day, datetime):
+        day = to_sao_paulo(day).date()
+    return day.strftime("%d/%m/%Y")
+
+
+def parse_date_br(text: str) -> date:
+    """Read Omie's `dd/mm/aaaa`."""
+    try:
+        return datetime.strptime(text.strip(), "%d/%m/%Y").date()
+    except ValueError:
+        raise DatetimeFormatError("bad_format", "not a dd/mm/aaaa date") from None
+
+
+def from_omie_local(day_text: str, time_text: str | None = None) -> datetime:
+    """Omie's separate local date and time fields as one aware UTC datetime (midnight if no time)."""
+    day = parse_date_br(day_text)
+    clock = (time_text or "").strip() or "00:00:00"
+    try:
+        time_of_day = datetime.strptime(clock, "%H:%M:%S").time()
+    except ValueError:
+        raise DatetimeFormatError("bad_format", "not an hh:mm:ss time") from None
+    return datetime.combine(day, time_of_day, tzinfo=SAO_PAULO).astimezone(UTC)

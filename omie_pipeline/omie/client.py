@@ -1,0 +1,243 @@
+"""`OmieClient`: the typed Omie calls the pipeline uses, on top of `OmieConnection.call`.
+
+Listings are lazy iterators that fetch one page at a time (500 records by default) up to the last
+page. Lookups raise NotFoundError when Omie has nothing, except `find_client_by_document`, whose
+answer "none" is a normal outcome. Writes return Omie's status answer and raise RefusedError (or a
+more precise error) when its `cCodStatus` is not "0".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from omie_pipeline.domain.documents import normalise_document
+from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.omie.connection import OmieConnection
+from omie_pipeline.omie.models import (
+    ClientInput,
+    ClientRecord,
+    ClientStatus,
+    CompanyRecord,
+    NfseDocument,
+    NfseRecord,
+    OsActionStatus,
+    OsRecord,
+    OsStatus,
+    OsStatusDetail,
+    ServiceRecord,
+    omie_date,
+)
+from omie_pipeline.omie.paging import PREFIXED_PAGES, SNAKE_PAGES, PageTags, walk_pages
+
+CLIENTS = "geral/clientes/"
+COMPANIES = "geral/empresas/"
+SERVICES = "servicos/servico/"
+ORDERS = "servicos/os/"
+ORDER_BILLING = "servicos/osp/"
+NFSE = "servicos/nfse/"
+DOCUMENTS = "servicos/osdocs/"
+
+DEFAULT_PAGE_SIZE = 500
+
+
+class OmieClient(OmieConnection):
+    """Typed access to Omie for the pipeline; see `OmieConnection` for pacing, retries and errors."""
+
+    # --- clients -----------------------------------------------------------------------------
+
+    def list_clients(
+        self, changed_since: date | datetime | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[ClientRecord]:
+        """Every client, or those created or changed since `changed_since` (a datetime: that moment)."""
+        param: dict[str, Any] = {"apenas_importado_api": "N"}
+        param.update(_since(changed_since, "filtrar_por_data_de", "filtrar_por_hora_de"))
+        for record in self._pages(CLIENTS, "ListarClientes", param, SNAKE_PAGES, "clientes_cadastro", page_size):
+            yield ClientRecord.model_validate(record)
+
+    def find_client_by_document(self, document: str) -> ClientRecord | None:
+        """The client holding this CNPJ/CPF (typed in any punctuation), or None."""
+        wanted = normalise_document(document)
+        if not wanted:
+            raise ValueError("document is empty")
+        param = {"clientesFiltro": {"cnpj_cpf": wanted}, "apenas_importado_api": "N"}
+        for record in self._pages(CLIENTS, "ListarClientes", param, SNAKE_PAGES, "clientes_cadastro", 50):
+            if normalise_document(str(record.get("cnpj_cpf") or "")) == wanted:
+                return ClientRecord.model_validate(record)
+        return None
+
+    def get_client(
+        self, *, codigo_cliente_omie: int | None = None, codigo_cliente_integracao: str | None = None
+    ) -> ClientRecord:
+        """One client by Omie id or integration code (`ConsultarCliente`)."""
+        key = _one_key(codigo_cliente_omie=codigo_cliente_omie, codigo_cliente_integracao=codigo_cliente_integracao)
+        return ClientRecord.model_validate(self.call(CLIENTS, "ConsultarCliente", key))
+
+    def include_client(self, client: ClientInput | Mapping[str, Any]) -> ClientStatus:
+        """Create a client (`IncluirCliente`); AlreadyExistsError carries the existing id."""
+        return ClientStatus.model_validate(self.call(CLIENTS, "IncluirCliente", _client_param(client)))
+
+    def alter_client(self, client: ClientInput | Mapping[str, Any]) -> ClientStatus:
+        """Change a client found by `codigo_cliente_omie` or `codigo_cliente_integracao` (`AlterarCliente`)."""
+        return ClientStatus.model_validate(self.call(CLIENTS, "AlterarCliente", _client_param(client)))
+
+    def upsert_client_by_document(self, client: ClientInput | Mapping[str, Any]) -> ClientStatus:
+        """Create the client, or change the one holding its `cnpj_cpf` (`UpsertClienteCpfCnpj`)."""
+        param = _client_param(client)
+        if not str(param.get("cnpj_cpf") or "").strip():
+            raise ValueError("upsert_client_by_document needs cnpj_cpf")
+        return ClientStatus.model_validate(self.call(CLIENTS, "UpsertClienteCpfCnpj", param))
+
+    # --- companies ---------------------------------------------------------------------------
+
+    def list_companies(self, page_size: int = 50) -> Iterator[CompanyRecord]:
+        """The companies of the app key (usually one)."""
+        for record in self._pages(COMPANIES, "ListarEmpresas", {}, SNAKE_PAGES, "empresas_cadastro", page_size):
+            yield CompanyRecord.model_validate(record)
+
+    def get_company(self, codigo_empresa: int) -> CompanyRecord:
+        return CompanyRecord.model_validate(self.call(COMPANIES, "ConsultarEmpresa", {"codigo_empresa": codigo_empresa}))
+
+    # --- service catalog ---------------------------------------------------------------------
+
+    def list_services(
+        self, changed_since: date | datetime | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[ServiceRecord]:
+        """Every catalog service, or those changed since `changed_since`."""
+        param: dict[str, Any] = {"cExibirProdutos": "N"}
+        param.update(_since(changed_since, "dAlteracaoInicial", "hAlteracaoInicial"))
+        for record in self._pages(SERVICES, "ListarCadastroServico", param, PREFIXED_PAGES, "cadastros", page_size):
+            yield ServiceRecord.model_validate(record)
+
+    def get_service(self, *, nCodServ: int | None = None, cCodIntServ: str | None = None) -> ServiceRecord:
+        key = _one_key(nCodServ=nCodServ, cCodIntServ=cCodIntServ)
+        return ServiceRecord.model_validate(self.call(SERVICES, "ConsultarCadastroServico", key))
+
+    # --- service orders ----------------------------------------------------------------------
+
+    def include_os(self, order: BaseModel | Mapping[str, Any]) -> OsStatus:
+        """Create an OS (`IncluirOS`). Its `Cabecalho.cCodIntOS` is the idempotency key: on
+        OutcomeUnknownError look it up with `get_os(cCodIntOS=...)` before sending again."""
+        param = order.model_dump(exclude_none=True, by_alias=True) if isinstance(order, BaseModel) else dict(order)
+        return OsStatus.model_validate(self.call(ORDERS, "IncluirOS", param))
+
+    def get_os(
+        self, *, cCodIntOS: str | None = None, nCodOS: int | None = None, cNumOS: str | None = None
+    ) -> OsRecord:
+        """One OS by integration code, Omie id or visible number (`ConsultarOS`)."""
+        key = _one_key(cCodIntOS=cCodIntOS, nCodOS=nCodOS, cNumOS=cNumOS)
+        return OsRecord.model_validate(self.call(ORDERS, "ConsultarOS", key))
+
+    def os_status(
+        self, *, nCodOS: int | None = None, cCodIntOS: str | None = None, with_messages: bool = True,
+        fresh: bool = False,
+    ) -> OsStatusDetail:
+        """Billing state and RPS / NFS-e attempts of one OS (`StatusOS`).
+
+        Within 60 s of the same question the answer comes from memory; `fresh` waits for a new one.
+        """
+        param: dict[str, Any] = _one_key(nCodOS=nCodOS, cCodIntOS=cCodIntOS)
+        param["lMsg"] = with_messages
+        return OsStatusDetail.model_validate(self.call(ORDERS, "StatusOS", param, fresh=fresh))
+
+    def list_os(
+        self,
+        changed_since: date | datetime | None = None,
+        *,
+        status: str | None = None,
+        invoiced_from: date | None = None,
+        invoiced_to: date | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[OsRecord]:
+        """Service orders, optionally created or changed since a moment, by billing status
+        (`status`: "F" invoiced, "N" not invoiced, "C" cancelled) or by invoicing date."""
+        param: dict[str, Any] = _since(changed_since, "filtrar_por_data_de", "filtrar_por_hora_de")
+        if status is not None:
+            if status not in ("F", "N", "C"):
+                raise ValueError(f"status must be F, N or C; got {status!r}")
+            param["filtrar_por_status"] = status
+        if invoiced_from is not None:
+            param["filtrar_por_data_faturamento_de"] = omie_date(invoiced_from)
+        if invoiced_to is not None:
+            param["filtrar_por_data_faturamento_ate"] = omie_date(invoiced_to)
+        for record in self._pages(ORDERS, "ListarOS", param, SNAKE_PAGES, "osCadastro", page_size):
+            yield OsRecord.model_validate(record)
+
+    # --- invoicing ---------------------------------------------------------------------------
+
+    def validate_os(self, *, nCodOS: int | None = None, cCodIntOS: str | None = None) -> OsActionStatus:
+        """Whether the OS can be invoiced (`ValidarOS`); RefusedError carries Omie's reason."""
+        key = _one_key(nCodOS=nCodOS, cCodIntOS=cCodIntOS)
+        return OsActionStatus.model_validate(self.call(ORDER_BILLING, "ValidarOS", key))
+
+    def invoice_os(self, *, nCodOS: int | None = None, cCodIntOS: str | None = None) -> OsActionStatus:
+        """Invoice the OS (`FaturarOS`): Omie sends the RPS; the NFS-e comes later (poll `os_status`)."""
+        key = _one_key(nCodOS=nCodOS, cCodIntOS=cCodIntOS)
+        return OsActionStatus.model_validate(self.call(ORDER_BILLING, "FaturarOS", key))
+
+    def cancel_os(
+        self, *, nCodOS: int | None = None, cCodIntOS: str | None = None, cancel_nfse: bool = True
+    ) -> OsActionStatus:
+        """Cancel the OS's invoicing (`CancelarOS`); with `cancel_nfse` the NFS-e at the prefeitura too."""
+        param: dict[str, Any] = _one_key(nCodOS=nCodOS, cCodIntOS=cCodIntOS)
+        param["cCancelarNfse"] = "S" if cancel_nfse else "N"
+        return OsActionStatus.model_validate(self.call(ORDER_BILLING, "CancelarOS", param))
+
+    # --- NFS-e -------------------------------------------------------------------------------
+
+    def list_nfse(
+        self,
+        issued_from: date,
+        issued_to: date,
+        *,
+        nCodigoOS: int | None = None,
+        status: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[NfseRecord]:
+        """NFS-e issued between two dates (inclusive), optionally of one OS or in one
+        `cStatusNFSe` (F issued, C cancelled, N not invoiced)."""
+        if issued_to < issued_from:
+            raise ValueError(f"issued_to {issued_to} is before issued_from {issued_from}")
+        param: dict[str, Any] = {"dEmiInicial": omie_date(issued_from), "dEmiFinal": omie_date(issued_to)}
+        if nCodigoOS is not None:
+            param["nCodigoOS"] = nCodigoOS
+        if status is not None:
+            param["cStatusNFSe"] = status
+        for record in self._pages(NFSE, "ListarNFSEs", param, PREFIXED_PAGES, "nfseEncontradas", page_size):
+            yield NfseRecord.model_validate(record)
+
+    def get_nfse_document(self, nIdNf: int) -> NfseDocument:
+        """Links, PDF and XML of one NFS-e (`ObterNFSe`)."""
+        return NfseDocument.model_validate(self.call(DOCUMENTS, "ObterNFSe", {"nIdNf": nIdNf}))
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _pages(
+        self, path: str, method: str, param: dict[str, Any], tags: PageTags, records_field: str, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        return walk_pages(lambda page_param: self.call(path, method, page_param), param, tags, records_field, page_size)
+
+
+def _one_key(**candidates: Any) -> dict[str, Any]:
+    """Exactly one of the keyword arguments, as Omie's key object."""
+    given = {name: value for name, value in candidates.items() if value not in (None, "")}
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of {', '.join(candidates)}; got {', '.join(given) or 'none'}")
+    return given
+
+
+def _client_param(client: ClientInput | Mapping[str, Any]) -> dict[str, Any]:
+    return client.to_param() if isinstance(client, ClientInput) else dict(client)
+
+
+def _since(moment: date | datetime | None, date_tag: str, hour_tag: str) -> dict[str, str]:
+    """A "since" filter: the date, plus the hour when a (timezone-aware) datetime is given."""
+    if moment is None:
+        return {}
+    if isinstance(moment, datetime):
+        local = to_sao_paulo(moment)
+        return {date_tag: omie_date(local.date()), hour_tag: local.strftime("%H:%M:%S")}
+    return {date_tag: omie_date(moment)}

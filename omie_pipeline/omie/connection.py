@@ -1,0 +1,221 @@
+"""`call(path, method, param)`: one Omie call, paced, retried when that is safe, never repeated in vain.
+
+- Reads are answered from the read cache within Omie's redundancy interval, and retried on
+  transient failures, rate limits, concurrency and redundancy faults and blocks, with
+  exponential backoff and jitter, honouring every wait Omie states.
+- Writes are sent once. A rejection made before Omie looked at the request (429, concurrency,
+  block, no connection) may be sent again; any failure after which the write may have happened
+  (timeout, reset, 5xx, a "request already processed" answer) raises OutcomeUnknownError.
+- Business faults are never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from omie_pipeline.omie import errors
+from omie_pipeline.omie.account import shared_account
+from omie_pipeline.omie.methods import is_read
+from omie_pipeline.omie.metrics import CallMetrics
+from omie_pipeline.omie.pacing import OmieLimits
+from omie_pipeline.omie.transport import Transport
+
+log = logging.getLogger("omie_pipeline.omie")
+
+DEFAULT_BLOCK_SECONDS = 1800.0
+"""How long to hold off when Omie blocks the key without saying for how long (its usual block)."""
+
+_INTEGRATION_CODE_TAGS = ("cCodIntOS", "codigo_cliente_integracao", "cCodIntServ", "codigo_empresa_integracao")
+_OMIE_ID_TAGS = ("nCodOS", "codigo_cliente_omie", "nCodServ", "codigo_empresa")
+
+
+class OmieConnection:
+    """Calls to one Omie app key; safe to share between threads.
+
+    `timeout` is (connect, read) seconds. `max_wait` is the longest wait the client sits through
+    by itself (a stated retry time, a block); anything longer is raised to the caller.
+    `fault_streak_limit` consecutive business faults of one method pause that method for
+    `fault_pause_seconds` (None: never), keeping clear of Omie's misuse block.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        app_key: str,
+        app_secret: str,
+        *,
+        limits: OmieLimits | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        redundant_seconds: float = 60.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_wait: float = 120.0,
+        fault_streak_limit: int | None = 8,
+        fault_pause_seconds: float = 1800.0,
+    ) -> None:
+        if not app_key or not app_secret:
+            raise ValueError("the Omie app key and app secret are both required")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must not be negative; got {max_retries}")
+        self.limits = limits or OmieLimits()
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_wait = max_wait
+        self._transport = Transport(
+            base_url, str(app_key), app_secret, timeout=timeout,
+            pool_size=max(16, self.limits.max_in_flight * 4),
+        )
+        self._account = shared_account(
+            self._transport.base_url, str(app_key), self.limits, redundant_seconds,
+            fault_streak_limit, fault_pause_seconds,
+        )
+        self._metrics = CallMetrics()
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, app_key={self._transport.app_key!r})"
+
+    def __enter__(self) -> OmieConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled HTTP connections."""
+        self._transport.close()
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Per method: calls, retries, cache_hits, faults by kind, pacing and retry wait seconds."""
+        return self._metrics.snapshot()
+
+    def metrics_flat(self, prefix: str = "omie") -> dict[str, int | float]:
+        """`metrics()` as flat numbers (`omie/<method>/calls` ...), ready for Dagster metadata."""
+        return self._metrics.flat(prefix)
+
+    def call(self, path: str, method: str, param: Mapping[str, Any], *, fresh: bool = False) -> dict[str, Any]:
+        """Call `method` of the service at `path` (e.g. "geral/clientes/") with one param object.
+
+        Returns Omie's answer (numbers with a fraction as Decimal). A read repeated within the
+        redundancy interval is answered from memory unless `fresh`, which instead waits until
+        Omie will answer it anew.
+        """
+        if not isinstance(param, Mapping):
+            raise TypeError(f"param must be a mapping (one object); got {type(param).__name__}")
+        param = dict(param)
+        if is_read(method):
+            key = (path.strip("/"), method, json.dumps(param, sort_keys=True, default=str))
+            answer, from_memory = self._account.reads.read(
+                key,
+                lambda: self._send(path, method, param, read=True),
+                fresh=fresh,
+                max_wait=self.max_wait,
+                on_wait=lambda seconds: self._metrics.waited(method, seconds),
+            )
+            if from_memory:
+                self._metrics.cache_hit(method)
+                log.debug("omie %s answered from the read cache", method)
+            return answer
+        try:
+            return self._send(path, method, param, read=False)
+        finally:
+            self._account.reads.mark_stale()
+
+    def _send(self, path: str, method: str, param: dict[str, Any], *, read: bool) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(path, method, param)
+            except errors.OmieError as failure:
+                if not read and _maybe_applied(failure):
+                    raise self._outcome_unknown(failure, method, param) from failure
+                if not _may_resend(failure, read) or attempt >= self.max_retries:
+                    raise
+                delay = self._retry_delay(failure, attempt)
+                if delay > self.max_wait:
+                    raise
+                attempt += 1
+                log.info("omie %s: %s; retry %d/%d in %.2f s", method, failure.kind, attempt, self.max_retries, delay)
+                self._metrics.retried(method, delay)
+                time.sleep(delay)
+
+    def _attempt(self, path: str, method: str, param: dict[str, Any]) -> dict[str, Any]:
+        account = self._account
+        account.streaks.check(method)
+        with account.pacer.slot(method, self.max_wait) as waited:
+            self._metrics.sent(method, waited)
+            try:
+                answer = self._transport.send(path, method, param)
+            except errors.OmieError as failure:
+                self._metrics.fault(method, failure.kind)
+                if isinstance(failure, errors.BlockedError):
+                    seconds = failure.retry_after if failure.retry_after is not None else DEFAULT_BLOCK_SECONDS
+                    account.pacer.block(seconds)
+                    log.warning("omie blocked app key %s for %.0f s: %s", self._transport.app_key, seconds,
+                                failure.faultstring or failure.message)
+                faulted = isinstance(failure, errors.BUSINESS_ERRORS) and not isinstance(failure, errors.NoRecordsError)
+                account.streaks.record(method, faulted=faulted)
+                raise
+        account.streaks.record(method, faulted=False)
+        return answer
+
+    def _retry_delay(self, failure: errors.OmieError, attempt: int) -> float:
+        """Omie's stated wait plus a little jitter, else exponential backoff with jitter."""
+        if isinstance(failure, errors.BlockedError):
+            # The pacer holds every call until the block ends; only refuse waits that are too long.
+            return 0.0 if (failure.retry_after or DEFAULT_BLOCK_SECONDS) <= self.max_wait else float("inf")
+        stated = getattr(failure, "retry_after", None)
+        if stated is not None:
+            return stated + random.uniform(0, self.backoff_base)
+        ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _outcome_unknown(self, failure: errors.OmieError, method: str, param: dict[str, Any]) -> errors.OutcomeUnknownError:
+        code, omie_id = _record_keys(param)
+        named = f" (integration code {code})" if code else (f" (Omie id {omie_id})" if omie_id else "")
+        log.warning("omie %s%s: outcome unknown after %s; not resent", method, named, failure.kind)
+        return errors.OutcomeUnknownError(
+            f"the answer to this write was lost ({failure.kind}: {failure.message}); it may have been applied: "
+            f"look the record up{named} before sending it again",
+            integration_code=code,
+            omie_id=omie_id,
+            method=method,
+            faultstring=failure.faultstring,
+            faultcode=failure.faultcode,
+            http_status=failure.http_status,
+        )
+
+
+def _maybe_applied(failure: errors.OmieError) -> bool:
+    """A write failure after which Omie may have applied the write."""
+    if isinstance(failure, errors.TransientError):
+        return failure.reached_omie
+    return isinstance(failure, errors.RedundantRequestError)
+
+
+def _may_resend(failure: errors.OmieError, read: bool) -> bool:
+    if read:
+        return isinstance(failure, errors.RETRYABLE_READ_ERRORS)
+    if isinstance(failure, errors.TransientError):
+        return not failure.reached_omie
+    return isinstance(failure, errors.NOT_PROCESSED_ERRORS)
+
+
+def _record_keys(param: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    """The integration code and Omie id a write names, at the top level or in its header block."""
+    blocks = [param] + [value for key, value in param.items() if key.lower() == "cabecalho" and isinstance(value, Mapping)]
+    code = next((str(block[tag]).strip() for block in blocks for tag in _INTEGRATION_CODE_TAGS
+                 if str(block.get(tag) or "").strip()), None)
+    omie_id = next((int(block[tag]) for block in blocks for tag in _OMIE_ID_TAGS
+                    if str(block.get(tag) or "").strip().isdigit() and int(block[tag])), None)
+    return code, omie_id

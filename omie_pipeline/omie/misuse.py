@@ -1,0 +1,56 @@
+"""Stop a method that keeps failing before Omie blocks the whole app key.
+
+Omie blocks an app key for about 30 minutes after roughly ten consecutive faulty calls of one
+method (omie-api.md §2). A batch of bad records would get there on its own, and the block stops
+every method. So the client counts, per method, the consecutive answers that were business
+faults; at `limit` it pauses that method for `pause_seconds` (no call sent, MisuseRiskError),
+which costs one method instead of the whole key. A successful answer resets the count.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from omie_pipeline.omie import errors
+
+
+class FaultStreaks:
+    """Consecutive business faults per method of one app key, and the pauses they caused."""
+
+    def __init__(self, limit: int | None, pause_seconds: float) -> None:
+        self.limit = limit
+        self.pause_seconds = pause_seconds
+        self._lock = threading.Lock()
+        self._streaks: dict[str, int] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def check(self, method: str) -> None:
+        """Raise MisuseRiskError while `method` is paused."""
+        with self._lock:
+            until = self._paused_until.get(method)
+            if until is None:
+                return
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                del self._paused_until[method]
+                self._streaks.pop(method, None)
+                return
+        raise errors.MisuseRiskError(
+            f"paused for {remaining:.0f} s more after {self.limit} consecutive faults, so that Omie does not "
+            "block the app key; fix the records at fault",
+            method=method,
+            retry_after=remaining,
+        )
+
+    def record(self, method: str, *, faulted: bool) -> None:
+        """Count one answer of `method` (faulted: a business fault)."""
+        if self.limit is None:
+            return
+        with self._lock:
+            if not faulted:
+                self._streaks.pop(method, None)
+                return
+            self._streaks[method] = self._streaks.get(method, 0) + 1
+            if self._streaks[method] >= self.limit:
+                self._paused_until[method] = time.monotonic() + self.pause_seconds

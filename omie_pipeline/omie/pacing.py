@@ -1,0 +1,180 @@
+"""Keeping below Omie's limits inside one process: request rates, calls in flight, blocks.
+
+Omie counts 240 requests per window per (IP, app key, method) and 960 per IP, allows 4 calls of a
+method in flight (1 for methods it serialises) and blocks an app key that misbehaves. One
+`Pacer` per app key holds, for every thread of the process:
+
+- two moving windows from the `limits` library (in-memory storage, thread-safe): one per
+  (app key, method) and one per app key. A call takes a slot in both or waits, so no interval of
+  `window` seconds ever holds more calls than Omie allows, whatever way Omie aligns its window;
+- one semaphore per method capping the calls in flight;
+- the moment a block ends: no call of the app key leaves before it.
+
+The window used here is Omie's window plus a small margin, because Omie stamps a call when it
+arrives, a few milliseconds after this process stamped it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from limits import RateLimitItem
+from limits.limits import Granularity
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from omie_pipeline.omie import errors
+from omie_pipeline.omie.methods import is_read
+
+
+@dataclass(frozen=True)
+class OmieLimits:
+    """Omie's limits as this process should respect them (defaults: Omie's production values).
+
+    `in_flight_overrides` sets the in-flight cap of single methods; with `serialise_writes`,
+    every method that changes data defaults to one at a time (Omie refuses concurrent
+    inclusions and alterations). `window_margin_seconds` defaults to 1 % of the window, at least
+    50 ms.
+    """
+
+    window_seconds: float = 60.0
+    per_method: int = 240
+    per_app_key: int = 960
+    max_in_flight: int = 4
+    in_flight_overrides: Mapping[str, int] = field(default_factory=dict)
+    serialise_writes: bool = True
+    window_margin_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.window_seconds <= 0:
+            raise ValueError(f"window_seconds must be positive; got {self.window_seconds!r}")
+        for name in ("per_method", "per_app_key", "max_in_flight"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)!r}")
+        bad = {method: cap for method, cap in self.in_flight_overrides.items() if cap < 1}
+        if bad:
+            raise ValueError(f"in_flight_overrides must be at least 1; got {bad!r}")
+        if self.window_margin_seconds is not None and self.window_margin_seconds < 0:
+            raise ValueError(f"window_margin_seconds must not be negative; got {self.window_margin_seconds!r}")
+        object.__setattr__(self, "in_flight_overrides", MappingProxyType(dict(self.in_flight_overrides)))
+
+    def __hash__(self) -> int:
+        return hash(self.identity())
+
+    def identity(self) -> tuple:
+        """A hashable value equal for equal limits (clients with equal limits share pacing)."""
+        return (
+            self.window_seconds,
+            self.per_method,
+            self.per_app_key,
+            self.max_in_flight,
+            tuple(sorted(self.in_flight_overrides.items())),
+            self.serialise_writes,
+            self.window_margin_seconds,
+        )
+
+    @property
+    def margin_seconds(self) -> float:
+        if self.window_margin_seconds is not None:
+            return self.window_margin_seconds
+        return max(0.05, 0.01 * self.window_seconds)
+
+    def in_flight_for(self, method: str) -> int:
+        if method in self.in_flight_overrides:
+            return self.in_flight_overrides[method]
+        if self.serialise_writes and not is_read(method):
+            return 1
+        return self.max_in_flight
+
+
+class _PerMilliseconds(RateLimitItem):
+    """A `limits` rate item whose window is a whole number of milliseconds (tests use short windows)."""
+
+    GRANULARITY = Granularity(0.001, "millisecond")  # type: ignore[arg-type]
+
+
+class Pacer:
+    """The pacing state of one app key, shared by every thread and client of the process."""
+
+    def __init__(self, app_key: str, limits: OmieLimits) -> None:
+        self.app_key = app_key
+        self.limits = limits
+        window_ms = max(1, round((limits.window_seconds + limits.margin_seconds) * 1000))
+        self._per_method = _PerMilliseconds(limits.per_method, window_ms, namespace="omie-method")
+        self._per_key = _PerMilliseconds(limits.per_app_key, window_ms, namespace="omie-key")
+        self._windows = MovingWindowRateLimiter(MemoryStorage())
+        self._lock = threading.Lock()
+        self._gates: dict[str, threading.BoundedSemaphore] = {}
+        self._blocked_until = 0.0
+
+    def block(self, seconds: float) -> None:
+        """Stop every call of the app key for `seconds` (Omie said it blocked the key)."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+    def blocked_for(self) -> float:
+        """Seconds until calls may go out again (0 when not blocked)."""
+        with self._lock:
+            return max(0.0, self._blocked_until - time.monotonic())
+
+    @contextmanager
+    def slot(self, method: str, max_block_wait: float) -> Iterator[float]:
+        """Hold one in-flight place and one rate slot of `method` for one request.
+
+        Yields the seconds spent waiting. Raises BlockedError, without waiting, when the app key
+        is blocked for longer than `max_block_wait`.
+        """
+        started = time.monotonic()
+        gate = self._gate(method)
+        gate.acquire()
+        try:
+            self._take_rate_slot(method, max_block_wait)
+            yield time.monotonic() - started
+        finally:
+            gate.release()
+
+    def _gate(self, method: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            if method not in self._gates:
+                self._gates[method] = threading.BoundedSemaphore(self.limits.in_flight_for(method))
+            return self._gates[method]
+
+    def _take_rate_slot(self, method: str, max_block_wait: float) -> None:
+        while True:
+            with self._lock:
+                blocked = self._blocked_until - time.monotonic()
+                if blocked <= 0:
+                    wait = self._try_take(method)
+                    if wait is None:
+                        return
+            if blocked > max_block_wait:
+                raise errors.BlockedError(
+                    f"app key blocked by Omie for {blocked:.0f} s more; no call sent",
+                    method=method,
+                    retry_after=blocked,
+                )
+            time.sleep(max(blocked, wait if blocked <= 0 else 0.0, 0.001))
+
+    def _try_take(self, method: str) -> float | None:
+        """Take a slot in both windows (None), or the seconds until one may free up.
+
+        Called under `_lock`, so testing both windows and then hitting both is atomic.
+        """
+        method_room = self._windows.test(self._per_method, self.app_key, method)
+        key_room = self._windows.test(self._per_key, self.app_key)
+        if method_room and key_room:
+            self._windows.hit(self._per_method, self.app_key, method)
+            self._windows.hit(self._per_key, self.app_key)
+            return None
+        now = time.time()
+        resets = []
+        if not method_room:
+            resets.append(self._windows.get_window_stats(self._per_method, self.app_key, method).reset_time)
+        if not key_room:
+            resets.append(self._windows.get_window_stats(self._per_key, self.app_key).reset_time)
+        return max(resets) - now

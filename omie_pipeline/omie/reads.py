@@ -1,0 +1,125 @@
+"""Never send the same read twice within Omie's redundancy interval (60 s).
+
+Omie refuses a call repeated with the same param within about 60 s, and every refusal counts
+towards its misuse block. So each read's answer (or business fault) is kept for the interval and
+served again from memory. A write makes the kept answers stale: a read repeated after a write
+waits until the interval since its last sending has passed, then goes to Omie again.
+Concurrent callers of the same read wait for the first one instead of sending it too.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from omie_pipeline.omie import errors
+
+ReadKey = tuple[str, str, str]
+"""(path, method, param as canonical JSON)."""
+
+
+@dataclass
+class _Kept:
+    answered_at: float
+    answer: dict[str, Any] | None
+    fault: errors.OmieError | None
+    fresh: bool = True
+
+
+class ReadCache:
+    """Answers of recent reads of one app key, by (path, method, param)."""
+
+    def __init__(self, interval_seconds: float) -> None:
+        self.interval = interval_seconds
+        self._lock = threading.Lock()
+        self._kept: dict[ReadKey, _Kept] = {}
+        self._key_locks: dict[ReadKey, list] = {}
+
+    def read(
+        self,
+        key: ReadKey,
+        send: Callable[[], dict[str, Any]],
+        *,
+        fresh: bool = False,
+        max_wait: float,
+        on_wait: Callable[[float], None],
+    ) -> tuple[dict[str, Any], bool]:
+        """The answer to `key` and whether it came from memory.
+
+        `fresh` skips the kept answer and waits out the interval instead (for polling). A wait
+        longer than `max_wait` raises RedundantRequestError rather than sleeping.
+        """
+        with self._hold(key):
+            kept = self._current(key)
+            if kept is not None and kept.fresh and not fresh:
+                return self._replay(kept), True
+            if kept is not None:
+                wait = kept.answered_at + self.interval - time.monotonic()
+                if wait > max_wait:
+                    raise errors.RedundantRequestError(
+                        f"the same read was answered {self.interval - wait:.0f} s ago; Omie refuses a repeat "
+                        f"for {wait:.0f} s more",
+                        method=key[1],
+                        retry_after=wait,
+                    )
+                if wait > 0:
+                    on_wait(wait)
+                    time.sleep(wait)
+            try:
+                answer = send()
+            except errors.BUSINESS_ERRORS as fault:
+                self._keep(key, _Kept(time.monotonic(), None, fault))
+                raise
+            self._keep(key, _Kept(time.monotonic(), answer, None))
+            return copy.deepcopy(answer), False
+
+    def mark_stale(self) -> None:
+        """After a write: kept answers may be out of date, so none is served again."""
+        with self._lock:
+            for kept in self._kept.values():
+                kept.fresh = False
+
+    def _current(self, key: ReadKey) -> _Kept | None:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and time.monotonic() - kept.answered_at >= self.interval:
+                del self._kept[key]
+                return None
+            return kept
+
+    def _keep(self, key: ReadKey, kept: _Kept) -> None:
+        if self.interval <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            expired = [k for k, v in self._kept.items() if now - v.answered_at >= self.interval]
+            for old in expired:
+                del self._kept[old]
+            self._kept[key] = kept
+
+    @staticmethod
+    def _replay(kept: _Kept) -> dict[str, Any]:
+        if kept.fault is not None:
+            raise copy.copy(kept.fault)
+        return copy.deepcopy(kept.answer)
+
+    @contextmanager
+    def _hold(self, key: ReadKey) -> Iterator[None]:
+        """One caller at a time per key; the per-key lock lives while someone uses it."""
+        with self._lock:
+            entry = self._key_locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        entry[0].acquire()
+        try:
+            yield
+        finally:
+            entry[0].release()
+            with self._lock:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._key_locks[key]

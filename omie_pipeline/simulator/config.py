@@ -1,0 +1,58 @@
+"""Settings of one simulator instance: credentials, seed data size and Omie's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+REGIMES = ("Simples Nacional", "Lucro Presumido", "Lucro Real")
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything that shapes one simulated Omie company and its API limits.
+
+    The defaults are Omie's production limits; tests shrink the windows and counts so that every
+    limit can be tripped and seen to reset within a second or two.
+    """
+
+    seed: int = 7
+    clients: int = 50
+    app_key: str = "1234567890"
+    app_secret: str = "sim-secret"
+    window_seconds: float = 60.0
+    redundant_seconds: float = 60.0
+    per_method_limit: int = 240
+    per_ip_limit: int = 960
+    max_concurrent_per_method: int = 4
+    serialised_methods: frozenset[str] = field(default_factory=frozenset)
+    misuse_error_threshold: int = 10
+    misuse_block_seconds: float = 1800.0
+    nfse_delay: tuple[float, float] = (1.0, 5.0)
+    rejection_rate: float = 0.0
+    regime: str = "Lucro Presumido"
+    max_page_size: int = 500
+    latency: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        if self.regime not in REGIMES:
+            raise ValueError(f"regime must be one of {', '.join(REGIMES)}; got {self.regime!r}")
+        low, high = self.nfse_delay
+        if low < 0 or high < low:
+            raise ValueError(f"nfse_delay must be (min, max) with 0 <= min <= max; got {self.nfse_delay!r}")
+        low, high = self.latency
+        if low < 0 or high < low:
+            raise ValueError(f"latency must be (min, max) with 0 <= min <= max; got {self.latency!r}")
+        if not 0.0 <= self.rejection_rate <= 1.0:
+            raise ValueError(f"rejection_rate must be between 0 and 1; got {self.rejection_rate!r}")
+        if self.clients < 0:
+            raise ValueError(f"clients must not be negative; got {self.clients!r}")
+        for name in ("per_method_limit", "per_ip_limit", "max_concurrent_per_method", "misuse_error_threshold", "max_page_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)!r}")
+        if self.window_seconds <= 0:
+            raise ValueError(f"window_seconds must be positive; got {self.window_seconds!r}")
+        if self.redundant_seconds < 0 or self.misuse_block_seconds < 0:
+            raise ValueError("redundant_seconds and misuse_block_seconds must not be negative")
+        object.__setattr__(self, "serialised_methods", frozenset(self.serialised_methods))
+        object.__setattr__(self, "nfse_delay", (float(self.nfse_delay[0]), float(self.nfse_delay[1])))
+        object.__setattr__(self, "latency", (float(self.latency[0]), float(self.latency[1])))

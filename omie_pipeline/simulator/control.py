@@ -1,0 +1,171 @@
+"""The `/_sim/` endpoints: observe (stats), steer (faults, reset, seed, service rates) and files.
+
+These are the simulator's own; Omie has nothing like them. Answers are JSON except the document
+files under `/_sim/docs/`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from omie_pipeline.simulator import clock, nfse_files
+from omie_pipeline.simulator.engine import Engine, Reply, json_bytes
+from omie_pipeline.simulator.seed import SYSTEM_USER
+
+_DOC = re.compile(r"^/_sim/docs/(\d+)(\.pdf|\.xml|/portal)$")
+_EXTRA_DOC = re.compile(r"^/_sim/docs/(rps|recibo)/(\d+)\.pdf$")
+
+
+class ControlError(ValueError):
+    """A bad control request; answered 400 with the message."""
+
+
+def _ok(payload: Any, status: int = 200) -> Reply:
+    return Reply(status, json_bytes(payload))
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply(status, json_bytes({"error": message}))
+
+
+def update_service(engine: Engine, code: int | str, **changes: Any) -> dict[str, Any]:
+    """Change a catalog service's tax fields (`impostos` names, e.g. nAliqISS=5, cRetIR="S")
+    and/or `inativo` ("S"/"N"); stamps `info.dAlt`/`hAlt` like an edit in Omie would."""
+    state = engine.state
+    with state.lock:
+        if isinstance(code, int) or str(code).isdigit():
+            record = state.services.get(int(code))
+        else:
+            record = state.service_by_code(str(code))
+        if record is None:
+            raise ControlError(f"no service with nCodServ or cCodIntServ {code!r}")
+        taxes = dict(record["impostos"])
+        info = dict(record["info"])
+        for name, value in changes.items():
+            if name == "inativo":
+                if value not in ("S", "N"):
+                    raise ControlError("inativo must be 'S' or 'N'")
+                info["inativo"] = value
+            elif name not in taxes:
+                raise ControlError(f"unknown tax field {name!r}; known: {', '.join(sorted(taxes))}")
+            elif isinstance(taxes[name], Decimal):
+                try:
+                    taxes[name] = Decimal(str(value))
+                except InvalidOperation:
+                    raise ControlError(f"{name} must be a number; got {value!r}") from None
+            elif isinstance(taxes[name], bool):
+                taxes[name] = bool(value)
+            else:
+                taxes[name] = str(value)
+        day, hour = clock.stamp(clock.now())
+        info.update({"dAlt": day, "hAlt": hour, "uAlt": SYSTEM_USER})
+        updated = {**record, "impostos": taxes, "info": info}
+        state.services[record["intListar"]["nCodServ"]] = updated
+        return updated
+
+
+def _read_json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ControlError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ControlError("body must be a JSON object")
+    return value
+
+
+def _post_faults(engine: Engine, body: dict[str, Any]) -> Reply:
+    try:
+        engine.faults.configure(body)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from None
+    return _ok(engine.faults.snapshot())
+
+
+def _post_reset(engine: Engine, body: dict[str, Any]) -> Reply:
+    engine.reset()
+    return _ok({"reset": True, "seed": engine.config.seed, "clients": engine.config.clients})
+
+
+def _post_seed(engine: Engine, body: dict[str, Any]) -> Reply:
+    seed, clients = body.get("seed"), body.get("clients")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ControlError("seed must be an integer")
+    if clients is not None and (not isinstance(clients, int) or clients < 0):
+        raise ControlError("clients must be a whole number >= 0")
+    engine.reset(seed=seed, clients=clients)
+    return _ok({"seed": engine.config.seed, "clients": engine.config.clients})
+
+
+def _post_services(engine: Engine, body: dict[str, Any]) -> Reply:
+    code = body.get("nCodServ") or body.get("cCodIntServ")
+    if code is None:
+        raise ControlError("give nCodServ or cCodIntServ")
+    changes = dict(body.get("impostos") or {})
+    if "inativo" in body:
+        changes["inativo"] = body["inativo"]
+    record = update_service(engine, code, **changes)
+    return _ok(json.loads(json_bytes(record)))
+
+
+_POSTS: dict[str, Callable[[Engine, dict[str, Any]], Reply]] = {
+    "/_sim/faults": _post_faults,
+    "/_sim/reset": _post_reset,
+    "/_sim/seed": _post_seed,
+    "/_sim/services": _post_services,
+}
+
+
+def handle_post(engine: Engine, path: str, body: bytes) -> Reply:
+    action = _POSTS.get(path.rstrip("/"))
+    if action is None:
+        return _error(404, f"no control endpoint POST {path}")
+    try:
+        return action(engine, _read_json(body))
+    except ControlError as exc:
+        return _error(400, str(exc))
+
+
+def _document(engine: Engine, path: str) -> Reply | None:
+    engine.tick()
+    state = engine.state
+    with state.lock:
+        match = _DOC.match(path)
+        if match:
+            nfse = state.nfses.get(int(match.group(1)))
+            if nfse is None or nfse.status == "R":
+                return _error(404, "no issued NFS-e with that id")
+            kind = match.group(2)
+            if kind == ".pdf":
+                return Reply(200, nfse_files.nfse_pdf(state, nfse), "application/pdf")
+            if kind == ".xml":
+                return Reply(200, nfse_files.nfse_xml(state, nfse).encode("utf-8"), "application/xml; charset=utf-8")
+            page = f"<html><body><h1>NFS-e {nfse.number}</h1><p>Código de verificação {nfse.cod_verif}</p></body></html>"
+            return Reply(200, page.encode("utf-8"), "text/html; charset=utf-8")
+        match = _EXTRA_DOC.match(path)
+        if match:
+            kind, number = match.group(1), match.group(2)
+            title = "Recibo Provisorio de Servicos" if kind == "rps" else "Recibo de pagamento"
+            return Reply(200, nfse_files.simple_pdf([f"{title} {number} (simulado)"]), "application/pdf")
+    return None
+
+
+def handle_get(engine: Engine, path: str) -> Reply:
+    clean = path.split("?", 1)[0]
+    if clean.rstrip("/") == "/_sim/stats":
+        engine.tick()
+        return _ok(engine.stats_snapshot())
+    if clean.rstrip("/") == "/_sim/faults":
+        return _ok(engine.faults.snapshot())
+    if clean.rstrip("/") == "/_sim/health":
+        return _ok({"ok": True, "seed": engine.config.seed})
+    if clean.startswith("/_sim/docs/"):
+        reply = _document(engine, clean)
+        if reply is not None:
+            return reply
+    return _error(404, f"no control endpoint GET {path}")

@@ -1,0 +1,238 @@
+"""One Omie API call from raw bytes to answer: envelope, limits, credentials, faults, handler.
+
+The order of the checks is the order a caller meets them at Omie's gateway:
+path -> JSON -> misuse block (425) -> rate limits (429) -> credentials -> call name and param ->
+concurrency (Client-1880) -> injected instability (500 / HTML) -> redundant call (Client-6) ->
+the call itself -> latency and injected slowness -> injected lost answer.
+The engine knows nothing of sockets; `server.py` moves its `Reply` over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from omie_pipeline.simulator import clock, errors, lifecycle
+from omie_pipeline.simulator.config import SimulatorConfig
+from omie_pipeline.simulator.errors import OmieFault
+from omie_pipeline.simulator.faults import FaultInjector
+from omie_pipeline.simulator.handlers import CallContext, registry
+from omie_pipeline.simulator.limits import ConcurrencyGate, MisuseGuard, RateLimiter, RedundancyGuard
+from omie_pipeline.simulator.seed import build_state
+from omie_pipeline.simulator.state import SimState
+from omie_pipeline.simulator.stats import SimStats
+
+log = logging.getLogger(__name__)
+_API_PATH = re.compile(r"^/api/v1/([A-Za-z0-9_]+)/([A-Za-z0-9_]+)/$")
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
+    "<center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json; charset=utf-8"
+    lose_connection: bool = False
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, default=_json_default).encode("utf-8")
+
+
+def _fault_reply(fault: OmieFault) -> Reply:
+    return Reply(fault.status, json_bytes(fault.body()))
+
+
+def _canonical(param: Any) -> str:
+    return json.dumps(param, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class Engine:
+    """The simulated Omie: data, limits, faults and counters behind one set of credentials."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.handlers = registry()
+        self.stats = SimStats()
+        self.faults = FaultInjector()
+        self.stopping = threading.Event()
+        self.documents_url = "http://127.0.0.1/_sim/docs/"
+        self._swap_lock = threading.Lock()
+        self._install(config)
+
+    def _install(self, config: SimulatorConfig) -> None:
+        with self._swap_lock:
+            self.config = config
+            self.state: SimState = build_state(config)
+            self.rates = RateLimiter(config.window_seconds, config.per_method_limit, config.per_ip_limit)
+            self.concurrency = ConcurrencyGate(config.max_concurrent_per_method, config.serialised_methods)
+            self.redundancy = RedundancyGuard(config.redundant_seconds)
+            self.misuse = MisuseGuard(config.misuse_error_threshold, config.misuse_block_seconds)
+            self._latency_rng = random.Random(config.seed)
+
+    def reset(self, seed: int | None = None, clients: int | None = None) -> None:
+        """Fresh seed data, limits, counters and faults (optionally with a new seed or client count)."""
+        changes: dict[str, Any] = {}
+        if seed is not None:
+            changes["seed"] = seed
+        if clients is not None:
+            changes["clients"] = clients
+        self._install(replace(self.config, **changes) if changes else self.config)
+        self.stats.reset()
+        self.faults.configure({"clear": True})
+
+    def tick(self) -> None:
+        """Move due RPS along, so that direct reads of `state` see the current NFS-e life too."""
+        with self.state.lock:
+            lifecycle.advance(self.state, self.config, self.faults.prefeitura, time.monotonic())
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        snapshot = self.stats.snapshot()
+        snapshot["peak_concurrency"] = self.concurrency.peaks()
+        snapshot["faults_active"] = self.faults.snapshot()
+        with self.state.lock:
+            rps_by_status: dict[str, int] = {}
+            for order in self.state.orders.values():
+                if order.rps is not None:
+                    rps_by_status[order.rps.status] = rps_by_status.get(order.rps.status, 0) + 1
+            snapshot["data"] = {
+                "clients": len(self.state.clients),
+                "services": len(self.state.services),
+                "orders": len(self.state.orders),
+                "nfses": len(self.state.nfses),
+                "rps_by_status": rps_by_status,
+            }
+        return snapshot
+
+    # the API call
+    def handle_api(self, path: str, body: bytes, ip: str) -> Reply:
+        reply = self._handle(path, body, ip)
+        self.stats.count_response("lost" if reply.lose_connection else reply.status)
+        return reply
+
+    def _handle(self, path: str, body: bytes, ip: str) -> Reply:
+        match = _API_PATH.match(path)
+        service_path = f"{match.group(1)}/{match.group(2)}" if match else path
+        if not match or service_path not in self.handlers:
+            return self._answer_fault(errors.unknown_service(path), None)
+        try:
+            envelope = json.loads(body.decode("utf-8"), parse_float=Decimal)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            self.stats.count_malformed()
+            return self._answer_fault(errors.malformed_json(), None)
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("call"), str) or not envelope["call"]:
+            self.stats.count_malformed()
+            return self._answer_fault(errors.invalid_envelope("Informe [call], [app_key], [app_secret] e [param]."), None)
+
+        call = envelope["call"]
+        app_key = str(envelope.get("app_key") or "")
+        self.stats.count_call(call)
+        now = time.monotonic()
+        try:
+            self.misuse.check(app_key, now)
+        except OmieFault as fault:
+            self.stats.count_rejection("425")
+            return self._answer_fault(fault, call)
+        try:
+            self.rates.admit(ip, app_key, call, now)
+        except OmieFault as fault:
+            self.stats.count_rejection("429", "ip" if "(ip)" in fault.faultstring else "method")
+            return self._answer_fault(fault, call)
+
+        try:
+            handler, param = self._resolve(envelope, service_path, call)
+        except OmieFault as fault:
+            return self._after_call(fault, app_key, call)
+        try:
+            self.concurrency.acquire(ip, app_key, call)
+        except OmieFault as fault:
+            self.stats.count_rejection("concurrency")
+            return self._after_call(fault, app_key, call)
+        try:
+            return self._run(handler, param, ip, app_key, call)
+        finally:
+            self.concurrency.release(ip, app_key, call)
+
+    def _resolve(self, envelope: dict[str, Any], service_path: str, call: str) -> tuple[Any, dict[str, Any]]:
+        if str(envelope.get("app_key") or "") != self.config.app_key or str(envelope.get("app_secret") or "") != self.config.app_secret:
+            raise errors.bad_credentials()
+        handler = self.handlers[service_path].get(call)
+        if handler is None:
+            raise errors.unknown_method(call, service_path)
+        param = envelope.get("param")
+        if not isinstance(param, list) or len(param) != 1 or not isinstance(param[0], dict):
+            raise errors.invalid_envelope("A tag [param] deve ser uma lista com um único objeto.")
+        if not param[0]:
+            raise errors.empty_param(call)
+        return handler, param[0]
+
+    def _run(self, handler: Any, param: dict[str, Any], ip: str, app_key: str, call: str) -> Reply:
+        if self.faults.take("http_500", call):
+            self.stats.count_injected("http_500")
+            return self._answer_fault(errors.platform_error(), call)
+        if self.faults.take("html_error", call):
+            self.stats.count_injected("html_error")
+            return Reply(self.faults.html_error_status, HTML_ERROR_PAGE.encode("utf-8"), "text/html; charset=utf-8")
+        try:
+            self.redundancy.admit((ip, app_key, call, _canonical(param)), time.monotonic())
+        except OmieFault as fault:
+            self.stats.count_rejection("redundant")
+            return self._after_call(fault, app_key, call)
+
+        state = self.state
+        try:
+            with state.lock:
+                mono = time.monotonic()
+                lifecycle.advance(state, self.config, self.faults.prefeitura, mono)
+                context = CallContext(state, self.config, clock.now(), mono, self.documents_url)
+                answer = handler(context, param)
+                payload = json_bytes(answer)
+            reply = self._after_call(None, app_key, call, Reply(200, payload))
+        except OmieFault as fault:
+            reply = self._after_call(fault, app_key, call)
+        except Exception:  # a simulator bug must still answer like a server, not hang the caller
+            log.exception("simulator failure in %s", call)
+            reply = self._answer_fault(errors.OmieFault("ERROR: Erro interno do simulador.", "SOAP-ENV:Server", kind="platform"), call)
+
+        low, high = self.config.latency
+        if high > 0:
+            self.stopping.wait(self._latency_rng.uniform(low, high))
+        if self.faults.take("slow", call):
+            self.stats.count_injected("slow")
+            self.stopping.wait(self.faults.slow_seconds)
+        if self.faults.take("lose_response", call):
+            self.stats.count_injected("lose_response")
+            reply.lose_connection = True
+        return reply
+
+    def _after_call(self, fault: OmieFault | None, app_key: str, call: str, success: Reply | None = None) -> Reply:
+        """Account one answered call for the misuse block: business faults, redundant and
+        concurrency refusals count; a success resets; end-of-data (5113) and platform faults
+        leave the count alone."""
+        if fault is None:
+            self.misuse.record(app_key, call, faulted=False, now=time.monotonic())
+            assert success is not None
+            return success
+        if fault.kind in ("business", "limit"):
+            if self.misuse.record(app_key, call, faulted=True, now=time.monotonic()):
+                self.stats.count_misuse_block()
+        return self._answer_fault(fault, call)
+
+    def _answer_fault(self, fault: OmieFault, call: str | None) -> Reply:
+        self.stats.count_fault(call, fault.faultcode, business=fault.kind == "business")
+        return _fault_reply(fault)

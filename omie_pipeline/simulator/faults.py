@@ -1,0 +1,101 @@
+"""Failures switched on at runtime: instability faults, slow and lost answers, a prefeitura outage."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+COUNTED_FAULTS = ("http_500", "html_error", "slow", "lose_response")
+PREFEITURA_MODES = ("up", "reject", "stuck")
+_ACCEPTED_KEYS = {f"{name}_next" for name in COUNTED_FAULTS} | {
+    "slow_seconds",
+    "methods",
+    "prefeitura",
+    "clear",
+    "html_error_status",
+}
+
+
+@dataclass
+class _Armed:
+    remaining: int = 0
+    methods: frozenset[str] | None = None
+
+    def applies_to(self, method: str) -> bool:
+        return self.remaining > 0 and (self.methods is None or method in self.methods)
+
+
+class FaultInjector:
+    """Holds the switched-on failures and hands them out one call at a time.
+
+    Count-based faults (`<name>_next`) hit the next N calls, optionally only calls named in
+    `methods` (which applies to the counts set in the same request). `prefeitura` decides how RPS
+    end: "up" (normal), "reject" (every RPS ends in 003) or "stuck" (RPS stay in 002).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed = {name: _Armed() for name in COUNTED_FAULTS}
+        self.slow_seconds = 5.0
+        self.html_error_status = 502
+        self.prefeitura = "up"
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        """Apply one POST /_sim/faults body; raises ValueError naming any bad key or value."""
+        unknown = set(settings) - _ACCEPTED_KEYS
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
+        methods = settings.get("methods")
+        if methods is not None and (not isinstance(methods, list) or not all(isinstance(m, str) for m in methods)):
+            raise ValueError("methods must be a list of call names")
+        with self._lock:
+            if settings.get("clear"):
+                self._armed = {name: _Armed() for name in COUNTED_FAULTS}
+                self.slow_seconds = 5.0
+                self.html_error_status = 502
+                self.prefeitura = "up"
+            for name in COUNTED_FAULTS:
+                key = f"{name}_next"
+                if key in settings:
+                    count = settings[key]
+                    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                        raise ValueError(f"{key} must be a whole number >= 0; got {count!r}")
+                    self._armed[name] = _Armed(count, frozenset(methods) if methods is not None else None)
+            if "slow_seconds" in settings:
+                seconds = settings["slow_seconds"]
+                if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+                    raise ValueError(f"slow_seconds must be a number >= 0; got {seconds!r}")
+                self.slow_seconds = float(seconds)
+            if "html_error_status" in settings:
+                status = settings["html_error_status"]
+                if not isinstance(status, int) or not 400 <= status <= 599:
+                    raise ValueError(f"html_error_status must be an HTTP error status; got {status!r}")
+                self.html_error_status = status
+            if "prefeitura" in settings:
+                mode = settings["prefeitura"]
+                if mode not in PREFEITURA_MODES:
+                    raise ValueError(f"prefeitura must be one of {', '.join(PREFEITURA_MODES)}; got {mode!r}")
+                self.prefeitura = mode
+
+    def take(self, name: str, method: str) -> bool:
+        """True (and one fewer left) when fault `name` hits this call."""
+        with self._lock:
+            armed = self._armed[name]
+            if not armed.applies_to(method):
+                return False
+            armed.remaining -= 1
+            return True
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            state: dict[str, Any] = {
+                f"{name}_next": armed.remaining for name, armed in self._armed.items()
+            }
+            state["methods"] = {
+                name: sorted(armed.methods) for name, armed in self._armed.items() if armed.methods is not None
+            }
+            state["slow_seconds"] = self.slow_seconds
+            state["html_error_status"] = self.html_error_status
+            state["prefeitura"] = self.prefeitura
+            return state

@@ -1,0 +1,95 @@
+"""servicos/osp: invoicing an OS (validate, invoice -> RPS to the prefeitura, cancel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omie_pipeline.simulator import errors, lifecycle
+from omie_pipeline.simulator.handlers import CallContext, omie_call
+from omie_pipeline.simulator.handlers.common import flag
+from omie_pipeline.simulator.handlers.os import find_order
+from omie_pipeline.simulator.state import ServiceOrder
+
+ADDRESS_FIELDS = ("endereco", "endereco_numero", "bairro", "cidade", "estado", "cep")
+_KEYS = ("nCodOS", "cCodIntOS")
+
+
+def _answer(order: ServiceOrder, code: str, message: str) -> dict[str, Any]:
+    """osp answers echo `cCodIntOS` as 60 spaces when the order has none, as Omie does."""
+    return {
+        "cCodIntOS": order.c_cod_int_os or " " * 60,
+        "nCodOS": order.n_cod_os,
+        "cCodStatus": code,
+        "cDescStatus": message,
+    }
+
+
+def not_billable_reason(ctx: CallContext, order: ServiceOrder) -> str | None:
+    """Why Omie would refuse to invoice this order now, or None when it can."""
+    if order.cancelada:
+        return f"A Ordem de Serviço [{order.c_num_os}] está cancelada."
+    if order.faturada:
+        return f"A Ordem de Serviço [{order.c_num_os}] já foi faturada."
+    if not order.items or order.total <= 0:
+        return "A Ordem de Serviço não possui serviços com valor para faturar."
+    client = ctx.state.clients.get(order.n_cod_cli)
+    if client is None:
+        return f"Cliente [{order.n_cod_cli}] não encontrado."
+    if client.get("inativo") == "S":
+        return f"O cliente [{order.n_cod_cli}] está inativo."
+    if not client.get("cnpj_cpf"):
+        return f"O cliente [{order.n_cod_cli}] não possui CNPJ/CPF cadastrado."
+    missing = [field for field in ADDRESS_FIELDS if not str(client.get(field) or "").strip()]
+    if missing:
+        return f"O endereço do cliente [{order.n_cod_cli}] está incompleto. Preencha: {', '.join(missing)}."
+    if not str(client.get("email") or "").strip():
+        return f"O cliente [{order.n_cod_cli}] não possui e-mail cadastrado."
+    return None
+
+
+@omie_call("servicos/osp", "ValidarOS")
+def validar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
+    """HTTP 200 either way: cCodStatus "0" when billable, "1" and the reason when not."""
+    order = find_order(ctx, param, _KEYS)
+    reason = not_billable_reason(ctx, order)
+    if reason:
+        return _answer(order, "1", reason)
+    return _answer(order, "0", "Ordem de Serviço validada com sucesso!")
+
+
+@omie_call("servicos/osp", "FaturarOS")
+def faturar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
+    """Accepts the order for invoicing and queues its RPS (001); the NFS-e comes later."""
+    order = find_order(ctx, param, _KEYS)
+    reason = not_billable_reason(ctx, order)
+    if reason:
+        raise errors.os_state(reason)
+    order.faturada = True
+    order.invoiced_at = ctx.now
+    order.changed_at = ctx.now
+    order.etapa = "60"
+    lifecycle.start_rps(ctx.state, order, ctx.config, ctx.now, ctx.mono)
+    return _answer(order, "0", "Ordem de Serviço faturada com sucesso!")
+
+
+@omie_call("servicos/osp", "CancelarOS")
+def cancelar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
+    """Cancels the order's invoicing; with `cCancelarNfse` "S" (default) also the issued NFS-e."""
+    order = find_order(ctx, param, _KEYS)
+    cancel_nfse = flag(param, "cCancelarNfse", "S")
+    if order.cancelada:
+        raise errors.os_state(f"A Ordem de Serviço [{order.c_num_os}] já está cancelada!")
+    if not order.faturada:
+        raise errors.os_state(f"A Ordem de Serviço [{order.c_num_os}] não está faturada!")
+    rps = order.rps
+    if rps is not None and rps.status in ("001", "002"):
+        raise errors.os_state(
+            f"A NFS-e da Ordem de Serviço [{order.c_num_os}] está em processamento na prefeitura. "
+            "Aguarde o retorno para cancelar."
+        )
+    if cancel_nfse and rps is not None and rps.status == "004":
+        lifecycle.cancel_nfse(ctx.state, order, ctx.now)
+    order.cancelada = True
+    order.cancelled_at = ctx.now
+    order.changed_at = ctx.now
+    return _answer(order, "0", "Ordem de Serviço cancelada com sucesso!")

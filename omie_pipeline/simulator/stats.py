@@ -1,0 +1,77 @@
+"""Counters of what the simulator saw and answered, served by GET /_sim/stats."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+REJECTION_REASONS = ("429", "425", "redundant", "concurrency")
+INJECTED_FAULTS = ("http_500", "html_error", "slow", "lose_response")
+
+
+class SimStats:
+    """Thread-safe counters; `snapshot()` returns plain dicts ready for JSON."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls: Counter[str] = Counter()
+            self.rejected: Counter[str] = Counter({reason: 0 for reason in REJECTION_REASONS})
+            self.rate_limited_by_scope: Counter[str] = Counter({"ip": 0, "method": 0})
+            self.faults_injected: Counter[str] = Counter({kind: 0 for kind in INJECTED_FAULTS})
+            self.errors: Counter[str] = Counter()
+            self.faults_by_code: Counter[str] = Counter()
+            self.responses_by_status: Counter[str] = Counter()
+            self.misuse_blocks_started = 0
+            self.malformed_requests = 0
+
+    def count_call(self, method: str) -> None:
+        with self._lock:
+            self.calls[method] += 1
+
+    def count_rejection(self, reason: str, scope: str | None = None) -> None:
+        with self._lock:
+            self.rejected[reason] += 1
+            if scope:
+                self.rate_limited_by_scope[scope] += 1
+
+    def count_injected(self, kind: str) -> None:
+        with self._lock:
+            self.faults_injected[kind] += 1
+
+    def count_fault(self, method: str | None, faultcode: str, business: bool) -> None:
+        with self._lock:
+            self.faults_by_code[faultcode] += 1
+            if business and method:
+                self.errors[method] += 1
+
+    def count_response(self, status: int | str) -> None:
+        with self._lock:
+            self.responses_by_status[str(status)] += 1
+
+    def count_misuse_block(self) -> None:
+        with self._lock:
+            self.misuse_blocks_started += 1
+
+    def count_malformed(self) -> None:
+        with self._lock:
+            self.malformed_requests += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": dict(self.calls),
+                "total_calls": sum(self.calls.values()),
+                "rejected": dict(self.rejected),
+                "rate_limited_by_scope": dict(self.rate_limited_by_scope),
+                "faults_injected": dict(self.faults_injected),
+                "errors": dict(self.errors),
+                "faults_by_code": dict(self.faults_by_code),
+                "responses_by_status": dict(self.responses_by_status),
+                "misuse_blocks_started": self.misuse_blocks_started,
+                "malformed_requests": self.malformed_requests,
+            }

@@ -163,8 +163,8 @@ class OmieConnection:
                     account.pacer.block(seconds)
                     log.warning("omie blocked app key %s for %.0f s: %s", self._transport.app_key, seconds,
                                 failure.faultstring or failure.message)
-                faulted = isinstance(failure, errors.BUSINESS_ERRORS) and not isinstance(failure, errors.NoRecordsError)
-                account.streaks.record(method, faulted=faulted)
+                if isinstance(failure, errors.MISUSE_COUNTED_ERRORS) and not isinstance(failure, errors.NoRecordsError):
+                    account.streaks.record(method, faulted=True)
                 raise
         account.streaks.record(method, faulted=False)
         return answer

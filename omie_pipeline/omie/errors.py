@@ -198,3 +198,6 @@ BUSINESS_ERRORS: tuple[type[OmieError], ...] = (
     RefusedError,
 )
 """Answers about the request itself; retrying them only adds to Omie's misuse count."""
+
+MISUSE_COUNTED_ERRORS: tuple[type[OmieError], ...] = BUSINESS_ERRORS + (RedundantRequestError, ConcurrencyError)
+"""Faulty answers that count towards Omie's misuse block (an empty page, NoRecordsError, does not)."""

@@ -2,8 +2,8 @@
 
 Omie blocks an app key for about 30 minutes after roughly ten consecutive faulty calls of one
 method (omie-api.md §2). A batch of bad records would get there on its own, and the block stops
-every method. So the client counts, per method, the consecutive answers that were business
-faults; at `limit` it pauses that method for `pause_seconds` (no call sent, MisuseRiskError),
+every method. So the client counts, per method, the consecutive answers that were faults of the
+kinds Omie counts (business faults, redundant and concurrency refusals); at `limit` it pauses that method for `pause_seconds` (no call sent, MisuseRiskError),
 which costs one method instead of the whole key. A successful answer resets the count.
 """
 
@@ -44,7 +44,7 @@ class FaultStreaks:
         )
 
     def record(self, method: str, *, faulted: bool) -> None:
-        """Count one answer of `method` (faulted: a business fault)."""
+        """Count one answer of `method` (faulted: a fault of a kind Omie counts)."""
         if self.limit is None:
             return
         with self._lock:

@@ -162,6 +162,8 @@ def _amount(value: Any, info: ValidationInfo) -> Decimal | None:
 def _document(value: Any, info: ValidationInfo) -> Document | None:
     if isinstance(value, Document):
         return value
+    if isinstance(value, int):
+        raise _problem("bad_type", f"{info.field_name} must be text: as a number it loses its leading zeros")
     text = _as_text(value, info.field_name)
     if text is None:
         return None
@@ -182,7 +184,9 @@ def _email(value: Any, info: ValidationInfo) -> str | None:
     return ",".join(addresses)
 
 
-def _address_part(normalise):
+def _address_part(normalise: Callable[[str], str]) -> Callable[[Any, ValidationInfo], str | None]:
+    """A validator for an address or contact part: blank is None, AddressError names the field."""
+
     def validate(value: Any, info: ValidationInfo) -> str | None:
         text = _as_text(value, info.field_name)
         if text is None:

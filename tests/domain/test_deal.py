@@ -194,6 +194,8 @@ def test_values_from_sql_drivers_are_accepted():
     problems = _problems(amount=99.9, updated_at=datetime(2026, 11, 20, 12, 0))  # type: ignore[arg-type]
     assert problems["amount"].reason_code == "float"
     assert problems["updated_at"].reason_code == "no_offset"
+    # A document read as a number has lost its leading zeros: refused, not padded.
+    assert _problems(document=191)["document"].reason_code == "bad_type"  # type: ignore[arg-type]
 
 
 def test_a_valid_deal_may_still_miss_what_an_invoice_needs():

@@ -181,6 +181,10 @@ invoices = sa.Table(
       ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")],
     *[sa.Column(f"{name}_withheld", sa.Boolean, nullable=False, default=False) for name in
       ("iss", "pis", "cofins", "csll", "ir", "inss")],
+    # What the payer withholds can differ from the tax itself (PIS/COFINS/CSLL are withheld at the
+    # legal 0.65/3/1 % whatever the issuer's own rates), so it is kept per tax.
+    *[sa.Column(f"{name}_withheld_amount", MONEY, nullable=False, default=0) for name in
+      ("iss", "pis", "cofins", "csll", "ir", "inss")],
     sa.Column("withheld_total", MONEY, nullable=False, default=0),
     sa.Column("net_amount", MONEY, nullable=False),
     sa.Column("omie_os_id", sa.BigInteger),  # nCodOS

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     omie_pipeline_slack_webhook_url: SecretStr | None = None
     omie_pipeline_alert_webhook_url: SecretStr | None = None
     omie_rate_window_seconds: float = Field(60.0, gt=0)
+    omie_redundant_seconds: float = Field(60.0, ge=0)
     dagster_home: Path = Path("dagster_home")
 
     @field_validator("omie_base_url")

@@ -35,6 +35,7 @@ class OmieResource(dg.ConfigurableResource):
     app_key: str = ""
     app_secret: str = ""
     window_seconds: float = 0.0  # 0 = OMIE_RATE_WINDOW_SECONDS (60 s, Omie's window)
+    redundant_seconds: float = -1.0  # negative = OMIE_REDUNDANT_SECONDS (60 s, Omie's interval)
     _client: object | None = PrivateAttr(default=None)
 
     def client(self):
@@ -46,6 +47,7 @@ class OmieResource(dg.ConfigurableResource):
             app_key, app_secret = (self.app_key, self.app_secret) if self.app_key and self.app_secret \
                 else settings.require_omie_credentials()
             window = self.window_seconds or settings.omie_rate_window_seconds
+            redundant = self.redundant_seconds if self.redundant_seconds >= 0 else settings.omie_redundant_seconds
             self._client = OmieClient(self.base_url or settings.omie_base_url, app_key, app_secret,
-                                      limits=OmieLimits(window_seconds=window))
+                                      limits=OmieLimits(window_seconds=window), redundant_seconds=redundant)
         return self._client

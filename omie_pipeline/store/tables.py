@@ -118,6 +118,7 @@ service_codes = sa.Table(
     sa.Column("taxation_type", sa.String(16)),
     sa.Column("unit_price", MONEY),
     sa.Column("inactive", sa.Boolean, nullable=False, default=False),
+    sa.Column("taxes", sa.Text),  # the catalog's `impostos` as JSON, as last listed
     sa.Column("changed_at", TS),
     sa.Column("synced_at", TS, nullable=False),
     sa.Index("ix_service_codes_account_code", "account", "code"),
@@ -147,6 +148,9 @@ company_profiles = sa.Table(
     sa.Column("valid_from", TS, nullable=False),
     sa.Column("valid_to", TS),
     sa.UniqueConstraint("account", "valid_from"),
+    # At most one version in force per account: two concurrent runs cannot both open one.
+    sa.Index("uq_company_profiles_open", "account", unique=True,
+             sqlite_where=sa.text("valid_to IS NULL"), postgresql_where=sa.text("valid_to IS NULL")),
 )
 
 tax_rates = sa.Table(
@@ -163,6 +167,9 @@ tax_rates = sa.Table(
     sa.Column("valid_from", TS, nullable=False),
     sa.Column("valid_to", TS),
     sa.UniqueConstraint("account", "service_code", "valid_from"),
+    # At most one version in force per service: two concurrent runs cannot both open one.
+    sa.Index("uq_tax_rates_open", "account", "service_code", unique=True,
+             sqlite_where=sa.text("valid_to IS NULL"), postgresql_where=sa.text("valid_to IS NULL")),
 )
 
 invoices = sa.Table(

@@ -59,6 +59,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_company_profiles')),
     sa.UniqueConstraint('account', 'valid_from', name=op.f('uq_company_profiles_account_valid_from'))
     )
+    with op.batch_alter_table('company_profiles', schema=None) as batch_op:
+        batch_op.create_index('uq_company_profiles_open', ['account'], unique=True,
+                              sqlite_where=sa.text('valid_to IS NULL'), postgresql_where=sa.text('valid_to IS NULL'))
+
     op.create_table('deal_issues',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('account', sa.String(length=64), nullable=False),
@@ -204,6 +208,7 @@ def upgrade() -> None:
     sa.Column('taxation_type', sa.String(length=16), nullable=True),
     sa.Column('unit_price', sa.Numeric(precision=16, scale=2), nullable=True),
     sa.Column('inactive', sa.Boolean(), nullable=False),
+    sa.Column('taxes', sa.Text(), nullable=True),
     sa.Column('changed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('synced_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('account', 'service_id', name=op.f('pk_service_codes'))
@@ -250,9 +255,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tax_rates')),
     sa.UniqueConstraint('account', 'service_code', 'valid_from', name=op.f('uq_tax_rates_account_service_code_valid_from'))
     )
+    with op.batch_alter_table('tax_rates', schema=None) as batch_op:
+        batch_op.create_index('uq_tax_rates_open', ['account', 'service_code'], unique=True,
+                              sqlite_where=sa.text('valid_to IS NULL'), postgresql_where=sa.text('valid_to IS NULL'))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tax_rates', schema=None) as batch_op:
+        batch_op.drop_index('uq_tax_rates_open')
+
     op.drop_table('tax_rates')
     op.drop_table('sync_state')
     op.drop_table('service_map')
@@ -277,6 +288,9 @@ def downgrade() -> None:
 
     op.drop_table('deals')
     op.drop_table('deal_issues')
+    with op.batch_alter_table('company_profiles', schema=None) as batch_op:
+        batch_op.drop_index('uq_company_profiles_open')
+
     op.drop_table('company_profiles')
     op.drop_table('client_links')
     op.drop_table('alerts_sent')

@@ -18,25 +18,25 @@ def test_success_is_http_200_with_the_methods_own_object(omie) -> None:
     assert set(body) == {"pagina", "total_de_paginas", "registros", "total_de_registros", "empresas_cadastro"}
 
 
-def test_app_key_may_be_sent_as_a_number(sim, caller) -> None:  # noqa: ANN001
+def test_app_key_may_be_sent_as_a_number(sim, caller) -> None:
     assert caller(sim, app_key=1234567890).ok("geral/empresas/", "ListarEmpresas", {"pagina": 1})["registros"] == 1
 
 
 @pytest.mark.parametrize("key, secret", [("1234567890", "wrong"), ("999", APP_SECRET), ("", "")])
-def test_bad_credentials_are_a_server_fault(sim, caller, key: str, secret: str) -> None:  # noqa: ANN001
+def test_bad_credentials_are_a_server_fault(sim, caller, key: str, secret: str) -> None:
     status, body = caller(sim, app_key=key, app_secret=secret).fault("geral/empresas/", "ListarEmpresas", {"pagina": 1})
     assert status == 500
     assert body == {"faultstring": "A chave de acesso não está preenchida ou não é válida.", "faultcode": "SOAP-ENV:Server"}
 
 
-def test_malformed_json_is_refused(sim) -> None:  # noqa: ANN001
+def test_malformed_json_is_refused(sim) -> None:
     response = requests.post(sim.base_url + "geral/clientes/", data=b'{"call": "ListarClientes", ', timeout=5,
                              headers={"Content-Type": "application/json"})
     assert response.status_code == 500
     assert "SyntaxError" in response.json()["faultstring"]
 
 
-def test_envelope_without_call_or_with_bad_param_is_refused(sim, omie) -> None:  # noqa: ANN001
+def test_envelope_without_call_or_with_bad_param_is_refused(sim, omie) -> None:
     response = requests.post(sim.base_url + "geral/clientes/", json=[1, 2], timeout=5)
     assert response.status_code == 500 and "Invalid JSON Object" in response.json()["faultstring"]
     envelope = {"call": "ListarClientes", "app_key": "1234567890", "app_secret": APP_SECRET, "param": {"pagina": 1}}
@@ -46,7 +46,7 @@ def test_envelope_without_call_or_with_bad_param_is_refused(sim, omie) -> None: 
     assert (status, body["faultcode"]) == (500, "SOAP-ENV:Client-71")
 
 
-def test_unknown_path_call_and_get_are_refused(sim, omie) -> None:  # noqa: ANN001
+def test_unknown_path_call_and_get_are_refused(sim, omie) -> None:
     assert requests.post(sim.base_url + "geral/naoexiste/", json={}, timeout=5).status_code == 404
     assert requests.post(sim.base_url + "geral/clientes", json={}, timeout=5).status_code == 404, "trailing slash is required"
     status, body = omie.fault("geral/clientes/", "ListarTudo", {"pagina": 1})
@@ -54,7 +54,7 @@ def test_unknown_path_call_and_get_are_refused(sim, omie) -> None:  # noqa: ANN0
     assert requests.get(sim.base_url + "geral/clientes/", timeout=5).status_code == 405
 
 
-def test_eight_calls_are_served_in_parallel(start_sim, caller) -> None:  # noqa: ANN001
+def test_eight_calls_are_served_in_parallel(start_sim, caller) -> None:
     sim = start_sim(latency=(0.5, 0.5))
     calls = [("geral/clientes/", "ListarClientes", {"pagina": page, "registros_por_pagina": 5}) for page in (1, 2, 3, 4)]
     calls += [("servicos/servico/", "ListarCadastroServico", {"nPagina": page, "nRegPorPagina": 1}) for page in (1, 2, 3, 4)]
@@ -68,7 +68,7 @@ def test_eight_calls_are_served_in_parallel(start_sim, caller) -> None:  # noqa:
     assert peaks["ListarClientes"] == 4 and peaks["ListarCadastroServico"] == 4
 
 
-def test_stop_closes_the_port_and_context_manager_starts_on_a_free_port(caller) -> None:  # noqa: ANN001
+def test_stop_closes_the_port_and_context_manager_starts_on_a_free_port(caller) -> None:
     with Simulator(SimulatorConfig(clients=1)) as sim:
         url = sim.base_url
         assert sim.port > 0 and url.startswith("http://127.0.0.1:")

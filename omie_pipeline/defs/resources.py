@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+
 import dagster as dg
 from pydantic import PrivateAttr
 
@@ -28,7 +31,9 @@ class StoreResource(dg.ConfigurableResource):
 class OmieResource(dg.ConfigurableResource):
     """The Omie API client. Empty fields fall back to OMIE_BASE_URL, OMIE_APP_KEY, OMIE_APP_SECRET.
 
-    One client (and so one pacing state) per resource instance: every asset of a run shares it.
+    Pacing only works if every caller in a process shares one client per app key, whatever
+    copies of this resource Dagster makes: clients are therefore kept per process, keyed by
+    their settings.
     """
 
     base_url: str = ""
@@ -36,18 +41,29 @@ class OmieResource(dg.ConfigurableResource):
     app_secret: str = ""
     window_seconds: float = 0.0  # 0 = OMIE_RATE_WINDOW_SECONDS (60 s, Omie's window)
     redundant_seconds: float = -1.0  # negative = OMIE_REDUNDANT_SECONDS (60 s, Omie's interval)
-    _client: object | None = PrivateAttr(default=None)
 
     def client(self):
-        """The shared `OmieClient`, created on first use."""
-        if self._client is None:
-            from omie_pipeline.omie import OmieClient, OmieLimits
+        """The process's `OmieClient` for these settings, created on first use."""
+        settings = load_settings()
+        app_key, app_secret = (self.app_key, self.app_secret) if self.app_key and self.app_secret \
+            else settings.require_omie_credentials()
+        window = self.window_seconds or settings.omie_rate_window_seconds
+        redundant = self.redundant_seconds if self.redundant_seconds >= 0 else settings.omie_redundant_seconds
+        return shared_omie_client(self.base_url or settings.omie_base_url, app_key, app_secret, window, redundant)
 
-            settings = load_settings()
-            app_key, app_secret = (self.app_key, self.app_secret) if self.app_key and self.app_secret \
-                else settings.require_omie_credentials()
-            window = self.window_seconds or settings.omie_rate_window_seconds
-            redundant = self.redundant_seconds if self.redundant_seconds >= 0 else settings.omie_redundant_seconds
-            self._client = OmieClient(self.base_url or settings.omie_base_url, app_key, app_secret,
-                                      limits=OmieLimits(window_seconds=window), redundant_seconds=redundant)
-        return self._client
+
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_omie_client(base_url: str, app_key: str, app_secret: str, window_seconds: float,
+                       redundant_seconds: float):
+    """One client per (URL, key, secret, window, interval) in this process."""
+    from omie_pipeline.omie import OmieClient, OmieLimits
+
+    key = (base_url, app_key, hashlib.sha256(app_secret.encode()).hexdigest(), window_seconds, redundant_seconds)
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = OmieClient(base_url, app_key, app_secret, limits=OmieLimits(window_seconds=window_seconds),
+                                       redundant_seconds=redundant_seconds)
+        return _clients[key]

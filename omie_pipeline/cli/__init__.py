@@ -13,6 +13,7 @@ def _register_subcommands() -> None:
     """Import each concern's command module; each adds its commands to `main`."""
     from omie_pipeline.cli import simulator  # noqa: F401
     from omie_pipeline.cli import connection  # noqa: F401
+    from omie_pipeline.cli import run  # noqa: F401
 
 
 _register_subcommands()

@@ -1,0 +1,1 @@
+"""Running the whole pipeline once through Dagster: the `sync` and `demo` commands' work."""

@@ -1,0 +1,150 @@
+"""The one-command demo: the whole pipeline on a fresh SQLite store against the bundled simulator.
+
+Omie's 60-second redundant-request interval is shortened in the demo's simulator (and client),
+so that status refreshes can follow the prefeitura's progress within a minute; everything else,
+limits included, is as in production.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, TextIO
+
+from omie_pipeline.domain.deal import CANONICAL_COLUMNS
+from omie_pipeline.domain.timeutil import SAO_PAULO
+from omie_pipeline.runner.graph import PassResult, run_pipeline_pass
+from omie_pipeline.runner.progress import Progress
+from omie_pipeline.runner.summary import PipelineSummary, summarise
+from omie_pipeline.simulator import Simulator, SimulatorConfig
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = PACKAGE_ROOT.parent
+SAMPLE_DEALS = PACKAGE_ROOT / "sample_data" / "deals.csv"
+DEMO_ACCOUNT = "demo"
+DEMO_REDUNDANT_SECONDS = 3.0
+DEMO_SIMULATOR = SimulatorConfig(seed=2026, clients=60, nfse_delay=(2.0, 12.0), rejection_rate=0.1,
+                                 redundant_seconds=DEMO_REDUNDANT_SECONDS, app_key="4815162342",
+                                 app_secret="demo-secret-not-for-production")
+
+
+@dataclass
+class DemoResult:
+    home: Path
+    summary: PipelineSummary
+    pipeline: PassResult
+    omie_calls: dict
+    rejected_calls: dict
+    report_files: list[str]
+
+    @property
+    def success(self) -> bool:
+        return self.pipeline.success
+
+    def as_dict(self) -> dict:
+        data = self.summary.as_dict()
+        data.update({
+            "success": self.success,
+            "dagster_home": str(self.home),
+            "all_invoices_final": self.pipeline.settled,
+            "runs": [{"stage": s.stage, "job": s.job, "run_id": s.run_id, "success": s.success,
+                      "seconds": round(s.seconds, 1), "error": s.error} for s in self.pipeline.stages],
+            "alerts": self.pipeline.sensor_results,
+            "omie_calls": self.omie_calls,
+            "omie_rejected_calls": self.rejected_calls,
+            "report_files": self.report_files,
+        })
+        data["deals"] = [outcome.as_dict() for outcome in self.summary.outcomes]
+        data["deal_counts"] = {"closed": self.summary.deals_closed, "valid": self.summary.deals_valid}
+        del data["deal_outcomes"]
+        return data
+
+
+def write_generated_deals(path: Path, count: int, seed: int = 2026) -> Path:
+    """N generated deals in the canonical CSV columns."""
+    from omie_pipeline.sample_data.generate import generate_deals
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(CANONICAL_COLUMNS))
+        writer.writeheader()
+        for row in generate_deals(count, seed):
+            writer.writerow({column: row.get(column, "") for column in CANONICAL_COLUMNS})
+    return path
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: Path | None = None,
+             settle_timeout_seconds: float = 90.0, stream: TextIO | None = None, quiet: bool = False) -> DemoResult:
+    """Run the demo end to end and return what happened."""
+    import dagster as dg
+
+    home = Path(home or tempfile.mkdtemp(prefix="omie-pipeline-demo-")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    instance_config = REPO_ROOT / "dagster_home" / "dagster.yaml"
+    if instance_config.exists():
+        shutil.copy(instance_config, home / "dagster.yaml")
+    if deals_csv is None:
+        deals_csv = write_generated_deals(home / "generated_deals.csv", deals) if deals else SAMPLE_DEALS
+    store_url = f"sqlite:///{home / 'omie_pipeline.sqlite'}"
+    with Simulator(DEMO_SIMULATOR) as simulator, _environment({
+        "DAGSTER_HOME": str(home),
+        "OMIE_BASE_URL": simulator.base_url,
+        "OMIE_APP_KEY": DEMO_SIMULATOR.app_key,
+        "OMIE_APP_SECRET": DEMO_SIMULATOR.app_secret,
+        "OMIE_REDUNDANT_SECONDS": str(DEMO_REDUNDANT_SECONDS),
+        "OMIE_PIPELINE_ACCOUNT": DEMO_ACCOUNT,
+        "OMIE_PIPELINE_DB_URL": store_url,
+        "SALESOS_DEALS_URL": str(Path(deals_csv).resolve()),
+        "OMIE_PIPELINE_SERVICE_MAP": str(REPO_ROOT / "config" / "service_map.yaml"),
+        "OMIE_PIPELINE_REPORTS_DIR": str(home / "reports"),
+    }):
+        from omie_pipeline.defs.resources import OmieResource
+        from omie_pipeline.definitions import defs
+        from omie_pipeline.store import Store
+
+        store = Store(store_url)
+        client = OmieResource().client()
+        progress = Progress(lambda: summarise(store, DEMO_ACCOUNT), lambda: _pacing_wait(client.metrics()),
+                            stream=stream, quiet=quiet)
+        with dg.DagsterInstance.get() as instance, progress:
+            outcome = run_pipeline_pass(
+                defs, instance, store, DEMO_ACCOUNT, progress,
+                settle_timeout_seconds=settle_timeout_seconds, settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1,
+                alert_sensors=("stuck_invoices", "failed_invoices"),
+                report_partition_key=report_partition_key(DEMO_ACCOUNT, datetime.now(SAO_PAULO).date()),
+            )
+        stats = simulator.stats()
+        summary = summarise(store, DEMO_ACCOUNT)
+        store.dispose()
+    reports = sorted(str(path) for path in (home / "reports").rglob("*") if path.is_file())
+    return DemoResult(home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports)
+
+
+def report_partition_key(account: str, day) -> str:
+    """The report asset's partition for one account and closing day."""
+    import dagster as dg
+
+    return dg.MultiPartitionKey({"account": account, "date": day.isoformat()})
+
+
+def _pacing_wait(metrics: dict) -> float:
+    return sum(float(method.get("pacing_wait_seconds", 0.0)) for method in metrics.values())

@@ -1,0 +1,117 @@
+"""One pass of the whole pipeline through Dagster, for one account.
+
+The jobs run in their natural order on a real Dagster instance (so runs, materialisations and
+check results are recorded as with the schedules): catalog and tax rates, then deals -> clients
+-> invoices, then status refreshes until every invoice is final or the time runs out, then the
+alert sensors once, then the report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from omie_pipeline.defs.jobs import EMITTING_ACCOUNT_TAG
+from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
+from omie_pipeline.runner.progress import Progress
+from omie_pipeline.runner.summary import summarise
+from omie_pipeline.store import Store
+
+
+@dataclass
+class StageResult:
+    stage: str
+    job: str
+    run_id: str
+    success: bool
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class PassResult:
+    stages: list[StageResult] = field(default_factory=list)
+    sensor_results: dict[str, str] = field(default_factory=dict)
+    settled: bool = False
+
+    @property
+    def success(self) -> bool:
+        return all(stage.success for stage in self.stages)
+
+
+def ensure_account(instance: dg.DagsterInstance, account: str) -> None:
+    """Register the account partition, as the omie_accounts sensor would."""
+    if not instance.has_dynamic_partition(ACCOUNTS_PARTITION_NAME, account):
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [account])
+
+
+def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, stage: str, job_name: str,
+            partition_key: str, tags: dict[str, str] | None = None) -> StageResult:
+    """Execute one job in this process on `instance`; a failed run is reported, not raised."""
+    started = time.monotonic()
+    job = defs.resolve_job_def(job_name)
+    result = job.execute_in_process(instance=instance, partition_key=partition_key, tags=tags or {},
+                                    raise_on_error=False)
+    error = None
+    if not result.success:
+        failures = [event for event in result.all_events if event.is_step_failure]
+        error = "; ".join(f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+                          for event in failures if event.step_failure_data and event.step_failure_data.error)
+        error = error or "the run failed"
+    return StageResult(stage, job_name, result.run_id, result.success, time.monotonic() - started, error)
+
+
+def settle_invoices(defs: dg.Definitions, instance: dg.DagsterInstance, store: Store, account: str,
+                    progress: Progress, *, timeout_seconds: float, interval_seconds: float) -> tuple[list[StageResult], bool]:
+    """Refresh statuses until no invoice is pending or the time runs out."""
+    results: list[StageResult] = []
+    deadline = time.monotonic() + timeout_seconds
+    while summarise(store, account).pending_invoices:
+        if time.monotonic() >= deadline:
+            return results, False
+        progress.stage("waiting on the prefeitura")
+        time.sleep(min(interval_seconds, max(0.0, deadline - time.monotonic())))
+        progress.stage("refreshing invoice statuses")
+        result = run_job(defs, instance, "status refresh", "invoice_status_refresh_job", account)
+        results.append(result)
+        if not result.success:
+            return results, False
+    return results, True
+
+
+def evaluate_alert_sensors(defs: dg.Definitions, instance: dg.DagsterInstance,
+                           sensor_names: tuple[str, ...]) -> dict[str, str]:
+    """Evaluate the store-reading alert sensors once, as the daemon would on a tick."""
+    outcomes: dict[str, str] = {}
+    for name in sensor_names:
+        sensor = defs.resolve_sensor_def(name)
+        context = dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=name)
+        result = sensor.evaluate_tick(context)
+        skipped = result.skip_message
+        outcomes[name] = skipped or f"{len(result.run_requests or [])} run request(s)"
+    return outcomes
+
+
+def run_pipeline_pass(defs: dg.Definitions, instance: dg.DagsterInstance, store: Store, account: str,
+                      progress: Progress, *, settle_timeout_seconds: float, settle_interval_seconds: float,
+                      alert_sensors: tuple[str, ...], report_partition_key: str | None) -> PassResult:
+    """Catalog, emission, status refreshes, alerts and report for one account."""
+    outcome = PassResult()
+    ensure_account(instance, account)
+    progress.stage("service catalog and tax rates")
+    outcome.stages.append(run_job(defs, instance, "catalog", "catalog_job", account))
+    progress.stage("deals, clients and invoices")
+    outcome.stages.append(run_job(defs, instance, "emission", "emission_job", account,
+                                  tags={EMITTING_ACCOUNT_TAG: account}))
+    refreshes, outcome.settled = settle_invoices(defs, instance, store, account, progress,
+                                                 timeout_seconds=settle_timeout_seconds,
+                                                 interval_seconds=settle_interval_seconds)
+    outcome.stages.extend(refreshes)
+    progress.stage("alerts")
+    outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
+    if report_partition_key is not None:
+        progress.stage("reconciliation report")
+        outcome.stages.append(run_job(defs, instance, "report", "report_job", report_partition_key))
+    return outcome

@@ -1,0 +1,102 @@
+"""What one pass of the pipeline achieved, read back from the state store."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from omie_pipeline.domain.invoice_status import PENDING_STATUSES
+from omie_pipeline.store import Store
+from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
+
+
+@dataclass
+class DealOutcome:
+    """One closed deal's end state: its invoice status, or `issue` with the reason."""
+
+    deal_id: str
+    outcome: str
+    reason: str | None = None
+    nfse_number: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"deal_id": self.deal_id, "outcome": self.outcome, "reason": self.reason,
+                "nfse_number": self.nfse_number}
+
+
+@dataclass
+class PipelineSummary:
+    account: str
+    deals_closed: int = 0
+    deals_valid: int = 0
+    clients: Counter = field(default_factory=Counter)
+    invoices: Counter = field(default_factory=Counter)
+    issues: Counter = field(default_factory=Counter)
+    outcomes: list[DealOutcome] = field(default_factory=list)
+    invoiced_amount: Decimal = Decimal("0")
+
+    @property
+    def pending_invoices(self) -> int:
+        return sum(self.invoices[status] for status in PENDING_STATUSES)
+
+    @property
+    def deals_settled(self) -> int:
+        """Deals whose outcome is known: a final invoice, or an issue."""
+        return sum(1 for outcome in self.outcomes if outcome.outcome not in PENDING_STATUSES
+                   and outcome.outcome != "pending")
+
+    def as_dict(self) -> dict:
+        return {
+            "account": self.account,
+            "deals": {"closed": self.deals_closed, "valid": self.deals_valid},
+            "clients": dict(self.clients),
+            "invoices": dict(self.invoices),
+            "issues_by_reason": dict(self.issues),
+            "invoiced_amount": str(self.invoiced_amount),
+            "deal_outcomes": [outcome.as_dict() for outcome in self.outcomes],
+        }
+
+
+def summarise(store: Store, account: str) -> PipelineSummary:
+    """Counts by stage and each deal's outcome; a deal with both an invoice and issues shows the invoice."""
+    summary = PipelineSummary(account=account)
+    with store.connect() as connection:
+        deal_rows = connection.execute(
+            sa.select(deals.c.deal_id, deals.c.is_valid).where(deals.c.account == account).order_by(deals.c.deal_id)
+        ).all()
+        summary.deals_closed = len(deal_rows)
+        summary.deals_valid = sum(1 for row in deal_rows if row.is_valid)
+        summary.clients.update(dict(connection.execute(
+            sa.select(client_links.c.how, sa.func.count()).where(client_links.c.account == account)
+            .group_by(client_links.c.how)).all()))
+        invoice_rows = {row.deal_id: row for row in connection.execute(
+            sa.select(invoices.c.deal_id, invoices.c.status, invoices.c.nfse_number, invoices.c.last_error,
+                      invoices.c.gross_amount).where(invoices.c.account == account))}
+        open_issues: dict[str, list] = {}
+        for row in connection.execute(
+            sa.select(deal_issues.c.deal_id, deal_issues.c.field, deal_issues.c.reason, deal_issues.c.message)
+            .where(deal_issues.c.account == account, deal_issues.c.resolved_at.is_(None))
+            .order_by(deal_issues.c.id)
+        ):
+            open_issues.setdefault(row.deal_id, []).append(row)
+    for invoice in invoice_rows.values():
+        summary.invoices[invoice.status] += 1
+        summary.invoiced_amount += invoice.gross_amount
+    for issue_list in open_issues.values():
+        for issue in issue_list:
+            summary.issues[issue.reason] += 1
+    known = {row.deal_id for row in deal_rows} | set(open_issues)
+    for deal_id in sorted(known):
+        invoice = invoice_rows.get(deal_id)
+        if invoice is not None:
+            summary.outcomes.append(DealOutcome(deal_id, invoice.status, invoice.last_error, invoice.nfse_number))
+        elif deal_id in open_issues:
+            first = open_issues[deal_id][0]
+            reasons = "; ".join(f"{issue.field}: {issue.message}" for issue in open_issues[deal_id])
+            summary.outcomes.append(DealOutcome(deal_id, "issue", reasons or first.reason))
+        else:
+            summary.outcomes.append(DealOutcome(deal_id, "pending", "not processed yet"))
+    return summary

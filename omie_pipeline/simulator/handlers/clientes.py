@@ -8,7 +8,7 @@ from omie_pipeline.simulator import clock, documents, errors
 from omie_pipeline.simulator.handlers import CallContext, omie_call
 from omie_pipeline.simulator.handlers.common import (
     block_of,
-    change_filter,
+    change_window,
     flag,
     list_of,
     page_or_fault,
@@ -200,7 +200,7 @@ def _matches_filter(record: dict[str, Any], wanted: dict[str, Any]) -> bool:
             if not {entry.get("tag") for entry in value if isinstance(entry, dict)} <= names:
                 return False
         elif tag == "codigo_cliente_omie":
-            if record["codigo_cliente_omie"] != int(value):
+            if record["codigo_cliente_omie"] != int_field(wanted, tag):
                 return False
         elif str(record.get(tag, "")) != str(value):
             return False
@@ -211,6 +211,7 @@ def _selected(ctx: CallContext, param: dict[str, Any]) -> list[dict[str, Any]]:
     wanted = block_of(param, "clientesFiltro")
     by_code = list_of(param, "clientesPorCodigo")
     only_api = flag(param, "apenas_importado_api")
+    changed_in_window = change_window(param)
     chosen = []
     for client_id in sorted(ctx.state.clients):
         record = ctx.state.clients[client_id]
@@ -225,9 +226,9 @@ def _selected(ctx: CallContext, param: dict[str, Any]) -> list[dict[str, Any]]:
         if not _matches_filter(record, wanted):
             continue
         info = record["info"]
-        created = stored_moment(info["dInc"], info["hInc"])
-        changed = stored_moment(info["dAlt"], info["hAlt"])
-        if not change_filter(param, created, changed):
+        if changed_in_window is not None and not changed_in_window(
+            stored_moment(info["dInc"], info["hInc"]), stored_moment(info["dAlt"], info["hAlt"])
+        ):
             continue
         chosen.append(record)
     return chosen

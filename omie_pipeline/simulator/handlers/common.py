@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, time
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from omie_pipeline.simulator import clock, errors
 from omie_pipeline.simulator.money import int_field
@@ -123,17 +123,18 @@ def local(moment: datetime) -> datetime:
     return moment.astimezone(clock.SAO_PAULO).replace(tzinfo=None, microsecond=0)
 
 
-def change_filter(param: dict[str, Any], created: datetime, changed: datetime, prefix: str = "filtrar_por") -> bool:
-    """Omie's `filtrar_por_data_de/_ate` (+ `_hora_`) with `filtrar_apenas_inclusao/_alteracao`.
+def change_window(param: dict[str, Any], prefix: str = "filtrar_por") -> Callable[[datetime, datetime], bool] | None:
+    """Omie's `filtrar_por_data_de/_ate` (+ `_hora_`) with `filtrar_apenas_inclusao/_alteracao`,
+    as a test on (created, changed) wall-clock moments; None when the call gives no dates.
 
     Only inclusion: the creation moment must fall in the range. Only alteration: the last change
     (set on creation too, so new records match). Neither: either moment.
     """
     start, end = moment_range(param, f"{prefix}_data_de", f"{prefix}_data_ate", f"{prefix}_hora_de", f"{prefix}_hora_ate")
     if start is None and end is None:
-        return True
+        return None
     if flag(param, "filtrar_apenas_inclusao"):
-        return within(created, start, end)
+        return lambda created, changed: within(created, start, end)
     if flag(param, "filtrar_apenas_alteracao"):
-        return within(changed, start, end)
-    return within(created, start, end) or within(changed, start, end)
+        return lambda created, changed: within(changed, start, end)
+    return lambda created, changed: within(created, start, end) or within(changed, start, end)

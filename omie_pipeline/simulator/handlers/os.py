@@ -8,7 +8,7 @@ from typing import Any
 from omie_pipeline.simulator import errors
 from omie_pipeline.simulator.handlers import CallContext, omie_call
 from omie_pipeline.simulator.handlers.common import (
-    change_filter,
+    change_window,
     list_of,
     local,
     moment_range,
@@ -114,6 +114,7 @@ def _listed(ctx: CallContext, param: dict[str, Any]) -> list[ServiceOrder]:
     planned = moment_range(param, "filtrar_por_data_previsao_de", "filtrar_por_data_previsao_ate", "", "")
     invoiced = moment_range(param, "filtrar_por_data_faturamento_de", "filtrar_por_data_faturamento_ate", "", "")
     cancelled = moment_range(param, "filtrar_por_data_cancelamento_de", "filtrar_por_data_cancelamento_ate", "", "")
+    changed_in_window = change_window(param)
     chosen = []
     for n_cod_os in sorted(ctx.state.orders):
         order = ctx.state.orders[n_cod_os]
@@ -128,7 +129,7 @@ def _listed(ctx: CallContext, param: dict[str, Any]) -> list[ServiceOrder]:
             continue
         if wanted_client and order.n_cod_cli != wanted_client:
             continue
-        if not change_filter(param, local(order.included_at), local(order.changed_at)):
+        if changed_in_window is not None and not changed_in_window(local(order.included_at), local(order.changed_at)):
             continue
         if any(planned) and not within(_planned_moment(order), *planned):
             continue

@@ -213,6 +213,10 @@ invoices = sa.Table(
     sa.Column("cancel_requested_by", sa.String(128)),
     sa.Column("cancel_requested_at", TS),
     sa.Column("cancelled_at", TS),
+    # Who is sending this invoice to Omie right now, and since when: a second run skips a claimed
+    # intent, and a claim older than the lease (its holder crashed) may be taken over.
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("claimed_at", TS),
     sa.UniqueConstraint("account", "deal_id"),
     sa.UniqueConstraint("idempotency_key"),
     sa.Index("ix_invoices_account_status", "account", "status"),

@@ -174,6 +174,8 @@ def upgrade() -> None:
     sa.Column('cancel_requested_by', sa.String(length=128), nullable=True),
     sa.Column('cancel_requested_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=128), nullable=True),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices')),
     sa.UniqueConstraint('account', 'deal_id', name=op.f('uq_invoices_account_deal_id')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_invoices_idempotency_key'))

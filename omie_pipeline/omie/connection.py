@@ -37,8 +37,10 @@ _OMIE_ID_TAGS = ("nCodOS", "codigo_cliente_omie", "nCodServ", "codigo_empresa")
 class OmieConnection:
     """Calls to one Omie app key; safe to share between threads.
 
-    `timeout` is (connect, read) seconds. `max_wait` is the longest wait the client sits through
-    by itself (a stated retry time, a block); anything longer is raised to the caller.
+    `timeout` is (connect, read) seconds. `max_wait` is the longest wait imposed by Omie (a stated
+    retry time, a block, the redundancy interval) that the client sits through by itself;
+    anything longer is raised to the caller. Its own backoff (`backoff_base` doubling up to
+    `backoff_max`, with jitter) is not limited by it.
     `fault_streak_limit` consecutive business faults of one method pause that method for
     `fault_pause_seconds` (None: never), keeping clear of Omie's misuse block.
     """
@@ -141,9 +143,9 @@ class OmieConnection:
                     raise self._outcome_unknown(failure, method, param) from failure
                 if not _may_resend(failure, read) or attempt >= self.max_retries:
                     raise
-                delay = self._retry_delay(failure, attempt)
-                if delay > self.max_wait:
+                if _stated_wait(failure) > self.max_wait:
                     raise
+                delay = self._retry_delay(failure, attempt)
                 attempt += 1
                 log.info("omie %s: %s; retry %d/%d in %.2f s", method, failure.kind, attempt, self.max_retries, delay)
                 self._metrics.retried(method, delay)
@@ -172,8 +174,7 @@ class OmieConnection:
     def _retry_delay(self, failure: errors.OmieError, attempt: int) -> float:
         """Omie's stated wait plus a little jitter, else exponential backoff with jitter."""
         if isinstance(failure, errors.BlockedError):
-            # The pacer holds every call until the block ends; only refuse waits that are too long.
-            return 0.0 if (failure.retry_after or DEFAULT_BLOCK_SECONDS) <= self.max_wait else float("inf")
+            return 0.0  # the pacer holds every call of the key until the block ends
         stated = getattr(failure, "retry_after", None)
         if stated is not None:
             return stated + random.uniform(0, self.backoff_base)
@@ -194,6 +195,14 @@ class OmieConnection:
             faultcode=failure.faultcode,
             http_status=failure.http_status,
         )
+
+
+def _stated_wait(failure: errors.OmieError) -> float:
+    """The wait Omie imposes before a resend (0 when it states none; a block always imposes one)."""
+    stated = getattr(failure, "retry_after", None)
+    if isinstance(failure, errors.BlockedError) and stated is None:
+        return DEFAULT_BLOCK_SECONDS
+    return stated or 0.0
 
 
 def _maybe_applied(failure: errors.OmieError) -> bool:

@@ -5,13 +5,17 @@ method in flight (1 for methods it serialises) and blocks an app key that misbeh
 `Pacer` per app key holds, for every thread of the process:
 
 - two moving windows from the `limits` library (in-memory storage, thread-safe): one per
-  (app key, method) and one per app key. A call takes a slot in both or waits, so no interval of
-  `window` seconds ever holds more calls than Omie allows, whatever way Omie aligns its window;
+  (app key, method) and one per app key. A call is sent only when both windows, counting the
+  calls still in flight, have room; so no interval of `window` seconds ever holds more calls
+  than Omie allows, whatever way Omie aligns its window;
 - one semaphore per method capping the calls in flight;
 - the moment a block ends: no call of the app key leaves before it.
 
-The window used here is Omie's window plus a small margin, because Omie stamps a call when it
-arrives, a few milliseconds after this process stamped it.
+Omie stamps a call when it arrives, which this process cannot see: only that it was after the
+call was sent and before its answer came back. So a call is entered in the windows when its
+answer is back, and counted as in flight until then. Stamping at sending time instead lets a
+call that travelled slowly (a new connection, a busy network) land in Omie's next window and
+be refused with 429.
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ class OmieLimits:
 
     `in_flight_overrides` sets the in-flight cap of single methods; with `serialise_writes`,
     every method that changes data defaults to one at a time (Omie refuses concurrent
-    inclusions and alterations). `window_margin_seconds` defaults to 1 % of the window, at least
-    50 ms.
+    inclusions and alterations). `window_margin_seconds` (default 10 ms) pads the window for
+    clock granularity.
     """
 
     window_seconds: float = 60.0
@@ -82,7 +86,7 @@ class OmieLimits:
     def margin_seconds(self) -> float:
         if self.window_margin_seconds is not None:
             return self.window_margin_seconds
-        return max(0.05, 0.01 * self.window_seconds)
+        return 0.01
 
     def in_flight_for(self, method: str) -> int:
         if method in self.in_flight_overrides:
@@ -99,7 +103,13 @@ class _PerMilliseconds(RateLimitItem):
 
 
 class Pacer:
-    """The pacing state of one app key, shared by every thread and client of the process."""
+    """The pacing state of one app key, shared by every thread and client of the process.
+
+    A call holds a slot from just before it is sent until its answer (or failure) is back; the
+    windows then keep its completion time. Omie stamped the call somewhere in between, so a
+    call counts against the window while in flight and until `window` seconds after it ended:
+    a little conservative, but exact whatever the network latency.
+    """
 
     def __init__(self, app_key: str, limits: OmieLimits) -> None:
         self.app_key = app_key
@@ -110,6 +120,8 @@ class Pacer:
         self._windows = MovingWindowRateLimiter(MemoryStorage())
         self._lock = threading.Lock()
         self._gates: dict[str, threading.BoundedSemaphore] = {}
+        self._in_flight: dict[str, int] = {}
+        self._in_flight_total = 0
         self._blocked_until = 0.0
 
     def block(self, seconds: float) -> None:
@@ -124,17 +136,20 @@ class Pacer:
 
     @contextmanager
     def slot(self, method: str, max_block_wait: float) -> Iterator[float]:
-        """Hold one in-flight place and one rate slot of `method` for one request.
+        """Hold one in-flight place and one place in both windows for one request of `method`.
 
-        Yields the seconds spent waiting. Raises BlockedError, without waiting, when the app key
-        is blocked for longer than `max_block_wait`.
+        Yields the seconds spent waiting for them. Raises BlockedError, without waiting, when
+        the app key is blocked for longer than `max_block_wait`.
         """
         started = time.monotonic()
         gate = self._gate(method)
         gate.acquire()
         try:
-            self._take_rate_slot(method, max_block_wait)
-            yield time.monotonic() - started
+            self._reserve(method, max_block_wait)
+            try:
+                yield time.monotonic() - started
+            finally:
+                self._complete(method)
         finally:
             gate.release()
 
@@ -144,37 +159,42 @@ class Pacer:
                 self._gates[method] = threading.BoundedSemaphore(self.limits.in_flight_for(method))
             return self._gates[method]
 
-    def _take_rate_slot(self, method: str, max_block_wait: float) -> None:
+    def _reserve(self, method: str, max_block_wait: float) -> None:
         while True:
             with self._lock:
                 blocked = self._blocked_until - time.monotonic()
-                if blocked <= 0:
-                    wait = self._try_take(method)
-                    if wait is None:
-                        return
+                wait = blocked if blocked > 0 else self._room_wait(method)
+                if wait is None:
+                    self._in_flight[method] = self._in_flight.get(method, 0) + 1
+                    self._in_flight_total += 1
+                    return
             if blocked > max_block_wait:
                 raise errors.BlockedError(
                     f"app key blocked by Omie for {blocked:.0f} s more; no call sent",
                     method=method,
                     retry_after=blocked,
                 )
-            time.sleep(max(blocked, wait if blocked <= 0 else 0.0, 0.001))
+            time.sleep(max(wait, 0.001))
 
-    def _try_take(self, method: str) -> float | None:
-        """Take a slot in both windows (None), or the seconds until one may free up.
+    def _room_wait(self, method: str) -> float | None:
+        """None when both windows have room for one more call, else the seconds until one may.
 
-        Called under `_lock`, so testing both windows and then hitting both is atomic.
+        Called under `_lock`: checking and reserving are one step for every thread.
         """
-        method_room = self._windows.test(self._per_method, self.app_key, method)
-        key_room = self._windows.test(self._per_key, self.app_key)
-        if method_room and key_room:
-            self._windows.hit(self._per_method, self.app_key, method)
-            self._windows.hit(self._per_key, self.app_key)
+        by_method = self._windows.get_window_stats(self._per_method, self.app_key, method)
+        by_key = self._windows.get_window_stats(self._per_key, self.app_key)
+        method_full = by_method.remaining - self._in_flight.get(method, 0) <= 0
+        key_full = by_key.remaining - self._in_flight_total <= 0
+        if not method_full and not key_full:
             return None
         now = time.time()
-        resets = []
-        if not method_room:
-            resets.append(self._windows.get_window_stats(self._per_method, self.app_key, method).reset_time)
-        if not key_room:
-            resets.append(self._windows.get_window_stats(self._per_key, self.app_key).reset_time)
+        resets = [stats.reset_time for stats, full in ((by_method, method_full), (by_key, key_full)) if full]
         return max(resets) - now
+
+    def _complete(self, method: str) -> None:
+        """The call is over: it now counts in both windows from this moment."""
+        with self._lock:
+            self._in_flight[method] -= 1
+            self._in_flight_total -= 1
+            self._windows.hit(self._per_method, self.app_key, method)
+            self._windows.hit(self._per_key, self.app_key)

@@ -36,9 +36,8 @@ def update_service(engine: Engine, code: int | str, **changes: Any) -> dict[str,
     and/or `inativo` ("S"/"N"); stamps `info.dAlt`/`hAlt` like an edit in Omie would."""
     state = engine.state
     with state.lock:
-        if isinstance(code, int) or str(code).isdigit():
-            record = state.services.get(int(code))
-        else:
+        record = state.services.get(int(code)) if str(code).isdigit() else None
+        if record is None:
             record = state.service_by_code(str(code))
         if record is None:
             raise ControlError(f"no service with nCodServ or cCodIntServ {code!r}")

@@ -157,12 +157,12 @@ class Engine:
         try:
             handler, param = self._resolve(envelope, service_path, call)
         except OmieFault as fault:
-            return self._after_call(fault, app_key, call)
+            return self._answer_counted_fault(fault, app_key, call)
         try:
             self.concurrency.acquire(ip, app_key, call)
         except OmieFault as fault:
             self.stats.count_rejection("concurrency")
-            return self._after_call(fault, app_key, call)
+            return self._answer_counted_fault(fault, app_key, call)
         try:
             return self._run(handler, param, ip, app_key, call)
         finally:
@@ -192,7 +192,7 @@ class Engine:
             self.redundancy.admit((ip, app_key, call, _canonical(param)), time.monotonic())
         except OmieFault as fault:
             self.stats.count_rejection("redundant")
-            return self._after_call(fault, app_key, call)
+            return self._answer_counted_fault(fault, app_key, call)
 
         state = self.state
         try:
@@ -200,11 +200,11 @@ class Engine:
                 mono = time.monotonic()
                 lifecycle.advance(state, self.config, self.faults.prefeitura, mono)
                 context = CallContext(state, self.config, clock.now(), mono, self.documents_url)
-                answer = handler(context, param)
-                payload = json_bytes(answer)
-            reply = self._after_call(None, app_key, call, Reply(200, payload))
+                payload = json_bytes(handler(context, param))
+            self.misuse.record(app_key, call, faulted=False, now=time.monotonic())
+            reply = Reply(200, payload)
         except OmieFault as fault:
-            reply = self._after_call(fault, app_key, call)
+            reply = self._answer_counted_fault(fault, app_key, call)
         except Exception:  # a simulator bug must still answer like a server, not hang the caller
             log.exception("simulator failure in %s", call)
             reply = self._answer_fault(errors.OmieFault("ERROR: Erro interno do simulador.", "SOAP-ENV:Server", kind="platform"), call)
@@ -220,17 +220,12 @@ class Engine:
             reply.lose_connection = True
         return reply
 
-    def _after_call(self, fault: OmieFault | None, app_key: str, call: str, success: Reply | None = None) -> Reply:
-        """Account one answered call for the misuse block: business faults, redundant and
-        concurrency refusals count; a success resets; end-of-data (5113) and platform faults
-        leave the count alone."""
-        if fault is None:
-            self.misuse.record(app_key, call, faulted=False, now=time.monotonic())
-            assert success is not None
-            return success
-        if fault.kind in ("business", "limit"):
-            if self.misuse.record(app_key, call, faulted=True, now=time.monotonic()):
-                self.stats.count_misuse_block()
+    def _answer_counted_fault(self, fault: OmieFault, app_key: str, call: str) -> Reply:
+        """Answer a fault of an admitted call and count it towards the misuse block: business
+        faults, redundant and concurrency refusals count; end-of-data (5113) and platform faults
+        neither count nor reset (a success resets, in `_run`)."""
+        if fault.kind in ("business", "limit") and self.misuse.record(app_key, call, faulted=True, now=time.monotonic()):
+            self.stats.count_misuse_block()
         return self._answer_fault(fault, call)
 
     def _answer_fault(self, fault: OmieFault, call: str | None) -> Reply:

@@ -88,9 +88,8 @@ def compute_item(item: dict[str, Any], catalog: dict[str, Any] | None) -> tuple[
                 reduction = decimal_field(defaults, CATALOG_BASE_REDUCTION[tax], ZERO)
             base = cents(base * (Decimal(100) - reduction) / Decimal(100))
             computed[ORDER_BASE_REDUCTION[tax]] = reduction
-        amount = percent_of(base, rate)
-        if keep_given_amounts and decimal_field(given, f"nValor{tax}") is not None:
-            amount = cents(decimal_field(given, f"nValor{tax}"))
+        given_amount = decimal_field(given, f"nValor{tax}") if keep_given_amounts else None
+        amount = cents(given_amount) if given_amount is not None else percent_of(base, rate)
         rates[tax] = rate
         amounts[tax] = amount
         retained[tax] = _flag(retain_flag)

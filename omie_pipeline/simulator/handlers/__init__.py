@@ -1,4 +1,5 @@
-"""Omie calls, one module per Omie service path; each call is a function `(ctx, param) -> answer`.
+"""Omie calls, one module per Omie service path (`ordens` serves servicos/os); each call is a
+function `(ctx, param) -> answer`.
 
 `@omie_call("geral/clientes", "ListarClientes")` registers a function; `registry()` loads every
 handler module and returns `{service_path: {call: function}}`.
@@ -14,7 +15,7 @@ from typing import Any, Callable
 from omie_pipeline.simulator.config import SimulatorConfig
 from omie_pipeline.simulator.state import SimState
 
-_MODULES = ("empresas", "clientes", "servico", "os", "osp", "nfse", "osdocs")
+_MODULES = ("empresas", "clientes", "servico", "ordens", "osp", "nfse", "osdocs")
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 from omie_pipeline.simulator import errors, lifecycle
 from omie_pipeline.simulator.handlers import CallContext, omie_call
 from omie_pipeline.simulator.handlers.common import flag
-from omie_pipeline.simulator.handlers.os import find_order
+from omie_pipeline.simulator.handlers.ordens import find_order
 from omie_pipeline.simulator.state import ServiceOrder
 
 ADDRESS_FIELDS = ("endereco", "endereco_numero", "bairro", "cidade", "estado", "cep")

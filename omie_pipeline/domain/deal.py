@@ -68,7 +68,7 @@ __all__ = [
 DEAL_COLUMNS = ("deal_id", "account", "status", "closed_at", "updated_at", "amount", "product_code", "description")
 CLIENT_COLUMNS = (
     "legal_name", "trade_name", "document", "email", "phone", "street", "number", "complement",
-    "district", "city", "state", "zip", "city_ibge_code", "municipal_registration",
+    "district", "city", "state", "zip", "city_ibge_code", "municipal_registration", "state_registration",
 )  # fmt: skip
 CANONICAL_COLUMNS = DEAL_COLUMNS + CLIENT_COLUMNS
 
@@ -81,7 +81,7 @@ INVOICE_RECOMMENDED_FIELDS = ("email",)
 MAX_LENGTHS = {
     "deal_id": 128, "account": 64, "status": 64, "product_code": 128, "legal_name": 200,
     "trade_name": 200, "street": 200, "number": 40, "complement": 200, "district": 200,
-    "city": 200, "municipal_registration": 40,
+    "city": 200, "municipal_registration": 40, "state_registration": 40,
 }  # fmt: skip
 
 _WHITESPACE_RUN = re.compile(r"\s+")
@@ -244,6 +244,7 @@ class DealClient(BaseModel):
     zip: OptionalZip = None
     city_ibge_code: OptionalIbgeCode = None
     municipal_registration: OptionalText = None
+    state_registration: OptionalText = None  # inscrição estadual; "ISENTO" when exempt
 
     @model_validator(mode="after")
     def _city_in_state(self) -> DealClient:

@@ -118,6 +118,7 @@ class ClientInput(BaseModel):
     razao_social: str = Field(min_length=1, max_length=60)
     nome_fantasia: str | None = Field(None, max_length=100)
     cnpj_cpf: str | None = Field(None, max_length=20)
+    pessoa_fisica: str | None = Field(None, pattern="^[SN]$")  # S for a CPF; Omie also derives it
     endereco: str | None = Field(None, max_length=60)
     endereco_numero: str | None = Field(None, max_length=60)
     complemento: str | None = Field(None, max_length=60)

@@ -54,6 +54,7 @@ deals = sa.Table(
     sa.Column("zip", sa.String(8)),
     sa.Column("city_ibge_code", sa.String(7)),
     sa.Column("municipal_registration", sa.String(40)),
+    sa.Column("state_registration", sa.String(40)),
     sa.Column("is_valid", sa.Boolean, nullable=False, default=True),
     sa.Column("pulled_at", TS, nullable=False),
     sa.Index("ix_deals_account_document", "account", "document"),

@@ -103,6 +103,7 @@ def upgrade() -> None:
     sa.Column('zip', sa.String(length=8), nullable=True),
     sa.Column('city_ibge_code', sa.String(length=7), nullable=True),
     sa.Column('municipal_registration', sa.String(length=40), nullable=True),
+    sa.Column('state_registration', sa.String(length=40), nullable=True),
     sa.Column('is_valid', sa.Boolean(), nullable=False),
     sa.Column('pulled_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('account', 'deal_id', name=op.f('pk_deals'))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,6 +37,14 @@ class SimHTTPServer(ThreadingHTTPServer):
         finally:
             with self._connections_lock:
                 self._connections.discard(request)
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - stdlib signature
+        """A caller that hung up (timeout, lost-answer fault, stop) is normal here, not an error."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            log.debug("connection from %s ended: %s", client_address[0], error)
+        else:
+            log.exception("request from %s failed", client_address[0])
 
     def close_connections(self) -> None:
         """Drop idle keep-alive connections so that stop() leaves nothing behind."""

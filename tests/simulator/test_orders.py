@@ -132,3 +132,18 @@ def test_validar_os_answers_200_with_status_1_and_the_reason(omie, client_param,
     good = _client(omie, client_param)
     omie.ok(OS, "IncluirOS", order_param("OS-V3", good))
     assert omie.ok(OSP, "ValidarOS", {"cCodIntOS": "OS-V3"})["cCodStatus"] == "0"
+
+
+def test_discount_deduction_and_given_amounts_shape_the_taxes(omie, client_param, order_param):
+    client_id = _client(omie, client_param)
+    discounted = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 2, "nValUnit": 500, "cTpDesconto": "P", "nAliqDesconto": 10,
+                  "impostos": {"nTotDeducao": 100}}
+    kept = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 450,
+            "impostos": {"cUtilizaValorImposto": "S", "nValorISS": 30}}
+    omie.ok(OS, "IncluirOS", order_param("OS-T", client_id, discounted, kept))
+    order = omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-T"})
+    first, second = (item["impostos"] for item in order["ServicosPrestados"])
+    assert (first["nBaseISS"], first["nValorISS"]) == (800.0, 23.2), "ISS base = 1000 - 10 % - 100 deduction"
+    assert (first["nValorPIS"], first["nValorCOFINS"]) == (5.85, 27.0), "PIS/COFINS on the discounted 900"
+    assert (second["nValorISS"], second["cUtilizaValorImposto"]) == (30.0, "S")
+    assert order["Cabecalho"]["nValorTotal"] == 1350.0

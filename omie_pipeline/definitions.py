@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
+from omie_pipeline.defs.resources import OmieResource, StoreResource
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[],
-        asset_checks=[],
+        assets=[*CATALOG_ASSETS],
+        asset_checks=[*CATALOG_CHECKS],
         jobs=[],
         schedules=[],
         sensors=[],
-        resources={"store": StoreResource()},
+        resources={"store": StoreResource(), "omie": OmieResource()},
     )
 
 

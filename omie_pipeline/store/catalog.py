@@ -16,6 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from omie_pipeline.store.tables import deals, invoices, service_codes, service_map
+from omie_pipeline.store.tax_rates import (
+    CompanyProfileVersion,
+    TaxRateVersion,
+    company_profile_in_force,
+    open_rate_versions,
+)
 from omie_pipeline.store.upsert import upsert
 
 # An invoice in these statuses has already been sent: its deal needs no service any more. A deal
@@ -211,3 +217,38 @@ def _service(row: Mapping[str, Any]) -> CatalogService:
     values.pop("account")
     values["taxes"] = json.loads(values["taxes"]) if values["taxes"] else None
     return CatalogService(**values)
+
+
+# --- overview -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceOverview:
+    """One catalog service with the products mapped to it and its rates in force (None if none)."""
+
+    service: CatalogService
+    products: tuple[str, ...]
+    rates: TaxRateVersion | None
+
+
+@dataclass(frozen=True)
+class CatalogOverview:
+    account: str
+    services: list[ServiceOverview]
+    service_map: dict[str, str]
+    map_loaded_at: datetime | None
+    product_problems: list[ProductProblem]
+    company: CompanyProfileVersion | None
+
+
+def catalog_overview(connection: sa.Connection, account: str) -> CatalogOverview:
+    """Everything `services list` shows: the catalog, the map, the regime and what cannot be invoiced."""
+    mapping = stored_service_map(connection, account)
+    products: dict[str, list[str]] = {}
+    for product, service_code in mapping.items():
+        products.setdefault(service_code, []).append(product)
+    versions = open_rate_versions(connection, account)
+    services = [ServiceOverview(service, tuple(products.get(service.code or "", ())), versions.get(service.code or ""))
+                for service in list_services(connection, account)]
+    return CatalogOverview(account, services, mapping, service_map_loaded_at(connection, account),
+                           product_problems(connection, account), company_profile_in_force(connection, account))

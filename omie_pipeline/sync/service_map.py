@@ -16,9 +16,11 @@ from pathlib import Path
 import yaml
 
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.settings import Settings
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import replace_service_map
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_CODE_MAX = 128
 SERVICE_CODE_MAX = 60
 _STRING_TAG = "tag:yaml.org,2002:str"
@@ -108,6 +110,15 @@ def parse_service_map(text: str, path: str | Path = "<service map>") -> ServiceM
     result.entries = dict(sorted(candidates.items()))
     result.problems.sort(key=lambda problem: problem.line)
     return result
+
+
+def service_map_path(settings: Settings) -> Path:
+    """OMIE_PIPELINE_SERVICE_MAP. A relative path is read from the current folder when it is there,
+    else from the project folder, where the default `config/service_map.yaml` ships."""
+    path = Path(settings.omie_pipeline_service_map).expanduser()
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    return PROJECT_ROOT / path
 
 
 def load_service_map(store: Store, account: str, path: str | Path, now: datetime | None = None) -> ServiceMap:

@@ -1,0 +1,227 @@
+"""`omie-pipeline services ...`: the service catalog, the product map and the tax rate history."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from omie_pipeline.cli import main
+from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES
+from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.settings import Settings, SettingsError, load_settings
+from omie_pipeline.store import Store
+from omie_pipeline.store.catalog import CatalogOverview, ServiceOverview, catalog_overview
+from omie_pipeline.store.tax_rates import RATE_FIELDS, TaxRateVersion, rate_history
+
+_ACCOUNT_HELP = "Account in the state store (default: OMIE_PIPELINE_ACCOUNT)."
+
+
+@main.group()
+def services() -> None:
+    """The Omie service catalog, the product -> service map and the tax rates."""
+
+
+@services.command("list")
+@click.option("--account", help=_ACCOUNT_HELP)
+@click.option("--refresh", is_flag=True, help="Load the map file and pull the catalog and rates from Omie first.")
+@click.option("--full", is_flag=True, help="With --refresh: list every service, not only those changed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def list_services_command(account: str | None, refresh: bool, full: bool, as_json: bool) -> None:
+    """The catalog with each service's mapped products and rates, then the products that cannot be invoiced."""
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    store = Store(settings.omie_pipeline_db_url)
+    try:
+        if refresh:
+            _refresh(settings, store, account, full)
+        elif full:
+            raise click.UsageError("--full only applies with --refresh")
+        with store.connect() as connection:
+            overview = catalog_overview(connection, account)
+    finally:
+        store.dispose()
+    if as_json:
+        click.echo(json.dumps(_overview_json(overview), indent=2, ensure_ascii=False))
+    else:
+        _print_overview(overview)
+
+
+@services.command("load-map")
+@click.option("--account", help=_ACCOUNT_HELP)
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Map file (default: OMIE_PIPELINE_SERVICE_MAP).")
+def load_map_command(account: str | None, path: Path | None) -> None:
+    """Check the product -> service map file and load it into the state store (no call to Omie)."""
+    from omie_pipeline.sync.service_map import ServiceMapError, load_service_map, service_map_path
+
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    store = Store(settings.omie_pipeline_db_url)
+    try:
+        loaded = load_service_map(store, account, path or service_map_path(settings))
+    except ServiceMapError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.dispose()
+    click.echo(f"{len(loaded.entries)} products mapped from {loaded.path} into account {account}")
+    for problem in loaded.problems:
+        click.echo(f"  left out: {problem}", err=True)
+    if loaded.problems:
+        raise SystemExit(1)
+
+
+@services.command("history")
+@click.argument("service_code", required=False)
+@click.option("--account", help=_ACCOUNT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+def history_command(service_code: str | None, account: str | None, as_json: bool) -> None:
+    """Every tax rate version (of one service, or all), with the period it was in force."""
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    store = Store(settings.omie_pipeline_db_url)
+    try:
+        with store.connect() as connection:
+            versions = rate_history(connection, account, service_code)
+    finally:
+        store.dispose()
+    if as_json:
+        click.echo(json.dumps([_version_json(version) for version in versions], indent=2))
+        return
+    if not versions:
+        click.echo(f"no tax rates recorded for {service_code or 'any service'} in account {account}")
+        return
+    for version in versions:
+        until = _when(version.valid_to) if version.valid_to else "in force"
+        click.echo(f"{version.service_code}  #{version.id}  {_when(version.valid_from)} -> {until}  "
+                   f"{version.regime.value}")
+        click.echo(f"    {_rates_text(version)}")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None:
+    from omie_pipeline.omie import OmieClient, OmieLimits
+    from omie_pipeline.omie.errors import OmieError
+    from omie_pipeline.sync.catalog import sync_catalog
+    from omie_pipeline.sync.service_map import ServiceMapError, load_service_map, service_map_path
+    from omie_pipeline.sync.tax_rates import UnknownRegimeError, sync_tax_rates
+
+    try:
+        app_key, app_secret = settings.require_omie_credentials()
+        loaded = load_service_map(store, account, service_map_path(settings))
+    except (SettingsError, ServiceMapError) as error:
+        raise click.ClickException(str(error)) from None
+    for problem in loaded.problems:
+        click.echo(f"service map {loaded.path}, {problem}", err=True)
+    client = OmieClient(settings.omie_base_url, app_key, app_secret,
+                        limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
+                        redundant_seconds=settings.omie_redundant_seconds)
+    try:
+        catalog = sync_catalog(client, store, account, full=full)
+        rates = sync_tax_rates(client, store, account)
+    except (OmieError, UnknownRegimeError) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        client.close()
+    for problem in [*catalog.problems, *rates.problems]:
+        click.echo(f"not usable: {problem}", err=True)
+    click.echo(f"refreshed from Omie: {catalog.listed} services listed ({'full' if catalog.full else 'changed only'}), "
+               f"{rates.versions_created} rate versions opened, {rates.versions_closed} closed", err=True)
+
+
+def _print_overview(overview: CatalogOverview) -> None:
+    company = overview.company
+    regime = company.profile.regime.value if company else "unknown (run with --refresh)"
+    click.echo(f"Account {overview.account}: regime {regime}; {len(overview.services)} services, "
+               f"{len(overview.service_map)} products mapped")
+    if overview.services:
+        click.echo(f"{'code':<10} {'active':<6} {'LC116':<6} {'price':>10}  {'ISS %':>5}  {'withheld':<27} "
+                   f"{'products':<24} description")
+    for item in overview.services:
+        service = item.service
+        price = f"{service.unit_price:.2f}" if service.unit_price is not None else ""
+        iss = _percent(item.rates.rates.iss) if item.rates else "-"
+        withheld = _withheld(item) if item.rates else "no rates"
+        click.echo(f"{service.code or '(no code)':<10} {'no' if service.inactive else 'yes':<6} "
+                   f"{service.lc116_code or '':<6} {price:>10}  {iss:>5}  {withheld:<27} "
+                   f"{', '.join(item.products) or '-':<24} {service.description or ''}")
+    if overview.product_problems:
+        click.echo("\nProducts of closed deals that cannot be invoiced:")
+        for problem in overview.product_problems:
+            click.echo(f"  {problem.product_code}: {problem.reason.value} ({problem.deals} deals) - {problem.message}")
+    else:
+        click.echo("\nEvery product of a closed deal awaiting invoice maps to an active service.")
+
+
+def _withheld(item: ServiceOverview) -> str:
+    rates = item.rates.rates
+    return " ".join(tax.label for tax in WITHHOLDABLE_TAXES if rates.retains(tax)) or "none"
+
+
+def _overview_json(overview: CatalogOverview) -> dict[str, Any]:
+    company = overview.company
+    return {
+        "account": overview.account,
+        "regime": company.profile.regime.value if company else None,
+        "services": [{
+            "service_id": item.service.service_id,
+            "code": item.service.code,
+            "integration_code": item.service.integration_code,
+            "description": item.service.description,
+            "municipal_code": item.service.municipal_code,
+            "lc116_code": item.service.lc116_code,
+            "nbs_code": item.service.nbs_code,
+            "taxation_type": item.service.taxation_type,
+            "unit_price": _decimal(item.service.unit_price),
+            "inactive": item.service.inactive,
+            "products": list(item.products),
+            "rates": _version_json(item.rates) if item.rates else None,
+        } for item in overview.services],
+        "service_map": overview.service_map,
+        "service_map_loaded_at": overview.map_loaded_at.isoformat() if overview.map_loaded_at else None,
+        "unmapped_products": [{
+            "product_code": problem.product_code, "problem": problem.reason.value,
+            "service_code": problem.service_code, "deals": problem.deals, "message": problem.message,
+        } for problem in overview.product_problems],
+    }
+
+
+def _version_json(version: TaxRateVersion) -> dict[str, Any]:
+    return {
+        "id": version.id, "service_code": version.service_code, "regime": version.regime.value,
+        "valid_from": version.valid_from.isoformat(),
+        "valid_to": version.valid_to.isoformat() if version.valid_to else None,
+        **{name: (value if isinstance(value := getattr(version.rates, name), bool) else _decimal(value))
+           for name in RATE_FIELDS},
+    }
+
+
+def _rates_text(version: TaxRateVersion) -> str:
+    return ", ".join(_rate_part(version, name) for name in RATE_FIELDS if not name.startswith("retain_"))
+
+
+def _rate_part(version: TaxRateVersion, name: str) -> str:
+    rates = version.rates
+    retained = getattr(rates, f"retain_{name}", False)
+    return f"{name.upper()} {_percent(getattr(rates, name))}%" + (" withheld" if retained else "")
+
+
+def _percent(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def _decimal(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _when(moment) -> str:
+    return to_sao_paulo(moment).strftime("%d/%m/%Y %H:%M:%S")

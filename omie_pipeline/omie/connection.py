@@ -117,21 +117,22 @@ class OmieConnection:
         param = dict(param)
         if is_read(method):
             key = (path.strip("/"), method, json.dumps(param, sort_keys=True, default=str))
-            answer, from_memory = self._account.reads.read(
+            return self._account.reads.read(
                 key,
                 lambda: self._send(path, method, param, read=True),
                 fresh=fresh,
                 max_wait=self.max_wait,
                 on_wait=lambda seconds: self._metrics.waited(method, seconds),
+                on_hit=lambda: self._cache_hit(method),
             )
-            if from_memory:
-                self._metrics.cache_hit(method)
-                log.debug("omie %s answered from the read cache", method)
-            return answer
         try:
             return self._send(path, method, param, read=False)
         finally:
             self._account.reads.mark_stale()
+
+    def _cache_hit(self, method: str) -> None:
+        self._metrics.cache_hit(method)
+        log.debug("omie %s answered from the read cache", method)
 
     def _send(self, path: str, method: str, param: dict[str, Any], *, read: bool) -> dict[str, Any]:
         attempt = 0

@@ -48,8 +48,9 @@ class ReadCache:
         fresh: bool = False,
         max_wait: float,
         on_wait: Callable[[float], None],
-    ) -> tuple[dict[str, Any], bool]:
-        """The answer to `key` and whether it came from memory.
+        on_hit: Callable[[], None],
+    ) -> dict[str, Any]:
+        """The answer to `key`, from memory (`on_hit` is told) or from `send`.
 
         `fresh` skips the kept answer and waits out the interval instead (for polling). A wait
         longer than `max_wait` raises RedundantRequestError rather than sleeping.
@@ -57,7 +58,8 @@ class ReadCache:
         with self._hold(key):
             kept = self._current(key)
             if kept is not None and kept.fresh and not fresh:
-                return self._replay(kept), True
+                on_hit()
+                return self._replay(kept)
             if kept is not None:
                 wait = kept.answered_at + self.interval - time.monotonic()
                 if wait > max_wait:
@@ -76,7 +78,7 @@ class ReadCache:
                 self._keep(key, _Kept(time.monotonic(), None, fault))
                 raise
             self._keep(key, _Kept(time.monotonic(), answer, None))
-            return copy.deepcopy(answer), False
+            return copy.deepcopy(answer)
 
     def mark_stale(self) -> None:
         """After a write: kept answers may be out of date, so none is served again."""

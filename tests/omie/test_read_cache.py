@@ -30,6 +30,7 @@ def test_a_not_found_answer_is_remembered_too(sim):
         with pytest.raises(errors.NotFoundError):
             client.get_os(cCodIntOS="missing")
     assert sim.stats()["calls"]["ConsultarOS"] == 1
+    assert client.metrics()["ConsultarOS"]["cache_hits"] == 2
 
 
 def test_simultaneous_identical_reads_send_one_call(sim):

@@ -47,6 +47,21 @@ def test_list_clients_changed_since_keeps_created_or_changed_records(make_sim):
 def test_empty_listing_ends_quietly(sim):
     client = client_for(sim)
     assert list(client.list_clients(changed_since=date.today() + timedelta(days=30))) == []
+    assert sim.stats()["faults_by_code"]["SOAP-ENV:Client-5113"] == 1
+
+
+def test_listing_ends_on_the_end_of_pages_fault_when_records_vanish_midway(sim):
+    client = client_for(sim)
+    records = client.list_clients(page_size=10)
+    first_page = [next(records) for _ in range(10)]
+    with sim.state.lock:  # someone else deletes clients while the walk is on page 1
+        for client_id in sorted(sim.state.clients)[5:]:
+            del sim.state.clients[client_id]
+
+    assert list(records) == []
+    assert len(first_page) == 10
+    assert sim.stats()["calls"]["ListarClientes"] == 2
+    assert sim.stats()["faults_by_code"]["SOAP-ENV:Client-5113"] == 1
 
 
 def test_find_client_by_document_in_any_punctuation(sim):

@@ -1,0 +1,88 @@
+"""Fixtures for the catalog tests: a fast simulator, a client for it, deals and map files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from omie_pipeline.omie import OmieClient, OmieLimits
+from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.store import Store
+from omie_pipeline.store.tables import deals, invoices
+
+ACCOUNT = "acme"
+# No redundancy interval on either side: tests list the catalog several times within a second.
+FAST = {"window_seconds": 1.0, "redundant_seconds": 0.0, "clients": 5, "nfse_delay": (0.05, 0.1)}
+
+
+@pytest.fixture
+def make_sim() -> Iterator[Callable[..., Simulator]]:
+    started: list[Simulator] = []
+
+    def make(**overrides: Any) -> Simulator:
+        sim = Simulator(SimulatorConfig(**{**FAST, **overrides})).start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(make_sim: Callable[..., Simulator]) -> Simulator:
+    return make_sim()
+
+
+def client_for(sim: Simulator) -> OmieClient:
+    config = sim.config
+    return OmieClient(sim.base_url, config.app_key, config.app_secret,
+                      limits=OmieLimits(window_seconds=config.window_seconds), redundant_seconds=0.0,
+                      timeout=(1.0, 5.0), backoff_base=0.05, backoff_max=0.2, max_wait=5.0)
+
+
+@pytest.fixture
+def client(sim: Simulator) -> Iterator[OmieClient]:
+    opened = client_for(sim)
+    yield opened
+    opened.close()
+
+
+def add_deals(store: Store, *rows: tuple[str, str | None, bool], account: str = ACCOUNT) -> None:
+    """Closed deals as (deal_id, product_code, is_valid)."""
+    now = datetime.now(timezone.utc)
+    with store.begin() as connection:
+        connection.execute(sa.insert(deals), [
+            {"account": account, "deal_id": deal_id, "status": "won", "product_code": product, "is_valid": valid,
+             "amount": "1000.00", "pulled_at": now}
+            for deal_id, product, valid in rows
+        ])
+
+
+def add_invoice(store: Store, deal_id: str, status: str, account: str = ACCOUNT) -> None:
+    now = datetime.now(timezone.utc)
+    with store.begin() as connection:
+        connection.execute(sa.insert(invoices), {
+            "account": account, "deal_id": deal_id, "idempotency_key": f"{account}-{deal_id}", "status": status,
+            "gross_amount": "1000.00", "net_amount": "1000.00", "created_at": now, "status_changed_at": now,
+        })
+
+
+def write_map(folder: Path, text: str, name: str = "service_map.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def service_record(sim: Simulator, code: str) -> dict[str, Any]:
+    """The simulator's catalog record whose cCodigo is `code`."""
+    with sim.state.lock:
+        for record in sim.state.services.values():
+            if record["cabecalho"]["cCodigo"] == code:
+                return record
+    raise AssertionError(f"no service {code} in the simulator")

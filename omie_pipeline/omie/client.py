@@ -8,7 +8,7 @@ more precise error) when its `cCodStatus` is not "0".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -150,11 +150,17 @@ class OmieClient(OmieConnection):
         status: str | None = None,
         invoiced_from: date | None = None,
         invoiced_to: date | None = None,
+        integration_codes: Sequence[str] = (),
+        os_ids: Sequence[int] = (),
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[OsRecord]:
         """Service orders, optionally created or changed since a moment, by billing status
-        (`status`: "F" invoiced, "N" not invoiced, "C" cancelled) or by invoicing date."""
+        (`status`: "F" invoiced, "N" not invoiced, "C" cancelled), by invoicing date, or only
+        those with the given `cCodIntOS` / `nCodOS` (`filtrar_por_codigo`: many look-ups, one call)."""
         param: dict[str, Any] = _since(changed_since, "filtrar_por_data_de", "filtrar_por_hora_de")
+        codes = [{"cCodIntOS": code} for code in integration_codes] + [{"nCodOS": int(n)} for n in os_ids]
+        if codes:
+            param["filtrar_por_codigo"] = codes
         if status is not None:
             if status not in ("F", "N", "C"):
                 raise ValueError(f"status must be F, N or C; got {status!r}")

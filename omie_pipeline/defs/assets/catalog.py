@@ -6,13 +6,15 @@ must never leave every other service with stale rates. On `tax_rates` it blocks 
 rates in the same run, which is invoicing.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 
 import dagster as dg
 
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.omie import errors
 from omie_pipeline.settings import load_settings
 from omie_pipeline.store.catalog import product_problems
 from omie_pipeline.sync.catalog import sync_catalog
@@ -22,6 +24,9 @@ from omie_pipeline.sync.tax_rates import rate_rule_violations, services_without_
 GROUP = "catalog"
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=30), warn_window=timedelta(hours=25))
 READ_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+# Only Omie being briefly unavailable is worth a retry of the step; a blocked key, wrong keys, an
+# unknown regime or a broken map file fail the same way again.
+RETRYABLE = (errors.TransientError, errors.RateLimitedError, errors.ConcurrencyError, errors.RedundantRequestError)
 MAP_FILE_CHECK = "service_map_file_valid"
 MAX_TABLE_ROWS = 20
 
@@ -40,10 +45,11 @@ def service_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, om
                     store: StoreResource) -> dg.MaterializeResult:  # fmt: skip
     """Omie's service catalog of one account, and the product -> service map loaded from its file."""
     account = context.partition_key
-    synced = sync_catalog(omie.client(), store.store(), account, full=config.full_reload)
+    with _retry_only_transient():
+        synced = sync_catalog(omie.client(), store.store(), account, full=config.full_reload)
+        loaded = load_service_map(store.store(), account, service_map_path(load_settings()))
     for problem in synced.problems:
         context.log.warning("not stored: %s", problem)
-    loaded = load_service_map(store.store(), account, service_map_path(load_settings()))
     for problem in loaded.problems:
         context.log.warning("service map %s %s", loaded.path, problem)
     context.log.info("%s services listed (%s), %s in the catalog; %s products mapped",
@@ -73,7 +79,8 @@ def service_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, om
 def tax_rates(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource) -> dg.MaterializeResult:
     """The company's tax regime and each service's rates and retentions, as dated versions."""
     account = context.partition_key
-    synced = sync_tax_rates(omie.client(), store.store(), account)
+    with _retry_only_transient():
+        synced = sync_tax_rates(omie.client(), store.store(), account)
     for problem in synced.problems:
         context.log.warning("no rates: %s", problem)
     context.log.info("regime %s; %s services; %s versions opened, %s closed", synced.regime.value,
@@ -146,6 +153,16 @@ def mapped_services_have_rates(context: dg.AssetCheckExecutionContext, store: St
             "services_without_rates": dg.MetadataValue.json({item.service_code: list(item.products) for item in missing}),
         },
     )
+
+
+@contextmanager
+def _retry_only_transient() -> Iterator[None]:
+    try:
+        yield
+    except RETRYABLE:
+        raise
+    except Exception as error:
+        raise dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False) from error
 
 
 def _map_file_result(problems: Sequence[MapProblem]) -> dg.AssetCheckResult:

@@ -1,0 +1,97 @@
+"""The columns of the Deals, Open items and Exceptions tables, shared by CSV, XLSX and the DataFrame.
+
+Each column has a pt-BR header, a kind (money, date, integer, text) that tells each writer how to
+keep it (numbers stay numbers, dates stay dates) and a getter. One list, so the CSV and the XLSX
+cannot disagree about what a column holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable, Iterable, Literal, Sequence
+
+from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.reports.labels import TAX_LABELS, reason_label, stage_label, yes_no
+from omie_pipeline.store.report_queries import WITHHOLDABLE_TAX_NAMES
+
+ColumnKind = Literal["text", "money", "date", "int"]
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: ColumnKind
+    get: Callable[[Any], Any]
+    width: int = 14  # XLSX column width, in characters
+
+
+def _local_day(moment: datetime | None) -> date | None:
+    return to_sao_paulo(moment).date() if moment is not None else None
+
+
+def _tax_columns(name: str) -> list[Column]:
+    label = TAX_LABELS[name]
+    columns = [Column(label, "money", lambda row: row.tax(name).amount if row.gross_amount is not None else None, 12)]
+    if name in WITHHOLDABLE_TAX_NAMES:
+        columns += [
+            Column(f"{label} retido?", "text",
+                   lambda row: yes_no(row.tax(name).withheld) if row.gross_amount is not None else None, 10),
+            Column(f"{label} valor retido", "money",
+                   lambda row: row.tax(name).withheld_amount if row.gross_amount is not None else None, 14),
+        ]  # fmt: skip
+    return columns
+
+
+def deal_columns(tax_names: Sequence[str]) -> list[Column]:
+    """One row per closed deal: who, which invoice, the money, each tax, how long, what went wrong."""
+    columns = [
+        Column("Negócio", "text", lambda row: row.deal_id, 16),
+        Column("Data de fechamento", "date", lambda row: row.closing_day, 12),
+        Column("Cliente", "text", lambda row: row.client_name, 34),
+        Column("CPF/CNPJ", "text", lambda row: row.client_document, 20),
+        Column("Código do cliente no Omie", "int", lambda row: row.omie_client_id, 14),
+        Column("Situação", "text", lambda row: row.outcome.label, 26),
+        Column("Nº da NFS-e", "text", lambda row: row.nfse_number, 12),
+        Column("Código de verificação", "text", lambda row: row.verification_code, 16),
+        Column("Data de emissão", "date", lambda row: _local_day(row.issued_at), 12),
+        Column("Valor no CRM", "money", lambda row: row.crm_amount, 15),
+        Column("Valor bruto da nota", "money", lambda row: row.gross_amount, 15),
+    ]
+    for name in tax_names:
+        columns += _tax_columns(name)
+    columns += [
+        Column("Total retido", "money", lambda row: row.withheld_total, 14),
+        Column("Líquido a receber", "money", lambda row: row.net_receivable, 15),
+        Column("Dias em aberto", "int", lambda row: row.days_open, 9),
+        Column("Exceções", "text", lambda row: "; ".join(reason_label(reason) for reason in row.reasons) or None, 30),
+        Column("Último erro", "text", lambda row: row.last_error, 50),
+        Column("Como resolver", "text", lambda row: row.fix, 50),
+        Column("Código da situação", "text", lambda row: row.outcome.value, 12),
+    ]
+    return columns
+
+
+def exception_columns() -> list[Column]:
+    """One row per problem of a deal; a deal with two problems has two rows."""
+    return [
+        Column("Negócio", "text", lambda row: row.deal_id, 16),
+        Column("Data de fechamento", "date", lambda row: row.closing_day, 12),
+        Column("Cliente", "text", lambda row: row.client_name, 30),
+        Column("CPF/CNPJ", "text", lambda row: row.client_document, 20),
+        Column("Situação", "text", lambda row: row.outcome.label, 24),
+        Column("Etapa", "text", lambda row: stage_label(row.stage), 20),
+        Column("Campo", "text", lambda row: row.field, 14),
+        Column("Motivo", "text", lambda row: reason_label(row.reason), 30),
+        Column("Código do motivo", "text", lambda row: row.reason, 18),
+        Column("Mensagem", "text", lambda row: row.message, 60),
+        Column("Como resolver", "text", lambda row: row.fix, 60),
+        Column("Desde", "date", lambda row: _local_day(row.since), 12),
+        Column("Valor", "money", lambda row: row.amount, 15),
+    ]
+
+
+def rows_as_records(rows: Iterable[Any], columns: Sequence[Column]) -> list[list[Any]]:
+    """Each row as a list of typed values (Decimal, date, int, str or None), in column order."""
+    return [[column.get(row) for column in columns] for row in rows]
+

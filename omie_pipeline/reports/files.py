@@ -1,0 +1,85 @@
+"""Write a report's files into the reports folder, one set per account and day.
+
+Layout: `<folder>/<account>/reconciliacao_<account>_<aaaa-mm-dd>.{html,csv,xlsx}` for the day,
+and `<folder>/<account>/open_items.{html,csv}`, the latest view of what is still open. Each file
+is written next to its final name and then renamed over it, so a reader (or a browser refresh)
+never sees half a report.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from omie_pipeline.reports.columns import deal_columns
+from omie_pipeline.reports.csv_export import write_csv
+from omie_pipeline.reports.html import render_html
+from omie_pipeline.reports.model import Report
+from omie_pipeline.reports.xlsx import write_xlsx
+
+_SAFE_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+OPEN_ITEMS_STEM = "open_items"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    csv: Path
+    xlsx: Path
+    open_items_html: Path
+    open_items_csv: Path
+
+    def all(self) -> list[Path]:
+        return [self.html, self.csv, self.xlsx, self.open_items_html, self.open_items_csv]
+
+
+def report_stem(report: Report) -> str:
+    day = report.day.isoformat() if report.day else "todas-as-datas"
+    return f"reconciliacao_{report.account}_{day}"
+
+
+def account_folder(folder: Path, account: str) -> Path:
+    if not _SAFE_ACCOUNT.fullmatch(account) or account in (".", ".."):
+        raise ValueError(f"account {account!r} cannot name a reports folder: use letters, digits, '_', '-' or '.'")
+    return Path(folder) / account
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_report(report: Report, folder: Path) -> ReportFiles:
+    """Write the day's HTML, CSV and XLSX, and refresh the open-items HTML and CSV."""
+    target = account_folder(folder, report.account)
+    target.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(report)
+    files = ReportFiles(
+        html=target / f"{stem}.html",
+        csv=target / f"{stem}.csv",
+        xlsx=target / f"{stem}.xlsx",
+        open_items_html=target / f"{OPEN_ITEMS_STEM}.html",
+        open_items_csv=target / f"{OPEN_ITEMS_STEM}.csv",
+    )
+    columns = deal_columns(report.tax_names)
+    names = {"HTML": files.html.name, "CSV": files.csv.name, "Excel": files.xlsx.name}
+    html = render_html(report, file_names=names)
+    open_html = render_html(report, open_items_only=True,
+                            title=f"Itens em aberto · {report.account}",
+                            file_names={"HTML": files.open_items_html.name, "CSV": files.open_items_csv.name})  # fmt: skip
+    _atomic_write(files.html, lambda path: path.write_text(html, encoding="utf-8"))
+    _atomic_write(files.csv, lambda path: write_csv(path, report.deals, columns))
+    _atomic_write(files.xlsx, lambda path: write_xlsx(path, report))
+    _atomic_write(files.open_items_html, lambda path: path.write_text(open_html, encoding="utf-8"))
+    _atomic_write(files.open_items_csv, lambda path: write_csv(path, report.open_items, columns))
+    return files

@@ -1,0 +1,90 @@
+"""Render the report as one self-contained HTML page (pt-BR, charts inline, no network).
+
+Money is shown as `R$ 1.234,56` and dates as dd/mm/aaaa, in São Paulo time. The template lives
+in the package (templates/report.html.j2) and is autoescaped: names and messages come from the
+CRM and Omie and are never trusted as markup.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from omie_pipeline.domain.money import format_brl
+from omie_pipeline.domain.timeutil import format_date_br, to_sao_paulo
+from omie_pipeline.reports.charts import OUTCOME_COLOURS, all_charts
+from omie_pipeline.reports.labels import TAX_LABELS, reason_label, stage_label
+from omie_pipeline.reports.model import DealRow, Report
+from omie_pipeline.store.report_queries import WITHHOLDABLE_TAX_NAMES
+
+DASH = "—"
+
+
+def brl(value: Decimal | None) -> str:
+    return format_brl(value) if value is not None else DASH
+
+
+def date_br(value: date | datetime | None) -> str:
+    return format_date_br(value) if value is not None else DASH
+
+
+def datetime_br(value: datetime | None) -> str:
+    return to_sao_paulo(value).strftime("%d/%m/%Y %H:%M") if value is not None else DASH
+
+
+def int_br(value: int | None) -> str:
+    return f"{value:,}".replace(",", ".") if value is not None else DASH
+
+
+def share(part: Decimal, whole: Decimal) -> str:
+    """`45,3 %` of a whole, or a dash when the whole is zero."""
+    if not whole:
+        return DASH
+    return f"{float(part / whole * 100):.1f} %".replace(".", ",")
+
+
+def tax_summary(deal: DealRow) -> list[dict[str, object]]:
+    """The taxes on one note worth a line in the HTML: those with an amount, withheld ones marked."""
+    lines = []
+    for name, value in deal.taxes.items():
+        if value.amount or value.withheld_amount:
+            lines.append({
+                "label": TAX_LABELS[name], "amount": value.amount,
+                "withheld": name in WITHHOLDABLE_TAX_NAMES and value.withheld, "withheld_amount": value.withheld_amount,
+            })  # fmt: skip
+    return lines
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("omie_pipeline.reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(brl=brl, date_br=date_br, datetime_br=datetime_br, int_br=int_br,
+                               stage_label=stage_label, reason_label=reason_label)  # fmt: skip
+    environment.globals.update(share=share, tax_summary=tax_summary, colours={o.value: c for o, c in OUTCOME_COLOURS.items()})
+    return environment
+
+
+def render_html(report: Report, *, title: str | None = None, open_items_only: bool = False,
+                file_names: dict[str, str] | None = None) -> str:  # fmt: skip
+    """The page for the whole report, or (open_items_only) the rolling open-items view."""
+    charts = {name: Markup(svg) for name, svg in all_charts(report.summary).items()}
+    open_exceptions_by_deal: dict[str, list] = {}
+    for exception in report.open_exceptions:
+        open_exceptions_by_deal.setdefault(exception.deal_id, []).append(exception)
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        report=report,
+        summary=report.summary,
+        charts=charts,
+        open_items_only=open_items_only,
+        open_exceptions_by_deal=open_exceptions_by_deal,
+        title=title or f"Conciliação financeira · {report.account} · {report.period_label}",
+        file_names=file_names or {},
+    )

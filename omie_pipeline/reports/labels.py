@@ -1,0 +1,146 @@
+"""The words finance reads (pt-BR): outcomes, stages, reasons, taxes and column headers.
+
+The pipeline's codes (`issued`, `check_digits`, `service`) stay in the data; only what is shown is
+translated, so a code that has no label yet is still shown, readable, instead of disappearing.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """Where a closed deal stands: its invoice's status, or why it has none."""
+
+    ISSUED = "issued"
+    PROCESSING = "processing"
+    SUBMITTED = "submitted"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    BLOCKED = "blocked"  # not invoiced: open issues (validation, client, service, tax...)
+    PENDING = "pending"  # not invoiced: not processed by the pipeline yet
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABELS[self]
+
+    @property
+    def short_label(self) -> str:
+        """For badges and chart axes, where the full label does not fit."""
+        return SHORT_OUTCOME_LABELS[self]
+
+    @property
+    def is_invoiced(self) -> bool:
+        return self not in (Outcome.BLOCKED, Outcome.PENDING)
+
+    @property
+    def is_open(self) -> bool:
+        """Still needs something: Omie, the prefeitura or a person."""
+        return self not in (Outcome.ISSUED, Outcome.CANCELLED)
+
+
+OUTCOME_LABELS = {
+    Outcome.ISSUED: "Emitida",
+    Outcome.PROCESSING: "Em processamento na prefeitura",
+    Outcome.SUBMITTED: "Enviada ao Omie",
+    Outcome.ERROR: "Rejeitada (erro)",
+    Outcome.CANCELLED: "Cancelada",
+    Outcome.BLOCKED: "Não faturado: pendência",
+    Outcome.PENDING: "Não faturado: aguardando processamento",
+}
+
+SHORT_OUTCOME_LABELS = {
+    Outcome.ISSUED: "Emitida",
+    Outcome.PROCESSING: "Na prefeitura",
+    Outcome.SUBMITTED: "Enviada ao Omie",
+    Outcome.ERROR: "Rejeitada",
+    Outcome.CANCELLED: "Cancelada",
+    Outcome.BLOCKED: "Com pendência",
+    Outcome.PENDING: "Não processado",
+}
+
+# The order of every table and chart: from done to not started.
+OUTCOME_ORDER = (
+    Outcome.ISSUED, Outcome.PROCESSING, Outcome.SUBMITTED, Outcome.ERROR, Outcome.CANCELLED,
+    Outcome.BLOCKED, Outcome.PENDING,
+)  # fmt: skip
+
+STAGE_LABELS = {
+    "validation": "Validação do negócio",
+    "client": "Cadastro do cliente",
+    "service": "Código de serviço",
+    "tax": "Impostos",
+    "invoice": "Emissão da nota",
+    "omie": "Omie",
+    "prefeitura": "Prefeitura",
+    "pipeline": "Pipeline",
+    "crm": "Conferência com o CRM",
+}
+
+REASON_LABELS = {
+    # documents
+    "empty": "campo vazio",
+    "bad_length": "documento com tamanho errado",
+    "bad_characters": "documento com caracteres inválidos",
+    "repeated_digits": "documento com dígitos repetidos",
+    "zero_root": "CNPJ com raiz zerada",
+    "check_digits": "dígitos verificadores não conferem",
+    # values read from the CRM
+    "missing": "campo obrigatório ausente",
+    "bad_type": "tipo de valor inválido",
+    "too_long": "texto longo demais",
+    "not_positive": "valor não positivo",
+    "bad_email": "e-mail inválido",
+    "wrong_account": "negócio de outra conta",
+    "state_mismatch": "cidade não pertence à UF",
+    "bad_state": "UF inválida",
+    "bad_zip": "CEP inválido",
+    "bad_phone": "telefone inválido",
+    "bad_format": "formato inválido",
+    "comma": "valor com vírgula",
+    "thousands_separator": "valor com separador de milhar",
+    "too_many_decimals": "valor com casas decimais demais",
+    "no_offset": "data sem fuso horário",
+    "missing_invoice_fields": "dados faltando para emitir a nota",
+    # later stages
+    "unmapped_product": "produto sem código de serviço",
+    "unmapped_service": "produto sem código de serviço",
+    "unknown_service": "código de serviço inexistente no Omie",
+    "inactive_service": "código de serviço inativo no Omie",
+    "no_tax_rates": "sem alíquotas cadastradas",
+    "missing_tax_rates": "sem alíquotas cadastradas",
+    "invalid_rates": "alíquotas inconsistentes",
+    "client_rejected": "cadastro do cliente recusado pelo Omie",
+    "omie_rejected": "recusado pelo Omie",
+    # found by the report itself
+    "invalid_deal": "negócio com dados inválidos",
+    "not_processed": "ainda não processado",
+    "rejected": "nota rejeitada",
+    "cancelled": "nota cancelada",
+    "stuck": "nota parada além do prazo",
+    "amount_mismatch": "valor da nota diferente do CRM",
+    "no_amount": "negócio sem valor no CRM",
+}
+
+TAX_LABELS = {
+    "iss": "ISS",
+    "pis": "PIS",
+    "cofins": "COFINS",
+    "csll": "CSLL",
+    "ir": "IRRF",
+    "inss": "INSS",
+    "ibs": "IBS",
+    "cbs": "CBS",
+}
+
+
+def stage_label(stage: str) -> str:
+    return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
+
+
+def reason_label(reason: str) -> str:
+    return REASON_LABELS.get(reason, reason.replace("_", " "))
+
+
+def yes_no(value: bool) -> str:
+    return "Sim" if value else "Não"

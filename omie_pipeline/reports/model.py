@@ -1,0 +1,204 @@
+"""What the reconciliation report holds: one row per closed deal, its exceptions, and the summary.
+
+Rows are pydantic models so that every value has the type the writers expect (Decimal money,
+aware datetimes, dates for days); the writers (HTML, CSV, XLSX) only format what is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from omie_pipeline.domain.timeutil import format_date_br
+from omie_pipeline.reports.columns import deal_columns, rows_as_records
+from omie_pipeline.reports.labels import Outcome
+from omie_pipeline.store.report_queries import TAX_NAMES
+
+ZERO = Decimal("0.00")
+
+
+class TaxValue(BaseModel):
+    """One tax on one note: the amount shown, whether the payer withholds it, and how much."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal = ZERO
+    withheld: bool = False
+    withheld_amount: Decimal = ZERO
+
+
+class DealRow(BaseModel):
+    """One closed deal and where it stands. CPFs are already masked here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deal_id: str
+    closing_day: date  # in São Paulo time
+    closed_at: datetime | None  # None when the CRM's closing time could not be read
+    client_name: str
+    client_document: str  # CPF masked, CNPJ formatted, anything else partly starred
+    client_kind: str  # "CPF", "CNPJ" or "" when the document is unusable
+    omie_client_id: int | None
+    outcome: Outcome
+    nfse_number: str | None = None
+    verification_code: str | None = None
+    os_number: str | None = None
+    issued_at: datetime | None = None
+    crm_amount: Decimal | None  # what the CRM says the deal is worth
+    gross_amount: Decimal | None = None  # the invoice's gross value (None: no invoice)
+    taxes: dict[str, TaxValue] = {}
+    withheld_total: Decimal | None = None
+    net_receivable: Decimal | None = None
+    days_open: int
+    last_error: str | None = None
+    fix: str | None = None
+    reasons: tuple[str, ...] = ()  # reason codes of this deal's exceptions, for grouping
+
+    @property
+    def amount_at_stake(self) -> Decimal:
+        """The invoice's gross value when there is an invoice, else the CRM's amount (or zero)."""
+        if self.gross_amount is not None:
+            return self.gross_amount
+        return self.crm_amount if self.crm_amount is not None else ZERO
+
+    def tax(self, name: str) -> TaxValue:
+        return self.taxes.get(name, TaxValue())
+
+
+class ExceptionRow(BaseModel):
+    """One thing keeping a closed deal from being cleanly invoiced, with what to do about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deal_id: str
+    client_name: str
+    client_document: str
+    closing_day: date
+    outcome: Outcome
+    stage: str
+    field: str | None
+    reason: str
+    message: str
+    fix: str | None
+    since: datetime | None
+    amount: Decimal  # the deal's amount at stake
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    outcome: Outcome
+    count: int
+    crm_amount: Decimal
+    gross: Decimal
+    withheld: Decimal
+    net: Decimal
+
+
+@dataclass(frozen=True)
+class BridgeItem:
+    deal_id: str
+    client_name: str
+    amount: Decimal
+    note: str
+
+
+@dataclass(frozen=True)
+class BridgeLine:
+    """One line of the walk from the CRM's closed total to the issued total.
+
+    `kind` is "total" for a running total, "step" for what is added (positive) or taken away
+    (negative) between two totals; `items` are the deals behind a step, one by one.
+    """
+
+    key: str
+    label: str
+    kind: str
+    count: int
+    amount: Decimal
+    items: tuple[BridgeItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaxTotal:
+    tax: str
+    label: str
+    amount_issued: Decimal  # shown on issued notes
+    withheld_issued: Decimal  # withheld by payers on issued notes
+    notes_withheld: int  # issued notes on which the payer withholds this tax
+    amount_in_progress: Decimal  # on notes still with Omie or the prefeitura
+
+
+@dataclass(frozen=True)
+class AgingBucket:
+    label: str
+    min_days: int
+    max_days: int | None
+    count: int
+    amount: Decimal
+    count_by_outcome: dict[Outcome, int]
+    amount_by_outcome: dict[Outcome, Decimal]
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    stage: str
+    reason: str
+    label: str
+    count: int  # deals
+    amount: Decimal
+    fix: str | None  # the most common fix given for it
+
+
+@dataclass(frozen=True)
+class Summary:
+    closed_count: int
+    closed_amount: Decimal
+    invoiced_count: int
+    invoiced_amount: Decimal
+    issued_count: int
+    issued_amount: Decimal
+    withheld_issued: Decimal
+    net_issued: Decimal
+    open_count: int  # open items, any closing day
+    open_amount: Decimal
+    exceptions_count: int  # deals of the report with at least one exception
+    by_status: tuple[StatusLine, ...]
+    bridge: tuple[BridgeLine, ...]
+    taxes: tuple[TaxTotal, ...]
+    aging: tuple[AgingBucket, ...]
+    reasons: tuple[ReasonGroup, ...]
+
+    def status(self, outcome: Outcome) -> StatusLine:
+        return next(line for line in self.by_status if line.outcome == outcome)
+
+    def tax(self, name: str) -> TaxTotal:
+        return next(line for line in self.taxes if line.tax == name)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The reconciliation of one account for one closing day (or every day when `day` is None)."""
+
+    account: str
+    day: date | None
+    generated_at: datetime
+    stuck_after_minutes: int
+    deals: list[DealRow]  # closed in the report's day, each exactly once
+    exceptions: list[ExceptionRow]  # of those deals
+    open_items: list[DealRow]  # every closed deal not settled yet, whatever its closing day
+    open_exceptions: list[ExceptionRow]
+    summary: Summary
+    tax_names: tuple[str, ...] = field(default=TAX_NAMES)
+
+    @property
+    def period_label(self) -> str:
+        return format_date_br(self.day) if self.day else "todos os dias"
+
+    def deals_frame(self) -> pd.DataFrame:
+        """The deal rows as a DataFrame with the report's pt-BR headers (money as Decimal)."""
+        columns = deal_columns(self.tax_names)
+        return pd.DataFrame(rows_as_records(self.deals, columns), columns=[c.header for c in columns])

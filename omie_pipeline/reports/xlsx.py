@@ -1,0 +1,158 @@
+"""The Excel workbook: Resumo (summary), Negócios (deals), Exceções (exceptions), Em aberto (open items).
+
+Money cells hold numbers formatted `"R$" #,##0.00` and dates hold dates formatted dd/mm/yyyy, so
+finance can sum, filter and pivot them; every table sheet has a frozen, filterable header row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.reports.columns import Column, deal_columns, exception_columns, rows_as_records
+from omie_pipeline.reports.labels import stage_label
+from omie_pipeline.reports.model import Report
+
+MONEY_FORMAT = '"R$" #,##0.00'
+DATE_FORMAT = "dd/mm/yyyy"
+INT_FORMAT = "0"
+SHEET_SUMMARY = "Resumo"
+SHEET_DEALS = "Negócios"
+SHEET_EXCEPTIONS = "Exceções"
+SHEET_OPEN_ITEMS = "Em aberto"
+
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_HEADER_FILL = PatternFill("solid", fgColor="12355B")
+_TITLE_FONT = Font(bold=True, size=14, color="12355B")
+_SECTION_FONT = Font(bold=True, size=12, color="12355B")
+_TOTAL_FONT = Font(bold=True)
+_TOTAL_BORDER = Border(top=Side(style="thin", color="90A4AE"))
+_FORMATS = {"money": MONEY_FORMAT, "date": DATE_FORMAT, "int": INT_FORMAT}
+
+
+def _table_sheet(sheet: Worksheet, rows: Sequence[Any], columns: Sequence[Column]) -> None:
+    sheet.append([column.header for column in columns])
+    for cell in sheet[1]:
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for record in rows_as_records(rows, columns):
+        sheet.append(record)
+    for index, column in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = column.width
+        number_format = _FORMATS.get(column.kind)
+        if number_format:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = number_format
+    sheet.row_dimensions[1].height = 32
+    sheet.freeze_panes = "B2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
+
+
+class _SummaryWriter:
+    """Writes the summary's tables one under another, each with a bold title and header."""
+
+    def __init__(self, sheet: Worksheet) -> None:
+        self.sheet = sheet
+        self.row = 1
+
+    def line(self, values: Sequence[Any], formats: Sequence[str | None] = (), font: Font | None = None,
+             border: Border | None = None) -> None:  # fmt: skip
+        for index, value in enumerate(values, start=1):
+            cell = self.sheet.cell(row=self.row, column=index, value=value)
+            if index - 1 < len(formats) and formats[index - 1]:
+                cell.number_format = formats[index - 1]
+            if font:
+                cell.font = font
+            if border:
+                cell.border = border
+        self.row += 1
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None],
+              total: Sequence[Any] | None = None) -> None:  # fmt: skip
+        self.row += 1
+        self.line([title], font=_SECTION_FONT)
+        self.line(headers)
+        for cell in self.sheet[self.row - 1][: len(headers)]:
+            cell.font = _HEADER_FONT
+            cell.fill = _HEADER_FILL
+        for values in rows:
+            self.line(values, formats)
+        if total is not None:
+            self.line(total, formats, font=_TOTAL_FONT, border=_TOTAL_BORDER)
+
+
+def _summary_sheet(sheet: Worksheet, report: Report) -> None:
+    summary = report.summary
+    writer = _SummaryWriter(sheet)
+    writer.line([f"Conciliação financeira · conta {report.account} · negócios fechados em {report.period_label}"],
+                font=_TITLE_FONT)  # fmt: skip
+    writer.line([f"Gerado em {to_sao_paulo(report.generated_at):%d/%m/%Y %H:%M} (horário de Brasília). "
+                 "CPFs mascarados; valores em reais."])  # fmt: skip
+    money, count = MONEY_FORMAT, INT_FORMAT
+    writer.table("Totais", ["Indicador", "Negócios", "Valor"], [
+        ["Fechado no CRM", summary.closed_count, summary.closed_amount],
+        ["Faturado (notas enviadas ao Omie)", summary.invoiced_count, summary.invoiced_amount],
+        ["Emitido (NFS-e válidas)", summary.issued_count, summary.issued_amount],
+        ["Retido pelos tomadores (emitidas)", None, summary.withheld_issued],
+        ["Líquido a receber (emitidas)", None, summary.net_issued],
+        ["Negócios com exceção", summary.exceptions_count, None],
+        ["Em aberto (todas as datas)", summary.open_count, summary.open_amount],
+    ], [None, count, money])  # fmt: skip
+    writer.table(
+        "Por situação",
+        ["Situação", "Código", "Negócios", "Valor no CRM", "Valor bruto das notas", "Retido", "Líquido a receber"],
+        [[line.outcome.label, line.outcome.value, line.count, line.crm_amount, line.gross, line.withheld, line.net]
+         for line in summary.by_status],
+        [None, None, count, money, money, money, money],
+        total=["Total", None, summary.closed_count, summary.closed_amount, summary.invoiced_amount,
+               sum((line.withheld for line in summary.by_status)), sum((line.net for line in summary.by_status))],
+    )  # fmt: skip
+    writer.table(
+        "Conciliação CRM × notas", ["Linha", "Tipo", "Negócios", "Valor", "Negócios que explicam a linha"],
+        [[line.label, "total" if line.kind == "total" else "diferença", line.count, line.amount,
+          ", ".join(item.deal_id for item in line.items)] for line in summary.bridge],
+        [None, None, count, money, None],
+    )  # fmt: skip
+    writer.table(
+        "Impostos",
+        ["Imposto", "Código", "Destacado (emitidas)", "Retido pelo tomador", "Notas com retenção", "Previsto (em processamento)"],
+        [[tax.label, tax.tax, tax.amount_issued, tax.withheld_issued, tax.notes_withheld, tax.amount_in_progress]
+         for tax in summary.taxes],
+        [None, None, money, money, count, money],
+        total=["Total", None, sum(tax.amount_issued for tax in summary.taxes),
+               sum(tax.withheld_issued for tax in summary.taxes), None,
+               sum(tax.amount_in_progress for tax in summary.taxes)],
+    )  # fmt: skip
+    writer.table(
+        "Envelhecimento dos itens em aberto (todas as datas)", ["Dias em aberto", "Itens", "Valor"],
+        [[bucket.label, bucket.count, bucket.amount] for bucket in summary.aging],
+        [None, count, money], total=["Total", summary.open_count, summary.open_amount],
+    )  # fmt: skip
+    writer.table(
+        "Exceções por motivo", ["Etapa", "Motivo", "Código do motivo", "Negócios", "Valor", "Como resolver"],
+        [[stage_label(group.stage), group.label, group.reason, group.count, group.amount, group.fix]
+         for group in summary.reasons],
+        [None, None, None, count, money, None],
+    )  # fmt: skip
+    for letter, width in zip("ABCDEFG", (44, 26, 22, 22, 22, 24, 22)):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A3"
+
+
+def write_xlsx(path: Path, report: Report) -> None:
+    workbook = Workbook()
+    _summary_sheet(workbook.active, report)
+    workbook.active.title = SHEET_SUMMARY
+    columns = deal_columns(report.tax_names)
+    _table_sheet(workbook.create_sheet(SHEET_DEALS), report.deals, columns)
+    _table_sheet(workbook.create_sheet(SHEET_EXCEPTIONS), report.exceptions, exception_columns())
+    _table_sheet(workbook.create_sheet(SHEET_OPEN_ITEMS), report.open_items, columns)
+    workbook.save(path)

@@ -1,0 +1,203 @@
+"""The reads behind the finance reconciliation report.
+
+A closed deal is a `deals` row whose status is one of the configured closed statuses, or a row that
+failed validation (its status may be the very thing that is wrong, and finance must still see it).
+Its closing moment is `closed_at`; a row whose closing time could not be read falls back to when it
+was pulled, so that it lands in exactly one day's report instead of none.
+
+Two kinds of reads live here: the detail rows the report is built from, and independent SQL
+aggregates (counts and sums per status and per tax) that the report's checks compare against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Collection, Sequence
+
+import sqlalchemy as sa
+
+from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
+
+TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")
+WITHHOLDABLE_TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss")
+OPEN_INVOICE_STATUSES = ("submitted", "processing", "error")
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class ClosingWindow:
+    """Deals closed in [start, end), both aware; None on either side leaves it open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def closing_moment() -> sa.ColumnElement:
+    """When a deal counts as closed: `closed_at`, else when it was pulled (unreadable date)."""
+    return sa.func.coalesce(deals.c.closed_at, deals.c.pulled_at)
+
+
+def _closed_deals_filter(account: str, closed_statuses: Collection[str], window: ClosingWindow) -> list:
+    conditions = [
+        deals.c.account == account,
+        sa.or_(sa.func.lower(deals.c.status).in_(sorted(closed_statuses)), deals.c.is_valid.is_(False)),
+    ]
+    moment = closing_moment()
+    if window.start is not None:
+        conditions.append(moment >= window.start)
+    if window.end is not None:
+        conditions.append(moment < window.end)
+    return conditions
+
+
+def _invoice_columns() -> list[sa.ColumnElement]:
+    names = [
+        "status", "gross_amount", "withheld_total", "net_amount", "nfse_number", "verification_code",
+        "issued_at", "last_error", "fix", "status_changed_at", "submitted_at", "cancel_reason",
+        "cancelled_at", "os_number",
+    ]  # fmt: skip
+    names += [f"{tax}_amount" for tax in TAX_NAMES]
+    names += [f"{tax}_withheld" for tax in WITHHOLDABLE_TAX_NAMES]
+    names += [f"{tax}_withheld_amount" for tax in WITHHOLDABLE_TAX_NAMES]
+    return [invoices.c[name].label(f"invoice_{name}") for name in names] + [
+        invoices.c.id.label("invoice_id"),
+        invoices.c.codigo_cliente_omie.label("invoice_client_id"),
+    ]
+
+
+def _deal_rows_query(account: str) -> sa.Select:
+    return (
+        sa.select(
+            deals.c.deal_id, deals.c.status, deals.c.closed_at, deals.c.pulled_at, deals.c.amount,
+            deals.c.legal_name, deals.c.trade_name, deals.c.document, deals.c.product_code, deals.c.is_valid,
+            client_links.c.codigo_cliente_omie.label("link_client_id"),
+            client_links.c.document.label("link_document"),
+            *_invoice_columns(),
+        )  # fmt: skip
+        .select_from(
+            deals.outerjoin(
+                client_links, sa.and_(client_links.c.account == deals.c.account, client_links.c.deal_id == deals.c.deal_id)
+            ).outerjoin(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
+        )
+        .order_by(closing_moment(), deals.c.deal_id)
+    )
+
+
+def closed_deal_rows(
+    connection: sa.Connection, account: str, closed_statuses: Collection[str], window: ClosingWindow
+) -> Sequence[sa.Row]:
+    """Every closed deal of `account` in `window`, with its client link and invoice (if any)."""
+    query = _deal_rows_query(account).where(*_closed_deals_filter(account, closed_statuses, window))
+    return connection.execute(query).all()
+
+
+def open_deal_rows(connection: sa.Connection, account: str, closed_statuses: Collection[str]) -> Sequence[sa.Row]:
+    """Every closed deal, whatever its closing day, not settled yet: no invoice, or one still open.
+
+    Open means waiting on Omie or the prefeitura (submitted, processing) or waiting on a person
+    (error); issued and cancelled invoices are settled.
+    """
+    query = _deal_rows_query(account).where(
+        *_closed_deals_filter(account, closed_statuses, ClosingWindow()),
+        sa.or_(invoices.c.id.is_(None), invoices.c.status.in_(OPEN_INVOICE_STATUSES)),
+    )
+    return connection.execute(query).all()
+
+
+def open_issue_rows(connection: sa.Connection, account: str, deal_ids: Collection[str]) -> Sequence[sa.Row]:
+    """The unresolved issues of these deals, oldest first."""
+    if not deal_ids:
+        return []
+    rows: list[sa.Row] = []
+    ordered = sorted(deal_ids)
+    # Chunked so that a month of deals stays under every driver's bound-parameter limit.
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        rows.extend(
+            connection.execute(
+                sa.select(
+                    deal_issues.c.deal_id, deal_issues.c.stage, deal_issues.c.field, deal_issues.c.reason,
+                    deal_issues.c.message, deal_issues.c.fix, deal_issues.c.first_seen_at,
+                )  # fmt: skip
+                .where(
+                    deal_issues.c.account == account,
+                    deal_issues.c.deal_id.in_(chunk),
+                    deal_issues.c.resolved_at.is_(None),
+                )
+                .order_by(deal_issues.c.first_seen_at, deal_issues.c.id)
+            ).all()
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class StatusTotals:
+    """What the database itself sums for one invoice status (SQL SUM, no Python arithmetic)."""
+
+    count: int
+    gross: Decimal
+    withheld: Decimal
+    net: Decimal
+    taxes: dict[str, Decimal]
+    withheld_by_tax: dict[str, Decimal]
+
+
+def invoice_totals_by_status(
+    connection: sa.Connection, account: str, closed_statuses: Collection[str], window: ClosingWindow
+) -> dict[str, StatusTotals]:
+    """Per invoice status, counts and SQL sums over the invoices of the deals closed in `window`."""
+    sums = [sa.func.coalesce(sa.func.sum(invoices.c[f"{tax}_amount"]), 0).label(f"{tax}_amount") for tax in TAX_NAMES]
+    sums += [
+        sa.func.coalesce(sa.func.sum(invoices.c[f"{tax}_withheld_amount"]), 0).label(f"{tax}_withheld_amount")
+        for tax in WITHHOLDABLE_TAX_NAMES
+    ]
+    query = (
+        sa.select(
+            invoices.c.status,
+            sa.func.count().label("count"),
+            sa.func.coalesce(sa.func.sum(invoices.c.gross_amount), 0).label("gross"),
+            sa.func.coalesce(sa.func.sum(invoices.c.withheld_total), 0).label("withheld"),
+            sa.func.coalesce(sa.func.sum(invoices.c.net_amount), 0).label("net"),
+            *sums,
+        )
+        .select_from(
+            deals.join(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
+        )
+        .where(*_closed_deals_filter(account, closed_statuses, window))
+        .group_by(invoices.c.status)
+    )
+    return {
+        row.status: StatusTotals(
+            count=row.count,
+            gross=_money(row.gross),
+            withheld=_money(row.withheld),
+            net=_money(row.net),
+            taxes={tax: _money(row._mapping[f"{tax}_amount"]) for tax in TAX_NAMES},
+            withheld_by_tax={tax: _money(row._mapping[f"{tax}_withheld_amount"]) for tax in WITHHOLDABLE_TAX_NAMES},
+        )
+        for row in connection.execute(query)
+    }
+
+
+def closed_deal_totals(
+    connection: sa.Connection, account: str, closed_statuses: Collection[str], window: ClosingWindow
+) -> tuple[int, Decimal]:
+    """How many deals closed in `window`, and the SQL sum of their CRM amounts."""
+    row = connection.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(deals.c.amount), 0)).where(
+            *_closed_deals_filter(account, closed_statuses, window)
+        )
+    ).one()
+    return row[0], _money(row[1])
+
+
+def _money(value) -> Decimal:
+    """SQLite hands back SUMs of Numeric columns as floats or ints; read them through text, to the cent."""
+    if value is None:
+        return ZERO
+    if isinstance(value, Decimal):
+        return value.quantize(ZERO)
+    return Decimal(str(value)).quantize(ZERO)

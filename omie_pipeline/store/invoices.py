@@ -1,0 +1,375 @@
+"""Queries on invoices, their history and the invoice-stage deal issues.
+
+Every write that decides who sends what to Omie is a single conditional statement, so two
+processes never both act on one invoice: the intent is inserted under its unique keys, a claim is
+taken with `UPDATE ... WHERE claimed_by IS NULL OR the lease expired`, a status changes only from
+the status the writer read (compare and set), and a request for one Omie id is reserved by moving
+`last_checked_at` forward only when the previous request is older than Omie's redundancy interval.
+Each function takes a connection, so the caller decides what one transaction holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.store.tables import client_links, deal_issues, deals, invoice_events, invoices
+from omie_pipeline.store.upsert import insert_if_absent, upsert
+
+INVOICE_STAGE = "invoice"
+PENDING = (InvoiceStatus.SUBMITTED.value, InvoiceStatus.PROCESSING.value)
+_LOOKUP_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """One row of `invoices` (see tables.py for what each column holds)."""
+
+    id: int
+    account: str
+    deal_id: str
+    idempotency_key: str
+    status: str
+    codigo_cliente_omie: int | None
+    service_code: str | None
+    tax_rate_id: int | None
+    gross_amount: Decimal
+    iss_amount: Decimal
+    pis_amount: Decimal
+    cofins_amount: Decimal
+    csll_amount: Decimal
+    ir_amount: Decimal
+    inss_amount: Decimal
+    ibs_amount: Decimal
+    cbs_amount: Decimal
+    iss_withheld: bool
+    pis_withheld: bool
+    cofins_withheld: bool
+    csll_withheld: bool
+    ir_withheld: bool
+    inss_withheld: bool
+    iss_withheld_amount: Decimal
+    pis_withheld_amount: Decimal
+    cofins_withheld_amount: Decimal
+    csll_withheld_amount: Decimal
+    ir_withheld_amount: Decimal
+    inss_withheld_amount: Decimal
+    withheld_total: Decimal
+    net_amount: Decimal
+    omie_os_id: int | None
+    os_number: str | None
+    rps_status: str | None
+    nfse_number: str | None
+    verification_code: str | None
+    nfse_id: int | None
+    issued_at: datetime | None
+    pdf_url: str | None
+    xml_url: str | None
+    last_error: str | None
+    fix: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    status_changed_at: datetime
+    last_checked_at: datetime | None
+    cancel_reason: str | None
+    cancel_requested_by: str | None
+    cancel_requested_at: datetime | None
+    cancelled_at: datetime | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+
+    @property
+    def cancel_pending(self) -> bool:
+        """A cancellation was sent and Omie has not confirmed it yet."""
+        return self.status == InvoiceStatus.ISSUED and self.cancel_requested_at is not None and self.cancelled_at is None
+
+    @property
+    def invoiced(self) -> bool:
+        """FaturarOS was accepted (or the OS was found invoiced): the OS must never be invoiced again."""
+        return self.submitted_at is not None or self.status != InvoiceStatus.SUBMITTED
+
+
+_FIELDS = tuple(field.name for field in fields(Invoice))
+
+
+@dataclass(frozen=True)
+class InvoiceEvent:
+    at: datetime
+    from_status: str | None
+    to_status: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class DealToInvoice:
+    """A valid closed deal without an invoice, with its Omie client when it has one."""
+
+    deal: Mapping[str, Any]
+    codigo_cliente_omie: int | None
+
+
+@dataclass(frozen=True)
+class InvoiceIssue:
+    """Why a deal cannot be invoiced yet: one `deal_issues` row of the invoice stage."""
+
+    field: str
+    reason: str
+    message: str
+    fix: str
+    raw_value: str | None = None
+
+
+def _invoice(row: Mapping[str, Any] | None) -> Invoice | None:
+    return Invoice(**{name: row[name] for name in _FIELDS}) if row is not None else None
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def get_invoice(connection: sa.Connection, account: str, deal_id: str) -> Invoice | None:
+    query = sa.select(invoices).where(invoices.c.account == account, invoices.c.deal_id == deal_id)
+    return _invoice(connection.execute(query).mappings().first())
+
+
+def get_invoice_by_id(connection: sa.Connection, invoice_id: int) -> Invoice | None:
+    return _invoice(connection.execute(sa.select(invoices).where(invoices.c.id == invoice_id)).mappings().first())
+
+
+def list_invoices(connection: sa.Connection, account: str, statuses: Collection[str] | None = None) -> list[Invoice]:
+    """The account's invoices (optionally only in `statuses`), oldest first."""
+    query = sa.select(invoices).where(invoices.c.account == account)
+    if statuses:
+        query = query.where(invoices.c.status.in_(list(statuses)))
+    query = query.order_by(invoices.c.created_at, invoices.c.id)
+    return [_invoice(row) for row in connection.execute(query).mappings()]
+
+
+def invoices_by_os_ids(connection: sa.Connection, account: str, os_ids: Iterable[int]) -> dict[int, Invoice]:
+    """Invoices whose Omie OS is one of `os_ids`, by nCodOS."""
+    wanted = sorted(set(os_ids))
+    found: dict[int, Invoice] = {}
+    for start in range(0, len(wanted), _LOOKUP_CHUNK):
+        chunk = wanted[start:start + _LOOKUP_CHUNK]
+        query = sa.select(invoices).where(invoices.c.account == account, invoices.c.omie_os_id.in_(chunk))
+        for row in connection.execute(query).mappings():
+            found[row["omie_os_id"]] = _invoice(row)
+    return found
+
+
+def tracked_invoices(connection: sa.Connection, account: str) -> list[Invoice]:
+    """Invoices the status refresh follows: those in Omie that are pending, awaiting a
+    cancellation's confirmation, issued without their document links, or in error without
+    Omie's message."""
+    query = sa.select(invoices).where(
+        invoices.c.account == account,
+        invoices.c.omie_os_id.is_not(None),
+        sa.or_(
+            invoices.c.status.in_(PENDING),
+            sa.and_(invoices.c.status == InvoiceStatus.ISSUED.value, invoices.c.cancel_requested_at.is_not(None),
+                    invoices.c.cancelled_at.is_(None)),
+            sa.and_(invoices.c.status == InvoiceStatus.ISSUED.value, invoices.c.pdf_url.is_(None)),
+            sa.and_(invoices.c.status == InvoiceStatus.ERROR.value, invoices.c.last_error.is_(None)),
+        ),
+    ).order_by(invoices.c.created_at, invoices.c.id)
+    return [_invoice(row) for row in connection.execute(query).mappings()]
+
+
+def resumable_intents(connection: sa.Connection, account: str) -> list[Invoice]:
+    """Intents an earlier attempt left unfinished: no OS recorded, or an OS not yet invoiced."""
+    query = sa.select(invoices).where(
+        invoices.c.account == account,
+        invoices.c.status == InvoiceStatus.SUBMITTED.value,
+        sa.or_(invoices.c.omie_os_id.is_(None), invoices.c.submitted_at.is_(None)),
+    ).order_by(invoices.c.created_at, invoices.c.id)
+    return [_invoice(row) for row in connection.execute(query).mappings()]
+
+
+def unresolved_intents(connection: sa.Connection, account: str, older_than: datetime) -> list[Invoice]:
+    """Intents created before `older_than` that still have no OS in Omie (an outcome never settled)."""
+    query = sa.select(invoices).where(
+        invoices.c.account == account, invoices.c.omie_os_id.is_(None), invoices.c.created_at < older_than
+    ).order_by(invoices.c.created_at)
+    return [_invoice(row) for row in connection.execute(query).mappings()]
+
+
+def duplicated_omie_ids(connection: sa.Connection, account: str) -> dict[str, list[str]]:
+    """OS ids and NFS-e numbers that more than one invoice of the account holds -> their deals."""
+    found: dict[str, list[str]] = {}
+    for column, label in ((invoices.c.omie_os_id, "OS"), (invoices.c.nfse_number, "NFS-e")):
+        repeated = (sa.select(column).where(invoices.c.account == account, column.is_not(None))
+                    .group_by(column).having(sa.func.count() > 1))
+        query = (sa.select(column.label("value"), invoices.c.deal_id)
+                 .where(invoices.c.account == account, column.in_(repeated)).order_by(invoices.c.deal_id))
+        for row in connection.execute(query):
+            found.setdefault(f"{label} {row.value}", []).append(row.deal_id)
+    return found
+
+
+def events_of(connection: sa.Connection, account: str, deal_id: str) -> list[InvoiceEvent]:
+    query = (sa.select(invoice_events).where(invoice_events.c.account == account, invoice_events.c.deal_id == deal_id)
+             .order_by(invoice_events.c.at, invoice_events.c.id))
+    return [InvoiceEvent(row["at"], row["from_status"], row["to_status"], row["detail"])
+            for row in connection.execute(query).mappings()]
+
+
+def status_counts(connection: sa.Connection, account: str) -> dict[str, int]:
+    query = (sa.select(invoices.c.status, sa.func.count()).where(invoices.c.account == account)
+             .group_by(invoices.c.status))
+    return {status: count for status, count in connection.execute(query)}
+
+
+def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvoice]:
+    """Valid closed deals that have no invoice row, oldest first, with their client link if any.
+
+    Only closed deals are stored, and one reopened later is marked invalid, so `is_valid` is the
+    whole test."""
+    has_invoice = sa.select(invoices.c.deal_id).where(invoices.c.account == account)
+    query = (
+        sa.select(deals, client_links.c.codigo_cliente_omie.label("linked_client"))
+        .select_from(deals.outerjoin(client_links, sa.and_(client_links.c.account == deals.c.account,
+                                                           client_links.c.deal_id == deals.c.deal_id)))
+        .where(deals.c.account == account, deals.c.is_valid.is_(True), deals.c.deal_id.not_in(has_invoice))
+        .order_by(deals.c.closed_at, deals.c.deal_id)
+    )
+    return [DealToInvoice(row, row["linked_client"]) for row in connection.execute(query).mappings()]
+
+
+def deal_row(connection: sa.Connection, account: str, deal_id: str) -> Mapping[str, Any] | None:
+    query = sa.select(deals).where(deals.c.account == account, deals.c.deal_id == deal_id)
+    return connection.execute(query).mappings().first()
+
+
+# --- the intent and its claim ---------------------------------------------------------------
+
+
+def insert_intent(connection: sa.Connection, row: Mapping[str, Any]) -> bool:
+    """Record the intent to invoice a deal; False when the deal (or the key) already has one."""
+    # The key is a function of (account, deal_id), so its uniqueness is also one invoice per deal.
+    return insert_if_absent(connection, invoices, row, ["idempotency_key"])
+
+
+def claim(connection: sa.Connection, invoice_id: int, claimer: str, now: datetime, lease: timedelta) -> bool:
+    """Take the invoice for sending when nobody holds it, or its holder's lease has run out."""
+    statement = sa.update(invoices).where(
+        invoices.c.id == invoice_id,
+        sa.or_(invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease, invoices.c.claimed_by == claimer),
+    ).values(claimed_by=claimer, claimed_at=now)
+    return connection.execute(statement).rowcount == 1
+
+
+def release(connection: sa.Connection, invoice_id: int, claimer: str) -> None:
+    statement = sa.update(invoices).where(invoices.c.id == invoice_id, invoices.c.claimed_by == claimer)
+    connection.execute(statement.values(claimed_by=None, claimed_at=None))
+
+
+def delete_unsent_intent(connection: sa.Connection, invoice_id: int, claimer: str) -> bool:
+    """Drop an intent that never reached Omie (Omie refused it, or has nothing under its key)."""
+    statement = sa.delete(invoices).where(
+        invoices.c.id == invoice_id, invoices.c.claimed_by == claimer, invoices.c.omie_os_id.is_(None)
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+def update_claimed(connection: sa.Connection, invoice_id: int, claimer: str, values: Mapping[str, Any]) -> bool:
+    """Write what the claim holder learned from Omie; False when the claim was lost meanwhile."""
+    statement = sa.update(invoices).where(invoices.c.id == invoice_id, invoices.c.claimed_by == claimer)
+    return connection.execute(statement.values(**values)).rowcount == 1
+
+
+# --- status changes and their history -------------------------------------------------------
+
+
+def add_event(connection: sa.Connection, account: str, deal_id: str, at: datetime, from_status: str | None,
+              to_status: str, detail: str | None) -> None:  # fmt: skip
+    connection.execute(sa.insert(invoice_events).values(
+        account=account, deal_id=deal_id, at=at, from_status=from_status, to_status=to_status, detail=detail,
+    ))  # fmt: skip
+
+
+def change_status(connection: sa.Connection, invoice: Invoice, new_status: str, at: datetime, detail: str | None,
+                  values: Mapping[str, Any] | None = None) -> bool:  # fmt: skip
+    """Move the invoice from the status it was read in to `new_status`, with its event row.
+
+    False (and nothing written) when another writer changed the status first.
+    """
+    statement = sa.update(invoices).where(invoices.c.id == invoice.id, invoices.c.status == invoice.status)
+    changed = connection.execute(
+        statement.values(status=new_status, status_changed_at=at, **dict(values or {}))
+    ).rowcount == 1
+    if changed:
+        add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, new_status, detail)
+    return changed
+
+
+def update_fields(connection: sa.Connection, invoice: Invoice, values: Mapping[str, Any]) -> bool:
+    """Write fields without a status change, as long as the status is still the one read."""
+    if not values:
+        return False
+    statement = sa.update(invoices).where(invoices.c.id == invoice.id, invoices.c.status == invoice.status)
+    return connection.execute(statement.values(**values)).rowcount == 1
+
+
+def reserve_check(connection: sa.Connection, invoice_id: int, now: datetime, interval: timedelta) -> bool:
+    """Reserve the right to ask Omie about this invoice now: True when no request for it was made
+    in the last `interval` (Omie refuses the same id asked twice within its redundancy interval)."""
+    statement = sa.update(invoices).where(
+        invoices.c.id == invoice_id,
+        sa.or_(invoices.c.last_checked_at.is_(None), invoices.c.last_checked_at <= now - interval),
+    ).values(last_checked_at=now)
+    return connection.execute(statement).rowcount == 1
+
+
+def request_cancel(connection: sa.Connection, invoice: Invoice, reason: str, requested_by: str, at: datetime) -> bool:
+    """Record who asked to cancel an issued invoice, when and why (the status stays `issued`)."""
+    statement = sa.update(invoices).where(
+        invoices.c.id == invoice.id, invoices.c.status == InvoiceStatus.ISSUED.value
+    ).values(cancel_reason=reason, cancel_requested_by=requested_by, cancel_requested_at=at)
+    if connection.execute(statement).rowcount != 1:
+        return False
+    add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, invoice.status,
+              f"cancellation requested by {requested_by}: {reason}")
+    return True
+
+
+def withdraw_cancel(connection: sa.Connection, invoice: Invoice, at: datetime, detail: str) -> None:
+    """Omie refused the cancellation: the invoice is plainly issued again; the event keeps the story."""
+    statement = sa.update(invoices).where(invoices.c.id == invoice.id, invoices.c.status == InvoiceStatus.ISSUED.value)
+    connection.execute(statement.values(cancel_reason=None, cancel_requested_by=None, cancel_requested_at=None))
+    add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, invoice.status, detail)
+
+
+# --- deal issues of the invoice stage -------------------------------------------------------
+
+
+def record_invoice_issues(connection: sa.Connection, account: str, deal_id: str, issues: Collection[InvoiceIssue],
+                          now: datetime) -> None:  # fmt: skip
+    """Make `issues` the deal's open invoice-stage issues: new ones opened, seen ones refreshed,
+    the rest resolved (the deal was fixed)."""
+    rows = [{"account": account, "deal_id": deal_id, "stage": INVOICE_STAGE, "field": issue.field,
+             "reason": issue.reason, "message": issue.message, "fix": issue.fix, "raw_value": issue.raw_value,
+             "first_seen_at": now, "last_seen_at": now, "resolved_at": None} for issue in issues]
+    upsert(connection, deal_issues, rows, ["account", "deal_id", "stage", "field", "reason"],
+           update_columns=["message", "fix", "raw_value", "last_seen_at", "resolved_at"])
+    current = [(issue.field, issue.reason) for issue in issues]
+    statement = sa.update(deal_issues).where(
+        deal_issues.c.account == account, deal_issues.c.deal_id == deal_id, deal_issues.c.stage == INVOICE_STAGE,
+        deal_issues.c.resolved_at.is_(None),
+    )
+    if current:
+        statement = statement.where(sa.tuple_(deal_issues.c.field, deal_issues.c.reason).not_in(current))
+    connection.execute(statement.values(resolved_at=now))
+
+
+def open_invoice_issues(connection: sa.Connection, account: str, deal_id: str | None = None) -> list[dict[str, Any]]:
+    query = sa.select(deal_issues).where(
+        deal_issues.c.account == account, deal_issues.c.stage == INVOICE_STAGE, deal_issues.c.resolved_at.is_(None)
+    )
+    if deal_id is not None:
+        query = query.where(deal_issues.c.deal_id == deal_id)
+    return [dict(row) for row in connection.execute(query.order_by(deal_issues.c.deal_id, deal_issues.c.field)).mappings()]

@@ -1,0 +1,324 @@
+"""On-call actions on one deal's invoice: wait for it, cancel it, fetch its documents.
+
+Wait: polls `StatusOS` for the deal's OS until the invoice is final or the time is up, one
+request per redundancy interval at most (reserved in the store, so a status refresh or another
+wait running elsewhere counts too): Omie never sees the same question twice within its interval.
+Between polls it only reads the store, where an issuing run or a refresh may settle it first.
+
+Cancel: only an issued invoice, with a reason (the national NFS-e rule asks 15 to 255 characters)
+and who asks. The request is recorded first (who, when, why, as an event), then `CancelarOS` with
+the NFS-e cancellation; the invoice becomes `cancelled` only when Omie confirms it (StatusOS RPS
+005, OS cancelled, or the NFS-e listed as cancelled), until then it stays `issued` with the
+cancellation pending, which the status refresh follows.
+
+Documents: the PDF and XML links come from StatusOS (they may be short-lived pre-signed links);
+a download that finds its link expired asks for fresh links once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import IntEnum
+from pathlib import Path
+
+import requests
+
+from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
+from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.omie import OmieClient, errors
+from omie_pipeline.store import Store
+from omie_pipeline.store.invoices import (
+    Invoice,
+    add_event,
+    get_invoice,
+    get_invoice_by_id,
+    request_cancel,
+    reserve_check,
+    withdraw_cancel,
+)
+from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
+from omie_pipeline.sync.invoice_observations import Applied, apply_observation, from_status_detail
+
+log = logging.getLogger("omie_pipeline.invoices")
+
+CANCEL_REASON_MIN = 15
+CANCEL_REASON_MAX = 255
+DEFAULT_WAIT_SECONDS = 300.0
+STORE_POLL_SECONDS = 2.0
+
+
+class InvoiceActionError(Exception):
+    """An action that cannot be done on this invoice; the message says why and what to do."""
+
+
+class InvoiceNotFoundError(InvoiceActionError):
+    pass
+
+
+class CancelNotAllowedError(InvoiceActionError):
+    pass
+
+
+class CancelRefusedError(InvoiceActionError):
+    """Omie refused the cancellation (a deadline passed, ISS already paid...); `fix` says what next."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+class DocumentError(InvoiceActionError):
+    pass
+
+
+class WaitExit(IntEnum):
+    """Exit codes of `invoices wait` (and what the wait job reports)."""
+
+    ISSUED = 0
+    OTHER = 1  # no invoice, bad arguments, Omie unreachable...
+    ERROR = 2
+    STILL_PROCESSING = 3
+    CANCELLED = 4
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    invoice: Invoice
+    polls: int
+    waited_seconds: float
+    timed_out: bool
+
+    @property
+    def exit_code(self) -> WaitExit:
+        status = self.invoice.status
+        if status == InvoiceStatus.ISSUED:
+            return WaitExit.ISSUED
+        if status == InvoiceStatus.ERROR:
+            return WaitExit.ERROR
+        if status == InvoiceStatus.CANCELLED:
+            return WaitExit.CANCELLED
+        return WaitExit.STILL_PROCESSING
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    invoice: Invoice
+    confirmed: bool
+    message: str
+
+
+def _load(store: Store, account: str, deal_id: str) -> Invoice:
+    with store.connect() as connection:
+        invoice = get_invoice(connection, account, deal_id)
+    if invoice is None:
+        raise InvoiceNotFoundError(f"deal {deal_id} has no invoice in account {account}")
+    return invoice
+
+
+def check_once(client: OmieClient, store: Store, invoice: Invoice, interval: timedelta,
+               clock: Callable[[], datetime] = now_utc) -> Applied | None:  # fmt: skip
+    """Ask StatusOS about the invoice if its OS was not asked within `interval`; None if not asked."""
+    if invoice.omie_os_id is None:
+        return None
+    with store.begin() as connection:
+        if not reserve_check(connection, invoice.id, clock(), interval):
+            return None
+    detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, fresh=True)
+    observation = from_status_detail(detail)
+    with store.begin() as connection:
+        return apply_observation(connection, get_invoice_by_id(connection, invoice.id), observation, clock())
+
+
+# --- wait -------------------------------------------------------------------------------------
+
+
+def _settled(invoice: Invoice) -> bool:
+    return invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.ERROR, InvoiceStatus.CANCELLED) \
+        and not invoice.cancel_pending
+
+
+def wait_for_invoice(client: OmieClient, store: Store, account: str, deal_id: str, *,
+                     timeout: float = DEFAULT_WAIT_SECONDS, interval: timedelta = timedelta(seconds=60),
+                     clock: Callable[[], datetime] = now_utc, sleep: Callable[[float], None] = time.sleep,
+                     on_poll: Callable[[Invoice], None] | None = None) -> WaitResult:  # fmt: skip
+    """Poll until the deal's invoice is issued, in error or cancelled, or `timeout` seconds pass."""
+    return poll_invoice(client, store, account, deal_id, _settled, timeout=timeout, interval=interval, clock=clock,
+                        sleep=sleep, on_poll=on_poll)
+
+
+def poll_invoice(client: OmieClient, store: Store, account: str, deal_id: str, done: Callable[[Invoice], bool], *,
+                 timeout: float, interval: timedelta, clock: Callable[[], datetime] = now_utc,
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_poll: Callable[[Invoice], None] | None = None) -> WaitResult:  # fmt: skip
+    """Ask StatusOS whenever the interval allows, until `done(invoice)` or the time is up."""
+    if timeout < 0:
+        raise ValueError(f"timeout must not be negative; got {timeout}")
+    started = time.monotonic()
+    deadline = started + timeout
+    polls = 0
+    invoice = _load(store, account, deal_id)
+    while True:
+        if done(invoice):
+            return WaitResult(invoice, polls, time.monotonic() - started, False)
+        remaining = deadline - time.monotonic()
+        if invoice.omie_os_id is not None:
+            due = _seconds_until_allowed(invoice, interval, clock())
+            if due <= 0:
+                try:
+                    asked = check_once(client, store, invoice, interval, clock)
+                except UnknownOmieStatusError as unknown:
+                    raise InvoiceActionError(f"deal {deal_id}: {unknown}") from unknown
+                if asked is not None:
+                    polls += 1
+                invoice = _load(store, account, deal_id)
+                if on_poll is not None:
+                    on_poll(invoice)
+                continue
+            pause = due
+        else:
+            pause = STORE_POLL_SECONDS  # the OS is being created by an issuing run: watch the store
+        if remaining <= 0 or pause > remaining:
+            if remaining > 0:
+                sleep(remaining)
+            invoice = _load(store, account, deal_id)
+            return WaitResult(invoice, polls, time.monotonic() - started, not done(invoice))
+        sleep(pause)
+        invoice = _load(store, account, deal_id)
+
+
+def _seconds_until_allowed(invoice: Invoice, interval: timedelta, now: datetime) -> float:
+    if invoice.last_checked_at is None:
+        return 0.0
+    return (invoice.last_checked_at + interval - now).total_seconds()
+
+
+# --- cancel -----------------------------------------------------------------------------------
+
+
+def check_cancel_reason(reason: str) -> str:
+    """The reason, stripped, or ValueError saying what is wrong with it."""
+    text = " ".join((reason or "").split())
+    if len(text) < CANCEL_REASON_MIN:
+        raise ValueError(f"the cancellation reason must have at least {CANCEL_REASON_MIN} characters "
+                         f"(the prefeitura records it); got {len(text)}")
+    if len(text) > CANCEL_REASON_MAX:
+        raise ValueError(f"the cancellation reason must have at most {CANCEL_REASON_MAX} characters; got {len(text)}")
+    return text
+
+
+def cancel_invoice(client: OmieClient, store: Store, account: str, deal_id: str, *, reason: str,
+                   requested_by: str, interval: timedelta = timedelta(seconds=60), confirm_timeout: float = 0.0,
+                   clock: Callable[[], datetime] = now_utc,
+                   sleep: Callable[[float], None] = time.sleep) -> CancelResult:  # fmt: skip
+    """Cancel the deal's issued NFS-e in Omie; `confirmed` once Omie shows it cancelled.
+
+    After Omie accepts the request, its confirmation is polled for up to `confirm_timeout`
+    seconds (spaced by `interval`, like the wait); 0 asks once, when the interval allows."""
+    reason = check_cancel_reason(reason)
+    requested_by = (requested_by or "").strip()
+    if not requested_by:
+        raise ValueError("say who asks for the cancellation (requested_by)")
+    invoice = _load(store, account, deal_id)
+    if invoice.status == InvoiceStatus.CANCELLED:
+        return CancelResult(invoice, True, f"deal {deal_id}: the invoice was already cancelled")
+    if invoice.status != InvoiceStatus.ISSUED:
+        raise CancelNotAllowedError(f"deal {deal_id}: only an issued invoice can be cancelled; this one is "
+                                    f"{invoice.status}" + (" (nothing was issued, nothing to cancel)"
+                                                           if invoice.status == InvoiceStatus.ERROR else
+                                                           "; wait until it is issued"))
+    if invoice.cancel_pending:
+        # A cancellation was sent before: Omie may have done it already; look before sending again.
+        check_once(client, store, invoice, interval, clock)
+        invoice = _load(store, account, deal_id)
+        if invoice.status == InvoiceStatus.CANCELLED:
+            return CancelResult(invoice, True, f"deal {deal_id}: Omie confirms the cancellation")
+    with store.begin() as connection:
+        if not request_cancel(connection, invoice, reason, requested_by, clock()):
+            raise CancelNotAllowedError(f"deal {deal_id}: the invoice changed meanwhile; look at it again")
+    try:
+        client.cancel_os(nCodOS=invoice.omie_os_id, cancel_nfse=True)
+    except errors.OutcomeUnknownError:
+        return CancelResult(_load(store, account, deal_id), False,
+                            f"deal {deal_id}: the answer to CancelarOS was lost; the cancellation stays pending "
+                            "and the status refresh (or running this command again) confirms it")
+    except (errors.RefusedError, errors.ValidationError, errors.NotFoundError) as refusal:
+        message = safe_message(refusal.faultstring or refusal.message)
+        if "cancelad" in message.lower():  # "já está cancelada": confirm rather than fail
+            check_once(client, store, _load(store, account, deal_id), interval, clock)
+            invoice = _load(store, account, deal_id)
+            return CancelResult(invoice, invoice.status == InvoiceStatus.CANCELLED, message)
+        with store.begin() as connection:
+            withdraw_cancel(connection, _load(store, account, deal_id), clock(),
+                            f"cancellation refused by Omie: {message}")
+        raise CancelRefusedError(f"deal {deal_id}: Omie refused the cancellation: {message}",
+                                 fix_for(message)) from refusal
+    with store.begin() as connection:
+        current = get_invoice_by_id(connection, invoice.id)
+        add_event(connection, account, deal_id, clock(), current.status, current.status,
+                  "CancelarOS accepted (NFS-e cancellation requested); awaiting Omie's confirmation")
+    invoice = poll_invoice(client, store, account, deal_id, lambda current: not current.cancel_pending,
+                           timeout=confirm_timeout, interval=interval, clock=clock, sleep=sleep).invoice
+    confirmed = invoice.status == InvoiceStatus.CANCELLED
+    return CancelResult(invoice, confirmed, f"deal {deal_id}: " + (
+        "cancelled; Omie confirms it" if confirmed else
+        "cancellation sent; Omie has not confirmed it yet (the status refresh follows it)"))
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+def refresh_document_links(client: OmieClient, store: Store, account: str, deal_id: str, *,
+                           interval: timedelta = timedelta(seconds=60),
+                           clock: Callable[[], datetime] = now_utc) -> Invoice:  # fmt: skip
+    """The invoice with its PDF/XML links asked anew from StatusOS (when the interval allows)."""
+    invoice = _load(store, account, deal_id)
+    if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED):
+        raise DocumentError(f"deal {deal_id}: the invoice is {invoice.status}; only an issued note has documents")
+    if check_once(client, store, invoice, interval, clock) is None:
+        log.info("deal %s: Omie was asked about it moments ago; using the stored links", deal_id)
+    return _load(store, account, deal_id)
+
+
+def download_pdf(store: Store, account: str, deal_id: str, path: str | Path, *, client: OmieClient | None = None,
+                 interval: timedelta = timedelta(seconds=60), timeout: float = 30.0,
+                 session: requests.Session | None = None) -> Path:  # fmt: skip
+    """Save the deal's NFS-e PDF at `path`; with a client, a missing or expired link is renewed once."""
+    target = Path(path)
+    invoice = _load(store, account, deal_id)
+    if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED):
+        raise DocumentError(f"deal {deal_id}: the invoice is {invoice.status}; only an issued note has a PDF")
+    http = session or requests.Session()
+    renewed = False
+    if not invoice.pdf_url and client is not None:
+        invoice, renewed = refresh_document_links(client, store, account, deal_id, interval=interval), True
+    if not invoice.pdf_url:
+        raise DocumentError(f"deal {deal_id}: Omie has not given the PDF link yet; run the status refresh "
+                            "or try again in a minute")
+    response = _get(http, invoice.pdf_url, timeout)
+    if response.status_code in (401, 403, 404, 410) and client is not None and not renewed:
+        invoice = refresh_document_links(client, store, account, deal_id, interval=interval)
+        response = _get(http, invoice.pdf_url, timeout)
+    if response.status_code != 200:
+        raise DocumentError(f"deal {deal_id}: the PDF link answered HTTP {response.status_code}")
+    if not response.content.startswith(b"%PDF"):
+        raise DocumentError(f"deal {deal_id}: the PDF link did not return a PDF "
+                            f"({response.headers.get('Content-Type', 'no content type')})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(handle, "wb") as output:
+        output.write(response.content)
+    os.replace(temporary, target)
+    return target
+
+
+def _get(http: requests.Session, url: str, timeout: float) -> requests.Response:
+    try:
+        return http.get(url, timeout=timeout)
+    except requests.RequestException as failure:
+        raise DocumentError(f"could not download the PDF: {type(failure).__name__}") from failure

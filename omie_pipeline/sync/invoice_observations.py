@@ -1,0 +1,227 @@
+"""What Omie says about one invoice, read from any of its answers, and how it changes the invoice.
+
+The status refresh, the wait, the cancellation and the recovery of an interrupted emission all
+learn about invoices from different calls (ListarNFSEs, ListarOS, StatusOS, ConsultarOS). Each
+answer becomes an `Observation`; `apply_observation` is the one place that turns an observation
+into a status change (only along the allowed transitions, compare-and-set, one event row per
+change) or into filled-in details (number, verification code, links) without a change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from omie_pipeline.domain.invoice_status import (
+    InvoiceStatus,
+    can_transition,
+    status_from_nfse_listing,
+    status_from_rps,
+)
+from omie_pipeline.domain.timeutil import SAO_PAULO, UTC
+from omie_pipeline.omie.models import NfseRecord, OsRecord, OsStatusDetail, RpsMessage, RpsNfse
+from omie_pipeline.store.invoices import Invoice, change_status, update_fields
+from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at an invoice in Omie. `status` None means the answer says nothing about it."""
+
+    source: str
+    status: InvoiceStatus | None
+    rps_status: str | None = None
+    nfse_number: str | None = None
+    verification_code: str | None = None
+    nfse_id: int | None = None
+    issued_at: datetime | None = None
+    invoiced_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    pdf_url: str | None = None
+    xml_url: str | None = None
+    error: str | None = None
+    correction: str | None = None
+
+
+class Applied(StrEnum):
+    CHANGED = "changed"  # the status moved (an event row was written)
+    UPDATED = "updated"  # same status, details filled in
+    UNCHANGED = "unchanged"
+    IGNORED = "ignored"  # a move the life cycle forbids (a stale answer); nothing written
+
+
+def omie_moment(day: date | None, clock: time | None) -> datetime | None:
+    """Omie's local date and time (São Paulo) as an aware UTC datetime; None without a date."""
+    if day is None:
+        return None
+    return datetime.combine(day, clock or time.min, tzinfo=SAO_PAULO).astimezone(UTC)
+
+
+def _text(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _number(value: int | str | None) -> str | None:
+    text = _text(value)
+    return None if text in (None, "0") else text
+
+
+# --- reading Omie's answers -----------------------------------------------------------------
+
+
+def latest_rps(detail: OsStatusDetail) -> RpsNfse | None:
+    """The newest RPS attempt of an OS (a rejected RPS resent in Omie gets a new number)."""
+    if not detail.ListaRpsNfse:
+        return None
+    return max(detail.ListaRpsNfse, key=lambda rps: (rps.nRps or 0, rps.nLote or 0))
+
+
+def _newest(messages: list[RpsMessage], situation: str) -> RpsMessage | None:
+    chosen = [message for message in messages if message.cSituacao.strip().upper() == situation]
+    if not chosen:
+        return None
+    dated = [message for message in chosen if message.dData is not None]
+    if dated:
+        return max(dated, key=lambda message: (message.dData, message.hHora or time.min))
+    return chosen[0]
+
+
+def from_status_detail(detail: OsStatusDetail, source: str = "StatusOS") -> Observation:
+    """StatusOS: billing flags, the latest RPS's status, its NFS-e, links and messages."""
+    rps = latest_rps(detail)
+    status = status_from_rps(rps.cStatusRps if rps else None, detail.cFaturada, detail.cCancelada)
+    observation = Observation(
+        source=source,
+        status=status,
+        invoiced_at=omie_moment(detail.dDtFat, detail.cHrFat),
+        cancelled_at=omie_moment(detail.dDtCanc, detail.cHrCanc),
+    )
+    if rps is None:
+        return observation
+    extra = rps.model_extra or {}
+    observation = replace(observation, rps_status=_text(rps.cStatusRps))
+    if status in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED) and _number(rps.nNfse):
+        success = _newest(rps.mensagens, "SUCESSO")
+        observation = replace(
+            observation,
+            nfse_number=_number(rps.nNfse),
+            verification_code=_text(rps.cCodVerif),
+            issued_at=omie_moment(success.dData, success.hHora) if success else None,
+            pdf_url=_text(extra.get("danfe")) or _text(rps.cUrlPdfDest) or _text(rps.cUrlPdfDemo),
+            xml_url=_text(extra.get("xml_distr")),
+        )
+    if status is InvoiceStatus.ERROR:
+        failure = _newest(rps.mensagens, "ERRO")
+        if failure is not None:
+            code = failure.cCodigo.strip()
+            observation = replace(
+                observation,
+                error=f"{code}: {failure.cDescricao.strip()}" if code else failure.cDescricao.strip(),
+                correction=_text(failure.cCorrecao),
+            )
+        else:
+            observation = replace(observation, error=f"the prefeitura rejected RPS {rps.nRps} (status 003) "
+                                                     "without a message")
+    return observation
+
+
+def from_nfse_record(record: NfseRecord) -> Observation:
+    """ListarNFSEs: F issued, C cancelled, R rejected (its message needs StatusOS), N not invoiced."""
+    header = record.Cabecalho
+    status = status_from_nfse_listing(header.cStatusNFSe)
+    observation = Observation(source="ListarNFSEs", status=status, rps_status=_text(record.RPS.cStatusRPS),
+                              nfse_id=header.nCodNF)
+    if status in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED):
+        observation = replace(
+            observation,
+            nfse_number=_number(header.nNumeroNFSe),
+            verification_code=_text(header.cCodigoVerifNFSe),
+            issued_at=omie_moment(record.Emissao.cDataEmissao, record.Emissao.cHoraEmissao),
+            cancelled_at=omie_moment(record.Cancelamento.cDataCancelamento, record.Cancelamento.cHoraCancelamento),
+        )
+    return observation
+
+
+def from_os_record(record: OsRecord, source: str = "ListarOS") -> Observation:
+    """ListarOS / ConsultarOS: only the billing flags (these answers carry no NFS-e data)."""
+    info = record.InfoCadastro
+    if info.cCancelada.strip().upper() == "S":
+        return Observation(source=source, status=InvoiceStatus.CANCELLED,
+                           cancelled_at=omie_moment(info.dDtCanc, info.cHrCanc))
+    if info.cFaturada.strip().upper() == "S":
+        return Observation(source=source, status=InvoiceStatus.PROCESSING,
+                           invoiced_at=omie_moment(info.dDtFat, info.cHrFat))
+    return Observation(source=source, status=None)
+
+
+def latest_nfse_by_os(records: list[NfseRecord]) -> dict[int, NfseRecord]:
+    """The newest NFS-e (highest nCodNF) of each OS in a listing."""
+    latest: dict[int, NfseRecord] = {}
+    for record in records:
+        os_id = record.OrdemServico.nCodigoOS
+        if os_id is None:
+            continue
+        kept = latest.get(os_id)
+        if kept is None or (record.Cabecalho.nCodNF or 0) > (kept.Cabecalho.nCodNF or 0):
+            latest[os_id] = record
+    return latest
+
+
+# --- applying an observation ----------------------------------------------------------------
+
+
+_DETAIL_COLUMNS = ("rps_status", "nfse_number", "verification_code", "nfse_id", "pdf_url", "xml_url")
+
+
+def _describe(invoice: Invoice, observation: Observation, new: InvoiceStatus) -> str:
+    source = observation.source
+    if new is InvoiceStatus.ISSUED:
+        return f"{source}: NFS-e {observation.nfse_number or '?'} issued (verification code " \
+               f"{observation.verification_code or '?'})"
+    if new is InvoiceStatus.ERROR:
+        return f"{source}: rejected: {safe_message(observation.error)}" if observation.error else \
+            f"{source}: the prefeitura rejected the RPS"
+    if new is InvoiceStatus.CANCELLED:
+        return f"{source}: cancellation confirmed by Omie" if invoice.cancel_requested_at else \
+            f"{source}: cancelled in Omie (not requested through the pipeline)"
+    if new is InvoiceStatus.PROCESSING:
+        return f"{source}: OS invoiced; the RPS is with the prefeitura"
+    return f"{source}: {new.value}"
+
+
+def apply_observation(connection: sa.Connection, invoice: Invoice, observation: Observation,
+                      now: datetime) -> Applied:  # fmt: skip
+    """Bring the stored invoice in line with what Omie said (see the module docstring)."""
+    current = InvoiceStatus(invoice.status)
+    new = observation.status
+    values = {column: getattr(observation, column) for column in _DETAIL_COLUMNS
+              if getattr(observation, column) is not None and getattr(observation, column) != getattr(invoice, column)}
+    if new is None or new == current:
+        if new is InvoiceStatus.ERROR and observation.error:
+            message = safe_message(observation.error)
+            if message != invoice.last_error:
+                values.update(last_error=message, fix=fix_for(message, observation.correction))
+        if new is InvoiceStatus.ISSUED and invoice.issued_at is None and observation.issued_at is not None:
+            values["issued_at"] = observation.issued_at
+        if new is InvoiceStatus.PROCESSING and invoice.submitted_at is None:
+            values["submitted_at"] = observation.invoiced_at or now
+        return Applied.UPDATED if update_fields(connection, invoice, values) else Applied.UNCHANGED
+    if not can_transition(current, new):
+        return Applied.IGNORED
+    if invoice.submitted_at is None and new is not InvoiceStatus.SUBMITTED:
+        values["submitted_at"] = observation.invoiced_at or now
+    if new is InvoiceStatus.ISSUED:
+        values["issued_at"] = observation.issued_at or invoice.issued_at or now
+    if new is InvoiceStatus.ERROR:
+        message = safe_message(observation.error) if observation.error else None
+        values.update(last_error=message, fix=fix_for(message, observation.correction) if message else None)
+    elif invoice.last_error is not None:
+        values.update(last_error=None, fix=None)
+    if new is InvoiceStatus.CANCELLED:
+        values["cancelled_at"] = observation.cancelled_at or now
+    changed = change_status(connection, invoice, new.value, now, _describe(invoice, observation, new), values)
+    return Applied.CHANGED if changed else Applied.IGNORED

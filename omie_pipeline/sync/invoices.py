@@ -1,0 +1,503 @@
+"""Issuing: one OS and one NFS-e per deal, exactly once, whatever crashes, lost answers or reruns.
+
+The protocol (design.md, "Exactly once, by construction"):
+
+1. Intent first. A deal ready to invoice gets an invoice row (status `submitted`) with its
+   idempotency key, the taxes computed now and the rates they came from, inserted under the
+   key's unique constraint and claimed by this run, before any call to Omie. Whoever inserts it
+   sends it; a concurrent run finds the row and skips it.
+2. `IncluirOS` with the key as `cCodIntOS`. Its answer's `nCodOS` is stored at once. Omie's
+   "already registered" fault for the key means the OS exists: it is looked up and adopted. A lost
+   answer (OutcomeUnknownError) is resolved by looking the key up (`ConsultarOS`); when Omie has
+   nothing yet, nothing is resent in this run.
+3. `ValidarOS`, then `FaturarOS`. A refusal from either puts the invoice in `error` with Omie's
+   message and the fix: the OS exists, so the deal has its invoice and a person must act. A lost
+   `FaturarOS` answer is settled by `ConsultarOS`: an invoiced OS is adopted, never invoiced again.
+4. A later run resumes every intent left unfinished (no OS recorded, or an OS not yet invoiced)
+   once its claim is free or its lease ran out: one `ListarOS` filtered by the keys and ids looks
+   them all up (an empty answer is not a fault, so many look-ups do not build up Omie's misuse
+   count the way `ConsultarOS` "not found" answers would). Found: adopted, and invoiced only when
+   Omie says it is not invoiced yet. Not found and never created: the intent is dropped and the
+   deal starts again in the same run.
+
+A freshly inserted intent is sent without a look-up: its key did not exist a moment ago, and if
+Omie holds it anyway (a restored database) the duplicate-key fault adopts it. Deals that cannot be
+invoiced yet, and deals whose `IncluirOS` Omie refused (so no OS exists), are deal issues of the
+invoice stage, not invoices. One deal's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from omie_pipeline.domain.deal import INVOICE_REQUIRED_FIELDS
+from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.domain.keys import invoice_idempotency_key
+from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES, Tax, TaxBreakdown, compute_taxes
+from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
+from omie_pipeline.omie import OmieClient, errors
+from omie_pipeline.omie.faults import plain
+from omie_pipeline.omie.models import OsRecord
+from omie_pipeline.store import Store
+from omie_pipeline.store.catalog import CatalogService, ProductServiceError, find_product_service
+from omie_pipeline.store.invoices import (
+    DealToInvoice,
+    Invoice,
+    InvoiceIssue,
+    add_event,
+    change_status,
+    claim,
+    deals_to_invoice,
+    delete_unsent_intent,
+    get_invoice,
+    get_invoice_by_id,
+    insert_intent,
+    record_invoice_issues,
+    release,
+    reserve_check,
+    resumable_intents,
+    update_claimed,
+)
+from omie_pipeline.store.tax_rates import TaxRateVersion, rates_in_force
+from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
+from omie_pipeline.sync.invoice_observations import apply_observation, from_os_record, from_status_detail
+from omie_pipeline.sync.invoice_payload import DEFAULT_CATEGORY, OrderFacts, build_order
+
+log = logging.getLogger("omie_pipeline.invoices")
+
+# Omie's answers about the request itself: the OS (or its billing) was refused, nothing to retry.
+REFUSALS: tuple[type[errors.OmieError], ...] = (errors.ValidationError, errors.RefusedError, errors.NotFoundError)
+
+
+class Outcome(StrEnum):
+    """What one run did for one deal."""
+
+    SUBMITTED = "submitted"  # OS created (or adopted) and invoiced: the RPS is on its way
+    ADOPTED = "adopted"  # Omie already had the OS invoiced: its state was taken over
+    ERROR = "error"  # the OS exists but Omie refused to validate or invoice it
+    NOT_READY = "not_ready"  # the deal lacks something; a deal issue says what
+    REFUSED = "refused"  # Omie refused IncluirOS: no OS exists; a deal issue says why
+    UNKNOWN = "unknown"  # an answer was lost and Omie does not show the result yet: next run
+    FAILED = "failed"  # something else went wrong; the next run resumes safely
+    SKIPPED = "skipped"  # another run holds this deal's invoice
+    RESTARTED = "restarted"  # an unfinished intent Omie never saw was dropped; the deal starts again
+
+
+@dataclass(frozen=True)
+class DealResult:
+    deal_id: str
+    outcome: Outcome
+    detail: str = ""
+
+
+@dataclass
+class IssueSummary:
+    """What one issuing run did, deal by deal."""
+
+    results: list[DealResult] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for result in self.results if result.outcome is outcome)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {outcome.value: self.count(outcome) for outcome in Outcome}
+
+    def of(self, deal_id: str) -> DealResult | None:
+        """The last result for a deal (a restarted deal has two)."""
+        return next((result for result in reversed(self.results) if result.deal_id == deal_id), None)
+
+
+@dataclass(frozen=True)
+class IssueSettings:
+    """`claim_lease`: how long a run may hold an unfinished intent before another may take it
+    over (longer than any single emission takes, so a slow run is never overtaken).
+    `workers`: deals handled at once (the client still paces every call)."""
+
+    category: str = DEFAULT_CATEGORY
+    claim_lease: timedelta = timedelta(minutes=15)
+    workers: int = 4
+    lookup_batch: int = 50
+    redundant_interval: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class PreparedInvoice:
+    """A deal with everything its invoice needs, checked."""
+
+    deal_id: str
+    client_id: int
+    service: CatalogService
+    rates: TaxRateVersion
+    breakdown: TaxBreakdown
+    description: str | None
+    email: str | None
+
+
+class ClaimLost(RuntimeError):
+    """Another run took this invoice over (this run held it past its lease); stop touching it."""
+
+
+# --- what a deal needs before it can be invoiced ---------------------------------------------
+
+
+def prepare_invoice(connection: Any, account: str, deal: Mapping[str, Any], client_id: int | None,
+                    at: datetime) -> PreparedInvoice | list[InvoiceIssue]:  # fmt: skip
+    """The invoice of a deal, or every reason it cannot have one yet (with the fix)."""
+    deal_id = deal["deal_id"]
+    missing = [name for name in INVOICE_REQUIRED_FIELDS if not str(deal.get(name) or "").strip()]
+    issues = [InvoiceIssue(name, "missing", f"deal {deal_id}: {name} is empty; an NFS-e needs it",
+                           f"fill in {name} in the CRM; the deal is invoiced on the next run") for name in missing]
+    amount = deal.get("amount")
+    if not isinstance(amount, Decimal) or amount <= 0:
+        issues.append(InvoiceIssue("amount", "missing" if amount is None else "not_positive",
+                                   f"deal {deal_id}: amount must be more than zero to be invoiced",
+                                   "correct the deal's amount in the CRM", None if amount is None else str(amount)))
+    if client_id is None:
+        issues.append(InvoiceIssue("client", "no_client_link", f"deal {deal_id} has no Omie client yet",
+                                   "see the deal's client issues; once its client is linked in Omie the deal is "
+                                   "invoiced on the next run"))
+    service = rates = None
+    if deal.get("product_code"):
+        try:
+            service = find_product_service(connection, account, deal["product_code"])
+        except ProductServiceError as problem:
+            issues.append(InvoiceIssue("product_code", problem.problem.reason.value,
+                                       f"deal {deal_id}: {problem.problem.message}", _service_fix(problem),
+                                       deal["product_code"]))
+    if service is not None:
+        rates = rates_in_force(connection, account, service.code, at)
+        if rates is None:
+            issues.append(InvoiceIssue("tax_rates", "no_rates_in_force",
+                                       f"deal {deal_id}: service {service.code} has no tax rates in force",
+                                       "run the catalog job (service_catalog, tax_rates) and check the service's "
+                                       "taxes in Omie's catalog", service.code))
+    if issues:
+        return issues
+    assert service is not None and rates is not None and client_id is not None and isinstance(amount, Decimal)
+    return PreparedInvoice(deal_id, client_id, service, rates, compute_taxes(amount, rates.rates, rates.regime),
+                           deal.get("description"), deal.get("email"))
+
+
+def _service_fix(problem: ProductServiceError) -> str:
+    reason = problem.problem.reason.value
+    if reason == "unmapped":
+        return "add the product to the product -> service map file, then run the catalog job"
+    if reason == "inactive_service":
+        return "map the product to an active service, or reactivate the service in Omie"
+    if reason == "ambiguous_service":
+        return "give each Omie service its own code (cCodigo) in Omie's catalog"
+    return "fix the service code in the product -> service map, or create the service in Omie"
+
+
+def intent_row(account: str, prepared: PreparedInvoice, claimer: str, now: datetime) -> dict[str, Any]:
+    """The invoice row recorded before anything is sent: key, client, service, rates and taxes."""
+    breakdown = prepared.breakdown
+    row: dict[str, Any] = {
+        "account": account,
+        "deal_id": prepared.deal_id,
+        "idempotency_key": invoice_idempotency_key(account, prepared.deal_id),
+        "status": InvoiceStatus.SUBMITTED.value,
+        "codigo_cliente_omie": prepared.client_id,
+        "service_code": prepared.service.code,
+        "tax_rate_id": prepared.rates.id,
+        "gross_amount": breakdown.gross,
+        "ibs_amount": breakdown.ibs,
+        "cbs_amount": breakdown.amount(Tax.CBS),
+        "withheld_total": breakdown.total_withheld,
+        "net_amount": breakdown.net_receivable,
+        "created_at": now,
+        "status_changed_at": now,
+        "claimed_by": claimer,
+        "claimed_at": now,
+    }
+    for tax in (Tax.ISS, Tax.PIS, Tax.COFINS, Tax.CSLL, Tax.IR, Tax.INSS):
+        row[f"{tax.value}_amount"] = breakdown.amount(tax)
+    for tax in WITHHOLDABLE_TAXES:
+        row[f"{tax.value}_withheld"] = breakdown.line(tax).withheld
+        row[f"{tax.value}_withheld_amount"] = breakdown.withheld_amount(tax)
+    return row
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def default_claimer() -> str:
+    """A name for this process's claims: host, process id and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def issue_invoices(client: OmieClient, store: Store, account: str, *, settings: IssueSettings | None = None,
+                   claimer: str | None = None, clock: Callable[[], datetime] = now_utc) -> IssueSummary:  # fmt: skip
+    """Resume unfinished intents, then give every ready deal without an invoice its one invoice."""
+    run = _Run(client, store, account, settings or IssueSettings(), claimer or default_claimer(), clock)
+    summary = IssueSummary()
+    summary.results.extend(run.resume_unfinished())
+    with store.connect() as connection:
+        waiting = deals_to_invoice(connection, account)
+    summary.results.extend(run.each(waiting, run.issue_new, lambda item: item.deal["deal_id"]))
+    log.info("account %s: issuing %s", account, {k: v for k, v in summary.counts.items() if v})
+    return summary
+
+
+class _Run:
+    """One issuing run: the shared context of its per-deal steps."""
+
+    def __init__(self, client: OmieClient, store: Store, account: str, settings: IssueSettings, claimer: str,
+                 clock: Callable[[], datetime]) -> None:  # fmt: skip
+        self.client = client
+        self.store = store
+        self.account = account
+        self.settings = settings
+        self.claimer = claimer
+        self.clock = clock
+
+    # each deal on its own: a failure is the deal's, never the run's
+
+    def each(self, items: Collection[Any], step: Callable[[Any], DealResult],
+             deal_of: Callable[[Any], str]) -> list[DealResult]:  # fmt: skip
+        def guarded(item: Any) -> DealResult:
+            try:
+                return step(item)
+            except ClaimLost as lost:
+                return DealResult(deal_of(item), Outcome.SKIPPED, str(lost))
+            except Exception as failure:  # one deal's failure never stops the others
+                log.warning("deal %s: %s: %s", deal_of(item), type(failure).__name__, failure)
+                self._release_deal(deal_of(item))
+                return DealResult(deal_of(item), Outcome.FAILED, f"{type(failure).__name__}: {failure}")
+
+        if self.settings.workers <= 1 or len(items) <= 1:
+            return [guarded(item) for item in items]
+        with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="issue") as pool:
+            return list(pool.map(guarded, items))
+
+    def _release_deal(self, deal_id: str) -> None:
+        try:
+            with self.store.begin() as connection:
+                invoice = get_invoice(connection, self.account, deal_id)
+                if invoice is not None:
+                    release(connection, invoice.id, self.claimer)
+        except Exception:  # the lease frees it anyway
+            log.exception("deal %s: could not release its claim", deal_id)
+
+    # new deals
+
+    def issue_new(self, item: DealToInvoice) -> DealResult:
+        deal_id = item.deal["deal_id"]
+        now = self.clock()
+        with self.store.begin() as connection:
+            prepared = prepare_invoice(connection, self.account, item.deal, item.codigo_cliente_omie, now)
+            if isinstance(prepared, list):
+                record_invoice_issues(connection, self.account, deal_id, prepared, now)
+                return DealResult(deal_id, Outcome.NOT_READY, "; ".join(issue.message for issue in prepared))
+            row = intent_row(self.account, prepared, self.claimer, now)
+            if not insert_intent(connection, row):
+                return DealResult(deal_id, Outcome.SKIPPED, "another run recorded this deal's invoice first")
+            record_invoice_issues(connection, self.account, deal_id, [], now)
+            add_event(connection, self.account, deal_id, now, None, InvoiceStatus.SUBMITTED.value,
+                      f"intent recorded under key {row['idempotency_key']}: gross {prepared.breakdown.gross}, "
+                      f"net {prepared.breakdown.net_receivable}, tax rates version {prepared.rates.id}")
+            invoice = get_invoice(connection, self.account, deal_id)
+        facts = OrderFacts(invoice.idempotency_key, prepared.client_id, prepared.service.service_id,
+                           prepared.service.description or prepared.service.code or "", prepared.description,
+                           prepared.email, prepared.breakdown, self.settings.category)
+        return self.create_os(invoice, build_order(facts, now.astimezone(SAO_PAULO).date()))
+
+    def create_os(self, invoice: Invoice, order: dict[str, Any]) -> DealResult:
+        key = invoice.idempotency_key
+        try:
+            created = self.client.include_os(order)
+        except errors.AlreadyExistsError:
+            return self.adopt(invoice, self.client.get_os(cCodIntOS=key), "IncluirOS: Omie already holds this key")
+        except errors.OutcomeUnknownError as lost:
+            try:
+                record = self.client.get_os(cCodIntOS=key)
+            except errors.OmieError as lookup:
+                self._release(invoice)
+                return DealResult(invoice.deal_id, Outcome.UNKNOWN,
+                                  f"IncluirOS answer lost ({lost.message}); look-up by key: {lookup.kind}; "
+                                  "the next run looks again before anything is resent")
+            return self.adopt(invoice, record, "IncluirOS answer lost; found by key")
+        except REFUSALS as refusal:
+            return self.refused(invoice, refusal)
+        invoice = self.record_os(invoice, created.nCodOS, created.cNumOS,
+                                 f"IncluirOS: OS {created.cNumOS} created (nCodOS {created.nCodOS})")
+        return self.bill(invoice)
+
+    def refused(self, invoice: Invoice, refusal: errors.OmieError) -> DealResult:
+        """IncluirOS refused: no OS exists, so the deal has no invoice yet, only an issue."""
+        message = safe_message(refusal.faultstring or refusal.message)
+        now = self.clock()
+        with self.store.begin() as connection:
+            delete_unsent_intent(connection, invoice.id, self.claimer)
+            add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status,
+                      f"IncluirOS refused by Omie, no OS created; intent dropped: {message}")
+            record_invoice_issues(connection, self.account, invoice.deal_id, [InvoiceIssue(
+                getattr(refusal, "field", None) or "order", "refused_by_omie",
+                f"deal {invoice.deal_id}: Omie refused the service order: {message}", fix_for(message))], now)
+        return DealResult(invoice.deal_id, Outcome.REFUSED, message)
+
+    def record_os(self, invoice: Invoice, os_id: int, os_number: str, detail: str) -> Invoice:
+        now = self.clock()
+        with self.store.begin() as connection:
+            if not update_claimed(connection, invoice.id, self.claimer, {"omie_os_id": os_id, "os_number": os_number or None}):
+                raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
+            add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
+            return get_invoice_by_id(connection, invoice.id)
+
+    def bill(self, invoice: Invoice) -> DealResult:
+        """ValidarOS then FaturarOS for an OS known not to be invoiced yet."""
+        os_id = invoice.omie_os_id
+        try:
+            self.client.validate_os(nCodOS=os_id)
+        except REFUSALS as refusal:
+            return self.to_error(invoice, "ValidarOS", refusal)
+        try:
+            self.client.invoice_os(nCodOS=os_id)
+        except errors.OutcomeUnknownError as lost:
+            try:
+                record = self.client.get_os(nCodOS=os_id)
+            except errors.OmieError as lookup:
+                self._release(invoice)
+                return DealResult(invoice.deal_id, Outcome.UNKNOWN,
+                                  f"FaturarOS answer lost ({lost.message}); look-up: {lookup.kind}; the next run "
+                                  "looks the OS up before invoicing it")
+            if from_os_record(record).status is None:
+                self._release(invoice)
+                return DealResult(invoice.deal_id, Outcome.UNKNOWN,
+                                  "FaturarOS answer lost and the OS is not invoiced yet; the next run looks again")
+            return self.settle_invoiced(invoice, "FaturarOS answer lost; Omie shows the OS invoiced")
+        except REFUSALS as refusal:
+            if _already_invoiced(refusal):
+                return self.settle_invoiced(invoice, "FaturarOS: Omie says the OS was already invoiced")
+            return self.to_error(invoice, "FaturarOS", refusal)
+        now = self.clock()
+        with self.store.begin() as connection:
+            if not update_claimed(connection, invoice.id, self.claimer,
+                                  {"submitted_at": now, "claimed_by": None, "claimed_at": None}):
+                raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
+            add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status,
+                      "FaturarOS accepted: the RPS goes to the prefeitura")
+        return DealResult(invoice.deal_id, Outcome.SUBMITTED, f"OS {invoice.os_number} invoiced")
+
+    def to_error(self, invoice: Invoice, step: str, refusal: errors.OmieError) -> DealResult:
+        message = safe_message(refusal.faultstring or refusal.message)
+        now = self.clock()
+        with self.store.begin() as connection:
+            current = get_invoice_by_id(connection, invoice.id)
+            if current is None or current.claimed_by != self.claimer:
+                raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
+            change_status(connection, current, InvoiceStatus.ERROR.value, now, f"{step} refused: {message}",
+                          {"last_error": f"{step}: {message}", "fix": fix_for(message), "claimed_by": None,
+                           "claimed_at": None})
+        return DealResult(invoice.deal_id, Outcome.ERROR, f"{step}: {message}")
+
+    def adopt(self, invoice: Invoice, record: OsRecord, how: str) -> DealResult:
+        """Take over an OS Omie already holds under the key; invoice it only if it is not yet."""
+        if record.cCodIntOS and record.cCodIntOS != invoice.idempotency_key:
+            raise RuntimeError(f"Omie returned OS {record.nCodOS} with key {record.cCodIntOS!r} "
+                               f"for key {invoice.idempotency_key!r}")
+        if invoice.omie_os_id is None:
+            invoice = self.record_os(invoice, record.nCodOS, record.Cabecalho.cNumOS,
+                                     f"{how}: adopted OS {record.Cabecalho.cNumOS} (nCodOS {record.nCodOS})")
+        if from_os_record(record).status is None:
+            return self.bill(invoice)
+        return self.settle_invoiced(invoice, f"{how}: the OS is already invoiced or cancelled in Omie")
+
+    def settle_invoiced(self, invoice: Invoice, how: str) -> DealResult:
+        """The OS is invoiced (or cancelled) in Omie: take its exact state from StatusOS, never bill again."""
+        interval = self.settings.redundant_interval
+        with self.store.begin() as connection:
+            allowed = reserve_check(connection, invoice.id, self.clock(), interval)
+        if not allowed:
+            self._release(invoice)
+            return DealResult(invoice.deal_id, Outcome.UNKNOWN,
+                              f"{how}; its status is read on the next run (Omie was asked about it moments ago)")
+        detail = self.client.os_status(nCodOS=invoice.omie_os_id, with_messages=True)
+        observation = from_status_detail(detail)
+        now = self.clock()
+        with self.store.begin() as connection:
+            current = get_invoice_by_id(connection, invoice.id)
+            values = {} if current.submitted_at else {"submitted_at": observation.invoiced_at or now}
+            if values:
+                update_claimed(connection, invoice.id, self.claimer, values)
+                current = get_invoice_by_id(connection, invoice.id)
+            add_event(connection, self.account, invoice.deal_id, now, current.status, current.status, how)
+            apply_observation(connection, current, observation, now)
+            release(connection, invoice.id, self.claimer)
+        return DealResult(invoice.deal_id, Outcome.ADOPTED, f"{how}; Omie status: {observation.status}")
+
+    def _release(self, invoice: Invoice) -> None:
+        with self.store.begin() as connection:
+            release(connection, invoice.id, self.claimer)
+
+    # unfinished intents
+
+    def resume_unfinished(self) -> list[DealResult]:
+        now = self.clock()
+        with self.store.begin() as connection:
+            mine = [invoice for invoice in resumable_intents(connection, self.account)
+                    if claim(connection, invoice.id, self.claimer, now, self.settings.claim_lease)]
+        if not mine:
+            return []
+        try:
+            records = self._look_up(mine)
+        except errors.OmieError as failure:
+            for invoice in mine:
+                self._release(invoice)
+            return [DealResult(invoice.deal_id, Outcome.UNKNOWN, f"look-up in Omie failed ({failure.kind}); "
+                               "the next run looks again") for invoice in mine]
+        by_code = {record.cCodIntOS: record for record in records if record.cCodIntOS}
+        by_id = {record.nCodOS: record for record in records if record.nCodOS is not None}
+
+        def resume(invoice: Invoice) -> DealResult:
+            if invoice.omie_os_id is None:
+                record = by_code.get(invoice.idempotency_key)
+                if record is not None:
+                    return self.adopt(invoice, record, "resumed; found by key")
+                return self.restart(invoice)
+            record = by_id.get(invoice.omie_os_id)
+            if record is None:
+                record = self.client.get_os(nCodOS=invoice.omie_os_id)  # NotFoundError: a deleted OS, reported
+            if from_os_record(record).status is None:
+                return self.bill(invoice)
+            return self.settle_invoiced(invoice, "resumed; the OS is already invoiced or cancelled in Omie")
+
+        return self.each(mine, resume, lambda invoice: invoice.deal_id)
+
+    def _look_up(self, intents: list[Invoice]) -> list[OsRecord]:
+        """Every OS Omie holds under these intents' keys or ids, in a few listing calls."""
+        records: list[OsRecord] = []
+        batch = max(1, self.settings.lookup_batch)
+        for start in range(0, len(intents), batch):
+            chunk = intents[start:start + batch]
+            codes = [invoice.idempotency_key for invoice in chunk if invoice.omie_os_id is None]
+            ids = [invoice.omie_os_id for invoice in chunk if invoice.omie_os_id is not None]
+            records.extend(self.client.list_os(integration_codes=codes, os_ids=ids, page_size=max(batch, 50)))
+        return records
+
+    def restart(self, invoice: Invoice) -> DealResult:
+        """Omie holds nothing under the key: the earlier attempt never reached it. Start over."""
+        now = self.clock()
+        with self.store.begin() as connection:
+            if not delete_unsent_intent(connection, invoice.id, self.claimer):
+                raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
+            add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status,
+                      f"Omie holds no OS under key {invoice.idempotency_key}: the earlier attempt never reached "
+                      "it; the deal is sent again")
+        return DealResult(invoice.deal_id, Outcome.RESTARTED, "Omie had no OS under the key")
+
+
+def _already_invoiced(refusal: errors.OmieError) -> bool:
+    """Omie's "the OS was already invoiced" refusal: the OS must be adopted, not put in error."""
+    return "ja foi faturada" in plain(refusal.faultstring or refusal.message)

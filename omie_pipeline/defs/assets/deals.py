@@ -1,0 +1,90 @@
+"""The `closed_deals` asset: closed CRM deals of one account, validated, with their issues."""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from omie_pipeline.defs.partitions import accounts
+from omie_pipeline.defs.resources import DealSourceResource, StoreResource
+from omie_pipeline.sources import SourceError
+from omie_pipeline.store.deals import deal_counts, invalid_deals_without_issue, open_issue_counts, open_issues
+from omie_pipeline.sync.deals import DEFAULT_OVERLAP, VALIDATION_STAGE, pull_deals
+
+GROUP = "clients"
+MAX_TABLE_ROWS = 20
+
+
+class ClosedDealsConfig(dg.Config):
+    full_refresh: bool = False  # read every deal of the source, ignoring the watermark
+    overlap_minutes: int = int(DEFAULT_OVERLAP.total_seconds() // 60)  # re-read this much before the watermark
+
+
+@dg.asset(partitions_def=accounts, group_name=GROUP, kinds={"sql", "csv"})
+def closed_deals(
+    context: dg.AssetExecutionContext, config: ClosedDealsConfig, deal_source: DealSourceResource,
+    store: StoreResource,
+) -> dg.MaterializeResult:
+    """Closed deals of one account from the CRM, validated; a row that fails becomes a deal issue."""
+    account = context.partition_key
+    try:
+        source = deal_source.source()
+        pulled = pull_deals(
+            source, store.store(), account, closed_statuses=deal_source.statuses(),
+            full_refresh=config.full_refresh, overlap=timedelta(minutes=config.overlap_minutes),
+        )
+    except SourceError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+    with store.store().connect() as connection:
+        counts = deal_counts(connection, account)
+        open_by_reason = open_issue_counts(connection, account, VALIDATION_STAGE)
+        shown = open_issues(connection, account, VALIDATION_STAGE, limit=MAX_TABLE_ROWS)
+    context.log.info("%s: %d rows read, %d closed (%d valid, %d invalid), %d reopened, %d not closed",
+                     pulled.source, pulled.read, pulled.closed, pulled.valid, pulled.invalid, pulled.reopened,
+                     pulled.not_closed)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["stored"],
+        "source": pulled.source,
+        "pull": "full" if pulled.full_refresh or pulled.since is None else "incremental",
+        "read_from": pulled.since.isoformat() if pulled.since else "the beginning",
+        "watermark": pulled.watermark.isoformat() if pulled.watermark else "none",
+        "rows_read": pulled.read,
+        "closed": pulled.closed,
+        "valid": pulled.valid,
+        "invalid": pulled.invalid,
+        "not_closed_ignored": pulled.not_closed,
+        "reopened": pulled.reopened,
+        "older_than_stored": pulled.stale,
+        "issues_resolved": pulled.resolved_issues,
+        "issues_by_reason": dg.MetadataValue.json(dict(pulled.issues_by_reason)),
+        "deals_valid_total": counts["valid"],
+        "deals_invalid_total": counts["invalid"],
+        "open_validation_issues": sum(open_by_reason.values()),
+        **{f"open_issues/{reason}": count for reason, count in sorted(open_by_reason.items())},
+        **({"open_issues": dg.MetadataValue.md(_issue_table(shown))} if shown else {}),
+    })
+
+
+@dg.asset_check(asset=closed_deals, name="invalid_deals_listed", partitions_def=accounts,
+                description="Every closed deal that failed validation has an open issue saying why.")
+def invalid_deals_listed(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    with store.store().connect() as connection:
+        unlisted = invalid_deals_without_issue(connection, context.partition_key)
+    return dg.AssetCheckResult(
+        passed=not unlisted,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="every invalid deal has an open issue" if not unlisted
+        else f"{len(unlisted)} invalid deal(s) without an open issue: {', '.join(unlisted[:MAX_TABLE_ROWS])}",
+        metadata={"invalid_deals_without_issue": len(unlisted)},
+    )
+
+
+def _issue_table(rows) -> str:
+    lines = ["| deal | field | reason | value | fix |", "|---|---|---|---|---|"]
+    for row in rows:
+        cells = (row.deal_id, row.field, row.reason, row.raw_value or "", row.fix or "")
+        lines.append("| " + " | ".join(str(cell).replace("|", "/") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+DEAL_ASSETS = [closed_deals]
+DEAL_CHECKS = [invalid_deals_listed]

@@ -1,0 +1,76 @@
+"""Deals from a CSV file exported by the CRM.
+
+UTF-8 (with or without the BOM Excel writes), comma- or semicolon-separated (Brazilian Excel
+uses `;`), a header row naming the columns. Values stay text: the CSV has no types, and dates
+without an offset are left for validation to refuse.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from omie_pipeline.sources.base import SourceError, SourceRow, changed_since, source_id_for
+from omie_pipeline.sources.mapping import ColumnMapping, default_mapping
+
+DELIMITERS = (",", ";", "\t")
+
+
+class CsvDealSource:
+    """A CSV file of deals, read again at every pull and filtered by `updated_at`."""
+
+    def __init__(self, path: Path | str, mapping: ColumnMapping | None = None) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.mapping = mapping or default_mapping()
+
+    @property
+    def source_id(self) -> str:
+        return source_id_for("csv", str(self.path))
+
+    @property
+    def description(self) -> str:
+        return f"CSV file {self.path}"
+
+    def read(self, since: datetime | None) -> Iterator[SourceRow]:
+        try:
+            handle = self.path.open(newline="", encoding="utf-8-sig")
+        except OSError as error:
+            raise SourceError(f"deals {self.description}: cannot be opened ({error.strerror or error})") from None
+        with handle:
+            try:
+                yield from self._rows(handle, since)
+            except UnicodeDecodeError:
+                raise SourceError(f"deals {self.description}: not UTF-8 text; export it as UTF-8") from None
+
+    def _rows(self, handle, since: datetime | None) -> Iterator[SourceRow]:
+        header_line = handle.readline()
+        if not header_line.strip():
+            raise SourceError(f"deals {self.description}: the file is empty; a header row is expected")
+        delimiter = max(DELIMITERS, key=header_line.count)
+        header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise SourceError(f"deals {self.description}: column(s) {', '.join(repeated)} appear twice in the header")
+        missing = self.mapping.missing_required(set(header))
+        if missing:
+            raise SourceError(
+                f"deals {self.description}: the header lacks the column(s) for {', '.join(missing)}; "
+                f"it has: {', '.join(header)}"
+            )
+        index = {name: position for position, name in enumerate(header)}
+        wanted = {field: index.get(column) for field, column in self.mapping.columns.items()}
+        reader = csv.reader(handle, delimiter=delimiter)
+        for cells in reader:
+            line = reader.line_num + 1  # the header was read before the reader started
+            if not any(cell.strip() for cell in cells):
+                continue
+            values = {field: (cells[at] if at is not None and at < len(cells) else None) for field, at in wanted.items()}
+            problem = None
+            if len(cells) > len(header):
+                problem = (f"line {line} has {len(cells)} cells but the header names {len(header)}: "
+                           "a value probably holds an unquoted separator")
+            row = SourceRow(position=line, values=values, problem=problem)
+            if changed_since(row, since):
+                yield row

@@ -1,0 +1,260 @@
+"""Linking each valid closed deal to its Omie client, creating the client when Omie has none.
+
+Per document (several deals of one client share one lookup and at most one creation):
+- found in the client mirror: linked (`matched`);
+- held by two or more Omie clients: linked to the one carrying this pipeline's integration code if
+  there is one, else a deal issue naming the ids to merge -- never a silent pick;
+- not found: registered with `IncluirCliente` under `client_integration_code(account, document)`
+  (`created`). Omie refuses a second client with the same integration code or the same CPF/CNPJ,
+  so a rerun, a retry after a lost answer, or a second run at the same time gets "already
+  registered" with the existing id, which is adopted (`adopted`), never a second client.
+
+`IncluirCliente` rather than `UpsertClienteCpfCnpj`: an upsert would overwrite a client that
+finance maintains in Omie with whatever the CRM holds, and it answers "changed" where an
+inclusion answers "already registered with id N", which is the signal a concurrent run needs.
+
+A deal that cannot be linked gets a client issue saying what to fix; one deal's failure never
+stops the others. Only account-wide failures (credentials, a block) stop the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from omie_pipeline.domain.keys import client_integration_code
+from omie_pipeline.domain.privacy import redact_cpfs
+from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.omie import errors
+from omie_pipeline.omie.client import OmieClient
+from omie_pipeline.store import Store
+from omie_pipeline.store.clients import (
+    IndexedClient,
+    client_index,
+    clients_with_document,
+    deals_to_link,
+    linked_deal_ids,
+    save_links,
+    save_omie_clients,
+)
+from omie_pipeline.store.deals import IssueRecord, record_issues, resolve_issues_not_seen
+from omie_pipeline.sync.client_payload import OMIE_TAG_TO_FIELD, client_input, client_problems
+from omie_pipeline.sync.omie_calls import CallCounter
+
+log = logging.getLogger("omie_pipeline.sync.clients")
+
+CLIENT_STAGE = "client"
+FATAL_ERRORS = (errors.AuthenticationError, errors.BlockedError, errors.MisuseRiskError)
+"""Failures of the whole account: going on would only add to Omie's misuse count."""
+
+
+@dataclass
+class LinkSummary:
+    """What one linking pass did; deal counts by outcome, client counts by Omie action."""
+
+    deals: int = 0
+    documents: int = 0
+    linked: Counter[str] = field(default_factory=Counter)  # deals by how: matched, created, adopted
+    clients_created: int = 0
+    clients_adopted: int = 0
+    deals_with_issues: int = 0
+    issues_by_reason: Counter[str] = field(default_factory=Counter)
+    calls: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one document ended: a client id and how it was found, or the issues to record."""
+
+    omie_id: int | None = None
+    how: str | None = None
+    integration_code: str | None = None
+    issues: tuple[tuple[str, str, str, str], ...] = ()  # field, reason, message, fix
+
+
+def link_clients(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    *,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> LinkSummary:
+    """Give every valid closed deal not yet linked (or whose document changed) its Omie client.
+
+    Reads the client mirror (refresh it first with `refresh_client_index`). Documents to create
+    are taken in random order, so that two runs at once mostly work on different clients and
+    find each other's work in the store instead of both asking Omie.
+    """
+    moment = now or now_utc()
+    counter = CallCounter(client)
+    summary = LinkSummary()
+    with store.connect() as connection:
+        pending = deals_to_link(connection, account)
+        index = client_index(connection, account)
+    summary.deals = len(pending)
+    by_document: dict[str | None, list[Any]] = defaultdict(list)
+    for deal in pending:
+        by_document[deal.document].append(deal)
+    summary.documents = len([document for document in by_document if document])
+    without_document = by_document.pop(None, [])
+    if without_document:
+        _finish(store, account, None, without_document, _Outcome(issues=(_no_document(),)), summary, moment)
+    to_create: list[str] = []
+    for document, group in sorted(by_document.items()):
+        outcome = _choose(index.get(document, []), account, document)
+        if outcome is None:
+            to_create.append(document)
+        else:
+            _finish(store, account, document, group, outcome, summary, moment)
+    (rng or random.Random()).shuffle(to_create)
+    for document in to_create:
+        group = by_document[document]
+        with store.connect() as connection:
+            registered = clients_with_document(connection, account, document)
+        outcome = _choose(registered, account, document) or _register(client, account, document, group)
+        _finish(store, account, document, group, outcome, summary, moment)
+    summary.calls = counter.calls()
+    log.info(
+        "clients of %s: %d deals over %d documents; linked %s; %d clients created, %d adopted; %d deals with issues",
+        account, summary.deals, summary.documents, dict(summary.linked), summary.clients_created,
+        summary.clients_adopted, summary.deals_with_issues,
+    )
+    return summary
+
+
+def _choose(candidates: list[IndexedClient], account: str, document: str) -> _Outcome | None:
+    """The client the mirror holds for a document, an issue when it holds several, None when none."""
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        only = candidates[0]
+        return _Outcome(only.codigo_cliente_omie, "matched", only.codigo_cliente_integracao)
+    ours = client_integration_code(account, document)
+    own = [candidate for candidate in candidates if candidate.codigo_cliente_integracao == ours]
+    if len(own) == 1:
+        return _Outcome(own[0].codigo_cliente_omie, "matched", ours)
+    ids = ", ".join(str(candidate.codigo_cliente_omie) for candidate in candidates)
+    return _Outcome(issues=((
+        "document", "registered_twice",
+        f"the document is registered for {len(candidates)} clients in Omie ({ids}); the deal is not linked "
+        "to any of them rather than to a guess",
+        f"merge clients {ids} in Omie (keep one, inactivate or delete the others); the deal is linked on the next run",
+    ),))
+
+
+def _recency(deal: Any) -> datetime:
+    return deal.updated_at or datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _no_document() -> tuple[str, str, str, str]:
+    return (
+        "document", "missing",
+        "the deal has no CPF or CNPJ: the client cannot be found in or registered with Omie",
+        "fill the client's CPF or CNPJ in the CRM; the deal is linked on the next run",
+    )
+
+
+def _register(client: OmieClient, account: str, document: str, group: list[Any]) -> _Outcome:
+    """Create the document's client in Omie from the newest complete deal, or say what is missing."""
+    newest_first = sorted(group, key=_recency, reverse=True)
+    source = next((deal for deal in newest_first if not client_problems(deal)), None)
+    if source is None:
+        problems = client_problems(newest_first[0])
+        return _Outcome(issues=tuple((p.field, p.reason, p.message, p.fix) for p in problems))
+    code = client_integration_code(account, document)
+    param = client_input(source, code)
+    try:
+        return _include(client, param, code)
+    except FATAL_ERRORS:
+        raise
+    except errors.ValidationError as error:
+        return _Outcome(issues=(_refused(error),))
+    except errors.OmieError as error:
+        return _Outcome(issues=(_failed(error),))
+
+
+def _include(client: OmieClient, param: Any, code: str, *, attempts: int = 2) -> _Outcome:
+    """IncluirCliente; "already registered" adopts; a lost answer is looked up before one resend."""
+    try:
+        status = client.include_client(param)
+        return _Outcome(status.codigo_cliente_omie, "created", code)
+    except errors.AlreadyExistsError as error:
+        if error.existing_id:
+            return _Outcome(error.existing_id, "adopted", error.integration_code)
+        found = client.get_client(codigo_cliente_integracao=code)
+        return _Outcome(found.codigo_cliente_omie, "adopted", code)
+    except errors.OutcomeUnknownError:
+        try:
+            found = client.get_client(codigo_cliente_integracao=code)
+        except errors.NotFoundError:
+            if attempts <= 1:
+                raise
+            log.info("client %s: not registered after a lost answer; sending once more", code)
+            return _include(client, param, code, attempts=attempts - 1)
+        return _Outcome(found.codigo_cliente_omie, "adopted", code)
+
+
+def _refused(error: errors.ValidationError) -> tuple[str, str, str, str]:
+    field_name = OMIE_TAG_TO_FIELD.get(error.field or "", "client")
+    said = redact_cpfs(error.faultstring or error.message)
+    fix = (f"correct {field_name} of the client in the CRM; the deal is retried on the next run"
+           if field_name != "client" else "correct the client's data in the CRM as Omie's message says")
+    return (field_name, "omie_refused", f"Omie refused to register the client: {said}", fix)
+
+
+def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
+    said = redact_cpfs(error.faultstring or error.message)
+    if isinstance(error, errors.RefusedError | errors.NotFoundError | errors.AlreadyExistsError):
+        return ("client", "omie_refused", f"Omie refused to register the client: {said}",
+                "read Omie's message; if the client's data is wrong, correct it in the CRM")
+    return ("client", "omie_unavailable", f"Omie did not answer the registration ({error.kind}): {said}",
+            "nothing to fix: the client is registered (or found) on the next run")
+
+
+def _finish(
+    store: Store, account: str, document: str | None, group: list[Any], outcome: _Outcome,
+    summary: LinkSummary, moment: datetime,
+) -> None:
+    """Store one document's result: links (and the client in the mirror), or issues."""
+    deal_ids = [deal.deal_id for deal in group]
+    with store.begin() as connection:
+        if outcome.omie_id is not None:
+            if outcome.how in ("created", "adopted"):
+                newest = max(group, key=_recency)
+                save_omie_clients(connection, [{
+                    "account": account, "codigo_cliente_omie": outcome.omie_id,
+                    "codigo_cliente_integracao": outcome.integration_code, "document": document,
+                    "legal_name": newest.legal_name, "trade_name": newest.trade_name or newest.legal_name,
+                    "inactive": False, "changed_at": moment, "synced_at": moment,
+                }])
+                if outcome.how == "created":
+                    summary.clients_created += 1
+                else:
+                    summary.clients_adopted += 1
+            save_links(connection, [{
+                "account": account, "deal_id": deal_id, "document": document,
+                "codigo_cliente_omie": outcome.omie_id, "codigo_cliente_integracao": outcome.integration_code,
+                "how": outcome.how, "linked_at": moment,
+            } for deal_id in deal_ids])
+            summary.linked[outcome.how] += len(deal_ids)
+            resolve_issues_not_seen(connection, account, CLIENT_STAGE, {deal_id: set() for deal_id in deal_ids}, moment)
+            return
+        # Another run may have linked these deals in the meantime: then there is nothing to report.
+        already = linked_deal_ids(connection, account, deal_ids, document) if document else set()
+        open_for = [deal_id for deal_id in deal_ids if deal_id not in already]
+        issues = [
+            IssueRecord(deal_id=deal_id, stage=CLIENT_STAGE, field=field_name, reason=reason, message=message, fix=fix)
+            for deal_id in open_for
+            for field_name, reason, message, fix in outcome.issues
+        ]
+        record_issues(connection, account, issues, moment)
+        seen = {(field_name, reason) for field_name, reason, _, _ in outcome.issues}
+        resolve_issues_not_seen(connection, account, CLIENT_STAGE, {deal_id: seen for deal_id in open_for}, moment)
+    summary.deals_with_issues += len(open_for)
+    for _, reason, _, _ in outcome.issues:
+        summary.issues_by_reason[reason] += len(open_for)

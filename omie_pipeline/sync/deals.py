@@ -1,0 +1,321 @@
+"""Pulling closed deals: read what changed since the watermark, validate, store deals and issues.
+
+Incremental by `updated_at`. Each source has its own watermark (the newest `updated_at` seen);
+a pull reads from the watermark minus an overlap window, so that a deal saved late (a long CRM
+transaction, clocks a little apart) or changed twice in a moment is still seen. Rows seen again are
+written again, which changes nothing: deals are keyed by id, issues by (deal, field, reason).
+
+What is stored: the latest version of every closed deal, valid or not, so that finance can count
+every closed deal. A row that fails validation is stored with what could be read and its problems
+become validation issues; when a later version is valid they are marked resolved. Deals that are
+not closed are not stored; one that was stored and has left the closed statuses (reopened) is kept,
+marked invalid, with a `not_closed` issue, so that it is neither invoiced nor silently forgotten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from omie_pipeline.domain.deal import (
+    CLIENT_COLUMNS,
+    MAX_LENGTHS,
+    Deal,
+    DealClient,
+    FieldProblem,
+    mask_raw_value,
+    validate_deal_row,
+)
+from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
+from omie_pipeline.domain.timeutil import DatetimeFormatError, now_utc, parse_iso_datetime
+from omie_pipeline.sources.base import DealSource, SourceRow, readable_moment
+from omie_pipeline.store import Store
+from omie_pipeline.store import sync_state
+from omie_pipeline.store.deals import (
+    IssueRecord,
+    record_issues,
+    resolve_issues_not_seen,
+    save_deals,
+    stored_versions,
+)
+
+log = logging.getLogger("omie_pipeline.sync.deals")
+
+DEFAULT_OVERLAP = timedelta(minutes=10)
+WRITE_BATCH = 500
+VALIDATION_STAGE = "validation"
+NOT_CLOSED = "not_closed"
+
+
+@dataclass
+class PullSummary:
+    """What one pull read and stored."""
+
+    source: str
+    full_refresh: bool
+    since: datetime | None
+    watermark: datetime | None = None
+    read: int = 0
+    not_closed: int = 0  # ignored: never closed, not stored
+    reopened: int = 0  # stored earlier, now outside the closed statuses
+    stale: int = 0  # older than the version already stored
+    valid: int = 0
+    invalid: int = 0
+    issues_by_reason: Counter[str] = field(default_factory=Counter)
+    resolved_issues: int = 0
+
+    @property
+    def closed(self) -> int:
+        return self.valid + self.invalid
+
+
+@dataclass
+class _Version:
+    """One row turned into what is stored: the deal row, its problems and its moment."""
+
+    deal_id: str
+    row: dict[str, Any]
+    problems: list[FieldProblem]
+    updated_at: datetime | None
+    position: int
+    reopened: bool = False
+
+
+def watermark_key(source: DealSource) -> str:
+    return f"deals_watermark:{source.source_id}"
+
+
+def pull_deals(
+    source: DealSource,
+    store: Store,
+    account: str,
+    *,
+    closed_statuses: Iterable[str] = ("won",),
+    full_refresh: bool = False,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    now: datetime | None = None,
+) -> PullSummary:
+    """Read the deals changed since the watermark (all with `full_refresh`) into the store.
+
+    The watermark moves only after every row is stored, so a pull that fails part-way is simply
+    read again. Raises SourceError when the source as a whole cannot be read.
+    """
+    closed = frozenset(status.strip().lower() for status in closed_statuses if status.strip())
+    if not closed:
+        raise ValueError("closed_statuses is empty: no deal could ever be closed")
+    if overlap < timedelta(0):
+        raise ValueError(f"overlap must not be negative; got {overlap}")
+    moment = now or now_utc()
+    key = watermark_key(source)
+    with store.connect() as connection:
+        previous = sync_state.get_datetime(connection, account, key)
+    since = None if full_refresh or previous is None else previous - overlap
+    summary = PullSummary(source=source.description, full_refresh=full_refresh, since=since)
+    naive_zone = getattr(getattr(source, "mapping", None), "naive_timezone", None)
+    newest = previous
+    batch: list[_Version] = []
+    for source_row in source.read(since):
+        summary.read += 1
+        seen = readable_moment(source_row.values.get("updated_at"), naive_zone)
+        if seen is not None and (newest is None or seen > newest):
+            newest = seen
+        batch.append(_version_of(source_row, account, closed))
+        if len(batch) >= WRITE_BATCH:
+            _store_batch(store, account, batch, summary, moment)
+            batch = []
+    _store_batch(store, account, batch, summary, moment)
+    if newest is not None and newest != previous:
+        with store.begin() as connection:
+            sync_state.set_datetime(connection, account, key, newest)
+    summary.watermark = newest
+    log.info(
+        "deals from %s: %d read, %d closed (%d valid, %d invalid), %d reopened, %d not closed",
+        source.description, summary.read, summary.closed, summary.valid, summary.invalid, summary.reopened,
+        summary.not_closed,
+    )
+    return summary
+
+
+def _status_of(values: dict[str, Any]) -> str | None:
+    value = values.get("status")
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text or None
+
+
+def _version_of(source_row: SourceRow, account: str, closed: frozenset[str]) -> _Version:
+    values = source_row.values
+    status = _status_of(values)
+    deal_id = _deal_id_of(values)
+    if status not in closed:
+        problem = FieldProblem(
+            deal_id=deal_id, field="status", reason_code=NOT_CLOSED,
+            message=f"the deal's status is now {status or '(empty)'!r}, not one of the closed statuses "
+                    f"({', '.join(sorted(closed))}); it is not invoiced while it stays so",
+            raw_value_masked=mask_raw_value("status", values.get("status")),
+            fix="nothing, if the deal was reopened on purpose; an invoice already issued for it is not "
+                "cancelled automatically: cancel it in Omie if it must go",
+        )
+        return _Version(deal_id, _salvaged_row(values, deal_id, account, {"status"}, status), [problem],
+                        _moment_or_none(values.get("updated_at")), source_row.position, reopened=True)
+    result = validate_deal_row(values, account)
+    problems = [] if isinstance(result, Deal) else list(result)
+    if source_row.problem:
+        problems.append(FieldProblem(
+            deal_id=deal_id, field="row", reason_code="extra_cells", message=source_row.problem,
+            raw_value_masked=None, fix="quote values that contain the separator in the CRM export",
+        ))
+    if isinstance(result, Deal) and not problems:
+        row = result.as_row()
+        row["is_valid"] = True
+        return _Version(result.deal_id, row, [], result.updated_at, source_row.position)
+    problem_fields = {problem.field for problem in problems}
+    row = _salvaged_row(values, deal_id, account, problem_fields, status)
+    return _Version(deal_id, row, problems, row["updated_at"], source_row.position)
+
+
+def _deal_id_of(values: dict[str, Any]) -> str:
+    """The deal's id, or a stable stand-in when it is missing or too long to be a key."""
+    raw = values.get("deal_id")
+    text = str(raw).strip() if raw is not None else ""
+    if text and len(text) <= MAX_LENGTHS["deal_id"]:
+        return text
+    basis = text or json.dumps({name: str(value) for name, value in sorted(values.items()) if value is not None},
+                               ensure_ascii=False, sort_keys=True)
+    return "no-valid-id-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
+
+
+def _clip(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    if not text:
+        return None
+    limit = MAX_LENGTHS.get(name)
+    return text[:limit] if limit else text
+
+
+def _moment_or_none(value: Any) -> datetime | None:
+    if value is None or not isinstance(value, (str, datetime)):
+        return None
+    try:
+        return parse_iso_datetime(value)
+    except DatetimeFormatError:
+        return None
+
+
+def _amount_or_none(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        amount = to_decimal(value, places=2)
+    except MoneyFormatError:
+        return None
+    return amount.quantize(CENT) if amount > 0 else None
+
+
+def _salvaged_row(
+    values: dict[str, Any], deal_id: str, account: str, bad_fields: set[str], status: str | None
+) -> dict[str, Any]:
+    """What can be kept of a row that is not a valid deal: every field that read well, the rest empty.
+
+    Finance still sees the deal (its name, amount, dates) next to the reason it is not invoiced.
+    """
+    kept = {name: (None if name in bad_fields else value) for name, value in values.items()}
+    row: dict[str, Any] = {
+        "account": account,
+        "deal_id": deal_id,
+        "status": _clip(status, "status") or "",
+        "closed_at": _moment_or_none(kept.get("closed_at")),
+        "updated_at": _moment_or_none(kept.get("updated_at")),
+        "amount": _amount_or_none(kept.get("amount")),
+        "product_code": _clip(kept.get("product_code"), "product_code"),
+        "description": str(kept["description"]) if kept.get("description") not in (None, "") else None,
+        "is_valid": False,
+    }
+    client = _readable_client({name: kept.get(name) for name in CLIENT_COLUMNS})
+    for name in CLIENT_COLUMNS:
+        row[name] = getattr(client, name)
+    row["document"] = client.document.number if client.document else None
+    row["document_kind"] = client.document.kind if client.document else None
+    return row
+
+
+def _readable_client(values: dict[str, Any]) -> DealClient:
+    """The client fields that read well; field by field when some do not."""
+    try:
+        return DealClient.model_validate(values)
+    except ValueError:
+        pass
+    readable = {}
+    for name, value in values.items():
+        try:
+            DealClient.model_validate({name: value})
+        except ValueError:
+            continue
+        readable[name] = value
+    try:
+        return DealClient.model_validate(readable)
+    except ValueError:  # fields fine alone but not together (an IBGE code of another state)
+        return DealClient.model_validate({k: v for k, v in readable.items() if k != "city_ibge_code"})
+
+
+def _latest_per_deal(batch: list[_Version]) -> list[_Version]:
+    """One version per deal: the newest `updated_at`, the later row on a tie or when unreadable."""
+    chosen: dict[str, _Version] = {}
+    for version in batch:
+        current = chosen.get(version.deal_id)
+        if current is None or _order(version) >= _order(current):
+            chosen[version.deal_id] = version
+    return list(chosen.values())
+
+
+def _order(version: _Version) -> tuple[float, int]:
+    return (version.updated_at.timestamp() if version.updated_at else float("-inf"), version.position)
+
+
+def _store_batch(store: Store, account: str, batch: list[_Version], summary: PullSummary, now: datetime) -> None:
+    if not batch:
+        return
+    versions = _latest_per_deal(batch)
+    with store.begin() as connection:
+        stored = stored_versions(connection, account, [version.deal_id for version in versions])
+        to_write: list[_Version] = []
+        for version in versions:
+            if version.reopened and version.deal_id not in stored:
+                summary.not_closed += 1
+                continue
+            previous = stored.get(version.deal_id)
+            if previous is not None and version.updated_at is not None and version.updated_at < previous:
+                summary.stale += 1
+                continue
+            to_write.append(version)
+        for version in to_write:
+            if version.reopened:
+                summary.reopened += 1
+            elif version.problems:
+                summary.invalid += 1
+            else:
+                summary.valid += 1
+            for problem in version.problems:
+                summary.issues_by_reason[problem.reason_code] += 1
+        for version in to_write:
+            version.row["pulled_at"] = now
+        save_deals(connection, [version.row for version in to_write])
+        issues = [
+            IssueRecord(
+                deal_id=version.deal_id, stage=VALIDATION_STAGE, field=problem.field, reason=problem.reason_code,
+                message=problem.message, fix=problem.fix, raw_value=problem.raw_value_masked,
+            )
+            for version in to_write
+            for problem in version.problems
+        ]
+        record_issues(connection, account, issues, now)
+        seen = {version.deal_id: {(p.field, p.reason_code) for p in version.problems} for version in to_write}
+        summary.resolved_issues += resolve_issues_not_seen(connection, account, VALIDATION_STAGE, seen, now)

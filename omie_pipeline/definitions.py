@@ -5,17 +5,19 @@ from __future__ import annotations
 import dagster as dg
 
 from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
-from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.defs.assets.clients import CLIENT_ASSETS, CLIENT_CHECKS
+from omie_pipeline.defs.assets.deals import DEAL_ASSETS, DEAL_CHECKS
+from omie_pipeline.defs.resources import DealSourceResource, OmieResource, StoreResource
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*CATALOG_ASSETS],
-        asset_checks=[*CATALOG_CHECKS],
+        assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS],
+        asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS],
         jobs=[],
         schedules=[],
         sensors=[],
-        resources={"store": StoreResource(), "omie": OmieResource()},
+        resources={"store": StoreResource(), "omie": OmieResource(), "deal_source": DealSourceResource()},
     )
 
 

@@ -67,3 +67,27 @@ def shared_omie_client(base_url: str, app_key: str, app_secret: str, window_seco
             _clients[key] = OmieClient(base_url, app_key, app_secret, limits=OmieLimits(window_seconds=window_seconds),
                                        redundant_seconds=redundant_seconds)
         return _clients[key]
+
+
+class DealSourceResource(dg.ConfigurableResource):
+    """Where closed deals come from. Empty fields fall back to SALESOS_DEALS_URL, SALESOS_DEALS_TABLE,
+    SALESOS_DEALS_MAPPING and OMIE_PIPELINE_CLOSED_STATUSES (comma-separated, default "won")."""
+
+    url: str = ""
+    table: str = ""
+    mapping: str = ""
+    closed_statuses: str = ""
+
+    def source(self):
+        """The configured `DealSource` (CSV file or SQL table, view or query)."""
+        from omie_pipeline.sources import open_source
+
+        settings = load_settings()
+        mapping = self.mapping or settings.salesos_deals_mapping
+        return open_source(self.url or settings.salesos_deals_url, self.table or settings.salesos_deals_table, mapping)
+
+    def statuses(self) -> frozenset[str]:
+        """The statuses that count as closed, lower-cased."""
+        if self.closed_statuses:
+            return frozenset(s.strip().lower() for s in self.closed_statuses.split(",") if s.strip())
+        return load_settings().closed_statuses

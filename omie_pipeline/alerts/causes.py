@@ -1,0 +1,177 @@
+"""Why Omie or the prefeitura refused an invoice, and what fixes it, read from their message.
+
+Omie relays the prefeitura's words (Portuguese, each city its own wording) and sometimes its own
+English; the person on call needs the cause and the next step in plain words. Each known cause is
+recognised by keywords (accents and case ignored, a keyword must start a word: `cep` is not found
+in `recepcao`); the first cause with a matching keyword wins, so the specific ones come first. Anything else gets the general advice to read Omie's message.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property
+
+RESEND = ("then re-check it with `omie-pipeline invoices wait <DEAL_ID>`, or resend the NFS-e from the OS in Omie "
+          "(Serviços > Ordens de Serviço) and re-check")
+
+
+@dataclass(frozen=True)
+class KnownCause:
+    """One row of the table: `code` is stable (it goes into webhook payloads), the rest is for people."""
+
+    code: str
+    cause: str
+    fix: str
+    keywords: tuple[str, ...]
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        if not self.keywords:
+            return None
+        return re.compile("|".join(rf"(?<![a-z0-9]){re.escape(word)}" for word in self.keywords))
+
+
+KNOWN_CAUSES: tuple[KnownCause, ...] = (
+    KnownCause(
+        "certificate",
+        "the company's digital certificate (A1) is missing, expired or not accepted by the prefeitura",
+        "renew or re-upload the company's A1 certificate in Omie (Configurações > Empresa > Certificado Digital), "
+        + RESEND,
+        ("certificado", "certificate", "assinatura digital", "digital signature"),
+    ),
+    KnownCause(
+        "prefeitura_unavailable",
+        "the prefeitura's NFS-e system did not answer or is down; the invoice itself may be fine",
+        "nothing to correct in the invoice: wait until the prefeitura's system is back (check the city's NFS-e "
+        "portal), " + RESEND,
+        ("indisponivel", "fora do ar", "tempo limite", "timeout", "timed out", "nao respondeu", "sem resposta",
+         "falha de comunicacao", "erro de comunicacao", "manutencao", "unavailable", "service down",
+         "tente novamente mais tarde"),
+    ),
+    KnownCause(
+        "unknown_service_code",
+        "the service code on the invoice is unknown to the prefeitura, or has no LC 116 / municipal / national "
+        "tax code",
+        "check the product's service code in config/service_map.yaml and the service in Omie's catalog "
+        "(Cadastros > Serviços: active, LC 116, municipal and national tax codes), " + RESEND,
+        ("codigo de servico", "codigo do servico", "codigo de tributacao", "item da lista", "lista de servico",
+         "lc 116", "lc116", "servico nao cadastrad", "servico inexistente", "nbs", "cnae", "service code",
+         "unknown service"),
+    ),
+    KnownCause(
+        "missing_address",
+        "the client's address is missing or inconsistent (street, number, district, city, state or a CEP that "
+        "does not match the city)",
+        "complete and correct the client's address in the CRM deal and in Omie's client record (the CEP must "
+        "belong to the city), " + RESEND,
+        ("endereco", "logradouro", "bairro", "cep", "municipio do tomador", "codigo do municipio",
+         "municipio nao", "address", "zip code", "postal code"),
+    ),
+    KnownCause(
+        "invalid_document",
+        "the client's CPF/CNPJ or municipal registration is invalid or does not match the tax records",
+        "correct the client's CPF/CNPJ (and municipal registration, if any) in the CRM deal and in Omie's client "
+        "record, " + RESEND,
+        ("cpf", "cnpj", "documento do tomador", "documento invalido", "inscricao municipal", "tomador invalid", "invalid document",
+         "invalid taxpayer", "municipal registration"),
+    ),
+)
+
+UNKNOWN_CAUSE = KnownCause(
+    "unknown",
+    "a refusal this pipeline does not recognise",
+    "read Omie's message above (and the prefeitura's correction in Omie, Serviços > Ordens de Serviço > "
+    "the OS > NFS-e), correct the cause in the CRM or in Omie, " + RESEND,
+    (),
+)
+
+
+def plain(text: str) -> str:
+    """Lower case without accents: 'Endereço' and 'endereco' match alike."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
+
+
+def cause_for(message: str | None) -> KnownCause:
+    """The known cause behind Omie's/the prefeitura's `message`, or `UNKNOWN_CAUSE`."""
+    text = plain(message or "")
+    if text.strip():
+        for known in KNOWN_CAUSES:
+            if known.pattern is not None and known.pattern.search(text):
+                return known
+    return UNKNOWN_CAUSE
+
+
+@dataclass(frozen=True)
+class RunCause:
+    """A known reason for a failed sync run: recognised by the error's class or its words."""
+
+    code: str
+    first_check: str
+    error_classes: tuple[str, ...]
+    keywords: tuple[str, ...]
+
+    def matches_words(self, message: str) -> bool:
+        text = plain(message)
+        return any(keyword in text for keyword in self.keywords)
+
+
+RUN_CAUSES: tuple[RunCause, ...] = (
+    RunCause(
+        "credentials",
+        "Omie refused the credentials: check OMIE_APP_KEY and OMIE_APP_SECRET of this account, then run "
+        "`omie-pipeline check-connection`",
+        ("AuthenticationError",),
+        ("chave de acesso", "omie_app_key", "omie_app_secret", "app_key", "app_secret"),
+    ),
+    RunCause(
+        "account_blocked",
+        "Omie blocked the app for misuse (too many failing calls): do not re-run in a loop; wait the time Omie "
+        "gives (`omie-pipeline check-connection` shows it), then re-execute",
+        ("BlockedError", "MisuseRiskError"),
+        ("bloqueada", "consumo indevido", "misuse_api_process"),
+    ),
+    RunCause(
+        "rate_limited",
+        "Omie's request limits were hit: check that no other process uses the same app key, then re-execute",
+        ("RateLimitedError", "ConcurrencyError", "RedundantRequestError"),
+        ("too many requests", "consumo redundante", "ja existe uma requisicao"),
+    ),
+    RunCause(
+        "omie_unavailable",
+        "Omie did not answer (timeouts, 5xx): check Omie's status, then re-execute from failure; issuing is "
+        "safe to repeat, each invoice is sent at most once",
+        ("TransientError", "OutcomeUnknownError", "ConnectionError", "ReadTimeout", "ConnectTimeout"),
+        ("timed out", "connection reset", "connection refused", "service unavailable", "bad gateway"),
+    ),
+    RunCause(
+        "configuration",
+        "a setting is missing or malformed: the error names the environment variable; fix it where the code "
+        "location's environment is defined",
+        ("SettingsError",),
+        ("invalid configuration", "missing omie_"),
+    ),
+    RunCause(
+        "state_store",
+        "the state store's database could not be used: check that OMIE_PIPELINE_DB_URL's database is up and "
+        "reachable",
+        ("OperationalError", "InterfaceError"),
+        ("could not connect to server", "database is locked", "connection to server"),
+    ),
+)
+
+GENERAL_RUN_CHECK = ("read the error in the run's logs (link below); once the cause is fixed, re-execute the run "
+                     "from failure in the Dagster UI")
+
+
+def run_cause_for(error_class: str, message: str) -> RunCause | None:
+    """The known reason a run failed, or None: the error's class decides first, its words second."""
+    for known in RUN_CAUSES:
+        if error_class in known.error_classes:
+            return known
+    for known in RUN_CAUSES:
+        if known.matches_words(message):
+            return known
+    return None

@@ -1,0 +1,174 @@
+"""Alert sensors: stuck invoices, invoices in error, failed runs, and the retry of undelivered alerts.
+
+They read the state store and Dagster's own records, never Omie, and finish in seconds: the work
+is in `omie_pipeline.alerts.watch`; these functions pick the moment and the channels, and turn
+new stuck alerts into at most one status refresh run per account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+
+from omie_pipeline.alerts.messages import RunFailureFacts
+from omie_pipeline.alerts.watch import (
+    StuckAccount, alert_run_failure, check_failed_invoices, check_stuck_invoices, redeliver_pending,
+)
+from omie_pipeline.defs.alert_resources import AlertsResource
+from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
+from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.settings import load_settings
+
+REFRESH_JOB_NAME = "invoice_status_refresh_job"
+REFRESH_DEALS_TAG = "omie_pipeline/refresh_deals"
+REFRESH_DEALS_TAG_LIMIT = 1000  # characters of the comma list of deal ids
+PARTITION_TAG = "dagster/partition"
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
+# Dagster's wrappers around the error raised inside a step: the cause below them is the real one.
+_DAGSTER_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
+
+
+def refresh_deals_tag(deal_ids: list[str], limit: int = REFRESH_DEALS_TAG_LIMIT) -> str:
+    """The deals to refresh as a comma list, cut at a deal boundary to at most `limit` characters."""
+    shown: list[str] = []
+    for deal_id in deal_ids:
+        if len(",".join([*shown, deal_id])) > limit:
+            break
+        shown.append(deal_id)
+    return ",".join(shown)
+
+
+def _refresh_in_flight(instance: dg.DagsterInstance, account: str) -> bool:
+    runs = instance.get_runs(dg.RunsFilter(job_name=REFRESH_JOB_NAME, statuses=IN_FLIGHT,
+                                           tags={PARTITION_TAG: account}), limit=1)
+    return bool(runs)
+
+
+def _refresh_request(context: dg.SensorEvaluationContext, account: str,
+                     stuck: StuckAccount) -> dg.RunRequest | str:
+    """One refresh run for the account's stuck invoices, or why none is requested."""
+    if not context.instance.has_dynamic_partition(ACCOUNTS_PARTITION_NAME, account):
+        return f"account {account!r} is not an {ACCOUNTS_PARTITION_NAME} partition, no refresh requested"
+    if _refresh_in_flight(context.instance, account):
+        return f"a status refresh of {account!r} is already queued or running"
+    digest = hashlib.sha256("\n".join(sorted(a.key for a in stuck.new_alerts)).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=f"stuck_refresh:{account}:{digest}", partition_key=account,
+                         tags={REFRESH_DEALS_TAG: refresh_deals_tag(stuck.stuck_deal_ids)})
+
+
+@dg.sensor(name="stuck_invoices", job_name=REFRESH_JOB_NAME, minimum_interval_seconds=60,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Alerts on invoices in submitted/processing past the threshold (again at 2x and 4x) and "
+                       "requests one status refresh run per account.")
+def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource):
+    report = check_stuck_invoices(store.store(), alerts.delivery_round(), alerts.stuck_threshold(), alerts.now())
+    if not report.accounts:
+        return dg.SkipReason("no invoice in submitted/processing past the threshold")
+    requests: list[dg.RunRequest] = []
+    notes: list[str] = []
+    for account, stuck in sorted(report.accounts.items()):
+        if not stuck.new_alerts:
+            continue
+        outcome = _refresh_request(context, account, stuck)
+        if isinstance(outcome, dg.RunRequest):
+            requests.append(outcome)
+        else:
+            notes.append(outcome)
+    sent = len(report.new_alerts)
+    stuck_count = sum(len(s.stuck_deal_ids) for s in report.accounts.values())
+    context.log.info("%d stuck invoice(s), %d new alert(s), %d refresh run(s) requested", stuck_count, sent,
+                     len(requests))
+    if requests:
+        return dg.SensorResult(run_requests=requests)
+    detail = f"; {'; '.join(notes)}" if notes else ""
+    return dg.SkipReason(f"{stuck_count} stuck invoice(s), {sent} new alert(s){detail}")
+
+
+@dg.sensor(name="failed_invoices", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Alerts once on every invoice newly in error, with Omie's message and the fix.")
+def failed_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource):
+    sent = check_failed_invoices(store.store(), alerts.delivery_round(), alerts.now(),
+                                 lookback=timedelta(hours=alerts.failed_lookback_hours))
+    if not sent:
+        return dg.SkipReason("no invoice newly in error")
+    context.log.info("alerted %d invoice(s) in error: %s", len(sent), ", ".join(a.deal_id or "" for a in sent))
+    return dg.SkipReason(f"{len(sent)} failed-invoice alert(s) sent, no run to request")
+
+
+@dg.sensor(name="alert_redelivery", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Retries the channels an alert has not reached yet (bounded attempts).")
+def alert_redelivery(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource):
+    report = redeliver_pending(store.store(), alerts.delivery_round(), alerts.now(),
+                               grace=timedelta(seconds=alerts.redelivery_grace_seconds))
+    if not (report.delivered or report.still_pending or report.given_up):
+        return dg.SkipReason("every alert reached every channel")
+    message = (f"{len(report.delivered)} delivered, {len(report.still_pending)} still pending, "
+               f"{len(report.given_up)} given up")
+    context.log.info("alert redelivery: %s", message)
+    return dg.SkipReason(message)
+
+
+def _root_error(error):
+    """The error that caused a step failure, below Dagster's wrappers."""
+    while error is not None and error.cls_name in _DAGSTER_WRAPPERS and error.cause is not None:
+        error = error.cause
+    return error
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+
+
+def run_failure_facts(context: dg.RunFailureSensorContext, ui_url: str, default_account: str) -> RunFailureFacts:
+    """The job, step, error and link of the run that failed, from its events."""
+    run = context.dagster_run
+    step_failures = context.get_step_failure_events()
+    step_key, error_class, message = None, "", ""
+    if step_failures:
+        first = step_failures[0]
+        step_key = first.step_key
+        error = _root_error(first.event_specific_data.error) if first.event_specific_data else None
+        if error is not None:
+            error_class, message = error.cls_name or "", _first_line(error.message)
+    if not message:
+        failure = context.failure_event
+        data = failure.event_specific_data
+        error = _root_error(getattr(data, "error", None))
+        if error is not None:
+            error_class, message = error.cls_name or "", _first_line(error.message)
+        else:
+            message = _first_line(failure.message or "the run failed")
+    if error_class and message.startswith(f"{error_class}:"):
+        message = message[len(error_class) + 1:].strip()
+    record = context.instance.get_run_record_by_id(run.run_id)
+    started_at = (datetime.fromtimestamp(record.start_time, timezone.utc)
+                  if record is not None and record.start_time else None)
+    failed_at = (datetime.fromtimestamp(record.end_time, timezone.utc)
+                 if record is not None and record.end_time else datetime.now(timezone.utc))
+    partition = run.tags.get(PARTITION_TAG)
+    return RunFailureFacts(
+        run_id=run.run_id, root_run_id=run.root_run_id or run.run_id, job_name=run.job_name,
+        account=partition or default_account, partition_key=partition, step_key=step_key,
+        error_class=error_class, error_message=message, failed_at=failed_at, started_at=started_at,
+        retry_number=int(run.tags.get("dagster/retry_number", "0") or 0),
+        run_url=f"{ui_url}/runs/{run.run_id}",
+    )
+
+
+@dg.run_failure_sensor(name="sync_run_failures", monitor_all_code_locations=True, minimum_interval_seconds=30,
+                       default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="Alerts once per failed run (retries of it do not alert again) with the job, "
+                                   "the step, the error and a link to the run.")
+def sync_run_failures(context: dg.RunFailureSensorContext, store: StoreResource, alerts: AlertsResource):
+    facts = run_failure_facts(context, alerts.ui_url(), load_settings().omie_pipeline_account)
+    alert = alert_run_failure(store.store(), alerts.delivery_round(), facts, alerts.now(), alerts.secrets())
+    if alert is None:
+        context.log.info("run %s failed; its root run %s was already alerted", facts.run_id, facts.root_run_id)
+    else:
+        context.log.info("alerted the failure of run %s (%s)", facts.run_id, alert.key)
+
+
+ALERT_SENSORS = [stuck_invoices, failed_invoices, alert_redelivery, sync_run_failures]

@@ -1,0 +1,131 @@
+"""Fixtures for alert tests: local HTTP receivers, invoices placed in the store, a fixed moment.
+
+A receiver is a real HTTP server on 127.0.0.1 (a thread) that records what it is sent and can
+answer 500 or hang longer than the client's timeout, as a broken Slack or webhook would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+import pytest
+
+from omie_pipeline.store import Store
+from omie_pipeline.store.tables import deals, invoices
+
+NOW = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)  # 15:00 in São Paulo
+CPF = "529.982.247-25"
+CPF_DIGITS = "52998224725"
+MASKED_CPF = "***.982.247-**"
+CNPJ = "11.222.333/0001-81"
+
+
+@dataclass
+class Receiver:
+    """What a local webhook receiver was sent; `mode` is ok, fail (HTTP 500) or hang."""
+
+    url: str = ""
+    token: str = ""
+    mode: str = "ok"
+    fail_next: int = 0  # answer 500 to this many requests, then behave as `mode`
+    hang_seconds: float = 2.0
+    requests: list[dict[str, Any]] = field(default_factory=list)  # every request received
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # bodies answered with 2xx
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, body: dict[str, Any]) -> str:
+        with self.lock:
+            self.requests.append(body)
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return "fail"
+            return self.mode
+
+    def delivered_keys(self) -> list[str]:
+        return [body.get("key") or body["blocks"][-1]["elements"][0]["text"].split("`")[1] for body in self.delivered]
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            behaviour = receiver.record(body) if self.path.endswith(receiver.token) else "fail"
+            if behaviour == "hang":
+                time.sleep(receiver.hang_seconds)
+            if behaviour == "fail":
+                self.send_response(500)
+                self.end_headers()
+                self.wfile.write(b"internal error")
+                return
+            with receiver.lock:
+                receiver.delivered.append(body)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def make_receiver() -> Iterator:
+    servers: list[ThreadingHTTPServer] = []
+
+    def make(path: str = "hooks") -> Receiver:
+        receiver = Receiver(token=f"secret{uuid.uuid4().hex}")
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        receiver.url = f"http://127.0.0.1:{server.server_address[1]}/{path}/T000/B000/{receiver.token}"
+        return receiver
+
+    yield make
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def slack(make_receiver) -> Receiver:
+    return make_receiver("services")
+
+
+@pytest.fixture
+def webhook(make_receiver) -> Receiver:
+    return make_receiver("hooks")
+
+
+def place_invoice(store: Store, deal_id: str, status: str, *, account: str = "acme",
+                  changed_at: datetime, submitted_at: datetime | None = None, last_error: str | None = None,
+                  fix: str | None = None, document: str | None = CPF, os_id: int | None = 4711,
+                  client_name: str = "Maria Souza") -> None:
+    """An invoice (and its deal) as the pipeline would have left it."""
+    with store.begin() as connection:
+        connection.execute(deals.insert().values(
+            account=account, deal_id=deal_id, status="won", amount=Decimal("1500.00"), legal_name=client_name,
+            document=document, is_valid=True, pulled_at=changed_at - timedelta(hours=1)))
+        connection.execute(invoices.insert().values(
+            account=account, deal_id=deal_id, idempotency_key=f"{account}-{deal_id}", status=status,
+            gross_amount=Decimal("1500.00"), net_amount=Decimal("1425.00"), omie_os_id=os_id,
+            os_number=str(os_id) if os_id else None, rps_status="002" if status == "processing" else None,
+            last_error=last_error, fix=fix, created_at=changed_at - timedelta(minutes=1),
+            submitted_at=submitted_at, status_changed_at=changed_at))
+
+
+def set_status(store: Store, deal_id: str, status: str, changed_at: datetime, *, account: str = "acme",
+               last_error: str | None = None) -> None:
+    with store.begin() as connection:
+        connection.execute(invoices.update().where(invoices.c.account == account, invoices.c.deal_id == deal_id)
+                           .values(status=status, status_changed_at=changed_at, last_error=last_error))

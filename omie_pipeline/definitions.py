@@ -7,14 +7,16 @@ import dagster as dg
 from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
 from omie_pipeline.defs.assets.clients import CLIENT_ASSETS, CLIENT_CHECKS
 from omie_pipeline.defs.assets.deals import DEAL_ASSETS, DEAL_CHECKS
+from omie_pipeline.defs.assets.invoices import INVOICE_ASSETS, INVOICE_CHECKS
+from omie_pipeline.defs.invoice_jobs import INVOICE_JOBS
 from omie_pipeline.defs.resources import DealSourceResource, OmieResource, StoreResource
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS],
-        asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS],
-        jobs=[],
+        assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS, *INVOICE_ASSETS],
+        asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS],
+        jobs=[*INVOICE_JOBS],
         schedules=[],
         sensors=[],
         resources={"store": StoreResource(), "omie": OmieResource(), "deal_source": DealSourceResource()},

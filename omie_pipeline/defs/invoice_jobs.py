@@ -1,0 +1,112 @@
+"""On-call jobs for one invoice: wait for it (`invoice_wait_job`) and cancel it (`invoice_cancel_job`).
+
+Launched from the Dagster UI's launchpad with the same settings as the CLI commands
+`omie-pipeline invoices wait` / `cancel`; they call the same plain functions. A run fails when the
+invoice ends in error, is still processing at the timeout, or Omie refuses the cancellation, so
+that the run-failure alert tells someone, with the reason and the fix in the failure's text.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.settings import load_settings
+from omie_pipeline.sync.invoice_actions import (
+    DEFAULT_WAIT_SECONDS,
+    CancelRefusedError,
+    InvoiceActionError,
+    WaitExit,
+    cancel_invoice,
+    wait_for_invoice,
+)
+
+
+class InvoiceWaitConfig(dg.Config):
+    deal_id: str
+    timeout: float = DEFAULT_WAIT_SECONDS  # seconds
+    account: str = ""  # empty: OMIE_PIPELINE_ACCOUNT
+
+
+class InvoiceCancelConfig(dg.Config):
+    deal_id: str
+    reason: str  # 15 to 255 characters, recorded with who and when
+    requested_by: str = ""  # empty: the run's user tag, else "dagster run <id>"
+    account: str = ""
+    confirm_timeout: float = 120.0  # seconds to wait for Omie's confirmation
+
+
+def _account(configured: str) -> str:
+    return configured or load_settings().omie_pipeline_account
+
+
+def _interval() -> timedelta:
+    return timedelta(seconds=load_settings().omie_redundant_seconds)
+
+
+def _invoice_metadata(invoice) -> dict[str, object]:
+    return {
+        "status": invoice.status,
+        "nfse_number": invoice.nfse_number or "",
+        "verification_code": invoice.verification_code or "",
+        "omie_os_id": str(invoice.omie_os_id or ""),
+        **({"pdf_url": dg.MetadataValue.url(invoice.pdf_url)} if invoice.pdf_url else {}),
+        **({"last_error": invoice.last_error, "fix": invoice.fix or ""} if invoice.last_error else {}),
+    }
+
+
+@dg.op(pool="omie_api")
+def wait_for_nfse(context: dg.OpExecutionContext, config: InvoiceWaitConfig, omie: OmieResource,
+                  store: StoreResource) -> None:  # fmt: skip
+    """Poll Omie (one request per redundancy interval) until the invoice is final or the timeout."""
+    account = _account(config.account)
+    try:
+        result = wait_for_invoice(omie.client(), store.store(), account, config.deal_id, timeout=config.timeout,
+                                  interval=_interval(),
+                                  on_poll=lambda invoice: context.log.info("deal %s: %s", invoice.deal_id, invoice.status))
+    except InvoiceActionError as problem:
+        raise dg.Failure(description=str(problem)) from problem
+    metadata = {**_invoice_metadata(result.invoice), "polls": result.polls, "waited_seconds": result.waited_seconds}
+    code = result.exit_code
+    if code is WaitExit.ERROR:
+        raise dg.Failure(description=f"deal {config.deal_id}: the invoice is in error: {result.invoice.last_error}. "
+                                     f"Fix: {result.invoice.fix}", metadata=metadata)
+    if code is WaitExit.STILL_PROCESSING:
+        raise dg.Failure(description=f"deal {config.deal_id}: still {result.invoice.status} after "
+                                     f"{config.timeout:.0f} s; the status refresh keeps following it",
+                         metadata=metadata)
+    context.log.info("deal %s: %s", config.deal_id, result.invoice.status)
+    context.log_event(dg.AssetObservation(asset_key="nfse_status", partition=account, metadata=metadata))
+
+
+@dg.op(pool="omie_api")
+def cancel_nfse(context: dg.OpExecutionContext, config: InvoiceCancelConfig, omie: OmieResource,
+                store: StoreResource) -> None:  # fmt: skip
+    """Cancel one issued NFS-e in Omie, recording who, when and why."""
+    account = _account(config.account)
+    requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
+    try:
+        result = cancel_invoice(omie.client(), store.store(), account, config.deal_id, reason=config.reason,
+                                requested_by=requested_by, interval=_interval(),
+                                confirm_timeout=config.confirm_timeout)
+    except CancelRefusedError as refused:
+        raise dg.Failure(description=f"{refused} Fix: {refused.fix}") from refused
+    except (InvoiceActionError, ValueError) as problem:
+        raise dg.Failure(description=str(problem)) from problem
+    context.log.info(result.message)
+    context.log_event(dg.AssetObservation(asset_key="nfse_status", partition=account,
+                                          metadata={**_invoice_metadata(result.invoice),
+                                                    "cancel_confirmed": result.confirmed}))
+
+
+@dg.job(description="Wait until one deal's NFS-e is issued or in error (at most `timeout` seconds).")
+def invoice_wait_job() -> None:
+    wait_for_nfse()
+
+
+@dg.job(description="Cancel one deal's issued NFS-e in Omie, with the reason recorded.")
+def invoice_cancel_job() -> None:
+    cancel_nfse()
+
+
+INVOICE_JOBS = [invoice_wait_job, invoice_cancel_job]

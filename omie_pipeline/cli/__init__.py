@@ -15,6 +15,7 @@ def _register_subcommands() -> None:
     from omie_pipeline.cli import connection  # noqa: F401
     from omie_pipeline.cli import run  # noqa: F401
     from omie_pipeline.cli import services  # noqa: F401
+    from omie_pipeline.cli import invoices  # noqa: F401
     from omie_pipeline.cli import deals  # noqa: F401
 
 

@@ -1,0 +1,311 @@
+"""`omie-pipeline invoices ...`: list, show, wait for and cancel NFS-e, and download their PDF.
+
+Settings come from the environment (OMIE_PIPELINE_DB_URL, OMIE_PIPELINE_ACCOUNT, OMIE_BASE_URL,
+OMIE_APP_KEY, OMIE_APP_SECRET, OMIE_REDUNDANT_SECONDS). `list` and `show` read only the state
+store; `wait`, `cancel` and `show --pdf` also talk to Omie. Client documents are shown masked.
+
+Exit status:
+- wait: 0 issued, 2 error, 3 still submitted/processing at the timeout, 4 cancelled, 1 anything else
+  (no such invoice, configuration, Omie unreachable).
+- cancel: 0 cancelled (Omie confirmed), 3 sent but not confirmed yet (the status refresh follows
+  it), 2 Omie refused it, 1 anything else (not issued, reason too short, no such invoice...).
+- list, show: 0, or 1 when the invoice or the configuration is missing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator, NoReturn
+
+import click
+
+from omie_pipeline.cli import main
+from omie_pipeline.domain.documents import mask_document
+from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.domain.money import format_brl
+from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.settings import Settings, SettingsError, load_settings
+from omie_pipeline.store import Store
+from omie_pipeline.store.invoices import Invoice, deal_row, events_of, get_invoice, list_invoices, open_invoice_issues
+
+EXIT_OTHER = 1
+EXIT_CANCEL_REFUSED = 2
+EXIT_CANCEL_PENDING = 3
+_ACCOUNT_HELP = "Account in the state store (default: OMIE_PIPELINE_ACCOUNT)."
+_STATUSES = [status.value for status in InvoiceStatus]
+
+
+@main.group()
+def invoices() -> None:
+    """NFS-e invoices: their status, history and documents; wait for one, cancel one."""
+
+
+@invoices.command("list")
+@click.option("--status", type=click.Choice(_STATUSES), help="Only invoices in this status.")
+@click.option("--account", help=_ACCOUNT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of invoices.")
+def list_command(status: str | None, account: str | None, as_json: bool) -> None:
+    """Every invoice of the account (oldest first): status, NFS-e number, verification code, last error."""
+    settings = _settings()
+    with _store(settings) as store, store.connect() as connection:
+        found = list_invoices(connection, account or settings.omie_pipeline_account, [status] if status else None)
+    if as_json:
+        click.echo(json.dumps([invoice_json(invoice) for invoice in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no invoices" + (f" in status {status}" if status else ""))
+        return
+    click.echo(f"{'deal':<16} {'status':<10} {'NFS-e':>8} {'verification':<14} {'OS':<8} {'net':>14}  "
+               f"{'issued (São Paulo)':<17} last error")
+    for invoice in found:
+        click.echo(f"{invoice.deal_id:<16} {invoice.status:<10} {invoice.nfse_number or '-':>8} "
+                   f"{invoice.verification_code or '-':<14} {invoice.os_number or '-':<8} "
+                   f"{format_brl(invoice.net_amount):>14}  {_local(invoice.issued_at):<17} "
+                   f"{_short(invoice.last_error) if invoice.last_error else ''}")
+
+
+@invoices.command("show")
+@click.argument("deal_id")
+@click.option("--account", help=_ACCOUNT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also download the NFS-e PDF to this file.")
+def show_command(deal_id: str, account: str | None, as_json: bool, pdf_path: Path | None) -> None:
+    """One deal's invoice: status, number, verification code, links, money, history and last error."""
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    with _store(settings) as store:
+        if pdf_path is not None:
+            _download(settings, store, account, deal_id, pdf_path)
+        with store.connect() as connection:
+            invoice = get_invoice(connection, account, deal_id)
+            deal = deal_row(connection, account, deal_id)
+            history = events_of(connection, account, deal_id)
+            issues = open_invoice_issues(connection, account, deal_id)
+    if invoice is None:
+        if issues:
+            lines = "\n".join(f"  {issue['field']}: {issue['message']}\n    fix: {issue['fix']}" for issue in issues)
+            _fail(f"deal {deal_id} has no invoice yet:\n{lines}")
+        _fail(f"deal {deal_id} has no invoice in account {account}")
+    client = _client_of(deal)
+    if as_json:
+        payload = invoice_json(invoice)
+        payload.update(client=client, history=[_event_json(event) for event in history])
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    _print_invoice(invoice, client, history)
+    if pdf_path is not None:
+        click.echo(f"PDF saved to {pdf_path}")
+
+
+@invoices.command("wait")
+@click.argument("deal_id")
+@click.option("--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="Seconds to wait at most.")
+@click.option("--account", help=_ACCOUNT_HELP)
+def wait_command(deal_id: str, timeout: float, account: str | None) -> None:
+    """Wait until the deal's NFS-e is issued or in error, asking Omie once per redundancy interval.
+
+    Exit status: 0 issued, 2 error, 3 still processing at the timeout, 4 cancelled, 1 other failures.
+    """
+    from omie_pipeline.omie.errors import OmieError
+    from omie_pipeline.sync.invoice_actions import InvoiceActionError, wait_for_invoice
+
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    with _store(settings) as store, _client(settings) as client:
+        try:
+            result = wait_for_invoice(client, store, account, deal_id, timeout=timeout, interval=_interval(settings),
+                                      on_poll=lambda invoice: click.echo(f"{_now()}  {invoice.status}", err=True))
+        except (InvoiceActionError, OmieError) as problem:
+            _fail(str(problem))
+    invoice = result.invoice
+    click.echo(f"deal {deal_id}: {invoice.status}" + (f", NFS-e {invoice.nfse_number} (verification code "
+                                                      f"{invoice.verification_code})" if invoice.nfse_number else ""))
+    if invoice.status == InvoiceStatus.ERROR:
+        click.echo(f"  error: {invoice.last_error}\n  fix:   {invoice.fix}")
+    elif result.timed_out:
+        click.echo(f"  still {invoice.status} after {timeout:.0f} s; the status refresh keeps following it")
+    raise SystemExit(int(result.exit_code))
+
+
+@invoices.command("cancel")
+@click.argument("deal_id")
+@click.option("--reason", required=True, help="Why (15 to 255 characters); recorded with who and when.")
+@click.option("--by", "requested_by", help="Who asks (default: the operating-system user).")
+@click.option("--confirm-timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="Seconds to wait for Omie's confirmation.")
+@click.option("--account", help=_ACCOUNT_HELP)
+def cancel_command(deal_id: str, reason: str, requested_by: str | None, confirm_timeout: float,
+                   account: str | None) -> None:  # fmt: skip
+    """Cancel the deal's issued NFS-e in Omie (CancelarOS with the NFS-e cancellation).
+
+    Exit status: 0 cancelled, 3 sent but not confirmed yet, 2 refused by Omie, 1 other failures.
+    """
+    from omie_pipeline.omie.errors import OmieError
+    from omie_pipeline.sync.invoice_actions import CancelRefusedError, InvoiceActionError, cancel_invoice
+
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    with _store(settings) as store, _client(settings) as client:
+        try:
+            result = cancel_invoice(client, store, account, deal_id, reason=reason,
+                                    requested_by=requested_by or getpass.getuser(), interval=_interval(settings),
+                                    confirm_timeout=confirm_timeout)
+        except CancelRefusedError as refused:
+            click.echo(f"{refused}\nfix: {refused.fix}", err=True)
+            raise SystemExit(EXIT_CANCEL_REFUSED) from None
+        except (InvoiceActionError, OmieError, ValueError) as problem:
+            _fail(str(problem))
+    click.echo(result.message)
+    raise SystemExit(0 if result.confirmed else EXIT_CANCEL_PENDING)
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
+    """An invoice as JSON-ready values: money as strings (exact), times ISO 8601 in UTC."""
+    fields = ("deal_id", "status", "nfse_number", "verification_code", "pdf_url", "xml_url", "omie_os_id",
+              "os_number", "nfse_id", "rps_status", "last_error", "fix", "idempotency_key", "service_code",
+              "tax_rate_id", "cancel_reason", "cancel_requested_by")
+    payload: dict[str, Any] = {name: getattr(invoice, name) for name in fields}
+    for name in ("gross_amount", "withheld_total", "net_amount", "iss_amount", "ir_amount", "pis_amount",
+                 "cofins_amount", "csll_amount", "inss_amount"):
+        payload[name] = str(getattr(invoice, name))
+    for name in ("created_at", "submitted_at", "issued_at", "status_changed_at", "last_checked_at",
+                 "cancel_requested_at", "cancelled_at"):
+        moment = getattr(invoice, name)
+        payload[name] = moment.isoformat() if moment else None
+    payload["cancel_pending"] = invoice.cancel_pending
+    return payload
+
+
+def _event_json(event) -> dict[str, Any]:
+    return {"at": event.at.isoformat(), "from": event.from_status, "to": event.to_status, "detail": event.detail}
+
+
+def _client_of(deal: Any) -> dict[str, Any] | None:
+    if deal is None:
+        return None
+    return {"legal_name": deal["legal_name"], "document": mask_document(deal["document"]) if deal["document"] else None}
+
+
+def _print_invoice(invoice: Invoice, client: dict[str, Any] | None, history: list) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("deal", invoice.deal_id),
+        ("status", invoice.status + ("  (cancellation pending Omie's confirmation)" if invoice.cancel_pending else "")),
+        ("client", f"{client['legal_name']} ({client['document']})" if client else "-"),
+        ("NFS-e number", invoice.nfse_number),
+        ("verification code", invoice.verification_code),
+        ("issued", _local(invoice.issued_at)),
+        ("OS", f"{invoice.os_number} (nCodOS {invoice.omie_os_id})" if invoice.omie_os_id else None),
+        ("idempotency key", invoice.idempotency_key),
+        ("PDF", invoice.pdf_url),
+        ("XML", invoice.xml_url),
+        ("gross", format_brl(invoice.gross_amount)),
+        ("withheld", format_brl(invoice.withheld_total) + _withholdings(invoice)),
+        ("net", format_brl(invoice.net_amount)),
+        ("last error", invoice.last_error),
+        ("fix", invoice.fix),
+        ("cancellation", f"{invoice.cancel_reason} (by {invoice.cancel_requested_by}, "
+                         f"{_local(invoice.cancel_requested_at)})" if invoice.cancel_reason else None),
+    ]
+    for label, value in rows:
+        if value not in (None, ""):
+            click.echo(f"{label + ':':<19}{value}")
+    click.echo("history (São Paulo time):")
+    for event in history:
+        move = event.to_status if event.from_status in (None, event.to_status) else f"{event.from_status} -> {event.to_status}"
+        click.echo(f"  {_local(event.at)}  {move:<22} {event.detail or ''}")
+
+
+def _withholdings(invoice: Invoice) -> str:
+    parts = [f"{name.upper()} {format_brl(amount)}" for name in ("iss", "ir", "pis", "cofins", "csll", "inss")
+             if (amount := getattr(invoice, f"{name}_withheld_amount")) > Decimal("0")]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _local(moment: datetime | None) -> str:
+    return to_sao_paulo(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def _now() -> str:
+    return to_sao_paulo(datetime.now().astimezone()).strftime("%H:%M:%S")
+
+
+def _short(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as problem:
+        _fail(str(problem))
+
+
+def _interval(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.omie_redundant_seconds)
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    store = Store(settings.omie_pipeline_db_url)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+@contextmanager
+def _client(settings: Settings):
+    from omie_pipeline.omie import OmieClient, OmieLimits
+
+    try:
+        app_key, app_secret = settings.require_omie_credentials()
+    except SettingsError as problem:
+        _fail(str(problem))
+    client = OmieClient(settings.omie_base_url, app_key, app_secret,
+                        limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
+                        redundant_seconds=settings.omie_redundant_seconds)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _download(settings: Settings, store: Store, account: str, deal_id: str, path: Path) -> None:
+    from omie_pipeline.omie.errors import OmieError
+    from omie_pipeline.sync.invoice_actions import InvoiceActionError, download_pdf
+
+    try:
+        settings.require_omie_credentials()
+    except SettingsError:  # the stored link may still work; without keys it cannot be renewed
+        clients = _no_client()
+    else:
+        clients = _client(settings)
+    with clients as client:
+        try:
+            download_pdf(store, account, deal_id, path, client=client, interval=_interval(settings))
+        except (InvoiceActionError, OmieError) as problem:
+            _fail(str(problem))
+
+
+@contextmanager
+def _no_client() -> Iterator[None]:
+    yield None
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    raise SystemExit(EXIT_OTHER)

@@ -56,8 +56,11 @@ def short_brl(value: float) -> str:
 
 def _svg(figure: Figure, name: str, description: str) -> str:
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": name}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight", transparent=True)
+    # Text is laid out when saving, so the style (text kept as text) must hold here too. No date
+    # or creator: the same report gives the same bytes.
+    with matplotlib.rc_context({**_STYLE, "svg.hashsalt": name}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", transparent=True,
+                       metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]
     # Scale with the page instead of a fixed size in points.

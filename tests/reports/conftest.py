@@ -192,15 +192,15 @@ def seed_reconciliation_data(store: Store) -> Seeded:
 
     # Blocked: no service code for the product.
     s.deal("D-1009", closed_at=sp(DAY, 12), amount="2750.00", name="Agro Vale Verde Ltda", document="60701190000104",
-           on_day=True, open_item=True, reasons={"unmapped_product"})
-    s.issue("D-1009", stage="service", field_name="product_code", reason="unmapped_product",
+           on_day=True, open_item=True, reasons={"unmapped"})
+    s.issue("D-1009", stage="invoice", field_name="product_code", reason="unmapped",
             message="product CONSULT-99 has no service code in the map",
-            fix="Add CONSULT-99 to config/service_map.yaml.")
+            fix="add the product to the product -> service map file, then run the catalog job")
 
     # Blocked twice: no tax rates and no address.
     s.deal("D-1010", closed_at=sp(DAY, 13), amount="990.00", name="Papelaria Central ME", document="07526557000100",
-           on_day=True, open_item=True, reasons={"no_tax_rates", "missing"})
-    s.issue("D-1010", stage="tax", field_name="service_code", reason="no_tax_rates",
+           on_day=True, open_item=True, reasons={"no_rates_in_force", "missing"})
+    s.issue("D-1010", stage="invoice", field_name="tax_rates", reason="no_rates_in_force",
             message="service 1.07 has no tax rates in force", fix="Run the tax_rates asset after setting rates in Omie.")
     s.issue("D-1010", stage="client", field_name="street", reason="missing",
             message="street is empty; it is required", fix="Fill in the client's address in the CRM.")
@@ -238,6 +238,13 @@ def seed_reconciliation_data(store: Store) -> Seeded:
     s.invoice("D-1015", status="issued", gross="3333.33", rates=PROFESSIONAL, changed_at=sp(DAY, 10),
               issued_at=sp(DAY, 10), number="2026000106")
 
+    # Closed, then reopened in the CRM: kept (invalid) with a not_closed issue, never invoiced.
+    s.deal("D-1016", closed_at=sp(DAY, 17), amount="2100.00", name="Auto Peças Estrela Ltda", document="04252011000110",
+           status="negotiation", valid=False, on_day=True, open_item=True, reasons={"not_closed"})
+    s.issue("D-1016", stage="validation", field_name="status", reason="not_closed",
+            message="the deal left the closed statuses (now 'negotiation'); it is not invoiced",
+            fix="close the deal again in the CRM if it should be invoiced")
+
     # Open items of earlier days.
     s.deal("D-0901", closed_at=sp(DAY - timedelta(days=1), 21, 30), amount="2200.00", name="Hotel Mar Azul Ltda",
            document="34028316000103", open_item=True)
@@ -246,8 +253,9 @@ def seed_reconciliation_data(store: Store) -> Seeded:
               last_error="Município do tomador não confere com o CEP", fix="Corrija o CEP do cliente no Omie.")
     s.deal("D-0801", closed_at=sp(date(2026, 11, 10), 10), amount="480.00", name="Escola Pequeno Saber ME",
            document="15436940000103", open_item=True)
-    s.issue("D-0801", stage="service", field_name="product_code", reason="unmapped_product",
-            message="product TRAIN-02 has no service code in the map", fix="Add TRAIN-02 to config/service_map.yaml.")
+    s.issue("D-0801", stage="invoice", field_name="product_code", reason="unmapped",
+            message="product TRAIN-02 has no service code in the map",
+            fix="add the product to the product -> service map file, then run the catalog job")
     s.deal("D-0601", closed_at=sp(date(2026, 10, 15), 10), amount="15000.00", name="Indústria Metal Forte S.A.",
            document="04252011000110", open_item=True)
     s.link("D-0601", "04252011000110")

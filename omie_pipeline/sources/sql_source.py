@@ -7,7 +7,8 @@ correct but reads the whole table; results are streamed either way.
 
 Values come back as the driver gives them. Two are adjusted before validation: a float (a REAL
 or double column) becomes the Decimal of its shortest text, which is the amount as it was typed,
-and a date-time without an offset is placed in the mapping's `naive_timezone` when one is set.
+and a date-time without an offset (a `timestamp` column, or SQLite's text) is placed in the
+mapping's `naive_timezone` when one is set; without it, it is a validation issue.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterator
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -23,6 +25,7 @@ from sqlalchemy.engine import make_url
 from omie_pipeline.sources.base import SourceError, SourceRow, changed_since, source_id_for
 from omie_pipeline.sources.mapping import ColumnMapping, default_mapping
 
+DATETIME_FIELDS = ("closed_at", "updated_at")
 STREAM_BATCH = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _QUERY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
@@ -135,10 +138,23 @@ class SqlDealSource:
             value = record.get(column)
             if isinstance(value, float):
                 value = Decimal(repr(value))
-            elif isinstance(value, datetime) and value.tzinfo is None and self.mapping.naive_timezone is not None:
-                value = value.replace(tzinfo=self.mapping.naive_timezone)
+            elif field in DATETIME_FIELDS and self.mapping.naive_timezone is not None:
+                value = _placed(value, self.mapping.naive_timezone)
             values[field] = value
         return values
+
+
+def _placed(value: Any, zone: ZoneInfo) -> Any:
+    """A date-time without offset (a driver's datetime, or text as SQLite keeps it) placed in `zone`."""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value  # left for validation to report
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=zone)
+    return value
 
 
 def _first_line(error: Exception) -> str:

@@ -48,9 +48,13 @@ def is_valid_cpf(document: str) -> bool:
 
 
 def is_valid_cnpj(document: str) -> bool:
-    """Numeric and alphanumeric CNPJ (IN RFB 2.229/2024): characters valued ASCII code − 48."""
+    """Numeric and alphanumeric CNPJ (IN RFB 2.229/2024): characters valued ASCII code − 48.
+
+    An all-zero root is real (Banco do Brasil is 00.000.000/0001-91); only twelve zeros before the
+    check digits are refused.
+    """
     value = normalise(document)
-    if not _CNPJ_SHAPE.match(value) or set(value[:8]) == {"0"} or len(set(value)) == 1:
+    if not _CNPJ_SHAPE.match(value) or set(value[:12]) == {"0"} or len(set(value)) == 1:
         return False
     return _cnpj_digits(value[:12]) == value[12:]
 

@@ -182,11 +182,9 @@ class Engine:
         return handler, param[0]
 
     def _run(self, handler: Any, param: dict[str, Any], ip: str, app_key: str, call: str) -> Reply:
-        if self.faults.take("http_500", call):
-            self.stats.count_injected("http_500")
+        if self._take_fault("http_500", call):
             return self._answer_fault(errors.platform_error(), call)
-        if self.faults.take("html_error", call):
-            self.stats.count_injected("html_error")
+        if self._take_fault("html_error", call):
             return Reply(self.faults.html_error_status, HTML_ERROR_PAGE.encode("utf-8"), "text/html; charset=utf-8")
         try:
             self.redundancy.admit((ip, app_key, call, _canonical(param)), time.monotonic())
@@ -199,7 +197,8 @@ class Engine:
             with state.lock:
                 mono = time.monotonic()
                 lifecycle.advance(state, self.config, self.faults.prefeitura, mono)
-                context = CallContext(state, self.config, clock.now(), mono, self.documents_url)
+                context = CallContext(state, self.config, clock.now(), mono, self.documents_url,
+                                      take_fault=lambda name: self._take_fault(name, call))
                 payload = json_bytes(handler(context, param))
             self.misuse.record(app_key, call, faulted=False, now=time.monotonic())
             reply = Reply(200, payload)
@@ -212,13 +211,18 @@ class Engine:
         low, high = self.config.latency
         if high > 0:
             self.stopping.wait(self._latency_rng.uniform(low, high))
-        if self.faults.take("slow", call):
-            self.stats.count_injected("slow")
+        if self._take_fault("slow", call):
             self.stopping.wait(self.faults.slow_seconds)
-        if self.faults.take("lose_response", call):
-            self.stats.count_injected("lose_response")
+        if self._take_fault("lose_response", call):
             reply.lose_connection = True
         return reply
+
+    def _take_fault(self, name: str, call: str) -> bool:
+        """True when switched-on fault `name` hits this call; counted in the stats."""
+        if not self.faults.take(name, call):
+            return False
+        self.stats.count_injected(name)
+        return True
 
     def _answer_counted_fault(self, fault: OmieFault, app_key: str, call: str) -> Reply:
         """Answer a fault of an admitted call and count it towards the misuse block: business

@@ -6,7 +6,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-COUNTED_FAULTS = ("http_500", "html_error", "slow", "lose_response")
+COUNTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse")
+# Faults that only make sense for one call, whatever `methods` says.
+_FIXED_METHODS = {"faturar_refuse": frozenset({"FaturarOS"})}
 PREFEITURA_MODES = ("up", "reject", "stuck")
 _ACCEPTED_KEYS = {f"{name}_next" for name in COUNTED_FAULTS} | {
     "slow_seconds",
@@ -30,7 +32,8 @@ class FaultInjector:
     """Holds the switched-on failures and hands them out one call at a time.
 
     Count-based faults (`<name>_next`) hit the next N calls, optionally only calls named in
-    `methods` (which applies to the counts set in the same request). `prefeitura` decides how RPS
+    `methods` (which applies to the counts set in the same request); `faturar_refuse` hits only
+    `FaturarOS`, which then answers HTTP 200 with `cCodStatus` "1". `prefeitura` decides how RPS
     end: "up" (normal), "reject" (every RPS ends in 003) or "stuck" (RPS stay in 002).
     """
 
@@ -61,7 +64,8 @@ class FaultInjector:
                     count = settings[key]
                     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                         raise ValueError(f"{key} must be a whole number >= 0; got {count!r}")
-                    self._armed[name] = _Armed(count, frozenset(methods) if methods is not None else None)
+                    scope = _FIXED_METHODS.get(name) or (frozenset(methods) if methods is not None else None)
+                    self._armed[name] = _Armed(count, scope)
             if "slow_seconds" in settings:
                 seconds = settings["slow_seconds"]
                 if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:

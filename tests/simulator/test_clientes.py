@@ -101,6 +101,14 @@ def test_incluir_stores_the_alphanumeric_cnpj_formatted(omie, client_param):
     assert stored["cnpj_cpf"] == "12.ABC.345/01DE-35"
 
 
+def test_a_cnpj_with_an_all_zero_root_is_a_real_cnpj_but_twelve_zeros_are_not(omie, client_param):
+    status = omie.ok(PATH, "IncluirCliente", client_param("DEAL-BB", "00000000000191"))
+    stored = omie.ok(PATH, "ConsultarCliente", {"codigo_cliente_omie": status["codigo_cliente_omie"]})
+    assert (stored["cnpj_cpf"], stored["pessoa_fisica"]) == ("00.000.000/0001-91", "N")
+    _, fault = omie.fault(PATH, "IncluirCliente", client_param("DEAL-Z", "00.000.000/0000-00"))
+    assert fault["faultcode"] == "SOAP-ENV:Client-1004" and "[00.000.000/0000-00]" in fault["faultstring"]
+
+
 def test_duplicate_integration_code_names_the_existing_id(omie, client_param):
     first = omie.ok(PATH, "IncluirCliente", client_param("DEAL-4", "11.222.333/0001-81"))
     status, fault = omie.fault(PATH, "IncluirCliente", client_param("DEAL-4", "529.982.247-25"))

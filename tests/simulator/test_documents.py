@@ -13,7 +13,8 @@ from omie_pipeline.simulator import documents
 
 @pytest.mark.parametrize(
     "value",
-    ["12.ABC.345/01DE-35", "12abc34501de35", "11.222.333/0001-81", "529.982.247-25", "52998224725"],
+    ["12.ABC.345/01DE-35", "12abc34501de35", "11.222.333/0001-81", "529.982.247-25", "52998224725",
+     "00.000.000/0001-91", "00000000000191"],
 )
 def test_valid_documents_are_accepted(value: str) -> None:
     assert documents.is_valid(value)
@@ -26,6 +27,11 @@ def test_valid_documents_are_accepted(value: str) -> None:
 )
 def test_invalid_documents_are_refused(value: str) -> None:
     assert not documents.is_valid(value)
+
+
+@pytest.mark.parametrize("value", ["00000000000191", "00000000000000", "00000000000190", "00000000000272"])
+def test_cnpjs_with_a_zero_root_are_judged_as_an_independent_validator_judges_them(value: str) -> None:
+    assert documents.is_valid_cnpj(value) == stdnum_cnpj.is_valid(value)
 
 
 def test_formatting_follows_omies_stored_form() -> None:

@@ -78,6 +78,42 @@ def test_prefeitura_rejecting_ends_every_rps_in_003_and_stuck_keeps_it_in_002(st
     assert omie.ok(OS, "StatusOS", {"cCodIntOS": "P-2"})["ListaRpsNfse"][0]["cStatusRps"] == "004"
 
 
+def test_faturar_refuse_next_refuses_billable_orders_in_http_200_and_invoices_nothing(omie, sim, client_param, order_param):
+    client = omie.ok(CLIENTS, "IncluirCliente", client_param("REF", "11.222.333/0001-81"))
+    created = {code: omie.ok(OS, "IncluirOS", order_param(code, client["codigo_cliente_omie"]))["nCodOS"]
+               for code in ("R-1", "R-2")}
+    unbillable = omie.ok(CLIENTS, "IncluirCliente", client_param("REF-X", "529.982.247-25", email=""))
+    omie.ok(OS, "IncluirOS", order_param("R-X", unbillable["codigo_cliente_omie"]))
+    active = omie.control("faults", {"faturar_refuse_next": 2, "methods": ["IncluirOS"]})
+    assert active["faturar_refuse_next"] == 2 and active["methods"]["faturar_refuse"] == ["FaturarOS"]
+
+    assert omie.ok(OSP, "ValidarOS", {"cCodIntOS": "R-1"})["cCodStatus"] == "0", "only FaturarOS is refused"
+    assert "e-mail" in omie.ok(OSP, "FaturarOS", {"cCodIntOS": "R-X"})["cDescStatus"], \
+        "the order's own reason comes first and uses up no injected refusal"
+    response = omie.post(OSP, "FaturarOS", {"cCodIntOS": "R-1"})
+    assert response.status_code == 200
+    assert response.json() == {"cCodIntOS": "R-1", "nCodOS": created["R-1"], "cCodStatus": "1",
+                               "cDescStatus": "Não foi possível faturar a OS: certificado digital vencido."}
+    assert omie.ok(OS, "StatusOS", {"cCodIntOS": "R-1"})["cFaturada"] == "N"
+    assert sim.set_faults()["faturar_refuse_next"] == 1
+    assert "certificado" in omie.ok(OSP, "FaturarOS", {"nCodOS": created["R-2"]})["cDescStatus"]
+
+    for code in ("R-1", "R-2"):
+        assert omie.ok(OSP, "FaturarOS", {"cCodIntOS": code})["cCodStatus"] == "0", "the switch is spent"
+        assert omie.ok(OS, "StatusOS", {"cCodIntOS": code})["cFaturada"] == "S"
+    stats = omie.control("stats")
+    assert stats["faults_injected"]["faturar_refuse"] == 2 and stats["faults_active"]["faturar_refuse_next"] == 0
+
+
+def test_faturar_refuse_next_from_python_and_cleared(omie, sim, client_param, order_param):
+    client = omie.ok(CLIENTS, "IncluirCliente", client_param("REF-P", "11.222.333/0001-81"))
+    omie.ok(OS, "IncluirOS", order_param("RP-1", client["codigo_cliente_omie"]))
+    assert sim.set_faults(faturar_refuse_next=3)["faturar_refuse_next"] == 3
+    assert omie.ok(OSP, "FaturarOS", {"cCodIntOS": "RP-1"})["cCodStatus"] == "1"
+    assert sim.set_faults(clear=True)["faturar_refuse_next"] == 0
+    assert omie.ok(OSP, "FaturarOS", {"cCodIntOS": "RP-1"})["cCodStatus"] == "0"
+
+
 def test_bad_fault_settings_are_refused_with_the_reason(sim):
     response = requests.post(sim.control_url + "faults", json={"http_500_next": -1}, timeout=5)
     assert response.status_code == 400 and "http_500_next" in response.json()["error"]
@@ -85,6 +121,8 @@ def test_bad_fault_settings_are_refused_with_the_reason(sim):
     assert response.status_code == 400 and "explode" in response.json()["error"]
     response = requests.post(sim.control_url + "faults", json={"prefeitura": "down"}, timeout=5)
     assert response.status_code == 400
+    response = requests.post(sim.control_url + "faults", json={"faturar_refuse_next": "2"}, timeout=5)
+    assert response.status_code == 400 and "faturar_refuse_next" in response.json()["error"]
 
 
 def test_reset_and_seed_restore_fresh_data_and_counters(omie, sim, client_param):

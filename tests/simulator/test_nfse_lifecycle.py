@@ -102,8 +102,8 @@ def test_cancel_leads_to_005_and_C_and_is_refused_while_processing(start_sim, ca
     _invoiced_order(omie, client_param, order_param)
     _, fault = omie.fault(OSP, "CancelarOS", {"cCodIntOS": "OS-N1"})
     assert "processamento" in fault["faultstring"]
-    _, fault = omie.fault(OSP, "FaturarOS", {"cCodIntOS": "OS-N1"})
-    assert "já foi faturada" in fault["faultstring"]
+    again = omie.ok(OSP, "FaturarOS", {"cCodIntOS": "OS-N1"})
+    assert again["cCodStatus"] == "1" and "já foi faturada" in again["cDescStatus"]
     assert _statuses_until_final(omie, "OS-N1")[-1] == "004"
     answer = omie.ok(OSP, "CancelarOS", {"cCodIntOS": "OS-N1"})
     assert answer["cCodStatus"] == "0"
@@ -113,6 +113,9 @@ def test_cancel_leads_to_005_and_C_and_is_refused_while_processing(start_sim, ca
     assert note["Cancelamento"]["cDataCancelamento"] == status["dDtCanc"]
     _, fault = omie.fault(OSP, "CancelarOS", {"cCodIntOS": "OS-N1"})
     assert "já está cancelada" in fault["faultstring"]
+    refused = omie.ok(OSP, "FaturarOS", {"cCodIntOS": "OS-N1"})
+    assert refused["cCodStatus"] == "1" and "cancelada" in refused["cDescStatus"]
+    assert _rps(omie, "OS-N1")["cStatusRps"] == "005", "invoicing a cancelled OS starts no new RPS"
 
 
 def test_cancel_of_an_order_never_invoiced_is_refused_and_blank_code_is_60_spaces(omie, client_param, order_param):

@@ -120,18 +120,28 @@ def test_listar_os_filters_by_code_status_and_change_date(omie, client_param, or
     assert fault["faultcode"] == "SOAP-ENV:Client-5113"
 
 
-def test_validar_os_answers_200_with_status_1_and_the_reason(omie, client_param, order_param):
+def test_validar_and_faturar_os_refuse_a_not_billable_order_in_http_200_with_the_same_reason(
+        omie, client_param, order_param, sim):
     no_email = _client(omie, client_param, "C-NOMAIL", "529.982.247-25", email="")
     no_address = _client(omie, client_param, "C-NOADDR", "12.ABC.345/01DE-35", cep="")
-    for code, client_id, reason in (("OS-V1", no_email, "e-mail"), ("OS-V2", no_address, "cep")):
-        omie.ok(OS, "IncluirOS", order_param(code, client_id))
-        answer = omie.ok(OSP, "ValidarOS", {"cCodIntOS": code})
-        assert answer["cCodStatus"] == "1" and reason in answer["cDescStatus"]
-        status, fault = omie.fault(OSP, "FaturarOS", {"cCodIntOS": code})
-        assert status == 500 and reason in fault["faultstring"]
     good = _client(omie, client_param)
-    omie.ok(OS, "IncluirOS", order_param("OS-V3", good))
-    assert omie.ok(OSP, "ValidarOS", {"cCodIntOS": "OS-V3"})["cCodStatus"] == "0"
+    free = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 0}
+    cases = (("OS-V1", no_email, (), "e-mail"), ("OS-V2", no_address, (), "cep"), ("OS-V3", good, (free,), "valor"))
+    for code, client_id, items, reason in cases:
+        created = omie.ok(OS, "IncluirOS", order_param(code, client_id, *items))
+        validated = omie.ok(OSP, "ValidarOS", {"cCodIntOS": code})
+        assert validated["cCodStatus"] == "1" and reason in validated["cDescStatus"]
+        refused = omie.ok(OSP, "FaturarOS", {"cCodIntOS": code})
+        assert refused == {"cCodIntOS": code, "nCodOS": created["nCodOS"], "cCodStatus": "1",
+                           "cDescStatus": validated["cDescStatus"]}
+        assert omie.ok(OS, "StatusOS", {"cCodIntOS": code})["cFaturada"] == "N"
+    assert not any(order.faturada for order in sim.state.orders.values()), "a refused FaturarOS invoices nothing"
+    stats = sim.stats()
+    assert stats["errors"].get("FaturarOS", 0) == 0 and stats["responses_by_status"].get("500", 0) == 0
+    omie.ok(OS, "IncluirOS", order_param("OS-V4", good))
+    assert omie.ok(OSP, "ValidarOS", {"cCodIntOS": "OS-V4"})["cCodStatus"] == "0"
+    status, fault = omie.fault(OSP, "FaturarOS", {"cCodIntOS": "OS-NONE"})
+    assert (status, fault["faultcode"]) == (500, "SOAP-ENV:Client-103"), "an unknown OS is still a fault"
 
 
 def test_discount_deduction_and_given_amounts_shape_the_taxes(omie, client_param, order_param):

@@ -20,13 +20,15 @@ _MODULES = ("empresas", "clientes", "servico", "ordens", "osp", "nfse", "osdocs"
 
 @dataclass
 class CallContext:
-    """What a call may use: the data (lock already held), the settings, and one consistent now."""
+    """What a call may use: the data (lock already held), the settings, one consistent now, and
+    `take_fault(name)`, True (and counted) when a fault switched on at runtime hits this call."""
 
     state: SimState
     config: SimulatorConfig
     now: datetime
     mono: float
     documents_url: str
+    take_fault: Callable[[str], bool]
 
 
 Handler = Callable[[CallContext, dict[str, Any]], dict[str, Any]]

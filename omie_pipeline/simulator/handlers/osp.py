@@ -12,6 +12,9 @@ from omie_pipeline.simulator.state import ServiceOrder
 
 ADDRESS_FIELDS = ("endereco", "endereco_numero", "bairro", "cidade", "estado", "cep")
 _KEYS = ("nCodOS", "cCodIntOS")
+# What a billable OS gets when the `faturar_refuse_next` fault is on: a refusal from the billing
+# side (certificate, prefeitura) that no check of the OS or its client could have foreseen.
+INJECTED_REFUSAL = "Não foi possível faturar a OS: certificado digital vencido."
 
 
 def _answer(order: ServiceOrder, code: str, message: str) -> dict[str, Any]:
@@ -59,11 +62,17 @@ def validar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
 
 @omie_call("servicos/osp", "FaturarOS")
 def faturar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
-    """Accepts the order for invoicing and queues its RPS (001); the NFS-e comes later."""
+    """Accepts the order for invoicing and queues its RPS (001); the NFS-e comes later.
+
+    A refusal is an answer, not a fault: HTTP 200 with `cCodStatus` "1" and the reason, as
+    ValidarOS gives it (an unknown order is still the Client-103 fault).
+    """
     order = find_order(ctx, param, _KEYS)
     reason = not_billable_reason(ctx, order)
     if reason:
-        raise errors.os_state(reason)
+        return _answer(order, "1", reason)
+    if ctx.take_fault("faturar_refuse"):
+        return _answer(order, "1", INJECTED_REFUSAL)
     order.faturada = True
     order.invoiced_at = ctx.now
     order.changed_at = ctx.now

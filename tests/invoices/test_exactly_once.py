@@ -1,0 +1,227 @@
+"""Exactly once: one OS and one NFS-e per deal through lost answers, crashes and concurrent runs.
+
+Every scenario is followed by reruns of the issuing step and by status refreshes until the
+prefeitura has answered, and then Omie's own state (the simulator's) is counted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.store import Store
+from omie_pipeline.sync import invoices as issuing
+from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
+from omie_pipeline.sync.invoices import Outcome, issue_invoices
+
+from .conftest import Account, calls, client_for, settle_prefeitura
+
+
+class Crash(Exception):
+    """Stands for the process dying at a chosen point (caught per deal, like any failure)."""
+
+
+class HardCrash(BaseException):
+    """Stands for a kill: nothing in the run catches it, so its claims stay until their lease ends."""
+
+
+def crash_on(monkeypatch: pytest.MonkeyPatch, name: str, when: Callable[..., bool], error: type[BaseException] = Crash,
+             times: int = 1) -> list[str]:  # fmt: skip
+    """Make `sync.invoices.<name>` raise `error` the first `times` it is called with arguments matching `when`."""
+    original = getattr(issuing, name)
+    crashed: list[str] = []
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if len(crashed) < times and when(*args, **kwargs):
+            crashed.append(name)
+            raise error(f"crash in {name}")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(issuing, name, wrapper)
+    return crashed
+
+
+def finish(account: Account, deal_ids: list[str], reruns: int = 2) -> None:
+    """Rerun issuing, let the prefeitura answer, refresh, and check Omie holds one OS and NFS-e per deal."""
+    for _ in range(reruns):
+        account.issue()
+    settle_prefeitura(account.sim)
+    settings = RefreshSettings(redundant_interval=timedelta(0))
+    refresh_statuses(account.client, account.store, account.name, settings=settings)
+    for deal_id in deal_ids:
+        assert account.invoice(deal_id).status == InvoiceStatus.ISSUED, deal_id
+    account.assert_exactly_once(deal_ids)
+    with account.sim.state.lock:
+        invoiced = [order for order in account.sim.state.orders.values() if order.faturada]
+    assert len(invoiced) == len(deal_ids)
+    assert len(account.sim.state.nfses) == len(deal_ids)
+    assert account.sim.stats()["rejected"]["redundant"] == 0
+
+
+def test_lost_include_answer_is_adopted_not_resent(account: Account) -> None:
+    deal_ids = account.add_deals(3)
+    account.sim.set_faults(lose_response_next=1, methods=["IncluirOS"])
+
+    summary = account.issue(workers=1)
+
+    assert account.sim.stats()["faults_injected"]["lose_response"] == 1
+    first = summary.of(deal_ids[0])
+    assert first.outcome is Outcome.SUBMITTED and "found by key" in account_history(account, deal_ids[0])
+    assert calls(account.sim)["IncluirOS"] == 3  # the lost one was looked up, not sent again
+    finish(account, deal_ids)
+
+
+def test_lost_include_answer_and_failed_look_up_wait_for_the_next_run(account: Account) -> None:
+    deal_ids = account.add_deals(2)
+    account.sim.set_faults(lose_response_next=1, methods=["IncluirOS"])
+    account.sim.set_faults(http_500_next=20, methods=["ConsultarOS"])
+
+    summary = account.issue(workers=1)
+
+    assert summary.of(deal_ids[0]).outcome is Outcome.UNKNOWN
+    assert account.invoice(deal_ids[0]).omie_os_id is None  # nothing known: nothing stored, nothing resent
+    assert account.invoice(deal_ids[0]).claimed_by is None
+    account.sim.set_faults(clear=True)
+    rerun = account.issue()
+    assert rerun.of(deal_ids[0]).outcome is Outcome.SUBMITTED  # found by the look-up, adopted, invoiced
+    assert calls(account.sim)["IncluirOS"] == 2
+    finish(account, deal_ids)
+
+
+def test_crash_after_the_intent_before_the_answer_is_stored(account: Account, monkeypatch) -> None:
+    deal_ids = account.add_deals(3)
+    crashed = crash_on(monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "omie_os_id" in values,
+                       times=3)
+
+    summary = account.issue()
+
+    assert crashed == ["update_claimed"] * 3
+    assert {summary.of(deal).outcome for deal in deal_ids} == {Outcome.FAILED}
+    assert all(account.invoice(deal).omie_os_id is None for deal in deal_ids)
+    assert len(account.orders_by_key()) == 3  # Omie applied every IncluirOS
+    monkeypatch.undo()
+    rerun = account.issue()
+    assert {rerun.of(deal).outcome for deal in deal_ids} == {Outcome.SUBMITTED}
+    assert calls(account.sim)["IncluirOS"] == 3
+    finish(account, deal_ids)
+
+
+def test_killed_run_keeps_its_claim_until_the_lease_ends(account: Account, monkeypatch) -> None:
+    (deal,) = account.add_deals(1)
+    crash_on(monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "omie_os_id" in values,
+             error=HardCrash)
+    with pytest.raises(HardCrash):
+        account.issue(workers=1)
+    monkeypatch.undo()
+    assert account.invoice(deal).claimed_by is not None
+
+    assert account.issue().results == []  # within the lease the claim holder may still be running
+    assert calls(account.sim)["IncluirOS"] == 1
+
+    taken_over = account.issue(claim_lease=timedelta(0))
+    assert taken_over.of(deal).outcome is Outcome.SUBMITTED
+    finish(account, [deal])
+
+
+def test_crash_after_the_os_before_invoicing(account: Account, monkeypatch) -> None:
+    deal_ids = account.add_deals(2)
+    original = account.client.validate_os
+
+    def crash(**key: Any) -> None:
+        raise Crash("crash between IncluirOS and ValidarOS")
+
+    monkeypatch.setattr(account.client, "validate_os", crash)
+
+    summary = account.issue()
+
+    assert {summary.of(deal).outcome for deal in deal_ids} == {Outcome.FAILED}
+    assert all(account.invoice(deal).omie_os_id is not None for deal in deal_ids)
+    assert account.invoiced_orders() == 0
+    monkeypatch.setattr(account.client, "validate_os", original)
+    rerun = account.issue()
+    assert {rerun.of(deal).outcome for deal in deal_ids} == {Outcome.SUBMITTED}
+    assert calls(account.sim)["IncluirOS"] == 2 and calls(account.sim)["FaturarOS"] == 2
+    finish(account, deal_ids)
+
+
+def test_crash_after_invoicing_before_it_is_recorded(account: Account, monkeypatch) -> None:
+    deal_ids = account.add_deals(2)
+    crash_on(monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "submitted_at" in values,
+             times=2)
+
+    summary = account.issue()
+
+    assert {summary.of(deal).outcome for deal in deal_ids} == {Outcome.FAILED}
+    assert account.invoiced_orders() == 2 and all(account.invoice(d).submitted_at is None for d in deal_ids)
+    monkeypatch.undo()
+    rerun = account.issue()
+    assert {rerun.of(deal).outcome for deal in deal_ids} == {Outcome.ADOPTED}  # found invoiced, adopted
+    assert calls(account.sim)["FaturarOS"] == 2  # never invoiced twice
+    finish(account, deal_ids)
+
+
+def test_os_invoiced_in_omie_before_its_id_was_recorded_is_adopted_as_it_is(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    account.sim.set_faults(lose_response_next=1, methods=["IncluirOS"])
+    account.sim.set_faults(http_500_next=20, methods=["ConsultarOS"])
+    assert account.issue().of(deal).outcome is Outcome.UNKNOWN
+    account.sim.set_faults(clear=True)
+    account.client.invoice_os(cCodIntOS=account.invoice(deal).idempotency_key)  # someone invoiced it in Omie
+    settle_prefeitura(account.sim)
+
+    rerun = account.issue()
+
+    assert rerun.of(deal).outcome is Outcome.ADOPTED
+    assert account.invoice(deal).status == InvoiceStatus.ISSUED  # its exact state, read with StatusOS
+    assert calls(account.sim)["FaturarOS"] == 1 and "ValidarOS" not in calls(account.sim)
+    finish(account, [deal])
+
+
+def test_lost_invoicing_answer_is_settled_by_a_look_up(account: Account) -> None:
+    deal_ids = account.add_deals(2)
+    account.sim.set_faults(lose_response_next=1, methods=["FaturarOS"])
+
+    summary = account.issue(workers=1)
+
+    assert summary.of(deal_ids[0]).outcome is Outcome.ADOPTED
+    assert calls(account.sim)["FaturarOS"] == 2
+    finish(account, deal_ids)
+
+
+def test_two_runs_at_once_issue_each_deal_once(account: Account, db_url: str) -> None:
+    deal_ids = account.add_deals(12)
+    stores = [Store(db_url), Store(db_url)]
+    clients = [client_for(account.sim), client_for(account.sim)]
+    summaries: list[Any] = [None, None]
+    start = threading.Barrier(2)
+
+    def run(index: int) -> None:
+        start.wait()
+        summaries[index] = issue_invoices(clients[index], stores[index], account.name,
+                                          settings=account.settings(workers=3), claimer=f"run-{index}")
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for store in stores:
+        store.dispose()
+
+    sent = [result.deal_id for summary in summaries for result in summary.results
+            if result.outcome is Outcome.SUBMITTED]
+    assert sorted(sent) == sorted(deal_ids)  # each deal sent by exactly one of the two runs
+    assert calls(account.sim)["IncluirOS"] == 12 and calls(account.sim)["FaturarOS"] == 12
+    finish(account, deal_ids)
+
+
+def account_history(account: Account, deal_id: str) -> str:
+    from omie_pipeline.store.invoices import events_of
+
+    with account.store.connect() as connection:
+        return "\n".join(event.detail or "" for event in events_of(connection, account.name, deal_id))

@@ -1,0 +1,172 @@
+"""Issuing against the simulator: the life cycle to issued and to error, and deals not ready yet."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.omie.models import ClientInput
+from omie_pipeline.store.invoices import events_of, open_invoice_issues
+from omie_pipeline.store.tables import client_links
+from omie_pipeline.store.tax_rates import close_rates, lock_account_versions
+from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
+from omie_pipeline.sync.invoices import Outcome
+
+from .conftest import Account, calls, calls_since, settle_prefeitura
+
+VALID_CNPJ = "11222333000181"
+
+
+def refresh(account: Account, **overrides) -> object:
+    settings = RefreshSettings(redundant_interval=account.interval, **overrides)
+    return refresh_statuses(account.client, account.store, account.name, settings=settings)
+
+
+def test_life_cycle_to_issued(account: Account) -> None:
+    deal_ids = account.add_deals(3)
+    before = calls(account.sim)
+
+    summary = account.issue()
+
+    assert [summary.of(deal).outcome for deal in deal_ids] == [Outcome.SUBMITTED] * 3
+    assert calls_since(account.sim, before) == {"IncluirOS": 3, "ValidarOS": 3, "FaturarOS": 3}
+    invoice = account.invoice(deal_ids[0])
+    assert invoice.status == InvoiceStatus.SUBMITTED and invoice.submitted_at is not None
+    # The taxes recorded before sending (Lucro Presumido, IRRF 1.5 % and CSRF 4.65 % withheld).
+    assert (invoice.gross_amount, invoice.ir_withheld_amount, invoice.withheld_total, invoice.net_amount) == (
+        Decimal("2000.00"), Decimal("30.00"), Decimal("123.00"), Decimal("1877.00"))
+    with account.sim.state.lock:
+        order = account.sim.state.orders[invoice.omie_os_id]
+        taxes = order.items[0].taxes
+        assert order.c_cod_int_os == invoice.idempotency_key
+        assert order.total == invoice.gross_amount
+        assert order.retained_total == invoice.withheld_total  # Omie holds back what the store says
+        assert taxes.amounts["IRRF"] == invoice.ir_amount and taxes.retained["IRRF"]
+        assert "Valor líquido: R$ 1.877,00" in order.informacoes_adicionais["cDadosAdicNF"]
+
+    settle_prefeitura(account.sim)
+    refresh(account)
+
+    for deal_id in deal_ids:
+        issued = account.invoice(deal_id)
+        assert issued.status == InvoiceStatus.ISSUED
+        assert issued.nfse_number and issued.verification_code and issued.issued_at is not None
+        assert issued.pdf_url.endswith(".pdf") and issued.xml_url.endswith(".xml")
+        with account.sim.state.lock:
+            note = account.sim.state.nfse_of_order(issued.omie_os_id)
+            assert (str(note.number), note.cod_verif) == (issued.nfse_number, issued.verification_code)
+    with account.store.connect() as connection:
+        history = [(event.from_status, event.to_status) for event in events_of(connection, account.name, deal_ids[0])]
+    assert history[0] == (None, "submitted")
+    assert history[-1] == ("submitted", "issued") or history[-1] == ("processing", "issued")
+    account.assert_exactly_once(deal_ids)
+
+
+def test_life_cycle_to_error_when_the_prefeitura_rejects(account: Account) -> None:
+    deal_ids = account.add_deals(2)
+    account.sim.set_faults(prefeitura="reject")
+    account.issue()
+    settle_prefeitura(account.sim)
+
+    summary = refresh(account)
+
+    assert summary.changes["error"] == 2
+    for deal_id in deal_ids:
+        invoice = account.invoice(deal_id)
+        assert invoice.status == InvoiceStatus.ERROR
+        assert invoice.rps_status == "003"
+        assert invoice.last_error.startswith("E0") and invoice.fix  # the prefeitura's code, message and a fix
+    with account.sim.state.lock:
+        assert all(nfse.status == "R" for nfse in account.sim.state.nfses.values())
+    account.assert_exactly_once(deal_ids)
+
+
+def _client_without_email(account: Account) -> dict:
+    record = {"codigo_cliente_integracao": "T-SEM-EMAIL", "razao_social": "Sem Email Comercio Ltda",
+              "nome_fantasia": "Sem Email", "cnpj_cpf": VALID_CNPJ, "endereco": "Rua A", "endereco_numero": "10",
+              "bairro": "Centro", "cidade": "SAO PAULO", "estado": "SP", "cep": "01001000"}
+    created = account.client.include_client(ClientInput(**record))
+    return {**record, "codigo_cliente_omie": created.codigo_cliente_omie, "email": None, "cep": "01001000"}
+
+
+def test_validation_refusal_puts_the_invoice_in_error_and_the_others_go_on(account: Account) -> None:
+    good = account.add_deals(2)
+    (bad,) = account.add_deals(1, client=_client_without_email(account))
+
+    summary = account.issue()
+
+    assert summary.of(bad).outcome is Outcome.ERROR
+    assert [summary.of(deal).outcome for deal in good] == [Outcome.SUBMITTED] * 2
+    invoice = account.invoice(bad)
+    assert invoice.status == InvoiceStatus.ERROR and invoice.omie_os_id is not None  # the OS exists in Omie
+    assert "ValidarOS" in invoice.last_error and "e-mail" in invoice.last_error
+    assert "e-mail" in invoice.fix
+    assert account.invoiced_orders() == 2
+
+    again = account.issue()  # an invoice in error waits for a person: nothing is resent
+    assert again.results == []
+    assert len(account.orders_by_key()) == 3
+
+
+def test_include_refusal_is_a_deal_issue_until_fixed(account: Account) -> None:
+    (deal,) = account.add_deals(1, link=False)
+    with account.store.begin() as connection:
+        account.link(connection, deal, VALID_CNPJ, 999_999, datetime.now(timezone.utc))  # no such Omie client
+
+    summary = account.issue()
+
+    assert summary.of(deal).outcome is Outcome.REFUSED
+    assert account.invoices() == [] and account.orders_by_key() == {}  # no OS, so no invoice
+    with account.store.connect() as connection:
+        (issue,) = open_invoice_issues(connection, account.name, deal)
+    assert issue["reason"] == "refused_by_omie" and "999999" in issue["message"]
+
+    good_client = account.billable_clients[0]["codigo_cliente_omie"]
+    with account.store.begin() as connection:
+        connection.execute(sa.update(client_links).where(client_links.c.deal_id == deal)
+                           .values(codigo_cliente_omie=good_client))
+    assert account.issue().of(deal).outcome is Outcome.SUBMITTED
+    with account.store.connect() as connection:
+        assert open_invoice_issues(connection, account.name, deal) == []
+    account.assert_exactly_once([deal])
+
+
+def test_deals_not_ready_become_issues_with_a_fix_and_cost_no_call(account: Account) -> None:
+    (unlinked,) = account.add_deals(1, link=False)
+    (unmapped,) = account.add_deals(1, product_code="NOT-IN-THE-MAP")
+    (no_street,) = account.add_deals(1, street=None)
+    before = calls(account.sim)
+
+    summary = account.issue()
+
+    assert {summary.of(deal).outcome for deal in (unlinked, unmapped, no_street)} == {Outcome.NOT_READY}
+    assert calls_since(account.sim, before) == {}
+    with account.store.connect() as connection:
+        issues = {(issue["deal_id"], issue["field"], issue["reason"]): issue
+                  for issue in open_invoice_issues(connection, account.name)}
+    assert set(issues) == {(unlinked, "client", "no_client_link"), (unmapped, "product_code", "unmapped"),
+                           (no_street, "street", "missing")}
+    assert all(issue["fix"] for issue in issues.values())
+
+    with account.store.begin() as connection:
+        account.link(connection, unlinked, "x", account.billable_clients[0]["codigo_cliente_omie"],
+                     datetime.now(timezone.utc))
+    assert account.issue().of(unlinked).outcome is Outcome.SUBMITTED
+    with account.store.connect() as connection:
+        still_open = {issue["deal_id"] for issue in open_invoice_issues(connection, account.name)}
+    assert still_open == {unmapped, no_street}
+
+
+def test_a_service_without_rates_in_force_is_not_invoiced(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    with account.store.begin() as connection:
+        lock_account_versions(connection, account.name)
+        close_rates(connection, account.name, account.service_code, datetime.now(timezone.utc))
+
+    assert account.issue().of(deal).outcome is Outcome.NOT_READY
+    with account.store.connect() as connection:
+        (issue,) = open_invoice_issues(connection, account.name, deal)
+    assert issue["reason"] == "no_rates_in_force" and account.service_code in issue["message"]

@@ -8,16 +8,17 @@ from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
 from omie_pipeline.defs.assets.clients import CLIENT_ASSETS, CLIENT_CHECKS
 from omie_pipeline.defs.assets.deals import DEAL_ASSETS, DEAL_CHECKS
 from omie_pipeline.defs.assets.invoices import INVOICE_ASSETS, INVOICE_CHECKS
+from omie_pipeline.defs.assets.report import REPORT_ASSETS, REPORT_JOBS, REPORT_SCHEDULES
 from omie_pipeline.defs.invoice_jobs import INVOICE_JOBS
 from omie_pipeline.defs.resources import DealSourceResource, OmieResource, StoreResource
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS, *INVOICE_ASSETS],
+        assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS, *INVOICE_ASSETS, *REPORT_ASSETS],
         asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS],
-        jobs=[*INVOICE_JOBS],
-        schedules=[],
+        jobs=[*INVOICE_JOBS, *REPORT_JOBS],
+        schedules=[*REPORT_SCHEDULES],
         sensors=[],
         resources={"store": StoreResource(), "omie": OmieResource(), "deal_source": DealSourceResource()},
     )

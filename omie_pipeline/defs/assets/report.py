@@ -1,0 +1,174 @@
+"""The finance reconciliation report as a Dagster asset, with its checks, job and schedule.
+
+Partitioned by account and closing day (São Paulo), so each day's report is its own
+materialisation and the Dagster UI plots counts and totals across days. Today's partition exists
+(end offset 1) so the report can be refreshed while the day is still running; the schedule does
+that every hour and writes yesterday's final version just after midnight.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME, accounts
+from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.domain.money import format_brl
+from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
+from omie_pipeline.reports import Report, ReportFiles, build_report, write_report
+from omie_pipeline.reports.labels import OUTCOME_ORDER, reason_label
+from omie_pipeline.reports.verify import Verification, stuck_or_failed, verify_report
+from omie_pipeline.settings import load_settings
+
+ASSET_NAME = "reconciliation_report"
+TIMEZONE = "America/Sao_Paulo"
+CHECK_EVERY_DEAL_ONCE = "reconciliation_report_every_deal_once"
+CHECK_TOTALS_MATCH_STORE = "reconciliation_report_totals_match_store"
+CHECK_NO_STUCK_OR_FAILED = "reconciliation_report_no_stuck_or_failed_invoices"
+
+report_partitions = dg.MultiPartitionsDefinition({
+    "account": accounts,
+    "date": dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone=TIMEZONE, end_offset=1),
+})  # fmt: skip
+
+
+def report_partition_key(account: str, day: date) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({"account": account, "date": day.isoformat()})
+
+
+@dg.asset(
+    name=ASSET_NAME,
+    partitions_def=report_partitions,
+    group_name="reporting",
+    kinds={"html", "csv", "excel"},
+    owners=["team:finance"],
+    # Same account, any day: Dagster maps the account partition onto the report's account dimension.
+    deps=["nfse_status"],
+    check_specs=[
+        dg.AssetCheckSpec(CHECK_EVERY_DEAL_ONCE, asset=ASSET_NAME, blocking=True,
+                          description="Every deal closed that day is in the report exactly once (SQL count)."),
+        dg.AssetCheckSpec(CHECK_TOTALS_MATCH_STORE, asset=ASSET_NAME, blocking=True,
+                          description="Totals by invoice status and by tax equal the store's SQL sums."),
+        dg.AssetCheckSpec(CHECK_NO_STUCK_OR_FAILED, asset=ASSET_NAME,
+                          description="No open invoice is stuck past the threshold or rejected (any closing day)."),
+    ],
+)  # fmt: skip
+def reconciliation_report(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+    """Finance's reconciliation of one account's deals closed on one day: HTML, CSV and XLSX files."""
+    keys = context.partition_key.keys_by_dimension
+    account, day = keys["account"], date.fromisoformat(keys["date"])
+    settings = load_settings()
+    report = build_report(store.store(), account, day, now_utc(), closed_statuses=settings.closed_statuses,
+                          stuck_after_minutes=settings.omie_pipeline_stuck_after_minutes)
+    files = write_report(report, settings.reports_dir)
+    verification = verify_report(report, store.store(), settings.closed_statuses)
+    context.log.info("report of %s for %s: %s deals closed, %s issued, %s open items; written to %s",
+                     account, day, report.summary.closed_count, report.summary.issued_count,
+                     report.summary.open_count, files.html.parent)  # fmt: skip
+    return dg.MaterializeResult(metadata=report_metadata(report, files), check_results=check_results(report, verification))
+
+
+def _md_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_markdown(report: Report) -> str:
+    """A short table for the Dagster UI: each situation, then the walk from CRM to issued."""
+    summary = report.summary
+    by_status = [(line.outcome.label, str(line.count), format_brl(line.gross if line.outcome.is_invoiced else line.crm_amount))
+                 for line in summary.by_status if line.count]  # fmt: skip
+    walk = [(line.label, str(line.count), format_brl(line.amount)) for line in summary.bridge]
+    return "\n\n".join([
+        f"**{report.account} · fechados em {report.period_label}**",
+        _md_table(by_status, ("Situação", "Negócios", "Valor")),
+        _md_table(walk, ("Conciliação", "Negócios", "Valor")),
+    ])  # fmt: skip
+
+
+def report_metadata(report: Report, files: ReportFiles) -> dict[str, object]:
+    """Numbers the UI plots across materialisations, the summary table and where the files are."""
+    summary = report.summary
+    metadata: dict[str, object] = {
+        "dagster/row_count": summary.closed_count,
+        "summary": dg.MetadataValue.md(summary_markdown(report)),
+        "html": dg.MetadataValue.path(str(files.html)),
+        "csv": dg.MetadataValue.path(str(files.csv)),
+        "xlsx": dg.MetadataValue.path(str(files.xlsx)),
+        "open_items_html": dg.MetadataValue.path(str(files.open_items_html)),
+        "deals_closed": summary.closed_count,
+        "deals_invoiced": summary.invoiced_count,
+        "deals_issued": summary.issued_count,
+        "deals_with_exceptions": summary.exceptions_count,
+        "open_items": summary.open_count,
+        "closed_amount": float(summary.closed_amount),
+        "invoiced_amount": float(summary.invoiced_amount),
+        "issued_amount": float(summary.issued_amount),
+        "withheld_amount": float(summary.withheld_issued),
+        "net_receivable": float(summary.net_issued),
+        "open_amount": float(summary.open_amount),
+    }
+    for outcome in OUTCOME_ORDER:
+        metadata[f"deals_{outcome.value}"] = summary.status(outcome).count
+    for tax in summary.taxes:
+        metadata[f"tax_{tax.tax}_issued"] = float(tax.amount_issued)
+    if summary.reasons:
+        metadata["exceptions_by_reason"] = dg.MetadataValue.md(_md_table(
+            [(reason_label(group.reason), str(group.count), format_brl(group.amount)) for group in summary.reasons[:20]],
+            ("Motivo", "Negócios", "Valor"),
+        ))  # fmt: skip
+    return metadata
+
+
+def check_results(report: Report, verification: Verification) -> list[dg.AssetCheckResult]:
+    stuck = stuck_or_failed(report)
+    return [
+        dg.AssetCheckResult(
+            check_name=CHECK_EVERY_DEAL_ONCE, passed=verification.every_deal_once,
+            metadata={"deals_in_store": verification.deals_expected, "deals_in_report": verification.deals_listed,
+                      "duplicated": ", ".join(verification.duplicated_deals) or "none"},
+        ),
+        dg.AssetCheckResult(
+            check_name=CHECK_TOTALS_MATCH_STORE, passed=verification.totals_agree,
+            metadata={"differences": dg.MetadataValue.md("\n".join(f"- {line}" for line in verification.mismatches)
+                                                         or "none")},
+        ),
+        dg.AssetCheckResult(
+            check_name=CHECK_NO_STUCK_OR_FAILED, passed=not stuck, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"count": len(stuck), "deals": ", ".join(stuck[:50]) or "none"},
+        ),
+    ]  # fmt: skip
+
+
+report_job = dg.define_asset_job(
+    "report_job",
+    selection=dg.AssetSelection.assets(ASSET_NAME),
+    partitions_def=report_partitions,
+    description="The reconciliation report of one account for one closing day.",
+)
+
+
+def _report_requests(context: dg.ScheduleEvaluationContext):
+    account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
+    if not account_keys:
+        yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
+        return
+    moment = context.scheduled_execution_time.astimezone(SAO_PAULO)
+    days = [moment.date()]
+    if moment.hour == 0:
+        days.append(moment.date() - timedelta(days=1))  # yesterday's final report
+    for account in account_keys:
+        for day in days:
+            yield dg.RunRequest(run_key=f"{account}:{day.isoformat()}:{moment.isoformat()}",
+                                partition_key=report_partition_key(account, day))
+
+
+report_schedule = dg.ScheduleDefinition(
+    name="report_schedule", cron_schedule="50 * * * *", job=report_job, execution_timezone=TIMEZONE,
+    execution_fn=_report_requests, default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Today's reconciliation report every hour; yesterday's final report at 00:50.",
+)  # fmt: skip
+
+REPORT_ASSETS = [reconciliation_report]
+REPORT_JOBS = [report_job]
+REPORT_SCHEDULES = [report_schedule]

@@ -1,0 +1,121 @@
+"""The reconciliation_report asset through Dagster: metadata, files, checks, the job and its schedule."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from omie_pipeline.defs.assets.report import (
+    CHECK_EVERY_DEAL_ONCE,
+    CHECK_NO_STUCK_OR_FAILED,
+    CHECK_TOTALS_MATCH_STORE,
+    reconciliation_report,
+    report_job,
+    report_partition_key,
+    report_schedule,
+)
+from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
+from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.domain.timeutil import SAO_PAULO
+from omie_pipeline.reports.verify import verify_report
+from omie_pipeline.store.tables import deals, invoices
+
+from .conftest import ACCOUNT, CLOSED, DAY, build
+from .test_build import _closed_on_day
+
+
+@pytest.fixture
+def reports_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "reports"
+    monkeypatch.setenv("OMIE_PIPELINE_REPORTS_DIR", str(folder))
+    monkeypatch.setenv("OMIE_PIPELINE_CLOSED_STATUSES", "won")
+    return folder
+
+
+def _store_figures(store) -> dict[str, float]:
+    joined = deals.join(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
+    with store.connect() as connection:
+        count, amount = connection.execute(sa.select(sa.func.count(), sa.func.sum(deals.c.amount))
+                                           .where(_closed_on_day())).one()  # fmt: skip
+        issued = connection.execute(sa.select(sa.func.count(), sa.func.sum(invoices.c.gross_amount),
+                                              sa.func.sum(invoices.c.net_amount)).select_from(joined)
+                                    .where(_closed_on_day(), invoices.c.status == "issued")).one()  # fmt: skip
+    return {"deals_closed": count, "closed_amount": float(amount), "deals_issued": issued[0],
+            "issued_amount": float(issued[1]), "net_receivable": float(issued[2])}
+
+
+def test_materialising_a_day_writes_the_files_and_records_plottable_metadata(sqlite_seeded, reports_dir) -> None:
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
+        result = dg.materialize([reconciliation_report], partition_key=report_partition_key(ACCOUNT, DAY),
+                                instance=instance, resources={"store": StoreResource(db_url=sqlite_seeded.store.url)})
+    assert result.success
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    for name, expected in _store_figures(sqlite_seeded.store).items():
+        assert metadata[name].value == pytest.approx(expected, abs=0.005), name
+    assert metadata["dagster/row_count"].value == metadata["deals_closed"].value
+    for name in ("open_amount", "withheld_amount", "invoiced_amount", "tax_iss_issued"):
+        assert isinstance(metadata[name].value, float)
+    assert "| Situação | Negócios | Valor |" in metadata["summary"].value
+    for name in ("html", "csv", "xlsx", "open_items_html"):
+        path = Path(metadata[name].value)
+        assert path.is_file() and path.parent == reports_dir / ACCOUNT
+    checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    assert checks[CHECK_EVERY_DEAL_ONCE].passed and checks[CHECK_TOTALS_MATCH_STORE].passed
+    stuck = checks[CHECK_NO_STUCK_OR_FAILED]
+    assert not stuck.passed and stuck.severity == dg.AssetCheckSeverity.WARN
+    # Rejected (D-1006, D-0901) and processing since October (D-0601), whatever the clock says today.
+    assert {"D-1006", "D-0901", "D-0601"} <= set(stuck.metadata["deals"].value.split(", "))
+
+
+def test_verification_catches_a_dropped_deal_and_a_wrong_total(sqlite_seeded) -> None:
+    report = build(sqlite_seeded)
+    assert verify_report(report, sqlite_seeded.store, CLOSED).every_deal_once
+    dropped = replace(report, deals=report.deals[1:])
+    assert not verify_report(dropped, sqlite_seeded.store, CLOSED).every_deal_once
+    with sqlite_seeded.store.begin() as connection:  # the store changes after the report was built
+        connection.execute(invoices.update().where(invoices.c.deal_id == "D-1001").values(gross_amount="12600.00"))
+    found = verify_report(report, sqlite_seeded.store, CLOSED)
+    assert not found.totals_agree and any(line.startswith("issued gross") for line in found.mismatches)
+
+
+def test_the_report_job_runs_from_the_project_definitions(sqlite_seeded, reports_dir, monkeypatch) -> None:
+    monkeypatch.setenv("OMIE_PIPELINE_DB_URL", sqlite_seeded.store.url)
+    from omie_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("report_job")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
+        result = job.execute_in_process(instance=instance, partition_key=report_partition_key(ACCOUNT, DAY))
+    assert result.success
+    assert (reports_dir / ACCOUNT / f"reconciliacao_{ACCOUNT}_{DAY.isoformat()}.xlsx").is_file()
+
+
+def _repository():
+    return dg.Definitions(assets=[reconciliation_report], jobs=[report_job], schedules=[report_schedule],
+                          resources={"store": StoreResource()}).get_repository_def()
+
+
+@pytest.mark.parametrize(("hour", "days"), [(10, ["2026-11-26"]), (0, ["2026-11-26", "2026-11-25"])])
+def test_schedule_refreshes_today_and_closes_yesterday_after_midnight(hour: int, days: list[str]) -> None:
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme", "beta"])
+        context = dg.build_schedule_context(instance=instance, repository_def=_repository(),
+                                            scheduled_execution_time=datetime(2026, 11, 26, hour, 50, tzinfo=SAO_PAULO))
+        requests = report_schedule.evaluate_tick(context).run_requests
+    keys = sorted(str(request.partition_key) for request in requests)
+    assert keys == sorted(f"{account}|{day}" for account in ("acme", "beta") for day in days)
+    assert len({request.run_key for request in requests}) == len(requests)
+
+
+def test_schedule_waits_for_an_account() -> None:
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance,
+                                            scheduled_execution_time=datetime(2026, 11, 26, 9, 50, tzinfo=SAO_PAULO))
+        result = report_schedule.evaluate_tick(context)
+    assert not result.run_requests and "no Omie account" in result.skip_message

@@ -226,8 +226,11 @@ def run_failure_alert(facts: RunFailureFacts, secrets: Iterable[str] = ()) -> Al
     error = shorten(scrub(f"{facts.error_class}: {facts.error_message}" if facts.error_class
                           else facts.error_message, secrets), RUN_ERROR_LIMIT)
     step = facts.step_key or "(no step: the run failed outside its steps)"
-    retry = (f" It was retry {facts.retry_number} of run {facts.root_run_id}; later retries of that run do not "
-             "alert again." if facts.retry_number else "")
+    retry = ""
+    if facts.root_run_id != facts.run_id:
+        which = f"retry {facts.retry_number}" if facts.retry_number else "a re-execution"
+        retry = (f" It was {which} of run {facts.root_run_id}; re-executions of that run alert only once, "
+                 "so look at the latest one in the UI.")
     summary = (f"Run {facts.run_id} of job {facts.job_name} (account {facts.account}) failed on "
                f"{format_when(facts.failed_at)} in step {step}.{retry}")
     rows = [("Job", facts.job_name), ("Account", facts.account), ("Step", step), ("Error", error),

@@ -8,6 +8,7 @@ new stuck alerts into at most one status refresh run per account.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -17,12 +18,12 @@ from omie_pipeline.alerts.watch import (
     StuckAccount, alert_run_failure, check_failed_invoices, check_stuck_invoices, redeliver_pending,
 )
 from omie_pipeline.defs.alert_resources import AlertsResource
+from omie_pipeline.defs.assets.invoices import REFRESH_DEALS_TAG
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.defs.resources import StoreResource
 from omie_pipeline.settings import load_settings
 
 REFRESH_JOB_NAME = "invoice_status_refresh_job"
-REFRESH_DEALS_TAG = "omie_pipeline/refresh_deals"
 REFRESH_DEALS_TAG_LIMIT = 1000  # characters of the comma list of deal ids
 PARTITION_TAG = "dagster/partition"
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -55,8 +56,11 @@ def _refresh_request(context: dg.SensorEvaluationContext, account: str,
     if _refresh_in_flight(context.instance, account):
         return f"a status refresh of {account!r} is already queued or running"
     digest = hashlib.sha256("\n".join(sorted(a.key for a in stuck.new_alerts)).encode()).hexdigest()[:16]
+    # Only the invoices that just crossed a level: the others were re-checked when they crossed
+    # theirs, and the refresh job's own schedule keeps every pending invoice current.
+    deal_ids = list(dict.fromkeys(alert.deal_id for alert in stuck.new_alerts if alert.deal_id))
     return dg.RunRequest(run_key=f"stuck_refresh:{account}:{digest}", partition_key=account,
-                         tags={REFRESH_DEALS_TAG: refresh_deals_tag(stuck.stuck_deal_ids)})
+                         tags={REFRESH_DEALS_TAG: refresh_deals_tag(deal_ids)})
 
 
 @dg.sensor(name="stuck_invoices", job_name=REFRESH_JOB_NAME, minimum_interval_seconds=60,
@@ -141,16 +145,20 @@ def run_failure_facts(context: dg.RunFailureSensorContext, ui_url: str, default_
             error_class, message = error.cls_name or "", _first_line(error.message)
         else:
             message = _first_line(failure.message or "the run failed")
-    if error_class and message.startswith(f"{error_class}:"):
-        message = message[len(error_class) + 1:].strip()
+    if error_class:  # Dagster writes "package.module.Class: message"; the class is shown on its own
+        message = re.sub(rf"^(?:[\w.]+\.)?{re.escape(error_class)}:\s*", "", message)
     record = context.instance.get_run_record_by_id(run.run_id)
     started_at = (datetime.fromtimestamp(record.start_time, timezone.utc)
                   if record is not None and record.start_time else None)
     failed_at = (datetime.fromtimestamp(record.end_time, timezone.utc)
                  if record is not None and record.end_time else datetime.now(timezone.utc))
-    partition = run.tags.get(PARTITION_TAG)
+    root_run_id = run.root_run_id or run.run_id
+    # The account comes from the root run: a re-execution may not carry the partition tag, and the
+    # alert of its root is recorded under the root's account.
+    root = context.instance.get_run_by_id(root_run_id) if root_run_id != run.run_id else run
+    partition = (root.tags if root is not None else run.tags).get(PARTITION_TAG) or run.tags.get(PARTITION_TAG)
     return RunFailureFacts(
-        run_id=run.run_id, root_run_id=run.root_run_id or run.run_id, job_name=run.job_name,
+        run_id=run.run_id, root_run_id=root_run_id, job_name=run.job_name,
         account=partition or default_account, partition_key=partition, step_key=step_key,
         error_class=error_class, error_message=message, failed_at=failed_at, started_at=started_at,
         retry_number=int(run.tags.get("dagster/retry_number", "0") or 0),

@@ -17,6 +17,7 @@ def _register_subcommands() -> None:
     from omie_pipeline.cli import services  # noqa: F401
     from omie_pipeline.cli import invoices  # noqa: F401
     from omie_pipeline.cli import deals  # noqa: F401
+    from omie_pipeline.cli import report  # noqa: F401
 
 
 _register_subcommands()

@@ -93,6 +93,10 @@ def funnel_chart(summary: Summary) -> str:
     with matplotlib.rc_context(_STYLE):
         figure = _figure(7.2, 2.6)
         axes = figure.add_subplot()
+        if not summary.closed_count:
+            axes.text(0.5, 0.5, "Nenhum negócio fechado no período", ha="center", va="center", color=TEXT_COLOUR)
+            axes.set_axis_off()
+            return _svg(figure, "funnel", "Funil: fechado no CRM, faturado e emitido")
         widest = max(float(amount) for _, _, amount, _ in steps) or 1.0
         for position, (label, count, amount, colour) in enumerate(steps):
             width = float(amount)

@@ -160,3 +160,14 @@ def test_an_account_that_cannot_name_a_folder_is_refused(sqlite_seeded, tmp_path
     report = replace(build(sqlite_seeded), account="../elsewhere")
     with pytest.raises(ValueError, match="elsewhere"):
         write_report(report, tmp_path)
+
+
+def test_a_day_without_deals_still_gives_a_complete_report(sqlite_seeded, tmp_path) -> None:
+    quiet_day = date(2026, 11, 22)
+    report = build(sqlite_seeded, quiet_day)
+    files = write_report(report, tmp_path)
+    assert report.deals == [] and report.summary.closed_amount == 0 and report.open_items
+    page = files.html.read_text(encoding="utf-8")
+    assert "Nenhum negócio fechado em 22/11/2026" in page and len(re.findall(r"<svg", page)) == 3
+    assert _read_csv(files.csv).empty
+    assert len(pd.read_excel(files.xlsx, sheet_name="Em aberto")) == len(report.open_items)

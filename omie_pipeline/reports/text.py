@@ -1,0 +1,90 @@
+"""The report as plain text for a terminal: a built report, or one read back from its CSV or XLSX.
+
+Reading a written file back uses pandas the way finance's spreadsheet does (`;`, decimal comma,
+BOM), so what the terminal shows is what the file holds.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+from omie_pipeline.domain.money import format_brl
+from omie_pipeline.reports.csv_export import CSV_ENCODING, CSV_SEPARATOR
+from omie_pipeline.reports.labels import OUTCOME_ORDER, Outcome
+from omie_pipeline.reports.model import Report
+from omie_pipeline.reports.xlsx import SHEET_DEALS
+
+STATUS_CODE_COLUMN = "Código da situação"
+MONEY_COLUMNS = ("Valor no CRM", "Valor bruto da nota", "Total retido", "Líquido a receber")
+
+
+class UnreadableReportError(ValueError):
+    """A file that is not a report this pipeline wrote."""
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
+    return ["  " + "  ".join(cell.ljust(width) if index == 0 else cell.rjust(width)
+                             for index, (cell, width) in enumerate(zip(row, widths))) for row in rows]  # fmt: skip
+
+
+def report_text(report: Report) -> str:
+    """Counts and amounts by situation, the walk from CRM to issued, and the open items."""
+    summary = report.summary
+    lines = [f"Conciliação · conta {report.account} · fechados em {report.period_label}", ""]
+    rows = [("Situação", "Negócios", "Valor no CRM", "Valor bruto", "Líquido")]
+    rows += [(line.outcome.label, str(line.count), format_brl(line.crm_amount),
+              format_brl(line.gross) if line.outcome.is_invoiced else "—",
+              format_brl(line.net) if line.outcome.is_invoiced else "—")
+             for line in summary.by_status]  # fmt: skip
+    lines += _table(rows) + [""]
+    lines += _table([("Conciliação", "Negócios", "Valor")]
+                    + [(line.label, str(line.count), format_brl(line.amount)) for line in summary.bridge])  # fmt: skip
+    lines += ["", f"Retido nas notas emitidas: {format_brl(summary.withheld_issued)}; "
+                  f"líquido a receber: {format_brl(summary.net_issued)}",
+              f"Em aberto (todas as datas): {summary.open_count} negócios, {format_brl(summary.open_amount)}"]  # fmt: skip
+    if summary.reasons:
+        lines += ["", "Exceções por motivo:"]
+        lines += [f"  {group.count:>4}  {group.label} ({group.reason}): {format_brl(group.amount)}" for group in summary.reasons]
+    return "\n".join(lines)
+
+
+def _read_deals(path: Path) -> pd.DataFrame:
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path, sep=CSV_SEPARATOR, decimal=",", encoding=CSV_ENCODING, dtype={"Negócio": str})
+        if path.suffix.lower() == ".xlsx":
+            return pd.read_excel(path, sheet_name=SHEET_DEALS, dtype={"Negócio": str})
+    except (ValueError, KeyError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise UnreadableReportError(f"{path}: cannot be read as a reconciliation report ({error})") from None
+    raise UnreadableReportError(f"{path}: give the report's .csv or .xlsx (the HTML is for reading in a browser)")
+
+
+def _money(series: pd.Series) -> Decimal:
+    """A column's sum, to the cent, read through text so no float residue shows."""
+    return Decimal(str(round(float(series.fillna(0).sum()), 2))).quantize(Decimal("0.01"))
+
+
+def file_text(path: Path) -> str:
+    """Counts and amounts by situation, read back from a written CSV or XLSX."""
+    deals = _read_deals(path)
+    missing = [column for column in (STATUS_CODE_COLUMN, *MONEY_COLUMNS) if column not in deals.columns]
+    if missing:
+        raise UnreadableReportError(f"{path}: not a reconciliation report (no column {', '.join(missing)})")
+    rows = [("Situação", "Negócios", "Valor no CRM", "Valor bruto", "Líquido")]
+    for outcome in OUTCOME_ORDER:
+        selected = deals[deals[STATUS_CODE_COLUMN] == outcome.value]
+        if len(selected):
+            rows.append((outcome.label, str(len(selected)), format_brl(_money(selected["Valor no CRM"])),
+                         format_brl(_money(selected["Valor bruto da nota"])),
+                         format_brl(_money(selected["Líquido a receber"]))))  # fmt: skip
+    unknown = set(deals[STATUS_CODE_COLUMN].dropna()) - {outcome.value for outcome in Outcome}
+    lines = [f"{path.name}: {len(deals)} negócios", ""] + _table(rows)
+    if unknown:
+        lines.append(f"  situações desconhecidas: {', '.join(sorted(map(str, unknown)))}")
+    lines += ["", f"  Total no CRM: {format_brl(_money(deals['Valor no CRM']))}; "
+                  f"notas: {format_brl(_money(deals['Valor bruto da nota']))}"]  # fmt: skip
+    return "\n".join(lines)

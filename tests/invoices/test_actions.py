@@ -1,0 +1,186 @@
+"""Wait, cancel and documents of one invoice, against the simulator."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.store.invoices import events_of
+from omie_pipeline.store.tables import invoices
+from omie_pipeline.sync.invoice_actions import (
+    CancelNotAllowedError,
+    DocumentError,
+    InvoiceNotFoundError,
+    WaitExit,
+    cancel_invoice,
+    download_pdf,
+    wait_for_invoice,
+)
+from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
+
+from .conftest import REDUNDANT_SECONDS, Account, calls, calls_since, settle_prefeitura
+
+REASON = "Serviço não prestado: contrato rescindido pelo cliente"
+
+
+def wait(account: Account, deal_id: str, timeout: float):
+    return wait_for_invoice(account.client, account.store, account.name, deal_id, timeout=timeout,
+                            interval=account.interval)
+
+
+def issued(account: Account, count: int = 1) -> list[str]:
+    deal_ids = account.add_deals(count)
+    account.issue()
+    settle_prefeitura(account.sim)
+    refresh_statuses(account.client, account.store, account.name,
+                     settings=RefreshSettings(redundant_interval=account.interval))
+    assert all(account.invoice(deal).status == InvoiceStatus.ISSUED for deal in deal_ids)
+    return deal_ids
+
+
+# --- wait ---------------------------------------------------------------------------------------
+
+
+def test_wait_until_issued(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    account.issue()
+
+    result = wait(account, deal, timeout=10)
+
+    assert result.exit_code is WaitExit.ISSUED and not result.timed_out
+    assert result.polls >= 1 and result.invoice.nfse_number
+    assert account.sim.stats()["rejected"]["redundant"] == 0
+
+
+def test_wait_until_error(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    account.sim.set_faults(prefeitura="reject")
+    account.issue()
+
+    result = wait(account, deal, timeout=10)
+
+    assert result.exit_code is WaitExit.ERROR
+    assert result.invoice.last_error and result.invoice.fix
+
+
+def test_wait_times_out_spacing_its_requests(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    account.sim.set_faults(prefeitura="stuck")
+    account.issue()
+    before = calls(account.sim)
+    started = time.monotonic()
+
+    result = wait(account, deal, timeout=1.6)
+
+    elapsed = time.monotonic() - started
+    assert result.exit_code is WaitExit.STILL_PROCESSING and result.timed_out
+    assert elapsed >= 1.6
+    # One request per interval at most: the simulator enforces Omie's redundancy rule and refused none.
+    assert calls_since(account.sim, before) == {"StatusOS": result.polls}
+    assert result.polls <= 1.6 / REDUNDANT_SECONDS + 1
+    assert account.sim.stats()["rejected"]["redundant"] == 0
+    assert result.invoice.status == InvoiceStatus.PROCESSING
+
+
+def test_wait_for_a_deal_without_invoice(account: Account) -> None:
+    with pytest.raises(InvoiceNotFoundError):
+        wait(account, "no-such-deal", timeout=1)
+
+
+# --- cancel -------------------------------------------------------------------------------------
+
+
+def cancel(account: Account, deal_id: str, reason: str = REASON, confirm_timeout: float = 3.0):
+    return cancel_invoice(account.client, account.store, account.name, deal_id, reason=reason,
+                          requested_by="maria.financeiro", interval=account.interval, confirm_timeout=confirm_timeout)
+
+
+def test_cancel_an_issued_invoice(account: Account) -> None:
+    (deal,) = issued(account)
+
+    result = cancel(account, deal)
+
+    assert result.confirmed
+    invoice = result.invoice
+    assert invoice.status == InvoiceStatus.CANCELLED and invoice.cancelled_at is not None
+    assert (invoice.cancel_reason, invoice.cancel_requested_by) == (REASON, "maria.financeiro")
+    assert invoice.cancel_requested_at.replace(microsecond=0) <= invoice.cancelled_at  # Omie stamps to the second
+    with account.sim.state.lock:
+        order = account.sim.state.orders[invoice.omie_os_id]
+        assert order.cancelada and account.sim.state.nfses[order.rps.n_cod_nf].status == "C"
+    with account.store.connect() as connection:
+        details = [event.detail for event in events_of(connection, account.name, deal)]
+    assert f"cancellation requested by maria.financeiro: {REASON}" in details
+    assert calls(account.sim)["CancelarOS"] == 1
+
+
+def test_cancel_needs_an_issued_invoice_and_a_reason(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    account.sim.set_faults(prefeitura="stuck")
+    account.issue()
+
+    with pytest.raises(CancelNotAllowedError, match="only an issued invoice"):
+        cancel(account, deal)
+    with pytest.raises(ValueError, match="at least 15 characters"):
+        cancel(account, deal, reason="mistake")
+    assert "CancelarOS" not in calls(account.sim)
+    assert account.invoice(deal).cancel_reason is None
+
+
+def test_cancelled_only_when_omie_confirms(account: Account) -> None:
+    (deal,) = issued(account)
+    account.sim.set_faults(lose_response_next=1, methods=["CancelarOS"])
+
+    result = cancel(account, deal, confirm_timeout=0)
+
+    assert not result.confirmed
+    assert result.invoice.status == InvoiceStatus.ISSUED and result.invoice.cancel_pending
+    time.sleep(REDUNDANT_SECONDS)
+    refresh_statuses(account.client, account.store, account.name,
+                     settings=RefreshSettings(redundant_interval=account.interval))
+    invoice = account.invoice(deal)
+    assert invoice.status == InvoiceStatus.CANCELLED and not invoice.cancel_pending
+    assert calls(account.sim)["CancelarOS"] == 1
+
+
+def test_cancel_of_an_invoice_already_cancelled_in_omie_is_confirmed(account: Account) -> None:
+    (deal,) = issued(account)
+    account.client.cancel_os(nCodOS=account.invoice(deal).omie_os_id)  # done in Omie's screens
+    time.sleep(REDUNDANT_SECONDS)
+
+    result = cancel(account, deal)
+
+    assert result.confirmed and result.invoice.status == InvoiceStatus.CANCELLED
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+def test_download_the_pdf_and_renew_an_expired_link(account: Account, tmp_path) -> None:
+    first, second = issued(account, 2)
+
+    saved = download_pdf(account.store, account.name, first, tmp_path / "nfse.pdf")
+    assert saved.read_bytes().startswith(b"%PDF")
+
+    expired = f"{account.sim.root_url}_sim/docs/1.pdf"  # answers 404, like an expired pre-signed link
+    with account.store.begin() as connection:
+        connection.execute(sa.update(invoices).where(invoices.c.deal_id == second).values(pdf_url=expired))
+    with pytest.raises(DocumentError, match="HTTP 404"):
+        download_pdf(account.store, account.name, second, tmp_path / "without-client.pdf")
+    time.sleep(REDUNDANT_SECONDS)
+    renewed = download_pdf(account.store, account.name, second, tmp_path / "renewed.pdf", client=account.client,
+                           interval=timedelta(seconds=REDUNDANT_SECONDS))
+    assert renewed.read_bytes().startswith(b"%PDF")
+    assert account.invoice(second).pdf_url != expired
+
+
+def test_no_pdf_before_the_note_is_issued(account: Account, tmp_path) -> None:
+    (deal,) = account.add_deals(1)
+    account.sim.set_faults(prefeitura="stuck")
+    account.issue()
+    with pytest.raises(DocumentError, match="only an issued note"):
+        download_pdf(account.store, account.name, deal, tmp_path / "x.pdf", client=account.client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from omie_pipeline.defs.alert_resources import AlertsResource
 from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
 from omie_pipeline.defs.assets.clients import CLIENT_ASSETS, CLIENT_CHECKS
 from omie_pipeline.defs.assets.deals import DEAL_ASSETS, DEAL_CHECKS
@@ -11,6 +12,7 @@ from omie_pipeline.defs.assets.invoices import INVOICE_ASSETS, INVOICE_CHECKS
 from omie_pipeline.defs.assets.report import REPORT_ASSETS, REPORT_JOBS, REPORT_SCHEDULES
 from omie_pipeline.defs.invoice_jobs import INVOICE_JOBS
 from omie_pipeline.defs.resources import DealSourceResource, OmieResource, StoreResource
+from omie_pipeline.defs.sensors import ALERT_SENSORS
 
 
 def build_definitions() -> dg.Definitions:
@@ -19,8 +21,9 @@ def build_definitions() -> dg.Definitions:
         asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS],
         jobs=[*INVOICE_JOBS, *REPORT_JOBS],
         schedules=[*REPORT_SCHEDULES],
-        sensors=[],
-        resources={"store": StoreResource(), "omie": OmieResource(), "deal_source": DealSourceResource()},
+        sensors=[*ALERT_SENSORS],
+        resources={"store": StoreResource(), "omie": OmieResource(), "deal_source": DealSourceResource(),
+                   "alerts": AlertsResource()},
     )
 
 

@@ -179,4 +179,5 @@ def sync_run_failures(context: dg.RunFailureSensorContext, store: StoreResource,
         context.log.info("alerted the failure of run %s (%s)", facts.run_id, alert.key)
 
 
-ALERT_SENSORS = [stuck_invoices, failed_invoices, alert_redelivery, sync_run_failures]
+# `stuck_invoices` targets `invoice_status_refresh_job`, so it is registered together with that job.
+ALERT_SENSORS = [failed_invoices, alert_redelivery, sync_run_failures]

@@ -123,10 +123,10 @@ class Seeder:
 
     def commit(self) -> Seeded:
         with self.seeded.store.begin() as connection:
-            connection.execute(deals.insert(), self.deals)
-            connection.execute(client_links.insert(), self.links)
-            connection.execute(invoices.insert(), self.invoices)
-            connection.execute(deal_issues.insert(), self.issues)
+            for table, rows in ((deals, self.deals), (client_links, self.links), (invoices, self.invoices),
+                                (deal_issues, self.issues)):  # fmt: skip
+                if rows:
+                    connection.execute(table.insert(), rows)
         return self.seeded
 
 

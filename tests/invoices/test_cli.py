@@ -1,0 +1,103 @@
+"""The `omie-pipeline invoices` commands, configured through the environment like in production."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from omie_pipeline.cli import main
+from omie_pipeline.domain.documents import normalise_document
+
+from .conftest import REDUNDANT_SECONDS, Account, settle_prefeitura
+
+REASON = "Nota emitida com valor errado, será reemitida"
+LIST_KEYS = {"deal_id", "status", "nfse_number", "verification_code", "pdf_url", "omie_os_id", "last_error"}
+
+
+@pytest.fixture
+def cli(account: Account, db_url: str):
+    env = {
+        "OMIE_BASE_URL": account.sim.base_url, "OMIE_APP_KEY": account.sim.config.app_key,
+        "OMIE_APP_SECRET": account.sim.config.app_secret, "OMIE_PIPELINE_DB_URL": db_url,
+        "OMIE_PIPELINE_ACCOUNT": account.name, "OMIE_REDUNDANT_SECONDS": str(REDUNDANT_SECONDS),
+        "OMIE_RATE_WINDOW_SECONDS": str(account.sim.config.window_seconds),
+    }  # fmt: skip
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(main, ["invoices", *args], env=env, catch_exceptions=False)
+
+    return run
+
+
+def person_client(account: Account) -> dict:
+    return next(c for c in account.billable_clients if len(normalise_document(c["cnpj_cpf"])) == 11)
+
+
+def test_list_and_show(account: Account, cli, tmp_path) -> None:
+    client = person_client(account)
+    (deal,) = account.add_deals(1, client=client)
+    other = account.add_deals(1)[0]
+    account.issue()
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    assert cli("wait", other, "--timeout", "10").exit_code == 0
+
+    listed = cli("list", "--json")
+    assert listed.exit_code == 0
+    rows = json.loads(listed.output)
+    assert {row["deal_id"] for row in rows} == {deal, other}
+    assert all(LIST_KEYS <= set(row) and row["status"] == "issued" and row["nfse_number"] for row in rows)
+    assert json.loads(cli("list", "--status", "error", "--json").output) == []
+    assert deal in cli("list").output
+
+    shown = cli("show", deal)
+    cpf = normalise_document(client["cnpj_cpf"])
+    assert shown.exit_code == 0
+    assert "issued" in shown.output and rows[0]["verification_code"] in cli("show", rows[0]["deal_id"]).output
+    assert cpf not in shown.output and f"***.{cpf[3:6]}.{cpf[6:9]}-**" in shown.output  # the CPF is masked
+    assert "processing -> issued" in shown.output or "submitted -> issued" in shown.output
+    detail = json.loads(cli("show", deal, "--json").output)
+    assert detail["client"]["document"].startswith("***") and detail["history"][0]["to"] == "submitted"
+
+    pdf = tmp_path / "nota.pdf"
+    assert cli("show", deal, "--pdf", str(pdf)).exit_code == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_show_explains_a_deal_without_invoice(account: Account, cli) -> None:
+    (deal,) = account.add_deals(1, link=False)
+    account.issue()
+    shown = cli("show", deal)
+    assert shown.exit_code == 1 and "no Omie client" in shown.output and "fix:" in shown.output
+    assert cli("show", "nobody").exit_code == 1
+
+
+def test_wait_exit_codes(account: Account, cli) -> None:
+    (stuck,) = account.add_deals(1)
+    account.sim.set_faults(prefeitura="stuck")
+    account.issue()
+    assert cli("wait", stuck, "--timeout", "1").exit_code == 3
+
+    account.sim.set_faults(prefeitura="reject")
+    (rejected,) = account.add_deals(1)
+    account.issue()
+    result = cli("wait", rejected, "--timeout", "10")
+    assert result.exit_code == 2 and "fix:" in result.output
+
+
+def test_cancel(account: Account, cli) -> None:
+    (deal,) = account.add_deals(1)
+    account.issue()
+    settle_prefeitura(account.sim)
+
+    assert cli("cancel", deal).exit_code == 2  # --reason is required
+    assert cli("cancel", deal, "--reason", "oops", "--by", "ana").exit_code == 1
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    result = cli("cancel", deal, "--reason", REASON, "--by", "ana", "--confirm-timeout", "5")
+
+    assert result.exit_code == 0, result.output
+    assert "cancelled" in result.output
+    assert account.invoice(deal).cancel_requested_by == "ana"
+    assert cli("wait", deal, "--timeout", "1").exit_code == 4

@@ -188,12 +188,12 @@ def _include(client: OmieClient, param: Any, code: str, *, attempts: int = 2) ->
             return _Outcome(error.existing_id, "adopted", error.integration_code)
         found = client.get_client(codigo_cliente_integracao=code)
         return _Outcome(found.codigo_cliente_omie, "adopted", code)
-    except errors.OutcomeUnknownError:
+    except errors.OutcomeUnknownError as lost:
         try:
             found = client.get_client(codigo_cliente_integracao=code)
         except errors.NotFoundError:
             if attempts <= 1:
-                raise
+                raise lost from None
             log.info("client %s: not registered after a lost answer; sending once more", code)
             return _include(client, param, code, attempts=attempts - 1)
         return _Outcome(found.codigo_cliente_omie, "adopted", code)

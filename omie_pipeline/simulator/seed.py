@@ -143,9 +143,11 @@ def _service_taxes(entry: CatalogEntry, regime: str) -> dict[str, Any]:
     return {
         "nAliqISS": entry.iss,
         "cRetISS": "S" if entry.iss_retained else "N",
-        "nAliqPIS": Decimal("0.65") if csrf else own_pis,
+        # PIS/COFINS rates are the company's own (its regime's); what a payer withholds is
+        # fixed by law (0.65/3 %) and follows from the retention flags.
+        "nAliqPIS": own_pis,
         "cRetPIS": "S" if csrf else "N",
-        "nAliqCOFINS": Decimal("3.00") if csrf else own_cofins,
+        "nAliqCOFINS": own_cofins,
         "cRetCOFINS": "S" if csrf else "N",
         "nAliqCSLL": Decimal("1.00") if csrf else Decimal("0"),
         "cRetCSLL": "S" if csrf else "N",

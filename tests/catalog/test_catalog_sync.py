@@ -154,7 +154,7 @@ def test_unreadable_rates_leave_the_service_without_rates_in_force(sim, client, 
     assert [item.service_code for item in services_without_rates(store, ACCOUNT)] == ["SRV002"]
 
 
-@pytest.mark.parametrize("regime", ["Simples Nacional", "Lucro Presumido"])
+@pytest.mark.parametrize("regime", ["Simples Nacional", "Lucro Presumido", "Lucro Real"])
 def test_the_seeded_rates_follow_the_rules_of_each_regime(make_sim, store, regime: str) -> None:
     from .conftest import client_for
 

@@ -69,13 +69,21 @@ class RunFailureFacts:
     run_url: str
 
 
-def invoice_commands(deal_id: str) -> tuple[str, ...]:
-    """The commands that show, re-check and cancel one invoice."""
-    deal = shlex.quote(deal_id)
+def command_target(deal_id: str, account: str, home_account: str | None) -> str:
+    """The command's arguments for one invoice: `--account` unless it is the deployment's own account.
+
+    Deal ids are unique per account only, so a command copied for another account must name it.
+    """
+    target = shlex.quote(deal_id)
+    return target if account == home_account else f"{target} --account {shlex.quote(account)}"
+
+
+def invoice_commands(target: str) -> tuple[str, ...]:
+    """The commands that show, re-check and cancel one invoice (`target` from `command_target`)."""
     return (
-        f"omie-pipeline invoices show {deal}",
-        f"omie-pipeline invoices wait {deal}",
-        f'omie-pipeline invoices cancel {deal} --reason "..."',
+        f"omie-pipeline invoices show {target}",
+        f"omie-pipeline invoices wait {target}",
+        f'omie-pipeline invoices cancel {target} --reason "..."',
     )
 
 
@@ -129,8 +137,12 @@ def _common_facts(facts: InvoiceFacts) -> list[tuple[str, str]]:
     return rows
 
 
-def stuck_alert(facts: InvoiceFacts, level: int, threshold: timedelta, now: datetime) -> Alert:
-    """An invoice in submitted/processing for `level` times (1, 2, 4) the threshold or more."""
+def stuck_alert(facts: InvoiceFacts, level: int, threshold: timedelta, now: datetime,
+                home_account: str | None = None) -> Alert:
+    """An invoice in submitted/processing for `level` times (1, 2, 4) the threshold or more.
+
+    `home_account` is the deployment's default account: commands for it need no `--account`.
+    """
     waited = now - facts.since
     where = "waiting on Omie and the prefeitura" if facts.reached_omie else "not yet accepted by Omie"
     summary = (f"The NFS-e of deal {facts.deal_id} (account {facts.account}) has been {facts.status} for "
@@ -142,7 +154,7 @@ def stuck_alert(facts: InvoiceFacts, level: int, threshold: timedelta, now: date
                                              f"{format_duration(threshold)})")]
     if facts.last_error:
         rows.append(("Last message from Omie", shorten(scrub(facts.last_error), OMIE_MESSAGE_LIMIT)))
-    deal = shlex.quote(facts.deal_id)
+    deal = command_target(facts.deal_id, facts.account, home_account)
     if facts.reached_omie:
         steps = [
             f"Re-check it now: `omie-pipeline invoices wait {deal}` (the sensor also requests a status refresh run "
@@ -175,14 +187,14 @@ def stuck_alert(facts: InvoiceFacts, level: int, threshold: timedelta, now: date
         summary=summary,
         facts=tuple(rows),
         next_steps=tuple(steps),
-        commands=invoice_commands(facts.deal_id),
+        commands=invoice_commands(deal),
         deal_id=facts.deal_id,
         since=facts.since.isoformat(),
         extra={"status": facts.status, "threshold_minutes": str(int(threshold.total_seconds() // 60))},
     )
 
 
-def failed_alert(facts: InvoiceFacts, now: datetime) -> Alert:
+def failed_alert(facts: InvoiceFacts, now: datetime, home_account: str | None = None) -> Alert:
     """An invoice that Omie or the prefeitura refused, with the cause and the fix in plain words."""
     message = shorten(scrub(facts.last_error or ""), OMIE_MESSAGE_LIMIT)
     known = cause_for(message)
@@ -190,12 +202,12 @@ def failed_alert(facts: InvoiceFacts, now: datetime) -> Alert:
         fix = scrub(facts.stored_fix)
     else:
         fix = known.fix
-    fix = fix.replace("<DEAL_ID>", shlex.quote(facts.deal_id))
+    deal = command_target(facts.deal_id, facts.account, home_account)
+    fix = fix.replace("<DEAL_ID>", deal)
     summary = (f"The NFS-e of deal {facts.deal_id} (account {facts.account}) was refused on "
                f"{format_when(facts.status_changed_at)} ({format_duration(now - facts.status_changed_at)} ago). "
                f"Omie/prefeitura said: \"{message or 'no message'}\". Likely cause: {known.cause}.")
     rows = _common_facts(facts) + [("Refused at", format_when(facts.status_changed_at)), ("Cause", known.cause)]
-    deal = shlex.quote(facts.deal_id)
     steps = [
         f"Fix: {fix}.",
         f"See its history: `omie-pipeline invoices show {deal}`.",
@@ -213,7 +225,7 @@ def failed_alert(facts: InvoiceFacts, now: datetime) -> Alert:
         summary=summary,
         facts=tuple(rows),
         next_steps=tuple(steps),
-        commands=invoice_commands(facts.deal_id),
+        commands=invoice_commands(deal),
         deal_id=facts.deal_id,
         since=facts.status_changed_at.isoformat(),
         extra={"cause": known.code, "fix": fix, "omie_message": message},

@@ -97,8 +97,12 @@ def _attempt(store: Store, record: alert_store.AlertRecord, alert: Alert, delive
     return result
 
 
-def check_stuck_invoices(store: Store, delivery: DeliveryRound, threshold: timedelta, now: datetime) -> StuckReport:
-    """Alert once per invoice and level for every invoice in submitted/processing past the threshold."""
+def check_stuck_invoices(store: Store, delivery: DeliveryRound, threshold: timedelta, now: datetime,
+                         home_account: str | None = None) -> StuckReport:
+    """Alert once per invoice and level for every invoice in submitted/processing past the threshold.
+
+    `home_account` (the deployment's default account) is the one whose commands need no `--account`.
+    """
     with store.connect() as connection:
         rows = alert_store.stuck_invoices(connection, since_before=now - threshold)
     report = StuckReport()
@@ -109,7 +113,7 @@ def check_stuck_invoices(store: Store, delivery: DeliveryRound, threshold: timed
         if level == 0:  # cannot happen given the query, kept as the rule's single home
             continue
         report.accounts.setdefault(facts.account, StuckAccount()).stuck_deal_ids.append(facts.deal_id)
-        candidates[facts.account].append(stuck_alert(facts, level, threshold, now))
+        candidates[facts.account].append(stuck_alert(facts, level, threshold, now, home_account))
     for account, alerts in candidates.items():
         for alert in _unsent(store, account, alerts):
             if send_new_alert(store, alert, delivery, now):
@@ -118,13 +122,13 @@ def check_stuck_invoices(store: Store, delivery: DeliveryRound, threshold: timed
 
 
 def check_failed_invoices(store: Store, delivery: DeliveryRound, now: datetime,
-                          lookback: timedelta = DEFAULT_FAILED_LOOKBACK) -> list[Alert]:
+                          lookback: timedelta = DEFAULT_FAILED_LOOKBACK, home_account: str | None = None) -> list[Alert]:
     """Alert once for every invoice that went to `error` within `lookback` (again after a re-failure)."""
     with store.connect() as connection:
         rows = alert_store.failed_invoices(connection, changed_since=now - lookback)
     by_account: dict[str, list[Alert]] = defaultdict(list)
     for row in rows:
-        by_account[row["account"]].append(failed_alert(_facts(row), now))
+        by_account[row["account"]].append(failed_alert(_facts(row), now, home_account))
     sent: list[Alert] = []
     for account, alerts in by_account.items():
         sent += [alert for alert in _unsent(store, account, alerts) if send_new_alert(store, alert, delivery, now)]

@@ -68,7 +68,8 @@ def _refresh_request(context: dg.SensorEvaluationContext, account: str,
            description="Alerts on invoices in submitted/processing past the threshold (again at 2x and 4x) and "
                        "requests one status refresh run per account.")
 def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource):
-    report = check_stuck_invoices(store.store(), alerts.delivery_round(), alerts.stuck_threshold(), alerts.now())
+    report = check_stuck_invoices(store.store(), alerts.delivery_round(), alerts.stuck_threshold(), alerts.now(),
+                                  home_account=load_settings().omie_pipeline_account)
     if not report.accounts:
         return dg.SkipReason("no invoice in submitted/processing past the threshold")
     requests: list[dg.RunRequest] = []
@@ -95,7 +96,8 @@ def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, al
            description="Alerts once on every invoice newly in error, with Omie's message and the fix.")
 def failed_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource):
     sent = check_failed_invoices(store.store(), alerts.delivery_round(), alerts.now(),
-                                 lookback=timedelta(hours=alerts.failed_lookback_hours))
+                                 lookback=timedelta(hours=alerts.failed_lookback_hours),
+                                 home_account=load_settings().omie_pipeline_account)
     if not sent:
         return dg.SkipReason("no invoice newly in error")
     context.log.info("alerted %d invoice(s) in error: %s", len(sent), ", ".join(a.deal_id or "" for a in sent))

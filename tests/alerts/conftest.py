@@ -28,6 +28,14 @@ MASKED_CPF = "***.982.247-**"
 CNPJ = "11.222.333/0001-81"
 
 
+@pytest.fixture(autouse=True)
+def alert_environment(monkeypatch) -> None:
+    """The deployment's own account is `acme`; no webhook comes from the developer's environment."""
+    monkeypatch.setenv("OMIE_PIPELINE_ACCOUNT", "acme")
+    for name in ("OMIE_PIPELINE_SLACK_WEBHOOK_URL", "OMIE_PIPELINE_ALERT_WEBHOOK_URL", "OMIE_APP_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @dataclass
 class Receiver:
     """What a local webhook receiver was sent; `mode` is ok, fail (HTTP 500) or hang."""

@@ -34,7 +34,7 @@ def test_levels_start_exactly_at_1x_2x_and_4x_the_threshold(minutes: float, leve
 
 
 def test_a_stuck_alert_says_what_which_since_when_what_to_check_and_the_commands() -> None:
-    alert = stuck_alert(_facts(), 2, THRESHOLD, NOW)
+    alert = stuck_alert(_facts(), 2, THRESHOLD, NOW, home_account="acme")
     text = alert.text
     assert alert.key == "stuck:D-1:20261120T165500Z:2"
     assert "deal D-1" in alert.subject and "level 2/3" in alert.subject and "1 h 05 min" in alert.subject
@@ -62,7 +62,7 @@ def test_an_intent_that_never_reached_omie_points_at_the_send_not_the_prefeitura
 
 def test_the_last_level_suggests_escalating_or_cancelling() -> None:
     assert not any("4x" in step for step in stuck_alert(_facts(), 2, THRESHOLD, NOW).next_steps)
-    last = stuck_alert(_facts(since=NOW - timedelta(hours=3)), 3, THRESHOLD, NOW)
+    last = stuck_alert(_facts(since=NOW - timedelta(hours=3)), 3, THRESHOLD, NOW, home_account="acme")
     assert "the last reminder" in last.summary
     assert any("contact the prefeitura or Omie support" in step and "invoices cancel D-1" in step
                for step in last.next_steps)
@@ -71,7 +71,7 @@ def test_the_last_level_suggests_escalating_or_cancelling() -> None:
 def test_a_failed_alert_quotes_omie_with_cpfs_masked_and_gives_the_cause_and_fix() -> None:
     message = f"E0116 Município do tomador não corresponde ao CEP informado (tomador CPF {CPF})."
     alert = failed_alert(_facts(status="error", status_changed_at=NOW - timedelta(minutes=5), last_error=message),
-                         NOW)
+                         NOW, home_account="acme")
     assert alert.key == "failed:D-1:20261120T175500Z"
     assert "missing address" in alert.subject
     assert "Município do tomador não corresponde ao CEP informado" in alert.summary
@@ -93,8 +93,17 @@ def test_an_unknown_refusal_uses_the_stored_correction_else_the_general_fix() ->
 
 
 def test_a_deal_id_with_spaces_is_quoted_in_commands() -> None:
-    alert = stuck_alert(_facts(deal_id="deal 7"), 1, THRESHOLD, NOW)
+    alert = stuck_alert(_facts(deal_id="deal 7"), 1, THRESHOLD, NOW, home_account="acme")
     assert alert.commands[0] == "omie-pipeline invoices show 'deal 7'"
+
+
+def test_commands_for_another_account_name_it() -> None:
+    alert = failed_alert(_facts(status="error", status_changed_at=NOW, last_error="CEP inválido"), NOW,
+                         home_account="main")
+    assert alert.commands == ("omie-pipeline invoices show D-1 --account acme",
+                              "omie-pipeline invoices wait D-1 --account acme",
+                              'omie-pipeline invoices cancel D-1 --account acme --reason "..."')
+    assert "`omie-pipeline invoices wait D-1 --account acme`" in alert.next_steps[0]
 
 
 def _run_facts(**changes) -> RunFailureFacts:

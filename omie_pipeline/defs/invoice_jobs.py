@@ -6,10 +6,9 @@ invoice ends in error, is still processing at the timeout, or Omie refuses the c
 that the run-failure alert tells someone, with the reason and the fix in the failure's text.
 """
 
-from datetime import timedelta
-
 import dagster as dg
 
+from omie_pipeline.defs.assets.invoices import redundant_interval
 from omie_pipeline.defs.resources import OmieResource, StoreResource
 from omie_pipeline.settings import load_settings
 from omie_pipeline.sync.invoice_actions import (
@@ -40,10 +39,6 @@ def _account(configured: str) -> str:
     return configured or load_settings().omie_pipeline_account
 
 
-def _interval() -> timedelta:
-    return timedelta(seconds=load_settings().omie_redundant_seconds)
-
-
 def _invoice_metadata(invoice) -> dict[str, object]:
     return {
         "status": invoice.status,
@@ -62,7 +57,7 @@ def wait_for_nfse(context: dg.OpExecutionContext, config: InvoiceWaitConfig, omi
     account = _account(config.account)
     try:
         result = wait_for_invoice(omie.client(), store.store(), account, config.deal_id, timeout=config.timeout,
-                                  interval=_interval(),
+                                  interval=redundant_interval(omie),
                                   on_poll=lambda invoice: context.log.info("deal %s: %s", invoice.deal_id, invoice.status))
     except InvoiceActionError as problem:
         raise dg.Failure(description=str(problem)) from problem
@@ -87,7 +82,7 @@ def cancel_nfse(context: dg.OpExecutionContext, config: InvoiceCancelConfig, omi
     requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
     try:
         result = cancel_invoice(omie.client(), store.store(), account, config.deal_id, reason=config.reason,
-                                requested_by=requested_by, interval=_interval(),
+                                requested_by=requested_by, interval=redundant_interval(omie),
                                 confirm_timeout=config.confirm_timeout)
     except CancelRefusedError as refused:
         raise dg.Failure(description=f"{refused} Fix: {refused.fix}") from refused

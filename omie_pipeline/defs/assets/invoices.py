@@ -38,8 +38,10 @@ UNRESOLVED_AFTER = timedelta(minutes=30)
 MAX_TABLE_ROWS = 20
 
 
-def _redundant_interval() -> timedelta:
-    return timedelta(seconds=load_settings().omie_redundant_seconds)
+def redundant_interval(omie: OmieResource) -> timedelta:
+    """Omie's interval between two requests about one id, as the client is configured with it."""
+    seconds = omie.redundant_seconds if omie.redundant_seconds >= 0 else load_settings().omie_redundant_seconds
+    return timedelta(seconds=seconds)
 
 
 @dg.asset(
@@ -50,7 +52,7 @@ def nfse_invoices(context: dg.AssetExecutionContext, omie: OmieResource, store: 
     """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing)."""
     account = context.partition_key
     summary = issue_invoices(omie.client(), store.store(), account,
-                             settings=IssueSettings(redundant_interval=_redundant_interval()),
+                             settings=IssueSettings(redundant_interval=redundant_interval(omie)),
                              claimer=f"dagster:{context.run.run_id}")
     for result in summary.results:
         if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN, Outcome.ERROR, Outcome.REFUSED):
@@ -128,7 +130,7 @@ def nfse_status(context: dg.AssetExecutionContext, omie: OmieResource, store: St
     account = context.partition_key
     rechecks = parse_deal_ids(context.run.tags.get(REFRESH_DEALS_TAG))
     summary = refresh_statuses(omie.client(), store.store(), account, recheck_deal_ids=rechecks, settings=RefreshSettings(
-        redundant_interval=_redundant_interval(),
+        redundant_interval=redundant_interval(omie),
         stuck_after=timedelta(minutes=settings.omie_pipeline_stuck_after_minutes),
     ))  # fmt: skip
     if summary.deferred:

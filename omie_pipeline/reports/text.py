@@ -13,7 +13,7 @@ import pandas as pd
 
 from omie_pipeline.domain.money import format_brl
 from omie_pipeline.reports.csv_export import CSV_ENCODING, CSV_SEPARATOR
-from omie_pipeline.reports.labels import OUTCOME_ORDER, Outcome
+from omie_pipeline.reports.labels import OUTCOME_ORDER, Outcome, stage_label
 from omie_pipeline.reports.model import Report
 from omie_pipeline.reports.xlsx import SHEET_DEALS
 
@@ -48,7 +48,8 @@ def report_text(report: Report) -> str:
               f"Em aberto (todas as datas): {summary.open_count} negócios, {format_brl(summary.open_amount)}"]  # fmt: skip
     if summary.reasons:
         lines += ["", "Exceções por motivo:"]
-        lines += [f"  {group.count:>4}  {group.label} ({group.reason}): {format_brl(group.amount)}" for group in summary.reasons]
+        lines += [f"  {group.count:>4}  {stage_label(group.stage)}: {group.label} ({group.reason}), {format_brl(group.amount)}"
+                  for group in summary.reasons]
     return "\n".join(lines)
 
 

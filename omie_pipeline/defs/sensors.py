@@ -182,4 +182,4 @@ def sync_run_failures(context: dg.RunFailureSensorContext, store: StoreResource,
 
 
 # `stuck_invoices` targets `invoice_status_refresh_job`, so it is registered together with that job.
-ALERT_SENSORS = [failed_invoices, alert_redelivery, sync_run_failures]
+ALERT_SENSORS = [stuck_invoices, failed_invoices, alert_redelivery, sync_run_failures]

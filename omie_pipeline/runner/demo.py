@@ -19,6 +19,7 @@ from typing import Iterator, TextIO
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
 from omie_pipeline.domain.timeutil import SAO_PAULO
+from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.runner.graph import PassResult, run_pipeline_pass
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise
@@ -137,13 +138,6 @@ def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: P
         store.dispose()
     reports = sorted(str(path) for path in (home / "reports").rglob("*") if path.is_file())
     return DemoResult(home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports)
-
-
-def report_partition_key(account: str, day) -> str:
-    """The report asset's partition for one account and closing day."""
-    import dagster as dg
-
-    return dg.MultiPartitionKey({"account": account, "date": day.isoformat()})
 
 
 def _pacing_wait(metrics: dict) -> float:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TextIO
 
 from omie_pipeline.domain.timeutil import SAO_PAULO
-from omie_pipeline.runner.demo import _pacing_wait, report_partition_key
+from omie_pipeline.defs.assets.report import report_partition_key
+from omie_pipeline.runner.demo import _pacing_wait
 from omie_pipeline.runner.graph import PassResult, run_pipeline_pass
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise

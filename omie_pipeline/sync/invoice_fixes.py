@@ -1,52 +1,41 @@
 """What a person does about an invoice Omie or the prefeitura refused, in plain words.
 
-Omie's and the prefeitura's messages say what is wrong, in Portuguese and in their own terms; the
-on-call person needs the next step. Known causes are matched on the message text (accents and case
-ignored, as Omie's wording varies); anything unknown gets the prefeitura's own correction when it
-sent one, else the general way out. Messages are stored with CPFs masked.
+The causes alerts also explain (certificate, prefeitura down, service code, address, document)
+come from the shared table in `omie_pipeline.alerts.causes`, so an alert and `invoices show` give
+the same fix. Before it, a few causes only issuing meets: Omie's own refusals of `ValidarOS` /
+`FaturarOS` (client without e-mail, inactive client, OS already invoiced or cancelled) and two
+prefeitura codes with a precise remedy. A refusal nobody knows gets the prefeitura's own correction
+when it sent one, else the shared general advice. Messages are stored with CPFs masked.
 """
 
 from __future__ import annotations
 
-import unicodedata
-
+from omie_pipeline.alerts.causes import RESEND, UNKNOWN_CAUSE, cause_for, plain
 from omie_pipeline.domain.privacy import redact_cpfs
 
-RESEND = "then resend the NFS-e from the OS in Omie; the next status refresh picks up the result"
-
 # (words that must all appear in the message, the fix). The first match wins.
-KNOWN_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("e-mail",), f"add the client's e-mail in the CRM (or in Omie's client record), {RESEND}"),
-    (("endereco",), "complete the client's address (street, number, district, city, state, CEP) in the CRM "
-                    f"or in Omie, {RESEND}"),
-    (("cnpj/cpf",), f"correct the client's CNPJ/CPF in the CRM and in Omie, {RESEND}"),
+ISSUING_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("e-mail",), f"add the client's e-mail in the CRM deal and in Omie's client record, {RESEND}"),
     (("inativo",), f"reactivate the client in Omie (or link the deal to an active client), {RESEND}"),
     (("ja foi faturada",), "nothing to fix: the OS was already invoiced in Omie; the status refresh adopts its NFS-e"),
-    (("cancelada",), "the OS is cancelled in Omie: reissue it there (AssociarCodIntOS) or close the deal as not invoiced"),
-    (("e0014",), "the prefeitura saw the RPS/DPS number twice: resend the RPS from Omie with a new number"),
-    (("e0310",), f"the service's national tax code is unknown: fix the service (LC 116 / national code) in Omie's catalog, {RESEND}"),
-    (("e0604",), f"remove the ISS rate from the service for the special tax regime in Omie's catalog, {RESEND}"),
-    (("e0116",), f"the client's city does not match the CEP: correct the address in the CRM and in Omie, {RESEND}"),
-    (("e0150",), f"correct the client's municipal registration (inscrição municipal) in Omie, {RESEND}"),
-    (("certificado",), f"renew or re-upload the company's digital certificate in Omie, {RESEND}"),
-    (("servico",), f"check the service in Omie's catalog (active, LC 116 and municipal codes), {RESEND}"),
+    (("esta cancelada",), "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "
+                          "the deal uninvoiced on purpose"),
+    (("e0014",), f"the prefeitura saw the RPS/DPS number twice: resend the RPS from Omie with a new number, {RESEND}"),
+    (("e0604",), f"remove the ISS rate from the service (special tax regime) in Omie's catalog, {RESEND}"),
 )
-GENERAL_FIX = f"read Omie's message above, correct the cause in the CRM or in Omie, {RESEND}"
-
-
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
 
 
 def fix_for(message: str, correction: str | None = None) -> str:
-    """The next step for a refusal `message`; the prefeitura's `correction` when nothing is known."""
-    text = _plain(message)
-    for words, fix in KNOWN_CAUSES:
+    """The next step for a refusal `message`; the prefeitura's `correction` when the cause is unknown."""
+    text = plain(message)
+    for words, fix in ISSUING_CAUSES:
         if all(word in text for word in words):
             return fix
+    cause = cause_for(message)
     correction = (correction or "").strip()
-    return f"{redact_cpfs(correction)} ({RESEND})" if correction else GENERAL_FIX
+    if cause is UNKNOWN_CAUSE and correction:
+        return f"{redact_cpfs(correction)} ({RESEND})"
+    return cause.fix
 
 
 def safe_message(message: str) -> str:

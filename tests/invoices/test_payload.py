@@ -10,7 +10,8 @@ import pytest
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.taxes import Regime, TaxRates, compute_taxes
 from omie_pipeline.omie.models import NfseRecord, OsStatusDetail
-from omie_pipeline.sync.invoice_fixes import GENERAL_FIX, fix_for, safe_message
+from omie_pipeline.alerts.causes import UNKNOWN_CAUSE
+from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import from_nfse_record, from_status_detail
 from omie_pipeline.sync.invoice_payload import OrderFacts, build_order, withholding_text
 from omie_pipeline.sync.invoice_status import parse_deal_ids
@@ -61,7 +62,8 @@ def test_withholding_text_lists_each_retention_and_the_net() -> None:
 @pytest.mark.parametrize("message, expected", [
     ("O cliente [12] não possui e-mail cadastrado.", "e-mail"),
     ("O endereço do cliente [12] está incompleto. Preencha: cep.", "address"),
-    ("E0310: Código de tributação nacional inexistente.", "national tax code"),
+    ("E0310: Código de tributação nacional inexistente.", "LC 116"),
+    ("E0014: DPS já informada anteriormente (número de DPS duplicado).", "new number"),
     ("A Ordem de Serviço [000123] já foi faturada.", "already invoiced"),
 ])
 def test_known_causes_get_their_fix(message: str, expected: str) -> None:
@@ -70,7 +72,7 @@ def test_known_causes_get_their_fix(message: str, expected: str) -> None:
 
 def test_unknown_causes_get_the_prefeituras_correction_or_the_general_fix() -> None:
     assert fix_for("X999: algo novo", "Revise o campo Y.").startswith("Revise o campo Y.")
-    assert fix_for("X999: algo novo") == GENERAL_FIX
+    assert fix_for("X999: algo novo") == UNKNOWN_CAUSE.fix
     assert safe_message(" CPF 529.982.247-25 inválido ") == "CPF ***.982.247-** inválido"
 
 

@@ -86,6 +86,8 @@ def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, al
     stuck_count = sum(len(s.stuck_deal_ids) for s in report.accounts.values())
     context.log.info("%d stuck invoice(s), %d new alert(s), %d refresh run(s) requested", stuck_count, sent,
                      len(requests))
+    for note in notes:
+        context.log.info(note)
     if requests:
         return dg.SensorResult(run_requests=requests)
     detail = f"; {'; '.join(notes)}" if notes else ""
@@ -124,8 +126,9 @@ def _root_error(error):
     return error
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+def _one_line(text: str | None) -> str:
+    """An error message on one line: validation errors put the useful part on later lines."""
+    return " ".join((text or "").split())
 
 
 def run_failure_facts(context: dg.RunFailureSensorContext, ui_url: str, default_account: str) -> RunFailureFacts:
@@ -138,15 +141,15 @@ def run_failure_facts(context: dg.RunFailureSensorContext, ui_url: str, default_
         step_key = first.step_key
         error = _root_error(first.event_specific_data.error) if first.event_specific_data else None
         if error is not None:
-            error_class, message = error.cls_name or "", _first_line(error.message)
+            error_class, message = error.cls_name or "", _one_line(error.message)
     if not message:
         failure = context.failure_event
         data = failure.event_specific_data
         error = _root_error(getattr(data, "error", None))
         if error is not None:
-            error_class, message = error.cls_name or "", _first_line(error.message)
+            error_class, message = error.cls_name or "", _one_line(error.message)
         else:
-            message = _first_line(failure.message or "the run failed")
+            message = _one_line(failure.message or "the run failed")
     if error_class:  # Dagster writes "package.module.Class: message"; the class is shown on its own
         message = re.sub(rf"^(?:[\w.]+\.)?{re.escape(error_class)}:\s*", "", message)
     record = context.instance.get_run_record_by_id(run.run_id)

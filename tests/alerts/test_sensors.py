@@ -248,3 +248,24 @@ def _assert_no_secret_or_cpf(store: Store, receivers, log_text: str, extra: tupl
         for secret in extra:
             assert secret not in text
         assert CPF not in text and CPF_DIGITS not in text
+
+
+@dg.op
+def wait_for_nfse() -> None:
+    raise dg.Failure(description="deal D-9: the invoice is in error: CEP inválido.\nFix: correct the address")
+
+
+@dg.job(executor_def=dg.in_process_executor)
+def invoice_wait_job() -> None:
+    wait_for_nfse()
+
+
+def test_a_failure_raised_on_purpose_is_quoted_whole_without_dagsters_class_path(store: Store, webhook,
+                                                                                  tmp_path) -> None:
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        run = invoice_wait_job.execute_in_process(instance=instance, raise_on_error=False).dagster_run
+        _alert_run_failure(instance, run, _resources(store, webhook))
+    [body] = webhook.delivered
+    facts = dict((f["label"], f["value"]) for f in body["facts"])
+    assert facts["Error"] == "Failure: deal D-9: the invoice is in error: CEP inválido. Fix: correct the address"
+    assert facts["Step"] == "wait_for_nfse" and facts["Account"] == "acme"  # no partition: the home account

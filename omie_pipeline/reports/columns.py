@@ -54,6 +54,7 @@ def deal_columns(tax_names: Sequence[str]) -> list[Column]:
         Column("Situação", "text", lambda row: row.outcome.label, 26),
         Column("Nº da NFS-e", "text", lambda row: row.nfse_number, 12),
         Column("Código de verificação", "text", lambda row: row.verification_code, 16),
+        Column("Nº da OS no Omie", "text", lambda row: row.os_number, 12),
         Column("Data de emissão", "date", lambda row: _local_day(row.issued_at), 12),
         Column("Valor no CRM", "money", lambda row: row.crm_amount, 15),
         Column("Valor bruto da nota", "money", lambda row: row.gross_amount, 15),

@@ -6,15 +6,13 @@ aware datetimes, dates for days); the writers (HTML, CSV, XLSX) only format what
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from omie_pipeline.domain.timeutil import format_date_br
-from omie_pipeline.reports.columns import deal_columns, rows_as_records
 from omie_pipeline.reports.labels import Outcome
 from omie_pipeline.store.report_queries import TAX_NAMES
 
@@ -41,7 +39,6 @@ class DealRow(BaseModel):
     closed_at: datetime | None  # None when the CRM's closing time could not be read
     client_name: str
     client_document: str  # CPF masked, CNPJ formatted, anything else partly starred
-    client_kind: str  # "CPF", "CNPJ" or "" when the document is unusable
     omie_client_id: int | None
     outcome: Outcome
     nfse_number: str | None = None
@@ -192,13 +189,9 @@ class Report:
     open_items: list[DealRow]  # every closed deal not settled yet, whatever its closing day
     open_exceptions: list[ExceptionRow]
     summary: Summary
-    tax_names: tuple[str, ...] = field(default=TAX_NAMES)
+    tax_names: tuple[str, ...] = TAX_NAMES
 
     @property
     def period_label(self) -> str:
         return format_date_br(self.day) if self.day else "todos os dias"
 
-    def deals_frame(self) -> pd.DataFrame:
-        """The deal rows as a DataFrame with the report's pt-BR headers (money as Decimal)."""
-        columns = deal_columns(self.tax_names)
-        return pd.DataFrame(rows_as_records(self.deals, columns), columns=[c.header for c in columns])

@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 
-from omie_pipeline.domain.documents import InvalidDocumentError, mask_document, parse_document
+from omie_pipeline.domain.documents import mask_document
 from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import to_sao_paulo
@@ -42,14 +42,10 @@ def _join(texts: Iterable[str | None]) -> str:
     return joined
 
 
-def _client(row: sa.Row) -> tuple[str, str, str]:
-    raw = row.document or row.link_document
-    try:
-        kind = parse_document(raw).kind.upper()
-    except InvalidDocumentError:
-        kind = ""
+def _client(row: sa.Row) -> tuple[str, str]:
+    """The client's name and document as they may be shown: a CPF masked, a CNPJ formatted."""
     name = (row.legal_name or row.trade_name or "").strip() or "(sem nome no CRM)"
-    return name, mask_document(raw), kind
+    return name, mask_document(row.document or row.link_document)
 
 
 def _outcome(row: sa.Row, issues: Sequence[sa.Row]) -> Outcome:
@@ -102,7 +98,7 @@ def _taxes(row: sa.Row) -> dict[str, TaxValue]:
 def build_deal(row: sa.Row, issues: Sequence[sa.Row], now: datetime, stuck_after: timedelta) -> tuple[DealRow, list[ExceptionRow]]:
     """One deal row and its exceptions, from a `closed_deal_rows` row and its open issues."""
     outcome = _outcome(row, issues)
-    name, document, kind = _client(row)
+    name, document = _client(row)
     invoiced = row.invoice_id is not None
     deal = DealRow(
         deal_id=row.deal_id,
@@ -110,7 +106,6 @@ def build_deal(row: sa.Row, issues: Sequence[sa.Row], now: datetime, stuck_after
         closed_at=row.closed_at,
         client_name=name,
         client_document=document,
-        client_kind=kind,
         omie_client_id=row.link_client_id if row.link_client_id is not None else row.invoice_client_id,
         outcome=outcome,
         nfse_number=row.invoice_nfse_number,

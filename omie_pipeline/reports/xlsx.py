@@ -26,6 +26,7 @@ SHEET_SUMMARY = "Resumo"
 SHEET_DEALS = "Negócios"
 SHEET_EXCEPTIONS = "Exceções"
 SHEET_OPEN_ITEMS = "Em aberto"
+MAX_LISTED_DEALS = 200
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="12355B")
@@ -89,6 +90,15 @@ class _SummaryWriter:
             self.line(total, formats, font=_TOTAL_FONT, border=_TOTAL_BORDER)
 
 
+def _deal_list(items: Sequence[Any]) -> str | None:
+    """The deals behind a line, cut short well before Excel's 32,767 characters per cell."""
+    if not items:
+        return None
+    shown = ", ".join(item.deal_id for item in items[:MAX_LISTED_DEALS])
+    extra = len(items) - MAX_LISTED_DEALS
+    return shown + (f" e mais {extra} (ver a aba Negócios)" if extra > 0 else "")
+
+
 def _summary_sheet(sheet: Worksheet, report: Report) -> None:
     summary = report.summary
     writer = _SummaryWriter(sheet)
@@ -118,7 +128,7 @@ def _summary_sheet(sheet: Worksheet, report: Report) -> None:
     writer.table(
         "Conciliação CRM × notas", ["Linha", "Tipo", "Negócios", "Valor", "Negócios que explicam a linha"],
         [[line.label, "total" if line.kind == "total" else "diferença", line.count, line.amount,
-          ", ".join(item.deal_id for item in line.items)] for line in summary.bridge],
+          _deal_list(line.items)] for line in summary.bridge],
         [None, None, count, money, None],
     )  # fmt: skip
     writer.table(

@@ -15,7 +15,7 @@ import pytest
 
 from omie_pipeline.domain.keys import invoice_idempotency_key
 from omie_pipeline.domain.taxes import Regime, Tax, TaxRates, compute_taxes
-from omie_pipeline.domain.timeutil import SAO_PAULO, UTC
+from omie_pipeline.domain.timeutil import SAO_PAULO
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
 
@@ -302,4 +302,4 @@ def build(seeded_data: Seeded, day: date | None = DAY):
                         stuck_after_minutes=STUCK_AFTER_MINUTES)
 
 
-__all__ = ["ACCOUNT", "CLOSED", "CPF_JOAO", "CPF_MARIA", "CPF_TYPO", "DAY", "NOW", "UTC", "Seeded", "build", "sp"]
+__all__ = ["ACCOUNT", "CLOSED", "CPF_JOAO", "CPF_MARIA", "CPF_TYPO", "DAY", "NOW", "Seeded", "build", "sp"]

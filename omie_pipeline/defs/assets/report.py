@@ -96,6 +96,7 @@ def report_metadata(report: Report, files: ReportFiles) -> dict[str, object]:
         "csv": dg.MetadataValue.path(str(files.csv)),
         "xlsx": dg.MetadataValue.path(str(files.xlsx)),
         "open_items_html": dg.MetadataValue.path(str(files.open_items_html)),
+        "open_items_csv": dg.MetadataValue.path(str(files.open_items_csv)),
         "deals_closed": summary.closed_count,
         "deals_invoiced": summary.invoiced_count,
         "deals_issued": summary.issued_count,

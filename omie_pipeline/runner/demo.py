@@ -13,13 +13,10 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator, TextIO
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
-from omie_pipeline.domain.timeutil import SAO_PAULO
-from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.runner.graph import PassResult, run_pipeline_pass
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise
@@ -130,8 +127,7 @@ def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: P
             outcome = run_pipeline_pass(
                 defs, instance, store, DEMO_ACCOUNT, progress,
                 settle_timeout_seconds=settle_timeout_seconds, settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1,
-                alert_sensors=("stuck_invoices", "failed_invoices"),
-                report_partition_key=report_partition_key(DEMO_ACCOUNT, datetime.now(SAO_PAULO).date()),
+                alert_sensors=("stuck_invoices", "failed_invoices"), report_days=31,
             )
         stats = simulator.stats()
         summary = summarise(store, DEMO_ACCOUNT)

@@ -9,15 +9,20 @@ alert sensors once, then the report.
 from __future__ import annotations
 
 import time
+from datetime import date
 from dataclasses import dataclass, field
 
 import dagster as dg
+import sqlalchemy as sa
 
+from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.defs.jobs import EMITTING_ACCOUNT_TAG
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import summarise
+from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.store import Store
+from omie_pipeline.store.tables import deals
 
 
 @dataclass
@@ -53,6 +58,7 @@ def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, stage: str, job_
     started = time.monotonic()
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(instance=instance, partition_key=partition_key, tags=tags or {},
+                                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                                     raise_on_error=False)
     error = None
     if not result.success:
@@ -87,8 +93,9 @@ def evaluate_alert_sensors(defs: dg.Definitions, instance: dg.DagsterInstance,
     outcomes: dict[str, str] = {}
     for name in sensor_names:
         sensor = defs.resolve_sensor_def(name)
-        context = dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=name)
-        result = sensor.evaluate_tick(context)
+        with dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=name,
+                                     resources=dict(defs.resources or {})) as context:
+            result = sensor.evaluate_tick(context)
         skipped = result.skip_message
         outcomes[name] = skipped or f"{len(result.run_requests or [])} run request(s)"
     return outcomes
@@ -96,8 +103,8 @@ def evaluate_alert_sensors(defs: dg.Definitions, instance: dg.DagsterInstance,
 
 def run_pipeline_pass(defs: dg.Definitions, instance: dg.DagsterInstance, store: Store, account: str,
                       progress: Progress, *, settle_timeout_seconds: float, settle_interval_seconds: float,
-                      alert_sensors: tuple[str, ...], report_partition_key: str | None) -> PassResult:
-    """Catalog, emission, status refreshes, alerts and report for one account."""
+                      alert_sensors: tuple[str, ...], report_days: int = 7) -> PassResult:
+    """Catalog, emission, status refreshes, alerts, and the reports of the latest `report_days` closing days."""
     outcome = PassResult()
     ensure_account(instance, account)
     progress.stage("service catalog and tax rates")
@@ -111,7 +118,16 @@ def run_pipeline_pass(defs: dg.Definitions, instance: dg.DagsterInstance, store:
     outcome.stages.extend(refreshes)
     progress.stage("alerts")
     outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
-    if report_partition_key is not None:
-        progress.stage("reconciliation report")
-        outcome.stages.append(run_job(defs, instance, "report", "report_job", report_partition_key))
+    progress.stage("reconciliation reports")
+    for day in closing_days(store, account)[-report_days:]:
+        outcome.stages.append(run_job(defs, instance, f"report {day.isoformat()}", "report_job",
+                                      report_partition_key(account, day)))
     return outcome
+
+
+def closing_days(store: Store, account: str) -> list[date]:
+    """The São Paulo calendar days on which the account's deals closed, oldest first."""
+    with store.connect() as connection:
+        moments = connection.execute(sa.select(deals.c.closed_at).where(
+            deals.c.account == account, deals.c.closed_at.is_not(None))).scalars()
+        return sorted({to_sao_paulo(moment).date() for moment in moments})

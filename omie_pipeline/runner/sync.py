@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from omie_pipeline.domain.timeutil import SAO_PAULO
-from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.runner.demo import _pacing_wait
 from omie_pipeline.runner.graph import PassResult, run_pipeline_pass
 from omie_pipeline.runner.progress import Progress
@@ -41,7 +38,6 @@ def run_sync(*, settle_timeout_seconds: float = 300.0, stream: TextIO | None = N
             settle_timeout_seconds=settle_timeout_seconds,
             settle_interval_seconds=max(settings.omie_redundant_seconds, 1.0) + 1.0,
             alert_sensors=("stuck_invoices", "failed_invoices"),
-            report_partition_key=report_partition_key(account, datetime.now(SAO_PAULO).date()),
         )
     summary = summarise(store, account)
     store.dispose()

@@ -108,6 +108,15 @@ def open_issue_counts(connection: sa.Connection, account: str, stage: str | None
     return Counter(dict(connection.execute(query.group_by(deal_issues.c.reason)).all()))
 
 
+def open_issue_times(connection: sa.Connection, account: str, stage: str, reason: str) -> dict[str, datetime]:
+    """Deal id -> when an open issue of this stage and reason was last seen."""
+    query = sa.select(deal_issues.c.deal_id, sa.func.max(deal_issues.c.last_seen_at)).where(
+        deal_issues.c.account == account, deal_issues.c.stage == stage, deal_issues.c.reason == reason,
+        deal_issues.c.resolved_at.is_(None),
+    ).group_by(deal_issues.c.deal_id)
+    return dict(connection.execute(query).tuples().all())
+
+
 def open_issues(connection: sa.Connection, account: str, stage: str | None = None, limit: int | None = None) -> list:
     """Open issues, oldest first: deal_id, stage, field, reason, message, fix, raw_value."""
     query = sa.select(

@@ -14,7 +14,8 @@ finance maintains in Omie with whatever the CRM holds, and it answers "changed" 
 inclusion answers "already registered with id N", which is the signal a concurrent run needs.
 
 A deal that cannot be linked gets a client issue saying what to fix; one deal's failure never
-stops the others. Only account-wide failures (credentials, a block) stop the run.
+stops the others. Only account-wide failures (credentials, a block) stop the run. A registration
+Omie refused is not sent again until one of the client's deals changes in the CRM.
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ from omie_pipeline.store.clients import (
     save_links,
     save_omie_clients,
 )
-from omie_pipeline.store.deals import IssueRecord, record_issues, resolve_issues_not_seen
+from omie_pipeline.store.deals import IssueRecord, open_issue_times, record_issues, resolve_issues_not_seen
 from omie_pipeline.sync.client_payload import OMIE_TAG_TO_FIELD, client_input, client_problems
 from omie_pipeline.sync.omie_calls import CallCounter
 
 log = logging.getLogger("omie_pipeline.sync.clients")
 
 CLIENT_STAGE = "client"
+REFUSED = "omie_refused"
 FATAL_ERRORS = (errors.AuthenticationError, errors.BlockedError, errors.MisuseRiskError)
 """Failures of the whole account: going on would only add to Omie's misuse count."""
 
@@ -62,6 +64,7 @@ class LinkSummary:
     clients_created: int = 0
     clients_adopted: int = 0
     deals_with_issues: int = 0
+    awaiting_fix: int = 0  # refused by Omie before and unchanged in the CRM since: not sent again
     issues_by_reason: Counter[str] = field(default_factory=Counter)
     calls: dict[str, int] = field(default_factory=dict)
 
@@ -96,6 +99,7 @@ def link_clients(
     with store.connect() as connection:
         pending = deals_to_link(connection, account)
         index = client_index(connection, account)
+        refused = open_issue_times(connection, account, CLIENT_STAGE, REFUSED)
     summary.deals = len(pending)
     by_document: dict[str | None, list[Any]] = defaultdict(list)
     for deal in pending:
@@ -114,6 +118,9 @@ def link_clients(
     (rng or random.Random()).shuffle(to_create)
     for document in to_create:
         group = by_document[document]
+        if _refused_and_unchanged(group, refused):
+            summary.awaiting_fix += len(group)
+            continue
         with store.connect() as connection:
             registered = clients_with_document(connection, account, document)
         outcome = _choose(registered, account, document) or _register(client, account, document, group)
@@ -125,6 +132,12 @@ def link_clients(
         summary.clients_adopted, summary.deals_with_issues,
     )
     return summary
+
+
+def _refused_and_unchanged(group: list[Any], refused: dict[str, datetime]) -> bool:
+    """Omie refused this client and none of its deals changed in the CRM since: sending the same
+    registration again would only be refused again, and count towards Omie's misuse block."""
+    return all(deal.deal_id in refused and _recency(deal) <= refused[deal.deal_id] for deal in group)
 
 
 def _choose(candidates: list[IndexedClient], account: str, document: str) -> _Outcome | None:
@@ -204,13 +217,13 @@ def _refused(error: errors.ValidationError) -> tuple[str, str, str, str]:
     said = redact_cpfs(error.faultstring or error.message)
     fix = (f"correct {field_name} of the client in the CRM; the deal is retried on the next run"
            if field_name != "client" else "correct the client's data in the CRM as Omie's message says")
-    return (field_name, "omie_refused", f"Omie refused to register the client: {said}", fix)
+    return (field_name, REFUSED, f"Omie refused to register the client: {said}", fix)
 
 
 def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
     said = redact_cpfs(error.faultstring or error.message)
     if isinstance(error, errors.RefusedError | errors.NotFoundError | errors.AlreadyExistsError):
-        return ("client", "omie_refused", f"Omie refused to register the client: {said}",
+        return ("client", REFUSED, f"Omie refused to register the client: {said}",
                 "read Omie's message; if the client's data is wrong, correct it in the CRM")
     return ("client", "omie_unavailable", f"Omie did not answer the registration ({error.kind}): {said}",
             "nothing to fix: the client is registered (or found) on the next run")

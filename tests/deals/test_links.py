@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from omie_pipeline.simulator import Simulator
 from omie_pipeline.sources import CsvDealSource
 from omie_pipeline.store import Store
 from omie_pipeline.store.clients import conflicting_links, valid_deals_without_outcome
-from omie_pipeline.store.deals import open_issues
+from omie_pipeline.store.deals import IssueRecord, open_issues, record_issues
 from omie_pipeline.store.tables import client_links, deal_issues
 from omie_pipeline.sync.client_index import refresh_client_index
 from omie_pipeline.sync.clients import link_clients
@@ -338,3 +338,24 @@ def test_calls_grow_with_pages_and_new_clients_not_with_deals(make_sim, store: S
     # 40 more deals of known clients: one page of recent changes, no registration.
     assert {method: after[method] - before.get(method, 0) for method in after} == {"ListarClientes": 1, "IncluirCliente": 0}
     assert dict(again.linked) == {"matched": 40}
+
+
+def test_a_refused_registration_waits_for_the_crm_to_change(make_sim, store: Store, tmp_path: Path) -> None:
+    sim = make_sim(seed=32, clients=5)
+    client = client_for(sim)
+    _pull(store, tmp_path, [deal_row("REF", document=NEW_CNPJ, updated_at="2026-11-20T10:00:00-03:00")])
+    refresh_client_index(client, store, ACCOUNT)
+    with store.begin() as connection:  # what an earlier run recorded when Omie refused the registration
+        record_issues(connection, ACCOUNT, [IssueRecord(
+            deal_id="REF", stage="client", field="document", reason="omie_refused",
+            message="Omie refused to register the client", fix="correct document of the client in the CRM",
+        )], datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc))
+    waiting = link_clients(client, store, ACCOUNT)
+    assert waiting.awaiting_fix == 1 and waiting.calls == {} and _links(store) == {}
+    assert _client_issues(store) == {("REF", "document", "omie_refused")}
+    _everything_accounted_for(store)
+
+    _pull(store, tmp_path, [deal_row("REF", document=NEW_CNPJ, updated_at="2026-11-22T09:00:00-03:00")])
+    fixed = link_clients(client, store, ACCOUNT)
+    assert dict(fixed.linked) == {"created": 1} and fixed.calls == {"IncluirCliente": 1}
+    assert _client_issues(store) == set()

@@ -87,6 +87,7 @@ def client_links(context: dg.AssetExecutionContext, omie: OmieResource, store: S
         "clients_created": linked.clients_created,
         "clients_adopted": linked.clients_adopted,
         "deals_with_issues": linked.deals_with_issues,
+        "refused_awaiting_crm_fix": linked.awaiting_fix,
         "issues_by_reason": dg.MetadataValue.json(dict(linked.issues_by_reason)),
         "links_total": dg.MetadataValue.json(totals),
         "open_client_issues": sum(open_by_reason.values()),

@@ -207,7 +207,7 @@ def _include(client: OmieClient, param: Any, code: str, *, attempts: int = 2) ->
         except errors.NotFoundError:
             if attempts <= 1:
                 raise lost from None
-            log.info("client %s: not registered after a lost answer; sending once more", code)
+            log.info("client %s: not registered after a lost answer; sending once more", redact_cpfs(code))
             return _include(client, param, code, attempts=attempts - 1)
         return _Outcome(found.codigo_cliente_omie, "adopted", code)
 

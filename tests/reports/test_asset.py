@@ -101,15 +101,15 @@ def _repository():
                           resources={"store": StoreResource()}).get_repository_def()
 
 
-@pytest.mark.parametrize(("hour", "days"), [(10, ["2026-11-26"]), (0, ["2026-11-26", "2026-11-25"])])
-def test_schedule_refreshes_today_and_closes_yesterday_after_midnight(hour: int, days: list[str]) -> None:
+def test_schedule_writes_today_and_yesterdays_final_report_after_close_of_business() -> None:
+    assert report_schedule.cron_schedule == "30 18 * * *"
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme", "beta"])
         context = dg.build_schedule_context(instance=instance, repository_def=_repository(),
-                                            scheduled_execution_time=datetime(2026, 11, 26, hour, 50, tzinfo=SAO_PAULO))
+                                            scheduled_execution_time=datetime(2026, 11, 26, 18, 30, tzinfo=SAO_PAULO))
         requests = report_schedule.evaluate_tick(context).run_requests
     keys = sorted(str(request.partition_key) for request in requests)
-    assert keys == sorted(f"{account}|{day}" for account in ("acme", "beta") for day in days)
+    assert keys == sorted(f"{account}|{day}" for account in ("acme", "beta") for day in ("2026-11-25", "2026-11-26"))
     assert len({request.run_key for request in requests}) == len(requests)
 
 

@@ -150,24 +150,22 @@ report_job = dg.define_asset_job(
 
 
 def _report_requests(context: dg.ScheduleEvaluationContext):
+    """Today's report and yesterday's final one (deals closed late in the evening), per account."""
     account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
     if not account_keys:
         yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
         return
     moment = context.scheduled_execution_time.astimezone(SAO_PAULO)
-    days = [moment.date()]
-    if moment.hour == 0:
-        days.append(moment.date() - timedelta(days=1))  # yesterday's final report
     for account in account_keys:
-        for day in days:
+        for day in (moment.date() - timedelta(days=1), moment.date()):
             yield dg.RunRequest(run_key=f"{account}:{day.isoformat()}:{moment.isoformat()}",
                                 partition_key=report_partition_key(account, day))
 
 
 report_schedule = dg.ScheduleDefinition(
-    name="report_schedule", cron_schedule="50 * * * *", job=report_job, execution_timezone=TIMEZONE,
+    name="report_schedule", cron_schedule="30 18 * * *", job=report_job, execution_timezone=TIMEZONE,
     execution_fn=_report_requests, default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Today's reconciliation report every hour; yesterday's final report at 00:50.",
+    description="Daily after close of business (18:30): today's report and yesterday's final one.",
 )  # fmt: skip
 
 REPORT_ASSETS = [reconciliation_report]

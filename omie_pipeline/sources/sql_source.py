@@ -56,7 +56,6 @@ class SqlDealSource:
             raise SourceError("deals SQL source: SALESOS_DEALS_URL is neither a SQLAlchemy URL nor a .csv path") from None
         self.table = table.strip()
         self.mapping = mapping or default_mapping()
-        self._engine: sa.Engine | None = None
 
     @property
     def source_id(self) -> str:
@@ -67,21 +66,17 @@ class SqlDealSource:
         what = "query" if is_query(self.table) else f"table {self.table}"
         return f"SQL {what} at {self.url.render_as_string(hide_password=True)}"
 
-    @property
-    def engine(self) -> sa.Engine:
-        if self._engine is None:
-            self._engine = sa.create_engine(self.url)
-        return self._engine
-
-    def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-
     def read(self, since: datetime | None) -> Iterator[SourceRow]:
+        """Rows changed since `since`; the database connection lasts as long as the reading."""
         try:
-            statement, parameters, filtered_in_database = self._statement(since)
-            with self.engine.connect() as connection:
+            engine = sa.create_engine(self.url)
+        except (sa.exc.SQLAlchemyError, ImportError) as error:
+            raise SourceError(
+                f"deals {self.description}: no database driver for {self.url.drivername} ({error}); install it"
+            ) from None
+        try:
+            statement, parameters, filtered_in_database = self._statement(engine, since)
+            with engine.connect() as connection:
                 result = connection.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(
                     statement, parameters
                 )
@@ -92,15 +87,17 @@ class SqlDealSource:
                         yield row
         except sa.exc.SQLAlchemyError as error:
             raise SourceError(f"deals {self.description}: {type(error).__name__}: {_first_line(error)}") from None
+        finally:
+            engine.dispose()
 
-    def _statement(self, since: datetime | None) -> tuple[sa.Executable, dict[str, Any], bool]:
+    def _statement(self, engine: sa.Engine, since: datetime | None) -> tuple[sa.Executable, dict[str, Any], bool]:
         if is_query(self.table):
             if _SINCE_PARAMETER.search(self.table):
                 return sa.text(self.table), {"since": since or EPOCH}, True
             return sa.text(self.table), {}, False
         schema, _, name = self.table.rpartition(".")
         try:
-            table = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=self.engine)
+            table = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=engine)
         except sa.exc.NoSuchTableError:
             raise SourceError(f"deals {self.description}: no such table or view") from None
         self._check_columns(set(table.columns.keys()))
@@ -108,16 +105,16 @@ class SqlDealSource:
         names = sorted({column for column in self.mapping.columns.values() if column in table.columns})
         plain = sa.table(name, *(sa.column(column) for column in names), schema=schema or None)
         statement = sa.select(*plain.columns)
-        bound = self._since_bound(table.columns[self.mapping.column_of("updated_at")], since)
+        bound = self._since_bound(engine, table.columns[self.mapping.column_of("updated_at")], since)
         if bound is None:
             return statement, {}, since is None
         updated = plain.columns[self.mapping.column_of("updated_at")]
         return statement.where(updated >= sa.bindparam("since", type_=sa.DateTime(timezone=bound.tzinfo is not None))), \
             {"since": bound}, True
 
-    def _since_bound(self, column: sa.Column, since: datetime | None) -> datetime | None:
+    def _since_bound(self, engine: sa.Engine, column: sa.Column, since: datetime | None) -> datetime | None:
         """The value to compare the column with in SQL, or None to filter after reading."""
-        if since is None or self.engine.dialect.name == "sqlite" or not isinstance(column.type, sa.DateTime):
+        if since is None or engine.dialect.name == "sqlite" or not isinstance(column.type, sa.DateTime):
             return None
         if column.type.timezone:
             return since

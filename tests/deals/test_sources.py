@@ -101,6 +101,9 @@ def test_missing_csv_file_and_unusable_urls_are_clear_errors(tmp_path: Path) -> 
         open_source("deals.xlsx")
     with pytest.raises(SourceError, match="SALESOS_DEALS_TABLE"):
         open_source("sqlite:///crm.db", table=None)
+    with pytest.raises(SourceError, match="no database driver") as caught:
+        list(open_source("nosuchdb://crm:s3cr3t@db/crm", "deals").read(since=None))
+    assert "s3cr3t" not in str(caught.value)
 
 
 # --- mapping file ------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 This is the one part of `alerts/` that reads the state store; the sensors only call it and turn
 its reports into run requests. Every function takes `now`, so tests (and drills) choose the
-moment. The order is always: record (unique key) -> claim an attempt -> send -> write the
-outcome, so a crash or a restart between two steps never sends an alert twice, and never loses one.
+moment. The order is always: record (unique key, attempt taken) -> send -> write the outcome
+(a retry claims its attempt first). A restart therefore never re-creates or re-sends a delivered
+alert, and a crash before the outcome is written leaves the alert pending, never lost: the one
+window where a channel may get it twice is a crash between its send and that write.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class StuckAccount:
 @dataclass
 class StuckReport:
     accounts: dict[str, StuckAccount] = field(default_factory=dict)
+    deferred: int = 0  # new alerts left for the next evaluation: this one's time budget was spent
 
     @property
     def new_alerts(self) -> list[Alert]:
@@ -58,42 +61,51 @@ def _facts(row: Mapping[str, Any]) -> InvoiceFacts:
 
 
 def send_new_alert(store: Store, alert: Alert, delivery: DeliveryRound, now: datetime) -> bool:
-    """Record `alert` (unique per account and key), then deliver it; False if it was already recorded."""
+    """Record `alert` (unique per account and key) with its first attempt taken, then deliver it.
+
+    False when it was already recorded: then nothing is sent.
+    """
     with store.begin() as connection:
-        created = alert_store.record_alert(
+        alert_id = alert_store.record_alert(
             connection, account=alert.account, alert_key=alert.key, kind=alert.kind.value, level=alert.level,
-            subject=alert.subject, body=alert.to_json(), channels=delivery.channel_names, created_at=now)
-        record = alert_store.get_alert(connection, alert.account, alert.key) if created else None
-    if record is None:
+            subject=alert.subject, body=alert.to_json(), channels=delivery.channel_names, created_at=now,
+            claimed=True)
+    if alert_id is None:
         return False
-    _attempt(store, record, alert, delivery)
+    result = delivery.deliver(alert, delivery.channel_names, attempt=1)
+    _finish(store, alert_id, alert.key, result, attempt=1, max_attempts=delivery.policy.max_attempts)
     return True
 
 
-def _attempt(store: Store, record: alert_store.AlertRecord, alert: Alert, delivery: DeliveryRound) -> DeliveryResult | None:
-    """One delivery attempt of one record; None when nothing could be tried in this round."""
+def _finish(store: Store, alert_id: int, alert_key: str, result: DeliveryResult, *, attempt: int,
+            max_attempts: int, notes: Iterable[str] = ()) -> None:
+    error = "; ".join(filter(None, [result.error_text(), *notes])) or None
+    with store.begin() as connection:
+        alert_store.finish_delivery(connection, alert_id, delivered=result.delivered, pending=result.pending,
+                                    last_error=error)
+    if result.pending and attempt >= max_attempts:
+        log.error("alert %s: gave up on %s after %d attempts (%s)", alert_key, ", ".join(result.pending),
+                  attempt, error)
+
+
+def _retry(store: Store, record: alert_store.AlertRecord, alert: Alert, delivery: DeliveryRound) -> DeliveryResult | None:
+    """One more delivery attempt of a recorded alert; None when nothing could be tried in this round."""
     configured = [name for name in record.pending_channels if name in delivery.channels]
-    dropped = [name for name in record.pending_channels if name not in delivery.channels]
+    notes = [f"{name}: channel no longer configured" for name in record.pending_channels
+             if name not in delivery.channels]
     if not delivery.would_try(configured):
-        if dropped:
+        if notes:
             with store.begin() as connection:
                 alert_store.finish_delivery(connection, record.id, delivered=(), pending=configured,
-                                            last_error="; ".join(f"{name}: channel no longer configured"
-                                                                 for name in dropped))
+                                            last_error="; ".join(notes))
         return None
     with store.begin() as connection:
         if not alert_store.claim_delivery(connection, record.id, record.attempts):
             return None  # another evaluator took this attempt
     attempt = record.attempts + 1
     result = delivery.deliver(alert, configured, attempt=attempt)
-    notes = [f"{name}: channel no longer configured" for name in dropped]
-    error = "; ".join(filter(None, [result.error_text(), *notes])) or None
-    with store.begin() as connection:
-        alert_store.finish_delivery(connection, record.id, delivered=result.delivered, pending=result.pending,
-                                    last_error=error)
-    if result.pending and attempt >= delivery.policy.max_attempts:
-        log.error("alert %s: gave up on %s after %d attempts (%s)", record.alert_key, ", ".join(result.pending),
-                  attempt, error)
+    _finish(store, record.id, record.alert_key, result, attempt=attempt, max_attempts=delivery.policy.max_attempts,
+            notes=notes)
     return result
 
 
@@ -116,8 +128,11 @@ def check_stuck_invoices(store: Store, delivery: DeliveryRound, threshold: timed
         candidates[facts.account].append(stuck_alert(facts, level, threshold, now, home_account))
     for account, alerts in candidates.items():
         for alert in _unsent(store, account, alerts):
-            if send_new_alert(store, alert, delivery, now):
+            if delivery.out_of_time():
+                report.deferred += 1
+            elif send_new_alert(store, alert, delivery, now):
                 report.accounts[account].new_alerts.append(alert)
+    _log_deferred(report.deferred)
     return report
 
 
@@ -130,8 +145,14 @@ def check_failed_invoices(store: Store, delivery: DeliveryRound, now: datetime,
     for row in rows:
         by_account[row["account"]].append(failed_alert(_facts(row), now, home_account))
     sent: list[Alert] = []
+    deferred = 0
     for account, alerts in by_account.items():
-        sent += [alert for alert in _unsent(store, account, alerts) if send_new_alert(store, alert, delivery, now)]
+        for alert in _unsent(store, account, alerts):
+            if delivery.out_of_time():
+                deferred += 1
+            elif send_new_alert(store, alert, delivery, now):
+                sent.append(alert)
+    _log_deferred(deferred)
     return sent
 
 
@@ -154,7 +175,7 @@ def redeliver_pending(store: Store, delivery: DeliveryRound, now: datetime,
                                                  created_before=now - grace, limit=limit)
     report = RedeliveryReport()
     for record in records:
-        result = _attempt(store, record, Alert.from_json(record.body), delivery)
+        result = _retry(store, record, Alert.from_json(record.body), delivery)
         if result is None:
             report.still_pending.append(record.alert_key)
         elif not result.pending:
@@ -164,6 +185,11 @@ def redeliver_pending(store: Store, delivery: DeliveryRound, now: datetime,
         else:
             report.still_pending.append(record.alert_key)
     return report
+
+
+def _log_deferred(count: int) -> None:
+    if count:
+        log.warning("%d new alert(s) left for the next evaluation: this one's time budget was spent", count)
 
 
 def _unsent(store: Store, account: str, alerts: list[Alert]) -> list[Alert]:

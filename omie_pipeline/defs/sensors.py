@@ -90,6 +90,8 @@ def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, al
         context.log.info(note)
     if requests:
         return dg.SensorResult(run_requests=requests)
+    if report.deferred:
+        notes.append(f"{report.deferred} more left for the next evaluation")
     detail = f"; {'; '.join(notes)}" if notes else ""
     return dg.SkipReason(f"{stuck_count} stuck invoice(s), {sent} new alert(s){detail}")
 

@@ -1,9 +1,10 @@
 """Queries behind the alert sensors: invoices that need a person, and the `alerts_sent` record.
 
-An alert is recorded (unique per account and key) before anything is sent, so a restarted
-daemon never sends it twice; its delivery is then claimed with a compare-and-set on `attempts`,
-so two evaluators never send the same record at once, and finished by writing which channels
-got it. The record keeps the alert as JSON in `body`, which is what a later retry sends.
+An alert is recorded (unique per account and key) with its first attempt taken before anything
+is sent, so a restarted daemon never sends it twice; a later retry claims its attempt with a
+compare-and-set on `attempts`, so two evaluators never send the same record at once; each attempt
+ends by writing which channels got it. The record keeps the alert as JSON in `body`, which is
+what a retry sends.
 """
 
 from __future__ import annotations
@@ -105,12 +106,18 @@ def existing_alert_keys(connection: sa.Connection, account: str, keys: Collectio
 
 
 def record_alert(connection: sa.Connection, *, account: str, alert_key: str, kind: str, level: int, subject: str,
-                 body: str, channels: Sequence[str], created_at: datetime) -> bool:
-    """Record an alert about to be sent, every channel pending; False when the key was already recorded."""
+                 body: str, channels: Sequence[str], created_at: datetime, claimed: bool = False) -> int | None:
+    """Record an alert about to be sent, every channel pending; its id, or None when the key was already recorded.
+
+    `claimed` records it with its first delivery attempt already taken by the caller.
+    """
     row = {"account": account, "alert_key": alert_key, "kind": kind, "level": level, "subject": subject,
            "body": body, "created_at": created_at, "delivered_channels": "", "pending_channels": _join(channels),
-           "attempts": 0, "last_error": None}
-    return insert_if_absent(connection, alerts_sent, row, ("account", "alert_key"))
+           "attempts": 1 if claimed else 0, "last_error": None}
+    if not insert_if_absent(connection, alerts_sent, row, ("account", "alert_key")):
+        return None
+    return connection.execute(sa.select(alerts_sent.c.id).where(alerts_sent.c.account == account,
+                                                                alerts_sent.c.alert_key == alert_key)).scalar_one()
 
 
 def get_alert(connection: sa.Connection, account: str, alert_key: str) -> AlertRecord | None:

@@ -7,10 +7,9 @@ import logging
 import time
 from datetime import timedelta
 
-import pytest
-
 from omie_pipeline.alerts.channels import LogChannel, SlackChannel, WebhookChannel
 from omie_pipeline.alerts.delivery import DeliveryPolicy, DeliveryRound
+from omie_pipeline.alerts.messages import InvoiceFacts, stuck_alert
 from omie_pipeline.alerts.watch import check_failed_invoices, check_stuck_invoices, redeliver_pending
 from omie_pipeline.store import Store
 from omie_pipeline.store import alerts as alert_store
@@ -106,14 +105,13 @@ def test_an_alert_recorded_before_a_crash_is_delivered_once_by_the_retry(store: 
                   submitted_at=NOW - timedelta(minutes=40))
     crashed = DeliveryRound([LogChannel(), WebhookChannel(webhook.url)], FAST)
     # The process dies after recording the alert and before sending it: the record has every channel pending.
-    from omie_pipeline.alerts.messages import InvoiceFacts, stuck_alert
     facts = InvoiceFacts(account="acme", deal_id="D-1", status="processing", since=NOW - timedelta(minutes=40),
                          status_changed_at=NOW - timedelta(minutes=40), submitted_at=NOW - timedelta(minutes=40))
     alert = stuck_alert(facts, 1, THRESHOLD, NOW)
     with store.begin() as connection:
         assert alert_store.record_alert(connection, account="acme", alert_key=alert.key, kind="stuck", level=1,
                                         subject=alert.subject, body=alert.to_json(),
-                                        channels=crashed.channel_names, created_at=NOW)
+                                        channels=crashed.channel_names, created_at=NOW, claimed=True)
     assert check_stuck_invoices(store, _round(webhook), THRESHOLD, NOW).new_alerts == []
     assert redeliver_pending(store, _round(webhook), NOW + timedelta(seconds=30)).delivered == []  # too young
     assert redeliver_pending(store, _round(webhook), NOW + timedelta(minutes=3)).delivered == [alert.key]
@@ -229,3 +227,13 @@ def _assert_nothing_leaked(store: Store, receiver, log_text: str) -> None:
     for text in texts:
         assert receiver.token not in text and receiver.url not in text
         assert CPF not in text and CPF_DIGITS not in text
+
+
+def test_once_the_time_budget_is_spent_new_alerts_wait_for_the_next_evaluation(store: Store, webhook) -> None:
+    for n in range(3):
+        place_invoice(store, f"D-{n}", "processing", changed_at=NOW - timedelta(minutes=40),
+                      submitted_at=NOW - timedelta(minutes=40))
+    spent = DeliveryRound([LogChannel(), WebhookChannel(webhook.url)], DeliveryPolicy(round_budget_seconds=0))
+    report = check_stuck_invoices(store, spent, THRESHOLD, NOW)
+    assert report.new_alerts == [] and report.deferred == 3 and _keys(store) == []
+    assert len(check_stuck_invoices(store, _round(webhook), THRESHOLD, NOW).new_alerts) == 3

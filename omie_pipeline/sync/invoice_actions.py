@@ -147,7 +147,13 @@ def wait_for_invoice(client: OmieClient, store: Store, account: str, deal_id: st
                      timeout: float = DEFAULT_WAIT_SECONDS, interval: timedelta = timedelta(seconds=60),
                      clock: Callable[[], datetime] = now_utc, sleep: Callable[[float], None] = time.sleep,
                      on_poll: Callable[[Invoice], None] | None = None) -> WaitResult:  # fmt: skip
-    """Poll until the deal's invoice is issued, in error or cancelled, or `timeout` seconds pass."""
+    """Poll until the deal's invoice is issued, in error or cancelled, or `timeout` seconds pass.
+
+    An invoice already in error is asked about once first (when the interval allows): a person may
+    have fixed and resent it from Omie, which moves it back to processing."""
+    invoice = _load(store, account, deal_id)
+    if invoice.status == InvoiceStatus.ERROR:
+        check_once(client, store, invoice, interval, clock)
     return poll_invoice(client, store, account, deal_id, _settled, timeout=timeout, interval=interval, clock=clock,
                         sleep=sleep, on_poll=on_poll)
 

@@ -66,6 +66,12 @@ def test_wait_until_error(account: Account) -> None:
     assert result.exit_code is WaitExit.ERROR
     assert result.invoice.last_error and result.invoice.fix
 
+    # Waiting again (after a resend from Omie, say) asks Omie once before answering "error".
+    time.sleep(REDUNDANT_SECONDS)
+    before = calls(account.sim)
+    assert wait(account, deal, timeout=0).exit_code is WaitExit.ERROR
+    assert calls_since(account.sim, before) == {"StatusOS": 1}
+
 
 def test_wait_times_out_spacing_its_requests(account: Account) -> None:
     (deal,) = account.add_deals(1)

@@ -11,7 +11,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator, Protocol
-from zoneinfo import ZoneInfo
 
 from omie_pipeline.domain.timeutil import DatetimeFormatError, parse_iso_datetime
 
@@ -61,12 +60,10 @@ def source_id_for(kind: str, *parts: str) -> str:
     return f"{kind}:{digest}"
 
 
-def readable_moment(value: Any, naive_timezone: ZoneInfo | None) -> datetime | None:
+def readable_moment(value: Any) -> datetime | None:
     """The aware moment a raw `updated_at` stands for, or None when it cannot be read."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=naive_timezone) if naive_timezone is not None else None
-        return value
+        return value if value.tzinfo is not None else None
     if isinstance(value, str):
         try:
             return parse_iso_datetime(value)
@@ -75,9 +72,9 @@ def readable_moment(value: Any, naive_timezone: ZoneInfo | None) -> datetime | N
     return None
 
 
-def changed_since(row: SourceRow, since: datetime | None, naive_timezone: ZoneInfo | None = None) -> bool:
+def changed_since(row: SourceRow, since: datetime | None) -> bool:
     """Whether a row belongs to a pull from `since`: changed at or after it, or unreadable."""
     if since is None:
         return True
-    moment = readable_moment(row.values.get("updated_at"), naive_timezone)
+    moment = readable_moment(row.values.get("updated_at"))
     return moment is None or moment >= since

@@ -83,7 +83,7 @@ class SqlDealSource:
                 self._check_columns(set(result.keys()))
                 for position, record in enumerate(result.mappings(), start=1):
                     row = SourceRow(position=position, values=self._values(record))
-                    if filtered_in_database or changed_since(row, since, self.mapping.naive_timezone):
+                    if filtered_in_database or changed_since(row, since):
                         yield row
         except sa.exc.SQLAlchemyError as error:
             raise SourceError(f"deals {self.description}: {type(error).__name__}: {_first_line(error)}") from None

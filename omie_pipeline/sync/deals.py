@@ -116,12 +116,11 @@ def pull_deals(
         previous = sync_state.get_datetime(connection, account, key)
     since = None if full_refresh or previous is None else previous - overlap
     summary = PullSummary(source=source.description, full_refresh=full_refresh, since=since)
-    naive_zone = getattr(getattr(source, "mapping", None), "naive_timezone", None)
     newest = previous
     batch: list[_Version] = []
     for source_row in source.read(since):
         summary.read += 1
-        seen = readable_moment(source_row.values.get("updated_at"), naive_zone)
+        seen = readable_moment(source_row.values.get("updated_at"))
         if seen is not None and (newest is None or seen > newest):
             newest = seen
         batch.append(_version_of(source_row, account, closed))

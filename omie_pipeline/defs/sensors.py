@@ -186,5 +186,5 @@ def sync_run_failures(context: dg.RunFailureSensorContext, store: StoreResource,
         context.log.info("alerted the failure of run %s (%s)", facts.run_id, alert.key)
 
 
-# `stuck_invoices` targets `invoice_status_refresh_job`, so it is registered together with that job.
+# `stuck_invoices` targets `invoice_status_refresh_job`: the definitions that hold these sensors hold that job.
 ALERT_SENSORS = [stuck_invoices, failed_invoices, alert_redelivery, sync_run_failures]

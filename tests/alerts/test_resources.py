@@ -7,8 +7,6 @@ from datetime import timedelta
 import dagster as dg
 
 from omie_pipeline.defs.alert_resources import AlertsResource
-from omie_pipeline.defs.resources import StoreResource
-from omie_pipeline.defs.sensors import alert_redelivery, failed_invoices, sync_run_failures
 
 from .conftest import NOW
 
@@ -40,9 +38,11 @@ def test_the_clock_is_real_unless_an_evaluation_moment_is_given() -> None:
     assert AlertsResource().now() > NOW - timedelta(days=3650)
 
 
-def test_the_sensors_load_in_definitions() -> None:
-    defs = dg.Definitions(sensors=[failed_invoices, alert_redelivery, sync_run_failures],
-                          resources={"store": StoreResource(), "alerts": AlertsResource()})
+def test_the_project_definitions_hold_the_alert_sensors_and_the_refresh_job() -> None:
+    from omie_pipeline.definitions import defs
+
     dg.Definitions.validate_loadable(defs)
-    for name in ("failed_invoices", "alert_redelivery", "sync_run_failures"):
+    for name in ("stuck_invoices", "failed_invoices", "alert_redelivery", "sync_run_failures"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("stuck_invoices").job_name == "invoice_status_refresh_job"
+    assert defs.resolve_job_def("invoice_status_refresh_job").partitions_def is not None

@@ -269,3 +269,27 @@ def test_a_failure_raised_on_purpose_is_quoted_whole_without_dagsters_class_path
     facts = dict((f["label"], f["value"]) for f in body["facts"])
     assert facts["Error"] == "Failure: deal D-9: the invoice is in error: CEP inválido. Fix: correct the address"
     assert facts["Step"] == "wait_for_nfse" and facts["Account"] == "acme"  # no partition: the home account
+
+
+def test_the_stuck_sensor_in_the_project_definitions_requests_a_valid_refresh_run(store: Store, webhook, instance,
+                                                                                 monkeypatch) -> None:
+    from omie_pipeline.definitions import build_definitions
+    from omie_pipeline.domain.timeutil import now_utc
+
+    monkeypatch.setenv("OMIE_PIPELINE_DB_URL", store.url)
+    monkeypatch.setenv("OMIE_PIPELINE_ALERT_WEBHOOK_URL", webhook.url)
+    monkeypatch.setenv("OMIE_PIPELINE_STUCK_AFTER_MINUTES", "30")
+    for n in range(3):  # the sensor runs on the real clock here
+        moment = now_utc() - timedelta(minutes=35 + n)
+        place_invoice(store, f"D-{n}", "processing", changed_at=moment, submitted_at=moment)
+    defs = build_definitions()
+    sensor = defs.resolve_sensor_def("stuck_invoices")
+    # As the daemon does: the definitions' resources, and the instance to resolve the account partition.
+    with dg.partition_loading_context(dynamic_partitions_store=instance), \
+            dg.build_sensor_context(instance=instance, definitions=defs, sensor_name="stuck_invoices",
+                                    resources=dict(defs.resources)) as context:
+        result = sensor.evaluate_tick(context)
+    [request] = result.run_requests
+    assert sensor.job_name == REFRESH_JOB_NAME and request.partition_key == "acme"
+    assert request.tags[REFRESH_DEALS_TAG] == "D-2,D-1,D-0" and request.tags["dagster/partition"] == "acme"
+    assert sorted(body["deal_id"] for body in webhook.delivered) == ["D-0", "D-1", "D-2"]

@@ -89,11 +89,6 @@ class Invoice:
         """A cancellation was sent and Omie has not confirmed it yet."""
         return self.status == InvoiceStatus.ISSUED and self.cancel_requested_at is not None and self.cancelled_at is None
 
-    @property
-    def invoiced(self) -> bool:
-        """FaturarOS was accepted (or the OS was found invoiced): the OS must never be invoiced again."""
-        return self.submitted_at is not None or self.status != InvoiceStatus.SUBMITTED
-
 
 _FIELDS = tuple(field.name for field in fields(Invoice))
 

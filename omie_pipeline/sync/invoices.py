@@ -43,6 +43,7 @@ from typing import Any
 from omie_pipeline.domain.deal import INVOICE_REQUIRED_FIELDS
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.keys import invoice_idempotency_key
+from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES, Tax, TaxBreakdown, compute_taxes
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
@@ -272,9 +273,10 @@ class _Run:
             except ClaimLost as lost:
                 return DealResult(deal_of(item), Outcome.SKIPPED, str(lost))
             except Exception as failure:  # one deal's failure never stops the others
-                log.warning("deal %s: %s: %s", deal_of(item), type(failure).__name__, failure)
+                detail = f"{type(failure).__name__}: {redact_cpfs(str(failure))}"
+                log.warning("deal %s: %s", deal_of(item), detail)
                 self._release_deal(deal_of(item))
-                return DealResult(deal_of(item), Outcome.FAILED, f"{type(failure).__name__}: {failure}")
+                return DealResult(deal_of(item), Outcome.FAILED, detail)
 
         if self.settings.workers <= 1 or len(items) <= 1:
             return [guarded(item) for item in items]

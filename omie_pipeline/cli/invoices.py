@@ -8,7 +8,8 @@ Exit status:
 - wait: 0 issued, 2 error, 3 still submitted/processing at the timeout, 4 cancelled, 1 anything else
   (no such invoice, configuration, Omie unreachable).
 - cancel: 0 cancelled (Omie confirmed), 3 sent but not confirmed yet (the status refresh follows
-  it), 2 Omie refused it, 1 anything else (not issued, reason too short, no such invoice...).
+  it), 4 Omie refused it, 1 anything else (not issued, reason too short, no such invoice...).
+- click answers 2 for a usage error (a missing argument or option) before any of these run.
 - list, show: 0, or 1 when the invoice or the configuration is missing.
 """
 
@@ -34,7 +35,7 @@ from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import Invoice, deal_row, events_of, get_invoice, list_invoices, open_invoice_issues
 
 EXIT_OTHER = 1
-EXIT_CANCEL_REFUSED = 2
+EXIT_CANCEL_REFUSED = 4
 EXIT_CANCEL_PENDING = 3
 _ACCOUNT_HELP = "Account in the state store (default: OMIE_PIPELINE_ACCOUNT)."
 _STATUSES = [status.value for status in InvoiceStatus]
@@ -145,7 +146,7 @@ def cancel_command(deal_id: str, reason: str, requested_by: str | None, confirm_
                    account: str | None) -> None:  # fmt: skip
     """Cancel the deal's issued NFS-e in Omie (CancelarOS with the NFS-e cancellation).
 
-    Exit status: 0 cancelled, 3 sent but not confirmed yet, 2 refused by Omie, 1 other failures.
+    Exit status: 0 cancelled, 3 sent but not confirmed yet, 4 refused by Omie, 1 other failures.
     """
     from omie_pipeline.omie.errors import OmieError
     from omie_pipeline.sync.invoice_actions import CancelRefusedError, InvoiceActionError, cancel_invoice

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.account import shared_account
 from omie_pipeline.omie.methods import is_read
@@ -184,7 +185,8 @@ class OmieConnection:
 
     def _outcome_unknown(self, failure: errors.OmieError, method: str, param: dict[str, Any]) -> errors.OutcomeUnknownError:
         code, omie_id = _record_keys(param)
-        named = f" (integration code {code})" if code else (f" (Omie id {omie_id})" if omie_id else "")
+        # A client's integration code holds its document: a person's CPF must not reach logs.
+        named = f" (integration code {redact_cpfs(code)})" if code else (f" (Omie id {omie_id})" if omie_id else "")
         log.warning("omie %s%s: outcome unknown after %s; not resent", method, named, failure.kind)
         return errors.OutcomeUnknownError(
             f"the answer to this write was lost ({failure.kind}: {failure.message}); it may have been applied: "

@@ -93,8 +93,10 @@ def evaluate_alert_sensors(defs: dg.Definitions, instance: dg.DagsterInstance,
     outcomes: dict[str, str] = {}
     for name in sensor_names:
         sensor = defs.resolve_sensor_def(name)
-        with dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=name,
-                                     resources=dict(defs.resources or {})) as context:
+        # As the daemon does: the definitions' resources, and the instance to resolve partitions.
+        with dg.partition_loading_context(dynamic_partitions_store=instance), \
+                dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=name,
+                                        resources=dict(defs.resources or {})) as context:
             result = sensor.evaluate_tick(context)
         skipped = result.skip_message
         outcomes[name] = skipped or f"{len(result.run_requests or [])} run request(s)"

@@ -114,7 +114,7 @@ def record_alert(connection: sa.Connection, *, account: str, alert_key: str, kin
     row = {"account": account, "alert_key": alert_key, "kind": kind, "level": level, "subject": subject,
            "body": body, "created_at": created_at, "delivered_channels": "", "pending_channels": _join(channels),
            "attempts": 1 if claimed else 0, "last_error": None}
-    if not insert_if_absent(connection, alerts_sent, row, ("account", "alert_key")):
+    if not insert_if_absent(connection, alerts_sent, row):
         return None
     return connection.execute(sa.select(alerts_sent.c.id).where(alerts_sent.c.account == account,
                                                                 alerts_sent.c.alert_key == alert_key)).scalar_one()

@@ -246,7 +246,7 @@ def deal_row(connection: sa.Connection, account: str, deal_id: str) -> Mapping[s
 def insert_intent(connection: sa.Connection, row: Mapping[str, Any]) -> bool:
     """Record the intent to invoice a deal; False when the deal (or the key) already has one."""
     # The key is a function of (account, deal_id), so its uniqueness is also one invoice per deal.
-    return insert_if_absent(connection, invoices, row, ["idempotency_key"])
+    return insert_if_absent(connection, invoices, row)
 
 
 def claim(connection: sa.Connection, invoice_id: int, claimer: str, now: datetime, lease: timedelta) -> bool:

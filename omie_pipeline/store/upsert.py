@@ -38,12 +38,11 @@ def upsert(
     return connection.execute(statement, list(rows)).rowcount
 
 
-def insert_if_absent(
-    connection: sa.Connection,
-    table: sa.Table,
-    row: Mapping[str, Any],
-    key_columns: Iterable[str],
-) -> bool:
-    """Insert one row unless its key exists; True when this call inserted it."""
-    statement = _insert(connection, table).on_conflict_do_nothing(index_elements=list(key_columns))
+def insert_if_absent(connection: sa.Connection, table: sa.Table, row: Mapping[str, Any]) -> bool:
+    """Insert one row unless it collides with an existing row on any unique key; True when inserted.
+
+    No conflict target is named on purpose: with two unique keys (an invoice's idempotency key
+    and its (account, deal)), PostgreSQL raises for a race on a key that is not the target.
+    """
+    statement = _insert(connection, table).on_conflict_do_nothing()
     return connection.execute(statement, dict(row)).rowcount == 1

@@ -45,3 +45,19 @@ def test_no_secret_and_no_cpf_in_any_log_line(make_sim, caplog):
         assert APP_SECRET not in line
         assert CPF not in line and CPF.replace(".", "").replace("-", "") not in line
         assert "maria.souza@" not in line and "98765-4321" not in line
+
+
+def test_a_lost_client_write_names_its_integration_code_without_the_cpf(make_sim, caplog):
+    """A person's integration code holds the CPF; the warning and the error text mask it."""
+    caplog.set_level(logging.DEBUG)
+    sim = make_sim()
+    client = client_for(sim)
+    code = "OP-MAIN-" + CPF.replace(".", "").replace("-", "")
+    sim.set_faults(lose_response_next=1, methods=["IncluirCliente"])
+    with pytest.raises(errors.OutcomeUnknownError) as lost:
+        client.include_client({"codigo_cliente_integracao": code, "razao_social": "Maria Souza", "cnpj_cpf": CPF,
+                               "email": "maria.souza@example.com"})
+    assert lost.value.integration_code == code  # the caller still gets the key to look it up
+    assert "OP-MAIN-***.982.247-**" in str(lost.value)
+    for line in [record.getMessage() for record in caplog.records] + [caplog.text, str(lost.value)]:
+        assert CPF.replace(".", "").replace("-", "") not in line

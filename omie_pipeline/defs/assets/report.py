@@ -144,7 +144,6 @@ def check_results(report: Report, verification: Verification) -> list[dg.AssetCh
 report_job = dg.define_asset_job(
     "report_job",
     selection=dg.AssetSelection.assets(ASSET_NAME),
-    partitions_def=report_partitions,
     description="The reconciliation report of one account for one closing day.",
 )
 

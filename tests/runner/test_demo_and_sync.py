@@ -1,0 +1,94 @@
+"""`omie-pipeline demo` and `sync`: the whole graph through Dagster, as a new user runs it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from omie_pipeline.simulator import Simulator, SimulatorConfig
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).with_name("omie-pipeline"))
+SAMPLE = REPO / "omie_pipeline" / "sample_data" / "deals.csv"
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
+    env.update(extra)
+    return env
+
+
+def test_demo_accounts_for_every_sample_deal(tmp_path: Path) -> None:
+    result = _run(["demo", "--json", "--home", str(tmp_path / "home")], _clean_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+
+    with SAMPLE.open(encoding="utf-8") as handle:
+        sample_rows = list(csv.DictReader(handle))
+    closed_ids = {row["deal_id"] for row in sample_rows if row["deal_id"] and row["status"].strip().lower() == "won"}
+    outcomes = {deal["deal_id"]: deal for deal in summary["deals"]}
+    assert closed_ids <= set(outcomes), closed_ids - set(outcomes)
+    for deal in summary["deals"]:
+        assert deal["outcome"] in {"issued", "error", "issue"}, deal
+        if deal["outcome"] == "issued":
+            assert deal["nfse_number"]
+        else:
+            assert deal["reason"], deal
+    counts = {outcome: sum(1 for d in summary["deals"] if d["outcome"] == outcome) for outcome in ("issued", "issue")}
+    assert counts["issued"] >= 15 and counts["issue"] >= 10
+    assert summary["success"] and summary["all_invoices_final"]
+    assert summary["omie_rejected_calls"] == {"429": 0, "425": 0, "redundant": 0, "concurrency": 0}
+    assert any(path.endswith(".xlsx") for path in summary["report_files"])
+    assert "demo-secret" not in result.stdout + result.stderr
+
+    # The runs are real Dagster runs in the demo's instance, visible in the UI afterwards.
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        jobs = {run.job_name for run in instance.get_runs()}
+    assert {"catalog_job", "emission_job", "invoice_status_refresh_job", "report_job"} <= jobs
+
+
+def test_demo_with_generated_deals_and_plain_progress_lines(tmp_path: Path) -> None:
+    result = _run(["demo", "--deals", "12", "--home", str(tmp_path / "home")], _clean_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "deals closed: 12" in result.stdout
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[") and "deals settled" in line]
+    assert progress and "\r" not in result.stderr  # not a terminal: plain lines, no live redraw
+    assert any("deals, clients and invoices" in line for line in progress)
+
+
+def test_sync_runs_the_graph_against_the_configured_account(tmp_path: Path) -> None:
+    config = SimulatorConfig(seed=11, clients=20, nfse_delay=(0.5, 1.5), redundant_seconds=1.0)
+    with Simulator(config) as sim:
+        env = _clean_env(
+            DAGSTER_HOME=str(tmp_path / "home"), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=config.app_key,
+            OMIE_APP_SECRET=config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
+            OMIE_PIPELINE_DB_URL=f"sqlite:///{tmp_path / 'store.sqlite'}", SALESOS_DEALS_URL=str(SAMPLE),
+            OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
+            OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"),
+        )
+        result = _run(["sync", "--json", "--settle-timeout", "60"], env)
+        with sim.state.lock:
+            orders = len(sim.state.orders)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["success"] and summary["account"] == "acme"
+    assert sum(summary["invoices"].values()) == orders > 0
+    assert list((tmp_path / "reports" / "acme").glob("reconciliacao_acme_*.xlsx"))
+    assert config.app_secret not in result.stdout + result.stderr
+
+
+def test_sync_without_credentials_names_the_missing_variables(tmp_path: Path) -> None:
+    result = _run(["sync"], _clean_env(DAGSTER_HOME=str(tmp_path)))
+    assert result.returncode != 0
+    assert "OMIE_APP_KEY and OMIE_APP_SECRET" in result.stderr

@@ -16,10 +16,11 @@ def _per_account(tags_for: Callable[[str], dict[str, str]]):
     def evaluate(context: dg.ScheduleEvaluationContext):
         account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
         if not account_keys:
-            return dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
+            yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
+            return
         tick = context.scheduled_execution_time.isoformat()
-        return [dg.RunRequest(run_key=f"{account}:{tick}", partition_key=account, tags=tags_for(account))
-                for account in account_keys]
+        for account in account_keys:
+            yield dg.RunRequest(run_key=f"{account}:{tick}", partition_key=account, tags=tags_for(account))
 
     return evaluate
 

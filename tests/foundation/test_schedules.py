@@ -1,0 +1,64 @@
+"""Cadences per account, the emitting-run tag that dagster.yaml limits, and account registration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import yaml
+
+from omie_pipeline.defs.accounts_sensor import omie_accounts
+from omie_pipeline.defs.jobs import EMITTING_ACCOUNT_TAG
+from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
+from omie_pipeline.defs.schedules import catalog_schedule, emission_schedule, status_refresh_schedule
+from omie_pipeline.definitions import defs
+
+REPO = Path(__file__).resolve().parents[2]
+TICK = datetime(2026, 11, 26, 10, 15, tzinfo=ZoneInfo("America/Sao_Paulo"))
+
+
+def _evaluate(schedule: dg.ScheduleDefinition, instance: dg.DagsterInstance):
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK,
+                                        repository_def=defs.get_repository_def())
+    return schedule.evaluate_tick(context)
+
+
+def test_cadences_are_in_sao_paulo_time_and_on_by_default() -> None:
+    expected = {"emission_schedule": "*/15 * * * *", "status_refresh_schedule": "*/5 * * * *",
+                "catalog_schedule": "0 6 * * *", "report_schedule": "30 18 * * *"}
+    schedules = {schedule.name: schedule for schedule in defs.schedules}
+    for name, cron in expected.items():
+        assert schedules[name].cron_schedule == cron
+        assert schedules[name].execution_timezone == "America/Sao_Paulo"
+        assert schedules[name].default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_each_tick_requests_one_run_per_account_and_tags_emitting_runs() -> None:
+    with dg.instance_for_test() as instance:
+        assert "no Omie account" in _evaluate(emission_schedule, instance).skip_message
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme", "beta"])
+        emission = _evaluate(emission_schedule, instance).run_requests
+        refresh = _evaluate(status_refresh_schedule, instance).run_requests
+        catalog = _evaluate(catalog_schedule, instance).run_requests
+    assert sorted(request.partition_key for request in emission) == ["acme", "beta"]
+    assert all(request.tags[EMITTING_ACCOUNT_TAG] == request.partition_key for request in emission)
+    assert len({request.run_key for request in emission}) == 2
+    assert all(EMITTING_ACCOUNT_TAG not in request.tags for request in refresh + catalog)
+
+
+def test_the_instance_allows_one_emitting_run_per_account() -> None:
+    for name in ("dagster.yaml", "dagster.postgres.yaml"):
+        limits = yaml.safe_load((REPO / "dagster_home" / name).read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
+        assert {"key": EMITTING_ACCOUNT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+
+
+def test_the_accounts_sensor_registers_the_configured_account_once(monkeypatch) -> None:
+    monkeypatch.setenv("OMIE_PIPELINE_ACCOUNT", "acme")
+    with dg.instance_for_test() as instance:
+        result = omie_accounts(dg.build_sensor_context(instance=instance))
+        [request] = result.dynamic_partitions_requests
+        assert list(request.partition_keys) == ["acme"]
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme"])
+        assert "already registered" in omie_accounts(dg.build_sensor_context(instance=instance)).skip_message

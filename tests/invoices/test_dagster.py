@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -21,7 +25,7 @@ from omie_pipeline.defs.resources import OmieResource, StoreResource
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store.tables import invoices
 
-from .conftest import REDUNDANT_SECONDS, Account, calls, calls_since, settle_prefeitura
+from .conftest import REDUNDANT_SECONDS, Account, calls, calls_since, prepare_account, settle_prefeitura
 
 
 @pytest.fixture
@@ -80,6 +84,26 @@ def test_issue_then_refresh_through_dagster(account: Account, instance, resource
     assert metadata["status_requests"].value == 3  # the links of the three new notes
     assert all(evaluation.passed for evaluation in evaluations(refreshed).values())
     account.assert_exactly_once(deal_ids)
+
+
+def test_the_asset_run_twice_at_once_issues_each_deal_once(store, make_sim, db_url: str) -> None:
+    """Two runs of `nfse_invoices` for one account, each in its own process, on one store and one Omie
+    (answers slowed down so that the two runs overlap)."""
+    account = prepare_account(store, make_sim(latency=(0.03, 0.06)))
+    deal_ids = account.add_deals(20)
+    config = account.sim.config
+    command = [sys.executable, str(Path(__file__).with_name("run_asset.py")), account.sim.base_url, config.app_key,
+               config.app_secret, db_url, account.name, str(config.window_seconds), str(REDUNDANT_SECONDS)]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outputs]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert all(result["success"] for result in results)
+    assert sum(result["outcome_submitted"] for result in results) == 20  # each deal sent by one run only
+    assert calls(account.sim)["IncluirOS"] == 20 and calls(account.sim)["FaturarOS"] == 20
+    account.assert_exactly_once(deal_ids)
+    account.client.close()
 
 
 def test_refresh_rechecks_the_deals_named_in_the_run_tag(account: Account, instance, resources) -> None:

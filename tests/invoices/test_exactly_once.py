@@ -12,9 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store import Store
+from omie_pipeline.store.tables import invoice_events, invoices
 from omie_pipeline.sync import invoices as issuing
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome, issue_invoices
@@ -179,6 +181,21 @@ def test_os_invoiced_in_omie_before_its_id_was_recorded_is_adopted_as_it_is(acco
     assert rerun.of(deal).outcome is Outcome.ADOPTED
     assert account.invoice(deal).status == InvoiceStatus.ISSUED  # its exact state, read with StatusOS
     assert calls(account.sim)["FaturarOS"] == 1 and "ValidarOS" not in calls(account.sim)
+    finish(account, [deal])
+
+
+def test_a_restored_store_meets_omies_duplicate_key_and_adopts(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    account.issue()
+    with account.store.begin() as connection:  # the store restored from a backup taken before the emission
+        connection.execute(sa.delete(invoices).where(invoices.c.deal_id == deal))
+        connection.execute(sa.delete(invoice_events).where(invoice_events.c.deal_id == deal))
+
+    rerun = account.issue()
+
+    assert rerun.of(deal).outcome is Outcome.ADOPTED
+    assert "Omie already holds this key" in account_history(account, deal)
+    assert calls(account.sim)["IncluirOS"] == 2 and calls(account.sim)["FaturarOS"] == 1
     finish(account, [deal])
 
 

@@ -7,6 +7,7 @@ prefeitura has answered, and then Omie's own state (the simulator's) is counted.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from omie_pipeline.sync import invoices as issuing
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome, issue_invoices
 
-from .conftest import Account, calls, client_for, settle_prefeitura
+from .conftest import REDUNDANT_SECONDS, Account, calls, client_for, settle_prefeitura
 
 
 class Crash(Exception):
@@ -190,6 +191,7 @@ def test_a_restored_store_meets_omies_duplicate_key_and_adopts(account: Account)
     with account.store.begin() as connection:  # the store restored from a backup taken before the emission
         connection.execute(sa.delete(invoices).where(invoices.c.deal_id == deal))
         connection.execute(sa.delete(invoice_events).where(invoice_events.c.deal_id == deal))
+    time.sleep(REDUNDANT_SECONDS)  # sooner, Omie would refuse the identical IncluirOS as redundant instead
 
     rerun = account.issue()
 

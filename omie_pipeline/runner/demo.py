@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
-from omie_pipeline.runner.graph import PassResult, run_pipeline_pass
-from omie_pipeline.runner.progress import Progress
-from omie_pipeline.runner.summary import PipelineSummary, summarise
+from omie_pipeline.runner.graph import PassResult, run_configured_pass
+from omie_pipeline.runner.summary import PipelineSummary
 from omie_pipeline.simulator import Simulator, SimulatorConfig
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -93,8 +92,6 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: Path | None = None,
              settle_timeout_seconds: float = 90.0, stream: TextIO | None = None, quiet: bool = False) -> DemoResult:
     """Run the demo end to end and return what happened."""
-    import dagster as dg
-
     home = Path(home or tempfile.mkdtemp(prefix="omie-pipeline-demo-")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     instance_config = REPO_ROOT / "dagster_home" / "dagster.yaml"
@@ -115,26 +112,9 @@ def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: P
         "OMIE_PIPELINE_SERVICE_MAP": str(REPO_ROOT / "config" / "service_map.yaml"),
         "OMIE_PIPELINE_REPORTS_DIR": str(home / "reports"),
     }):
-        from omie_pipeline.defs.resources import OmieResource
-        from omie_pipeline.definitions import defs
-        from omie_pipeline.store import Store
-
-        store = Store(store_url)
-        client = OmieResource().client()
-        progress = Progress(lambda: summarise(store, DEMO_ACCOUNT), lambda: _pacing_wait(client.metrics()),
-                            stream=stream, quiet=quiet)
-        with dg.DagsterInstance.get() as instance, progress:
-            outcome = run_pipeline_pass(
-                defs, instance, store, DEMO_ACCOUNT, progress,
-                settle_timeout_seconds=settle_timeout_seconds, settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1,
-                alert_sensors=("stuck_invoices", "failed_invoices"), report_days=31,
-            )
+        outcome, summary = run_configured_pass(
+            DEMO_ACCOUNT, store_url, settle_timeout_seconds=settle_timeout_seconds,
+            settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1, report_days=31, stream=stream, quiet=quiet)
         stats = simulator.stats()
-        summary = summarise(store, DEMO_ACCOUNT)
-        store.dispose()
     reports = sorted(str(path) for path in (home / "reports").rglob("*") if path.is_file())
     return DemoResult(home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports)
-
-
-def _pacing_wait(metrics: dict) -> float:
-    return sum(float(method.get("pacing_wait_seconds", 0.0)) for method in metrics.values())

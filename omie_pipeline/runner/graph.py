@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import date
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import dagster as dg
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.defs.jobs import EMITTING_ACCOUNT_TAG
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.runner.progress import Progress
-from omie_pipeline.runner.summary import summarise
+from omie_pipeline.runner.summary import PipelineSummary, summarise
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import deals
@@ -133,3 +134,34 @@ def closing_days(store: Store, account: str) -> list[date]:
         moments = connection.execute(sa.select(deals.c.closed_at).where(
             deals.c.account == account, deals.c.closed_at.is_not(None))).scalars()
         return sorted({to_sao_paulo(moment).date() for moment in moments})
+
+
+ALERT_SENSORS_TO_EVALUATE = ("stuck_invoices", "failed_invoices")
+
+
+def run_configured_pass(account: str, db_url: str | None, *, settle_timeout_seconds: float,
+                        settle_interval_seconds: float, report_days: int, stream: TextIO | None,
+                        quiet: bool) -> tuple[PassResult, PipelineSummary]:
+    """One pass with the definitions' resources as the environment configures them, showing progress,
+    on the Dagster instance of DAGSTER_HOME."""
+    from omie_pipeline.defs.resources import OmieResource
+    from omie_pipeline.definitions import defs
+
+    store = Store(db_url)
+    client = OmieResource().client()
+    progress = Progress(lambda: summarise(store, account), lambda: pacing_wait_seconds(client.metrics()),
+                        stream=stream, quiet=quiet)
+    try:
+        with dg.DagsterInstance.get() as instance, progress:
+            outcome = run_pipeline_pass(defs, instance, store, account, progress,
+                                        settle_timeout_seconds=settle_timeout_seconds,
+                                        settle_interval_seconds=settle_interval_seconds,
+                                        alert_sensors=ALERT_SENSORS_TO_EVALUATE, report_days=report_days)
+        return outcome, summarise(store, account)
+    finally:
+        store.dispose()
+
+
+def pacing_wait_seconds(metrics: dict) -> float:
+    """Seconds the client spent waiting on Omie's limits, over every method."""
+    return sum(float(method.get("pacing_wait_seconds", 0.0)) for method in metrics.values())

@@ -122,8 +122,7 @@ def nfse_invoices_deals_ready(context: dg.AssetCheckExecutionContext, store: Sto
 @dg.asset(
     partitions_def=accounts, pool="omie_api", group_name=GROUP, kinds={"omie"}, deps=[nfse_invoices],
     retry_policy=READ_RETRY, freshness_policy=STATUS_FRESHNESS,
-    automation_condition=dg.AutomationCondition.on_cron("*/20 * * * *") & ~dg.AutomationCondition.in_progress(),
-)  # fmt: skip
+)  # fmt: skip  (its cadence is status_refresh_schedule, every 5 minutes)
 def nfse_status(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource) -> dg.MaterializeResult:
     """Current status of every non-final NFS-e of one account (bulk listings, StatusOS only where needed)."""
     settings = load_settings()

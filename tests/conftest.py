@@ -1,20 +1,25 @@
-"""Shared fixtures: a state store URL on SQLite and on PostgreSQL for every store test.
+"""Shared fixtures: a state store on SQLite and on PostgreSQL, and simulated Omies.
 
 PostgreSQL comes from OMIE_PIPELINE_TEST_PG_URL (default: the local server's `test` database);
 each test gets a database of its own, dropped afterwards. When PostgreSQL cannot be reached the
 PostgreSQL cases are skipped with the reason, except under CI, where that is a failure.
+
+Simulators start from the `simulator_settings` of the test's folder (its short windows and counts)
+plus keyword overrides; clients for them come from tests/support/simulated_omie.py.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from typing import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from omie_pipeline.simulator import Simulator, SimulatorConfig
 from omie_pipeline.store.engine import normalise_url
 
 DEFAULT_TEST_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -81,3 +86,30 @@ def store(db_url: str):
 def pytest_report_header(config) -> str:
     reason = _postgres_unreachable_reason()
     return "postgresql: " + (reason or f"{make_url(str(_admin_url())).render_as_string(hide_password=True)}")
+
+
+@pytest.fixture
+def simulator_settings() -> dict[str, Any]:
+    """SimulatorConfig values a folder's simulators start from; folders override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def make_sim(simulator_settings: dict[str, Any]) -> Iterator[Callable[..., Simulator]]:
+    """Start simulators on free local ports, the folder's settings overridden by keyword; all stop after the test."""
+    started: list[Simulator] = []
+
+    def make(**overrides: Any) -> Simulator:
+        sim = Simulator(SimulatorConfig(**{**simulator_settings, **overrides})).start(host="127.0.0.1", port=0)
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(make_sim: Callable[..., Simulator]) -> Simulator:
+    """One simulator with the folder's settings."""
+    return make_sim()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from omie_pipeline.omie import OmieClient, OmieLimits
-from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.omie import OmieClient
+from omie_pipeline.simulator import Simulator
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import deals, invoices
+from support.simulated_omie import client_for
 
 ACCOUNT = "acme"
 # No redundancy interval on either side: tests list the catalog several times within a second.
@@ -21,29 +22,8 @@ FAST = {"window_seconds": 1.0, "redundant_seconds": 0.0, "clients": 5, "nfse_del
 
 
 @pytest.fixture
-def make_sim() -> Iterator[Callable[..., Simulator]]:
-    started: list[Simulator] = []
-
-    def make(**overrides: Any) -> Simulator:
-        sim = Simulator(SimulatorConfig(**{**FAST, **overrides})).start()
-        started.append(sim)
-        return sim
-
-    yield make
-    for sim in started:
-        sim.stop()
-
-
-@pytest.fixture
-def sim(make_sim: Callable[..., Simulator]) -> Simulator:
-    return make_sim()
-
-
-def client_for(sim: Simulator) -> OmieClient:
-    config = sim.config
-    return OmieClient(sim.base_url, config.app_key, config.app_secret,
-                      limits=OmieLimits(window_seconds=config.window_seconds), redundant_seconds=0.0,
-                      timeout=(1.0, 5.0), backoff_base=0.05, backoff_max=0.2, max_wait=5.0)
+def simulator_settings() -> dict[str, Any]:
+    return FAST
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from omie_pipeline.sync.tax_rates import (
     sync_tax_rates,
 )
 
+from support.simulated_omie import client_for
+
 from .conftest import ACCOUNT, add_deals, service_record
 
 DEMO_MAP = {"CONSULTORIA": "SRV001", "IMPLANTACAO": "SRV002", "SUPORTE": "SRV003", "TREINAMENTO": "SRV004",
@@ -156,8 +158,6 @@ def test_unreadable_rates_leave_the_service_without_rates_in_force(sim, client, 
 
 @pytest.mark.parametrize("regime", ["Simples Nacional", "Lucro Presumido", "Lucro Real"])
 def test_the_seeded_rates_follow_the_rules_of_each_regime(make_sim, store, regime: str) -> None:
-    from .conftest import client_for
-
     sim = make_sim(regime=regime)
     _map(store)
     _sync(client_for(sim), store)
@@ -175,8 +175,6 @@ def test_the_seeded_rates_follow_the_rules_of_each_regime(make_sim, store, regim
     ("Lucro Presumido", {"nRedBaseINSS": "40"}, "base_reduction", "INSS"),
 ])
 def test_a_rate_that_breaks_a_rule_names_the_service_and_the_rule(make_sim, store, regime, changes, rule, tax) -> None:
-    from .conftest import client_for
-
     sim = make_sim(regime=regime)
     client = client_for(sim)
     _map(store, {"SUPORTE": "SRV003", "TREINAMENTO": "SRV004"})

@@ -1,4 +1,4 @@
-"""Fixtures for deals and clients: CSV and SQL deal sources, a simulated Omie over HTTP, a client for it.
+"""Fixtures for deals and clients: CSV and SQL deal sources and the settings of the simulated Omie.
 
 The state store comes from tests/conftest.py (`store`, on SQLite and PostgreSQL). A CRM database
 for SQL sources is made on the same kind of backend with `crm_url`.
@@ -7,15 +7,13 @@ for SQL sources is made on the same kind of backend with `crm_url`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
-from omie_pipeline.omie import OmieClient, OmieLimits
-from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.simulator import Simulator
 
 ACCOUNT = "acme"
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "omie_pipeline" / "sample_data" / "deals.csv"
@@ -58,30 +56,9 @@ FAST_SIM = {"redundant_seconds": 0.2, "nfse_delay": (0.05, 0.1), "app_secret": "
 
 
 @pytest.fixture
-def make_sim() -> Iterator[Callable[..., Simulator]]:
-    """Start simulators (short redundancy interval) with overrides; all are stopped after the test."""
-    started: list[Simulator] = []
-
-    def make(**overrides: Any) -> Simulator:
-        sim = Simulator(SimulatorConfig(**{**FAST_SIM, **overrides})).start()
-        started.append(sim)
-        return sim
-
-    yield make
-    for sim in started:
-        sim.stop()
-
-
-def client_for(sim: Simulator, **limits: Any) -> OmieClient:
-    """A client paced to the simulator's limits, with short timeouts and backoff."""
-    config = sim.config
-    return OmieClient(
-        sim.base_url, config.app_key, config.app_secret,
-        limits=OmieLimits(window_seconds=config.window_seconds, per_method=config.per_method_limit,
-                          per_app_key=config.per_ip_limit, max_in_flight=config.max_concurrent_per_method, **limits),
-        redundant_seconds=config.redundant_seconds, timeout=(1.0, 3.0), backoff_base=0.05, backoff_max=0.4,
-        max_wait=5.0,
-    )
+def simulator_settings() -> dict[str, Any]:
+    """A short redundancy interval, so that repeated listings within a test are not refused for long."""
+    return FAST_SIM
 
 
 def sim_clients_with_document(sim: Simulator, document: str) -> list[dict[str, Any]]:

@@ -13,7 +13,9 @@ from omie_pipeline.store.clients import client_index
 from omie_pipeline.store.tables import omie_clients
 from omie_pipeline.sync.client_index import refresh_client_index
 
-from .conftest import ACCOUNT, client_for, seeded_clients
+from support.simulated_omie import client_for
+
+from .conftest import ACCOUNT, seeded_clients
 
 
 def _mirror(store: Store) -> dict[int, object]:

@@ -28,7 +28,9 @@ from omie_pipeline.sync.client_index import refresh_client_index
 from omie_pipeline.sync.clients import link_clients
 from omie_pipeline.sync.deals import pull_deals
 
-from .conftest import ACCOUNT, client_for, deal_row, seeded_clients, sim_clients_with_document, write_csv
+from support.simulated_omie import client_for, paced_limits
+
+from .conftest import ACCOUNT, deal_row, seeded_clients, sim_clients_with_document, write_csv
 
 NEW_CNPJ = "27.836.512/0001-49"
 NEW_CPF = "390.533.447-05"
@@ -280,7 +282,8 @@ def test_two_runs_at_once_create_one_client_per_document(make_sim, store: Store,
         own_store = Store(store.url)
         try:
             start.wait()
-            results.append(link_clients(client_for(sim, window_margin_seconds=margin), own_store, ACCOUNT))
+            client = client_for(sim, limits=paced_limits(sim, window_margin_seconds=margin))
+            results.append(link_clients(client, own_store, ACCOUNT))
         except Exception as error:  # reported below with the test's assertion
             results.append(error)
         finally:

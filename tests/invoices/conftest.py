@@ -5,7 +5,7 @@ billable Omie clients. Windows and intervals are short so that the whole life cy
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from omie_pipeline.domain.documents import normalise_document
-from omie_pipeline.omie import OmieClient, OmieLimits
-from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.omie import OmieClient
+from omie_pipeline.simulator import Simulator
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import list_services, replace_service_map
 from omie_pipeline.store.invoices import Invoice, get_invoice, list_invoices
@@ -24,6 +24,7 @@ from omie_pipeline.store.tables import client_links, deals
 from omie_pipeline.sync.catalog import sync_catalog
 from omie_pipeline.sync.invoices import IssueSettings, IssueSummary, issue_invoices
 from omie_pipeline.sync.tax_rates import sync_tax_rates
+from support.simulated_omie import billable_clients, client_for
 
 ACCOUNT = "acme"
 PRODUCT = "CONSULTING-HOURS"
@@ -41,39 +42,9 @@ FAST = {
 }
 
 
-def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
-    """A client paced to the simulator's limits, with short timeouts and backoff."""
-    config = sim.config
-    settings: dict[str, Any] = {
-        "limits": OmieLimits(window_seconds=config.window_seconds, per_method=config.per_method_limit,
-                             per_app_key=config.per_ip_limit, max_in_flight=config.max_concurrent_per_method),
-        "timeout": (1.0, 3.0),
-        "redundant_seconds": config.redundant_seconds,
-        "backoff_base": 0.05,
-        "backoff_max": 0.4,
-        "max_wait": 5.0,
-    }
-    settings.update(overrides)
-    return OmieClient(sim.base_url, config.app_key, config.app_secret, **settings)
-
-
 @pytest.fixture
-def make_sim() -> Iterator[Callable[..., Simulator]]:
-    started: list[Simulator] = []
-
-    def make(**overrides: Any) -> Simulator:
-        sim = Simulator(SimulatorConfig(**{**FAST, **overrides})).start()
-        started.append(sim)
-        return sim
-
-    yield make
-    for sim in started:
-        sim.stop()
-
-
-@pytest.fixture
-def sim(make_sim: Callable[..., Simulator]) -> Simulator:
-    return make_sim()
+def simulator_settings() -> dict[str, Any]:
+    return FAST
 
 
 @dataclass
@@ -170,13 +141,6 @@ class Account:
             held = orders.get(invoice.idempotency_key, [])
             assert held == [invoice.omie_os_id], f"deal {deal_id}: Omie holds OS {held}, store {invoice.omie_os_id}"
             assert nfses.get(invoice.omie_os_id, 0) <= 1, f"deal {deal_id}: more than one NFS-e"
-
-
-def billable_clients(sim: Simulator) -> list[dict[str, Any]]:
-    with sim.state.lock:
-        return [dict(record) for _, record in sorted(sim.state.clients.items())
-                if record.get("email") and record.get("cnpj_cpf") and record.get("endereco") and record.get("cep")
-                and record.get("inativo") != "S"]
 
 
 def prepare_account(store: Store, sim: Simulator, name: str = ACCOUNT) -> Account:

@@ -22,7 +22,9 @@ from omie_pipeline.sync import invoices as issuing
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome, issue_invoices
 
-from .conftest import REDUNDANT_SECONDS, Account, calls, client_for, settle_prefeitura
+from support.simulated_omie import client_for
+
+from .conftest import REDUNDANT_SECONDS, Account, calls, settle_prefeitura
 
 
 class Crash(Exception):

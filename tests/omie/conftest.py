@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from omie_pipeline.omie import OmieClient, OmieLimits
-from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.simulator import Simulator
+from support.simulated_omie import billable_clients
 
 APP_SECRET = "sim-secret-7f3a9c"
 FAST = {
@@ -23,55 +22,17 @@ FAST = {
 }
 
 
-def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
-    """A client paced to the simulator's own limits, with short timeouts and backoff."""
-    config = sim.config
-    limits = overrides.pop("limits", None) or OmieLimits(
-        window_seconds=config.window_seconds,
-        per_method=config.per_method_limit,
-        per_app_key=config.per_ip_limit,
-        max_in_flight=config.max_concurrent_per_method,
-    )
-    settings: dict[str, Any] = {
-        "limits": limits,
-        "timeout": (1.0, 3.0),
-        "redundant_seconds": config.redundant_seconds,
-        "backoff_base": 0.05,
-        "backoff_max": 0.4,
-        "max_wait": 5.0,
-    }
-    settings.update(overrides)
-    return OmieClient(sim.base_url, config.app_key, config.app_secret, **settings)
-
-
 @pytest.fixture
-def make_sim() -> Iterator[Callable[..., Simulator]]:
-    """Start simulators with FAST settings plus overrides; all are stopped after the test."""
-    started: list[Simulator] = []
-
-    def make(**overrides: Any) -> Simulator:
-        sim = Simulator(SimulatorConfig(**{**FAST, **overrides})).start()
-        started.append(sim)
-        return sim
-
-    yield make
-    for sim in started:
-        sim.stop()
-
-
-@pytest.fixture
-def sim(make_sim) -> Simulator:
-    return make_sim()
+def simulator_settings() -> dict[str, Any]:
+    return FAST
 
 
 def billable_client(sim: Simulator) -> dict[str, Any]:
     """A seeded client with everything Omie needs to invoice it (document, address, e-mail)."""
-    with sim.state.lock:
-        for record in sim.state.clients.values():
-            if record.get("email") and record.get("cnpj_cpf") and record.get("endereco") and record.get("cep") \
-                    and record.get("inativo") != "S":
-                return dict(record)
-    raise AssertionError("the seed holds no billable client")
+    clients = billable_clients(sim)
+    if not clients:
+        raise AssertionError("the seed holds no billable client")
+    return clients[0]
 
 
 def first_service_id(sim: Simulator) -> int:

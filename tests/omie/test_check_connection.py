@@ -10,7 +10,9 @@ from click.testing import CliRunner
 from omie_pipeline.cli import main
 from omie_pipeline.omie import errors
 
-from .conftest import APP_SECRET, client_for
+from support.simulated_omie import client_for
+
+from .conftest import APP_SECRET
 
 
 def _run(base_url: str, app_key: str | None = "1234567890", app_secret: str | None = APP_SECRET):

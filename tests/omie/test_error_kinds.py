@@ -9,7 +9,9 @@ import pytest
 
 from omie_pipeline.omie import OmieClient, OmieLimits, errors
 
-from .conftest import APP_SECRET, billable_client, client_for, first_service_id, os_param
+from support.simulated_omie import client_for
+
+from .conftest import APP_SECRET, billable_client, first_service_id, os_param
 
 
 def test_wrong_secret_is_an_authentication_error(sim):

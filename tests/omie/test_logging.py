@@ -8,7 +8,9 @@ import pytest
 
 from omie_pipeline.omie import errors
 
-from .conftest import APP_SECRET, billable_client, client_for, first_service_id, os_param
+from support.simulated_omie import client_for
+
+from .conftest import APP_SECRET, billable_client, first_service_id, os_param
 
 CPF = "529.982.247-25"
 

@@ -6,7 +6,7 @@ import pytest
 
 from omie_pipeline.omie import errors
 
-from .conftest import client_for
+from support.simulated_omie import client_for
 
 
 def test_streak_of_faults_pauses_the_method_before_omies_block(make_sim):

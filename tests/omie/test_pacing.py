@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from omie_pipeline.omie import OmieLimits
 
-from .conftest import client_for
+from support.simulated_omie import client_for
 
 
 def _consult_all(client, ids, threads):

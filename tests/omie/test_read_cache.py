@@ -9,7 +9,7 @@ import pytest
 
 from omie_pipeline.omie import errors
 
-from .conftest import client_for
+from support.simulated_omie import client_for
 
 
 def test_repeated_read_is_answered_from_memory(sim):

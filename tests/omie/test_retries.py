@@ -8,7 +8,9 @@ import pytest
 
 from omie_pipeline.omie import OmieClient, OmieLimits, errors
 
-from .conftest import billable_client, client_for, first_service_id, os_param
+from support.simulated_omie import client_for
+
+from .conftest import billable_client, first_service_id, os_param
 
 
 def test_read_is_retried_through_platform_failures(sim):

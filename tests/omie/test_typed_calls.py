@@ -12,7 +12,9 @@ from omie_pipeline.omie import errors
 from omie_pipeline.omie.models import ClientInput
 from omie_pipeline.simulator.clock import parse_omie_date
 
-from .conftest import billable_client, client_for, first_service_id, os_param
+from support.simulated_omie import client_for
+
+from .conftest import billable_client, first_service_id, os_param
 
 
 def test_list_clients_walks_every_page_and_stops_at_the_last(make_sim):

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from omie_pipeline.simulator import Simulator, SimulatorConfig
-
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("omie-pipeline"))
 SAMPLE = REPO / "omie_pipeline" / "sample_data" / "deals.csv"
@@ -67,19 +65,19 @@ def test_demo_with_generated_deals_and_plain_progress_lines(tmp_path: Path) -> N
     assert any("deals, clients and invoices" in line for line in progress)
 
 
-def test_sync_runs_the_graph_against_the_configured_account(tmp_path: Path) -> None:
-    config = SimulatorConfig(seed=11, clients=20, nfse_delay=(0.5, 1.5), redundant_seconds=1.0)
-    with Simulator(config) as sim:
-        env = _clean_env(
-            DAGSTER_HOME=str(tmp_path / "home"), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=config.app_key,
-            OMIE_APP_SECRET=config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
-            OMIE_PIPELINE_DB_URL=f"sqlite:///{tmp_path / 'store.sqlite'}", SALESOS_DEALS_URL=str(SAMPLE),
-            OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
-            OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"),
-        )
-        result = _run(["sync", "--json", "--settle-timeout", "60"], env)
-        with sim.state.lock:
-            orders = len(sim.state.orders)
+def test_sync_runs_the_graph_against_the_configured_account(make_sim, tmp_path: Path) -> None:
+    sim = make_sim(seed=11, clients=20, nfse_delay=(0.5, 1.5), redundant_seconds=1.0)
+    config = sim.config
+    env = _clean_env(
+        DAGSTER_HOME=str(tmp_path / "home"), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=config.app_key,
+        OMIE_APP_SECRET=config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
+        OMIE_PIPELINE_DB_URL=f"sqlite:///{tmp_path / 'store.sqlite'}", SALESOS_DEALS_URL=str(SAMPLE),
+        OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
+        OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"),
+    )
+    result = _run(["sync", "--json", "--settle-timeout", "60"], env)
+    with sim.state.lock:
+        orders = len(sim.state.orders)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["success"] and summary["account"] == "acme"

@@ -1,4 +1,4 @@
-"""Fixtures: a simulator on a free port and a plain `requests` caller speaking Omie's envelope.
+"""Fixtures: the simulator's settings for these tests and a plain `requests` caller speaking Omie's envelope.
 
 The caller is deliberately not the project's Omie client: these tests check the simulator itself.
 """
@@ -6,12 +6,12 @@ The caller is deliberately not the project's Omie client: these tests check the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 import requests
 
-from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.simulator import Simulator
 
 APP_KEY = "1234567890"
 APP_SECRET = "sim-secret"
@@ -56,23 +56,8 @@ FAST = dict(seed=7, clients=20, redundant_seconds=0.0, nfse_delay=(0.1, 0.3))
 
 
 @pytest.fixture
-def start_sim() -> Iterator[Callable[..., Simulator]]:
-    """Start simulators with FAST settings overridden by keyword; all are stopped afterwards."""
-    started: list[Simulator] = []
-
-    def start(**overrides: Any) -> Simulator:
-        sim = Simulator(SimulatorConfig(**{**FAST, **overrides})).start(host="127.0.0.1", port=0)
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
-
-
-@pytest.fixture
-def sim(start_sim: Callable[..., Simulator]) -> Simulator:
-    return start_sim()
+def simulator_settings() -> dict[str, Any]:
+    return FAST
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ def test_listar_empresas_returns_the_company_and_page_past_end_repeats_page_1(om
 @pytest.mark.parametrize("regime, code, simples, pis", [
     ("Simples Nacional", "1", "S", 0.0), ("Lucro Presumido", "3", "N", 0.65), ("Lucro Real", "4", "N", 1.65),
 ])
-def test_regime_sets_company_code_and_catalog_rates(start_sim, caller, regime, code, simples, pis):
-    omie = caller(start_sim(regime=regime))
+def test_regime_sets_company_code_and_catalog_rates(make_sim, caller, regime, code, simples, pis):
+    omie = caller(make_sim(regime=regime))
     company = omie.ok("geral/empresas/", "ListarEmpresas", {"pagina": 1})["empresas_cadastro"][0]
     assert (company["regime_tributario"], company["optante_simples_nacional"]) == (code, simples)
     development = omie.ok("servicos/servico/", "ConsultarCadastroServico", {"cCodIntServ": "SRV-DESENVOLVIMENTO"})

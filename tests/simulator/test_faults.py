@@ -59,8 +59,8 @@ def test_lost_response_applies_the_write_then_drops_the_connection(omie, sim, cl
     assert stats["faults_injected"]["lose_response"] == 1 and stats["responses_by_status"]["lost"] == 1
 
 
-def test_prefeitura_rejecting_ends_every_rps_in_003_and_stuck_keeps_it_in_002(start_sim, caller, client_param, order_param):
-    sim = start_sim(nfse_delay=(0.05, 0.1))
+def test_prefeitura_rejecting_ends_every_rps_in_003_and_stuck_keeps_it_in_002(make_sim, caller, client_param, order_param):
+    sim = make_sim(nfse_delay=(0.05, 0.1))
     omie = caller(sim)
     client = omie.ok(CLIENTS, "IncluirCliente", client_param("PREF", "11.222.333/0001-81"))
     for code in ("P-1", "P-2"):

@@ -14,8 +14,8 @@ def _wait_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.monotonic()))
 
 
-def test_per_method_limit_trips_at_threshold_does_not_charge_rejections_and_slides(start_sim, caller):
-    sim = start_sim(window_seconds=1.5, per_method_limit=5, per_ip_limit=100)
+def test_per_method_limit_trips_at_threshold_does_not_charge_rejections_and_slides(make_sim, caller):
+    sim = make_sim(window_seconds=1.5, per_method_limit=5, per_ip_limit=100)
     omie = caller(sim)
     started = time.monotonic()
     assert [omie.post(CLIENTS, "ListarClientes", {"pagina": 1}).status_code for _ in range(5)] == [200] * 5
@@ -33,8 +33,8 @@ def test_per_method_limit_trips_at_threshold_does_not_charge_rejections_and_slid
     assert stats["calls"]["ListarClientes"] == 15
 
 
-def test_per_ip_limit_counts_every_method_and_resets_after_the_window(start_sim, caller):
-    sim = start_sim(window_seconds=1.0, per_method_limit=5, per_ip_limit=8)
+def test_per_ip_limit_counts_every_method_and_resets_after_the_window(make_sim, caller):
+    sim = make_sim(window_seconds=1.0, per_method_limit=5, per_ip_limit=8)
     omie = caller(sim)
     statuses = [omie.post(CLIENTS, "ListarClientes", {"pagina": 1}).status_code for _ in range(5)]
     statuses += [omie.post(EMPRESAS, "ListarEmpresas", {"pagina": 1}).status_code for _ in range(3)]
@@ -56,8 +56,8 @@ def _in_flight(sim, call, count, calls, omie, param):
     return threads
 
 
-def test_fifth_concurrent_call_of_a_method_gets_client_1880(start_sim, caller):
-    sim = start_sim(max_concurrent_per_method=4)
+def test_fifth_concurrent_call_of_a_method_gets_client_1880(make_sim, caller):
+    sim = make_sim(max_concurrent_per_method=4)
     sim.set_faults(slow_next=4, slow_seconds=0.8, methods=["ListarEmpresas"])
     answered: list[int] = []
     threads = _in_flight(sim, "ListarEmpresas", 4, answered, caller(sim), (EMPRESAS, "ListarEmpresas", {"pagina": 1}))
@@ -78,8 +78,8 @@ def test_fifth_concurrent_call_of_a_method_gets_client_1880(start_sim, caller):
     assert stats["rejected"]["concurrency"] == 1 and stats["peak_concurrency"]["ListarEmpresas"] == 4
 
 
-def test_serialised_method_allows_only_one_call_at_a_time(start_sim, caller):
-    sim = start_sim(serialised_methods=frozenset({"ListarEmpresas"}))
+def test_serialised_method_allows_only_one_call_at_a_time(make_sim, caller):
+    sim = make_sim(serialised_methods=frozenset({"ListarEmpresas"}))
     sim.set_faults(slow_next=1, slow_seconds=0.6, methods=["ListarEmpresas"])
     answered: list[int] = []
     threads = _in_flight(sim, "ListarEmpresas", 1, answered, caller(sim), (EMPRESAS, "ListarEmpresas", {"pagina": 1}))
@@ -90,8 +90,8 @@ def test_serialised_method_allows_only_one_call_at_a_time(start_sim, caller):
     assert answered == [200]
 
 
-def test_redundant_call_is_refused_with_the_seconds_to_wait_for_reads_and_writes(start_sim, caller, client_param):
-    sim = start_sim(redundant_seconds=2.0)
+def test_redundant_call_is_refused_with_the_seconds_to_wait_for_reads_and_writes(make_sim, caller, client_param):
+    sim = make_sim(redundant_seconds=2.0)
     omie = caller(sim)
     some_id = sorted(sim.state.clients)[0]
     assert omie.post(CLIENTS, "ConsultarCliente", {"codigo_cliente_omie": some_id}).status_code == 200
@@ -115,8 +115,8 @@ def test_redundant_call_is_refused_with_the_seconds_to_wait_for_reads_and_writes
     assert sim.stats()["rejected"]["redundant"] == 3
 
 
-def test_misuse_block_after_consecutive_errors_answers_425_until_it_ends(start_sim, caller):
-    sim = start_sim(misuse_error_threshold=3, misuse_block_seconds=1.0)
+def test_misuse_block_after_consecutive_errors_answers_425_until_it_ends(make_sim, caller):
+    sim = make_sim(misuse_error_threshold=3, misuse_block_seconds=1.0)
     omie = caller(sim)
     for _ in range(2):
         assert omie.post(CLIENTS, "ConsultarCliente", {"codigo_cliente_omie": 1}).status_code == 500

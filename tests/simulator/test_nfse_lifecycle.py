@@ -41,8 +41,8 @@ def _statuses_until_final(omie, code, timeout=5.0):
     return seen
 
 
-def test_invoiced_order_goes_001_002_004_with_number_code_and_links(start_sim, caller, client_param, order_param):
-    sim = start_sim(nfse_delay=(0.6, 0.6))
+def test_invoiced_order_goes_001_002_004_with_number_code_and_links(make_sim, caller, client_param, order_param):
+    sim = make_sim(nfse_delay=(0.6, 0.6))
     omie = caller(sim)
     _invoiced_order(omie, client_param, order_param)
     assert _statuses_until_final(omie, "OS-N1") == ["001", "002", "004"]
@@ -59,8 +59,8 @@ def test_invoiced_order_goes_001_002_004_with_number_code_and_links(start_sim, c
     assert [m["cCodigo"] for m in history] == ["004", "002", "001"], "lMsg: all messages, newest first"
 
 
-def test_listar_nfses_shows_the_issued_note_with_its_taxes(start_sim, caller, client_param, order_param):
-    omie = caller(start_sim())
+def test_listar_nfses_shows_the_issued_note_with_its_taxes(make_sim, caller, client_param, order_param):
+    omie = caller(make_sim())
     item = {"cCodIntServico": "SRV-LIMPEZA", "nQtde": 2, "nValUnit": 1500.55}
     n_cod_os = _invoiced_order(omie, client_param, order_param, item=item)
     assert _statuses_until_final(omie, "OS-N1")[-1] == "004"
@@ -84,8 +84,8 @@ def test_listar_nfses_shows_the_issued_note_with_its_taxes(start_sim, caller, cl
     assert "<Numero>" in documents["cXmlNFSe"] and documents["cPdfNFSe"].endswith(".pdf")
 
 
-def test_rejected_rps_ends_in_003_with_messages_and_an_R_listing(start_sim, caller, client_param, order_param):
-    omie = caller(start_sim(rejection_rate=1.0))
+def test_rejected_rps_ends_in_003_with_messages_and_an_R_listing(make_sim, caller, client_param, order_param):
+    omie = caller(make_sim(rejection_rate=1.0))
     _invoiced_order(omie, client_param, order_param)
     assert _statuses_until_final(omie, "OS-N1")[-1] == "003"
     rps = _rps(omie, "OS-N1")
@@ -97,8 +97,8 @@ def test_rejected_rps_ends_in_003_with_messages_and_an_R_listing(start_sim, call
     assert status == 500 and "rejeitada" in fault["faultstring"]
 
 
-def test_cancel_leads_to_005_and_C_and_is_refused_while_processing(start_sim, caller, client_param, order_param):
-    omie = caller(start_sim(nfse_delay=(0.5, 0.5)))
+def test_cancel_leads_to_005_and_C_and_is_refused_while_processing(make_sim, caller, client_param, order_param):
+    omie = caller(make_sim(nfse_delay=(0.5, 0.5)))
     _invoiced_order(omie, client_param, order_param)
     _, fault = omie.fault(OSP, "CancelarOS", {"cCodIntOS": "OS-N1"})
     assert "processamento" in fault["faultstring"]
@@ -126,8 +126,8 @@ def test_cancel_of_an_order_never_invoiced_is_refused_and_blank_code_is_60_space
     assert omie.ok(OSP, "ValidarOS", {"nCodOS": created["nCodOS"]})["cCodIntOS"] == " " * 60
 
 
-def test_listar_nfses_filters_by_emission_date_and_pages_without_5113(start_sim, caller, client_param, order_param):
-    omie = caller(start_sim(nfse_delay=(0.05, 0.1)))
+def test_listar_nfses_filters_by_emission_date_and_pages_without_5113(make_sim, caller, client_param, order_param):
+    omie = caller(make_sim(nfse_delay=(0.05, 0.1)))
     for n, document in enumerate(("11.222.333/0001-81", "529.982.247-25", "12.ABC.345/01DE-35")):
         _invoiced_order(omie, client_param, order_param, code=f"OS-P{n}", document=document)
     for n in range(3):
@@ -146,9 +146,9 @@ def test_listar_nfses_filters_by_emission_date_and_pages_without_5113(start_sim,
     assert [n["Cabecalho"]["cCPFDestinatario"] for n in person] == ["529.982.247-25"]
 
 
-def test_same_seed_same_data_and_same_nfse_fate(start_sim, caller, client_param, order_param):
+def test_same_seed_same_data_and_same_nfse_fate(make_sim, caller, client_param, order_param):
     def run(seed):
-        sim = start_sim(seed=seed, nfse_delay=(0.05, 0.1))
+        sim = make_sim(seed=seed, nfse_delay=(0.05, 0.1))
         omie = caller(sim)
         clients = omie.ok("geral/clientes/", "ListarClientes", {"pagina": 1, "registros_por_pagina": 50})["clientes_cadastro"]
         _invoiced_order(omie, client_param, order_param)

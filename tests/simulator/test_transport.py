@@ -54,8 +54,8 @@ def test_unknown_path_call_and_get_are_refused(sim, omie) -> None:
     assert requests.get(sim.base_url + "geral/clientes/", timeout=5).status_code == 405
 
 
-def test_eight_calls_are_served_in_parallel(start_sim, caller) -> None:
-    sim = start_sim(latency=(0.5, 0.5))
+def test_eight_calls_are_served_in_parallel(make_sim, caller) -> None:
+    sim = make_sim(latency=(0.5, 0.5))
     calls = [("geral/clientes/", "ListarClientes", {"pagina": page, "registros_por_pagina": 5}) for page in (1, 2, 3, 4)]
     calls += [("servicos/servico/", "ListarCadastroServico", {"nPagina": page, "nRegPorPagina": 1}) for page in (1, 2, 3, 4)]
     started = time.monotonic()

@@ -1,0 +1,1 @@
+"""Plain helpers shared by the test folders; the fixtures that use them live in tests/conftest.py."""

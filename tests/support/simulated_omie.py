@@ -1,0 +1,46 @@
+"""A client for a simulated Omie, paced to the limits that simulator enforces.
+
+Every test folder builds its clients here, so that pacing, retries and timeouts are exercised
+against the simulator's own windows and counts rather than against Omie's production ones.
+Simulators themselves are started by the `make_sim` and `sim` fixtures of tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omie_pipeline.omie import OmieClient, OmieLimits
+from omie_pipeline.simulator import Simulator
+
+
+def paced_limits(sim: Simulator, **changes: Any) -> OmieLimits:
+    """Omie limits equal to the simulator's; keyword arguments change single limits."""
+    config = sim.config
+    return OmieLimits(window_seconds=config.window_seconds, per_method=config.per_method_limit,
+                      per_app_key=config.per_ip_limit, max_in_flight=config.max_concurrent_per_method, **changes)
+
+
+def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
+    """A client paced to the simulator's limits, with short timeouts and backoff.
+
+    Keyword arguments replace any OmieClient setting (`limits`, `max_retries`, `redundant_seconds`, ...).
+    """
+    config = sim.config
+    settings: dict[str, Any] = {
+        "limits": paced_limits(sim),
+        "timeout": (1.0, 3.0),
+        "redundant_seconds": config.redundant_seconds,
+        "backoff_base": 0.05,
+        "backoff_max": 0.4,
+        "max_wait": 5.0,
+        **overrides,
+    }
+    return OmieClient(sim.base_url, config.app_key, config.app_secret, **settings)
+
+
+def billable_clients(sim: Simulator) -> list[dict[str, Any]]:
+    """The simulator's active clients holding all Omie needs to invoice them (document, address, e-mail)."""
+    with sim.state.lock:
+        return [dict(record) for _, record in sorted(sim.state.clients.items())
+                if record.get("email") and record.get("cnpj_cpf") and record.get("endereco") and record.get("cep")
+                and record.get("inativo") != "S"]

@@ -1,4 +1,4 @@
-"""Shared fixtures: a state store on SQLite and on PostgreSQL, and simulated Omies.
+"""Shared fixtures: a state store on SQLite and on PostgreSQL, simulated Omies, a headless browser.
 
 PostgreSQL comes from OMIE_PIPELINE_TEST_PG_URL (default: the local server's `test` database);
 each test gets a database of its own, dropped afterwards. When PostgreSQL cannot be reached the
@@ -11,8 +11,10 @@ plus keyword overrides; clients for them come from tests/support/simulated_omie.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,3 +115,31 @@ def make_sim(simulator_settings: dict[str, Any]) -> Iterator[Callable[..., Simul
 def sim(make_sim: Callable[..., Simulator]) -> Simulator:
     """One simulator with the folder's settings."""
     return make_sim()
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's `chromium` package), launched once for every browser test."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail(f"headless Chromium not found at {chromium}; install Debian's `chromium` package "
+                    "(apt-get install chromium), as CI does")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last, module by module in their usual order.
+
+    While Playwright's sync API is open it keeps the main thread inside a running asyncio loop,
+    so the session's browser must not stay open across tests that use asyncio themselves.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

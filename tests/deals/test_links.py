@@ -63,6 +63,15 @@ def _reconcile(client, store: Store):
     return link_clients(client, store, ACCOUNT)
 
 
+def _ready_to_link(make_sim, store: Store, tmp_path: Path, seed: int, *rows: dict, clients: int = 10):
+    """A simulator seeded with `clients` clients, a client for it, the deals pulled and Omie's clients indexed."""
+    sim = make_sim(seed=seed, clients=clients)
+    client = client_for(sim)
+    _pull(store, tmp_path, list(rows))
+    refresh_client_index(client, store, ACCOUNT)
+    return sim, client
+
+
 def test_clients_matched_or_created_once_with_every_field(make_sim, store: Store, tmp_path: Path) -> None:
     sim = make_sim(seed=21, clients=30)
     existing = seeded_clients(sim, 1)[0]
@@ -118,10 +127,7 @@ def test_clients_matched_or_created_once_with_every_field(make_sim, store: Store
 
 
 def test_a_client_created_by_a_run_that_crashed_is_adopted_not_duplicated(make_sim, store: Store, tmp_path: Path) -> None:
-    sim = make_sim(seed=22, clients=10)
-    client = client_for(sim)
-    _pull(store, tmp_path, [deal_row("D1", document=NEW_CNPJ)])
-    refresh_client_index(client, store, ACCOUNT)
+    sim, client = _ready_to_link(make_sim, store, tmp_path, 22, deal_row("D1", document=NEW_CNPJ))
     # The earlier run registered the client, then died before storing anything.
     earlier = client.include_client({"codigo_cliente_integracao": client_integration_code(ACCOUNT, NEW_CNPJ),
                                      "razao_social": "Construtora Monte Verde Ltda", "cnpj_cpf": NEW_CNPJ})
@@ -133,10 +139,8 @@ def test_a_client_created_by_a_run_that_crashed_is_adopted_not_duplicated(make_s
 
 
 def test_a_client_registered_by_hand_meanwhile_is_adopted_under_its_own_code(make_sim, store: Store, tmp_path: Path) -> None:
-    sim = make_sim(seed=23, clients=10)
-    client = client_for(sim)
-    _pull(store, tmp_path, [deal_row("D1", document=NEW_CPF), deal_row("D2", document="39053344705")])
-    refresh_client_index(client, store, ACCOUNT)
+    sim, client = _ready_to_link(make_sim, store, tmp_path, 23,
+                                 deal_row("D1", document=NEW_CPF), deal_row("D2", document="39053344705"))
     by_hand = client.include_client({"codigo_cliente_integracao": "BALCAO-77", "razao_social": "Mariana C. Ribeiro",
                                      "cnpj_cpf": "39053344705"})
     linked = link_clients(client, store, ACCOUNT)
@@ -148,10 +152,7 @@ def test_a_client_registered_by_hand_meanwhile_is_adopted_under_its_own_code(mak
 
 
 def test_a_lost_answer_is_looked_up_before_anything_is_sent_again(make_sim, store: Store, tmp_path: Path) -> None:
-    sim = make_sim(seed=24, clients=10)
-    client = client_for(sim)
-    _pull(store, tmp_path, [deal_row("LOST", document=NEW_CNPJ)])
-    refresh_client_index(client, store, ACCOUNT)
+    sim, client = _ready_to_link(make_sim, store, tmp_path, 24, deal_row("LOST", document=NEW_CNPJ))
     sim.set_faults(lose_response_next=1, methods=["IncluirCliente"])
     linked = link_clients(client, store, ACCOUNT)
     # The registration was applied but its answer lost: found by integration code and adopted.
@@ -162,10 +163,7 @@ def test_a_lost_answer_is_looked_up_before_anything_is_sent_again(make_sim, stor
 
 
 def test_a_failure_before_omie_acted_is_checked_then_sent_once_more(make_sim, store: Store, tmp_path: Path) -> None:
-    sim = make_sim(seed=25, clients=10)
-    client = client_for(sim)
-    _pull(store, tmp_path, [deal_row("D1", document=NEW_CNPJ)])
-    refresh_client_index(client, store, ACCOUNT)
+    sim, client = _ready_to_link(make_sim, store, tmp_path, 25, deal_row("D1", document=NEW_CNPJ))
     sim.set_faults(http_500_next=1, methods=["IncluirCliente"])
     linked = link_clients(client, store, ACCOUNT)
     assert dict(linked.linked) == {"created": 1}
@@ -174,10 +172,8 @@ def test_a_failure_before_omie_acted_is_checked_then_sent_once_more(make_sim, st
 
 
 def test_omie_down_for_one_client_is_listed_and_the_others_go_on(make_sim, store: Store, tmp_path: Path) -> None:
-    sim = make_sim(seed=26, clients=10)
-    client = client_for(sim)
-    _pull(store, tmp_path, [deal_row("DOWN", document=NEW_CNPJ), deal_row("OK", document=NEW_CPF)])
-    refresh_client_index(client, store, ACCOUNT)
+    sim, client = _ready_to_link(make_sim, store, tmp_path, 26,
+                                 deal_row("DOWN", document=NEW_CNPJ), deal_row("OK", document=NEW_CPF))
     sim.set_faults(http_500_next=2, methods=["IncluirCliente"])
     linked = link_clients(client, store, ACCOUNT, rng=random.Random(0))
     assert linked.linked["created"] == 1 and linked.deals_with_issues == 1
@@ -344,10 +340,8 @@ def test_calls_grow_with_pages_and_new_clients_not_with_deals(make_sim, store: S
 
 
 def test_a_refused_registration_waits_for_the_crm_to_change(make_sim, store: Store, tmp_path: Path) -> None:
-    sim = make_sim(seed=32, clients=5)
-    client = client_for(sim)
-    _pull(store, tmp_path, [deal_row("REF", document=NEW_CNPJ, updated_at="2026-11-20T10:00:00-03:00")])
-    refresh_client_index(client, store, ACCOUNT)
+    _, client = _ready_to_link(make_sim, store, tmp_path, 32,
+                               deal_row("REF", document=NEW_CNPJ, updated_at="2026-11-20T10:00:00-03:00"), clients=5)
     with store.begin() as connection:  # what an earlier run recorded when Omie refused the registration
         record_issues(connection, ACCOUNT, [IssueRecord(
             deal_id="REF", stage="client", field="document", reason="omie_refused",

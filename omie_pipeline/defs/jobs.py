@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-EMITTING_ACCOUNT_TAG = "omie_pipeline/emitting_account"
-
 emission_job = dg.define_asset_job(
     "emission_job",
     selection=dg.AssetSelection.assets("closed_deals", "client_index", "client_links", "nfse_invoices"),

@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 import dagster as dg
 
-from omie_pipeline.defs.jobs import EMITTING_ACCOUNT_TAG, catalog_job, emission_job, invoice_status_refresh_job
+from omie_pipeline.defs.jobs import catalog_job, emission_job, invoice_status_refresh_job
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 
 TIMEZONE = "America/Sao_Paulo"
 
 
-def _per_account(tags_for: Callable[[str], dict[str, str]]):
-    def evaluate(context: dg.ScheduleEvaluationContext):
-        account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
-        if not account_keys:
-            yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
-            return
-        tick = context.scheduled_execution_time.isoformat()
-        for account in account_keys:
-            yield dg.RunRequest(run_key=f"{account}:{tick}", partition_key=account, tags=tags_for(account))
-
-    return evaluate
+def _one_run_per_account(context: dg.ScheduleEvaluationContext):
+    account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
+    if not account_keys:
+        yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
+        return
+    tick = context.scheduled_execution_time.isoformat()
+    for account in account_keys:
+        yield dg.RunRequest(run_key=f"{account}:{tick}", partition_key=account)
 
 
-def _schedule(name: str, cron: str, job, description: str, tags_for=lambda _account: {}):
+def _schedule(name: str, cron: str, job, description: str):
     return dg.ScheduleDefinition(
         name=name, cron_schedule=cron, job=job, execution_timezone=TIMEZONE, description=description,
-        execution_fn=_per_account(tags_for), default_status=dg.DefaultScheduleStatus.RUNNING,
+        execution_fn=_one_run_per_account, default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
 
 emission_schedule = _schedule(
     "emission_schedule", "*/15 * * * *", emission_job,
-    "Deals -> clients -> invoices every 15 minutes; never two emitting runs at once for one account.",
-    tags_for=lambda account: {EMITTING_ACCOUNT_TAG: account},
+    "Deals -> clients -> invoices every 15 minutes; never two runs at once for one account.",
 )
 status_refresh_schedule = _schedule(
     "status_refresh_schedule", "*/5 * * * *", invoice_status_refresh_job,

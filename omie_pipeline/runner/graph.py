@@ -17,7 +17,6 @@ import dagster as dg
 import sqlalchemy as sa
 
 from omie_pipeline.defs.assets.report import report_partition_key
-from omie_pipeline.defs.jobs import EMITTING_ACCOUNT_TAG
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise
@@ -54,11 +53,11 @@ def ensure_account(instance: dg.DagsterInstance, account: str) -> None:
 
 
 def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, stage: str, job_name: str,
-            partition_key: str, tags: dict[str, str] | None = None) -> StageResult:
+            partition_key: str) -> StageResult:
     """Execute one job in this process on `instance`; a failed run is reported, not raised."""
     started = time.monotonic()
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, partition_key=partition_key, tags=tags or {},
+    result = job.execute_in_process(instance=instance, partition_key=partition_key,
                                     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                                     raise_on_error=False)
     error = None
@@ -113,8 +112,7 @@ def run_pipeline_pass(defs: dg.Definitions, instance: dg.DagsterInstance, store:
     progress.stage("service catalog and tax rates")
     outcome.stages.append(run_job(defs, instance, "catalog", "catalog_job", account))
     progress.stage("deals, clients and invoices")
-    outcome.stages.append(run_job(defs, instance, "emission", "emission_job", account,
-                                  tags={EMITTING_ACCOUNT_TAG: account}))
+    outcome.stages.append(run_job(defs, instance, "emission", "emission_job", account))
     refreshes, outcome.settled = settle_invoices(defs, instance, store, account, progress,
                                                  timeout_seconds=settle_timeout_seconds,
                                                  interval_seconds=settle_interval_seconds)

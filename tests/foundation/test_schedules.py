@@ -10,7 +10,6 @@ import dagster as dg
 import yaml
 
 from omie_pipeline.defs.accounts_sensor import omie_accounts
-from omie_pipeline.defs.jobs import EMITTING_ACCOUNT_TAG
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.defs.schedules import catalog_schedule, emission_schedule, status_refresh_schedule
 from omie_pipeline.definitions import defs
@@ -35,7 +34,7 @@ def test_cadences_are_in_sao_paulo_time_and_on_by_default() -> None:
         assert schedules[name].default_status == dg.DefaultScheduleStatus.RUNNING
 
 
-def test_each_tick_requests_one_run_per_account_and_tags_emitting_runs() -> None:
+def test_each_tick_requests_one_run_per_account() -> None:
     with dg.instance_for_test() as instance:
         assert "no Omie account" in _evaluate(emission_schedule, instance).skip_message
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme", "beta"])
@@ -43,15 +42,15 @@ def test_each_tick_requests_one_run_per_account_and_tags_emitting_runs() -> None
         refresh = _evaluate(status_refresh_schedule, instance).run_requests
         catalog = _evaluate(catalog_schedule, instance).run_requests
     assert sorted(request.partition_key for request in emission) == ["acme", "beta"]
-    assert all(request.tags[EMITTING_ACCOUNT_TAG] == request.partition_key for request in emission)
     assert len({request.run_key for request in emission}) == 2
-    assert all(EMITTING_ACCOUNT_TAG not in request.tags for request in refresh + catalog)
+    assert sorted(request.partition_key for request in refresh + catalog) == ["acme", "acme", "beta", "beta"]
 
 
-def test_the_instance_allows_one_emitting_run_per_account() -> None:
+def test_the_instance_allows_one_run_per_account_however_launched() -> None:
+    """Dagster tags every partitioned run with dagster/partition, from a schedule, the UI or a backfill."""
     for name in ("dagster.yaml", "dagster.postgres.yaml"):
         limits = yaml.safe_load((REPO / "dagster_home" / name).read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
-        assert {"key": EMITTING_ACCOUNT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+        assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
 
 
 def test_the_accounts_sensor_registers_the_configured_account_once(monkeypatch) -> None:

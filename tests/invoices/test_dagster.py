@@ -172,3 +172,21 @@ def test_cancel_job(account: Account, instance, resources) -> None:
     invoice = account.invoice(deal)
     assert invoice.status == InvoiceStatus.CANCELLED
     assert invoice.cancel_requested_by == f"dagster run {result.run_id}"
+
+
+def test_an_issued_note_without_verification_code_warns_but_never_fails_the_refresh(
+        account: Account, instance, resources) -> None:  # fmt: skip
+    deal, other = account.add_deals(2)
+    account.issue()
+    settle_prefeitura(account.sim)
+    materialize(nfse_status, account, instance, resources)
+    with account.store.begin() as connection:
+        connection.execute(sa.update(invoices).where(invoices.c.deal_id == deal).values(verification_code=None))
+    time.sleep(REDUNDANT_SECONDS)
+
+    result = materialize(nfse_status, account, instance, resources, raise_on_error=False)
+
+    assert result.success  # the 5-minute refresh stays green
+    check = evaluations(result)["nfse_status_issued_complete"]
+    assert not check.passed and check.severity is dg.AssetCheckSeverity.WARN
+    assert deal in check.description and other not in check.description

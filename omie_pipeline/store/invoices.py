@@ -92,6 +92,24 @@ class Invoice:
 
 _FIELDS = tuple(field.name for field in fields(Invoice))
 
+# Since when a pending invoice has been waiting, the one definition of "stuck" (refresh, checks,
+# alerts): since Omie accepted its billing, or, before that, since it entered its status.
+STUCK_SINCE = sa.func.coalesce(invoices.c.submitted_at, invoices.c.status_changed_at).label("since")
+
+
+def pending_since(invoice: Invoice) -> datetime:
+    """`STUCK_SINCE` of one loaded invoice."""
+    return invoice.submitted_at or invoice.status_changed_at
+
+
+def stuck_invoices(connection: sa.Connection, account: str, since_before: datetime) -> list[Invoice]:
+    """Pending invoices of the account whose wait (`STUCK_SINCE`) began at or before `since_before`,
+    longest waiting first."""
+    query = (sa.select(invoices).where(invoices.c.account == account, invoices.c.status.in_(PENDING),
+                                       STUCK_SINCE <= since_before)
+             .order_by(STUCK_SINCE, invoices.c.id))
+    return [_invoice(row) for row in connection.execute(query).mappings()]
+
 
 @dataclass(frozen=True)
 class InvoiceEvent:

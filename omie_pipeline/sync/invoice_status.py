@@ -40,6 +40,7 @@ from omie_pipeline.store.invoices import (
     invoices_by_os_ids,
     reserve_check,
     status_counts,
+    stuck_invoices,
     tracked_invoices,
 )
 from omie_pipeline.sync.invoice_observations import (
@@ -145,9 +146,7 @@ def refresh_statuses(client: OmieClient, store: Store, account: str, *, settings
             sync_state.set_datetime(connection, account, WATERMARK_KEY, started - settings.margin)
     with store.connect() as connection:
         summary.by_status = status_counts(connection, account)
-        summary.stuck = sum(1 for invoice in tracked_invoices(connection, account)
-                            if invoice.status in PENDING
-                            and (invoice.submitted_at or invoice.created_at) < started - settings.stuck_after)
+        summary.stuck = len(stuck_invoices(connection, account, started - settings.stuck_after))
     log.info("account %s: refreshed %s invoices; changes %s; %s StatusOS; %s deferred", account, summary.tracked,
              dict(summary.changes), summary.status_requests, len(summary.deferred))
     return summary

@@ -7,10 +7,13 @@ import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
-from omie_pipeline.store import Store
+from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.store import Store, alerts
 from omie_pipeline.store.invoices import events_of
+from omie_pipeline.store.tables import invoices
 from omie_pipeline.sync.invoice_actions import wait_for_invoice
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 
@@ -134,3 +137,21 @@ def test_recheck_asks_status_for_the_named_deals(account: Account) -> None:
 
     assert calls_since(account.sim, before) == {"StatusOS": 1}
     assert summary.status_requests == 1
+
+
+def test_stuck_means_the_same_to_the_refresh_and_to_the_alerts(account: Account) -> None:
+    """Pending since: submitted_at, else since the invoice entered its status (not since its intent)."""
+    recently_moved, long_waiting = account.add_deals(2)
+    account.issue()
+    now = now_utc()
+    with account.store.begin() as connection:
+        for deal, changed in ((recently_moved, now), (long_waiting, now - timedelta(hours=2))):
+            connection.execute(sa.update(invoices).where(invoices.c.deal_id == deal).values(
+                omie_os_id=None, submitted_at=None, created_at=now - timedelta(hours=3), status_changed_at=changed))
+
+    summary = refresh(account, stuck_after=timedelta(minutes=30))
+
+    with account.store.connect() as connection:
+        alerted = [row["deal_id"] for row in alerts.stuck_invoices(connection, now - timedelta(minutes=30))]
+    assert alerted == [long_waiting]
+    assert summary.stuck == 1

@@ -17,11 +17,12 @@ from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.settings import load_settings
 from omie_pipeline.store.invoices import (
-    PENDING,
     duplicated_omie_ids,
     list_invoices,
     open_invoice_issues,
+    pending_since,
     status_counts,
+    stuck_invoices,
     unresolved_intents,
 )
 from omie_pipeline.sync.invoice_status import RefreshSettings, parse_deal_ids, refresh_statuses
@@ -172,9 +173,8 @@ def nfse_status_none_stuck(context: dg.AssetCheckExecutionContext, store: StoreR
     limit = timedelta(minutes=load_settings().omie_pipeline_stuck_after_minutes)
     oldest_allowed = now_utc() - limit
     with store.store().connect() as connection:
-        pending = list_invoices(connection, context.partition_key, PENDING)
-    stuck = [i for i in pending if (i.submitted_at or i.created_at) < oldest_allowed]
-    rows = [(i.deal_id, i.status, (i.submitted_at or i.created_at).isoformat(timespec="minutes")) for i in stuck]
+        stuck = stuck_invoices(connection, context.partition_key, oldest_allowed)
+    rows = [(i.deal_id, i.status, pending_since(i).isoformat(timespec="minutes")) for i in stuck]
     return dg.AssetCheckResult(
         passed=not stuck,
         severity=dg.AssetCheckSeverity.WARN,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ import requests
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.omie import OmieClient, errors
+from omie_pipeline.omie.faults import plain
 from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
     Invoice,
@@ -51,6 +53,9 @@ CANCEL_REASON_MIN = 15
 CANCEL_REASON_MAX = 255
 DEFAULT_WAIT_SECONDS = 300.0
 STORE_POLL_SECONDS = 2.0
+# Omie's "it is cancelled already" wordings, on accent-free lower case ("já está cancelada!").
+# Anything else that speaks of cancelling ("não pode ser cancelada", "prazo de cancelamento") is a refusal.
+_ALREADY_CANCELLED = re.compile(r"\bja (?:esta|foi|se encontra) cancelad[ao]s?\b")
 
 
 class InvoiceActionError(Exception):
@@ -207,6 +212,11 @@ def _seconds_until_allowed(invoice: Invoice, interval: timedelta, now: datetime)
 # --- cancel -----------------------------------------------------------------------------------
 
 
+def already_cancelled(message: str) -> bool:
+    """Whether Omie refused CancelarOS because the OS or its NFS-e is cancelled already."""
+    return _ALREADY_CANCELLED.search(plain(message)) is not None
+
+
 def check_cancel_reason(reason: str) -> str:
     """The reason, stripped, or ValueError saying what is wrong with it."""
     text = " ".join((reason or "").split())
@@ -255,7 +265,7 @@ def cancel_invoice(client: OmieClient, store: Store, account: str, deal_id: str,
                             "and the status refresh (or running this command again) confirms it")
     except (errors.RefusedError, errors.ValidationError, errors.NotFoundError) as refusal:
         message = safe_message(refusal.faultstring or refusal.message)
-        if "cancelad" in message.lower():  # "já está cancelada": confirm rather than fail
+        if already_cancelled(message):  # confirm rather than fail
             check_once(client, store, _load(store, account, deal_id), interval, clock)
             invoice = _load(store, account, deal_id)
             return CancelResult(invoice, invoice.status == InvoiceStatus.CANCELLED, message)

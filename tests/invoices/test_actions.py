@@ -16,6 +16,7 @@ from omie_pipeline.sync.invoice_actions import (
     DocumentError,
     InvoiceNotFoundError,
     WaitExit,
+    already_cancelled,
     cancel_invoice,
     download_pdf,
     wait_for_invoice,
@@ -161,6 +162,19 @@ def test_cancel_of_an_invoice_already_cancelled_in_omie_is_confirmed(account: Ac
     result = cancel(account, deal)
 
     assert result.confirmed and result.invoice.status == InvoiceStatus.CANCELLED
+
+
+@pytest.mark.parametrize(("message", "cancelled"), [
+    ("ERROR: A Ordem de Serviço [000012] já está cancelada!", True),
+    ("A NFS-e 1234 JA ESTA CANCELADA", True),
+    ("ERROR: A NFS-e já foi cancelada anteriormente.", True),
+    ("A NFS-e não pode ser cancelada (prazo expirado)", False),
+    ("ERROR: NFS-e não cancelada: o prazo de cancelamento de 30 dias terminou", False),
+    ("Cancelamento não permitido: ISS da nota já recolhido", False),
+])  # fmt: skip
+def test_only_an_already_cancelled_answer_is_read_as_cancelled(message: str, cancelled: bool) -> None:
+    """A refusal that merely speaks of cancelling must stay a refusal (CancelRefusedError, pending withdrawn)."""
+    assert already_cancelled(message) is cancelled
 
 
 # --- documents ----------------------------------------------------------------------------------

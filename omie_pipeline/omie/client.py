@@ -154,10 +154,17 @@ class OmieClient(OmieConnection):
         os_ids: Sequence[int] = (),
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[OsRecord]:
-        """Service orders, optionally created or changed since a moment, by billing status
+        """Service orders, optionally created or changed since a day, by billing status
         (`status`: "F" invoiced, "N" not invoiced, "C" cancelled), by invoicing date, or only
-        those with the given `cCodIntOS` / `nCodOS` (`filtrar_por_codigo`: many look-ups, one call)."""
-        param: dict[str, Any] = _since(changed_since, "filtrar_por_data_de", "filtrar_por_hora_de")
+        those with the given `cCodIntOS` / `nCodOS` (`filtrar_por_codigo`: many look-ups, one call).
+
+        ListarOS filters by date only (omie-api.md §8 has no hour filter for it): a datetime
+        `changed_since` lists from its São Paulo day, so the caller gets the whole day again and
+        must apply what it reads idempotently."""
+        param: dict[str, Any] = {}
+        if changed_since is not None:
+            day = to_sao_paulo(changed_since).date() if isinstance(changed_since, datetime) else changed_since
+            param["filtrar_por_data_de"] = omie_date(day)
         codes = [{"cCodIntOS": code} for code in integration_codes] + [{"nCodOS": int(n)} for n in os_ids]
         if codes:
             param["filtrar_por_codigo"] = codes

@@ -76,9 +76,7 @@ def compute_item(item: dict[str, Any], catalog: dict[str, Any] | None) -> tuple[
             rate = decimal_field(defaults, CATALOG_RATE[tax], ZERO)
         if rate < 0 or rate > 100:
             raise errors.invalid_value(f"nAliq{tax}", rate, "alíquota deve estar entre 0 e 100")
-        retain_flag = given.get(f"cRetem{tax}")
-        if tax == "ISS" and item.get("cRetemISS") not in (None, ""):
-            retain_flag = item.get("cRetemISS")
+        retain_flag = item.get("cRetemISS") if tax == "ISS" else given.get(f"cRetem{tax}")
         if retain_flag in (None, ""):
             retain_flag = defaults.get(CATALOG_RETAIN[tax], "N")
         base = iss_base if tax == "ISS" else value

@@ -24,9 +24,10 @@ DEFAULT_CATEGORY = "1.01.02"  # "Prestação de serviços", Omie's default reven
 BILLING_STAGE = "50"  # the kanban column "Faturar"
 CASH_PAYMENT = "000"  # à vista, one instalment
 
-# Tax -> (rate tag, amount tag, retention tag) in an OS item's `impostos`.
+# Tax -> (rate tag, amount tag, retention tag) in an OS item's `impostos`. ISS is retained by the
+# item's own `cRetemISS` (omie-api.md §8): `impostos` has no such tag.
 OS_TAX_TAGS = {
-    Tax.ISS: ("nAliqISS", "nValorISS", "cRetemISS"),
+    Tax.ISS: ("nAliqISS", "nValorISS", None),
     Tax.IR: ("nAliqIRRF", "nValorIRRF", "cRetemIRRF"),
     Tax.PIS: ("nAliqPIS", "nValorPIS", "cRetemPIS"),
     Tax.COFINS: ("nAliqCOFINS", "nValorCOFINS", "cRetemCOFINS"),
@@ -64,7 +65,8 @@ def _item_taxes(breakdown: TaxBreakdown) -> dict[str, Any]:
             taxes[rate_tag], taxes[amount_tag] = line.withheld_rate, line.withheld_amount
         else:
             taxes[rate_tag], taxes[amount_tag] = line.rate, line.amount
-        taxes[retain_tag] = _flag(line.withheld)
+        if retain_tag is not None:
+            taxes[retain_tag] = _flag(line.withheld)
     for tax, tag in REFORM_TAGS.items():
         rate = breakdown.line(tax).rate
         if rate:
@@ -105,7 +107,7 @@ def build_order(facts: OrderFacts, today: date) -> dict[str, Any]:
             "cDescServ": description,
             "nQtde": Decimal("1"),
             "nValUnit": breakdown.gross,
-            "cRetemISS": item_taxes["cRetemISS"],
+            "cRetemISS": _flag(breakdown.line(Tax.ISS).withheld),
             "impostos": item_taxes,
         }],
     }  # fmt: skip

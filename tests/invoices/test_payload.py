@@ -34,6 +34,8 @@ def test_the_os_speaks_omie_os_names_and_carries_the_key() -> None:
     assert (item["nCodServico"], item["nValUnit"], item["nQtde"]) == (77, Decimal("2000.00"), Decimal("1"))
     assert {"nAliqIRRF", "cRetemIRRF", "cRetemPIS", "cUtilizaValorImposto"} <= set(item["impostos"])
     assert not {"nAliqIR", "cRetIR", "cRetPIS"} & set(item["impostos"])  # catalog names are refused in an OS
+    # ISS retention is the item's own tag (omie-api.md §8); `impostos` has none.
+    assert item["cRetemISS"] == "N" and "cRetemISS" not in item["impostos"]
     assert order["Email"] == {"cEnviarPara": "fin@cliente.com.br", "cEnvLink": "S"}
 
 
@@ -42,7 +44,7 @@ def test_withheld_taxes_go_at_the_withholding_rate() -> None:
     # Lucro Real shows PIS 1.65 % but the payer withholds the legal 0.65 %: the note states what is withheld.
     assert (taxes["nAliqPIS"], taxes["nValorPIS"], taxes["cRetemPIS"]) == (Decimal("0.65"), Decimal("13.00"), "S")
     assert (taxes["nAliqIRRF"], taxes["nValorIRRF"], taxes["cRetemIRRF"]) == (Decimal("1.5"), Decimal("30.00"), "S")
-    assert (taxes["nAliqISS"], taxes["nValorISS"], taxes["cRetemISS"]) == (Decimal("2.9"), Decimal("58.00"), "N")
+    assert (taxes["nAliqISS"], taxes["nValorISS"]) == (Decimal("2.9"), Decimal("58.00"))
 
 
 def test_small_notes_withhold_nothing_and_say_so() -> None:

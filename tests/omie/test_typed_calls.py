@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -163,6 +163,8 @@ def test_service_order_from_inclusion_to_cancellation(sim):
     assert order.Cabecalho.nValorTotal == Decimal("1234.5")
     assert client.get_os(nCodOS=included.nCodOS).cCodIntOS == "deal-42"
     assert [o.nCodOS for o in client.list_os(status="N")] == [included.nCodOS]
+    # A moment is listed from its day (ListarOS has no hour filter): an OS changed earlier that day is in.
+    assert [o.nCodOS for o in client.list_os(datetime.now(timezone.utc) + timedelta(seconds=1))] == [included.nCodOS]
 
     assert client.validate_os(nCodOS=included.nCodOS).cCodStatus == "0"
     assert client.invoice_os(cCodIntOS="deal-42").nCodOS == included.nCodOS

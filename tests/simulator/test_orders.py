@@ -49,6 +49,37 @@ def test_item_impostos_override_the_catalog_with_omies_order_names(omie, client_
     assert "Tag [nAliqIR]" in fault["faultstring"], "catalog names are refused inside an order item"
 
 
+def test_item_impostos_hold_only_the_tags_of_the_os_structure(omie, client_param, order_param, sim):
+    """cRetemISS belongs to the item itself (§8); inside `impostos` Omie refuses it like any unknown tag."""
+    client_id = _client(omie, client_param)
+    inside = {"cCodIntServico": "SRV-DESENVOLVIMENTO", "nQtde": 1, "nValUnit": 1000,
+              "impostos": {"nAliqISS": 5, "cRetemISS": "S"}}
+    status, fault = omie.fault(OS, "IncluirOS", order_param("OS-T1", client_id, inside))
+    assert (status, fault["faultcode"]) == (500, "SOAP-ENV:Client-8")
+    assert "Tag [cRetemISS]" in fault["faultstring"] and "[impostos]" in fault["faultstring"]
+    assert not sim.state.orders
+    on_item = {"cCodIntServico": "SRV-DESENVOLVIMENTO", "nQtde": 1, "nValUnit": 1000, "cRetemISS": "S",
+               "impostos": {"nAliqISS": 5}}
+    created = omie.ok(OS, "IncluirOS", order_param("OS-T2", client_id, on_item))
+    item = omie.ok(OS, "ConsultarOS", {"nCodOS": created["nCodOS"]})["ServicosPrestados"][0]
+    assert item["cRetemISS"] == "S" and item["impostos"]["nValorISS"] == 50.0
+
+
+def test_listar_os_accepts_only_its_documented_filters(omie, client_param, order_param, sim):
+    """ListarOS filters by date only: an hour filter (ListarClientes has one) is not part of its request."""
+    client_id = _client(omie, client_param)
+    omie.ok(OS, "IncluirOS", order_param("OS-F1", client_id))
+    today = next(iter(sim.state.orders.values())).changed_at.strftime("%d/%m/%Y")
+    for tag, value in (("filtrar_por_hora_de", "00:00:00"), ("filtrar_por_hora_ate", "23:59:59"),
+                       ("apenas_importado_api", "N")):
+        param = {"pagina": 1, "registros_por_pagina": 10, "filtrar_por_data_de": today, tag: value}
+        status, fault = omie.fault(OS, "ListarOS", param)
+        assert (status, fault["faultcode"]) == (500, "SOAP-ENV:Client-8") and f"Tag [{tag}]" in fault["faultstring"]
+    listed = omie.ok(OS, "ListarOS", {"pagina": 1, "registros_por_pagina": 10, "filtrar_por_data_de": today,
+                                      "filtrar_apenas_alteracao": "S", "filtrar_por_status": "N"})
+    assert listed["total_de_registros"] == 1
+
+
 def test_duplicate_cCodIntOS_names_the_existing_order(omie, client_param, order_param, sim):
     client_id = _client(omie, client_param)
     first = omie.ok(OS, "IncluirOS", order_param("OS-DUP", client_id))

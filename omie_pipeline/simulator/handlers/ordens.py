@@ -19,7 +19,7 @@ from omie_pipeline.simulator.handlers.common import (
     stored_moment,
     within,
 )
-from omie_pipeline.simulator.handlers.order_input import ETAPAS, build_order
+from omie_pipeline.simulator.handlers.order_input import ETAPAS, build_order, check_tags
 from omie_pipeline.simulator.handlers.order_views import render_order, render_status
 from omie_pipeline.simulator.money import int_field
 from omie_pipeline.simulator.state import ServiceOrder
@@ -145,8 +145,19 @@ def _planned_moment(order: ServiceOrder) -> datetime:
     return stored_moment(order.cabecalho["dDtPrevisao"], "12:00:00")
 
 
+# ListarOS's request as omie-api.md §8 documents it: dates only, no hour filters.
+LIST_TAGS = frozenset({
+    "pagina", "registros_por_pagina", "filtrar_por_data_de", "filtrar_por_data_ate", "filtrar_apenas_inclusao",
+    "filtrar_apenas_alteracao", "filtrar_por_codigo", "filtrar_por_status", "filtrar_por_etapa",
+    "filtrar_por_cliente", "filtrar_por_data_previsao_de", "filtrar_por_data_previsao_ate",
+    "filtrar_por_data_faturamento_de", "filtrar_por_data_faturamento_ate", "filtrar_por_data_cancelamento_de",
+    "filtrar_por_data_cancelamento_ate", "cTipoFat",
+})
+
+
 @omie_call("servicos/os", "ListarOS")
 def listar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
+    check_tags(param, LIST_TAGS, "osListarRequest")
     page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size)
     selected = _listed(ctx, param)
     chosen, total_pages = page_or_fault(selected, page, size)

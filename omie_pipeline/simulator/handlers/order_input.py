@@ -30,8 +30,9 @@ ITEM_TAGS = frozenset({
     "cNbs", "cRetemISS", "cDadosAdicItem", "cTpDesconto", "nValorDesconto", "nAliqDesconto", "cCodCategItem",
     "nSeqItem", "nIdItem", "cAcaoItem", "impostos", "DeducoesIss", "viaUnica", "nValorOutrasRetencoes",
 })
+# An item's `impostos` as omie-api.md §8 lists it: ISS retention is the item's `cRetemISS`, not a tag here.
 TAX_TAGS = frozenset({
-    "nAliqISS", "nBaseISS", "nValorISS", "nTotDeducao", "cUtilizaValorImposto", "cRetemISS",
+    "nAliqISS", "nBaseISS", "nValorISS", "nTotDeducao", "cUtilizaValorImposto",
     "nAliqIRRF", "nValorIRRF", "cRetemIRRF", "nAliqPIS", "nValorPIS", "cRetemPIS",
     "nAliqCOFINS", "nValorCOFINS", "cRetemCOFINS", "nAliqCSLL", "nValorCSLL", "cRetemCSLL",
     "nAliqINSS", "nValorINSS", "cRetemINSS", "nAliqRedBaseINSS", "nAliqRedBasePIS", "nAliqRedBaseCOFINS",
@@ -47,7 +48,7 @@ def _structure_fault(tag: str, complex_type: str) -> errors.OmieFault:
     )
 
 
-def _check_tags(block: dict[str, Any], allowed: frozenset[str], complex_type: str) -> None:
+def check_tags(block: dict[str, Any], allowed: frozenset[str], complex_type: str) -> None:
     for tag in block:
         if tag not in allowed:
             raise _structure_fault(tag, complex_type)
@@ -78,8 +79,8 @@ def _client_id(ctx: CallContext, cabecalho: dict[str, Any]) -> int:
 def _item(ctx: CallContext, raw: Any, position: int) -> OrderItem:
     if not isinstance(raw, dict):
         raise errors.invalid_value("ServicosPrestados", raw, "objeto esperado")
-    _check_tags(raw, ITEM_TAGS, "ServicosPrestados")
-    _check_tags(block_of(raw, "impostos"), TAX_TAGS, "impostos")
+    check_tags(raw, ITEM_TAGS, "ServicosPrestados")
+    check_tags(block_of(raw, "impostos"), TAX_TAGS, "impostos")
     catalog = None
     if present(raw, "nCodServico") or present(raw, "cCodIntServico"):
         if present(raw, "nCodServico"):
@@ -119,7 +120,7 @@ def _email(block: dict[str, Any]) -> dict[str, Any]:
 
 def build_order(ctx: CallContext, param: dict[str, Any]) -> ServiceOrder:
     """Validate an IncluirOS param and build the order (not yet stored)."""
-    _check_tags(param, frozenset(BLOCKS), "osCadastro")
+    check_tags(param, frozenset(BLOCKS), "osCadastro")
     cabecalho = block_of(param, "Cabecalho")
     if not cabecalho:
         raise errors.missing_tag("Cabecalho")

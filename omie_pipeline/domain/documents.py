@@ -185,14 +185,6 @@ def _parse_cnpj(number: str) -> Document:
     return Document(number=number, kind="cnpj")
 
 
-def is_valid_document(raw: str | None) -> bool:
-    try:
-        parse_document(raw)
-    except InvalidDocumentError:
-        return False
-    return True
-
-
 def format_document(number: str) -> str:
     """Punctuate a normalised 11- or 14-character document; anything else comes back unchanged."""
     if len(number) == CPF_LENGTH:

@@ -24,7 +24,6 @@ class InvoiceStatus(StrEnum):
 # Statuses the periodic refresh keeps polling. `issued` leaves only through a cancellation, which
 # is requested on purpose; `error` waits for a person; `cancelled` is the end.
 PENDING_STATUSES = frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.PROCESSING})
-FINAL_STATUSES = frozenset({InvoiceStatus.ISSUED, InvoiceStatus.ERROR, InvoiceStatus.CANCELLED})
 
 # Omie may skip steps between two looks (an OS billed and issued within one refresh), and an
 # invoice in error may be fixed and resent inside Omie under the same key, which an explicit
@@ -51,24 +50,9 @@ class UnknownOmieStatusError(ValueError):
     """Omie sent a status code this pipeline does not know; the invoice keeps its last status."""
 
 
-class InvalidTransitionError(ValueError):
-    """A status change the lifecycle does not allow (for example cancelled -> issued)."""
-
-
-def is_final(status: InvoiceStatus) -> bool:
-    return status in FINAL_STATUSES
-
-
 def can_transition(current: InvoiceStatus, new: InvoiceStatus) -> bool:
     """Whether `current` may become `new`; staying the same is always allowed (a refresh that saw nothing new)."""
     return current == new or new in ALLOWED_TRANSITIONS[current]
-
-
-def check_transition(current: InvoiceStatus, new: InvoiceStatus) -> InvoiceStatus:
-    """`new`, or InvalidTransitionError when the lifecycle forbids the change."""
-    if not can_transition(current, new):
-        raise InvalidTransitionError(f"an invoice cannot go from {current} to {new}")
-    return new
 
 
 def _flag(value: str | None) -> bool:

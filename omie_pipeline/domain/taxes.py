@@ -142,11 +142,6 @@ class TaxBreakdown:
         return sum((line.withheld_amount for line in self.lines), ZERO)
 
     @property
-    def csrf_withheld(self) -> Decimal:
-        """PIS + COFINS + CSLL withheld: the national NFS-e reports them summed in one field."""
-        return sum((self.withheld_amount(tax) for tax in CSRF_TAXES), ZERO)
-
-    @property
     def ibs(self) -> Decimal:
         return self.amount(Tax.IBS_UF) + self.amount(Tax.IBS_MUN)
 

@@ -8,7 +8,7 @@ offset, which this module reads as São Paulo time, the time of Omie's own serve
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -62,20 +62,7 @@ def format_date_br(day: date | datetime) -> str:
     return day.strftime("%d/%m/%Y")
 
 
-def parse_date_br(text: str) -> date:
-    """Read Omie's `dd/mm/aaaa`."""
-    try:
-        return datetime.strptime(text.strip(), "%d/%m/%Y").date()
-    except ValueError:
-        raise DatetimeFormatError("bad_format", "not a dd/mm/aaaa date") from None
-
-
-def from_omie_local(day_text: str, time_text: str | None = None) -> datetime:
-    """Omie's separate local date and time fields as one aware UTC datetime (midnight if no time)."""
-    day = parse_date_br(day_text)
-    clock = (time_text or "").strip() or "00:00:00"
-    try:
-        time_of_day = datetime.strptime(clock, "%H:%M:%S").time()
-    except ValueError:
-        raise DatetimeFormatError("bad_format", "not an hh:mm:ss time") from None
-    return datetime.combine(day, time_of_day, tzinfo=SAO_PAULO).astimezone(UTC)
+def from_omie_local(day: date, clock: time | None = None) -> datetime:
+    """Omie's separate local date and time fields (as the typed answers read them) as one aware
+    UTC datetime; midnight when Omie left the time empty."""
+    return datetime.combine(day, clock or time.min, tzinfo=SAO_PAULO).astimezone(UTC)

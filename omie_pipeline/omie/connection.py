@@ -102,10 +102,6 @@ class OmieConnection:
         """Per method: calls, retries, cache_hits, faults by kind, pacing and retry wait seconds."""
         return self._metrics.snapshot()
 
-    def metrics_flat(self, prefix: str = "omie") -> dict[str, int | float]:
-        """`metrics()` as flat numbers (`omie/<method>/calls` ...), ready for Dagster metadata."""
-        return self._metrics.flat(prefix)
-
     def call(self, path: str, method: str, param: Mapping[str, Any], *, fresh: bool = False) -> dict[str, Any]:
         """Call `method` of the service at `path` (e.g. "geral/clientes/") with one param object.
 

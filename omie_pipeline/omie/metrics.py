@@ -72,15 +72,3 @@ class CallMetrics:
         """`{method: {calls, retries, cache_hits, faults: {kind: n}, pacing_wait_seconds, retry_wait_seconds}}`."""
         with self._lock:
             return {method: counts.as_dict() for method, counts in sorted(self._by_method.items())}
-
-    def flat(self, prefix: str = "omie") -> dict[str, int | float]:
-        """The same numbers as flat `{"omie/<method>/<name>": number}`, ready for Dagster metadata."""
-        flat: dict[str, int | float] = {}
-        for method, counts in self.snapshot().items():
-            for name, value in counts.items():
-                if name == "faults":
-                    for kind, count in value.items():
-                        flat[f"{prefix}/{method}/faults/{kind}"] = count
-                else:
-                    flat[f"{prefix}/{method}/{name}"] = value
-        return flat

@@ -129,11 +129,6 @@ class Pacer:
         with self._lock:
             self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
 
-    def blocked_for(self) -> float:
-        """Seconds until calls may go out again (0 when not blocked)."""
-        with self._lock:
-            return max(0.0, self._blocked_until - time.monotonic())
-
     @contextmanager
     def slot(self, method: str, max_block_wait: float) -> Iterator[float]:
         """Hold one in-flight place and one place in both windows for one request of `method`.

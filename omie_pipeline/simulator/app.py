@@ -119,10 +119,6 @@ class Simulator:
         """Same as POST /_sim/reset: fresh seed data, limits, counters and faults."""
         self.engine.reset()
 
-    def reseed(self, seed: int, clients: int | None = None) -> None:
-        """Same as POST /_sim/seed."""
-        self.engine.reset(seed=seed, clients=clients)
-
     def update_service(self, code: int | str, **impostos: Any) -> dict[str, Any]:
         """Same as POST /_sim/services: change a catalog service's tax fields at runtime."""
         return control.update_service(self.engine, code, **impostos)

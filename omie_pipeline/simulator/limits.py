@@ -93,10 +93,6 @@ class ConcurrencyGate:
         with self._lock:
             return dict(self.peak)
 
-    def reset_peaks(self) -> None:
-        with self._lock:
-            self.peak = defaultdict(int, {m: n for m, n in self._by_method.items() if n > 0})
-
 
 class RedundancyGuard:
     """Refuses the same call with the same param from the same caller within `interval` seconds.

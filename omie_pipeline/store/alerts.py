@@ -63,14 +63,15 @@ class AlertRecord:
     attempts: int
     last_error: str | None
 
-
-def _record(row: Any) -> AlertRecord:
-    return AlertRecord(
-        id=row.id, account=row.account, alert_key=row.alert_key, kind=row.kind, level=row.level,
-        subject=row.subject, body=row.body, created_at=row.created_at,
-        delivered_channels=_split(row.delivered_channels), pending_channels=_split(row.pending_channels),
-        attempts=row.attempts, last_error=row.last_error,
-    )
+    @classmethod
+    def from_row(cls, row: Any) -> AlertRecord:
+        """The record of one `alerts_sent` row, its comma-joined channel columns read as lists."""
+        return cls(
+            id=row.id, account=row.account, alert_key=row.alert_key, kind=row.kind, level=row.level,
+            subject=row.subject, body=row.body, created_at=row.created_at,
+            delivered_channels=_split(row.delivered_channels), pending_channels=_split(row.pending_channels),
+            attempts=row.attempts, last_error=row.last_error,
+        )
 
 
 def stuck_invoices(connection: sa.Connection, since_before: datetime) -> list[dict[str, Any]]:
@@ -120,20 +121,6 @@ def record_alert(connection: sa.Connection, *, account: str, alert_key: str, kin
                                                                 alerts_sent.c.alert_key == alert_key)).scalar_one()
 
 
-def get_alert(connection: sa.Connection, account: str, alert_key: str) -> AlertRecord | None:
-    row = connection.execute(sa.select(alerts_sent).where(alerts_sent.c.account == account,
-                                                          alerts_sent.c.alert_key == alert_key)).first()
-    return _record(row) if row is not None else None
-
-
-def alerts_of(connection: sa.Connection, account: str | None = None) -> list[AlertRecord]:
-    """Every alert record (of one account), oldest first."""
-    query = sa.select(alerts_sent).order_by(alerts_sent.c.created_at, alerts_sent.c.id)
-    if account is not None:
-        query = query.where(alerts_sent.c.account == account)
-    return [_record(row) for row in connection.execute(query)]
-
-
 def claim_delivery(connection: sa.Connection, alert_id: int, seen_attempts: int) -> bool:
     """Take the next delivery attempt of one record; False when someone else took it first."""
     statement = (sa.update(alerts_sent)
@@ -159,4 +146,4 @@ def undelivered_alerts(connection: sa.Connection, *, max_attempts: int, created_
              .where(alerts_sent.c.pending_channels != "", alerts_sent.c.attempts < max_attempts,
                     alerts_sent.c.created_at <= created_before)
              .order_by(alerts_sent.c.created_at, alerts_sent.c.id).limit(limit))
-    return [_record(row) for row in connection.execute(query)]
+    return [AlertRecord.from_row(row) for row in connection.execute(query)]

@@ -112,12 +112,6 @@ def rates_in_force(connection: sa.Connection, account: str, service_code: str, a
     return _rate_version(row) if row else None
 
 
-def rate_version(connection: sa.Connection, version_id: int) -> TaxRateVersion | None:
-    """The version an invoice names by `tax_rate_id`."""
-    row = connection.execute(sa.select(tax_rates).where(tax_rates.c.id == version_id)).mappings().first()
-    return _rate_version(row) if row else None
-
-
 def rate_history(connection: sa.Connection, account: str, service_code: str | None = None) -> list[TaxRateVersion]:
     """Every version, oldest first (of one service, or of all, by service code)."""
     query = sa.select(tax_rates).where(tax_rates.c.account == account)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from omie_pipeline.domain.money import round_cents
-from omie_pipeline.domain.timeutil import SAO_PAULO, UTC, now_utc
+from omie_pipeline.domain.timeutil import from_omie_local, now_utc
 from omie_pipeline.omie.models import ServiceRecord
 from omie_pipeline.store import Store
 from omie_pipeline.store import sync_state
@@ -152,8 +152,7 @@ def service_changed_at(record: ServiceRecord) -> datetime | None:
     day, clock = (info.dAlt, info.hAlt) if info.dAlt else (info.dInc, info.hInc)
     if day is None:
         return None
-    local = datetime.combine(day, clock or datetime.min.time(), tzinfo=SAO_PAULO)
-    return local.astimezone(UTC)
+    return from_omie_local(day, clock)
 
 
 def _inactive(record: ServiceRecord) -> bool:

@@ -18,14 +18,25 @@ from typing import Any, Iterator
 
 import pytest
 
+import sqlalchemy as sa
+
 from omie_pipeline.store import Store
-from omie_pipeline.store.tables import deals, invoices
+from omie_pipeline.store.alerts import AlertRecord
+from omie_pipeline.store.tables import alerts_sent, deals, invoices
 
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)  # 15:00 in São Paulo
 CPF = "529.982.247-25"
 CPF_DIGITS = "52998224725"
 MASKED_CPF = "***.982.247-**"
 CNPJ = "11.222.333/0001-81"
+
+
+def alert_records(connection: sa.Connection, account: str | None = None) -> list[AlertRecord]:
+    """Every alert record (of one account), oldest first: what the tests check was recorded."""
+    query = sa.select(alerts_sent).order_by(alerts_sent.c.created_at, alerts_sent.c.id)
+    if account is not None:
+        query = query.where(alerts_sent.c.account == account)
+    return [AlertRecord.from_row(row) for row in connection.execute(query)]
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,8 @@ from omie_pipeline.defs.sensors import (
     sync_run_failures,
 )
 from omie_pipeline.store import Store
-from omie_pipeline.store import alerts as alert_store
 
-from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, place_invoice
+from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, alert_records, place_invoice
 
 UI_URL = "http://dagster.test:3000"
 APP_SECRET = "app-secret-9d8c7b"
@@ -154,7 +153,7 @@ def test_a_failing_and_a_hanging_receiver_do_not_break_the_sensor_and_are_retrie
     result = _evaluate(stuck_invoices, instance, _resources(store, webhook, slack, read_timeout_seconds=0.3))
     assert len(result.run_requests) == 1  # the sensor went on and requested its refresh
     with store.connect() as connection:
-        records = alert_store.alerts_of(connection)
+        records = alert_records(connection)
     assert len(records) == 2 and all(r.delivered_channels == ["log"] for r in records)
     assert all(sorted(r.pending_channels) == ["slack", "webhook"] for r in records)
     assert len(webhook.requests) == 2 and len(slack.requests) == 1  # retried once, then skipped this round
@@ -166,7 +165,7 @@ def test_a_failing_and_a_hanging_receiver_do_not_break_the_sensor_and_are_retrie
     assert retried.skip_message == "2 delivered, 0 still pending, 0 given up"
     assert sorted(body["deal_id"] for body in webhook.delivered) == ["D-1", "D-2"] and len(slack.delivered) == 2
     with store.connect() as connection:
-        assert all(r.pending_channels == [] and r.attempts == 2 for r in alert_store.alerts_of(connection))
+        assert all(r.pending_channels == [] and r.attempts == 2 for r in alert_records(connection))
     _assert_no_secret_or_cpf(store, [webhook, slack], caplog.text)
 
 
@@ -239,7 +238,7 @@ def test_a_failed_run_alerts_once_with_job_step_error_and_link(store: Store, web
 
 def _assert_no_secret_or_cpf(store: Store, receivers, log_text: str, extra: tuple[str, ...] = ()) -> None:
     with store.connect() as connection:
-        records = alert_store.alerts_of(connection)
+        records = alert_records(connection)
     texts = [log_text] + [json.dumps(r.requests) for r in receivers]
     texts += [f"{r.body}{r.subject}{r.last_error or ''}" for r in records]
     for text in texts:

@@ -14,7 +14,7 @@ from omie_pipeline.alerts.watch import check_failed_invoices, check_stuck_invoic
 from omie_pipeline.store import Store
 from omie_pipeline.store import alerts as alert_store
 
-from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, place_invoice, set_status
+from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, alert_records, place_invoice, set_status
 
 THRESHOLD = timedelta(minutes=30)
 FAST = DeliveryPolicy(retry_pause_seconds=0, max_attempts=3)
@@ -30,12 +30,12 @@ def _round(*receivers, policy: DeliveryPolicy = FAST, read_timeout: float = 2.0)
 
 def _keys(store: Store, account: str = "acme") -> list[str]:
     with store.connect() as connection:
-        return [record.alert_key for record in alert_store.alerts_of(connection, account)]
+        return [record.alert_key for record in alert_records(connection, account)]
 
 
 def _records(store: Store) -> list[alert_store.AlertRecord]:
     with store.connect() as connection:
-        return alert_store.alerts_of(connection)
+        return alert_records(connection)
 
 
 def test_threshold_edges_pick_the_level_from_the_right_clock(store: Store, webhook) -> None:
@@ -200,13 +200,12 @@ def test_accounts_are_alerted_separately(store: Store, webhook) -> None:
 
 def test_only_one_evaluator_wins_a_delivery_attempt(store: Store) -> None:
     with store.begin() as connection:
-        alert_store.record_alert(connection, account="acme", alert_key="k", kind="stuck", level=1, subject="s",
-                                 body="{}", channels=["log"], created_at=NOW)
-        record = alert_store.get_alert(connection, "acme", "k")
+        alert_id = alert_store.record_alert(connection, account="acme", alert_key="k", kind="stuck", level=1,
+                                            subject="s", body="{}", channels=["log"], created_at=NOW)
     with store.begin() as connection:
-        assert alert_store.claim_delivery(connection, record.id, 0)
+        assert alert_store.claim_delivery(connection, alert_id, 0)
     with store.begin() as connection:
-        assert not alert_store.claim_delivery(connection, record.id, 0)
+        assert not alert_store.claim_delivery(connection, alert_id, 0)
         assert not alert_store.record_alert(connection, account="acme", alert_key="k", kind="stuck", level=1,
                                             subject="again", body="{}", channels=["log"], created_at=NOW)
 

@@ -19,7 +19,6 @@ from omie_pipeline.store.tax_rates import (
     lock_account_versions,
     open_rate_versions,
     rate_history,
-    rate_version,
     rates_in_force,
     record_company_profile,
     record_rates,
@@ -66,7 +65,6 @@ def test_a_rate_change_is_a_new_version_and_the_old_one_stays(store) -> None:
         assert rates_in_force(connection, ACCOUNT, "SRV001", T1 - timedelta(microseconds=1)).id == old.id
         assert rates_in_force(connection, ACCOUNT, "SRV001", T1).id == new.id
         assert rates_in_force(connection, ACCOUNT, "SRV001", T1 + timedelta(days=400)).id == new.id
-        assert rate_version(connection, old.id).rates == RATES
         assert rates_in_force(connection, "other", "SRV001", T1) is None
 
 

@@ -9,7 +9,6 @@ from omie_pipeline.domain.documents import (
     InvalidDocumentError,
     cnpj_check_digits,
     cpf_check_digits,
-    is_valid_document,
     mask_document,
     normalise_document,
     parse_document,
@@ -158,8 +157,3 @@ def test_cpf_check_digits_needs_nine_digits(bad):
 def test_cnpj_check_digits_needs_twelve_upper_case_characters(bad):
     with pytest.raises(ValueError):
         cnpj_check_digits(bad)
-
-
-def test_is_valid_document_is_a_plain_yes_or_no():
-    assert is_valid_document("529.982.247-25") and is_valid_document("12.abc.345/01de-35")
-    assert not is_valid_document("529.982.247-24") and not is_valid_document(None) and not is_valid_document("abc")

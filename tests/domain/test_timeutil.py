@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 
 import pytest
 
@@ -12,7 +12,6 @@ from omie_pipeline.domain.timeutil import (
     format_date_br,
     from_omie_local,
     now_utc,
-    parse_date_br,
     parse_iso_datetime,
     to_sao_paulo,
 )
@@ -65,10 +64,5 @@ def test_dates_shown_in_sao_paulo():
 
 
 def test_omie_local_dates_and_times():
-    assert parse_date_br("05/01/2026") == date(2026, 1, 5)
-    assert from_omie_local("20/11/2026", "22:30:00") == datetime(2026, 11, 21, 1, 30, tzinfo=UTC)
-    assert from_omie_local("20/11/2026", "") == datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
-    with pytest.raises(DatetimeFormatError):
-        parse_date_br("2026-11-20")
-    with pytest.raises(DatetimeFormatError):
-        from_omie_local("20/11/2026", "25:00:00")
+    assert from_omie_local(date(2026, 11, 20), time(22, 30)) == datetime(2026, 11, 21, 1, 30, tzinfo=UTC)
+    assert from_omie_local(date(2026, 11, 20), None) == datetime(2026, 11, 20, 3, 0, tzinfo=UTC)

@@ -9,9 +9,10 @@ in `recepcao`); the first cause with a matching keyword wins, so the specific on
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
+
+from omie_pipeline.domain.text import plain
 
 RESEND = ("then re-check it with `omie-pipeline invoices wait <DEAL_ID>`, or resend the NFS-e from the OS in Omie "
           "(Serviços > Ordens de Serviço) and re-check")
@@ -86,12 +87,6 @@ UNKNOWN_CAUSE = KnownCause(
     "the OS > NFS-e), correct the cause in the CRM or in Omie, " + RESEND,
     (),
 )
-
-
-def plain(text: str) -> str:
-    """Lower case without accents: 'Endereço' and 'endereco' match alike."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
 
 
 def cause_for(message: str | None) -> KnownCause:

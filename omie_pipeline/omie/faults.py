@@ -8,10 +8,10 @@ HTTP status only decide what the text leaves open.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from omie_pipeline.domain.text import plain
 from omie_pipeline.omie import errors
 
 OMIE_TIMEZONE = ZoneInfo("America/Sao_Paulo")
@@ -21,12 +21,6 @@ _CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})")
 _TAG = re.compile(r"\btags?\s*\[([^\]]+)\]", re.IGNORECASE)
 _EXISTING_ID = re.compile(r"(?:\bnCod\w*|\bId)\s*\[\s*(\d+)\s*\]", re.IGNORECASE)
 _INTEGRATION_CODE = re.compile(r"c[oó]digo de integra[cç][aã]o[^\[]*\[([^\]]*)\]", re.IGNORECASE)
-
-
-def plain(text: str) -> str:
-    """Lower case without accents, so that 'Não' and 'nao' match alike."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
 
 
 def fault_error(

@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from omie_pipeline.dburl import normalise_url
 from omie_pipeline.simulator import Simulator, SimulatorConfig
-from omie_pipeline.store.engine import normalise_url
 
 DEFAULT_TEST_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 

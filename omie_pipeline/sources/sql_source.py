@@ -20,8 +20,8 @@ from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
+from omie_pipeline.dburl import normalise_url
 from omie_pipeline.sources.base import SourceError, SourceRow, changed_since, source_id_for
 from omie_pipeline.sources.mapping import ColumnMapping, default_mapping
 
@@ -36,14 +36,6 @@ def is_query(table: str) -> bool:
     return bool(_QUERY_START.match(table))
 
 
-def _engine_url(url: str) -> sa.URL:
-    """Pin plain PostgreSQL URLs to psycopg2, the driver the project installs."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg2")
-    return parsed
-
-
 class SqlDealSource:
     """A table, view (`schema.name` allowed) or SELECT query in a SQLAlchemy database."""
 
@@ -51,7 +43,7 @@ class SqlDealSource:
         if not table or not table.strip():
             raise SourceError("deals SQL source: SALESOS_DEALS_TABLE (a table, view or query) is required")
         try:
-            self.url = _engine_url(url)
+            self.url = normalise_url(url)
         except sa.exc.ArgumentError:
             raise SourceError("deals SQL source: SALESOS_DEALS_URL is neither a SQLAlchemy URL nor a .csv path") from None
         self.table = table.strip()

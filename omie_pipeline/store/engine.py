@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
+
+from omie_pipeline.dburl import normalise_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -19,14 +21,6 @@ def default_db_url() -> str:
     """The embedded default: a SQLite file under DAGSTER_HOME (or ./dagster_home)."""
     home = Path(os.environ.get("DAGSTER_HOME") or "dagster_home").resolve()
     return f"sqlite:///{home / 'omie_pipeline.sqlite'}"
-
-
-def normalise_url(url: str | URL) -> URL:
-    """Pin PostgreSQL URLs to psycopg2; SQLAlchemy 2.1 would otherwise pick psycopg 3."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg2")
-    return parsed
 
 
 def create_store_engine(url: str | URL) -> sa.Engine:

@@ -19,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
-from omie_pipeline.store.tables import client_links, deal_issues, deals, invoice_events, invoices
+from omie_pipeline.store.tables import client_links, deal_issues, deals, invoice_events, invoices, service_map, tax_rates
 from omie_pipeline.store.upsert import insert_if_absent, upsert
 
 INVOICE_STAGE = "invoice"
+REFUSED_BY_OMIE = "refused_by_omie"  # the reason of the invoice issue Omie's refusal of IncluirOS opens
 PENDING = (InvoiceStatus.SUBMITTED.value, InvoiceStatus.PROCESSING.value)
 _LOOKUP_CHUNK = 500
 
@@ -121,10 +122,14 @@ class InvoiceEvent:
 
 @dataclass(frozen=True)
 class DealToInvoice:
-    """A valid closed deal without an invoice, with its Omie client when it has one."""
+    """A valid closed deal without an invoice, with its Omie client when it has one.
+
+    `inputs_changed_at`: the latest change of anything its order is built from (the deal, its
+    client link, its product's service mapping, that service's tax rates); None if none is dated."""
 
     deal: Mapping[str, Any]
     codigo_cliente_omie: int | None
+    inputs_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -243,14 +248,34 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
     Only closed deals are stored, and one reopened later is marked invalid, so `is_valid` is the
     whole test."""
     has_invoice = sa.select(invoices.c.deal_id).where(invoices.c.account == account)
+    rates_changed = (sa.select(sa.func.max(tax_rates.c.valid_from))
+                     .where(tax_rates.c.account == account, tax_rates.c.service_code == service_map.c.service_code)
+                     .scalar_subquery())
     query = (
-        sa.select(deals, client_links.c.codigo_cliente_omie.label("linked_client"))
+        sa.select(deals, client_links.c.codigo_cliente_omie.label("linked_client"),
+                  client_links.c.linked_at.label("linked_at"), service_map.c.loaded_at.label("map_loaded_at"),
+                  rates_changed.label("rates_changed_at"))
         .select_from(deals.outerjoin(client_links, sa.and_(client_links.c.account == deals.c.account,
-                                                           client_links.c.deal_id == deals.c.deal_id)))
+                                                           client_links.c.deal_id == deals.c.deal_id))
+                     .outerjoin(service_map, sa.and_(service_map.c.account == deals.c.account,
+                                                     service_map.c.product_code == deals.c.product_code)))
         .where(deals.c.account == account, deals.c.is_valid.is_(True), deals.c.deal_id.not_in(has_invoice))
         .order_by(deals.c.closed_at, deals.c.deal_id)
     )
-    return [DealToInvoice(row, row["linked_client"]) for row in connection.execute(query).mappings()]
+    found = []
+    for row in connection.execute(query).mappings():
+        moments = [row[name] for name in ("updated_at", "linked_at", "map_loaded_at", "rates_changed_at") if row[name]]
+        found.append(DealToInvoice(row, row["linked_client"], max(moments, default=None)))
+    return found
+
+
+def refused_issue_times(connection: sa.Connection, account: str) -> dict[str, datetime]:
+    """Deal id -> when Omie last refused its order (its open `refused_by_omie` invoice issue)."""
+    query = sa.select(deal_issues.c.deal_id, sa.func.max(deal_issues.c.last_seen_at)).where(
+        deal_issues.c.account == account, deal_issues.c.stage == INVOICE_STAGE,
+        deal_issues.c.reason == REFUSED_BY_OMIE, deal_issues.c.resolved_at.is_(None),
+    ).group_by(deal_issues.c.deal_id)
+    return dict(connection.execute(query).tuples().all())
 
 
 def deal_row(connection: sa.Connection, account: str, deal_id: str) -> Mapping[str, Any] | None:

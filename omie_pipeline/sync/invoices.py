@@ -54,6 +54,7 @@ from omie_pipeline.store.catalog import CatalogService, ProductServiceError, fin
 from omie_pipeline.store.invoices import (
     DealToInvoice,
     Invoice,
+    REFUSED_BY_OMIE,
     InvoiceIssue,
     add_event,
     change_status,
@@ -64,6 +65,7 @@ from omie_pipeline.store.invoices import (
     get_invoice_by_id,
     insert_intent,
     record_invoice_issues,
+    refused_issue_times,
     release,
     reserve_check,
     resumable_intents,
@@ -78,6 +80,9 @@ log = logging.getLogger("omie_pipeline.invoices")
 
 # Omie's answers about the request itself: the OS (or its billing) was refused, nothing to retry.
 REFUSALS: tuple[type[errors.OmieError], ...] = (errors.ValidationError, errors.RefusedError, errors.NotFoundError)
+# Calls that did not happen: the client paused the method after a streak of faults, or Omie blocked the
+# key. The deal waits for a later run; nothing about it is wrong.
+PAUSES: tuple[type[errors.OmieError], ...] = (errors.MisuseRiskError, errors.BlockedError)
 
 
 class Outcome(StrEnum):
@@ -92,6 +97,8 @@ class Outcome(StrEnum):
     FAILED = "failed"  # something else went wrong; the next run resumes safely
     SKIPPED = "skipped"  # another run holds this deal's invoice
     RESTARTED = "restarted"  # an unfinished intent Omie never saw was dropped; the deal starts again
+    AWAITING_FIX = "awaiting_fix"  # Omie refused its order and nothing it is built from changed since: not resent
+    WAITING = "waiting"  # the call was paused (misuse guard, blocked key): nothing sent; a later run sends it
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class IssueSummary:
     """What one issuing run did, deal by deal."""
 
     results: list[DealResult] = field(default_factory=list)
+    paused: dict[str, str] = field(default_factory=dict)  # method -> why this run stopped calling it
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome is outcome)
@@ -246,9 +254,30 @@ def issue_invoices(client: OmieClient, store: Store, account: str, *, settings: 
     summary.results.extend(run.resume_unfinished())
     with store.connect() as connection:
         waiting = deals_to_invoice(connection, account)
-    summary.results.extend(run.each(waiting, run.issue_new, lambda item: item.deal["deal_id"]))
+        refused = refused_issue_times(connection, account)
+    to_send = []
+    for item in waiting:
+        if _refused_and_unchanged(item, refused):
+            summary.results.append(DealResult(
+                item.deal["deal_id"], Outcome.AWAITING_FIX,
+                "Omie refused its order and neither the deal, its client link, its service map nor its tax rates "
+                "changed since: not sent again (see the deal's invoice issue for the fix)"))
+        else:
+            to_send.append(item)
+    summary.results.extend(run.each(to_send, run.issue_new, lambda item: item.deal["deal_id"]))
+    summary.paused = dict(run.paused)
     log.info("account %s: issuing %s", account, {k: v for k, v in summary.counts.items() if v})
     return summary
+
+
+def _refused_and_unchanged(item: DealToInvoice, refused: Mapping[str, datetime]) -> bool:
+    """Omie refused this deal's order and nothing the order is built from changed since: sending it
+    again would be refused again, and each refusal counts towards Omie's misuse block (and the
+    client's own pause of IncluirOS, which would then stop every other deal)."""
+    refused_at = refused.get(item.deal["deal_id"])
+    if refused_at is None:
+        return False
+    return item.inputs_changed_at is None or item.inputs_changed_at <= refused_at
 
 
 class _Run:
@@ -262,6 +291,7 @@ class _Run:
         self.settings = settings
         self.claimer = claimer
         self.clock = clock
+        self.paused: dict[str, str] = {}  # method -> why; once paused, no deal of this run calls it
 
     # each deal on its own: a failure is the deal's, never the run's
 
@@ -294,8 +324,16 @@ class _Run:
 
     # new deals
 
+    def waiting(self, deal_id: str, method: str, pause: errors.OmieError | None, what: str) -> DealResult:
+        """A deal left for a later run because `method` is paused (nothing was sent for it)."""
+        if pause is not None:
+            self.paused.setdefault(method, f"{pause.kind}: {pause.message}")
+        return DealResult(deal_id, Outcome.WAITING, f"{method} paused ({self.paused[method]}); {what}")
+
     def issue_new(self, item: DealToInvoice) -> DealResult:
         deal_id = item.deal["deal_id"]
+        if "IncluirOS" in self.paused:
+            return self.waiting(deal_id, "IncluirOS", None, "the deal is sent on a later run")
         now = self.clock()
         with self.store.begin() as connection:
             prepared = prepare_invoice(connection, self.account, item.deal, item.codigo_cliente_omie, now)
@@ -332,6 +370,10 @@ class _Run:
             return self.adopt(invoice, record, "IncluirOS answer lost; found by key")
         except REFUSALS as refusal:
             return self.refused(invoice, refusal)
+        except PAUSES as pause:
+            with self.store.begin() as connection:  # no call went out: the intent is dropped, the deal waits
+                delete_unsent_intent(connection, invoice.id, self.claimer)
+            return self.waiting(invoice.deal_id, "IncluirOS", pause, "nothing was sent; the deal is sent on a later run")
         invoice = self.record_os(invoice, created.nCodOS, created.cNumOS,
                                  f"IncluirOS: OS {created.cNumOS} created (nCodOS {created.nCodOS})")
         return self.bill(invoice)
@@ -345,7 +387,7 @@ class _Run:
             add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status,
                       f"IncluirOS refused by Omie, no OS created; intent dropped: {message}")
             record_invoice_issues(connection, self.account, invoice.deal_id, [InvoiceIssue(
-                getattr(refusal, "field", None) or "order", "refused_by_omie",
+                getattr(refusal, "field", None) or "order", REFUSED_BY_OMIE,
                 f"deal {invoice.deal_id}: Omie refused the service order: {message}", fix_for(message))], now)
         return DealResult(invoice.deal_id, Outcome.REFUSED, message)
 
@@ -360,12 +402,22 @@ class _Run:
     def bill(self, invoice: Invoice) -> DealResult:
         """ValidarOS then FaturarOS for an OS known not to be invoiced yet."""
         os_id = invoice.omie_os_id
+        for method in ("ValidarOS", "FaturarOS"):
+            if method in self.paused:
+                self._release(invoice)
+                return self.waiting(invoice.deal_id, method, None, "its OS exists and is invoiced on a later run")
         try:
             self.client.validate_os(nCodOS=os_id)
         except REFUSALS as refusal:
             return self.to_error(invoice, "ValidarOS", refusal)
+        except PAUSES as pause:
+            self._release(invoice)
+            return self.waiting(invoice.deal_id, "ValidarOS", pause, "its OS exists and is invoiced on a later run")
         try:
             self.client.invoice_os(nCodOS=os_id)
+        except PAUSES as pause:
+            self._release(invoice)
+            return self.waiting(invoice.deal_id, "FaturarOS", pause, "its OS exists and is invoiced on a later run")
         except errors.OutcomeUnknownError as lost:
             try:
                 record = self.client.get_os(nCodOS=os_id)

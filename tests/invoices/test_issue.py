@@ -15,6 +15,8 @@ from omie_pipeline.store.tax_rates import close_rates, lock_account_versions
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome
 
+from support.simulated_omie import client_for
+
 from .conftest import Account, calls, calls_since, settle_prefeitura
 
 VALID_CNPJ = "11222333000181"
@@ -127,11 +129,68 @@ def test_include_refusal_is_a_deal_issue_until_fixed(account: Account) -> None:
     good_client = account.billable_clients[0]["codigo_cliente_omie"]
     with account.store.begin() as connection:
         connection.execute(sa.update(client_links).where(client_links.c.deal_id == deal)
-                           .values(codigo_cliente_omie=good_client))
+                           .values(codigo_cliente_omie=good_client, linked_at=datetime.now(timezone.utc)))
     assert account.issue().of(deal).outcome is Outcome.SUBMITTED
     with account.store.connect() as connection:
         assert open_invoice_issues(connection, account.name, deal) == []
     account.assert_exactly_once([deal])
+
+
+def refuse(account: Account, count: int) -> list[str]:
+    """Deals linked to a client Omie does not have: IncluirOS refuses each."""
+    refused = account.add_deals(count, prefix="R", link=False)
+    with account.store.begin() as connection:
+        for deal in refused:
+            account.link(connection, deal, VALID_CNPJ, 999_999, datetime.now(timezone.utc))
+    return refused
+
+
+def test_refused_deals_are_not_resent_until_something_changes(account: Account) -> None:
+    refused = refuse(account, 3)
+    first = account.issue(client_for(account.sim, fault_streak_limit=3, fault_pause_seconds=60), workers=1)
+    assert [first.of(deal).outcome for deal in refused] == [Outcome.REFUSED] * 3
+    (newer,) = account.add_deals(1)
+    before = calls(account.sim)
+
+    # As in a new process, the fault streak starts at zero (other client settings, other streak
+    # counts), and the refused deals are the oldest waiting.
+    second = account.issue(client_for(account.sim, fault_streak_limit=3, fault_pause_seconds=61), workers=1)
+
+    assert [second.of(deal).outcome for deal in refused] == [Outcome.AWAITING_FIX] * 3
+    assert second.of(newer).outcome is Outcome.SUBMITTED
+    assert calls_since(account.sim, before)["IncluirOS"] == 1
+    with account.store.connect() as connection:
+        assert {issue["deal_id"] for issue in open_invoice_issues(connection, account.name)} == set(refused)
+
+    fixed = refused[0]  # relinked to a client Omie has: sent again, and invoiced
+    with account.store.begin() as connection:
+        connection.execute(sa.update(client_links).where(client_links.c.deal_id == fixed).values(
+            codigo_cliente_omie=account.billable_clients[0]["codigo_cliente_omie"],
+            linked_at=datetime.now(timezone.utc)))
+    third = account.issue()
+    assert third.of(fixed).outcome is Outcome.SUBMITTED
+    assert [third.of(deal).outcome for deal in refused[1:]] == [Outcome.AWAITING_FIX] * 2
+    account.assert_exactly_once([newer, fixed])
+
+
+def test_a_paused_inclusion_leaves_the_other_deals_waiting_with_the_reason(account: Account) -> None:
+    refused = refuse(account, 2)
+    waiting = account.add_deals(2)
+    before = calls(account.sim)
+
+    summary = account.issue(client_for(account.sim, fault_streak_limit=2, fault_pause_seconds=60), workers=1)
+
+    assert [summary.of(deal).outcome for deal in refused] == [Outcome.REFUSED] * 2
+    assert [summary.of(deal).outcome for deal in waiting] == [Outcome.WAITING] * 2
+    assert summary.count(Outcome.FAILED) == 0
+    assert all("IncluirOS paused" in summary.of(deal).detail for deal in waiting)
+    assert "misuse_risk" in summary.paused["IncluirOS"]
+    assert calls_since(account.sim, before) == {"IncluirOS": 2}  # nothing sent for the waiting deals
+    assert account.invoices() == []  # no intent left behind: nothing to resume, the deals simply wait
+
+    later = account.issue()
+    assert [later.of(deal).outcome for deal in waiting] == [Outcome.SUBMITTED] * 2
+    account.assert_exactly_once(waiting)
 
 
 def test_deals_not_ready_become_issues_with_a_fix_and_cost_no_call(account: Account) -> None:

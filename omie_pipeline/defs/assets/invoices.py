@@ -56,18 +56,21 @@ def nfse_invoices(context: dg.AssetExecutionContext, omie: OmieResource, store: 
                              settings=IssueSettings(redundant_interval=redundant_interval(omie)),
                              claimer=f"dagster:{context.run.run_id}")
     for result in summary.results:
-        if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN, Outcome.ERROR, Outcome.REFUSED):
+        if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN, Outcome.ERROR, Outcome.REFUSED, Outcome.WAITING):
             context.log.warning("deal %s: %s: %s", result.deal_id, result.outcome.value, result.detail)
     with store.store().connect() as connection:
         by_status = status_counts(connection, account)
+    # Deals awaiting a fix are listed by the nfse_invoices_deals_ready check, with their fix.
     noteworthy = [(r.deal_id, r.outcome.value, r.detail) for r in summary.results
-                  if r.outcome not in (Outcome.SUBMITTED, Outcome.SKIPPED)]
+                  if r.outcome not in (Outcome.SUBMITTED, Outcome.SKIPPED, Outcome.AWAITING_FIX)]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(by_status.values()),
         **{f"outcome_{name}": count for name, count in summary.counts.items()},
         **{f"status_{status.value}": by_status.get(status.value, 0) for status in InvoiceStatus},
         **({"needs_attention": dg.MetadataValue.md(_table(("deal", "outcome", "detail"), noteworthy))}
            if noteworthy else {}),
+        **({"paused_calls": dg.MetadataValue.md(_table(("call", "why"), summary.paused.items()))}
+           if summary.paused else {}),
     })  # fmt: skip
 
 

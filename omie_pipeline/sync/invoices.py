@@ -44,7 +44,7 @@ from omie_pipeline.domain.deal import INVOICE_REQUIRED_FIELDS
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.keys import invoice_idempotency_key
 from omie_pipeline.domain.privacy import redact_cpfs
-from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES, Tax, TaxBreakdown, compute_taxes
+from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES, Tax, TaxBreakdown, check_rates, compute_taxes
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.faults import plain
@@ -75,6 +75,7 @@ from omie_pipeline.store.tax_rates import TaxRateVersion, rates_in_force
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import apply_observation, from_os_record, from_status_detail
 from omie_pipeline.sync.invoice_payload import DEFAULT_CATEGORY, OrderFacts, build_order
+from omie_pipeline.sync.tax_rates import BASE_REDUCTION_TAGS
 
 log = logging.getLogger("omie_pipeline.invoices")
 
@@ -191,11 +192,38 @@ def prepare_invoice(connection: Any, account: str, deal: Mapping[str, Any], clie
                                        f"deal {deal_id}: service {service.code} has no tax rates in force",
                                        "run the catalog job (service_catalog, tax_rates) and check the service's "
                                        "taxes in Omie's catalog", service.code))
+        else:
+            issues.extend(_rate_rule_issues(deal_id, service, rates))
     if issues:
         return issues
     assert service is not None and rates is not None and client_id is not None and isinstance(amount, Decimal)
     return PreparedInvoice(deal_id, client_id, service, rates, compute_taxes(amount, rates.rates, rates.regime),
                            deal.get("description"), deal.get("email"))
+
+
+def _rate_rule_issues(deal_id: str, service: CatalogService, rates: TaxRateVersion) -> list[InvoiceIssue]:
+    """The tax rules the service's rates break. The order is sent with cUtilizaValorImposto "S", so
+    Omie would print these figures on the note as they are: the deal waits until they are fixed."""
+    broken = [f"{problem.rule} ({problem.message})" for problem in check_rates(rates.rates, rates.regime)]
+    for tag, tax in BASE_REDUCTION_TAGS.items():
+        reduction = _decimal_or_none((service.taxes or {}).get(tag))
+        if reduction:
+            broken.append(f"base_reduction ({tag} reduces the {tax.label} base by {reduction} %, which the "
+                          "pipeline's tax rules do not apply)")
+    if not broken:
+        return []
+    return [InvoiceIssue("tax_rates", "rates_break_rules",
+                         f"deal {deal_id}: the tax rates of service {service.code} (version {rates.id}, "
+                         f"{rates.regime}) break: {'; '.join(broken)}",
+                         "correct the service's taxes in Omie's catalog, then run the catalog job (service_catalog, "
+                         "tax_rates); the deal is invoiced on the next run", service.code)]
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value).strip().replace(",", ".")) if value not in (None, "") else None
+    except ArithmeticError:
+        return None
 
 
 def _service_fix(problem: ProductServiceError) -> str:

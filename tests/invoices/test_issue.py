@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
@@ -13,11 +14,13 @@ from omie_pipeline.store.invoices import events_of, open_invoice_issues
 from omie_pipeline.store.tables import client_links
 from omie_pipeline.store.tax_rates import close_rates, lock_account_versions
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
+from omie_pipeline.sync.catalog import sync_catalog
 from omie_pipeline.sync.invoices import Outcome
+from omie_pipeline.sync.tax_rates import sync_tax_rates
 
 from support.simulated_omie import client_for
 
-from .conftest import Account, calls, calls_since, settle_prefeitura
+from .conftest import SERVICE_INTEGRATION_CODE, Account, calls, calls_since, settle_prefeitura
 
 VALID_CNPJ = "11222333000181"
 
@@ -229,3 +232,26 @@ def test_a_service_without_rates_in_force_is_not_invoiced(account: Account) -> N
     with account.store.connect() as connection:
         (issue,) = open_invoice_issues(connection, account.name, deal)
     assert issue["reason"] == "no_rates_in_force" and account.service_code in issue["message"]
+
+
+@pytest.mark.parametrize(("change", "rule"), [
+    ({"nAliqPIS": 2}, "pis_cofins_regime"),  # Lucro Presumido charges PIS at 0.65 %
+    ({"nRedBasePIS": 40}, "base_reduction"),
+])  # fmt: skip
+def test_rates_that_break_the_regime_rules_are_not_invoiced(account: Account, change: dict, rule: str) -> None:
+    """The order carries the computed amounts (cUtilizaValorImposto "S"): Omie would print them as they are."""
+    (deal,) = account.add_deals(1)
+    account.sim.update_service(SERVICE_INTEGRATION_CODE, **change)
+    sync_catalog(account.client, account.store, account.name)
+    sync_tax_rates(account.client, account.store, account.name)
+    before = calls(account.sim)
+
+    summary = account.issue()
+
+    assert summary.of(deal).outcome is Outcome.NOT_READY
+    assert "IncluirOS" not in calls_since(account.sim, before) and account.invoices() == []
+    with account.store.connect() as connection:
+        (issue,) = open_invoice_issues(connection, account.name, deal)
+    assert (issue["field"], issue["reason"]) == ("tax_rates", "rates_break_rules")
+    assert rule in issue["message"] and account.service_code in issue["message"]
+    assert "Omie's catalog" in issue["fix"]

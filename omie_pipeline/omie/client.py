@@ -8,11 +8,11 @@ more precise error) when its `cCodStatus` is not "0".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from omie_pipeline.domain.documents import normalise_document
 from omie_pipeline.domain.timeutil import to_sao_paulo
@@ -22,6 +22,7 @@ from omie_pipeline.omie.models import (
     ClientRecord,
     ClientStatus,
     CompanyRecord,
+    InvalidRecord,
     NfseDocument,
     NfseRecord,
     OsActionStatus,
@@ -42,6 +43,7 @@ NFSE = "servicos/nfse/"
 DOCUMENTS = "servicos/osdocs/"
 
 DEFAULT_PAGE_SIZE = 500
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class OmieClient(OmieConnection):
@@ -153,6 +155,7 @@ class OmieClient(OmieConnection):
         integration_codes: Sequence[str] = (),
         os_ids: Sequence[int] = (),
         page_size: int = DEFAULT_PAGE_SIZE,
+        on_invalid: Callable[[InvalidRecord], None] | None = None,
     ) -> Iterator[OsRecord]:
         """Service orders, optionally created or changed since a day, by billing status
         (`status`: "F" invoiced, "N" not invoiced, "C" cancelled), by invoicing date, or only
@@ -160,7 +163,8 @@ class OmieClient(OmieConnection):
 
         ListarOS filters by date only (omie-api.md §8 has no hour filter for it): a datetime
         `changed_since` lists from its São Paulo day, so the caller gets the whole day again and
-        must apply what it reads idempotently."""
+        must apply what it reads idempotently. With `on_invalid`, a record that cannot be read is
+        handed to it and the listing goes on; without, its ValidationError stops the listing."""
         param: dict[str, Any] = {}
         if changed_since is not None:
             day = to_sao_paulo(changed_since).date() if isinstance(changed_since, datetime) else changed_since
@@ -177,7 +181,9 @@ class OmieClient(OmieConnection):
         if invoiced_to is not None:
             param["filtrar_por_data_faturamento_ate"] = omie_date(invoiced_to)
         for record in self._pages(ORDERS, "ListarOS", param, SNAKE_PAGES, "osCadastro", page_size):
-            yield OsRecord.model_validate(record)
+            order = _read(OsRecord, record, on_invalid, "ListarOS", lambda: f"OS {_os_id(record)}")
+            if order is not None:
+                yield order
 
     # --- invoicing ---------------------------------------------------------------------------
 
@@ -209,9 +215,10 @@ class OmieClient(OmieConnection):
         nCodigoOS: int | None = None,
         status: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        on_invalid: Callable[[InvalidRecord], None] | None = None,
     ) -> Iterator[NfseRecord]:
         """NFS-e issued between two dates (inclusive), optionally of one OS or in one
-        `cStatusNFSe` (F issued, C cancelled, N not invoiced)."""
+        `cStatusNFSe` (F issued, C cancelled, N not invoiced); `on_invalid` as in `list_os`."""
         if issued_to < issued_from:
             raise ValueError(f"issued_to {issued_to} is before issued_from {issued_from}")
         param: dict[str, Any] = {"dEmiInicial": omie_date(issued_from), "dEmiFinal": omie_date(issued_to)}
@@ -220,7 +227,9 @@ class OmieClient(OmieConnection):
         if status is not None:
             param["cStatusNFSe"] = status
         for record in self._pages(NFSE, "ListarNFSEs", param, PREFIXED_PAGES, "nfseEncontradas", page_size):
-            yield NfseRecord.model_validate(record)
+            note = _read(NfseRecord, record, on_invalid, "ListarNFSEs", lambda: _nfse_id(record))
+            if note is not None:
+                yield note
 
     def get_nfse_document(self, nIdNf: int) -> NfseDocument:
         """Links, PDF and XML of one NFS-e (`ObterNFSe`)."""
@@ -232,6 +241,29 @@ class OmieClient(OmieConnection):
         self, path: str, method: str, param: dict[str, Any], tags: PageTags, records_field: str, page_size: int
     ) -> Iterator[dict[str, Any]]:
         return walk_pages(lambda page_param: self.call(path, method, page_param), param, tags, records_field, page_size)
+
+
+def _read(model: type[ModelT], record: dict[str, Any], on_invalid: Callable[[InvalidRecord], None] | None,
+          method: str, record_id: Callable[[], str]) -> ModelT | None:  # fmt: skip
+    """The record as `model`; None (after telling `on_invalid`) when it cannot be read."""
+    try:
+        return model.model_validate(record)
+    except ValidationError as error:
+        if on_invalid is None:
+            raise
+        on_invalid(InvalidRecord.of(method, record_id(), error))
+        return None
+
+
+def _os_id(record: Mapping[str, Any]) -> str:
+    header = record.get("Cabecalho") if isinstance(record.get("Cabecalho"), Mapping) else {}
+    return str(header.get("nCodOS") or header.get("cCodIntOS") or "?")
+
+
+def _nfse_id(record: Mapping[str, Any]) -> str:
+    header = record.get("Cabecalho") if isinstance(record.get("Cabecalho"), Mapping) else {}
+    order = record.get("OrdemServico") if isinstance(record.get("OrdemServico"), Mapping) else {}
+    return f"NFS-e nCodNF {header.get('nCodNF') or '?'} of OS {order.get('nCodigoOS') or '?'}"
 
 
 def _one_key(**candidates: Any) -> dict[str, Any]:

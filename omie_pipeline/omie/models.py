@@ -1,33 +1,40 @@
 """Typed answers of the Omie calls the pipeline uses, with Omie's own field names.
 
 Field names are Omie's (omie-api.md), so that the documentation and the code speak the same
-words. Conversions: `dd/mm/aaaa` dates become `date` (empty: None), `hh:mm:ss` times `time`,
+words. Conversions: `dd/mm/aaaa` dates become `date`, `hh:mm:ss` times `time` (blank, all-zero or
+bare separators such as "00/00/0000" or "  /  /    ": None),
 money and rates `Decimal`, ids `int`; numbers Omie sends where text is expected become text.
 Fields not modelled here are kept (`model_extra`), so nothing Omie sends is lost.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from omie_pipeline.domain.timeutil import format_date_br
+
+
+def _unset(text: str) -> bool:
+    """Omie's ways of saying "no date/time": "", "00/00/0000", "  /  /    ", "00:00:00"."""
+    return not any(char.isdigit() and char != "0" for char in text)
 
 
 def _omie_date(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
-        return datetime.strptime(text, "%d/%m/%Y").date() if text else None
+        return None if _unset(text) else datetime.strptime(text, "%d/%m/%Y").date()
     return value
 
 
 def _omie_time(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
-        return datetime.strptime(text, "%H:%M:%S").time() if text else None
+        return None if _unset(text) else datetime.strptime(text, "%H:%M:%S").time()
     return value
 
 
@@ -45,6 +52,25 @@ OmieTime = Annotated[time | None, BeforeValidator(_omie_time)]
 Money = Annotated[Decimal | None, BeforeValidator(_blank_is_none)]
 OmieId = Annotated[int | None, BeforeValidator(_blank_is_none)]
 Code = Annotated[str, BeforeValidator(_stripped)]
+
+
+@dataclass(frozen=True)
+class InvalidRecord:
+    """A listed record that cannot be read, named by its id and the fields at fault."""
+
+    method: str
+    record_id: str
+    fields: tuple[str, ...]
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.method}: {self.record_id}: {', '.join(self.fields)}: {self.message}"
+
+    @classmethod
+    def of(cls, method: str, record_id: str, error: ValidationError) -> InvalidRecord:
+        problems = error.errors()
+        fields = tuple(dict.fromkeys(".".join(str(part) for part in problem["loc"]) for problem in problems))
+        return cls(method, record_id, fields, "; ".join(problem["msg"] for problem in problems))
 
 
 def omie_date(day: date) -> str:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
-from omie_pipeline.omie.models import NfseRecord, OsRecord
+from omie_pipeline.omie.models import InvalidRecord, NfseRecord, OsRecord
 from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.invoices import (
     PENDING,
@@ -87,6 +87,7 @@ class RefreshSummary:
     failed: list[str] = field(default_factory=list)  # deals whose StatusOS failed; retried next refresh
     by_status: dict[str, int] = field(default_factory=dict)
     stuck: int = 0  # pending for longer than `stuck_after`
+    skipped_records: list[str] = field(default_factory=list)  # listed records that could not be read, and why
 
     @property
     def changed(self) -> int:
@@ -158,8 +159,12 @@ def _walk(client: OmieClient, store: Store, account: str, since: datetime, start
     the listings leave unsettled."""
     first_day = since.astimezone(SAO_PAULO).date()
     today = started.astimezone(SAO_PAULO).date()
-    notes = list(client.list_nfse(first_day, max(first_day, today), page_size=settings.page_size))
-    orders = list(client.list_os(changed_since=since, page_size=settings.page_size))
+    def skip(record: InvalidRecord) -> None:
+        log.warning("account %s: skipped a record Omie listed: %s", account, record)
+        summary.skipped_records.append(str(record))
+
+    notes = list(client.list_nfse(first_day, max(first_day, today), page_size=settings.page_size, on_invalid=skip))
+    orders = list(client.list_os(changed_since=since, page_size=settings.page_size, on_invalid=skip))
     summary.listed.update({"ListarNFSEs": len(notes), "ListarOS": len(orders)})
     latest = latest_nfse_by_os(notes)
     by_os = {order.nCodOS: order for order in orders if order.nCodOS is not None}

@@ -48,7 +48,7 @@ from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES, Tax, TaxBreakdown, ch
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.faults import plain
-from omie_pipeline.omie.models import OsRecord
+from omie_pipeline.omie.models import InvalidRecord, OsRecord
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import CatalogService, ProductServiceError, find_product_service
 from omie_pipeline.store.invoices import (
@@ -115,6 +115,7 @@ class IssueSummary:
 
     results: list[DealResult] = field(default_factory=list)
     paused: dict[str, str] = field(default_factory=dict)  # method -> why this run stopped calling it
+    skipped_records: list[str] = field(default_factory=list)  # listed records that could not be read, and why
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome is outcome)
@@ -294,6 +295,7 @@ def issue_invoices(client: OmieClient, store: Store, account: str, *, settings: 
             to_send.append(item)
     summary.results.extend(run.each(to_send, run.issue_new, lambda item: item.deal["deal_id"]))
     summary.paused = dict(run.paused)
+    summary.skipped_records = list(run.skipped_records)
     log.info("account %s: issuing %s", account, {k: v for k, v in summary.counts.items() if v})
     return summary
 
@@ -320,6 +322,7 @@ class _Run:
         self.claimer = claimer
         self.clock = clock
         self.paused: dict[str, str] = {}  # method -> why; once paused, no deal of this run calls it
+        self.skipped_records: list[str] = []
 
     # each deal on its own: a failure is the deal's, never the run's
 
@@ -534,10 +537,12 @@ class _Run:
             return []
         try:
             records = self._look_up(mine)
-        except errors.OmieError as failure:
+        except Exception as failure:  # Omie's fault or an answer that cannot be read: invoicing goes on
+            why = failure.kind if isinstance(failure, errors.OmieError) else f"{type(failure).__name__}: {failure}"
+            log.warning("account %s: look-up of %d unfinished intents failed: %s", self.account, len(mine), why)
             for invoice in mine:
                 self._release(invoice)
-            return [DealResult(invoice.deal_id, Outcome.UNKNOWN, f"look-up in Omie failed ({failure.kind}); "
+            return [DealResult(invoice.deal_id, Outcome.UNKNOWN, f"look-up in Omie failed ({why}); "
                                "the next run looks again") for invoice in mine]
         by_code = {record.cCodIntOS: record for record in records if record.cCodIntOS}
         by_id = {record.nCodOS: record for record in records if record.nCodOS is not None}
@@ -565,8 +570,14 @@ class _Run:
             chunk = intents[start:start + batch]
             codes = [invoice.idempotency_key for invoice in chunk if invoice.omie_os_id is None]
             ids = [invoice.omie_os_id for invoice in chunk if invoice.omie_os_id is not None]
-            records.extend(self.client.list_os(integration_codes=codes, os_ids=ids, page_size=max(batch, 50)))
+            records.extend(self.client.list_os(integration_codes=codes, os_ids=ids, page_size=max(batch, 50),
+                                               on_invalid=self._skip))
         return records
+
+    def _skip(self, record: InvalidRecord) -> None:
+        """A listed OS that cannot be read: left out (its deal is looked up on its own), and said."""
+        log.warning("account %s: skipped a record Omie listed: %s", self.account, record)
+        self.skipped_records.append(str(record))
 
     def restart(self, invoice: Invoice) -> DealResult:
         """Omie holds nothing under the key: the earlier attempt never reached it. Start over."""

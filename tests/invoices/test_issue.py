@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.omie.models import ClientInput
 from omie_pipeline.store.invoices import events_of, open_invoice_issues
-from omie_pipeline.store.tables import client_links
+from omie_pipeline.store.tables import client_links, invoices
 from omie_pipeline.store.tax_rates import close_rates, lock_account_versions
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.catalog import sync_catalog
@@ -255,3 +255,22 @@ def test_rates_that_break_the_regime_rules_are_not_invoiced(account: Account, ch
     assert (issue["field"], issue["reason"]) == ("tax_rates", "rates_break_rules")
     assert rule in issue["message"] and account.service_code in issue["message"]
     assert "Omie's catalog" in issue["fix"]
+
+
+def test_an_unreadable_record_in_the_resume_look_up_does_not_stop_invoicing(account: Account) -> None:
+    (unfinished,) = account.add_deals(1)
+    account.issue()
+    os_id = account.invoice(unfinished).omie_os_id
+    with account.store.begin() as connection:  # as if the run had stopped before recording FaturarOS
+        connection.execute(sa.update(invoices).where(invoices.c.deal_id == unfinished).values(submitted_at=None))
+    with account.sim.state.lock:
+        account.sim.state.orders[os_id].cabecalho["dDtPrevisao"] = "31/02/2026"
+    (newer,) = account.add_deals(1)
+
+    summary = account.issue()
+
+    assert summary.of(newer).outcome is Outcome.SUBMITTED
+    assert summary.of(unfinished).outcome is Outcome.FAILED and "dDtPrevisao" in summary.of(unfinished).detail
+    (skipped,) = summary.skipped_records
+    assert f"OS {os_id}" in skipped and "dDtPrevisao" in skipped
+    assert account.invoice(unfinished).claimed_by is None  # released: the next run looks again

@@ -155,3 +155,24 @@ def test_stuck_means_the_same_to_the_refresh_and_to_the_alerts(account: Account)
         alerted = [row["deal_id"] for row in alerts.stuck_invoices(connection, now - timedelta(minutes=30))]
     assert alerted == [long_waiting]
     assert summary.stuck == 1
+
+
+def unreadable(account: Account, deal_id: str) -> int:
+    """Make Omie list the deal's OS with a date that is no date (31 February); its nCodOS."""
+    os_id = account.invoice(deal_id).omie_os_id
+    with account.sim.state.lock:
+        account.sim.state.orders[os_id].cabecalho["dDtPrevisao"] = "31/02/2026"
+    return os_id
+
+
+def test_an_unreadable_listed_record_is_skipped_and_named(account: Account) -> None:
+    bad, good = account.add_deals(2)
+    account.issue()
+    os_id = unreadable(account, bad)
+    settle_prefeitura(account.sim)
+
+    summary = refresh(account)
+
+    assert account.invoice(good).status == InvoiceStatus.ISSUED
+    (skipped,) = summary.skipped_records
+    assert f"OS {os_id}" in skipped and "dDtPrevisao" in skipped

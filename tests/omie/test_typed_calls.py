@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from omie_pipeline.omie import errors
-from omie_pipeline.omie.models import ClientInput
+from omie_pipeline.omie.models import ClientInput, OsRecord, OsStatusDetail
 from omie_pipeline.simulator.clock import parse_omie_date
 
 from support.simulated_omie import client_for
@@ -231,3 +231,17 @@ def _wait_for_rps(client, order_id: int, status: str, timeout: float = 5.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"RPS of {order_id} never reached {status}: {detail.ListaRpsNfse}")
         time.sleep(0.1)
+
+
+def test_blank_and_all_zero_dates_and_times_read_as_none() -> None:
+    order = OsRecord.model_validate({
+        "Cabecalho": {"nCodOS": 7, "dDtPrevisao": "00/00/0000"},
+        "InfoCadastro": {"dDtFat": "  /  /    ", "cHrFat": "  :  :  ", "dDtCanc": "", "cHrCanc": "00:00:00",
+                         "dDtInc": "05/03/2026", "cHrInc": "09:15:00"},
+    })  # fmt: skip
+    info = order.InfoCadastro
+    assert (order.Cabecalho.dDtPrevisao, info.dDtFat, info.cHrFat, info.dDtCanc, info.cHrCanc) == (None,) * 5
+    assert (info.dDtInc, info.cHrInc.hour) == (date(2026, 3, 5), 9)
+    assert OsStatusDetail.model_validate({"nCodOS": 7, "dDtFat": "00/00/0000", "cHrFat": ""}).dDtFat is None
+    with pytest.raises(ValueError, match="dDtPrevisao"):
+        OsRecord.model_validate({"Cabecalho": {"nCodOS": 7, "dDtPrevisao": "31/02/2026"}})

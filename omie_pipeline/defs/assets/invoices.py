@@ -71,6 +71,9 @@ def nfse_invoices(context: dg.AssetExecutionContext, omie: OmieResource, store: 
            if noteworthy else {}),
         **({"paused_calls": dg.MetadataValue.md(_table(("call", "why"), summary.paused.items()))}
            if summary.paused else {}),
+        "skipped_records": len(summary.skipped_records),
+        **({"unreadable_records": dg.MetadataValue.md(_table(("record",), [(r,) for r in summary.skipped_records]))}
+           if summary.skipped_records else {}),
     })  # fmt: skip
 
 
@@ -150,6 +153,9 @@ def nfse_status(context: dg.AssetExecutionContext, omie: OmieResource, store: St
         "stuck": summary.stuck,
         "rechecked": len(rechecks),
         "unreadable_status": len(summary.unreadable),
+        "skipped_records": len(summary.skipped_records),
+        **({"unreadable_records": dg.MetadataValue.md(_table(("record",), [(r,) for r in summary.skipped_records]))}
+           if summary.skipped_records else {}),
     })  # fmt: skip
 
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.domain.invoice_status import PENDING_STATUSES, InvoiceStatus
 from omie_pipeline.store.tables import alerts_sent, deals, invoices
 from omie_pipeline.store.upsert import insert_if_absent
 
-PENDING_STATUSES = (InvoiceStatus.SUBMITTED.value, InvoiceStatus.PROCESSING.value)
 _KEY_CHUNK = 500
 
 # The stuck clock: since the invoice was sent to Omie (FaturarOS accepted), or, for an intent that
@@ -81,7 +80,7 @@ def stuck_invoices(connection: sa.Connection, since_before: datetime) -> list[di
     the client's name and raw document come from the deal, when the store has it.
     """
     query = (sa.select(*_INVOICE_COLUMNS, STUCK_SINCE).select_from(_WITH_DEAL)
-             .where(invoices.c.status.in_(PENDING_STATUSES), STUCK_SINCE <= since_before)
+             .where(invoices.c.status.in_(sorted(PENDING_STATUSES)), STUCK_SINCE <= since_before)
              .order_by(invoices.c.account, STUCK_SINCE, invoices.c.deal_id))
     return [dict(row) for row in connection.execute(query).mappings()]
 

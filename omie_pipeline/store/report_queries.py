@@ -18,11 +18,13 @@ from typing import Collection, Sequence
 
 import sqlalchemy as sa
 
+from omie_pipeline.domain.invoice_status import PENDING_STATUSES, InvoiceStatus
 from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
 
 TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")
 WITHHOLDABLE_TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss")
-OPEN_INVOICE_STATUSES = ("submitted", "processing", "error")
+# Not settled yet: waiting on Omie or the prefeitura (pending) or on a person (error).
+OPEN_INVOICE_STATUSES = tuple(sorted(PENDING_STATUSES | {InvoiceStatus.ERROR}))
 
 ZERO = Decimal("0.00")
 

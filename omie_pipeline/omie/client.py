@@ -135,14 +135,17 @@ class OmieClient(OmieConnection):
 
     def os_status(
         self, *, nCodOS: int | None = None, cCodIntOS: str | None = None, with_messages: bool = True,
-        fresh: bool = False,
+        documents: bool = False, fresh: bool = False,
     ) -> OsStatusDetail:
-        """Billing state and RPS / NFS-e attempts of one OS (`StatusOS`).
+        """Billing state and RPS / NFS-e attempts of one OS (`StatusOS`); with `documents`, also
+        the recipient's PDF link (`lPdfDest`, answered as `cUrlPdfDest`).
 
         Within 60 s of the same question the answer comes from memory; `fresh` waits for a new one.
         """
         param: dict[str, Any] = _one_key(nCodOS=nCodOS, cCodIntOS=cCodIntOS)
         param["lMsg"] = with_messages
+        if documents:
+            param["lPdfDest"] = True
         return OsStatusDetail.model_validate(self.call(ORDERS, "StatusOS", param, fresh=fresh))
 
     def list_os(

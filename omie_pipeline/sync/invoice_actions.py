@@ -134,7 +134,7 @@ def check_once(client: OmieClient, store: Store, invoice: Invoice, interval: tim
     with store.begin() as connection:
         if not reserve_check(connection, invoice.id, clock(), interval):
             return None
-    detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, fresh=True)
+    detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, documents=True, fresh=True)
     observation = from_status_detail(detail)
     with store.begin() as connection:
         return apply_observation(connection, get_invoice_by_id(connection, invoice.id), observation, clock())

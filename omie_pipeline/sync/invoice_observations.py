@@ -90,6 +90,13 @@ def _newest(messages: list[RpsMessage], situation: str) -> RpsMessage | None:
     return chosen[0]
 
 
+def _document_link(rps: RpsNfse) -> str | None:
+    """The note's document: the DANFSe PDF, else the recipient's PDF (asked with lPdfDest), else the
+    NFS-e's own link at the prefeitura (`cUrlNfse`)."""
+    extra = rps.model_extra or {}
+    return _text(extra.get("danfe")) or _text(rps.cUrlPdfDest) or _text(rps.cUrlNfse)
+
+
 def from_status_detail(detail: OsStatusDetail, source: str = "StatusOS") -> Observation:
     """StatusOS: billing flags, the latest RPS's status, its NFS-e, links and messages."""
     rps = latest_rps(detail)
@@ -111,7 +118,7 @@ def from_status_detail(detail: OsStatusDetail, source: str = "StatusOS") -> Obse
             nfse_number=_number(rps.nNfse),
             verification_code=_text(rps.cCodVerif),
             issued_at=omie_moment(success.dData, success.hHora) if success else None,
-            pdf_url=_text(extra.get("danfe")) or _text(rps.cUrlPdfDest) or _text(rps.cUrlPdfDemo),
+            pdf_url=_document_link(rps),
             xml_url=_text(extra.get("xml_distr")),
         )
     if status is InvoiceStatus.ERROR:

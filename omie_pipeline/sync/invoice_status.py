@@ -33,11 +33,13 @@ from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.models import InvalidRecord, NfseRecord, OsRecord
 from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.invoices import (
+    DOCUMENT_ATTEMPTS,
     PENDING,
     Invoice,
     get_invoice,
     get_invoice_by_id,
     invoices_by_os_ids,
+    record_document_attempt,
     reserve_check,
     status_counts,
     stuck_invoices,
@@ -62,11 +64,13 @@ WATERMARK_KEY = "nfse_status:listed_since"
 class RefreshSettings:
     """`redundant_interval`: Omie's interval between two requests about one id (60 s).
     `margin`: how far before the last walk's start the next one begins (clock differences).
-    `fetch_documents`: ask StatusOS for the PDF/XML links of newly issued notes."""
+    `fetch_documents`: ask StatusOS for the PDF/XML links of newly issued notes, at most
+    `document_attempts` times per note when Omie gives none."""
 
     redundant_interval: timedelta = timedelta(seconds=60)
     margin: timedelta = timedelta(minutes=5)
     fetch_documents: bool = True
+    document_attempts: int = DOCUMENT_ATTEMPTS
     page_size: int = 500
     stuck_after: timedelta = timedelta(minutes=30)
 
@@ -120,7 +124,7 @@ def refresh_statuses(client: OmieClient, store: Store, account: str, *, settings
     started = clock()
     summary = RefreshSummary()
     with store.connect() as connection:
-        tracked = tracked_invoices(connection, account)
+        tracked = tracked_invoices(connection, account, settings.document_attempts)
         watermark = sync_state.get_datetime(connection, account, WATERMARK_KEY)
         rechecks = [invoice for deal_id in dict.fromkeys(recheck_deal_ids)
                     if (invoice := get_invoice(connection, account, deal_id)) is not None and invoice.omie_os_id]
@@ -227,7 +231,7 @@ def _ask_status(client: OmieClient, store: Store, invoice: Invoice, settings: Re
         return False
     summary.status_requests += 1
     try:
-        detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True)
+        detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, documents=settings.fetch_documents)
         observation = from_status_detail(detail)
     except UnknownOmieStatusError as unknown:
         log.warning("deal %s: %s", invoice.deal_id, unknown)
@@ -240,4 +244,7 @@ def _ask_status(client: OmieClient, store: Store, invoice: Invoice, settings: Re
     with store.begin() as connection:
         current = get_invoice_by_id(connection, invoice.id)
         summary.count(apply_observation(connection, current, observation, clock()), observation)
+        current = get_invoice_by_id(connection, invoice.id)
+        if settings.fetch_documents and current.status == InvoiceStatus.ISSUED and current.pdf_url is None:
+            record_document_attempt(connection, current, clock(), settings.document_attempts)
     return True

@@ -508,7 +508,7 @@ class _Run:
             self._release(invoice)
             return DealResult(invoice.deal_id, Outcome.UNKNOWN,
                               f"{how}; its status is read on the next run (Omie was asked about it moments ago)")
-        detail = self.client.os_status(nCodOS=invoice.omie_os_id, with_messages=True)
+        detail = self.client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, documents=True)
         observation = from_status_detail(detail)
         now = self.clock()
         with self.store.begin() as connection:

@@ -12,9 +12,11 @@ import sqlalchemy as sa
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.store import Store, alerts
+from omie_pipeline.omie.models import OsStatusDetail
 from omie_pipeline.store.invoices import events_of
 from omie_pipeline.store.tables import invoices
 from omie_pipeline.sync.invoice_actions import wait_for_invoice
+from omie_pipeline.sync.invoice_observations import from_status_detail
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 
 from .conftest import REDUNDANT_SECONDS, Account, calls, calls_since, prepare_account, settle_prefeitura
@@ -176,3 +178,32 @@ def test_an_unreadable_listed_record_is_skipped_and_named(account: Account) -> N
     assert account.invoice(good).status == InvoiceStatus.ISSUED
     (skipped,) = summary.skipped_records
     assert f"OS {os_id}" in skipped and "dDtPrevisao" in skipped
+
+
+def test_an_issued_note_without_document_links_is_asked_for_them_three_times_then_left(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    account.sim.set_faults(prefeitura="stuck")  # Omie's StatusOS holds no links for this note
+    account.issue()
+    with account.store.begin() as connection:  # the note listed as issued (ListarNFSEs) before its files exist
+        connection.execute(sa.update(invoices).where(invoices.c.deal_id == deal).values(
+            status=InvoiceStatus.ISSUED.value, nfse_number="77", verification_code="ABC"))
+    before = calls(account.sim)
+
+    tracked = []
+    for _ in range(4):
+        tracked.append(refresh(account).tracked)
+        pause_for_omie()
+
+    assert tracked == [1, 1, 1, 0]  # after the third fruitless request the note leaves the refresh
+    assert calls_since(account.sim, before).get("StatusOS") == 3
+    with account.store.connect() as connection:
+        attempts = [event.detail for event in events_of(connection, account.name, deal)
+                    if event.detail.startswith("StatusOS gave no document links")]
+    assert len(attempts) == 3 and "attempt 3 of 3" in attempts[-1]
+
+
+def test_the_nfse_link_at_the_prefeitura_is_taken_when_omie_gives_no_pdf() -> None:
+    detail = OsStatusDetail.model_validate({"nCodOS": 9, "cFaturada": "S", "ListaRpsNfse": [{
+        "nRps": 1, "cStatusRps": "004", "nNfse": 55, "cCodVerif": "X1", "danfe": "", "cUrlPdfDest": "",
+        "cUrlNfse": "https://nfse.prefeitura.sp.gov.br/nfse/55"}]})  # fmt: skip
+    assert from_status_detail(detail).pdf_url == "https://nfse.prefeitura.sp.gov.br/nfse/55"

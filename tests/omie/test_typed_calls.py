@@ -173,6 +173,10 @@ def test_service_order_from_inclusion_to_cancellation(sim):
     assert detail.cFaturada == "S"
     rps = detail.ListaRpsNfse[0]
     assert rps.nNfse
+    assert rps.cUrlPdfDest == ""  # only sent when asked for
+    time.sleep(sim.config.redundant_seconds)
+    with_documents = client.os_status(nCodOS=included.nCodOS, documents=True, fresh=True).ListaRpsNfse[0]
+    assert with_documents.cUrlPdfDest.endswith(".pdf") and with_documents.cUrlNfse
 
     today = date.today()
     notes = list(client.list_nfse(today - timedelta(days=1), today + timedelta(days=1), nCodigoOS=included.nCodOS))

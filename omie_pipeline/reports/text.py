@@ -1,12 +1,14 @@
 """The report as plain text for a terminal: a built report, or one read back from its CSV or XLSX.
 
 Reading a written file back uses pandas the way finance's spreadsheet does (`;`, decimal comma,
-BOM), so what the terminal shows is what the file holds.
+BOM), so what the terminal shows is what the file holds. Money columns are read cell by cell as
+Decimal and summed as Decimal: a float sum drifts by whole cents on large totals.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import math
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
@@ -53,20 +55,40 @@ def report_text(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _amount(cell: object) -> Decimal | None:
+    """One money cell as the file holds it: CSV text with a decimal comma, or the XLSX number."""
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return None
+    text = str(cell).strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{cell!r} in a money column is not an amount") from None
+    if not amount.is_finite():
+        raise ValueError(f"{cell!r} in a money column is not an amount")
+    return amount
+
+
+_MONEY_CONVERTERS = {column: _amount for column in MONEY_COLUMNS}
+
+
 def _read_deals(path: Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, sep=CSV_SEPARATOR, decimal=",", encoding=CSV_ENCODING, dtype={"Negócio": str})
+            return pd.read_csv(path, sep=CSV_SEPARATOR, decimal=",", encoding=CSV_ENCODING, dtype={"Negócio": str},
+                               converters=_MONEY_CONVERTERS)
         if path.suffix.lower() == ".xlsx":
-            return pd.read_excel(path, sheet_name=SHEET_DEALS, dtype={"Negócio": str})
+            return pd.read_excel(path, sheet_name=SHEET_DEALS, dtype={"Negócio": str}, converters=_MONEY_CONVERTERS)
     except (ValueError, KeyError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise UnreadableReportError(f"{path}: cannot be read as a reconciliation report ({error})") from None
     raise UnreadableReportError(f"{path}: give the report's .csv or .xlsx (the HTML is for reading in a browser)")
 
 
 def _money(series: pd.Series) -> Decimal:
-    """A column's sum, to the cent, read through text so no float residue shows."""
-    return Decimal(str(round(float(series.fillna(0).sum()), 2))).quantize(Decimal("0.01"))
+    """A money column's sum, to the cent; empty cells count as nothing."""
+    return sum((amount for amount in series if isinstance(amount, Decimal)), Decimal("0")).quantize(Decimal("0.01"))
 
 
 def file_text(path: Path) -> str:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import OmieResource, StoreResource
 from omie_pipeline.omie import errors
@@ -29,7 +30,6 @@ READ_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENT
 # unknown regime or a broken map file fail the same way again.
 RETRYABLE = (errors.TransientError, errors.RateLimitedError, errors.ConcurrencyError, errors.RedundantRequestError)
 MAP_FILE_CHECK = "service_map_file_valid"
-MAX_TABLE_ROWS = 20
 
 
 class CatalogConfig(dg.Config):
@@ -118,7 +118,8 @@ def closed_deal_products_invoiceable(context: dg.AssetCheckExecutionContext, sto
             "products_failing": len(problems),
             "deals_waiting": sum(p.deals for p in problems),
             "products": dg.MetadataValue.json({p.product_code: p.reason.value for p in problems}),
-            **({"details": dg.MetadataValue.md(_table(("product", "problem", "service", "deals"), rows))} if rows else {}),
+            **({"details": dg.MetadataValue.md(markdown_table(("product", "problem", "service", "deals"), rows))}
+               if rows else {}),
         },
     )
 
@@ -137,7 +138,8 @@ def tax_rates_follow_rules(context: dg.AssetCheckExecutionContext, store: StoreR
         metadata={
             "violations": len(violations),
             "services": dg.MetadataValue.json(sorted({v.service_code for v in violations})),
-            **({"details": dg.MetadataValue.md(_table(("service", "rule", "tax", "problem"), rows))} if rows else {}),
+            **({"details": dg.MetadataValue.md(markdown_table(("service", "rule", "tax", "problem"), rows))}
+               if rows else {}),
         },
     )
 
@@ -187,14 +189,6 @@ def _bullets(items) -> str:
     return "\n".join(f"- {item}" for item in list(items)[:MAX_TABLE_ROWS])
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows[:MAX_TABLE_ROWS]]
-    if len(rows) > MAX_TABLE_ROWS:
-        lines.append(f"\n{len(rows) - MAX_TABLE_ROWS} more rows not shown")
-    return "\n".join(lines)
-
-
 def _changes_table(changes, company) -> str:
     rows = []
     if company is not None:
@@ -207,7 +201,7 @@ def _changes_table(changes, company) -> str:
             rows.append((change.key, change.kind, "", "", ""))
     if not rows:
         return "nothing changed"
-    return _table(("service", "version", "field", "before", "after"), rows)
+    return markdown_table(("service", "version", "field", "before", "after"), rows)
 
 
 CATALOG_ASSETS = [service_catalog, tax_rates]

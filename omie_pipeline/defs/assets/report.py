@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from omie_pipeline.defs.metadata import markdown_table
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME, accounts
 from omie_pipeline.defs.resources import StoreResource
 from omie_pipeline.domain.money import format_brl
@@ -67,12 +68,6 @@ def reconciliation_report(context: dg.AssetExecutionContext, store: StoreResourc
     return dg.MaterializeResult(metadata=report_metadata(report, files), check_results=check_results(report, verification))
 
 
-def _md_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def summary_markdown(report: Report) -> str:
     """A short table for the Dagster UI: each situation, then the walk from CRM to issued."""
     summary = report.summary
@@ -81,8 +76,8 @@ def summary_markdown(report: Report) -> str:
     walk = [(line.label, str(line.count), format_brl(line.amount)) for line in summary.bridge]
     return "\n\n".join([
         f"**{report.account} · fechados em {report.period_label}**",
-        _md_table(by_status, ("Situação", "Negócios", "Valor")),
-        _md_table(walk, ("Conciliação", "Negócios", "Valor")),
+        markdown_table(("Situação", "Negócios", "Valor"), by_status),
+        markdown_table(("Conciliação", "Negócios", "Valor"), walk),
     ])  # fmt: skip
 
 
@@ -114,9 +109,9 @@ def report_metadata(report: Report, files: ReportFiles) -> dict[str, object]:
     for tax in summary.taxes:
         metadata[f"tax_{tax.tax}_issued"] = float(tax.amount_issued)
     if summary.reasons:
-        metadata["exceptions_by_reason"] = dg.MetadataValue.md(_md_table(
-            [(reason_label(group.reason), str(group.count), format_brl(group.amount)) for group in summary.reasons[:20]],
+        metadata["exceptions_by_reason"] = dg.MetadataValue.md(markdown_table(
             ("Motivo", "Negócios", "Valor"),
+            [(reason_label(group.reason), str(group.count), format_brl(group.amount)) for group in summary.reasons],
         ))  # fmt: skip
     return metadata
 

@@ -1,0 +1,21 @@
+"""Markdown for Dagster metadata: short tables the asset and check pages can show.
+
+The UI renders a markdown table, but a run that found thousands of problems must not write them
+all into the event log; the first rows name the pattern, and a line says how many were left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+MAX_TABLE_ROWS = 20
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], max_rows: int = MAX_TABLE_ROWS) -> str:
+    """`rows` under `headers`, at most `max_rows` of them; a `|` inside a cell becomes `/`."""
+    rows = list(rows)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell).replace("|", "/") for cell in row) + " |" for row in rows[:max_rows]]
+    if len(rows) > max_rows:
+        lines.append(f"\n{len(rows) - max_rows} more rows not shown")
+    return "\n".join(lines)

@@ -3,6 +3,10 @@
 `omie_clients` mirrors Omie's register (one row per Omie id; one document may have several rows,
 which is exactly the duplicate Omie allows and the pipeline reports). `client_links` holds one
 Omie client per deal, with how it was found: matched, created or adopted.
+
+A link is settled once its deal has an invoice (the invoice names its client). Before that, a link
+is looked at again when the mirror no longer shows its client as an active holder of the document
+(merged, deleted or inactivated in Omie) or when deals of one document point at different clients.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any, Iterable, Sequence
 import sqlalchemy as sa
 
 from omie_pipeline.domain.deal import CLIENT_COLUMNS
-from omie_pipeline.store.tables import client_links, deal_issues, deals, omie_clients
+from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices, omie_clients
 from omie_pipeline.store.upsert import upsert
 
 
@@ -32,12 +36,18 @@ def save_omie_clients(connection: sa.Connection, rows: Sequence[dict[str, Any]])
     return upsert(connection, omie_clients, list(rows), ["account", "codigo_cliente_omie"])
 
 
-def remove_clients_not_synced_since(connection: sa.Connection, account: str, moment: datetime) -> int:
-    """After a full listing: drop clients it did not return (deleted in Omie)."""
-    result = connection.execute(
-        sa.delete(omie_clients).where(omie_clients.c.account == account, omie_clients.c.synced_at < moment)
-    )
-    return result.rowcount or 0
+def remove_clients_not_synced_since(
+    connection: sa.Connection, account: str, moment: datetime, keep: Iterable[int] = ()
+) -> int:
+    """After a full listing: drop clients it did not return (deleted in Omie).
+
+    `keep`: clients the listing returned but could not read; they still exist in Omie.
+    """
+    condition = sa.and_(omie_clients.c.account == account, omie_clients.c.synced_at < moment)
+    kept = list(set(keep))
+    if kept:
+        condition = sa.and_(condition, omie_clients.c.codigo_cliente_omie.not_in(kept))
+    return connection.execute(sa.delete(omie_clients).where(condition)).rowcount or 0
 
 
 def index_size(connection: sa.Connection, account: str) -> int:
@@ -70,15 +80,19 @@ def clients_with_document(connection: sa.Connection, account: str, document: str
 
 
 def duplicate_documents(connection: sa.Connection, account: str) -> dict[str, list[int]]:
-    """Documents that two or more Omie clients hold, with their Omie ids."""
+    """Documents that two or more active Omie clients hold, with their Omie ids.
+
+    An inactive client does not count: inactivating the extra one is how finance settles a duplicate.
+    """
+    active = sa.and_(omie_clients.c.account == account, omie_clients.c.inactive.is_(False))
     repeated = (
         sa.select(omie_clients.c.document)
-        .where(omie_clients.c.account == account, omie_clients.c.document.is_not(None))
+        .where(active, omie_clients.c.document.is_not(None))
         .group_by(omie_clients.c.document)
         .having(sa.func.count() > 1)
     )
     query = sa.select(omie_clients.c.document, omie_clients.c.codigo_cliente_omie).where(
-        omie_clients.c.account == account, omie_clients.c.document.in_(repeated)
+        active, omie_clients.c.document.in_(repeated)
     )
     duplicates: dict[str, list[int]] = {}
     for row in connection.execute(query.order_by(omie_clients.c.document, omie_clients.c.codigo_cliente_omie)):
@@ -86,18 +100,60 @@ def duplicate_documents(connection: sa.Connection, account: str) -> dict[str, li
     return duplicates
 
 
-def deals_to_link(connection: sa.Connection, account: str) -> list:
-    """Valid deals with no link, or linked under another document than the deal now has.
+def _invoiced() -> sa.Exists:
+    """The deal (of the enclosing query) has an invoice: its client is settled."""
+    return sa.exists().where(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id)
 
-    Each row has deal_id, updated_at, document, document_kind and every client column.
-    """
-    linked_same_document = sa.exists().where(
-        client_links.c.account == deals.c.account,
-        client_links.c.deal_id == deals.c.deal_id,
-        client_links.c.document == deals.c.document,
+
+def _held_by_active_client() -> sa.Exists:
+    """The link's client is in the mirror, active, and holds the link's document."""
+    return sa.exists().where(
+        omie_clients.c.account == client_links.c.account,
+        omie_clients.c.codigo_cliente_omie == client_links.c.codigo_cliente_omie,
+        omie_clients.c.document == client_links.c.document,
+        omie_clients.c.inactive.is_(False),
     )
+
+
+def _links_of_pending_deals(account: str) -> sa.Select:
+    """Links of valid deals not invoiced yet: the ones whose client can still change."""
+    return sa.select(client_links.c.document, client_links.c.codigo_cliente_omie).join(
+        deals, sa.and_(deals.c.account == client_links.c.account, deals.c.deal_id == client_links.c.deal_id)
+    ).where(client_links.c.account == account, deals.c.is_valid.is_(True), ~_invoiced())
+
+
+def _split_documents(account: str) -> sa.Select:
+    links = _links_of_pending_deals(account).subquery()
+    return (
+        sa.select(links.c.document)
+        .group_by(links.c.document)
+        .having(sa.func.count(sa.distinct(links.c.codigo_cliente_omie)) > 1)
+    )
+
+
+def deals_to_link(connection: sa.Connection, account: str) -> list:
+    """Valid deals to (re)link: without a link, linked under another document than the deal now has,
+    or -- until invoiced -- linked to a client the mirror no longer shows as an active holder of the
+    document, or sharing a document whose deals are linked to different clients.
+
+    Each row has deal_id, updated_at, document, document_kind, every client column and
+    `previous_client`: the Omie id the deal is linked to under its current document, if any.
+    """
+    same_document = client_links.c.document == deals.c.document
     columns = [deals.c.deal_id, deals.c.updated_at, deals.c.document_kind] + [deals.c[name] for name in CLIENT_COLUMNS]
-    query = sa.select(*columns).where(deals.c.account == account, deals.c.is_valid.is_(True), ~linked_same_document)
+    previous = sa.case((same_document, client_links.c.codigo_cliente_omie), else_=None).label("previous_client")
+    to_look_at = sa.or_(
+        client_links.c.deal_id.is_(None),
+        deals.c.document.is_(None),
+        client_links.c.document != deals.c.document,
+        sa.and_(~_invoiced(), sa.or_(~_held_by_active_client(), deals.c.document.in_(_split_documents(account)))),
+    )
+    query = (
+        sa.select(*columns, previous)
+        .select_from(deals.outerjoin(client_links, sa.and_(client_links.c.account == deals.c.account,
+                                                           client_links.c.deal_id == deals.c.deal_id)))
+        .where(deals.c.account == account, deals.c.is_valid.is_(True), to_look_at)
+    )
     return list(connection.execute(query.order_by(deals.c.deal_id)).all())
 
 
@@ -106,30 +162,41 @@ def save_links(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int
     return upsert(connection, client_links, list(rows), ["account", "deal_id"])
 
 
-def linked_deal_ids(connection: sa.Connection, account: str, deal_ids: Iterable[str], document: str) -> set[str]:
-    """Which of these deals are already linked under this document (by this or another run)."""
-    wanted = list(deal_ids)
-    if not wanted:
-        return set()
-    query = sa.select(client_links.c.deal_id).where(
-        client_links.c.account == account, client_links.c.deal_id.in_(wanted), client_links.c.document == document
-    )
-    return set(connection.execute(query).scalars())
+def current_links(connection: sa.Connection, account: str, deal_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """Deal id -> (document, Omie id) of its link now (another run may have made it meanwhile)."""
+    wanted = list(set(deal_ids))
+    found: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(wanted), 500):
+        query = sa.select(client_links.c.deal_id, client_links.c.document, client_links.c.codigo_cliente_omie).where(
+            client_links.c.account == account, client_links.c.deal_id.in_(wanted[start:start + 500])
+        )
+        found.update({row.deal_id: (row.document, int(row.codigo_cliente_omie)) for row in connection.execute(query)})
+    return found
+
+
+def remove_links(connection: sa.Connection, account: str, deal_ids: Iterable[str]) -> int:
+    """Drop the links of these deals that have no invoice yet: their client is no longer known to be right.
+
+    Without a link a deal is not invoiced; its client issue says why."""
+    wanted = list(set(deal_ids))
+    removed = 0
+    invoiced = sa.select(invoices.c.deal_id).where(invoices.c.account == account)
+    for start in range(0, len(wanted), 500):
+        removed += connection.execute(sa.delete(client_links).where(
+            client_links.c.account == account, client_links.c.deal_id.in_(wanted[start:start + 500]),
+            client_links.c.deal_id.not_in(invoiced),
+        )).rowcount or 0
+    return removed
 
 
 def conflicting_links(connection: sa.Connection, account: str) -> dict[str, list[int]]:
-    """Documents whose deals are linked to more than one Omie client."""
-    spread = (
-        sa.select(client_links.c.document)
-        .where(client_links.c.account == account)
-        .group_by(client_links.c.document)
-        .having(sa.func.count(sa.distinct(client_links.c.codigo_cliente_omie)) > 1)
-    )
+    """Documents whose valid deals not yet invoiced are linked to more than one Omie client."""
+    links = _links_of_pending_deals(account).subquery()
     query = (
-        sa.select(client_links.c.document, client_links.c.codigo_cliente_omie)
-        .where(client_links.c.account == account, client_links.c.document.in_(spread))
+        sa.select(links.c.document, links.c.codigo_cliente_omie)
+        .where(links.c.document.in_(_split_documents(account)))
         .distinct()
-        .order_by(client_links.c.document, client_links.c.codigo_cliente_omie)
+        .order_by(links.c.document, links.c.codigo_cliente_omie)
     )
     conflicts: dict[str, list[int]] = {}
     for row in connection.execute(query):

@@ -8,6 +8,10 @@ makes seeing a client twice harmless. Calls grow with pages and changes, never w
 
 An incremental listing cannot see deletions; a full refresh (the first run, or on request)
 removes clients Omie no longer returns.
+
+A record that cannot be read (a date Omie wrote in a form nobody can read) is skipped with a
+warning naming the client and the field, and the listing goes on: one odd client must not leave
+the whole mirror stale. A skipped client keeps what the mirror knew of it and is not removed.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any, Iterator
+
+from pydantic import ValidationError
 
 from omie_pipeline.domain.documents import mask_document, normalise_document
+from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import SAO_PAULO, UTC, now_utc, to_sao_paulo
-from omie_pipeline.omie.client import DEFAULT_PAGE_SIZE, OmieClient
-from omie_pipeline.omie.models import ClientRecord
+from omie_pipeline.omie.client import CLIENTS, DEFAULT_PAGE_SIZE, OmieClient
+from omie_pipeline.omie.models import ClientRecord, omie_date
+from omie_pipeline.omie.paging import SNAKE_PAGES, walk_pages
 from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.clients import (
     duplicate_documents,
@@ -37,6 +46,15 @@ DOCUMENT_LENGTH = 20
 NAME_LENGTH = 200
 
 
+@dataclass(frozen=True)
+class SkippedClient:
+    """A listed client record that could not be read: its Omie id (when readable) and the fields at fault."""
+
+    codigo_cliente_omie: Any
+    fields: tuple[str, ...]
+    problem: str
+
+
 @dataclass
 class IndexSummary:
     """What one refresh of the client mirror did."""
@@ -47,6 +65,7 @@ class IndexSummary:
     removed: int = 0
     total: int = 0
     duplicates: dict[str, list[int]] = field(default_factory=dict)
+    skipped: list[SkippedClient] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
 
     def duplicates_for_people(self) -> dict[str, list[int]]:
@@ -72,7 +91,10 @@ def refresh_client_index(
     summary = IndexSummary(full=full, since=since)
     counter = CallCounter(client)
     batch: list[dict] = []
-    for record in client.list_clients(changed_since=since, page_size=page_size):
+    for raw in _listed_records(client, since, page_size):
+        record = _readable(raw, summary)
+        if record is None:
+            continue
         batch.append(_mirror_row(record, account, started))
         if len(batch) >= WRITE_BATCH:
             summary.listed += _save(store, batch)
@@ -80,17 +102,46 @@ def refresh_client_index(
     summary.listed += _save(store, batch)
     with store.begin() as connection:
         if full:
-            summary.removed = remove_clients_not_synced_since(connection, account, started)
+            unreadable = [skip.codigo_cliente_omie for skip in summary.skipped if isinstance(skip.codigo_cliente_omie, int)]
+            summary.removed = remove_clients_not_synced_since(connection, account, started, keep=unreadable)
         sync_state.set_datetime(connection, account, LISTED_AT_KEY, started)
         summary.total = index_size(connection, account)
         summary.duplicates = duplicate_documents(connection, account)
     summary.calls = counter.calls()
     log.info(
-        "client index of %s: %s listing, %d clients listed, %d removed, %d in the mirror, %d documents held twice",
-        account, "full" if full else f"changes since {since}", summary.listed, summary.removed, summary.total,
-        len(summary.duplicates),
+        "client index of %s: %s listing, %d clients listed, %d unreadable skipped, %d removed, %d in the mirror, "
+        "%d documents held twice",
+        account, "full" if full else f"changes since {since}", summary.listed, len(summary.skipped), summary.removed,
+        summary.total, len(summary.duplicates),
     )
     return summary
+
+
+def _listed_records(client: OmieClient, since: date | None, page_size: int) -> Iterator[dict[str, Any]]:
+    """`ListarClientes` page by page, as Omie sent each record: read one by one by `_readable`, so
+    that a record that fails does not end the listing (as the typed `list_clients` would)."""
+    param: dict[str, Any] = {"apenas_importado_api": "N"}
+    if since is not None:
+        param["filtrar_por_data_de"] = omie_date(since)
+    return walk_pages(lambda page: client.call(CLIENTS, "ListarClientes", page), param, SNAKE_PAGES,
+                      "clientes_cadastro", page_size)
+
+
+def _readable(raw: Any, summary: IndexSummary) -> ClientRecord | None:
+    """The record, or None after a warning naming the client and the fields that cannot be read.
+
+    Field names and pydantic's words are logged, with any CPF in them masked."""
+    try:
+        return ClientRecord.model_validate(raw)
+    except ValidationError as error:
+        codigo = raw.get("codigo_cliente_omie") if isinstance(raw, dict) else None
+        codigo = codigo if isinstance(codigo, int) else (str(codigo) if codigo not in (None, "") else None)
+        fields = tuple(".".join(str(part) for part in problem["loc"]) or "record" for problem in error.errors())
+        problem = redact_cpfs("; ".join(f"{name}: {detail['msg']}" for name, detail in zip(fields, error.errors())))
+        summary.skipped.append(SkippedClient(codigo, fields, problem))
+        log.warning("Omie client %s skipped: %s cannot be read (%s); correct it in Omie, it is read again once it "
+                    "changes there", codigo or "(no id)", ", ".join(fields), problem)
+        return None
 
 
 def _save(store: Store, rows: list[dict]) -> int:

@@ -1,9 +1,14 @@
 """Linking each valid closed deal to its Omie client, creating the client when Omie has none.
 
-Per document (several deals of one client share one lookup and at most one creation):
+Per document (several deals of one client share one lookup and at most one creation), counting
+only the clients active in Omie:
 - found in the client mirror: linked (`matched`);
 - held by two or more Omie clients: linked to the one carrying this pipeline's integration code if
   there is one, else a deal issue naming the ids to merge -- never a silent pick;
+- held only by inactive clients: a deal issue (reactivate it, or give the document to the client
+  kept) -- never a link to an inactive client nor a second client;
+- not found, for deals that were linked to a client Omie no longer has (merged or deleted): a deal
+  issue, since registering the client again may well duplicate the one it was merged into;
 - not found: registered with `IncluirCliente` under `client_integration_code(account, document)`
   (`created`). Omie refuses a second client with the same integration code or the same CPF/CNPJ,
   so a rerun, a retry after a lost answer, or a second run at the same time gets "already
@@ -13,7 +18,12 @@ Per document (several deals of one client share one lookup and at most one creat
 finance maintains in Omie with whatever the CRM holds, and it answers "changed" where an
 inclusion answers "already registered with id N", which is the signal a concurrent run needs.
 
-A deal that cannot be linked gets a client issue saying what to fix; one deal's failure never
+Links are looked at again until the deal is invoiced: when the mirror shows the linked client gone
+or inactive, and when deals of one document are linked to different clients, the document's deals
+are decided again together as above, so they end linked to one client or listed with an issue.
+
+A deal that cannot be linked gets a client issue saying what to fix (and loses a link it had, so
+that it is not invoiced to a client that is no longer right); one deal's failure never
 stops the others. Only account-wide failures (credentials, a block) stop the run. A registration
 Omie refused is not sent again until one of the client's deals changes in the CRM.
 """
@@ -37,8 +47,9 @@ from omie_pipeline.store.clients import (
     IndexedClient,
     client_index,
     clients_with_document,
+    current_links,
     deals_to_link,
-    linked_deal_ids,
+    remove_links,
     save_links,
     save_omie_clients,
 )
@@ -50,6 +61,8 @@ log = logging.getLogger("omie_pipeline.sync.clients")
 
 CLIENT_STAGE = "client"
 REFUSED = "omie_refused"
+CLIENT_GONE = "client_gone"
+CLIENT_INACTIVE = "client_inactive"
 FATAL_ERRORS = (errors.AuthenticationError, errors.BlockedError, errors.MisuseRiskError)
 """Failures of the whole account: going on would only add to Omie's misuse count."""
 
@@ -65,6 +78,9 @@ class LinkSummary:
     clients_adopted: int = 0
     deals_with_issues: int = 0
     awaiting_fix: int = 0  # refused by Omie before and unchanged in the CRM since: not sent again
+    awaiting_omie: int = 0  # their client left Omie, listed before, and Omie still has none for them
+    relinked: int = 0  # deals moved from a client gone, inactive or contradicting the others to the right one
+    unlinked: int = 0  # deals whose link was dropped because their client is no longer known to be right
     issues_by_reason: Counter[str] = field(default_factory=Counter)
     calls: dict[str, int] = field(default_factory=dict)
 
@@ -87,7 +103,9 @@ def link_clients(
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> LinkSummary:
-    """Give every valid closed deal not yet linked (or whose document changed) its Omie client.
+    """Give every valid closed deal not yet linked (or whose document changed) its Omie client, and
+    look again at links not invoiced yet whose client left Omie, was inactivated or contradicts the
+    document's other links.
 
     Reads the client mirror (refresh it first with `refresh_client_index`). Documents to create
     are taken in random order, so that two runs at once mostly work on different clients and
@@ -100,6 +118,7 @@ def link_clients(
         pending = deals_to_link(connection, account)
         index = client_index(connection, account)
         refused = open_issue_times(connection, account, CLIENT_STAGE, REFUSED)
+        gone = open_issue_times(connection, account, CLIENT_STAGE, CLIENT_GONE)
     summary.deals = len(pending)
     by_document: dict[str | None, list[Any]] = defaultdict(list)
     for deal in pending:
@@ -123,7 +142,13 @@ def link_clients(
             continue
         with store.connect() as connection:
             registered = clients_with_document(connection, account, document)
-        outcome = _choose(registered, account, document) or _register(client, account, document, group)
+        outcome = _choose(registered, account, document)
+        if outcome is None and _lost_their_client(group, gone):
+            outcome = _client_gone(group)
+            if outcome is None:  # already listed by an earlier run: waits for Omie to hold the client
+                summary.awaiting_omie += len(group)
+                continue
+        outcome = outcome or _register(client, account, document, group)
         _finish(store, account, document, group, outcome, summary, moment)
     summary.calls = counter.calls()
     log.info(
@@ -140,10 +165,45 @@ def _refused_and_unchanged(group: list[Any], refused: dict[str, datetime]) -> bo
     return all(deal.deal_id in refused and _recency(deal) <= refused[deal.deal_id] for deal in group)
 
 
+def _lost_their_client(group: list[Any], gone: dict[str, datetime]) -> bool:
+    """Every deal of the document was linked to a client Omie no longer has: found now, or listed by an
+    earlier run and unchanged in the CRM since (a deal changed since is treated as new)."""
+    return all(deal.previous_client is not None or (deal.deal_id in gone and _recency(deal) <= gone[deal.deal_id])
+               for deal in group)
+
+
+def _client_gone(group: list[Any]) -> _Outcome | None:
+    """The issue for deals whose client left Omie; None when an earlier run already listed it."""
+    lost = sorted({int(deal.previous_client) for deal in group if deal.previous_client is not None})
+    if not lost:
+        return None
+    ids = ", ".join(str(omie_id) for omie_id in lost)
+    return _Outcome(issues=((
+        "client", CLIENT_GONE,
+        f"the deal was linked to Omie client {ids}, which Omie no longer has (merged into another client or "
+        "deleted), and no active client in Omie holds the deal's CPF/CNPJ; it is not registered again, as that "
+        "could duplicate the client it was merged into",
+        "in Omie, put the CPF/CNPJ on the client that should receive the invoice (or register it again); the deal "
+        "is linked on the next run",
+    ),))
+
+
 def _choose(candidates: list[IndexedClient], account: str, document: str) -> _Outcome | None:
-    """The client the mirror holds for a document, an issue when it holds several, None when none."""
+    """The active client the mirror holds for a document; an issue when it holds several, or only
+    inactive ones; None when it holds none."""
     if not candidates:
         return None
+    inactive = [candidate for candidate in candidates if candidate.inactive]
+    candidates = [candidate for candidate in candidates if not candidate.inactive]
+    if not candidates:
+        ids = ", ".join(str(candidate.codigo_cliente_omie) for candidate in inactive)
+        return _Outcome(issues=((
+            "client", CLIENT_INACTIVE,
+            f"the client is inactive in Omie ({ids}): the deal is not linked to it, and no second client is "
+            "registered for the same CPF/CNPJ",
+            f"reactivate client {ids} in Omie, or, if it was replaced, put the CPF/CNPJ on the active client that "
+            "should receive the invoice; the deal is linked on the next run",
+        ),))
     if len(candidates) == 1:
         only = candidates[0]
         return _Outcome(only.codigo_cliente_omie, "matched", only.codigo_cliente_integracao)
@@ -249,6 +309,8 @@ def _finish(
                     summary.clients_created += 1
                 else:
                     summary.clients_adopted += 1
+            summary.relinked += sum(1 for deal in group
+                                    if deal.previous_client is not None and deal.previous_client != outcome.omie_id)
             save_links(connection, [{
                 "account": account, "deal_id": deal_id, "document": document,
                 "codigo_cliente_omie": outcome.omie_id, "codigo_cliente_integracao": outcome.integration_code,
@@ -258,8 +320,9 @@ def _finish(
             resolve_issues_not_seen(connection, account, CLIENT_STAGE, {deal_id: set() for deal_id in deal_ids}, moment)
             return
         # Another run may have linked these deals in the meantime: then there is nothing to report.
-        already = linked_deal_ids(connection, account, deal_ids, document) if document else set()
-        open_for = [deal_id for deal_id in deal_ids if deal_id not in already]
+        now_linked = current_links(connection, account, deal_ids)
+        open_for = [deal.deal_id for deal in group if not _linked_meanwhile(deal, document, now_linked)]
+        summary.unlinked += remove_links(connection, account, open_for)
         issues = [
             IssueRecord(deal_id=deal_id, stage=CLIENT_STAGE, field=field_name, reason=reason, message=message, fix=fix)
             for deal_id in open_for
@@ -271,3 +334,9 @@ def _finish(
     summary.deals_with_issues += len(open_for)
     for _, reason, _, _ in outcome.issues:
         summary.issues_by_reason[reason] += len(open_for)
+
+
+def _linked_meanwhile(deal: Any, document: str | None, now_linked: dict[str, tuple[str, int]]) -> bool:
+    """The deal's link under this document is not the one this run read: another run made it."""
+    link = now_linked.get(deal.deal_id)
+    return document is not None and link is not None and link[0] == document and link[1] != deal.previous_client

@@ -1,9 +1,18 @@
 """Pulling closed deals: read what changed since the watermark, validate, store deals and issues.
 
-Incremental by `updated_at`. Each source has its own watermark (the newest `updated_at` seen);
-a pull reads from the watermark minus an overlap window, so that a deal saved late (a long CRM
+Incremental by `updated_at`. Each source has its own watermark; a pull reads from the watermark
+minus an overlap window, so that a deal saved late (a long CRM
 transaction, clocks a little apart) or changed twice in a moment is still seen. Rows seen again are
 written again, which changes nothing: deals are keyed by id, issues by (deal, field, reason).
+
+The watermark is the newest `updated_at` of the rows read well -- valid closed deals, and deals
+that are simply not closed -- and never later than the moment the pull started. A row with
+problems does not move it: its date is part of what may be wrong, and reading it again costs
+nothing. A date later than the start (beyond `CLOCK_SKEW`) is an `in_future` issue on its deal: a
+CRM row dated 2099 would otherwise stop every later pull. Such a row is read again by every pull
+until it is corrected, and its date is not stored, so that the corrected version is not taken for
+an older one. A watermark already past the start (stored before this rule) is not trusted: the
+pull reads everything once and sets it right.
 
 What is stored: the latest version of every closed deal, valid or not, so that finance can count
 every closed deal. A row that fails validation is stored with what could be read and its problems
@@ -47,6 +56,8 @@ from omie_pipeline.store.deals import (
 log = logging.getLogger("omie_pipeline.sync.deals")
 
 DEFAULT_OVERLAP = timedelta(minutes=10)
+CLOCK_SKEW = timedelta(minutes=5)  # how far the CRM's clock may run ahead of ours before a date is "in the future"
+IN_FUTURE = "in_future"
 WRITE_BATCH = 500
 VALIDATION_STAGE = "validation"
 NOT_CLOSED = "not_closed"
@@ -84,6 +95,7 @@ class _Version:
     updated_at: datetime | None
     position: int
     reopened: bool = False
+    moves_watermark: bool = False  # read well: its `updated_at` may advance the watermark
 
 
 def watermark_key(source: DealSource) -> str:
@@ -111,23 +123,28 @@ def pull_deals(
     if overlap < timedelta(0):
         raise ValueError(f"overlap must not be negative; got {overlap}")
     moment = now or now_utc()
+    horizon = moment + CLOCK_SKEW
     key = watermark_key(source)
     with store.connect() as connection:
         previous = sync_state.get_datetime(connection, account, key)
+    if previous is not None and previous > horizon:
+        log.warning("deals watermark of %s is %s, after this pull's start %s: reading every deal once to set it right",
+                    source.description, previous.isoformat(), moment.isoformat())
+        previous = None
     since = None if full_refresh or previous is None else previous - overlap
     summary = PullSummary(source=source.description, full_refresh=full_refresh, since=since)
     newest = previous
     batch: list[_Version] = []
     for source_row in source.read(since):
         summary.read += 1
-        seen = readable_moment(source_row.values.get("updated_at"))
-        if seen is not None and (newest is None or seen > newest):
-            newest = seen
-        batch.append(_version_of(source_row, account, closed))
+        version = _version_of(source_row, account, closed, horizon)
+        if version.moves_watermark and version.updated_at is not None and (newest is None or version.updated_at > newest):
+            newest = min(version.updated_at, moment)
+        batch.append(version)
         if len(batch) >= WRITE_BATCH:
-            _store_batch(store, account, batch, summary, moment)
+            _store_batch(store, account, batch, summary, moment, horizon)
             batch = []
-    _store_batch(store, account, batch, summary, moment)
+    _store_batch(store, account, batch, summary, moment, horizon)
     if newest is not None and newest != previous:
         with store.begin() as connection:
             sync_state.set_datetime(connection, account, key, newest)
@@ -148,10 +165,11 @@ def _status_of(values: dict[str, Any]) -> str | None:
     return text or None
 
 
-def _version_of(source_row: SourceRow, account: str, closed: frozenset[str]) -> _Version:
+def _version_of(source_row: SourceRow, account: str, closed: frozenset[str], horizon: datetime) -> _Version:
     values = source_row.values
     status = _status_of(values)
     deal_id = _deal_id_of(values)
+    future = _future_problem(deal_id, values, horizon)
     if status not in closed:
         problem = FieldProblem(
             deal_id=deal_id, field="status", reason_code=NOT_CLOSED,
@@ -161,10 +179,14 @@ def _version_of(source_row: SourceRow, account: str, closed: frozenset[str]) -> 
             fix="nothing, if the deal was reopened on purpose; an invoice already issued for it is not "
                 "cancelled automatically: cancel it in Omie if it must go",
         )
-        return _Version(deal_id, _salvaged_row(values, deal_id, account, {"status"}, status), [problem],
-                        _moment_or_none(values.get("updated_at")), source_row.position, reopened=True)
+        problems = [problem] + ([future] if future else [])
+        row = _salvaged_row(values, deal_id, account, {problem.field for problem in problems}, status)
+        return _Version(deal_id, row, problems, row["updated_at"], source_row.position, reopened=True,
+                        moves_watermark=future is None)
     result = validate_deal_row(values, account)
     problems = [] if isinstance(result, Deal) else list(result)
+    if future is not None:
+        problems.append(future)
     if source_row.problem:
         problems.append(FieldProblem(
             deal_id=deal_id, field="row", reason_code="extra_cells", message=source_row.problem,
@@ -173,10 +195,25 @@ def _version_of(source_row: SourceRow, account: str, closed: frozenset[str]) -> 
     if isinstance(result, Deal) and not problems:
         row = result.as_row()
         row["is_valid"] = True
-        return _Version(result.deal_id, row, [], result.updated_at, source_row.position)
+        return _Version(result.deal_id, row, [], result.updated_at, source_row.position, moves_watermark=True)
     problem_fields = {problem.field for problem in problems}
     row = _salvaged_row(values, deal_id, account, problem_fields, status)
     return _Version(deal_id, row, problems, row["updated_at"], source_row.position)
+
+
+def _future_problem(deal_id: str, values: dict[str, Any], horizon: datetime) -> FieldProblem | None:
+    """An `updated_at` later than now (beyond the clock skew allowed): wrong in the CRM."""
+    moment = readable_moment(values.get("updated_at"))
+    if moment is None or moment <= horizon:
+        return None
+    return FieldProblem(
+        deal_id=deal_id, field="updated_at", reason_code=IN_FUTURE,
+        message=f"the deal was last changed at {moment.isoformat()}, which is in the future: a date the CRM "
+                "cannot have written; the deal is not invoiced while it stays so",
+        raw_value_masked=mask_raw_value("updated_at", values.get("updated_at")),
+        fix="correct the deal's last-change date in the CRM (or the clock of the machine that wrote it); "
+            "the deal is read again on every pull until then",
+    )
 
 
 def _deal_id_of(values: dict[str, Any]) -> str:
@@ -279,7 +316,9 @@ def _order(version: _Version) -> tuple[float, int]:
     return (version.updated_at.timestamp() if version.updated_at else float("-inf"), version.position)
 
 
-def _store_batch(store: Store, account: str, batch: list[_Version], summary: PullSummary, now: datetime) -> None:
+def _store_batch(
+    store: Store, account: str, batch: list[_Version], summary: PullSummary, now: datetime, horizon: datetime
+) -> None:
     if not batch:
         return
     versions = _latest_per_deal(batch)
@@ -291,7 +330,9 @@ def _store_batch(store: Store, account: str, batch: list[_Version], summary: Pul
                 summary.not_closed += 1
                 continue
             previous = stored.get(version.deal_id)
-            if previous is not None and version.updated_at is not None and version.updated_at < previous:
+            # A stored date in the future (kept before such dates were refused) does not hide the fix.
+            if previous is not None and previous <= horizon and version.updated_at is not None \
+                    and version.updated_at < previous:
                 summary.stale += 1
                 continue
             to_write.append(version)

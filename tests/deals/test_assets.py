@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from omie_pipeline.defs.assets.clients import (
     client_documents_unique,
@@ -23,6 +24,8 @@ from omie_pipeline.domain.documents import normalise_document
 from omie_pipeline.sources import open_source
 from omie_pipeline.store import Store
 from omie_pipeline.store.clients import save_links
+from omie_pipeline.store.tables import client_links as client_links_table
+from omie_pipeline.store.tables import deals
 from omie_pipeline.sync.client_payload import client_problems
 
 from .conftest import SAMPLE_CSV, seeded_clients
@@ -121,7 +124,7 @@ def test_full_refresh_is_one_config_flag(make_sim, store: Store, instance, tmp_p
     assert metadata["pull"] == "full" and metadata["rows_read"] == 44
 
 
-def test_checks_catch_split_links_and_duplicate_clients(make_sim, store: Store, instance) -> None:
+def test_checks_catch_split_links_and_duplicate_clients_without_stopping_the_run(make_sim, store: Store, instance) -> None:
     sim = make_sim(seed=6, clients=8)
     (original,) = seeded_clients(sim, 1)
     with sim.state.lock:
@@ -132,16 +135,62 @@ def test_checks_catch_split_links_and_duplicate_clients(make_sim, store: Store, 
     duplicates = _checks(first)["client_documents_unique"]
     assert not duplicates.passed and duplicates.severity == dg.AssetCheckSeverity.WARN
 
-    document = "11444855000128"
-    moment = datetime.now(timezone.utc)
-    with store.begin() as connection:  # two deals of one document linked to two clients
-        save_links(connection, [
-            {"account": ACCOUNT, "deal_id": deal_id, "document": document, "codigo_cliente_omie": omie_id,
-             "codigo_cliente_integracao": None, "how": "matched", "linked_at": moment}
-            for deal_id, omie_id in (("SO-2026-1001", 1), ("SO-2026-1032", 2))
-        ])
-    second = dg.materialize([client_links, one_client_per_document], partition_key=ACCOUNT, instance=instance,
-                            resources=_resources(sim, store), raise_on_error=False)
-    conflict = _checks(second)["one_client_per_document"]
-    assert not conflict.passed and conflict.severity == dg.AssetCheckSeverity.ERROR
+    with store.connect() as connection:
+        links = connection.execute(sa.select(client_links_table).where(client_links_table.c.account == ACCOUNT)).all()
+    by_document: dict[str, list] = {}
+    for link in links:
+        by_document.setdefault(link.document, []).append(link)
+    document, split = next((doc, group) for doc, group in sorted(by_document.items()) if len(group) >= 2)
+    kept = split[0].codigo_cliente_omie
+    split = [link.deal_id for link in split]
+    with store.begin() as connection:  # one deal of the document linked elsewhere: a client since merged away
+        save_links(connection, [{"account": ACCOUNT, "deal_id": split[0], "document": document,
+                                 "codigo_cliente_omie": 999_999, "codigo_cliente_integracao": None, "how": "matched",
+                                 "linked_at": datetime.now(timezone.utc)}])
+
+    # The check sees the split (run without the linking, which would settle it), and fails without failing the run.
+    seen = dg.materialize(ASSETS + CHECKS, partition_key=ACCOUNT, instance=instance, resources=_resources(sim, store),
+                          selection=dg.AssetSelection.checks(one_client_per_document) | dg.AssetSelection.assets(client_index))
+    assert seen.success
+    conflict = _checks(seen)["one_client_per_document"]
+    assert not conflict.passed and conflict.severity == dg.AssetCheckSeverity.WARN
     assert conflict.metadata["documents_with_two_clients"].value == 1
+
+    # Linking decides the document again: the deal follows the client Omie still has.
+    relinked = dg.materialize([client_links, one_client_per_document, every_valid_deal_linked_or_listed],
+                              partition_key=ACCOUNT, instance=instance, resources=_resources(sim, store))
+    assert relinked.success and all(evaluation.passed for evaluation in _checks(relinked).values())
+    assert _metadata(relinked, "client_links")["relinked"] == 1
+    with store.connect() as connection:
+        assert set(connection.execute(sa.select(client_links_table.c.codigo_cliente_omie).where(
+            client_links_table.c.account == ACCOUNT, client_links_table.c.document == document)).scalars()) == {kept}
+
+
+def test_a_deal_left_unaccounted_is_an_error_that_does_not_stop_the_run(make_sim, store: Store, instance) -> None:
+    sim = make_sim(seed=7, clients=4)
+    moment = datetime.now(timezone.utc)
+    with store.begin() as connection:  # a valid deal nobody linked nor listed: what the check exists to catch
+        connection.execute(deals.insert().values(
+            account=ACCOUNT, deal_id="UNSEEN", status="won", is_valid=True, document="11444855000128",
+            document_kind="cnpj", updated_at=moment, pulled_at=moment))
+    result = dg.materialize(ASSETS + CHECKS, partition_key=ACCOUNT, instance=instance, resources=_resources(sim, store),
+                            selection=dg.AssetSelection.checks(every_valid_deal_linked_or_listed)
+                            | dg.AssetSelection.assets(client_index))
+    assert result.success
+    unaccounted = _checks(result)["every_valid_deal_linked_or_listed"]
+    assert not unaccounted.passed and unaccounted.severity == dg.AssetCheckSeverity.ERROR
+    assert "UNSEEN" in unaccounted.description
+    # Inside emission_job no client check may stop the invoices of the account's other deals.
+    assert [spec.name for check in CHECKS for spec in check.check_specs if spec.blocking] == []
+
+
+def test_an_unreadable_omie_client_is_counted_not_a_failed_index(make_sim, store: Store, instance) -> None:
+    sim = make_sim(seed=8, clients=6)
+    (broken,) = seeded_clients(sim, 1)
+    with sim.state.lock:
+        sim.state.clients[broken["codigo_cliente_omie"]]["info"]["dInc"] = "00/13/2026"
+    result = dg.materialize([client_index], partition_key=ACCOUNT, instance=instance, resources=_resources(sim, store))
+    assert result.success
+    index = _metadata(result, "client_index")
+    assert (index["clients_listed"], index["clients_unreadable_skipped"]) == (5, 1)
+    assert str(broken["codigo_cliente_omie"]) in index["unreadable_clients"] and "info.dInc" in index["unreadable_clients"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from omie_pipeline.domain.timeutil import SAO_PAULO
 from omie_pipeline.simulator import Simulator
 from omie_pipeline.sources import CsvDealSource
 from omie_pipeline.store import Store
-from omie_pipeline.store.clients import conflicting_links, valid_deals_without_outcome
+from omie_pipeline.store.clients import conflicting_links, duplicate_documents, valid_deals_without_outcome
 from omie_pipeline.store.deals import IssueRecord, open_issues, record_issues
 from omie_pipeline.store.tables import client_links, deal_issues
 from omie_pipeline.sync.client_index import refresh_client_index
@@ -30,7 +31,7 @@ from omie_pipeline.sync.deals import pull_deals
 
 from support.simulated_omie import client_for, paced_limits
 
-from .conftest import ACCOUNT, deal_row, seeded_clients, sim_clients_with_document, write_csv
+from .conftest import ACCOUNT, FAST_SIM, deal_row, seeded_clients, sim_clients_with_document, write_csv
 
 NEW_CNPJ = "27.836.512/0001-49"
 NEW_CPF = "390.533.447-05"
@@ -356,3 +357,98 @@ def test_a_refused_registration_waits_for_the_crm_to_change(make_sim, store: Sto
     fixed = link_clients(client, store, ACCOUNT)
     assert dict(fixed.linked) == {"created": 1} and fixed.calls == {"IncluirCliente": 1}
     assert _client_issues(store) == set()
+
+
+def _set_inactive(client, omie_id: int, inactive: bool) -> None:
+    """Inactivate (or reactivate) a client in Omie, as finance does after merging it into another."""
+    client.alter_client({"codigo_cliente_omie": omie_id, "inativo": "S" if inactive else "N"})
+
+
+def _relist(client, store: Store, *, full: bool = False):
+    """Refresh the mirror once the simulator's redundancy interval has passed, then link."""
+    time.sleep(FAST_SIM["redundant_seconds"] + 0.1)
+    refresh_client_index(client, store, ACCOUNT, full_refresh=full)
+    return link_clients(client, store, ACCOUNT)
+
+
+def test_an_inactive_client_is_neither_linked_nor_registered_again(make_sim, store: Store, tmp_path: Path) -> None:
+    sim = make_sim(seed=33, clients=5)
+    client = client_for(sim)
+    original = seeded_clients(sim, 1)[0]
+    _set_inactive(client, original["codigo_cliente_omie"], True)
+    _pull(store, tmp_path, [deal_row("IN", document=original["cnpj_cpf"])])
+    linked = _reconcile(client, store)
+    assert linked.linked == {} and _links(store) == {}
+    assert "IncluirCliente" not in sim.stats()["calls"]
+    with store.connect() as connection:
+        (issue,) = open_issues(connection, ACCOUNT, "client")
+    assert issue.reason == "client_inactive" and "inactive in Omie" in issue.message
+    assert f"reactivate client {original['codigo_cliente_omie']}" in issue.fix
+    _everything_accounted_for(store)
+
+    _set_inactive(client, original["codigo_cliente_omie"], False)
+    reactivated = _relist(client, store)
+    assert dict(reactivated.linked) == {"matched": 1} and _client_issues(store) == set()
+    assert _links(store)["IN"].codigo_cliente_omie == original["codigo_cliente_omie"]
+
+
+def test_registered_twice_clears_once_the_extra_client_is_inactivated(make_sim, store: Store, tmp_path: Path) -> None:
+    sim = make_sim(seed=34, clients=5)
+    client = client_for(sim)
+    original = seeded_clients(sim, 1)[0]
+    twin_id = _add_twin(sim, original, integration_code="")
+    _pull(store, tmp_path, [deal_row("TWICE", document=original["cnpj_cpf"])])
+    _reconcile(client, store)
+    assert _client_issues(store) == {("TWICE", "document", "registered_twice")}
+
+    _set_inactive(client, twin_id, True)
+    settled = _relist(client, store)
+    assert dict(settled.linked) == {"matched": 1} and _client_issues(store) == set()
+    assert _links(store)["TWICE"].codigo_cliente_omie == original["codigo_cliente_omie"]
+    with store.connect() as connection:
+        assert duplicate_documents(connection, ACCOUNT) == {}
+
+
+def test_a_link_to_a_client_merged_away_follows_the_client_kept(make_sim, store: Store, tmp_path: Path) -> None:
+    sim = make_sim(seed=35, clients=5)
+    client = client_for(sim)
+    _pull(store, tmp_path, [deal_row("OLD", document=NEW_CNPJ)])
+    _reconcile(client, store)
+    merged_away = _links(store)["OLD"].codigo_cliente_omie
+    (record,) = sim_clients_with_document(sim, "27836512000149")
+    kept = _add_twin(sim, record, integration_code="FINANCE-7")  # the client finance keeps
+    _set_inactive(client, merged_away, True)  # ... and the one merged into it
+    _pull(store, tmp_path, [deal_row("OLD", document=NEW_CNPJ),
+                            deal_row("NEW", document=NEW_CNPJ, updated_at="2026-11-21T10:00:00-03:00")])
+    relinked = _relist(client, store)
+    assert relinked.relinked == 1 and "IncluirCliente" not in relinked.calls
+    links = _links(store)
+    assert links["OLD"].codigo_cliente_omie == links["NEW"].codigo_cliente_omie == kept
+    _everything_accounted_for(store)
+
+
+def test_a_link_to_a_client_deleted_in_omie_is_listed_not_registered_again(make_sim, store: Store, tmp_path: Path) -> None:
+    sim = make_sim(seed=36, clients=5)
+    client = client_for(sim)
+    _pull(store, tmp_path, [deal_row("GONE", document=NEW_CNPJ)])
+    _reconcile(client, store)
+    deleted = _links(store)["GONE"].codigo_cliente_omie
+    with sim.state.lock:
+        del sim.state.clients[deleted]
+    listed = _relist(client, store, full=True)  # a full listing is what sees a deletion
+    assert listed.unlinked == 1 and _links(store) == {}  # not invoiced to a client Omie no longer has
+    assert "IncluirCliente" not in listed.calls
+    with store.connect() as connection:
+        (issue,) = open_issues(connection, ACCOUNT, "client")
+    assert issue.reason == "client_gone" and str(deleted) in issue.message
+    _everything_accounted_for(store)
+
+    waiting = _relist(client, store)  # listed already: nothing is sent, the issue stays open
+    assert waiting.awaiting_omie == 1 and waiting.calls == {}
+    assert _client_issues(store) == {("GONE", "client", "client_gone")}
+
+    again = client.include_client({"codigo_cliente_integracao": "BALCAO-9", "razao_social": "Construtora Monte Verde Ltda",
+                                   "cnpj_cpf": NEW_CNPJ})  # registered again by hand
+    settled = _relist(client, store)
+    assert dict(settled.linked) == {"matched": 1} and _client_issues(store) == set()
+    assert _links(store)["GONE"].codigo_cliente_omie == again.codigo_cliente_omie

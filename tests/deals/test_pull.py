@@ -231,8 +231,8 @@ def test_deals_from_a_sql_table_pull_like_a_csv(store: Store, crm_url: str) -> N
     table.metadata.create_all(engine)
     with engine.begin() as connection:
         connection.execute(table.insert(), [
-            deal_row("SQL-1", updated_at="2026-11-20T10:00:00-03:00"),
-            deal_row("SQL-2", updated_at="2026-11-20T12:00:00-03:00", document="111.111.111-11"),
+            deal_row("SQL-1", updated_at="2026-11-20T12:00:00-03:00"),
+            deal_row("SQL-2", updated_at="2026-11-20T10:00:00-03:00", document="111.111.111-11"),
             deal_row("SQL-3", status="lost"),
         ])
     engine.dispose()
@@ -241,6 +241,72 @@ def test_deals_from_a_sql_table_pull_like_a_csv(store: Store, crm_url: str) -> N
     assert (pulled.read, pulled.valid, pulled.invalid, pulled.not_closed) == (3, 1, 1, 1)
     assert [issue.reason for issue in _issues(store, "SQL-2")] == ["repeated_digits"]
     again = pull_deals(source, store, ACCOUNT, now=NOW)
-    assert again.read == 1  # only SQL-2 is within the overlap of the watermark
+    assert again.read == 1  # only SQL-1 is within the overlap of the watermark, filtered by the database
     with store.connect() as connection:
         assert [row.deal_id for row in open_issues(connection, ACCOUNT)] == ["SQL-2"]
+
+
+def test_a_date_in_the_future_is_an_issue_and_never_moves_the_watermark_past_the_pull(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "deals.csv"
+    source = CsvDealSource(path)
+    rows = [
+        deal_row("OK", updated_at="2026-11-20T10:00:00-03:00"),
+        deal_row("FUTURE", updated_at="2099-01-01T00:00:00-03:00"),
+        deal_row("SKEW", updated_at=(NOW + timedelta(minutes=3)).isoformat()),  # a CRM clock a little ahead
+    ]
+    write_csv(path, rows)
+    pulled = pull_deals(source, store, ACCOUNT, now=NOW)
+    assert pulled.watermark == NOW  # not 2099, and not past the pull's start either
+    assert _deal(store, "SKEW").is_valid and _issues(store, "SKEW") == []
+    future = _deal(store, "FUTURE")
+    assert not future.is_valid and future.updated_at is None
+    (issue,) = _issues(store, "FUTURE")
+    assert (issue.field, issue.reason, issue.raw_value) == ("updated_at", "in_future", "2099-01-01T00:00:00-03:00")
+    assert "in the future" in issue.message and "correct" in issue.fix and "CRM" in issue.fix
+
+    # A deal closed after that pull is read by the next one (a 2099 watermark would skip it for good).
+    later = NOW + timedelta(hours=1)
+    rows.append(deal_row("LATER", updated_at=later.isoformat()))
+    write_csv(path, rows)
+    pulled = pull_deals(source, store, ACCOUNT, now=NOW + timedelta(hours=2))
+    assert _deal(store, "LATER").is_valid and pulled.watermark == later
+    assert [issue.reason for issue in _issues(store, "FUTURE")] == ["in_future"]  # read again, still listed
+
+    # Corrected in the CRM: the deal is valid and its issue resolved (the bad date was never stored).
+    rows[1] = deal_row("FUTURE", updated_at=(NOW + timedelta(hours=1, minutes=30)).isoformat())
+    write_csv(path, rows)
+    fixed = pull_deals(source, store, ACCOUNT, now=NOW + timedelta(hours=3))
+    assert fixed.stale == 0 and _deal(store, "FUTURE").is_valid and _issues(store, "FUTURE") == []
+
+
+def test_an_invalid_row_does_not_move_the_watermark_so_nothing_saved_late_is_skipped(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "deals.csv"
+    source = CsvDealSource(path)
+    rows = [
+        deal_row("VALID", updated_at="2026-11-20T10:00:00-03:00"),
+        deal_row("BROKEN", document="123", updated_at="2026-11-20T11:00:00-03:00"),
+        deal_row("NOT-WON", status="open", updated_at="2026-11-20T10:20:00-03:00"),
+    ]
+    write_csv(path, rows)
+    pulled = pull_deals(source, store, ACCOUNT, now=NOW)
+    # The valid deal and the open one were read well; the broken row's date proves nothing.
+    assert pulled.watermark == datetime(2026, 11, 20, 13, 20, tzinfo=timezone.utc)
+
+    rows.append(deal_row("LATE", updated_at="2026-11-20T10:30:00-03:00"))  # committed late by the CRM
+    write_csv(path, rows)
+    again = pull_deals(source, store, ACCOUNT, now=NOW)
+    assert _deal(store, "LATE") is not None and _deal(store, "LATE").is_valid
+    assert again.read == 3  # LATE, BROKEN (listed again until fixed) and NOT-WON, within the overlap
+
+
+def test_a_watermark_left_in_the_future_is_set_right_by_reading_everything_once(store: Store, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "deals.csv", [deal_row("A", updated_at="2026-11-20T10:00:00-03:00"),
+                                              deal_row("B", updated_at="2026-11-21T10:00:00-03:00")])
+    source = CsvDealSource(path)
+    with store.begin() as connection:  # what a 2099 row left behind before such dates were refused
+        sync_state.set_datetime(connection, ACCOUNT, watermark_key(source), datetime(2099, 1, 1, tzinfo=timezone.utc))
+    pulled = pull_deals(source, store, ACCOUNT, now=NOW)
+    assert pulled.since is None and pulled.read == 2
+    assert pulled.watermark == datetime(2026, 11, 21, 13, 0, tzinfo=timezone.utc)
+    with store.connect() as connection:
+        assert sync_state.get_datetime(connection, ACCOUNT, watermark_key(source)) == pulled.watermark

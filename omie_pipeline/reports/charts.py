@@ -181,6 +181,7 @@ def aging_chart(summary: Summary) -> str:
 
 
 def all_charts(summary: Summary) -> dict[str, str]:
+    """Every chart of the report as inline SVG by name, so the HTML needs no file beside it."""
     return {
         "funnel": funnel_chart(summary),
         "amounts": amounts_by_status_chart(summary),

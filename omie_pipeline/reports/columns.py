@@ -20,6 +20,8 @@ ColumnKind = Literal["text", "money", "date", "int"]
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a report table: its header, how writers keep its values, and how to read them from a row."""
+
     header: str
     kind: ColumnKind
     get: Callable[[Any], Any]

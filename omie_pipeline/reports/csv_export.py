@@ -22,6 +22,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_value(value: Any, column: Column) -> str:
+    """One cell as pt-BR Excel reads it: decimal comma, dd/mm/aaaa, text that could run as a formula defused."""
     if value is None:
         return ""
     if column.kind == "money":
@@ -35,6 +36,9 @@ def csv_value(value: Any, column: Column) -> str:
 
 
 def write_csv(path: Path, rows: Iterable[Any], columns: Sequence[Column]) -> None:
+    """Write `rows` under the columns' headers, `;`-separated with CRLF and a BOM, so Excel opens it in pt-BR
+    without an import step.
+    """
     with path.open("w", encoding=CSV_ENCODING, newline="") as handle:
         writer = csv.writer(handle, delimiter=CSV_SEPARATOR, lineterminator="\r\n")
         writer.writerow([column.header for column in columns])

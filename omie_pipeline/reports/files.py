@@ -27,6 +27,8 @@ OPEN_ITEMS_STEM = "open_items"
 
 @dataclass(frozen=True)
 class ReportFiles:
+    """Where one report was written: the day's HTML, CSV and XLSX, and the account's open-items files."""
+
     html: Path
     csv: Path
     xlsx: Path
@@ -34,15 +36,20 @@ class ReportFiles:
     open_items_csv: Path
 
     def all(self) -> list[Path]:
+        """Every file written, in a fixed order, so the CLI can list them."""
         return [self.html, self.csv, self.xlsx, self.open_items_html, self.open_items_csv]
 
 
 def report_stem(report: Report) -> str:
+    """The file name without extension: account and closing day, so files of different days never overwrite each
+    other.
+    """
     day = report.day.isoformat() if report.day else "todas-as-datas"
     return f"reconciliacao_{report.account}_{day}"
 
 
 def account_folder(folder: Path, account: str) -> Path:
+    """The account's folder under `folder`; an account name that could leave it (`..`, `/`) is refused."""
     if not _SAFE_ACCOUNT.fullmatch(account) or account in (".", ".."):
         raise ValueError(f"account {account!r} cannot name a reports folder: use letters, digits, '_', '-' or '.'")
     return Path(folder) / account

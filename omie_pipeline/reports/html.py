@@ -24,18 +24,22 @@ DASH = "—"
 
 
 def brl(value: Decimal | None) -> str:
+    """Template filter: `R$ 1.234,56`, or a dash for no amount."""
     return format_brl(value) if value is not None else DASH
 
 
 def date_br(value: date | datetime | None) -> str:
+    """Template filter: dd/mm/aaaa (São Paulo day for a moment), or a dash."""
     return format_date_br(value) if value is not None else DASH
 
 
 def datetime_br(value: datetime | None) -> str:
+    """Template filter: dd/mm/aaaa hh:mm in São Paulo time, or a dash."""
     return to_sao_paulo(value).strftime("%d/%m/%Y %H:%M") if value is not None else DASH
 
 
 def int_br(value: int | None) -> str:
+    """Template filter: thousands separated by dots as in pt-BR, or a dash."""
     return f"{value:,}".replace(",", ".") if value is not None else DASH
 
 

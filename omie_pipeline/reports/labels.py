@@ -22,6 +22,7 @@ class Outcome(StrEnum):
 
     @property
     def label(self) -> str:
+        """The pt-BR name finance reads in every file and in the UI."""
         return OUTCOME_LABELS[self]
 
     @property
@@ -31,6 +32,9 @@ class Outcome(StrEnum):
 
     @property
     def is_invoiced(self) -> bool:
+        """Whether an invoice exists for the deal (blocked and pending deals have none), which decides if gross
+        and net apply.
+        """
         return self not in (Outcome.BLOCKED, Outcome.PENDING)
 
     @property
@@ -136,12 +140,15 @@ TAX_LABELS = {
 
 
 def stage_label(stage: str) -> str:
+    """The pt-BR name of a pipeline stage; an unknown stage is shown readable rather than hidden."""
     return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
 
 
 def reason_label(reason: str) -> str:
+    """The pt-BR name of an exception reason; an unknown reason is shown readable rather than hidden."""
     return REASON_LABELS.get(reason, reason.replace("_", " "))
 
 
 def yes_no(value: bool) -> str:
+    """"Sim" or "Não", as the spreadsheet columns show flags."""
     return "Sim" if value else "Não"

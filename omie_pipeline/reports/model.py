@@ -63,6 +63,7 @@ class DealRow(BaseModel):
         return self.crm_amount if self.crm_amount is not None else ZERO
 
     def tax(self, name: str) -> TaxValue:
+        """The deal's value for one tax; empty when none is stored (no invoice yet), so tables need no special case."""
         return self.taxes.get(name, TaxValue())
 
 
@@ -87,6 +88,8 @@ class ExceptionRow(BaseModel):
 
 @dataclass(frozen=True)
 class StatusLine:
+    """Deals of one outcome and their amounts: CRM, gross, withheld and net."""
+
     outcome: Outcome
     count: int
     crm_amount: Decimal
@@ -97,6 +100,8 @@ class StatusLine:
 
 @dataclass(frozen=True)
 class BridgeItem:
+    """One deal behind a step of the walk from CRM to issued, so a difference can be traced to deals."""
+
     deal_id: str
     client_name: str
     amount: Decimal
@@ -121,6 +126,8 @@ class BridgeLine:
 
 @dataclass(frozen=True)
 class TaxTotal:
+    """One tax summed over the report's invoices: on issued notes, withheld, and still in progress."""
+
     tax: str
     label: str
     amount_issued: Decimal  # shown on issued notes
@@ -131,6 +138,8 @@ class TaxTotal:
 
 @dataclass(frozen=True)
 class AgingBucket:
+    """Open items aged min_days to max_days (no upper bound when None), by outcome, to show what is getting old."""
+
     label: str
     min_days: int
     max_days: int | None
@@ -142,6 +151,8 @@ class AgingBucket:
 
 @dataclass(frozen=True)
 class ReasonGroup:
+    """Deals with the same exception reason, with the fix most often given, so the biggest cause is fixed first."""
+
     stage: str
     reason: str
     label: str
@@ -152,6 +163,8 @@ class ReasonGroup:
 
 @dataclass(frozen=True)
 class Summary:
+    """The report's figures, computed once and shown alike by the HTML, XLSX, terminal and Dagster."""
+
     closed_count: int
     closed_amount: Decimal
     invoiced_count: int
@@ -170,9 +183,11 @@ class Summary:
     reasons: tuple[ReasonGroup, ...]
 
     def status(self, outcome: Outcome) -> StatusLine:
+        """The line of one outcome (every outcome has one, possibly with zero deals)."""
         return next(line for line in self.by_status if line.outcome == outcome)
 
     def tax(self, name: str) -> TaxTotal:
+        """The total of one tax by its name (`iss`, `pis`, ...)."""
         return next(line for line in self.taxes if line.tax == name)
 
 
@@ -193,5 +208,6 @@ class Report:
 
     @property
     def period_label(self) -> str:
+        """The closing day as dd/mm/aaaa, or "todos os dias" for a report over every day."""
         return format_date_br(self.day) if self.day else "todos os dias"
 

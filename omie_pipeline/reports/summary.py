@@ -50,6 +50,7 @@ def _crm(deal: DealRow) -> Decimal:
 
 
 def status_lines(deals: Sequence[DealRow]) -> tuple[StatusLine, ...]:
+    """One line per outcome, in the report's order, even for outcomes without deals, so tables keep their shape."""
     by_outcome: dict[Outcome, list[DealRow]] = defaultdict(list)
     for deal in deals:
         by_outcome[deal.outcome].append(deal)
@@ -124,6 +125,7 @@ def _check_bridge(lines: Sequence[BridgeLine]) -> None:
 
 
 def tax_totals(deals: Sequence[DealRow]) -> tuple[TaxTotal, ...]:
+    """Each tax on issued notes and on notes still in progress, kept apart because only the first is final."""
     issued = [deal for deal in deals if deal.outcome is Outcome.ISSUED]
     in_progress = [deal for deal in deals if deal.outcome in IN_PROGRESS]
     return tuple(
@@ -172,6 +174,7 @@ def reason_groups(exceptions: Sequence[ExceptionRow]) -> tuple[ReasonGroup, ...]
 
 
 def build_summary(deals: Sequence[DealRow], exceptions: Sequence[ExceptionRow], open_items: Sequence[DealRow]) -> Summary:
+    """Every figure of the report from its rows, so each file shows the same numbers."""
     statuses = status_lines(deals)
     issued = next(line for line in statuses if line.outcome is Outcome.ISSUED)
     invoiced = [line for line in statuses if line.outcome.is_invoiced]

@@ -39,10 +39,12 @@ class Verification:
 
     @property
     def every_deal_once(self) -> bool:
+        """The report lists each closed deal exactly once: none missing, none twice."""
         return self.deals_expected == self.deals_listed and not self.duplicated_deals
 
     @property
     def totals_agree(self) -> bool:
+        """The report's sums equal the store's own SQL sums."""
         return not self.mismatches
 
 

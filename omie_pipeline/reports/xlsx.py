@@ -158,6 +158,9 @@ def _summary_sheet(sheet: Worksheet, report: Report) -> None:
 
 
 def write_xlsx(path: Path, report: Report) -> None:
+    """Write the workbook finance opens: the summary sheet, then deals, exceptions and open items as filterable
+    tables.
+    """
     workbook = Workbook()
     _summary_sheet(workbook.active, report)
     workbook.active.title = SHEET_SUMMARY

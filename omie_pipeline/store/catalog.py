@@ -49,6 +49,8 @@ class CatalogService:
 
 
 class ProductProblemReason(StrEnum):
+    """Why a product cannot be invoiced; the value is what checks and the CLI report."""
+
     UNMAPPED = "unmapped"
     UNKNOWN_SERVICE = "unknown_service"
     INACTIVE_SERVICE = "inactive_service"
@@ -66,6 +68,7 @@ class ProductProblem:
 
     @property
     def message(self) -> str:
+        """The problem and its fix in one sentence, for the person who maintains the service map."""
         if self.reason is ProductProblemReason.UNMAPPED:
             return (f"product {self.product_code} has no service in the service map; "
                     f"add a line '{self.product_code}: <Omie service code>'")
@@ -107,6 +110,7 @@ def remove_services(connection: sa.Connection, account: str, service_ids: Collec
 
 
 def stored_service_ids(connection: sa.Connection, account: str) -> set[int]:
+    """The Omie ids of the account's stored services: a full load removes those Omie no longer lists."""
     query = sa.select(service_codes.c.service_id).where(service_codes.c.account == account)
     return set(connection.execute(query).scalars())
 
@@ -147,6 +151,7 @@ def stored_service_map(connection: sa.Connection, account: str) -> dict[str, str
 
 
 def service_map_loaded_at(connection: sa.Connection, account: str) -> datetime | None:
+    """When the service map was last loaded (None: never), so `services list` shows how current it is."""
     query = sa.select(sa.func.max(service_map.c.loaded_at)).where(service_map.c.account == account)
     return connection.execute(query).scalar_one_or_none()
 
@@ -233,6 +238,8 @@ class ServiceOverview:
 
 @dataclass(frozen=True)
 class CatalogOverview:
+    """What `services list` shows for one account: services, the map, the company and what cannot be invoiced."""
+
     account: str
     services: list[ServiceOverview]
     service_map: dict[str, str]

@@ -42,6 +42,8 @@ class TaxRateVersion:
 
 @dataclass(frozen=True)
 class FieldChange:
+    """One field of a version that differs from the version before it, both sides as text for the change log."""
+
     field: str
     before: str
     after: str
@@ -58,6 +60,7 @@ class VersionChange:
 
     @property
     def kind(self) -> str:
+        """"first", "changed" or "closed": how the run describes the write in its metadata."""
         if self.previous_id is None:
             return "first"
         return "closed" if self.current_id is None else "changed"
@@ -78,6 +81,10 @@ class CompanyProfile:
 
 @dataclass(frozen=True)
 class CompanyProfileVersion:
+    """The company profile in force from `valid_from` until `valid_to` (open when None), so an old invoice keeps
+    the regime it was issued under.
+    """
+
     id: int
     account: str
     profile: CompanyProfile

@@ -40,18 +40,32 @@ def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | 
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
               help="DAGSTER_HOME for the demo (default: a new temporary folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-def demo(deal_count: int | None, deals_csv: Path | None, home: Path | None, as_json: bool) -> None:
+@click.option("--ui", is_flag=True, help="Then serve the Dagster UI on this demo (simulator kept running) until Ctrl+C.")
+@click.option("--port", type=int, default=3000, show_default=True, help="Port of the Dagster UI with --ui.")
+def demo(deal_count: int | None, deals_csv: Path | None, home: Path | None, as_json: bool, ui: bool,
+         port: int) -> None:
     """Run the whole pipeline once on SQLite against the bundled Omie simulator."""
-    from omie_pipeline.runner.demo import run_demo
+    from omie_pipeline.runner.demo import DemoResult, run_demo, serve_dagster_ui
 
     if deal_count and deals_csv:
         raise click.UsageError("give --deals or --deals-csv, not both")
-    result = run_demo(deals=deal_count, deals_csv=deals_csv, home=home)
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
-    else:
-        _print_summary(result.summary, result.pipeline, result.omie_calls, result.report_files)
-        click.echo(f"Dagster home: {result.home} (open it with: DAGSTER_HOME={result.home} dagster dev -w workspace.yaml)")
+
+    def show(result: DemoResult) -> None:
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
+        else:
+            _print_summary(result.summary, result.pipeline, result.omie_calls, result.report_files)
+            click.echo(f"Dagster home: {result.home}")
+
+    def show_and_serve(result: DemoResult) -> None:
+        show(result)
+        click.echo(f"Dagster UI on http://127.0.0.1:{port} (its schedules and sensors run against the demo's "
+                   "simulator); Ctrl+C stops it.", err=True)
+        serve_dagster_ui(result.home, port)
+
+    result = run_demo(deals=deal_count, deals_csv=deals_csv, home=home, then=show_and_serve if ui else None)
+    if not ui:
+        show(result)
     sys.exit(0 if result.success else 1)
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import Callable, Iterator, TextIO
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
 from omie_pipeline.runner.graph import PassResult, run_configured_pass
@@ -90,8 +93,13 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: Path | None = None,
-             settle_timeout_seconds: float = 90.0, stream: TextIO | None = None, quiet: bool = False) -> DemoResult:
-    """Run the demo end to end and return what happened."""
+             settle_timeout_seconds: float = 90.0, stream: TextIO | None = None, quiet: bool = False,
+             then: Callable[[DemoResult], None] | None = None) -> DemoResult:
+    """Run the demo end to end and return what happened.
+
+    `then`, when given, is called with the result while the simulator and the demo's environment
+    are still up (the `--ui` option serves the Dagster UI on the demo from there).
+    """
     home = Path(home or tempfile.mkdtemp(prefix="omie-pipeline-demo-")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     instance_config = REPO_ROOT / "dagster_home" / "dagster.yaml"
@@ -116,5 +124,37 @@ def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: P
             DEMO_ACCOUNT, store_url, settle_timeout_seconds=settle_timeout_seconds,
             settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1, report_days=31, stream=stream, quiet=quiet)
         stats = simulator.stats()
-    reports = sorted(str(path) for path in (home / "reports").rglob("*") if path.is_file())
-    return DemoResult(home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports)
+        reports = sorted(str(path) for path in (home / "reports").rglob("*") if path.is_file())
+        result = DemoResult(home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports)
+        if then is not None:
+            then(result)
+    return result
+
+
+def serve_dagster_ui(home: Path, port: int = 3000, stop_grace_seconds: float = 30.0) -> None:
+    """`dagster dev` on the project's workspace with the current environment, until interrupted.
+
+    It runs in a process group of its own so that stopping it (Ctrl+C or SIGTERM here) also stops
+    the webserver, daemon and code servers it started, after a grace period if they linger.
+    """
+    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+               "-h", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)},
+                               start_new_session=True)
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=stop_grace_seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt

@@ -12,6 +12,7 @@ from omie_pipeline.omie import OmieClient
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.faults import OMIE_TIMEZONE
 from omie_pipeline.settings import SettingsError, load_settings
+from omie_pipeline.sync.tax_rates import UnknownRegimeError, parse_regime
 
 EXIT_CONFIG = 2
 EXIT_WRONG_KEYS = 3
@@ -56,9 +57,17 @@ def check_connection() -> None:
         simples = "yes" if company.optante_simples_nacional.upper() == "S" else "no"
         click.echo(f"  Legal name:    {company.razao_social}")
         click.echo(f"  CNPJ:          {company.cnpj}")
-        click.echo(f"  Tax regime:    regime_tributario {company.regime_tributario or '(empty)'}; "
-                   f"Simples Nacional: {simples}")
+        click.echo(f"  Tax regime:    {_regime_in_words(company)} (regime_tributario "
+                   f"{company.regime_tributario or '(empty)'}; Simples Nacional: {simples})")
         click.echo(f"  Issues NFS-e:  {'yes' if company.issues_nfse else 'no'}")
+
+
+def _regime_in_words(company) -> str:
+    """The regime as finance names it, or why it cannot be told (invoicing would refuse to guess)."""
+    try:
+        return parse_regime(company).value.replace("_", " ").title()
+    except UnknownRegimeError as problem:
+        return f"unknown: {problem}"
 
 
 def _until(problem: errors.BlockedError) -> str:

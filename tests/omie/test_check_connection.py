@@ -28,6 +28,7 @@ def test_prints_the_company(sim):
     assert company["razao_social"] in result.output
     assert company["cnpj"] in result.output
     assert f"regime_tributario {company['regime_tributario']}" in result.output
+    assert "Tax regime:    Lucro Presumido" in result.output
     assert "Issues NFS-e:  yes" in result.output
     assert APP_SECRET not in result.output
 

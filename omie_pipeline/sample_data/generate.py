@@ -41,7 +41,7 @@ COMPANY_KINDS = ("Comércio", "Engenharia", "Logística", "Tecnologia", "Saúde"
                  "Construtora", "Transportes", "Consultoria")
 COMPANY_SUFFIXES = ("Ltda", "S.A.", "Eireli", "ME", "EPP")
 ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-FIRST_CLOSE = datetime(2026, 11, 2, 8, 0, tzinfo=SAO_PAULO)
+CLOSING_SPAN = timedelta(days=20)  # generated deals close over the 20 days before `until`
 
 
 @dataclass(frozen=True)
@@ -123,17 +123,22 @@ def _amount(rng: random.Random) -> Decimal:
     return Decimal(reais) + Decimal(rng.randint(0, 99)) / 100
 
 
-def generate_deals(n: int, seed: int = 2026) -> list[dict[str, str]]:
-    """n closed deals in the canonical columns; the same seed gives the same deals."""
+def generate_deals(n: int, seed: int = 2026, until: datetime | None = None) -> list[dict[str, str]]:
+    """n closed deals in the canonical columns, closed before `until` (default: the current hour);
+    the same seed and `until` give the same deals. Dates never lie in the future, which the pull
+    would rightly refuse."""
     if n < 0:
         raise ValueError(f"n must not be negative; got {n}")
+    until = until or datetime.now(SAO_PAULO).replace(minute=0, second=0, microsecond=0)
+    first_close = until - CLOSING_SPAN
+    step = CLOSING_SPAN / max(n, 1)
     rng = random.Random(seed)
     clients = [_client(rng, index) for index in range(max(1, n // 3))]
     rows = []
     for position in range(n):
         client = rng.choice(clients)
-        closed = FIRST_CLOSE + timedelta(minutes=position * 7 + rng.randint(0, 6))
-        updated = closed + timedelta(seconds=rng.randint(5, 600))
+        closed = first_close + step * position + step * rng.random() / 2
+        updated = min(closed + timedelta(seconds=rng.randint(5, 600)), until)
         row = {name: "" for name in CANONICAL_COLUMNS}
         row.update({
             "deal_id": f"GEN-{seed}-{position + 1:06d}",

@@ -17,15 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import PENDING_STATUSES, InvoiceStatus
+from omie_pipeline.store.invoices import STUCK_SINCE
 from omie_pipeline.store.tables import alerts_sent, deals, invoices
 from omie_pipeline.store.upsert import insert_if_absent
 
 _KEY_CHUNK = 500
 
-# The stuck clock: since the invoice was sent to Omie (FaturarOS accepted), or, for an intent that
-# never got that far, since it entered its status. submitted -> processing is progress inside
-# Omie but not for the customer, so it does not restart the clock.
-STUCK_SINCE = sa.func.coalesce(invoices.c.submitted_at, invoices.c.status_changed_at).label("since")
 
 _INVOICE_COLUMNS = (
     invoices.c.account, invoices.c.deal_id, invoices.c.status, invoices.c.status_changed_at,

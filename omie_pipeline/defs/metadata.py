@@ -12,10 +12,15 @@ MAX_TABLE_ROWS = 20
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], max_rows: int = MAX_TABLE_ROWS) -> str:
-    """`rows` under `headers`, at most `max_rows` of them; a `|` inside a cell becomes `/`."""
+    """`rows` under `headers`, at most `max_rows` of them; a `|` inside a cell becomes `/`, and a line
+    break a space, since either would end the cell or the row."""
     rows = list(rows)
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell).replace("|", "/") for cell in row) + " |" for row in rows[:max_rows]]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows[:max_rows]]
     if len(rows) > max_rows:
         lines.append(f"\n{len(rows) - max_rows} more rows not shown")
     return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    return " ".join(str(value).split()).replace("|", "/")

@@ -10,6 +10,11 @@ def test_rows_under_their_headers_with_pipes_in_cells_neutralised():
     assert table.splitlines() == ["| deal | problem |", "|---|---|", "| D-1 | CEP / inválido |", "| D-2 | 3 |"]
 
 
+def test_line_breaks_inside_a_cell_keep_the_row_on_one_line():
+    table = markdown_table(("deal", "error"), [("D-1", "Falha no envio:\n  RPS rejeitado\r\npela prefeitura")])
+    assert table.splitlines()[2:] == ["| D-1 | Falha no envio: RPS rejeitado pela prefeitura |"]
+
+
 def test_long_tables_are_cut_and_say_how_many_rows_were_left_out():
     table = markdown_table(("n",), ((str(number),) for number in range(25)))
     lines = table.splitlines()

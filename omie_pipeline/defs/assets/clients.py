@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from omie_pipeline.defs.assets.deals import closed_deals
+from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import OmieResource, StoreResource
 from omie_pipeline.domain.documents import mask_document
@@ -21,7 +22,6 @@ from omie_pipeline.sync.client_index import refresh_client_index
 from omie_pipeline.sync.clients import CLIENT_STAGE, link_clients
 
 GROUP = "clients"
-MAX_TABLE_ROWS = 20
 READ_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 RETRYABLE = (errors.TransientError, errors.RateLimitedError, errors.ConcurrencyError, errors.RedundantRequestError)
 
@@ -161,21 +161,13 @@ def _calls_metadata(calls: dict[str, int]) -> dict[str, int]:
 
 
 def _skipped_table(skipped) -> str:
-    lines = ["| Omie client | fields that cannot be read |", "|---|---|"]
-    for skip in skipped[:MAX_TABLE_ROWS]:
-        lines.append(f"| {skip.codigo_cliente_omie} | {', '.join(skip.fields)} |")
-    if len(skipped) > MAX_TABLE_ROWS:
-        lines.append(f"\n{len(skipped) - MAX_TABLE_ROWS} more not shown")
-    return "\n".join(lines)
+    return markdown_table(("Omie client", "fields that cannot be read"),
+                          [(skip.codigo_cliente_omie, ", ".join(skip.fields)) for skip in skipped])
 
 
 def _duplicates_table(duplicates: dict[str, list[int]]) -> str:
-    lines = ["| document | Omie clients |", "|---|---|"]
-    for document, ids in list(duplicates.items())[:MAX_TABLE_ROWS]:
-        lines.append(f"| {document} | {', '.join(str(i) for i in ids)} |")
-    if len(duplicates) > MAX_TABLE_ROWS:
-        lines.append(f"\n{len(duplicates) - MAX_TABLE_ROWS} more not shown")
-    return "\n".join(lines)
+    return markdown_table(("document", "Omie clients"),
+                          [(document, ", ".join(str(i) for i in ids)) for document, ids in duplicates.items()])
 
 
 CLIENT_ASSETS = [client_index, client_links]

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import DealSourceResource, StoreResource
 from omie_pipeline.sources import SourceError
@@ -11,7 +12,6 @@ from omie_pipeline.store.deals import deal_counts, invalid_deals_without_issue, 
 from omie_pipeline.sync.deals import DEFAULT_OVERLAP, VALIDATION_STAGE, pull_deals
 
 GROUP = "clients"
-MAX_TABLE_ROWS = 20
 
 
 class ClosedDealsConfig(dg.Config):
@@ -79,11 +79,8 @@ def invalid_deals_listed(context: dg.AssetCheckExecutionContext, store: StoreRes
 
 
 def _issue_table(rows) -> str:
-    lines = ["| deal | field | reason | value | fix |", "|---|---|---|---|---|"]
-    for row in rows:
-        cells = (row.deal_id, row.field, row.reason, row.raw_value or "", row.fix or "")
-        lines.append("| " + " | ".join(str(cell).replace("|", "/") for cell in cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(("deal", "field", "reason", "value", "fix"),
+                          [(row.deal_id, row.field, row.reason, row.raw_value or "", row.fix or "") for row in rows])
 
 
 DEAL_ASSETS = [closed_deals]

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import OmieResource, StoreResource
 from omie_pipeline.domain.invoice_status import InvoiceStatus
@@ -36,7 +37,7 @@ ISSUE_RETRY = dg.RetryPolicy(max_retries=1, delay=60, backoff=dg.Backoff.EXPONEN
 READ_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 STATUS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(hours=1))
 UNRESOLVED_AFTER = timedelta(minutes=30)
-MAX_TABLE_ROWS = 20
+MAX_CELL_CHARS = 200
 
 
 def redundant_interval(omie: OmieResource) -> timedelta:
@@ -67,12 +68,13 @@ def nfse_invoices(context: dg.AssetExecutionContext, omie: OmieResource, store: 
         "dagster/row_count": sum(by_status.values()),
         **{f"outcome_{name}": count for name, count in summary.counts.items()},
         **{f"status_{status.value}": by_status.get(status.value, 0) for status in InvoiceStatus},
-        **({"needs_attention": dg.MetadataValue.md(_table(("deal", "outcome", "detail"), noteworthy))}
-           if noteworthy else {}),
-        **({"paused_calls": dg.MetadataValue.md(_table(("call", "why"), summary.paused.items()))}
+        **({"needs_attention": dg.MetadataValue.md(
+            markdown_table(("deal", "outcome", "detail"), _brief(noteworthy)))} if noteworthy else {}),
+        **({"paused_calls": dg.MetadataValue.md(markdown_table(("call", "why"), _brief(summary.paused.items())))}
            if summary.paused else {}),
         "skipped_records": len(summary.skipped_records),
-        **({"unreadable_records": dg.MetadataValue.md(_table(("record",), [(r,) for r in summary.skipped_records]))}
+        **({"unreadable_records": dg.MetadataValue.md(
+            markdown_table(("record",), _brief((r,) for r in summary.skipped_records)))}
            if summary.skipped_records else {}),
     })  # fmt: skip
 
@@ -106,7 +108,7 @@ def nfse_invoices_outcomes_known(context: dg.AssetCheckExecutionContext, store: 
         f"{len(stale)} intent(s) still without an OS: look their key up in Omie (ConsultarOS cCodIntOS); "
         "the next emission run does it by itself",
         metadata={"unresolved": len(stale),
-                  **({"intents": dg.MetadataValue.md(_table(("deal", "key", "since"), rows))} if rows else {})},
+                  **({"intents": dg.MetadataValue.md(markdown_table(("deal", "key", "since"), rows))} if rows else {})},
     )
 
 
@@ -122,7 +124,8 @@ def nfse_invoices_deals_ready(context: dg.AssetCheckExecutionContext, store: Sto
         description="no deal is waiting for data" if not issues else
         f"{len({issue['deal_id'] for issue in issues})} deal(s) cannot be invoiced yet",
         metadata={"deal_issues": len(issues),
-                  **({"issues": dg.MetadataValue.md(_table(("deal", "field", "reason", "fix"), rows))} if rows else {})},
+                  **({"issues": dg.MetadataValue.md(
+                      markdown_table(("deal", "field", "reason", "fix"), _brief(rows)))} if rows else {})},
     )
 
 
@@ -154,7 +157,8 @@ def nfse_status(context: dg.AssetExecutionContext, omie: OmieResource, store: St
         "rechecked": len(rechecks),
         "unreadable_status": len(summary.unreadable),
         "skipped_records": len(summary.skipped_records),
-        **({"unreadable_records": dg.MetadataValue.md(_table(("record",), [(r,) for r in summary.skipped_records]))}
+        **({"unreadable_records": dg.MetadataValue.md(
+            markdown_table(("record",), _brief((r,) for r in summary.skipped_records)))}
            if summary.skipped_records else {}),
     })  # fmt: skip
 
@@ -190,8 +194,8 @@ def nfse_status_none_stuck(context: dg.AssetCheckExecutionContext, store: StoreR
         description="nothing stuck" if not stuck else
         f"{len(stuck)} invoice(s) pending for more than {limit}: check the prefeitura's service in Omie, then "
         "`omie-pipeline invoices wait DEAL_ID`",
-        metadata={"stuck": len(stuck), **({"invoices": dg.MetadataValue.md(_table(("deal", "status", "since"), rows))}
-                                          if rows else {})},
+        metadata={"stuck": len(stuck), **({"invoices": dg.MetadataValue.md(
+            markdown_table(("deal", "status", "since"), rows))} if rows else {})},
     )
 
 
@@ -206,21 +210,14 @@ def nfse_status_no_errors(context: dg.AssetCheckExecutionContext, store: StoreRe
         severity=dg.AssetCheckSeverity.WARN,
         description="no invoice in error" if not failed else f"{len(failed)} invoice(s) in error",
         metadata={"errors": len(failed),
-                  **({"invoices": dg.MetadataValue.md(_table(("deal", "error", "fix"), rows))} if rows else {})},
+                  **({"invoices": dg.MetadataValue.md(markdown_table(("deal", "error", "fix"), _brief(rows)))}
+                     if rows else {})},
     )
 
 
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")[:200]
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    rows = list(rows)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows[:MAX_TABLE_ROWS]]
-    if len(rows) > MAX_TABLE_ROWS:
-        lines.append(f"\n… and {len(rows) - MAX_TABLE_ROWS} more")
-    return "\n".join(lines)
+def _brief(rows: Iterable[Sequence[object]]) -> list[tuple[str, ...]]:
+    """Omie's fault texts can run to paragraphs: a table cell shows their start."""
+    return [tuple(str(cell)[:MAX_CELL_CHARS] for cell in row) for row in rows]
 
 
 INVOICE_ASSETS = [nfse_invoices, nfse_status]

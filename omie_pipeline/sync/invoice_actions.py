@@ -31,9 +31,9 @@ from pathlib import Path
 import requests
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
+from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.omie import OmieClient, errors
-from omie_pipeline.omie.faults import plain
 from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
     Invoice,

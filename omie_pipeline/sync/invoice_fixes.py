@@ -10,8 +10,9 @@ when it sent one, else the shared general advice. Messages are stored with CPFs 
 
 from __future__ import annotations
 
-from omie_pipeline.alerts.causes import RESEND, UNKNOWN_CAUSE, cause_for, plain
+from omie_pipeline.alerts.causes import RESEND, UNKNOWN_CAUSE, cause_for
 from omie_pipeline.domain.privacy import redact_cpfs
+from omie_pipeline.domain.text import plain
 
 # (words that must all appear in the message, the fix). The first match wins.
 ISSUING_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (

@@ -45,9 +45,9 @@ from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.keys import invoice_idempotency_key
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES, Tax, TaxBreakdown, check_rates, compute_taxes
+from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
-from omie_pipeline.omie.faults import plain
 from omie_pipeline.omie.models import InvalidRecord, OsRecord
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import CatalogService, ProductServiceError, find_product_service

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from pydantic import ValidationError
 
 from omie_pipeline.domain.documents import mask_document, normalise_document
 from omie_pipeline.domain.privacy import redact_cpfs
-from omie_pipeline.domain.timeutil import SAO_PAULO, UTC, now_utc, to_sao_paulo
+from omie_pipeline.domain.timeutil import from_omie_local, now_utc, to_sao_paulo
 from omie_pipeline.omie.client import CLIENTS, DEFAULT_PAGE_SIZE, OmieClient
 from omie_pipeline.omie.models import ClientRecord, omie_date
 from omie_pipeline.omie.paging import SNAKE_PAGES, walk_pages
@@ -175,4 +175,4 @@ def _changed_at(record: ClientRecord) -> datetime | None:
     day, clock = (info.dAlt, info.hAlt) if info.dAlt else (info.dInc, info.hInc)
     if day is None:
         return None
-    return datetime.combine(day, clock or time(0), tzinfo=SAO_PAULO).astimezone(UTC)
+    return from_omie_local(day, clock)

@@ -21,7 +21,7 @@ from omie_pipeline.domain.invoice_status import (
     status_from_nfse_listing,
     status_from_rps,
 )
-from omie_pipeline.domain.timeutil import SAO_PAULO, UTC
+from omie_pipeline.domain.timeutil import from_omie_local
 from omie_pipeline.omie.models import NfseRecord, OsRecord, OsStatusDetail, RpsMessage, RpsNfse
 from omie_pipeline.store.invoices import Invoice, change_status, update_fields
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
@@ -55,9 +55,7 @@ class Applied(StrEnum):
 
 def omie_moment(day: date | None, clock: time | None) -> datetime | None:
     """Omie's local date and time (São Paulo) as an aware UTC datetime; None without a date."""
-    if day is None:
-        return None
-    return datetime.combine(day, clock or time.min, tzinfo=SAO_PAULO).astimezone(UTC)
+    return from_omie_local(day, clock) if day is not None else None
 
 
 def _text(value: object) -> str | None:

@@ -7,8 +7,7 @@ deal's product must not fail the catalog run nor hold back the other deals; thos
 reconciliation issues (stage "invoice") and the failed ERROR check is what the data team sees.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import timedelta
 
 import dagster as dg
@@ -16,7 +15,7 @@ import dagster as dg
 from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import OmieResource, StoreResource
-from omie_pipeline.omie import errors
+from omie_pipeline.defs.retries import READ_RETRY, retry_only_transient
 from omie_pipeline.settings import load_settings
 from omie_pipeline.store.catalog import product_problems
 from omie_pipeline.sync.catalog import sync_catalog
@@ -25,10 +24,8 @@ from omie_pipeline.sync.tax_rates import rate_rule_violations, services_without_
 
 GROUP = "catalog"
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=30), warn_window=timedelta(hours=25))
-READ_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 # Only Omie being briefly unavailable is worth a retry of the step; a blocked key, wrong keys, an
 # unknown regime or a broken map file fail the same way again.
-RETRYABLE = (errors.TransientError, errors.RateLimitedError, errors.ConcurrencyError, errors.RedundantRequestError)
 MAP_FILE_CHECK = "service_map_file_valid"
 
 
@@ -46,7 +43,7 @@ def service_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, om
                     store: StoreResource) -> dg.MaterializeResult:  # fmt: skip
     """Omie's service catalog of one account, and the product -> service map loaded from its file."""
     account = context.partition_key
-    with _retry_only_transient():
+    with retry_only_transient():
         synced = sync_catalog(omie.client(), store.store(), account, full=config.full_reload)
         loaded = load_service_map(store.store(), account, service_map_path(load_settings()))
     for problem in synced.problems:
@@ -80,7 +77,7 @@ def service_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, om
 def tax_rates(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource) -> dg.MaterializeResult:
     """The company's tax regime and each service's rates and retentions, as dated versions."""
     account = context.partition_key
-    with _retry_only_transient():
+    with retry_only_transient():
         synced = sync_tax_rates(omie.client(), store.store(), account)
     for problem in synced.problems:
         context.log.warning("no rates: %s", problem)
@@ -157,15 +154,6 @@ def mapped_services_have_rates(context: dg.AssetCheckExecutionContext, store: St
         },
     )
 
-
-@contextmanager
-def _retry_only_transient() -> Iterator[None]:
-    try:
-        yield
-    except RETRYABLE:
-        raise
-    except Exception as error:
-        raise dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False) from error
 
 
 def _map_file_result(problems: Sequence[MapProblem]) -> dg.AssetCheckResult:

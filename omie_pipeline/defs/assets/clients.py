@@ -5,8 +5,6 @@ matter of data, listed as issues on the deals concerned) must not stop the invoi
 deal of the account.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import dagster as dg
 
@@ -14,6 +12,7 @@ from omie_pipeline.defs.assets.deals import closed_deals
 from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.defs.retries import READ_RETRY, retry_only_transient
 from omie_pipeline.domain.documents import mask_document
 from omie_pipeline.omie import errors
 from omie_pipeline.store.clients import conflicting_links, duplicate_documents, link_counts, valid_deals_without_outcome
@@ -22,8 +21,6 @@ from omie_pipeline.sync.client_index import refresh_client_index
 from omie_pipeline.sync.clients import CLIENT_STAGE, link_clients
 
 GROUP = "clients"
-READ_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-RETRYABLE = (errors.TransientError, errors.RateLimitedError, errors.ConcurrencyError, errors.RedundantRequestError)
 
 
 class ClientIndexConfig(dg.Config):
@@ -36,7 +33,7 @@ def client_index(
 ) -> dg.MaterializeResult:
     """Omie's clients of one account by CPF/CNPJ, listed in pages and refreshed by change date."""
     account = context.partition_key
-    with _retry_only_transient():
+    with retry_only_transient():
         refreshed = refresh_client_index(omie.client(), store.store(), account, full_refresh=config.full_refresh)
     duplicates = refreshed.duplicates_for_people()
     if refreshed.skipped:
@@ -144,16 +141,6 @@ def one_client_per_document(context: dg.AssetCheckExecutionContext, store: Store
         },
     )
 
-
-@contextmanager
-def _retry_only_transient() -> Iterator[None]:
-    """Let Dagster retry the step only when Omie was briefly unavailable."""
-    try:
-        yield
-    except RETRYABLE:
-        raise
-    except Exception as error:
-        raise dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False) from error
 
 
 def _calls_metadata(calls: dict[str, int]) -> dict[str, int]:

@@ -14,6 +14,7 @@ import dagster as dg
 from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.defs.retries import READ_RETRY
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.settings import load_settings
@@ -34,7 +35,6 @@ REFRESH_DEALS_TAG = "omie_pipeline/refresh_deals"
 """Run tag naming deals to re-check with StatusOS (comma separated), set by the alert sensors."""
 # Issuing is safe to rerun by construction (intent rows, claims, look-ups before any resend).
 ISSUE_RETRY = dg.RetryPolicy(max_retries=1, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-READ_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 STATUS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(hours=1))
 UNRESOLVED_AFTER = timedelta(minutes=30)
 MAX_CELL_CHARS = 200

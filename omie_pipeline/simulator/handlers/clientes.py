@@ -11,11 +11,10 @@ from omie_pipeline.simulator.handlers.common import (
     change_window,
     flag,
     list_of,
-    page_or_fault,
-    paging,
     present,
     require,
     require_one_of,
+    snake_listing,
     stored_moment,
 )
 from omie_pipeline.simulator.money import int_field
@@ -236,36 +235,19 @@ def _selected(ctx: CallContext, param: dict[str, Any]) -> list[dict[str, Any]]:
 
 @omie_call("geral/clientes", "ListarClientes")
 def listar_clientes(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
-    page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size)
-    selected = _selected(ctx, param)
-    chosen, total_pages = page_or_fault(selected, page, size)
-    return {
-        "pagina": page,
-        "total_de_paginas": total_pages,
-        "registros": len(chosen),
-        "total_de_registros": len(selected),
-        "clientes_cadastro": chosen,
-    }
+    return snake_listing(ctx, param, _selected(ctx, param), "clientes_cadastro")
 
 
 @omie_call("geral/clientes", "ListarClientesResumido")
 def listar_clientes_resumido(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
-    page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size)
-    selected = _selected(ctx, param)
-    chosen, total_pages = page_or_fault(selected, page, size)
+    return snake_listing(ctx, param, _selected(ctx, param), "clientes_cadastro_resumido", _summary)
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
     return {
-        "pagina": page,
-        "total_de_paginas": total_pages,
-        "registros": len(chosen),
-        "total_de_registros": len(selected),
-        "clientes_cadastro_resumido": [
-            {
-                "codigo_cliente": record["codigo_cliente_omie"],
-                "codigo_cliente_integracao": record.get("codigo_cliente_integracao", ""),
-                "razao_social": record.get("razao_social", ""),
-                "nome_fantasia": record.get("nome_fantasia", ""),
-                "cnpj_cpf": record.get("cnpj_cpf", ""),
-            }
-            for record in chosen
-        ],
+        "codigo_cliente": record["codigo_cliente_omie"],
+        "codigo_cliente_integracao": record.get("codigo_cliente_integracao", ""),
+        "razao_social": record.get("razao_social", ""),
+        "nome_fantasia": record.get("nome_fantasia", ""),
+        "cnpj_cpf": record.get("cnpj_cpf", ""),
     }

@@ -80,6 +80,21 @@ def page_or_fault(items: Sequence[T], page: int, size: int) -> tuple[list[T], in
     return chosen, total_pages
 
 
+def snake_listing(ctx, param: dict[str, Any], selected: Sequence[T], records_tag: str,
+                  render: Callable[[T], Any] = lambda item: item) -> dict[str, Any]:
+    """One page of a geral/* or servicos/os listing in Omie's snake-case paging envelope
+    (`pagina`, `total_de_paginas`, `registros`, `total_de_registros`), past the end a 5113 fault."""
+    page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size)
+    chosen, total_pages = page_or_fault(selected, page, size)
+    return {
+        "pagina": page,
+        "total_de_paginas": total_pages,
+        "registros": len(chosen),
+        "total_de_registros": len(selected),
+        records_tag: [render(item) for item in chosen],
+    }
+
+
 def date_param(block: dict[str, Any], tag: str) -> datetime | None:
     text = block.get(tag)
     if text in (None, ""):

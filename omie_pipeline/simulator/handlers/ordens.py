@@ -12,10 +12,9 @@ from omie_pipeline.simulator.handlers.common import (
     list_of,
     local,
     moment_range,
-    page_or_fault,
-    paging,
     require,
     require_one_of,
+    snake_listing,
     stored_moment,
     within,
 )
@@ -158,14 +157,5 @@ LIST_TAGS = frozenset({
 @omie_call("servicos/os", "ListarOS")
 def listar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     check_tags(param, LIST_TAGS, "osListarRequest")
-    page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size)
-    selected = _listed(ctx, param)
-    chosen, total_pages = page_or_fault(selected, page, size)
-    return {
-        "pagina": page,
-        "total_de_paginas": total_pages,
-        "registros": len(chosen),
-        "total_de_registros": len(selected),
-        "osCadastro": [render_order(ctx, order) for order in chosen],
-    }
+    return snake_listing(ctx, param, _listed(ctx, param), "osCadastro", lambda order: render_order(ctx, order))
 

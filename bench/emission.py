@@ -33,6 +33,7 @@ from omie_pipeline.store.invoices import list_invoices
 from omie_pipeline.store.tables import client_links, deals
 from omie_pipeline.sync.catalog import sync_catalog
 from omie_pipeline.sync.invoices import IssueSettings, Outcome, issue_invoices
+from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.sync.tax_rates import sync_tax_rates
 
 ACCOUNT = "bench"
@@ -101,7 +102,7 @@ def main() -> None:
         client = OmieClient(sim.base_url, config.app_key, config.app_secret, limits=limits, timeout=(2, 10),
                             redundant_seconds=args.window)
         sync_catalog(client, store, ACCOUNT)
-        sync_tax_rates(client, store, ACCOUNT)
+        sync_tax_rates(client, store, ACCOUNT, confirmed_regime=Regime.LUCRO_PRESUMIDO)
         with store.begin() as connection:
             service = next(s for s in list_services(connection, ACCOUNT) if s.integration_code == "SRV-CONSULTORIA")
             replace_service_map(connection, ACCOUNT, {PRODUCT: service.code}, datetime.now(timezone.utc))

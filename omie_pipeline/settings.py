@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from omie_pipeline.domain.taxes import Regime
+
 OMIE_PRODUCTION_URL = "https://app.omie.com.br/api/v1/"
 SECRET_FIELDS = frozenset({"omie_app_secret", "omie_pipeline_slack_webhook_url", "omie_pipeline_alert_webhook_url"})
 
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     omie_pipeline_closed_statuses: str = "won"
     omie_pipeline_service_map: Path = Path("config/service_map.yaml")
     omie_pipeline_stuck_after_minutes: int = Field(30, gt=0)
+    # Omie does not document the codes of `regime_tributario`: a person confirms the regime here.
+    omie_pipeline_tax_regime: Regime | None = None
     omie_pipeline_reports_dir: Path | None = None
     omie_pipeline_dagster_ui_url: str = "http://localhost:3000"
     omie_pipeline_slack_webhook_url: SecretStr | None = None

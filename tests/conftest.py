@@ -42,6 +42,13 @@ def _postgres_unreachable_reason() -> str | None:
         return f"PostgreSQL at {_admin_url().render_as_string(hide_password=True)} unreachable: {error.__class__.__name__}"
 
 
+@pytest.fixture(autouse=True)
+def confirmed_tax_regime(monkeypatch) -> None:
+    """Every test runs as a deployment that confirmed its regime (the simulators' default, Lucro
+    Presumido), since Omie's regime codes are undocumented; tests of other regimes pass theirs."""
+    monkeypatch.setenv("OMIE_PIPELINE_TAX_REGIME", "lucro_presumido")
+
+
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> sa.URL:
     reason = _postgres_unreachable_reason()

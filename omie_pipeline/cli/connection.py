@@ -8,6 +8,7 @@ from typing import NoReturn
 import click
 
 from omie_pipeline.cli import main
+from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.omie import OmieClient
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.faults import OMIE_TIMEZONE
@@ -54,20 +55,32 @@ def check_connection() -> None:
         _fail("Omie answered, but lists no company for this app key.", EXIT_OTHER)
     click.echo(f"Connected to Omie at {base_url}")
     for company in companies:
-        simples = "yes" if company.optante_simples_nacional.upper() == "S" else "no"
         click.echo(f"  Legal name:    {company.razao_social}")
         click.echo(f"  CNPJ:          {company.cnpj}")
-        click.echo(f"  Tax regime:    {_regime_in_words(company)} (regime_tributario "
-                   f"{company.regime_tributario or '(empty)'}; Simples Nacional: {simples})")
+        click.echo(f"  Omie says:     regime_tributario {company.regime_tributario.strip()!r}, "
+                   f"regapu {company.regapu.strip()!r}, optante_simples_nacional "
+                   f"{company.optante_simples_nacional.strip()!r}")
+        reading, problem = _regime_reading(company, settings.omie_pipeline_tax_regime)
+        click.echo(f"  Tax regime:    {reading}")
+        if problem:
+            click.echo(f"Warning: {problem}", err=True)
         click.echo(f"  Issues NFS-e:  {'yes' if company.issues_nfse else 'no'}")
 
 
-def _regime_in_words(company) -> str:
-    """The regime as finance names it, or why it cannot be told (invoicing would refuse to guess)."""
+def _regime_reading(company, confirmed: Regime | None) -> tuple[str, str | None]:
+    """Our reading of the regime, in words, and the problem that keeps it from being read (or None).
+
+    Omie's raw values are shown beside it because their codes are undocumented: a person must be
+    able to see exactly what Omie sent, and what the pipeline made of it.
+    """
     try:
-        return parse_regime(company).value.replace("_", " ").title()
+        regime = parse_regime(company, confirmed)
     except UnknownRegimeError as problem:
-        return f"unknown: {problem}"
+        return "unknown: tax rates will not be derived until it is confirmed", str(problem)
+    words = regime.value.replace("_", " ").title()
+    if confirmed is not None:
+        return f"{words} (confirmed by OMIE_PIPELINE_TAX_REGIME)", None
+    return f"{words} (read from Omie)", None
 
 
 def _until(problem: errors.BlockedError) -> str:

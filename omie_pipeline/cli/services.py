@@ -127,7 +127,7 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
                         redundant_seconds=settings.omie_redundant_seconds)
     try:
         catalog = sync_catalog(client, store, account, full=full)
-        rates = sync_tax_rates(client, store, account)
+        rates = sync_tax_rates(client, store, account, confirmed_regime=settings.omie_pipeline_tax_regime)
     except (OmieError, UnknownRegimeError) as error:
         raise click.ClickException(str(error)) from None
     finally:

@@ -134,6 +134,8 @@ class ClientRecord(OmieModel):
 class ClientInput(BaseModel):
     """What `IncluirCliente` / `UpsertClienteCpfCnpj` send; unset fields are left out of the call.
 
+    No `pessoa_fisica`: Omie derives it from the document and its WSDL says not to send it.
+
     `codigo_cliente_integracao` is the pipeline's deterministic key for the client, so that a
     resent inclusion can never create a second client.
     """
@@ -144,7 +146,6 @@ class ClientInput(BaseModel):
     razao_social: str = Field(min_length=1, max_length=60)
     nome_fantasia: str | None = Field(None, max_length=100)
     cnpj_cpf: str | None = Field(None, max_length=20)
-    pessoa_fisica: str | None = Field(None, pattern="^[SN]$")  # S for a CPF; Omie also derives it
     endereco: str | None = Field(None, max_length=60)
     endereco_numero: str | None = Field(None, max_length=60)
     complemento: str | None = Field(None, max_length=60)
@@ -198,6 +199,7 @@ class CompanyRecord(OmieModel):
     inscricao_estadual: str = ""
     inscricao_municipal: str = ""
     regime_tributario: str = ""
+    regapu: str = ""
     optante_simples_nacional: str = ""
     gera_nfse: str = ""
     nfsenac_sn: str = ""

@@ -115,6 +115,8 @@ def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: P
         "OMIE_APP_SECRET": DEMO_SIMULATOR.app_secret,
         "OMIE_REDUNDANT_SECONDS": str(DEMO_REDUNDANT_SECONDS),
         "OMIE_PIPELINE_ACCOUNT": DEMO_ACCOUNT,
+        # The simulated company's regime, confirmed as a person does for a real account.
+        "OMIE_PIPELINE_TAX_REGIME": DEMO_SIMULATOR.regime.lower().replace(" ", "_"),
         "OMIE_PIPELINE_DB_URL": store_url,
         "SALESOS_DEALS_URL": str(Path(deals_csv).resolve()),
         "OMIE_PIPELINE_SERVICE_MAP": str(REPO_ROOT / "config" / "service_map.yaml"),

@@ -77,7 +77,6 @@ def client_input(deal: Any, integration_code: str) -> ClientInput:
         razao_social=deal.legal_name,
         nome_fantasia=deal.trade_name or deal.legal_name,
         cnpj_cpf=format_document(deal.document),
-        pessoa_fisica="S" if deal.document_kind == "cpf" else "N",
         endereco=deal.street,
         endereco_numero=deal.number,
         complemento=deal.complement or None,

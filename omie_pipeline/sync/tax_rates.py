@@ -4,8 +4,9 @@ The regime comes from Omie's company record and the rates from the catalog's `im
 catalog sync stored them). A regime that cannot be read stops the sync: invoicing under a guessed
 regime is a tax error. Rates are percentages, as in Omie (5 = 5 %).
 
-Omie does not document the codes of `regime_tributario`; the codes read here are the simulator's
-(docs/simulator.md), next to the regime's name written out and `optante_simples_nacional` = "S".
+Omie does not document the codes of `regime_tributario`, so a code is never read as a regime: the
+regime comes from its name written out, from `optante_simples_nacional` = "S", or from the regime a
+person confirmed (`OMIE_PIPELINE_TAX_REGIME`), which must agree with whatever Omie does say.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from omie_pipeline.store.tax_rates import (
     record_rates,
 )
 
-REGIME_CODES = {"1": Regime.SIMPLES_NACIONAL, "3": Regime.LUCRO_PRESUMIDO, "4": Regime.LUCRO_REAL}
 REGIME_NAMES = {
     "simples nacional": Regime.SIMPLES_NACIONAL,
     "lucro presumido": Regime.LUCRO_PRESUMIDO,
@@ -63,45 +63,54 @@ class RateFieldError(ValueError):
 # --- reading Omie's records -----------------------------------------------------------------
 
 
-def parse_regime(company: CompanyRecord) -> Regime:
-    """The company's regime from `regime_tributario` and `optante_simples_nacional`.
+def parse_regime(company: CompanyRecord, confirmed: Regime | None = None) -> Regime:
+    """The company's regime from `regime_tributario`, `optante_simples_nacional` and the regime a
+    person confirmed (`confirmed`, from OMIE_PIPELINE_TAX_REGIME).
 
-    Raises UnknownRegimeError when neither says it, when the code is unknown, or when they disagree.
+    Raises UnknownRegimeError when nothing says the regime, when Omie sends a code (undocumented,
+    so unreadable) and no regime was confirmed, or when the sources disagree.
     """
     raw_regime = (company.regime_tributario or "").strip()
     raw_simples = (company.optante_simples_nacional or "").strip().upper()
+    where = f"company {company.codigo_empresa}"
     if raw_simples not in ("", "S", "N"):
         raise UnknownRegimeError(
-            f"company {company.codigo_empresa}: optante_simples_nacional is {company.optante_simples_nacional!r}, not S or N"
+            f"{where}: optante_simples_nacional is {company.optante_simples_nacional!r}, not S or N"
         )
-    from_regime = _regime_from_text(raw_regime) if raw_regime else None
-    if raw_regime and from_regime is None:
+    named = _regime_from_name(raw_regime) if raw_regime else None
+    if named is not None and confirmed is not None and named is not confirmed:
         raise UnknownRegimeError(
-            f"company {company.codigo_empresa}: regime_tributario {raw_regime!r} is not a known regime "
-            f"(codes {', '.join(f'{code} = {regime.value}' for code, regime in REGIME_CODES.items())}, or the "
-            "name: Simples Nacional, Lucro Presumido, Lucro Real); set the regime in Omie's company record"
+            f"{where}: regime_tributario {raw_regime!r} ({named.value}) contradicts OMIE_PIPELINE_TAX_REGIME "
+            f"{confirmed.value}; correct one of them"
         )
-    if from_regime is None:
-        if raw_simples == "S":
-            return Regime.SIMPLES_NACIONAL
+    regime = named or confirmed or (Regime.SIMPLES_NACIONAL if raw_simples == "S" else None)
+    if regime is None:
+        raise UnknownRegimeError(f"{where}: {_why_unreadable(raw_regime, raw_simples)}; " + CONFIRM_REGIME)
+    if raw_simples and (raw_simples == "S") != (regime is Regime.SIMPLES_NACIONAL):
+        source = f"regime_tributario {raw_regime!r}" if named else "OMIE_PIPELINE_TAX_REGIME"
         raise UnknownRegimeError(
-            f"company {company.codigo_empresa}: regime_tributario is empty"
-            + (" and optante_simples_nacional is N, so Lucro Presumido and Lucro Real cannot be told apart"
-               if raw_simples == "N" else " and optante_simples_nacional is not set")
-            + "; set the regime in Omie's company record"
+            f"{where}: {source} ({regime.value}) contradicts optante_simples_nacional {raw_simples!r}; "
+            "correct the company record in Omie or the confirmed regime"
         )
-    simples = from_regime is Regime.SIMPLES_NACIONAL
-    if raw_simples and (raw_simples == "S") != simples:
-        raise UnknownRegimeError(
-            f"company {company.codigo_empresa}: regime_tributario {raw_regime!r} ({from_regime.value}) contradicts "
-            f"optante_simples_nacional {raw_simples!r}; correct the company record in Omie"
-        )
-    return from_regime
+    return regime
 
 
-def _regime_from_text(text: str) -> Regime | None:
-    if text in REGIME_CODES:
-        return REGIME_CODES[text]
+CONFIRM_REGIME = (
+    "no tax rates are derived from a guess: check the regime with finance and confirm it with "
+    "OMIE_PIPELINE_TAX_REGIME=simples_nacional|lucro_presumido|lucro_real"
+)
+
+
+def _why_unreadable(raw_regime: str, raw_simples: str) -> str:
+    if raw_regime:
+        return (f"regime_tributario {raw_regime!r} is not a regime's name, and Omie does not document its codes, "
+                "so the regime cannot be read from it")
+    return "regime_tributario is empty" + (
+        " and optante_simples_nacional is N, so Lucro Presumido and Lucro Real cannot be told apart"
+        if raw_simples == "N" else " and optante_simples_nacional is not set")
+
+
+def _regime_from_name(text: str) -> Regime | None:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     plain = " ".join(plain.replace("_", " ").replace("-", " ").split())
     return REGIME_NAMES.get(plain)
@@ -195,15 +204,18 @@ def the_company(client: Any) -> CompanyRecord:
     return companies[0]
 
 
-def sync_tax_rates(client: Any, store: Store, account: str, now: datetime | None = None) -> TaxRatesSync:
-    """Version the company profile and every catalog service's rates as Omie has them now.
+def sync_tax_rates(
+    client: Any, store: Store, account: str, now: datetime | None = None, *, confirmed_regime: Regime | None = None
+) -> TaxRatesSync:
+    """Version the company profile and every catalog service's rates as Omie has them now
+    (`confirmed_regime`: the regime a person confirmed, see `parse_regime`).
 
     A service whose rates cannot be read, whose code several services share, or which left the
     catalog has its version in force closed: no rates is a blocking error, stale rates a silent one.
     """
     now = now or now_utc()
     company = the_company(client)
-    regime = parse_regime(company)
+    regime = parse_regime(company, confirmed_regime)
     with store.connect() as connection:
         catalog = services_by_code(connection, account)
 

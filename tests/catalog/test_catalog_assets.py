@@ -116,7 +116,8 @@ def test_a_rate_change_shows_in_the_metadata_and_a_broken_rule_fails_naming_serv
     assert checks["mapped_services_have_rates"].passed is True
 
 
-def test_an_unknown_regime_fails_the_tax_rates_asset_loudly(sim, run_catalog) -> None:
+def test_an_unknown_regime_fails_the_tax_rates_asset_loudly(sim, run_catalog, monkeypatch) -> None:
+    monkeypatch.delenv("OMIE_PIPELINE_TAX_REGIME")
     with sim.state.lock:
         sim.state.company.update(regime_tributario="", optante_simples_nacional="")
     result = run_catalog()
@@ -126,6 +127,18 @@ def test_an_unknown_regime_fails_the_tax_rates_asset_loudly(sim, run_catalog) ->
     assert failure.step_key == "tax_rates"
     assert "UnknownRegimeError: company" in failure.step_failure_data.error.message
     assert "regime_tributario is empty" in failure.step_failure_data.error.message
+
+
+def test_an_undocumented_regime_code_is_not_read_as_a_regime_until_confirmed(sim, run_catalog, monkeypatch) -> None:
+    monkeypatch.delenv("OMIE_PIPELINE_TAX_REGIME")
+    assert sim.state.company["regime_tributario"] == "3"  # the simulated company sends a code
+    unconfirmed = run_catalog()
+    assert not unconfirmed.success
+    [failure] = [event for event in unconfirmed.all_events if event.is_step_failure]
+    assert "no tax rates are derived from a guess" in failure.step_failure_data.error.message
+
+    monkeypatch.setenv("OMIE_PIPELINE_TAX_REGIME", "lucro_presumido")
+    assert run_catalog().success
 
 
 def test_the_projects_definitions_hold_the_catalog_assets_and_checks() -> None:

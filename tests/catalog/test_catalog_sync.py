@@ -19,7 +19,7 @@ from omie_pipeline.sync.tax_rates import (
     sync_tax_rates,
 )
 
-from support.simulated_omie import client_for
+from support.simulated_omie import client_for, regime_of
 
 from .conftest import ACCOUNT, add_deals, service_record
 
@@ -33,7 +33,9 @@ def _map(store, entries=DEMO_MAP) -> None:
 
 
 def _sync(client, store, **options):
-    return sync_catalog(client, store, ACCOUNT, **options), sync_tax_rates(client, store, ACCOUNT)
+    regime = regime_of(options.pop("sim")) if "sim" in options else Regime.LUCRO_PRESUMIDO
+    return sync_catalog(client, store, ACCOUNT, **options), sync_tax_rates(client, store, ACCOUNT,
+                                                                            confirmed_regime=regime)
 
 
 def test_first_load_lists_every_service_with_its_fields_and_rates(sim, client, store) -> None:
@@ -160,7 +162,7 @@ def test_unreadable_rates_leave_the_service_without_rates_in_force(sim, client, 
 def test_the_seeded_rates_follow_the_rules_of_each_regime(make_sim, store, regime: str) -> None:
     sim = make_sim(regime=regime)
     _map(store)
-    _sync(client_for(sim), store)
+    _sync(client_for(sim), store, sim=sim)
     assert rate_rule_violations(store, ACCOUNT) == []
     assert services_without_rates(store, ACCOUNT) == []
 
@@ -178,9 +180,9 @@ def test_a_rate_that_breaks_a_rule_names_the_service_and_the_rule(make_sim, stor
     sim = make_sim(regime=regime)
     client = client_for(sim)
     _map(store, {"SUPORTE": "SRV003", "TREINAMENTO": "SRV004"})
-    _sync(client, store)
+    _sync(client, store, sim=sim)
     sim.update_service("SRV-SUPORTE", **changes)
-    _sync(client, store)
+    _sync(client, store, sim=sim)
 
     violations = rate_rule_violations(store, ACCOUNT)
     assert [(v.service_code, v.rule, v.tax, v.products) for v in violations] == [("SRV003", rule, tax, ("SUPORTE",))]
@@ -191,8 +193,8 @@ def test_an_unknown_regime_stops_the_rates_sync_and_writes_nothing(sim, client, 
     with sim.state.lock:
         sim.state.company.update(regime_tributario="9", optante_simples_nacional="N")
     sync_catalog(client, store, ACCOUNT)
-    with pytest.raises(UnknownRegimeError, match="regime_tributario '9' is not a known regime"):
-        sync_tax_rates(client, store, ACCOUNT)
+    with pytest.raises(UnknownRegimeError, match="regime_tributario '9' is not a regime's name"):
+        sync_tax_rates(client, store, ACCOUNT)  # nobody confirmed the regime
     with store.connect() as connection:
         assert rate_history(connection, ACCOUNT) == []
         assert company_profile_in_force(connection, ACCOUNT) is None
@@ -201,8 +203,8 @@ def test_an_unknown_regime_stops_the_rates_sync_and_writes_nothing(sim, client, 
 def test_a_regime_change_opens_a_new_version_for_every_service(sim, client, store) -> None:
     _sync(client, store)
     with sim.state.lock:
-        sim.state.company.update(regime_tributario="4", optante_simples_nacional="N")
-    _, rates = _sync(client, store)
+        sim.state.company.update(regime_tributario="Lucro Real", optante_simples_nacional="N")
+    rates = sync_tax_rates(client, store, ACCOUNT)  # Omie names the regime: nothing to confirm
 
     assert rates.regime is Regime.LUCRO_REAL
     assert [(c.field, c.after) for c in rates.company.fields] == [("regime", "lucro_real")]

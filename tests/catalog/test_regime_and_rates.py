@@ -17,35 +17,40 @@ def company(regime_tributario: str = "", optante: str = "") -> CompanyRecord:
     return CompanyRecord(codigo_empresa=77, regime_tributario=regime_tributario, optante_simples_nacional=optante)
 
 
-@pytest.mark.parametrize("regime_tributario, optante, expected", [
-    ("1", "S", SIMPLES),  # the simulator's codes
-    ("3", "N", PRESUMIDO),
-    ("4", "N", REAL),
-    ("3", "", PRESUMIDO),
-    ("Simples Nacional", "", SIMPLES),  # the names, however written
-    ("LUCRO PRESUMIDO", "N", PRESUMIDO),
-    ("lucro_real", "", REAL),
-    (" Lucro-Real ", "n", REAL),
-    ("Simples Nacional", "S", SIMPLES),
-    ("", "S", SIMPLES),  # only the Simples flag
+@pytest.mark.parametrize("regime_tributario, optante, confirmed, expected", [
+    ("Simples Nacional", "", None, SIMPLES),  # the names, however written
+    ("LUCRO PRESUMIDO", "N", None, PRESUMIDO),
+    ("lucro_real", "", None, REAL),
+    (" Lucro-Real ", "n", None, REAL),
+    ("Simples Nacional", "S", None, SIMPLES),
+    ("", "S", None, SIMPLES),  # only the Simples flag
+    ("7", "S", None, SIMPLES),  # an undocumented code beside the Simples flag: the flag says it
+    ("3", "N", PRESUMIDO, PRESUMIDO),  # a code: only a confirmed regime reads it
+    ("4", "", REAL, REAL),
+    ("", "N", REAL, REAL),
+    ("Lucro Real", "N", REAL, REAL),  # Omie's name and the confirmation agree
 ])
-def test_known_regimes(regime_tributario: str, optante: str, expected: Regime) -> None:
-    assert parse_regime(company(regime_tributario, optante)) is expected
+def test_regimes_read_from_names_the_simples_flag_or_a_confirmation(
+        regime_tributario: str, optante: str, confirmed: Regime | None, expected: Regime) -> None:  # fmt: skip
+    assert parse_regime(company(regime_tributario, optante), confirmed) is expected
 
 
-@pytest.mark.parametrize("regime_tributario, optante, words", [
-    ("", "", "regime_tributario is empty and optante_simples_nacional is not set"),
-    ("", "N", "Lucro Presumido and Lucro Real cannot be told apart"),
-    ("2", "", "regime_tributario '2' is not a known regime"),
-    ("MEI", "S", "regime_tributario 'MEI' is not a known regime"),
-    ("Lucro Presumido", "S", "contradicts optante_simples_nacional 'S'"),
-    ("1", "N", "contradicts optante_simples_nacional 'N'"),
-    ("3", "X", "optante_simples_nacional is 'X', not S or N"),
+@pytest.mark.parametrize("regime_tributario, optante, confirmed, words", [
+    ("", "", None, "regime_tributario is empty and optante_simples_nacional is not set"),
+    ("", "N", None, "Lucro Presumido and Lucro Real cannot be told apart"),
+    ("1", "", None, "regime_tributario '1' is not a regime's name, and Omie does not document its codes"),
+    ("3", "N", None, "regime_tributario '3' is not a regime's name"),
+    ("4", "N", None, "no tax rates are derived from a guess"),
+    ("MEI", "S", REAL, "contradicts optante_simples_nacional 'S'"),
+    ("Lucro Presumido", "S", None, "contradicts optante_simples_nacional 'S'"),
+    ("Lucro Presumido", "N", REAL, "contradicts OMIE_PIPELINE_TAX_REGIME lucro_real"),
+    ("3", "S", PRESUMIDO, "OMIE_PIPELINE_TAX_REGIME (lucro_presumido) contradicts optante_simples_nacional 'S'"),
+    ("3", "X", PRESUMIDO, "optante_simples_nacional is 'X', not S or N"),
 ])
 def test_a_regime_that_is_not_certain_is_an_error_naming_the_company_and_fields(
-        regime_tributario: str, optante: str, words: str) -> None:  # fmt: skip
+        regime_tributario: str, optante: str, confirmed: Regime | None, words: str) -> None:  # fmt: skip
     with pytest.raises(UnknownRegimeError, match="company 77") as raised:
-        parse_regime(company(regime_tributario, optante))
+        parse_regime(company(regime_tributario, optante), confirmed)
     assert words in str(raised.value)
 
 

@@ -24,7 +24,7 @@ from omie_pipeline.store.tables import client_links, deals
 from omie_pipeline.sync.catalog import sync_catalog
 from omie_pipeline.sync.invoices import IssueSettings, IssueSummary, issue_invoices
 from omie_pipeline.sync.tax_rates import sync_tax_rates
-from support.simulated_omie import billable_clients, client_for
+from support.simulated_omie import billable_clients, client_for, regime_of
 
 ACCOUNT = "acme"
 PRODUCT = "CONSULTING-HOURS"
@@ -146,7 +146,7 @@ class Account:
 def prepare_account(store: Store, sim: Simulator, name: str = ACCOUNT) -> Account:
     client = client_for(sim)
     sync_catalog(client, store, name)
-    sync_tax_rates(client, store, name)
+    sync_tax_rates(client, store, name, confirmed_regime=regime_of(sim))
     with store.begin() as connection:
         services = {service.integration_code: service for service in list_services(connection, name)}
         service_code = services[SERVICE_INTEGRATION_CODE].code

@@ -18,7 +18,7 @@ from omie_pipeline.sync.catalog import sync_catalog
 from omie_pipeline.sync.invoices import Outcome
 from omie_pipeline.sync.tax_rates import sync_tax_rates
 
-from support.simulated_omie import client_for
+from support.simulated_omie import client_for, regime_of
 
 from .conftest import SERVICE_INTEGRATION_CODE, Account, calls, calls_since, settle_prefeitura
 
@@ -243,7 +243,7 @@ def test_rates_that_break_the_regime_rules_are_not_invoiced(account: Account, ch
     (deal,) = account.add_deals(1)
     account.sim.update_service(SERVICE_INTEGRATION_CODE, **change)
     sync_catalog(account.client, account.store, account.name)
-    sync_tax_rates(account.client, account.store, account.name)
+    sync_tax_rates(account.client, account.store, account.name, confirmed_regime=regime_of(account.sim))
     before = calls(account.sim)
 
     summary = account.issue()

@@ -78,7 +78,8 @@ def tax_rates(context: dg.AssetExecutionContext, omie: OmieResource, store: Stor
     """The company's tax regime and each service's rates and retentions, as dated versions."""
     account = context.partition_key
     with retry_only_transient():
-        synced = sync_tax_rates(omie.client(), store.store(), account)
+        synced = sync_tax_rates(omie.client(), store.store(), account,
+                                confirmed_regime=load_settings().omie_pipeline_tax_regime)
     for problem in synced.problems:
         context.log.warning("no rates: %s", problem)
     context.log.info("regime %s; %s services; %s versions opened, %s closed", synced.regime.value,

@@ -120,7 +120,7 @@ def _client(rng: random.Random, index: int) -> _Client:
 def _amount(rng: random.Random) -> Decimal:
     """Mostly hundreds to tens of thousands of reais, cents included."""
     reais = int(10 ** rng.uniform(2.2, 4.9))
-    return Decimal(reais) + Decimal(rng.randint(0, 99)) / 100
+    return (Decimal(reais) + Decimal(rng.randint(0, 99)) / 100).quantize(Decimal("0.01"))
 
 
 def generate_deals(n: int, seed: int = 2026, until: datetime | None = None) -> list[dict[str, str]]:

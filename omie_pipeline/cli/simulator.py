@@ -48,7 +48,10 @@ def simulator_command(host: str, port: int, seed: int, clients: int, app_key: st
         sim.start(host=host, port=port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    signal.signal(signal.SIGTERM, lambda *_: sim.engine.stopping.set())
+    # Both signals stop it explicitly: a shell starts background commands with SIGINT ignored,
+    # and Python then never raises KeyboardInterrupt, so Ctrl+C or `kill -INT` would do nothing.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: sim.engine.stopping.set())
     click.echo(f"Omie simulator listening. Base URL: {sim.base_url}")
     click.echo(f"  app_key:    {config.app_key}")
     click.echo(f"  app_secret: {config.app_secret}")
@@ -58,8 +61,6 @@ def simulator_command(host: str, port: int, seed: int, clients: int, app_key: st
     click.echo("Press Ctrl+C to stop.")
     try:
         sim.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
         sim.stop()
         click.echo("Omie simulator stopped.")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 import omie_pipeline.simulator as simulator_package
@@ -16,10 +17,17 @@ import omie_pipeline.simulator as simulator_package
 SIMULATOR_DIR = Path(simulator_package.__file__).parent
 
 
-def test_cli_prints_url_and_credentials_serves_and_stops_on_interrupt():
+def _ignoring_sigint() -> None:
+    """What a shell does to a command started in the background: SIGINT ignored by inheritance."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("started", [None, _ignoring_sigint], ids=["foreground", "sigint-ignored-by-inheritance"])
+def test_cli_prints_url_and_credentials_serves_and_stops_on_interrupt(started):
     command = [str(Path(sys.executable).parent / "omie-pipeline"), "simulator", "--port", "0", "--clients", "3",
                "--app-key", "k-123", "--app-secret", "s-456", "--window-seconds", "2", "--nfse-delay", "0.1", "0.2"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=started)
     try:
         banner = [process.stdout.readline() for _ in range(3)]
         base_url = re.search(r"Base URL: (\S+)", banner[0]).group(1)
@@ -27,11 +35,15 @@ def test_cli_prints_url_and_credentials_serves_and_stops_on_interrupt():
         envelope = {"call": "ListarClientes", "app_key": "k-123", "app_secret": "s-456", "param": [{"pagina": 1}]}
         body = requests.post(base_url + "geral/clientes/", json=envelope, timeout=5).json()
         assert body["total_de_registros"] == 3
-    finally:
+
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=10)
-    assert process.returncode == 0, err
-    assert "stopped" in out
+        assert process.returncode == 0, err
+        assert "stopped" in out
+    finally:
+        if process.poll() is None:  # never leave a simulator behind, whatever failed above
+            process.kill()
+            process.communicate()
 
 
 def _imported_modules(path: Path) -> set[str]:

@@ -3,7 +3,27 @@
 import click
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group; configuration that cannot be used ends any command with one line.
+
+    A malformed or unreachable store URL, a deal source that cannot be read or a setting that
+    cannot be parsed is the operator's to fix: the message names the variable, and a traceback
+    would only bury it.
+    """
+
+    def invoke(self, ctx: click.Context):
+        from omie_pipeline.settings import SettingsError
+        from omie_pipeline.sources.base import SourceError
+        from omie_pipeline.store import StoreUnavailableError
+
+        try:
+            return super().invoke(ctx)
+        except (SettingsError, SourceError, StoreUnavailableError) as problem:
+            click.echo(f"Error: {problem}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="omie-pipeline")
 def main() -> None:
     """Closed CRM deals to Omie clients and NFS-e, exactly once."""

@@ -8,7 +8,24 @@ from typing import TextIO
 
 from omie_pipeline.runner.graph import PassResult, run_configured_pass
 from omie_pipeline.runner.summary import PipelineSummary
-from omie_pipeline.settings import load_settings
+from omie_pipeline.settings import Settings, load_settings
+from omie_pipeline.sources.config import source_from_settings
+from omie_pipeline.store import Store
+
+
+def check_configured_sources(settings: Settings) -> None:
+    """Open the state store and read the first deal of the source before Dagster starts.
+
+    A wrong URL, table or file then stops the sync at once with one line naming the variable
+    (StoreUnavailableError, SourceError), instead of failing inside a run and going on to the
+    status refresh and the reports.
+    """
+    Store(settings.omie_pipeline_db_url).dispose()
+    rows = source_from_settings(settings).read(None)
+    try:
+        next(rows, None)
+    finally:
+        rows.close()
 
 
 def run_sync(*, settle_timeout_seconds: float = 300.0, stream: TextIO | None = None,
@@ -16,6 +33,7 @@ def run_sync(*, settle_timeout_seconds: float = 300.0, stream: TextIO | None = N
     """Run the graph once on the instance in DAGSTER_HOME (created when missing)."""
     settings = load_settings()
     settings.require_omie_credentials()
+    check_configured_sources(settings)
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)

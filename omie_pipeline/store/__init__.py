@@ -20,9 +20,22 @@ class Store:
 
     def __init__(self, url: str | None = None, *, auto_migrate: bool = True) -> None:
         self.url = url or default_db_url()
-        self.engine = create_store_engine(self.url)
+        try:
+            self.engine = create_store_engine(self.url)
+        except sa.exc.ArgumentError:
+            raise StoreUnavailableError(
+                "OMIE_PIPELINE_DB_URL is not a database URL (expected e.g. postgresql://user@host:5432/name "
+                "or sqlite:////path/file.sqlite)"
+            ) from None
         if auto_migrate:
-            migrate.upgrade(self.engine)
+            try:
+                migrate.upgrade(self.engine)
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+                self.engine.dispose()
+                raise StoreUnavailableError(
+                    f"the state store {self.engine.url.render_as_string(hide_password=True)} cannot be reached "
+                    f"({_first_line(error)}); check OMIE_PIPELINE_DB_URL and that the database is up"
+                ) from None
 
     @property
     def dialect(self) -> str:
@@ -47,4 +60,18 @@ class Store:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
 
-__all__ = ["Store"]
+class StoreUnavailableError(RuntimeError):
+    """The state store cannot be opened: its URL is malformed or its database cannot be reached.
+
+    The message names OMIE_PIPELINE_DB_URL and never the password, so a command can print it as
+    one line instead of a driver's traceback.
+    """
+
+
+def _first_line(error: sa.exc.DBAPIError) -> str:
+    """The driver's own first line (e.g. "connection refused"), without SQLAlchemy's decorations."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+__all__ = ["Store", "StoreUnavailableError"]

@@ -54,6 +54,9 @@ def list_command(status: str | None, account: str | None, as_json: bool) -> None
     """Every invoice of the account (oldest first): status, NFS-e number, verification code, last error."""
     settings = _settings()
     with _store(settings) as store, store.connect() as connection:
+        if store.is_new:
+            _fail(f"the state store {store.engine.url.render_as_string(hide_password=True)} is new: nothing has "
+                  "been synced into it yet. Check DAGSTER_HOME and OMIE_PIPELINE_DB_URL, or run a sync first.")
         found = list_invoices(connection, account or settings.omie_pipeline_account, [status] if status else None)
     if as_json:
         click.echo(json.dumps([invoice_json(invoice) for invoice in found], indent=2, ensure_ascii=False))

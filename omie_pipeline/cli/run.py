@@ -76,12 +76,8 @@ def demo(deal_count: int | None, deals_csv: Path | None, home: Path | None, as_j
 def sync(settle_timeout: float, as_json: bool) -> None:
     """Run the whole graph once against the configured Omie account and deal source."""
     from omie_pipeline.runner.sync import run_sync
-    from omie_pipeline.settings import SettingsError
 
-    try:
-        outcome, summary = run_sync(settle_timeout_seconds=settle_timeout)
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
+    outcome, summary = run_sync(settle_timeout_seconds=settle_timeout)  # configuration errors: exit 2
     if as_json:
         data = summary.as_dict()
         data["success"] = outcome.success

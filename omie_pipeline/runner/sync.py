@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TextIO
 
 from omie_pipeline.runner.graph import PassResult, run_configured_pass
+from omie_pipeline.runner.instance import prepare_instance
 from omie_pipeline.runner.summary import PipelineSummary
 from omie_pipeline.settings import Settings, load_settings
 from omie_pipeline.sources.config import source_from_settings
@@ -35,7 +37,9 @@ def run_sync(*, settle_timeout_seconds: float = 300.0, stream: TextIO | None = N
     settings.require_omie_credentials()
     check_configured_sources(settings)
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    prepared = prepare_instance(home)
+    if prepared and not quiet:
+        print(f"Dagster instance: {prepared}", file=sys.stderr)
     os.environ["DAGSTER_HOME"] = str(home)
     return run_configured_pass(
         settings.omie_pipeline_account, settings.omie_pipeline_db_url,

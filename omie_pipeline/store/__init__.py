@@ -27,8 +27,11 @@ class Store:
                 "OMIE_PIPELINE_DB_URL is not a database URL (expected e.g. postgresql://user@host:5432/name "
                 "or sqlite:////path/file.sqlite)"
             ) from None
+        self.is_new = False
+        """True when this opening created the store's tables: nothing was ever synced into it."""
         if auto_migrate:
             try:
+                self.is_new = migrate.current_revision(self.engine) is None
                 migrate.upgrade(self.engine)
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
                 self.engine.dispose()

@@ -1,0 +1,74 @@
+"""The Dagster instance a sync runs on must hold back a second emitting run of one account.
+
+`dagster_home/dagster.yaml` allows one run at a time per account partition. A DAGSTER_HOME with no
+dagster.yaml would run without that limit (and Dagster would print its missing-configuration and
+telemetry banners in the middle of the sync), so a sync writes the project's instance file into a
+folder that has none, and refuses an existing file that lacks the limit rather than rewrite what
+an operator wrote.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from omie_pipeline.settings import SettingsError
+
+INSTANCE_TEMPLATE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
+PARTITION_TAG = "dagster/partition"
+
+
+class InstanceConfigError(SettingsError):
+    """The instance's dagster.yaml cannot be used for emission; the message says what to add."""
+
+
+def prepare_instance(home: Path) -> str | None:
+    """Make `home` an instance with the per-account run limit; returns what was done, or None.
+
+    Raises InstanceConfigError when an existing dagster.yaml has no such limit or cannot be read.
+    """
+    config_path = home / "dagster.yaml"
+    if not config_path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(INSTANCE_TEMPLATE, config_path)
+        return (f"wrote {config_path} (the folder had none): one run at a time per account, "
+                "run retries, telemetry off")
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise InstanceConfigError(f"DAGSTER_HOME {config_path} cannot be read: {error}") from None
+    if not limits_one_run_per_account(config):
+        raise InstanceConfigError(
+            f"{config_path} does not limit runs to one at a time per account (a tag_concurrency_limits entry "
+            f"for {PARTITION_TAG} with applyLimitPerUniqueValue and limit 1, as in {INSTANCE_TEMPLATE}): two "
+            "emitting runs of one account could overlap, so the sync does not start; add the limit"
+        )
+    return None
+
+
+def limits_one_run_per_account(config: Any) -> bool:
+    """Whether an instance configuration (parsed dagster.yaml) holds one run per account partition,
+    in the `concurrency:` block or in the queued run coordinator's own settings."""
+    if not isinstance(config, dict):
+        return False
+    places = [_dig(config, "concurrency", "runs", "tag_concurrency_limits"),
+              _dig(config, "run_coordinator", "config", "tag_concurrency_limits")]
+    return any(_is_partition_limit(entry) for place in places if isinstance(place, list) for entry in place)
+
+
+def _dig(config: dict, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(config, dict):
+            return None
+        config = config.get(key)
+    return config
+
+
+def _is_partition_limit(entry: Any) -> bool:
+    if not isinstance(entry, dict) or entry.get("key") != PARTITION_TAG:
+        return False
+    value = entry.get("value")
+    return isinstance(value, dict) and value.get("applyLimitPerUniqueValue") is True and entry.get("limit") == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from omie_pipeline.cli import main
+from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.runner.graph import PassResult
 from omie_pipeline.runner.summary import PipelineSummary
 
@@ -27,7 +28,11 @@ def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | 
         echo(f"  run {stage.job} ({stage.run_id[:8]}) {stage.seconds:.1f}s {mark}")
     for name, result in outcome.sensor_results.items():
         echo(f"  sensor {name}: {result}")
-    if not outcome.settled:
+    if summary.held_until:
+        until = max(summary.held_until.values())
+        echo(f"  {len(summary.held_until)} invoices held by an interrupted run until {to_sao_paulo(until):%H:%M} "
+             "(São Paulo): no OS was recorded for them, and the first sync after that sends them")
+    if not outcome.settled and summary.waiting_on_prefeitura:
         echo("  some invoices are still waiting on the prefeitura; the status refresh schedule follows them")
     for path in reports:
         echo(f"  report: {path}")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import PENDING_STATUSES
+from omie_pipeline.domain.timeutil import now_utc, to_sao_paulo
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
+from omie_pipeline.sync.invoices import IssueSettings
+
+CLAIM_LEASE = IssueSettings().claim_lease
 
 
 @dataclass
@@ -37,6 +42,14 @@ class PipelineSummary:
     issues: Counter = field(default_factory=Counter)
     outcomes: list[DealOutcome] = field(default_factory=list)
     invoiced_amount: Decimal = Decimal("0")
+    held_until: dict[str, datetime] = field(default_factory=dict)
+    """Deals whose intent a run claimed and left before Omie recorded an OS (it was interrupted):
+    nothing is sent for them until the claim's lease runs out."""
+
+    @property
+    def waiting_on_prefeitura(self) -> int:
+        """Pending invoices Omie holds an OS for: the prefeitura, not this pipeline, has the next move."""
+        return self.pending_invoices - len(self.held_until)
 
     @property
     def pending_invoices(self) -> int:
@@ -60,8 +73,10 @@ class PipelineSummary:
         }
 
 
-def summarise(store: Store, account: str) -> PipelineSummary:
+def summarise(store: Store, account: str, claim_lease: timedelta = CLAIM_LEASE,
+              now: datetime | None = None) -> PipelineSummary:
     """Counts by stage and each deal's outcome; a deal with both an invoice and issues shows the invoice."""
+    now = now or now_utc()
     summary = PipelineSummary(account=account)
     with store.connect() as connection:
         deal_rows = connection.execute(
@@ -74,7 +89,8 @@ def summarise(store: Store, account: str) -> PipelineSummary:
             .group_by(client_links.c.how)).all()))
         invoice_rows = {row.deal_id: row for row in connection.execute(
             sa.select(invoices.c.deal_id, invoices.c.status, invoices.c.nfse_number, invoices.c.last_error,
-                      invoices.c.gross_amount).where(invoices.c.account == account))}
+                      invoices.c.gross_amount, invoices.c.omie_os_id, invoices.c.claimed_by, invoices.c.claimed_at)
+            .where(invoices.c.account == account))}
         open_issues: dict[str, list] = {}
         for row in connection.execute(
             sa.select(deal_issues.c.deal_id, deal_issues.c.field, deal_issues.c.reason, deal_issues.c.message)
@@ -92,7 +108,12 @@ def summarise(store: Store, account: str) -> PipelineSummary:
     for deal_id in sorted(known):
         invoice = invoice_rows.get(deal_id)
         if invoice is not None:
-            summary.outcomes.append(DealOutcome(deal_id, invoice.status, invoice.last_error, invoice.nfse_number))
+            reason = invoice.last_error
+            until = _held_until(invoice, claim_lease, now)
+            if until is not None:
+                summary.held_until[deal_id] = until
+                reason = f"held by an interrupted run until {to_sao_paulo(until):%H:%M} (São Paulo); sent after that"
+            summary.outcomes.append(DealOutcome(deal_id, invoice.status, reason, invoice.nfse_number))
         elif deal_id in open_issues:
             first = open_issues[deal_id][0]
             reasons = "; ".join(f"{issue.field}: {issue.message}" for issue in open_issues[deal_id])
@@ -100,3 +121,11 @@ def summarise(store: Store, account: str) -> PipelineSummary:
         else:
             summary.outcomes.append(DealOutcome(deal_id, "pending", "not processed yet"))
     return summary
+
+
+def _held_until(invoice, claim_lease: timedelta, now: datetime) -> datetime | None:
+    """When a claimed intent with no OS recorded is free again; None when it is not held so."""
+    if invoice.status not in PENDING_STATUSES or invoice.omie_os_id is not None or not invoice.claimed_by:
+        return None
+    until = invoice.claimed_at + claim_lease
+    return until if until > now else None

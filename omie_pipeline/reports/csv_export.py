@@ -2,8 +2,8 @@
 
 Numbers are written as plain numbers (`1234,56`, no currency sign, no thousands separator) so
 that Excel and pandas read them as numbers that can be summed. Text that Excel would run as a
-formula (starting with = + - @) is prefixed with an apostrophe: names and messages come from the
-CRM and from Omie.
+formula (starting with = + - @) is prefixed with an apostrophe and control characters are dropped
+(reports/cells.py): names and messages come from the CRM and from Omie.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from omie_pipeline.reports.cells import spreadsheet_text
 from omie_pipeline.reports.columns import Column, rows_as_records
 
 CSV_ENCODING = "utf-8-sig"
 CSV_SEPARATOR = ";"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_value(value: Any, column: Column) -> str:
@@ -31,8 +31,7 @@ def csv_value(value: Any, column: Column) -> str:
         return value.strftime("%d/%m/%Y") if isinstance(value, date) else str(value)
     if column.kind == "int":
         return str(int(value))
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return spreadsheet_text(str(value))
 
 
 def write_csv(path: Path, rows: Iterable[Any], columns: Sequence[Column]) -> None:

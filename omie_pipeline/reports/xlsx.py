@@ -2,6 +2,7 @@
 
 Money cells hold numbers formatted `"R$" #,##0.00` and dates hold dates formatted dd/mm/yyyy, so
 finance can sum, filter and pivot them; every table sheet has a frozen, filterable header row.
+Text cells never hold a control character or a live formula (reports/cells.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.reports.cells import spreadsheet_text
 from omie_pipeline.reports.columns import Column, deal_columns, exception_columns, rows_as_records
 from omie_pipeline.reports.labels import stage_label
 from omie_pipeline.reports.model import Report
@@ -37,6 +39,11 @@ _TOTAL_BORDER = Border(top=Side(style="thin", color="90A4AE"))
 _FORMATS = {"money": MONEY_FORMAT, "date": DATE_FORMAT, "int": INT_FORMAT}
 
 
+def _cell_value(value: Any) -> Any:
+    """Text made safe for a cell (reports/cells.py); numbers and dates as they are."""
+    return spreadsheet_text(value) if isinstance(value, str) else value
+
+
 def _table_sheet(sheet: Worksheet, rows: Sequence[Any], columns: Sequence[Column]) -> None:
     sheet.append([column.header for column in columns])
     for cell in sheet[1]:
@@ -44,7 +51,7 @@ def _table_sheet(sheet: Worksheet, rows: Sequence[Any], columns: Sequence[Column
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for record in rows_as_records(rows, columns):
-        sheet.append(record)
+        sheet.append([_cell_value(value) for value in record])
     for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = column.width
@@ -67,7 +74,7 @@ class _SummaryWriter:
     def line(self, values: Sequence[Any], formats: Sequence[str | None] = (), font: Font | None = None,
              border: Border | None = None) -> None:  # fmt: skip
         for index, value in enumerate(values, start=1):
-            cell = self.sheet.cell(row=self.row, column=index, value=value)
+            cell = self.sheet.cell(row=self.row, column=index, value=_cell_value(value))
             if index - 1 < len(formats) and formats[index - 1]:
                 cell.number_format = formats[index - 1]
             if font:

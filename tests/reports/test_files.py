@@ -144,7 +144,7 @@ def test_rewriting_a_day_replaces_its_files_and_leaves_no_temporary_files(sqlite
     assert not [path for path in (tmp_path / ACCOUNT).iterdir() if path.name.startswith(".")]
 
 
-def test_csv_neutralises_text_that_excel_would_run_as_a_formula(sqlite_seeded, tmp_path) -> None:
+def test_csv_and_xlsx_neutralise_text_that_excel_would_run_as_a_formula(sqlite_seeded, tmp_path) -> None:
     from omie_pipeline.store.tables import deals
 
     with sqlite_seeded.store.begin() as connection:
@@ -152,6 +152,23 @@ def test_csv_neutralises_text_that_excel_would_run_as_a_formula(sqlite_seeded, t
     files = write_report(build(sqlite_seeded), tmp_path)
     frame = _read_csv(files.csv)
     assert frame.loc[frame["Negócio"] == "D-1001", "Cliente"].item() == "'=HYPERLINK(\"x\")"
+    cells = [cell for sheet in openpyxl.load_workbook(files.xlsx) for row in sheet.iter_rows() for cell in row
+             if isinstance(cell.value, str) and "HYPERLINK" in cell.value]
+    assert cells and all(cell.data_type == "s" and cell.value.startswith("'=") for cell in cells)
+
+
+def test_control_characters_in_crm_text_never_break_the_report(sqlite_seeded, tmp_path) -> None:
+    from omie_pipeline.store.tables import deals
+
+    with sqlite_seeded.store.begin() as connection:
+        connection.execute(deals.update().where(deals.c.deal_id == "D-1001")
+                           .values(legal_name="Bell\x07 Escape\x1b Null\x00 Ltda", description="a\x0bb"))
+    files = write_report(build(sqlite_seeded), tmp_path)
+
+    frame = _read_csv(files.csv)
+    assert frame.loc[frame["Negócio"] == "D-1001", "Cliente"].item() == "Bell Escape Null Ltda"
+    workbook = openpyxl.load_workbook(files.xlsx)
+    assert any(cell.value == "Bell Escape Null Ltda" for sheet in workbook for row in sheet.iter_rows() for cell in row)
 
 
 def test_an_account_that_cannot_name_a_folder_is_refused(sqlite_seeded, tmp_path) -> None:

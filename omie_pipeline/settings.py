@@ -7,11 +7,13 @@ value: app_secret and webhook URLs are `SecretStr`.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from omie_pipeline.domain.deal import DEFAULT_MAX_AMOUNT, STORABLE_MAX_AMOUNT
 from omie_pipeline.domain.taxes import Regime
 
 OMIE_PRODUCTION_URL = "https://app.omie.com.br/api/v1/"
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     salesos_deals_table: str | None = None
     salesos_deals_mapping: Path | None = None
     omie_pipeline_closed_statuses: str = "won"
+    # The largest amount one deal may carry (a few extra zeros typed in the CRM become an issue).
+    omie_pipeline_max_deal_amount: Decimal = Field(DEFAULT_MAX_AMOUNT, gt=0, le=STORABLE_MAX_AMOUNT, decimal_places=2)
     omie_pipeline_service_map: Path = Path("config/service_map.yaml")
     omie_pipeline_stuck_after_minutes: int = Field(30, gt=0)
     # Omie does not document the codes of `regime_tributario`: a person confirms the regime here.

@@ -40,7 +40,8 @@ def pull_command(account: str | None, full_refresh: bool, overlap_minutes: int) 
     try:
         pulled = pull_deals(source_from_settings(settings), store, account or settings.omie_pipeline_account,
                             closed_statuses=settings.closed_statuses, full_refresh=full_refresh,
-                            overlap=timedelta(minutes=overlap_minutes))
+                            overlap=timedelta(minutes=overlap_minutes),
+                            max_amount=settings.omie_pipeline_max_deal_amount)
     except SourceError as error:
         raise click.ClickException(str(error)) from None
     finally:

@@ -86,6 +86,10 @@ class DealSourceResource(dg.ConfigurableResource):
         mapping = self.mapping or settings.salesos_deals_mapping
         return open_source(self.url or settings.salesos_deals_url, self.table or settings.salesos_deals_table, mapping)
 
+    def max_amount(self):
+        """The largest amount one deal may carry (OMIE_PIPELINE_MAX_DEAL_AMOUNT)."""
+        return load_settings().omie_pipeline_max_deal_amount
+
     def statuses(self) -> frozenset[str]:
         """The statuses that count as closed, lower-cased."""
         if self.closed_statuses:

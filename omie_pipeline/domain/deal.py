@@ -54,6 +54,8 @@ __all__ = [
     "Deal",
     "DealClient",
     "DealRowError",
+    "DEFAULT_MAX_AMOUNT",
+    "STORABLE_MAX_AMOUNT",
     "FieldProblem",
     "client_integration_code",
     "invoice_idempotency_key",
@@ -63,6 +65,7 @@ __all__ = [
     "parse_deal_row",
     "phone_parts",
     "validate_deal_row",
+    "without_control_characters",
 ]
 
 DEAL_COLUMNS = ("deal_id", "account", "status", "closed_at", "updated_at", "amount", "product_code", "description")
@@ -84,7 +87,15 @@ MAX_LENGTHS = {
     "city": 200, "municipal_registration": 40, "state_registration": 40,
 }  # fmt: skip
 
+# The largest amount one deal may carry unless configured otherwise: a typo of a few extra zeros
+# must become an issue, not an NFS-e. The store's money columns hold 14 digits before the comma.
+DEFAULT_MAX_AMOUNT = Decimal("10000000.00")
+STORABLE_MAX_AMOUNT = Decimal("99999999999999.99")
+
 _WHITESPACE_RUN = re.compile(r"\s+")
+# C0 controls and DEL other than tab and line breaks: a NUL breaks PostgreSQL text, a BEL or ESC
+# an XLSX file, and none of them belongs on an invoice.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;.]+")
 
 
@@ -98,8 +109,13 @@ def _as_text(value: Any, field: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _problem("bad_type", f"{field} must be text, not {type(value).__name__}")
-    text = str(value).strip()
+    text = without_control_characters(str(value)).strip()
     return text or None
+
+
+def without_control_characters(text: str) -> str:
+    """`text` without the control characters no store, spreadsheet or invoice should hold."""
+    return _CONTROL_CHARACTERS.sub("", text)
 
 
 def _required(validate: Callable[[Any, ValidationInfo], Any]) -> Callable[[Any, ValidationInfo], Any]:
@@ -156,6 +172,10 @@ def _amount(value: Any, info: ValidationInfo) -> Decimal | None:
         raise _problem(error.reason, f"{info.field_name}: {error.message}") from None
     if amount <= 0:
         raise _problem("not_positive", f"{info.field_name} must be more than zero")
+    maximum = (info.context or {}).get("max_amount", DEFAULT_MAX_AMOUNT)
+    if amount > maximum:
+        raise _problem("above_maximum", f"{info.field_name} is {amount:,.2f}, above the largest amount a deal may "
+                                        f"carry here ({maximum:,.2f}; OMIE_PIPELINE_MAX_DEAL_AMOUNT)")
     return amount.quantize(CENT)
 
 
@@ -311,7 +331,7 @@ def mask_raw_value(field: str, raw: Any) -> str | None:
     """The raw value of a field as it may be shown: personal data masked, long text cut."""
     if raw is None:
         return None
-    text = str(raw)
+    text = without_control_characters(str(raw))
     if field == "document":
         return mask_document(text)
     if field == "email":
@@ -327,11 +347,18 @@ def _fix_for(field: str, reason: str) -> str:
         return "check the deals source: this row belongs to another Omie account"
     if reason == "state_mismatch":
         return "correct the city's IBGE code or the state in the CRM"
+    if reason == "above_maximum":
+        return ("correct the amount in the CRM; if the deal really is this large, raise OMIE_PIPELINE_MAX_DEAL_AMOUNT; "
+                "the deal is retried on the next run")
     return f"correct {field} in the CRM; the deal is retried on the next run"
 
 
-def validate_deal_row(row: Mapping[str, Any], account: str) -> Deal | list[FieldProblem]:
+def validate_deal_row(
+    row: Mapping[str, Any], account: str, *, max_amount: Decimal = DEFAULT_MAX_AMOUNT
+) -> Deal | list[FieldProblem]:
     """Read one flattened source row (canonical column names) into a Deal for `account`.
+
+    An amount above `max_amount` is a problem of the row (`above_maximum`), never an invoice.
 
     Values are text as in a CSV; SQL sources may also pass int, Decimal and aware datetime. A blank
     `account` column means the account being synced; a different one is a problem, since a row of
@@ -355,7 +382,7 @@ def validate_deal_row(row: Mapping[str, Any], account: str) -> Deal | list[Field
     data["account"] = account
     data["client"] = {name: row.get(name) for name in CLIENT_COLUMNS}
     try:
-        deal = Deal.model_validate(data)
+        deal = Deal.model_validate(data, context={"max_amount": min(max_amount, STORABLE_MAX_AMOUNT)})
     except ValidationError as error:
         problems.extend(_problems_from(error, row, deal_id))
         return problems

@@ -29,16 +29,22 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Iterable
+
+import sqlalchemy as sa
 
 from omie_pipeline.domain.deal import (
     CLIENT_COLUMNS,
+    DEFAULT_MAX_AMOUNT,
     MAX_LENGTHS,
+    STORABLE_MAX_AMOUNT,
     Deal,
     DealClient,
     FieldProblem,
     mask_raw_value,
     validate_deal_row,
+    without_control_characters,
 )
 from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
 from omie_pipeline.domain.timeutil import DatetimeFormatError, now_utc, parse_iso_datetime
@@ -58,6 +64,7 @@ log = logging.getLogger("omie_pipeline.sync.deals")
 DEFAULT_OVERLAP = timedelta(minutes=10)
 CLOCK_SKEW = timedelta(minutes=5)  # how far the CRM's clock may run ahead of ours before a date is "in the future"
 IN_FUTURE = "in_future"
+NOT_STORABLE = "not_storable"
 WRITE_BATCH = 500
 VALIDATION_STAGE = "validation"
 NOT_CLOSED = "not_closed"
@@ -110,9 +117,12 @@ def pull_deals(
     closed_statuses: Iterable[str] = ("won",),
     full_refresh: bool = False,
     overlap: timedelta = DEFAULT_OVERLAP,
+    max_amount: Decimal = DEFAULT_MAX_AMOUNT,
     now: datetime | None = None,
 ) -> PullSummary:
     """Read the deals changed since the watermark (all with `full_refresh`) into the store.
+
+    A deal above `max_amount` is kept with an `above_maximum` issue and never invoiced.
 
     The watermark moves only after every row is stored, so a pull that fails part-way is simply
     read again. Raises SourceError when the source as a whole cannot be read.
@@ -137,7 +147,7 @@ def pull_deals(
     batch: list[_Version] = []
     for source_row in source.read(since):
         summary.read += 1
-        version = _version_of(source_row, account, closed, horizon)
+        version = _version_of(source_row, account, closed, horizon, max_amount)
         if version.moves_watermark and version.updated_at is not None and (newest is None or version.updated_at > newest):
             newest = min(version.updated_at, moment)
         batch.append(version)
@@ -165,7 +175,8 @@ def _status_of(values: dict[str, Any]) -> str | None:
     return text or None
 
 
-def _version_of(source_row: SourceRow, account: str, closed: frozenset[str], horizon: datetime) -> _Version:
+def _version_of(source_row: SourceRow, account: str, closed: frozenset[str], horizon: datetime,
+                max_amount: Decimal) -> _Version:
     values = source_row.values
     status = _status_of(values)
     deal_id = _deal_id_of(values)
@@ -183,7 +194,7 @@ def _version_of(source_row: SourceRow, account: str, closed: frozenset[str], hor
         row = _salvaged_row(values, deal_id, account, {problem.field for problem in problems}, status)
         return _Version(deal_id, row, problems, row["updated_at"], source_row.position, reopened=True,
                         moves_watermark=future is None)
-    result = validate_deal_row(values, account)
+    result = validate_deal_row(values, account, max_amount=max_amount)
     problems = [] if isinstance(result, Deal) else list(result)
     if future is not None:
         problems.append(future)
@@ -230,7 +241,7 @@ def _deal_id_of(values: dict[str, Any]) -> str:
 def _clip(value: Any, name: str) -> str | None:
     if value is None:
         return None
-    text = " ".join(str(value).split())
+    text = " ".join(without_control_characters(str(value)).split())
     if not text:
         return None
     limit = MAX_LENGTHS.get(name)
@@ -253,7 +264,7 @@ def _amount_or_none(value: Any) -> Any:
         amount = to_decimal(value, places=2)
     except MoneyFormatError:
         return None
-    return amount.quantize(CENT) if amount > 0 else None
+    return amount.quantize(CENT) if 0 < amount <= STORABLE_MAX_AMOUNT else None
 
 
 def _salvaged_row(
@@ -272,7 +283,8 @@ def _salvaged_row(
         "updated_at": _moment_or_none(kept.get("updated_at")),
         "amount": _amount_or_none(kept.get("amount")),
         "product_code": _clip(kept.get("product_code"), "product_code"),
-        "description": str(kept["description"]) if kept.get("description") not in (None, "") else None,
+        "description": without_control_characters(str(kept["description"])) or None
+        if kept.get("description") not in (None, "") else None,
         "is_valid": False,
     }
     client = _readable_client({name: kept.get(name) for name in CLIENT_COLUMNS})
@@ -300,6 +312,32 @@ def _readable_client(values: dict[str, Any]) -> DealClient:
         return DealClient.model_validate(readable)
     except ValueError:  # fields fine alone but not together (an IBGE code of another state)
         return DealClient.model_validate({k: v for k, v in readable.items() if k != "city_ibge_code"})
+
+
+def _save_each_or_say_why(connection: sa.Connection, versions: list[_Version]) -> None:
+    """Save the batch in one statement; when the database refuses it, save row by row so that a row
+    it cannot hold (a value out of a column's range, a character its encoding refuses) becomes that
+    deal's `not_storable` issue and the rest of the batch is stored."""
+    try:
+        with connection.begin_nested():
+            save_deals(connection, [version.row for version in versions])
+        return
+    except sa.exc.DBAPIError:
+        pass
+    for version in versions:
+        try:
+            with connection.begin_nested():
+                save_deals(connection, [version.row])
+        except sa.exc.DBAPIError as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            log.warning("deal %s: the store refused it: %s", version.deal_id, reason)
+            version.problems.append(FieldProblem(
+                deal_id=version.deal_id, field="row", reason_code=NOT_STORABLE,
+                message=f"the state store refused this deal ({reason}); it is not invoiced while it stays so",
+                raw_value_masked=None,
+                fix="correct the deal's values in the CRM (an amount or text out of range); "
+                    "the deal is read again on the next run",
+            ))
 
 
 def _latest_per_deal(batch: list[_Version]) -> list[_Version]:
@@ -337,6 +375,9 @@ def _store_batch(
                 continue
             to_write.append(version)
         for version in to_write:
+            version.row["pulled_at"] = now
+        _save_each_or_say_why(connection, to_write)
+        for version in to_write:
             if version.reopened:
                 summary.reopened += 1
             elif version.problems:
@@ -345,9 +386,6 @@ def _store_batch(
                 summary.valid += 1
             for problem in version.problems:
                 summary.issues_by_reason[problem.reason_code] += 1
-        for version in to_write:
-            version.row["pulled_at"] = now
-        save_deals(connection, [version.row for version in to_write])
         issues = [
             IssueRecord(
                 deal_id=version.deal_id, stage=VALIDATION_STAGE, field=problem.field, reason=problem.reason_code,

@@ -31,6 +31,7 @@ def closed_deals(
         pulled = pull_deals(
             source, store.store(), account, closed_statuses=deal_source.statuses(),
             full_refresh=config.full_refresh, overlap=timedelta(minutes=config.overlap_minutes),
+            max_amount=deal_source.max_amount(),
         )
     except SourceError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from error

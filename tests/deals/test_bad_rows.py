@@ -1,0 +1,89 @@
+"""Rows no database or invoice should hold: one of them never stops the batch (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from omie_pipeline.sources.base import SourceRow
+from omie_pipeline.store import Store
+from omie_pipeline.store.tables import deal_issues, deals
+from omie_pipeline.sync import deals as deals_sync
+from omie_pipeline.sync.deals import pull_deals
+
+from .conftest import ACCOUNT, deal_row
+
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)
+
+
+class ListSource:
+    """Rows as a SQL source hands them over, without a CSV in between (a NUL byte survives)."""
+
+    source_id = "list:test"
+    description = "a list of rows"
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows = rows
+
+    def read(self, since: datetime | None) -> Iterator[SourceRow]:
+        for position, values in enumerate(self.rows, start=1):
+            yield SourceRow(position=position, values=values)
+
+
+def _stored(store: Store) -> dict[str, sa.Row]:
+    with store.connect() as connection:
+        return {row.deal_id: row for row in connection.execute(sa.select(deals).where(deals.c.account == ACCOUNT))}
+
+
+def _open_issues(store: Store) -> set[tuple[str, str, str]]:
+    with store.connect() as connection:
+        return {(row.deal_id, row.field, row.reason) for row in connection.execute(
+            sa.select(deal_issues).where(deal_issues.c.account == ACCOUNT, deal_issues.c.resolved_at.is_(None)))}
+
+
+def test_an_absurd_amount_and_control_characters_never_stop_the_batch(store: Store) -> None:
+    rows = [deal_row(f"D-{n}") for n in range(60)]
+    rows[10] = deal_row("D-HUGE", amount="100000000000000000000000.00")
+    rows[20] = deal_row("D-NUL", legal_name="Acme\x00 Serviços\x07 Ltda", description="Linha 1\nLinha\x1b 2")
+    rows[30] = deal_row("D-BIG", amount="10000000.01")
+
+    pulled = pull_deals(ListSource(rows), store, ACCOUNT, now=NOW)
+
+    stored = _stored(store)
+    assert len(stored) == 60 and pulled.valid == 58 and pulled.invalid == 2
+    assert stored["D-NUL"].is_valid and stored["D-NUL"].legal_name == "Acme Serviços Ltda"
+    assert stored["D-NUL"].description == "Linha 1\nLinha 2"
+    assert not stored["D-HUGE"].is_valid and stored["D-HUGE"].amount is None
+    assert not stored["D-BIG"].is_valid and stored["D-BIG"].amount is None  # a field at fault is not kept
+    assert _open_issues(store) == {("D-HUGE", "amount", "above_maximum"), ("D-BIG", "amount", "above_maximum")}
+
+
+def test_the_largest_amount_is_configurable(store: Store) -> None:
+    rows = [deal_row("D-1", amount="2000.00"), deal_row("D-2", amount="12000000.00")]
+
+    pull_deals(ListSource(rows), store, ACCOUNT, now=NOW, max_amount=Decimal("1000.00"))
+    assert _open_issues(store) == {("D-1", "amount", "above_maximum"), ("D-2", "amount", "above_maximum")}
+
+    pull_deals(ListSource(rows), store, ACCOUNT, now=NOW, max_amount=Decimal("50000000.00"), full_refresh=True)
+    assert _open_issues(store) == set() and all(row.is_valid for row in _stored(store).values())
+
+
+def test_a_row_the_database_refuses_becomes_that_deals_issue_and_the_rest_is_stored(store: Store, monkeypatch) -> None:
+    real_save = deals_sync.save_deals
+
+    def refusing_save(connection, rows):
+        if any(row["deal_id"] == "D-REFUSED" for row in rows):
+            raise sa.exc.DataError("INSERT", {}, Exception("value out of range for type numeric"))
+        return real_save(connection, rows)
+
+    monkeypatch.setattr(deals_sync, "save_deals", refusing_save)
+    rows = [deal_row(f"D-{n}") for n in range(5)] + [deal_row("D-REFUSED")]
+
+    pulled = pull_deals(ListSource(rows), store, ACCOUNT, now=NOW)
+
+    assert set(_stored(store)) == {f"D-{n}" for n in range(5)}
+    assert _open_issues(store) == {("D-REFUSED", "row", "not_storable")}
+    assert pulled.valid == 5 and pulled.invalid == 1

@@ -65,6 +65,7 @@ DEFAULT_OVERLAP = timedelta(minutes=10)
 CLOCK_SKEW = timedelta(minutes=5)  # how far the CRM's clock may run ahead of ours before a date is "in the future"
 IN_FUTURE = "in_future"
 NOT_STORABLE = "not_storable"
+CONFLICTING_VERSIONS = "conflicting_versions"
 WRITE_BATCH = 500
 VALIDATION_STAGE = "validation"
 NOT_CLOSED = "not_closed"
@@ -181,7 +182,7 @@ def _version_of(source_row: SourceRow, account: str, closed: frozenset[str], hor
     status = _status_of(values)
     deal_id = _deal_id_of(values)
     future = _future_problem(deal_id, values, horizon)
-    if status not in closed:
+    if status is not None and status not in closed:
         problem = FieldProblem(
             deal_id=deal_id, field="status", reason_code=NOT_CLOSED,
             message=f"the deal's status is now {status or '(empty)'!r}, not one of the closed statuses "
@@ -341,13 +342,40 @@ def _save_each_or_say_why(connection: sa.Connection, versions: list[_Version]) -
 
 
 def _latest_per_deal(batch: list[_Version]) -> list[_Version]:
-    """One version per deal: the newest `updated_at`, the later row on a tie or when unreadable."""
+    """One version per deal: the newest `updated_at`, the later row on a tie or when unreadable.
+
+    Two different rows of one deal with the same `updated_at` cannot be told apart: which amount
+    is the sale's? The later one is kept, marked invalid with a `conflicting_versions` issue, so
+    that it is not invoiced until the CRM holds one version (identical repeats are no conflict).
+    """
     chosen: dict[str, _Version] = {}
+    conflicts: set[tuple[str, datetime]] = set()
     for version in batch:
         current = chosen.get(version.deal_id)
+        if current is not None and _conflict(current, version):
+            conflicts.add((version.deal_id, version.updated_at))
         if current is None or _order(version) >= _order(current):
             chosen[version.deal_id] = version
+    for version in chosen.values():
+        if (version.deal_id, version.updated_at) in conflicts:
+            version.row["is_valid"] = False
+            version.problems.append(FieldProblem(
+                deal_id=version.deal_id, field="updated_at", reason_code=CONFLICTING_VERSIONS,
+                message="the source holds different versions of this deal with the same updated_at; which one is "
+                        "the sale cannot be told, so it is not invoiced while they disagree",
+                raw_value_masked=mask_raw_value("updated_at", version.updated_at.isoformat()),
+                fix="keep one row per deal in the CRM export (or change the deal so that its newest version has a "
+                    "later updated_at); the deal is retried on the next run",
+            ))
     return list(chosen.values())
+
+
+def _conflict(one: _Version, other: _Version) -> bool:
+    """Two rows of one deal at the same readable moment that say different things."""
+    if one.updated_at is None or one.updated_at != other.updated_at:
+        return False
+    return {k: v for k, v in one.row.items() if k != "pulled_at"} != {k: v for k, v in other.row.items()
+                                                                        if k != "pulled_at"}
 
 
 def _order(version: _Version) -> tuple[float, int]:

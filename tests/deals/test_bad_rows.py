@@ -87,3 +87,27 @@ def test_a_row_the_database_refuses_becomes_that_deals_issue_and_the_rest_is_sto
     assert set(_stored(store)) == {f"D-{n}" for n in range(5)}
     assert _open_issues(store) == {("D-REFUSED", "row", "not_storable")}
     assert pulled.valid == 5 and pulled.invalid == 1
+
+
+def test_two_versions_of_a_deal_at_one_moment_are_an_issue_not_a_silent_choice(store: Store) -> None:
+    rows = [deal_row("D-TWICE", amount="1000.00"), deal_row("D-TWICE", amount="1200.00"),
+            deal_row("D-SAME"), deal_row("D-SAME"),
+            deal_row("D-SETTLED", amount="10.00"), deal_row("D-SETTLED", amount="20.00"),
+            deal_row("D-SETTLED", amount="30.00", updated_at="2026-11-21T09:00:00-03:00")]
+
+    pull_deals(ListSource(rows), store, ACCOUNT, now=NOW)
+
+    stored = _stored(store)
+    assert not stored["D-TWICE"].is_valid
+    assert stored["D-SAME"].is_valid  # the same row twice is no conflict
+    assert stored["D-SETTLED"].is_valid and stored["D-SETTLED"].amount == Decimal("30.00")  # a later version decides
+    assert _open_issues(store) == {("D-TWICE", "updated_at", "conflicting_versions")}
+
+
+def test_an_empty_status_is_a_missing_required_field_not_a_deal_that_is_not_closed(store: Store) -> None:
+    pulled = pull_deals(ListSource([deal_row("D-NOSTATUS", status=""), deal_row("D-OPEN", status="open")]),
+                        store, ACCOUNT, now=NOW)
+
+    assert pulled.not_closed == 1 and pulled.invalid == 1
+    assert set(_stored(store)) == {"D-NOSTATUS"}
+    assert _open_issues(store) == {("D-NOSTATUS", "status", "missing")}

@@ -72,6 +72,7 @@ from omie_pipeline.store.invoices import (
     update_claimed,
 )
 from omie_pipeline.store.tax_rates import TaxRateVersion, rates_in_force
+from omie_pipeline.sync.client_billing import omie_client_issues
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import apply_observation, from_os_record, from_status_detail
 from omie_pipeline.sync.invoice_payload import DEFAULT_CATEGORY, OrderFacts, build_order
@@ -178,6 +179,8 @@ def prepare_invoice(connection: Any, account: str, deal: Mapping[str, Any], clie
         issues.append(InvoiceIssue("client", "no_client_link", f"deal {deal_id} has no Omie client yet",
                                    "see the deal's client issues; once its client is linked in Omie the deal is "
                                    "invoiced on the next run"))
+    else:
+        issues.extend(omie_client_issues(connection, account, deal_id, client_id))
     service = rates = None
     if deal.get("product_code"):
         try:

@@ -37,7 +37,8 @@ def test_life_cycle_to_issued(account: Account) -> None:
     summary = account.issue()
 
     assert [summary.of(deal).outcome for deal in deal_ids] == [Outcome.SUBMITTED] * 3
-    assert calls_since(account.sim, before) == {"IncluirOS": 3, "ValidarOS": 3, "FaturarOS": 3}
+    # One ConsultarOS per new OS keeps the taxes Omie computed beside the invoice's own.
+    assert calls_since(account.sim, before) == {"IncluirOS": 3, "ConsultarOS": 3, "ValidarOS": 3, "FaturarOS": 3}
     invoice = account.invoice(deal_ids[0])
     assert invoice.status == InvoiceStatus.SUBMITTED and invoice.submitted_at is not None
     # The taxes recorded before sending (Lucro Presumido, IRRF 1.5 % and CSRF 4.65 % withheld).

@@ -20,9 +20,9 @@ from omie_pipeline.store.upsert import upsert
 def record_omie_taxes(connection: sa.Connection, account: str, deal_id: str, figures: OmieTaxFigures,
                       at: datetime) -> None:  # fmt: skip
     """Keep what Omie computed for the deal's invoice (replacing an earlier read)."""
+    reform = json.dumps(dict(figures.reform), sort_keys=True) if figures.reform else None
     row = {"account": account, "deal_id": deal_id, "source": figures.source, "iss_base": figures.iss_base,
-           "net_amount": figures.net_amount, "reform": json.dumps(dict(figures.reform), sort_keys=True) if figures.reform else None,
-           "read_at": at}  # fmt: skip
+           "net_amount": figures.net_amount, "reform": reform, "read_at": at}
     for tax in COMPARED_TAXES:
         row[f"{tax}_amount"] = figures.amounts.get(tax)
     upsert(connection, omie_tax_figures, [row], ["account", "deal_id"])

@@ -203,7 +203,8 @@ def test_a_valid_deal_may_still_miss_what_an_invoice_needs():
     )
     assert deal.client.document is None
     # Omie refuses to bill a note whose client has no e-mail: it is as required as the address.
-    assert missing_invoice_fields(deal) == ["legal_name", "document", "street", "number", "zip", "email", "product_code"]
+    assert missing_invoice_fields(deal) == [
+        "legal_name", "document", "street", "number", "zip", "email", "product_code"]
     complete = parse_deal_row(_row(), "main")
     assert missing_invoice_fields(complete) == []
 

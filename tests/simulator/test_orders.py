@@ -199,7 +199,9 @@ def test_item_returns_the_ibs_cbs_rates_and_reductions_sent_or_from_the_catalog(
             "impostos": {"nAliqCbs": 0.9, "nPercReducaoCbs": 60, "nPercReducaoIbsUf": 60, "cClassTrib": "200001"}}
     catalog = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 450}
     omie.ok(OS, "IncluirOS", order_param("OS-IBS", client_id, sent, catalog))
-    first, second = (item["impostos"] for item in omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-IBS"})["ServicosPrestados"])
+    order = omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-IBS"})
+    first, second = (item["impostos"] for item in order["ServicosPrestados"])
     assert (first["nAliqCbs"], first["nPercReducaoCbs"], first["nPercReducaoIbsUf"]) == (0.9, 60.0, 60.0)
     assert (first["cClassTrib"], first["nPercReducaoIbsMun"]) == ("200001", 0.0)
-    assert (second["cCST"], second["nAliqIbsUf"], second["nAliqIbsMun"], second["nPercReducaoCbs"]) == ("000", 0.05, 0.05, 0.0)
+    catalog_taxes = (second["cCST"], second["nAliqIbsUf"], second["nAliqIbsMun"], second["nPercReducaoCbs"])
+    assert catalog_taxes == ("000", 0.05, 0.05, 0.0)

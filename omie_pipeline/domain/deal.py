@@ -40,6 +40,7 @@ from omie_pipeline.domain.address import (
     phone_parts,
 )
 from omie_pipeline.domain.documents import Document, InvalidDocumentError, mask_document, parse_document
+from omie_pipeline.domain.emails import EmailError, parse_emails
 from omie_pipeline.domain.keys import client_integration_code, invoice_idempotency_key
 from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
 from omie_pipeline.domain.privacy import mask_email, mask_phone, redact_cpfs
@@ -50,7 +51,6 @@ __all__ = [
     "CLIENT_COLUMNS",
     "DEAL_COLUMNS",
     "INVOICE_REQUIRED_FIELDS",
-    "INVOICE_RECOMMENDED_FIELDS",
     "Deal",
     "DealClient",
     "DealRowError",
@@ -61,7 +61,6 @@ __all__ = [
     "invoice_idempotency_key",
     "mask_raw_value",
     "missing_invoice_fields",
-    "missing_recommended_fields",
     "parse_deal_row",
     "phone_parts",
     "validate_deal_row",
@@ -75,10 +74,11 @@ CLIENT_COLUMNS = (
 )  # fmt: skip
 CANONICAL_COLUMNS = DEAL_COLUMNS + CLIENT_COLUMNS
 
-# Without these Omie cannot register the client or issue the note.
-INVOICE_REQUIRED_FIELDS = ("legal_name", "document", "street", "number", "district", "city", "state", "zip", "product_code")
-# Without these the note is issued but nobody receives it by e-mail.
-INVOICE_RECOMMENDED_FIELDS = ("email",)
+# Without these Omie cannot register the client or issue the note: ValidarOS/FaturarOS refuse a client
+# without document, full address or e-mail (omie-api.md §15), so they are checked before any call.
+INVOICE_REQUIRED_FIELDS = (
+    "legal_name", "document", "street", "number", "district", "city", "state", "zip", "email", "product_code",
+)
 
 # Longest value kept per text field; the state store's columns are sized to match.
 MAX_LENGTHS = {
@@ -96,7 +96,6 @@ _WHITESPACE_RUN = re.compile(r"\s+")
 # C0 controls and DEL other than tab and line breaks: a NUL breaks PostgreSQL text, a BEL or ESC
 # an XLSX file, and none of them belongs on an invoice.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;.]+")
 
 
 def _problem(reason: str, message: str) -> PydanticCustomError:
@@ -194,14 +193,14 @@ def _document(value: Any, info: ValidationInfo) -> Document | None:
 
 
 def _email(value: Any, info: ValidationInfo) -> str | None:
-    """One address, or several separated by `,` or `;`; kept as one comma-separated text."""
+    """One address, or several separated by `,` or `;`, each usable (domain.emails); kept comma-separated."""
     text = _as_text(value, info.field_name)
     if text is None:
         return None
-    addresses = [part.strip() for part in re.split(r"[,;]", text) if part.strip()]
-    if not addresses or not all(_EMAIL.fullmatch(address) for address in addresses):
-        raise _problem("bad_email", f"{info.field_name} is not an e-mail address like name@example.com")
-    return ",".join(addresses)
+    try:
+        return ",".join(parse_emails(text))
+    except EmailError as error:
+        raise _problem("bad_email", f"{info.field_name}: {error}; write it like name@example.com.br") from None
 
 
 def _address_part(normalise: Callable[[str], str]) -> Callable[[Any, ValidationInfo], str | None]:
@@ -429,11 +428,6 @@ def _field_of(location: tuple[int | str, ...]) -> str:
 def missing_invoice_fields(deal: Deal) -> list[str]:
     """The canonical names of the fields a deal still needs before it can be invoiced, in order."""
     return [name for name in INVOICE_REQUIRED_FIELDS if _value_of(deal, name) is None]
-
-
-def missing_recommended_fields(deal: Deal) -> list[str]:
-    """Fields whose absence does not stop the invoice but should be reported (no e-mail: nobody gets it)."""
-    return [name for name in INVOICE_RECOMMENDED_FIELDS if _value_of(deal, name) is None]
 
 
 def _value_of(deal: Deal, name: str) -> Any:

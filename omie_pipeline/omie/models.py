@@ -342,6 +342,16 @@ class OsItemTaxes(OmieModel):
     nAliqINSS: Money = None
     nValorINSS: Money = None
     cRetemINSS: str = ""
+    cUtilizaValorImposto: str = ""
+    # IBS/CBS (2026 reform); the reduction names are unconfirmed (omie-api.md §15).
+    cCST: str | None = None
+    cClassTrib: str | None = None
+    nAliqIbsUf: Money = None
+    nAliqIbsMun: Money = None
+    nAliqCbs: Money = None
+    nPercReducaoIbsUf: Money = None
+    nPercReducaoIbsMun: Money = None
+    nPercReducaoCbs: Money = None
 
 
 class OsItem(OmieModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Literal, Sequence
 
+from omie_pipeline.domain.omie_taxes import COMPARED_TAXES
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.reports.labels import TAX_LABELS, reason_label, stage_label, yes_no
 from omie_pipeline.store.report_queries import WITHHOLDABLE_TAX_NAMES
@@ -42,6 +43,8 @@ def _tax_columns(name: str) -> list[Column]:
             Column(f"{label} valor retido", "money",
                    lambda row: row.tax(name).withheld_amount if row.gross_amount is not None else None, 14),
         ]  # fmt: skip
+    if name in COMPARED_TAXES:  # what Omie computed, beside ours: empty until Omie's figures are read
+        columns.append(Column(f"{label} calculado pelo Omie", "money", lambda row: row.omie_tax(name), 14))
     return columns
 
 

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from omie_pipeline.domain.money import format_brl
+from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.timeutil import format_date_br, to_sao_paulo
 from omie_pipeline.reports.charts import OUTCOME_COLOURS, all_charts
 from omie_pipeline.reports.labels import TAX_LABELS, reason_label, stage_label
@@ -51,13 +52,17 @@ def share(part: Decimal, whole: Decimal) -> str:
 
 
 def tax_summary(deal: DealRow) -> list[dict[str, object]]:
-    """The taxes on one note worth a line in the HTML: those with an amount, withheld ones marked."""
+    """The taxes on one note worth a line in the HTML: those with an amount (ours or Omie's), withheld ones
+    marked, with Omie's figure when it differs from ours by more than R$ 0,01."""
+    differing = {item.tax: item.omie for item in tax_differences(
+        {name: deal.sent_to_omie(name) for name in COMPARED_TAXES}, deal.omie_taxes)}
     lines = []
     for name, value in deal.taxes.items():
-        if value.amount or value.withheld_amount:
+        if value.amount or value.withheld_amount or name in differing:
             lines.append({
                 "label": TAX_LABELS[name], "amount": value.amount,
                 "withheld": name in WITHHOLDABLE_TAX_NAMES and value.withheld, "withheld_amount": value.withheld_amount,
+                "omie": differing.get(name),
             })  # fmt: skip
     return lines
 

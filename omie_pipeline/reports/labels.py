@@ -117,6 +117,7 @@ REASON_LABELS = {
     "no_rates_in_force": "sem alíquotas em vigor",
     "refused_by_omie": "recusado pelo Omie",
     "too_long_for_omie": "texto longo demais para o Omie",
+    "omie_client_incomplete": "cadastro do cliente no Omie incompleto para emitir a nota",
     # found by the report itself
     "invalid_deal": "negócio com dados inválidos",
     "not_processed": "ainda não processado",
@@ -125,6 +126,7 @@ REASON_LABELS = {
     "stuck": "nota parada além do prazo",
     "amount_mismatch": "valor da nota diferente do CRM",
     "no_amount": "negócio sem valor no CRM",
+    "omie_tax_mismatch": "imposto calculado pelo Omie diferente do nosso",
 }
 
 TAX_LABELS = {

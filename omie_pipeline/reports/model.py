@@ -50,6 +50,9 @@ class DealRow(BaseModel):
     taxes: dict[str, TaxValue] = {}
     withheld_total: Decimal | None = None
     net_receivable: Decimal | None = None
+    # What Omie computed for the note (tax name -> amount; empty when never read) and where it was read.
+    omie_taxes: dict[str, Decimal | None] = {}
+    omie_taxes_source: str | None = None
     days_open: int
     last_error: str | None = None
     fix: str | None = None
@@ -65,6 +68,16 @@ class DealRow(BaseModel):
     def tax(self, name: str) -> TaxValue:
         """The deal's value for one tax; empty when none is stored (no invoice yet), so tables need no special case."""
         return self.taxes.get(name, TaxValue())
+
+    def sent_to_omie(self, name: str) -> Decimal:
+        """Our figure for a tax as the note states it: what the payer withholds when withheld (sent at the
+        withholding rate), else the tax itself. This is what Omie's own figure is compared with."""
+        value = self.tax(name)
+        return value.withheld_amount if value.withheld else value.amount
+
+    def omie_tax(self, name: str) -> Decimal | None:
+        """Omie's figure for a tax; None when Omie's figures were never read."""
+        return self.omie_taxes.get(name)
 
 
 class ExceptionRow(BaseModel):

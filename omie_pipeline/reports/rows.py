@@ -14,9 +14,10 @@ import sqlalchemy as sa
 
 from omie_pipeline.domain.documents import mask_document
 from omie_pipeline.domain.money import format_brl
+from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import to_sao_paulo
-from omie_pipeline.reports.labels import Outcome
+from omie_pipeline.reports.labels import TAX_LABELS, Outcome
 from omie_pipeline.reports.model import DealRow, ExceptionRow, TaxValue
 from omie_pipeline.store.report_queries import TAX_NAMES, WITHHOLDABLE_TAX_NAMES
 
@@ -95,6 +96,12 @@ def _taxes(row: sa.Row) -> dict[str, TaxValue]:
     return taxes
 
 
+def _omie_taxes(row: sa.Row) -> dict[str, Decimal | None]:
+    if row.omie_source is None:
+        return {}
+    return {name: row._mapping[f"omie_{name}_amount"] for name in COMPARED_TAXES}
+
+
 def build_deal(row: sa.Row, issues: Sequence[sa.Row], now: datetime, stuck_after: timedelta) -> tuple[DealRow, list[ExceptionRow]]:
     """One deal row and its exceptions, from a `closed_deal_rows` row and its open issues."""
     outcome = _outcome(row, issues)
@@ -117,6 +124,8 @@ def build_deal(row: sa.Row, issues: Sequence[sa.Row], now: datetime, stuck_after
         taxes=_taxes(row) if invoiced else {},
         withheld_total=row.invoice_withheld_total,
         net_receivable=row.invoice_net_amount,
+        omie_taxes=_omie_taxes(row) if invoiced else {},
+        omie_taxes_source=row.omie_source if invoiced else None,
         days_open=_days_open(row, outcome, now),
     )
     exceptions = _exceptions(deal, row, issues, now, stuck_after)
@@ -164,6 +173,8 @@ def _exceptions(deal: DealRow, row: sa.Row, issues: Sequence[sa.Row], now: datet
                 f"{to_sao_paulo(row.invoice_status_changed_at):%d/%m/%Y %H:%M}.",
                 "O plantão é alertado e o status é consultado automaticamente; se passar de um dia útil, "
                 "confira a nota no Omie.", row.invoice_status_changed_at)  # fmt: skip
+    if deal.omie_taxes and deal.outcome is not Outcome.CANCELLED:
+        _omie_tax_exception(deal, add)
     if deal.gross_amount is not None and deal.outcome is not Outcome.CANCELLED:
         if deal.crm_amount is None:
             add("crm", "no_amount", f"Nota de {format_brl(deal.gross_amount)} para um negócio sem valor legível no CRM.",
@@ -176,3 +187,18 @@ def _exceptions(deal: DealRow, row: sa.Row, issues: Sequence[sa.Row], now: datet
                 "Confirme o valor certo com o comercial; se a nota estiver errada, peça o cancelamento e a reemissão.",
                 deal.issued_at or row.invoice_status_changed_at)  # fmt: skip
     return found
+
+
+def _omie_tax_exception(deal: DealRow, add) -> None:
+    """One exception listing every tax whose figure Omie computed differs from ours by more than R$ 0,01."""
+    ours = {name: deal.sent_to_omie(name) for name in COMPARED_TAXES}
+    differences = tax_differences(ours, deal.omie_taxes)
+    if not differences:
+        return
+    said = "; ".join(f"{TAX_LABELS[item.tax]}: nosso {format_brl(item.ours)}, Omie {format_brl(item.omie)} "
+                     f"(diferença de {format_brl(item.difference)})" for item in differences)
+    source = "da nota listada" if deal.omie_taxes_source == "ListarNFSEs" else "da OS"
+    add("omie", "omie_tax_mismatch", f"Impostos calculados pelo Omie ({source}) diferentes dos nossos: {said}.",
+        "Confira no Omie as alíquotas e retenções do serviço e do cliente; se a nota estiver errada, peça o "
+        "cancelamento e a reemissão; se o Omie estiver certo, corrija as alíquotas do catálogo.",
+        deal.issued_at, "impostos")

@@ -2,8 +2,14 @@
 
 Rates are percentages (5 = 5 %). Each amount is base × rate rounded half-up to cents; the ISS base
 is the item value less `nTotDeducao`, the INSS/PIS/COFINS bases may be reduced by
-`nAliqRedBase*`. With `cUtilizaValorImposto` = "S" the amounts sent by the caller are kept.
-No thresholds (such as the R$ 10 IRRF waiver) are applied: what the rates give is what is shown.
+`nAliqRedBase*`. Omie computes `nBaseISS` and `nValorISS` itself (omie-api.md §8, §15): whatever
+the caller sends there is ignored. With `cUtilizaValorImposto` = "S" the amounts sent for the federal
+withholdings (IRRF, PIS, COFINS, CSLL, INSS) are kept (§15, unconfirmed). No thresholds (such as the
+R$ 10 IRRF waiver) are applied: what the rates give is what is shown.
+
+The IBS/CBS fields of the 2026 reform (CST, classification, rates and the reduction percentages
+`nPercReducaoIbsUf`/`Mun`/`Cbs`, unconfirmed names) are kept as sent, else taken from the catalog,
+and returned with the item; they change no amount of the note in 2026.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ CATALOG_RATE = {tax: f"nAliq{'IR' if tax == 'IRRF' else tax}" for tax in TAXES}
 CATALOG_RETAIN = {tax: f"cRet{'IR' if tax == 'IRRF' else tax}" for tax in TAXES}
 CATALOG_BASE_REDUCTION = {"INSS": "nRedBaseINSS", "PIS": "nRedBasePIS", "COFINS": "nRedBaseCOFINS"}
 ORDER_BASE_REDUCTION = {"INSS": "nAliqRedBaseINSS", "PIS": "nAliqRedBasePIS", "COFINS": "nAliqRedBaseCOFINS"}
+# Order tag -> the catalog's name for it (the catalog says `cCstIbsCbs` where the order says `cCST`).
+REFORM_TEXT = {"cCST": "cCstIbsCbs", "cClassTrib": "cClassTrib"}
+REFORM_PERCENT = ("nAliqIbsUf", "nAliqIbsMun", "nAliqCbs", "nPercReducaoIbsUf", "nPercReducaoIbsMun", "nPercReducaoCbs")
 
 
 def _flag(value: Any) -> bool:
@@ -86,7 +95,7 @@ def compute_item(item: dict[str, Any], catalog: dict[str, Any] | None) -> tuple[
                 reduction = decimal_field(defaults, CATALOG_BASE_REDUCTION[tax], ZERO)
             base = cents(base * (Decimal(100) - reduction) / Decimal(100))
             computed[ORDER_BASE_REDUCTION[tax]] = reduction
-        given_amount = decimal_field(given, f"nValor{tax}") if keep_given_amounts else None
+        given_amount = decimal_field(given, f"nValor{tax}") if keep_given_amounts and tax != "ISS" else None
         amount = cents(given_amount) if given_amount is not None else percent_of(base, rate)
         rates[tax] = rate
         amounts[tax] = amount
@@ -99,6 +108,7 @@ def compute_item(item: dict[str, Any], catalog: dict[str, Any] | None) -> tuple[
     computed["nTotDeducao"] = deduction
     computed["cUtilizaValorImposto"] = "S" if keep_given_amounts else "N"
     computed["lDeduzISS"] = bool(given.get("lDeduzISS", defaults.get("lDeduzISS", False)))
+    computed.update(_reform_fields(given, defaults))
 
     stored = {key: val for key, val in item.items() if key != "impostos"}
     stored["nQtde"] = quantity
@@ -109,3 +119,20 @@ def compute_item(item: dict[str, Any], catalog: dict[str, Any] | None) -> tuple[
     stored["impostos"] = computed
     taxes = ItemTaxes(value=value, deduction=deduction, iss_base=iss_base, rates=rates, amounts=amounts, retained=retained)
     return stored, taxes
+
+
+def _reform_fields(given: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The item's IBS/CBS fields: as sent, else the catalog's, else empty / zero."""
+    fields: dict[str, Any] = {}
+    for tag, catalog_tag in REFORM_TEXT.items():
+        value = given.get(tag)
+        fields[tag] = str(value if value not in (None, "") else defaults.get(catalog_tag, ""))
+    for tag in REFORM_PERCENT:
+        value = decimal_field(given, tag)
+        if value is None:
+            value = decimal_field(defaults, tag, ZERO)
+        if value < 0 or value > 100:
+            raise errors.invalid_value(tag, value, "percentual deve estar entre 0 e 100")
+        fields[tag] = value
+    fields["cIndOPer"] = str(given.get("cIndOPer") or "")
+    return fields

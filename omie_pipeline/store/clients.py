@@ -223,3 +223,23 @@ def link_counts(connection: sa.Connection, account: str) -> dict[str, int]:
     """Links by how they were made (matched, created, adopted)."""
     query = sa.select(client_links.c.how, sa.func.count()).where(client_links.c.account == account)
     return {how: int(count) for how, count in connection.execute(query.group_by(client_links.c.how)).all()}
+
+
+@dataclass(frozen=True)
+class MirroredGaps:
+    """An Omie client's name and what its record lacks for billing (Omie tags), as last listed."""
+
+    codigo_cliente_omie: int
+    name: str
+    gaps: tuple[str, ...]
+
+
+def billing_gaps_of(connection: sa.Connection, account: str, codigo_cliente_omie: int) -> MirroredGaps | None:
+    """What the mirror knows the client lacks for billing; None when it has no such client or no gap."""
+    row = connection.execute(sa.select(
+        omie_clients.c.legal_name, omie_clients.c.trade_name, omie_clients.c.billing_gaps,
+    ).where(omie_clients.c.account == account, omie_clients.c.codigo_cliente_omie == codigo_cliente_omie)).first()
+    if row is None or not row.billing_gaps:
+        return None
+    gaps = tuple(tag for tag in row.billing_gaps.split(",") if tag)
+    return MirroredGaps(codigo_cliente_omie, row.legal_name or row.trade_name or "", gaps)

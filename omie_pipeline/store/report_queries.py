@@ -19,7 +19,8 @@ from typing import Collection, Sequence
 import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import PENDING_STATUSES, InvoiceStatus
-from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
+from omie_pipeline.domain.omie_taxes import COMPARED_TAXES
+from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices, omie_tax_figures
 
 TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")
 WITHHOLDABLE_TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss")
@@ -70,6 +71,12 @@ def _invoice_columns() -> list[sa.ColumnElement]:
     ]
 
 
+def _omie_tax_columns() -> list[sa.ColumnElement]:
+    """What Omie computed for the invoice (NULL when never read): `omie_iss_amount`, ..., `omie_source`."""
+    names = ["source", "iss_base", "net_amount"] + [f"{tax}_amount" for tax in COMPARED_TAXES]
+    return [omie_tax_figures.c[name].label(f"omie_{name}") for name in names]
+
+
 def _deal_rows_query(account: str) -> sa.Select:
     return (
         sa.select(
@@ -78,11 +85,14 @@ def _deal_rows_query(account: str) -> sa.Select:
             client_links.c.codigo_cliente_omie.label("link_client_id"),
             client_links.c.document.label("link_document"),
             *_invoice_columns(),
+            *_omie_tax_columns(),
         )  # fmt: skip
         .select_from(
             deals.outerjoin(
                 client_links, sa.and_(client_links.c.account == deals.c.account, client_links.c.deal_id == deals.c.deal_id)
             ).outerjoin(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
+            .outerjoin(omie_tax_figures, sa.and_(omie_tax_figures.c.account == deals.c.account,
+                                                 omie_tax_figures.c.deal_id == deals.c.deal_id))
         )
         .order_by(closing_moment(), deals.c.deal_id)
     )

@@ -88,6 +88,9 @@ omie_clients = sa.Table(
     sa.Column("legal_name", sa.String(200)),
     sa.Column("trade_name", sa.String(200)),
     sa.Column("inactive", sa.Boolean, nullable=False, default=False),
+    # What Omie's record lacks for Omie to bill a note to this client (e.g. "email,cep"; NULL when
+    # nothing), so a deal is held back before an order is created that ValidarOS would refuse.
+    sa.Column("billing_gaps", sa.String(200)),
     sa.Column("changed_at", TS),
     sa.Column("synced_at", TS, nullable=False),
     sa.Index("ix_omie_clients_account_document", "account", "document"),
@@ -221,6 +224,21 @@ invoices = sa.Table(
     sa.UniqueConstraint("account", "deal_id"),
     sa.UniqueConstraint("idempotency_key"),
     sa.Index("ix_invoices_account_status", "account", "status"),
+)
+
+# The taxes Omie computed for a deal's invoice, read back from Omie (ConsultarOS item `impostos` after
+# the OS is created; ListarNFSEs `Valores` once the note is listed), beside the invoice's own figures.
+omie_tax_figures = sa.Table(
+    "omie_tax_figures",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("deal_id", sa.String(128), primary_key=True),
+    sa.Column("source", sa.String(16), nullable=False),  # ConsultarOS or ListarNFSEs
+    sa.Column("iss_base", MONEY),
+    *[sa.Column(f"{name}_amount", MONEY) for name in ("iss", "pis", "cofins", "csll", "ir", "inss")],
+    sa.Column("net_amount", MONEY),
+    sa.Column("reform", sa.Text),  # IBS/CBS fields as Omie returned them (rates, reductions, CST), JSON
+    sa.Column("read_at", TS, nullable=False),
 )
 
 invoice_events = sa.Table(

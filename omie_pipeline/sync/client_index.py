@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 from pydantic import ValidationError
 
+from omie_pipeline.domain.billing import billing_gaps
 from omie_pipeline.domain.documents import mask_document, normalise_document
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import from_omie_local, now_utc, to_sao_paulo
@@ -163,6 +164,7 @@ def _mirror_row(record: ClientRecord, account: str, synced_at: datetime) -> dict
         "legal_name": (record.razao_social or "")[:NAME_LENGTH] or None,
         "trade_name": (record.nome_fantasia or "")[:NAME_LENGTH] or None,
         "inactive": (record.inativo or "").strip().upper() == "S",
+        "billing_gaps": ",".join(billing_gaps(record.model_dump())) or None,
         "changed_at": _changed_at(record),
         "synced_at": synced_at,
     }

@@ -2,7 +2,8 @@
 
 Omie registers a client with shorter fields than a CRM keeps (60 characters for the legal name and
 the street, 40 for the city), and the prefeitura refuses a note whose borrower has no full address.
-Both are found here, before any call, and said in terms of the CRM field to correct.
+Both are found here, before any call, and said in terms of the CRM field to correct. So is the
+e-mail: Omie registers a client without one but refuses to bill its notes (ValidarOS/FaturarOS).
 """
 
 from __future__ import annotations
@@ -53,11 +54,8 @@ def client_problems(deal: Any) -> list[ClientProblem]:
     problems = []
     for name in CLIENT_REQUIRED_FIELDS:
         if not getattr(deal, name):
-            problems.append(ClientProblem(
-                name, "missing",
-                f"{name} is empty: Omie needs it to register the client, and the prefeitura to accept the invoice",
-                f"fill {name} of the client in the CRM; the deal is retried on the next run",
-            ))
+            problems.append(ClientProblem(name, "missing", _why_required(name),
+                                          f"fill {name} of the client in the CRM; the deal is retried on the next run"))
     for name, (tag, limit) in OMIE_FIELDS.items():
         value = getattr(deal, name)
         if value and len(value) > limit:
@@ -67,6 +65,13 @@ def client_problems(deal: Any) -> list[ClientProblem]:
                 f"shorten {name} in the CRM to {limit} characters (an abbreviation Omie will print on the invoice)",
             ))
     return problems
+
+
+def _why_required(name: str) -> str:
+    if name == "email":
+        return ("email is empty: Omie refuses to issue an NFS-e for a client without e-mail, so neither the client "
+                "nor the service order is created")
+    return f"{name} is empty: Omie needs it to register the client, and the prefeitura to accept the invoice"
 
 
 def client_input(deal: Any, integration_code: str) -> ClientInput:

@@ -3,7 +3,7 @@
 The causes alerts also explain (certificate, prefeitura down, service code, address, document)
 come from the shared table in `omie_pipeline.alerts.causes`, so an alert and `invoices show` give
 the same fix. Before it, a few causes only issuing meets: Omie's own refusals of `ValidarOS` /
-`FaturarOS` (client without e-mail, inactive client, OS already invoiced or cancelled) and two
+`FaturarOS` (client without e-mail, document or address, inactive client, OS already invoiced or cancelled) and two
 prefeitura codes with a precise remedy. A refusal nobody knows gets the prefeitura's own correction
 when it sent one, else the shared general advice. Messages are stored with CPFs masked.
 """
@@ -17,6 +17,8 @@ from omie_pipeline.domain.text import plain
 # (words that must all appear in the message, the fix). The first match wins.
 ISSUING_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("e-mail",), f"add the client's e-mail in the CRM deal and in Omie's client record, {RESEND}"),
+    (("falta preencher",), "fill in what Omie's message names in the client's record in Omie (the pipeline never "
+                           f"changes clients already there) and in the CRM deal, {RESEND}"),
     (("inativo",), f"reactivate the client in Omie (or link the deal to an active client), {RESEND}"),
     (("ja foi faturada",), "nothing to fix: the OS was already invoiced in Omie; the status refresh adopts its NFS-e"),
     (("esta cancelada",), "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "

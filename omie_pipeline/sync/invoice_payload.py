@@ -1,12 +1,14 @@
 """What one deal's invoice looks like to Omie: the `IncluirOS` param, built from stored facts only.
 
 The OS carries the idempotency key as `cCodIntOS`, the Omie client, one service line with the
-deal's value, and the taxes computed by `domain.taxes` in the OS's own tag names (`nAliqIRRF`,
-`cRetem*`, not the catalog's `nAliqIR`/`cRetIR`). The amounts are sent with
-`cUtilizaValorImposto` = "S" so that Omie prints what the pipeline computed and recorded on the
-invoice row. A withheld tax is sent at the rate and amount the payer withholds (PIS/COFINS/CSLL at
-the legal 0.65/3/1 %), since that is what the note states as retained; every withholding and the
-net amount are also written, in words, in `cDadosAdicNF`.
+deal's value, and each tax's rate and retention flag in the OS's own tag names (`nAliqIRRF`,
+`cRetem*`, not the catalog's `nAliqIR`/`cRetIR`). No amount is sent: Omie computes the ISS base and
+value itself (omie-api.md §8, §15) and every other tax from the rates, with `cUtilizaValorImposto`
+"N", so the note never depends on how Omie treats amounts sent with "S" (unconfirmed). The
+pipeline's own figures, from the same rates (`domain.taxes`), stay on the invoice row; what Omie
+computed is read back and compared (`sync.omie_taxes`). A withheld tax is sent at the rate the
+payer withholds (PIS/COFINS/CSLL at the legal 0.65/3/1 %), since that is what the note states as
+retained; every withholding and the net amount are also written, in words, in `cDadosAdicNF`.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ DEFAULT_CATEGORY = "1.01.02"  # "Prestação de serviços", Omie's default reven
 BILLING_STAGE = "50"  # the kanban column "Faturar"
 CASH_PAYMENT = "000"  # à vista, one instalment
 
-# Tax -> (rate tag, amount tag, retention tag) in an OS item's `impostos`. ISS is retained by the
-# item's own `cRetemISS` (omie-api.md §8): `impostos` has no such tag.
+# Tax -> (rate tag, retention tag) in an OS item's `impostos`. ISS is retained by the item's own
+# `cRetemISS` (omie-api.md §8): `impostos` has no such tag.
 OS_TAX_TAGS = {
-    Tax.ISS: ("nAliqISS", "nValorISS", None),
-    Tax.IR: ("nAliqIRRF", "nValorIRRF", "cRetemIRRF"),
-    Tax.PIS: ("nAliqPIS", "nValorPIS", "cRetemPIS"),
-    Tax.COFINS: ("nAliqCOFINS", "nValorCOFINS", "cRetemCOFINS"),
-    Tax.CSLL: ("nAliqCSLL", "nValorCSLL", "cRetemCSLL"),
-    Tax.INSS: ("nAliqINSS", "nValorINSS", "cRetemINSS"),
+    Tax.ISS: ("nAliqISS", None),
+    Tax.IR: ("nAliqIRRF", "cRetemIRRF"),
+    Tax.PIS: ("nAliqPIS", "cRetemPIS"),
+    Tax.COFINS: ("nAliqCOFINS", "cRetemCOFINS"),
+    Tax.CSLL: ("nAliqCSLL", "cRetemCSLL"),
+    Tax.INSS: ("nAliqINSS", "cRetemINSS"),
 }
 REFORM_TAGS = {Tax.IBS_UF: "nAliqIbsUf", Tax.IBS_MUN: "nAliqIbsMun", Tax.CBS: "nAliqCbs"}
 WITHHOLDING_NAMES = {Tax.ISS: "ISS", Tax.IR: "IRRF", Tax.PIS: "PIS", Tax.COFINS: "COFINS", Tax.CSLL: "CSLL",
@@ -58,13 +60,10 @@ def _flag(value: bool) -> str:
 
 
 def _item_taxes(breakdown: TaxBreakdown) -> dict[str, Any]:
-    taxes: dict[str, Any] = {"cUtilizaValorImposto": "S"}
-    for tax, (rate_tag, amount_tag, retain_tag) in OS_TAX_TAGS.items():
+    taxes: dict[str, Any] = {"cUtilizaValorImposto": "N"}
+    for tax, (rate_tag, retain_tag) in OS_TAX_TAGS.items():
         line: TaxLine = breakdown.line(tax)
-        if line.withheld:
-            taxes[rate_tag], taxes[amount_tag] = line.withheld_rate, line.withheld_amount
-        else:
-            taxes[rate_tag], taxes[amount_tag] = line.rate, line.amount
+        taxes[rate_tag] = line.withheld_rate if line.withheld else line.rate
         if retain_tag is not None:
             taxes[retain_tag] = _flag(line.withheld)
     for tax, tag in REFORM_TAGS.items():

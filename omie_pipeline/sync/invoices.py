@@ -72,9 +72,11 @@ from omie_pipeline.store.invoices import (
     update_claimed,
 )
 from omie_pipeline.store.tax_rates import TaxRateVersion, rates_in_force
+from omie_pipeline.sync.client_billing import omie_client_issues
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import apply_observation, from_os_record, from_status_detail
 from omie_pipeline.sync.invoice_payload import DEFAULT_CATEGORY, OrderFacts, build_order
+from omie_pipeline.sync.omie_tax_capture import keep_omie_taxes
 from omie_pipeline.sync.tax_rates import BASE_REDUCTION_TAGS
 
 log = logging.getLogger("omie_pipeline.invoices")
@@ -178,6 +180,8 @@ def prepare_invoice(connection: Any, account: str, deal: Mapping[str, Any], clie
         issues.append(InvoiceIssue("client", "no_client_link", f"deal {deal_id} has no Omie client yet",
                                    "see the deal's client issues; once its client is linked in Omie the deal is "
                                    "invoiced on the next run"))
+    else:
+        issues.extend(omie_client_issues(connection, account, deal_id, client_id))
     service = rates = None
     if deal.get("product_code"):
         try:
@@ -203,8 +207,8 @@ def prepare_invoice(connection: Any, account: str, deal: Mapping[str, Any], clie
 
 
 def _rate_rule_issues(deal_id: str, service: CatalogService, rates: TaxRateVersion) -> list[InvoiceIssue]:
-    """The tax rules the service's rates break. The order is sent with cUtilizaValorImposto "S", so
-    Omie would print these figures on the note as they are: the deal waits until they are fixed."""
+    """The tax rules the service's rates break. The order is sent with these rates and Omie computes
+    the note from them, so it would print them as they are: the deal waits until they are fixed."""
     broken = [f"{problem.rule} ({problem.message})" for problem in check_rates(rates.rates, rates.regime)]
     for tag, tax in BASE_REDUCTION_TAGS.items():
         reduction = _decimal_or_none((service.taxes or {}).get(tag))
@@ -407,6 +411,7 @@ class _Run:
             return self.waiting(invoice.deal_id, "IncluirOS", pause, "nothing was sent; the deal is sent on a later run")
         invoice = self.record_os(invoice, created.nCodOS, created.cNumOS,
                                  f"IncluirOS: OS {created.cNumOS} created (nCodOS {created.nCodOS})")
+        keep_omie_taxes(self.client, self.store, self.account, invoice.deal_id, key, self.clock)
         return self.bill(invoice)
 
     def refused(self, invoice: Invoice, refusal: errors.OmieError) -> DealResult:
@@ -495,6 +500,9 @@ class _Run:
         if invoice.omie_os_id is None:
             invoice = self.record_os(invoice, record.nCodOS, record.Cabecalho.cNumOS,
                                      f"{how}: adopted OS {record.Cabecalho.cNumOS} (nCodOS {record.nCodOS})")
+        if record.ServicosPrestados:  # the OS as Omie holds it is at hand: its computed taxes cost no call
+            keep_omie_taxes(self.client, self.store, self.account, invoice.deal_id, invoice.idempotency_key,
+                            self.clock, record)
         if from_os_record(record).status is None:
             return self.bill(invoice)
         return self.settle_invoiced(invoice, f"{how}: the OS is already invoiced or cancelled in Omie")

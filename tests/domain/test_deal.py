@@ -13,7 +13,6 @@ from omie_pipeline.domain.deal import (
     DealRowError,
     FieldProblem,
     missing_invoice_fields,
-    missing_recommended_fields,
     parse_deal_row,
     validate_deal_row,
 )
@@ -203,10 +202,11 @@ def test_a_valid_deal_may_still_miss_what_an_invoice_needs():
         _row(legal_name="", document="", street=None, number=" ", zip="", product_code="", email=""), "main"
     )
     assert deal.client.document is None
-    assert missing_invoice_fields(deal) == ["legal_name", "document", "street", "number", "zip", "product_code"]
-    assert missing_recommended_fields(deal) == ["email"]
+    # Omie refuses to bill a note whose client has no e-mail: it is as required as the address.
+    assert missing_invoice_fields(deal) == [
+        "legal_name", "document", "street", "number", "zip", "email", "product_code"]
     complete = parse_deal_row(_row(), "main")
-    assert missing_invoice_fields(complete) == [] and missing_recommended_fields(complete) == []
+    assert missing_invoice_fields(complete) == []
 
 
 def test_optional_open_deal_without_closed_at():

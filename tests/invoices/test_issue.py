@@ -37,7 +37,8 @@ def test_life_cycle_to_issued(account: Account) -> None:
     summary = account.issue()
 
     assert [summary.of(deal).outcome for deal in deal_ids] == [Outcome.SUBMITTED] * 3
-    assert calls_since(account.sim, before) == {"IncluirOS": 3, "ValidarOS": 3, "FaturarOS": 3}
+    # One ConsultarOS per new OS keeps the taxes Omie computed beside the invoice's own.
+    assert calls_since(account.sim, before) == {"IncluirOS": 3, "ConsultarOS": 3, "ValidarOS": 3, "FaturarOS": 3}
     invoice = account.invoice(deal_ids[0])
     assert invoice.status == InvoiceStatus.SUBMITTED and invoice.submitted_at is not None
     # The taxes recorded before sending (Lucro Presumido, IRRF 1.5 % and CSRF 4.65 % withheld).
@@ -99,7 +100,7 @@ def _client_without_email(account: Account) -> dict:
 
 def test_validation_refusal_puts_the_invoice_in_error_and_the_others_go_on(account: Account) -> None:
     good = account.add_deals(2)
-    (bad,) = account.add_deals(1, client=_client_without_email(account))
+    (bad,) = account.add_deals(1, client=_client_without_email(account), email="compras@example.com.br")
 
     summary = account.issue()
 
@@ -107,7 +108,7 @@ def test_validation_refusal_puts_the_invoice_in_error_and_the_others_go_on(accou
     assert [summary.of(deal).outcome for deal in good] == [Outcome.SUBMITTED] * 2
     invoice = account.invoice(bad)
     assert invoice.status == InvoiceStatus.ERROR and invoice.omie_os_id is not None  # the OS exists in Omie
-    assert "ValidarOS" in invoice.last_error and "e-mail" in invoice.last_error
+    assert "ValidarOS" in invoice.last_error and "E-mail" in invoice.last_error
     assert "e-mail" in invoice.fix
     assert account.invoiced_orders() == 2
 

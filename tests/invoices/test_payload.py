@@ -42,9 +42,16 @@ def test_the_os_speaks_omie_os_names_and_carries_the_key() -> None:
 def test_withheld_taxes_go_at_the_withholding_rate() -> None:
     taxes = order_for("2000.00")["ServicosPrestados"][0]["impostos"]
     # Lucro Real shows PIS 1.65 % but the payer withholds the legal 0.65 %: the note states what is withheld.
-    assert (taxes["nAliqPIS"], taxes["nValorPIS"], taxes["cRetemPIS"]) == (Decimal("0.65"), Decimal("13.00"), "S")
-    assert (taxes["nAliqIRRF"], taxes["nValorIRRF"], taxes["cRetemIRRF"]) == (Decimal("1.5"), Decimal("30.00"), "S")
-    assert (taxes["nAliqISS"], taxes["nValorISS"]) == (Decimal("2.9"), Decimal("58.00"))
+    assert (taxes["nAliqPIS"], taxes["cRetemPIS"]) == (Decimal("0.65"), "S")
+    assert (taxes["nAliqIRRF"], taxes["cRetemIRRF"]) == (Decimal("1.5"), "S")
+    assert taxes["nAliqISS"] == Decimal("2.9")
+
+
+def test_the_os_sends_rates_and_flags_never_the_values_omie_computes() -> None:
+    taxes = order_for("2000.00")["ServicosPrestados"][0]["impostos"]
+    assert not {"nValorISS", "nBaseISS"} & set(taxes), "Omie computes the ISS base and value itself"
+    assert not [tag for tag in taxes if tag.startswith("nValor")], "every amount is Omie's to compute from the rates"
+    assert taxes["cUtilizaValorImposto"] == "N"
 
 
 def test_small_notes_withhold_nothing_and_say_so() -> None:
@@ -62,7 +69,8 @@ def test_withholding_text_lists_each_retention_and_the_net() -> None:
 
 
 @pytest.mark.parametrize("message, expected", [
-    ("O cliente [12] não possui e-mail cadastrado.", "e-mail"),
+    ("Para emitir a NFS-e falta preencher o E-mail no cadastro do cliente [12].", "e-mail"),
+    ("Para emitir a NFS-e falta preencher o Bairro e o CEP no cadastro do cliente [12].", "client's record in Omie"),
     ("O endereço do cliente [12] está incompleto. Preencha: cep.", "address"),
     ("E0310: Código de tributação nacional inexistente.", "LC 116"),
     ("E0014: DPS já informada anteriormente (número de DPS duplicado).", "new number"),

@@ -200,7 +200,7 @@ def test_validation_refusal_inside_http_200_is_an_error(sim):
 
     assert refused.value.status_code == "1"
     assert refused.value.http_status == 200
-    assert "incompleto" in refused.value.faultstring or "e-mail" in refused.value.faultstring
+    assert "falta preencher" in refused.value.faultstring and "E-mail" in refused.value.faultstring
 
 
 def test_nfse_listing_walks_pages_and_ends_on_an_empty_page(make_sim):

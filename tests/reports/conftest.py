@@ -17,7 +17,7 @@ from omie_pipeline.domain.keys import invoice_idempotency_key
 from omie_pipeline.domain.taxes import Regime, Tax, TaxRates, compute_taxes
 from omie_pipeline.domain.timeutil import SAO_PAULO
 from omie_pipeline.store import Store
-from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
+from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices, omie_tax_figures
 
 ACCOUNT = "acme"
 DAY = date(2026, 11, 20)
@@ -60,6 +60,7 @@ class Seeder:
         self.links: list[dict[str, Any]] = []
         self.invoices: list[dict[str, Any]] = []
         self.issues: list[dict[str, Any]] = []
+        self.omie_figures: list[dict[str, Any]] = []
         self._client_id = 7_100_000_000
 
     def deal(self, deal_id: str, *, closed_at: datetime | None, amount: str | None, name: str, document: str | None,
@@ -111,6 +112,17 @@ class Seeder:
             row[f"{tax.value}_withheld_amount"] = line.withheld_amount
         self.invoices.append(row)
 
+    def omie_taxes(self, deal_id: str, source: str = "ListarNFSEs", **differing: str) -> None:
+        """What Omie computed for the deal's invoice: the figures the note states (withheld taxes at what is
+        withheld), except the taxes given as keywords (e.g. `iss="58.50"`)."""
+        invoice = next(row for row in self.invoices if row["deal_id"] == deal_id)
+        row = {"account": ACCOUNT, "deal_id": deal_id, "source": source, "iss_base": invoice["gross_amount"],
+               "net_amount": invoice["net_amount"], "reform": None, "read_at": NOW - timedelta(days=4)}
+        for tax in ("iss", "pis", "cofins", "csll", "ir", "inss"):
+            stated = invoice[f"{tax}_withheld_amount"] if invoice[f"{tax}_withheld"] else invoice[f"{tax}_amount"]
+            row[f"{tax}_amount"] = Decimal(differing[tax]) if tax in differing else stated
+        self.omie_figures.append(row)
+
     def issue(self, deal_id: str, *, stage: str, field_name: str, reason: str, message: str, fix: str,
               resolved: bool = False, seen: datetime | None = None) -> None:
         seen = seen or NOW - timedelta(days=5)
@@ -124,7 +136,7 @@ class Seeder:
     def commit(self) -> Seeded:
         with self.seeded.store.begin() as connection:
             for table, rows in ((deals, self.deals), (client_links, self.links), (invoices, self.invoices),
-                                (deal_issues, self.issues)):  # fmt: skip
+                                (deal_issues, self.issues), (omie_tax_figures, self.omie_figures)):  # fmt: skip
                 if rows:
                     connection.execute(table.insert(), rows)
         return self.seeded
@@ -141,6 +153,7 @@ def seed_reconciliation_data(store: Store) -> Seeded:
     s.link("D-1001", "11222333000181")
     s.invoice("D-1001", status="issued", gross="12500.00", rates=PROFESSIONAL, changed_at=sp(DAY, 11),
               issued_at=sp(DAY, 11), number="2026000101")
+    s.omie_taxes("D-1001")  # Omie computed what the pipeline did: nothing to flag
 
     # Issued to a person (CPF): nothing withheld.
     s.deal("D-1002", closed_at=sp(DAY, 9, 15), amount="850.00", name="Maria Aparecida Souza", document=CPF_MARIA,
@@ -148,6 +161,7 @@ def seed_reconciliation_data(store: Store) -> Seeded:
     s.link("D-1002", CPF_MARIA)
     s.invoice("D-1002", status="issued", gross="850.00", rates=PLAIN, changed_at=sp(DAY + timedelta(days=1), 9),
               issued_at=sp(DAY + timedelta(days=1), 9), number="2026000102")
+    s.omie_taxes("D-1002", iss="17.01")  # one cent off (ours 17.00): within tolerance, not flagged
 
     # Issued to an alphanumeric-CNPJ company, labour hire: INSS 11 % withheld, Simples Nacional issuer.
     s.deal("D-1003", closed_at=sp(DAY, 14), amount="4300.00", name="Limpeza Nova Era S.A.", document="12ABC34501DE35",
@@ -217,11 +231,13 @@ def seed_reconciliation_data(store: Store) -> Seeded:
               issued_at=sp(DAY, 12), number="2026000104")
 
     # Closed at 23:30 in São Paulo (02:30 UTC the next day): belongs to DAY.
+    # Omie computed a different ISS (ours 144.00) than the pipeline: flagged with both amounts.
     s.deal("D-1013", closed_at=sp(DAY, 23, 30), amount="7200.00", name="João Batista Ferreira", document=CPF_JOAO,
-           on_day=True)
+           on_day=True, reasons={"omie_tax_mismatch"})
     s.link("D-1013", CPF_JOAO)
     s.invoice("D-1013", status="issued", gross="7200.00", rates=PLAIN, changed_at=sp(DAY + timedelta(days=1), 8),
               issued_at=sp(DAY + timedelta(days=1), 8), number="2026000105")
+    s.omie_taxes("D-1013", iss="216.00")
 
     # A row whose closing date and amount could not be read: placed by when it was pulled.
     s.deal("D-1014", closed_at=None, amount=None, name="Transportes Litoral Ltda", document="61186888000193",

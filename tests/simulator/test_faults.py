@@ -88,7 +88,7 @@ def test_faturar_refuse_next_refuses_billable_orders_in_http_200_and_invoices_no
     assert active["faturar_refuse_next"] == 2 and active["methods"]["faturar_refuse"] == ["FaturarOS"]
 
     assert omie.ok(OSP, "ValidarOS", {"cCodIntOS": "R-1"})["cCodStatus"] == "0", "only FaturarOS is refused"
-    assert "e-mail" in omie.ok(OSP, "FaturarOS", {"cCodIntOS": "R-X"})["cDescStatus"], \
+    assert "falta preencher o E-mail" in omie.ok(OSP, "FaturarOS", {"cCodIntOS": "R-X"})["cDescStatus"], \
         "the order's own reason comes first and uses up no injected refusal"
     response = omie.post(OSP, "FaturarOS", {"cCodIntOS": "R-1"})
     assert response.status_code == 200

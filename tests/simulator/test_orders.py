@@ -157,7 +157,8 @@ def test_validar_and_faturar_os_refuse_a_not_billable_order_in_http_200_with_the
     no_address = _client(omie, client_param, "C-NOADDR", "12.ABC.345/01DE-35", cep="")
     good = _client(omie, client_param)
     free = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 0}
-    cases = (("OS-V1", no_email, (), "e-mail"), ("OS-V2", no_address, (), "cep"), ("OS-V3", good, (free,), "valor"))
+    cases = (("OS-V1", no_email, (), "Para emitir a NFS-e falta preencher o E-mail no cadastro do cliente"),
+             ("OS-V2", no_address, (), "falta preencher o CEP"), ("OS-V3", good, (free,), "valor"))
     for code, client_id, items, reason in cases:
         created = omie.ok(OS, "IncluirOS", order_param(code, client_id, *items))
         validated = omie.ok(OSP, "ValidarOS", {"cCodIntOS": code})
@@ -180,11 +181,27 @@ def test_discount_deduction_and_given_amounts_shape_the_taxes(omie, client_param
     discounted = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 2, "nValUnit": 500, "cTpDesconto": "P", "nAliqDesconto": 10,
                   "impostos": {"nTotDeducao": 100}}
     kept = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 450,
-            "impostos": {"cUtilizaValorImposto": "S", "nValorISS": 30}}
+            "impostos": {"cUtilizaValorImposto": "S", "nValorISS": 30, "nBaseISS": 999, "nValorPIS": 4}}
     omie.ok(OS, "IncluirOS", order_param("OS-T", client_id, discounted, kept))
     order = omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-T"})
     first, second = (item["impostos"] for item in order["ServicosPrestados"])
     assert (first["nBaseISS"], first["nValorISS"]) == (800.0, 23.2), "ISS base = 1000 - 10 % - 100 deduction"
     assert (first["nValorPIS"], first["nValorCOFINS"]) == (5.85, 27.0), "PIS/COFINS on the discounted 900"
-    assert (second["nValorISS"], second["cUtilizaValorImposto"]) == (30.0, "S")
+    assert (second["nBaseISS"], second["nValorISS"]) == (450.0, 13.05), "Omie computes ISS, ignoring what was sent"
+    assert (second["nValorPIS"], second["cUtilizaValorImposto"]) == (4.0, "S"), "a federal amount sent is kept"
+    assert second["nValorCOFINS"] == 13.5, "a federal amount not sent is computed"
     assert order["Cabecalho"]["nValorTotal"] == 1350.0
+
+
+def test_item_returns_the_ibs_cbs_rates_and_reductions_sent_or_from_the_catalog(omie, client_param, order_param):
+    client_id = _client(omie, client_param)
+    sent = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 450,
+            "impostos": {"nAliqCbs": 0.9, "nPercReducaoCbs": 60, "nPercReducaoIbsUf": 60, "cClassTrib": "200001"}}
+    catalog = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 450}
+    omie.ok(OS, "IncluirOS", order_param("OS-IBS", client_id, sent, catalog))
+    order = omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-IBS"})
+    first, second = (item["impostos"] for item in order["ServicosPrestados"])
+    assert (first["nAliqCbs"], first["nPercReducaoCbs"], first["nPercReducaoIbsUf"]) == (0.9, 60.0, 60.0)
+    assert (first["cClassTrib"], first["nPercReducaoIbsMun"]) == ("200001", 0.0)
+    catalog_taxes = (second["cCST"], second["nAliqIbsUf"], second["nAliqIbsMun"], second["nPercReducaoCbs"])
+    assert catalog_taxes == ("000", 0.05, 0.05, 0.0)

@@ -38,6 +38,7 @@ TAX_TAGS = frozenset({
     "nAliqINSS", "nValorINSS", "cRetemINSS", "nAliqRedBaseINSS", "nAliqRedBasePIS", "nAliqRedBaseCOFINS",
     "lDeduzISS", "cFixarISS", "cFixarIRRF", "cFixarPIS", "cFixarCOFINS", "cFixarCSLL", "cFixarINSS",
     "cCST", "cClassTrib", "nAliqIbsUf", "nAliqIbsMun", "nAliqCbs", "cIndOPer",
+    "nPercReducaoIbsUf", "nPercReducaoIbsMun", "nPercReducaoCbs",
 })
 _LC116 = re.compile(r"^(\d{1,2})\.(\d{2})$")
 

@@ -10,7 +10,13 @@ from omie_pipeline.simulator.handlers.common import flag
 from omie_pipeline.simulator.handlers.ordens import find_order
 from omie_pipeline.simulator.state import ServiceOrder
 
-ADDRESS_FIELDS = ("endereco", "endereco_numero", "bairro", "cidade", "estado", "cep")
+# What Omie needs in the client's record to issue an NFS-e, with the label its refusal uses, in the
+# order the screen shows them. Omie's wording seen for the e-mail: "Para emitir ... falta preencher
+# o E-mail" (omie-api.md §15, unconfirmed); the other fields follow the same pattern.
+BILLING_FIELDS = (
+    ("cnpj_cpf", "CNPJ/CPF"), ("endereco", "Endereço"), ("endereco_numero", "Número"), ("bairro", "Bairro"),
+    ("cidade", "Cidade"), ("estado", "Estado"), ("cep", "CEP"), ("email", "E-mail"),
+)
 _KEYS = ("nCodOS", "cCodIntOS")
 # What a billable OS gets when the `faturar_refuse_next` fault is on: a refusal from the billing
 # side (certificate, prefeitura) that no check of the OS or its client could have foreseen.
@@ -27,6 +33,12 @@ def _answer(order: ServiceOrder, code: str, message: str) -> dict[str, Any]:
     }
 
 
+def _listed(labels: list[str]) -> str:
+    """`o E-mail`, `o CEP e o E-mail`, `o Bairro, o CEP e o E-mail`: Omie's sentence for missing fields."""
+    named = [f"o {label}" for label in labels]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} e {named[-1]}"
+
+
 def not_billable_reason(ctx: CallContext, order: ServiceOrder) -> str | None:
     """Why Omie would refuse to invoice this order now, or None when it can."""
     if order.cancelada:
@@ -40,13 +52,9 @@ def not_billable_reason(ctx: CallContext, order: ServiceOrder) -> str | None:
         return f"Cliente [{order.n_cod_cli}] não encontrado."
     if client.get("inativo") == "S":
         return f"O cliente [{order.n_cod_cli}] está inativo."
-    if not client.get("cnpj_cpf"):
-        return f"O cliente [{order.n_cod_cli}] não possui CNPJ/CPF cadastrado."
-    missing = [field for field in ADDRESS_FIELDS if not str(client.get(field) or "").strip()]
+    missing = [label for tag, label in BILLING_FIELDS if not str(client.get(tag) or "").strip()]
     if missing:
-        return f"O endereço do cliente [{order.n_cod_cli}] está incompleto. Preencha: {', '.join(missing)}."
-    if not str(client.get("email") or "").strip():
-        return f"O cliente [{order.n_cod_cli}] não possui e-mail cadastrado."
+        return f"Para emitir a NFS-e falta preencher {_listed(missing)} no cadastro do cliente [{order.n_cod_cli}]."
     return None
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from omie_pipeline.omie import paging
+
 OMIE_PRODUCTION_URL = "https://app.omie.com.br/api/v1/"
 SECRET_FIELDS = frozenset({"omie_app_secret", "omie_pipeline_slack_webhook_url", "omie_pipeline_alert_webhook_url"})
 
@@ -42,6 +44,7 @@ class Settings(BaseSettings):
     omie_pipeline_alert_webhook_url: SecretStr | None = None
     omie_rate_window_seconds: float = Field(60.0, gt=0)
     omie_redundant_seconds: float = Field(60.0, ge=0)
+    omie_page_sizes: str = ""
     dagster_home: Path = Path("dagster_home")
 
     @field_validator("omie_base_url")
@@ -50,6 +53,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("omie_page_sizes")
+    @classmethod
+    def _page_sizes_are_known_methods_and_sizes(cls, value: str) -> str:
+        paging.page_sizes(_parse_page_sizes(value))
+        return value
+
+    @property
+    def page_sizes(self) -> dict[str, int]:
+        """Page sizes set per Omie listing (`ListarOS=150,ListarNFSEs=80`); others keep the client's defaults."""
+        return _parse_page_sizes(self.omie_page_sizes)
 
     @property
     def closed_statuses(self) -> frozenset[str]:
@@ -66,6 +80,16 @@ class Settings(BaseSettings):
         if missing:
             raise SettingsError(f"missing {' and '.join(missing)}: set the Omie app's key and secret")
         return self.omie_app_key, self.omie_app_secret.get_secret_value()
+
+
+def _parse_page_sizes(text: str) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        method, equals, size = (piece.strip() for piece in entry.partition("="))
+        if not equals or not size.isdigit():
+            raise ValueError(f"expected Method=size entries separated by commas, e.g. ListarOS=100; got {entry!r}")
+        sizes[method] = int(size)
+    return sizes
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

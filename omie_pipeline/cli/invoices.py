@@ -278,7 +278,7 @@ def _client(settings: Settings):
         _fail(str(problem))
     client = OmieClient(settings.omie_base_url, app_key, app_secret,
                         limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-                        redundant_seconds=settings.omie_redundant_seconds)
+                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes)
     try:
         yield client
     finally:

@@ -1,8 +1,8 @@
 """`OmieClient`: the typed Omie calls the pipeline uses, on top of `OmieConnection.call`.
 
 Listings are lazy iterators that fetch one page at a time, in each method's page size (`page_sizes`,
-over `paging.PAGE_SIZES`), up to the last page. Lookups raise NotFoundError when Omie has nothing, except `find_client_by_document`, whose
-answer "none" is a normal outcome. Writes return Omie's status answer and raise RefusedError (or a
+over `paging.PAGE_SIZES`), up to the last page. Lookups raise NotFoundError when Omie has nothing,
+except `find_client_by_document`, whose answer "none" is a normal outcome. Writes return Omie's status answer and raise RefusedError (or a
 more precise error) when its `cCodStatus` is not "0".
 """
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from omie_pipeline.domain.deal import DEFAULT_MAX_AMOUNT, STORABLE_MAX_AMOUNT
 from omie_pipeline.domain.taxes import Regime
+from omie_pipeline.omie import paging
 
 OMIE_PRODUCTION_URL = "https://app.omie.com.br/api/v1/"
 SECRET_FIELDS = frozenset({"omie_app_secret", "omie_pipeline_slack_webhook_url", "omie_pipeline_alert_webhook_url"})
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     omie_pipeline_alert_webhook_url: SecretStr | None = None
     omie_rate_window_seconds: float = Field(60.0, gt=0)
     omie_redundant_seconds: float = Field(60.0, ge=0)
+    omie_page_sizes: str = ""
     dagster_home: Path = Path("dagster_home")
 
     @field_validator("omie_base_url")
@@ -58,6 +60,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("omie_page_sizes")
+    @classmethod
+    def _page_sizes_are_known_methods_and_sizes(cls, value: str) -> str:
+        paging.page_sizes(_parse_page_sizes(value))
+        return value
+
+    @property
+    def page_sizes(self) -> dict[str, int]:
+        """Page sizes set per Omie listing (`ListarOS=150,ListarNFSEs=80`); others keep the client's defaults."""
+        return _parse_page_sizes(self.omie_page_sizes)
 
     @property
     def closed_statuses(self) -> frozenset[str]:
@@ -74,6 +87,16 @@ class Settings(BaseSettings):
         if missing:
             raise SettingsError(f"missing {' and '.join(missing)}: set the Omie app's key and secret")
         return self.omie_app_key, self.omie_app_secret.get_secret_value()
+
+
+def _parse_page_sizes(text: str) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        method, equals, size = (piece.strip() for piece in entry.partition("="))
+        if not equals or not size.isdigit():
+            raise ValueError(f"expected Method=size entries separated by commas, e.g. ListarOS=100; got {entry!r}")
+        sizes[method] = int(size)
+    return sizes
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

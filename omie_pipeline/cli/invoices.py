@@ -1,8 +1,9 @@
-"""`omie-pipeline invoices ...`: list, show, wait for and cancel NFS-e, and download their PDF.
+"""`omie-pipeline invoices ...`: list, show, wait for and cancel NFS-e, and download their PDF and XML.
 
 Settings come from the environment (OMIE_PIPELINE_DB_URL, OMIE_PIPELINE_ACCOUNT, OMIE_BASE_URL,
 OMIE_APP_KEY, OMIE_APP_SECRET, OMIE_REDUNDANT_SECONDS). `list` and `show` read only the state
-store; `wait`, `cancel` and `show --pdf` also talk to Omie. Client documents are shown masked.
+store; `wait`, `cancel` and `show --pdf/--xml` also talk to Omie (the PDF link Omie gives expires,
+so it is asked for right before each download). Client documents are shown masked.
 
 Exit status:
 - wait: 0 issued, 2 error, 3 still submitted/processing at the timeout, 4 cancelled, 1 anything else
@@ -79,13 +80,16 @@ def list_command(status: str | None, account: str | None, as_json: bool) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also download the NFS-e PDF to this file.")
-def show_command(deal_id: str, account: str | None, as_json: bool, pdf_path: Path | None) -> None:
-    """One deal's invoice: status, number, verification code, links, money, history and last error."""
+@click.option("--xml", "xml_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also download the NFS-e XML to this file.")
+def show_command(deal_id: str, account: str | None, as_json: bool, pdf_path: Path | None,
+                 xml_path: Path | None) -> None:  # fmt: skip
+    """One deal's invoice: status, number, verification code, portal link, money, history and last error."""
     settings = _settings()
     account = account or settings.omie_pipeline_account
     with _store(settings) as store:
-        if pdf_path is not None:
-            _download(settings, store, account, deal_id, pdf_path)
+        if pdf_path is not None or xml_path is not None:
+            _download(settings, store, account, deal_id, pdf_path, xml_path)
         with store.connect() as connection:
             invoice = get_invoice(connection, account, deal_id)
             deal = deal_row(connection, account, deal_id)
@@ -103,8 +107,9 @@ def show_command(deal_id: str, account: str | None, as_json: bool, pdf_path: Pat
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     _print_invoice(invoice, client, history)
-    if pdf_path is not None:
-        click.echo(f"PDF saved to {pdf_path}")
+    for kind, path in (("PDF", pdf_path), ("XML", xml_path)):
+        if path is not None:
+            click.echo(f"{kind} saved to {path}")
 
 
 @invoices.command("wait")
@@ -175,7 +180,7 @@ def cancel_command(deal_id: str, reason: str, requested_by: str | None, confirm_
 
 def invoice_json(invoice: Invoice) -> dict[str, Any]:
     """An invoice as JSON-ready values: money as strings (exact), times ISO 8601 in UTC."""
-    fields = ("deal_id", "status", "nfse_number", "verification_code", "pdf_url", "xml_url", "omie_os_id",
+    fields = ("deal_id", "status", "nfse_number", "verification_code", "portal_url", "omie_os_id",
               "os_number", "nfse_id", "rps_status", "last_error", "fix", "idempotency_key", "service_code",
               "tax_rate_id", "cancel_reason", "cancel_requested_by")
     payload: dict[str, Any] = {name: getattr(invoice, name) for name in fields}
@@ -210,8 +215,7 @@ def _print_invoice(invoice: Invoice, client: dict[str, Any] | None, history: lis
         ("issued", _local(invoice.issued_at)),
         ("OS", f"{invoice.os_number} (nCodOS {invoice.omie_os_id})" if invoice.omie_os_id else None),
         ("idempotency key", invoice.idempotency_key),
-        ("PDF", invoice.pdf_url),
-        ("XML", invoice.xml_url),
+        ("link", invoice.portal_url),
         ("gross", format_brl(invoice.gross_amount)),
         ("withheld", format_brl(invoice.withheld_total) + _withholdings(invoice)),
         ("net", format_brl(invoice.net_amount)),
@@ -281,33 +285,30 @@ def _client(settings: Settings):
         _fail(str(problem))
     client = OmieClient(settings.omie_base_url, app_key, app_secret,
                         limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-                        redundant_seconds=settings.omie_redundant_seconds)
+                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes)
     try:
         yield client
     finally:
         client.close()
 
 
-def _download(settings: Settings, store: Store, account: str, deal_id: str, path: Path) -> None:
+def _download(settings: Settings, store: Store, account: str, deal_id: str, pdf_path: Path | None,
+              xml_path: Path | None) -> None:  # fmt: skip
+    """The documents, from links asked of Omie once, just before (a PDF link expires within minutes)."""
     from omie_pipeline.omie.errors import OmieError
-    from omie_pipeline.sync.invoice_actions import InvoiceActionError, download_pdf
+    from omie_pipeline.sync.invoice_actions import InvoiceActionError
+    from omie_pipeline.sync.invoice_documents import download_documents
 
-    try:
-        settings.require_omie_credentials()
-    except SettingsError:  # the stored link may still work; without keys it cannot be renewed
-        clients = _no_client()
-    else:
-        clients = _client(settings)
-    with clients as client:
+    with _client(settings) as client:
         try:
-            download_pdf(store, account, deal_id, path, client=client, interval=_interval(settings))
+            download_documents(client, store, account, deal_id, pdf_path=pdf_path, xml_path=xml_path,
+                               interval=_interval(settings), on_wait=_tell_wait)
         except (InvoiceActionError, OmieError) as problem:
             _fail(str(problem))
 
 
-@contextmanager
-def _no_client() -> Iterator[None]:
-    yield None
+def _tell_wait(seconds: float) -> None:
+    click.echo(f"Omie was asked about this note moments ago; asking for its documents in {seconds:.0f} s", err=True)
 
 
 def _fail(message: str) -> NoReturn:

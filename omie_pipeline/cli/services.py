@@ -124,7 +124,7 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
         click.echo(f"service map {loaded.path}, {problem}", err=True)
     client = OmieClient(settings.omie_base_url, app_key, app_secret,
                         limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-                        redundant_seconds=settings.omie_redundant_seconds)
+                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes)
     try:
         catalog = sync_catalog(client, store, account, full=full)
         rates = sync_tax_rates(client, store, account, confirmed_regime=settings.omie_pipeline_tax_regime)

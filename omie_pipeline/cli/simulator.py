@@ -30,9 +30,12 @@ from omie_pipeline.simulator.config import REGIMES
               help="The company's tax regime (decides the catalog's PIS/COFINS and retentions).")
 @click.option("--latency", nargs=2, type=float, default=(0.0, 0.0), show_default=True, metavar="MIN MAX",
               help="Seconds added to every answer, drawn uniformly.")
+@click.option("--pdf-link-seconds", default=600.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="How long a PDF link from StatusOS or ObterNFSe opens the file (then 403).")
 def simulator_command(host: str, port: int, seed: int, clients: int, app_key: str, app_secret: str,
                       window_seconds: float, redundant_seconds: float | None, nfse_delay: tuple[float, float],
-                      rejection_rate: float, regime: str, latency: tuple[float, float]) -> None:
+                      rejection_rate: float, regime: str, latency: tuple[float, float],
+                      pdf_link_seconds: float) -> None:  # fmt: skip
     """Serve a simulated Omie API (same paths, calls, faults and limits) until interrupted."""
     try:
         config = SimulatorConfig(
@@ -40,6 +43,7 @@ def simulator_command(host: str, port: int, seed: int, clients: int, app_key: st
             window_seconds=window_seconds,
             redundant_seconds=window_seconds if redundant_seconds is None else redundant_seconds,
             nfse_delay=nfse_delay, rejection_rate=rejection_rate, regime=regime, latency=latency,
+            pdf_link_seconds=pdf_link_seconds,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

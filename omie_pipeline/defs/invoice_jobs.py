@@ -45,7 +45,7 @@ def _invoice_metadata(invoice) -> dict[str, object]:
         "nfse_number": invoice.nfse_number or "",
         "verification_code": invoice.verification_code or "",
         "omie_os_id": str(invoice.omie_os_id or ""),
-        **({"pdf_url": dg.MetadataValue.url(invoice.pdf_url)} if invoice.pdf_url else {}),
+        **({"link": dg.MetadataValue.url(invoice.portal_url)} if invoice.portal_url else {}),
         **({"last_error": invoice.last_error, "fix": invoice.fix or ""} if invoice.last_error else {}),
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -49,7 +50,8 @@ class OmieResource(dg.ConfigurableResource):
             else settings.require_omie_credentials()
         window = self.window_seconds or settings.omie_rate_window_seconds
         redundant = self.redundant_seconds if self.redundant_seconds >= 0 else settings.omie_redundant_seconds
-        return shared_omie_client(self.base_url or settings.omie_base_url, app_key, app_secret, window, redundant)
+        return shared_omie_client(self.base_url or settings.omie_base_url, app_key, app_secret, window, redundant,
+                                  settings.page_sizes)
 
 
 _clients: dict[tuple, object] = {}
@@ -57,15 +59,16 @@ _clients_lock = threading.Lock()
 
 
 def shared_omie_client(base_url: str, app_key: str, app_secret: str, window_seconds: float,
-                       redundant_seconds: float):
-    """One client per (URL, key, secret, window, interval) in this process."""
+                       redundant_seconds: float, page_sizes: Mapping[str, int] | None = None):
+    """One client per (URL, key, secret, window, interval, page sizes) in this process."""
     from omie_pipeline.omie import OmieClient, OmieLimits
 
-    key = (base_url, app_key, hashlib.sha256(app_secret.encode()).hexdigest(), window_seconds, redundant_seconds)
+    key = (base_url, app_key, hashlib.sha256(app_secret.encode()).hexdigest(), window_seconds, redundant_seconds,
+           tuple(sorted((page_sizes or {}).items())))
     with _clients_lock:
         if key not in _clients:
             _clients[key] = OmieClient(base_url, app_key, app_secret, limits=OmieLimits(window_seconds=window_seconds),
-                                       redundant_seconds=redundant_seconds)
+                                       redundant_seconds=redundant_seconds, page_sizes=page_sizes)
         return _clients[key]
 
 

@@ -1,8 +1,8 @@
 """`OmieClient`: the typed Omie calls the pipeline uses, on top of `OmieConnection.call`.
 
-Listings are lazy iterators that fetch one page at a time (500 records by default) up to the last
-page. Lookups raise NotFoundError when Omie has nothing, except `find_client_by_document`, whose
-answer "none" is a normal outcome. Writes return Omie's status answer and raise RefusedError (or a
+Listings are lazy iterators that fetch one page at a time, in each method's page size (`page_sizes`,
+over `paging.PAGE_SIZES`), up to the last page. Lookups raise NotFoundError when Omie has nothing,
+except `find_client_by_document`, whose answer "none" is a normal outcome. Writes return Omie's status answer and raise RefusedError (or a
 more precise error) when its `cCodStatus` is not "0".
 """
 
@@ -32,6 +32,7 @@ from omie_pipeline.omie.models import (
     ServiceRecord,
     omie_date,
 )
+from omie_pipeline.omie import paging
 from omie_pipeline.omie.paging import PREFIXED_PAGES, SNAKE_PAGES, PageTags, walk_pages
 
 CLIENTS = "geral/clientes/"
@@ -42,17 +43,31 @@ ORDER_BILLING = "servicos/osp/"
 NFSE = "servicos/nfse/"
 DOCUMENTS = "servicos/osdocs/"
 
-DEFAULT_PAGE_SIZE = 500
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class OmieClient(OmieConnection):
-    """Typed access to Omie for the pipeline; see `OmieConnection` for pacing, retries and errors."""
+    """Typed access to Omie for the pipeline; see `OmieConnection` for pacing, retries and errors.
+
+    `page_sizes` sets the page size of single listings by Omie method name (e.g. `{"ListarOS": 150}`)
+    over `paging.PAGE_SIZES`. A listing's `page_size` argument may ask smaller pages, never larger:
+    a larger one is held to the method's size, since Omie may refuse it.
+    """
+
+    def __init__(self, base_url: str, app_key: str, app_secret: str, *,
+                 page_sizes: Mapping[str, int] | None = None, **settings: Any) -> None:  # fmt: skip
+        self.page_sizes = paging.page_sizes(page_sizes)
+        super().__init__(base_url, app_key, app_secret, **settings)
+
+    def page_size(self, method: str, asked: int | None = None) -> int:
+        """The page size to ask `method` for: its setting, or `asked` when that is smaller."""
+        size = self.page_sizes[method]
+        return size if asked is None else min(size, asked)
 
     # --- clients -----------------------------------------------------------------------------
 
     def list_clients(
-        self, changed_since: date | datetime | None = None, page_size: int = DEFAULT_PAGE_SIZE
+        self, changed_since: date | datetime | None = None, page_size: int | None = None
     ) -> Iterator[ClientRecord]:
         """Every client, or those created or changed since `changed_since` (a datetime: that moment)."""
         param: dict[str, Any] = {"apenas_importado_api": "N"}
@@ -95,7 +110,7 @@ class OmieClient(OmieConnection):
 
     # --- companies ---------------------------------------------------------------------------
 
-    def list_companies(self, page_size: int = 50) -> Iterator[CompanyRecord]:
+    def list_companies(self, page_size: int | None = None) -> Iterator[CompanyRecord]:
         """The companies of the app key (usually one)."""
         for record in self._pages(COMPANIES, "ListarEmpresas", {}, SNAKE_PAGES, "empresas_cadastro", page_size):
             yield CompanyRecord.model_validate(record)
@@ -106,7 +121,7 @@ class OmieClient(OmieConnection):
     # --- service catalog ---------------------------------------------------------------------
 
     def list_services(
-        self, changed_since: date | datetime | None = None, page_size: int = DEFAULT_PAGE_SIZE
+        self, changed_since: date | datetime | None = None, page_size: int | None = None
     ) -> Iterator[ServiceRecord]:
         """Every catalog service, or those changed since `changed_since`."""
         param: dict[str, Any] = {"cExibirProdutos": "N"}
@@ -157,7 +172,7 @@ class OmieClient(OmieConnection):
         invoiced_to: date | None = None,
         integration_codes: Sequence[str] = (),
         os_ids: Sequence[int] = (),
-        page_size: int = DEFAULT_PAGE_SIZE,
+        page_size: int | None = None,
         on_invalid: Callable[[InvalidRecord], None] | None = None,
     ) -> Iterator[OsRecord]:
         """Service orders, optionally created or changed since a day, by billing status
@@ -217,7 +232,7 @@ class OmieClient(OmieConnection):
         *,
         nCodigoOS: int | None = None,
         status: str | None = None,
-        page_size: int = DEFAULT_PAGE_SIZE,
+        page_size: int | None = None,
         on_invalid: Callable[[InvalidRecord], None] | None = None,
     ) -> Iterator[NfseRecord]:
         """NFS-e issued between two dates (inclusive), optionally of one OS or in one
@@ -241,9 +256,10 @@ class OmieClient(OmieConnection):
     # --- helpers -----------------------------------------------------------------------------
 
     def _pages(
-        self, path: str, method: str, param: dict[str, Any], tags: PageTags, records_field: str, page_size: int
+        self, path: str, method: str, param: dict[str, Any], tags: PageTags, records_field: str, page_size: int | None
     ) -> Iterator[dict[str, Any]]:
-        return walk_pages(lambda page_param: self.call(path, method, page_param), param, tags, records_field, page_size)
+        return walk_pages(lambda page_param: self.call(path, method, page_param), param, tags, records_field,
+                          self.page_size(method, page_size))
 
 
 def _read(model: type[ModelT], record: dict[str, Any], on_invalid: Callable[[InvalidRecord], None] | None,

@@ -4,12 +4,17 @@ Omie pages are 1-based. The walk stops at the total number of pages Omie reports
 page, or on Omie's 5113 "no records for page N" fault, whichever comes first: past the end,
 most calls answer 5113, `ListarNFSEs` an empty list and `ListarEmpresas` page 1 again (so the
 total is always trusted over "more records came back").
+
+Each listing has its own page size (`PAGE_SIZES`): Omie documents 500 for ListarClientes and no
+maximum for ListarOS, ListarNFSEs and ListarCadastroServico, where integrators use 50 to 200 and
+some report refusals above that; 100 keeps clear of those refusals at a modest cost in calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from omie_pipeline.omie.errors import NoRecordsError
@@ -29,6 +34,28 @@ SNAKE_PAGES = PageTags("pagina", "registros_por_pagina", "total_de_paginas")
 
 PREFIXED_PAGES = PageTags("nPagina", "nRegPorPagina", "nTotPaginas")
 """servicos/servico and servicos/nfse: `nPagina`, `nRegPorPagina`, `nTotPaginas`."""
+
+
+PAGE_SIZES: Mapping[str, int] = MappingProxyType({
+    "ListarClientes": 500,
+    "ListarEmpresas": 50,
+    "ListarOS": 100,
+    "ListarNFSEs": 100,
+    "ListarCadastroServico": 100,
+})
+"""The default page size of each listing the client walks."""
+
+
+def page_sizes(overrides: Mapping[str, int] | None = None) -> Mapping[str, int]:
+    """`PAGE_SIZES` with some methods' sizes replaced; ValueError names an unknown method or a bad size."""
+    chosen = dict(PAGE_SIZES)
+    for method, size in dict(overrides or {}).items():
+        if method not in PAGE_SIZES:
+            raise ValueError(f"no page size can be set for {method!r}; the listings are {', '.join(PAGE_SIZES)}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"the page size of {method} must be a whole number of at least 1; got {size!r}")
+        chosen[method] = size
+    return MappingProxyType(chosen)
 
 
 def walk_pages(

@@ -1,21 +1,26 @@
 """The `/_sim/` endpoints: observe (stats), steer (faults, reset, seed, service rates) and files.
 
 These are the simulator's own; Omie has nothing like them. Answers are JSON except the document
-files under `/_sim/docs/`.
+files under `/_sim/docs/`: the note's portal page (HTML), its XML, and its PDFs, which open only
+through an unexpired pre-signed link from StatusOS or ObterNFSe (else 403, as a storage gateway
+answers).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
+from urllib.parse import parse_qs
 
 from omie_pipeline.simulator import clock, nfse_files
 from omie_pipeline.simulator.engine import Engine, Reply, json_bytes
 from omie_pipeline.simulator.seed import SYSTEM_USER
 
-_DOC = re.compile(r"^/_sim/docs/(\d+)(\.pdf|\.xml|/portal)$")
+_DOC = re.compile(r"^/_sim/docs/(\d+)(\.xml|/portal)$")
+_PDF = re.compile(r"^/_sim/docs/(\d+)/(dest|demo)\.pdf$")
 _EXTRA_DOC = re.compile(r"^/_sim/docs/(rps|recibo)/(\d+)\.pdf$")
 
 
@@ -130,21 +135,37 @@ def handle_post(engine: Engine, path: str, body: bytes) -> Reply:
         return _error(400, str(exc))
 
 
-def _document(engine: Engine, path: str) -> Reply | None:
+def _access_denied(message: str) -> Reply:
+    body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            f"<Error><Code>AccessDenied</Code><Message>{message}</Message></Error>")
+    return Reply(403, body.encode("utf-8"), "application/xml")
+
+
+def _document(engine: Engine, path: str, query: str) -> Reply | None:
     engine.tick()
     state = engine.state
     with state.lock:
+        match = _PDF.match(path)
+        if match:
+            nfse_id, kind = int(match.group(1)), match.group(2)
+            signature = (parse_qs(query).get("Signature") or [""])[0]
+            refusal = state.pdf_links.refusal(nfse_id, kind, signature, time.monotonic())
+            if refusal is not None:
+                return _access_denied(refusal)
+            nfse = state.nfses.get(nfse_id)
+            if nfse is None or nfse.status == "R":
+                return _error(404, "no issued NFS-e with that id")
+            return Reply(200, nfse_files.nfse_pdf(state, nfse), "application/pdf")
         match = _DOC.match(path)
         if match:
             nfse = state.nfses.get(int(match.group(1)))
             if nfse is None or nfse.status == "R":
                 return _error(404, "no issued NFS-e with that id")
             kind = match.group(2)
-            if kind == ".pdf":
-                return Reply(200, nfse_files.nfse_pdf(state, nfse), "application/pdf")
             if kind == ".xml":
                 return Reply(200, nfse_files.nfse_xml(state, nfse).encode("utf-8"), "application/xml; charset=utf-8")
-            page = f"<html><body><h1>NFS-e {nfse.number}</h1><p>Código de verificação {nfse.cod_verif}</p></body></html>"
+            page = (f"<!DOCTYPE html><html lang=\"pt-BR\"><head><title>NFS-e {nfse.number}</title></head><body>"
+                    f"<h1>NFS-e {nfse.number}</h1><p>Código de verificação {nfse.cod_verif}</p></body></html>")
             return Reply(200, page.encode("utf-8"), "text/html; charset=utf-8")
         match = _EXTRA_DOC.match(path)
         if match:
@@ -155,7 +176,7 @@ def _document(engine: Engine, path: str) -> Reply | None:
 
 
 def handle_get(engine: Engine, path: str) -> Reply:
-    clean = path.split("?", 1)[0]
+    clean, _, query = path.partition("?")
     if clean.rstrip("/") == "/_sim/stats":
         engine.tick()
         return _ok(engine.stats_snapshot())
@@ -164,7 +185,7 @@ def handle_get(engine: Engine, path: str) -> Reply:
     if clean.rstrip("/") == "/_sim/health":
         return _ok({"ok": True, "seed": engine.config.seed})
     if clean.startswith("/_sim/docs/"):
-        reply = _document(engine, clean)
+        reply = _document(engine, clean, query)
         if reply is not None:
             return reply
     return _error(404, f"no control endpoint GET {path}")

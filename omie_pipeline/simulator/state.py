@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from omie_pipeline.simulator import documents
+from omie_pipeline.simulator.pdf_links import PdfLinks
 
 
 @dataclass
@@ -140,6 +141,7 @@ class SimState:
         self.orders: dict[int, ServiceOrder] = {}
         self.nfses: dict[int, Nfse] = {}
         self.pending_rps: set[int] = set()
+        self.pdf_links = PdfLinks()
         self._client_by_code: dict[str, int] = {}
         self._client_by_document: dict[str, int] = {}
         self._order_by_code: dict[str, int] = {}

@@ -74,6 +74,7 @@ class Invoice:
     issued_at: datetime | None
     pdf_url: str | None
     xml_url: str | None
+    portal_url: str | None
     last_error: str | None
     fix: str | None
     created_at: datetime
@@ -382,6 +383,12 @@ def reserve_check(connection: sa.Connection, invoice_id: int, now: datetime, int
         sa.or_(invoices.c.last_checked_at.is_(None), invoices.c.last_checked_at <= now - interval),
     ).values(last_checked_at=now)
     return connection.execute(statement).rowcount == 1
+
+
+def set_portal_url(connection: sa.Connection, invoice_id: int, link: str | None) -> None:
+    """Keep the note's portal link (the prefeitura's page) as Omie last gave it; None keeps the one stored."""
+    if link:
+        connection.execute(sa.update(invoices).where(invoices.c.id == invoice_id).values(portal_url=link))
 
 
 def request_cancel(connection: sa.Connection, invoice: Invoice, reason: str, requested_by: str, at: datetime) -> bool:

@@ -27,7 +27,7 @@ from omie_pipeline.domain.billing import billing_gaps
 from omie_pipeline.domain.documents import mask_document, normalise_document
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import from_omie_local, now_utc, to_sao_paulo
-from omie_pipeline.omie.client import CLIENTS, DEFAULT_PAGE_SIZE, OmieClient
+from omie_pipeline.omie.client import CLIENTS, OmieClient
 from omie_pipeline.omie.models import ClientRecord, omie_date
 from omie_pipeline.omie.paging import SNAKE_PAGES, walk_pages
 from omie_pipeline.store import Store, sync_state
@@ -80,7 +80,7 @@ def refresh_client_index(
     account: str,
     *,
     full_refresh: bool = False,
-    page_size: int = DEFAULT_PAGE_SIZE,
+    page_size: int | None = None,
     now: datetime | None = None,
 ) -> IndexSummary:
     """List Omie's clients (all, or those changed since the day before the last listing) into the store."""
@@ -118,14 +118,14 @@ def refresh_client_index(
     return summary
 
 
-def _listed_records(client: OmieClient, since: date | None, page_size: int) -> Iterator[dict[str, Any]]:
+def _listed_records(client: OmieClient, since: date | None, page_size: int | None) -> Iterator[dict[str, Any]]:
     """`ListarClientes` page by page, as Omie sent each record: read one by one by `_readable`, so
     that a record that fails does not end the listing (as the typed `list_clients` would)."""
     param: dict[str, Any] = {"apenas_importado_api": "N"}
     if since is not None:
         param["filtrar_por_data_de"] = omie_date(since)
     return walk_pages(lambda page: client.call(CLIENTS, "ListarClientes", page), param, SNAKE_PAGES,
-                      "clientes_cadastro", page_size)
+                      "clientes_cadastro", client.page_size("ListarClientes", page_size))
 
 
 def _readable(raw: Any, summary: IndexSummary) -> ClientRecord | None:

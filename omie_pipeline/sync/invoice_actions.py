@@ -1,4 +1,4 @@
-"""On-call actions on one deal's invoice: wait for it, cancel it, fetch its documents.
+"""On-call actions on one deal's invoice: wait for it, cancel it (its documents: `invoice_documents`).
 
 Wait: polls `StatusOS` for the deal's OS until the invoice is final or the time is up, one
 request per redundancy interval at most (reserved in the store, so a status refresh or another
@@ -10,25 +10,17 @@ and who asks. The request is recorded first (who, when, why, as an event), then 
 the NFS-e cancellation; the invoice becomes `cancelled` only when Omie confirms it (StatusOS RPS
 005, OS cancelled, or the NFS-e listed as cancelled), until then it stays `issued` with the
 cancellation pending, which the status refresh follows.
-
-Documents: the PDF and XML links come from StatusOS (they may be short-lived pre-signed links);
-a download that finds its link expired asks for fresh links once.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
-from pathlib import Path
-
-import requests
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.text import plain
@@ -42,9 +34,11 @@ from omie_pipeline.store.invoices import (
     get_invoice_by_id,
     request_cancel,
     reserve_check,
+    set_portal_url,
     withdraw_cancel,
 )
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
+from omie_pipeline.sync.invoice_links import note_links
 from omie_pipeline.sync.invoice_observations import Applied, apply_observation, from_status_detail
 
 log = logging.getLogger("omie_pipeline.invoices")
@@ -76,10 +70,6 @@ class CancelRefusedError(InvoiceActionError):
     def __init__(self, message: str, fix: str) -> None:
         super().__init__(message)
         self.fix = fix
-
-
-class DocumentError(InvoiceActionError):
-    pass
 
 
 class WaitExit(IntEnum):
@@ -134,10 +124,12 @@ def check_once(client: OmieClient, store: Store, invoice: Invoice, interval: tim
     with store.begin() as connection:
         if not reserve_check(connection, invoice.id, clock(), interval):
             return None
-    detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, documents=True, fresh=True)
+    detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, fresh=True)
     observation = from_status_detail(detail)
     with store.begin() as connection:
-        return apply_observation(connection, get_invoice_by_id(connection, invoice.id), observation, clock())
+        applied = apply_observation(connection, get_invoice_by_id(connection, invoice.id), observation, clock())
+        set_portal_url(connection, invoice.id, note_links(detail).portal)
+        return applied
 
 
 # --- wait -------------------------------------------------------------------------------------
@@ -284,57 +276,3 @@ def cancel_invoice(client: OmieClient, store: Store, account: str, deal_id: str,
     return CancelResult(invoice, confirmed, f"deal {deal_id}: " + (
         "cancelled; Omie confirms it" if confirmed else
         "cancellation sent; Omie has not confirmed it yet (the status refresh follows it)"))
-
-
-# --- documents ----------------------------------------------------------------------------------
-
-
-def refresh_document_links(client: OmieClient, store: Store, account: str, deal_id: str, *,
-                           interval: timedelta = timedelta(seconds=60),
-                           clock: Callable[[], datetime] = now_utc) -> Invoice:  # fmt: skip
-    """The invoice with its PDF/XML links asked anew from StatusOS (when the interval allows)."""
-    invoice = _load(store, account, deal_id)
-    if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED):
-        raise DocumentError(f"deal {deal_id}: the invoice is {invoice.status}; only an issued note has documents")
-    if check_once(client, store, invoice, interval, clock) is None:
-        log.info("deal %s: Omie was asked about it moments ago; using the stored links", deal_id)
-    return _load(store, account, deal_id)
-
-
-def download_pdf(store: Store, account: str, deal_id: str, path: str | Path, *, client: OmieClient | None = None,
-                 interval: timedelta = timedelta(seconds=60), timeout: float = 30.0,
-                 session: requests.Session | None = None) -> Path:  # fmt: skip
-    """Save the deal's NFS-e PDF at `path`; with a client, a missing or expired link is renewed once."""
-    target = Path(path)
-    invoice = _load(store, account, deal_id)
-    if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED):
-        raise DocumentError(f"deal {deal_id}: the invoice is {invoice.status}; only an issued note has a PDF")
-    http = session or requests.Session()
-    renewed = False
-    if not invoice.pdf_url and client is not None:
-        invoice, renewed = refresh_document_links(client, store, account, deal_id, interval=interval), True
-    if not invoice.pdf_url:
-        raise DocumentError(f"deal {deal_id}: Omie has not given the PDF link yet; run the status refresh "
-                            "or try again in a minute")
-    response = _get(http, invoice.pdf_url, timeout)
-    if response.status_code in (401, 403, 404, 410) and client is not None and not renewed:
-        invoice = refresh_document_links(client, store, account, deal_id, interval=interval)
-        response = _get(http, invoice.pdf_url, timeout)
-    if response.status_code != 200:
-        raise DocumentError(f"deal {deal_id}: the PDF link answered HTTP {response.status_code}")
-    if not response.content.startswith(b"%PDF"):
-        raise DocumentError(f"deal {deal_id}: the PDF link did not return a PDF "
-                            f"({response.headers.get('Content-Type', 'no content type')})")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(handle, "wb") as output:
-        output.write(response.content)
-    os.replace(temporary, target)
-    return target
-
-
-def _get(http: requests.Session, url: str, timeout: float) -> requests.Response:
-    try:
-        return http.get(url, timeout=timeout)
-    except requests.RequestException as failure:
-        raise DocumentError(f"could not download the PDF: {type(failure).__name__}") from failure

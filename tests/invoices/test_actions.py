@@ -1,24 +1,19 @@
-"""Wait, cancel and documents of one invoice, against the simulator."""
+"""Wait for and cancel one invoice, against the simulator (its documents: test_documents.py)."""
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store.invoices import events_of
-from omie_pipeline.store.tables import invoices
 from omie_pipeline.sync.invoice_actions import (
     CancelNotAllowedError,
-    DocumentError,
     InvoiceNotFoundError,
     WaitExit,
     already_cancelled,
     cancel_invoice,
-    download_pdf,
     wait_for_invoice,
 )
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
@@ -175,32 +170,3 @@ def test_cancel_of_an_invoice_already_cancelled_in_omie_is_confirmed(account: Ac
 def test_only_an_already_cancelled_answer_is_read_as_cancelled(message: str, cancelled: bool) -> None:
     """A refusal that merely speaks of cancelling must stay a refusal (CancelRefusedError, pending withdrawn)."""
     assert already_cancelled(message) is cancelled
-
-
-# --- documents ----------------------------------------------------------------------------------
-
-
-def test_download_the_pdf_and_renew_an_expired_link(account: Account, tmp_path) -> None:
-    first, second = issued(account, 2)
-
-    saved = download_pdf(account.store, account.name, first, tmp_path / "nfse.pdf")
-    assert saved.read_bytes().startswith(b"%PDF")
-
-    expired = f"{account.sim.root_url}_sim/docs/1.pdf"  # answers 404, like an expired pre-signed link
-    with account.store.begin() as connection:
-        connection.execute(sa.update(invoices).where(invoices.c.deal_id == second).values(pdf_url=expired))
-    with pytest.raises(DocumentError, match="HTTP 404"):
-        download_pdf(account.store, account.name, second, tmp_path / "without-client.pdf")
-    time.sleep(REDUNDANT_SECONDS)
-    renewed = download_pdf(account.store, account.name, second, tmp_path / "renewed.pdf", client=account.client,
-                           interval=timedelta(seconds=REDUNDANT_SECONDS))
-    assert renewed.read_bytes().startswith(b"%PDF")
-    assert account.invoice(second).pdf_url != expired
-
-
-def test_no_pdf_before_the_note_is_issued(account: Account, tmp_path) -> None:
-    (deal,) = account.add_deals(1)
-    account.sim.set_faults(prefeitura="stuck")
-    account.issue()
-    with pytest.raises(DocumentError, match="only an issued note"):
-        download_pdf(account.store, account.name, deal, tmp_path / "x.pdf", client=account.client)

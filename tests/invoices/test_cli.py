@@ -13,7 +13,7 @@ from omie_pipeline.domain.documents import normalise_document
 from .conftest import REDUNDANT_SECONDS, Account, settle_prefeitura
 
 REASON = "Nota emitida com valor errado, será reemitida"
-LIST_KEYS = {"deal_id", "status", "nfse_number", "verification_code", "pdf_url", "omie_os_id", "last_error"}
+LIST_KEYS = {"deal_id", "status", "nfse_number", "verification_code", "portal_url", "omie_os_id", "last_error"}
 
 
 @pytest.fixture
@@ -61,9 +61,13 @@ def test_list_and_show(account: Account, cli, tmp_path) -> None:
     detail = json.loads(cli("show", deal, "--json").output)
     assert detail["client"]["document"].startswith("***") and detail["history"][0]["to"] == "submitted"
 
-    pdf = tmp_path / "nota.pdf"
-    assert cli("show", deal, "--pdf", str(pdf)).exit_code == 0
-    assert pdf.read_bytes().startswith(b"%PDF")
+    pdf, xml = tmp_path / "nota.pdf", tmp_path / "nota.xml"
+    downloaded = cli("show", deal, "--pdf", str(pdf), "--xml", str(xml))
+    assert downloaded.exit_code == 0 and f"PDF saved to {pdf}" in downloaded.output
+    assert pdf.read_bytes().startswith(b"%PDF") and xml.read_bytes().startswith(b"<?xml")
+    link = next(line for line in downloaded.output.splitlines() if line.startswith("link:")).split()[-1]
+    assert link.endswith("/portal") and "PDF:" not in downloaded.output  # the portal page, never shown as the PDF
+    assert json.loads(cli("show", deal, "--json").output)["portal_url"] == link
 
 
 def test_show_explains_a_deal_without_invoice(account: Account, cli) -> None:

@@ -176,7 +176,7 @@ def test_service_order_from_inclusion_to_cancellation(sim):
     assert rps.cUrlPdfDest == ""  # only sent when asked for
     time.sleep(sim.config.redundant_seconds)
     with_documents = client.os_status(nCodOS=included.nCodOS, documents=True, fresh=True).ListaRpsNfse[0]
-    assert with_documents.cUrlPdfDest.endswith(".pdf") and with_documents.cUrlNfse
+    assert with_documents.cUrlPdfDest.split("?")[0].endswith(".pdf") and with_documents.cUrlNfse
 
     today = date.today()
     notes = list(client.list_nfse(today - timedelta(days=1), today + timedelta(days=1), nCodigoOS=included.nCodOS))

@@ -51,8 +51,9 @@ def test_invoiced_order_goes_001_002_004_with_number_code_and_links(make_sim, ca
     rps = status["ListaRpsNfse"][0]
     assert rps["nNfse"] > 0 and len(rps["cCodVerif"]) == 8 and rps["cProtocolo"]
     assert rps["mensagens"] == [], "without lMsg only ERRO lines are returned"
-    pdf = requests.get(rps["danfe"], timeout=5)
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and rps["cUrlPdfDemo"] == rps["danfe"]
+    pdf = requests.get(rps["cUrlPdfDemo"], timeout=5)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert rps["danfe"] == rps["cUrlNfse"] and rps["cUrlPdfDemo"] != rps["danfe"]
     xml = ET.fromstring(requests.get(rps["xml_distr"], timeout=5).content)
     assert xml.find(".//{*}Numero").text == str(rps["nNfse"])
     history = _rps(omie, "OS-N1", lMsg=True)["mensagens"]
@@ -81,7 +82,8 @@ def test_listar_nfses_shows_the_issued_note_with_its_taxes(make_sim, caller, cli
     assert (service["CodigoLC116"], service["cRetINSS"], service["nAliquotaINSS"]) == ("7.10", "S", 11.0)
     documents = omie.ok("servicos/osdocs/", "ObterNFSe", {"nIdNf": note["Cabecalho"]["nCodNF"]})
     assert documents["cNumNFSe"] == str(rps["nNfse"]) and documents["cCodVerif"] == rps["cCodVerif"]
-    assert "<Numero>" in documents["cXmlNFSe"] and documents["cPdfNFSe"].endswith(".pdf")
+    assert "<Numero>" in documents["cXmlNFSe"]
+    assert requests.get(documents["cPdfNFSe"], timeout=5).content.startswith(b"%PDF")
 
 
 def test_rejected_rps_ends_in_003_with_messages_and_an_R_listing(make_sim, caller, client_param, order_param):

@@ -235,12 +235,13 @@ def _selected(ctx: CallContext, param: dict[str, Any]) -> list[dict[str, Any]]:
 
 @omie_call("geral/clientes", "ListarClientes")
 def listar_clientes(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
-    return snake_listing(ctx, param, _selected(ctx, param), "clientes_cadastro")
+    return snake_listing(ctx, "ListarClientes", param, _selected(ctx, param), "clientes_cadastro")
 
 
 @omie_call("geral/clientes", "ListarClientesResumido")
 def listar_clientes_resumido(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
-    return snake_listing(ctx, param, _selected(ctx, param), "clientes_cadastro_resumido", _summary)
+    return snake_listing(ctx, "ListarClientesResumido", param, _selected(ctx, param), "clientes_cadastro_resumido",
+                         _summary)
 
 
 def _summary(record: dict[str, Any]) -> dict[str, Any]:

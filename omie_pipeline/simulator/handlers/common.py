@@ -80,11 +80,12 @@ def page_or_fault(items: Sequence[T], page: int, size: int) -> tuple[list[T], in
     return chosen, total_pages
 
 
-def snake_listing(ctx, param: dict[str, Any], selected: Sequence[T], records_tag: str,
+def snake_listing(ctx, call: str, param: dict[str, Any], selected: Sequence[T], records_tag: str,
                   render: Callable[[T], Any] = lambda item: item) -> dict[str, Any]:
     """One page of a geral/* or servicos/os listing in Omie's snake-case paging envelope
-    (`pagina`, `total_de_paginas`, `registros`, `total_de_registros`), past the end a 5113 fault."""
-    page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size)
+    (`pagina`, `total_de_paginas`, `registros`, `total_de_registros`), past the end a 5113 fault;
+    a page larger than `call`'s maximum is refused."""
+    page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size(call))
     chosen, total_pages = page_or_fault(selected, page, size)
     return {
         "pagina": page,

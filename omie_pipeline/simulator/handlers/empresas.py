@@ -13,7 +13,7 @@ from omie_pipeline.simulator.money import int_field
 @omie_call("geral/empresas", "ListarEmpresas")
 def listar_empresas(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     """One company per app key. A page past the end answers page 1 again, as Omie does here."""
-    page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size)
+    page, size = paging(param, "pagina", "registros_por_pagina", 50, ctx.config.max_page_size("ListarEmpresas"))
     companies = [dict(ctx.state.company)]
     chosen, total_pages = page_of(companies, page, size)
     if not chosen:

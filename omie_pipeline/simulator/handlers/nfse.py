@@ -31,7 +31,7 @@ def _matches(ctx: CallContext, nfse: Nfse, param: dict[str, Any]) -> bool:
 @omie_call("servicos/nfse", "ListarNFSEs")
 def listar_nfses(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     """Paged by nPagina/nRegPorPagina; past the end (or nothing found) answers an empty list."""
-    page, size = paging(param, "nPagina", "nRegPorPagina", 50, ctx.config.max_page_size)
+    page, size = paging(param, "nPagina", "nRegPorPagina", 50, ctx.config.max_page_size("ListarNFSEs"))
     emitted = moment_range(param, "dEmiInicial", "dEmiFinal", "hEmiInicial", "hEmiFinal")
     selected = [
         nfse for n_cod_nf, nfse in sorted(ctx.state.nfses.items())

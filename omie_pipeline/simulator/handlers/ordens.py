@@ -157,5 +157,6 @@ LIST_TAGS = frozenset({
 @omie_call("servicos/os", "ListarOS")
 def listar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     check_tags(param, LIST_TAGS, "osListarRequest")
-    return snake_listing(ctx, param, _listed(ctx, param), "osCadastro", lambda order: render_order(ctx, order))
+    return snake_listing(ctx, "ListarOS", param, _listed(ctx, param), "osCadastro",
+                         lambda order: render_order(ctx, order))
 

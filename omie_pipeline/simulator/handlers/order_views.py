@@ -59,9 +59,15 @@ def render_order(ctx: CallContext, order: ServiceOrder) -> dict[str, Any]:
 
 
 def document_links(ctx: CallContext, nfse_id: int) -> dict[str, str]:
-    """Links to the issued note's files (expiring pre-signed URLs in Omie; plain links here)."""
+    """The issued note's lasting links: its page at the prefeitura's portal (HTML; what `danfe` and
+    `cUrlNfse` point to) and its XML. PDFs have no lasting link: see `pdf_link`."""
     base = f"{ctx.documents_url}{nfse_id}"
-    return {"pdf": f"{base}.pdf", "xml": f"{base}.xml", "portal": f"{base}/portal"}
+    return {"xml": f"{base}.xml", "portal": f"{base}/portal"}
+
+
+def pdf_link(ctx: CallContext, nfse_id: int, kind: str) -> str:
+    """A pre-signed link to one of the note's PDFs, valid for `pdf_link_seconds` from now."""
+    return ctx.state.pdf_links.issue(ctx.documents_url, nfse_id, kind, ctx.config.pdf_link_seconds, ctx.mono)
 
 
 def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]) -> dict[str, Any]:
@@ -86,14 +92,14 @@ def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]
             "cCNPJ": company["cnpj"],
             "cInscrMunicipal": company["inscricao_municipal"],
             "xml_distr": links.get("xml", ""),
-            "danfe": links.get("pdf", ""),
+            "danfe": links.get("portal", ""),
             "cUrlNfse": links.get("portal", ""),
             "mensagens": messages,
         }
         if options.get("lPdfDemo") is True:
-            entry["cUrlPdfDemo"] = links.get("pdf", "")
+            entry["cUrlPdfDemo"] = pdf_link(ctx, rps.n_cod_nf, "demo") if issued else ""
         if options.get("lPdfDest") is True:
-            entry["cUrlPdfDest"] = links.get("pdf", "")
+            entry["cUrlPdfDest"] = pdf_link(ctx, rps.n_cod_nf, "dest") if issued else ""
         if options.get("lRps") is True:
             entry["cUrlRps"] = f"{ctx.documents_url}rps/{rps.n_rps}.pdf"
         rps_list.append(entry)

@@ -1,4 +1,6 @@
-"""servicos/osdocs: the documents of an issued NFS-e (`ObterNFSe`; `nIdNf` is ListarNFSEs' `nCodNF`)."""
+"""servicos/osdocs: the documents of an issued NFS-e (`ObterNFSe`; `nIdNf` is ListarNFSEs' `nCodNF`).
+
+The XML comes inline; the PDF as an expiring pre-signed link, like StatusOS's `cUrlPdfDest`."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 from omie_pipeline.simulator import errors, nfse_files
 from omie_pipeline.simulator.handlers import CallContext, omie_call
 from omie_pipeline.simulator.handlers.common import require
-from omie_pipeline.simulator.handlers.order_views import document_links
+from omie_pipeline.simulator.handlers.order_views import document_links, pdf_link
 from omie_pipeline.simulator.money import int_field
 
 
@@ -28,7 +30,7 @@ def obter_nfse(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
         "cSerieNFSe": "",
         "cCodVerif": nfse.cod_verif,
         "cUrlNFSe": links["portal"],
-        "cPdfNFSe": links["pdf"],
+        "cPdfNFSe": pdf_link(ctx, nfse_id, "dest"),
         "cXmlNFSe": nfse_files.nfse_xml(ctx.state, nfse),
         "cLinkPortal": links["portal"],
         "cCodStatus": "0",

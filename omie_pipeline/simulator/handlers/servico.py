@@ -50,7 +50,7 @@ def _description_matches(pattern: str, description: str) -> bool:
 
 @omie_call("servicos/servico", "ListarCadastroServico")
 def listar_cadastro_servico(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
-    page, size = paging(param, "nPagina", "nRegPorPagina", 50, ctx.config.max_page_size)
+    page, size = paging(param, "nPagina", "nRegPorPagina", 50, ctx.config.max_page_size("ListarCadastroServico"))
     included = moment_range(param, "dInclusaoInicial", "dInclusaoFinal", "hInclusaoInicial", "hInclusaoFinal")
     changed = moment_range(param, "dAlteracaoInicial", "dAlteracaoFinal", "hAlteracaoInicial", "hAlteracaoFinal")
     selected = []

@@ -1,0 +1,36 @@
+"""The links in a StatusOS answer, each taken for what it is (omie-api.md §10, §15).
+
+`cUrlNfse` and `danfe` are the prefeitura's page for the note (HTML): the link people open, never a
+file to save. The recipient's PDF (`cUrlPdfDest`) comes only when StatusOS is asked for it
+(`lPdfDest`) and is a pre-signed link that expires, so it is used at once and never stored.
+`xml_distr` is the note's XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omie_pipeline.omie.models import OsStatusDetail
+from omie_pipeline.sync.invoice_observations import latest_rps
+
+
+@dataclass(frozen=True)
+class NoteLinks:
+    portal: str | None
+    pdf: str | None
+    xml: str | None
+
+
+def _text(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def note_links(detail: OsStatusDetail) -> NoteLinks:
+    """The newest RPS attempt's links; all None before the note is issued."""
+    rps = latest_rps(detail)
+    if rps is None:
+        return NoteLinks(None, None, None)
+    extra = rps.model_extra or {}
+    return NoteLinks(portal=_text(rps.cUrlNfse) or _text(extra.get("danfe")), pdf=_text(rps.cUrlPdfDest),
+                     xml=_text(extra.get("xml_distr")))

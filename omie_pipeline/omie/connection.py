@@ -222,9 +222,10 @@ class OmieConnection:
         code, omie_id = _record_keys(param)
         # A client's integration code holds its document: a person's CPF must not reach logs.
         named = f" (integration code {redact_cpfs(code)})" if code else (f" (Omie id {omie_id})" if omie_id else "")
-        log.warning("omie %s%s: outcome unknown after %s; not resent", method, named, failure.kind)
+        log.warning("omie %s%s: outcome unknown after %s; not resent before a look-up", method, named, failure.kind)
         answered = isinstance(failure, errors.ThrottledError)
-        what = "Omie's answer does not say whether this write was run" if answered else "the answer to this write was lost"
+        what = ("Omie's answer does not say whether this write was run" if answered
+                else "the answer to this write was lost")
         return errors.OutcomeUnknownError(
             f"{what} ({failure.kind}: {failure.message}); it may have been applied: "
             f"look the record up{named} before sending it again",

@@ -425,7 +425,8 @@ class _Run:
         except PAUSES as pause:
             with self.store.begin() as connection:  # Omie took nothing: the row goes, the deal waits under its key
                 delete_unsent_intent(connection, invoice.id, self.claimer)
-            return self.waiting(invoice.deal_id, "IncluirOS", pause, "Omie took nothing; the deal is sent on a later run")
+            return self.waiting(invoice.deal_id, "IncluirOS", pause,
+                                "Omie took nothing; the deal is sent on a later run")
         invoice = self.record_os(invoice, created.nCodOS, created.cNumOS,
                                  f"IncluirOS: OS {created.cNumOS} created (nCodOS {created.nCodOS})")
         return self.bill(invoice)

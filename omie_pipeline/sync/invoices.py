@@ -372,7 +372,7 @@ class _Run:
     # new deals
 
     def waiting(self, deal_id: str, method: str, pause: errors.OmieError | None, what: str) -> DealResult:
-        """A deal left for a later run because `method` is paused (nothing was sent for it)."""
+        """A deal left for a later run because `method` is paused or Omie said "not now" (Omie took nothing)."""
         if pause is not None:
             past = " (waiting longer would pass the run's deadline)" if getattr(pause, "past_deadline", False) else ""
             self.paused.setdefault(method, f"{pause.kind}: {pause.message}{past}")

@@ -14,7 +14,8 @@ from omie_pipeline.runner.graph import PassResult
 from omie_pipeline.runner.summary import PipelineSummary
 
 
-def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | None, reports: list[str]) -> None:
+def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | None, reports: list[str],
+                   rejected: dict | None = None, injected: dict | None = None) -> None:
     echo = click.echo
     echo(f"Account {summary.account}")
     echo(f"  deals closed: {summary.deals_closed} (valid {summary.deals_valid})")
@@ -23,6 +24,12 @@ def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | 
     echo("  issues by reason: " + (", ".join(f"{reason} {n}" for reason, n in sorted(summary.issues.items())) or "none"))
     if calls is not None:
         echo(f"  Omie calls: {sum(calls.values())} (" + ", ".join(f"{m} {n}" for m, n in sorted(calls.items())) + ")")
+    if rejected is not None:
+        echo(f"  Omie calls rejected: {sum(rejected.values())}" + _counts(rejected))
+    if injected:
+        plain = {kind: n for kind, n in injected.items() if kind != "scheduled_by_kind"}
+        echo("  simulator faults injected (not rejections): " + ", ".join(f"{k} {n}" for k, n in sorted(plain.items()))
+             + _counts(injected.get("scheduled_by_kind", {})))
     for stage in outcome.stages:
         mark = "ok" if stage.success else f"FAILED: {stage.error}"
         echo(f"  run {stage.job} ({stage.run_id[:8]}) {stage.seconds:.1f}s {mark}")
@@ -38,6 +45,12 @@ def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | 
         echo(f"  report: {path}")
 
 
+def _counts(counts: dict) -> str:
+    """The non-zero counts as " (a 1, b 2)", or nothing."""
+    shown = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()) if n)
+    return f" ({shown})" if shown else ""
+
+
 @main.command()
 @click.option("--deals", "deal_count", type=click.IntRange(min=1), help="Generate this many deals instead of the sample.")
 @click.option("--deals-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -47,8 +60,10 @@ def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | 
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--ui", is_flag=True, help="Then serve the Dagster UI on this demo (simulator kept running) until Ctrl+C.")
 @click.option("--port", type=int, default=3000, show_default=True, help="Port of the Dagster UI with --ui.")
+@click.option("--faults", is_flag=True,
+              help="Have the simulator play Omie's throttling answers and a record refusal across the run.")
 def demo(deal_count: int | None, deals_csv: Path | None, home: Path | None, as_json: bool, ui: bool,
-         port: int) -> None:
+         port: int, faults: bool) -> None:
     """Run the whole pipeline once on SQLite against the bundled Omie simulator."""
     from omie_pipeline.runner.demo import DemoResult, run_demo, serve_dagster_ui
 
@@ -59,7 +74,8 @@ def demo(deal_count: int | None, deals_csv: Path | None, home: Path | None, as_j
         if as_json:
             click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
         else:
-            _print_summary(result.summary, result.pipeline, result.omie_calls, result.report_files)
+            _print_summary(result.summary, result.pipeline, result.omie_calls, result.report_files,
+                           result.rejected_calls, result.injected_faults)
             click.echo(f"Dagster home: {result.home}")
 
     def show_and_serve(result: DemoResult) -> None:
@@ -68,7 +84,8 @@ def demo(deal_count: int | None, deals_csv: Path | None, home: Path | None, as_j
                    "simulator); Ctrl+C stops it.", err=True)
         serve_dagster_ui(result.home, port)
 
-    result = run_demo(deals=deal_count, deals_csv=deals_csv, home=home, then=show_and_serve if ui else None)
+    result = run_demo(deals=deal_count, deals_csv=deals_csv, home=home, faults=faults,
+                      then=show_and_serve if ui else None)
     if not ui:
         show(result)
     sys.exit(0 if result.success else 1)

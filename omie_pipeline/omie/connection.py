@@ -1,11 +1,14 @@
 """`call(path, method, param)`: one Omie call, paced, retried when that is safe, never repeated in vain.
 
 - Reads are answered from the read cache within Omie's redundancy interval, and retried on
-  transient failures, rate limits, concurrency and redundancy faults and blocks, with
-  exponential backoff and jitter, honouring every wait Omie states.
-- Writes are sent once. A rejection made before Omie looked at the request (429, concurrency,
-  block, no connection) may be sent again; any failure after which the write may have happened
-  (timeout, reset, 5xx, a "request already processed" answer) raises OutcomeUnknownError.
+  transient failures, throttling answers, rate limits, concurrency and redundancy faults and
+  blocks, with exponential backoff and jitter, honouring every wait Omie states (N + 1 s when it
+  says N; 10 s, then 61 s, after a concurrency refusal).
+- Writes are sent once. A rejection made before Omie looked at the request (429, a throttling
+  answer, concurrency, block, no connection) may be sent again; any failure after which the write
+  may have happened (timeout, reset, 5xx, a "request already processed" answer, the "consumo
+  indevido" burst answer) raises OutcomeUnknownError.
+- No wait is sat through past the run's deadline (`omie.deadline`): the wait error is raised.
 - Business faults are never retried.
 """
 
@@ -21,6 +24,7 @@ from typing import Any
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.account import shared_account
+from omie_pipeline.omie.deadline import seconds_left
 from omie_pipeline.omie.methods import is_read
 from omie_pipeline.omie.metrics import CallMetrics
 from omie_pipeline.omie.pacing import OmieLimits
@@ -30,6 +34,11 @@ log = logging.getLogger("omie_pipeline.omie")
 
 DEFAULT_BLOCK_SECONDS = 1800.0
 """How long to hold off when Omie blocks the key without saying for how long (its usual block)."""
+
+CONCURRENCY_WAITS = (10.0, 61.0)
+"""After Omie's "Já existe uma requisição desse método sendo executada": integrators wait about 10 s,
+then at least 61 s (omie-api.md §15); Omie answers it even shortly after the previous call ended,
+so sub-second backoff only adds refusals."""
 
 _INTEGRATION_CODE_TAGS = ("cCodIntOS", "codigo_cliente_integracao", "cCodIntServ", "codigo_empresa_integracao")
 _OMIE_ID_TAGS = ("nCodOS", "codigo_cliente_omie", "nCodServ", "codigo_empresa")
@@ -44,6 +53,7 @@ class OmieConnection:
     `backoff_max`, with jitter) is not limited by it.
     `fault_streak_limit` consecutive business faults of one method pause that method for
     `fault_pause_seconds` (None: never), keeping clear of Omie's misuse block.
+    `concurrency_waits` are the waits after the first and every later concurrency refusal of a call.
     """
 
     def __init__(
@@ -61,6 +71,7 @@ class OmieConnection:
         max_wait: float = 120.0,
         fault_streak_limit: int | None = 8,
         fault_pause_seconds: float = 1800.0,
+        concurrency_waits: tuple[float, float] = CONCURRENCY_WAITS,
     ) -> None:
         if not app_key or not app_secret:
             raise ValueError("the Omie app key and app secret are both required")
@@ -71,6 +82,7 @@ class OmieConnection:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_wait = max_wait
+        self.concurrency_waits = tuple(concurrency_waits)
         self._transport = Transport(
             base_url, str(app_key), app_secret, timeout=timeout,
             pool_size=max(16, self.limits.max_in_flight * 4),
@@ -132,22 +144,46 @@ class OmieConnection:
         log.debug("omie %s answered from the read cache", method)
 
     def _send(self, path: str, method: str, param: dict[str, Any], *, read: bool) -> dict[str, Any]:
-        attempt = 0
+        attempt = concurrency_refusals = 0
         while True:
             try:
                 return self._attempt(path, method, param)
             except errors.OmieError as failure:
+                if isinstance(failure, errors.ConcurrencyError):
+                    concurrency_refusals += 1
                 if not read and _maybe_applied(failure):
+                    if isinstance(failure, errors.ThrottledError):  # Omie answered: let the burst pass first
+                        self._pause_before_look_up(failure, method, attempt)
                     raise self._outcome_unknown(failure, method, param) from failure
                 if not _may_resend(failure, read) or attempt >= self.max_retries:
                     raise
                 if _stated_wait(failure) > self.max_wait:
                     raise
-                delay = self._retry_delay(failure, attempt)
+                delay = self._retry_delay(failure, attempt, concurrency_refusals)
+                self._check_deadline(failure, max(delay, _stated_wait(failure)), method)
                 attempt += 1
                 log.info("omie %s: %s; retry %d/%d in %.2f s", method, failure.kind, attempt, self.max_retries, delay)
                 self._metrics.retried(method, delay)
                 time.sleep(delay)
+
+    def _check_deadline(self, failure: errors.OmieError, wait: float, method: str) -> None:
+        """Raise `failure` (marked past_deadline) when its wait would end after the run's deadline."""
+        left = seconds_left()
+        if left is None or wait <= left:
+            return
+        if isinstance(failure, errors.WaitError):
+            failure.past_deadline = True
+        log.info("omie %s: %s; a wait of %.1f s would pass the run's deadline (%.1f s left): not sent again "
+                 "in this run", method, failure.kind, wait, left)
+        raise failure
+
+    def _pause_before_look_up(self, failure: errors.ThrottledError, method: str, attempt: int) -> None:
+        """Wait out a burst answer to a write (within the deadline) before the caller looks it up."""
+        delay = self._retry_delay(failure, attempt, 0)
+        left = seconds_left()
+        delay = min(delay, self.max_wait, left if left is not None else delay)
+        self._metrics.waited(method, delay)
+        time.sleep(delay)
 
     def _attempt(self, path: str, method: str, param: dict[str, Any]) -> dict[str, Any]:
         account = self._account
@@ -169,10 +205,13 @@ class OmieConnection:
         account.streaks.record(method, faulted=False)
         return answer
 
-    def _retry_delay(self, failure: errors.OmieError, attempt: int) -> float:
-        """Omie's stated wait plus a little jitter, else exponential backoff with jitter."""
+    def _retry_delay(self, failure: errors.OmieError, attempt: int, concurrency_refusals: int) -> float:
+        """Omie's stated wait plus a little jitter, the concurrency waits, else exponential backoff with jitter."""
         if isinstance(failure, errors.BlockedError):
             return 0.0  # the pacer holds every call of the key until the block ends
+        if isinstance(failure, errors.ConcurrencyError) and failure.retry_after is None:
+            first, later = self.concurrency_waits
+            return (first if concurrency_refusals <= 1 else later) + random.uniform(0, self.backoff_base)
         stated = getattr(failure, "retry_after", None)
         if stated is not None:
             return stated + random.uniform(0, self.backoff_base)
@@ -183,12 +222,16 @@ class OmieConnection:
         code, omie_id = _record_keys(param)
         # A client's integration code holds its document: a person's CPF must not reach logs.
         named = f" (integration code {redact_cpfs(code)})" if code else (f" (Omie id {omie_id})" if omie_id else "")
-        log.warning("omie %s%s: outcome unknown after %s; not resent", method, named, failure.kind)
+        log.warning("omie %s%s: outcome unknown after %s; not resent before a look-up", method, named, failure.kind)
+        answered = isinstance(failure, errors.ThrottledError)
+        what = ("Omie's answer does not say whether this write was run" if answered
+                else "the answer to this write was lost")
         return errors.OutcomeUnknownError(
-            f"the answer to this write was lost ({failure.kind}: {failure.message}); it may have been applied: "
+            f"{what} ({failure.kind}: {failure.message}); it may have been applied: "
             f"look the record up{named} before sending it again",
             integration_code=code,
             omie_id=omie_id,
+            answered=answered,
             method=method,
             faultstring=failure.faultstring,
             faultcode=failure.faultcode,
@@ -208,6 +251,8 @@ def _maybe_applied(failure: errors.OmieError) -> bool:
     """A write failure after which Omie may have applied the write."""
     if isinstance(failure, errors.TransientError):
         return failure.reached_omie
+    if isinstance(failure, errors.ThrottledError):
+        return failure.applied_unknown
     return isinstance(failure, errors.RedundantRequestError)
 
 

@@ -11,6 +11,7 @@ person can read what Omie said; the class says what to do about it:
 | AlreadyExistsError | adopt the record Omie already has (`existing_id`) |
 | RefusedError | Omie answered "no" (`cCodStatus` other than "0", or a business fault) |
 | RedundantRequestError | the same request was sent moments ago; wait `retry_after` |
+| ThrottledError | Omie (or its gateway) refused the call for pace; wait `retry_after` and send it again |
 | ConcurrencyError | another call of the method is running at Omie; retry shortly |
 | RateLimitedError | a request-rate limit was hit; back off |
 | BlockedError | the app key is blocked for misuse; wait `retry_after` (until `blocked_until`) |
@@ -101,33 +102,54 @@ class RefusedError(OmieError):
         self.status_code = status_code
 
 
-class _WaitError(OmieError):
-    """A refusal that ends by itself after `retry_after` seconds (None when Omie does not say)."""
+class WaitError(OmieError):
+    """A refusal that ends by itself after `retry_after` seconds (None when Omie does not say).
+
+    `past_deadline` is True when the client did not sit through the wait because it would end
+    after the run's deadline (`omie.deadline`): the work is left for the next run.
+    """
 
     def __init__(self, message: str, *, retry_after: float | None = None, **details) -> None:
         super().__init__(message, **details)
         self.retry_after = retry_after
+        self.past_deadline = False
 
 
-class RedundantRequestError(_WaitError):
+class RedundantRequestError(WaitError):
     """The same call with the same param reached Omie moments ago."""
 
     kind = "redundant"
 
 
-class ConcurrencyError(_WaitError):
+class ConcurrencyError(WaitError):
     """Omie is already running a call of this method for this app key."""
 
     kind = "concurrency"
 
 
-class RateLimitedError(_WaitError):
+class ThrottledError(WaitError):
+    """Omie refused the call for pace, in one of its several wordings ("... consumo indevido ...",
+    "Aguarde N segundos para efetuar a requisição", "Tente novamente em N segundos"), or its gateway
+    answered a 403 HTML page during a burst. Not the account-wide block, not a business fault.
+
+    `applied_unknown` is True for the wording that does not say the request was not run (the
+    Client-500 "consumo indevido" burst answer): a write refused so is looked up before it is resent.
+    """
+
+    kind = "throttled"
+
+    def __init__(self, message: str, *, applied_unknown: bool = False, **details) -> None:
+        super().__init__(message, **details)
+        self.applied_unknown = applied_unknown
+
+
+class RateLimitedError(WaitError):
     """Too many requests in Omie's window (HTTP 429)."""
 
     kind = "rate_limited"
 
 
-class BlockedError(_WaitError):
+class BlockedError(WaitError):
     """The app key is blocked for misuse; no call goes out until `blocked_until`."""
 
     kind = "blocked"
@@ -156,16 +178,21 @@ class OutcomeUnknownError(OmieError):
 
     The client never resends it. The caller looks the record up by `integration_code` (or
     `omie_id`) first and resends only when Omie has nothing (design.md, exactly once).
+    `answered` is True when Omie did answer (a throttling answer that does not say whether the
+    write ran): nothing is still in flight, so a look-up that finds nothing is final and the write
+    may be sent again at once.
     """
 
     kind = "outcome_unknown"
 
     def __init__(
-        self, message: str, *, integration_code: str | None = None, omie_id: int | None = None, **details
+        self, message: str, *, integration_code: str | None = None, omie_id: int | None = None,
+        answered: bool = False, **details
     ) -> None:
         super().__init__(message, **details)
         self.integration_code = integration_code
         self.omie_id = omie_id
+        self.answered = answered
 
 
 class MisuseRiskError(OmieError):
@@ -180,6 +207,7 @@ class MisuseRiskError(OmieError):
 
 RETRYABLE_READ_ERRORS: tuple[type[OmieError], ...] = (
     TransientError,
+    ThrottledError,
     RateLimitedError,
     ConcurrencyError,
     RedundantRequestError,
@@ -187,8 +215,12 @@ RETRYABLE_READ_ERRORS: tuple[type[OmieError], ...] = (
 )
 """Errors after which the same read may be sent again (after the wait)."""
 
-NOT_PROCESSED_ERRORS: tuple[type[OmieError], ...] = (RateLimitedError, ConcurrencyError, BlockedError)
-"""Rejections made before Omie looked at the request: even a write may be sent again."""
+NOT_PROCESSED_ERRORS: tuple[type[OmieError], ...] = (RateLimitedError, ConcurrencyError, BlockedError, ThrottledError)
+"""Rejections made before Omie looked at the request: even a write may be sent again (a ThrottledError
+only when not `applied_unknown`)."""
+
+WAIT_ERRORS: tuple[type[OmieError], ...] = (ThrottledError, ConcurrencyError, RateLimitedError, RedundantRequestError)
+"""Answers that only say "not now": the same intent is sent again later, never dropped or put in error."""
 
 BUSINESS_ERRORS: tuple[type[OmieError], ...] = (
     AuthenticationError,
@@ -200,4 +232,9 @@ BUSINESS_ERRORS: tuple[type[OmieError], ...] = (
 """Answers about the request itself; retrying them only adds to Omie's misuse count."""
 
 MISUSE_COUNTED_ERRORS: tuple[type[OmieError], ...] = BUSINESS_ERRORS + (RedundantRequestError, ConcurrencyError)
-"""Faulty answers that count towards Omie's misuse block (an empty page, NoRecordsError, does not)."""
+"""Faulty answers that count towards Omie's misuse block (an empty page, NoRecordsError, does not).
+
+Redundant and concurrency refusals are Omie's own verdicts on a call it looked at, and Omie counts
+them (omie-api.md §2; a streak of them is what leads to the block), so the client's guard counts
+them too. Throttling answers (ThrottledError) and 429/425 are refusals at the door, before the call
+is looked at: they neither count nor reset the streak, so a burst never pauses a method by itself."""

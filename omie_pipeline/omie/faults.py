@@ -17,6 +17,8 @@ from omie_pipeline.omie import errors
 OMIE_TIMEZONE = ZoneInfo("America/Sao_Paulo")
 
 _SECONDS = re.compile(r"(\d+)\s*segundos?")
+# "Aguarde N segundos para efetuar a requisição" / "Tente novamente em N segundos" (omie-api.md §15).
+_WAIT_TEXT = re.compile(r"(?:aguarde|tente novamente em)\s+(\d+)\s*segundos?")
 _CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})")
 _TAG = re.compile(r"\btags?\s*\[([^\]]+)\]", re.IGNORECASE)
 _EXISTING_ID = re.compile(r"(?:\bnCod\w*|\bId)\s*\[\s*(\d+)\s*\]", re.IGNORECASE)
@@ -43,9 +45,9 @@ def fault_error(
 
     if "nao existem registros" in text:
         return errors.NoRecordsError(message, **details)
-    if "chave de acesso" in text or "app_key" in text or "app_secret" in text or http_status == 403:
+    if "chave de acesso" in text or "app_key" in text or "app_secret" in text:
         return errors.AuthenticationError(message, **details)
-    if "bloqueada" in text or faultcode == "MISUSE_API_PROCESS" or http_status == 425:
+    if _account_blocked(text) or faultcode == "MISUSE_API_PROCESS" or http_status == 425:
         retry_after = _stated_seconds(text)
         until = datetime.now(OMIE_TIMEZONE) + timedelta(seconds=retry_after) if retry_after is not None else None
         return errors.BlockedError(message, retry_after=retry_after, blocked_until=until, **details)
@@ -57,6 +59,11 @@ def fault_error(
         return errors.RedundantRequestError(message, retry_after=_seconds_until_clock_time(text), **details)
     if "ja existe uma requisicao" in text:
         return errors.ConcurrencyError(message, **details)
+    throttled = _throttled(text, message, details)
+    if throttled is not None:
+        return throttled
+    if http_status == 403:  # Omie's own fault body in a 403, of no known wording: the key (§2)
+        return errors.AuthenticationError(message, **details)
     if "too many requests" in text or http_status == 429:
         return errors.RateLimitedError(message, **details)
     if http_status == 404 or ("metodo" in text and "nao existe" in text):
@@ -78,6 +85,24 @@ def fault_error(
     if (faultcode or "").startswith("SOAP-ENV:Server") or (http_status or 0) >= 500 and not faultcode:
         return errors.TransientError(message, **details)
     return errors.RefusedError(message, **details)
+
+
+def _account_blocked(text: str) -> bool:
+    """Only Omie's misuse block stops the whole key; "Conta bloqueada para faturamento" and other
+    texts that merely say "bloqueada" are refusals of one record (omie-api.md §15)."""
+    return "api bloqueada" in text or "bloqueada por consumo indevido" in text
+
+
+def _throttled(text: str, message: str, details: dict) -> errors.ThrottledError | None:
+    """A refusal for pace in one of its wordings: wait N + 1 s when Omie says N, as with REDUNDANT."""
+    stated = _WAIT_TEXT.search(text)
+    retry_after = float(stated.group(1)) + 1 if stated else None
+    if "consumo indevido" in text:
+        # Nothing in this wording says the request was not run: a write is looked up before a resend.
+        return errors.ThrottledError(message, retry_after=retry_after, applied_unknown=True, **details)
+    if stated:
+        return errors.ThrottledError(message, retry_after=retry_after, **details)
+    return None
 
 
 def tag_named(faultstring: str) -> str | None:

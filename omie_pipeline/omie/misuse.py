@@ -3,8 +3,11 @@
 Omie blocks an app key for about 30 minutes after roughly ten consecutive faulty calls of one
 method (omie-api.md §2). A batch of bad records would get there on its own, and the block stops
 every method. So the client counts, per method, the consecutive answers that were faults of the
-kinds Omie counts (business faults, redundant and concurrency refusals); at `limit` it pauses that method for `pause_seconds` (no call sent, MisuseRiskError),
-which costs one method instead of the whole key. A successful answer resets the count.
+kinds Omie counts (business faults, redundant and concurrency refusals: Omie's verdicts on a call
+it looked at); at `limit` it pauses that method for `pause_seconds` (no call sent,
+MisuseRiskError), which costs one method instead of the whole key. A successful answer resets the
+count. Throttling answers ("consumo indevido", "Aguarde N segundos", a gateway 403) and 429/425
+are refusals at the door: they neither count nor reset, so a burst alone never pauses a method.
 """
 
 from __future__ import annotations

@@ -107,6 +107,9 @@ class Transport:
             return errors.RateLimitedError("HTTP 429 Too Many Requests", retry_after=_retry_after(response), **details)
         if status == 425:
             return errors.BlockedError("HTTP 425: app key blocked", retry_after=_retry_after(response), **details)
+        if status == 403 and shape == "an HTML page":
+            # The gateway's page during bursts; the key faults come as Omie's own text (omie-api.md §15).
+            return errors.ThrottledError("HTTP 403 with an HTML page from Omie's gateway", **details)
         if status in (401, 403):
             return errors.AuthenticationError(f"HTTP {status}: Omie refused the app key", **details)
         if status == 404:

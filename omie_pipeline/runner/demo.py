@@ -2,7 +2,8 @@
 
 Omie's 60-second redundant-request interval is shortened in the demo's simulator (and client),
 so that status refreshes can follow the prefeitura's progress within a minute; everything else,
-limits included, is as in production.
+limits included, is as in production. With `faults`, the simulator also plays Omie's throttling
+answers and a record refusal across the run (DEMO_FAULT_SCHEDULE).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
@@ -33,6 +34,24 @@ DEMO_SIMULATOR = SimulatorConfig(seed=2026, clients=60, nfse_delay=(2.0, 12.0), 
                                  redundant_seconds=DEMO_REDUNDANT_SECONDS, app_key="4815162342",
                                  app_secret="demo-secret-not-for-production")
 
+DEMO_FAULT_SCHEDULE = [
+    # Each throttling text of omie-api.md §15 on the calls of each stage, with short waits (N = 1-2 s);
+    # `skip` lets a few calls pass so that the answers land in the middle of the work.
+    {"kind": "burst", "method": "ListarCadastroServico"},
+    {"kind": "wait_to_request", "method": "ListarClientes", "seconds": 1},
+    {"kind": "gateway_403", "method": "IncluirCliente"},
+    {"kind": "try_again_in", "method": "IncluirCliente", "seconds": 2, "delivery": "refusal", "skip": 1},
+    {"kind": "concurrency", "method": "IncluirOS", "skip": 2},
+    {"kind": "burst", "method": "IncluirOS", "skip": 4},
+    {"kind": "wait_to_request", "method": "ValidarOS", "seconds": 1, "delivery": "in_200", "skip": 1},
+    {"kind": "try_again_in", "method": "FaturarOS", "seconds": 1, "skip": 3},
+    {"kind": "account_blocked", "method": "FaturarOS", "skip": 5},
+    {"kind": "gateway_403", "method": "ListarNFSEs"},
+    {"kind": "try_again_in", "method": "StatusOS", "seconds": 1},
+]
+"""The demo's fault schedule (`omie-pipeline demo --faults`): every answer but one is a wait the
+pipeline sits through; "Conta bloqueada para faturamento" puts that one invoice in error."""
+
 
 @dataclass
 class DemoResult:
@@ -42,6 +61,7 @@ class DemoResult:
     omie_calls: dict
     rejected_calls: dict
     report_files: list[str]
+    injected_faults: dict = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -58,6 +78,7 @@ class DemoResult:
             "alerts": self.pipeline.sensor_results,
             "omie_calls": self.omie_calls,
             "omie_rejected_calls": self.rejected_calls,
+            "omie_injected_faults": self.injected_faults,
             "report_files": self.report_files,
         })
         data["deals"] = [outcome.as_dict() for outcome in self.summary.outcomes]
@@ -94,9 +115,11 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: Path | None = None,
              settle_timeout_seconds: float = 90.0, stream: TextIO | None = None, quiet: bool = False,
-             then: Callable[[DemoResult], None] | None = None) -> DemoResult:
+             faults: bool = False, then: Callable[[DemoResult], None] | None = None) -> DemoResult:
     """Run the demo end to end and return what happened.
 
+    `faults` arms DEMO_FAULT_SCHEDULE on the simulator first. Its answers are injected faults, counted
+    apart (`injected_faults`), never among the rejected calls, which stay those the client provoked.
     `then`, when given, is called with the result while the simulator and the demo's environment
     are still up (the `--ui` option serves the Dagster UI on the demo from there).
     """
@@ -122,12 +145,18 @@ def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: P
         "OMIE_PIPELINE_SERVICE_MAP": str(REPO_ROOT / "config" / "service_map.yaml"),
         "OMIE_PIPELINE_REPORTS_DIR": str(home / "reports"),
     }):
+        if faults:
+            simulator.set_faults(schedule=DEMO_FAULT_SCHEDULE)
         outcome, summary = run_configured_pass(
             DEMO_ACCOUNT, store_url, settle_timeout_seconds=settle_timeout_seconds,
             settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1, report_days=31, stream=stream, quiet=quiet)
         stats = simulator.stats()
         reports = sorted(str(path) for path in (home / "reports").rglob("*") if path.is_file())
-        result = DemoResult(home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports)
+        injected = {kind: count for kind, count in stats.get("faults_injected", {}).items() if count}
+        if stats.get("scheduled_by_kind"):
+            injected["scheduled_by_kind"] = stats["scheduled_by_kind"]
+        result = DemoResult(home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports,
+                            injected)
         if then is not None:
             then(result)
     return result

@@ -2,7 +2,8 @@
 
 The order of the checks is the order a caller meets them at Omie's gateway:
 path -> JSON -> misuse block (425) -> rate limits (429) -> credentials -> call name and param ->
-concurrency (Client-1880) -> injected instability (500 / HTML) -> redundant call (Client-6) ->
+concurrency (Client-1880) -> scheduled throttling answer -> injected instability (500 / HTML) ->
+redundant call (Client-6) ->
 the call itself -> latency and injected slowness -> injected lost answer.
 The engine knows nothing of sockets; `server.py` moves its `Reply` over HTTP.
 """
@@ -164,7 +165,7 @@ class Engine:
             self.stats.count_rejection("concurrency")
             return self._answer_counted_fault(fault, app_key, call)
         try:
-            return self._run(handler, param, ip, app_key, call)
+            return self._run(handler, param, ip, app_key, call, service_path)
         finally:
             self.concurrency.release(ip, app_key, call)
 
@@ -181,7 +182,10 @@ class Engine:
             raise errors.empty_param(call)
         return handler, param[0]
 
-    def _run(self, handler: Any, param: dict[str, Any], ip: str, app_key: str, call: str) -> Reply:
+    def _run(self, handler: Any, param: dict[str, Any], ip: str, app_key: str, call: str, service_path: str) -> Reply:
+        scheduled = self.faults.take_scheduled(call, service_path, param)
+        if scheduled is not None:
+            return self._answer_scheduled(scheduled, app_key, call)
         if self._take_fault("http_500", call):
             return self._answer_fault(errors.platform_error(), call)
         if self._take_fault("html_error", call):
@@ -216,6 +220,18 @@ class Engine:
         if self._take_fault("lose_response", call):
             reply.lose_connection = True
         return reply
+
+    def _answer_scheduled(self, scheduled: Any, app_key: str, call: str) -> Reply:
+        """A scheduled answer instead of the call: counted as injected, not as a rejection; only an
+        HTTP 200 refusal touches the misuse count (it resets it, as every refusal in HTTP 200 does)."""
+        self.stats.count_scheduled(scheduled.kind)
+        if scheduled.is_refusal:
+            self.misuse.record(app_key, call, faulted=False, now=time.monotonic())
+        if scheduled.html is not None:
+            return Reply(scheduled.status, scheduled.html.encode("utf-8"), "text/html; charset=utf-8")
+        if "faultcode" in scheduled.body:
+            self.stats.count_fault(call, scheduled.body["faultcode"], business=False)
+        return Reply(scheduled.status, json_bytes(scheduled.body))
 
     def _take_fault(self, name: str, call: str) -> bool:
         """True when switched-on fault `name` hits this call; counted in the stats."""

@@ -190,3 +190,33 @@ def platform_error() -> OmieFault:
         "SOAP-ENV:Server",
         kind="platform",
     )
+
+
+# Throttling answers integrators report (omie-api.md §15). Only the quoted fragments are known; the
+# rest of each sentence and the fault codes are the simulator's own (clients match on the text).
+
+def burst_refusal() -> OmieFault:
+    """`SOAP-ENV:Client-500` "... consumo indevido ..." on bursts; not the account-wide block."""
+    return OmieFault("ERROR: Requisição recusada por consumo indevido. Tente novamente em alguns instantes.",
+                     "SOAP-ENV:Client-500", kind="limit")
+
+
+def wait_to_request(seconds: int) -> OmieFault:
+    """ "Aguarde N segundos para efetuar a requisição", seen on several methods."""
+    return OmieFault(f"ERROR: Aguarde {seconds} segundos para efetuar a requisição.", "SOAP-ENV:Client-500",
+                     kind="limit")
+
+
+def try_again_in(seconds: int) -> OmieFault:
+    """ "Tente novamente em N segundos", seen on several methods."""
+    return OmieFault(f"ERROR: Tente novamente em {seconds} segundos.", "SOAP-ENV:Client-500", kind="limit")
+
+
+ACCOUNT_BLOCKED_FOR_BILLING = "Conta bloqueada para faturamento"
+"""A refusal of one record that merely contains "bloqueada" (not the misuse block)."""
+
+GATEWAY_FORBIDDEN_PAGE = (
+    "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>"
+    "<center><h1>403 Forbidden</h1></center><hr><center>nginx</center></body></html>"
+)
+"""The gateway's HTML page during bursts: a 403 that says nothing about the app key."""

@@ -1,10 +1,13 @@
-"""Failures switched on at runtime: instability faults, slow and lost answers, a prefeitura outage."""
+"""Failures switched on at runtime: instability faults, slow and lost answers, a prefeitura outage,
+and a schedule of Omie's throttling texts (`schedule.py`)."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from omie_pipeline.simulator.schedule import FaultSchedule, ScheduledAnswer, parse_schedule
 
 COUNTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse")
 # Faults that only make sense for one call, whatever `methods` says.
@@ -16,6 +19,7 @@ _ACCEPTED_KEYS = {f"{name}_next" for name in COUNTED_FAULTS} | {
     "prefeitura",
     "clear",
     "html_error_status",
+    "schedule",
 }
 
 
@@ -35,6 +39,7 @@ class FaultInjector:
     `methods` (which applies to the counts set in the same request); `faturar_refuse` hits only
     `FaturarOS`, which then answers HTTP 200 with `cCodStatus` "1". `prefeitura` decides how RPS
     end: "up" (normal), "reject" (every RPS ends in 003) or "stuck" (RPS stay in 002).
+    `schedule` replaces the armed fault schedule with a new list of entries (see `schedule.py`).
     """
 
     def __init__(self) -> None:
@@ -43,6 +48,7 @@ class FaultInjector:
         self.slow_seconds = 5.0
         self.html_error_status = 502
         self.prefeitura = "up"
+        self.schedule = FaultSchedule()
 
     def configure(self, settings: dict[str, Any]) -> None:
         """Apply one POST /_sim/faults body; raises ValueError naming any bad key or value."""
@@ -52,12 +58,16 @@ class FaultInjector:
         methods = settings.get("methods")
         if methods is not None and (not isinstance(methods, list) or not all(isinstance(m, str) for m in methods)):
             raise ValueError("methods must be a list of call names")
+        entries = parse_schedule(settings["schedule"]) if "schedule" in settings else None
         with self._lock:
             if settings.get("clear"):
                 self._armed = {name: _Armed() for name in COUNTED_FAULTS}
                 self.slow_seconds = 5.0
                 self.html_error_status = 502
                 self.prefeitura = "up"
+                self.schedule = FaultSchedule()
+            if entries is not None:
+                self.schedule.entries = entries
             for name in COUNTED_FAULTS:
                 key = f"{name}_next"
                 if key in settings:
@@ -91,6 +101,11 @@ class FaultInjector:
             armed.remaining -= 1
             return True
 
+    def take_scheduled(self, call: str, service_path: str, param: dict[str, Any]) -> ScheduledAnswer | None:
+        """The scheduled answer that replaces this call, if one is due."""
+        with self._lock:
+            return self.schedule.take(call, service_path, param)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             state: dict[str, Any] = {
@@ -102,4 +117,5 @@ class FaultInjector:
             state["slow_seconds"] = self.slow_seconds
             state["html_error_status"] = self.html_error_status
             state["prefeitura"] = self.prefeitura
+            state["schedule"] = self.schedule.snapshot()
             return state

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 REJECTION_REASONS = ("429", "425", "redundant", "concurrency")
-INJECTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse")
+INJECTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse", "scheduled")
 
 
 class SimStats:
@@ -23,6 +23,7 @@ class SimStats:
             self.rejected: Counter[str] = Counter({reason: 0 for reason in REJECTION_REASONS})
             self.rate_limited_by_scope: Counter[str] = Counter({"ip": 0, "method": 0})
             self.faults_injected: Counter[str] = Counter({kind: 0 for kind in INJECTED_FAULTS})
+            self.scheduled_by_kind: Counter[str] = Counter()
             self.errors: Counter[str] = Counter()
             self.faults_by_code: Counter[str] = Counter()
             self.responses_by_status: Counter[str] = Counter()
@@ -42,6 +43,12 @@ class SimStats:
     def count_injected(self, kind: str) -> None:
         with self._lock:
             self.faults_injected[kind] += 1
+
+    def count_scheduled(self, kind: str) -> None:
+        """One answer of the fault schedule (an injected fault, never a rejection)."""
+        with self._lock:
+            self.faults_injected["scheduled"] += 1
+            self.scheduled_by_kind[kind] += 1
 
     def count_fault(self, method: str | None, faultcode: str, business: bool) -> None:
         with self._lock:
@@ -69,6 +76,7 @@ class SimStats:
                 "rejected": dict(self.rejected),
                 "rate_limited_by_scope": dict(self.rate_limited_by_scope),
                 "faults_injected": dict(self.faults_injected),
+                "scheduled_by_kind": dict(self.scheduled_by_kind),
                 "errors": dict(self.errors),
                 "faults_by_code": dict(self.faults_by_code),
                 "responses_by_status": dict(self.responses_by_status),

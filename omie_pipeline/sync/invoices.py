@@ -28,6 +28,7 @@ invoice stage, not invoices. One deal's failure never stops the others.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import socket
@@ -48,6 +49,7 @@ from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES, Tax, TaxBreakdown, ch
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
+from omie_pipeline.omie.deadline import run_deadline
 from omie_pipeline.omie.models import InvalidRecord, OsRecord
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import CatalogService, ProductServiceError, find_product_service
@@ -83,9 +85,10 @@ log = logging.getLogger("omie_pipeline.invoices")
 
 # Omie's answers about the request itself: the OS (or its billing) was refused, nothing to retry.
 REFUSALS: tuple[type[errors.OmieError], ...] = (errors.ValidationError, errors.RefusedError, errors.NotFoundError)
-# Calls that did not happen: the client paused the method after a streak of faults, or Omie blocked the
-# key. The deal waits for a later run; nothing about it is wrong.
-PAUSES: tuple[type[errors.OmieError], ...] = (errors.MisuseRiskError, errors.BlockedError)
+# Calls that did not happen: the client paused the method after a streak of faults, Omie blocked the
+# key, or Omie said "not now" (throttling, concurrency, rate) longer than the client waits or than the
+# run's deadline allows. The deal waits for a later run; nothing about it is wrong.
+PAUSES: tuple[type[errors.OmieError], ...] = (errors.MisuseRiskError, errors.BlockedError, *errors.WAIT_ERRORS)
 
 
 class Outcome(StrEnum):
@@ -135,13 +138,17 @@ class IssueSummary:
 class IssueSettings:
     """`claim_lease`: how long a run may hold an unfinished intent before another may take it
     over (longer than any single emission takes, so a slow run is never overtaken).
-    `workers`: deals handled at once (the client still paces every call)."""
+    `workers`: deals handled at once (the client still paces every call).
+    `run_budget`: the run's deadline, counted from its start: a wait Omie imposes that would end
+    later is not sat through, and the deal is left for the next run (shorter than the 15-minute
+    emission schedule, so that one run never overlaps the next; None: no deadline)."""
 
     category: str = DEFAULT_CATEGORY
     claim_lease: timedelta = timedelta(minutes=15)
     workers: int = 4
     lookup_batch: int = 50
     redundant_interval: timedelta = timedelta(seconds=60)
+    run_budget: timedelta | None = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -282,7 +289,14 @@ def default_claimer() -> str:
 def issue_invoices(client: OmieClient, store: Store, account: str, *, settings: IssueSettings | None = None,
                    claimer: str | None = None, clock: Callable[[], datetime] = now_utc) -> IssueSummary:  # fmt: skip
     """Resume unfinished intents, then give every ready deal without an invoice its one invoice."""
-    run = _Run(client, store, account, settings or IssueSettings(), claimer or default_claimer(), clock)
+    settings = settings or IssueSettings()
+    with run_deadline(settings.run_budget.total_seconds() if settings.run_budget is not None else None):
+        return _issue(client, store, account, settings, claimer, clock)
+
+
+def _issue(client: OmieClient, store: Store, account: str, settings: IssueSettings, claimer: str | None,
+           clock: Callable[[], datetime]) -> IssueSummary:  # fmt: skip
+    run = _Run(client, store, account, settings, claimer or default_claimer(), clock)
     summary = IssueSummary()
     summary.results.extend(run.resume_unfinished())
     with store.connect() as connection:
@@ -345,8 +359,10 @@ class _Run:
 
         if self.settings.workers <= 1 or len(items) <= 1:
             return [guarded(item) for item in items]
+        # Each worker runs in a copy of this thread's context, which carries the run's deadline.
+        contexts = [contextvars.copy_context() for _ in items]
         with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="issue") as pool:
-            return list(pool.map(guarded, items))
+            return list(pool.map(lambda context, item: context.run(guarded, item), contexts, items))
 
     def _release_deal(self, deal_id: str) -> None:
         try:
@@ -360,9 +376,10 @@ class _Run:
     # new deals
 
     def waiting(self, deal_id: str, method: str, pause: errors.OmieError | None, what: str) -> DealResult:
-        """A deal left for a later run because `method` is paused (nothing was sent for it)."""
+        """A deal left for a later run because `method` is paused or Omie said "not now" (Omie took nothing)."""
         if pause is not None:
-            self.paused.setdefault(method, f"{pause.kind}: {pause.message}")
+            past = " (waiting longer would pass the run's deadline)" if getattr(pause, "past_deadline", False) else ""
+            self.paused.setdefault(method, f"{pause.kind}: {pause.message}{past}")
         return DealResult(deal_id, Outcome.WAITING, f"{method} paused ({self.paused[method]}); {what}")
 
     def issue_new(self, item: DealToInvoice) -> DealResult:
@@ -388,7 +405,7 @@ class _Run:
                            prepared.email, prepared.breakdown, self.settings.category)
         return self.create_os(invoice, build_order(facts, now.astimezone(SAO_PAULO).date()))
 
-    def create_os(self, invoice: Invoice, order: dict[str, Any]) -> DealResult:
+    def create_os(self, invoice: Invoice, order: dict[str, Any], *, resend: bool = True) -> DealResult:
         key = invoice.idempotency_key
         try:
             created = self.client.include_os(order)
@@ -398,6 +415,10 @@ class _Run:
             try:
                 record = self.client.get_os(cCodIntOS=key)
             except errors.OmieError as lookup:
+                if lost.answered and resend and isinstance(lookup, errors.NotFoundError):
+                    # Omie answered (a throttling answer) and holds nothing under the key: nothing is in
+                    # flight, so the same intent is sent once more.
+                    return self.create_os(invoice, order, resend=False)
                 self._release(invoice)
                 return DealResult(invoice.deal_id, Outcome.UNKNOWN,
                                   f"IncluirOS answer lost ({lost.message}); look-up by key: {lookup.kind}; "
@@ -406,9 +427,10 @@ class _Run:
         except REFUSALS as refusal:
             return self.refused(invoice, refusal)
         except PAUSES as pause:
-            with self.store.begin() as connection:  # no call went out: the intent is dropped, the deal waits
+            with self.store.begin() as connection:  # Omie took nothing: the row goes, the deal waits under its key
                 delete_unsent_intent(connection, invoice.id, self.claimer)
-            return self.waiting(invoice.deal_id, "IncluirOS", pause, "nothing was sent; the deal is sent on a later run")
+            return self.waiting(invoice.deal_id, "IncluirOS", pause,
+                                "Omie took nothing; the deal is sent on a later run")
         invoice = self.record_os(invoice, created.nCodOS, created.cNumOS,
                                  f"IncluirOS: OS {created.cNumOS} created (nCodOS {created.nCodOS})")
         keep_omie_taxes(self.client, self.store, self.account, invoice.deal_id, key, self.clock)
@@ -435,7 +457,7 @@ class _Run:
             add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
             return get_invoice_by_id(connection, invoice.id)
 
-    def bill(self, invoice: Invoice) -> DealResult:
+    def bill(self, invoice: Invoice, *, resend: bool = True) -> DealResult:
         """ValidarOS then FaturarOS for an OS known not to be invoiced yet."""
         os_id = invoice.omie_os_id
         for method in ("ValidarOS", "FaturarOS"):
@@ -463,6 +485,8 @@ class _Run:
                                   f"FaturarOS answer lost ({lost.message}); look-up: {lookup.kind}; the next run "
                                   "looks the OS up before invoicing it")
             if from_os_record(record).status is None:
+                if lost.answered and resend:  # Omie answered and did not invoice it: bill it once more
+                    return self.bill(invoice, resend=False)
                 self._release(invoice)
                 return DealResult(invoice.deal_id, Outcome.UNKNOWN,
                                   "FaturarOS answer lost and the OS is not invoiced yet; the next run looks again")

@@ -73,7 +73,7 @@ def test_sync_runs_the_graph_against_the_configured_account(make_sim, tmp_path: 
         OMIE_APP_SECRET=config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
         OMIE_PIPELINE_DB_URL=f"sqlite:///{tmp_path / 'store.sqlite'}", SALESOS_DEALS_URL=str(SAMPLE),
         OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
-        OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"),
+        OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"), OMIE_PIPELINE_TAX_REGIME="lucro_presumido",
     )
     result = _run(["sync", "--json", "--settle-timeout", "60"], env)
     with sim.state.lock:

@@ -22,7 +22,7 @@ def paced_limits(sim: Simulator, **changes: Any) -> OmieLimits:
 
 
 def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
-    """A client paced to the simulator's limits, with short timeouts and backoff.
+    """A client paced to the simulator's limits, with short timeouts, backoff and concurrency waits.
 
     Keyword arguments replace any OmieClient setting (`limits`, `max_retries`, `redundant_seconds`, ...).
     """
@@ -33,6 +33,7 @@ def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
         "redundant_seconds": config.redundant_seconds,
         "backoff_base": 0.05,
         "backoff_max": 0.4,
+        "concurrency_waits": (0.2, 0.4),
         "max_wait": 5.0,
         **overrides,
     }

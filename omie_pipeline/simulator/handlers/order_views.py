@@ -64,6 +64,11 @@ def document_links(ctx: CallContext, nfse_id: int) -> dict[str, str]:
     return {"pdf": f"{base}.pdf", "xml": f"{base}.xml", "portal": f"{base}/portal"}
 
 
+def number_text(ctx: CallContext, number: int) -> str:
+    """`nRps` / `nNfse` are text in Omie's WSDL and may carry leading zeros (`number_width`)."""
+    return str(number).zfill(ctx.config.number_width) if number else ""
+
+
 def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]) -> dict[str, Any]:
     """StatusOS: the order's billing flags and its RPS/NFS-e list."""
     company = ctx.state.company
@@ -79,9 +84,9 @@ def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]
             "nLote": rps.n_lote,
             "cStatusLote": rps.status,
             "cProtocolo": rps.protocolo if rps.status != "001" else "",
-            "nRps": rps.n_rps,
+            "nRps": number_text(ctx, rps.n_rps),
             "cStatusRps": rps.status,
-            "nNfse": rps.n_nfse if issued else 0,
+            "nNfse": number_text(ctx, rps.n_nfse) if issued else "",
             "cCodVerif": rps.cod_verif if issued else "",
             "cCNPJ": company["cnpj"],
             "cInscrMunicipal": company["inscricao_municipal"],

@@ -251,9 +251,10 @@ def apply_observation(connection: sa.Connection, invoice: Invoice, observation: 
             message = safe_message(observation.error)
             if message != invoice.last_error:
                 values.update(last_error=message, fix=fix_for(message, observation.correction))
-        if new is InvoiceStatus.ISSUED and observation.issued_at is not None and observation.issued_at != invoice.issued_at \
+        emitted = observation.issued_at
+        if new is InvoiceStatus.ISSUED and emitted is not None and emitted != invoice.issued_at \
                 and (invoice.issued_at is None or observation.source == EMISSION_SOURCE):
-            values["issued_at"] = observation.issued_at
+            values["issued_at"] = emitted
         if new is InvoiceStatus.PROCESSING and invoice.submitted_at is None:
             values["submitted_at"] = observation.invoiced_at or now
         return Applied.UPDATED if update_fields(connection, invoice, values) else Applied.UNCHANGED

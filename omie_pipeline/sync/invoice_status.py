@@ -95,7 +95,7 @@ class RefreshSummary:
     deferred: list[str] = field(default_factory=list)  # deals whose StatusOS had to wait for the interval
     ignored: int = 0  # answers that would move an invoice backwards (stale); nothing written
     unreadable: list[str] = field(default_factory=list)  # deals with a status code this pipeline does not know
-    failed: list[str] = field(default_factory=list)  # deals whose StatusOS failed or was unreadable; asked again next refresh
+    failed: list[str] = field(default_factory=list)  # deals whose StatusOS failed or was unreadable; asked again
     by_status: dict[str, int] = field(default_factory=dict)
     stuck: int = 0  # pending for longer than `stuck_after`
     skipped_records: list[str] = field(default_factory=list)  # listed records that could not be read, and why

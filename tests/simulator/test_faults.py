@@ -137,7 +137,8 @@ def test_reset_and_seed_restore_fresh_data_and_counters(omie, sim, client_param)
     assert len(sim.state.clients) == 3 and sorted(sim.state.clients) != original[:3]
 
 
-def test_duplicate_refusal_next_answers_duplicates_in_http_200_without_ja_cadastrado(omie, sim, client_param, order_param):
+def test_duplicate_refusal_next_answers_duplicates_in_http_200_without_ja_cadastrado(omie, sim, client_param,
+                                                                                     order_param):
     client = omie.ok(CLIENTS, "IncluirCliente", client_param("DUP-C", "11.222.333/0001-81"))
     first = omie.ok(OS, "IncluirOS", order_param("DUP-OS", client["codigo_cliente_omie"]))
     omie.control("faults", {"duplicate_refusal_next": 3})
@@ -153,7 +154,8 @@ def test_duplicate_refusal_next_answers_duplicates_in_http_200_without_ja_cadast
     assert by_document["codigo_status"] == "1" and "11.222.333/0001-81" in by_document["descricao_status"]
     for text in (os_refusal["cDescStatus"], by_code["descricao_status"], by_document["descricao_status"]):
         assert "já cadastrad" not in text and "cadastrado anteriormente" not in text
-    assert [order.n_cod_os for order in sim.state.orders.values() if order.c_cod_int_os == "DUP-OS"] == [first["nCodOS"]]
+    held = [order.n_cod_os for order in sim.state.orders.values() if order.c_cod_int_os == "DUP-OS"]
+    assert held == [first["nCodOS"]]
     assert len(sim.state.clients) == sim.config.clients + 1
     stats = omie.control("stats")
     assert stats["faults_injected"]["duplicate_refusal"] == 3 and stats["faults_active"]["duplicate_refusal_next"] == 0

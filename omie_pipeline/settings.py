@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     omie_pipeline_stuck_after_minutes: int = Field(30, gt=0)
     # Omie does not document the codes of `regime_tributario`: a person confirms the regime here.
     omie_pipeline_tax_regime: Regime | None = None
+    omie_pipeline_status_grace_minutes: float = Field(10, ge=0)
     omie_pipeline_reports_dir: Path | None = None
     omie_pipeline_dagster_ui_url: str = "http://localhost:3000"
     omie_pipeline_slack_webhook_url: SecretStr | None = None

@@ -411,14 +411,15 @@ class RpsMessage(OmieModel):
 
 class RpsNfse(OmieModel):
     """One RPS / NFS-e attempt of an OS (`ListaRpsNfse` item). `cStatusRps`: 001 awaiting send,
-    002 sent, 003 processed with error, 004 issued, 005 cancelled."""
+    002 sent, 003 processed with error, 004 issued, 005 cancelled. `nRps` and `nNfse` are text in
+    Omie's WSDL and may carry leading zeros, which are kept."""
 
     nLote: OmieId = None
     cStatusLote: str = ""
     cProtocolo: str = ""
-    nRps: OmieId = None
+    nRps: Code = ""
     cStatusRps: str = ""
-    nNfse: OmieId = None
+    nNfse: Code = ""
     cCodVerif: str = ""
     cCNPJ: str = ""
     cInscrMunicipal: str = ""
@@ -489,7 +490,7 @@ class NfseOrder(OmieModel):
 class NfseRps(OmieModel):
     nNumeroLote: OmieId = None
     nStatusLote: str = ""
-    nNumeroRPS: OmieId = None
+    nNumeroRPS: Code = ""
     cStatusRPS: str = ""
     cSerieRPS: str = ""
     cProtocoloRPS: str = ""

@@ -1,9 +1,10 @@
 """The one-command demo: the whole pipeline on a fresh SQLite store against the bundled simulator.
 
 Omie's 60-second redundant-request interval is shortened in the demo's simulator (and client),
-so that status refreshes can follow the prefeitura's progress within a minute; everything else,
-limits included, is as in production. With `faults`, the simulator also plays Omie's throttling
-answers and a record refusal across the run (DEMO_FAULT_SCHEDULE).
+and so is the status refresh's grace before it asks about a pending invoice one by one, so that
+status refreshes can follow the prefeitura's progress (rejections included) within a minute;
+everything else, limits included, is as in production. With `faults`, the simulator also plays
+Omie's throttling answers and a record refusal across the run (DEMO_FAULT_SCHEDULE).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ REPO_ROOT = PACKAGE_ROOT.parent
 SAMPLE_DEALS = PACKAGE_ROOT / "sample_data" / "deals.csv"
 DEMO_ACCOUNT = "demo"
 DEMO_REDUNDANT_SECONDS = 3.0
+DEMO_STATUS_GRACE_MINUTES = 0.25  # the demo's prefeitura answers within 12 s
 DEMO_SIMULATOR = SimulatorConfig(seed=2026, clients=60, nfse_delay=(2.0, 12.0), rejection_rate=0.1,
                                  redundant_seconds=DEMO_REDUNDANT_SECONDS, app_key="4815162342",
                                  app_secret="demo-secret-not-for-production")
@@ -137,6 +139,7 @@ def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: P
         "OMIE_APP_KEY": DEMO_SIMULATOR.app_key,
         "OMIE_APP_SECRET": DEMO_SIMULATOR.app_secret,
         "OMIE_REDUNDANT_SECONDS": str(DEMO_REDUNDANT_SECONDS),
+        "OMIE_PIPELINE_STATUS_GRACE_MINUTES": str(DEMO_STATUS_GRACE_MINUTES),
         "OMIE_PIPELINE_ACCOUNT": DEMO_ACCOUNT,
         # The simulated company's regime, confirmed as a person does for a real account.
         "OMIE_PIPELINE_TAX_REGIME": DEMO_SIMULATOR.regime.lower().replace(" ", "_"),

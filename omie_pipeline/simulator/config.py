@@ -53,6 +53,7 @@ class SimulatorConfig:
     max_page_sizes: Mapping[str, int] = field(default_factory=dict)
     pdf_link_seconds: float = 600.0
     latency: tuple[float, float] = (0.0, 0.0)
+    number_width: int = 0
 
     def __post_init__(self) -> None:
         if self.regime not in REGIMES:
@@ -65,6 +66,8 @@ class SimulatorConfig:
             raise ValueError(f"latency must be (min, max) with 0 <= min <= max; got {self.latency!r}")
         if not 0.0 <= self.rejection_rate <= 1.0:
             raise ValueError(f"rejection_rate must be between 0 and 1; got {self.rejection_rate!r}")
+        if self.number_width < 0:
+            raise ValueError(f"number_width must not be negative; got {self.number_width!r}")
         if self.clients < 0:
             raise ValueError(f"clients must not be negative; got {self.clients!r}")
         for name in ("per_method_limit", "per_ip_limit", "max_concurrent_per_method", "misuse_error_threshold"):

@@ -9,9 +9,10 @@ from typing import Any
 
 from omie_pipeline.simulator.schedule import FaultSchedule, ScheduledAnswer, parse_schedule
 
-COUNTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse")
-# Faults that only make sense for one call, whatever `methods` says.
-_FIXED_METHODS = {"faturar_refuse": frozenset({"FaturarOS"})}
+COUNTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse", "duplicate_refusal")
+# Faults that only make sense for some calls, whatever `methods` says.
+_FIXED_METHODS = {"faturar_refuse": frozenset({"FaturarOS"}),
+                  "duplicate_refusal": frozenset({"IncluirOS", "IncluirCliente"})}
 PREFEITURA_MODES = ("up", "reject", "stuck")
 _ACCEPTED_KEYS = {f"{name}_next" for name in COUNTED_FAULTS} | {
     "slow_seconds",
@@ -37,7 +38,9 @@ class FaultInjector:
 
     Count-based faults (`<name>_next`) hit the next N calls, optionally only calls named in
     `methods` (which applies to the counts set in the same request); `faturar_refuse` hits only
-    `FaturarOS`, which then answers HTTP 200 with `cCodStatus` "1". `prefeitura` decides how RPS
+    `FaturarOS`, which then answers HTTP 200 with `cCodStatus` "1"; `duplicate_refusal` hits only
+    the duplicates of `IncluirOS`/`IncluirCliente`, answered HTTP 200 with status "1" in a wording
+    without "já cadastrado" (Omie's wording for a duplicate `cCodIntOS` is not verified). `prefeitura` decides how RPS
     end: "up" (normal), "reject" (every RPS ends in 003) or "stuck" (RPS stay in 002).
     `schedule` replaces the armed fault schedule with a new list of entries (see `schedule.py`).
     """

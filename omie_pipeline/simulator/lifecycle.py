@@ -1,5 +1,8 @@
 """The NFS-e life of an invoiced order: RPS 001 -> 002 -> 004 (issued) or 003 (rejected); 005 on cancel.
 
+A rejection carries one to three ERRO lines (a prefeitura often refuses for several reasons at
+once) and creates no NFS-e: Omie lists only accepted and cancelled notes.
+
 `FaturarOS` creates the RPS with its fate drawn up front; `advance` moves every RPS whose time has
 come, and is run before each API call and by a background ticker. The prefeitura mode at the
 moment an RPS is due decides how it ends: "up" (issued, or rejected for `rejection_rate` of them),
@@ -60,7 +63,7 @@ def start_rps(state: SimState, order: ServiceOrder, config: SimulatorConfig, now
         outcome_roll=rng.random(),
         cod_verif="".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(8)),
         protocolo=f"{rng.randint(10**14, 10**15 - 1)}",
-        rejection=rng.choice(REJECTIONS),
+        rejection=tuple(rng.sample(REJECTIONS, rng.randint(1, 3))),
     )
     rps.mensagens.append(_message("001", "RPS gerado e aguardando envio à prefeitura.", "", "SUCESSO", now))
     order.rps = rps
@@ -78,13 +81,13 @@ def _issue(state: SimState, order: ServiceOrder, rps: Rps, now: datetime) -> Non
     order.changed_at = now
 
 
-def _reject(state: SimState, order: ServiceOrder, rps: Rps, now: datetime) -> None:
+def _reject(order: ServiceOrder, rps: Rps, now: datetime) -> None:
+    """The prefeitura refuses the RPS with one ERRO line per reason; no NFS-e exists, so ListarNFSEs
+    never shows it (omie-api.md §15): only StatusOS/ConsultarOS of the order tell."""
     rps.status = "003"
-    rps.n_cod_nf = state.sequences.take("nf_id")
     rps.settled_at = now
-    code, description, correction = rps.rejection
-    rps.mensagens.append(_message(code, description, correction, "ERRO", now))
-    state.nfses[rps.n_cod_nf] = Nfse(rps.n_cod_nf, order.n_cod_os, "R", 0, "", now, now)
+    for code, description, correction in rps.rejection:
+        rps.mensagens.append(_message(code, description, correction, "ERRO", now))
     order.changed_at = now
 
 
@@ -110,7 +113,7 @@ def advance(state: SimState, config: SimulatorConfig, prefeitura: str, mono: flo
         if rps.status == "002" and elapsed >= rps.settle_after and prefeitura != "stuck":
             now = now or clock.now()
             if prefeitura == "reject" or rps.outcome_roll < config.rejection_rate:
-                _reject(state, order, rps, now)
+                _reject(order, rps, now)
             else:
                 _issue(state, order, rps, now)
             state.pending_rps.discard(n_cod_os)

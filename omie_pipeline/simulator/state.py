@@ -35,7 +35,7 @@ class Rps:
     outcome_roll: float
     cod_verif: str
     protocolo: str
-    rejection: tuple[str, str, str]
+    rejection: tuple[tuple[str, str, str], ...]  # the ERRO lines (code, description, fix) of a rejection
     status: str = "001"
     n_nfse: int = 0
     n_cod_nf: int = 0
@@ -98,7 +98,7 @@ class ServiceOrder:
 
 @dataclass
 class Nfse:
-    """An NFS-e as ListarNFSEs shows it: issued "F", cancelled "C", or rejected RPS "R"."""
+    """An NFS-e as ListarNFSEs shows it: issued "F" or cancelled "C" (a rejected RPS has none)."""
 
     n_cod_nf: int
     n_cod_os: int

@@ -26,8 +26,6 @@ INVOICE_STAGE = "invoice"
 REFUSED_BY_OMIE = "refused_by_omie"  # the reason of the invoice issue Omie's refusal of IncluirOS opens
 PENDING = (InvoiceStatus.SUBMITTED.value, InvoiceStatus.PROCESSING.value)
 _LOOKUP_CHUNK = 500
-DOCUMENT_ATTEMPT = "StatusOS gave no document links"  # the event each fruitless request for them writes
-DOCUMENT_ATTEMPTS = 3  # then the refresh stops asking (`invoices pdf` may still ask)
 
 
 @dataclass(frozen=True)
@@ -72,8 +70,6 @@ class Invoice:
     verification_code: str | None
     nfse_id: int | None
     issued_at: datetime | None
-    pdf_url: str | None
-    xml_url: str | None
     portal_url: str | None
     last_error: str | None
     fix: str | None
@@ -183,18 +179,10 @@ def invoices_by_os_ids(connection: sa.Connection, account: str, os_ids: Iterable
     return found
 
 
-def _document_attempts() -> sa.ScalarSelect:
-    """Per invoice row: how many requests for its document links came back without any."""
-    return (sa.select(sa.func.count()).select_from(invoice_events)
-            .where(invoice_events.c.account == invoices.c.account, invoice_events.c.deal_id == invoices.c.deal_id,
-                   invoice_events.c.detail.like(f"{DOCUMENT_ATTEMPT}%"))
-            .scalar_subquery())
-
-
-def tracked_invoices(connection: sa.Connection, account: str, document_attempts: int = DOCUMENT_ATTEMPTS) -> list[Invoice]:
+def tracked_invoices(connection: sa.Connection, account: str) -> list[Invoice]:
     """Invoices the status refresh follows: those in Omie that are pending, awaiting a
-    cancellation's confirmation, issued without their document links (until `document_attempts`
-    requests came back without them), or in error without Omie's message."""
+    cancellation's confirmation, or in error without Omie's message. An issued note is not
+    followed for its document links: they are fetched when someone asks for the document."""
     query = sa.select(invoices).where(
         invoices.c.account == account,
         invoices.c.omie_os_id.is_not(None),
@@ -202,8 +190,6 @@ def tracked_invoices(connection: sa.Connection, account: str, document_attempts:
             invoices.c.status.in_(PENDING),
             sa.and_(invoices.c.status == InvoiceStatus.ISSUED.value, invoices.c.cancel_requested_at.is_not(None),
                     invoices.c.cancelled_at.is_(None)),
-            sa.and_(invoices.c.status == InvoiceStatus.ISSUED.value, invoices.c.pdf_url.is_(None),
-                    _document_attempts() < document_attempts),
             sa.and_(invoices.c.status == InvoiceStatus.ERROR.value, invoices.c.last_error.is_(None)),
         ),
     ).order_by(invoices.c.created_at, invoices.c.id)
@@ -363,16 +349,6 @@ def update_fields(connection: sa.Connection, invoice: Invoice, values: Mapping[s
         return False
     statement = sa.update(invoices).where(invoices.c.id == invoice.id, invoices.c.status == invoice.status)
     return connection.execute(statement.values(**values)).rowcount == 1
-
-
-def record_document_attempt(connection: sa.Connection, invoice: Invoice, at: datetime, limit: int) -> int:
-    """Record that StatusOS gave no document links for the invoice; returns the attempts so far."""
-    query = sa.select(_document_attempts()).select_from(invoices).where(invoices.c.id == invoice.id)
-    attempts = (connection.execute(query).scalar_one() or 0) + 1
-    ending = "; the refresh stops asking (`invoices pdf` can still ask)" if attempts >= limit else ""
-    add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, invoice.status,
-              f"{DOCUMENT_ATTEMPT} (attempt {attempts} of {limit}){ending}")
-    return attempts
 
 
 def reserve_check(connection: sa.Connection, invoice_id: int, now: datetime, interval: timedelta) -> bool:

@@ -205,8 +205,6 @@ invoices = sa.Table(
     sa.Column("verification_code", sa.String(60)),
     sa.Column("nfse_id", sa.BigInteger),  # nCodNF
     sa.Column("issued_at", TS),
-    sa.Column("pdf_url", sa.Text),
-    sa.Column("xml_url", sa.Text),
     sa.Column("portal_url", sa.Text),  # the prefeitura's page for the note (HTML), shown as its link
     sa.Column("last_error", sa.Text),
     sa.Column("fix", sa.Text),

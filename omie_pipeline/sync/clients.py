@@ -42,6 +42,7 @@ from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.client import OmieClient
+from omie_pipeline.omie.models import ClientRecord
 from omie_pipeline.store import Store
 from omie_pipeline.store.clients import (
     IndexedClient,
@@ -55,6 +56,7 @@ from omie_pipeline.store.clients import (
 )
 from omie_pipeline.store.deals import IssueRecord, open_issue_times, record_issues, resolve_issues_not_seen
 from omie_pipeline.sync.client_payload import OMIE_TAG_TO_FIELD, client_input, client_problems
+from omie_pipeline.sync.duplicates import names_document, names_integration_code
 from omie_pipeline.sync.omie_calls import CallCounter
 
 log = logging.getLogger("omie_pipeline.sync.clients")
@@ -242,7 +244,7 @@ def _register(client: OmieClient, account: str, document: str, group: list[Any])
     code = client_integration_code(account, document)
     param = client_input(source, code)
     try:
-        return _include(client, param, code)
+        return _include(client, param, code, document)
     except FATAL_ERRORS:
         raise
     except errors.ValidationError as error:
@@ -251,8 +253,10 @@ def _register(client: OmieClient, account: str, document: str, group: list[Any])
         return _Outcome(issues=(_failed(error),))
 
 
-def _include(client: OmieClient, param: Any, code: str, *, attempts: int = 2) -> _Outcome:
-    """IncluirCliente; "already registered" adopts; a lost answer is looked up before one resend."""
+def _include(client: OmieClient, param: Any, code: str, document: str, *, attempts: int = 2) -> _Outcome:
+    """IncluirCliente; "already registered" adopts; so does any other refusal naming the integration
+    code or the CPF/CNPJ (Omie's wording varies, and may come as status "1" inside HTTP 200) and a
+    lost answer, once the client is looked up; a lost answer with nothing found is sent once more."""
     try:
         status = client.include_client(param)
         return _Outcome(status.codigo_cliente_omie, "created", code)
@@ -261,15 +265,30 @@ def _include(client: OmieClient, param: Any, code: str, *, attempts: int = 2) ->
             return _Outcome(error.existing_id, "adopted", error.integration_code)
         found = client.get_client(codigo_cliente_integracao=code)
         return _Outcome(found.codigo_cliente_omie, "adopted", code)
+    except (errors.RefusedError, errors.NotFoundError, errors.ValidationError) as refusal:
+        if not (names_integration_code(refusal, code) or names_document(refusal, document)):
+            raise
+        found = _look_up(client, code, document)
+        if found is None:
+            raise
+        return _Outcome(found.codigo_cliente_omie, "adopted", found.codigo_cliente_integracao or None)
     except errors.OutcomeUnknownError as lost:
-        try:
-            found = client.get_client(codigo_cliente_integracao=code)
-        except errors.NotFoundError:
+        found = _look_up(client, code, document)
+        if found is None:
             if attempts <= 1:
                 raise lost from None
             log.info("client %s: not registered after a lost answer; sending once more", redact_cpfs(code))
-            return _include(client, param, code, attempts=attempts - 1)
-        return _Outcome(found.codigo_cliente_omie, "adopted", code)
+            return _include(client, param, code, document, attempts=attempts - 1)
+        return _Outcome(found.codigo_cliente_omie, "adopted", found.codigo_cliente_integracao or None)
+
+
+def _look_up(client: OmieClient, code: str, document: str) -> ClientRecord | None:
+    """The active client Omie holds under this integration code, else under this CPF/CNPJ."""
+    try:
+        found: ClientRecord | None = client.get_client(codigo_cliente_integracao=code)
+    except errors.NotFoundError:
+        found = client.find_client_by_document(document) if document else None
+    return found if found is not None and found.inativo.strip().upper() != "S" else None
 
 
 def _refused(error: errors.ValidationError) -> tuple[str, str, str, str]:

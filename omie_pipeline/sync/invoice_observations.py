@@ -10,7 +10,7 @@ change) or into filled-in details (number, verification code, links) without a c
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -40,8 +40,7 @@ class Observation:
     issued_at: datetime | None = None
     invoiced_at: datetime | None = None
     cancelled_at: datetime | None = None
-    pdf_url: str | None = None
-    xml_url: str | None = None
+    portal_url: str | None = None  # the prefeitura's page for the note (HTML), never a file to save
     error: str | None = None
     correction: str | None = None
 
@@ -63,36 +62,74 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _number(value: int | str | None) -> str | None:
+def _number(value: str | None) -> str | None:
+    """A note or RPS number as Omie writes it (text, leading zeros kept); None when blank or all zeros."""
     text = _text(value)
-    return None if text in (None, "0") else text
+    return None if text is None or not text.strip("0") else text
 
 
 # --- reading Omie's answers -----------------------------------------------------------------
+
+ATTEMPT_SPREAD = timedelta(minutes=1)  # ERRO lines this close to the newest one belong to its attempt
+
+
+def _rps_order(rps: RpsNfse) -> tuple[int, int]:
+    number = rps.nRps.strip()
+    return (int(number) if number.isdigit() else 0, rps.nLote or 0)
 
 
 def latest_rps(detail: OsStatusDetail) -> RpsNfse | None:
     """The newest RPS attempt of an OS (a rejected RPS resent in Omie gets a new number)."""
     if not detail.ListaRpsNfse:
         return None
-    return max(detail.ListaRpsNfse, key=lambda rps: (rps.nRps or 0, rps.nLote or 0))
+    return max(detail.ListaRpsNfse, key=_rps_order)
+
+
+def _situation(messages: list[RpsMessage], situation: str) -> list[RpsMessage]:
+    return [message for message in messages if message.cSituacao.strip().upper() == situation]
+
+
+def _moment(message: RpsMessage) -> datetime | None:
+    return datetime.combine(message.dData, message.hHora or time.min) if message.dData is not None else None
 
 
 def _newest(messages: list[RpsMessage], situation: str) -> RpsMessage | None:
-    chosen = [message for message in messages if message.cSituacao.strip().upper() == situation]
-    if not chosen:
-        return None
+    chosen = _situation(messages, situation)
     dated = [message for message in chosen if message.dData is not None]
     if dated:
-        return max(dated, key=lambda message: (message.dData, message.hHora or time.min))
-    return chosen[0]
+        return max(dated, key=_moment)
+    return chosen[0] if chosen else None
 
 
-def _document_link(rps: RpsNfse) -> str | None:
-    """The note's document: the DANFSe PDF, else the recipient's PDF (asked with lPdfDest), else the
-    NFS-e's own link at the prefeitura (`cUrlNfse`)."""
-    extra = rps.model_extra or {}
-    return _text(extra.get("danfe")) or _text(rps.cUrlPdfDest) or _text(rps.cUrlNfse)
+def newest_attempt_errors(messages: list[RpsMessage]) -> list[RpsMessage]:
+    """Every ERRO line of the newest attempt, in the order Omie sent them.
+
+    With `lMsg` Omie returns every line newest first, without it only ERRO lines oldest first
+    (omie-api.md §10, unconfirmed): the order cannot be trusted, so the newest attempt is told by
+    the lines' date and time (a rejection writes its lines together). Undated lines are all kept."""
+    errors = _situation(messages, "ERRO")
+    moments = [moment for message in errors if (moment := _moment(message)) is not None]
+    if not moments:
+        return errors
+    newest = max(moments)
+    return [message for message in errors if (moment := _moment(message)) is not None
+            and moment >= newest - ATTEMPT_SPREAD]
+
+
+def _joined(parts: list[str]) -> str | None:
+    kept = list(dict.fromkeys(part for part in parts if part))
+    return " | ".join(kept) or None
+
+
+def _portal_link(rps: RpsNfse) -> str | None:
+    """The prefeitura's page for the note (`cUrlNfse`, else `danfe`): what people open. The PDF's
+    pre-signed link expires, so it is asked for at each download and never kept (omie-api.md §15)."""
+    return _text(rps.cUrlNfse) or _text((rps.model_extra or {}).get("danfe"))
+
+
+def _error_line(message: RpsMessage) -> str:
+    code, text = message.cCodigo.strip(), message.cDescricao.strip()
+    return f"{code}: {text}" if code else text
 
 
 def from_status_detail(detail: OsStatusDetail, source: str = "StatusOS") -> Observation:
@@ -107,26 +144,25 @@ def from_status_detail(detail: OsStatusDetail, source: str = "StatusOS") -> Obse
     )
     if rps is None:
         return observation
-    extra = rps.model_extra or {}
     observation = replace(observation, rps_status=_text(rps.cStatusRps))
     if status in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED) and _number(rps.nNfse):
-        success = _newest(rps.mensagens, "SUCESSO")
+        # StatusOS carries no emission date: the authorisation line's moment stands in until a
+        # listing gives Omie's emission date and time (a cancelled note's newest line is its cancellation).
+        success = _newest(rps.mensagens, "SUCESSO") if status is InvoiceStatus.ISSUED else None
         observation = replace(
             observation,
             nfse_number=_number(rps.nNfse),
             verification_code=_text(rps.cCodVerif),
             issued_at=omie_moment(success.dData, success.hHora) if success else None,
-            pdf_url=_document_link(rps),
-            xml_url=_text(extra.get("xml_distr")),
+            portal_url=_portal_link(rps),
         )
     if status is InvoiceStatus.ERROR:
-        failure = _newest(rps.mensagens, "ERRO")
-        if failure is not None:
-            code = failure.cCodigo.strip()
+        failures = newest_attempt_errors(rps.mensagens)
+        if failures:
             observation = replace(
                 observation,
-                error=f"{code}: {failure.cDescricao.strip()}" if code else failure.cDescricao.strip(),
-                correction=_text(failure.cCorrecao),
+                error=_joined([_error_line(failure) for failure in failures]),
+                correction=_joined([failure.cCorrecao.strip() for failure in failures]),
             )
         else:
             observation = replace(observation, error=f"the prefeitura rejected RPS {rps.nRps} (status 003) "
@@ -179,7 +215,8 @@ def latest_nfse_by_os(records: list[NfseRecord]) -> dict[int, NfseRecord]:
 # --- applying an observation ----------------------------------------------------------------
 
 
-_DETAIL_COLUMNS = ("rps_status", "nfse_number", "verification_code", "nfse_id", "pdf_url", "xml_url")
+EMISSION_SOURCE = "ListarNFSEs"  # the one answer with Omie's emission date and time; it overrides any other
+_DETAIL_COLUMNS = ("rps_status", "nfse_number", "verification_code", "nfse_id", "portal_url")
 
 
 def _describe(invoice: Invoice, observation: Observation, new: InvoiceStatus) -> str:
@@ -210,8 +247,10 @@ def apply_observation(connection: sa.Connection, invoice: Invoice, observation: 
             message = safe_message(observation.error)
             if message != invoice.last_error:
                 values.update(last_error=message, fix=fix_for(message, observation.correction))
-        if new is InvoiceStatus.ISSUED and invoice.issued_at is None and observation.issued_at is not None:
-            values["issued_at"] = observation.issued_at
+        emitted = observation.issued_at
+        if new is InvoiceStatus.ISSUED and emitted is not None and emitted != invoice.issued_at \
+                and (invoice.issued_at is None or observation.source == EMISSION_SOURCE):
+            values["issued_at"] = emitted
         if new is InvoiceStatus.PROCESSING and invoice.submitted_at is None:
             values["submitted_at"] = observation.invoiced_at or now
         return Applied.UPDATED if update_fields(connection, invoice, values) else Applied.UNCHANGED

@@ -1,15 +1,22 @@
 """Status refresh: every invoice still moving in Omie brought up to date, in bulk.
 
 One refresh makes two paged walks, so its calls grow with pages, not with invoices:
-- `ListarNFSEs` over the emission dates since the walks' lower bound: the notes issued (F),
-  cancelled (C) and rejected (R), with number, verification code and emission time;
+- `ListarNFSEs` over the emission dates since the walks' lower bound: the notes issued (F) and
+  cancelled (C), with number, verification code and Omie's emission date and time;
 - `ListarOS` filtered by change since the same moment: OS invoiced (submitted -> processing) and
   cancelled (a cancellation confirmed, or one made in Omie's screens).
-Records are matched to invoices by nCodOS. `StatusOS` is asked only for what the walks cannot
-settle: a rejection's message, the PDF/XML links of a newly issued note, an invoice in error whose
-OS changed without a new note, and the deals an operator asked to re-check. Never more than one
-request per OS within Omie's redundancy interval: each is reserved in the store first
-(`last_checked_at`), so a wait or a second refresh in another process cannot repeat it.
+Records are matched to invoices by nCodOS. A note the prefeitura rejected is never listed
+(omie-api.md §15): its OS stays "processing" in the listings. So `StatusOS` is asked, one OS after
+the other at the client's pace, for what the walks cannot settle: an invoice still
+submitted/processing past the grace period (`status_grace`, 10 minutes by default; most notes are
+listed within it), a cancellation not confirmed within the same grace, an invoice in error without
+Omie's message or whose OS changed without a new note, and the deals an operator asked to
+re-check. A rejection therefore settles to `error`, with every ERRO line of its newest attempt,
+within one refresh after the grace. Issued notes cost no StatusOS: their document links are
+fetched when someone asks for the document. Never more than one request per OS within Omie's
+redundancy interval: each is reserved in the store first (`last_checked_at`), so a wait or a
+second refresh in another process cannot repeat it. An answer that cannot be read fails only its
+invoice, which is asked again at the next refresh.
 
 The lower bound: every walk starts where the previous successful one started, less a safety
 margin for clock differences (the watermark), and never before the oldest invoice it follows was
@@ -27,19 +34,20 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
+
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.models import InvalidRecord, NfseRecord, OsRecord
 from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.invoices import (
-    DOCUMENT_ATTEMPTS,
     PENDING,
     Invoice,
     get_invoice,
     get_invoice_by_id,
     invoices_by_os_ids,
-    record_document_attempt,
+    pending_since,
     reserve_check,
     status_counts,
     stuck_invoices,
@@ -64,13 +72,12 @@ WATERMARK_KEY = "nfse_status:listed_since"
 class RefreshSettings:
     """`redundant_interval`: Omie's interval between two requests about one id (60 s).
     `margin`: how far before the last walk's start the next one begins (clock differences).
-    `fetch_documents`: ask StatusOS for the PDF/XML links of newly issued notes, at most
-    `document_attempts` times per note when Omie gives none."""
+    `status_grace`: how long a pending invoice (or a cancellation) is left to the listings before
+    StatusOS is asked about it."""
 
     redundant_interval: timedelta = timedelta(seconds=60)
     margin: timedelta = timedelta(minutes=5)
-    fetch_documents: bool = True
-    document_attempts: int = DOCUMENT_ATTEMPTS
+    status_grace: timedelta = timedelta(minutes=10)
     page_size: int = 500
     stuck_after: timedelta = timedelta(minutes=30)
 
@@ -88,7 +95,7 @@ class RefreshSummary:
     deferred: list[str] = field(default_factory=list)  # deals whose StatusOS had to wait for the interval
     ignored: int = 0  # answers that would move an invoice backwards (stale); nothing written
     unreadable: list[str] = field(default_factory=list)  # deals with a status code this pipeline does not know
-    failed: list[str] = field(default_factory=list)  # deals whose StatusOS failed; retried next refresh
+    failed: list[str] = field(default_factory=list)  # deals whose StatusOS failed or was unreadable; asked again
     by_status: dict[str, int] = field(default_factory=dict)
     stuck: int = 0  # pending for longer than `stuck_after`
     skipped_records: list[str] = field(default_factory=list)  # listed records that could not be read, and why
@@ -124,7 +131,7 @@ def refresh_statuses(client: OmieClient, store: Store, account: str, *, settings
     started = clock()
     summary = RefreshSummary()
     with store.connect() as connection:
-        tracked = tracked_invoices(connection, account, settings.document_attempts)
+        tracked = tracked_invoices(connection, account)
         watermark = sync_state.get_datetime(connection, account, WATERMARK_KEY)
         rechecks = [invoice for deal_id in dict.fromkeys(recheck_deal_ids)
                     if (invoice := get_invoice(connection, account, deal_id)) is not None and invoice.omie_os_id]
@@ -141,10 +148,11 @@ def refresh_statuses(client: OmieClient, store: Store, account: str, *, settings
     with store.connect() as connection:
         current = {invoice.id: get_invoice_by_id(connection, invoice.id) for invoice in tracked + rechecks}
     settled: set[int] = set()
-    for invoice_id, invoice in current.items():
-        if invoice is not None and (invoice_id in needs_status or _unsettled(invoice, settings)):
-            if _ask_status(client, store, invoice, settings, clock, summary):
-                settled.add(invoice_id)
+    asked = [invoice for invoice_id, invoice in current.items()
+             if invoice is not None and (invoice_id in needs_status or _unsettled(invoice, settings, started))]
+    for invoice in sorted(asked, key=pending_since):
+        if _ask_status(client, store, invoice, settings, clock, summary):
+            settled.add(invoice.id)
     if summary.walked and walk_unsettled <= settled:
         # Only now may the next walk start later: what this one left to StatusOS is settled.
         with store.begin() as connection:
@@ -212,12 +220,15 @@ def _from_listings(invoice: Invoice, note: NfseRecord | None, order: OsRecord | 
     return None, invoice.status == InvoiceStatus.ERROR
 
 
-def _unsettled(invoice: Invoice, settings: RefreshSettings) -> bool:
-    """What only StatusOS can complete: a rejection's message, a new note's links."""
+def _unsettled(invoice: Invoice, settings: RefreshSettings, now: datetime) -> bool:
+    """What the listings did not settle and only StatusOS can: a rejection's message, an invoice
+    pending past the grace (a rejected RPS is never listed), a cancellation unconfirmed past it."""
     if invoice.status == InvoiceStatus.ERROR:
         return invoice.last_error is None
-    if invoice.status == InvoiceStatus.ISSUED and settings.fetch_documents:
-        return invoice.pdf_url is None
+    if invoice.status in PENDING:
+        return pending_since(invoice) <= now - settings.status_grace
+    if invoice.cancel_pending:
+        return invoice.cancel_requested_at <= now - settings.status_grace
     return False
 
 
@@ -231,7 +242,7 @@ def _ask_status(client: OmieClient, store: Store, invoice: Invoice, settings: Re
         return False
     summary.status_requests += 1
     try:
-        detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, documents=settings.fetch_documents)
+        detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True)
         observation = from_status_detail(detail)
     except UnknownOmieStatusError as unknown:
         log.warning("deal %s: %s", invoice.deal_id, unknown)
@@ -241,10 +252,12 @@ def _ask_status(client: OmieClient, store: Store, invoice: Invoice, settings: Re
         log.warning("deal %s: StatusOS failed (%s): %s", invoice.deal_id, failure.kind, failure)
         summary.failed.append(invoice.deal_id)
         return False
+    except ValidationError as malformed:
+        fields = ", ".join(".".join(str(part) for part in problem["loc"]) for problem in malformed.errors())
+        log.warning("deal %s: StatusOS answer for OS %s unreadable in %s", invoice.deal_id, invoice.omie_os_id, fields)
+        summary.failed.append(invoice.deal_id)
+        return False
     with store.begin() as connection:
         current = get_invoice_by_id(connection, invoice.id)
         summary.count(apply_observation(connection, current, observation, clock()), observation)
-        current = get_invoice_by_id(connection, invoice.id)
-        if settings.fetch_documents and current.status == InvoiceStatus.ISSUED and current.pdf_url is None:
-            record_document_attempt(connection, current, clock(), settings.document_attempts)
     return True

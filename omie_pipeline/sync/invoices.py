@@ -7,9 +7,11 @@ The protocol (design.md, "Exactly once, by construction"):
    key's unique constraint and claimed by this run, before any call to Omie. Whoever inserts it
    sends it; a concurrent run finds the row and skips it.
 2. `IncluirOS` with the key as `cCodIntOS`. Its answer's `nCodOS` is stored at once. Omie's
-   "already registered" fault for the key means the OS exists: it is looked up and adopted. A lost
-   answer (OutcomeUnknownError) is resolved by looking the key up (`ConsultarOS`); when Omie has
-   nothing yet, nothing is resent in this run.
+   "already registered" fault for the key means the OS exists: it is looked up and adopted; so is
+   any other refusal that names the integration code (Omie's duplicate wording is unverified, and
+   may come as `cCodStatus` "1" inside HTTP 200): the key is looked up before the deal is marked. A
+   lost answer (OutcomeUnknownError) is resolved by looking the key up (`ConsultarOS`); when Omie
+   has nothing yet, nothing is resent in this run.
 3. `ValidarOS`, then `FaturarOS`. A refusal from either puts the invoice in `error` with Omie's
    message and the fix: the OS exists, so the deal has its invoice and a person must act. A lost
    `FaturarOS` answer is settled by `ConsultarOS`: an invoiced OS is adopted, never invoiced again.
@@ -75,6 +77,7 @@ from omie_pipeline.store.invoices import (
 )
 from omie_pipeline.store.tax_rates import TaxRateVersion, rates_in_force
 from omie_pipeline.sync.client_billing import omie_client_issues
+from omie_pipeline.sync.duplicates import names_integration_code
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import apply_observation, from_os_record, from_status_detail
 from omie_pipeline.sync.invoice_payload import DEFAULT_CATEGORY, OrderFacts, build_order
@@ -425,6 +428,8 @@ class _Run:
                                   "the next run looks again before anything is resent")
             return self.adopt(invoice, record, "IncluirOS answer lost; found by key")
         except REFUSALS as refusal:
+            if names_integration_code(refusal, key):
+                return self.refused_or_adopted(invoice, refusal)
             return self.refused(invoice, refusal)
         except PAUSES as pause:
             with self.store.begin() as connection:  # Omie took nothing: the row goes, the deal waits under its key
@@ -435,6 +440,21 @@ class _Run:
                                  f"IncluirOS: OS {created.cNumOS} created (nCodOS {created.nCodOS})")
         keep_omie_taxes(self.client, self.store, self.account, invoice.deal_id, key, self.clock)
         return self.bill(invoice)
+
+    def refused_or_adopted(self, invoice: Invoice, refusal: errors.OmieError) -> DealResult:
+        """A refusal naming the key may be Omie's duplicate in an unknown wording: the key is looked
+        up (`ConsultarOS`) before the deal is marked; an OS found is adopted."""
+        message = safe_message(refusal.faultstring or refusal.message)
+        try:
+            record = self.client.get_os(cCodIntOS=invoice.idempotency_key)
+        except errors.NotFoundError:
+            return self.refused(invoice, refusal)
+        except errors.OmieError as lookup:
+            self._release(invoice)
+            return DealResult(invoice.deal_id, Outcome.UNKNOWN,
+                              f"IncluirOS refused ({message}); look-up by key: {lookup.kind}; "
+                              "the next run looks again before anything is resent")
+        return self.adopt(invoice, record, f"IncluirOS refused naming the key ({message}); found by key")
 
     def refused(self, invoice: Invoice, refusal: errors.OmieError) -> DealResult:
         """IncluirOS refused: no OS exists, so the deal has no invoice yet, only an issue."""

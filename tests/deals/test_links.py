@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from omie_pipeline.domain.documents import normalise_document
@@ -452,3 +453,20 @@ def test_a_link_to_a_client_deleted_in_omie_is_listed_not_registered_again(make_
     settled = _relist(client, store)
     assert dict(settled.linked) == {"matched": 1} and _client_issues(store) == set()
     assert _links(store)["GONE"].codigo_cliente_omie == again.codigo_cliente_omie
+
+
+@pytest.mark.parametrize("integration_code", ["own", "by-hand"], ids=["same-code", "same-document"])
+def test_a_duplicate_refused_in_http_200_in_another_wording_is_looked_up_and_adopted(
+        make_sim, store: Store, tmp_path: Path, integration_code: str) -> None:  # fmt: skip
+    sim, client = _ready_to_link(make_sim, store, tmp_path, 25, deal_row("D1", document=NEW_CNPJ))
+    code = client_integration_code(ACCOUNT, NEW_CNPJ) if integration_code == "own" else "BALCAO-9"
+    earlier = client.include_client({"codigo_cliente_integracao": code, "razao_social": "Construtora Monte Verde Ltda",
+                                     "cnpj_cpf": NEW_CNPJ})
+    sim.set_faults(duplicate_refusal_next=1)  # "... está em uso por outro cliente." inside HTTP 200
+
+    linked = link_clients(client, store, ACCOUNT)
+
+    assert dict(linked.linked) == {"adopted": 1} and linked.clients_adopted == 1
+    assert _links(store)["D1"].codigo_cliente_omie == earlier.codigo_cliente_omie
+    assert _client_issues(store) == set()
+    assert len(sim_clients_with_document(sim, "27836512000149")) == 1

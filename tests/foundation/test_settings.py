@@ -39,3 +39,10 @@ def test_secrets_never_appear_in_repr_or_errors() -> None:
 def test_closed_statuses_are_configurable() -> None:
     settings = load_settings({"OMIE_PIPELINE_CLOSED_STATUSES": "won, Closed-Won ,"})
     assert settings.closed_statuses == {"won", "closed-won"}
+
+
+def test_status_grace_is_ten_minutes_unless_configured() -> None:
+    assert load_settings({}).omie_pipeline_status_grace_minutes == 10
+    assert load_settings({"OMIE_PIPELINE_STATUS_GRACE_MINUTES": "2.5"}).omie_pipeline_status_grace_minutes == 2.5
+    with pytest.raises(SettingsError, match="OMIE_PIPELINE_STATUS_GRACE_MINUTES"):
+        load_settings({"OMIE_PIPELINE_STATUS_GRACE_MINUTES": "-1"})

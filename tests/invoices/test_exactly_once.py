@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store import Store
+from omie_pipeline.store.invoices import open_invoice_issues
 from omie_pipeline.store.tables import invoice_events, invoices
 from omie_pipeline.sync import invoices as issuing
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
@@ -246,3 +247,21 @@ def account_history(account: Account, deal_id: str) -> str:
 
     with account.store.connect() as connection:
         return "\n".join(event.detail or "" for event in events_of(connection, account.name, deal_id))
+
+
+def test_a_duplicate_key_refused_in_http_200_in_another_wording_is_looked_up_and_adopted(account: Account) -> None:
+    (deal,) = account.add_deals(1)
+    account.issue()
+    with account.store.begin() as connection:  # the store restored from a backup taken before the emission
+        connection.execute(sa.delete(invoices).where(invoices.c.deal_id == deal))
+        connection.execute(sa.delete(invoice_events).where(invoice_events.c.deal_id == deal))
+    time.sleep(REDUNDANT_SECONDS)
+    account.sim.set_faults(duplicate_refusal_next=1)  # "... está em uso ...", cCodStatus "1" inside HTTP 200
+
+    rerun = account.issue()
+
+    assert rerun.of(deal).outcome is Outcome.ADOPTED
+    assert "ConsultarOS" in calls(account.sim) and calls(account.sim)["FaturarOS"] == 1
+    with account.store.connect() as connection:
+        assert open_invoice_issues(connection, account.name, deal) == []
+    finish(account, [deal])

@@ -111,7 +111,7 @@ def test_an_issued_rps_reads_number_code_links_and_time() -> None:
     observation = from_status_detail(detail)
     assert (observation.status, observation.nfse_number, observation.verification_code) == (
         InvoiceStatus.ISSUED, "812", "AB12")
-    assert (observation.pdf_url, observation.xml_url) == ("https://x/n.pdf", "https://x/n.xml")
+    assert observation.portal_url == "https://x/n.pdf"  # danfe, when cUrlNfse is absent: the page people open
     assert observation.issued_at == datetime(2026, 11, 20, 13, 0, 7, tzinfo=timezone.utc)  # 10:00:07 in São Paulo
 
 

@@ -52,7 +52,7 @@ def test_k_open_invoices_cost_listing_pages_not_k_calls(account: Account) -> Non
     pause_for_omie()
     before = calls(account.sim)
 
-    summary = refresh(account, fetch_documents=False)
+    summary = refresh(account)
 
     assert summary.changes == {"issued": K}
     assert calls_since(account.sim, before) == {"ListarNFSEs": math.ceil(K / PAGE), "ListarOS": math.ceil(K / PAGE)}
@@ -72,35 +72,69 @@ def rejecting_account(store: Store, make_sim) -> Account:
     account.client.close()
 
 
-def test_status_requests_only_for_what_the_listings_cannot_settle(rejecting_account: Account) -> None:
+def test_a_rejection_settles_to_error_within_one_refresh_after_the_grace(rejecting_account: Account) -> None:
+    """A rejected RPS is never listed: past the grace StatusOS asks, and the issued notes cost nothing."""
     account = rejecting_account
     deal_ids = account.add_deals(K)
     account.issue()
     settle_prefeitura(account.sim)
     with account.sim.state.lock:
-        rejected = sum(1 for nfse in account.sim.state.nfses.values() if nfse.status == "R")
+        rejected = sum(1 for order in account.sim.state.orders.values() if order.rps and order.rps.status == "003")
     assert 0 < rejected < K
-    before = calls(account.sim)
 
-    summary = refresh(account, fetch_documents=False)
+    within_grace = refresh(account)  # default grace (10 minutes): the listings only
 
-    # A rejected note is listed without its message: one StatusOS each, nothing for the issued ones.
-    assert calls_since(account.sim, before) == {"ListarNFSEs": math.ceil(K / PAGE), "ListarOS": math.ceil(K / PAGE),
-                                                "StatusOS": rejected}
-    assert summary.changes == {"issued": K - rejected, "error": rejected}
-    errors = [account.invoice(deal) for deal in deal_ids if account.invoice(deal).status == InvoiceStatus.ERROR]
-    assert all(invoice.last_error and invoice.fix for invoice in errors)
-
+    assert within_grace.changes == {"issued": K - rejected, "processing": rejected}
+    assert within_grace.status_requests == 0
     pause_for_omie()
     before = calls(account.sim)
-    summary = refresh(account)  # now also the links of the issued notes: nothing is moving, so no listing
 
-    assert calls_since(account.sim, before) == {"StatusOS": K - rejected}
-    assert all(account.invoice(deal).pdf_url for deal in deal_ids
-               if account.invoice(deal).status == InvoiceStatus.ISSUED)
+    summary = refresh(account, status_grace=timedelta(0))
 
+    # One StatusOS per invoice the listings left pending, nothing for the issued notes.
+    assert calls_since(account.sim, before) == {"ListarNFSEs": math.ceil((K - rejected) / PAGE),
+                                                "ListarOS": math.ceil(K / PAGE), "StatusOS": rejected}
+    assert summary.changes == {"error": rejected}
+    for deal_id in deal_ids:
+        invoice = account.invoice(deal_id)
+        if invoice.status != InvoiceStatus.ERROR:
+            continue
+        with account.sim.state.lock:
+            lines = account.sim.state.orders[invoice.omie_os_id].rps.rejection
+        assert all(code in invoice.last_error and text in invoice.last_error for code, text, _ in lines)
+        assert invoice.fix
+    pause_for_omie()
     before = calls(account.sim)
-    assert refresh(account).status_requests == 0 and calls_since(account.sim, before) == {}
+    assert refresh(account, status_grace=timedelta(0)).status_requests == 0 and calls_since(account.sim, before) == {}
+
+
+def test_issued_notes_cost_no_status_requests(account: Account) -> None:
+    account.add_deals(K)
+    account.issue()
+    settle_prefeitura(account.sim)
+    before = calls(account.sim)
+
+    summary = refresh(account, status_grace=timedelta(0))
+
+    assert summary.changes == {"issued": K}
+    assert "StatusOS" not in calls_since(account.sim, before)
+    pause_for_omie()
+    before = calls(account.sim)
+    assert refresh(account).tracked == 0 and calls_since(account.sim, before) == {}
+
+
+def test_a_malformed_status_answer_fails_only_its_invoice(account: Account) -> None:
+    bad, good = account.add_deals(2)
+    account.sim.set_faults(prefeitura="reject")
+    account.issue()
+    settle_prefeitura(account.sim)
+    with account.sim.state.lock:
+        account.sim.state.orders[account.invoice(bad).omie_os_id].rps.mensagens[-1]["dData"] = "31/02/2026"
+
+    summary = refresh(account, status_grace=timedelta(0))
+
+    assert account.invoice(good).status == InvoiceStatus.ERROR
+    assert account.invoice(bad).status == InvoiceStatus.PROCESSING and summary.failed == [bad]
 
 
 def test_never_two_requests_for_one_id_within_the_interval(account: Account) -> None:
@@ -180,30 +214,71 @@ def test_an_unreadable_listed_record_is_skipped_and_named(account: Account) -> N
     assert f"OS {os_id}" in skipped and "dDtPrevisao" in skipped
 
 
-def test_an_issued_note_without_document_links_is_asked_for_them_three_times_then_left(account: Account) -> None:
-    (deal,) = account.add_deals(1)
-    account.sim.set_faults(prefeitura="stuck")  # Omie's StatusOS holds no links for this note
-    account.issue()
-    with account.store.begin() as connection:  # the note listed as issued (ListarNFSEs) before its files exist
-        connection.execute(sa.update(invoices).where(invoices.c.deal_id == deal).values(
-            status=InvoiceStatus.ISSUED.value, nfse_number="77", verification_code="ABC"))
-    before = calls(account.sim)
-
-    tracked = []
-    for _ in range(4):
-        tracked.append(refresh(account).tracked)
-        pause_for_omie()
-
-    assert tracked == [1, 1, 1, 0]  # after the third fruitless request the note leaves the refresh
-    assert calls_since(account.sim, before).get("StatusOS") == 3
-    with account.store.connect() as connection:
-        attempts = [event.detail for event in events_of(connection, account.name, deal)
-                    if event.detail.startswith("StatusOS gave no document links")]
-    assert len(attempts) == 3 and "attempt 3 of 3" in attempts[-1]
-
-
-def test_the_nfse_link_at_the_prefeitura_is_taken_when_omie_gives_no_pdf() -> None:
+@pytest.mark.parametrize("links, portal", [
+    ({"danfe": "", "cUrlNfse": "https://nfse.prefeitura.sp.gov.br/nfse/55"}, "https://nfse.prefeitura.sp.gov.br/nfse/55"),
+    ({"danfe": "https://nfse.prefeitura.sp.gov.br/danfse/55", "cUrlNfse": ""},
+     "https://nfse.prefeitura.sp.gov.br/danfse/55"),
+])
+def test_the_portal_link_is_the_prefeituras_page_and_an_expiring_pdf_link_is_never_kept(links, portal) -> None:
     detail = OsStatusDetail.model_validate({"nCodOS": 9, "cFaturada": "S", "ListaRpsNfse": [{
-        "nRps": 1, "cStatusRps": "004", "nNfse": 55, "cCodVerif": "X1", "danfe": "", "cUrlPdfDest": "",
-        "cUrlNfse": "https://nfse.prefeitura.sp.gov.br/nfse/55"}]})  # fmt: skip
-    assert from_status_detail(detail).pdf_url == "https://nfse.prefeitura.sp.gov.br/nfse/55"
+        "nRps": "1", "cStatusRps": "004", "nNfse": "55", "cCodVerif": "X1",
+        "cUrlPdfDest": "https://omie.example/pdf/55?expires=1", **links}]})  # fmt: skip
+    observation = from_status_detail(detail)
+    assert observation.portal_url == portal
+    assert "expires" not in repr(observation)
+
+
+def _erro(code: str, text: str, day: str, hour: str, situation: str = "ERRO") -> dict:
+    return {"cCodigo": code, "cDescricao": text, "cCorrecao": f"fix {code}", "cSituacao": situation,
+            "dData": day, "hHora": hour}
+
+
+FIRST_ATTEMPT = [_erro("E0310", "Código de tributação inexistente.", "01/12/2026", "10:00:00")]
+SECOND_ATTEMPT = [_erro("E0116", "Município do tomador não corresponde ao CEP.", "02/12/2026", "09:30:00"),
+                  _erro("E0150", "Inscrição municipal do tomador inválida.", "02/12/2026", "09:30:00")]
+RESENT = [_erro("002", "Lote enviado.", "02/12/2026", "09:29:00", "SUCESSO")]
+
+
+@pytest.mark.parametrize("mensagens", [
+    SECOND_ATTEMPT[::-1] + RESENT + FIRST_ATTEMPT,  # lMsg=true: every line, newest first
+    FIRST_ATTEMPT + SECOND_ATTEMPT,  # without lMsg: only ERRO lines, oldest first
+], ids=["newest-first", "oldest-first"])
+def test_every_erro_line_of_the_newest_attempt_is_kept(mensagens: list[dict]) -> None:
+    detail = OsStatusDetail.model_validate({"nCodOS": 9, "cFaturada": "S", "ListaRpsNfse": [{
+        "nRps": "0012", "cStatusRps": "003", "mensagens": mensagens}]})
+
+    observation = from_status_detail(detail)
+
+    assert "E0116" in observation.error and "E0150" in observation.error and "E0310" not in observation.error
+    assert "fix E0116" in observation.correction and "fix E0150" in observation.correction
+
+
+def test_rps_and_nfse_numbers_are_text_with_their_leading_zeros(store: Store, make_sim) -> None:
+    account = prepare_account(store, make_sim(number_width=8))
+    try:
+        (deal,) = account.add_deals(1)
+        account.issue()
+
+        waited = wait_for_invoice(account.client, account.store, account.name, deal, timeout=5,
+                                  interval=account.interval)
+
+        assert waited.invoice.status == InvoiceStatus.ISSUED
+        assert len(waited.invoice.nfse_number) == 8 and waited.invoice.nfse_number.startswith("0")
+    finally:
+        account.client.close()
+
+
+def test_issued_at_is_omies_emission_date_and_time(account: Account) -> None:
+    waited_deal, listed_deal = account.add_deals(2)
+    account.issue()
+    settle_prefeitura(account.sim)
+    wait_for_invoice(account.client, account.store, account.name, waited_deal, timeout=5, interval=account.interval)
+    with account.sim.state.lock:  # the prefeitura's emission moment differs from Omie's authorisation line
+        note = account.sim.state.nfse_of_order(account.invoice(waited_deal).omie_os_id)
+        note.emitted_at -= timedelta(seconds=90)
+        emitted = note.emitted_at.replace(microsecond=0)
+
+    refresh(account)  # the other invoice is still moving: the listing names both notes
+
+    assert account.invoice(listed_deal).status == InvoiceStatus.ISSUED
+    assert account.invoice(waited_deal).issued_at == emitted

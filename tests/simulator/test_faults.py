@@ -135,3 +135,30 @@ def test_reset_and_seed_restore_fresh_data_and_counters(omie, sim, client_param)
     assert stats["total_calls"] == 0 and stats["faults_active"]["http_500_next"] == 0
     assert omie.control("seed", {"seed": 99, "clients": 3}) == {"seed": 99, "clients": 3}
     assert len(sim.state.clients) == 3 and sorted(sim.state.clients) != original[:3]
+
+
+def test_duplicate_refusal_next_answers_duplicates_in_http_200_without_ja_cadastrado(omie, sim, client_param,
+                                                                                     order_param):
+    client = omie.ok(CLIENTS, "IncluirCliente", client_param("DUP-C", "11.222.333/0001-81"))
+    first = omie.ok(OS, "IncluirOS", order_param("DUP-OS", client["codigo_cliente_omie"]))
+    omie.control("faults", {"duplicate_refusal_next": 3})
+
+    fresh = omie.ok(OS, "IncluirOS", order_param("NEW-OS", client["codigo_cliente_omie"]))
+    assert fresh["cCodStatus"] == "0", "a new order uses up no injected refusal"
+    os_refusal = omie.ok(OS, "IncluirOS", order_param("DUP-OS", client["codigo_cliente_omie"]))
+    by_code = omie.ok(CLIENTS, "IncluirCliente", client_param("DUP-C", "529.982.247-25"))
+    by_document = omie.ok(CLIENTS, "IncluirCliente", client_param("DUP-OTHER", "11.222.333/0001-81"))
+
+    assert os_refusal["cCodStatus"] == "1" and "[DUP-OS]" in os_refusal["cDescStatus"]
+    assert by_code["codigo_status"] == "1" and "Integração [DUP-C]" in by_code["descricao_status"]
+    assert by_document["codigo_status"] == "1" and "11.222.333/0001-81" in by_document["descricao_status"]
+    for text in (os_refusal["cDescStatus"], by_code["descricao_status"], by_document["descricao_status"]):
+        assert "já cadastrad" not in text and "cadastrado anteriormente" not in text
+    held = [order.n_cod_os for order in sim.state.orders.values() if order.c_cod_int_os == "DUP-OS"]
+    assert held == [first["nCodOS"]]
+    assert len(sim.state.clients) == sim.config.clients + 1
+    stats = omie.control("stats")
+    assert stats["faults_injected"]["duplicate_refusal"] == 3 and stats["faults_active"]["duplicate_refusal_next"] == 0
+    again = order_param("DUP-OS", client["codigo_cliente_omie"]) | {"Observacoes": {"cObsOS": "again"}}
+    status, fault = omie.fault(OS, "IncluirOS", again)
+    assert status == 500 and "já cadastrad" in fault["faultstring"], "spent: Omie's known fault again"

@@ -49,7 +49,8 @@ def test_invoiced_order_goes_001_002_004_with_number_code_and_links(make_sim, ca
     status = omie.ok(OS, "StatusOS", {"cCodIntOS": "OS-N1", "lPdfDemo": True})
     assert (status["cFaturada"], status["cCancelada"], status["cEtapa"]) == ("S", "N", "60")
     rps = status["ListaRpsNfse"][0]
-    assert rps["nNfse"] > 0 and len(rps["cCodVerif"]) == 8 and rps["cProtocolo"]
+    assert rps["nNfse"].isdigit() and int(rps["nNfse"]) > 0 and len(rps["cCodVerif"]) == 8 and rps["cProtocolo"]
+    assert isinstance(rps["nRps"], str) and rps["nRps"].isdigit(), "nRps and nNfse are text in Omie's WSDL"
     assert rps["mensagens"] == [], "without lMsg only ERRO lines are returned"
     pdf = requests.get(rps["cUrlPdfDemo"], timeout=5)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
@@ -69,7 +70,7 @@ def test_listar_nfses_shows_the_issued_note_with_its_taxes(make_sim, caller, cli
     assert len(found) == 1
     note = found[0]
     rps = _rps(omie, "OS-N1")
-    assert note["Cabecalho"]["cStatusNFSe"] == "F" and note["Cabecalho"]["nNumeroNFSe"] == rps["nNfse"]
+    assert note["Cabecalho"]["cStatusNFSe"] == "F" and str(note["Cabecalho"]["nNumeroNFSe"]) == rps["nNfse"]
     assert note["Cabecalho"]["cCNPJDestinatario"] == "11.222.333/0001-81" and note["OrdemServico"]["nCodigoOS"] == n_cod_os
     values = {k: Decimal(str(v)) if isinstance(v, (int, float)) else v for k, v in note["Valores"].items()}
     total = Decimal("3001.10")
@@ -86,17 +87,36 @@ def test_listar_nfses_shows_the_issued_note_with_its_taxes(make_sim, caller, cli
     assert requests.get(documents["cPdfNFSe"], timeout=5).content.startswith(b"%PDF")
 
 
-def test_rejected_rps_ends_in_003_with_messages_and_an_R_listing(make_sim, caller, client_param, order_param):
+def test_rejected_rps_ends_in_003_with_its_erro_lines_and_is_not_listed(make_sim, caller, client_param, order_param):
     omie = caller(make_sim(rejection_rate=1.0))
     _invoiced_order(omie, client_param, order_param)
     assert _statuses_until_final(omie, "OS-N1")[-1] == "003"
     rps = _rps(omie, "OS-N1")
-    assert rps["nNfse"] == 0 and rps["danfe"] == ""
-    assert len(rps["mensagens"]) == 1 and rps["mensagens"][0]["cSituacao"] == "ERRO" and rps["mensagens"][0]["cCorrecao"]
-    note = omie.ok(NFSE, "ListarNFSEs", {"nPagina": 1})["nfseEncontradas"][0]
-    assert note["Cabecalho"]["cStatusNFSe"] == "R"
-    status, fault = omie.fault("servicos/osdocs/", "ObterNFSe", {"nIdNf": note["Cabecalho"]["nCodNF"]})
-    assert status == 500 and "rejeitada" in fault["faultstring"]
+    assert rps["nNfse"] == "" and rps["danfe"] == ""
+    errors = rps["mensagens"]
+    assert 1 <= len(errors) <= 3 and all(m["cSituacao"] == "ERRO" and m["cCorrecao"] for m in errors)
+    assert len({(m["dData"], m["hHora"]) for m in errors}) == 1, "one rejection: its lines share one moment"
+    assert omie.ok(NFSE, "ListarNFSEs", {"nPagina": 1})["nfseEncontradas"] == [], "a rejected RPS has no note"
+
+
+def test_rejections_often_carry_several_erro_lines(make_sim, caller, client_param, order_param):
+    omie = caller(make_sim(rejection_rate=1.0))
+    _invoiced_order(omie, client_param, order_param)
+    client_id = omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-N1"})["Cabecalho"]["nCodCli"]
+    codes = [f"OS-M{n}" for n in range(8)]
+    for code in codes:
+        omie.ok(OS, "IncluirOS", order_param(code, client_id))
+        assert omie.ok(OSP, "FaturarOS", {"cCodIntOS": code})["cCodStatus"] == "0"
+    counts = {len(_rps(omie, code)["mensagens"]) for code in codes if _statuses_until_final(omie, code)[-1] == "003"}
+    assert max(counts) > 1 and min(counts) >= 1
+
+
+def test_rps_and_nfse_numbers_keep_leading_zeros(make_sim, caller, client_param, order_param):
+    omie = caller(make_sim(number_width=8))
+    _invoiced_order(omie, client_param, order_param)
+    assert _statuses_until_final(omie, "OS-N1")[-1] == "004"
+    rps = _rps(omie, "OS-N1")
+    assert len(rps["nRps"]) == len(rps["nNfse"]) == 8 and rps["nNfse"].startswith("0")
 
 
 def test_cancel_leads_to_005_and_C_and_is_refused_while_processing(make_sim, caller, client_param, order_param):

@@ -141,6 +141,7 @@ def nfse_status(context: dg.AssetExecutionContext, omie: OmieResource, store: St
     summary = refresh_statuses(omie.client(), store.store(), account, recheck_deal_ids=rechecks, settings=RefreshSettings(
         redundant_interval=redundant_interval(omie),
         stuck_after=timedelta(minutes=settings.omie_pipeline_stuck_after_minutes),
+        status_grace=timedelta(minutes=settings.omie_pipeline_status_grace_minutes),
     ))  # fmt: skip
     if summary.deferred:
         context.log.info("StatusOS deferred (asked within Omie's interval) for: %s", ", ".join(summary.deferred))

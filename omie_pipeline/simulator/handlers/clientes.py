@@ -153,7 +153,23 @@ def _alter(ctx: CallContext, record: dict[str, Any], param: dict[str, Any]) -> d
 def incluir_cliente(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     _reject_unknown_tags(param)
     require(param, "codigo_cliente_integracao")
+    code = str(param["codigo_cliente_integracao"])
+    duplicate = _duplicate_wording(ctx, param, code)
+    if duplicate is not None and ctx.take_fault("duplicate_refusal"):
+        return {"codigo_cliente_omie": 0, "codigo_cliente_integracao": code, "codigo_status": "1",
+                "descricao_status": duplicate}
     return _status(_include(ctx, param), "Cliente cadastrado com sucesso!")
+
+
+def _duplicate_wording(ctx: CallContext, param: dict[str, Any], code: str) -> str | None:
+    """Own wording of a duplicate refused inside HTTP 200 (fault `duplicate_refusal`), naming the
+    integration code or the CPF/CNPJ but not "já cadastrado"; None when the client is new."""
+    if ctx.state.client_by_code(code) is not None:
+        return f"O Código de Integração [{code}] está em uso por outro cliente."
+    raw = str(param.get("cnpj_cpf") or "")
+    if raw and documents.is_valid(raw) and ctx.state.client_by_document(raw) is not None:
+        return f"O CPF/CNPJ [{documents.formatted(raw)}] está em uso por outro cliente."
+    return None
 
 
 @omie_call("geral/clientes", "AlterarCliente")

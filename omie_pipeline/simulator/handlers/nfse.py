@@ -1,4 +1,6 @@
-"""servicos/nfse: ListarNFSEs, the bulk view of issued ("F"), cancelled ("C") and rejected ("R") notes."""
+"""servicos/nfse: ListarNFSEs, the bulk view of issued ("F") and cancelled ("C") notes.
+
+A rejected RPS has no note and is not listed (omie-api.md §15): only StatusOS tells of it."""
 
 from __future__ import annotations
 

@@ -24,6 +24,10 @@ from omie_pipeline.simulator.money import int_field
 from omie_pipeline.simulator.state import ServiceOrder
 
 
+# Own wording: a duplicate `cCodIntOS` refused inside HTTP 200, naming the code but not "já cadastrado".
+DUPLICATE_OS_REFUSAL = "O Código de Integração da OS [{code}] está em uso por outra Ordem de Serviço."
+
+
 def find_order(ctx: CallContext, param: dict[str, Any], keys: tuple[str, ...] = ("nCodOS", "cCodIntOS", "cNumOS")) -> ServiceOrder:
     """An order by Omie id, integration code or visible number, with Omie's not-found faults."""
     tag = require_one_of(param, *keys)
@@ -62,6 +66,9 @@ def incluir_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     if code:
         existing = ctx.state.order_by_code(code)
         if existing is not None:
+            if ctx.take_fault("duplicate_refusal"):
+                return {"cCodIntOS": code, "nCodOS": 0, "cNumOS": "", "cCodStatus": "1",
+                        "cDescStatus": DUPLICATE_OS_REFUSAL.format(code=code)}
             raise errors.os_duplicate(code, existing.n_cod_os)
     order = build_order(ctx, param)
     ctx.state.put_order(order)

@@ -70,6 +70,11 @@ def pdf_link(ctx: CallContext, nfse_id: int, kind: str) -> str:
     return ctx.state.pdf_links.issue(ctx.documents_url, nfse_id, kind, ctx.config.pdf_link_seconds, ctx.mono)
 
 
+def number_text(ctx: CallContext, number: int) -> str:
+    """`nRps` / `nNfse` are text in Omie's WSDL and may carry leading zeros (`number_width`)."""
+    return str(number).zfill(ctx.config.number_width) if number else ""
+
+
 def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]) -> dict[str, Any]:
     """StatusOS: the order's billing flags and its RPS/NFS-e list."""
     company = ctx.state.company
@@ -85,9 +90,9 @@ def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]
             "nLote": rps.n_lote,
             "cStatusLote": rps.status,
             "cProtocolo": rps.protocolo if rps.status != "001" else "",
-            "nRps": rps.n_rps,
+            "nRps": number_text(ctx, rps.n_rps),
             "cStatusRps": rps.status,
-            "nNfse": rps.n_nfse if issued else 0,
+            "nNfse": number_text(ctx, rps.n_nfse) if issued else "",
             "cCodVerif": rps.cod_verif if issued else "",
             "cCNPJ": company["cnpj"],
             "cInscrMunicipal": company["inscricao_municipal"],

@@ -19,10 +19,15 @@ from omie_pipeline.store.upsert import upsert
 
 def record_omie_taxes(connection: sa.Connection, account: str, deal_id: str, figures: OmieTaxFigures,
                       at: datetime) -> None:  # fmt: skip
-    """Keep what Omie computed for the deal's invoice (replacing an earlier read)."""
-    reform = json.dumps(dict(figures.reform), sort_keys=True) if figures.reform else None
+    """Keep what Omie computed for the deal's invoice (replacing an earlier read).
+
+    A read without IBS/CBS figures (a listed note's `Valores` has none) keeps those of an earlier
+    ConsultarOS read instead of erasing them.
+    """
     row = {"account": account, "deal_id": deal_id, "source": figures.source, "iss_base": figures.iss_base,
-           "net_amount": figures.net_amount, "reform": reform, "read_at": at}
+           "net_amount": figures.net_amount, "read_at": at}
+    if figures.reform:
+        row["reform"] = json.dumps(dict(figures.reform), sort_keys=True)
     for tax in COMPARED_TAXES:
         row[f"{tax}_amount"] = figures.amounts.get(tax)
     upsert(connection, omie_tax_figures, [row], ["account", "deal_id"])

@@ -41,6 +41,7 @@ from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.models import InvalidRecord, NfseRecord, OsRecord
 from omie_pipeline.store import Store, sync_state
+from omie_pipeline.store.omie_taxes import record_omie_taxes
 from omie_pipeline.store.invoices import (
     PENDING,
     Invoice,
@@ -53,6 +54,7 @@ from omie_pipeline.store.invoices import (
     stuck_invoices,
     tracked_invoices,
 )
+from omie_pipeline.sync.omie_taxes import figures_from_nfse
 from omie_pipeline.sync.invoice_observations import (
     Applied,
     Observation,
@@ -197,6 +199,10 @@ def _walk(client: OmieClient, store: Store, account: str, since: datetime, start
         with store.begin() as connection:
             current = get_invoice_by_id(connection, invoice.id)
             summary.count(apply_observation(connection, current, observation, started), observation)
+            note = latest.get(os_id)
+            if note is not None and observation.status is InvoiceStatus.ISSUED:
+                # The listed note's Valores are what the payer receives: kept beside our own figures.
+                record_omie_taxes(connection, account, invoice.deal_id, figures_from_nfse(note), started)
     return unsettled
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from omie_pipeline.domain.omie_taxes import OmieTaxFigures, tax_differences
@@ -11,7 +11,9 @@ from omie_pipeline.omie.models import NfseRecord
 from omie_pipeline.store.omie_taxes import omie_taxes_of, record_omie_taxes
 from omie_pipeline.sync.omie_taxes import figures_from_nfse
 
-from .conftest import Account, calls, calls_since
+from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
+
+from .conftest import Account, calls, calls_since, settle_prefeitura
 
 AT = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
@@ -49,6 +51,22 @@ def test_the_listed_note_gives_omies_figures_and_the_latest_read_wins(account: A
         record_omie_taxes(connection, account.name, deal, figures, AT)
     with account.store.connect() as connection:
         assert omie_taxes_of(connection, account.name, deal) == figures
+
+
+def test_the_status_refresh_keeps_the_issued_notes_valores_and_the_ibs_cbs_read_at_emission(account: Account) -> None:
+    (deal,) = account.add_deals(1, amount=Decimal("2000.00"))
+    account.issue()
+    settle_prefeitura(account.sim)
+
+    refresh_statuses(account.client, account.store, account.name,
+                     settings=RefreshSettings(redundant_interval=account.interval, status_grace=timedelta(0)))
+
+    assert account.invoice(deal).status == "issued"
+    with account.store.connect() as connection:
+        omie = omie_taxes_of(connection, account.name, deal)
+    assert omie.source == "ListarNFSEs" and omie.iss_base == Decimal("2000.00")
+    assert omie.amounts["iss"] == account.invoice(deal).iss_amount
+    assert omie.reform["nAliqCbs"] == "0.9", "a listing has no IBS/CBS: the emission's read is kept"
 
 
 def test_only_differences_over_one_cent_count() -> None:

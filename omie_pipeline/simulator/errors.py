@@ -68,6 +68,14 @@ def invalid_value(tag: str, value: Any, why: str) -> OmieFault:
     return OmieFault(f"ERROR: Conteúdo inválido [{value}] na tag [{tag}]: {why}!", "SOAP-ENV:Client-1003")
 
 
+def text_too_long(tag: str, length: int, maximum: int) -> OmieFault:
+    """A text longer than the tag takes (the wording is the simulator's: Omie's is not documented)."""
+    return OmieFault(
+        f"ERROR: O conteúdo da tag [{tag}] tem {length} caracteres, maior que o permitido [{maximum}]!",
+        "SOAP-ENV:Client-1003",
+    )
+
+
 def invalid_document(value: str) -> OmieFault:
     return OmieFault(f"ERROR: O CNPJ/CPF informado [{value}] é inválido!", "SOAP-ENV:Client-1004")
 

@@ -83,10 +83,25 @@ def withholding_text(breakdown: TaxBreakdown) -> str:
             f"Valor líquido: {format_brl(breakdown.net_receivable)}.")
 
 
+NOTE_TEXT_LIMIT = 2000
+"""`cDadosAdicNF` becomes the RPS's Discriminacao, which the ABRASF layout caps at 2000 characters."""
+CLIPPED_MARK = " [...]"
+
+
+def order_description(facts: OrderFacts) -> str:
+    """The deal's description (else the service's), clipped so that it and the withholding text fit
+    the note; a CRM description of any length must not make Omie refuse the OS."""
+    description = (facts.deal_description or "").strip() or facts.service_description
+    room = NOTE_TEXT_LIMIT - len(withholding_text(facts.breakdown)) - 1
+    if len(description) <= room:
+        return description
+    return description[: room - len(CLIPPED_MARK)].rstrip() + CLIPPED_MARK
+
+
 def build_order(facts: OrderFacts, today: date) -> dict[str, Any]:
     """The `IncluirOS` param for one deal (money as Decimal; the client writes exact JSON numbers)."""
     breakdown = facts.breakdown
-    description = (facts.deal_description or "").strip() or facts.service_description
+    description = order_description(facts)
     item_taxes = _item_taxes(breakdown)
     order: dict[str, Any] = {
         "Cabecalho": {

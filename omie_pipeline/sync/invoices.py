@@ -80,7 +80,13 @@ from omie_pipeline.sync.client_billing import omie_client_issues
 from omie_pipeline.sync.duplicates import names_integration_code
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import apply_observation, from_os_record, from_status_detail
-from omie_pipeline.sync.invoice_payload import DEFAULT_CATEGORY, OrderFacts, build_order
+from omie_pipeline.sync.invoice_payload import (
+    DEFAULT_CATEGORY,
+    NOTE_TEXT_LIMIT,
+    OrderFacts,
+    build_order,
+    order_description,
+)
 from omie_pipeline.sync.omie_tax_capture import keep_omie_taxes
 from omie_pipeline.sync.tax_rates import BASE_REDUCTION_TAGS
 
@@ -406,7 +412,19 @@ class _Run:
         facts = OrderFacts(invoice.idempotency_key, prepared.client_id, prepared.service.service_id,
                            prepared.service.description or prepared.service.code or "", prepared.description,
                            prepared.email, prepared.breakdown, self.settings.category)
+        self._say_if_clipped(invoice, facts, now)
         return self.create_os(invoice, build_order(facts, now.astimezone(SAO_PAULO).date()))
+
+    def _say_if_clipped(self, invoice: Invoice, facts: OrderFacts, now: datetime) -> None:
+        """A description longer than the note takes is clipped; the invoice's history says so."""
+        full, sent = (facts.deal_description or "").strip(), order_description(facts)
+        if not full or sent == full:
+            return
+        detail = (f"description clipped from {len(full)} to {len(sent)} characters to fit the note's "
+                  f"{NOTE_TEXT_LIMIT} (cDadosAdicNF); the full text stays in the CRM")
+        log.warning("deal %s: %s", invoice.deal_id, detail)
+        with self.store.begin() as connection:
+            add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
 
     def create_os(self, invoice: Invoice, order: dict[str, Any], *, resend: bool = True) -> DealResult:
         key = invoice.idempotency_key

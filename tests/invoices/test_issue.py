@@ -274,3 +274,18 @@ def test_an_unreadable_record_in_the_resume_look_up_does_not_stop_invoicing(acco
     (skipped,) = summary.skipped_records
     assert f"OS {os_id}" in skipped and "dDtPrevisao" in skipped
     assert account.invoice(unfinished).claimed_by is None  # released: the next run looks again
+
+
+def test_a_description_longer_than_the_note_takes_is_clipped_and_the_history_says_so(account: Account) -> None:
+    (deal,) = account.add_deals(1, description="Consultoria " + "x" * 20_000)
+
+    account.issue()
+
+    invoice = account.invoice(deal)
+    assert invoice.omie_os_id is not None, "the OS was created: the text fits Omie's limit"
+    with account.sim.state.lock:
+        text = account.sim.state.orders[invoice.omie_os_id].informacoes_adicionais["cDadosAdicNF"]
+    assert len(text) <= 2000 and text.startswith("Consultoria xxx") and "Valor líquido" in text
+    with account.store.connect() as connection:
+        history = " ".join(event.detail or "" for event in events_of(connection, account.name, deal))
+    assert "description clipped from 20012 to" in history

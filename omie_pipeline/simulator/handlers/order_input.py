@@ -14,6 +14,9 @@ from omie_pipeline.simulator.state import OrderItem, ServiceOrder
 from omie_pipeline.simulator.taxes import compute_item
 
 ETAPAS = ("00", "10", "20", "30", "40", "50")
+# The note's text (`cDadosAdicNF`) becomes the RPS's Discriminacao, which the ABRASF layout caps at
+# 2000 characters; Omie's own limit is not documented, so the simulator refuses past that.
+MAX_NOTE_TEXT = 2000
 BLOCKS = {
     "Cabecalho": "cabecalhoOs",
     "InformacoesAdicionais": "InformacoesAdicionais",
@@ -149,6 +152,9 @@ def build_order(ctx: CallContext, param: dict[str, Any]) -> ServiceOrder:
     extra.setdefault("cCidPrestServ", ctx.state.company["cidade"])
     extra.setdefault("cCodCateg", "1.01.02")
     extra.setdefault("cDadosAdicNF", "")
+    note_text = str(extra["cDadosAdicNF"])
+    if len(note_text) > MAX_NOTE_TEXT:
+        raise errors.text_too_long("cDadosAdicNF", len(note_text), MAX_NOTE_TEXT)
     code = str(cabecalho.get("cCodIntOS") or "")
     n_cod_os = ctx.state.sequences.take("os_id")
     return ServiceOrder(

@@ -13,7 +13,8 @@ from typing import Any, Sequence
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.reports.cells import spreadsheet_text
@@ -37,6 +38,7 @@ _SECTION_FONT = Font(bold=True, size=12, color="12355B")
 _TOTAL_FONT = Font(bold=True)
 _TOTAL_BORDER = Border(top=Side(style="thin", color="90A4AE"))
 _FORMATS = {"money": MONEY_FORMAT, "date": DATE_FORMAT, "int": INT_FORMAT}
+_HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="center")
 
 
 def _cell_value(value: Any) -> Any:
@@ -44,53 +46,56 @@ def _cell_value(value: Any) -> Any:
     return spreadsheet_text(value) if isinstance(value, str) else value
 
 
-def _table_sheet(sheet: Worksheet, rows: Sequence[Any], columns: Sequence[Column]) -> None:
-    sheet.append([column.header for column in columns])
-    for cell in sheet[1]:
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-    for record in rows_as_records(rows, columns):
-        sheet.append([_cell_value(value) for value in record])
+def _styled(sheet: WriteOnlyWorksheet, value: Any, number_format: str | None = None, font: Font | None = None,
+            fill: PatternFill | None = None, border: Border | None = None, alignment: Alignment | None = None) -> Any:
+    """A cell for a write-only sheet: the bare value when it has no style (cheapest), else a styled cell."""
+    if not (number_format or font or fill or border or alignment) or value is None and not (font or fill or border):
+        return _cell_value(value)
+    cell = WriteOnlyCell(sheet, value=_cell_value(value))
+    if number_format:
+        cell.number_format = number_format
+    if font:
+        cell.font = font
+    if fill:
+        cell.fill = fill
+    if border:
+        cell.border = border
+    if alignment:
+        cell.alignment = alignment
+    return cell
+
+
+def _table_sheet(sheet: WriteOnlyWorksheet, rows: Sequence[Any], columns: Sequence[Column]) -> None:
+    """A filterable table: widths, frozen header and filter are set before the rows stream out."""
     for index, column in enumerate(columns, start=1):
-        letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = column.width
-        number_format = _FORMATS.get(column.kind)
-        if number_format:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = number_format
+        sheet.column_dimensions[get_column_letter(index)].width = column.width
     sheet.row_dimensions[1].height = 32
     sheet.freeze_panes = "B2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
+    sheet.append([_styled(sheet, column.header, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGNMENT)
+                  for column in columns])
+    formats = [_FORMATS.get(column.kind) for column in columns]
+    for record in rows_as_records(rows, columns):
+        sheet.append([_styled(sheet, value, number_format) for value, number_format in zip(record, formats)])
 
 
 class _SummaryWriter:
     """Writes the summary's tables one under another, each with a bold title and header."""
 
-    def __init__(self, sheet: Worksheet) -> None:
+    def __init__(self, sheet: WriteOnlyWorksheet) -> None:
         self.sheet = sheet
-        self.row = 1
 
     def line(self, values: Sequence[Any], formats: Sequence[str | None] = (), font: Font | None = None,
-             border: Border | None = None) -> None:  # fmt: skip
-        for index, value in enumerate(values, start=1):
-            cell = self.sheet.cell(row=self.row, column=index, value=_cell_value(value))
-            if index - 1 < len(formats) and formats[index - 1]:
-                cell.number_format = formats[index - 1]
-            if font:
-                cell.font = font
-            if border:
-                cell.border = border
-        self.row += 1
+             border: Border | None = None, fill: PatternFill | None = None) -> None:  # fmt: skip
+        padded = list(formats) + [None] * (len(values) - len(formats))
+        self.sheet.append([_styled(self.sheet, value, number_format, font, fill, border)
+                           for value, number_format in zip(values, padded)])
 
     def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None],
               total: Sequence[Any] | None = None) -> None:  # fmt: skip
-        self.row += 1
+        self.sheet.append([])
         self.line([title], font=_SECTION_FONT)
-        self.line(headers)
-        for cell in self.sheet[self.row - 1][: len(headers)]:
-            cell.font = _HEADER_FONT
-            cell.fill = _HEADER_FILL
+        self.line(headers, font=_HEADER_FONT, fill=_HEADER_FILL)
         for values in rows:
             self.line(values, formats)
         if total is not None:
@@ -106,8 +111,11 @@ def _deal_list(items: Sequence[Any]) -> str | None:
     return shown + (f" e mais {extra} (ver a aba Negócios)" if extra > 0 else "")
 
 
-def _summary_sheet(sheet: Worksheet, report: Report) -> None:
+def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
     summary = report.summary
+    for letter, width in zip("ABCDEFG", (44, 26, 22, 22, 22, 24, 22)):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A3"
     writer = _SummaryWriter(sheet)
     writer.line([f"Conciliação financeira · conta {report.account} · negócios fechados em {report.period_label}"],
                 font=_TITLE_FONT)  # fmt: skip
@@ -159,18 +167,14 @@ def _summary_sheet(sheet: Worksheet, report: Report) -> None:
          for group in summary.reasons],
         [None, None, None, count, money, None],
     )  # fmt: skip
-    for letter, width in zip("ABCDEFG", (44, 26, 22, 22, 22, 24, 22)):
-        sheet.column_dimensions[letter].width = width
-    sheet.freeze_panes = "A3"
 
 
 def write_xlsx(path: Path, report: Report) -> None:
     """Write the workbook finance opens: the summary sheet, then deals, exceptions and open items as filterable
     tables.
     """
-    workbook = Workbook()
-    _summary_sheet(workbook.active, report)
-    workbook.active.title = SHEET_SUMMARY
+    workbook = Workbook(write_only=True)  # streamed: memory and time grow with the rows, not the styles
+    _summary_sheet(workbook.create_sheet(SHEET_SUMMARY), report)
     columns = deal_columns(report.tax_names)
     _table_sheet(workbook.create_sheet(SHEET_DEALS), report.deals, columns)
     _table_sheet(workbook.create_sheet(SHEET_EXCEPTIONS), report.exceptions, exception_columns())

@@ -9,8 +9,8 @@ alert sensors once, then the report.
 from __future__ import annotations
 
 import time
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TextIO
 
 import dagster as dg
@@ -18,9 +18,9 @@ import sqlalchemy as sa
 
 from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
+from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise
-from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import deals
 
@@ -142,8 +142,8 @@ def run_configured_pass(account: str, db_url: str | None, *, settle_timeout_seco
                         quiet: bool) -> tuple[PassResult, PipelineSummary]:
     """One pass with the definitions' resources as the environment configures them, showing progress,
     on the Dagster instance of DAGSTER_HOME."""
-    from omie_pipeline.defs.resources import OmieResource
     from omie_pipeline.definitions import defs
+    from omie_pipeline.defs.resources import OmieResource
 
     store = Store(db_url)
     client = OmieResource().client()

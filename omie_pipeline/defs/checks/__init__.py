@@ -1,0 +1,1 @@
+"""Asset checks, one module per asset group: what each check guards and whether it blocks."""

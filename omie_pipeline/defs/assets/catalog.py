@@ -1,10 +1,7 @@
-"""Catalog assets: Omie's services with the product map, and the versioned tax rates, with their checks.
+"""Catalog assets: Omie's services with the product map, and the versioned tax rates.
 
-The product check sits on `tax_rates`, the last asset of the catalog, not on `service_catalog`: a
-blocking failure there would stop the rates from being refreshed at all, and an unmapped product
-must never leave every other service with stale rates. It does not block: a CRM typo in one
-deal's product must not fail the catalog run nor hold back the other deals; those deals wait as
-reconciliation issues (stage "invoice") and the failed ERROR check is what the data team sees.
+`service_catalog` evaluates its own check of the map file (`service_map_file_valid`): the file is
+read in its step. The other catalog checks are in `defs/checks/catalog.py`.
 """
 
 from collections.abc import Sequence

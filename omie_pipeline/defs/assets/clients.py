@@ -1,9 +1,4 @@
-"""`client_index` (the mirror of Omie's clients) and `client_links` (each closed deal's Omie client).
-
-No check here blocks: they run inside `emission_job`, and one client merged or deleted in Omie (a
-matter of data, listed as issues on the deals concerned) must not stop the invoices of every other
-deal of the account.
-"""
+"""`client_index` (the mirror of Omie's clients) and `client_links` (each closed deal's Omie client)."""
 
 
 import dagster as dg

@@ -1,9 +1,7 @@
-"""Invoicing assets: `nfse_invoices` (issued exactly once) and `nfse_status` (kept current), with checks.
+"""Invoicing assets: `nfse_invoices` (issued exactly once) and `nfse_status` (kept current).
 
 Both call the plain functions of sync/; what they return becomes metadata worth plotting (counts
-per outcome and per status). The one blocking check is the invariant that matters most: no two
-invoices share one OS or one NFS-e. The others are warnings for people: intents whose outcome is
-still unknown, deals that cannot be invoiced yet, invoices stuck or in error.
+per outcome and per status).
 """
 
 from datetime import timedelta

@@ -1,4 +1,11 @@
-"""Checks of the catalog assets."""
+"""Checks of the catalog: products of closed deals, and the tax rates of mapped services.
+
+The product check sits on `tax_rates`, the last asset of the catalog, not on `service_catalog`: a
+blocking failure there would stop the rates from being refreshed at all, and an unmapped product
+must never leave every other service with stale rates. It does not block: a CRM typo in one
+deal's product must not fail the catalog run nor hold back the other deals; those deals wait as
+reconciliation issues (stage "invoice") and the failed ERROR check is what the data team sees.
+"""
 
 
 import dagster as dg

@@ -1,4 +1,9 @@
-"""Checks of the clients assets."""
+"""Checks of the client assets.
+
+No check here blocks: they run inside `emission_job`, and one client merged or deleted in Omie (a
+matter of data, listed as issues on the deals concerned) must not stop the invoices of every other
+deal of the account.
+"""
 
 import dagster as dg
 

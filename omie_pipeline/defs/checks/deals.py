@@ -1,4 +1,4 @@
-"""Checks of the deals assets."""
+"""Check of `closed_deals`: every deal that failed validation says why."""
 
 
 import dagster as dg

@@ -1,4 +1,10 @@
-"""Checks of the invoices assets."""
+"""Checks of the invoicing assets.
+
+The one blocking check is the invariant that matters most: no two invoices share one OS or one
+NFS-e. The others are warnings for people: intents whose outcome is still unknown, deals that
+cannot be invoiced yet, invoices stuck (past the pipeline resource's threshold, the one the alert
+sensors and the report use) or in error.
+"""
 
 from datetime import timedelta
 

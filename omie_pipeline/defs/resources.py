@@ -125,7 +125,8 @@ class PipelineResource(dg.ConfigurableResource):
     tax_regime: str = Field("", description="OMIE_PIPELINE_TAX_REGIME, as a person confirmed it (empty: none).")
     service_map: str = Field(str(_default("omie_pipeline_service_map")),
                              description="OMIE_PIPELINE_SERVICE_MAP: the product -> service map file.")
-    reports_dir: str = Field("dagster_home/reports", description="OMIE_PIPELINE_REPORTS_DIR.")
+    reports_dir: str = Field(str(_default("dagster_home") / "reports"),
+                             description="OMIE_PIPELINE_REPORTS_DIR, else DAGSTER_HOME/reports.")
 
     def statuses(self) -> frozenset[str]:
         """The deal statuses that count as closed, lower-cased."""

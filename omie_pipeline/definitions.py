@@ -1,33 +1,40 @@
-"""The one Dagster `Definitions` of the project, built from explicit lists (no module scanning)."""
+"""The one Dagster `Definitions` of the project, built from explicit lists (no module scanning).
+
+This is the code location's entry point: the settings are read here, once per process, and
+turned into the resources every asset, check, job and sensor receives. Nothing below it reads
+the environment, so a test or the runner builds definitions from settings of its own.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from omie_pipeline.defs.accounts_sensor import omie_accounts
-from omie_pipeline.defs.alert_resources import AlertsResource
-from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
-from omie_pipeline.defs.assets.clients import CLIENT_ASSETS, CLIENT_CHECKS
-from omie_pipeline.defs.assets.deals import DEAL_ASSETS, DEAL_CHECKS
-from omie_pipeline.defs.assets.invoices import INVOICE_ASSETS, INVOICE_CHECKS
-from omie_pipeline.defs.assets.report import REPORT_ASSETS, REPORT_JOBS, REPORT_SCHEDULES
-from omie_pipeline.defs.invoice_jobs import INVOICE_JOBS
-from omie_pipeline.defs.jobs import SYNC_JOBS
-from omie_pipeline.defs.resources import DealSourceResource, OmieResource, StoreResource
+from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS
+from omie_pipeline.defs.assets.clients import CLIENT_ASSETS
+from omie_pipeline.defs.assets.deals import DEAL_ASSETS
+from omie_pipeline.defs.assets.invoices import INVOICE_ASSETS
+from omie_pipeline.defs.assets.report import REPORT_ASSETS
+from omie_pipeline.defs.checks.catalog import CATALOG_CHECKS
+from omie_pipeline.defs.checks.clients import CLIENT_CHECKS
+from omie_pipeline.defs.checks.deals import DEAL_CHECKS
+from omie_pipeline.defs.checks.invoices import INVOICE_CHECKS
+from omie_pipeline.defs.jobs import JOBS
+from omie_pipeline.defs.resources import build_resources
 from omie_pipeline.defs.schedules import SCHEDULES
-from omie_pipeline.defs.sensors import ALERT_SENSORS
+from omie_pipeline.defs.sensors import SENSORS
+from omie_pipeline.settings import Settings, load_settings
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor, with resources made from `settings`."""
     return dg.Definitions(
         assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS, *INVOICE_ASSETS, *REPORT_ASSETS],
         asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS],
-        jobs=[*SYNC_JOBS, *INVOICE_JOBS, *REPORT_JOBS],
-        schedules=[*SCHEDULES, *REPORT_SCHEDULES],
-        sensors=[omie_accounts, *ALERT_SENSORS],
-        resources={"store": StoreResource(), "omie": OmieResource(), "deal_source": DealSourceResource(),
-                   "alerts": AlertsResource()},
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        resources=build_resources(settings),
     )
 
 
-defs = build_definitions()
+defs = build_definitions(load_settings())

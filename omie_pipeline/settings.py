@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from omie_pipeline.domain.deal import DEFAULT_MAX_AMOUNT, STORABLE_MAX_AMOUNT
 from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.omie import paging
+from omie_pipeline.store.engine import default_db_url
 
 OMIE_PRODUCTION_URL = "https://app.omie.com.br/api/v1/"
 SECRET_FIELDS = frozenset({"omie_app_secret", "omie_pipeline_slack_webhook_url", "omie_pipeline_alert_webhook_url"})
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
     @property
     def closed_statuses(self) -> frozenset[str]:
         return frozenset(s.strip().lower() for s in self.omie_pipeline_closed_statuses.split(",") if s.strip())
+
+    @property
+    def db_url(self) -> str:
+        """OMIE_PIPELINE_DB_URL, else the SQLite file in DAGSTER_HOME."""
+        return self.omie_pipeline_db_url or default_db_url(self.dagster_home)
 
     @property
     def reports_dir(self) -> Path:

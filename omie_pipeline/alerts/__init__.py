@@ -4,8 +4,19 @@
 text and transport.
 """
 
-from omie_pipeline.alerts.causes import KNOWN_CAUSES, UNKNOWN_CAUSE, KnownCause, cause_for
-from omie_pipeline.alerts.channels import AlertChannel, ChannelError, LogChannel, SlackChannel, WebhookChannel
+from omie_pipeline.alerts.causes import (
+    KNOWN_CAUSES,
+    UNKNOWN_CAUSE,
+    KnownCause,
+    cause_for,
+)
+from omie_pipeline.alerts.channels import (
+    AlertChannel,
+    ChannelError,
+    LogChannel,
+    SlackChannel,
+    WebhookChannel,
+)
 from omie_pipeline.alerts.delivery import DeliveryPolicy, DeliveryRound
 from omie_pipeline.alerts.messages import InvoiceFacts, RunFailureFacts
 from omie_pipeline.alerts.model import Alert, AlertKind

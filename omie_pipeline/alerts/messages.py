@@ -15,7 +15,13 @@ from decimal import Decimal
 
 from omie_pipeline.alerts.causes import GENERAL_RUN_CHECK, cause_for, run_cause_for
 from omie_pipeline.alerts.model import Alert, AlertKind
-from omie_pipeline.alerts.text import compact_utc, format_duration, format_when, scrub, shorten
+from omie_pipeline.alerts.text import (
+    compact_utc,
+    format_duration,
+    format_when,
+    scrub,
+    shorten,
+)
 from omie_pipeline.domain.documents import mask_document
 from omie_pipeline.domain.money import format_brl
 

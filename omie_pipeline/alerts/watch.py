@@ -17,9 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from omie_pipeline.alerts.delivery import DeliveryRound, DeliveryResult
+from omie_pipeline.alerts.delivery import DeliveryResult, DeliveryRound
 from omie_pipeline.alerts.messages import (
-    InvoiceFacts, RunFailureFacts, failed_alert, run_failure_alert, stuck_alert, stuck_level,
+    InvoiceFacts,
+    RunFailureFacts,
+    failed_alert,
+    run_failure_alert,
+    stuck_alert,
+    stuck_level,
 )
 from omie_pipeline.alerts.model import Alert
 from omie_pipeline.store import Store

@@ -31,13 +31,15 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Import each concern's command module; each adds its commands to `main`."""
-    from omie_pipeline.cli import simulator  # noqa: F401
-    from omie_pipeline.cli import connection  # noqa: F401
-    from omie_pipeline.cli import run  # noqa: F401
-    from omie_pipeline.cli import services  # noqa: F401
-    from omie_pipeline.cli import invoices  # noqa: F401
-    from omie_pipeline.cli import deals  # noqa: F401
-    from omie_pipeline.cli import report  # noqa: F401
+    from omie_pipeline.cli import (
+        connection,  # noqa: F401
+        deals,  # noqa: F401
+        invoices,  # noqa: F401
+        report,  # noqa: F401
+        run,  # noqa: F401
+        services,  # noqa: F401
+        simulator,  # noqa: F401
+    )
 
 
 _register_subcommands()

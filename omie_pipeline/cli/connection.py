@@ -9,8 +9,7 @@ import click
 
 from omie_pipeline.cli import main
 from omie_pipeline.domain.taxes import Regime
-from omie_pipeline.omie import OmieClient
-from omie_pipeline.omie import errors
+from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.faults import OMIE_TIMEZONE
 from omie_pipeline.settings import SettingsError, load_settings
 from omie_pipeline.sync.tax_rates import UnknownRegimeError, parse_regime

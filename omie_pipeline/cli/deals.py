@@ -36,7 +36,7 @@ def pull_command(account: str | None, full_refresh: bool, overlap_minutes: int) 
     from omie_pipeline.sync.deals import pull_deals
 
     settings = _settings()
-    store = Store(settings.omie_pipeline_db_url)
+    store = Store(settings.db_url)
     try:
         pulled = pull_deals(source_from_settings(settings), store, account or settings.omie_pipeline_account,
                             closed_statuses=settings.closed_statuses, full_refresh=full_refresh,
@@ -59,16 +59,16 @@ def pull_command(account: str | None, full_refresh: bool, overlap_minutes: int) 
 @click.option("--full-index", is_flag=True, help="List every Omie client, not only those changed since the last listing.")
 def link_command(account: str | None, full_index: bool) -> None:
     """Refresh the mirror of Omie's clients, then link every valid closed deal to its client."""
-    from omie_pipeline.defs.resources import OmieResource
+    from omie_pipeline.defs.resources import omie_client_for
     from omie_pipeline.omie import errors
     from omie_pipeline.sync.client_index import refresh_client_index
     from omie_pipeline.sync.clients import link_clients
 
     settings = _settings()
     account = account or settings.omie_pipeline_account
-    store = Store(settings.omie_pipeline_db_url)
+    store = Store(settings.db_url)
     try:
-        client = OmieResource().client()
+        client = omie_client_for(settings)
         index = refresh_client_index(client, store, account, full_refresh=full_index)
         linked = link_clients(client, store, account)
     except (SettingsError, errors.OmieError) as error:
@@ -95,7 +95,7 @@ def issues_command(account: str | None, stage: str | None, as_json: bool) -> Non
     from omie_pipeline.store.deals import open_issues
 
     settings = _settings()
-    store = Store(settings.omie_pipeline_db_url)
+    store = Store(settings.db_url)
     try:
         with store.connect() as connection:
             rows = open_issues(connection, account or settings.omie_pipeline_account, stage)

@@ -33,7 +33,14 @@ from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.settings import Settings, SettingsError, load_settings
 from omie_pipeline.store import Store
-from omie_pipeline.store.invoices import Invoice, deal_row, events_of, get_invoice, list_invoices, open_invoice_issues
+from omie_pipeline.store.invoices import (
+    Invoice,
+    deal_row,
+    events_of,
+    get_invoice,
+    list_invoices,
+    open_invoice_issues,
+)
 
 EXIT_OTHER = 1
 EXIT_CANCEL_REFUSED = 4
@@ -157,7 +164,11 @@ def cancel_command(deal_id: str, reason: str, requested_by: str | None, confirm_
     Exit status: 0 cancelled, 3 sent but not confirmed yet, 4 refused by Omie, 1 other failures.
     """
     from omie_pipeline.omie.errors import OmieError
-    from omie_pipeline.sync.invoice_actions import CancelRefusedError, InvoiceActionError, cancel_invoice
+    from omie_pipeline.sync.invoice_actions import (
+        CancelRefusedError,
+        InvoiceActionError,
+        cancel_invoice,
+    )
 
     settings = _settings()
     account = account or settings.omie_pipeline_account
@@ -268,7 +279,7 @@ def _interval(settings: Settings) -> timedelta:
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[Store]:
-    store = Store(settings.omie_pipeline_db_url)
+    store = Store(settings.db_url)
     try:
         yield store
     finally:

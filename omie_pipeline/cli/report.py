@@ -63,7 +63,7 @@ def _build(day: date | None, all_days: bool, account: str | None, folder: Path |
     if day is None and not all_days:
         day = now.astimezone(SAO_PAULO).date()
     account = account or settings.omie_pipeline_account
-    store = Store(settings.omie_pipeline_db_url)
+    store = Store(settings.db_url)
     try:
         built = build_report(store, account, day, now, closed_statuses=settings.closed_statuses,
                              stuck_after_minutes=settings.omie_pipeline_stuck_after_minutes)

@@ -14,7 +14,11 @@ from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.settings import Settings, SettingsError, load_settings
 from omie_pipeline.store import Store
-from omie_pipeline.store.catalog import CatalogOverview, ServiceOverview, catalog_overview
+from omie_pipeline.store.catalog import (
+    CatalogOverview,
+    ServiceOverview,
+    catalog_overview,
+)
 from omie_pipeline.store.tax_rates import RATE_FIELDS, TaxRateVersion, rate_history
 
 _ACCOUNT_HELP = "Account in the state store (default: OMIE_PIPELINE_ACCOUNT)."
@@ -34,7 +38,7 @@ def list_services_command(account: str | None, refresh: bool, full: bool, as_jso
     """The catalog with each service's mapped products and rates, then the products that cannot be invoiced."""
     settings = _settings()
     account = account or settings.omie_pipeline_account
-    store = Store(settings.omie_pipeline_db_url)
+    store = Store(settings.db_url)
     try:
         if refresh:
             _refresh(settings, store, account, full)
@@ -56,13 +60,17 @@ def list_services_command(account: str | None, refresh: bool, full: bool, as_jso
               help="Map file (default: OMIE_PIPELINE_SERVICE_MAP).")
 def load_map_command(account: str | None, path: Path | None) -> None:
     """Check the product -> service map file and load it into the state store (no call to Omie)."""
-    from omie_pipeline.sync.service_map import ServiceMapError, load_service_map, service_map_path
+    from omie_pipeline.sync.service_map import (
+        ServiceMapError,
+        load_service_map,
+        service_map_path,
+    )
 
     settings = _settings()
     account = account or settings.omie_pipeline_account
-    store = Store(settings.omie_pipeline_db_url)
+    store = Store(settings.db_url)
     try:
-        loaded = load_service_map(store, account, path or service_map_path(settings))
+        loaded = load_service_map(store, account, path or service_map_path(settings.omie_pipeline_service_map))
     except ServiceMapError as error:
         raise click.ClickException(str(error)) from None
     finally:
@@ -82,7 +90,7 @@ def history_command(service_code: str | None, account: str | None, as_json: bool
     """Every tax rate version (of one service, or all), with the period it was in force."""
     settings = _settings()
     account = account or settings.omie_pipeline_account
-    store = Store(settings.omie_pipeline_db_url)
+    store = Store(settings.db_url)
     try:
         with store.connect() as connection:
             versions = rate_history(connection, account, service_code)
@@ -112,12 +120,16 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
     from omie_pipeline.omie import OmieClient, OmieLimits
     from omie_pipeline.omie.errors import OmieError
     from omie_pipeline.sync.catalog import sync_catalog
-    from omie_pipeline.sync.service_map import ServiceMapError, load_service_map, service_map_path
+    from omie_pipeline.sync.service_map import (
+        ServiceMapError,
+        load_service_map,
+        service_map_path,
+    )
     from omie_pipeline.sync.tax_rates import UnknownRegimeError, sync_tax_rates
 
     try:
         app_key, app_secret = settings.require_omie_credentials()
-        loaded = load_service_map(store, account, service_map_path(settings))
+        loaded = load_service_map(store, account, service_map_path(settings.omie_pipeline_service_map))
     except (SettingsError, ServiceMapError) as error:
         raise click.ClickException(str(error)) from None
     for problem in loaded.problems:

@@ -1,8 +1,11 @@
-"""Jobs: each a selection of the asset graph, run per account partition."""
+"""Jobs: selections of the asset graph run per account partition, and the on-call jobs for one invoice."""
 
 from __future__ import annotations
 
 import dagster as dg
+
+from omie_pipeline.defs.assets.report import ASSET_NAME as REPORT_ASSET
+from omie_pipeline.defs.ops import cancel_nfse, wait_for_nfse
 
 emission_job = dg.define_asset_job(
     "emission_job",
@@ -22,4 +25,23 @@ catalog_job = dg.define_asset_job(
     description="Omie's service catalog, the product map, the regime and tax rates.",
 )
 
-SYNC_JOBS = [emission_job, invoice_status_refresh_job, catalog_job]
+report_job = dg.define_asset_job(
+    "report_job",
+    selection=dg.AssetSelection.assets(REPORT_ASSET),
+    description="The reconciliation report of one account for one closing day.",
+)
+
+
+@dg.job(description="Wait until one deal's NFS-e is issued or in error (at most `timeout` seconds).")
+def invoice_wait_job() -> None:
+    wait_for_nfse()
+
+
+@dg.job(description="Cancel one deal's issued NFS-e in Omie, with the reason recorded.")
+def invoice_cancel_job() -> None:
+    cancel_nfse()
+
+
+
+JOBS = [emission_job, invoice_status_refresh_job, catalog_job, report_job, invoice_wait_job, invoice_cancel_job]
+

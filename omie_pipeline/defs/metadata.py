@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 MAX_TABLE_ROWS = 20
+MAX_CELL_CHARS = 200
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], max_rows: int = MAX_TABLE_ROWS) -> str:
@@ -24,3 +25,22 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], max
 
 def _cell(value: object) -> str:
     return " ".join(str(value).split()).replace("|", "/")
+
+
+def brief(rows: Iterable[Sequence[object]]) -> list[tuple[str, ...]]:
+    """Omie's fault texts can run to paragraphs: a table cell shows their start."""
+    return [tuple(str(cell)[:MAX_CELL_CHARS] for cell in row) for row in rows]
+
+
+def summary_text(items: Sequence[str], all_good: str) -> str:
+    """The first problems on one line, and how many more there are; `all_good` when there are none."""
+    if not items:
+        return all_good
+    shown = "; ".join(items[:MAX_TABLE_ROWS])
+    return shown + (f"; and {len(items) - MAX_TABLE_ROWS} more" if len(items) > MAX_TABLE_ROWS else "")
+
+
+def duplicates_table(duplicates: dict[str, list[int]]) -> str:
+    """Documents registered more than once in Omie, with the Omie client codes that hold them."""
+    return markdown_table(("document", "Omie clients"),
+                          [(document, ", ".join(str(i) for i in ids)) for document, ids in duplicates.items()])

@@ -1,27 +1,54 @@
-"""Dagster resources: thin adapters over the state store and the Omie client."""
+"""Dagster resources: thin adapters over the state store, the Omie client, the deal source and the alert channels.
+
+Resources never read the environment. `build_resources(settings)` makes them from the `Settings`
+read once by `omie_pipeline.definitions`, so the Dagster UI shows the values a run really uses,
+and a test gives a run its own settings by passing its own resources. Secrets (the Omie key and
+secret, webhook URLs) are bound with `dg.EnvVar` when they are set: the UI shows the variable's
+name, never its value. A secret that is not set stays empty, so that definitions load without it
+and the first use names the variable that is missing, instead of every run failing up front.
+Field defaults are the `Settings` defaults, so that each threshold has one definition.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr, SecretStr
 
-from omie_pipeline.settings import load_settings
+from omie_pipeline.alerts.channels import (
+    AlertChannel,
+    LogChannel,
+    SlackChannel,
+    WebhookChannel,
+)
+from omie_pipeline.alerts.delivery import DeliveryPolicy, DeliveryRound
+from omie_pipeline.domain.taxes import Regime
+from omie_pipeline.domain.timeutil import now_utc, parse_iso_datetime
+from omie_pipeline.settings import Settings, SettingsError
 from omie_pipeline.store import Store
+from omie_pipeline.sync.service_map import service_map_path
+
+
+def _default(field: str):
+    """The default of one setting: the resources and the settings share it."""
+    return Settings.model_fields[field].default
 
 
 class StoreResource(dg.ConfigurableResource):
-    """The state store: `db_url`, else OMIE_PIPELINE_DB_URL, else the SQLite file under DAGSTER_HOME."""
+    """The state store at `db_url` (OMIE_PIPELINE_DB_URL, else the SQLite file in DAGSTER_HOME)."""
 
-    db_url: str = ""
+    db_url: str = Field(description="SQLAlchemy URL of the state store.")
     _store: Store | None = PrivateAttr(default=None)
 
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_url or load_settings().omie_pipeline_db_url)
+            self._store = Store(self.db_url)
         return self._store
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -30,28 +57,32 @@ class StoreResource(dg.ConfigurableResource):
 
 
 class OmieResource(dg.ConfigurableResource):
-    """The Omie API client. Empty fields fall back to OMIE_BASE_URL, OMIE_APP_KEY, OMIE_APP_SECRET.
+    """The Omie API client.
 
     Pacing only works if every caller in a process shares one client per app key, whatever
     copies of this resource Dagster makes: clients are therefore kept per process, keyed by
     their settings.
     """
 
-    base_url: str = ""
-    app_key: str = ""
-    app_secret: str = ""
-    window_seconds: float = 0.0  # 0 = OMIE_RATE_WINDOW_SECONDS (60 s, Omie's window)
-    redundant_seconds: float = -1.0  # negative = OMIE_REDUNDANT_SECONDS (60 s, Omie's interval)
+    base_url: str = Field(_default("omie_base_url"), description="OMIE_BASE_URL.")
+    app_key: str = Field("", description="OMIE_APP_KEY (bound as an environment variable).")
+    app_secret: str = Field("", description="OMIE_APP_SECRET (bound as an environment variable).")
+    window_seconds: float = Field(_default("omie_rate_window_seconds"), gt=0, description="OMIE_RATE_WINDOW_SECONDS.")
+    redundant_seconds: float = Field(_default("omie_redundant_seconds"), ge=0, description="OMIE_REDUNDANT_SECONDS.")
+    page_sizes: dict[str, int] = Field(default_factory=dict, description="OMIE_PAGE_SIZES, per listing method.")
 
     def client(self):
         """The process's `OmieClient` for these settings, created on first use."""
-        settings = load_settings()
-        app_key, app_secret = (self.app_key, self.app_secret) if self.app_key and self.app_secret \
-            else settings.require_omie_credentials()
-        window = self.window_seconds or settings.omie_rate_window_seconds
-        redundant = self.redundant_seconds if self.redundant_seconds >= 0 else settings.omie_redundant_seconds
-        return shared_omie_client(self.base_url or settings.omie_base_url, app_key, app_secret, window, redundant,
-                                  settings.page_sizes)
+        missing = [name for name, value in (("OMIE_APP_KEY", self.app_key), ("OMIE_APP_SECRET", self.app_secret))
+                   if not value]
+        if missing:
+            raise SettingsError(f"missing {' and '.join(missing)}: set the Omie app's key and secret")
+        return shared_omie_client(self.base_url, self.app_key, self.app_secret, self.window_seconds,
+                                  self.redundant_seconds, self.page_sizes)
+
+    def redundant_interval(self) -> timedelta:
+        """Omie's interval between two requests about one id, as the client is configured with it."""
+        return timedelta(seconds=self.redundant_seconds)
 
 
 _clients: dict[tuple, object] = {}
@@ -72,29 +103,140 @@ def shared_omie_client(base_url: str, app_key: str, app_secret: str, window_seco
         return _clients[key]
 
 
-class DealSourceResource(dg.ConfigurableResource):
-    """Where closed deals come from. Empty fields fall back to SALESOS_DEALS_URL, SALESOS_DEALS_TABLE,
-    SALESOS_DEALS_MAPPING and OMIE_PIPELINE_CLOSED_STATUSES (comma-separated, default "won")."""
+def omie_client_for(settings: Settings):
+    """The process's shared client for these settings (the one the Dagster resource also gets)."""
+    app_key, app_secret = settings.require_omie_credentials()
+    return shared_omie_client(settings.omie_base_url, app_key, app_secret, settings.omie_rate_window_seconds,
+                              settings.omie_redundant_seconds, settings.page_sizes)
 
-    url: str = ""
+
+class PipelineResource(dg.ConfigurableResource):
+    """The account and the rules every asset, check and sensor shares: one definition of each threshold."""
+
+    account: str = Field(_default("omie_pipeline_account"), description="OMIE_PIPELINE_ACCOUNT: this deployment's.")
+    closed_statuses: str = Field(_default("omie_pipeline_closed_statuses"),
+                                 description="OMIE_PIPELINE_CLOSED_STATUSES, comma-separated.")
+    max_deal_amount: str = Field(str(_default("omie_pipeline_max_deal_amount")),
+                                 description="OMIE_PIPELINE_MAX_DEAL_AMOUNT, in reais.")
+    stuck_after_minutes: int = Field(_default("omie_pipeline_stuck_after_minutes"), gt=0,
+                                     description="OMIE_PIPELINE_STUCK_AFTER_MINUTES: pending longer is stuck.")
+    status_grace_minutes: float = Field(_default("omie_pipeline_status_grace_minutes"), ge=0,
+                                        description="OMIE_PIPELINE_STATUS_GRACE_MINUTES.")
+    tax_regime: str = Field("", description="OMIE_PIPELINE_TAX_REGIME, as a person confirmed it (empty: none).")
+    service_map: str = Field(str(_default("omie_pipeline_service_map")),
+                             description="OMIE_PIPELINE_SERVICE_MAP: the product -> service map file.")
+    reports_dir: str = Field(str(_default("dagster_home") / "reports"),
+                             description="OMIE_PIPELINE_REPORTS_DIR, else DAGSTER_HOME/reports.")
+
+    def statuses(self) -> frozenset[str]:
+        """The deal statuses that count as closed, lower-cased."""
+        return frozenset(s.strip().lower() for s in self.closed_statuses.split(",") if s.strip())
+
+    def max_amount(self) -> Decimal:
+        return Decimal(self.max_deal_amount)
+
+    def stuck_after(self) -> timedelta:
+        return timedelta(minutes=self.stuck_after_minutes)
+
+    def status_grace(self) -> timedelta:
+        return timedelta(minutes=self.status_grace_minutes)
+
+    def regime(self) -> Regime | None:
+        return Regime(self.tax_regime) if self.tax_regime else None
+
+    def service_map_path(self) -> Path:
+        return service_map_path(self.service_map)
+
+
+class DealSourceResource(dg.ConfigurableResource):
+    """Where closed deals come from: SALESOS_DEALS_URL, SALESOS_DEALS_TABLE and SALESOS_DEALS_MAPPING."""
+
+    url: str = Field("", description="A .csv path or a SQLAlchemy URL (it may hold a password: an EnvVar then).")
     table: str = ""
     mapping: str = ""
-    closed_statuses: str = ""
 
     def source(self):
         """The configured `DealSource` (CSV file or SQL table, view or query)."""
         from omie_pipeline.sources import open_source
 
-        settings = load_settings()
-        mapping = self.mapping or settings.salesos_deals_mapping
-        return open_source(self.url or settings.salesos_deals_url, self.table or settings.salesos_deals_table, mapping)
+        return open_source(self.url, self.table, self.mapping or None)
 
-    def max_amount(self):
-        """The largest amount one deal may carry (OMIE_PIPELINE_MAX_DEAL_AMOUNT)."""
-        return load_settings().omie_pipeline_max_deal_amount
 
-    def statuses(self) -> frozenset[str]:
-        """The statuses that count as closed, lower-cased."""
-        if self.closed_statuses:
-            return frozenset(s.strip().lower() for s in self.closed_statuses.split(",") if s.strip())
-        return load_settings().closed_statuses
+class AlertsResource(dg.ConfigurableResource):
+    """Alert channels (log always; Slack and a JSON webhook when configured) and the alert rules' knobs."""
+
+    slack_webhook_url: str = Field("", description="OMIE_PIPELINE_SLACK_WEBHOOK_URL (empty: no Slack).")
+    webhook_url: str = Field("", description="OMIE_PIPELINE_ALERT_WEBHOOK_URL (empty: no webhook).")
+    dagster_ui_url: str = Field(_default("omie_pipeline_dagster_ui_url"),
+                                description="OMIE_PIPELINE_DAGSTER_UI_URL: base URL for run links.")
+    connect_timeout_seconds: float = Field(3.0, gt=0)
+    read_timeout_seconds: float = Field(5.0, gt=0)
+    tries_per_evaluation: int = Field(2, ge=1, description="Tries of one channel for one alert per evaluation.")
+    retry_pause_seconds: float = Field(0.5, ge=0)
+    max_attempts: int = Field(5, ge=1, description="Evaluations that try an alert before it is given up.")
+    evaluation_budget_seconds: float = Field(40.0, gt=0, description="After this, only the log is tried.")
+    redelivery_grace_seconds: float = Field(120.0, ge=0, description="Age before a pending alert is retried.")
+    failed_lookback_hours: float = Field(168.0, gt=0, description="How far back invoices in error are looked at.")
+    evaluate_at: str = Field("", description="For drills and tests: evaluate as of this ISO 8601 moment.")
+
+    def now(self) -> datetime:
+        return parse_iso_datetime(self.evaluate_at) if self.evaluate_at else now_utc()
+
+    def ui_url(self) -> str:
+        return self.dagster_ui_url.rstrip("/")
+
+    def policy(self) -> DeliveryPolicy:
+        return DeliveryPolicy(tries_per_round=self.tries_per_evaluation, retry_pause_seconds=self.retry_pause_seconds,
+                              max_attempts=self.max_attempts, round_budget_seconds=self.evaluation_budget_seconds)
+
+    def channels(self) -> list[AlertChannel]:
+        timeouts = {"connect_timeout": self.connect_timeout_seconds, "read_timeout": self.read_timeout_seconds}
+        channels: list[AlertChannel] = [LogChannel()]
+        if self.slack_webhook_url:
+            channels.append(SlackChannel(self.slack_webhook_url, **timeouts))
+        if self.webhook_url:
+            channels.append(WebhookChannel(self.webhook_url, **timeouts))
+        return channels
+
+    def delivery_round(self) -> DeliveryRound:
+        """A fresh round for one sensor evaluation."""
+        return DeliveryRound(self.channels(), self.policy())
+
+    def secrets(self) -> list[str]:
+        """The webhook URLs: they must never appear in an alert (scrubbed out of run errors)."""
+        return [value for value in (self.slack_webhook_url, self.webhook_url) if value]
+
+
+def _secret(value: str | SecretStr | None, variable: str) -> str:
+    """The variable itself when it is set (the UI then shows its name only), else empty."""
+    return dg.EnvVar(variable) if value else ""
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Every resource of the definitions, from settings read once by the caller."""
+    return {
+        "store": StoreResource(db_url=settings.db_url),
+        "omie": OmieResource(
+            base_url=settings.omie_base_url, app_key=_secret(settings.omie_app_key, "OMIE_APP_KEY"),
+            app_secret=_secret(settings.omie_app_secret, "OMIE_APP_SECRET"),
+            window_seconds=settings.omie_rate_window_seconds, redundant_seconds=settings.omie_redundant_seconds,
+            page_sizes=settings.page_sizes,
+        ),
+        "deal_source": DealSourceResource(
+            url=_secret(settings.salesos_deals_url, "SALESOS_DEALS_URL"), table=settings.salesos_deals_table or "",
+            mapping=str(settings.salesos_deals_mapping or ""),
+        ),
+        "pipeline": PipelineResource(
+            account=settings.omie_pipeline_account, closed_statuses=settings.omie_pipeline_closed_statuses,
+            max_deal_amount=str(settings.omie_pipeline_max_deal_amount),
+            stuck_after_minutes=settings.omie_pipeline_stuck_after_minutes,
+            status_grace_minutes=settings.omie_pipeline_status_grace_minutes,
+            tax_regime=settings.omie_pipeline_tax_regime.value if settings.omie_pipeline_tax_regime else "",
+            service_map=str(settings.omie_pipeline_service_map), reports_dir=str(settings.reports_dir),
+        ),
+        "alerts": AlertsResource(
+            slack_webhook_url=_secret(settings.omie_pipeline_slack_webhook_url, "OMIE_PIPELINE_SLACK_WEBHOOK_URL"),
+            webhook_url=_secret(settings.omie_pipeline_alert_webhook_url, "OMIE_PIPELINE_ALERT_WEBHOOK_URL"),
+            dagster_ui_url=settings.omie_pipeline_dagster_ui_url,
+        ),
+    }

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 
-from omie_pipeline.defs.jobs import catalog_job, emission_job, invoice_status_refresh_job
+from omie_pipeline.defs.assets.report import report_partition_key
+from omie_pipeline.defs.jobs import (
+    catalog_job,
+    emission_job,
+    invoice_status_refresh_job,
+    report_job,
+)
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
+from omie_pipeline.domain.timeutil import SAO_PAULO
 
 TIMEZONE = "America/Sao_Paulo"
 
@@ -40,4 +49,25 @@ catalog_schedule = _schedule(
     "Service catalog and tax rates daily at 06:00.",
 )
 
-SCHEDULES = [emission_schedule, status_refresh_schedule, catalog_schedule]
+
+
+def _report_requests(context: dg.ScheduleEvaluationContext):
+    """Today's report and yesterday's final one (deals closed late in the evening), per account."""
+    account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
+    if not account_keys:
+        yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
+        return
+    moment = context.scheduled_execution_time.astimezone(SAO_PAULO)
+    for account in account_keys:
+        for day in (moment.date() - timedelta(days=1), moment.date()):
+            yield dg.RunRequest(run_key=f"{account}:{day.isoformat()}:{moment.isoformat()}",
+                                partition_key=report_partition_key(account, day))
+
+
+report_schedule = dg.ScheduleDefinition(
+    name="report_schedule", cron_schedule="30 18 * * *", job=report_job, execution_timezone=TIMEZONE,
+    execution_fn=_report_requests, default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily after close of business (18:30): today's report and yesterday's final one.",
+)  # fmt: skip
+
+SCHEDULES = [emission_schedule, status_refresh_schedule, catalog_schedule, report_schedule]

@@ -1,6 +1,8 @@
-"""Alert sensors: stuck invoices, invoices in error, failed runs, and the retry of undelivered alerts.
+"""Sensors: the account registration, and the alerts (stuck invoices, invoices in error, failed runs,
+the retry of undelivered alerts).
 
-They read the state store and Dagster's own records, never Omie, and finish in seconds: the work
+`omie_accounts` registers the deployment's account as a partition, so schedules and the UI see it.
+The alert sensors read the state store and Dagster's own records, never Omie, and finish in seconds: the work
 is in `omie_pipeline.alerts.watch`; these functions pick the moment and the channels, and turn
 new stuck alerts into at most one status refresh run per account.
 """
@@ -15,13 +17,20 @@ import dagster as dg
 
 from omie_pipeline.alerts.messages import RunFailureFacts
 from omie_pipeline.alerts.watch import (
-    StuckAccount, alert_run_failure, check_failed_invoices, check_stuck_invoices, redeliver_pending,
+    StuckAccount,
+    alert_run_failure,
+    check_failed_invoices,
+    check_stuck_invoices,
+    redeliver_pending,
 )
-from omie_pipeline.defs.alert_resources import AlertsResource
 from omie_pipeline.defs.assets.invoices import REFRESH_DEALS_TAG
-from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
-from omie_pipeline.defs.resources import StoreResource
-from omie_pipeline.settings import load_settings
+from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME, accounts
+from omie_pipeline.defs.resources import (
+    AlertsResource,
+    OmieResource,
+    PipelineResource,
+    StoreResource,
+)
 
 REFRESH_JOB_NAME = "invoice_status_refresh_job"
 REFRESH_DEALS_TAG_LIMIT = 1000  # characters of the comma list of deal ids
@@ -30,6 +39,16 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
              dg.DagsterRunStatus.STARTED]
 # Dagster's wrappers around the error raised inside a step: the cause below them is the real one.
 _DAGSTER_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
+
+
+@dg.sensor(name="omie_accounts", minimum_interval_seconds=300,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Adds OMIE_PIPELINE_ACCOUNT to the omie_account partitions when it is new.")
+def omie_accounts(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
+    account = pipeline.account
+    if context.instance.has_dynamic_partition(ACCOUNTS_PARTITION_NAME, account):
+        return dg.SkipReason(f"account {account!r} is already registered")
+    return dg.SensorResult(dynamic_partitions_requests=[accounts.build_add_request([account])])
 
 
 def refresh_deals_tag(deal_ids: list[str], limit: int = REFRESH_DEALS_TAG_LIMIT) -> str:
@@ -67,9 +86,10 @@ def _refresh_request(context: dg.SensorEvaluationContext, account: str,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Alerts on invoices in submitted/processing past the threshold (again at 2x and 4x) and "
                        "requests one status refresh run per account.")
-def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource):
-    report = check_stuck_invoices(store.store(), alerts.delivery_round(), alerts.stuck_threshold(), alerts.now(),
-                                  home_account=load_settings().omie_pipeline_account)
+def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource,
+                   pipeline: PipelineResource):  # fmt: skip
+    report = check_stuck_invoices(store.store(), alerts.delivery_round(), pipeline.stuck_after(), alerts.now(),
+                                  home_account=pipeline.account)
     if not report.accounts:
         return dg.SkipReason("no invoice in submitted/processing past the threshold")
     requests: list[dg.RunRequest] = []
@@ -98,10 +118,11 @@ def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, al
 
 @dg.sensor(name="failed_invoices", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Alerts once on every invoice newly in error, with Omie's message and the fix.")
-def failed_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource):
+def failed_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource,
+                    pipeline: PipelineResource):  # fmt: skip
     sent = check_failed_invoices(store.store(), alerts.delivery_round(), alerts.now(),
                                  lookback=timedelta(hours=alerts.failed_lookback_hours),
-                                 home_account=load_settings().omie_pipeline_account)
+                                 home_account=pipeline.account)
     if not sent:
         return dg.SkipReason("no invoice newly in error")
     context.log.info("alerted %d invoice(s) in error: %s", len(sent), ", ".join(a.deal_id or "" for a in sent))
@@ -177,9 +198,11 @@ def run_failure_facts(context: dg.RunFailureSensorContext, ui_url: str, default_
                        default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Alerts once per failed run (retries of it do not alert again) with the job, "
                                    "the step, the error and a link to the run.")
-def sync_run_failures(context: dg.RunFailureSensorContext, store: StoreResource, alerts: AlertsResource):
-    facts = run_failure_facts(context, alerts.ui_url(), load_settings().omie_pipeline_account)
-    alert = alert_run_failure(store.store(), alerts.delivery_round(), facts, alerts.now(), alerts.secrets())
+def sync_run_failures(context: dg.RunFailureSensorContext, store: StoreResource, alerts: AlertsResource,
+                      pipeline: PipelineResource, omie: OmieResource):  # fmt: skip
+    facts = run_failure_facts(context, alerts.ui_url(), pipeline.account)
+    secrets = [*alerts.secrets(), *([omie.app_secret] if omie.app_secret else [])]
+    alert = alert_run_failure(store.store(), alerts.delivery_round(), facts, alerts.now(), secrets)
     if alert is None:
         context.log.info("run %s failed; its root run %s was already alerted", facts.run_id, facts.root_run_id)
     else:
@@ -188,3 +211,4 @@ def sync_run_failures(context: dg.RunFailureSensorContext, store: StoreResource,
 
 # `stuck_invoices` targets `invoice_status_refresh_job`: the definitions that hold these sensors hold that job.
 ALERT_SENSORS = [stuck_invoices, failed_invoices, alert_redelivery, sync_run_failures]
+SENSORS = [omie_accounts, *ALERT_SENSORS]

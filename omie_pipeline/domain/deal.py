@@ -39,7 +39,12 @@ from omie_pipeline.domain.address import (
     normalise_zip,
     phone_parts,
 )
-from omie_pipeline.domain.documents import Document, InvalidDocumentError, mask_document, parse_document
+from omie_pipeline.domain.documents import (
+    Document,
+    InvalidDocumentError,
+    mask_document,
+    parse_document,
+)
 from omie_pipeline.domain.emails import EmailError, parse_emails
 from omie_pipeline.domain.keys import client_integration_code, invoice_idempotency_key
 from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal

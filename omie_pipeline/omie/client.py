@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from omie_pipeline.domain.documents import normalise_document
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.omie import paging
 from omie_pipeline.omie.connection import OmieConnection
 from omie_pipeline.omie.models import (
     ClientInput,
@@ -32,7 +33,6 @@ from omie_pipeline.omie.models import (
     ServiceRecord,
     omie_date,
 )
-from omie_pipeline.omie import paging
 from omie_pipeline.omie.paging import PREFIXED_PAGES, SNAKE_PAGES, PageTags, walk_pages
 
 CLIENTS = "geral/clientes/"

@@ -15,9 +15,13 @@ from omie_pipeline.domain.timeutil import SAO_PAULO, UTC
 from omie_pipeline.reports.model import Report
 from omie_pipeline.reports.rows import build_deal
 from omie_pipeline.reports.summary import build_summary
-from omie_pipeline.settings import load_settings
 from omie_pipeline.store import Store
-from omie_pipeline.store.report_queries import ClosingWindow, closed_deal_rows, open_deal_rows, open_issue_rows
+from omie_pipeline.store.report_queries import (
+    ClosingWindow,
+    closed_deal_rows,
+    open_deal_rows,
+    open_issue_rows,
+)
 
 
 def day_window(day: date | None) -> ClosingWindow:
@@ -35,21 +39,17 @@ def build_report(
     day: date | None,
     now: datetime,
     *,
-    closed_statuses: Collection[str] | None = None,
-    stuck_after_minutes: int | None = None,
+    closed_statuses: Collection[str],
+    stuck_after_minutes: int,
 ) -> Report:
     """The report of `account` for deals closed on `day` (None: every day), as of `now` (aware).
 
-    `closed_statuses` and `stuck_after_minutes` default to the settings
-    (OMIE_PIPELINE_CLOSED_STATUSES, OMIE_PIPELINE_STUCK_AFTER_MINUTES).
+    `closed_statuses` and `stuck_after_minutes` are the settings' (OMIE_PIPELINE_CLOSED_STATUSES,
+    OMIE_PIPELINE_STUCK_AFTER_MINUTES): the callers pass them, so that the report, the checks and
+    the alerts share one definition of "closed" and "stuck".
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if closed_statuses is None or stuck_after_minutes is None:
-        settings = load_settings()
-        closed_statuses = settings.closed_statuses if closed_statuses is None else closed_statuses
-        stuck_after_minutes = settings.omie_pipeline_stuck_after_minutes if stuck_after_minutes is None \
-            else stuck_after_minutes  # fmt: skip
     statuses = frozenset(status.strip().lower() for status in closed_statuses)
     stuck_after = timedelta(minutes=stuck_after_minutes)
 

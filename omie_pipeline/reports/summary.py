@@ -11,7 +11,12 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Callable, Iterable, Sequence
 
-from omie_pipeline.reports.labels import OUTCOME_ORDER, TAX_LABELS, Outcome, reason_label
+from omie_pipeline.reports.labels import (
+    OUTCOME_ORDER,
+    TAX_LABELS,
+    Outcome,
+    reason_label,
+)
 from omie_pipeline.reports.model import (
     AgingBucket,
     BridgeItem,

@@ -18,7 +18,12 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.reports.cells import spreadsheet_text
-from omie_pipeline.reports.columns import Column, deal_columns, exception_columns, rows_as_records
+from omie_pipeline.reports.columns import (
+    Column,
+    deal_columns,
+    exception_columns,
+    rows_as_records,
+)
 from omie_pipeline.reports.labels import stage_label
 from omie_pipeline.reports.model import Report
 

@@ -9,8 +9,8 @@ alert sensors once, then the report.
 from __future__ import annotations
 
 import time
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TextIO
 
 import dagster as dg
@@ -18,9 +18,9 @@ import sqlalchemy as sa
 
 from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
+from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise
-from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import deals
 
@@ -140,13 +140,20 @@ ALERT_SENSORS_TO_EVALUATE = ("stuck_invoices", "failed_invoices")
 def run_configured_pass(account: str, db_url: str | None, *, settle_timeout_seconds: float,
                         settle_interval_seconds: float, report_days: int, stream: TextIO | None,
                         quiet: bool) -> tuple[PassResult, PipelineSummary]:
-    """One pass with the definitions' resources as the environment configures them, showing progress,
-    on the Dagster instance of DAGSTER_HOME."""
-    from omie_pipeline.defs.resources import OmieResource
-    from omie_pipeline.definitions import defs
+    """One pass with definitions built from the settings the environment holds now, showing progress,
+    on the Dagster instance of DAGSTER_HOME.
 
-    store = Store(db_url)
-    client = OmieResource().client()
+    The definitions are built here rather than imported, so that the settings a caller (the demo)
+    has just put in the environment are the ones the pass runs with.
+    """
+    from omie_pipeline.definitions import build_definitions
+    from omie_pipeline.defs.resources import omie_client_for
+    from omie_pipeline.settings import load_settings
+
+    settings = load_settings()
+    defs = build_definitions(settings)
+    store = Store(db_url or settings.db_url)
+    client = omie_client_for(settings)
     progress = Progress(lambda: summarise(store, account), lambda: pacing_wait_seconds(client.metrics()),
                         stream=stream, quiet=quiet)
     try:

@@ -22,7 +22,7 @@ def check_configured_sources(settings: Settings) -> None:
     (StoreUnavailableError, SourceError), instead of failing inside a run and going on to the
     status refresh and the reports.
     """
-    Store(settings.omie_pipeline_db_url).dispose()
+    Store(settings.db_url).dispose()
     rows = source_from_settings(settings).read(None)
     try:
         next(rows, None)

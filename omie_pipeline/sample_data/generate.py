@@ -15,7 +15,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
-from omie_pipeline.domain.documents import cnpj_check_digits, cpf_check_digits, format_document
+from omie_pipeline.domain.documents import (
+    cnpj_check_digits,
+    cpf_check_digits,
+    format_document,
+)
 from omie_pipeline.domain.timeutil import SAO_PAULO
 
 PRODUCTS = ("CONSULTORIA", "IMPLANTACAO", "SUPORTE", "TREINAMENTO", "LIMPEZA")

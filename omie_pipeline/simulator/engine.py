@@ -25,7 +25,12 @@ from omie_pipeline.simulator.config import SimulatorConfig
 from omie_pipeline.simulator.errors import OmieFault
 from omie_pipeline.simulator.faults import FaultInjector
 from omie_pipeline.simulator.handlers import CallContext, registry
-from omie_pipeline.simulator.limits import ConcurrencyGate, MisuseGuard, RateLimiter, RedundancyGuard
+from omie_pipeline.simulator.limits import (
+    ConcurrencyGate,
+    MisuseGuard,
+    RateLimiter,
+    RedundancyGuard,
+)
 from omie_pipeline.simulator.seed import build_state
 from omie_pipeline.simulator.state import SimState
 from omie_pipeline.simulator.stats import SimStats

@@ -7,7 +7,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from omie_pipeline.simulator.schedule import FaultSchedule, ScheduledAnswer, parse_schedule
+from omie_pipeline.simulator.schedule import (
+    FaultSchedule,
+    ScheduledAnswer,
+    parse_schedule,
+)
 
 COUNTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse", "duplicate_refusal")
 # Faults that only make sense for some calls, whatever `methods` says.

@@ -12,7 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from omie_pipeline.sources.base import SourceError, SourceRow, changed_since, source_id_for
+from omie_pipeline.sources.base import (
+    SourceError,
+    SourceRow,
+    changed_since,
+    source_id_for,
+)
 from omie_pipeline.sources.mapping import ColumnMapping, default_mapping
 
 DELIMITERS = (",", ";", "\t")

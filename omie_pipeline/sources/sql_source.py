@@ -22,7 +22,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from omie_pipeline.dburl import normalise_url
-from omie_pipeline.sources.base import SourceError, SourceRow, changed_since, source_id_for
+from omie_pipeline.sources.base import (
+    SourceError,
+    SourceRow,
+    changed_since,
+    source_id_for,
+)
 from omie_pipeline.sources.mapping import ColumnMapping, default_mapping
 
 DATETIME_FIELDS = ("closed_at", "updated_at")

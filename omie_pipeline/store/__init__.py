@@ -8,7 +8,7 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from omie_pipeline.store import migrate
-from omie_pipeline.store.engine import create_store_engine, default_db_url
+from omie_pipeline.store.engine import create_store_engine
 
 
 class Store:
@@ -18,8 +18,8 @@ class Store:
     which take a connection so that callers decide the transaction boundaries.
     """
 
-    def __init__(self, url: str | None = None, *, auto_migrate: bool = True) -> None:
-        self.url = url or default_db_url()
+    def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
+        self.url = url
         try:
             self.engine = create_store_engine(self.url)
         except sa.exc.ArgumentError:

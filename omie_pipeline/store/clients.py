@@ -18,7 +18,13 @@ from typing import Any, Iterable, Sequence
 import sqlalchemy as sa
 
 from omie_pipeline.domain.deal import CLIENT_COLUMNS
-from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices, omie_clients
+from omie_pipeline.store.tables import (
+    client_links,
+    deal_issues,
+    deals,
+    invoices,
+    omie_clients,
+)
 from omie_pipeline.store.upsert import upsert
 
 

@@ -6,7 +6,6 @@ to the same file; PostgreSQL URLs are pinned to psycopg2, the driver dagster-pos
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,10 +16,9 @@ from omie_pipeline.dburl import normalise_url
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def default_db_url() -> str:
-    """The embedded default: a SQLite file under DAGSTER_HOME (or ./dagster_home)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or "dagster_home").resolve()
-    return f"sqlite:///{home / 'omie_pipeline.sqlite'}"
+def default_db_url(home: Path | str) -> str:
+    """The embedded default: a SQLite file in the Dagster home folder."""
+    return f"sqlite:///{Path(home).resolve() / 'omie_pipeline.sqlite'}"
 
 
 def create_store_engine(url: str | URL) -> sa.Engine:

@@ -19,7 +19,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
-from omie_pipeline.store.tables import client_links, deal_issues, deals, invoice_events, invoices, service_map, tax_rates
+from omie_pipeline.store.tables import (
+    client_links,
+    deal_issues,
+    deals,
+    invoice_events,
+    invoices,
+    service_map,
+    tax_rates,
+)
 from omie_pipeline.store.upsert import insert_if_absent, upsert
 
 INVOICE_STAGE = "invoice"

@@ -20,7 +20,13 @@ import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import PENDING_STATUSES, InvoiceStatus
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES
-from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices, omie_tax_figures
+from omie_pipeline.store.tables import (
+    client_links,
+    deal_issues,
+    deals,
+    invoices,
+    omie_tax_figures,
+)
 
 TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")
 WITHHOLDABLE_TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss")

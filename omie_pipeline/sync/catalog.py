@@ -16,9 +16,13 @@ from typing import Any
 from omie_pipeline.domain.money import round_cents
 from omie_pipeline.domain.timeutil import from_omie_local, now_utc
 from omie_pipeline.omie.models import ServiceRecord
-from omie_pipeline.store import Store
-from omie_pipeline.store import sync_state
-from omie_pipeline.store.catalog import list_services, remove_services, stored_service_ids, upsert_services
+from omie_pipeline.store import Store, sync_state
+from omie_pipeline.store.catalog import (
+    list_services,
+    remove_services,
+    stored_service_ids,
+    upsert_services,
+)
 
 WATERMARK_KEY = "catalog:changed_since"
 LAST_FULL_LOAD_KEY = "catalog:last_full_load"

@@ -54,8 +54,17 @@ from omie_pipeline.store.clients import (
     save_links,
     save_omie_clients,
 )
-from omie_pipeline.store.deals import IssueRecord, open_issue_times, record_issues, resolve_issues_not_seen
-from omie_pipeline.sync.client_payload import OMIE_TAG_TO_FIELD, client_input, client_problems
+from omie_pipeline.store.deals import (
+    IssueRecord,
+    open_issue_times,
+    record_issues,
+    resolve_issues_not_seen,
+)
+from omie_pipeline.sync.client_payload import (
+    OMIE_TAG_TO_FIELD,
+    client_input,
+    client_problems,
+)
 from omie_pipeline.sync.duplicates import names_document, names_integration_code
 from omie_pipeline.sync.omie_calls import CallCounter
 

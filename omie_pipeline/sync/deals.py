@@ -47,10 +47,13 @@ from omie_pipeline.domain.deal import (
     without_control_characters,
 )
 from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
-from omie_pipeline.domain.timeutil import DatetimeFormatError, now_utc, parse_iso_datetime
+from omie_pipeline.domain.timeutil import (
+    DatetimeFormatError,
+    now_utc,
+    parse_iso_datetime,
+)
 from omie_pipeline.sources.base import DealSource, SourceRow, readable_moment
-from omie_pipeline.store import Store
-from omie_pipeline.store import sync_state
+from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.deals import (
     IssueRecord,
     record_issues,

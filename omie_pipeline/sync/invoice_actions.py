@@ -39,7 +39,11 @@ from omie_pipeline.store.invoices import (
 )
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_links import note_links
-from omie_pipeline.sync.invoice_observations import Applied, apply_observation, from_status_detail
+from omie_pipeline.sync.invoice_observations import (
+    Applied,
+    apply_observation,
+    from_status_detail,
+)
 
 log = logging.getLogger("omie_pipeline.invoices")
 

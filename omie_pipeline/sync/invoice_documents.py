@@ -28,10 +28,19 @@ from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.store import Store
-from omie_pipeline.store.invoices import Invoice, get_invoice, get_invoice_by_id, reserve_check, set_portal_url
+from omie_pipeline.store.invoices import (
+    Invoice,
+    get_invoice,
+    get_invoice_by_id,
+    reserve_check,
+    set_portal_url,
+)
 from omie_pipeline.sync.invoice_actions import InvoiceActionError, InvoiceNotFoundError
 from omie_pipeline.sync.invoice_links import NoteLinks, note_links
-from omie_pipeline.sync.invoice_observations import apply_observation, from_status_detail
+from omie_pipeline.sync.invoice_observations import (
+    apply_observation,
+    from_status_detail,
+)
 
 log = logging.getLogger("omie_pipeline.invoices")
 

@@ -22,7 +22,13 @@ from omie_pipeline.domain.invoice_status import (
     status_from_rps,
 )
 from omie_pipeline.domain.timeutil import from_omie_local
-from omie_pipeline.omie.models import NfseRecord, OsRecord, OsStatusDetail, RpsMessage, RpsNfse
+from omie_pipeline.omie.models import (
+    NfseRecord,
+    OsRecord,
+    OsStatusDetail,
+    RpsMessage,
+    RpsNfse,
+)
 from omie_pipeline.store.invoices import Invoice, change_status, update_fields
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 

@@ -41,7 +41,6 @@ from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.models import InvalidRecord, NfseRecord, OsRecord
 from omie_pipeline.store import Store, sync_state
-from omie_pipeline.store.omie_taxes import record_omie_taxes
 from omie_pipeline.store.invoices import (
     PENDING,
     Invoice,
@@ -54,7 +53,7 @@ from omie_pipeline.store.invoices import (
     stuck_invoices,
     tracked_invoices,
 )
-from omie_pipeline.sync.omie_taxes import figures_from_nfse
+from omie_pipeline.store.omie_taxes import record_omie_taxes
 from omie_pipeline.sync.invoice_observations import (
     Applied,
     Observation,
@@ -64,6 +63,7 @@ from omie_pipeline.sync.invoice_observations import (
     from_status_detail,
     latest_nfse_by_os,
 )
+from omie_pipeline.sync.omie_taxes import figures_from_nfse
 
 log = logging.getLogger("omie_pipeline.invoices")
 

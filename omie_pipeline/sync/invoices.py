@@ -47,18 +47,28 @@ from omie_pipeline.domain.deal import INVOICE_REQUIRED_FIELDS
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.keys import invoice_idempotency_key
 from omie_pipeline.domain.privacy import redact_cpfs
-from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES, Tax, TaxBreakdown, check_rates, compute_taxes
+from omie_pipeline.domain.taxes import (
+    WITHHOLDABLE_TAXES,
+    Tax,
+    TaxBreakdown,
+    check_rates,
+    compute_taxes,
+)
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.deadline import run_deadline
 from omie_pipeline.omie.models import InvalidRecord, OsRecord
 from omie_pipeline.store import Store
-from omie_pipeline.store.catalog import CatalogService, ProductServiceError, find_product_service
+from omie_pipeline.store.catalog import (
+    CatalogService,
+    ProductServiceError,
+    find_product_service,
+)
 from omie_pipeline.store.invoices import (
+    REFUSED_BY_OMIE,
     DealToInvoice,
     Invoice,
-    REFUSED_BY_OMIE,
     InvoiceIssue,
     add_event,
     change_status,
@@ -79,7 +89,11 @@ from omie_pipeline.store.tax_rates import TaxRateVersion, rates_in_force
 from omie_pipeline.sync.client_billing import omie_client_issues
 from omie_pipeline.sync.duplicates import names_integration_code
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
-from omie_pipeline.sync.invoice_observations import apply_observation, from_os_record, from_status_detail
+from omie_pipeline.sync.invoice_observations import (
+    apply_observation,
+    from_os_record,
+    from_status_detail,
+)
 from omie_pipeline.sync.invoice_payload import (
     DEFAULT_CATEGORY,
     NOTE_TEXT_LIMIT,

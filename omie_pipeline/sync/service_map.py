@@ -16,7 +16,6 @@ from pathlib import Path
 import yaml
 
 from omie_pipeline.domain.timeutil import now_utc
-from omie_pipeline.settings import Settings
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import replace_service_map
 
@@ -112,10 +111,10 @@ def parse_service_map(text: str, path: str | Path = "<service map>") -> ServiceM
     return result
 
 
-def service_map_path(settings: Settings) -> Path:
-    """OMIE_PIPELINE_SERVICE_MAP. A relative path is read from the current folder when it is there,
-    else from the project folder, where the default `config/service_map.yaml` ships."""
-    path = Path(settings.omie_pipeline_service_map).expanduser()
+def service_map_path(configured: str | Path) -> Path:
+    """The map file OMIE_PIPELINE_SERVICE_MAP names. A relative path is read from the current folder
+    when it is there, else from the project folder, where the default `config/service_map.yaml` ships."""
+    path = Path(configured).expanduser()
     if path.is_absolute() or path.exists():
         return path.resolve()
     return PROJECT_ROOT / path

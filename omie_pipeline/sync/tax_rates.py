@@ -21,7 +21,11 @@ from omie_pipeline.domain.taxes import Regime, Tax, TaxRates, check_rates
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.omie.models import CompanyRecord
 from omie_pipeline.store import Store
-from omie_pipeline.store.catalog import CatalogService, services_by_code, stored_service_map
+from omie_pipeline.store.catalog import (
+    CatalogService,
+    services_by_code,
+    stored_service_map,
+)
 from omie_pipeline.store.tax_rates import (
     CompanyProfile,
     VersionChange,

@@ -1,4 +1,4 @@
-"""AlertsResource: channels from the environment, the clock, and loadable definitions."""
+"""AlertsResource: channels from its fields, the clock, and loadable definitions."""
 
 from __future__ import annotations
 
@@ -6,31 +6,24 @@ from datetime import timedelta
 
 import dagster as dg
 
-from omie_pipeline.defs.alert_resources import AlertsResource
+from omie_pipeline.defs.resources import AlertsResource
 
 from .conftest import NOW
 
 
-def test_channels_come_from_the_environment_when_not_configured(monkeypatch) -> None:
-    monkeypatch.setenv("OMIE_PIPELINE_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T1/B2/slack-token")
-    monkeypatch.setenv("OMIE_PIPELINE_ALERT_WEBHOOK_URL", "https://alerts.example/hook?token=webhook-token")
-    monkeypatch.setenv("OMIE_PIPELINE_STUCK_AFTER_MINUTES", "45")
-    monkeypatch.setenv("OMIE_PIPELINE_DAGSTER_UI_URL", "https://dagster.example/")
-    resource = AlertsResource()
+def test_configured_webhooks_are_channels_and_secrets_never_shown() -> None:
+    resource = AlertsResource(slack_webhook_url="https://hooks.slack.com/services/T1/B2/slack-token",
+                              webhook_url="https://alerts.example/hook?token=webhook-token",
+                              dagster_ui_url="https://dagster.example/")
     assert [channel.name for channel in resource.channels()] == ["log", "slack", "webhook"]
-    assert resource.stuck_threshold() == timedelta(minutes=45)
     assert resource.ui_url() == "https://dagster.example"
     assert {"https://hooks.slack.com/services/T1/B2/slack-token",
             "https://alerts.example/hook?token=webhook-token"} <= set(resource.secrets())
     assert "token" not in repr(resource.channels())
 
 
-def test_without_webhooks_only_the_log_is_on(monkeypatch) -> None:
-    monkeypatch.delenv("OMIE_PIPELINE_SLACK_WEBHOOK_URL", raising=False)
-    monkeypatch.delenv("OMIE_PIPELINE_ALERT_WEBHOOK_URL", raising=False)
-    resource = AlertsResource(stuck_after_minutes=10)
-    assert [channel.name for channel in resource.channels()] == ["log"]
-    assert resource.stuck_threshold() == timedelta(minutes=10)
+def test_without_webhooks_only_the_log_is_on() -> None:
+    assert [channel.name for channel in AlertsResource().channels()] == ["log"]
 
 
 def test_the_clock_is_real_unless_an_evaluation_moment_is_given() -> None:

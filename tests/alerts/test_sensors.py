@@ -11,8 +11,7 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
-from omie_pipeline.defs.alert_resources import AlertsResource
-from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.defs.resources import AlertsResource, OmieResource, PipelineResource, StoreResource
 from omie_pipeline.defs.sensors import (
     REFRESH_DEALS_TAG, REFRESH_JOB_NAME, alert_redelivery, failed_invoices, refresh_deals_tag, stuck_invoices,
     sync_run_failures,
@@ -32,12 +31,14 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield test_instance
 
 
-def _resources(store: Store, *receivers, at=NOW, **alert_fields) -> dict[str, object]:
+def _resources(store: Store, *receivers, at=NOW, app_secret: str = "", **alert_fields) -> dict[str, object]:
     urls = {("slack_webhook_url" if "/services/" in r.url else "webhook_url"): r.url for r in receivers}
-    fields = {"evaluate_at": at.isoformat(), "stuck_after_minutes": 30, "dagster_ui_url": UI_URL,
+    fields = {"evaluate_at": at.isoformat(), "dagster_ui_url": UI_URL,
               "retry_pause_seconds": 0, "read_timeout_seconds": 1.0, **urls, **alert_fields}
     alerts = AlertsResource(**fields)
-    return {"store": StoreResource(db_url=store.url), "alerts": alerts}
+    return {"store": StoreResource(db_url=store.url), "alerts": alerts,
+            "pipeline": PipelineResource(account="acme", stuck_after_minutes=30),
+            "omie": OmieResource(app_secret=app_secret)}
 
 
 def _evaluate(sensor, instance: dg.DagsterInstance, resources: dict[str, object]):
@@ -207,13 +208,12 @@ def _alert_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, resourc
 def test_a_failed_run_alerts_once_with_job_step_error_and_link(store: Store, webhook, slack, monkeypatch, tmp_path,
                                                                caplog) -> None:
     caplog.set_level(logging.INFO)
-    monkeypatch.setenv("OMIE_APP_SECRET", APP_SECRET)
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = emission_job.execute_in_process(instance=instance, raise_on_error=False,
                                                  tags={"dagster/partition": "acme"})
         assert not result.success
         run = result.dagster_run
-        resources = _resources(store, webhook, slack)
+        resources = _resources(store, webhook, slack, app_secret=APP_SECRET)
         _alert_run_failure(instance, run, resources)
 
         [body] = webhook.delivered
@@ -274,6 +274,7 @@ def test_the_stuck_sensor_in_the_project_definitions_requests_a_valid_refresh_ru
                                                                                  monkeypatch) -> None:
     from omie_pipeline.definitions import build_definitions
     from omie_pipeline.domain.timeutil import now_utc
+    from omie_pipeline.settings import load_settings
 
     monkeypatch.setenv("OMIE_PIPELINE_DB_URL", store.url)
     monkeypatch.setenv("OMIE_PIPELINE_ALERT_WEBHOOK_URL", webhook.url)
@@ -281,7 +282,7 @@ def test_the_stuck_sensor_in_the_project_definitions_requests_a_valid_refresh_ru
     for n in range(3):  # the sensor runs on the real clock here
         moment = now_utc() - timedelta(minutes=35 + n)
         place_invoice(store, f"D-{n}", "processing", changed_at=moment, submitted_at=moment)
-    defs = build_definitions()
+    defs = build_definitions(load_settings())
     sensor = defs.resolve_sensor_def("stuck_invoices")
     # As the daemon does: the definitions' resources, and the instance to resolve the account partition.
     with dg.partition_loading_context(dynamic_partitions_store=instance), \

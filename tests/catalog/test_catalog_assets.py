@@ -8,8 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
-from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.defs.assets.catalog import CATALOG_ASSETS
+from omie_pipeline.defs.checks.catalog import CATALOG_CHECKS
+from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
 from omie_pipeline.store import Store
 from omie_pipeline.sync.service_map import PROJECT_ROOT
 
@@ -19,7 +20,7 @@ SHIPPED_MAP = PROJECT_ROOT / "config" / "service_map.yaml"
 
 
 @pytest.fixture
-def run_catalog(sim, db_url: str, monkeypatch):
+def run_catalog(sim, db_url: str):
     """Materialise both assets and every check for ACCOUNT; returns the Dagster result."""
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     resources = {
@@ -30,10 +31,10 @@ def run_catalog(sim, db_url: str, monkeypatch):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("omie_account", [ACCOUNT])
 
-        def run(service_map: Path = SHIPPED_MAP) -> dg.ExecuteInProcessResult:
-            monkeypatch.setenv("OMIE_PIPELINE_SERVICE_MAP", str(service_map))
+        def run(service_map: Path = SHIPPED_MAP, tax_regime: str = "lucro_presumido") -> dg.ExecuteInProcessResult:
+            pipeline = PipelineResource(account=ACCOUNT, service_map=str(service_map), tax_regime=tax_regime)
             return dg.materialize([*CATALOG_ASSETS, *CATALOG_CHECKS], partition_key=ACCOUNT, instance=instance,
-                                  resources=resources, raise_on_error=False)
+                                  resources={**resources, "pipeline": pipeline}, raise_on_error=False)
 
         yield run
 
@@ -116,11 +117,10 @@ def test_a_rate_change_shows_in_the_metadata_and_a_broken_rule_fails_naming_serv
     assert checks["mapped_services_have_rates"].passed is True
 
 
-def test_an_unknown_regime_fails_the_tax_rates_asset_loudly(sim, run_catalog, monkeypatch) -> None:
-    monkeypatch.delenv("OMIE_PIPELINE_TAX_REGIME")
+def test_an_unknown_regime_fails_the_tax_rates_asset_loudly(sim, run_catalog) -> None:
     with sim.state.lock:
         sim.state.company.update(regime_tributario="", optante_simples_nacional="")
-    result = run_catalog()
+    result = run_catalog(tax_regime="")
 
     assert not result.success
     [failure] = [event for event in result.all_events if event.is_step_failure]
@@ -129,16 +129,14 @@ def test_an_unknown_regime_fails_the_tax_rates_asset_loudly(sim, run_catalog, mo
     assert "regime_tributario is empty" in failure.step_failure_data.error.message
 
 
-def test_an_undocumented_regime_code_is_not_read_as_a_regime_until_confirmed(sim, run_catalog, monkeypatch) -> None:
-    monkeypatch.delenv("OMIE_PIPELINE_TAX_REGIME")
+def test_an_undocumented_regime_code_is_not_read_as_a_regime_until_confirmed(sim, run_catalog) -> None:
     assert sim.state.company["regime_tributario"] == "3"  # the simulated company sends a code
-    unconfirmed = run_catalog()
+    unconfirmed = run_catalog(tax_regime="")
     assert not unconfirmed.success
     [failure] = [event for event in unconfirmed.all_events if event.is_step_failure]
     assert "no tax rates are derived from a guess" in failure.step_failure_data.error.message
 
-    monkeypatch.setenv("OMIE_PIPELINE_TAX_REGIME", "lucro_presumido")
-    assert run_catalog().success
+    assert run_catalog(tax_regime="lucro_presumido").success
 
 
 def test_the_projects_definitions_hold_the_catalog_assets_and_checks() -> None:

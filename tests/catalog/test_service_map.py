@@ -78,11 +78,11 @@ def test_a_missing_file_names_the_path_and_the_variable(tmp_path: Path) -> None:
 
 def test_the_default_path_is_the_projects_file_whatever_the_current_folder(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    default = service_map_path(load_settings({}))
+    default = service_map_path(load_settings({}).omie_pipeline_service_map)
     assert default == PROJECT_ROOT / "config" / "service_map.yaml"
     assert default.exists()
     own = write_map(tmp_path, "A: SRV001\n", "mine.yaml")
-    assert service_map_path(load_settings({"OMIE_PIPELINE_SERVICE_MAP": "mine.yaml"})) == own.resolve()
+    assert service_map_path(load_settings({"OMIE_PIPELINE_SERVICE_MAP": "mine.yaml"}).omie_pipeline_service_map) == own.resolve()
 
 
 def test_the_shipped_map_maps_the_sample_products_and_leaves_legado_x_out() -> None:

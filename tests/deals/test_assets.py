@@ -9,16 +9,16 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from omie_pipeline.defs.assets.clients import (
+from omie_pipeline.defs.assets.clients import client_index, client_links
+from omie_pipeline.defs.assets.deals import closed_deals
+from omie_pipeline.defs.checks.clients import (
     client_documents_unique,
-    client_index,
-    client_links,
     every_valid_deal_linked_or_listed,
     one_client_per_document,
 )
-from omie_pipeline.defs.assets.deals import closed_deals, invalid_deals_listed
+from omie_pipeline.defs.checks.deals import invalid_deals_listed
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
-from omie_pipeline.defs.resources import DealSourceResource, OmieResource, StoreResource
+from omie_pipeline.defs.resources import DealSourceResource, OmieResource, PipelineResource, StoreResource
 from omie_pipeline.domain.deal import Deal, validate_deal_row
 from omie_pipeline.domain.documents import normalise_document
 from omie_pipeline.sources import open_source
@@ -42,6 +42,7 @@ def _resources(sim, store: Store, deals_csv: Path = SAMPLE_CSV) -> dict:
         "omie": OmieResource(base_url=sim.base_url, app_key=config.app_key, app_secret=config.app_secret,
                              redundant_seconds=config.redundant_seconds),
         "deal_source": DealSourceResource(url=str(deals_csv)),
+        "pipeline": PipelineResource(account=ACCOUNT),
     }
 
 

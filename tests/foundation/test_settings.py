@@ -46,3 +46,8 @@ def test_status_grace_is_ten_minutes_unless_configured() -> None:
     assert load_settings({"OMIE_PIPELINE_STATUS_GRACE_MINUTES": "2.5"}).omie_pipeline_status_grace_minutes == 2.5
     with pytest.raises(SettingsError, match="OMIE_PIPELINE_STATUS_GRACE_MINUTES"):
         load_settings({"OMIE_PIPELINE_STATUS_GRACE_MINUTES": "-1"})
+
+
+def test_the_state_store_defaults_to_a_sqlite_file_in_dagster_home(tmp_path) -> None:
+    assert load_settings({"DAGSTER_HOME": str(tmp_path)}).db_url == f"sqlite:///{tmp_path.resolve()}/omie_pipeline.sqlite"
+    assert load_settings({"OMIE_PIPELINE_DB_URL": "postgresql://db/x"}).db_url == "postgresql://db/x"

@@ -13,15 +13,11 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from omie_pipeline.defs.assets.invoices import (
-    INVOICE_CHECKS,
-    REFRESH_DEALS_TAG,
-    nfse_invoices,
-    nfse_status,
-)
-from omie_pipeline.defs.invoice_jobs import invoice_cancel_job, invoice_wait_job
+from omie_pipeline.defs.assets.invoices import REFRESH_DEALS_TAG, nfse_invoices, nfse_status
+from omie_pipeline.defs.checks.invoices import INVOICE_CHECKS
+from omie_pipeline.defs.jobs import invoice_cancel_job, invoice_wait_job
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
-from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store.tables import invoices
 
@@ -42,6 +38,7 @@ def resources(account: Account, db_url: str) -> dict:
         "omie": OmieResource(base_url=account.sim.base_url, app_key=config.app_key, app_secret=config.app_secret,
                              window_seconds=config.window_seconds, redundant_seconds=REDUNDANT_SECONDS),
         "store": StoreResource(db_url=db_url),
+        "pipeline": PipelineResource(account=account.name),
     }
 
 

@@ -15,12 +15,14 @@ from omie_pipeline.defs.assets.report import (
     CHECK_NO_STUCK_OR_FAILED,
     CHECK_TOTALS_MATCH_STORE,
     reconciliation_report,
-    report_job,
     report_partition_key,
-    report_schedule,
 )
+from omie_pipeline.definitions import build_definitions
+from omie_pipeline.defs.jobs import report_job
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
-from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.defs.resources import PipelineResource, StoreResource
+from omie_pipeline.defs.schedules import report_schedule
+from omie_pipeline.settings import load_settings
 from omie_pipeline.domain.timeutil import SAO_PAULO
 from omie_pipeline.reports.verify import verify_report
 from omie_pipeline.store.tables import deals, invoices
@@ -35,6 +37,10 @@ def reports_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("OMIE_PIPELINE_REPORTS_DIR", str(folder))
     monkeypatch.setenv("OMIE_PIPELINE_CLOSED_STATUSES", "won")
     return folder
+
+
+def _pipeline(reports_dir: Path) -> PipelineResource:
+    return PipelineResource(account=ACCOUNT, reports_dir=str(reports_dir), closed_statuses="won")
 
 
 def _store_figures(store) -> dict[str, float]:
@@ -53,7 +59,8 @@ def test_materialising_a_day_writes_the_files_and_records_plottable_metadata(sql
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
         result = dg.materialize([reconciliation_report], partition_key=report_partition_key(ACCOUNT, DAY),
-                                instance=instance, resources={"store": StoreResource(db_url=sqlite_seeded.store.url)})
+                                instance=instance, resources={"store": StoreResource(db_url=sqlite_seeded.store.url),
+                                                              "pipeline": _pipeline(reports_dir)})
     assert result.success
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     for name, expected in _store_figures(sqlite_seeded.store).items():
@@ -86,8 +93,7 @@ def test_verification_catches_a_dropped_deal_and_a_wrong_total(sqlite_seeded) ->
 
 def test_the_report_job_runs_from_the_project_definitions(sqlite_seeded, reports_dir, monkeypatch) -> None:
     monkeypatch.setenv("OMIE_PIPELINE_DB_URL", sqlite_seeded.store.url)
-    from omie_pipeline.definitions import defs
-
+    defs = build_definitions(load_settings())
     job = defs.resolve_job_def("report_job")
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
@@ -98,7 +104,8 @@ def test_the_report_job_runs_from_the_project_definitions(sqlite_seeded, reports
 
 def _repository():
     return dg.Definitions(assets=[reconciliation_report], jobs=[report_job], schedules=[report_schedule],
-                          resources={"store": StoreResource()}).get_repository_def()
+                          resources={"store": StoreResource(db_url="sqlite://"),
+                                                    "pipeline": PipelineResource()}).get_repository_def()
 
 
 def test_schedule_writes_today_and_yesterdays_final_report_after_close_of_business() -> None:

@@ -6,9 +6,13 @@ import dagster as dg
 
 from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table
 from omie_pipeline.defs.partitions import accounts
-from omie_pipeline.defs.resources import DealSourceResource, StoreResource
+from omie_pipeline.defs.resources import (
+    DealSourceResource,
+    PipelineResource,
+    StoreResource,
+)
 from omie_pipeline.sources import SourceError
-from omie_pipeline.store.deals import deal_counts, invalid_deals_without_issue, open_issue_counts, open_issues
+from omie_pipeline.store.deals import deal_counts, open_issue_counts, open_issues
 from omie_pipeline.sync.deals import DEFAULT_OVERLAP, VALIDATION_STAGE, pull_deals
 
 GROUP = "clients"
@@ -22,16 +26,16 @@ class ClosedDealsConfig(dg.Config):
 @dg.asset(partitions_def=accounts, group_name=GROUP, kinds={"sql", "csv"})
 def closed_deals(
     context: dg.AssetExecutionContext, config: ClosedDealsConfig, deal_source: DealSourceResource,
-    store: StoreResource,
+    store: StoreResource, pipeline: PipelineResource,
 ) -> dg.MaterializeResult:
     """Closed deals of one account from the CRM, validated; a row that fails becomes a deal issue."""
     account = context.partition_key
     try:
         source = deal_source.source()
         pulled = pull_deals(
-            source, store.store(), account, closed_statuses=deal_source.statuses(),
+            source, store.store(), account, closed_statuses=pipeline.statuses(),
             full_refresh=config.full_refresh, overlap=timedelta(minutes=config.overlap_minutes),
-            max_amount=deal_source.max_amount(),
+            max_amount=pipeline.max_amount(),
         )
     except SourceError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from error
@@ -65,24 +69,9 @@ def closed_deals(
     })
 
 
-@dg.asset_check(asset=closed_deals, name="invalid_deals_listed", partitions_def=accounts,
-                description="Every closed deal that failed validation has an open issue saying why.")
-def invalid_deals_listed(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
-    with store.store().connect() as connection:
-        unlisted = invalid_deals_without_issue(connection, context.partition_key)
-    return dg.AssetCheckResult(
-        passed=not unlisted,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="every invalid deal has an open issue" if not unlisted
-        else f"{len(unlisted)} invalid deal(s) without an open issue: {', '.join(unlisted[:MAX_TABLE_ROWS])}",
-        metadata={"invalid_deals_without_issue": len(unlisted)},
-    )
-
-
 def _issue_table(rows) -> str:
     return markdown_table(("deal", "field", "reason", "value", "fix"),
                           [(row.deal_id, row.field, row.reason, row.raw_value or "", row.fix or "") for row in rows])
 
 
 DEAL_ASSETS = [closed_deals]
-DEAL_CHECKS = [invalid_deals_listed]

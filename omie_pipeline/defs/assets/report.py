@@ -1,24 +1,27 @@
-"""The finance reconciliation report as a Dagster asset, with its checks, job and schedule.
+"""The finance reconciliation report as a Dagster asset, with the checks it evaluates itself.
 
 Partitioned by account and closing day (São Paulo), so each day's report is its own
 materialisation and the Dagster UI plots counts and totals across days. Today's partition exists
-(end offset 1) so the report can be refreshed while the day is still running; the schedule does
-that every hour and writes yesterday's final version just after midnight.
+(end offset 1) so the report can be written while the day is still running; `report_schedule`
+writes today's report and yesterday's final one daily after close of business.
+
+The two blocking checks (every deal once, totals equal the store's) are computed in the asset's
+own step: when either fails the step fails after the files are written, so the report run fails
+and `sync_run_failures` tells finance that the figures cannot be trusted.
 """
 
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 
 from omie_pipeline.defs.metadata import markdown_table
-from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME, accounts
-from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.defs.partitions import accounts
+from omie_pipeline.defs.resources import PipelineResource, StoreResource
 from omie_pipeline.domain.money import format_brl
-from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
+from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.reports import Report, ReportFiles, build_report, write_report
 from omie_pipeline.reports.labels import OUTCOME_ORDER, reason_label
 from omie_pipeline.reports.verify import Verification, stuck_or_failed, verify_report
-from omie_pipeline.settings import load_settings
 
 ASSET_NAME = "reconciliation_report"
 TIMEZONE = "America/Sao_Paulo"
@@ -53,15 +56,15 @@ def report_partition_key(account: str, day: date) -> dg.MultiPartitionKey:
                           description="No open invoice is stuck past the threshold or rejected (any closing day)."),
     ],
 )  # fmt: skip
-def reconciliation_report(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+def reconciliation_report(context: dg.AssetExecutionContext, store: StoreResource,
+                          pipeline: PipelineResource) -> dg.MaterializeResult:  # fmt: skip
     """Finance's reconciliation of one account's deals closed on one day: HTML, CSV and XLSX files."""
     keys = context.partition_key.keys_by_dimension
     account, day = keys["account"], date.fromisoformat(keys["date"])
-    settings = load_settings()
-    report = build_report(store.store(), account, day, now_utc(), closed_statuses=settings.closed_statuses,
-                          stuck_after_minutes=settings.omie_pipeline_stuck_after_minutes)
-    files = write_report(report, settings.reports_dir)
-    verification = verify_report(report, store.store(), settings.closed_statuses)
+    report = build_report(store.store(), account, day, now_utc(), closed_statuses=pipeline.statuses(),
+                          stuck_after_minutes=pipeline.stuck_after_minutes)
+    files = write_report(report, pipeline.reports_dir)
+    verification = verify_report(report, store.store(), pipeline.statuses())
     context.log.info("report of %s for %s: %s deals closed, %s issued, %s open items; written to %s",
                      account, day, report.summary.closed_count, report.summary.issued_count,
                      report.summary.open_count, files.html.parent)  # fmt: skip
@@ -136,32 +139,4 @@ def check_results(report: Report, verification: Verification) -> list[dg.AssetCh
     ]  # fmt: skip
 
 
-report_job = dg.define_asset_job(
-    "report_job",
-    selection=dg.AssetSelection.assets(ASSET_NAME),
-    description="The reconciliation report of one account for one closing day.",
-)
-
-
-def _report_requests(context: dg.ScheduleEvaluationContext):
-    """Today's report and yesterday's final one (deals closed late in the evening), per account."""
-    account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
-    if not account_keys:
-        yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
-        return
-    moment = context.scheduled_execution_time.astimezone(SAO_PAULO)
-    for account in account_keys:
-        for day in (moment.date() - timedelta(days=1), moment.date()):
-            yield dg.RunRequest(run_key=f"{account}:{day.isoformat()}:{moment.isoformat()}",
-                                partition_key=report_partition_key(account, day))
-
-
-report_schedule = dg.ScheduleDefinition(
-    name="report_schedule", cron_schedule="30 18 * * *", job=report_job, execution_timezone=TIMEZONE,
-    execution_fn=_report_requests, default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily after close of business (18:30): today's report and yesterday's final one.",
-)  # fmt: skip
-
 REPORT_ASSETS = [reconciliation_report]
-REPORT_JOBS = [report_job]
-REPORT_SCHEDULES = [report_schedule]

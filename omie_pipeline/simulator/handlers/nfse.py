@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from omie_pipeline.simulator.handlers import CallContext, omie_call
-from omie_pipeline.simulator.handlers.common import local, moment_range, page_of, paging, present, within
+from omie_pipeline.simulator.handlers.common import (
+    local,
+    moment_range,
+    page_of,
+    paging,
+    present,
+    within,
+)
 from omie_pipeline.simulator.handlers.order_views import render_nfse
 from omie_pipeline.simulator.money import int_field
 from omie_pipeline.simulator.state import Nfse

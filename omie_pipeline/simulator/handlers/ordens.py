@@ -23,7 +23,6 @@ from omie_pipeline.simulator.handlers.order_views import render_order, render_st
 from omie_pipeline.simulator.money import int_field
 from omie_pipeline.simulator.state import ServiceOrder
 
-
 # Own wording: a duplicate `cCodIntOS` refused inside HTTP 200, naming the code but not "já cadastrado".
 DUPLICATE_OS_REFUSAL = "O Código de Integração da OS [{code}] está em uso por outra Ordem de Serviço."
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from omie_pipeline.simulator import clock, errors
 from omie_pipeline.simulator.handlers import CallContext
-from omie_pipeline.simulator.handlers.common import block_of, flag, list_of, present, require, require_one_of
+from omie_pipeline.simulator.handlers.common import (
+    block_of,
+    flag,
+    list_of,
+    present,
+    require,
+    require_one_of,
+)
 from omie_pipeline.simulator.handlers.servico import find_service
 from omie_pipeline.simulator.money import int_field
 from omie_pipeline.simulator.state import OrderItem, ServiceOrder

@@ -1,4 +1,4 @@
-"""Cadences per account, the emitting-run tag that dagster.yaml limits, and account registration."""
+"""Cadences per account, and the emitting-run tag that dagster.yaml limits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import yaml
 
-from omie_pipeline.defs.accounts_sensor import omie_accounts
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.defs.schedules import catalog_schedule, emission_schedule, status_refresh_schedule
 from omie_pipeline.definitions import defs
@@ -51,13 +50,3 @@ def test_the_instance_allows_one_run_per_account_however_launched() -> None:
     for name in ("dagster.yaml", "dagster.postgres.yaml"):
         limits = yaml.safe_load((REPO / "dagster_home" / name).read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
         assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
-
-
-def test_the_accounts_sensor_registers_the_configured_account_once(monkeypatch) -> None:
-    monkeypatch.setenv("OMIE_PIPELINE_ACCOUNT", "acme")
-    with dg.instance_for_test() as instance:
-        result = omie_accounts(dg.build_sensor_context(instance=instance))
-        [request] = result.dynamic_partitions_requests
-        assert list(request.partition_keys) == ["acme"]
-        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme"])
-        assert "already registered" in omie_accounts(dg.build_sensor_context(instance=instance)).skip_message

@@ -1,16 +1,15 @@
-"""On-call jobs for one invoice: wait for it (`invoice_wait_job`) and cancel it (`invoice_cancel_job`).
+"""On-call operations on one invoice: wait for it and cancel it (the bodies of the on-call jobs).
 
-Launched from the Dagster UI's launchpad with the same settings as the CLI commands
-`omie-pipeline invoices wait` / `cancel`; they call the same plain functions. A run fails when the
-invoice ends in error, is still processing at the timeout, or Omie refuses the cancellation, so
-that the run-failure alert tells someone, with the reason and the fix in the failure's text.
+Launched from the Dagster UI's launchpad (`invoice_wait_job`, `invoice_cancel_job`) with the same
+settings as the CLI commands `omie-pipeline invoices wait` / `cancel`; they call the same plain
+functions. A run fails when the invoice ends in error, is still processing at the timeout, or Omie
+refuses the cancellation, so that the run-failure alert tells someone, with the reason and the fix
+in the failure's text.
 """
 
 import dagster as dg
 
-from omie_pipeline.defs.assets.invoices import redundant_interval
-from omie_pipeline.defs.resources import OmieResource, StoreResource
-from omie_pipeline.settings import load_settings
+from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
 from omie_pipeline.sync.invoice_actions import (
     DEFAULT_WAIT_SECONDS,
     CancelRefusedError,
@@ -24,7 +23,7 @@ from omie_pipeline.sync.invoice_actions import (
 class InvoiceWaitConfig(dg.Config):
     deal_id: str
     timeout: float = DEFAULT_WAIT_SECONDS  # seconds
-    account: str = ""  # empty: OMIE_PIPELINE_ACCOUNT
+    account: str = ""  # empty: the pipeline resource's account (OMIE_PIPELINE_ACCOUNT)
 
 
 class InvoiceCancelConfig(dg.Config):
@@ -33,10 +32,6 @@ class InvoiceCancelConfig(dg.Config):
     requested_by: str = ""  # empty: the run's user tag, else "dagster run <id>"
     account: str = ""
     confirm_timeout: float = 120.0  # seconds to wait for Omie's confirmation
-
-
-def _account(configured: str) -> str:
-    return configured or load_settings().omie_pipeline_account
 
 
 def _invoice_metadata(invoice) -> dict[str, object]:
@@ -52,13 +47,14 @@ def _invoice_metadata(invoice) -> dict[str, object]:
 
 @dg.op(pool="omie_api")
 def wait_for_nfse(context: dg.OpExecutionContext, config: InvoiceWaitConfig, omie: OmieResource,
-                  store: StoreResource) -> None:  # fmt: skip
+                  store: StoreResource, pipeline: PipelineResource) -> None:  # fmt: skip
     """Poll Omie (one request per redundancy interval) until the invoice is final or the timeout."""
-    account = _account(config.account)
+    account = config.account or pipeline.account
     try:
         result = wait_for_invoice(omie.client(), store.store(), account, config.deal_id, timeout=config.timeout,
-                                  interval=redundant_interval(omie),
-                                  on_poll=lambda invoice: context.log.info("deal %s: %s", invoice.deal_id, invoice.status))
+                                  interval=omie.redundant_interval(),
+                                  on_poll=lambda invoice: context.log.info("deal %s: %s", invoice.deal_id,
+                                                                           invoice.status))
     except InvoiceActionError as problem:
         raise dg.Failure(description=str(problem)) from problem
     metadata = {**_invoice_metadata(result.invoice), "polls": result.polls, "waited_seconds": result.waited_seconds}
@@ -76,13 +72,13 @@ def wait_for_nfse(context: dg.OpExecutionContext, config: InvoiceWaitConfig, omi
 
 @dg.op(pool="omie_api")
 def cancel_nfse(context: dg.OpExecutionContext, config: InvoiceCancelConfig, omie: OmieResource,
-                store: StoreResource) -> None:  # fmt: skip
+                store: StoreResource, pipeline: PipelineResource) -> None:  # fmt: skip
     """Cancel one issued NFS-e in Omie, recording who, when and why."""
-    account = _account(config.account)
+    account = config.account or pipeline.account
     requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
     try:
         result = cancel_invoice(omie.client(), store.store(), account, config.deal_id, reason=config.reason,
-                                requested_by=requested_by, interval=redundant_interval(omie),
+                                requested_by=requested_by, interval=omie.redundant_interval(),
                                 confirm_timeout=config.confirm_timeout)
     except CancelRefusedError as refused:
         raise dg.Failure(description=f"{refused} Fix: {refused.fix}") from refused
@@ -92,16 +88,3 @@ def cancel_nfse(context: dg.OpExecutionContext, config: InvoiceCancelConfig, omi
     context.log_event(dg.AssetObservation(asset_key="nfse_status", partition=account,
                                           metadata={**_invoice_metadata(result.invoice),
                                                     "cancel_confirmed": result.confirmed}))
-
-
-@dg.job(description="Wait until one deal's NFS-e is issued or in error (at most `timeout` seconds).")
-def invoice_wait_job() -> None:
-    wait_for_nfse()
-
-
-@dg.job(description="Cancel one deal's issued NFS-e in Omie, with the reason recorded.")
-def invoice_cancel_job() -> None:
-    cancel_nfse()
-
-
-INVOICE_JOBS = [invoice_wait_job, invoice_cancel_job]

@@ -1,0 +1,122 @@
+"""The Dagster definitions load and hold exactly the names below, the instance configs parse, and a job
+runs on PostgreSQL storage."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.definitions import defs
+from omie_pipeline.store import Store, sync_state
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_definitions_are_loadable() -> None:
+    dg.Definitions.validate_loadable(defs)
+
+
+# A change to any of these names, crons or blocking flags is deliberate: schedules, sensors' cursors,
+# run history, alerts and runbooks refer to them. Update this snapshot in the same change.
+ASSETS = ["client_index", "client_links", "closed_deals", "nfse_invoices", "nfse_status", "reconciliation_report",
+          "service_catalog", "tax_rates"]
+CHECKS = [  # (asset, check, blocking)
+    ("client_index", "client_documents_unique", False),
+    ("client_links", "every_valid_deal_linked_or_listed", False),
+    ("client_links", "one_client_per_document", False),
+    ("closed_deals", "invalid_deals_listed", False),
+    ("nfse_invoices", "nfse_invoices_deals_ready", False),
+    ("nfse_invoices", "nfse_invoices_one_os_and_nfse_each", True),
+    ("nfse_invoices", "nfse_invoices_outcomes_known", False),
+    ("nfse_status", "nfse_status_issued_complete", False),
+    ("nfse_status", "nfse_status_no_errors", False),
+    ("nfse_status", "nfse_status_none_stuck", False),
+    ("reconciliation_report", "reconciliation_report_every_deal_once", True),
+    ("reconciliation_report", "reconciliation_report_no_stuck_or_failed_invoices", False),
+    ("reconciliation_report", "reconciliation_report_totals_match_store", True),
+    ("service_catalog", "service_map_file_valid", False),
+    ("tax_rates", "closed_deal_products_invoiceable", False),
+    ("tax_rates", "mapped_services_have_rates", True),
+    ("tax_rates", "tax_rates_follow_rules", True),
+]
+JOBS = ["catalog_job", "emission_job", "invoice_cancel_job", "invoice_status_refresh_job", "invoice_wait_job",
+        "report_job"]
+SCHEDULES = [  # (name, cron, timezone, job)
+    ("catalog_schedule", "0 6 * * *", "America/Sao_Paulo", "catalog_job"),
+    ("emission_schedule", "*/15 * * * *", "America/Sao_Paulo", "emission_job"),
+    ("report_schedule", "30 18 * * *", "America/Sao_Paulo", "report_job"),
+    ("status_refresh_schedule", "*/5 * * * *", "America/Sao_Paulo", "invoice_status_refresh_job"),
+]
+SENSORS = ["alert_redelivery", "failed_invoices", "omie_accounts", "stuck_invoices", "sync_run_failures"]
+RESOURCES = ["alerts", "deal_source", "omie", "pipeline", "store"]
+
+
+def test_the_definitions_hold_exactly_the_snapshot() -> None:
+    repository = defs.get_repository_def()
+    graph = repository.asset_graph
+    assert sorted(key.to_user_string() for key in graph.get_all_asset_keys()) == ASSETS
+    specs = [graph.get_check_spec(key) for key in graph.asset_check_keys]
+    assert sorted((spec.asset_key.to_user_string(), spec.name, spec.blocking) for spec in specs) == CHECKS
+    assert sorted(job.name for job in repository.get_all_jobs() if not job.name.startswith("__")) == JOBS
+    assert sorted((s.name, s.cron_schedule, s.execution_timezone, s.job_name) for s in repository.schedule_defs) \
+        == SCHEDULES
+    assert sorted(sensor.name for sensor in repository.sensor_defs) == SENSORS
+    assert sorted(defs.resources) == RESOURCES
+
+
+def test_workspace_validates_with_the_dagster_cli(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, env={"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_both_instance_configs_parse_into_instances(tmp_path: Path, monkeypatch) -> None:
+    for name in ("dagster.yaml", "dagster.postgres.yaml"):
+        config = yaml.safe_load((REPO / "dagster_home" / name).read_text())
+        assert "max_concurrent_runs" not in (config.get("run_coordinator", {}).get("config") or {})
+    home = tmp_path / "sqlite_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.run_coordinator is not None
+
+
+@dg.op
+def record_heartbeat(store: StoreResource) -> str:
+    with store.store().begin() as connection:
+        sync_state.set_datetime(connection, "acme", "heartbeat", datetime.now(timezone.utc))
+    return "ok"
+
+
+@dg.job(resource_defs={"store": StoreResource.configure_at_launch()})
+def heartbeat_job() -> None:
+    record_heartbeat()
+
+
+def test_a_job_runs_on_an_instance_with_postgresql_storage(tmp_path: Path, fresh_postgres_url: str,
+                                                          monkeypatch) -> None:
+    home = tmp_path / "pg_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.postgres.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_PG_URL", fresh_postgres_url.replace("+psycopg2", ""))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        result = heartbeat_job.execute_in_process(
+            instance=instance, run_config={"resources": {"store": {"config": {"db_url": fresh_postgres_url}}}})
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).is_success
+        assert len(instance.get_runs()) == 1
+    store = Store(fresh_postgres_url)
+    with store.connect() as connection:
+        assert sync_state.get_datetime(connection, "acme", "heartbeat") is not None
+    store.dispose()

@@ -22,8 +22,15 @@ The protocol (design.md, "Exactly once, by construction"):
    Omie says it is not invoiced yet. Not found and never created: the intent is dropped and the
    deal starts again in the same run.
 
-A freshly inserted intent is sent without a look-up: its key did not exist a moment ago, and if
-Omie holds it anyway (a restored database) the duplicate-key fault adopts it. Deals that cannot be
+New intents are looked up before anything is sent: the store cannot prove that Omie holds nothing
+under a key (a lost store, or one restored from an older backup, forgets OS that Omie keeps), and
+each "already registered" answer to `IncluirOS` is a fault that counts towards Omie's misuse block,
+so a few hundred of them would get the key blocked. One `ListarOS` page filtered by the keys
+(`filtrar_por_codigo`, as many keys as the listing's page size) answers for a whole batch: a run of
+n new deals costs ceil(n / page size) look-ups. A key found is adopted; only keys Omie does not hold
+are sent. When a batch's look-up fails, its intents are dropped unsent and their deals wait for the
+next run. `IncluirOS`'s own "already registered" answer (another process sent the key meanwhile) is
+an adoption too. Deals that cannot be
 invoiced yet, and deals whose `IncluirOS` Omie refused (so no OS exists), are deal issues of the
 invoice stage, not invoices. One deal's failure never stops the others.
 """
@@ -165,6 +172,14 @@ class PreparedInvoice:
     breakdown: TaxBreakdown
     description: str | None
     email: str | None
+
+
+@dataclass(frozen=True)
+class _NewIntent:
+    """An intent recorded in this run, not sent yet, with the order it sends."""
+
+    invoice: Invoice
+    order: dict[str, Any]
 
 
 class ClaimLost(RuntimeError):
@@ -314,7 +329,7 @@ def _issue(client: OmieClient, store: Store, account: str, settings: IssueSettin
                 "changed since: not sent again (see the deal's invoice issue for the fix)"))
         else:
             to_send.append(item)
-    summary.results.extend(run.each(to_send, run.issue_new, lambda item: item.deal["deal_id"]))
+    summary.results.extend(run.issue_new_deals(to_send))
     summary.paused = dict(run.paused)
     summary.skipped_records = list(run.skipped_records)
     log.info("account %s: issuing %s", account, {k: v for k, v in summary.counts.items() if v})
@@ -347,18 +362,22 @@ class _Run:
 
     # each deal on its own: a failure is the deal's, never the run's
 
+    def guarded(self, step: Callable[[Any], Any], item: Any, deal_of: Callable[[Any], str]) -> Any:
+        """`step(item)`, with any failure turned into the deal's result."""
+        try:
+            return step(item)
+        except ClaimLost as lost:
+            return DealResult(deal_of(item), Outcome.SKIPPED, str(lost))
+        except Exception as failure:  # one deal's failure never stops the others
+            detail = f"{type(failure).__name__}: {redact_cpfs(str(failure))}"
+            log.warning("deal %s: %s", deal_of(item), detail)
+            self._release_deal(deal_of(item))
+            return DealResult(deal_of(item), Outcome.FAILED, detail)
+
     def each(self, items: Collection[Any], step: Callable[[Any], DealResult],
              deal_of: Callable[[Any], str]) -> list[DealResult]:  # fmt: skip
         def guarded(item: Any) -> DealResult:
-            try:
-                return step(item)
-            except ClaimLost as lost:
-                return DealResult(deal_of(item), Outcome.SKIPPED, str(lost))
-            except Exception as failure:  # one deal's failure never stops the others
-                detail = f"{type(failure).__name__}: {redact_cpfs(str(failure))}"
-                log.warning("deal %s: %s", deal_of(item), detail)
-                self._release_deal(deal_of(item))
-                return DealResult(deal_of(item), Outcome.FAILED, detail)
+            return self.guarded(step, item, deal_of)
 
         if self.settings.workers <= 1 or len(items) <= 1:
             return [guarded(item) for item in items]
@@ -385,10 +404,62 @@ class _Run:
             self.paused.setdefault(method, f"{pause.kind}: {pause.message}{past}")
         return DealResult(deal_id, Outcome.WAITING, f"{method} paused ({self.paused[method]}); {what}")
 
-    def issue_new(self, item: DealToInvoice) -> DealResult:
+    def issue_new_deals(self, items: list[DealToInvoice]) -> list[DealResult]:
+        """Record each ready deal's intent, look the new keys up in Omie, then adopt or send each."""
+        results: list[DealResult] = []
+        intents: list[_NewIntent] = []
+        for item in items:
+            recorded = self.guarded(self.record_intent, item, lambda item: item.deal["deal_id"])
+            (results if isinstance(recorded, DealResult) else intents).append(recorded)
+        found, failed = self.look_up_keys([intent.invoice for intent in intents])
+        results.extend(self.each(intents, lambda intent: self.send_new(intent, found, failed),
+                                 lambda intent: intent.invoice.deal_id))
+        return results
+
+    def look_up_keys(self, intents: list[Invoice]) -> tuple[dict[str, OsRecord], dict[str, Exception]]:
+        """The OS Omie holds under these new keys, one `ListarOS` page per batch of keys; and the
+        keys whose batch could not be looked up, with the failure."""
+        found: dict[str, OsRecord] = {}
+        failed: dict[str, Exception] = {}
+        size = self.client.page_size("ListarOS")
+        for start in range(0, len(intents), size):
+            codes = [invoice.idempotency_key for invoice in intents[start:start + size]]
+            try:
+                for record in self.client.list_os(integration_codes=codes, page_size=size, on_invalid=self._skip):
+                    if record.cCodIntOS in codes:
+                        found[record.cCodIntOS] = record
+            except Exception as failure:  # Omie's fault or an unreadable answer: these deals wait
+                why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
+                log.warning("account %s: look-up of %d new keys failed: %s", self.account, len(codes), why)
+                failed.update((code, failure) for code in codes)
+        return found, failed
+
+    def send_new(self, intent: _NewIntent, found: Mapping[str, OsRecord],
+                 failed: Mapping[str, Exception]) -> DealResult:  # fmt: skip
+        """Adopt the OS Omie already holds under the key; else send IncluirOS, unless the look-up
+        failed or IncluirOS is paused (the unsent intent is dropped and the deal waits)."""
+        invoice = intent.invoice
+        key = invoice.idempotency_key
+        if key in found:
+            return self.adopt(invoice, found[key], "found in Omie by key before sending (the store had no record "
+                                                   "of its OS)")
+        if key in failed or "IncluirOS" in self.paused:
+            with self.store.begin() as connection:
+                delete_unsent_intent(connection, invoice.id, self.claimer)
+            failure = failed.get(key)
+            if failure is None:
+                return self.waiting(invoice.deal_id, "IncluirOS", None, "the deal is sent on a later run")
+            if isinstance(failure, PAUSES):
+                return self.waiting(invoice.deal_id, "ListarOS", failure,
+                                    "its key is looked up, and the deal sent, on a later run")
+            why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
+            return DealResult(invoice.deal_id, Outcome.FAILED,
+                              f"look-up of its key in Omie failed ({why}); nothing sent; the next run looks again")
+        return self.create_os(invoice, intent.order)
+
+    def record_intent(self, item: DealToInvoice) -> DealResult | _NewIntent:
+        """The deal's intent recorded and claimed, with its order; or why it has none."""
         deal_id = item.deal["deal_id"]
-        if "IncluirOS" in self.paused:
-            return self.waiting(deal_id, "IncluirOS", None, "the deal is sent on a later run")
         now = self.clock()
         with self.store.begin() as connection:
             prepared = prepare_invoice(connection, self.account, item.deal, item.codigo_cliente_omie, now)
@@ -406,7 +477,7 @@ class _Run:
         facts = OrderFacts(invoice.idempotency_key, prepared.client_id, prepared.service.service_id,
                            prepared.service.description or prepared.service.code or "", prepared.description,
                            prepared.email, prepared.breakdown, self.settings.category)
-        return self.create_os(invoice, build_order(facts, now.astimezone(SAO_PAULO).date()))
+        return _NewIntent(invoice, build_order(facts, now.astimezone(SAO_PAULO).date()))
 
     def create_os(self, invoice: Invoice, order: dict[str, Any], *, resend: bool = True) -> DealResult:
         key = invoice.idempotency_key

@@ -68,7 +68,7 @@ def link_command(account: str | None, full_index: bool) -> None:
     account = account or settings.omie_pipeline_account
     store = Store(settings.omie_pipeline_db_url)
     try:
-        client = OmieResource().client()
+        client = OmieResource().client(store)
         index = refresh_client_index(client, store, account, full_refresh=full_index)
         linked = link_clients(client, store, account)
     except (SettingsError, errors.OmieError) as error:

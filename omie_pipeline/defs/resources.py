@@ -43,15 +43,17 @@ class OmieResource(dg.ConfigurableResource):
     window_seconds: float = 0.0  # 0 = OMIE_RATE_WINDOW_SECONDS (60 s, Omie's window)
     redundant_seconds: float = -1.0  # negative = OMIE_REDUNDANT_SECONDS (60 s, Omie's interval)
 
-    def client(self):
-        """The process's `OmieClient` for these settings, created on first use."""
+    def client(self, store: Store | None = None):
+        """The process's `OmieClient` for these settings, created on first use. With the state store,
+        the misuse guard counts faults there, where every process of the app key adds to one count
+        (as Omie counts), not in this process alone."""
         settings = load_settings()
         app_key, app_secret = (self.app_key, self.app_secret) if self.app_key and self.app_secret \
             else settings.require_omie_credentials()
         window = self.window_seconds or settings.omie_rate_window_seconds
         redundant = self.redundant_seconds if self.redundant_seconds >= 0 else settings.omie_redundant_seconds
         return shared_omie_client(self.base_url or settings.omie_base_url, app_key, app_secret, window, redundant,
-                                  settings.page_sizes)
+                                  settings.page_sizes, store)
 
 
 _clients: dict[tuple, object] = {}
@@ -59,16 +61,20 @@ _clients_lock = threading.Lock()
 
 
 def shared_omie_client(base_url: str, app_key: str, app_secret: str, window_seconds: float,
-                       redundant_seconds: float, page_sizes: Mapping[str, int] | None = None):
-    """One client per (URL, key, secret, window, interval, page sizes) in this process."""
+                       redundant_seconds: float, page_sizes: Mapping[str, int] | None = None,
+                       store: Store | None = None):  # fmt: skip
+    """One client per (URL, key, secret, window, interval, page sizes, store of its fault streaks) in this process."""
     from omie_pipeline.omie import OmieClient, OmieLimits
+    from omie_pipeline.store.fault_streaks import StoredFaultStreaks
 
     key = (base_url, app_key, hashlib.sha256(app_secret.encode()).hexdigest(), window_seconds, redundant_seconds,
-           tuple(sorted((page_sizes or {}).items())))
+           tuple(sorted((page_sizes or {}).items())), store.url if store is not None else None)
     with _clients_lock:
         if key not in _clients:
+            ledger = StoredFaultStreaks(store, app_key) if store is not None else None
             _clients[key] = OmieClient(base_url, app_key, app_secret, limits=OmieLimits(window_seconds=window_seconds),
-                                       redundant_seconds=redundant_seconds, page_sizes=page_sizes)
+                                       redundant_seconds=redundant_seconds, page_sizes=page_sizes,
+                                       fault_ledger=ledger)
         return _clients[key]
 
 

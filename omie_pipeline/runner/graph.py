@@ -146,7 +146,7 @@ def run_configured_pass(account: str, db_url: str | None, *, settle_timeout_seco
     from omie_pipeline.definitions import defs
 
     store = Store(db_url)
-    client = OmieResource().client()
+    client = OmieResource().client(store)
     progress = Progress(lambda: summarise(store, account), lambda: pacing_wait_seconds(client.metrics()),
                         stream=stream, quiet=quiet)
     try:

@@ -90,6 +90,7 @@ from omie_pipeline.sync.invoice_observations import apply_observation, from_os_r
 from omie_pipeline.sync.invoice_payload import DEFAULT_CATEGORY, OrderFacts, build_order
 from omie_pipeline.sync.omie_tax_capture import keep_omie_taxes
 from omie_pipeline.sync.tax_rates import BASE_REDUCTION_TAGS
+from omie_pipeline.sync.waiting import WaitingDeals, note_waiting
 
 log = logging.getLogger("omie_pipeline.invoices")
 
@@ -332,6 +333,10 @@ def _issue(client: OmieClient, store: Store, account: str, settings: IssueSettin
     summary.results.extend(run.issue_new_deals(to_send))
     summary.paused = dict(run.paused)
     summary.skipped_records = list(run.skipped_records)
+    waiting = tuple(result.deal_id for result in summary.results if result.outcome is Outcome.WAITING)
+    with store.begin() as connection:
+        note_waiting(connection, account, WaitingDeals(waiting, dict(run.paused) if waiting else {},
+                                                       max(run.paused_until.values(), default=None), clock()))
     log.info("account %s: issuing %s", account, {k: v for k, v in summary.counts.items() if v})
     return summary
 
@@ -358,6 +363,7 @@ class _Run:
         self.claimer = claimer
         self.clock = clock
         self.paused: dict[str, str] = {}  # method -> why; once paused, no deal of this run calls it
+        self.paused_until: dict[str, datetime] = {}  # method -> when its pause ends, when Omie or the guard said
         self.skipped_records: list[str] = []
 
     # each deal on its own: a failure is the deal's, never the run's
@@ -402,6 +408,9 @@ class _Run:
         if pause is not None:
             past = " (waiting longer would pass the run's deadline)" if getattr(pause, "past_deadline", False) else ""
             self.paused.setdefault(method, f"{pause.kind}: {pause.message}{past}")
+            seconds = getattr(pause, "retry_after", None)
+            if seconds is not None and method not in self.paused_until:
+                self.paused_until[method] = self.clock() + timedelta(seconds=seconds)
         return DealResult(deal_id, Outcome.WAITING, f"{method} paused ({self.paused[method]}); {what}")
 
     def issue_new_deals(self, items: list[DealToInvoice]) -> list[DealResult]:

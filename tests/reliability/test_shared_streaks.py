@@ -9,15 +9,29 @@ interpreter has).
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.omie import account as in_process, errors
+from omie_pipeline.runner.summary import summarise
 from omie_pipeline.store import Store
 from omie_pipeline.store.fault_streaks import StoredFaultStreaks
+from omie_pipeline.store.tables import omie_fault_streaks
+from omie_pipeline.sync.invoices import Outcome
 
+from invoices.conftest import prepare_account
 from support.simulated_omie import client_for
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.reliability
 
@@ -71,3 +85,51 @@ def test_a_success_in_any_process_starts_the_count_again(monkeypatch, sim, store
     assert sim.stats()["misuse_blocks_started"] == 0
     first.close()
     second.close()
+
+
+def pause_in_store(store: Store, app_key: str, method: str, minutes: int = 30) -> datetime:
+    """Another process's guard paused `method` of the key: the pause it wrote in the store."""
+    until = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    with store.begin() as connection:
+        connection.execute(sa.insert(omie_fault_streaks).values(app_key=app_key, method=method, streak=0,
+                                                                paused_until=until, updated_at=until))
+    return until
+
+
+def test_deals_left_waiting_by_a_pause_another_process_set_are_counted_with_until_when(store: Store, sim) -> None:
+    until = pause_in_store(store, sim.config.app_key, "IncluirOS")
+    account = prepare_account(store, sim)
+    client = client_for(sim, fault_ledger=StoredFaultStreaks(store, sim.config.app_key))
+    deal_ids = account.add_deals(3)
+
+    issued = account.issue(client)
+
+    assert issued.count(Outcome.WAITING) == 3 and "IncluirOS" not in sim.stats()["calls"]
+    summary = summarise(store, account.name)
+    assert summary.waiting_deals == 3 and {o.deal_id for o in summary.outcomes if o.outcome == "waiting"} == set(deal_ids)
+    assert abs((summary.waiting.until - until).total_seconds()) < 60
+    assert f"paused until {to_sao_paulo(summary.waiting.until):%H:%M} (São Paulo)" in summary.outcomes[0].reason
+    client.close()
+
+
+def test_sync_exits_3_and_says_how_many_deals_wait_and_until_when(sim, tmp_path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    store = Store(db_url)
+    until = pause_in_store(store, sim.config.app_key, "IncluirOS")
+    store.dispose()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(tmp_path / "home"), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=sim.config.app_key,
+               OMIE_APP_SECRET=sim.config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
+               OMIE_PIPELINE_DB_URL=db_url, SALESOS_DEALS_URL=str(REPO / "omie_pipeline" / "sample_data" / "deals.csv"),
+               OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
+               OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"), OMIE_PIPELINE_TAX_REGIME="lucro_presumido")
+    cli = str(Path(sys.executable).with_name("omie-pipeline"))
+
+    result = subprocess.run([cli, "sync", "--settle-timeout", "5"], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=240)
+
+    assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-2000:]
+    line = next(line for line in result.stdout.splitlines() if "deals waiting" in line)
+    assert re.search(r"\b\d+ deals waiting, nothing sent for them: IncluirOS paused", line), line
+    assert f"paused until {to_sao_paulo(until):%H:%M} (São Paulo)" in line
+    assert sim.config.app_secret not in result.stdout + result.stderr

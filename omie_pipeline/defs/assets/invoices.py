@@ -53,7 +53,7 @@ def redundant_interval(omie: OmieResource) -> timedelta:
 def nfse_invoices(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource) -> dg.MaterializeResult:
     """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing)."""
     account = context.partition_key
-    summary = issue_invoices(omie.client(), store.store(), account,
+    summary = issue_invoices(omie.client(store.store()), store.store(), account,
                              settings=IssueSettings(redundant_interval=redundant_interval(omie)),
                              claimer=f"dagster:{context.run.run_id}")
     for result in summary.results:
@@ -138,7 +138,8 @@ def nfse_status(context: dg.AssetExecutionContext, omie: OmieResource, store: St
     settings = load_settings()
     account = context.partition_key
     rechecks = parse_deal_ids(context.run.tags.get(REFRESH_DEALS_TAG))
-    summary = refresh_statuses(omie.client(), store.store(), account, recheck_deal_ids=rechecks, settings=RefreshSettings(
+    summary = refresh_statuses(omie.client(store.store()), store.store(), account, recheck_deal_ids=rechecks,
+                               settings=RefreshSettings(
         redundant_interval=redundant_interval(omie),
         stuck_after=timedelta(minutes=settings.omie_pipeline_stuck_after_minutes),
         status_grace=timedelta(minutes=settings.omie_pipeline_status_grace_minutes),

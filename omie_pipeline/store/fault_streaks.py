@@ -61,9 +61,3 @@ class StoredFaultStreaks:
                                .values(streak=0, updated_at=datetime.now(timezone.utc)))
         self._seen[method] = 0
 
-
-def paused_methods(connection: sa.Connection, app_key: str, now: datetime) -> dict[str, datetime]:
-    """The methods of an app key paused by the misuse guard at `now`, and when each pause ends."""
-    rows = connection.execute(sa.select(streaks.c.method, streaks.c.paused_until).where(
-        streaks.c.app_key == str(app_key), streaks.c.paused_until > now))
-    return {row.method: row.paused_until for row in rows}

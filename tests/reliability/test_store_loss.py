@@ -8,7 +8,12 @@ collecting Omie's "already registered" faults, which count towards the key's mis
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +34,8 @@ from invoices.conftest import FAST, Account, calls, calls_since, prepare_account
 from support.simulated_omie import client_for
 
 pytestmark = pytest.mark.reliability
+
+REPO = Path(__file__).resolve().parents[2]
 
 DEALS = 200
 
@@ -134,3 +141,37 @@ def test_after_a_lost_store_clients_are_matched_from_omies_listing_not_registere
 def _cnpj(index: int) -> str:
     first = f"{31000000 + index:08d}0001"
     return first + cnpj_check_digits(first)
+
+
+def test_sync_after_losing_its_store_exits_0_with_every_deal_accounted_for(make_sim, tmp_path) -> None:
+    sim = make_sim(seed=11, clients=20, nfse_delay=(0.2, 0.5), redundant_seconds=1.0)
+    store_file = tmp_path / "store.sqlite"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(tmp_path / "home"), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=sim.config.app_key,
+               OMIE_APP_SECRET=sim.config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
+               OMIE_PIPELINE_DB_URL=f"sqlite:///{store_file}",
+               SALESOS_DEALS_URL=str(REPO / "omie_pipeline" / "sample_data" / "deals.csv"),
+               OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
+               OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"), OMIE_PIPELINE_TAX_REGIME="lucro_presumido")
+    cli = str(Path(sys.executable).with_name("omie-pipeline"))
+
+    def sync() -> dict:
+        result = subprocess.run([cli, "sync", "--json", "--settle-timeout", "30"], cwd=REPO, env=env,
+                                capture_output=True, text=True, timeout=240)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        return json.loads(result.stdout)
+
+    first = sync()
+    for path in tmp_path.glob("store.sqlite*"):  # the disk holding the store is lost
+        path.unlink()
+    orders = len(sim.state.orders)
+    errors_before = dict(sim.stats()["errors"])
+
+    second = sync()
+
+    assert len(sim.state.orders) == orders and sim.stats()["errors"].get("IncluirOS", 0) == errors_before.get(
+        "IncluirOS", 0)
+    assert second["waiting"] is None
+    assert {o["deal_id"] for o in second["deal_outcomes"]} == {o["deal_id"] for o in first["deal_outcomes"]}
+    assert not [o for o in second["deal_outcomes"] if o["outcome"] in ("pending", "waiting")]
+    assert sum(second["invoices"].values()) == sum(first["invoices"].values()) == orders > 0

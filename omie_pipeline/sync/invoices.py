@@ -30,9 +30,11 @@ so a few hundred of them would get the key blocked. One `ListarOS` page filtered
 n new deals costs ceil(n / page size) look-ups. A key found is adopted; only keys Omie does not hold
 are sent. When a batch's look-up fails, its intents are dropped unsent and their deals wait for the
 next run. `IncluirOS`'s own "already registered" answer (another process sent the key meanwhile) is
-an adoption too. Deals that cannot be
-invoiced yet, and deals whose `IncluirOS` Omie refused (so no OS exists), are deal issues of the
-invoice stage, not invoices. One deal's failure never stops the others.
+an adoption too.
+
+Deals that cannot be invoiced yet, and deals whose `IncluirOS` Omie refused (so no OS exists), are
+deal issues of the invoice stage, not invoices. One deal's failure never stops the others. Deals
+left unsent because a call was paused are noted in the store (`sync.waiting`) for the run's report.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def link_command(account: str | None, full_index: bool) -> None:
     account = account or settings.omie_pipeline_account
     store = Store(settings.db_url)
     try:
-        client = omie_client_for(settings)
+        client = omie_client_for(settings, store)
         index = refresh_client_index(client, store, account, full_refresh=full_index)
         linked = link_clients(client, store, account)
     except (SettingsError, errors.OmieError) as error:

@@ -134,7 +134,7 @@ def wait_command(deal_id: str, timeout: float, account: str | None) -> None:
 
     settings = _settings()
     account = account or settings.omie_pipeline_account
-    with _store(settings) as store, _client(settings) as client:
+    with _store(settings) as store, _client(settings, store) as client:
         try:
             result = wait_for_invoice(client, store, account, deal_id, timeout=timeout, interval=_interval(settings),
                                       on_poll=lambda invoice: click.echo(f"{_now()}  {invoice.status}", err=True))
@@ -172,7 +172,7 @@ def cancel_command(deal_id: str, reason: str, requested_by: str | None, confirm_
 
     settings = _settings()
     account = account or settings.omie_pipeline_account
-    with _store(settings) as store, _client(settings) as client:
+    with _store(settings) as store, _client(settings, store) as client:
         try:
             result = cancel_invoice(client, store, account, deal_id, reason=reason,
                                     requested_by=requested_by or getpass.getuser(), interval=_interval(settings),
@@ -287,8 +287,10 @@ def _store(settings: Settings) -> Iterator[Store]:
 
 
 @contextmanager
-def _client(settings: Settings):
+def _client(settings: Settings, store: Store):
+    """A client whose misuse guard counts faults in the store, with every other process of the key."""
     from omie_pipeline.omie import OmieClient, OmieLimits
+    from omie_pipeline.store.fault_streaks import StoredFaultStreaks
 
     try:
         app_key, app_secret = settings.require_omie_credentials()
@@ -296,7 +298,8 @@ def _client(settings: Settings):
         _fail(str(problem))
     client = OmieClient(settings.omie_base_url, app_key, app_secret,
                         limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes)
+                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes,
+                        fault_ledger=StoredFaultStreaks(store, app_key))
     try:
         yield client
     finally:
@@ -310,7 +313,7 @@ def _download(settings: Settings, store: Store, account: str, deal_id: str, pdf_
     from omie_pipeline.sync.invoice_actions import InvoiceActionError
     from omie_pipeline.sync.invoice_documents import download_documents
 
-    with _client(settings) as client:
+    with _client(settings, store) as client:
         try:
             download_documents(client, store, account, deal_id, pdf_path=pdf_path, xml_path=xml_path,
                                interval=_interval(settings), on_wait=_tell_wait)

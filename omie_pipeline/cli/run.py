@@ -39,6 +39,11 @@ def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | 
         until = max(summary.held_until.values())
         echo(f"  {len(summary.held_until)} invoices held by an interrupted run until {to_sao_paulo(until):%H:%M} "
              "(São Paulo): no OS was recorded for them, and the first sync after that sends them")
+    if summary.waiting_deals:
+        waiting = summary.waiting
+        until = f"; paused until {to_sao_paulo(waiting.until):%H:%M} (São Paulo)" if waiting.until else ""
+        echo(f"  {summary.waiting_deals} deals waiting, nothing sent for them: {waiting.describe()}{until}; "
+             "the first sync after that sends them")
     if not outcome.settled and summary.waiting_on_prefeitura:
         echo("  some invoices are still waiting on the prefeitura; the status refresh schedule follows them")
     for path in reports:
@@ -106,4 +111,16 @@ def sync(settle_timeout: float, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         _print_summary(summary, outcome, None, [])
-    sys.exit(0 if outcome.success else 1)
+    sys.exit(sync_exit_code(outcome, summary))
+
+
+EXIT_DEALS_WAITING = 3
+"""`sync` ran, but Omie's calls were paused (misuse guard, blocked key, a wait past the run's deadline)
+and deals were left unsent: a scheduler that reads only the exit status must not see a success."""
+
+
+def sync_exit_code(outcome: PassResult, summary: PipelineSummary) -> int:
+    """0 every deal accounted for; 1 a run failed; 3 deals wait on a paused Omie call."""
+    if not outcome.success:
+        return 1
+    return EXIT_DEALS_WAITING if summary.waiting_deals else 0

@@ -119,6 +119,7 @@ def _settings() -> Settings:
 def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None:
     from omie_pipeline.omie import OmieClient, OmieLimits
     from omie_pipeline.omie.errors import OmieError
+    from omie_pipeline.store.fault_streaks import StoredFaultStreaks
     from omie_pipeline.sync.catalog import sync_catalog
     from omie_pipeline.sync.service_map import (
         ServiceMapError,
@@ -136,7 +137,8 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
         click.echo(f"service map {loaded.path}, {problem}", err=True)
     client = OmieClient(settings.omie_base_url, app_key, app_secret,
                         limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes)
+                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes,
+                        fault_ledger=StoredFaultStreaks(store, app_key))
     try:
         catalog = sync_catalog(client, store, account, full=full)
         rates = sync_tax_rates(client, store, account, confirmed_regime=settings.omie_pipeline_tax_regime)

@@ -51,7 +51,7 @@ def wait_for_nfse(context: dg.OpExecutionContext, config: InvoiceWaitConfig, omi
     """Poll Omie (one request per redundancy interval) until the invoice is final or the timeout."""
     account = config.account or pipeline.account
     try:
-        result = wait_for_invoice(omie.client(), store.store(), account, config.deal_id, timeout=config.timeout,
+        result = wait_for_invoice(omie.client(store.store()), store.store(), account, config.deal_id, timeout=config.timeout,
                                   interval=omie.redundant_interval(),
                                   on_poll=lambda invoice: context.log.info("deal %s: %s", invoice.deal_id,
                                                                            invoice.status))
@@ -77,7 +77,7 @@ def cancel_nfse(context: dg.OpExecutionContext, config: InvoiceCancelConfig, omi
     account = config.account or pipeline.account
     requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
     try:
-        result = cancel_invoice(omie.client(), store.store(), account, config.deal_id, reason=config.reason,
+        result = cancel_invoice(omie.client(store.store()), store.store(), account, config.deal_id, reason=config.reason,
                                 requested_by=requested_by, interval=omie.redundant_interval(),
                                 confirm_timeout=config.confirm_timeout)
     except CancelRefusedError as refused:

@@ -71,14 +71,16 @@ class OmieResource(dg.ConfigurableResource):
     redundant_seconds: float = Field(_default("omie_redundant_seconds"), ge=0, description="OMIE_REDUNDANT_SECONDS.")
     page_sizes: dict[str, int] = Field(default_factory=dict, description="OMIE_PAGE_SIZES, per listing method.")
 
-    def client(self):
-        """The process's `OmieClient` for these settings, created on first use."""
+    def client(self, store: Store | None = None):
+        """The process's `OmieClient` for these settings, created on first use. With the state store,
+        the misuse guard counts faults there, where every process of the app key adds to one count
+        (as Omie counts), not in this process alone."""
         missing = [name for name, value in (("OMIE_APP_KEY", self.app_key), ("OMIE_APP_SECRET", self.app_secret))
                    if not value]
         if missing:
             raise SettingsError(f"missing {' and '.join(missing)}: set the Omie app's key and secret")
         return shared_omie_client(self.base_url, self.app_key, self.app_secret, self.window_seconds,
-                                  self.redundant_seconds, self.page_sizes)
+                                  self.redundant_seconds, self.page_sizes, store)
 
     def redundant_interval(self) -> timedelta:
         """Omie's interval between two requests about one id, as the client is configured with it."""
@@ -90,24 +92,29 @@ _clients_lock = threading.Lock()
 
 
 def shared_omie_client(base_url: str, app_key: str, app_secret: str, window_seconds: float,
-                       redundant_seconds: float, page_sizes: Mapping[str, int] | None = None):
-    """One client per (URL, key, secret, window, interval, page sizes) in this process."""
+                       redundant_seconds: float, page_sizes: Mapping[str, int] | None = None,
+                       store: Store | None = None):  # fmt: skip
+    """One client per (URL, key, secret, window, interval, page sizes, store of its fault streaks) in this process."""
     from omie_pipeline.omie import OmieClient, OmieLimits
+    from omie_pipeline.store.fault_streaks import StoredFaultStreaks
 
     key = (base_url, app_key, hashlib.sha256(app_secret.encode()).hexdigest(), window_seconds, redundant_seconds,
-           tuple(sorted((page_sizes or {}).items())))
+           tuple(sorted((page_sizes or {}).items())), store.url if store is not None else None)
     with _clients_lock:
         if key not in _clients:
+            ledger = StoredFaultStreaks(store, app_key) if store is not None else None
             _clients[key] = OmieClient(base_url, app_key, app_secret, limits=OmieLimits(window_seconds=window_seconds),
-                                       redundant_seconds=redundant_seconds, page_sizes=page_sizes)
+                                       redundant_seconds=redundant_seconds, page_sizes=page_sizes,
+                                       fault_ledger=ledger)
         return _clients[key]
 
 
-def omie_client_for(settings: Settings):
-    """The process's shared client for these settings (the one the Dagster resource also gets)."""
+def omie_client_for(settings: Settings, store: Store | None = None):
+    """The process's shared client for these settings (the one the Dagster resource also gets);
+    with the state store, its misuse guard counts faults where every process sees them."""
     app_key, app_secret = settings.require_omie_credentials()
     return shared_omie_client(settings.omie_base_url, app_key, app_secret, settings.omie_rate_window_seconds,
-                              settings.omie_redundant_seconds, settings.page_sizes)
+                              settings.omie_redundant_seconds, settings.page_sizes, store)
 
 
 class PipelineResource(dg.ConfigurableResource):

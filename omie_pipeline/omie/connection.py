@@ -27,6 +27,7 @@ from omie_pipeline.omie.account import shared_account
 from omie_pipeline.omie.deadline import seconds_left
 from omie_pipeline.omie.methods import is_read
 from omie_pipeline.omie.metrics import CallMetrics
+from omie_pipeline.omie.misuse import FaultStreaks, StreakLedger
 from omie_pipeline.omie.pacing import OmieLimits
 from omie_pipeline.omie.transport import Transport
 
@@ -53,6 +54,8 @@ class OmieConnection:
     `backoff_max`, with jitter) is not limited by it.
     `fault_streak_limit` consecutive business faults of one method pause that method for
     `fault_pause_seconds` (None: never), keeping clear of Omie's misuse block.
+    With a `fault_ledger` those streaks are kept there, where every process of the app key sees
+    them (Omie counts per key), instead of in this process.
     `concurrency_waits` are the waits after the first and every later concurrency refusal of a call.
     """
 
@@ -72,6 +75,7 @@ class OmieConnection:
         fault_streak_limit: int | None = 8,
         fault_pause_seconds: float = 1800.0,
         concurrency_waits: tuple[float, float] = CONCURRENCY_WAITS,
+        fault_ledger: StreakLedger | None = None,
     ) -> None:
         if not app_key or not app_secret:
             raise ValueError("the Omie app key and app secret are both required")
@@ -91,6 +95,8 @@ class OmieConnection:
             self._transport.base_url, str(app_key), self.limits, redundant_seconds,
             fault_streak_limit, fault_pause_seconds,
         )
+        self._streaks = (FaultStreaks(fault_streak_limit, fault_pause_seconds, fault_ledger)
+                         if fault_ledger is not None else self._account.streaks)
         self._metrics = CallMetrics()
 
     @property
@@ -187,7 +193,7 @@ class OmieConnection:
 
     def _attempt(self, path: str, method: str, param: dict[str, Any]) -> dict[str, Any]:
         account = self._account
-        account.streaks.check(method)
+        self._streaks.check(method)
         with account.pacer.slot(method, self.max_wait) as waited:
             self._metrics.sent(method, waited)
             try:
@@ -200,9 +206,9 @@ class OmieConnection:
                     log.warning("omie blocked app key %s for %.0f s: %s", self._transport.app_key, seconds,
                                 failure.faultstring or failure.message)
                 if isinstance(failure, errors.MISUSE_COUNTED_ERRORS) and not isinstance(failure, errors.NoRecordsError):
-                    account.streaks.record(method, faulted=True)
+                    self._streaks.record(method, faulted=True)
                 raise
-        account.streaks.record(method, faulted=False)
+        self._streaks.record(method, faulted=False)
         return answer
 
     def _retry_delay(self, failure: errors.OmieError, attempt: int, concurrency_refusals: int) -> float:

@@ -153,7 +153,7 @@ def run_configured_pass(account: str, db_url: str | None, *, settle_timeout_seco
     settings = load_settings()
     defs = build_definitions(settings)
     store = Store(db_url or settings.db_url)
-    client = omie_client_for(settings)
+    client = omie_client_for(settings, store)
     progress = Progress(lambda: summarise(store, account), lambda: pacing_wait_seconds(client.metrics()),
                         stream=stream, quiet=quiet)
     try:

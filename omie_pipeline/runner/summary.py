@@ -14,6 +14,7 @@ from omie_pipeline.domain.timeutil import now_utc, to_sao_paulo
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
 from omie_pipeline.sync.invoices import IssueSettings
+from omie_pipeline.sync.waiting import WaitingDeals, read_waiting
 
 CLAIM_LEASE = IssueSettings().claim_lease
 
@@ -45,6 +46,12 @@ class PipelineSummary:
     held_until: dict[str, datetime] = field(default_factory=dict)
     """Deals whose intent a run claimed and left before Omie recorded an OS (it was interrupted):
     nothing is sent for them until the claim's lease runs out."""
+    waiting: WaitingDeals | None = None
+    """Deals the last issuing run left unsent because Omie's calls were paused (still without an invoice)."""
+
+    @property
+    def waiting_deals(self) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.outcome == "waiting")
 
     @property
     def waiting_on_prefeitura(self) -> int:
@@ -70,6 +77,9 @@ class PipelineSummary:
             "issues_by_reason": dict(self.issues),
             "invoiced_amount": str(self.invoiced_amount),
             "deal_outcomes": [outcome.as_dict() for outcome in self.outcomes],
+            "waiting": None if not self.waiting_deals else {
+                "deals": self.waiting_deals, "why": self.waiting.describe(),
+                "until": self.waiting.until.isoformat() if self.waiting.until else None},
         }
 
 
@@ -98,6 +108,8 @@ def summarise(store: Store, account: str, claim_lease: timedelta = CLAIM_LEASE,
             .order_by(deal_issues.c.id)
         ):
             open_issues.setdefault(row.deal_id, []).append(row)
+        summary.waiting = read_waiting(connection, account)
+    waiting = set(summary.waiting.deal_ids) if summary.waiting else set()
     for invoice in invoice_rows.values():
         summary.invoices[invoice.status] += 1
         summary.invoiced_amount += invoice.gross_amount
@@ -118,9 +130,16 @@ def summarise(store: Store, account: str, claim_lease: timedelta = CLAIM_LEASE,
             first = open_issues[deal_id][0]
             reasons = "; ".join(f"{issue.field}: {issue.message}" for issue in open_issues[deal_id])
             summary.outcomes.append(DealOutcome(deal_id, "issue", reasons or first.reason))
+        elif deal_id in waiting:
+            summary.outcomes.append(DealOutcome(deal_id, "waiting", _waiting_reason(summary.waiting)))
         else:
             summary.outcomes.append(DealOutcome(deal_id, "pending", "not processed yet"))
     return summary
+
+
+def _waiting_reason(waiting: WaitingDeals) -> str:
+    until = f"; paused until {to_sao_paulo(waiting.until):%H:%M} (São Paulo)" if waiting.until else ""
+    return f"nothing sent: {waiting.describe()}{until}; the first sync after that sends it"
 
 
 def _held_until(invoice, claim_lease: timedelta, now: datetime) -> datetime | None:

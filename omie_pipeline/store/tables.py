@@ -262,6 +262,16 @@ sync_state = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
 )
 
+omie_fault_streaks = sa.Table(
+    "omie_fault_streaks",
+    metadata,
+    sa.Column("app_key", sa.String(64), primary_key=True),
+    sa.Column("method", sa.String(64), primary_key=True),
+    sa.Column("streak", sa.Integer, nullable=False),
+    sa.Column("paused_until", TS, nullable=True),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
 alerts_sent = sa.Table(
     "alerts_sent",
     metadata,

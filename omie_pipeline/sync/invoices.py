@@ -22,10 +22,19 @@ The protocol (design.md, "Exactly once, by construction"):
    Omie says it is not invoiced yet. Not found and never created: the intent is dropped and the
    deal starts again in the same run.
 
-A freshly inserted intent is sent without a look-up: its key did not exist a moment ago, and if
-Omie holds it anyway (a restored database) the duplicate-key fault adopts it. Deals that cannot be
-invoiced yet, and deals whose `IncluirOS` Omie refused (so no OS exists), are deal issues of the
-invoice stage, not invoices. One deal's failure never stops the others.
+New intents are looked up before anything is sent: the store cannot prove that Omie holds nothing
+under a key (a lost store, or one restored from an older backup, forgets OS that Omie keeps), and
+each "already registered" answer to `IncluirOS` is a fault that counts towards Omie's misuse block,
+so a few hundred of them would get the key blocked. One `ListarOS` page filtered by the keys
+(`filtrar_por_codigo`, as many keys as the listing's page size) answers for a whole batch: a run of
+n new deals costs ceil(n / page size) look-ups. A key found is adopted; only keys Omie does not hold
+are sent. When a batch's look-up fails, its intents are dropped unsent and their deals wait for the
+next run. `IncluirOS`'s own "already registered" answer (another process sent the key meanwhile) is
+an adoption too.
+
+Deals that cannot be invoiced yet, and deals whose `IncluirOS` Omie refused (so no OS exists), are
+deal issues of the invoice stage, not invoices. One deal's failure never stops the others. Deals
+left unsent because a call was paused are noted in the store (`sync.waiting`) for the run's report.
 """
 
 from __future__ import annotations
@@ -103,6 +112,7 @@ from omie_pipeline.sync.invoice_payload import (
 )
 from omie_pipeline.sync.omie_tax_capture import keep_omie_taxes
 from omie_pipeline.sync.tax_rates import BASE_REDUCTION_TAGS
+from omie_pipeline.sync.waiting import WaitingDeals, note_waiting
 
 log = logging.getLogger("omie_pipeline.invoices")
 
@@ -185,6 +195,14 @@ class PreparedInvoice:
     breakdown: TaxBreakdown
     description: str | None
     email: str | None
+
+
+@dataclass(frozen=True)
+class _NewIntent:
+    """An intent recorded in this run, not sent yet, with the order it sends."""
+
+    invoice: Invoice
+    order: dict[str, Any]
 
 
 class ClaimLost(RuntimeError):
@@ -334,9 +352,13 @@ def _issue(client: OmieClient, store: Store, account: str, settings: IssueSettin
                 "changed since: not sent again (see the deal's invoice issue for the fix)"))
         else:
             to_send.append(item)
-    summary.results.extend(run.each(to_send, run.issue_new, lambda item: item.deal["deal_id"]))
+    summary.results.extend(run.issue_new_deals(to_send))
     summary.paused = dict(run.paused)
     summary.skipped_records = list(run.skipped_records)
+    waiting = tuple(result.deal_id for result in summary.results if result.outcome is Outcome.WAITING)
+    with store.begin() as connection:
+        note_waiting(connection, account, WaitingDeals(waiting, dict(run.paused) if waiting else {},
+                                                       max(run.paused_until.values(), default=None), clock()))
     log.info("account %s: issuing %s", account, {k: v for k, v in summary.counts.items() if v})
     return summary
 
@@ -363,22 +385,27 @@ class _Run:
         self.claimer = claimer
         self.clock = clock
         self.paused: dict[str, str] = {}  # method -> why; once paused, no deal of this run calls it
+        self.paused_until: dict[str, datetime] = {}  # method -> when its pause ends, when Omie or the guard said
         self.skipped_records: list[str] = []
 
     # each deal on its own: a failure is the deal's, never the run's
 
+    def guarded(self, step: Callable[[Any], Any], item: Any, deal_of: Callable[[Any], str]) -> Any:
+        """`step(item)`, with any failure turned into the deal's result."""
+        try:
+            return step(item)
+        except ClaimLost as lost:
+            return DealResult(deal_of(item), Outcome.SKIPPED, str(lost))
+        except Exception as failure:  # one deal's failure never stops the others
+            detail = f"{type(failure).__name__}: {redact_cpfs(str(failure))}"
+            log.warning("deal %s: %s", deal_of(item), detail)
+            self._release_deal(deal_of(item))
+            return DealResult(deal_of(item), Outcome.FAILED, detail)
+
     def each(self, items: Collection[Any], step: Callable[[Any], DealResult],
              deal_of: Callable[[Any], str]) -> list[DealResult]:  # fmt: skip
         def guarded(item: Any) -> DealResult:
-            try:
-                return step(item)
-            except ClaimLost as lost:
-                return DealResult(deal_of(item), Outcome.SKIPPED, str(lost))
-            except Exception as failure:  # one deal's failure never stops the others
-                detail = f"{type(failure).__name__}: {redact_cpfs(str(failure))}"
-                log.warning("deal %s: %s", deal_of(item), detail)
-                self._release_deal(deal_of(item))
-                return DealResult(deal_of(item), Outcome.FAILED, detail)
+            return self.guarded(step, item, deal_of)
 
         if self.settings.workers <= 1 or len(items) <= 1:
             return [guarded(item) for item in items]
@@ -403,12 +430,67 @@ class _Run:
         if pause is not None:
             past = " (waiting longer would pass the run's deadline)" if getattr(pause, "past_deadline", False) else ""
             self.paused.setdefault(method, f"{pause.kind}: {pause.message}{past}")
+            seconds = getattr(pause, "retry_after", None)
+            if seconds is not None and method not in self.paused_until:
+                self.paused_until[method] = self.clock() + timedelta(seconds=seconds)
         return DealResult(deal_id, Outcome.WAITING, f"{method} paused ({self.paused[method]}); {what}")
 
-    def issue_new(self, item: DealToInvoice) -> DealResult:
+    def issue_new_deals(self, items: list[DealToInvoice]) -> list[DealResult]:
+        """Record each ready deal's intent, look the new keys up in Omie, then adopt or send each."""
+        results: list[DealResult] = []
+        intents: list[_NewIntent] = []
+        for item in items:
+            recorded = self.guarded(self.record_intent, item, lambda item: item.deal["deal_id"])
+            (results if isinstance(recorded, DealResult) else intents).append(recorded)
+        found, failed = self.look_up_keys([intent.invoice for intent in intents])
+        results.extend(self.each(intents, lambda intent: self.send_new(intent, found, failed),
+                                 lambda intent: intent.invoice.deal_id))
+        return results
+
+    def look_up_keys(self, intents: list[Invoice]) -> tuple[dict[str, OsRecord], dict[str, Exception]]:
+        """The OS Omie holds under these new keys, one `ListarOS` page per batch of keys; and the
+        keys whose batch could not be looked up, with the failure."""
+        found: dict[str, OsRecord] = {}
+        failed: dict[str, Exception] = {}
+        size = self.client.page_size("ListarOS")
+        for start in range(0, len(intents), size):
+            codes = [invoice.idempotency_key for invoice in intents[start:start + size]]
+            try:
+                for record in self.client.list_os(integration_codes=codes, page_size=size, on_invalid=self._skip):
+                    if record.cCodIntOS in codes:
+                        found[record.cCodIntOS] = record
+            except Exception as failure:  # Omie's fault or an unreadable answer: these deals wait
+                why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
+                log.warning("account %s: look-up of %d new keys failed: %s", self.account, len(codes), why)
+                failed.update((code, failure) for code in codes)
+        return found, failed
+
+    def send_new(self, intent: _NewIntent, found: Mapping[str, OsRecord],
+                 failed: Mapping[str, Exception]) -> DealResult:  # fmt: skip
+        """Adopt the OS Omie already holds under the key; else send IncluirOS, unless the look-up
+        failed or IncluirOS is paused (the unsent intent is dropped and the deal waits)."""
+        invoice = intent.invoice
+        key = invoice.idempotency_key
+        if key in found:
+            return self.adopt(invoice, found[key], "found in Omie by key before sending (the store had no record "
+                                                   "of its OS)")
+        if key in failed or "IncluirOS" in self.paused:
+            with self.store.begin() as connection:
+                delete_unsent_intent(connection, invoice.id, self.claimer)
+            failure = failed.get(key)
+            if failure is None:
+                return self.waiting(invoice.deal_id, "IncluirOS", None, "the deal is sent on a later run")
+            if isinstance(failure, PAUSES):
+                return self.waiting(invoice.deal_id, "ListarOS", failure,
+                                    "its key is looked up, and the deal sent, on a later run")
+            why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
+            return DealResult(invoice.deal_id, Outcome.FAILED,
+                              f"look-up of its key in Omie failed ({why}); nothing sent; the next run looks again")
+        return self.create_os(invoice, intent.order)
+
+    def record_intent(self, item: DealToInvoice) -> DealResult | _NewIntent:
+        """The deal's intent recorded and claimed, with its order; or why it has none."""
         deal_id = item.deal["deal_id"]
-        if "IncluirOS" in self.paused:
-            return self.waiting(deal_id, "IncluirOS", None, "the deal is sent on a later run")
         now = self.clock()
         with self.store.begin() as connection:
             prepared = prepare_invoice(connection, self.account, item.deal, item.codigo_cliente_omie, now)
@@ -427,7 +509,7 @@ class _Run:
                            prepared.service.description or prepared.service.code or "", prepared.description,
                            prepared.email, prepared.breakdown, self.settings.category)
         self._say_if_clipped(invoice, facts, now)
-        return self.create_os(invoice, build_order(facts, now.astimezone(SAO_PAULO).date()))
+        return _NewIntent(invoice, build_order(facts, now.astimezone(SAO_PAULO).date()))
 
     def _say_if_clipped(self, invoice: Invoice, facts: OrderFacts, now: datetime) -> None:
         """A description longer than the note takes is clipped; the invoice's history says so."""

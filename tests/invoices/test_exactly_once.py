@@ -188,12 +188,30 @@ def test_os_invoiced_in_omie_before_its_id_was_recorded_is_adopted_as_it_is(acco
     finish(account, [deal])
 
 
-def test_a_restored_store_meets_omies_duplicate_key_and_adopts(account: Account) -> None:
+def test_a_restored_store_finds_the_os_by_key_before_sending_and_adopts(account: Account) -> None:
     (deal,) = account.add_deals(1)
     account.issue()
     with account.store.begin() as connection:  # the store restored from a backup taken before the emission
         connection.execute(sa.delete(invoices).where(invoices.c.deal_id == deal))
         connection.execute(sa.delete(invoice_events).where(invoice_events.c.deal_id == deal))
+
+    rerun = account.issue()
+
+    assert rerun.of(deal).outcome is Outcome.ADOPTED
+    assert "found in Omie by key before sending" in account_history(account, deal)
+    assert calls(account.sim)["IncluirOS"] == 1 and calls(account.sim)["FaturarOS"] == 1
+    assert account.sim.stats()["errors"].get("IncluirOS", 0) == 0
+    finish(account, [deal])
+
+
+def test_a_key_sent_by_another_process_after_the_look_up_meets_omies_duplicate_and_adopts(
+        account: Account, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    (deal,) = account.add_deals(1)
+    account.issue()
+    with account.store.begin() as connection:
+        connection.execute(sa.delete(invoices).where(invoices.c.deal_id == deal))
+        connection.execute(sa.delete(invoice_events).where(invoice_events.c.deal_id == deal))
+    monkeypatch.setattr(account.client, "list_os", lambda **_: iter(()))  # the OS came after the look-up
     time.sleep(REDUNDANT_SECONDS)  # sooner, Omie would refuse the identical IncluirOS as redundant instead
 
     rerun = account.issue()
@@ -201,6 +219,7 @@ def test_a_restored_store_meets_omies_duplicate_key_and_adopts(account: Account)
     assert rerun.of(deal).outcome is Outcome.ADOPTED
     assert "Omie already holds this key" in account_history(account, deal)
     assert calls(account.sim)["IncluirOS"] == 2 and calls(account.sim)["FaturarOS"] == 1
+    monkeypatch.undo()
     finish(account, [deal])
 
 

@@ -38,7 +38,8 @@ def test_life_cycle_to_issued(account: Account) -> None:
 
     assert [summary.of(deal).outcome for deal in deal_ids] == [Outcome.SUBMITTED] * 3
     # One ConsultarOS per new OS keeps the taxes Omie computed beside the invoice's own.
-    assert calls_since(account.sim, before) == {"IncluirOS": 3, "ConsultarOS": 3, "ValidarOS": 3, "FaturarOS": 3}
+    assert calls_since(account.sim, before) == {"ListarOS": 1, "IncluirOS": 3, "ConsultarOS": 3, "ValidarOS": 3,
+                                                 "FaturarOS": 3}  # one look-up of the three new keys first
     invoice = account.invoice(deal_ids[0])
     assert invoice.status == InvoiceStatus.SUBMITTED and invoice.submitted_at is not None
     # The taxes recorded before sending (Lucro Presumido, IRRF 1.5 % and CSRF 4.65 % withheld).
@@ -188,7 +189,7 @@ def test_a_paused_inclusion_leaves_the_other_deals_waiting_with_the_reason(accou
     assert summary.count(Outcome.FAILED) == 0
     assert all("IncluirOS paused" in summary.of(deal).detail for deal in waiting)
     assert "misuse_risk" in summary.paused["IncluirOS"]
-    assert calls_since(account.sim, before) == {"IncluirOS": 2}  # nothing sent for the waiting deals
+    assert calls_since(account.sim, before) == {"ListarOS": 1, "IncluirOS": 2}  # nothing sent for the waiting deals
     assert account.invoices() == []  # no intent left behind: nothing to resume, the deals simply wait
 
     later = account.issue()

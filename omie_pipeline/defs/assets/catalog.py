@@ -39,7 +39,7 @@ def service_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, om
     """Omie's service catalog of one account, and the product -> service map loaded from its file."""
     account = context.partition_key
     with retry_only_transient():
-        synced = sync_catalog(omie.client(), store.store(), account, full=config.full_reload)
+        synced = sync_catalog(omie.client(store.store()), store.store(), account, full=config.full_reload)
         loaded = load_service_map(store.store(), account, pipeline.service_map_path())
     for problem in synced.problems:
         context.log.warning("not stored: %s", problem)
@@ -74,7 +74,7 @@ def tax_rates(context: dg.AssetExecutionContext, omie: OmieResource, store: Stor
     """The company's tax regime and each service's rates and retentions, as dated versions."""
     account = context.partition_key
     with retry_only_transient():
-        synced = sync_tax_rates(omie.client(), store.store(), account,
+        synced = sync_tax_rates(omie.client(store.store()), store.store(), account,
                                 confirmed_regime=pipeline.regime())
     for problem in synced.problems:
         context.log.warning("no rates: %s", problem)

@@ -28,7 +28,8 @@ def client_index(
     """Omie's clients of one account by CPF/CNPJ, listed in pages and refreshed by change date."""
     account = context.partition_key
     with retry_only_transient():
-        refreshed = refresh_client_index(omie.client(), store.store(), account, full_refresh=config.full_refresh)
+        refreshed = refresh_client_index(omie.client(store.store()), store.store(), account,
+                                         full_refresh=config.full_refresh)
     duplicates = refreshed.duplicates_for_people()
     if refreshed.skipped:
         context.log.warning("%d Omie client record(s) could not be read and were skipped: %s", len(refreshed.skipped),
@@ -56,7 +57,7 @@ def client_links(context: dg.AssetExecutionContext, omie: OmieResource, store: S
     """Each valid closed deal's Omie client: matched by CPF/CNPJ, or created once; else an issue."""
     account = context.partition_key
     try:
-        linked = link_clients(omie.client(), store.store(), account)
+        linked = link_clients(omie.client(store.store()), store.store(), account)
     except errors.OmieError as error:
         raise dg.Failure(description=f"Omie stopped the linking: {error}", allow_retries=False) from error
     with store.store().connect() as connection:

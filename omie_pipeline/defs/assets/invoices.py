@@ -36,7 +36,7 @@ STATUS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2)
 def nfse_invoices(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource) -> dg.MaterializeResult:
     """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing)."""
     account = context.partition_key
-    summary = issue_invoices(omie.client(), store.store(), account,
+    summary = issue_invoices(omie.client(store.store()), store.store(), account,
                              settings=IssueSettings(redundant_interval=omie.redundant_interval()),
                              claimer=f"dagster:{context.run.run_id}")
     for result in summary.results:
@@ -71,7 +71,8 @@ def nfse_status(context: dg.AssetExecutionContext, omie: OmieResource, store: St
     """Current status of every non-final NFS-e of one account (bulk listings, StatusOS only where needed)."""
     account = context.partition_key
     rechecks = parse_deal_ids(context.run.tags.get(REFRESH_DEALS_TAG))
-    summary = refresh_statuses(omie.client(), store.store(), account, recheck_deal_ids=rechecks, settings=RefreshSettings(
+    summary = refresh_statuses(omie.client(store.store()), store.store(), account, recheck_deal_ids=rechecks,
+                               settings=RefreshSettings(
         redundant_interval=omie.redundant_interval(),
         stuck_after=pipeline.stuck_after(),
         status_grace=pipeline.status_grace(),

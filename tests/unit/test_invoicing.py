@@ -104,7 +104,7 @@ def test_a_deal_without_a_client_link_waits_as_an_issue_and_omie_is_not_called(b
 
     summary = books.issue()
 
-    assert summary.of(deal_id) is None
+    assert summary.of(deal_id).outcome is Outcome.NOT_READY and "no Omie client" in summary.of(deal_id).detail
     assert books.fake.calls["IncluirOS"] == 0
 
 

@@ -143,10 +143,25 @@ def browser():
         launched.close()
 
 
+INTEGRATION_FOLDERS = ("simulator", "runner")  # tests that start simulators or the demo themselves
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last, module by module in their usual order.
+    """Mark the integration layer, then run browser tests last, together.
+
+    A test is `integration` when it drives the HTTP simulator: it uses the `sim`/`make_sim`
+    fixtures (directly or through another fixture), or lives in a folder whose tests start a
+    simulator or the demo themselves. `pytest -m "not integration"` is then the fast loop.
 
     While Playwright's sync API is open it keeps the main thread inside a running asyncio loop,
-    so the session's browser must not stay open across tests that use asyncio themselves.
+    so the session's browser must not stay open across tests that use asyncio themselves: browser
+    tests run last, module by module in their usual order, and under pytest-xdist all in one
+    group (`--dist loadgroup`), so one worker runs them, after everything else it was given.
     """
+    for item in items:
+        folder = item.path.parent.name
+        if "make_sim" in getattr(item, "fixturenames", ()) or folder in INTEGRATION_FOLDERS:
+            item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.xdist_group("browser"))
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

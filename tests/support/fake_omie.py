@@ -354,11 +354,12 @@ class FakeOmie:
 
         def wanted(order: FakeOrder) -> bool:
             billed = "C" if order.cancelled else "F" if order.invoiced else "N"
+            day = order.invoiced.date() if order.invoiced is not None else None
             return ((since is None or order.changed.astimezone(SAO_PAULO).date() >= since)
                     and (not (codes or ids) or order.key in codes or order.n_cod_os in ids)
                     and (status is None or status == billed)
-                    and (invoiced_from is None or (order.invoiced is not None and order.invoiced.date() >= invoiced_from))
-                    and (invoiced_to is None or (order.invoiced is not None and order.invoiced.date() <= invoiced_to)))
+                    and (invoiced_from is None or (day is not None and day >= invoiced_from))
+                    and (invoiced_to is None or (day is not None and day <= invoiced_to)))
 
         def fetch(page: dict[str, Any]) -> dict[str, Any]:
             self._enter("ListarOS", page)
@@ -498,7 +499,7 @@ class FakeOmie:
             order = FakeOrder(n_cod_os, f"{len(self.orders) + 1:06d}", _with_omie_taxes(param), moment, moment)
             self.orders[n_cod_os] = order
             return OsStatus.model_validate({"cCodIntOS": key, "nCodOS": n_cod_os, "cNumOS": order.number,
-                                            "cCodStatus": "0", "cDescStatus": "Ordem de Serviço cadastrada com sucesso!"})
+                                            "cCodStatus": "0", "cDescStatus": "OS cadastrada com sucesso!"})
 
     def _invoice(self, key: dict[str, Any]) -> OsActionStatus:
         with self._lock:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import sqlalchemy as sa
+
 from omie_pipeline.omie import errors
 from omie_pipeline.store.invoices import open_invoice_issues
-from omie_pipeline.sync.invoice_payload import build_order, order_description, withholding_text
+from omie_pipeline.store.tables import deals
+from omie_pipeline.sync.invoice_payload import OrderFacts, build_order, order_description, withholding_text
 from omie_pipeline.sync.invoices import Outcome, default_claimer, intent_row, prepare_invoice
 from omie_pipeline.sync.omie_tax_capture import keep_omie_taxes
 from omie_pipeline.sync.omie_taxes import figures_from_nfse, figures_from_os
-from omie_pipeline.store.tables import deals
-
-import sqlalchemy as sa
 
 from .conftest import ACCOUNT, Books
 
@@ -144,8 +144,6 @@ def test_the_order_sent_says_the_withholdings_and_keeps_the_description(books: B
     with books.store.connect() as connection:
         prepared = prepare_invoice(connection, ACCOUNT, _deal_row(books, deal_id), books.client_id,
                                    datetime.now(timezone.utc))
-    from omie_pipeline.sync.invoice_payload import OrderFacts
-
     facts = OrderFacts("KEY-1", books.client_id, prepared.service.service_id, "Consultoria", "Deal text",
                        "ap@cliente.com", prepared.breakdown)
     order = build_order(facts, date(2026, 11, 3))

@@ -1,13 +1,16 @@
-"""The unit layer keeps its promises: every public function of omie_pipeline/sync/ is exercised
-here, and nothing here (the fake included) reaches for the HTTP simulator."""
+"""The unit layer keeps its promises: the fake stands where the client stands, every public
+function of omie_pipeline/sync/ is exercised here, and nothing here reaches for the HTTP simulator."""
 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
 import omie_pipeline.sync
+from omie_pipeline.omie import OmieClient
+from support.fake_omie import FakeOmie
 
 UNIT = Path(__file__).parent
 SUPPORT = UNIT.parent / "support"
@@ -40,3 +43,12 @@ def test_the_unit_layer_and_the_fake_never_touch_the_simulator() -> None:
         text = path.read_text(encoding="utf-8")
         assert not imports.search(text), f"{path.name} imports the simulator"
         assert not fixtures.search(text), f"{path.name} uses a simulator fixture"
+
+
+def test_the_fake_has_every_public_method_of_the_client_with_the_same_parameters() -> None:
+    for name, method in inspect.getmembers(OmieClient, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        assert hasattr(FakeOmie, name), f"FakeOmie lacks {name}"
+        wanted = list(inspect.signature(method).parameters)
+        assert list(inspect.signature(getattr(FakeOmie, name)).parameters) == wanted, name

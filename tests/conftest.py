@@ -156,7 +156,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     While Playwright's sync API is open it keeps the main thread inside a running asyncio loop,
     so the session's browser must not stay open across tests that use asyncio themselves: browser
     tests run last, module by module in their usual order, and under pytest-xdist all in one
-    group (`--dist loadgroup`), so one worker runs them, after everything else it was given.
+    group (`--dist loadgroup --no-loadscope-reorder`, as scripts/test.sh runs it), the last one
+    handed out, so the worker that runs them is given nothing after.
     """
     for item in items:
         folder = item.path.parent.name

@@ -143,10 +143,29 @@ def browser():
         launched.close()
 
 
+INTEGRATION_FOLDERS = ("simulator", "runner")  # tests that start simulators or the demo themselves
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last, module by module in their usual order.
+    """Mark the integration layer; run the longest tests first and browser tests last, together.
+
+    A test is `integration` when it drives the HTTP simulator: it uses the `sim`/`make_sim`
+    fixtures (directly or through another fixture), or lives in a folder whose tests start a
+    simulator or the demo themselves. `pytest -m "not integration"` is then the fast loop.
+
+    The tests of `tests/runner/` run the whole demo (a minute or more each): they go first, so
+    that in a parallel run they overlap the rest instead of finishing alone at the end.
 
     While Playwright's sync API is open it keeps the main thread inside a running asyncio loop,
-    so the session's browser must not stay open across tests that use asyncio themselves.
+    so the session's browser must not stay open across tests that use asyncio themselves: browser
+    tests run last, module by module in their usual order, and under pytest-xdist all in one
+    group (`--dist loadgroup --no-loadscope-reorder`, as scripts/test.sh runs it), the last one
+    handed out, so the worker that runs them is given nothing after.
     """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    for item in items:
+        folder = item.path.parent.name
+        if "make_sim" in getattr(item, "fixturenames", ()) or folder in INTEGRATION_FOLDERS:
+            item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None, item.path.parent.name != "runner"))

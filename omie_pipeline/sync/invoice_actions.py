@@ -265,9 +265,9 @@ def cancel_invoice(client: OmieClient, store: Store, account: str, deal_id: str,
             check_once(client, store, _load(store, account, deal_id), interval, clock)
             invoice = _load(store, account, deal_id)
             return CancelResult(invoice, invoice.status == InvoiceStatus.CANCELLED, message)
+        current = _load(store, account, deal_id)  # read first: on SQLite a read inside the write would wait on it
         with store.begin() as connection:
-            withdraw_cancel(connection, _load(store, account, deal_id), clock(),
-                            f"cancellation refused by Omie: {message}")
+            withdraw_cancel(connection, current, clock(), f"cancellation refused by Omie: {message}")
         raise CancelRefusedError(f"deal {deal_id}: Omie refused the cancellation: {message}",
                                  fix_for(message)) from refusal
     with store.begin() as connection:

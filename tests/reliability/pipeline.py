@@ -47,13 +47,15 @@ def prepare(client: OmieClient, sim: Simulator, store: Store, account: str) -> N
     load_service_map(store, account, SERVICE_MAP)
 
 
-def emit(client: OmieClient, sim: Simulator, store: Store, account: str, deals_csv: Path, **issue: object) -> None:
-    """Deals -> clients -> invoices, as the emission job runs them."""
+def emit(client: OmieClient, sim: Simulator, store: Store, account: str, deals_csv: Path, *,
+         refresh_index: bool = True) -> None:
+    """Deals -> clients -> invoices, as the emission job runs them (`refresh_index` False: the
+    client mirror as the last listing left it)."""
     pull_deals(CsvDealSource(deals_csv), store, account)
-    refresh_client_index(client, store, account)
+    if refresh_index:
+        refresh_client_index(client, store, account)
     link_clients(client, store, account)
-    settings = IssueSettings(redundant_interval=timedelta(seconds=sim.config.redundant_seconds), workers=2,
-                             **issue)  # type: ignore[arg-type]
+    settings = IssueSettings(redundant_interval=timedelta(seconds=sim.config.redundant_seconds), workers=2)
     issue_invoices(client, store, account, settings=settings)
 
 

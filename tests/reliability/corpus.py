@@ -92,7 +92,7 @@ def build_corpus(account: str) -> list[Row]:
     add("zero amount", ("amount", "not_positive"), amount="0")
     add("negative amount", ("amount", "not_positive"), amount="-5.00")
     add("empty amount", ("amount", "missing"), amount="")
-    add("amount with currency sign", "processed", amount="R$ 1500.00")
+    add("amount with currency sign", ("amount", "bad_format"), amount="R$ 1500.00")
     # Control characters and formulas.
     add("NUL in the legal name", "invoice", legal_name="Padaria\x00 Pão Quente Ltda")
     add("BEL in the description", "invoice", description="Consultoria\x07 mensal")
@@ -116,7 +116,8 @@ def build_corpus(account: str) -> list[Row]:
     add("empty status", ("status", "missing"), status="")
     add("status open", "skipped", status="open")
     add("status lost", "skipped", status="lost")
-    add("empty deal id", ("deal_id", "missing"), deal_id="", legal_name="Sem Identificador Ltda")
+    add("empty deal id", ("deal_id", "missing"), deal_id="", legal_name="Sem Identificador Ltda",
+        email="financeiro@semid.com.br")
     add("wrong account", ("account", "wrong_account"), account="another-company")
     # Documents.
     add("CPF bad check digits", ("document", "check_digits"), CPFS[3][:-1] + str((int(CPFS[3][-1]) + 1) % 10))

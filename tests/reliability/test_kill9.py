@@ -24,36 +24,55 @@ from .pipeline import settle
 from .processes import generated_deals_csv, start_sync, sync_env
 
 ACCOUNT = "acme"
-CYCLES = 5
+CYCLES = 6
 SEED = 20261204
+
+
+WRITES = ("IncluirCliente", "IncluirOS", "ValidarOS", "FaturarOS")
+
+
+def writes(sim) -> int:
+    calls = sim.stats()["calls"]
+    return sum(calls.get(method, 0) for method in WRITES)
+
+
+def kill_after_writes(process, sim, target: int, timeout: float = 90.0) -> bool:
+    """SIGKILL the sync once Omie has received `target` write calls (or it is still running after
+    `timeout`); False when it ended by itself first."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if writes(sim) >= target or time.monotonic() > deadline:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            return True
+        time.sleep(0.01)
+    return False
 
 
 @pytest.mark.reliability
 def test_sync_killed_at_random_moments_settles_exactly_once(make_sim, tmp_path: Path) -> None:
+    # Answers take 20-60 ms, so that a kill lands inside calls as well as between them.
     sim = make_sim(seed=5, clients=20, nfse_delay=(0.2, 1.0), redundant_seconds=1.0, window_seconds=60.0,
-                   per_method_limit=240, per_ip_limit=960, misuse_block_seconds=5.0)
+                   per_method_limit=240, per_ip_limit=960, misuse_block_seconds=5.0, latency=(0.02, 0.06))
     db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    env = sync_env(sim, tmp_path / "home", db_url, generated_deals_csv(tmp_path / "deals.csv", 24, 7),
+    env = sync_env(sim, tmp_path / "home", db_url, generated_deals_csv(tmp_path / "deals.csv", 30, 7),
                    tmp_path / "reports")
     rng = random.Random(SEED)
     log = tmp_path / "sync.log"
     kills = []
     for _ in range(CYCLES):
-        moment = rng.uniform(2.0, 14.0)
+        # The moment: after a random number of further write calls (client, OS, validation, invoicing).
+        target = writes(sim) + rng.randint(1, 20)
         process = start_sync(env, log)
-        try:
-            process.wait(timeout=moment)
-        except Exception:  # still running at the chosen moment: kill it there
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
-        kills.append((round(moment, 1), process.returncode, dict(sim.stats()["calls"])))
-
-    for moment, code, calls in kills:  # shown with -s: where each kill landed
-        print(f"kill at {moment}s: exit {code}, Omie calls so far {sum(calls.values())} "
-              f"(IncluirOS {calls.get('IncluirOS', 0)}, FaturarOS {calls.get('FaturarOS', 0)})")
+        killed = kill_after_writes(process, sim, target)
+        kills.append((target, killed, dict(sim.stats()["calls"])))
+    assert sum(1 for _, killed, _ in kills if killed) >= CYCLES - 1, kills
+    for target, killed, calls in kills:  # shown with -s: where each kill landed
+        print(f"kill after write call {target}: {'killed' if killed else 'ended by itself'}, "
+              f"IncluirCliente {calls.get('IncluirCliente', 0)}, IncluirOS {calls.get('IncluirOS', 0)}, "
+              f"ValidarOS {calls.get('ValidarOS', 0)}, FaturarOS {calls.get('FaturarOS', 0)}")
     final = start_sync(env, log)
     assert final.wait(timeout=180) == 0, log.read_text(encoding="utf-8", errors="replace")[-3000:]
-    assert any(code == -signal.SIGKILL for _, code, _ in kills), f"no run was killed: {kills}"
 
     # Intents the killed runs claimed and left before Omie recorded an OS wait for their lease
     # (15 minutes); the next scheduled run takes them over. Here, at once, through the same function.

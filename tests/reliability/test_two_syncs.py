@@ -53,3 +53,4 @@ def test_two_syncs_on_one_sqlite_home(make_sim, tmp_path: Path) -> None:
 @pytest.mark.reliability
 def test_two_homes_on_one_postgresql_store(make_sim, tmp_path: Path, fresh_postgres_url: str) -> None:
     run_two(make_sim(**SIM), tmp_path, fresh_postgres_url, (tmp_path / "home-a", tmp_path / "home-b"))
+

@@ -71,7 +71,7 @@ def test_sync_killed_at_random_moments_settles_exactly_once(make_sim, tmp_path: 
         print(f"kill after write call {target}: {'killed' if killed else 'ended by itself'}, "
               f"IncluirCliente {calls.get('IncluirCliente', 0)}, IncluirOS {calls.get('IncluirOS', 0)}, "
               f"ValidarOS {calls.get('ValidarOS', 0)}, FaturarOS {calls.get('FaturarOS', 0)}")
-    final = start_sync(env, log)
+    final = start_sync(env, log, settle_timeout=3)  # intents the killed runs hold stay pending: no long wait
     assert final.wait(timeout=180) == 0, log.read_text(encoding="utf-8", errors="replace")[-3000:]
 
     # Intents the killed runs claimed and left before Omie recorded an OS wait for their lease

@@ -10,10 +10,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
 from omie_pipeline.domain.documents import normalise_document
+from omie_pipeline.runner.orphans import UNFINISHED
 from omie_pipeline.runner.summary import summarise
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import deals, invoices
@@ -73,6 +75,11 @@ def test_sync_killed_at_random_moments_settles_exactly_once(make_sim, tmp_path: 
               f"ValidarOS {calls.get('ValidarOS', 0)}, FaturarOS {calls.get('FaturarOS', 0)}")
     final = start_sync(env, log, settle_timeout=3)  # intents the killed runs hold stay pending: no long wait
     assert final.wait(timeout=180) == 0, log.read_text(encoding="utf-8", errors="replace")[-3000:]
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        unfinished = instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED))
+        failed = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+    assert not unfinished, "runs of killed syncs left as if still running"
+    assert failed  # the killed runs, marked failed by the sync after them
 
     # Intents the killed runs claimed and left before Omie recorded an OS wait for their lease
     # (15 minutes); the next scheduled run takes them over. Here, at once, through the same function.

@@ -14,7 +14,6 @@ import logging
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -143,7 +142,8 @@ def test_fault_on_write_method_keeps_exactly_once(method: str, fault: str, make_
         if stale_index:  # pulled and listed before Omie had the clients
             pull_deals(CsvDealSource(path), store, ACCOUNT)
             refresh_client_index(client, store, ACCOUNT)
-            register_behind_the_index(client_for(sim))
+            with client_for(sim) as screens:
+                register_behind_the_index(screens)
         arm(sim, method, fault)
         if method == "CancelarOS":
             try_cancel(client, store, "F-0")

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.runner.orphans import end_orphaned_runs, owner_tags
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise
 from omie_pipeline.store import Store
@@ -57,7 +58,7 @@ def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, stage: str, job_
     """Execute one job in this process on `instance`; a failed run is reported, not raised."""
     started = time.monotonic()
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, partition_key=partition_key,
+    result = job.execute_in_process(instance=instance, partition_key=partition_key, tags=owner_tags(),
                                     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                                     raise_on_error=False)
     error = None
@@ -108,6 +109,7 @@ def run_pipeline_pass(defs: dg.Definitions, instance: dg.DagsterInstance, store:
                       alert_sensors: tuple[str, ...], report_days: int = 7) -> PassResult:
     """Catalog, emission, status refreshes, alerts, and the reports of the latest `report_days` closing days."""
     outcome = PassResult()
+    end_orphaned_runs(instance)
     ensure_account(instance, account)
     progress.stage("service catalog and tax rates")
     outcome.stages.append(run_job(defs, instance, "catalog", "catalog_job", account))

@@ -9,11 +9,13 @@ an operator wrote.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock
 
 from omie_pipeline.settings import SettingsError
 
@@ -33,7 +35,9 @@ def prepare_instance(home: Path) -> str | None:
     config_path = home / "dagster.yaml"
     if not config_path.exists():
         home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(INSTANCE_TEMPLATE, config_path)
+        partial = home / f".dagster.yaml.{os.getpid()}"  # renamed into place: another sync never reads half a file
+        shutil.copy(INSTANCE_TEMPLATE, partial)
+        os.replace(partial, config_path)
         return (f"wrote {config_path} (the folder had none): one run at a time per account, "
                 "run retries, telemetry off")
     try:
@@ -47,6 +51,22 @@ def prepare_instance(home: Path) -> str | None:
             "emitting runs of one account could overlap, so the sync does not start; add the limit"
         )
     return None
+
+
+def create_storage(home: Path) -> None:
+    """Open the instance once under a lock file in `home`, so that its storage (Dagster's SQLite
+    databases and their schema) is created by one process only.
+
+    Dagster creates that storage on first use without a lock: two syncs started at once on a new
+    home both create it, and one of them fails ("table alembic_version already exists"). Once the
+    storage exists, this only opens and closes it.
+    """
+    import dagster as dg
+
+    with FileLock(str(home / ".storage.lock")), dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs(limit=1)  # runs, dynamic partitions
+        instance.all_instigator_state()  # schedules and sensors
+        instance.get_latest_materialization_event(dg.AssetKey("omie_pipeline_storage_check"))  # the event index
 
 
 def limits_one_run_per_account(config: Any) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from omie_pipeline.runner.graph import PassResult, run_configured_pass
-from omie_pipeline.runner.instance import prepare_instance
+from omie_pipeline.runner.instance import create_storage, prepare_instance
 from omie_pipeline.runner.summary import PipelineSummary
 from omie_pipeline.settings import Settings, load_settings
 from omie_pipeline.sources.config import source_from_settings
@@ -40,6 +40,7 @@ def run_sync(*, settle_timeout_seconds: float = 300.0, stream: TextIO | None = N
     prepared = prepare_instance(home)
     if prepared and not quiet:
         print(f"Dagster instance: {prepared}", file=sys.stderr)
+    create_storage(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return run_configured_pass(
         settings.omie_pipeline_account, settings.omie_pipeline_db_url,

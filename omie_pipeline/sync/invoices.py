@@ -443,6 +443,11 @@ class _Run:
             recorded = self.guarded(self.record_intent, item, lambda item: item.deal["deal_id"])
             (results if isinstance(recorded, DealResult) else intents).append(recorded)
         found, failed = self.look_up_keys([intent.invoice for intent in intents])
+        # Each intent is claimed again right before it is sent: a run killed from here on holds only
+        # the deals it was sending (at most `workers`) for the lease, never the whole batch.
+        with self.store.begin() as connection:
+            for intent in intents:
+                release(connection, intent.invoice.id, self.claimer)
         results.extend(self.each(intents, lambda intent: self.send_new(intent, found, failed),
                                  lambda intent: intent.invoice.deal_id))
         return results
@@ -471,6 +476,10 @@ class _Run:
         failed or IncluirOS is paused (the unsent intent is dropped and the deal waits)."""
         invoice = intent.invoice
         key = invoice.idempotency_key
+        with self.store.begin() as connection:
+            claimed = claim(connection, invoice.id, self.claimer, self.clock(), self.settings.claim_lease)
+        if not claimed:
+            return DealResult(invoice.deal_id, Outcome.SKIPPED, "another run took this intent over after the look-up")
         if key in found:
             return self.adopt(invoice, found[key], "found in Omie by key before sending (the store had no record "
                                                    "of its OS)")

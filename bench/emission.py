@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from omie_pipeline.domain.documents import normalise_document
+from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.omie import OmieClient, OmieLimits
 from omie_pipeline.simulator import Simulator, SimulatorConfig
 from omie_pipeline.store import Store
@@ -33,7 +34,6 @@ from omie_pipeline.store.invoices import list_invoices
 from omie_pipeline.store.tables import client_links, deals
 from omie_pipeline.sync.catalog import sync_catalog
 from omie_pipeline.sync.invoices import IssueSettings, Outcome, issue_invoices
-from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.sync.tax_rates import sync_tax_rates
 
 ACCOUNT = "bench"
@@ -54,24 +54,50 @@ def parse_args() -> argparse.Namespace:
 def place_deals(store: Store, sim: Simulator, count: int) -> None:
     """N closed, valid deals, each linked to one of the simulator's clients."""
     with sim.state.lock:
-        clients = [dict(record) for _, record in sorted(sim.state.clients.items())
-                   if record.get("email") and record.get("cep") and record.get("inativo") != "S"]
-    now = datetime.now(timezone.utc)
+        clients = [
+            dict(record)
+            for _, record in sorted(sim.state.clients.items())
+            if record.get("email") and record.get("cep") and record.get("inativo") != "S"
+        ]
+    now = datetime.now(UTC)
     deal_rows, link_rows = [], []
     for index in range(count):
         client = clients[index % len(clients)]
         document = normalise_document(client["cnpj_cpf"])
         deal_id = f"B{index:06d}"
-        deal_rows.append({
-            "account": ACCOUNT, "deal_id": deal_id, "status": "won", "closed_at": now, "updated_at": now,
-            "amount": Decimal("1500.00"), "product_code": PRODUCT, "description": f"Bench deal {deal_id}",
-            "legal_name": client["razao_social"], "document": document, "email": client["email"],
-            "street": client["endereco"], "number": client["endereco_numero"], "district": client["bairro"],
-            "city": client["cidade"], "state": client["estado"], "zip": client["cep"].replace("-", ""),
-            "is_valid": True, "pulled_at": now,
-        })  # fmt: skip
-        link_rows.append({"account": ACCOUNT, "deal_id": deal_id, "document": document,
-                          "codigo_cliente_omie": client["codigo_cliente_omie"], "how": "matched", "linked_at": now})
+        deal_rows.append(
+            {
+                "account": ACCOUNT,
+                "deal_id": deal_id,
+                "status": "won",
+                "closed_at": now,
+                "updated_at": now,
+                "amount": Decimal("1500.00"),
+                "product_code": PRODUCT,
+                "description": f"Bench deal {deal_id}",
+                "legal_name": client["razao_social"],
+                "document": document,
+                "email": client["email"],
+                "street": client["endereco"],
+                "number": client["endereco_numero"],
+                "district": client["bairro"],
+                "city": client["cidade"],
+                "state": client["estado"],
+                "zip": client["cep"].replace("-", ""),
+                "is_valid": True,
+                "pulled_at": now,
+            }
+        )
+        link_rows.append(
+            {
+                "account": ACCOUNT,
+                "deal_id": deal_id,
+                "document": document,
+                "codigo_cliente_omie": client["codigo_cliente_omie"],
+                "how": "matched",
+                "linked_at": now,
+            }
+        )
     with store.begin() as connection:
         connection.execute(sa.insert(deals), deal_rows)
         connection.execute(sa.insert(client_links), link_rows)
@@ -93,27 +119,42 @@ def per_full_window(moments: list[float], started: float, window: float) -> list
 def main() -> None:
     args = parse_args()
     config = SimulatorConfig(
-        clients=50, window_seconds=args.window, redundant_seconds=args.window, per_method_limit=args.per_method,
-        per_ip_limit=args.per_ip, nfse_delay=(0.5, 1.0), latency=(0.0, args.latency_ms / 1000),
-    )  # fmt: skip
+        clients=50,
+        window_seconds=args.window,
+        redundant_seconds=args.window,
+        per_method_limit=args.per_method,
+        per_ip_limit=args.per_ip,
+        nfse_delay=(0.5, 1.0),
+        latency=(0.0, args.latency_ms / 1000),
+    )
     limits = OmieLimits(window_seconds=args.window, per_method=args.per_method, per_app_key=args.per_ip)
     with tempfile.TemporaryDirectory() as folder, Simulator(config) as sim:
         store = Store(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
-        client = OmieClient(sim.base_url, config.app_key, config.app_secret, limits=limits, timeout=(2, 10),
-                            redundant_seconds=args.window)
+        client = OmieClient(
+            sim.base_url,
+            config.app_key,
+            config.app_secret,
+            limits=limits,
+            timeout=(2, 10),
+            redundant_seconds=args.window,
+        )
         sync_catalog(client, store, ACCOUNT)
         sync_tax_rates(client, store, ACCOUNT, confirmed_regime=Regime.LUCRO_PRESUMIDO)
         with store.begin() as connection:
             service = next(s for s in list_services(connection, ACCOUNT) if s.integration_code == "SRV-CONSULTORIA")
-            replace_service_map(connection, ACCOUNT, {PRODUCT: service.code}, datetime.now(timezone.utc))
+            replace_service_map(connection, ACCOUNT, {PRODUCT: service.code}, datetime.now(UTC))
         place_deals(store, sim, args.invoices)
         time.sleep(args.window)  # start with empty windows: the set-up calls are out of the way
         before = sim.stats()
 
-        started_wall = datetime.now(timezone.utc)
+        started_wall = datetime.now(UTC)
         started = time.monotonic()
-        summary = issue_invoices(client, store, ACCOUNT, settings=IssueSettings(
-            workers=args.workers, redundant_interval=timedelta(seconds=args.window)))
+        summary = issue_invoices(
+            client,
+            store,
+            ACCOUNT,
+            settings=IssueSettings(workers=args.workers, redundant_interval=timedelta(seconds=args.window)),
+        )
         elapsed = time.monotonic() - started
         after = sim.stats()
         with store.connect() as connection:
@@ -127,14 +168,20 @@ def main() -> None:
     windows = per_full_window(moments, started, args.window)
     achieved = sum(windows) / len(windows) if windows else float(len(moments))
     rejected = sum(after["rejected"].values()) - sum(before["rejected"].values())
-    calls = {method: after["calls"].get(method, 0) - before["calls"].get(method, 0)
-             for method in ("IncluirOS", "ValidarOS", "FaturarOS")}
-    print(f"{summary.count(Outcome.SUBMITTED)} invoices submitted of {args.invoices} deals in {elapsed:.1f} s; "
-          f"{args.workers} workers, window {args.window:g} s, per-method limit {args.per_method}")
+    calls = {
+        method: after["calls"].get(method, 0) - before["calls"].get(method, 0)
+        for method in ("IncluirOS", "ValidarOS", "FaturarOS")
+    }
+    print(
+        f"{summary.count(Outcome.SUBMITTED)} invoices submitted of {args.invoices} deals in {elapsed:.1f} s; "
+        f"{args.workers} workers, window {args.window:g} s, per-method limit {args.per_method}"
+    )
     print(f"calls: {calls}; Omie holds {orders} OS, {invoiced} invoiced (one per deal: {orders == args.invoices})")
     print(f"invoices per full window: {windows}")
-    print(f"invoices per window: {achieved:.1f} / limit {args.per_method} (ratio {achieved / args.per_method:.2f}), "
-          f"rejected {rejected}")
+    print(
+        f"invoices per window: {achieved:.1f} / limit {args.per_method} (ratio {achieved / args.per_method:.2f}), "
+        f"rejected {rejected}"
+    )
 
 
 if __name__ == "__main__":

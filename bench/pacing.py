@@ -74,11 +74,15 @@ def main() -> None:
     rejected = sum(stats["rejected"].values())
     waited = client.metrics()["ConsultarCliente"]["pacing_wait_seconds"]
     print(f"{len(answered)} calls, {args.threads} threads, window {args.window:g} s, {elapsed:.1f} s in all")
-    print(f"answers per full window: {per_window}; busiest {args.window:g} s interval: "
-          f"{_busiest(answered, args.window)} (allowed {args.per_method})")
+    print(
+        f"answers per full window: {per_window}; busiest {args.window:g} s interval: "
+        f"{_busiest(answered, args.window)} (allowed {args.per_method})"
+    )
     print(f"pacing wait: {waited:.1f} s over all threads; retries: {client.metrics()['ConsultarCliente']['retries']}")
-    print(f"achieved {achieved:.0f}/{args.per_method} per window (ratio {achieved / args.per_method:.2f}), "
-          f"rejected {rejected}")
+    print(
+        f"achieved {achieved:.0f}/{args.per_method} per window (ratio {achieved / args.per_method:.2f}), "
+        f"rejected {rejected}"
+    )
 
 
 def _answers_per_full_window(stamps: list[float], started: float, window: float) -> list[int]:

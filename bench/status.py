@@ -27,41 +27,53 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emission import ACCOUNT, PRODUCT, place_deals  # noqa: E402  (the same set-up as the emission benchmark)
+from emission import ACCOUNT, PRODUCT, place_deals
 
-from omie_pipeline.domain.taxes import Regime  # noqa: E402
-from omie_pipeline.omie import OmieClient, OmieLimits  # noqa: E402
-from omie_pipeline.omie.paging import PAGE_SIZES  # noqa: E402
-from omie_pipeline.simulator import Simulator, SimulatorConfig  # noqa: E402
-from omie_pipeline.store import Store  # noqa: E402
-from omie_pipeline.store.catalog import list_services, replace_service_map  # noqa: E402
-from omie_pipeline.store.invoices import status_counts  # noqa: E402
-from omie_pipeline.sync.catalog import sync_catalog  # noqa: E402
-from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses  # noqa: E402
-from omie_pipeline.sync.invoices import IssueSettings, issue_invoices  # noqa: E402
-from omie_pipeline.sync.tax_rates import sync_tax_rates  # noqa: E402
-from omie_pipeline.domain.timeutil import now_utc  # noqa: E402
+from omie_pipeline.domain.taxes import Regime
+from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.omie import OmieClient, OmieLimits
+from omie_pipeline.omie.paging import PAGE_SIZES
+from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.store import Store
+from omie_pipeline.store.catalog import list_services, replace_service_map
+from omie_pipeline.store.invoices import status_counts
+from omie_pipeline.sync.catalog import sync_catalog
+from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
+from omie_pipeline.sync.invoices import IssueSettings, issue_invoices
+from omie_pipeline.sync.tax_rates import sync_tax_rates
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--open-notes", type=int, default=1000, help="invoices open before the refresh (default 1000)")
     parser.add_argument("--rejected", type=float, default=0.0, help="share the prefeitura rejects (default 0)")
-    parser.add_argument("--grace", type=float, default=0.0,
-                        help="minutes before a pending invoice is asked about one by one (default 0: at once)")
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=0.0,
+        help="minutes before a pending invoice is asked about one by one (default 0: at once)",
+    )
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
     window = 1.0  # a short window, so that issuing K deals takes seconds; the refresh's calls are what is counted
-    config = SimulatorConfig(clients=50, window_seconds=window, redundant_seconds=window, per_method_limit=240,
-                             per_ip_limit=960, nfse_delay=(0.1, 0.3), rejection_rate=args.rejected)
+    config = SimulatorConfig(
+        clients=50,
+        window_seconds=window,
+        redundant_seconds=window,
+        per_method_limit=240,
+        per_ip_limit=960,
+        nfse_delay=(0.1, 0.3),
+        rejection_rate=args.rejected,
+    )
     limits = OmieLimits(window_seconds=window, per_method=240, per_app_key=960)
     with tempfile.TemporaryDirectory() as folder, Simulator(config) as sim:
         store = Store(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
-        client = OmieClient(sim.base_url, config.app_key, config.app_secret, limits=limits, timeout=(2, 10),
-                            redundant_seconds=window)
+        client = OmieClient(
+            sim.base_url, config.app_key, config.app_secret, limits=limits, timeout=(2, 10), redundant_seconds=window
+        )
         sync_catalog(client, store, ACCOUNT)
         sync_tax_rates(client, store, ACCOUNT, confirmed_regime=Regime.LUCRO_PRESUMIDO)
         with store.begin() as connection:
@@ -74,23 +86,43 @@ def main() -> None:
         time.sleep(window)
         before = sim.stats()["calls"]
         started = time.monotonic()
-        summary = refresh_statuses(client, store, ACCOUNT, settings=RefreshSettings(
-            redundant_interval=timedelta(seconds=window), status_grace=timedelta(minutes=args.grace)))
+        summary = refresh_statuses(
+            client,
+            store,
+            ACCOUNT,
+            settings=RefreshSettings(
+                redundant_interval=timedelta(seconds=window), status_grace=timedelta(minutes=args.grace)
+            ),
+        )
         seconds = time.monotonic() - started
         after = sim.stats()["calls"]
         with store.connect() as connection:
             settled = status_counts(connection, ACCOUNT)
         client.close()
         store.dispose()
-    by_method = {method: count - before.get(method, 0) for method, count in Counter(after).items()
-                 if count - before.get(method, 0)}
+    by_method = {
+        method: count - before.get(method, 0)
+        for method, count in Counter(after).items()
+        if count - before.get(method, 0)
+    }
     not_listed = settled.get("error", 0)
-    pages = sum(math.ceil(max(summary.listed.get(name, 0), 1) / PAGE_SIZES[name]) for name in ("ListarNFSEs", "ListarOS"))
-    print(json.dumps({
-        "open_notes": args.open_notes, "calls": sum(by_method.values()), "by_method": by_method,
-        "ideal": pages + not_listed, "settled": settled, "status_requests": summary.status_requests,
-        "page_sizes": {name: PAGE_SIZES[name] for name in ("ListarNFSEs", "ListarOS")}, "seconds": round(seconds, 2),
-    }))
+    pages = sum(
+        math.ceil(max(summary.listed.get(name, 0), 1) / PAGE_SIZES[name]) for name in ("ListarNFSEs", "ListarOS")
+    )
+    print(
+        json.dumps(
+            {
+                "open_notes": args.open_notes,
+                "calls": sum(by_method.values()),
+                "by_method": by_method,
+                "ideal": pages + not_listed,
+                "settled": settled,
+                "status_requests": summary.status_requests,
+                "page_sizes": {name: PAGE_SIZES[name] for name in ("ListarNFSEs", "ListarOS")},
+                "seconds": round(seconds, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

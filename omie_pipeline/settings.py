@@ -89,8 +89,11 @@ class Settings(BaseSettings):
 
     def require_omie_credentials(self) -> tuple[str, str]:
         """The app key and secret, or an error naming whichever variable is missing."""
-        missing = [name for name, value in (("OMIE_APP_KEY", self.omie_app_key),
-                                            ("OMIE_APP_SECRET", self.omie_app_secret)) if not value]
+        missing = [
+            name
+            for name, value in (("OMIE_APP_KEY", self.omie_app_key), ("OMIE_APP_SECRET", self.omie_app_secret))
+            if not value
+        ]
         if missing:
             raise SettingsError(f"missing {' and '.join(missing)}: set the Omie app's key and secret")
         return self.omie_app_key, self.omie_app_secret.get_secret_value()

@@ -39,7 +39,9 @@ def _postgres_unreachable_reason() -> str | None:
         engine.dispose()
         return None
     except Exception as error:  # any failure to connect is reported the same way
-        return f"PostgreSQL at {_admin_url().render_as_string(hide_password=True)} unreachable: {error.__class__.__name__}"
+        return (
+            f"PostgreSQL at {_admin_url().render_as_string(hide_password=True)} unreachable: {error.__class__.__name__}"
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -124,8 +126,15 @@ def sim(make_sim: Callable[..., Simulator]) -> Simulator:
     return make_sim()
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -133,8 +142,10 @@ def browser():
     """Headless Chromium (Debian's `chromium` package), launched once for every browser test."""
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
-        pytest.fail(f"headless Chromium not found at {chromium}; install Debian's `chromium` package "
-                    "(apt-get install chromium), as CI does")
+        pytest.fail(
+            f"headless Chromium not found at {chromium}; install Debian's `chromium` package "
+            "(apt-get install chromium), as CI does"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

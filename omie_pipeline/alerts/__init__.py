@@ -22,7 +22,19 @@ from omie_pipeline.alerts.messages import InvoiceFacts, RunFailureFacts
 from omie_pipeline.alerts.model import Alert, AlertKind
 
 __all__ = [
-    "KNOWN_CAUSES", "UNKNOWN_CAUSE", "Alert", "AlertChannel", "AlertKind", "ChannelError", "DeliveryPolicy",
-    "DeliveryRound", "InvoiceFacts", "KnownCause", "LogChannel", "RunFailureFacts", "SlackChannel",
-    "WebhookChannel", "cause_for",
+    "KNOWN_CAUSES",
+    "UNKNOWN_CAUSE",
+    "Alert",
+    "AlertChannel",
+    "AlertKind",
+    "ChannelError",
+    "DeliveryPolicy",
+    "DeliveryRound",
+    "InvoiceFacts",
+    "KnownCause",
+    "LogChannel",
+    "RunFailureFacts",
+    "SlackChannel",
+    "WebhookChannel",
+    "cause_for",
 ]

@@ -3,7 +3,8 @@
 Omie relays the prefeitura's words (Portuguese, each city its own wording) and sometimes its own
 English; the person on call needs the cause and the next step in plain words. Each known cause is
 recognised by keywords (accents and case ignored, a keyword must start a word: `cep` is not found
-in `recepcao`); the first cause with a matching keyword wins, so the specific ones come first. Anything else gets the general advice to read Omie's message.
+in `recepcao`); the first cause with a matching keyword wins, so the specific ones come first.
+Anything else gets the general advice to read Omie's message.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from functools import cached_property
 
 from omie_pipeline.domain.text import plain
 
-RESEND = ("then re-check it with `omie-pipeline invoices wait <DEAL_ID>`, or resend the NFS-e from the OS in Omie "
-          "(Serviços > Ordens de Serviço) and re-check")
+RESEND = (
+    "then re-check it with `omie-pipeline invoices wait <DEAL_ID>`, or resend the NFS-e from the OS in Omie "
+    "(Serviços > Ordens de Serviço) and re-check"
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,21 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
         "the prefeitura's NFS-e system did not answer or is down; the invoice itself may be fine",
         "nothing to correct in the invoice: wait until the prefeitura's system is back (check the city's NFS-e "
         "portal), " + RESEND,
-        ("indisponivel", "fora do ar", "tempo limite", "timeout", "timed out", "nao respondeu", "sem resposta",
-         "falha de comunicacao", "erro de comunicacao", "manutencao", "unavailable", "service down",
-         "tente novamente mais tarde"),
+        (
+            "indisponivel",
+            "fora do ar",
+            "tempo limite",
+            "timeout",
+            "timed out",
+            "nao respondeu",
+            "sem resposta",
+            "falha de comunicacao",
+            "erro de comunicacao",
+            "manutencao",
+            "unavailable",
+            "service down",
+            "tente novamente mais tarde",
+        ),
     ),
     KnownCause(
         "unknown_service_code",
@@ -57,9 +72,21 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
         "tax code",
         "check the product's service code in config/service_map.yaml and the service in Omie's catalog "
         "(Cadastros > Serviços: active, LC 116, municipal and national tax codes), " + RESEND,
-        ("codigo de servico", "codigo do servico", "codigo de tributacao", "item da lista", "lista de servico",
-         "lc 116", "lc116", "servico nao cadastrad", "servico inexistente", "nbs", "cnae", "service code",
-         "unknown service"),
+        (
+            "codigo de servico",
+            "codigo do servico",
+            "codigo de tributacao",
+            "item da lista",
+            "lista de servico",
+            "lc 116",
+            "lc116",
+            "servico nao cadastrad",
+            "servico inexistente",
+            "nbs",
+            "cnae",
+            "service code",
+            "unknown service",
+        ),
     ),
     KnownCause(
         "missing_address",
@@ -67,16 +94,35 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
         "does not match the city)",
         "complete and correct the client's address in the CRM deal and in Omie's client record (the CEP must "
         "belong to the city), " + RESEND,
-        ("endereco", "logradouro", "bairro", "cep", "municipio do tomador", "codigo do municipio",
-         "municipio nao", "address", "zip code", "postal code"),
+        (
+            "endereco",
+            "logradouro",
+            "bairro",
+            "cep",
+            "municipio do tomador",
+            "codigo do municipio",
+            "municipio nao",
+            "address",
+            "zip code",
+            "postal code",
+        ),
     ),
     KnownCause(
         "invalid_document",
         "the client's CPF/CNPJ or municipal registration is invalid or does not match the tax records",
         "correct the client's CPF/CNPJ (and municipal registration, if any) in the CRM deal and in Omie's client "
         "record, " + RESEND,
-        ("cpf", "cnpj", "documento do tomador", "documento invalido", "inscricao municipal", "tomador invalid", "invalid document",
-         "invalid taxpayer", "municipal registration"),
+        (
+            "cpf",
+            "cnpj",
+            "documento do tomador",
+            "documento invalido",
+            "inscricao municipal",
+            "tomador invalid",
+            "invalid document",
+            "invalid taxpayer",
+            "municipal registration",
+        ),
     ),
 )
 
@@ -150,15 +196,16 @@ RUN_CAUSES: tuple[RunCause, ...] = (
     ),
     RunCause(
         "state_store",
-        "the state store's database could not be used: check that OMIE_PIPELINE_DB_URL's database is up and "
-        "reachable",
+        "the state store's database could not be used: check that OMIE_PIPELINE_DB_URL's database is up and reachable",
         ("OperationalError", "InterfaceError"),
         ("could not connect to server", "database is locked", "connection to server"),
     ),
 )
 
-GENERAL_RUN_CHECK = ("read the error in the run's logs (link below); once the cause is fixed, re-execute the run "
-                     "from failure in the Dagster UI")
+GENERAL_RUN_CHECK = (
+    "read the error in the run's logs (link below); once the cause is fixed, re-execute the run "
+    "from failure in the Dagster UI"
+)
 
 
 def run_cause_for(error_class: str, message: str) -> RunCause | None:

@@ -72,8 +72,11 @@ class _HttpChannel:
         try:
             response = requests.post(self._url, json=self.body(alert), timeout=self.timeout)
         except requests.Timeout:
-            failure = ChannelError(self.name, f"no answer within {self.timeout[0]:g} s (connect) / "
-                                              f"{self.timeout[1]:g} s (read)", retryable=False)
+            failure = ChannelError(
+                self.name,
+                f"no answer within {self.timeout[0]:g} s (connect) / {self.timeout[1]:g} s (read)",
+                retryable=False,
+            )
         except requests.ConnectionError:
             failure = ChannelError(self.name, "connection failed", retryable=True)
         except requests.RequestException as error:
@@ -131,10 +134,24 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     if alert.commands:
         blocks.append(_section("*Commands*\n```" + "\n".join(alert.commands) + "```"))
     if alert.run_url:
-        blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "Open the run in Dagster"}, "url": alert.run_url}
-        ]})
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": f"{alert.kind.value} · level {alert.level} · `{_escape(alert.key)}`"}
-    ]})
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open the run in Dagster"},
+                        "url": alert.run_url,
+                    }
+                ],
+            }
+        )
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"{alert.kind.value} · level {alert.level} · `{_escape(alert.key)}`"}
+            ],
+        }
+    )
     return {"text": alert.subject, "blocks": blocks}

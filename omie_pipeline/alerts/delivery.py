@@ -56,8 +56,14 @@ class DeliveryResult:
 class DeliveryRound:
     """The deliveries of one sensor evaluation."""
 
-    def __init__(self, channels: Sequence[AlertChannel], policy: DeliveryPolicy, *,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        channels: Sequence[AlertChannel],
+        policy: DeliveryPolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.channels = {channel.name: channel for channel in channels}
         self.policy = policy
         self._clock = clock
@@ -100,8 +106,15 @@ class DeliveryRound:
             self.broken[name] = error
             result.failed[name] = error
             final = attempt >= self.policy.max_attempts
-            log.warning("alert %s: %s delivery failed (%s), attempt %d of %d%s", alert.key, name, error, attempt,
-                        self.policy.max_attempts, "; giving up" if final else "; will retry on a later evaluation")
+            log.warning(
+                "alert %s: %s delivery failed (%s), attempt %d of %d%s",
+                alert.key,
+                name,
+                error,
+                attempt,
+                self.policy.max_attempts,
+                "; giving up" if final else "; will retry on a later evaluation",
+            )
         return result
 
     def _send_with_retries(self, channel: AlertChannel, alert: Alert) -> str | None:

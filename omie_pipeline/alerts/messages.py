@@ -136,28 +136,36 @@ def _invoice_line(facts: InvoiceFacts) -> str:
 
 
 def _common_facts(facts: InvoiceFacts) -> list[tuple[str, str]]:
-    rows = [("Deal", facts.deal_id), ("Account", facts.account), ("Client", _client(facts)),
-            ("Invoice", _invoice_line(facts))]
+    rows = [
+        ("Deal", facts.deal_id),
+        ("Account", facts.account),
+        ("Client", _client(facts)),
+        ("Invoice", _invoice_line(facts)),
+    ]
     if facts.last_checked_at is not None:
         rows.append(("Last checked in Omie", format_when(facts.last_checked_at)))
     return rows
 
 
-def stuck_alert(facts: InvoiceFacts, level: int, threshold: timedelta, now: datetime,
-                home_account: str | None = None) -> Alert:
+def stuck_alert(
+    facts: InvoiceFacts, level: int, threshold: timedelta, now: datetime, home_account: str | None = None
+) -> Alert:
     """An invoice in submitted/processing for `level` times (1, 2, 4) the threshold or more.
 
     `home_account` is the deployment's default account: commands for it need no `--account`.
     """
     waited = now - facts.since
     where = "waiting on Omie and the prefeitura" if facts.reached_omie else "not yet accepted by Omie"
-    summary = (f"The NFS-e of deal {facts.deal_id} (account {facts.account}) has been {facts.status} for "
-               f"{format_duration(waited)}, since {format_when(facts.since)} ({where}). "
-               f"Threshold {format_duration(threshold)}; this is level {level} of {TOP_LEVEL}"
-               f"{'' if level < TOP_LEVEL else ', the last reminder'}.")
-    rows = _common_facts(facts) + [("Since", f"{format_when(facts.since)} ({format_duration(waited)} ago)"),
-                                   ("Level", f"{level} of {TOP_LEVEL} (alerts at 1x, 2x and 4x "
-                                             f"{format_duration(threshold)})")]
+    summary = (
+        f"The NFS-e of deal {facts.deal_id} (account {facts.account}) has been {facts.status} for "
+        f"{format_duration(waited)}, since {format_when(facts.since)} ({where}). "
+        f"Threshold {format_duration(threshold)}; this is level {level} of {TOP_LEVEL}"
+        f"{'' if level < TOP_LEVEL else ', the last reminder'}."
+    )
+    rows = _common_facts(facts) + [
+        ("Since", f"{format_when(facts.since)} ({format_duration(waited)} ago)"),
+        ("Level", f"{level} of {TOP_LEVEL} (alerts at 1x, 2x and 4x {format_duration(threshold)})"),
+    ]
     if facts.last_error:
         rows.append(("Last message from Omie", shorten(scrub(facts.last_error), OMIE_MESSAGE_LIMIT)))
     deal = command_target(facts.deal_id, facts.account, home_account)
@@ -180,16 +188,18 @@ def stuck_alert(facts: InvoiceFacts, level: int, threshold: timedelta, now: date
             f"Then re-check: `omie-pipeline invoices show {deal}`.",
         ]
     if level >= TOP_LEVEL:
-        steps.append(f"It has waited 4x the threshold: contact the prefeitura or Omie support, or cancel it with "
-                     f"`omie-pipeline invoices cancel {deal} --reason \"...\"` and issue it again once the cause "
-                     "is fixed.")
+        steps.append(
+            f"It has waited 4x the threshold: contact the prefeitura or Omie support, or cancel it with "
+            f'`omie-pipeline invoices cancel {deal} --reason "..."` and issue it again once the cause '
+            "is fixed."
+        )
     return Alert(
         kind=AlertKind.STUCK,
         key=stuck_alert_key(facts.deal_id, facts.since, level),
         account=facts.account,
         level=level,
         subject=f"{PREFIX} Invoice stuck for {format_duration(waited)} (level {level}/{TOP_LEVEL}): "
-                f"deal {facts.deal_id}, account {facts.account}",
+        f"deal {facts.deal_id}, account {facts.account}",
         summary=summary,
         facts=tuple(rows),
         next_steps=tuple(steps),
@@ -204,22 +214,21 @@ def failed_alert(facts: InvoiceFacts, now: datetime, home_account: str | None = 
     """An invoice that Omie or the prefeitura refused, with the cause and the fix in plain words."""
     message = shorten(scrub(facts.last_error or ""), OMIE_MESSAGE_LIMIT)
     known = cause_for(message)
-    if known.code == "unknown" and facts.stored_fix:
-        fix = scrub(facts.stored_fix)
-    else:
-        fix = known.fix
+    fix = scrub(facts.stored_fix) if known.code == "unknown" and facts.stored_fix else known.fix
     deal = command_target(facts.deal_id, facts.account, home_account)
     fix = fix.replace("<DEAL_ID>", deal)
-    summary = (f"The NFS-e of deal {facts.deal_id} (account {facts.account}) was refused on "
-               f"{format_when(facts.status_changed_at)} ({format_duration(now - facts.status_changed_at)} ago). "
-               f"Omie/prefeitura said: \"{message or 'no message'}\". Likely cause: {known.cause}.")
+    summary = (
+        f"The NFS-e of deal {facts.deal_id} (account {facts.account}) was refused on "
+        f"{format_when(facts.status_changed_at)} ({format_duration(now - facts.status_changed_at)} ago). "
+        f'Omie/prefeitura said: "{message or "no message"}". Likely cause: {known.cause}.'
+    )
     rows = _common_facts(facts) + [("Refused at", format_when(facts.status_changed_at)), ("Cause", known.cause)]
     steps = [
         f"Fix: {fix}.",
         f"See its history: `omie-pipeline invoices show {deal}`.",
         "Before resending, check the Omie credentials and that the account is not blocked "
         "(`omie-pipeline check-connection`) and that the prefeitura's system is up.",
-        f"If it must not be issued any more: `omie-pipeline invoices cancel {deal} --reason \"...\"`.",
+        f'If it must not be issued any more: `omie-pipeline invoices cancel {deal} --reason "..."`.',
     ]
     return Alert(
         kind=AlertKind.FAILED,
@@ -227,7 +236,7 @@ def failed_alert(facts: InvoiceFacts, now: datetime, home_account: str | None = 
         account=facts.account,
         level=1,
         subject=f"{PREFIX} Invoice refused ({known.code.replace('_', ' ')}): deal {facts.deal_id}, "
-                f"account {facts.account}",
+        f"account {facts.account}",
         summary=summary,
         facts=tuple(rows),
         next_steps=tuple(steps),
@@ -241,18 +250,29 @@ def failed_alert(facts: InvoiceFacts, now: datetime, home_account: str | None = 
 def run_failure_alert(facts: RunFailureFacts, secrets: Iterable[str] = ()) -> Alert:
     """A failed sync run: the job, the step, the error, and the link to the run."""
     secrets = tuple(secrets)
-    error = shorten(scrub(f"{facts.error_class}: {facts.error_message}" if facts.error_class
-                          else facts.error_message, secrets), RUN_ERROR_LIMIT)
+    error = shorten(
+        scrub(f"{facts.error_class}: {facts.error_message}" if facts.error_class else facts.error_message, secrets),
+        RUN_ERROR_LIMIT,
+    )
     step = facts.step_key or "(no step: the run failed outside its steps)"
     retry = ""
     if facts.root_run_id != facts.run_id:
         which = f"retry {facts.retry_number}" if facts.retry_number else "a re-execution"
-        retry = (f" It was {which} of run {facts.root_run_id}; re-executions of that run alert only once, "
-                 "so look at the latest one in the UI.")
-    summary = (f"Run {facts.run_id} of job {facts.job_name} (account {facts.account}) failed on "
-               f"{format_when(facts.failed_at)} in step {step}.{retry}")
-    rows = [("Job", facts.job_name), ("Account", facts.account), ("Step", step), ("Error", error),
-            ("Failed at", format_when(facts.failed_at))]
+        retry = (
+            f" It was {which} of run {facts.root_run_id}; re-executions of that run alert only once, "
+            "so look at the latest one in the UI."
+        )
+    summary = (
+        f"Run {facts.run_id} of job {facts.job_name} (account {facts.account}) failed on "
+        f"{format_when(facts.failed_at)} in step {step}.{retry}"
+    )
+    rows = [
+        ("Job", facts.job_name),
+        ("Account", facts.account),
+        ("Step", step),
+        ("Error", error),
+        ("Failed at", format_when(facts.failed_at)),
+    ]
     if facts.partition_key:
         rows.insert(2, ("Partition", facts.partition_key))
     if facts.started_at is not None:
@@ -273,6 +293,10 @@ def run_failure_alert(facts: RunFailureFacts, secrets: Iterable[str] = ()) -> Al
         commands=("omie-pipeline check-connection",),
         since=facts.failed_at.isoformat(),
         run_url=facts.run_url,
-        extra={"job": facts.job_name, "step": facts.step_key or "", "run_id": facts.run_id,
-               "cause": known.code if known else "unknown"},
+        extra={
+            "job": facts.job_name,
+            "step": facts.step_key or "",
+            "run_id": facts.run_id,
+            "cause": known.code if known else "unknown",
+        },
     )

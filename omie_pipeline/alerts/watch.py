@@ -72,9 +72,17 @@ def send_new_alert(store: Store, alert: Alert, delivery: DeliveryRound, now: dat
     """
     with store.begin() as connection:
         alert_id = alert_store.record_alert(
-            connection, account=alert.account, alert_key=alert.key, kind=alert.kind.value, level=alert.level,
-            subject=alert.subject, body=alert.to_json(), channels=delivery.channel_names, created_at=now,
-            claimed=True)
+            connection,
+            account=alert.account,
+            alert_key=alert.key,
+            kind=alert.kind.value,
+            level=alert.level,
+            subject=alert.subject,
+            body=alert.to_json(),
+            channels=delivery.channel_names,
+            created_at=now,
+            claimed=True,
+        )
     if alert_id is None:
         return False
     result = delivery.deliver(alert, delivery.channel_names, attempt=1)
@@ -82,40 +90,62 @@ def send_new_alert(store: Store, alert: Alert, delivery: DeliveryRound, now: dat
     return True
 
 
-def _finish(store: Store, alert_id: int, alert_key: str, result: DeliveryResult, *, attempt: int,
-            max_attempts: int, notes: Iterable[str] = ()) -> None:
+def _finish(
+    store: Store,
+    alert_id: int,
+    alert_key: str,
+    result: DeliveryResult,
+    *,
+    attempt: int,
+    max_attempts: int,
+    notes: Iterable[str] = (),
+) -> None:
     error = "; ".join(filter(None, [result.error_text(), *notes])) or None
     with store.begin() as connection:
-        alert_store.finish_delivery(connection, alert_id, delivered=result.delivered, pending=result.pending,
-                                    last_error=error)
+        alert_store.finish_delivery(
+            connection, alert_id, delivered=result.delivered, pending=result.pending, last_error=error
+        )
     if result.pending and attempt >= max_attempts:
-        log.error("alert %s: gave up on %s after %d attempts (%s)", alert_key, ", ".join(result.pending),
-                  attempt, error)
+        log.error(
+            "alert %s: gave up on %s after %d attempts (%s)", alert_key, ", ".join(result.pending), attempt, error
+        )
 
 
-def _retry(store: Store, record: alert_store.AlertRecord, alert: Alert, delivery: DeliveryRound) -> DeliveryResult | None:
+def _retry(
+    store: Store, record: alert_store.AlertRecord, alert: Alert, delivery: DeliveryRound
+) -> DeliveryResult | None:
     """One more delivery attempt of a recorded alert; None when nothing could be tried in this round."""
     configured = [name for name in record.pending_channels if name in delivery.channels]
-    notes = [f"{name}: channel no longer configured" for name in record.pending_channels
-             if name not in delivery.channels]
+    notes = [
+        f"{name}: channel no longer configured" for name in record.pending_channels if name not in delivery.channels
+    ]
     if not delivery.would_try(configured):
         if notes:
             with store.begin() as connection:
-                alert_store.finish_delivery(connection, record.id, delivered=(), pending=configured,
-                                            last_error="; ".join(notes))
+                alert_store.finish_delivery(
+                    connection, record.id, delivered=(), pending=configured, last_error="; ".join(notes)
+                )
         return None
     with store.begin() as connection:
         if not alert_store.claim_delivery(connection, record.id, record.attempts):
             return None  # another evaluator took this attempt
     attempt = record.attempts + 1
     result = delivery.deliver(alert, configured, attempt=attempt)
-    _finish(store, record.id, record.alert_key, result, attempt=attempt, max_attempts=delivery.policy.max_attempts,
-            notes=notes)
+    _finish(
+        store,
+        record.id,
+        record.alert_key,
+        result,
+        attempt=attempt,
+        max_attempts=delivery.policy.max_attempts,
+        notes=notes,
+    )
     return result
 
 
-def check_stuck_invoices(store: Store, delivery: DeliveryRound, threshold: timedelta, now: datetime,
-                         home_account: str | None = None) -> StuckReport:
+def check_stuck_invoices(
+    store: Store, delivery: DeliveryRound, threshold: timedelta, now: datetime, home_account: str | None = None
+) -> StuckReport:
     """Alert once per invoice and level for every invoice in submitted/processing past the threshold.
 
     `home_account` (the deployment's default account) is the one whose commands need no `--account`.
@@ -141,8 +171,13 @@ def check_stuck_invoices(store: Store, delivery: DeliveryRound, threshold: timed
     return report
 
 
-def check_failed_invoices(store: Store, delivery: DeliveryRound, now: datetime,
-                          lookback: timedelta = DEFAULT_FAILED_LOOKBACK, home_account: str | None = None) -> list[Alert]:
+def check_failed_invoices(
+    store: Store,
+    delivery: DeliveryRound,
+    now: datetime,
+    lookback: timedelta = DEFAULT_FAILED_LOOKBACK,
+    home_account: str | None = None,
+) -> list[Alert]:
     """Alert once for every invoice that went to `error` within `lookback` (again after a re-failure)."""
     with store.connect() as connection:
         rows = alert_store.failed_invoices(connection, changed_since=now - lookback)
@@ -161,23 +196,26 @@ def check_failed_invoices(store: Store, delivery: DeliveryRound, now: datetime,
     return sent
 
 
-def alert_run_failure(store: Store, delivery: DeliveryRound, facts: RunFailureFacts, now: datetime,
-                      secrets: Iterable[str] = ()) -> Alert | None:
+def alert_run_failure(
+    store: Store, delivery: DeliveryRound, facts: RunFailureFacts, now: datetime, secrets: Iterable[str] = ()
+) -> Alert | None:
     """Alert for a failed run, once per root run (its retries do not alert again); None if already sent."""
     alert = run_failure_alert(facts, secrets)
     return alert if send_new_alert(store, alert, delivery, now) else None
 
 
-def redeliver_pending(store: Store, delivery: DeliveryRound, now: datetime,
-                      grace: timedelta = DEFAULT_REDELIVERY_GRACE, limit: int = 50) -> RedeliveryReport:
+def redeliver_pending(
+    store: Store, delivery: DeliveryRound, now: datetime, grace: timedelta = DEFAULT_REDELIVERY_GRACE, limit: int = 50
+) -> RedeliveryReport:
     """Retry the channels that have not received an alert yet, oldest alert first.
 
     Only records older than `grace` are retried: a younger one may still be in its first delivery
     by the sensor that created it.
     """
     with store.connect() as connection:
-        records = alert_store.undelivered_alerts(connection, max_attempts=delivery.policy.max_attempts,
-                                                 created_before=now - grace, limit=limit)
+        records = alert_store.undelivered_alerts(
+            connection, max_attempts=delivery.policy.max_attempts, created_before=now - grace, limit=limit
+        )
     report = RedeliveryReport()
     for record in records:
         result = _retry(store, record, Alert.from_json(record.body), delivery)

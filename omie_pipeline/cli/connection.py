@@ -38,14 +38,23 @@ def check_connection() -> None:
     try:
         companies = list(client.list_companies())
     except errors.AuthenticationError as problem:
-        _fail(f"Omie refused the app key and secret (wrong keys): {problem.faultstring or problem.message}\n"
-              "Check OMIE_APP_KEY and OMIE_APP_SECRET against the app in Omie's developer portal.", EXIT_WRONG_KEYS)
+        _fail(
+            f"Omie refused the app key and secret (wrong keys): {problem.faultstring or problem.message}\n"
+            "Check OMIE_APP_KEY and OMIE_APP_SECRET against the app in Omie's developer portal.",
+            EXIT_WRONG_KEYS,
+        )
     except errors.BlockedError as problem:
-        _fail(f"Omie has blocked this app key for misuse {_until(problem)}.\n"
-              "Nothing can be sent until then; waiting is the only remedy.", EXIT_BLOCKED)
+        _fail(
+            f"Omie has blocked this app key for misuse {_until(problem)}.\n"
+            "Nothing can be sent until then; waiting is the only remedy.",
+            EXIT_BLOCKED,
+        )
     except errors.TransientError as problem:
-        _fail(f"Omie is unreachable at {base_url}: {problem.message}\n"
-              "Check OMIE_BASE_URL and the network, or try again later.", EXIT_UNREACHABLE)
+        _fail(
+            f"Omie is unreachable at {base_url}: {problem.message}\n"
+            "Check OMIE_BASE_URL and the network, or try again later.",
+            EXIT_UNREACHABLE,
+        )
     except errors.OmieError as problem:
         _fail(f"Omie answered with an error: {problem}", EXIT_OTHER)
     finally:
@@ -56,9 +65,11 @@ def check_connection() -> None:
     for company in companies:
         click.echo(f"  Legal name:    {company.razao_social}")
         click.echo(f"  CNPJ:          {company.cnpj}")
-        click.echo(f"  Omie says:     regime_tributario {company.regime_tributario.strip()!r}, "
-                   f"regapu {company.regapu.strip()!r}, optante_simples_nacional "
-                   f"{company.optante_simples_nacional.strip()!r}")
+        click.echo(
+            f"  Omie says:     regime_tributario {company.regime_tributario.strip()!r}, "
+            f"regapu {company.regapu.strip()!r}, optante_simples_nacional "
+            f"{company.optante_simples_nacional.strip()!r}"
+        )
         reading, problem = _regime_reading(company, settings.omie_pipeline_tax_regime)
         click.echo(f"  Tax regime:    {reading}")
         if problem:

@@ -26,8 +26,13 @@ def deals() -> None:
 @deals.command("pull")
 @click.option("--account", help=_ACCOUNT_HELP)
 @click.option("--full-refresh", is_flag=True, help="Read every deal of the source, ignoring the watermark.")
-@click.option("--overlap-minutes", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Re-read this many minutes before the watermark.")
+@click.option(
+    "--overlap-minutes",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Re-read this many minutes before the watermark.",
+)
 def pull_command(account: str | None, full_refresh: bool, overlap_minutes: int) -> None:
     """Read closed deals changed since the last pull (SALESOS_DEALS_URL) into the state store."""
     from datetime import timedelta
@@ -38,17 +43,24 @@ def pull_command(account: str | None, full_refresh: bool, overlap_minutes: int) 
     settings = _settings()
     store = Store(settings.db_url)
     try:
-        pulled = pull_deals(source_from_settings(settings), store, account or settings.omie_pipeline_account,
-                            closed_statuses=settings.closed_statuses, full_refresh=full_refresh,
-                            overlap=timedelta(minutes=overlap_minutes),
-                            max_amount=settings.omie_pipeline_max_deal_amount)
+        pulled = pull_deals(
+            source_from_settings(settings),
+            store,
+            account or settings.omie_pipeline_account,
+            closed_statuses=settings.closed_statuses,
+            full_refresh=full_refresh,
+            overlap=timedelta(minutes=overlap_minutes),
+            max_amount=settings.omie_pipeline_max_deal_amount,
+        )
     except SourceError as error:
         raise click.ClickException(str(error)) from None
     finally:
         store.dispose()
     click.echo(f"{pulled.source}: read from {pulled.since.isoformat() if pulled.since else 'the beginning'}")
-    click.echo(f"  rows read {pulled.read}; closed {pulled.closed} (valid {pulled.valid}, invalid {pulled.invalid}); "
-               f"reopened {pulled.reopened}; not closed {pulled.not_closed}")
+    click.echo(
+        f"  rows read {pulled.read}; closed {pulled.closed} (valid {pulled.valid}, invalid {pulled.invalid}); "
+        f"reopened {pulled.reopened}; not closed {pulled.not_closed}"
+    )
     if pulled.issues_by_reason:
         click.echo("  issues: " + ", ".join(f"{reason} {n}" for reason, n in sorted(pulled.issues_by_reason.items())))
     click.echo(f"  watermark: {pulled.watermark.isoformat() if pulled.watermark else 'none'}")
@@ -56,7 +68,9 @@ def pull_command(account: str | None, full_refresh: bool, overlap_minutes: int) 
 
 @deals.command("link")
 @click.option("--account", help=_ACCOUNT_HELP)
-@click.option("--full-index", is_flag=True, help="List every Omie client, not only those changed since the last listing.")
+@click.option(
+    "--full-index", is_flag=True, help="List every Omie client, not only those changed since the last listing."
+)
 def link_command(account: str | None, full_index: bool) -> None:
     """Refresh the mirror of Omie's clients, then link every valid closed deal to its client."""
     from omie_pipeline.defs.resources import omie_client_for
@@ -75,10 +89,15 @@ def link_command(account: str | None, full_index: bool) -> None:
         raise click.ClickException(str(error)) from None
     finally:
         store.dispose()
-    click.echo(f"Omie clients: {index.total} ({'full listing' if index.full else f'changes since {index.since}'}, "
-               f"{index.listed} listed); documents registered twice: {len(index.duplicates)}")
-    click.echo(f"deals: {linked.deals} to link over {linked.documents} documents; "
-               + ", ".join(f"{how} {n}" for how, n in sorted(linked.linked.items())) + f"; with issues {linked.deals_with_issues}")
+    click.echo(
+        f"Omie clients: {index.total} ({'full listing' if index.full else f'changes since {index.since}'}, "
+        f"{index.listed} listed); documents registered twice: {len(index.duplicates)}"
+    )
+    click.echo(
+        f"deals: {linked.deals} to link over {linked.documents} documents; "
+        + ", ".join(f"{how} {n}" for how, n in sorted(linked.linked.items()))
+        + f"; with issues {linked.deals_with_issues}"
+    )
     calls = {**index.calls}
     for method, count in linked.calls.items():
         calls[method] = calls.get(method, 0) + count
@@ -87,8 +106,11 @@ def link_command(account: str | None, full_index: bool) -> None:
 
 @deals.command("issues")
 @click.option("--account", help=_ACCOUNT_HELP)
-@click.option("--stage", type=click.Choice(["validation", "client", "service", "tax", "invoice"]),
-              help="Only issues of this stage.")
+@click.option(
+    "--stage",
+    type=click.Choice(["validation", "client", "service", "tax", "invoice"]),
+    help="Only issues of this stage.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
 def issues_command(account: str | None, stage: str | None, as_json: bool) -> None:
     """Open deal issues: the deal, the field, the reason and what to fix (CPFs masked)."""

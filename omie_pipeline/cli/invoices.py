@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -63,8 +64,10 @@ def list_command(status: str | None, account: str | None, as_json: bool) -> None
     settings = _settings()
     with _store(settings) as store, store.connect() as connection:
         if store.is_new:
-            _fail(f"the state store {store.engine.url.render_as_string(hide_password=True)} is new: nothing has "
-                  "been synced into it yet. Check DAGSTER_HOME and OMIE_PIPELINE_DB_URL, or run a sync first.")
+            _fail(
+                f"the state store {store.engine.url.render_as_string(hide_password=True)} is new: nothing has "
+                "been synced into it yet. Check DAGSTER_HOME and OMIE_PIPELINE_DB_URL, or run a sync first."
+            )
         found = list_invoices(connection, account or settings.omie_pipeline_account, [status] if status else None)
     if as_json:
         click.echo(json.dumps([invoice_json(invoice) for invoice in found], indent=2, ensure_ascii=False))
@@ -72,25 +75,38 @@ def list_command(status: str | None, account: str | None, as_json: bool) -> None
     if not found:
         click.echo("no invoices" + (f" in status {status}" if status else ""))
         return
-    click.echo(f"{'deal':<16} {'status':<10} {'NFS-e':>8} {'verification':<14} {'OS':<8} {'net':>14}  "
-               f"{'issued (São Paulo)':<17} last error")
+    click.echo(
+        f"{'deal':<16} {'status':<10} {'NFS-e':>8} {'verification':<14} {'OS':<8} {'net':>14}  "
+        f"{'issued (São Paulo)':<17} last error"
+    )
     for invoice in found:
-        click.echo(f"{invoice.deal_id:<16} {invoice.status:<10} {invoice.nfse_number or '-':>8} "
-                   f"{invoice.verification_code or '-':<14} {invoice.os_number or '-':<8} "
-                   f"{format_brl(invoice.net_amount):>14}  {_local(invoice.issued_at):<17} "
-                   f"{_short(invoice.last_error) if invoice.last_error else ''}")
+        click.echo(
+            f"{invoice.deal_id:<16} {invoice.status:<10} {invoice.nfse_number or '-':>8} "
+            f"{invoice.verification_code or '-':<14} {invoice.os_number or '-':<8} "
+            f"{format_brl(invoice.net_amount):>14}  {_local(invoice.issued_at):<17} "
+            f"{_short(invoice.last_error) if invoice.last_error else ''}"
+        )
 
 
 @invoices.command("show")
 @click.argument("deal_id")
 @click.option("--account", help=_ACCOUNT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also download the NFS-e PDF to this file.")
-@click.option("--xml", "xml_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also download the NFS-e XML to this file.")
-def show_command(deal_id: str, account: str | None, as_json: bool, pdf_path: Path | None,
-                 xml_path: Path | None) -> None:  # fmt: skip
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also download the NFS-e PDF to this file.",
+)
+@click.option(
+    "--xml",
+    "xml_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also download the NFS-e XML to this file.",
+)
+def show_command(
+    deal_id: str, account: str | None, as_json: bool, pdf_path: Path | None, xml_path: Path | None
+) -> None:
     """One deal's invoice: status, number, verification code, portal link, money, history and last error."""
     settings = _settings()
     account = account or settings.omie_pipeline_account
@@ -121,8 +137,9 @@ def show_command(deal_id: str, account: str | None, as_json: bool, pdf_path: Pat
 
 @invoices.command("wait")
 @click.argument("deal_id")
-@click.option("--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
-              help="Seconds to wait at most.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True, help="Seconds to wait at most."
+)
 @click.option("--account", help=_ACCOUNT_HELP)
 def wait_command(deal_id: str, timeout: float, account: str | None) -> None:
     """Wait until the deal's NFS-e is issued or in error, asking Omie once per redundancy interval.
@@ -136,13 +153,26 @@ def wait_command(deal_id: str, timeout: float, account: str | None) -> None:
     account = account or settings.omie_pipeline_account
     with _store(settings) as store, _client(settings, store) as client:
         try:
-            result = wait_for_invoice(client, store, account, deal_id, timeout=timeout, interval=_interval(settings),
-                                      on_poll=lambda invoice: click.echo(f"{_now()}  {invoice.status}", err=True))
+            result = wait_for_invoice(
+                client,
+                store,
+                account,
+                deal_id,
+                timeout=timeout,
+                interval=_interval(settings),
+                on_poll=lambda invoice: click.echo(f"{_now()}  {invoice.status}", err=True),
+            )
         except (InvoiceActionError, OmieError) as problem:
             _fail(str(problem))
     invoice = result.invoice
-    click.echo(f"deal {deal_id}: {invoice.status}" + (f", NFS-e {invoice.nfse_number} (verification code "
-                                                      f"{invoice.verification_code})" if invoice.nfse_number else ""))
+    click.echo(
+        f"deal {deal_id}: {invoice.status}"
+        + (
+            f", NFS-e {invoice.nfse_number} (verification code {invoice.verification_code})"
+            if invoice.nfse_number
+            else ""
+        )
+    )
     if invoice.status == InvoiceStatus.ERROR:
         click.echo(f"  error: {invoice.last_error}\n  fix:   {invoice.fix}")
     elif result.timed_out:
@@ -154,11 +184,17 @@ def wait_command(deal_id: str, timeout: float, account: str | None) -> None:
 @click.argument("deal_id")
 @click.option("--reason", required=True, help="Why (15 to 255 characters); recorded with who and when.")
 @click.option("--by", "requested_by", help="Who asks (default: the operating-system user).")
-@click.option("--confirm-timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
-              help="Seconds to wait for Omie's confirmation.")
+@click.option(
+    "--confirm-timeout",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for Omie's confirmation.",
+)
 @click.option("--account", help=_ACCOUNT_HELP)
-def cancel_command(deal_id: str, reason: str, requested_by: str | None, confirm_timeout: float,
-                   account: str | None) -> None:  # fmt: skip
+def cancel_command(
+    deal_id: str, reason: str, requested_by: str | None, confirm_timeout: float, account: str | None
+) -> None:
     """Cancel the deal's issued NFS-e in Omie (CancelarOS with the NFS-e cancellation).
 
     Exit status: 0 cancelled, 3 sent but not confirmed yet, 4 refused by Omie, 1 other failures.
@@ -174,9 +210,16 @@ def cancel_command(deal_id: str, reason: str, requested_by: str | None, confirm_
     account = account or settings.omie_pipeline_account
     with _store(settings) as store, _client(settings, store) as client:
         try:
-            result = cancel_invoice(client, store, account, deal_id, reason=reason,
-                                    requested_by=requested_by or getpass.getuser(), interval=_interval(settings),
-                                    confirm_timeout=confirm_timeout)
+            result = cancel_invoice(
+                client,
+                store,
+                account,
+                deal_id,
+                reason=reason,
+                requested_by=requested_by or getpass.getuser(),
+                interval=_interval(settings),
+                confirm_timeout=confirm_timeout,
+            )
         except CancelRefusedError as refused:
             click.echo(f"{refused}\nfix: {refused.fix}", err=True)
             raise SystemExit(EXIT_CANCEL_REFUSED) from None
@@ -191,15 +234,46 @@ def cancel_command(deal_id: str, reason: str, requested_by: str | None, confirm_
 
 def invoice_json(invoice: Invoice) -> dict[str, Any]:
     """An invoice as JSON-ready values: money as strings (exact), times ISO 8601 in UTC."""
-    fields = ("deal_id", "status", "nfse_number", "verification_code", "portal_url", "omie_os_id",
-              "os_number", "nfse_id", "rps_status", "last_error", "fix", "idempotency_key", "service_code",
-              "tax_rate_id", "cancel_reason", "cancel_requested_by")
+    fields = (
+        "deal_id",
+        "status",
+        "nfse_number",
+        "verification_code",
+        "portal_url",
+        "omie_os_id",
+        "os_number",
+        "nfse_id",
+        "rps_status",
+        "last_error",
+        "fix",
+        "idempotency_key",
+        "service_code",
+        "tax_rate_id",
+        "cancel_reason",
+        "cancel_requested_by",
+    )
     payload: dict[str, Any] = {name: getattr(invoice, name) for name in fields}
-    for name in ("gross_amount", "withheld_total", "net_amount", "iss_amount", "ir_amount", "pis_amount",
-                 "cofins_amount", "csll_amount", "inss_amount"):
+    for name in (
+        "gross_amount",
+        "withheld_total",
+        "net_amount",
+        "iss_amount",
+        "ir_amount",
+        "pis_amount",
+        "cofins_amount",
+        "csll_amount",
+        "inss_amount",
+    ):
         payload[name] = str(getattr(invoice, name))
-    for name in ("created_at", "submitted_at", "issued_at", "status_changed_at", "last_checked_at",
-                 "cancel_requested_at", "cancelled_at"):
+    for name in (
+        "created_at",
+        "submitted_at",
+        "issued_at",
+        "status_changed_at",
+        "last_checked_at",
+        "cancel_requested_at",
+        "cancelled_at",
+    ):
         moment = getattr(invoice, name)
         payload[name] = moment.isoformat() if moment else None
     payload["cancel_pending"] = invoice.cancel_pending
@@ -232,21 +306,32 @@ def _print_invoice(invoice: Invoice, client: dict[str, Any] | None, history: lis
         ("net", format_brl(invoice.net_amount)),
         ("last error", invoice.last_error),
         ("fix", invoice.fix),
-        ("cancellation", f"{invoice.cancel_reason} (by {invoice.cancel_requested_by}, "
-                         f"{_local(invoice.cancel_requested_at)})" if invoice.cancel_reason else None),
+        (
+            "cancellation",
+            f"{invoice.cancel_reason} (by {invoice.cancel_requested_by}, {_local(invoice.cancel_requested_at)})"
+            if invoice.cancel_reason
+            else None,
+        ),
     ]
     for label, value in rows:
         if value not in (None, ""):
             click.echo(f"{label + ':':<19}{value}")
     click.echo("history (São Paulo time):")
     for event in history:
-        move = event.to_status if event.from_status in (None, event.to_status) else f"{event.from_status} -> {event.to_status}"
+        move = (
+            event.to_status
+            if event.from_status in (None, event.to_status)
+            else f"{event.from_status} -> {event.to_status}"
+        )
         click.echo(f"  {_local(event.at)}  {move:<22} {event.detail or ''}")
 
 
 def _withholdings(invoice: Invoice) -> str:
-    parts = [f"{name.upper()} {format_brl(amount)}" for name in ("iss", "ir", "pis", "cofins", "csll", "inss")
-             if (amount := getattr(invoice, f"{name}_withheld_amount")) > Decimal("0")]
+    parts = [
+        f"{name.upper()} {format_brl(amount)}"
+        for name in ("iss", "ir", "pis", "cofins", "csll", "inss")
+        if (amount := getattr(invoice, f"{name}_withheld_amount")) > Decimal("0")
+    ]
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -260,7 +345,7 @@ def _now() -> str:
 
 def _short(text: str, limit: int = 70) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- plumbing ---------------------------------------------------------------------------------
@@ -296,18 +381,24 @@ def _client(settings: Settings, store: Store):
         app_key, app_secret = settings.require_omie_credentials()
     except SettingsError as problem:
         _fail(str(problem))
-    client = OmieClient(settings.omie_base_url, app_key, app_secret,
-                        limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes,
-                        fault_ledger=StoredFaultStreaks(store, app_key))
+    client = OmieClient(
+        settings.omie_base_url,
+        app_key,
+        app_secret,
+        limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
+        redundant_seconds=settings.omie_redundant_seconds,
+        page_sizes=settings.page_sizes,
+        fault_ledger=StoredFaultStreaks(store, app_key),
+    )
     try:
         yield client
     finally:
         client.close()
 
 
-def _download(settings: Settings, store: Store, account: str, deal_id: str, pdf_path: Path | None,
-              xml_path: Path | None) -> None:  # fmt: skip
+def _download(
+    settings: Settings, store: Store, account: str, deal_id: str, pdf_path: Path | None, xml_path: Path | None
+) -> None:
     """The documents, from links asked of Omie once, just before (a PDF link expires within minutes)."""
     from omie_pipeline.omie.errors import OmieError
     from omie_pipeline.sync.invoice_actions import InvoiceActionError
@@ -315,8 +406,16 @@ def _download(settings: Settings, store: Store, account: str, deal_id: str, pdf_
 
     with _client(settings, store) as client:
         try:
-            download_documents(client, store, account, deal_id, pdf_path=pdf_path, xml_path=xml_path,
-                               interval=_interval(settings), on_wait=_tell_wait)
+            download_documents(
+                client,
+                store,
+                account,
+                deal_id,
+                pdf_path=pdf_path,
+                xml_path=xml_path,
+                interval=_interval(settings),
+                on_wait=_tell_wait,
+            )
         except (InvoiceActionError, OmieError) as problem:
             _fail(str(problem))
 

@@ -15,16 +15,29 @@ EXIT_CONFIG = 2
 
 
 @main.command("report")
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d", "%d/%m/%Y"]),
-              help="Closing day (aaaa-mm-dd or dd/mm/aaaa; default: today in São Paulo).")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d", "%d/%m/%Y"]),
+    help="Closing day (aaaa-mm-dd or dd/mm/aaaa; default: today in São Paulo).",
+)
 @click.option("--all-days", is_flag=True, help="Every closed deal, whatever its closing day.")
 @click.option("--account", help="Account to report on (default: OMIE_PIPELINE_ACCOUNT).")
-@click.option("--out", "folder", type=click.Path(file_okay=False, path_type=Path),
-              help="Reports folder (default: OMIE_PIPELINE_REPORTS_DIR, else $DAGSTER_HOME/reports).")
-@click.option("--open", "open_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Print a report already written (its .csv or .xlsx) instead of building one.")
-def report(day: datetime | None, all_days: bool, account: str | None, folder: Path | None,
-           open_path: Path | None) -> None:  # fmt: skip
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Reports folder (default: OMIE_PIPELINE_REPORTS_DIR, else $DAGSTER_HOME/reports).",
+)
+@click.option(
+    "--open",
+    "open_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Print a report already written (its .csv or .xlsx) instead of building one.",
+)
+def report(
+    day: datetime | None, all_days: bool, account: str | None, folder: Path | None, open_path: Path | None
+) -> None:
     """Build the reconciliation report (HTML, CSV, XLSX) from the state store and print its summary.
 
     Exit status: 0 written, 1 the report disagrees with the store's own sums (files are still
@@ -65,8 +78,14 @@ def _build(day: date | None, all_days: bool, account: str | None, folder: Path |
     account = account or settings.omie_pipeline_account
     store = Store(settings.db_url)
     try:
-        built = build_report(store, account, day, now, closed_statuses=settings.closed_statuses,
-                             stuck_after_minutes=settings.omie_pipeline_stuck_after_minutes)
+        built = build_report(
+            store,
+            account,
+            day,
+            now,
+            closed_statuses=settings.closed_statuses,
+            stuck_after_minutes=settings.omie_pipeline_stuck_after_minutes,
+        )
         try:
             files = write_report(built, folder or settings.reports_dir)
         except ValueError as problem:
@@ -82,9 +101,11 @@ def _build(day: date | None, all_days: bool, account: str | None, folder: Path |
     if not (verification.every_deal_once and verification.totals_agree):
         click.echo("The report disagrees with the state store:", err=True)
         if not verification.every_deal_once:
-            click.echo(f"  deals in the store: {verification.deals_expected}, in the report: "
-                       f"{verification.deals_listed}; duplicated: {', '.join(verification.duplicated_deals) or 'none'}",
-                       err=True)  # fmt: skip
+            click.echo(
+                f"  deals in the store: {verification.deals_expected}, in the report: "
+                f"{verification.deals_listed}; duplicated: {', '.join(verification.duplicated_deals) or 'none'}",
+                err=True,
+            )
         for line in verification.mismatches:
             click.echo(f"  {line}", err=True)
         sys.exit(EXIT_DISAGREES)

@@ -14,22 +14,33 @@ from omie_pipeline.runner.graph import PassResult
 from omie_pipeline.runner.summary import PipelineSummary
 
 
-def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | None, reports: list[str],
-                   rejected: dict | None = None, injected: dict | None = None) -> None:
+def _print_summary(
+    summary: PipelineSummary,
+    outcome: PassResult,
+    calls: dict | None,
+    reports: list[str],
+    rejected: dict | None = None,
+    injected: dict | None = None,
+) -> None:
     echo = click.echo
     echo(f"Account {summary.account}")
     echo(f"  deals closed: {summary.deals_closed} (valid {summary.deals_valid})")
     echo("  clients: " + (", ".join(f"{how} {n}" for how, n in sorted(summary.clients.items())) or "none"))
     echo("  invoices: " + (", ".join(f"{status} {n}" for status, n in sorted(summary.invoices.items())) or "none"))
-    echo("  issues by reason: " + (", ".join(f"{reason} {n}" for reason, n in sorted(summary.issues.items())) or "none"))
+    echo(
+        "  issues by reason: " + (", ".join(f"{reason} {n}" for reason, n in sorted(summary.issues.items())) or "none")
+    )
     if calls is not None:
         echo(f"  Omie calls: {sum(calls.values())} (" + ", ".join(f"{m} {n}" for m, n in sorted(calls.items())) + ")")
     if rejected is not None:
         echo(f"  Omie calls rejected: {sum(rejected.values())}" + _counts(rejected))
     if injected:
         plain = {kind: n for kind, n in injected.items() if kind != "scheduled_by_kind"}
-        echo("  simulator faults injected (not rejections): " + ", ".join(f"{k} {n}" for k, n in sorted(plain.items()))
-             + _counts(injected.get("scheduled_by_kind", {})))
+        echo(
+            "  simulator faults injected (not rejections): "
+            + ", ".join(f"{k} {n}" for k, n in sorted(plain.items()))
+            + _counts(injected.get("scheduled_by_kind", {}))
+        )
     for stage in outcome.stages:
         mark = "ok" if stage.success else f"FAILED: {stage.error}"
         echo(f"  run {stage.job} ({stage.run_id[:8]}) {stage.seconds:.1f}s {mark}")
@@ -37,13 +48,17 @@ def _print_summary(summary: PipelineSummary, outcome: PassResult, calls: dict | 
         echo(f"  sensor {name}: {result}")
     if summary.held_until:
         until = max(summary.held_until.values())
-        echo(f"  {len(summary.held_until)} invoices held by an interrupted run until {to_sao_paulo(until):%H:%M} "
-             "(São Paulo): no OS was recorded for them, and the first sync after that sends them")
+        echo(
+            f"  {len(summary.held_until)} invoices held by an interrupted run until {to_sao_paulo(until):%H:%M} "
+            "(São Paulo): no OS was recorded for them, and the first sync after that sends them"
+        )
     if summary.waiting_deals:
         waiting = summary.waiting
         until = f"; paused until {to_sao_paulo(waiting.until):%H:%M} (São Paulo)" if waiting.until else ""
-        echo(f"  {summary.waiting_deals} deals waiting, nothing sent for them: {waiting.describe()}{until}; "
-             "the first sync after that sends them")
+        echo(
+            f"  {summary.waiting_deals} deals waiting, nothing sent for them: {waiting.describe()}{until}; "
+            "the first sync after that sends them"
+        )
     if not outcome.settled and summary.waiting_on_prefeitura:
         echo("  some invoices are still waiting on the prefeitura; the status refresh schedule follows them")
     for path in reports:
@@ -57,18 +72,32 @@ def _counts(counts: dict) -> str:
 
 
 @main.command()
-@click.option("--deals", "deal_count", type=click.IntRange(min=1), help="Generate this many deals instead of the sample.")
-@click.option("--deals-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A CSV of deals in the canonical columns.")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-              help="DAGSTER_HOME for the demo (default: a new temporary folder).")
+@click.option(
+    "--deals", "deal_count", type=click.IntRange(min=1), help="Generate this many deals instead of the sample."
+)
+@click.option(
+    "--deals-csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of deals in the canonical columns.",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="DAGSTER_HOME for the demo (default: a new temporary folder).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--ui", is_flag=True, help="Then serve the Dagster UI on this demo (simulator kept running) until Ctrl+C.")
+@click.option(
+    "--ui", is_flag=True, help="Then serve the Dagster UI on this demo (simulator kept running) until Ctrl+C."
+)
 @click.option("--port", type=int, default=3000, show_default=True, help="Port of the Dagster UI with --ui.")
-@click.option("--faults", is_flag=True,
-              help="Have the simulator play Omie's throttling answers and a record refusal across the run.")
-def demo(deal_count: int | None, deals_csv: Path | None, home: Path | None, as_json: bool, ui: bool,
-         port: int, faults: bool) -> None:
+@click.option(
+    "--faults",
+    is_flag=True,
+    help="Have the simulator play Omie's throttling answers and a record refusal across the run.",
+)
+def demo(
+    deal_count: int | None, deals_csv: Path | None, home: Path | None, as_json: bool, ui: bool, port: int, faults: bool
+) -> None:
     """Run the whole pipeline once on SQLite against the bundled Omie simulator."""
     from omie_pipeline.runner.demo import DemoResult, run_demo, serve_dagster_ui
 
@@ -79,26 +108,41 @@ def demo(deal_count: int | None, deals_csv: Path | None, home: Path | None, as_j
         if as_json:
             click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
         else:
-            _print_summary(result.summary, result.pipeline, result.omie_calls, result.report_files,
-                           result.rejected_calls, result.injected_faults)
+            _print_summary(
+                result.summary,
+                result.pipeline,
+                result.omie_calls,
+                result.report_files,
+                result.rejected_calls,
+                result.injected_faults,
+            )
             click.echo(f"Dagster home: {result.home}")
 
     def show_and_serve(result: DemoResult) -> None:
         show(result)
-        click.echo(f"Dagster UI on http://127.0.0.1:{port} (its schedules and sensors run against the demo's "
-                   "simulator); Ctrl+C stops it.", err=True)
+        click.echo(
+            f"Dagster UI on http://127.0.0.1:{port} (its schedules and sensors run against the demo's "
+            "simulator); Ctrl+C stops it.",
+            err=True,
+        )
         serve_dagster_ui(result.home, port)
 
-    result = run_demo(deals=deal_count, deals_csv=deals_csv, home=home, faults=faults,
-                      then=show_and_serve if ui else None)
+    result = run_demo(
+        deals=deal_count, deals_csv=deals_csv, home=home, faults=faults, then=show_and_serve if ui else None
+    )
     if not ui:
         show(result)
     sys.exit(0 if result.success else 1)
 
 
 @main.command()
-@click.option("--settle-timeout", type=float, default=300.0, show_default=True,
-              help="Seconds to keep refreshing statuses while invoices wait on the prefeitura.")
+@click.option(
+    "--settle-timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds to keep refreshing statuses while invoices wait on the prefeitura.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def sync(settle_timeout: float, as_json: bool) -> None:
     """Run the whole graph once against the configured Omie account and deal source."""

@@ -56,8 +56,12 @@ def list_services_command(account: str | None, refresh: bool, full: bool, as_jso
 
 @services.command("load-map")
 @click.option("--account", help=_ACCOUNT_HELP)
-@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Map file (default: OMIE_PIPELINE_SERVICE_MAP).")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Map file (default: OMIE_PIPELINE_SERVICE_MAP).",
+)
 def load_map_command(account: str | None, path: Path | None) -> None:
     """Check the product -> service map file and load it into the state store (no call to Omie)."""
     from omie_pipeline.sync.service_map import (
@@ -104,8 +108,9 @@ def history_command(service_code: str | None, account: str | None, as_json: bool
         return
     for version in versions:
         until = _when(version.valid_to) if version.valid_to else "in force"
-        click.echo(f"{version.service_code}  #{version.id}  {_when(version.valid_from)} -> {until}  "
-                   f"{version.regime.value}")
+        click.echo(
+            f"{version.service_code}  #{version.id}  {_when(version.valid_from)} -> {until}  {version.regime.value}"
+        )
         click.echo(f"    {_rates_text(version)}")
 
 
@@ -135,10 +140,15 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
         raise click.ClickException(str(error)) from None
     for problem in loaded.problems:
         click.echo(f"service map {loaded.path}, {problem}", err=True)
-    client = OmieClient(settings.omie_base_url, app_key, app_secret,
-                        limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-                        redundant_seconds=settings.omie_redundant_seconds, page_sizes=settings.page_sizes,
-                        fault_ledger=StoredFaultStreaks(store, app_key))
+    client = OmieClient(
+        settings.omie_base_url,
+        app_key,
+        app_secret,
+        limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
+        redundant_seconds=settings.omie_redundant_seconds,
+        page_sizes=settings.page_sizes,
+        fault_ledger=StoredFaultStreaks(store, app_key),
+    )
     try:
         catalog = sync_catalog(client, store, account, full=full)
         rates = sync_tax_rates(client, store, account, confirmed_regime=settings.omie_pipeline_tax_regime)
@@ -148,26 +158,35 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
         client.close()
     for problem in [*catalog.problems, *rates.problems]:
         click.echo(f"not usable: {problem}", err=True)
-    click.echo(f"refreshed from Omie: {catalog.listed} services listed ({'full' if catalog.full else 'changed only'}), "
-               f"{rates.versions_created} rate versions opened, {rates.versions_closed} closed", err=True)
+    click.echo(
+        f"refreshed from Omie: {catalog.listed} services listed ({'full' if catalog.full else 'changed only'}), "
+        f"{rates.versions_created} rate versions opened, {rates.versions_closed} closed",
+        err=True,
+    )
 
 
 def _print_overview(overview: CatalogOverview) -> None:
     company = overview.company
     regime = company.profile.regime.value if company else "unknown (run with --refresh)"
-    click.echo(f"Account {overview.account}: regime {regime}; {len(overview.services)} services, "
-               f"{len(overview.service_map)} products mapped")
+    click.echo(
+        f"Account {overview.account}: regime {regime}; {len(overview.services)} services, "
+        f"{len(overview.service_map)} products mapped"
+    )
     if overview.services:
-        click.echo(f"{'code':<10} {'active':<6} {'LC116':<6} {'price':>10}  {'ISS %':>5}  {'withheld':<27} "
-                   f"{'products':<24} description")
+        click.echo(
+            f"{'code':<10} {'active':<6} {'LC116':<6} {'price':>10}  {'ISS %':>5}  {'withheld':<27} "
+            f"{'products':<24} description"
+        )
     for item in overview.services:
         service = item.service
         price = f"{service.unit_price:.2f}" if service.unit_price is not None else ""
         iss = _percent(item.rates.rates.iss) if item.rates else "-"
         withheld = _withheld(item) if item.rates else "no rates"
-        click.echo(f"{service.code or '(no code)':<10} {'no' if service.inactive else 'yes':<6} "
-                   f"{service.lc116_code or '':<6} {price:>10}  {iss:>5}  {withheld:<27} "
-                   f"{', '.join(item.products) or '-':<24} {service.description or ''}")
+        click.echo(
+            f"{service.code or '(no code)':<10} {'no' if service.inactive else 'yes':<6} "
+            f"{service.lc116_code or '':<6} {price:>10}  {iss:>5}  {withheld:<27} "
+            f"{', '.join(item.products) or '-':<24} {service.description or ''}"
+        )
     if overview.product_problems:
         click.echo("\nProducts of closed deals that cannot be invoiced:")
         for problem in overview.product_problems:
@@ -186,36 +205,49 @@ def _overview_json(overview: CatalogOverview) -> dict[str, Any]:
     return {
         "account": overview.account,
         "regime": company.profile.regime.value if company else None,
-        "services": [{
-            "service_id": item.service.service_id,
-            "code": item.service.code,
-            "integration_code": item.service.integration_code,
-            "description": item.service.description,
-            "municipal_code": item.service.municipal_code,
-            "lc116_code": item.service.lc116_code,
-            "nbs_code": item.service.nbs_code,
-            "taxation_type": item.service.taxation_type,
-            "unit_price": _decimal(item.service.unit_price),
-            "inactive": item.service.inactive,
-            "products": list(item.products),
-            "rates": _version_json(item.rates) if item.rates else None,
-        } for item in overview.services],
+        "services": [
+            {
+                "service_id": item.service.service_id,
+                "code": item.service.code,
+                "integration_code": item.service.integration_code,
+                "description": item.service.description,
+                "municipal_code": item.service.municipal_code,
+                "lc116_code": item.service.lc116_code,
+                "nbs_code": item.service.nbs_code,
+                "taxation_type": item.service.taxation_type,
+                "unit_price": _decimal(item.service.unit_price),
+                "inactive": item.service.inactive,
+                "products": list(item.products),
+                "rates": _version_json(item.rates) if item.rates else None,
+            }
+            for item in overview.services
+        ],
         "service_map": overview.service_map,
         "service_map_loaded_at": overview.map_loaded_at.isoformat() if overview.map_loaded_at else None,
-        "unmapped_products": [{
-            "product_code": problem.product_code, "problem": problem.reason.value,
-            "service_code": problem.service_code, "deals": problem.deals, "message": problem.message,
-        } for problem in overview.product_problems],
+        "unmapped_products": [
+            {
+                "product_code": problem.product_code,
+                "problem": problem.reason.value,
+                "service_code": problem.service_code,
+                "deals": problem.deals,
+                "message": problem.message,
+            }
+            for problem in overview.product_problems
+        ],
     }
 
 
 def _version_json(version: TaxRateVersion) -> dict[str, Any]:
     return {
-        "id": version.id, "service_code": version.service_code, "regime": version.regime.value,
+        "id": version.id,
+        "service_code": version.service_code,
+        "regime": version.regime.value,
         "valid_from": version.valid_from.isoformat(),
         "valid_to": version.valid_to.isoformat() if version.valid_to else None,
-        **{name: (value if isinstance(value := getattr(version.rates, name), bool) else _decimal(value))
-           for name in RATE_FIELDS},
+        **{
+            name: (value if isinstance(value := getattr(version.rates, name), bool) else _decimal(value))
+            for name in RATE_FIELDS
+        },
     }
 
 

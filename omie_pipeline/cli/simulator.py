@@ -18,31 +18,86 @@ from omie_pipeline.simulator.config import REGIMES
 @click.option("--clients", default=50, show_default=True, type=click.IntRange(min=0), help="Existing clients to seed.")
 @click.option("--app-key", default="1234567890", show_default=True, help="The app_key the simulator accepts.")
 @click.option("--app-secret", default="sim-secret", show_default=True, help="The app_secret the simulator accepts.")
-@click.option("--window-seconds", default=60.0, show_default=True, type=click.FloatRange(min=0.001),
-              help="Rate-limit window (Omie: 60 s).")
-@click.option("--redundant-seconds", default=None, type=click.FloatRange(min=0),
-              help="Interval in which a repeated identical call is refused (default: the window).")
-@click.option("--nfse-delay", nargs=2, type=float, default=(1.0, 5.0), show_default=True, metavar="MIN MAX",
-              help="Seconds from FaturarOS to the final RPS status.")
-@click.option("--rejection-rate", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
-              help="Share of RPS the prefeitura rejects (003) while it is up.")
-@click.option("--regime", default="Lucro Presumido", show_default=True, type=click.Choice(REGIMES),
-              help="The company's tax regime (decides the catalog's PIS/COFINS and retentions).")
-@click.option("--latency", nargs=2, type=float, default=(0.0, 0.0), show_default=True, metavar="MIN MAX",
-              help="Seconds added to every answer, drawn uniformly.")
-@click.option("--pdf-link-seconds", default=600.0, show_default=True, type=click.FloatRange(min=0.001),
-              help="How long a PDF link from StatusOS or ObterNFSe opens the file (then 403).")
-def simulator_command(host: str, port: int, seed: int, clients: int, app_key: str, app_secret: str,
-                      window_seconds: float, redundant_seconds: float | None, nfse_delay: tuple[float, float],
-                      rejection_rate: float, regime: str, latency: tuple[float, float],
-                      pdf_link_seconds: float) -> None:  # fmt: skip
+@click.option(
+    "--window-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="Rate-limit window (Omie: 60 s).",
+)
+@click.option(
+    "--redundant-seconds",
+    default=None,
+    type=click.FloatRange(min=0),
+    help="Interval in which a repeated identical call is refused (default: the window).",
+)
+@click.option(
+    "--nfse-delay",
+    nargs=2,
+    type=float,
+    default=(1.0, 5.0),
+    show_default=True,
+    metavar="MIN MAX",
+    help="Seconds from FaturarOS to the final RPS status.",
+)
+@click.option(
+    "--rejection-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of RPS the prefeitura rejects (003) while it is up.",
+)
+@click.option(
+    "--regime",
+    default="Lucro Presumido",
+    show_default=True,
+    type=click.Choice(REGIMES),
+    help="The company's tax regime (decides the catalog's PIS/COFINS and retentions).",
+)
+@click.option(
+    "--latency",
+    nargs=2,
+    type=float,
+    default=(0.0, 0.0),
+    show_default=True,
+    metavar="MIN MAX",
+    help="Seconds added to every answer, drawn uniformly.",
+)
+@click.option(
+    "--pdf-link-seconds",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="How long a PDF link from StatusOS or ObterNFSe opens the file (then 403).",
+)
+def simulator_command(
+    host: str,
+    port: int,
+    seed: int,
+    clients: int,
+    app_key: str,
+    app_secret: str,
+    window_seconds: float,
+    redundant_seconds: float | None,
+    nfse_delay: tuple[float, float],
+    rejection_rate: float,
+    regime: str,
+    latency: tuple[float, float],
+    pdf_link_seconds: float,
+) -> None:
     """Serve a simulated Omie API (same paths, calls, faults and limits) until interrupted."""
     try:
         config = SimulatorConfig(
-            seed=seed, clients=clients, app_key=app_key, app_secret=app_secret,
+            seed=seed,
+            clients=clients,
+            app_key=app_key,
+            app_secret=app_secret,
             window_seconds=window_seconds,
             redundant_seconds=window_seconds if redundant_seconds is None else redundant_seconds,
-            nfse_delay=nfse_delay, rejection_rate=rejection_rate, regime=regime, latency=latency,
+            nfse_delay=nfse_delay,
+            rejection_rate=rejection_rate,
+            regime=regime,
+            latency=latency,
             pdf_link_seconds=pdf_link_seconds,
         )
     except ValueError as exc:
@@ -60,8 +115,10 @@ def simulator_command(host: str, port: int, seed: int, clients: int, app_key: st
     click.echo(f"  app_key:    {config.app_key}")
     click.echo(f"  app_secret: {config.app_secret}")
     click.echo(f"  control:    {sim.control_url} (stats, faults, reset, seed, services)")
-    click.echo(f"  seed {config.seed}, {config.clients} clients, regime {config.regime}, "
-               f"window {config.window_seconds:g} s, NFS-e delay {nfse_delay[0]:g}-{nfse_delay[1]:g} s")
+    click.echo(
+        f"  seed {config.seed}, {config.clients} clients, regime {config.regime}, "
+        f"window {config.window_seconds:g} s, NFS-e delay {nfse_delay[0]:g}-{nfse_delay[1]:g} s"
+    )
     click.echo("Press Ctrl+C to stop.")
     try:
         sim.wait()

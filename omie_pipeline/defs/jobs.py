@@ -42,6 +42,4 @@ def invoice_cancel_job() -> None:
     cancel_nfse()
 
 
-
 JOBS = [emission_job, invoice_status_refresh_job, catalog_job, report_job, invoice_wait_job, invoice_cancel_job]
-

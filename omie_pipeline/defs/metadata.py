@@ -42,5 +42,7 @@ def summary_text(items: Sequence[str], all_good: str) -> str:
 
 def duplicates_table(duplicates: dict[str, list[int]]) -> str:
     """Documents registered more than once in Omie, with the Omie client codes that hold them."""
-    return markdown_table(("document", "Omie clients"),
-                          [(document, ", ".join(str(i) for i in ids)) for document, ids in duplicates.items()])
+    return markdown_table(
+        ("document", "Omie clients"),
+        [(document, ", ".join(str(i) for i in ids)) for document, ids in duplicates.items()],
+    )

@@ -46,45 +46,76 @@ def _invoice_metadata(invoice) -> dict[str, object]:
 
 
 @dg.op(pool="omie_api")
-def wait_for_nfse(context: dg.OpExecutionContext, config: InvoiceWaitConfig, omie: OmieResource,
-                  store: StoreResource, pipeline: PipelineResource) -> None:  # fmt: skip
+def wait_for_nfse(
+    context: dg.OpExecutionContext,
+    config: InvoiceWaitConfig,
+    omie: OmieResource,
+    store: StoreResource,
+    pipeline: PipelineResource,
+) -> None:
     """Poll Omie (one request per redundancy interval) until the invoice is final or the timeout."""
     account = config.account or pipeline.account
     try:
-        result = wait_for_invoice(omie.client(store.store()), store.store(), account, config.deal_id, timeout=config.timeout,
-                                  interval=omie.redundant_interval(),
-                                  on_poll=lambda invoice: context.log.info("deal %s: %s", invoice.deal_id,
-                                                                           invoice.status))
+        result = wait_for_invoice(
+            omie.client(store.store()),
+            store.store(),
+            account,
+            config.deal_id,
+            timeout=config.timeout,
+            interval=omie.redundant_interval(),
+            on_poll=lambda invoice: context.log.info("deal %s: %s", invoice.deal_id, invoice.status),
+        )
     except InvoiceActionError as problem:
         raise dg.Failure(description=str(problem)) from problem
     metadata = {**_invoice_metadata(result.invoice), "polls": result.polls, "waited_seconds": result.waited_seconds}
     code = result.exit_code
     if code is WaitExit.ERROR:
-        raise dg.Failure(description=f"deal {config.deal_id}: the invoice is in error: {result.invoice.last_error}. "
-                                     f"Fix: {result.invoice.fix}", metadata=metadata)
+        raise dg.Failure(
+            description=f"deal {config.deal_id}: the invoice is in error: {result.invoice.last_error}. "
+            f"Fix: {result.invoice.fix}",
+            metadata=metadata,
+        )
     if code is WaitExit.STILL_PROCESSING:
-        raise dg.Failure(description=f"deal {config.deal_id}: still {result.invoice.status} after "
-                                     f"{config.timeout:.0f} s; the status refresh keeps following it",
-                         metadata=metadata)
+        raise dg.Failure(
+            description=f"deal {config.deal_id}: still {result.invoice.status} after "
+            f"{config.timeout:.0f} s; the status refresh keeps following it",
+            metadata=metadata,
+        )
     context.log.info("deal %s: %s", config.deal_id, result.invoice.status)
     context.log_event(dg.AssetObservation(asset_key="nfse_status", partition=account, metadata=metadata))
 
 
 @dg.op(pool="omie_api")
-def cancel_nfse(context: dg.OpExecutionContext, config: InvoiceCancelConfig, omie: OmieResource,
-                store: StoreResource, pipeline: PipelineResource) -> None:  # fmt: skip
+def cancel_nfse(
+    context: dg.OpExecutionContext,
+    config: InvoiceCancelConfig,
+    omie: OmieResource,
+    store: StoreResource,
+    pipeline: PipelineResource,
+) -> None:
     """Cancel one issued NFS-e in Omie, recording who, when and why."""
     account = config.account or pipeline.account
     requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
     try:
-        result = cancel_invoice(omie.client(store.store()), store.store(), account, config.deal_id, reason=config.reason,
-                                requested_by=requested_by, interval=omie.redundant_interval(),
-                                confirm_timeout=config.confirm_timeout)
+        result = cancel_invoice(
+            omie.client(store.store()),
+            store.store(),
+            account,
+            config.deal_id,
+            reason=config.reason,
+            requested_by=requested_by,
+            interval=omie.redundant_interval(),
+            confirm_timeout=config.confirm_timeout,
+        )
     except CancelRefusedError as refused:
         raise dg.Failure(description=f"{refused} Fix: {refused.fix}") from refused
     except (InvoiceActionError, ValueError) as problem:
         raise dg.Failure(description=str(problem)) from problem
     context.log.info(result.message)
-    context.log_event(dg.AssetObservation(asset_key="nfse_status", partition=account,
-                                          metadata={**_invoice_metadata(result.invoice),
-                                                    "cancel_confirmed": result.confirmed}))
+    context.log_event(
+        dg.AssetObservation(
+            asset_key="nfse_status",
+            partition=account,
+            metadata={**_invoice_metadata(result.invoice), "cancel_confirmed": result.confirmed},
+        )
+    )

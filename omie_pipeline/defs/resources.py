@@ -75,12 +75,20 @@ class OmieResource(dg.ConfigurableResource):
         """The process's `OmieClient` for these settings, created on first use. With the state store,
         the misuse guard counts faults there, where every process of the app key adds to one count
         (as Omie counts), not in this process alone."""
-        missing = [name for name, value in (("OMIE_APP_KEY", self.app_key), ("OMIE_APP_SECRET", self.app_secret))
-                   if not value]
+        missing = [
+            name for name, value in (("OMIE_APP_KEY", self.app_key), ("OMIE_APP_SECRET", self.app_secret)) if not value
+        ]
         if missing:
             raise SettingsError(f"missing {' and '.join(missing)}: set the Omie app's key and secret")
-        return shared_omie_client(self.base_url, self.app_key, self.app_secret, self.window_seconds,
-                                  self.redundant_seconds, self.page_sizes, store)
+        return shared_omie_client(
+            self.base_url,
+            self.app_key,
+            self.app_secret,
+            self.window_seconds,
+            self.redundant_seconds,
+            self.page_sizes,
+            store,
+        )
 
     def redundant_interval(self) -> timedelta:
         """Omie's interval between two requests about one id, as the client is configured with it."""
@@ -91,21 +99,40 @@ _clients: dict[tuple, object] = {}
 _clients_lock = threading.Lock()
 
 
-def shared_omie_client(base_url: str, app_key: str, app_secret: str, window_seconds: float,
-                       redundant_seconds: float, page_sizes: Mapping[str, int] | None = None,
-                       store: Store | None = None):  # fmt: skip
+def shared_omie_client(
+    base_url: str,
+    app_key: str,
+    app_secret: str,
+    window_seconds: float,
+    redundant_seconds: float,
+    page_sizes: Mapping[str, int] | None = None,
+    store: Store | None = None,
+):
     """One client per (URL, key, secret, window, interval, page sizes, store of its fault streaks) in this process."""
     from omie_pipeline.omie import OmieClient, OmieLimits
     from omie_pipeline.store.fault_streaks import StoredFaultStreaks
 
-    key = (base_url, app_key, hashlib.sha256(app_secret.encode()).hexdigest(), window_seconds, redundant_seconds,
-           tuple(sorted((page_sizes or {}).items())), store.url if store is not None else None)
+    key = (
+        base_url,
+        app_key,
+        hashlib.sha256(app_secret.encode()).hexdigest(),
+        window_seconds,
+        redundant_seconds,
+        tuple(sorted((page_sizes or {}).items())),
+        store.url if store is not None else None,
+    )
     with _clients_lock:
         if key not in _clients:
             ledger = StoredFaultStreaks(store, app_key) if store is not None else None
-            _clients[key] = OmieClient(base_url, app_key, app_secret, limits=OmieLimits(window_seconds=window_seconds),
-                                       redundant_seconds=redundant_seconds, page_sizes=page_sizes,
-                                       fault_ledger=ledger)
+            _clients[key] = OmieClient(
+                base_url,
+                app_key,
+                app_secret,
+                limits=OmieLimits(window_seconds=window_seconds),
+                redundant_seconds=redundant_seconds,
+                page_sizes=page_sizes,
+                fault_ledger=ledger,
+            )
         return _clients[key]
 
 
@@ -113,27 +140,43 @@ def omie_client_for(settings: Settings, store: Store | None = None):
     """The process's shared client for these settings (the one the Dagster resource also gets);
     with the state store, its misuse guard counts faults where every process sees them."""
     app_key, app_secret = settings.require_omie_credentials()
-    return shared_omie_client(settings.omie_base_url, app_key, app_secret, settings.omie_rate_window_seconds,
-                              settings.omie_redundant_seconds, settings.page_sizes, store)
+    return shared_omie_client(
+        settings.omie_base_url,
+        app_key,
+        app_secret,
+        settings.omie_rate_window_seconds,
+        settings.omie_redundant_seconds,
+        settings.page_sizes,
+        store,
+    )
 
 
 class PipelineResource(dg.ConfigurableResource):
     """The account and the rules every asset, check and sensor shares: one definition of each threshold."""
 
     account: str = Field(_default("omie_pipeline_account"), description="OMIE_PIPELINE_ACCOUNT: this deployment's.")
-    closed_statuses: str = Field(_default("omie_pipeline_closed_statuses"),
-                                 description="OMIE_PIPELINE_CLOSED_STATUSES, comma-separated.")
-    max_deal_amount: str = Field(str(_default("omie_pipeline_max_deal_amount")),
-                                 description="OMIE_PIPELINE_MAX_DEAL_AMOUNT, in reais.")
-    stuck_after_minutes: int = Field(_default("omie_pipeline_stuck_after_minutes"), gt=0,
-                                     description="OMIE_PIPELINE_STUCK_AFTER_MINUTES: pending longer is stuck.")
-    status_grace_minutes: float = Field(_default("omie_pipeline_status_grace_minutes"), ge=0,
-                                        description="OMIE_PIPELINE_STATUS_GRACE_MINUTES.")
+    closed_statuses: str = Field(
+        _default("omie_pipeline_closed_statuses"), description="OMIE_PIPELINE_CLOSED_STATUSES, comma-separated."
+    )
+    max_deal_amount: str = Field(
+        str(_default("omie_pipeline_max_deal_amount")), description="OMIE_PIPELINE_MAX_DEAL_AMOUNT, in reais."
+    )
+    stuck_after_minutes: int = Field(
+        _default("omie_pipeline_stuck_after_minutes"),
+        gt=0,
+        description="OMIE_PIPELINE_STUCK_AFTER_MINUTES: pending longer is stuck.",
+    )
+    status_grace_minutes: float = Field(
+        _default("omie_pipeline_status_grace_minutes"), ge=0, description="OMIE_PIPELINE_STATUS_GRACE_MINUTES."
+    )
     tax_regime: str = Field("", description="OMIE_PIPELINE_TAX_REGIME, as a person confirmed it (empty: none).")
-    service_map: str = Field(str(_default("omie_pipeline_service_map")),
-                             description="OMIE_PIPELINE_SERVICE_MAP: the product -> service map file.")
-    reports_dir: str = Field(str(_default("dagster_home") / "reports"),
-                             description="OMIE_PIPELINE_REPORTS_DIR, else DAGSTER_HOME/reports.")
+    service_map: str = Field(
+        str(_default("omie_pipeline_service_map")),
+        description="OMIE_PIPELINE_SERVICE_MAP: the product -> service map file.",
+    )
+    reports_dir: str = Field(
+        str(_default("dagster_home") / "reports"), description="OMIE_PIPELINE_REPORTS_DIR, else DAGSTER_HOME/reports."
+    )
 
     def statuses(self) -> frozenset[str]:
         """The deal statuses that count as closed, lower-cased."""
@@ -174,8 +217,9 @@ class AlertsResource(dg.ConfigurableResource):
 
     slack_webhook_url: str = Field("", description="OMIE_PIPELINE_SLACK_WEBHOOK_URL (empty: no Slack).")
     webhook_url: str = Field("", description="OMIE_PIPELINE_ALERT_WEBHOOK_URL (empty: no webhook).")
-    dagster_ui_url: str = Field(_default("omie_pipeline_dagster_ui_url"),
-                                description="OMIE_PIPELINE_DAGSTER_UI_URL: base URL for run links.")
+    dagster_ui_url: str = Field(
+        _default("omie_pipeline_dagster_ui_url"), description="OMIE_PIPELINE_DAGSTER_UI_URL: base URL for run links."
+    )
     connect_timeout_seconds: float = Field(3.0, gt=0)
     read_timeout_seconds: float = Field(5.0, gt=0)
     tries_per_evaluation: int = Field(2, ge=1, description="Tries of one channel for one alert per evaluation.")
@@ -193,8 +237,12 @@ class AlertsResource(dg.ConfigurableResource):
         return self.dagster_ui_url.rstrip("/")
 
     def policy(self) -> DeliveryPolicy:
-        return DeliveryPolicy(tries_per_round=self.tries_per_evaluation, retry_pause_seconds=self.retry_pause_seconds,
-                              max_attempts=self.max_attempts, round_budget_seconds=self.evaluation_budget_seconds)
+        return DeliveryPolicy(
+            tries_per_round=self.tries_per_evaluation,
+            retry_pause_seconds=self.retry_pause_seconds,
+            max_attempts=self.max_attempts,
+            round_budget_seconds=self.evaluation_budget_seconds,
+        )
 
     def channels(self) -> list[AlertChannel]:
         timeouts = {"connect_timeout": self.connect_timeout_seconds, "read_timeout": self.read_timeout_seconds}
@@ -224,22 +272,27 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "store": StoreResource(db_url=settings.db_url),
         "omie": OmieResource(
-            base_url=settings.omie_base_url, app_key=_secret(settings.omie_app_key, "OMIE_APP_KEY"),
+            base_url=settings.omie_base_url,
+            app_key=_secret(settings.omie_app_key, "OMIE_APP_KEY"),
             app_secret=_secret(settings.omie_app_secret, "OMIE_APP_SECRET"),
-            window_seconds=settings.omie_rate_window_seconds, redundant_seconds=settings.omie_redundant_seconds,
+            window_seconds=settings.omie_rate_window_seconds,
+            redundant_seconds=settings.omie_redundant_seconds,
             page_sizes=settings.page_sizes,
         ),
         "deal_source": DealSourceResource(
-            url=_secret(settings.salesos_deals_url, "SALESOS_DEALS_URL"), table=settings.salesos_deals_table or "",
+            url=_secret(settings.salesos_deals_url, "SALESOS_DEALS_URL"),
+            table=settings.salesos_deals_table or "",
             mapping=str(settings.salesos_deals_mapping or ""),
         ),
         "pipeline": PipelineResource(
-            account=settings.omie_pipeline_account, closed_statuses=settings.omie_pipeline_closed_statuses,
+            account=settings.omie_pipeline_account,
+            closed_statuses=settings.omie_pipeline_closed_statuses,
             max_deal_amount=str(settings.omie_pipeline_max_deal_amount),
             stuck_after_minutes=settings.omie_pipeline_stuck_after_minutes,
             status_grace_minutes=settings.omie_pipeline_status_grace_minutes,
             tax_regime=settings.omie_pipeline_tax_regime.value if settings.omie_pipeline_tax_regime else "",
-            service_map=str(settings.omie_pipeline_service_map), reports_dir=str(settings.reports_dir),
+            service_map=str(settings.omie_pipeline_service_map),
+            reports_dir=str(settings.reports_dir),
         ),
         "alerts": AlertsResource(
             slack_webhook_url=_secret(settings.omie_pipeline_slack_webhook_url, "OMIE_PIPELINE_SLACK_WEBHOOK_URL"),

@@ -31,24 +31,34 @@ def _one_run_per_account(context: dg.ScheduleEvaluationContext):
 
 def _schedule(name: str, cron: str, job, description: str):
     return dg.ScheduleDefinition(
-        name=name, cron_schedule=cron, job=job, execution_timezone=TIMEZONE, description=description,
-        execution_fn=_one_run_per_account, default_status=dg.DefaultScheduleStatus.RUNNING,
+        name=name,
+        cron_schedule=cron,
+        job=job,
+        execution_timezone=TIMEZONE,
+        description=description,
+        execution_fn=_one_run_per_account,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
 
 emission_schedule = _schedule(
-    "emission_schedule", "*/15 * * * *", emission_job,
+    "emission_schedule",
+    "*/15 * * * *",
+    emission_job,
     "Deals -> clients -> invoices every 15 minutes; never two runs at once for one account.",
 )
 status_refresh_schedule = _schedule(
-    "status_refresh_schedule", "*/5 * * * *", invoice_status_refresh_job,
+    "status_refresh_schedule",
+    "*/5 * * * *",
+    invoice_status_refresh_job,
     "Invoice statuses every 5 minutes.",
 )
 catalog_schedule = _schedule(
-    "catalog_schedule", "0 6 * * *", catalog_job,
+    "catalog_schedule",
+    "0 6 * * *",
+    catalog_job,
     "Service catalog and tax rates daily at 06:00.",
 )
-
 
 
 def _report_requests(context: dg.ScheduleEvaluationContext):
@@ -60,14 +70,20 @@ def _report_requests(context: dg.ScheduleEvaluationContext):
     moment = context.scheduled_execution_time.astimezone(SAO_PAULO)
     for account in account_keys:
         for day in (moment.date() - timedelta(days=1), moment.date()):
-            yield dg.RunRequest(run_key=f"{account}:{day.isoformat()}:{moment.isoformat()}",
-                                partition_key=report_partition_key(account, day))
+            yield dg.RunRequest(
+                run_key=f"{account}:{day.isoformat()}:{moment.isoformat()}",
+                partition_key=report_partition_key(account, day),
+            )
 
 
 report_schedule = dg.ScheduleDefinition(
-    name="report_schedule", cron_schedule="30 18 * * *", job=report_job, execution_timezone=TIMEZONE,
-    execution_fn=_report_requests, default_status=dg.DefaultScheduleStatus.RUNNING,
+    name="report_schedule",
+    cron_schedule="30 18 * * *",
+    job=report_job,
+    execution_timezone=TIMEZONE,
+    execution_fn=_report_requests,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily after close of business (18:30): today's report and yesterday's final one.",
-)  # fmt: skip
+)
 
 SCHEDULES = [emission_schedule, status_refresh_schedule, catalog_schedule, report_schedule]

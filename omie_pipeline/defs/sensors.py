@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -35,15 +35,22 @@ from omie_pipeline.defs.resources import (
 REFRESH_JOB_NAME = "invoice_status_refresh_job"
 REFRESH_DEALS_TAG_LIMIT = 1000  # characters of the comma list of deal ids
 PARTITION_TAG = "dagster/partition"
-IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-             dg.DagsterRunStatus.STARTED]
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 # Dagster's wrappers around the error raised inside a step: the cause below them is the real one.
 _DAGSTER_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
 
 
-@dg.sensor(name="omie_accounts", minimum_interval_seconds=300,
-           default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Adds OMIE_PIPELINE_ACCOUNT to the omie_account partitions when it is new.")
+@dg.sensor(
+    name="omie_accounts",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds OMIE_PIPELINE_ACCOUNT to the omie_account partitions when it is new.",
+)
 def omie_accounts(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
     account = pipeline.account
     if context.instance.has_dynamic_partition(ACCOUNTS_PARTITION_NAME, account):
@@ -62,13 +69,13 @@ def refresh_deals_tag(deal_ids: list[str], limit: int = REFRESH_DEALS_TAG_LIMIT)
 
 
 def _refresh_in_flight(instance: dg.DagsterInstance, account: str) -> bool:
-    runs = instance.get_runs(dg.RunsFilter(job_name=REFRESH_JOB_NAME, statuses=IN_FLIGHT,
-                                           tags={PARTITION_TAG: account}), limit=1)
+    runs = instance.get_runs(
+        dg.RunsFilter(job_name=REFRESH_JOB_NAME, statuses=IN_FLIGHT, tags={PARTITION_TAG: account}), limit=1
+    )
     return bool(runs)
 
 
-def _refresh_request(context: dg.SensorEvaluationContext, account: str,
-                     stuck: StuckAccount) -> dg.RunRequest | str:
+def _refresh_request(context: dg.SensorEvaluationContext, account: str, stuck: StuckAccount) -> dg.RunRequest | str:
     """One refresh run for the account's stuck invoices, or why none is requested."""
     if not context.instance.has_dynamic_partition(ACCOUNTS_PARTITION_NAME, account):
         return f"account {account!r} is not an {ACCOUNTS_PARTITION_NAME} partition, no refresh requested"
@@ -78,18 +85,27 @@ def _refresh_request(context: dg.SensorEvaluationContext, account: str,
     # Only the invoices that just crossed a level: the others were re-checked when they crossed
     # theirs, and the refresh job's own schedule keeps every pending invoice current.
     deal_ids = list(dict.fromkeys(alert.deal_id for alert in stuck.new_alerts if alert.deal_id))
-    return dg.RunRequest(run_key=f"stuck_refresh:{account}:{digest}", partition_key=account,
-                         tags={REFRESH_DEALS_TAG: refresh_deals_tag(deal_ids)})
+    return dg.RunRequest(
+        run_key=f"stuck_refresh:{account}:{digest}",
+        partition_key=account,
+        tags={REFRESH_DEALS_TAG: refresh_deals_tag(deal_ids)},
+    )
 
 
-@dg.sensor(name="stuck_invoices", job_name=REFRESH_JOB_NAME, minimum_interval_seconds=60,
-           default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Alerts on invoices in submitted/processing past the threshold (again at 2x and 4x) and "
-                       "requests one status refresh run per account.")
-def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource,
-                   pipeline: PipelineResource):  # fmt: skip
-    report = check_stuck_invoices(store.store(), alerts.delivery_round(), pipeline.stuck_after(), alerts.now(),
-                                  home_account=pipeline.account)
+@dg.sensor(
+    name="stuck_invoices",
+    job_name=REFRESH_JOB_NAME,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts on invoices in submitted/processing past the threshold (again at 2x and 4x) and "
+    "requests one status refresh run per account.",
+)
+def stuck_invoices(
+    context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource, pipeline: PipelineResource
+):
+    report = check_stuck_invoices(
+        store.store(), alerts.delivery_round(), pipeline.stuck_after(), alerts.now(), home_account=pipeline.account
+    )
     if not report.accounts:
         return dg.SkipReason("no invoice in submitted/processing past the threshold")
     requests: list[dg.RunRequest] = []
@@ -104,8 +120,9 @@ def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, al
             notes.append(outcome)
     sent = len(report.new_alerts)
     stuck_count = sum(len(s.stuck_deal_ids) for s in report.accounts.values())
-    context.log.info("%d stuck invoice(s), %d new alert(s), %d refresh run(s) requested", stuck_count, sent,
-                     len(requests))
+    context.log.info(
+        "%d stuck invoice(s), %d new alert(s), %d refresh run(s) requested", stuck_count, sent, len(requests)
+    )
     for note in notes:
         context.log.info(note)
     if requests:
@@ -116,28 +133,43 @@ def stuck_invoices(context: dg.SensorEvaluationContext, store: StoreResource, al
     return dg.SkipReason(f"{stuck_count} stuck invoice(s), {sent} new alert(s){detail}")
 
 
-@dg.sensor(name="failed_invoices", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Alerts once on every invoice newly in error, with Omie's message and the fix.")
-def failed_invoices(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource,
-                    pipeline: PipelineResource):  # fmt: skip
-    sent = check_failed_invoices(store.store(), alerts.delivery_round(), alerts.now(),
-                                 lookback=timedelta(hours=alerts.failed_lookback_hours),
-                                 home_account=pipeline.account)
+@dg.sensor(
+    name="failed_invoices",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts once on every invoice newly in error, with Omie's message and the fix.",
+)
+def failed_invoices(
+    context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource, pipeline: PipelineResource
+):
+    sent = check_failed_invoices(
+        store.store(),
+        alerts.delivery_round(),
+        alerts.now(),
+        lookback=timedelta(hours=alerts.failed_lookback_hours),
+        home_account=pipeline.account,
+    )
     if not sent:
         return dg.SkipReason("no invoice newly in error")
     context.log.info("alerted %d invoice(s) in error: %s", len(sent), ", ".join(a.deal_id or "" for a in sent))
     return dg.SkipReason(f"{len(sent)} failed-invoice alert(s) sent, no run to request")
 
 
-@dg.sensor(name="alert_redelivery", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Retries the channels an alert has not reached yet (bounded attempts).")
+@dg.sensor(
+    name="alert_redelivery",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Retries the channels an alert has not reached yet (bounded attempts).",
+)
 def alert_redelivery(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource):
-    report = redeliver_pending(store.store(), alerts.delivery_round(), alerts.now(),
-                               grace=timedelta(seconds=alerts.redelivery_grace_seconds))
+    report = redeliver_pending(
+        store.store(), alerts.delivery_round(), alerts.now(), grace=timedelta(seconds=alerts.redelivery_grace_seconds)
+    )
     if not (report.delivered or report.still_pending or report.given_up):
         return dg.SkipReason("every alert reached every channel")
-    message = (f"{len(report.delivered)} delivered, {len(report.still_pending)} still pending, "
-               f"{len(report.given_up)} given up")
+    message = (
+        f"{len(report.delivered)} delivered, {len(report.still_pending)} still pending, {len(report.given_up)} given up"
+    )
     context.log.info("alert redelivery: %s", message)
     return dg.SkipReason(message)
 
@@ -176,30 +208,46 @@ def run_failure_facts(context: dg.RunFailureSensorContext, ui_url: str, default_
     if error_class:  # Dagster writes "package.module.Class: message"; the class is shown on its own
         message = re.sub(rf"^(?:[\w.]+\.)?{re.escape(error_class)}:\s*", "", message)
     record = context.instance.get_run_record_by_id(run.run_id)
-    started_at = (datetime.fromtimestamp(record.start_time, timezone.utc)
-                  if record is not None and record.start_time else None)
-    failed_at = (datetime.fromtimestamp(record.end_time, timezone.utc)
-                 if record is not None and record.end_time else datetime.now(timezone.utc))
+    started_at = datetime.fromtimestamp(record.start_time, UTC) if record is not None and record.start_time else None
+    failed_at = (
+        datetime.fromtimestamp(record.end_time, UTC) if record is not None and record.end_time else datetime.now(UTC)
+    )
     root_run_id = run.root_run_id or run.run_id
     # The account comes from the root run: a re-execution may not carry the partition tag, and the
     # alert of its root is recorded under the root's account.
     root = context.instance.get_run_by_id(root_run_id) if root_run_id != run.run_id else run
     partition = (root.tags if root is not None else run.tags).get(PARTITION_TAG) or run.tags.get(PARTITION_TAG)
     return RunFailureFacts(
-        run_id=run.run_id, root_run_id=root_run_id, job_name=run.job_name,
-        account=partition or default_account, partition_key=partition, step_key=step_key,
-        error_class=error_class, error_message=message, failed_at=failed_at, started_at=started_at,
+        run_id=run.run_id,
+        root_run_id=root_run_id,
+        job_name=run.job_name,
+        account=partition or default_account,
+        partition_key=partition,
+        step_key=step_key,
+        error_class=error_class,
+        error_message=message,
+        failed_at=failed_at,
+        started_at=started_at,
         retry_number=int(run.tags.get("dagster/retry_number", "0") or 0),
         run_url=f"{ui_url}/runs/{run.run_id}",
     )
 
 
-@dg.run_failure_sensor(name="sync_run_failures", monitor_all_code_locations=True, minimum_interval_seconds=30,
-                       default_status=dg.DefaultSensorStatus.RUNNING,
-                       description="Alerts once per failed run (retries of it do not alert again) with the job, "
-                                   "the step, the error and a link to the run.")
-def sync_run_failures(context: dg.RunFailureSensorContext, store: StoreResource, alerts: AlertsResource,
-                      pipeline: PipelineResource, omie: OmieResource):  # fmt: skip
+@dg.run_failure_sensor(
+    name="sync_run_failures",
+    monitor_all_code_locations=True,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts once per failed run (retries of it do not alert again) with the job, "
+    "the step, the error and a link to the run.",
+)
+def sync_run_failures(
+    context: dg.RunFailureSensorContext,
+    store: StoreResource,
+    alerts: AlertsResource,
+    pipeline: PipelineResource,
+    omie: OmieResource,
+):
     facts = run_failure_facts(context, alerts.ui_url(), pipeline.account)
     secrets = [*alerts.secrets(), *([omie.app_secret] if omie.app_secret else [])]
     alert = alert_run_failure(store.store(), alerts.delivery_round(), facts, alerts.now(), secrets)

@@ -13,10 +13,11 @@ compares like with like.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Callable, Mapping
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -74,23 +75,55 @@ __all__ = [
 
 DEAL_COLUMNS = ("deal_id", "account", "status", "closed_at", "updated_at", "amount", "product_code", "description")
 CLIENT_COLUMNS = (
-    "legal_name", "trade_name", "document", "email", "phone", "street", "number", "complement",
-    "district", "city", "state", "zip", "city_ibge_code", "municipal_registration", "state_registration",
-)  # fmt: skip
+    "legal_name",
+    "trade_name",
+    "document",
+    "email",
+    "phone",
+    "street",
+    "number",
+    "complement",
+    "district",
+    "city",
+    "state",
+    "zip",
+    "city_ibge_code",
+    "municipal_registration",
+    "state_registration",
+)
 CANONICAL_COLUMNS = DEAL_COLUMNS + CLIENT_COLUMNS
 
 # Without these Omie cannot register the client or issue the note: ValidarOS/FaturarOS refuse a client
 # without document, full address or e-mail (omie-api.md §15), so they are checked before any call.
 INVOICE_REQUIRED_FIELDS = (
-    "legal_name", "document", "street", "number", "district", "city", "state", "zip", "email", "product_code",
+    "legal_name",
+    "document",
+    "street",
+    "number",
+    "district",
+    "city",
+    "state",
+    "zip",
+    "email",
+    "product_code",
 )
 
 # Longest value kept per text field; the state store's columns are sized to match.
 MAX_LENGTHS = {
-    "deal_id": 128, "account": 64, "status": 64, "product_code": 128, "legal_name": 200,
-    "trade_name": 200, "street": 200, "number": 40, "complement": 200, "district": 200,
-    "city": 200, "municipal_registration": 40, "state_registration": 40,
-}  # fmt: skip
+    "deal_id": 128,
+    "account": 64,
+    "status": 64,
+    "product_code": 128,
+    "legal_name": 200,
+    "trade_name": 200,
+    "street": 200,
+    "number": 40,
+    "complement": 200,
+    "district": 200,
+    "city": 200,
+    "municipal_registration": 40,
+    "state_registration": 40,
+}
 
 # The largest amount one deal may carry unless configured otherwise: a typo of a few extra zeros
 # must become an issue, not an NFS-e. The store's money columns hold 14 digits before the comma.
@@ -178,8 +211,11 @@ def _amount(value: Any, info: ValidationInfo) -> Decimal | None:
         raise _problem("not_positive", f"{info.field_name} must be more than zero")
     maximum = (info.context or {}).get("max_amount", DEFAULT_MAX_AMOUNT)
     if amount > maximum:
-        raise _problem("above_maximum", f"{info.field_name} is {amount:,.2f}, above the largest amount a deal may "
-                                        f"carry here ({maximum:,.2f}; OMIE_PIPELINE_MAX_DEAL_AMOUNT)")
+        raise _problem(
+            "above_maximum",
+            f"{info.field_name} is {amount:,.2f}, above the largest amount a deal may "
+            f"carry here ({maximum:,.2f}; OMIE_PIPELINE_MAX_DEAL_AMOUNT)",
+        )
     return amount.quantize(CENT)
 
 
@@ -352,8 +388,10 @@ def _fix_for(field: str, reason: str) -> str:
     if reason == "state_mismatch":
         return "correct the city's IBGE code or the state in the CRM"
     if reason == "above_maximum":
-        return ("correct the amount in the CRM; if the deal really is this large, raise OMIE_PIPELINE_MAX_DEAL_AMOUNT; "
-                "the deal is retried on the next run")
+        return (
+            "correct the amount in the CRM; if the deal really is this large, raise OMIE_PIPELINE_MAX_DEAL_AMOUNT; "
+            "the deal is retried on the next run"
+        )
     return f"correct {field} in the CRM; the deal is retried on the next run"
 
 

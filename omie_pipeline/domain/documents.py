@@ -138,8 +138,7 @@ def parse_document(raw: str | None) -> Document:
         shown = ", ".join(repr(c) for c in sorted(set(_ALLOWED.sub("", number))))
         raise InvalidDocumentError(
             "bad_characters",
-            f"the document contains {shown}; a CPF or CNPJ holds only digits and letters A-Z, "
-            "with . / - as separators",
+            f"the document contains {shown}; a CPF or CNPJ holds only digits and letters A-Z, with . / - as separators",
         )
     if len(number) == CPF_LENGTH:
         return _parse_cpf(number)

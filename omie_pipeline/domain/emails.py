@@ -40,8 +40,10 @@ def _problem(address: str) -> str | None:
     if not all(labels):
         return "the domain has an empty part between dots"
     if not all(_LABEL.fullmatch(label) for label in labels[:-1]) or not _TOP_LEVEL.fullmatch(labels[-1]):
-        return ("the domain has a character not allowed, a part that starts or ends with '-', "
-                "or a top level not made of letters")
+        return (
+            "the domain has a character not allowed, a part that starts or ends with '-', "
+            "or a top level not made of letters"
+        )
     return None
 
 

@@ -35,7 +35,7 @@ _HOW = "write it with a dot before the decimals and no thousands separator, for 
 
 def to_decimal(value: str | Decimal | int, *, places: int = 2) -> Decimal:
     """Read an amount strictly; at most `places` decimals (more would be silently rounded later)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyFormatError("float", f"amounts must be text or Decimal, not {type(value).__name__}")
     if isinstance(value, int):
         return Decimal(value)

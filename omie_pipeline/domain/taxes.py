@@ -154,8 +154,14 @@ def _percent_of(gross: Decimal, rate: Decimal) -> Decimal:
     return round_cents(gross * rate / _HUNDRED)
 
 
-def _line(tax: Tax, rate: Decimal, amount: Decimal, withheld_rate: Decimal | None = None,
-          withheld_amount: Decimal | None = None, note: str = "") -> TaxLine:  # fmt: skip
+def _line(
+    tax: Tax,
+    rate: Decimal,
+    amount: Decimal,
+    withheld_rate: Decimal | None = None,
+    withheld_amount: Decimal | None = None,
+    note: str = "",
+) -> TaxLine:
     withheld = withheld_amount is not None
     return TaxLine(
         tax=tax,
@@ -173,10 +179,7 @@ def compute_taxes(gross: Decimal, rates: TaxRates, regime: Regime) -> TaxBreakdo
     if not isinstance(gross, Decimal) or not gross.is_finite() or gross < 0:
         raise ValueError("the gross amount must be a Decimal of zero or more")
     regime = Regime(regime)
-    if regime is Regime.SIMPLES_NACIONAL:
-        lines = _simples_lines(gross, rates)
-    else:
-        lines = _regular_lines(gross, rates)
+    lines = _simples_lines(gross, rates) if regime is Regime.SIMPLES_NACIONAL else _regular_lines(gross, rates)
     return TaxBreakdown(gross=gross, regime=regime, lines=tuple(lines[tax] for tax in Tax))
 
 
@@ -198,9 +201,11 @@ def _simples_lines(gross: Decimal, rates: TaxRates) -> dict[Tax, TaxLine]:
     lines = _iss_and_inss(gross, rates, simples=True)
     for tax in (Tax.PIS, Tax.COFINS, Tax.CSLL, Tax.IR):
         lines[tax] = _line(
-            tax, NO_RATE, ZERO,
+            tax,
+            NO_RATE,
+            ZERO,
             note="paid inside the DAS; Simples Nacional providers suffer no IRRF or CSRF withholding",
-        )  # fmt: skip
+        )
     for tax in (Tax.IBS_UF, Tax.IBS_MUN, Tax.CBS):
         lines[tax] = _line(tax, NO_RATE, ZERO, note="Simples Nacional issuers are outside IBS/CBS in 2026")
     return lines
@@ -225,7 +230,9 @@ def _regular_lines(gross: Decimal, rates: TaxRates) -> dict[Tax, TaxLine]:
         if tax not in csrf:
             lines[tax] = _line(tax, rate, amount)
         elif csrf_below_minimum:
-            lines[tax] = _line(tax, rate, amount, note="PIS, COFINS and CSLL withheld of R$ 10.00 or less in all are not withheld")
+            lines[tax] = _line(
+                tax, rate, amount, note="PIS, COFINS and CSLL withheld of R$ 10.00 or less in all are not withheld"
+            )
         else:
             lines[tax] = _line(tax, rate, amount, CSRF_WITHHOLDING_RATES[tax], csrf[tax])
 
@@ -251,7 +258,9 @@ def check_rates(rates: TaxRates, regime: Regime) -> list[RateProblem]:
     simples = regime is Regime.SIMPLES_NACIONAL
 
     if (not simples or rates.retain_iss or rates.iss) and not ISS_MIN_RATE <= rates.iss <= ISS_MAX_RATE:
-        problems.append(RateProblem("iss_range", Tax.ISS, f"ISS is {rates.iss} %; municipalities charge from 2 % to 5 %"))
+        problems.append(
+            RateProblem("iss_range", Tax.ISS, f"ISS is {rates.iss} %; municipalities charge from 2 % to 5 %")
+        )
 
     own_pis, own_cofins = REGIME_PIS_COFINS[regime]
     for tax, expected in ((Tax.PIS, own_pis), (Tax.COFINS, own_cofins)):
@@ -261,22 +270,34 @@ def check_rates(rates: TaxRates, regime: Regime) -> list[RateProblem]:
     if simples:
         for tax in (Tax.PIS, Tax.COFINS, Tax.CSLL, Tax.IR):
             if rates.retains(tax):
-                problems.append(RateProblem(
-                    "simples_withholding", tax,
-                    f"{tax.label} is marked as withheld, but Simples Nacional providers suffer no IRRF or CSRF withholding",
-                ))  # fmt: skip
+                problems.append(
+                    RateProblem(
+                        "simples_withholding",
+                        tax,
+                        f"{tax.label} is marked as withheld, but Simples Nacional providers suffer no IRRF or CSRF "
+                        "withholding",
+                    )
+                )
         for tax in (Tax.IBS_UF, Tax.IBS_MUN, Tax.CBS):
             if rates.rate(tax):
-                problems.append(RateProblem(
-                    "simples_ibs_cbs", tax, f"{tax.label} is {rates.rate(tax)} %, but Simples Nacional issuers are outside IBS/CBS in 2026"
-                ))  # fmt: skip
+                problems.append(
+                    RateProblem(
+                        "simples_ibs_cbs",
+                        tax,
+                        f"{tax.label} is {rates.rate(tax)} %, but Simples Nacional issuers are outside IBS/CBS in 2026",
+                    )
+                )
     else:
         problems.extend(_withholding_problems(rates))
 
     if rates.retain_inss and rates.inss != INSS_RATE:
-        problems.append(RateProblem(
-            "inss_rate", Tax.INSS, f"INSS withheld is {rates.inss} %; on labour assignment or contract work it is 11 % of the note"
-        ))  # fmt: skip
+        problems.append(
+            RateProblem(
+                "inss_rate",
+                Tax.INSS,
+                f"INSS withheld is {rates.inss} %; on labour assignment or contract work it is 11 % of the note",
+            )
+        )
     return problems
 
 
@@ -291,17 +312,26 @@ def _regime_message(tax: Tax, rate: Decimal, regime: Regime) -> str:
 def _withholding_problems(rates: TaxRates) -> list[RateProblem]:
     problems = []
     if rates.retain_ir and rates.ir not in IRRF_RATES:
-        problems.append(RateProblem(
-            "irrf_rate", Tax.IR,
-            f"IRRF is {rates.ir} %; it is 1.5 % for professional services and 1 % for cleaning, security and labour hire",
-        ))  # fmt: skip
+        problems.append(
+            RateProblem(
+                "irrf_rate",
+                Tax.IR,
+                f"IRRF is {rates.ir} %; it is 1.5 % for professional services and 1 % for cleaning, security "
+                "and labour hire",
+            )
+        )
     if rates.retain_csll and rates.csll != CSRF_WITHHOLDING_RATES[Tax.CSLL]:
-        problems.append(RateProblem("csll_rate", Tax.CSLL, f"CSLL is {rates.csll} %; the CSLL withheld at source is 1 %"))
+        problems.append(
+            RateProblem("csll_rate", Tax.CSLL, f"CSLL is {rates.csll} %; the CSLL withheld at source is 1 %")
+        )
     flagged = [tax for tax in CSRF_TAXES if rates.retains(tax)]
     if flagged and len(flagged) < len(CSRF_TAXES):
         missing = ", ".join(tax.label for tax in CSRF_TAXES if tax not in flagged)
-        problems.append(RateProblem(
-            "csrf_together", flagged[0],
-            f"PIS, COFINS and CSLL are withheld together (CSRF, 4.65 %), but {missing} is not marked as withheld",
-        ))  # fmt: skip
+        problems.append(
+            RateProblem(
+                "csrf_together",
+                flagged[0],
+                f"PIS, COFINS and CSLL are withheld together (CSRF, 4.65 %), but {missing} is not marked as withheld",
+            )
+        )
     return problems

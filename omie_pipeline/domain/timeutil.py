@@ -8,11 +8,11 @@ offset, which this module reads as São Paulo time, the time of Omie's own serve
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
-UTC = timezone.utc
+UTC = UTC
 
 
 class DatetimeFormatError(ValueError):

@@ -2,8 +2,8 @@
 
 Listings are lazy iterators that fetch one page at a time, in each method's page size (`page_sizes`,
 over `paging.PAGE_SIZES`), up to the last page. Lookups raise NotFoundError when Omie has nothing,
-except `find_client_by_document`, whose answer "none" is a normal outcome. Writes return Omie's status answer and raise RefusedError (or a
-more precise error) when its `cCodStatus` is not "0".
+except `find_client_by_document`, whose answer "none" is a normal outcome. Writes return Omie's
+status answer and raise RefusedError (or a more precise error) when its `cCodStatus` is not "0".
 """
 
 from __future__ import annotations
@@ -54,8 +54,15 @@ class OmieClient(OmieConnection):
     a larger one is held to the method's size, since Omie may refuse it.
     """
 
-    def __init__(self, base_url: str, app_key: str, app_secret: str, *,
-                 page_sizes: Mapping[str, int] | None = None, **settings: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        app_key: str,
+        app_secret: str,
+        *,
+        page_sizes: Mapping[str, int] | None = None,
+        **settings: Any,
+    ) -> None:
         self.page_sizes = paging.page_sizes(page_sizes)
         super().__init__(base_url, app_key, app_secret, **settings)
 
@@ -116,7 +123,9 @@ class OmieClient(OmieConnection):
             yield CompanyRecord.model_validate(record)
 
     def get_company(self, codigo_empresa: int) -> CompanyRecord:
-        return CompanyRecord.model_validate(self.call(COMPANIES, "ConsultarEmpresa", {"codigo_empresa": codigo_empresa}))
+        return CompanyRecord.model_validate(
+            self.call(COMPANIES, "ConsultarEmpresa", {"codigo_empresa": codigo_empresa})
+        )
 
     # --- service catalog ---------------------------------------------------------------------
 
@@ -141,16 +150,19 @@ class OmieClient(OmieConnection):
         param = order.model_dump(exclude_none=True, by_alias=True) if isinstance(order, BaseModel) else dict(order)
         return OsStatus.model_validate(self.call(ORDERS, "IncluirOS", param))
 
-    def get_os(
-        self, *, cCodIntOS: str | None = None, nCodOS: int | None = None, cNumOS: str | None = None
-    ) -> OsRecord:
+    def get_os(self, *, cCodIntOS: str | None = None, nCodOS: int | None = None, cNumOS: str | None = None) -> OsRecord:
         """One OS by integration code, Omie id or visible number (`ConsultarOS`)."""
         key = _one_key(cCodIntOS=cCodIntOS, nCodOS=nCodOS, cNumOS=cNumOS)
         return OsRecord.model_validate(self.call(ORDERS, "ConsultarOS", key))
 
     def os_status(
-        self, *, nCodOS: int | None = None, cCodIntOS: str | None = None, with_messages: bool = True,
-        documents: bool = False, fresh: bool = False,
+        self,
+        *,
+        nCodOS: int | None = None,
+        cCodIntOS: str | None = None,
+        with_messages: bool = True,
+        documents: bool = False,
+        fresh: bool = False,
     ) -> OsStatusDetail:
         """Billing state and RPS / NFS-e attempts of one OS (`StatusOS`); with `documents`, also
         the recipient's PDF link (`lPdfDest`, answered as `cUrlPdfDest`).
@@ -199,7 +211,7 @@ class OmieClient(OmieConnection):
         if invoiced_to is not None:
             param["filtrar_por_data_faturamento_ate"] = omie_date(invoiced_to)
         for record in self._pages(ORDERS, "ListarOS", param, SNAKE_PAGES, "osCadastro", page_size):
-            order = _read(OsRecord, record, on_invalid, "ListarOS", lambda: f"OS {_os_id(record)}")
+            order = _read(OsRecord, record, on_invalid, "ListarOS", lambda record=record: f"OS {_os_id(record)}")
             if order is not None:
                 yield order
 
@@ -245,7 +257,7 @@ class OmieClient(OmieConnection):
         if status is not None:
             param["cStatusNFSe"] = status
         for record in self._pages(NFSE, "ListarNFSEs", param, PREFIXED_PAGES, "nfseEncontradas", page_size):
-            note = _read(NfseRecord, record, on_invalid, "ListarNFSEs", lambda: _nfse_id(record))
+            note = _read(NfseRecord, record, on_invalid, "ListarNFSEs", lambda record=record: _nfse_id(record))
             if note is not None:
                 yield note
 
@@ -258,12 +270,22 @@ class OmieClient(OmieConnection):
     def _pages(
         self, path: str, method: str, param: dict[str, Any], tags: PageTags, records_field: str, page_size: int | None
     ) -> Iterator[dict[str, Any]]:
-        return walk_pages(lambda page_param: self.call(path, method, page_param), param, tags, records_field,
-                          self.page_size(method, page_size))
+        return walk_pages(
+            lambda page_param: self.call(path, method, page_param),
+            param,
+            tags,
+            records_field,
+            self.page_size(method, page_size),
+        )
 
 
-def _read(model: type[ModelT], record: dict[str, Any], on_invalid: Callable[[InvalidRecord], None] | None,
-          method: str, record_id: Callable[[], str]) -> ModelT | None:  # fmt: skip
+def _read(
+    model: type[ModelT],
+    record: dict[str, Any],
+    on_invalid: Callable[[InvalidRecord], None] | None,
+    method: str,
+    record_id: Callable[[], str],
+) -> ModelT | None:
     """The record as `model`; None (after telling `on_invalid`) when it cannot be read."""
     try:
         return model.model_validate(record)

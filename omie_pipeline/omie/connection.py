@@ -88,15 +88,25 @@ class OmieConnection:
         self.max_wait = max_wait
         self.concurrency_waits = tuple(concurrency_waits)
         self._transport = Transport(
-            base_url, str(app_key), app_secret, timeout=timeout,
+            base_url,
+            str(app_key),
+            app_secret,
+            timeout=timeout,
             pool_size=max(16, self.limits.max_in_flight * 4),
         )
         self._account = shared_account(
-            self._transport.base_url, str(app_key), self.limits, redundant_seconds,
-            fault_streak_limit, fault_pause_seconds,
+            self._transport.base_url,
+            str(app_key),
+            self.limits,
+            redundant_seconds,
+            fault_streak_limit,
+            fault_pause_seconds,
         )
-        self._streaks = (FaultStreaks(fault_streak_limit, fault_pause_seconds, fault_ledger)
-                         if fault_ledger is not None else self._account.streaks)
+        self._streaks = (
+            FaultStreaks(fault_streak_limit, fault_pause_seconds, fault_ledger)
+            if fault_ledger is not None
+            else self._account.streaks
+        )
         self._metrics = CallMetrics()
 
     @property
@@ -179,8 +189,13 @@ class OmieConnection:
             return
         if isinstance(failure, errors.WaitError):
             failure.past_deadline = True
-        log.info("omie %s: %s; a wait of %.1f s would pass the run's deadline (%.1f s left): not sent again "
-                 "in this run", method, failure.kind, wait, left)
+        log.info(
+            "omie %s: %s; a wait of %.1f s would pass the run's deadline (%.1f s left): not sent again in this run",
+            method,
+            failure.kind,
+            wait,
+            left,
+        )
         raise failure
 
     def _pause_before_look_up(self, failure: errors.ThrottledError, method: str, attempt: int) -> None:
@@ -203,8 +218,12 @@ class OmieConnection:
                 if isinstance(failure, errors.BlockedError):
                     seconds = failure.retry_after if failure.retry_after is not None else DEFAULT_BLOCK_SECONDS
                     account.pacer.block(seconds)
-                    log.warning("omie blocked app key %s for %.0f s: %s", self._transport.app_key, seconds,
-                                failure.faultstring or failure.message)
+                    log.warning(
+                        "omie blocked app key %s for %.0f s: %s",
+                        self._transport.app_key,
+                        seconds,
+                        failure.faultstring or failure.message,
+                    )
                 if isinstance(failure, errors.MISUSE_COUNTED_ERRORS) and not isinstance(failure, errors.NoRecordsError):
                     self._streaks.record(method, faulted=True)
                 raise
@@ -224,14 +243,17 @@ class OmieConnection:
         ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _outcome_unknown(self, failure: errors.OmieError, method: str, param: dict[str, Any]) -> errors.OutcomeUnknownError:
+    def _outcome_unknown(
+        self, failure: errors.OmieError, method: str, param: dict[str, Any]
+    ) -> errors.OutcomeUnknownError:
         code, omie_id = _record_keys(param)
         # A client's integration code holds its document: a person's CPF must not reach logs.
         named = f" (integration code {redact_cpfs(code)})" if code else (f" (Omie id {omie_id})" if omie_id else "")
         log.warning("omie %s%s: outcome unknown after %s; not resent before a look-up", method, named, failure.kind)
         answered = isinstance(failure, errors.ThrottledError)
-        what = ("Omie's answer does not say whether this write was run" if answered
-                else "the answer to this write was lost")
+        what = (
+            "Omie's answer does not say whether this write was run" if answered else "the answer to this write was lost"
+        )
         return errors.OutcomeUnknownError(
             f"{what} ({failure.kind}: {failure.message}); it may have been applied: "
             f"look the record up{named} before sending it again",
@@ -272,9 +294,25 @@ def _may_resend(failure: errors.OmieError, read: bool) -> bool:
 
 def _record_keys(param: Mapping[str, Any]) -> tuple[str | None, int | None]:
     """The integration code and Omie id a write names, at the top level or in its header block."""
-    blocks = [param] + [value for key, value in param.items() if key.lower() == "cabecalho" and isinstance(value, Mapping)]
-    code = next((str(block[tag]).strip() for block in blocks for tag in _INTEGRATION_CODE_TAGS
-                 if str(block.get(tag) or "").strip()), None)
-    omie_id = next((int(block[tag]) for block in blocks for tag in _OMIE_ID_TAGS
-                    if str(block.get(tag) or "").strip().isdigit() and int(block[tag])), None)
+    blocks = [param] + [
+        value for key, value in param.items() if key.lower() == "cabecalho" and isinstance(value, Mapping)
+    ]
+    code = next(
+        (
+            str(block[tag]).strip()
+            for block in blocks
+            for tag in _INTEGRATION_CODE_TAGS
+            if str(block.get(tag) or "").strip()
+        ),
+        None,
+    )
+    omie_id = next(
+        (
+            int(block[tag])
+            for block in blocks
+            for tag in _OMIE_ID_TAGS
+            if str(block.get(tag) or "").strip().isdigit() and int(block[tag])
+        ),
+        None,
+    )
     return code, omie_id

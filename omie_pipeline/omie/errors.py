@@ -186,8 +186,13 @@ class OutcomeUnknownError(OmieError):
     kind = "outcome_unknown"
 
     def __init__(
-        self, message: str, *, integration_code: str | None = None, omie_id: int | None = None,
-        answered: bool = False, **details
+        self,
+        message: str,
+        *,
+        integration_code: str | None = None,
+        omie_id: int | None = None,
+        answered: bool = False,
+        **details,
     ) -> None:
         super().__init__(message, **details)
         self.integration_code = integration_code

@@ -76,7 +76,14 @@ def fault_error(
         return errors.NotFoundError(message, **details)
     if any(
         marker in text
-        for marker in ("obrigatori", "invalid", "syntaxerror", "nenhum parametro", "maior que o permitido", "nao informad")
+        for marker in (
+            "obrigatori",
+            "invalid",
+            "syntaxerror",
+            "nenhum parametro",
+            "maior que o permitido",
+            "nao informad",
+        )
     ):
         field = tag_named(faultstring) or ("cnpj_cpf" if "cnpj/cpf" in text else None)
         return errors.ValidationError(message, field=field, **details)

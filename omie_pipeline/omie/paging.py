@@ -36,13 +36,15 @@ PREFIXED_PAGES = PageTags("nPagina", "nRegPorPagina", "nTotPaginas")
 """servicos/servico and servicos/nfse: `nPagina`, `nRegPorPagina`, `nTotPaginas`."""
 
 
-PAGE_SIZES: Mapping[str, int] = MappingProxyType({
-    "ListarClientes": 500,
-    "ListarEmpresas": 50,
-    "ListarOS": 100,
-    "ListarNFSEs": 100,
-    "ListarCadastroServico": 100,
-})
+PAGE_SIZES: Mapping[str, int] = MappingProxyType(
+    {
+        "ListarClientes": 500,
+        "ListarEmpresas": 50,
+        "ListarOS": 100,
+        "ListarNFSEs": 100,
+        "ListarCadastroServico": 100,
+    }
+)
 """The default page size of each listing the client walks."""
 
 

@@ -101,7 +101,9 @@ class Transport:
     def _status_error(self, response: requests.Response, method: str, answer: Any) -> errors.OmieError:
         """An answer without a fault body: judged by its HTTP status."""
         status = response.status_code
-        shape = "JSON" if answer is not None else ("an HTML page" if "<html" in response.text[:500].lower() else "no JSON")
+        shape = (
+            "JSON" if answer is not None else ("an HTML page" if "<html" in response.text[:500].lower() else "no JSON")
+        )
         details = {"method": method, "http_status": status}
         if status == 429:
             return errors.RateLimitedError("HTTP 429 Too Many Requests", retry_after=_retry_after(response), **details)

@@ -27,7 +27,11 @@ def to_json(value: Any) -> str:
             raise ValueError(f"cannot send {value} to Omie: not a finite number")
         return format(value, "f")
     if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(key), ensure_ascii=False)}:{to_json(item)}" for key, item in value.items()) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(str(key), ensure_ascii=False)}:{to_json(item)}" for key, item in value.items())
+            + "}"
+        )
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(to_json(item) for item in value) + "]"
     return json.dumps(value, ensure_ascii=False)

@@ -59,13 +59,18 @@ def _svg(figure: Figure, name: str, description: str) -> str:
     # Text is laid out when saving, so the style (text kept as text) must hold here too. No date
     # or creator: the same report gives the same bytes.
     with matplotlib.rc_context({**_STYLE, "svg.hashsalt": name}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight", transparent=True,
-                       metadata={"Date": None, "Creator": None})
+        figure.savefig(
+            buffer, format="svg", bbox_inches="tight", transparent=True, metadata={"Date": None, "Creator": None}
+        )
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     # Scale with the page instead of a fixed size in points.
-    svg = re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"',
-                 rf'<svg\1 class="chart" role="img" aria-label="{description}" data-chart="{name}"', svg, count=1)
+    svg = re.sub(
+        r'<svg([^>]*?) width="[^"]+" height="[^"]+"',
+        rf'<svg\1 class="chart" role="img" aria-label="{description}" data-chart="{name}"',
+        svg,
+        count=1,
+    )
     return svg
 
 
@@ -98,13 +103,20 @@ def funnel_chart(summary: Summary) -> str:
             axes.set_axis_off()
             return _svg(figure, "funnel", "Funil: fechado no CRM, faturado e emitido")
         widest = max(float(amount) for _, _, amount, _ in steps) or 1.0
-        for position, (label, count, amount, colour) in enumerate(steps):
+        for position, (_label, count, amount, colour) in enumerate(steps):
             width = float(amount)
             axes.barh(position, width, left=(widest - width) / 2, color=colour, height=0.72)
             share = f" · {float(amount) / widest:.0%}".replace(".", ",") if position and widest else ""
-            axes.text(widest / 2, position, f"{format_brl(amount)}  ({count} negócios{share})",
-                      ha="center", va="center", color="white" if width > widest * 0.45 else TEXT_COLOUR,
-                      fontweight="bold", fontsize=10)
+            axes.text(
+                widest / 2,
+                position,
+                f"{format_brl(amount)}  ({count} negócios{share})",
+                ha="center",
+                va="center",
+                color="white" if width > widest * 0.45 else TEXT_COLOUR,
+                fontweight="bold",
+                fontsize=10,
+            )
         axes.set_yticks(range(len(steps)), [label for label, *_ in steps])
         axes.invert_yaxis()
         axes.set_xlim(0, widest)
@@ -129,10 +141,16 @@ def amounts_by_status_chart(summary: Summary) -> str:
         labels = [line.outcome.short_label for line in lines]
         axes.barh(range(len(lines)), amounts, color=[OUTCOME_COLOURS[line.outcome] for line in lines], height=0.62)
         top = max(amounts) or 1.0
-        for position, (line, amount) in enumerate(zip(lines, amounts)):
+        for position, (line, amount) in enumerate(zip(lines, amounts, strict=False)):
             shown = line.gross if line.outcome.is_invoiced else line.crm_amount
-            axes.text(amount + top * 0.01, position, f"{format_brl(shown)} ({line.count})", va="center",
-                      color=TEXT_COLOUR, fontsize=9)
+            axes.text(
+                amount + top * 0.01,
+                position,
+                f"{format_brl(shown)} ({line.count})",
+                va="center",
+                color=TEXT_COLOUR,
+                fontsize=9,
+            )
         axes.set_yticks(range(len(lines)), labels)
         axes.invert_yaxis()
         axes.set_xlim(0, top * 1.3)
@@ -158,15 +176,22 @@ def aging_chart(summary: Summary) -> str:
             heights = [float(bucket.amount_by_outcome[outcome]) for bucket in buckets]
             if not any(heights):
                 continue
-            axes.bar(positions, heights, bottom=bottoms, color=OUTCOME_COLOURS[outcome], width=0.6,
-                     label=outcome.short_label)
-            bottoms = [bottom + height for bottom, height in zip(bottoms, heights)]
+            axes.bar(
+                positions, heights, bottom=bottoms, color=OUTCOME_COLOURS[outcome], width=0.6, label=outcome.short_label
+            )
+            bottoms = [bottom + height for bottom, height in zip(bottoms, heights, strict=False)]
         top = max(bottoms) or 1.0
-        for position, bucket in zip(positions, buckets):
+        for position, bucket in zip(positions, buckets, strict=False):
             if bucket.count:
-                axes.text(position, bottoms[position] + top * 0.02,
-                          f"{short_brl(float(bucket.amount))}\n{bucket.count} {'item' if bucket.count == 1 else 'itens'}",
-                          ha="center", va="bottom", fontsize=8.5, color=TEXT_COLOUR)
+                axes.text(
+                    position,
+                    bottoms[position] + top * 0.02,
+                    f"{short_brl(float(bucket.amount))}\n{bucket.count} {'item' if bucket.count == 1 else 'itens'}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=8.5,
+                    color=TEXT_COLOUR,
+                )
         axes.set_xticks(list(positions), [bucket.label for bucket in buckets])
         axes.set_ylim(0, top * 1.3)
         axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: short_brl(value)))
@@ -175,8 +200,13 @@ def aging_chart(summary: Summary) -> str:
         for side in ("top", "right", "left"):
             axes.spines[side].set_visible(False)
         axes.tick_params(length=0)
-        axes.legend(frameon=False, fontsize=8.5, ncols=min(5, len(open_outcomes)), loc="upper center",
-                    bbox_to_anchor=(0.5, -0.13))
+        axes.legend(
+            frameon=False,
+            fontsize=8.5,
+            ncols=min(5, len(open_outcomes)),
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.13),
+        )
     return _svg(figure, "aging", "Envelhecimento dos itens em aberto, em reais, por situação")
 
 
@@ -187,4 +217,3 @@ def all_charts(summary: Summary) -> dict[str, str]:
         "amounts": amounts_by_status_chart(summary),
         "aging": aging_chart(summary),
     }
-

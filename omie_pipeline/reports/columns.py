@@ -7,9 +7,10 @@ cannot disagree about what a column holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES
 from omie_pipeline.domain.timeutil import to_sao_paulo
@@ -38,11 +39,19 @@ def _tax_columns(name: str) -> list[Column]:
     columns = [Column(label, "money", lambda row: row.tax(name).amount if row.gross_amount is not None else None, 12)]
     if name in WITHHOLDABLE_TAX_NAMES:
         columns += [
-            Column(f"{label} retido?", "text",
-                   lambda row: yes_no(row.tax(name).withheld) if row.gross_amount is not None else None, 10),
-            Column(f"{label} valor retido", "money",
-                   lambda row: row.tax(name).withheld_amount if row.gross_amount is not None else None, 14),
-        ]  # fmt: skip
+            Column(
+                f"{label} retido?",
+                "text",
+                lambda row: yes_no(row.tax(name).withheld) if row.gross_amount is not None else None,
+                10,
+            ),
+            Column(
+                f"{label} valor retido",
+                "money",
+                lambda row: row.tax(name).withheld_amount if row.gross_amount is not None else None,
+                14,
+            ),
+        ]
     if name in COMPARED_TAXES:  # what Omie computed, beside ours: empty until Omie's figures are read
         columns.append(Column(f"{label} calculado pelo Omie", "money", lambda row: row.omie_tax(name), 14))
     return columns
@@ -100,4 +109,3 @@ def exception_columns() -> list[Column]:
 def rows_as_records(rows: Iterable[Any], columns: Sequence[Column]) -> list[list[Any]]:
     """Each row as a list of typed values (Decimal, date, int, str or None), in column order."""
     return [[column.get(row) for column in columns] for row in rows]
-

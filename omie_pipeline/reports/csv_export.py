@@ -9,10 +9,11 @@ formula (starting with = + - @) is prefixed with an apostrophe and control chara
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from omie_pipeline.reports.cells import spreadsheet_text
 from omie_pipeline.reports.columns import Column, rows_as_records
@@ -42,4 +43,4 @@ def write_csv(path: Path, rows: Iterable[Any], columns: Sequence[Column]) -> Non
         writer = csv.writer(handle, delimiter=CSV_SEPARATOR, lineterminator="\r\n")
         writer.writerow([column.header for column in columns])
         for record in rows_as_records(rows, columns):
-            writer.writerow([csv_value(value, column) for value, column in zip(record, columns)])
+            writer.writerow([csv_value(value, column) for value, column in zip(record, columns, strict=False)])

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from omie_pipeline.reports.columns import deal_columns
 from omie_pipeline.reports.csv_export import write_csv
@@ -81,9 +81,12 @@ def write_report(report: Report, folder: Path) -> ReportFiles:
     columns = deal_columns(report.tax_names)
     names = {"HTML": files.html.name, "CSV": files.csv.name, "Excel": files.xlsx.name}
     html = render_html(report, file_names=names)
-    open_html = render_html(report, open_items_only=True,
-                            title=f"Itens em aberto · {report.account}",
-                            file_names={"HTML": files.open_items_html.name, "CSV": files.open_items_csv.name})  # fmt: skip
+    open_html = render_html(
+        report,
+        open_items_only=True,
+        title=f"Itens em aberto · {report.account}",
+        file_names={"HTML": files.open_items_html.name, "CSV": files.open_items_csv.name},
+    )
     _atomic_write(files.html, lambda path: path.write_text(html, encoding="utf-8"))
     _atomic_write(files.csv, lambda path: write_csv(path, report.deals, columns))
     _atomic_write(files.xlsx, lambda path: write_xlsx(path, report))

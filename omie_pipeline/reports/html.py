@@ -54,16 +54,22 @@ def share(part: Decimal, whole: Decimal) -> str:
 def tax_summary(deal: DealRow) -> list[dict[str, object]]:
     """The taxes on one note worth a line in the HTML: those with an amount (ours or Omie's), withheld ones
     marked, with Omie's figure when it differs from ours by more than R$ 0,01."""
-    differing = {item.tax: item.omie for item in tax_differences(
-        {name: deal.sent_to_omie(name) for name in COMPARED_TAXES}, deal.omie_taxes)}
+    differing = {
+        item.tax: item.omie
+        for item in tax_differences({name: deal.sent_to_omie(name) for name in COMPARED_TAXES}, deal.omie_taxes)
+    }
     lines = []
     for name, value in deal.taxes.items():
         if value.amount or value.withheld_amount or name in differing:
-            lines.append({
-                "label": TAX_LABELS[name], "amount": value.amount,
-                "withheld": name in WITHHOLDABLE_TAX_NAMES and value.withheld, "withheld_amount": value.withheld_amount,
-                "omie": differing.get(name),
-            })  # fmt: skip
+            lines.append(
+                {
+                    "label": TAX_LABELS[name],
+                    "amount": value.amount,
+                    "withheld": name in WITHHOLDABLE_TAX_NAMES and value.withheld,
+                    "withheld_amount": value.withheld_amount,
+                    "omie": differing.get(name),
+                }
+            )
     return lines
 
 
@@ -74,14 +80,23 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(brl=brl, date_br=date_br, datetime_br=datetime_br, int_br=int_br,
-                               stage_label=stage_label, reason_label=reason_label)  # fmt: skip
-    environment.globals.update(share=share, tax_summary=tax_summary, colours={o.value: c for o, c in OUTCOME_COLOURS.items()})
+    environment.filters.update(
+        brl=brl,
+        date_br=date_br,
+        datetime_br=datetime_br,
+        int_br=int_br,
+        stage_label=stage_label,
+        reason_label=reason_label,
+    )
+    environment.globals.update(
+        share=share, tax_summary=tax_summary, colours={o.value: c for o, c in OUTCOME_COLOURS.items()}
+    )
     return environment
 
 
-def render_html(report: Report, *, title: str | None = None, open_items_only: bool = False,
-                file_names: dict[str, str] | None = None) -> str:  # fmt: skip
+def render_html(
+    report: Report, *, title: str | None = None, open_items_only: bool = False, file_names: dict[str, str] | None = None
+) -> str:
     """The page for the whole report, or (open_items_only) the rolling open-items view."""
     charts = {name: Markup(svg) for name, svg in all_charts(report.summary).items()}
     open_exceptions_by_deal: dict[str, list] = {}

@@ -65,9 +65,14 @@ SHORT_OUTCOME_LABELS = {
 
 # The order of every table and chart: from done to not started.
 OUTCOME_ORDER = (
-    Outcome.ISSUED, Outcome.PROCESSING, Outcome.SUBMITTED, Outcome.ERROR, Outcome.CANCELLED,
-    Outcome.BLOCKED, Outcome.PENDING,
-)  # fmt: skip
+    Outcome.ISSUED,
+    Outcome.PROCESSING,
+    Outcome.SUBMITTED,
+    Outcome.ERROR,
+    Outcome.CANCELLED,
+    Outcome.BLOCKED,
+    Outcome.PENDING,
+)
 
 STAGE_LABELS = {
     "validation": "Validação do negócio",
@@ -152,5 +157,5 @@ def reason_label(reason: str) -> str:
 
 
 def yes_no(value: bool) -> str:
-    """"Sim" or "Não", as the spreadsheet columns show flags."""
+    """ "Sim" or "Não", as the spreadsheet columns show flags."""
     return "Sim" if value else "Não"

@@ -223,4 +223,3 @@ class Report:
     def period_label(self) -> str:
         """The closing day as dd/mm/aaaa, or "todos os dias" for a report over every day."""
         return format_date_br(self.day) if self.day else "todos os dias"
-

@@ -6,9 +6,9 @@ table, the exception table and every total agree by construction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -102,7 +102,9 @@ def _omie_taxes(row: sa.Row) -> dict[str, Decimal | None]:
     return {name: row._mapping[f"omie_{name}_amount"] for name in COMPARED_TAXES}
 
 
-def build_deal(row: sa.Row, issues: Sequence[sa.Row], now: datetime, stuck_after: timedelta) -> tuple[DealRow, list[ExceptionRow]]:
+def build_deal(
+    row: sa.Row, issues: Sequence[sa.Row], now: datetime, stuck_after: timedelta
+) -> tuple[DealRow, list[ExceptionRow]]:
     """One deal row and its exceptions, from a `closed_deal_rows` row and its open issues."""
     outcome = _outcome(row, issues)
     name, document = _client(row)
@@ -136,56 +138,97 @@ def build_deal(row: sa.Row, issues: Sequence[sa.Row], now: datetime, stuck_after
     return deal.model_copy(update={"reasons": reasons, "last_error": last_error, "fix": fix}), exceptions
 
 
-def _exceptions(deal: DealRow, row: sa.Row, issues: Sequence[sa.Row], now: datetime,
-                stuck_after: timedelta) -> list[ExceptionRow]:  # fmt: skip
+def _exceptions(
+    deal: DealRow, row: sa.Row, issues: Sequence[sa.Row], now: datetime, stuck_after: timedelta
+) -> list[ExceptionRow]:
     found: list[ExceptionRow] = []
 
     def add(stage: str, reason: str, message: str, fix: str | None, since: datetime | None, field: str | None = None):
-        found.append(ExceptionRow(
-            deal_id=deal.deal_id, client_name=deal.client_name, client_document=deal.client_document,
-            closing_day=deal.closing_day, outcome=deal.outcome, stage=stage, field=field, reason=reason,
-            message=_clean(message) or "", fix=_clean(fix), since=since, amount=deal.amount_at_stake,
-        ))  # fmt: skip
+        found.append(
+            ExceptionRow(
+                deal_id=deal.deal_id,
+                client_name=deal.client_name,
+                client_document=deal.client_document,
+                closing_day=deal.closing_day,
+                outcome=deal.outcome,
+                stage=stage,
+                field=field,
+                reason=reason,
+                message=_clean(message) or "",
+                fix=_clean(fix),
+                since=since,
+                amount=deal.amount_at_stake,
+            )
+        )
 
     for issue in issues:
         add(issue.stage, issue.reason, issue.message, issue.fix, issue.first_seen_at, issue.field)
     if not row.is_valid and not any(issue.stage == "validation" for issue in issues):
-        add("validation", "invalid_deal", "O negócio não passou na validação e nenhum detalhe foi registrado.",
-            "Corrija o negócio no CRM; a próxima sincronização o valida de novo.", row.pulled_at)
+        add(
+            "validation",
+            "invalid_deal",
+            "O negócio não passou na validação e nenhum detalhe foi registrado.",
+            "Corrija o negócio no CRM; a próxima sincronização o valida de novo.",
+            row.pulled_at,
+        )
     if deal.outcome is Outcome.PENDING:
-        add("pipeline", "not_processed",
+        add(
+            "pipeline",
+            "not_processed",
             "Negócio fechado que ainda não passou pela emissão: sem nota e sem pendência registrada.",
             "Nada a fazer se fechou há pouco: a próxima execução da emissão o processa. "
-            "Se continuar aqui no dia seguinte, avise o time de dados.", deal.closed_at or row.pulled_at)
+            "Se continuar aqui no dia seguinte, avise o time de dados.",
+            deal.closed_at or row.pulled_at,
+        )
     elif deal.outcome is Outcome.ERROR:
-        add("invoice", "rejected", row.invoice_last_error or "Nota rejeitada sem mensagem do Omie.",
+        add(
+            "invoice",
+            "rejected",
+            row.invoice_last_error or "Nota rejeitada sem mensagem do Omie.",
             row.invoice_fix or "Corrija o cadastro indicado no Omie e peça a reemissão ao plantão.",
-            row.invoice_status_changed_at)
+            row.invoice_status_changed_at,
+        )
     elif deal.outcome is Outcome.CANCELLED:
-        add("invoice", "cancelled", row.invoice_cancel_reason or "Nota cancelada (motivo não registrado).",
+        add(
+            "invoice",
+            "cancelled",
+            row.invoice_cancel_reason or "Nota cancelada (motivo não registrado).",
             "Confirme com o comercial se o negócio deve ser faturado de novo.",
-            row.invoice_cancelled_at or row.invoice_status_changed_at)
+            row.invoice_cancelled_at or row.invoice_status_changed_at,
+        )
     elif deal.outcome in (Outcome.SUBMITTED, Outcome.PROCESSING):
         waiting = now - row.invoice_status_changed_at
         if waiting > stuck_after:
-            add("prefeitura" if deal.outcome is Outcome.PROCESSING else "omie", "stuck",
+            add(
+                "prefeitura" if deal.outcome is Outcome.PROCESSING else "omie",
+                "stuck",
                 f"{deal.outcome.label} há {_duration(waiting)}, desde "
                 f"{to_sao_paulo(row.invoice_status_changed_at):%d/%m/%Y %H:%M}.",
                 "O plantão é alertado e o status é consultado automaticamente; se passar de um dia útil, "
-                "confira a nota no Omie.", row.invoice_status_changed_at)  # fmt: skip
+                "confira a nota no Omie.",
+                row.invoice_status_changed_at,
+            )
     if deal.omie_taxes and deal.outcome is not Outcome.CANCELLED:
         _omie_tax_exception(deal, add)
     if deal.gross_amount is not None and deal.outcome is not Outcome.CANCELLED:
         if deal.crm_amount is None:
-            add("crm", "no_amount", f"Nota de {format_brl(deal.gross_amount)} para um negócio sem valor legível no CRM.",
-                "Preencha o valor do negócio no CRM.", row.pulled_at)
+            add(
+                "crm",
+                "no_amount",
+                f"Nota de {format_brl(deal.gross_amount)} para um negócio sem valor legível no CRM.",
+                "Preencha o valor do negócio no CRM.",
+                row.pulled_at,
+            )
         elif deal.gross_amount != deal.crm_amount:
             difference = deal.gross_amount - deal.crm_amount
-            add("crm", "amount_mismatch",
+            add(
+                "crm",
+                "amount_mismatch",
                 f"Nota de {format_brl(deal.gross_amount)}, CRM de {format_brl(deal.crm_amount)} "
                 f"(diferença de {format_brl(difference)}).",
                 "Confirme o valor certo com o comercial; se a nota estiver errada, peça o cancelamento e a reemissão.",
-                deal.issued_at or row.invoice_status_changed_at)  # fmt: skip
+                deal.issued_at or row.invoice_status_changed_at,
+            )
     return found
 
 
@@ -195,10 +238,18 @@ def _omie_tax_exception(deal: DealRow, add) -> None:
     differences = tax_differences(ours, deal.omie_taxes)
     if not differences:
         return
-    said = "; ".join(f"{TAX_LABELS[item.tax]}: nosso {format_brl(item.ours)}, Omie {format_brl(item.omie)} "
-                     f"(diferença de {format_brl(item.difference)})" for item in differences)
+    said = "; ".join(
+        f"{TAX_LABELS[item.tax]}: nosso {format_brl(item.ours)}, Omie {format_brl(item.omie)} "
+        f"(diferença de {format_brl(item.difference)})"
+        for item in differences
+    )
     source = "da nota listada" if deal.omie_taxes_source == "ListarNFSEs" else "da OS"
-    add("omie", "omie_tax_mismatch", f"Impostos calculados pelo Omie ({source}) diferentes dos nossos: {said}.",
+    add(
+        "omie",
+        "omie_tax_mismatch",
+        f"Impostos calculados pelo Omie ({source}) diferentes dos nossos: {said}.",
         "Confira no Omie as alíquotas e retenções do serviço e do cliente; se a nota estiver errada, peça o "
         "cancelamento e a reemissão; se o Omie estiver certo, corrija as alíquotas do catálogo.",
-        deal.issued_at, "impostos")
+        deal.issued_at,
+        "impostos",
+    )

@@ -8,8 +8,8 @@ plus the steps in between, and `build_summary` refuses to return one that does n
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence
 
 from omie_pipeline.reports.labels import (
     OUTCOME_ORDER,
@@ -72,8 +72,14 @@ def status_lines(deals: Sequence[DealRow]) -> tuple[StatusLine, ...]:
     )
 
 
-def _step(key: str, label: str, deals: Sequence[DealRow], sign: int, amount_of: Callable[[DealRow], Decimal],
-          note_of: Callable[[DealRow], str]) -> BridgeLine:  # fmt: skip
+def _step(
+    key: str,
+    label: str,
+    deals: Sequence[DealRow],
+    sign: int,
+    amount_of: Callable[[DealRow], Decimal],
+    note_of: Callable[[DealRow], str],
+) -> BridgeLine:
     items = tuple(BridgeItem(deal.deal_id, deal.client_name, sign * amount_of(deal), note_of(deal)) for deal in deals)
     return BridgeLine(key, label, "step", len(items), _sum(item.amount for item in items), items)
 
@@ -96,20 +102,51 @@ def bridge(deals: Sequence[DealRow]) -> tuple[BridgeLine, ...]:
     lines = (
         BridgeLine("closed", "Fechado no CRM", "total", len(deals), closed_total),
         _step("blocked", "(−) Não faturado: pendência a resolver", of(Outcome.BLOCKED), -1, _crm, _first_reason),
-        _step("pending", "(−) Não faturado: aguardando processamento", of(Outcome.PENDING), -1, _crm,
-              lambda deal: "ainda não processado"),
-        _step("amount_difference", "(±) Valor da nota diferente do CRM", differing, 1,
-              lambda deal: deal.gross_amount - _crm(deal),
-              lambda deal: "negócio sem valor no CRM" if deal.crm_amount is None else "valor da nota diferente do CRM"),
+        _step(
+            "pending",
+            "(−) Não faturado: aguardando processamento",
+            of(Outcome.PENDING),
+            -1,
+            _crm,
+            lambda deal: "ainda não processado",
+        ),
+        _step(
+            "amount_difference",
+            "(±) Valor da nota diferente do CRM",
+            differing,
+            1,
+            lambda deal: deal.gross_amount - _crm(deal),
+            lambda deal: "negócio sem valor no CRM" if deal.crm_amount is None else "valor da nota diferente do CRM",
+        ),
         BridgeLine("invoiced", "Faturado (notas enviadas ao Omie)", "total", len(invoiced), invoiced_total),
-        _step("in_progress", "(−) Aguardando o Omie ou a prefeitura", of(*IN_PROGRESS), -1,
-              lambda deal: deal.gross_amount, lambda deal: deal.outcome.label),
-        _step("error", "(−) Rejeitada pela prefeitura ou pelo Omie", of(Outcome.ERROR), -1,
-              lambda deal: deal.gross_amount, lambda deal: deal.last_error or ""),
-        _step("cancelled", "(−) Cancelada", of(Outcome.CANCELLED), -1, lambda deal: deal.gross_amount,
-              lambda deal: "nota cancelada"),
-        BridgeLine("issued", "Emitido (NFS-e válidas)", "total", len(issued), _sum(deal.gross_amount for deal in issued)),
-    )  # fmt: skip
+        _step(
+            "in_progress",
+            "(−) Aguardando o Omie ou a prefeitura",
+            of(*IN_PROGRESS),
+            -1,
+            lambda deal: deal.gross_amount,
+            lambda deal: deal.outcome.label,
+        ),
+        _step(
+            "error",
+            "(−) Rejeitada pela prefeitura ou pelo Omie",
+            of(Outcome.ERROR),
+            -1,
+            lambda deal: deal.gross_amount,
+            lambda deal: deal.last_error or "",
+        ),
+        _step(
+            "cancelled",
+            "(−) Cancelada",
+            of(Outcome.CANCELLED),
+            -1,
+            lambda deal: deal.gross_amount,
+            lambda deal: "nota cancelada",
+        ),
+        BridgeLine(
+            "issued", "Emitido (NFS-e válidas)", "total", len(issued), _sum(deal.gross_amount for deal in issued)
+        ),
+    )
     _check_bridge(lines)
     return lines
 
@@ -152,13 +189,21 @@ def aging(open_items: Sequence[DealRow]) -> tuple[AgingBucket, ...]:
     for label, first, last in AGING_BUCKETS:
         inside = [deal for deal in open_items if deal.days_open >= first and (last is None or deal.days_open <= last)]
         counts = Counter(deal.outcome for deal in inside)
-        buckets.append(AgingBucket(
-            label=label, min_days=first, max_days=last, count=len(inside),
-            amount=_sum(deal.amount_at_stake for deal in inside),
-            count_by_outcome={outcome: counts[outcome] for outcome in OUTCOME_ORDER if outcome.is_open},
-            amount_by_outcome={outcome: _sum(deal.amount_at_stake for deal in inside if deal.outcome is outcome)
-                               for outcome in OUTCOME_ORDER if outcome.is_open},
-        ))  # fmt: skip
+        buckets.append(
+            AgingBucket(
+                label=label,
+                min_days=first,
+                max_days=last,
+                count=len(inside),
+                amount=_sum(deal.amount_at_stake for deal in inside),
+                count_by_outcome={outcome: counts[outcome] for outcome in OUTCOME_ORDER if outcome.is_open},
+                amount_by_outcome={
+                    outcome: _sum(deal.amount_at_stake for deal in inside if deal.outcome is outcome)
+                    for outcome in OUTCOME_ORDER
+                    if outcome.is_open
+                },
+            )
+        )
     return tuple(buckets)
 
 
@@ -170,15 +215,22 @@ def reason_groups(exceptions: Sequence[ExceptionRow]) -> tuple[ReasonGroup, ...]
     groups = []
     for (stage, reason), by_deal in grouped.items():
         fixes = Counter(exception.fix for exception in by_deal.values() if exception.fix)
-        groups.append(ReasonGroup(
-            stage=stage, reason=reason, label=reason_label(reason), count=len(by_deal),
-            amount=_sum(exception.amount for exception in by_deal.values()),
-            fix=fixes.most_common(1)[0][0] if fixes else None,
-        ))  # fmt: skip
+        groups.append(
+            ReasonGroup(
+                stage=stage,
+                reason=reason,
+                label=reason_label(reason),
+                count=len(by_deal),
+                amount=_sum(exception.amount for exception in by_deal.values()),
+                fix=fixes.most_common(1)[0][0] if fixes else None,
+            )
+        )
     return tuple(sorted(groups, key=lambda group: (-group.count, -group.amount, group.stage, group.reason)))
 
 
-def build_summary(deals: Sequence[DealRow], exceptions: Sequence[ExceptionRow], open_items: Sequence[DealRow]) -> Summary:
+def build_summary(
+    deals: Sequence[DealRow], exceptions: Sequence[ExceptionRow], open_items: Sequence[DealRow]
+) -> Summary:
     """Every figure of the report from its rows, so each file shows the same numbers."""
     statuses = status_lines(deals)
     issued = next(line for line in statuses if line.outcome is Outcome.ISSUED)

@@ -29,8 +29,14 @@ class UnreadableReportError(ValueError):
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
-    return ["  " + "  ".join(cell.ljust(width) if index == 0 else cell.rjust(width)
-                             for index, (cell, width) in enumerate(zip(row, widths))) for row in rows]  # fmt: skip
+    return [
+        "  "
+        + "  ".join(
+            cell.ljust(width) if index == 0 else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=False))
+        )
+        for row in rows
+    ]
 
 
 def report_text(report: Report) -> str:
@@ -38,20 +44,34 @@ def report_text(report: Report) -> str:
     summary = report.summary
     lines = [f"Conciliação · conta {report.account} · fechados em {report.period_label}", ""]
     rows = [("Situação", "Negócios", "Valor no CRM", "Valor bruto", "Líquido")]
-    rows += [(line.outcome.label, str(line.count), format_brl(line.crm_amount),
-              format_brl(line.gross) if line.outcome.is_invoiced else "—",
-              format_brl(line.net) if line.outcome.is_invoiced else "—")
-             for line in summary.by_status]  # fmt: skip
+    rows += [
+        (
+            line.outcome.label,
+            str(line.count),
+            format_brl(line.crm_amount),
+            format_brl(line.gross) if line.outcome.is_invoiced else "—",
+            format_brl(line.net) if line.outcome.is_invoiced else "—",
+        )
+        for line in summary.by_status
+    ]
     lines += _table(rows) + [""]
-    lines += _table([("Conciliação", "Negócios", "Valor")]
-                    + [(line.label, str(line.count), format_brl(line.amount)) for line in summary.bridge])  # fmt: skip
-    lines += ["", f"Retido nas notas emitidas: {format_brl(summary.withheld_issued)}; "
-                  f"líquido a receber: {format_brl(summary.net_issued)}",
-              f"Em aberto (todas as datas): {summary.open_count} negócios, {format_brl(summary.open_amount)}"]  # fmt: skip
+    lines += _table(
+        [("Conciliação", "Negócios", "Valor")]
+        + [(line.label, str(line.count), format_brl(line.amount)) for line in summary.bridge]
+    )
+    lines += [
+        "",
+        f"Retido nas notas emitidas: {format_brl(summary.withheld_issued)}; "
+        f"líquido a receber: {format_brl(summary.net_issued)}",
+        f"Em aberto (todas as datas): {summary.open_count} negócios, {format_brl(summary.open_amount)}",
+    ]
     if summary.reasons:
         lines += ["", "Exceções por motivo:"]
-        lines += [f"  {group.count:>4}  {stage_label(group.stage)}: {group.label} ({group.reason}), {format_brl(group.amount)}"
-                  for group in summary.reasons]
+        lines += [
+            f"  {group.count:>4}  {stage_label(group.stage)}: {group.label} ({group.reason}), "
+            f"{format_brl(group.amount)}"
+            for group in summary.reasons
+        ]
     return "\n".join(lines)
 
 
@@ -77,8 +97,14 @@ _MONEY_CONVERTERS = {column: _amount for column in MONEY_COLUMNS}
 def _read_deals(path: Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, sep=CSV_SEPARATOR, decimal=",", encoding=CSV_ENCODING, dtype={"Negócio": str},
-                               converters=_MONEY_CONVERTERS)
+            return pd.read_csv(
+                path,
+                sep=CSV_SEPARATOR,
+                decimal=",",
+                encoding=CSV_ENCODING,
+                dtype={"Negócio": str},
+                converters=_MONEY_CONVERTERS,
+            )
         if path.suffix.lower() == ".xlsx":
             return pd.read_excel(path, sheet_name=SHEET_DEALS, dtype={"Negócio": str}, converters=_MONEY_CONVERTERS)
     except (ValueError, KeyError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
@@ -101,13 +127,22 @@ def file_text(path: Path) -> str:
     for outcome in OUTCOME_ORDER:
         selected = deals[deals[STATUS_CODE_COLUMN] == outcome.value]
         if len(selected):
-            rows.append((outcome.label, str(len(selected)), format_brl(_money(selected["Valor no CRM"])),
-                         format_brl(_money(selected["Valor bruto da nota"])),
-                         format_brl(_money(selected["Líquido a receber"]))))  # fmt: skip
+            rows.append(
+                (
+                    outcome.label,
+                    str(len(selected)),
+                    format_brl(_money(selected["Valor no CRM"])),
+                    format_brl(_money(selected["Valor bruto da nota"])),
+                    format_brl(_money(selected["Líquido a receber"])),
+                )
+            )
     unknown = set(deals[STATUS_CODE_COLUMN].dropna()) - {outcome.value for outcome in Outcome}
     lines = [f"{path.name}: {len(deals)} negócios", ""] + _table(rows)
     if unknown:
         lines.append(f"  situações desconhecidas: {', '.join(sorted(map(str, unknown)))}")
-    lines += ["", f"  Total no CRM: {format_brl(_money(deals['Valor no CRM']))}; "
-                  f"notas: {format_brl(_money(deals['Valor bruto da nota']))}"]  # fmt: skip
+    lines += [
+        "",
+        f"  Total no CRM: {format_brl(_money(deals['Valor no CRM']))}; "
+        f"notas: {format_brl(_money(deals['Valor bruto da nota']))}",
+    ]
     return "\n".join(lines)

@@ -68,8 +68,12 @@ def verify_report(report: Report, store: Store, closed_statuses: Collection[str]
         if not outcome.is_invoiced:
             continue
         line, stored = summary.status(outcome), by_status.get(outcome.value, NO_INVOICES)
-        for what, mine, theirs in (("count", line.count, stored.count), ("gross", line.gross, stored.gross),
-                                   ("withheld", line.withheld, stored.withheld), ("net", line.net, stored.net)):
+        for what, mine, theirs in (
+            ("count", line.count, stored.count),
+            ("gross", line.gross, stored.gross),
+            ("withheld", line.withheld, stored.withheld),
+            ("net", line.net, stored.net),
+        ):
             _compare(mismatches, f"{outcome.value} {what}", mine, theirs)
     unknown = set(by_status) - {outcome.value for outcome in Outcome}
     if unknown:
@@ -78,8 +82,12 @@ def verify_report(report: Report, store: Store, closed_statuses: Collection[str]
     for tax in summary.taxes:
         _compare(mismatches, f"{tax.tax} on issued notes", tax.amount_issued, issued.taxes.get(tax.tax, ZERO))
         if tax.tax in WITHHOLDABLE_TAX_NAMES:
-            _compare(mismatches, f"{tax.tax} withheld on issued notes", tax.withheld_issued,
-                     issued.withheld_by_tax.get(tax.tax, ZERO))  # fmt: skip
+            _compare(
+                mismatches,
+                f"{tax.tax} withheld on issued notes",
+                tax.withheld_issued,
+                issued.withheld_by_tax.get(tax.tax, ZERO),
+            )
     return Verification(
         deals_expected=expected_count,
         deals_listed=sum(listed.values()),

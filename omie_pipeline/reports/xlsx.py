@@ -7,13 +7,14 @@ Text cells never hold a control character or a live formula (reports/cells.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from omie_pipeline.domain.timeutil import to_sao_paulo
@@ -51,8 +52,15 @@ def _cell_value(value: Any) -> Any:
     return spreadsheet_text(value) if isinstance(value, str) else value
 
 
-def _styled(sheet: WriteOnlyWorksheet, value: Any, number_format: str | None = None, font: Font | None = None,
-            fill: PatternFill | None = None, border: Border | None = None, alignment: Alignment | None = None) -> Any:
+def _styled(
+    sheet: WriteOnlyWorksheet,
+    value: Any,
+    number_format: str | None = None,
+    font: Font | None = None,
+    fill: PatternFill | None = None,
+    border: Border | None = None,
+    alignment: Alignment | None = None,
+) -> Any:
     """A cell for a write-only sheet: the bare value when it has no style (cheapest), else a styled cell."""
     if not (number_format or font or fill or border or alignment) or value is None and not (font or fill or border):
         return _cell_value(value)
@@ -77,11 +85,17 @@ def _table_sheet(sheet: WriteOnlyWorksheet, rows: Sequence[Any], columns: Sequen
     sheet.row_dimensions[1].height = 32
     sheet.freeze_panes = "B2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
-    sheet.append([_styled(sheet, column.header, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGNMENT)
-                  for column in columns])
+    sheet.append(
+        [
+            _styled(sheet, column.header, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGNMENT)
+            for column in columns
+        ]
+    )
     formats = [_FORMATS.get(column.kind) for column in columns]
     for record in rows_as_records(rows, columns):
-        sheet.append([_styled(sheet, value, number_format) for value, number_format in zip(record, formats)])
+        sheet.append(
+            [_styled(sheet, value, number_format) for value, number_format in zip(record, formats, strict=False)]
+        )
 
 
 class _SummaryWriter:
@@ -90,14 +104,30 @@ class _SummaryWriter:
     def __init__(self, sheet: WriteOnlyWorksheet) -> None:
         self.sheet = sheet
 
-    def line(self, values: Sequence[Any], formats: Sequence[str | None] = (), font: Font | None = None,
-             border: Border | None = None, fill: PatternFill | None = None) -> None:  # fmt: skip
+    def line(
+        self,
+        values: Sequence[Any],
+        formats: Sequence[str | None] = (),
+        font: Font | None = None,
+        border: Border | None = None,
+        fill: PatternFill | None = None,
+    ) -> None:
         padded = list(formats) + [None] * (len(values) - len(formats))
-        self.sheet.append([_styled(self.sheet, value, number_format, font, fill, border)
-                           for value, number_format in zip(values, padded)])
+        self.sheet.append(
+            [
+                _styled(self.sheet, value, number_format, font, fill, border)
+                for value, number_format in zip(values, padded, strict=False)
+            ]
+        )
 
-    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None],
-              total: Sequence[Any] | None = None) -> None:  # fmt: skip
+    def table(
+        self,
+        title: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        formats: Sequence[str | None],
+        total: Sequence[Any] | None = None,
+    ) -> None:
         self.sheet.append([])
         self.line([title], font=_SECTION_FONT)
         self.line(headers, font=_HEADER_FONT, fill=_HEADER_FILL)
@@ -118,60 +148,108 @@ def _deal_list(items: Sequence[Any]) -> str | None:
 
 def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
     summary = report.summary
-    for letter, width in zip("ABCDEFG", (44, 26, 22, 22, 22, 24, 22)):
+    for letter, width in zip("ABCDEFG", (44, 26, 22, 22, 22, 24, 22), strict=False):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A3"
     writer = _SummaryWriter(sheet)
-    writer.line([f"Conciliação financeira · conta {report.account} · negócios fechados em {report.period_label}"],
-                font=_TITLE_FONT)  # fmt: skip
-    writer.line([f"Gerado em {to_sao_paulo(report.generated_at):%d/%m/%Y %H:%M} (horário de Brasília). "
-                 "CPFs mascarados; valores em reais."])  # fmt: skip
+    writer.line(
+        [f"Conciliação financeira · conta {report.account} · negócios fechados em {report.period_label}"],
+        font=_TITLE_FONT,
+    )
+    writer.line(
+        [
+            f"Gerado em {to_sao_paulo(report.generated_at):%d/%m/%Y %H:%M} (horário de Brasília). "
+            "CPFs mascarados; valores em reais."
+        ]
+    )
     money, count = MONEY_FORMAT, INT_FORMAT
-    writer.table("Totais", ["Indicador", "Negócios", "Valor"], [
-        ["Fechado no CRM", summary.closed_count, summary.closed_amount],
-        ["Faturado (notas enviadas ao Omie)", summary.invoiced_count, summary.invoiced_amount],
-        ["Emitido (NFS-e válidas)", summary.issued_count, summary.issued_amount],
-        ["Retido pelos tomadores (emitidas)", None, summary.withheld_issued],
-        ["Líquido a receber (emitidas)", None, summary.net_issued],
-        ["Negócios com exceção", summary.exceptions_count, None],
-        ["Em aberto (todas as datas)", summary.open_count, summary.open_amount],
-    ], [None, count, money])  # fmt: skip
+    writer.table(
+        "Totais",
+        ["Indicador", "Negócios", "Valor"],
+        [
+            ["Fechado no CRM", summary.closed_count, summary.closed_amount],
+            ["Faturado (notas enviadas ao Omie)", summary.invoiced_count, summary.invoiced_amount],
+            ["Emitido (NFS-e válidas)", summary.issued_count, summary.issued_amount],
+            ["Retido pelos tomadores (emitidas)", None, summary.withheld_issued],
+            ["Líquido a receber (emitidas)", None, summary.net_issued],
+            ["Negócios com exceção", summary.exceptions_count, None],
+            ["Em aberto (todas as datas)", summary.open_count, summary.open_amount],
+        ],
+        [None, count, money],
+    )
     writer.table(
         "Por situação",
         ["Situação", "Código", "Negócios", "Valor no CRM", "Valor bruto das notas", "Retido", "Líquido a receber"],
-        [[line.outcome.label, line.outcome.value, line.count, line.crm_amount, line.gross, line.withheld, line.net]
-         for line in summary.by_status],
+        [
+            [line.outcome.label, line.outcome.value, line.count, line.crm_amount, line.gross, line.withheld, line.net]
+            for line in summary.by_status
+        ],
         [None, None, count, money, money, money, money],
-        total=["Total", None, summary.closed_count, summary.closed_amount, summary.invoiced_amount,
-               sum((line.withheld for line in summary.by_status)), sum((line.net for line in summary.by_status))],
-    )  # fmt: skip
+        total=[
+            "Total",
+            None,
+            summary.closed_count,
+            summary.closed_amount,
+            summary.invoiced_amount,
+            sum(line.withheld for line in summary.by_status),
+            sum(line.net for line in summary.by_status),
+        ],
+    )
     writer.table(
-        "Conciliação CRM × notas", ["Linha", "Tipo", "Negócios", "Valor", "Negócios que explicam a linha"],
-        [[line.label, "total" if line.kind == "total" else "diferença", line.count, line.amount,
-          _deal_list(line.items)] for line in summary.bridge],
+        "Conciliação CRM × notas",
+        ["Linha", "Tipo", "Negócios", "Valor", "Negócios que explicam a linha"],
+        [
+            [
+                line.label,
+                "total" if line.kind == "total" else "diferença",
+                line.count,
+                line.amount,
+                _deal_list(line.items),
+            ]
+            for line in summary.bridge
+        ],
         [None, None, count, money, None],
-    )  # fmt: skip
+    )
     writer.table(
         "Impostos",
-        ["Imposto", "Código", "Destacado (emitidas)", "Retido pelo tomador", "Notas com retenção", "Previsto (em processamento)"],
-        [[tax.label, tax.tax, tax.amount_issued, tax.withheld_issued, tax.notes_withheld, tax.amount_in_progress]
-         for tax in summary.taxes],
+        [
+            "Imposto",
+            "Código",
+            "Destacado (emitidas)",
+            "Retido pelo tomador",
+            "Notas com retenção",
+            "Previsto (em processamento)",
+        ],
+        [
+            [tax.label, tax.tax, tax.amount_issued, tax.withheld_issued, tax.notes_withheld, tax.amount_in_progress]
+            for tax in summary.taxes
+        ],
         [None, None, money, money, count, money],
-        total=["Total", None, sum(tax.amount_issued for tax in summary.taxes),
-               sum(tax.withheld_issued for tax in summary.taxes), None,
-               sum(tax.amount_in_progress for tax in summary.taxes)],
-    )  # fmt: skip
+        total=[
+            "Total",
+            None,
+            sum(tax.amount_issued for tax in summary.taxes),
+            sum(tax.withheld_issued for tax in summary.taxes),
+            None,
+            sum(tax.amount_in_progress for tax in summary.taxes),
+        ],
+    )
     writer.table(
-        "Envelhecimento dos itens em aberto (todas as datas)", ["Dias em aberto", "Itens", "Valor"],
+        "Envelhecimento dos itens em aberto (todas as datas)",
+        ["Dias em aberto", "Itens", "Valor"],
         [[bucket.label, bucket.count, bucket.amount] for bucket in summary.aging],
-        [None, count, money], total=["Total", summary.open_count, summary.open_amount],
-    )  # fmt: skip
+        [None, count, money],
+        total=["Total", summary.open_count, summary.open_amount],
+    )
     writer.table(
-        "Exceções por motivo", ["Etapa", "Motivo", "Código do motivo", "Negócios", "Valor", "Como resolver"],
-        [[stage_label(group.stage), group.label, group.reason, group.count, group.amount, group.fix]
-         for group in summary.reasons],
+        "Exceções por motivo",
+        ["Etapa", "Motivo", "Código do motivo", "Negócios", "Valor", "Como resolver"],
+        [
+            [stage_label(group.stage), group.label, group.reason, group.count, group.amount, group.fix]
+            for group in summary.reasons
+        ],
         [None, None, None, count, money, None],
-    )  # fmt: skip
+    )
 
 
 def write_xlsx(path: Path, report: Report) -> None:

@@ -16,10 +16,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import TextIO
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
 from omie_pipeline.runner.graph import PassResult, run_configured_pass
@@ -32,9 +33,15 @@ SAMPLE_DEALS = PACKAGE_ROOT / "sample_data" / "deals.csv"
 DEMO_ACCOUNT = "demo"
 DEMO_REDUNDANT_SECONDS = 3.0
 DEMO_STATUS_GRACE_MINUTES = 0.25  # the demo's prefeitura answers within 12 s
-DEMO_SIMULATOR = SimulatorConfig(seed=2026, clients=60, nfse_delay=(2.0, 12.0), rejection_rate=0.1,
-                                 redundant_seconds=DEMO_REDUNDANT_SECONDS, app_key="4815162342",
-                                 app_secret="demo-secret-not-for-production")
+DEMO_SIMULATOR = SimulatorConfig(
+    seed=2026,
+    clients=60,
+    nfse_delay=(2.0, 12.0),
+    rejection_rate=0.1,
+    redundant_seconds=DEMO_REDUNDANT_SECONDS,
+    app_key="4815162342",
+    app_secret="demo-secret-not-for-production",
+)
 
 DEMO_FAULT_SCHEDULE = [
     # Each throttling text of omie-api.md §15 on the calls of each stage, with short waits (N = 1-2 s);
@@ -71,18 +78,29 @@ class DemoResult:
 
     def as_dict(self) -> dict:
         data = self.summary.as_dict()
-        data.update({
-            "success": self.success,
-            "dagster_home": str(self.home),
-            "all_invoices_final": self.pipeline.settled,
-            "runs": [{"stage": s.stage, "job": s.job, "run_id": s.run_id, "success": s.success,
-                      "seconds": round(s.seconds, 1), "error": s.error} for s in self.pipeline.stages],
-            "alerts": self.pipeline.sensor_results,
-            "omie_calls": self.omie_calls,
-            "omie_rejected_calls": self.rejected_calls,
-            "omie_injected_faults": self.injected_faults,
-            "report_files": self.report_files,
-        })
+        data.update(
+            {
+                "success": self.success,
+                "dagster_home": str(self.home),
+                "all_invoices_final": self.pipeline.settled,
+                "runs": [
+                    {
+                        "stage": s.stage,
+                        "job": s.job,
+                        "run_id": s.run_id,
+                        "success": s.success,
+                        "seconds": round(s.seconds, 1),
+                        "error": s.error,
+                    }
+                    for s in self.pipeline.stages
+                ],
+                "alerts": self.pipeline.sensor_results,
+                "omie_calls": self.omie_calls,
+                "omie_rejected_calls": self.rejected_calls,
+                "omie_injected_faults": self.injected_faults,
+                "report_files": self.report_files,
+            }
+        )
         data["deals"] = [outcome.as_dict() for outcome in self.summary.outcomes]
         data["deal_counts"] = {"closed": self.summary.deals_closed, "valid": self.summary.deals_valid}
         del data["deal_outcomes"]
@@ -115,9 +133,17 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: Path | None = None,
-             settle_timeout_seconds: float = 90.0, stream: TextIO | None = None, quiet: bool = False,
-             faults: bool = False, then: Callable[[DemoResult], None] | None = None) -> DemoResult:
+def run_demo(
+    *,
+    deals: int | None = None,
+    deals_csv: Path | None = None,
+    home: Path | None = None,
+    settle_timeout_seconds: float = 90.0,
+    stream: TextIO | None = None,
+    quiet: bool = False,
+    faults: bool = False,
+    then: Callable[[DemoResult], None] | None = None,
+) -> DemoResult:
     """Run the demo end to end and return what happened.
 
     `faults` arms DEMO_FAULT_SCHEDULE on the simulator first. Its answers are injected faults, counted
@@ -133,33 +159,45 @@ def run_demo(*, deals: int | None = None, deals_csv: Path | None = None, home: P
     if deals_csv is None:
         deals_csv = write_generated_deals(home / "generated_deals.csv", deals) if deals else SAMPLE_DEALS
     store_url = f"sqlite:///{home / 'omie_pipeline.sqlite'}"
-    with Simulator(DEMO_SIMULATOR) as simulator, _environment({
-        "DAGSTER_HOME": str(home),
-        "OMIE_BASE_URL": simulator.base_url,
-        "OMIE_APP_KEY": DEMO_SIMULATOR.app_key,
-        "OMIE_APP_SECRET": DEMO_SIMULATOR.app_secret,
-        "OMIE_REDUNDANT_SECONDS": str(DEMO_REDUNDANT_SECONDS),
-        "OMIE_PIPELINE_STATUS_GRACE_MINUTES": str(DEMO_STATUS_GRACE_MINUTES),
-        "OMIE_PIPELINE_ACCOUNT": DEMO_ACCOUNT,
-        # The simulated company's regime, confirmed as a person does for a real account.
-        "OMIE_PIPELINE_TAX_REGIME": DEMO_SIMULATOR.regime.lower().replace(" ", "_"),
-        "OMIE_PIPELINE_DB_URL": store_url,
-        "SALESOS_DEALS_URL": str(Path(deals_csv).resolve()),
-        "OMIE_PIPELINE_SERVICE_MAP": str(REPO_ROOT / "config" / "service_map.yaml"),
-        "OMIE_PIPELINE_REPORTS_DIR": str(home / "reports"),
-    }):
+    with (
+        Simulator(DEMO_SIMULATOR) as simulator,
+        _environment(
+            {
+                "DAGSTER_HOME": str(home),
+                "OMIE_BASE_URL": simulator.base_url,
+                "OMIE_APP_KEY": DEMO_SIMULATOR.app_key,
+                "OMIE_APP_SECRET": DEMO_SIMULATOR.app_secret,
+                "OMIE_REDUNDANT_SECONDS": str(DEMO_REDUNDANT_SECONDS),
+                "OMIE_PIPELINE_STATUS_GRACE_MINUTES": str(DEMO_STATUS_GRACE_MINUTES),
+                "OMIE_PIPELINE_ACCOUNT": DEMO_ACCOUNT,
+                # The simulated company's regime, confirmed as a person does for a real account.
+                "OMIE_PIPELINE_TAX_REGIME": DEMO_SIMULATOR.regime.lower().replace(" ", "_"),
+                "OMIE_PIPELINE_DB_URL": store_url,
+                "SALESOS_DEALS_URL": str(Path(deals_csv).resolve()),
+                "OMIE_PIPELINE_SERVICE_MAP": str(REPO_ROOT / "config" / "service_map.yaml"),
+                "OMIE_PIPELINE_REPORTS_DIR": str(home / "reports"),
+            }
+        ),
+    ):
         if faults:
             simulator.set_faults(schedule=DEMO_FAULT_SCHEDULE)
         outcome, summary = run_configured_pass(
-            DEMO_ACCOUNT, store_url, settle_timeout_seconds=settle_timeout_seconds,
-            settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1, report_days=31, stream=stream, quiet=quiet)
+            DEMO_ACCOUNT,
+            store_url,
+            settle_timeout_seconds=settle_timeout_seconds,
+            settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1,
+            report_days=31,
+            stream=stream,
+            quiet=quiet,
+        )
         stats = simulator.stats()
         reports = sorted(str(path) for path in (home / "reports").rglob("*") if path.is_file())
         injected = {kind: count for kind, count in stats.get("faults_injected", {}).items() if count}
         if stats.get("scheduled_by_kind"):
             injected["scheduled_by_kind"] = stats["scheduled_by_kind"]
-        result = DemoResult(home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports,
-                            injected)
+        result = DemoResult(
+            home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports, injected
+        )
         if then is not None:
             then(result)
     return result
@@ -171,10 +209,19 @@ def serve_dagster_ui(home: Path, port: int = 3000, stop_grace_seconds: float = 3
     It runs in a process group of its own so that stopping it (Ctrl+C or SIGTERM here) also stops
     the webserver, daemon and code servers it started, after a grace period if they linger.
     """
-    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-               "-h", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)},
-                               start_new_session=True)
+    command = [
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}, start_new_session=True
+    )
     previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         process.wait()

@@ -53,25 +53,41 @@ def ensure_account(instance: dg.DagsterInstance, account: str) -> None:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [account])
 
 
-def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, stage: str, job_name: str,
-            partition_key: str) -> StageResult:
+def run_job(
+    defs: dg.Definitions, instance: dg.DagsterInstance, stage: str, job_name: str, partition_key: str
+) -> StageResult:
     """Execute one job in this process on `instance`; a failed run is reported, not raised."""
     started = time.monotonic()
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, partition_key=partition_key, tags=owner_tags(),
-                                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                                    raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=partition_key,
+        tags=owner_tags(),
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=False,
+    )
     error = None
     if not result.success:
         failures = [event for event in result.all_events if event.is_step_failure]
-        error = "; ".join(f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
-                          for event in failures if event.step_failure_data and event.step_failure_data.error)
+        error = "; ".join(
+            f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+            for event in failures
+            if event.step_failure_data and event.step_failure_data.error
+        )
         error = error or "the run failed"
     return StageResult(stage, job_name, result.run_id, result.success, time.monotonic() - started, error)
 
 
-def settle_invoices(defs: dg.Definitions, instance: dg.DagsterInstance, store: Store, account: str,
-                    progress: Progress, *, timeout_seconds: float, interval_seconds: float) -> tuple[list[StageResult], bool]:
+def settle_invoices(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    store: Store,
+    account: str,
+    progress: Progress,
+    *,
+    timeout_seconds: float,
+    interval_seconds: float,
+) -> tuple[list[StageResult], bool]:
     """Refresh statuses until no invoice is pending or the time runs out."""
     results: list[StageResult] = []
     deadline = time.monotonic() + timeout_seconds
@@ -88,25 +104,38 @@ def settle_invoices(defs: dg.Definitions, instance: dg.DagsterInstance, store: S
     return results, True
 
 
-def evaluate_alert_sensors(defs: dg.Definitions, instance: dg.DagsterInstance,
-                           sensor_names: tuple[str, ...]) -> dict[str, str]:
+def evaluate_alert_sensors(
+    defs: dg.Definitions, instance: dg.DagsterInstance, sensor_names: tuple[str, ...]
+) -> dict[str, str]:
     """Evaluate the store-reading alert sensors once, as the daemon would on a tick."""
     outcomes: dict[str, str] = {}
     for name in sensor_names:
         sensor = defs.resolve_sensor_def(name)
         # As the daemon does: the definitions' resources, and the instance to resolve partitions.
-        with dg.partition_loading_context(dynamic_partitions_store=instance), \
-                dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=name,
-                                        resources=dict(defs.resources or {})) as context:
+        with (
+            dg.partition_loading_context(dynamic_partitions_store=instance),
+            dg.build_sensor_context(
+                instance=instance, definitions=defs, sensor_name=name, resources=dict(defs.resources or {})
+            ) as context,
+        ):
             result = sensor.evaluate_tick(context)
         skipped = result.skip_message
         outcomes[name] = skipped or f"{len(result.run_requests or [])} run request(s)"
     return outcomes
 
 
-def run_pipeline_pass(defs: dg.Definitions, instance: dg.DagsterInstance, store: Store, account: str,
-                      progress: Progress, *, settle_timeout_seconds: float, settle_interval_seconds: float,
-                      alert_sensors: tuple[str, ...], report_days: int = 7) -> PassResult:
+def run_pipeline_pass(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    store: Store,
+    account: str,
+    progress: Progress,
+    *,
+    settle_timeout_seconds: float,
+    settle_interval_seconds: float,
+    alert_sensors: tuple[str, ...],
+    report_days: int = 7,
+) -> PassResult:
     """Catalog, emission, status refreshes, alerts, and the reports of the latest `report_days` closing days."""
     outcome = PassResult()
     end_orphaned_runs(instance)
@@ -115,33 +144,48 @@ def run_pipeline_pass(defs: dg.Definitions, instance: dg.DagsterInstance, store:
     outcome.stages.append(run_job(defs, instance, "catalog", "catalog_job", account))
     progress.stage("deals, clients and invoices")
     outcome.stages.append(run_job(defs, instance, "emission", "emission_job", account))
-    refreshes, outcome.settled = settle_invoices(defs, instance, store, account, progress,
-                                                 timeout_seconds=settle_timeout_seconds,
-                                                 interval_seconds=settle_interval_seconds)
+    refreshes, outcome.settled = settle_invoices(
+        defs,
+        instance,
+        store,
+        account,
+        progress,
+        timeout_seconds=settle_timeout_seconds,
+        interval_seconds=settle_interval_seconds,
+    )
     outcome.stages.extend(refreshes)
     progress.stage("alerts")
     outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
     progress.stage("reconciliation reports")
     for day in closing_days(store, account)[-report_days:]:
-        outcome.stages.append(run_job(defs, instance, f"report {day.isoformat()}", "report_job",
-                                      report_partition_key(account, day)))
+        outcome.stages.append(
+            run_job(defs, instance, f"report {day.isoformat()}", "report_job", report_partition_key(account, day))
+        )
     return outcome
 
 
 def closing_days(store: Store, account: str) -> list[date]:
     """The São Paulo calendar days on which the account's deals closed, oldest first."""
     with store.connect() as connection:
-        moments = connection.execute(sa.select(deals.c.closed_at).where(
-            deals.c.account == account, deals.c.closed_at.is_not(None))).scalars()
+        moments = connection.execute(
+            sa.select(deals.c.closed_at).where(deals.c.account == account, deals.c.closed_at.is_not(None))
+        ).scalars()
         return sorted({to_sao_paulo(moment).date() for moment in moments})
 
 
 ALERT_SENSORS_TO_EVALUATE = ("stuck_invoices", "failed_invoices")
 
 
-def run_configured_pass(account: str, db_url: str | None, *, settle_timeout_seconds: float,
-                        settle_interval_seconds: float, report_days: int, stream: TextIO | None,
-                        quiet: bool) -> tuple[PassResult, PipelineSummary]:
+def run_configured_pass(
+    account: str,
+    db_url: str | None,
+    *,
+    settle_timeout_seconds: float,
+    settle_interval_seconds: float,
+    report_days: int,
+    stream: TextIO | None,
+    quiet: bool,
+) -> tuple[PassResult, PipelineSummary]:
     """One pass with definitions built from the settings the environment holds now, showing progress,
     on the Dagster instance of DAGSTER_HOME.
 
@@ -156,14 +200,22 @@ def run_configured_pass(account: str, db_url: str | None, *, settle_timeout_seco
     defs = build_definitions(settings)
     store = Store(db_url or settings.db_url)
     client = omie_client_for(settings, store)
-    progress = Progress(lambda: summarise(store, account), lambda: pacing_wait_seconds(client.metrics()),
-                        stream=stream, quiet=quiet)
+    progress = Progress(
+        lambda: summarise(store, account), lambda: pacing_wait_seconds(client.metrics()), stream=stream, quiet=quiet
+    )
     try:
         with dg.DagsterInstance.get() as instance, progress:
-            outcome = run_pipeline_pass(defs, instance, store, account, progress,
-                                        settle_timeout_seconds=settle_timeout_seconds,
-                                        settle_interval_seconds=settle_interval_seconds,
-                                        alert_sensors=ALERT_SENSORS_TO_EVALUATE, report_days=report_days)
+            outcome = run_pipeline_pass(
+                defs,
+                instance,
+                store,
+                account,
+                progress,
+                settle_timeout_seconds=settle_timeout_seconds,
+                settle_interval_seconds=settle_interval_seconds,
+                alert_sensors=ALERT_SENSORS_TO_EVALUATE,
+                report_days=report_days,
+            )
         return outcome, summarise(store, account)
     finally:
         store.dispose()

@@ -38,8 +38,7 @@ def prepare_instance(home: Path) -> str | None:
         partial = home / f".dagster.yaml.{os.getpid()}"  # renamed into place: another sync never reads half a file
         shutil.copy(INSTANCE_TEMPLATE, partial)
         os.replace(partial, config_path)
-        return (f"wrote {config_path} (the folder had none): one run at a time per account, "
-                "run retries, telemetry off")
+        return f"wrote {config_path} (the folder had none): one run at a time per account, run retries, telemetry off"
     try:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
@@ -74,8 +73,10 @@ def limits_one_run_per_account(config: Any) -> bool:
     in the `concurrency:` block or in the queued run coordinator's own settings."""
     if not isinstance(config, dict):
         return False
-    places = [_dig(config, "concurrency", "runs", "tag_concurrency_limits"),
-              _dig(config, "run_coordinator", "config", "tag_concurrency_limits")]
+    places = [
+        _dig(config, "concurrency", "runs", "tag_concurrency_limits"),
+        _dig(config, "run_coordinator", "config", "tag_concurrency_limits"),
+    ]
     return any(_is_partition_limit(entry) for place in places if isinstance(place, list) for entry in place)
 
 

@@ -48,8 +48,9 @@ def end_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
         pid = run.tags.get(PID_TAG, "")
         if run.tags.get(HOST_TAG) != host or not pid.isdigit() or _alive(int(pid)):
             continue
-        instance.report_run_failed(run, f"the sync process that ran it (pid {pid}) ended without finishing it; "
-                                        "marked failed by the next sync")
+        instance.report_run_failed(
+            run, f"the sync process that ran it (pid {pid}) ended without finishing it; marked failed by the next sync"
+        )
         ended.append(run.run_id)
         log.warning("run %s of a sync process that no longer exists (pid %s) marked failed", run.run_id, pid)
     storage = instance.event_log_storage

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from omie_pipeline.runner.summary import PipelineSummary
 
@@ -17,8 +18,14 @@ class Progress:
     spent waiting on Omie's limits. Reads come from a callable so the display never touches
     the pipeline's own objects."""
 
-    def __init__(self, read_summary: Callable[[], PipelineSummary], read_pacing_wait: Callable[[], float],
-                 stream: TextIO | None = None, interactive: bool | None = None, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        read_summary: Callable[[], PipelineSummary],
+        read_pacing_wait: Callable[[], float],
+        stream: TextIO | None = None,
+        interactive: bool | None = None,
+        quiet: bool = False,
+    ) -> None:
         self._read_summary = read_summary
         self._read_pacing_wait = read_pacing_wait
         self._stream = stream or sys.stderr
@@ -39,11 +46,13 @@ class Progress:
             summary = self._read_summary()
         except Exception:  # the store may be mid-migration at the very start
             return f"[{self._elapsed()}] {self._stage}"
-        return (f"[{self._elapsed()}] {self._stage}: deals settled {summary.deals_settled}/{summary.deals_closed}, "
-                f"invoices waiting on the prefeitura {summary.pending_invoices}, "
-                f"waited on Omie's limits {self._read_pacing_wait():.1f}s")
+        return (
+            f"[{self._elapsed()}] {self._stage}: deals settled {summary.deals_settled}/{summary.deals_closed}, "
+            f"invoices waiting on the prefeitura {summary.pending_invoices}, "
+            f"waited on Omie's limits {self._read_pacing_wait():.1f}s"
+        )
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if not self._quiet:
             self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
             self._thread.start()

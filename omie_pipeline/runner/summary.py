@@ -29,8 +29,12 @@ class DealOutcome:
     nfse_number: str | None = None
 
     def as_dict(self) -> dict:
-        return {"deal_id": self.deal_id, "outcome": self.outcome, "reason": self.reason,
-                "nfse_number": self.nfse_number}
+        return {
+            "deal_id": self.deal_id,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "nfse_number": self.nfse_number,
+        }
 
 
 @dataclass
@@ -65,8 +69,9 @@ class PipelineSummary:
     @property
     def deals_settled(self) -> int:
         """Deals whose outcome is known: a final invoice, or an issue."""
-        return sum(1 for outcome in self.outcomes if outcome.outcome not in PENDING_STATUSES
-                   and outcome.outcome != "pending")
+        return sum(
+            1 for outcome in self.outcomes if outcome.outcome not in PENDING_STATUSES and outcome.outcome != "pending"
+        )
 
     def as_dict(self) -> dict:
         return {
@@ -77,14 +82,19 @@ class PipelineSummary:
             "issues_by_reason": dict(self.issues),
             "invoiced_amount": str(self.invoiced_amount),
             "deal_outcomes": [outcome.as_dict() for outcome in self.outcomes],
-            "waiting": None if not self.waiting_deals else {
-                "deals": self.waiting_deals, "why": self.waiting.describe(),
-                "until": self.waiting.until.isoformat() if self.waiting.until else None},
+            "waiting": None
+            if not self.waiting_deals
+            else {
+                "deals": self.waiting_deals,
+                "why": self.waiting.describe(),
+                "until": self.waiting.until.isoformat() if self.waiting.until else None,
+            },
         }
 
 
-def summarise(store: Store, account: str, claim_lease: timedelta = CLAIM_LEASE,
-              now: datetime | None = None) -> PipelineSummary:
+def summarise(
+    store: Store, account: str, claim_lease: timedelta = CLAIM_LEASE, now: datetime | None = None
+) -> PipelineSummary:
     """Counts by stage and each deal's outcome; a deal with both an invoice and issues shows the invoice."""
     now = now or now_utc()
     summary = PipelineSummary(account=account)
@@ -94,13 +104,30 @@ def summarise(store: Store, account: str, claim_lease: timedelta = CLAIM_LEASE,
         ).all()
         summary.deals_closed = len(deal_rows)
         summary.deals_valid = sum(1 for row in deal_rows if row.is_valid)
-        summary.clients.update(dict(connection.execute(
-            sa.select(client_links.c.how, sa.func.count()).where(client_links.c.account == account)
-            .group_by(client_links.c.how)).all()))
-        invoice_rows = {row.deal_id: row for row in connection.execute(
-            sa.select(invoices.c.deal_id, invoices.c.status, invoices.c.nfse_number, invoices.c.last_error,
-                      invoices.c.gross_amount, invoices.c.omie_os_id, invoices.c.claimed_by, invoices.c.claimed_at)
-            .where(invoices.c.account == account))}
+        summary.clients.update(
+            dict(
+                connection.execute(
+                    sa.select(client_links.c.how, sa.func.count())
+                    .where(client_links.c.account == account)
+                    .group_by(client_links.c.how)
+                ).all()
+            )
+        )
+        invoice_rows = {
+            row.deal_id: row
+            for row in connection.execute(
+                sa.select(
+                    invoices.c.deal_id,
+                    invoices.c.status,
+                    invoices.c.nfse_number,
+                    invoices.c.last_error,
+                    invoices.c.gross_amount,
+                    invoices.c.omie_os_id,
+                    invoices.c.claimed_by,
+                    invoices.c.claimed_at,
+                ).where(invoices.c.account == account)
+            )
+        }
         open_issues: dict[str, list] = {}
         for row in connection.execute(
             sa.select(deal_issues.c.deal_id, deal_issues.c.field, deal_issues.c.reason, deal_issues.c.message)

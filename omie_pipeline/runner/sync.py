@@ -30,8 +30,9 @@ def check_configured_sources(settings: Settings) -> None:
         rows.close()
 
 
-def run_sync(*, settle_timeout_seconds: float = 300.0, stream: TextIO | None = None,
-             quiet: bool = False) -> tuple[PassResult, PipelineSummary]:
+def run_sync(
+    *, settle_timeout_seconds: float = 300.0, stream: TextIO | None = None, quiet: bool = False
+) -> tuple[PassResult, PipelineSummary]:
     """Run the graph once on the instance in DAGSTER_HOME (created when missing)."""
     settings = load_settings()
     settings.require_omie_credentials()
@@ -43,7 +44,11 @@ def run_sync(*, settle_timeout_seconds: float = 300.0, stream: TextIO | None = N
     create_storage(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return run_configured_pass(
-        settings.omie_pipeline_account, settings.omie_pipeline_db_url,
+        settings.omie_pipeline_account,
+        settings.omie_pipeline_db_url,
         settle_timeout_seconds=settle_timeout_seconds,
         settle_interval_seconds=max(settings.omie_redundant_seconds, 1.0) + 1.0,
-        report_days=7, stream=stream, quiet=quiet)
+        report_days=7,
+        stream=stream,
+        quiet=quiet,
+    )

@@ -25,24 +25,96 @@ from omie_pipeline.domain.timeutil import SAO_PAULO
 PRODUCTS = ("CONSULTORIA", "IMPLANTACAO", "SUPORTE", "TREINAMENTO", "LIMPEZA")
 # name, UF, IBGE code, CEP prefix, DDD
 CITIES = (
-    ("São Paulo", "SP", "3550308", "01", "11"), ("Rio de Janeiro", "RJ", "3304557", "20", "21"),
-    ("Belo Horizonte", "MG", "3106200", "30", "31"), ("Curitiba", "PR", "4106902", "80", "41"),
-    ("Porto Alegre", "RS", "4314902", "90", "51"), ("Recife", "PE", "2611606", "50", "81"),
-    ("Salvador", "BA", "2927408", "40", "71"), ("Fortaleza", "CE", "2304400", "60", "85"),
-    ("Florianópolis", "SC", "4205407", "88", "48"), ("Goiânia", "GO", "5208707", "74", "62"),
-    ("Campinas", "SP", "3509502", "13", "19"), ("Brasília", "DF", "5300108", "70", "61"),
-)  # fmt: skip
-STREETS = ("Rua das Palmeiras", "Avenida Brasil", "Rua XV de Novembro", "Avenida Sete de Setembro",
-           "Rua Marechal Deodoro", "Avenida Getúlio Vargas", "Rua do Comércio", "Rua São José")
+    ("São Paulo", "SP", "3550308", "01", "11"),
+    ("Rio de Janeiro", "RJ", "3304557", "20", "21"),
+    ("Belo Horizonte", "MG", "3106200", "30", "31"),
+    ("Curitiba", "PR", "4106902", "80", "41"),
+    ("Porto Alegre", "RS", "4314902", "90", "51"),
+    ("Recife", "PE", "2611606", "50", "81"),
+    ("Salvador", "BA", "2927408", "40", "71"),
+    ("Fortaleza", "CE", "2304400", "60", "85"),
+    ("Florianópolis", "SC", "4205407", "88", "48"),
+    ("Goiânia", "GO", "5208707", "74", "62"),
+    ("Campinas", "SP", "3509502", "13", "19"),
+    ("Brasília", "DF", "5300108", "70", "61"),
+)
+STREETS = (
+    "Rua das Palmeiras",
+    "Avenida Brasil",
+    "Rua XV de Novembro",
+    "Avenida Sete de Setembro",
+    "Rua Marechal Deodoro",
+    "Avenida Getúlio Vargas",
+    "Rua do Comércio",
+    "Rua São José",
+)
 DISTRICTS = ("Centro", "Jardim América", "Boa Vista", "Vila Nova", "Bela Vista", "Santa Efigênia", "Batel")
-FIRST_NAMES = ("Ana", "Bruno", "Camila", "Daniel", "Elisa", "Fábio", "Gabriel", "Helena", "Igor", "Juliana",
-               "Leonardo", "Marina", "Nicolas", "Patrícia", "Renato", "Sabrina", "Thiago", "Vanessa")
-LAST_NAMES = ("Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira", "Lima",
-              "Gomes", "Costa", "Ribeiro", "Martins", "Carvalho", "Araújo", "Barbosa")
-COMPANY_WORDS = ("Aroeira", "Jequitibá", "Horizonte", "Litoral", "Planalto", "Cerrado", "Atlântico", "Ipê",
-                 "Pantanal", "Serra Verde", "Vale Sul", "Maré Alta", "Rio Claro", "Boa Esperança")
-COMPANY_KINDS = ("Comércio", "Engenharia", "Logística", "Tecnologia", "Saúde", "Educação", "Alimentos",
-                 "Construtora", "Transportes", "Consultoria")
+FIRST_NAMES = (
+    "Ana",
+    "Bruno",
+    "Camila",
+    "Daniel",
+    "Elisa",
+    "Fábio",
+    "Gabriel",
+    "Helena",
+    "Igor",
+    "Juliana",
+    "Leonardo",
+    "Marina",
+    "Nicolas",
+    "Patrícia",
+    "Renato",
+    "Sabrina",
+    "Thiago",
+    "Vanessa",
+)
+LAST_NAMES = (
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Rodrigues",
+    "Ferreira",
+    "Alves",
+    "Pereira",
+    "Lima",
+    "Gomes",
+    "Costa",
+    "Ribeiro",
+    "Martins",
+    "Carvalho",
+    "Araújo",
+    "Barbosa",
+)
+COMPANY_WORDS = (
+    "Aroeira",
+    "Jequitibá",
+    "Horizonte",
+    "Litoral",
+    "Planalto",
+    "Cerrado",
+    "Atlântico",
+    "Ipê",
+    "Pantanal",
+    "Serra Verde",
+    "Vale Sul",
+    "Maré Alta",
+    "Rio Claro",
+    "Boa Esperança",
+)
+COMPANY_KINDS = (
+    "Comércio",
+    "Engenharia",
+    "Logística",
+    "Tecnologia",
+    "Saúde",
+    "Educação",
+    "Alimentos",
+    "Construtora",
+    "Transportes",
+    "Consultoria",
+)
 COMPANY_SUFFIXES = ("Ltda", "S.A.", "Eireli", "ME", "EPP")
 ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 CLOSING_SPAN = timedelta(days=20)  # generated deals close over the 20 days before `until`
@@ -92,7 +164,7 @@ def _typed(rng: random.Random, number: str) -> str:
 
 
 def _slug(text: str) -> str:
-    table = str.maketrans("áàâãéêíóôõúçÁÀÂÃÉÊÍÓÔÕÚÇ", "aaaaeeiooouc" "AAAAEEIOOOUC")
+    table = str.maketrans("áàâãéêíóôõúçÁÀÂÃÉÊÍÓÔÕÚÇ", "aaaaeeioooucAAAAEEIOOOUC")
     return "".join(ch for ch in text.translate(table).lower() if ch.isalnum())
 
 
@@ -114,9 +186,18 @@ def _client(rng: random.Random, index: int) -> _Client:
         phone = f"({ddd}) 3{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"
         registration = str(rng.randint(1_000_000, 9_999_999))
     return _Client(
-        legal_name=legal, trade_name=trade, document=document, email=email, phone=phone,
-        street=rng.choice(STREETS), number=str(rng.randint(1, 4000)), district=rng.choice(DISTRICTS),
-        city=city, state=state, zip=f"{cep}{rng.randint(0, 999):03d}-{rng.randint(0, 999):03d}", ibge=ibge,
+        legal_name=legal,
+        trade_name=trade,
+        document=document,
+        email=email,
+        phone=phone,
+        street=rng.choice(STREETS),
+        number=str(rng.randint(1, 4000)),
+        district=rng.choice(DISTRICTS),
+        city=city,
+        state=state,
+        zip=f"{cep}{rng.randint(0, 999):03d}-{rng.randint(0, 999):03d}",
+        ibge=ibge,
         municipal_registration=registration,
     )
 
@@ -144,28 +225,30 @@ def generate_deals(n: int, seed: int = 2026, until: datetime | None = None) -> l
         closed = first_close + step * position + step * rng.random() / 2
         updated = min(closed + timedelta(seconds=rng.randint(5, 600)), until)
         row = {name: "" for name in CANONICAL_COLUMNS}
-        row.update({
-            "deal_id": f"GEN-{seed}-{position + 1:06d}",
-            "status": "won",
-            "closed_at": closed.isoformat(timespec="seconds"),
-            "updated_at": updated.isoformat(timespec="seconds"),
-            "amount": str(_amount(rng)),
-            "product_code": rng.choice(PRODUCTS),
-            "description": f"Pedido {position + 1} de {client.trade_name}",
-            "legal_name": client.legal_name,
-            "trade_name": client.trade_name,
-            "document": _typed(rng, client.document),
-            "email": client.email,
-            "phone": client.phone,
-            "street": client.street,
-            "number": client.number,
-            "district": client.district,
-            "city": client.city,
-            "state": client.state,
-            "zip": client.zip,
-            "city_ibge_code": client.ibge,
-            "municipal_registration": client.municipal_registration,
-        })
+        row.update(
+            {
+                "deal_id": f"GEN-{seed}-{position + 1:06d}",
+                "status": "won",
+                "closed_at": closed.isoformat(timespec="seconds"),
+                "updated_at": updated.isoformat(timespec="seconds"),
+                "amount": str(_amount(rng)),
+                "product_code": rng.choice(PRODUCTS),
+                "description": f"Pedido {position + 1} de {client.trade_name}",
+                "legal_name": client.legal_name,
+                "trade_name": client.trade_name,
+                "document": _typed(rng, client.document),
+                "email": client.email,
+                "phone": client.phone,
+                "street": client.street,
+                "number": client.number,
+                "district": client.district,
+                "city": client.city,
+                "state": client.state,
+                "zip": client.zip,
+                "city_ibge_code": client.ibge,
+                "municipal_registration": client.municipal_registration,
+            }
+        )
         _maybe_spoil(rng, row)
         rows.append(row)
     return rows

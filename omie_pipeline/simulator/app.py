@@ -41,8 +41,9 @@ class Simulator:
         self._server = SimHTTPServer((host, port), self.engine)
         self._host, self._port = host, self._server.server_address[1]
         self.engine.documents_url = f"{self.root_url}_sim/docs/"
-        serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                 name="omie-sim-http", daemon=True)
+        serve = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="omie-sim-http", daemon=True
+        )
         ticker = threading.Thread(target=self._tick, name="omie-sim-nfse", daemon=True)
         self._threads = [serve, ticker]
         for thread in self._threads:
@@ -75,7 +76,9 @@ class Simulator:
             self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property

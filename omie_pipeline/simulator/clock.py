@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -10,7 +10,7 @@ SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 def now() -> datetime:
     """The current instant, aware, in São Paulo time (what Omie shows)."""
-    return datetime.now(timezone.utc).astimezone(SAO_PAULO)
+    return datetime.now(UTC).astimezone(SAO_PAULO)
 
 
 def omie_date(moment: datetime | date) -> str:

@@ -8,14 +8,16 @@ from types import MappingProxyType
 
 REGIMES = ("Simples Nacional", "Lucro Presumido", "Lucro Real")
 
-MAX_PAGE_SIZES: Mapping[str, int] = MappingProxyType({
-    "ListarClientes": 500,
-    "ListarClientesResumido": 500,
-    "ListarEmpresas": 500,
-    "ListarOS": 200,
-    "ListarNFSEs": 200,
-    "ListarCadastroServico": 200,
-})
+MAX_PAGE_SIZES: Mapping[str, int] = MappingProxyType(
+    {
+        "ListarClientes": 500,
+        "ListarClientesResumido": 500,
+        "ListarEmpresas": 500,
+        "ListarOS": 200,
+        "ListarNFSEs": 200,
+        "ListarCadastroServico": 200,
+    }
+)
 """Largest page each listing accepts. Omie documents 500 for ListarClientes (omie-api.md §3, §15);
 for ListarOS, ListarNFSEs and ListarCadastroServico it documents none, integrators use 50 to 200 and
 some report refusals above that, so the simulator refuses pages over 200: a client that assumes

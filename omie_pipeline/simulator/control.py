@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from omie_pipeline.simulator import clock, nfse_files
@@ -136,8 +137,9 @@ def handle_post(engine: Engine, path: str, body: bytes) -> Reply:
 
 
 def _access_denied(message: str) -> Reply:
-    body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            f"<Error><Code>AccessDenied</Code><Message>{message}</Message></Error>")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>{message}</Message></Error>'
+    )
     return Reply(403, body.encode("utf-8"), "application/xml")
 
 
@@ -164,8 +166,10 @@ def _document(engine: Engine, path: str, query: str) -> Reply | None:
             kind = match.group(2)
             if kind == ".xml":
                 return Reply(200, nfse_files.nfse_xml(state, nfse).encode("utf-8"), "application/xml; charset=utf-8")
-            page = (f"<!DOCTYPE html><html lang=\"pt-BR\"><head><title>NFS-e {nfse.number}</title></head><body>"
-                    f"<h1>NFS-e {nfse.number}</h1><p>Código de verificação {nfse.cod_verif}</p></body></html>")
+            page = (
+                f'<!DOCTYPE html><html lang="pt-BR"><head><title>NFS-e {nfse.number}</title></head><body>'
+                f"<h1>NFS-e {nfse.number}</h1><p>Código de verificação {nfse.cod_verif}</p></body></html>"
+            )
             return Reply(200, page.encode("utf-8"), "text/html; charset=utf-8")
         match = _EXTRA_DOC.match(path)
         if match:

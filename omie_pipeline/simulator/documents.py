@@ -28,15 +28,15 @@ def _check_digit(total: int) -> int:
 
 def _cpf_digits(first_nine: str) -> str:
     values = [int(char) for char in first_nine]
-    dv1 = _check_digit(sum(v * w for v, w in zip(values, range(10, 1, -1))))
-    dv2 = _check_digit(sum(v * w for v, w in zip(values + [dv1], range(11, 1, -1))))
+    dv1 = _check_digit(sum(v * w for v, w in zip(values, range(10, 1, -1), strict=False)))
+    dv2 = _check_digit(sum(v * w for v, w in zip(values + [dv1], range(11, 1, -1), strict=False)))
     return f"{dv1}{dv2}"
 
 
 def _cnpj_digits(first_twelve: str) -> str:
     values = [ord(char) - 48 for char in first_twelve]
-    dv1 = _check_digit(sum(v * w for v, w in zip(values, _CNPJ_WEIGHTS_1)))
-    dv2 = _check_digit(sum(v * w for v, w in zip(values + [dv1], _CNPJ_WEIGHTS_2)))
+    dv1 = _check_digit(sum(v * w for v, w in zip(values, _CNPJ_WEIGHTS_1, strict=False)))
+    dv2 = _check_digit(sum(v * w for v, w in zip(values + [dv1], _CNPJ_WEIGHTS_2, strict=False)))
     return f"{dv1}{dv2}"
 
 

@@ -143,7 +143,9 @@ class Engine:
             return self._answer_fault(errors.malformed_json(), None)
         if not isinstance(envelope, dict) or not isinstance(envelope.get("call"), str) or not envelope["call"]:
             self.stats.count_malformed()
-            return self._answer_fault(errors.invalid_envelope("Informe [call], [app_key], [app_secret] e [param]."), None)
+            return self._answer_fault(
+                errors.invalid_envelope("Informe [call], [app_key], [app_secret] e [param]."), None
+            )
 
         call = envelope["call"]
         app_key = str(envelope.get("app_key") or "")
@@ -175,7 +177,10 @@ class Engine:
             self.concurrency.release(ip, app_key, call)
 
     def _resolve(self, envelope: dict[str, Any], service_path: str, call: str) -> tuple[Any, dict[str, Any]]:
-        if str(envelope.get("app_key") or "") != self.config.app_key or str(envelope.get("app_secret") or "") != self.config.app_secret:
+        if (
+            str(envelope.get("app_key") or "") != self.config.app_key
+            or str(envelope.get("app_secret") or "") != self.config.app_secret
+        ):
             raise errors.bad_credentials()
         handler = self.handlers[service_path].get(call)
         if handler is None:
@@ -206,8 +211,14 @@ class Engine:
             with state.lock:
                 mono = time.monotonic()
                 lifecycle.advance(state, self.config, self.faults.prefeitura, mono)
-                context = CallContext(state, self.config, clock.now(), mono, self.documents_url,
-                                      take_fault=lambda name: self._take_fault(name, call))
+                context = CallContext(
+                    state,
+                    self.config,
+                    clock.now(),
+                    mono,
+                    self.documents_url,
+                    take_fault=lambda name: self._take_fault(name, call),
+                )
                 payload = json_bytes(handler(context, param))
             self.misuse.record(app_key, call, faulted=False, now=time.monotonic())
             reply = Reply(200, payload)
@@ -215,7 +226,9 @@ class Engine:
             reply = self._answer_counted_fault(fault, app_key, call)
         except Exception:  # a simulator bug must still answer like a server, not hang the caller
             log.exception("simulator failure in %s", call)
-            reply = self._answer_fault(errors.OmieFault("ERROR: Erro interno do simulador.", "SOAP-ENV:Server", kind="platform"), call)
+            reply = self._answer_fault(
+                errors.OmieFault("ERROR: Erro interno do simulador.", "SOAP-ENV:Server", kind="platform"), call
+            )
 
         low, high = self.config.latency
         if high > 0:
@@ -249,7 +262,9 @@ class Engine:
         """Answer a fault of an admitted call and count it towards the misuse block: business
         faults, redundant and concurrency refusals count; end-of-data (5113) and platform faults
         neither count nor reset (a success resets, in `_run`)."""
-        if fault.kind in ("business", "limit") and self.misuse.record(app_key, call, faulted=True, now=time.monotonic()):
+        if fault.kind in ("business", "limit") and self.misuse.record(
+            app_key, call, faulted=True, now=time.monotonic()
+        ):
             self.stats.count_misuse_block()
         return self._answer_fault(fault, call)
 

@@ -81,12 +81,15 @@ def invalid_document(value: str) -> OmieFault:
 
 
 def page_past_end(page: int) -> OmieFault:
-    return OmieFault(f"ERROR: Não existem registros para a página [{page}]!", "SOAP-ENV:Client-5113", kind="end_of_data")
+    return OmieFault(
+        f"ERROR: Não existem registros para a página [{page}]!", "SOAP-ENV:Client-5113", kind="end_of_data"
+    )
 
 
 def page_size_too_large(tag: str, size: int, maximum: int) -> OmieFault:
     return OmieFault(
-        f"ERROR: O número de registros por página [{size}] informado na tag [{tag}] é maior que o permitido [{maximum}]!",
+        f"ERROR: O número de registros por página [{size}] informado na tag [{tag}] é maior que o permitido "
+        f"[{maximum}]!",
         "SOAP-ENV:Client-1005",
     )
 
@@ -184,8 +187,7 @@ def misuse_block(seconds: int) -> OmieFault:
 
 def too_many_requests(scope: str, limit: int, window_seconds: float) -> OmieFault:
     return OmieFault(
-        f"ERROR: Too many Requests. Limite de {limit} requisições em {window_seconds:g} segundos "
-        f"excedido ({scope}).",
+        f"ERROR: Too many Requests. Limite de {limit} requisições em {window_seconds:g} segundos excedido ({scope}).",
         "SOAP-ENV:Client-429",
         status=429,
         kind="limit",
@@ -203,16 +205,21 @@ def platform_error() -> OmieFault:
 # Throttling answers integrators report (omie-api.md §15). Only the quoted fragments are known; the
 # rest of each sentence and the fault codes are the simulator's own (clients match on the text).
 
+
 def burst_refusal() -> OmieFault:
     """`SOAP-ENV:Client-500` "... consumo indevido ..." on bursts; not the account-wide block."""
-    return OmieFault("ERROR: Requisição recusada por consumo indevido. Tente novamente em alguns instantes.",
-                     "SOAP-ENV:Client-500", kind="limit")
+    return OmieFault(
+        "ERROR: Requisição recusada por consumo indevido. Tente novamente em alguns instantes.",
+        "SOAP-ENV:Client-500",
+        kind="limit",
+    )
 
 
 def wait_to_request(seconds: int) -> OmieFault:
     """ "Aguarde N segundos para efetuar a requisição", seen on several methods."""
-    return OmieFault(f"ERROR: Aguarde {seconds} segundos para efetuar a requisição.", "SOAP-ENV:Client-500",
-                     kind="limit")
+    return OmieFault(
+        f"ERROR: Aguarde {seconds} segundos para efetuar a requisição.", "SOAP-ENV:Client-500", kind="limit"
+    )
 
 
 def try_again_in(seconds: int) -> OmieFault:

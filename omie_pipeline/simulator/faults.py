@@ -15,8 +15,10 @@ from omie_pipeline.simulator.schedule import (
 
 COUNTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse", "duplicate_refusal")
 # Faults that only make sense for some calls, whatever `methods` says.
-_FIXED_METHODS = {"faturar_refuse": frozenset({"FaturarOS"}),
-                  "duplicate_refusal": frozenset({"IncluirOS", "IncluirCliente"})}
+_FIXED_METHODS = {
+    "faturar_refuse": frozenset({"FaturarOS"}),
+    "duplicate_refusal": frozenset({"IncluirOS", "IncluirCliente"}),
+}
 PREFEITURA_MODES = ("up", "reject", "stuck")
 _ACCEPTED_KEYS = {f"{name}_next" for name in COUNTED_FAULTS} | {
     "slow_seconds",
@@ -115,9 +117,7 @@ class FaultInjector:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            state: dict[str, Any] = {
-                f"{name}_next": armed.remaining for name, armed in self._armed.items()
-            }
+            state: dict[str, Any] = {f"{name}_next": armed.remaining for name, armed in self._armed.items()}
             state["methods"] = {
                 name: sorted(armed.methods) for name, armed in self._armed.items() if armed.methods is not None
             }

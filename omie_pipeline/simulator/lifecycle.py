@@ -109,7 +109,9 @@ def advance(state: SimState, config: SimulatorConfig, prefeitura: str, mono: flo
         if rps.status == "001" and elapsed >= rps.send_after:
             now = now or clock.now()
             rps.status = "002"
-            rps.mensagens.append(_message("002", f"Lote {rps.n_lote} enviado; protocolo {rps.protocolo}.", "", "SUCESSO", now))
+            rps.mensagens.append(
+                _message("002", f"Lote {rps.n_lote} enviado; protocolo {rps.protocolo}.", "", "SUCESSO", now)
+            )
         if rps.status == "002" and elapsed >= rps.settle_after and prefeitura != "stuck":
             now = now or clock.now()
             if prefeitura == "reject" or rps.outcome_roll < config.rejection_rate:

@@ -39,7 +39,13 @@ def nfse_xml(state: SimState, nfse: Nfse) -> str:
     service = ET.SubElement(info, "Servico")
     service_values = ET.SubElement(service, "Valores")
     _text(service_values, "ValorServicos", order.total)
-    for tag, tax in (("ValorPis", "PIS"), ("ValorCofins", "COFINS"), ("ValorInss", "INSS"), ("ValorIr", "IRRF"), ("ValorCsll", "CSLL")):
+    for tag, tax in (
+        ("ValorPis", "PIS"),
+        ("ValorCofins", "COFINS"),
+        ("ValorInss", "INSS"),
+        ("ValorIr", "IRRF"),
+        ("ValorCsll", "CSLL"),
+    ):
         _text(service_values, tag, sum((item.taxes.amounts[tax] for item in order.items), Decimal("0.00")))
     _text(service, "ItemListaServico", order.items[0].fields["cCodServLC116"])
     _text(service, "Discriminacao", "; ".join(str(item.fields.get("cDescServ", "")) for item in order.items))
@@ -78,7 +84,8 @@ def simple_pdf(lines: list[str]) -> bytes:
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        "/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         f"<< /Length {len(content.encode('latin-1'))} >>\nstream\n{content}\nendstream",
     ]

@@ -35,8 +35,9 @@ class PdfLinks:
         """A new link to the note's `kind` PDF, valid for `lifetime` seconds from `now` (monotonic)."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
-        self._links = {token: link for token, link in self._links.items()
-                       if now - link.expires_at < _FORGET_AFTER_SECONDS}
+        self._links = {
+            token: link for token, link in self._links.items() if now - link.expires_at < _FORGET_AFTER_SECONDS
+        }
         token = secrets.token_hex(16)
         self._links[token] = _Link(nfse_id, kind, now + lifetime)
         expires = int(time.time() + lifetime)

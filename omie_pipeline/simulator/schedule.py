@@ -45,13 +45,17 @@ class _Entry:
     def matches(self, call: str) -> bool:
         if self.count <= 0 or (self.method is not None and call != self.method):
             return False
-        if self.kind == "account_blocked" and call not in _REFUSAL_METHODS:
-            return False
-        return True
+        return not (self.kind == "account_blocked" and call not in _REFUSAL_METHODS)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "method": self.method, "seconds": self.seconds, "skip": self.skip,
-                "count": self.count, "delivery": self.delivery}
+        return {
+            "kind": self.kind,
+            "method": self.method,
+            "seconds": self.seconds,
+            "skip": self.skip,
+            "count": self.count,
+            "delivery": self.delivery,
+        }
 
 
 def parse_schedule(value: Any) -> list[_Entry]:
@@ -117,8 +121,9 @@ def _answer(entry: _Entry, service_path: str, param: dict[str, Any]) -> Schedule
     if entry.kind == "gateway_403":
         return ScheduledAnswer(entry.kind, 403, html=errors.GATEWAY_FORBIDDEN_PAGE)
     if entry.kind == "account_blocked":
-        return ScheduledAnswer(entry.kind, 200, _refusal_body(service_path, param, errors.ACCOUNT_BLOCKED_FOR_BILLING),
-                               is_refusal=True)
+        return ScheduledAnswer(
+            entry.kind, 200, _refusal_body(service_path, param, errors.ACCOUNT_BLOCKED_FOR_BILLING), is_refusal=True
+        )
     fault = {
         "burst": errors.burst_refusal,
         "wait_to_request": lambda: errors.wait_to_request(entry.seconds),
@@ -133,9 +138,16 @@ def _answer(entry: _Entry, service_path: str, param: dict[str, Any]) -> Schedule
 def _refusal_body(service_path: str, param: dict[str, Any], text: str) -> dict[str, Any]:
     """A write's status answer saying no: `codigo_status` in geral/*, `cCodStatus` in servicos/*."""
     if service_path.startswith("geral/"):
-        return {"codigo_cliente_omie": param.get("codigo_cliente_omie") or 0,
-                "codigo_cliente_integracao": param.get("codigo_cliente_integracao") or "",
-                "codigo_status": "1", "descricao_status": text}
+        return {
+            "codigo_cliente_omie": param.get("codigo_cliente_omie") or 0,
+            "codigo_cliente_integracao": param.get("codigo_cliente_integracao") or "",
+            "codigo_status": "1",
+            "descricao_status": text,
+        }
     header = param.get("Cabecalho") if isinstance(param.get("Cabecalho"), dict) else param
-    return {"cCodIntOS": header.get("cCodIntOS") or "", "nCodOS": header.get("nCodOS") or 0,
-            "cCodStatus": "1", "cDescStatus": text}
+    return {
+        "cCodIntOS": header.get("cCodIntOS") or "",
+        "nCodOS": header.get("nCodOS") or 0,
+        "cCodStatus": "1",
+        "cDescStatus": text,
+    }

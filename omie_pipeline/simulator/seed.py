@@ -43,21 +43,76 @@ class CatalogEntry:
 
 
 CATALOG = (
-    CatalogEntry("SRV-CONSULTORIA", "Consultoria em tecnologia da informação", "1.06", "02919", "1.1502.10.00",
-                 Decimal("1500.00"), Decimal("2.90"), ir_retained=Decimal("1.50"), csrf_retained=True),
-    CatalogEntry("SRV-DESENVOLVIMENTO", "Desenvolvimento de software sob encomenda", "1.01", "02800", "1.1502.30.00",
-                 Decimal("8000.00"), Decimal("2.90")),
-    CatalogEntry("SRV-SUPORTE", "Suporte técnico em informática", "1.07", "02692", "1.1506.00.00",
-                 Decimal("450.00"), Decimal("2.90")),
-    CatalogEntry("SRV-TREINAMENTO", "Treinamento e capacitação", "8.02", "05762", "1.2205.12.00",
-                 Decimal("1200.00"), Decimal("2.00")),
-    CatalogEntry("SRV-LIMPEZA", "Limpeza e conservação de imóveis", "7.10", "07498", "1.2001.21.00",
-                 Decimal("3200.00"), Decimal("5.00"), ir_retained=Decimal("1.00"), csrf_retained=True,
-                 inss_retained=Decimal("11.00"), iss_retained=True),
-    CatalogEntry("SRV-PUBLICIDADE", "Propaganda e publicidade", "17.06", "06912", "1.1601.00.00",
-                 Decimal("2500.00"), Decimal("5.00")),
-    CatalogEntry("SRV-HOSPEDAGEM", "Hospedagem de sistemas (descontinuado)", "1.03", "02881", "1.1503.00.00",
-                 Decimal("300.00"), Decimal("2.90"), active=False),
+    CatalogEntry(
+        "SRV-CONSULTORIA",
+        "Consultoria em tecnologia da informação",
+        "1.06",
+        "02919",
+        "1.1502.10.00",
+        Decimal("1500.00"),
+        Decimal("2.90"),
+        ir_retained=Decimal("1.50"),
+        csrf_retained=True,
+    ),
+    CatalogEntry(
+        "SRV-DESENVOLVIMENTO",
+        "Desenvolvimento de software sob encomenda",
+        "1.01",
+        "02800",
+        "1.1502.30.00",
+        Decimal("8000.00"),
+        Decimal("2.90"),
+    ),
+    CatalogEntry(
+        "SRV-SUPORTE",
+        "Suporte técnico em informática",
+        "1.07",
+        "02692",
+        "1.1506.00.00",
+        Decimal("450.00"),
+        Decimal("2.90"),
+    ),
+    CatalogEntry(
+        "SRV-TREINAMENTO",
+        "Treinamento e capacitação",
+        "8.02",
+        "05762",
+        "1.2205.12.00",
+        Decimal("1200.00"),
+        Decimal("2.00"),
+    ),
+    CatalogEntry(
+        "SRV-LIMPEZA",
+        "Limpeza e conservação de imóveis",
+        "7.10",
+        "07498",
+        "1.2001.21.00",
+        Decimal("3200.00"),
+        Decimal("5.00"),
+        ir_retained=Decimal("1.00"),
+        csrf_retained=True,
+        inss_retained=Decimal("11.00"),
+        iss_retained=True,
+    ),
+    CatalogEntry(
+        "SRV-PUBLICIDADE",
+        "Propaganda e publicidade",
+        "17.06",
+        "06912",
+        "1.1601.00.00",
+        Decimal("2500.00"),
+        Decimal("5.00"),
+    ),
+    CatalogEntry(
+        "SRV-HOSPEDAGEM",
+        "Hospedagem de sistemas (descontinuado)",
+        "1.03",
+        "02881",
+        "1.1503.00.00",
+        Decimal("300.00"),
+        Decimal("2.90"),
+        active=False,
+    ),
 )
 
 CITIES = (
@@ -69,29 +124,86 @@ CITIES = (
     ("CAMPINAS", "SP", "3509502", "13"),
     ("RECIFE", "PE", "2611606", "50"),
 )
-STREETS = ("Rua das Flores", "Avenida Paulista", "Rua XV de Novembro", "Avenida Brasil", "Rua da Consolação",
-           "Rua Augusta", "Avenida Atlântica", "Rua do Comércio")
+STREETS = (
+    "Rua das Flores",
+    "Avenida Paulista",
+    "Rua XV de Novembro",
+    "Avenida Brasil",
+    "Rua da Consolação",
+    "Rua Augusta",
+    "Avenida Atlântica",
+    "Rua do Comércio",
+)
 DISTRICTS = ("Centro", "Jardim Paulista", "Bela Vista", "Savassi", "Batel", "Moinhos de Vento", "Boa Viagem")
-FIRST_NAMES = ("Ana", "Bruno", "Carla", "Diego", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela", "João",
-               "Larissa", "Marcos", "Natália", "Otávio", "Paula", "Rafael", "Sofia", "Tiago")
-LAST_NAMES = ("Silva", "Souza", "Oliveira", "Santos", "Pereira", "Lima", "Carvalho", "Ferreira", "Almeida",
-              "Ribeiro", "Gomes", "Martins")
-COMPANY_WORDS = ("Alfa", "Horizonte", "Atlântica", "Serra Azul", "Ipê", "Cerrado", "Maré", "Aurora", "Boreal",
-                 "Quasar", "Vértice", "Pampa")
+FIRST_NAMES = (
+    "Ana",
+    "Bruno",
+    "Carla",
+    "Diego",
+    "Eduarda",
+    "Felipe",
+    "Gabriela",
+    "Henrique",
+    "Isabela",
+    "João",
+    "Larissa",
+    "Marcos",
+    "Natália",
+    "Otávio",
+    "Paula",
+    "Rafael",
+    "Sofia",
+    "Tiago",
+)
+LAST_NAMES = (
+    "Silva",
+    "Souza",
+    "Oliveira",
+    "Santos",
+    "Pereira",
+    "Lima",
+    "Carvalho",
+    "Ferreira",
+    "Almeida",
+    "Ribeiro",
+    "Gomes",
+    "Martins",
+)
+COMPANY_WORDS = (
+    "Alfa",
+    "Horizonte",
+    "Atlântica",
+    "Serra Azul",
+    "Ipê",
+    "Cerrado",
+    "Maré",
+    "Aurora",
+    "Boreal",
+    "Quasar",
+    "Vértice",
+    "Pampa",
+)
 COMPANY_KINDS = ("Comércio", "Engenharia", "Logística", "Tecnologia", "Saúde", "Educação", "Alimentos", "Varejo")
 COMPANY_SUFFIXES = ("Ltda", "S.A.", "Eireli", "ME")
 
 
 def _slug(text: str) -> str:
-    table = str.maketrans("áàâãéêíóôõúçÁÀÂÃÉÊÍÓÔÕÚÇ", "aaaaeeiooouc" "aaaaeeiooouc".upper())
+    table = str.maketrans("áàâãéêíóôõúçÁÀÂÃÉÊÍÓÔÕÚÇ", "aaaaeeioooucaaaaeeiooouc".upper())
     return "".join(ch for ch in text.translate(table).lower() if ch.isalnum())
 
 
 def _info(created: datetime, changed: datetime, imported_by_api: bool) -> dict[str, str]:
     d_inc, h_inc = clock.stamp(created)
     d_alt, h_alt = clock.stamp(changed)
-    return {"dInc": d_inc, "hInc": h_inc, "uInc": SYSTEM_USER, "dAlt": d_alt, "hAlt": h_alt, "uAlt": SYSTEM_USER,
-            "cImpAPI": "S" if imported_by_api else "N"}
+    return {
+        "dInc": d_inc,
+        "hInc": h_inc,
+        "uInc": SYSTEM_USER,
+        "dAlt": d_alt,
+        "hAlt": h_alt,
+        "uAlt": SYSTEM_USER,
+        "cImpAPI": "S" if imported_by_api else "N",
+    }
 
 
 def build_company(rng: random.Random, config: SimulatorConfig, now: datetime) -> dict[str, Any]:
@@ -167,31 +279,35 @@ def _service_taxes(entry: CatalogEntry, regime: str) -> dict[str, Any]:
     }
 
 
-def build_services(rng: random.Random, config: SimulatorConfig, sequences: Sequences, now: datetime) -> list[dict[str, Any]]:
+def build_services(
+    rng: random.Random, config: SimulatorConfig, sequences: Sequences, now: datetime
+) -> list[dict[str, Any]]:
     records = []
     for position, entry in enumerate(CATALOG, start=1):
         created = now - timedelta(days=rng.randint(200, 800), seconds=rng.randint(0, 86_399))
         changed = created + timedelta(days=rng.randint(0, 150))
         info = _info(created, changed, imported_by_api=False)
         info["inativo"] = "N" if entry.active else "S"
-        records.append({
-            "intListar": {"cCodIntServ": entry.code, "nCodServ": sequences.take("service_id")},
-            "cabecalho": {
-                "cDescricao": entry.description,
-                "cCodigo": f"SRV{position:03d}",
-                "cIdTrib": "01",
-                "cCodServMun": entry.municipal_code,
-                "cCodLC116": entry.lc116,
-                "nIdNBS": entry.nbs,
-                "nPrecoUnit": entry.price,
-                "cCodCateg": "1.01.02",
-            },
-            "descricao": {"cDescrCompleta": f"{entry.description} (item {entry.lc116} da lista da LC 116/2003)"},
-            "impostos": _service_taxes(entry, config.regime),
-            "info": info,
-            "produtosUtilizados": {"cAcaoProdUtilizados": "", "produtoUtilizado": []},
-            "viaUnica": {"cUtilizaViaUnica": "N", "cModeloViaUnica": ""},
-        })
+        records.append(
+            {
+                "intListar": {"cCodIntServ": entry.code, "nCodServ": sequences.take("service_id")},
+                "cabecalho": {
+                    "cDescricao": entry.description,
+                    "cCodigo": f"SRV{position:03d}",
+                    "cIdTrib": "01",
+                    "cCodServMun": entry.municipal_code,
+                    "cCodLC116": entry.lc116,
+                    "nIdNBS": entry.nbs,
+                    "nPrecoUnit": entry.price,
+                    "cCodCateg": "1.01.02",
+                },
+                "descricao": {"cDescrCompleta": f"{entry.description} (item {entry.lc116} da lista da LC 116/2003)"},
+                "impostos": _service_taxes(entry, config.regime),
+                "info": info,
+                "produtosUtilizados": {"cAcaoProdUtilizados": "", "produtoUtilizado": []},
+                "viaUnica": {"cUtilizaViaUnica": "N", "cModeloViaUnica": ""},
+            }
+        )
     return records
 
 
@@ -204,7 +320,9 @@ def _company_name(rng: random.Random) -> tuple[str, str]:
     return f"{trade} {rng.choice(COMPANY_SUFFIXES)}", trade
 
 
-def build_client(rng: random.Random, index: int, client_id: int, created: datetime, changed: datetime) -> dict[str, Any]:
+def build_client(
+    rng: random.Random, index: int, client_id: int, created: datetime, changed: datetime
+) -> dict[str, Any]:
     """One existing client: about half numeric CNPJ, a fifth alphanumeric CNPJ, the rest CPF."""
     kind = rng.random()
     if kind < 0.5:

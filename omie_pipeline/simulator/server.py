@@ -6,6 +6,7 @@ once; the limits on parallel calls are Omie's, enforced by the engine, not by th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
@@ -29,7 +30,7 @@ class SimHTTPServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         super().__init__(address, _RequestHandler)
 
-    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001 - stdlib signature
+    def process_request_thread(self, request, client_address) -> None:
         with self._connections_lock:
             self._connections.add(request)
         try:
@@ -38,7 +39,7 @@ class SimHTTPServer(ThreadingHTTPServer):
             with self._connections_lock:
                 self._connections.discard(request)
 
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - stdlib signature
+    def handle_error(self, request, client_address) -> None:
         """A caller that hung up (timeout, lost-answer fault, stop) is normal here, not an error."""
         error = sys.exc_info()[1]
         if isinstance(error, OSError):
@@ -50,10 +51,8 @@ class SimHTTPServer(ThreadingHTTPServer):
         """Drop idle keep-alive connections so that stop() leaves nothing behind."""
         with self._connections_lock:
             for connection in list(self._connections):
-                try:
+                with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -64,7 +63,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: SimHTTPServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s - %s", self.client_address[0], format % args)
 
     def _body(self) -> bytes:
@@ -75,10 +74,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if reply.lose_connection:
             # The call was applied; the caller gets no answer at all, as when a connection drops.
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
@@ -86,7 +83,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(reply.body)
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         body = self._body()
         engine = self.server.engine
         if self.path.startswith("/_sim/"):
@@ -94,7 +91,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         else:
             self._send(engine.handle_api(self.path.split("?", 1)[0], body, self.client_address[0]))
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path.startswith("/_sim/"):
             self._send(control.handle_get(self.server.engine, self.path))
             return

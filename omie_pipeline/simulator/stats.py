@@ -7,8 +7,15 @@ from collections import Counter
 from typing import Any
 
 REJECTION_REASONS = ("429", "425", "redundant", "concurrency")
-INJECTED_FAULTS = ("http_500", "html_error", "slow", "lose_response", "faturar_refuse", "duplicate_refusal",
-                   "scheduled")
+INJECTED_FAULTS = (
+    "http_500",
+    "html_error",
+    "slow",
+    "lose_response",
+    "faturar_refuse",
+    "duplicate_refusal",
+    "scheduled",
+)
 
 
 class SimStats:

@@ -69,7 +69,9 @@ def compute_item(item: dict[str, Any], catalog: dict[str, Any] | None) -> tuple[
         discount = ZERO
     value = gross - discount
     if value < 0:
-        raise errors.invalid_value("nValorDesconto", item.get("nValorDesconto"), "desconto maior que o valor do serviço")
+        raise errors.invalid_value(
+            "nValorDesconto", item.get("nValorDesconto"), "desconto maior que o valor do serviço"
+        )
 
     deduction = cents(decimal_field(given, "nTotDeducao", ZERO))
     iss_base = value - deduction
@@ -117,7 +119,9 @@ def compute_item(item: dict[str, Any], catalog: dict[str, Any] | None) -> tuple[
     if discount_kind:
         stored["nValorDesconto"] = discount
     stored["impostos"] = computed
-    taxes = ItemTaxes(value=value, deduction=deduction, iss_base=iss_base, rates=rates, amounts=amounts, retained=retained)
+    taxes = ItemTaxes(
+        value=value, deduction=deduction, iss_base=iss_base, rates=rates, amounts=amounts, retained=retained
+    )
     return stored, taxes
 
 

@@ -1,8 +1,8 @@
 """Where deals come from: a CSV export or a SQL table, view or query, behind one interface.
 
-    source = open_source("crm.csv")                      # or a SQLAlchemy URL plus a table
-    for row in source.read(since=None):                   # SourceRow: canonical names, raw values
-        ...
+source = open_source("crm.csv")                      # or a SQLAlchemy URL plus a table
+for row in source.read(since=None):                   # SourceRow: canonical names, raw values
+    ...
 """
 
 from omie_pipeline.sources.base import DealSource, SourceError, SourceRow

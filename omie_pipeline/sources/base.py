@@ -8,9 +8,10 @@ becomes a deal issue with its reason instead of an error that stops the batch.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from omie_pipeline.domain.timeutil import DatetimeFormatError, parse_iso_datetime
 

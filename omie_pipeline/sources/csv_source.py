@@ -8,9 +8,9 @@ without an offset are left for validation to refuse.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 from omie_pipeline.sources.base import (
     SourceError,
@@ -71,11 +71,15 @@ class CsvDealSource:
             line = reader.line_num + 1  # the header was read before the reader started
             if not any(cell.strip() for cell in cells):
                 continue
-            values = {field: (cells[at] if at is not None and at < len(cells) else None) for field, at in wanted.items()}
+            values = {
+                field: (cells[at] if at is not None and at < len(cells) else None) for field, at in wanted.items()
+            }
             problem = None
             if len(cells) > len(header):
-                problem = (f"line {line} has {len(cells)} cells but the header names {len(header)}: "
-                           "a value probably holds an unquoted separator")
+                problem = (
+                    f"line {line} has {len(cells)} cells but the header names {len(header)}: "
+                    "a value probably holds an unquoted separator"
+                )
             row = SourceRow(position=line, values=values, problem=problem)
             if changed_since(row, since):
                 yield row

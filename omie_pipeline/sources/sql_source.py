@@ -14,9 +14,10 @@ mapping's `naive_timezone` when one is set; without it, it is a validation issue
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -32,7 +33,7 @@ from omie_pipeline.sources.mapping import ColumnMapping, default_mapping
 
 DATETIME_FIELDS = ("closed_at", "updated_at")
 STREAM_BATCH = 1000
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _QUERY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 _SINCE_PARAMETER = re.compile(r"(?<![:\w]):since\b")
 
@@ -50,7 +51,9 @@ class SqlDealSource:
         try:
             self.url = normalise_url(url)
         except sa.exc.ArgumentError:
-            raise SourceError("deals SQL source: SALESOS_DEALS_URL is neither a SQLAlchemy URL nor a .csv path") from None
+            raise SourceError(
+                "deals SQL source: SALESOS_DEALS_URL is neither a SQLAlchemy URL nor a .csv path"
+            ) from None
         self.table = table.strip()
         self.mapping = mapping or default_mapping()
 
@@ -106,8 +109,11 @@ class SqlDealSource:
         if bound is None:
             return statement, {}, since is None
         updated = plain.columns[self.mapping.column_of("updated_at")]
-        return statement.where(updated >= sa.bindparam("since", type_=sa.DateTime(timezone=bound.tzinfo is not None))), \
-            {"since": bound}, True
+        return (
+            statement.where(updated >= sa.bindparam("since", type_=sa.DateTime(timezone=bound.tzinfo is not None))),
+            {"since": bound},
+            True,
+        )
 
     def _since_bound(self, engine: sa.Engine, column: sa.Column, since: datetime | None) -> datetime | None:
         """The value to compare the column with in SQL, or None to filter after reading."""

@@ -70,16 +70,24 @@ class ProductProblem:
     def message(self) -> str:
         """The problem and its fix in one sentence, for the person who maintains the service map."""
         if self.reason is ProductProblemReason.UNMAPPED:
-            return (f"product {self.product_code} has no service in the service map; "
-                    f"add a line '{self.product_code}: <Omie service code>'")
+            return (
+                f"product {self.product_code} has no service in the service map; "
+                f"add a line '{self.product_code}: <Omie service code>'"
+            )
         if self.reason is ProductProblemReason.UNKNOWN_SERVICE:
-            return (f"product {self.product_code} maps to service {self.service_code}, which is not in "
-                    "Omie's catalog; fix the code in the service map or create the service in Omie")
+            return (
+                f"product {self.product_code} maps to service {self.service_code}, which is not in "
+                "Omie's catalog; fix the code in the service map or create the service in Omie"
+            )
         if self.reason is ProductProblemReason.INACTIVE_SERVICE:
-            return (f"product {self.product_code} maps to service {self.service_code}, which is inactive in "
-                    "Omie; map it to an active service or reactivate the service")
-        return (f"product {self.product_code} maps to service code {self.service_code}, which several Omie "
-                "services share; give each service its own code in Omie")
+            return (
+                f"product {self.product_code} maps to service {self.service_code}, which is inactive in "
+                "Omie; map it to an active service or reactivate the service"
+            )
+        return (
+            f"product {self.product_code} maps to service code {self.service_code}, which several Omie "
+            "services share; give each service its own code in Omie"
+        )
 
 
 class ProductServiceError(LookupError):
@@ -117,8 +125,11 @@ def stored_service_ids(connection: sa.Connection, account: str) -> set[int]:
 
 def list_services(connection: sa.Connection, account: str) -> list[CatalogService]:
     """The account's catalog, ordered by code."""
-    query = (sa.select(service_codes).where(service_codes.c.account == account)
-             .order_by(service_codes.c.code, service_codes.c.service_id))
+    query = (
+        sa.select(service_codes)
+        .where(service_codes.c.account == account)
+        .order_by(service_codes.c.code, service_codes.c.service_id)
+    )
     return [_service(row) for row in connection.execute(query).mappings()]
 
 
@@ -134,19 +145,26 @@ def services_by_code(connection: sa.Connection, account: str) -> dict[str, list[
 # --- product -> service map -----------------------------------------------------------------
 
 
-def replace_service_map(connection: sa.Connection, account: str, entries: Mapping[str, str], loaded_at: datetime) -> None:
+def replace_service_map(
+    connection: sa.Connection, account: str, entries: Mapping[str, str], loaded_at: datetime
+) -> None:
     """Make `entries` (product code -> service code) the account's whole map."""
     connection.execute(sa.delete(service_map).where(service_map.c.account == account))
-    rows = [{"account": account, "product_code": product, "service_code": service, "loaded_at": loaded_at}
-            for product, service in entries.items()]
+    rows = [
+        {"account": account, "product_code": product, "service_code": service, "loaded_at": loaded_at}
+        for product, service in entries.items()
+    ]
     if rows:
         connection.execute(sa.insert(service_map), rows)
 
 
 def stored_service_map(connection: sa.Connection, account: str) -> dict[str, str]:
     """The account's map as loaded last: product code -> service code."""
-    query = (sa.select(service_map.c.product_code, service_map.c.service_code)
-             .where(service_map.c.account == account).order_by(service_map.c.product_code))
+    query = (
+        sa.select(service_map.c.product_code, service_map.c.service_code)
+        .where(service_map.c.account == account)
+        .order_by(service_map.c.product_code)
+    )
     return {row.product_code: row.service_code for row in connection.execute(query)}
 
 
@@ -166,8 +184,12 @@ def products_awaiting_invoice(connection: sa.Connection, account: str) -> dict[s
     )
     query = (
         sa.select(deals.c.product_code, sa.func.count().label("deals"))
-        .where(deals.c.account == account, deals.c.is_valid.is_(True), deals.c.product_code.is_not(None),
-               deals.c.deal_id.not_in(sent))
+        .where(
+            deals.c.account == account,
+            deals.c.is_valid.is_(True),
+            deals.c.product_code.is_not(None),
+            deals.c.deal_id.not_in(sent),
+        )
         .group_by(deals.c.product_code)
         .order_by(deals.c.product_code)
     )
@@ -196,8 +218,9 @@ def find_product_service(connection: sa.Connection, account: str, product_code: 
     return catalog[mapping[product_code]][0]
 
 
-def _problem_of(product: str, mapping: Mapping[str, str], catalog: Mapping[str, list[CatalogService]],
-                deals: int) -> ProductProblem | None:  # fmt: skip
+def _problem_of(
+    product: str, mapping: Mapping[str, str], catalog: Mapping[str, list[CatalogService]], deals: int
+) -> ProductProblem | None:
     service_code = mapping.get(product)
     if service_code is None:
         return ProductProblem(product, ProductProblemReason.UNMAPPED, None, deals)
@@ -255,7 +278,15 @@ def catalog_overview(connection: sa.Connection, account: str) -> CatalogOverview
     for product, service_code in mapping.items():
         products.setdefault(service_code, []).append(product)
     versions = open_rate_versions(connection, account)
-    services = [ServiceOverview(service, tuple(products.get(service.code or "", ())), versions.get(service.code or ""))
-                for service in list_services(connection, account)]
-    return CatalogOverview(account, services, mapping, service_map_loaded_at(connection, account),
-                           product_problems(connection, account), company_profile_in_force(connection, account))
+    services = [
+        ServiceOverview(service, tuple(products.get(service.code or "", ())), versions.get(service.code or ""))
+        for service in list_services(connection, account)
+    ]
+    return CatalogOverview(
+        account,
+        services,
+        mapping,
+        service_map_loaded_at(connection, account),
+        product_problems(connection, account),
+        company_profile_in_force(connection, account),
+    )

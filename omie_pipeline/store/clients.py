@@ -11,9 +11,10 @@ is looked at again when the mirror no longer shows its client as an active holde
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -70,7 +71,9 @@ def client_index(connection: sa.Connection, account: str) -> dict[str, list[Inde
     """Document -> the Omie clients holding it (normally one)."""
     index: dict[str, list[IndexedClient]] = {}
     query = sa.select(
-        omie_clients.c.document, omie_clients.c.codigo_cliente_omie, omie_clients.c.codigo_cliente_integracao,
+        omie_clients.c.document,
+        omie_clients.c.codigo_cliente_omie,
+        omie_clients.c.codigo_cliente_integracao,
         omie_clients.c.inactive,
     ).where(omie_clients.c.account == account, omie_clients.c.document.is_not(None))
     for row in connection.execute(query.order_by(omie_clients.c.codigo_cliente_omie)):
@@ -123,9 +126,11 @@ def _held_by_active_client() -> sa.Exists:
 
 def _links_of_pending_deals(account: str) -> sa.Select:
     """Links of valid deals not invoiced yet: the ones whose client can still change."""
-    return sa.select(client_links.c.document, client_links.c.codigo_cliente_omie).join(
-        deals, sa.and_(deals.c.account == client_links.c.account, deals.c.deal_id == client_links.c.deal_id)
-    ).where(client_links.c.account == account, deals.c.is_valid.is_(True), ~_invoiced())
+    return (
+        sa.select(client_links.c.document, client_links.c.codigo_cliente_omie)
+        .join(deals, sa.and_(deals.c.account == client_links.c.account, deals.c.deal_id == client_links.c.deal_id))
+        .where(client_links.c.account == account, deals.c.is_valid.is_(True), ~_invoiced())
+    )
 
 
 def _split_documents(account: str) -> sa.Select:
@@ -156,8 +161,12 @@ def deals_to_link(connection: sa.Connection, account: str) -> list:
     )
     query = (
         sa.select(*columns, previous)
-        .select_from(deals.outerjoin(client_links, sa.and_(client_links.c.account == deals.c.account,
-                                                           client_links.c.deal_id == deals.c.deal_id)))
+        .select_from(
+            deals.outerjoin(
+                client_links,
+                sa.and_(client_links.c.account == deals.c.account, client_links.c.deal_id == deals.c.deal_id),
+            )
+        )
         .where(deals.c.account == account, deals.c.is_valid.is_(True), to_look_at)
     )
     return list(connection.execute(query.order_by(deals.c.deal_id)).all())
@@ -174,7 +183,7 @@ def current_links(connection: sa.Connection, account: str, deal_ids: Iterable[st
     found: dict[str, tuple[str, int]] = {}
     for start in range(0, len(wanted), 500):
         query = sa.select(client_links.c.deal_id, client_links.c.document, client_links.c.codigo_cliente_omie).where(
-            client_links.c.account == account, client_links.c.deal_id.in_(wanted[start:start + 500])
+            client_links.c.account == account, client_links.c.deal_id.in_(wanted[start : start + 500])
         )
         found.update({row.deal_id: (row.document, int(row.codigo_cliente_omie)) for row in connection.execute(query)})
     return found
@@ -188,10 +197,16 @@ def remove_links(connection: sa.Connection, account: str, deal_ids: Iterable[str
     removed = 0
     invoiced = sa.select(invoices.c.deal_id).where(invoices.c.account == account)
     for start in range(0, len(wanted), 500):
-        removed += connection.execute(sa.delete(client_links).where(
-            client_links.c.account == account, client_links.c.deal_id.in_(wanted[start:start + 500]),
-            client_links.c.deal_id.not_in(invoiced),
-        )).rowcount or 0
+        removed += (
+            connection.execute(
+                sa.delete(client_links).where(
+                    client_links.c.account == account,
+                    client_links.c.deal_id.in_(wanted[start : start + 500]),
+                    client_links.c.deal_id.not_in(invoiced),
+                )
+            ).rowcount
+            or 0
+        )
     return removed
 
 
@@ -219,9 +234,7 @@ def valid_deals_without_outcome(connection: sa.Connection, account: str) -> list
         deal_issues.c.stage == "client",
         deal_issues.c.resolved_at.is_(None),
     )
-    query = sa.select(deals.c.deal_id).where(
-        deals.c.account == account, deals.c.is_valid.is_(True), ~linked, ~listed
-    )
+    query = sa.select(deals.c.deal_id).where(deals.c.account == account, deals.c.is_valid.is_(True), ~linked, ~listed)
     return list(connection.execute(query.order_by(deals.c.deal_id)).scalars())
 
 
@@ -242,9 +255,13 @@ class MirroredGaps:
 
 def billing_gaps_of(connection: sa.Connection, account: str, codigo_cliente_omie: int) -> MirroredGaps | None:
     """What the mirror knows the client lacks for billing; None when it has no such client or no gap."""
-    row = connection.execute(sa.select(
-        omie_clients.c.legal_name, omie_clients.c.trade_name, omie_clients.c.billing_gaps,
-    ).where(omie_clients.c.account == account, omie_clients.c.codigo_cliente_omie == codigo_cliente_omie)).first()
+    row = connection.execute(
+        sa.select(
+            omie_clients.c.legal_name,
+            omie_clients.c.trade_name,
+            omie_clients.c.billing_gaps,
+        ).where(omie_clients.c.account == account, omie_clients.c.codigo_cliente_omie == codigo_cliente_omie)
+    ).first()
     if row is None or not row.billing_gaps:
         return None
     gaps = tuple(tag for tag in row.billing_gaps.split(",") if tag)

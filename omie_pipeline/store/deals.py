@@ -9,9 +9,10 @@ issues are always what still needs fixing.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -45,10 +46,16 @@ def stored_versions(connection: sa.Connection, account: str, deal_ids: Iterable[
     wanted = list(set(deal_ids))
     found: dict[str, datetime | None] = {}
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        found.update(connection.execute(
-            sa.select(deals.c.deal_id, deals.c.updated_at).where(deals.c.account == account, deals.c.deal_id.in_(chunk))
-        ).tuples().all())
+        chunk = wanted[start : start + 500]
+        found.update(
+            connection.execute(
+                sa.select(deals.c.deal_id, deals.c.updated_at).where(
+                    deals.c.account == account, deals.c.deal_id.in_(chunk)
+                )
+            )
+            .tuples()
+            .all()
+        )
     return found
 
 
@@ -56,9 +63,17 @@ def record_issues(connection: sa.Connection, account: str, issues: Sequence[Issu
     """Store or refresh issues; a resolved one that shows again is open again."""
     rows = [
         {
-            "account": account, "deal_id": issue.deal_id, "stage": issue.stage, "field": issue.field,
-            "reason": issue.reason, "message": issue.message, "fix": issue.fix, "raw_value": issue.raw_value,
-            "first_seen_at": now, "last_seen_at": now, "resolved_at": None,
+            "account": account,
+            "deal_id": issue.deal_id,
+            "stage": issue.stage,
+            "field": issue.field,
+            "reason": issue.reason,
+            "message": issue.message,
+            "fix": issue.fix,
+            "raw_value": issue.raw_value,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "resolved_at": None,
         }
         for issue in _distinct(issues)
     ]
@@ -82,7 +97,7 @@ def resolve_issues_not_seen(
     resolved = 0
     deal_ids = list(seen)
     for start in range(0, len(deal_ids), 500):
-        chunk = deal_ids[start:start + 500]
+        chunk = deal_ids[start : start + 500]
         open_rows = connection.execute(
             sa.select(deal_issues.c.id, deal_issues.c.deal_id, deal_issues.c.field, deal_issues.c.reason).where(
                 deal_issues.c.account == account,
@@ -110,18 +125,29 @@ def open_issue_counts(connection: sa.Connection, account: str, stage: str | None
 
 def open_issue_times(connection: sa.Connection, account: str, stage: str, reason: str) -> dict[str, datetime]:
     """Deal id -> when an open issue of this stage and reason was last seen."""
-    query = sa.select(deal_issues.c.deal_id, sa.func.max(deal_issues.c.last_seen_at)).where(
-        deal_issues.c.account == account, deal_issues.c.stage == stage, deal_issues.c.reason == reason,
-        deal_issues.c.resolved_at.is_(None),
-    ).group_by(deal_issues.c.deal_id)
+    query = (
+        sa.select(deal_issues.c.deal_id, sa.func.max(deal_issues.c.last_seen_at))
+        .where(
+            deal_issues.c.account == account,
+            deal_issues.c.stage == stage,
+            deal_issues.c.reason == reason,
+            deal_issues.c.resolved_at.is_(None),
+        )
+        .group_by(deal_issues.c.deal_id)
+    )
     return dict(connection.execute(query).tuples().all())
 
 
 def open_issues(connection: sa.Connection, account: str, stage: str | None = None, limit: int | None = None) -> list:
     """Open issues, oldest first: deal_id, stage, field, reason, message, fix, raw_value."""
     query = sa.select(
-        deal_issues.c.deal_id, deal_issues.c.stage, deal_issues.c.field, deal_issues.c.reason,
-        deal_issues.c.message, deal_issues.c.fix, deal_issues.c.raw_value,
+        deal_issues.c.deal_id,
+        deal_issues.c.stage,
+        deal_issues.c.field,
+        deal_issues.c.reason,
+        deal_issues.c.message,
+        deal_issues.c.fix,
+        deal_issues.c.raw_value,
     ).where(deal_issues.c.account == account, deal_issues.c.resolved_at.is_(None))
     if stage is not None:
         query = query.where(deal_issues.c.stage == stage)
@@ -146,8 +172,9 @@ def invalid_deals_without_issue(connection: sa.Connection, account: str) -> list
 def deal_counts(connection: sa.Connection, account: str) -> dict[str, int]:
     """Stored deals: total, valid, invalid, linked to a client."""
     total, valid = connection.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((deals.c.is_valid.is_(True), 1), else_=0)), 0))
-        .where(deals.c.account == account)
+        sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((deals.c.is_valid.is_(True), 1), else_=0)), 0)
+        ).where(deals.c.account == account)
     ).one()
     linked = connection.execute(
         sa.select(sa.func.count()).select_from(client_links).where(client_links.c.account == account)

@@ -95,7 +95,9 @@ class Invoice:
     @property
     def cancel_pending(self) -> bool:
         """A cancellation was sent and Omie has not confirmed it yet."""
-        return self.status == InvoiceStatus.ISSUED and self.cancel_requested_at is not None and self.cancelled_at is None
+        return (
+            self.status == InvoiceStatus.ISSUED and self.cancel_requested_at is not None and self.cancelled_at is None
+        )
 
 
 _FIELDS = tuple(field.name for field in fields(Invoice))
@@ -113,9 +115,11 @@ def pending_since(invoice: Invoice) -> datetime:
 def stuck_invoices(connection: sa.Connection, account: str, since_before: datetime) -> list[Invoice]:
     """Pending invoices of the account whose wait (`STUCK_SINCE`) began at or before `since_before`,
     longest waiting first."""
-    query = (sa.select(invoices).where(invoices.c.account == account, invoices.c.status.in_(PENDING),
-                                       STUCK_SINCE <= since_before)
-             .order_by(STUCK_SINCE, invoices.c.id))
+    query = (
+        sa.select(invoices)
+        .where(invoices.c.account == account, invoices.c.status.in_(PENDING), since_before >= STUCK_SINCE)
+        .order_by(STUCK_SINCE, invoices.c.id)
+    )
     return [_invoice(row) for row in connection.execute(query).mappings()]
 
 
@@ -180,7 +184,7 @@ def invoices_by_os_ids(connection: sa.Connection, account: str, os_ids: Iterable
     wanted = sorted(set(os_ids))
     found: dict[int, Invoice] = {}
     for start in range(0, len(wanted), _LOOKUP_CHUNK):
-        chunk = wanted[start:start + _LOOKUP_CHUNK]
+        chunk = wanted[start : start + _LOOKUP_CHUNK]
         query = sa.select(invoices).where(invoices.c.account == account, invoices.c.omie_os_id.in_(chunk))
         for row in connection.execute(query).mappings():
             found[row["omie_os_id"]] = _invoice(row)
@@ -191,34 +195,47 @@ def tracked_invoices(connection: sa.Connection, account: str) -> list[Invoice]:
     """Invoices the status refresh follows: those in Omie that are pending, awaiting a
     cancellation's confirmation, or in error without Omie's message. An issued note is not
     followed for its document links: they are fetched when someone asks for the document."""
-    query = sa.select(invoices).where(
-        invoices.c.account == account,
-        invoices.c.omie_os_id.is_not(None),
-        sa.or_(
-            invoices.c.status.in_(PENDING),
-            sa.and_(invoices.c.status == InvoiceStatus.ISSUED.value, invoices.c.cancel_requested_at.is_not(None),
-                    invoices.c.cancelled_at.is_(None)),
-            sa.and_(invoices.c.status == InvoiceStatus.ERROR.value, invoices.c.last_error.is_(None)),
-        ),
-    ).order_by(invoices.c.created_at, invoices.c.id)
+    query = (
+        sa.select(invoices)
+        .where(
+            invoices.c.account == account,
+            invoices.c.omie_os_id.is_not(None),
+            sa.or_(
+                invoices.c.status.in_(PENDING),
+                sa.and_(
+                    invoices.c.status == InvoiceStatus.ISSUED.value,
+                    invoices.c.cancel_requested_at.is_not(None),
+                    invoices.c.cancelled_at.is_(None),
+                ),
+                sa.and_(invoices.c.status == InvoiceStatus.ERROR.value, invoices.c.last_error.is_(None)),
+            ),
+        )
+        .order_by(invoices.c.created_at, invoices.c.id)
+    )
     return [_invoice(row) for row in connection.execute(query).mappings()]
 
 
 def resumable_intents(connection: sa.Connection, account: str) -> list[Invoice]:
     """Intents an earlier attempt left unfinished: no OS recorded, or an OS not yet invoiced."""
-    query = sa.select(invoices).where(
-        invoices.c.account == account,
-        invoices.c.status == InvoiceStatus.SUBMITTED.value,
-        sa.or_(invoices.c.omie_os_id.is_(None), invoices.c.submitted_at.is_(None)),
-    ).order_by(invoices.c.created_at, invoices.c.id)
+    query = (
+        sa.select(invoices)
+        .where(
+            invoices.c.account == account,
+            invoices.c.status == InvoiceStatus.SUBMITTED.value,
+            sa.or_(invoices.c.omie_os_id.is_(None), invoices.c.submitted_at.is_(None)),
+        )
+        .order_by(invoices.c.created_at, invoices.c.id)
+    )
     return [_invoice(row) for row in connection.execute(query).mappings()]
 
 
 def unresolved_intents(connection: sa.Connection, account: str, older_than: datetime) -> list[Invoice]:
     """Intents created before `older_than` that still have no OS in Omie (an outcome never settled)."""
-    query = sa.select(invoices).where(
-        invoices.c.account == account, invoices.c.omie_os_id.is_(None), invoices.c.created_at < older_than
-    ).order_by(invoices.c.created_at)
+    query = (
+        sa.select(invoices)
+        .where(invoices.c.account == account, invoices.c.omie_os_id.is_(None), invoices.c.created_at < older_than)
+        .order_by(invoices.c.created_at)
+    )
     return [_invoice(row) for row in connection.execute(query).mappings()]
 
 
@@ -226,25 +243,38 @@ def duplicated_omie_ids(connection: sa.Connection, account: str) -> dict[str, li
     """OS ids and NFS-e numbers that more than one invoice of the account holds -> their deals."""
     found: dict[str, list[str]] = {}
     for column, label in ((invoices.c.omie_os_id, "OS"), (invoices.c.nfse_number, "NFS-e")):
-        repeated = (sa.select(column).where(invoices.c.account == account, column.is_not(None))
-                    .group_by(column).having(sa.func.count() > 1))
-        query = (sa.select(column.label("value"), invoices.c.deal_id)
-                 .where(invoices.c.account == account, column.in_(repeated)).order_by(invoices.c.deal_id))
+        repeated = (
+            sa.select(column)
+            .where(invoices.c.account == account, column.is_not(None))
+            .group_by(column)
+            .having(sa.func.count() > 1)
+        )
+        query = (
+            sa.select(column.label("value"), invoices.c.deal_id)
+            .where(invoices.c.account == account, column.in_(repeated))
+            .order_by(invoices.c.deal_id)
+        )
         for row in connection.execute(query):
             found.setdefault(f"{label} {row.value}", []).append(row.deal_id)
     return found
 
 
 def events_of(connection: sa.Connection, account: str, deal_id: str) -> list[InvoiceEvent]:
-    query = (sa.select(invoice_events).where(invoice_events.c.account == account, invoice_events.c.deal_id == deal_id)
-             .order_by(invoice_events.c.at, invoice_events.c.id))
-    return [InvoiceEvent(row["at"], row["from_status"], row["to_status"], row["detail"])
-            for row in connection.execute(query).mappings()]
+    query = (
+        sa.select(invoice_events)
+        .where(invoice_events.c.account == account, invoice_events.c.deal_id == deal_id)
+        .order_by(invoice_events.c.at, invoice_events.c.id)
+    )
+    return [
+        InvoiceEvent(row["at"], row["from_status"], row["to_status"], row["detail"])
+        for row in connection.execute(query).mappings()
+    ]
 
 
 def status_counts(connection: sa.Connection, account: str) -> dict[str, int]:
-    query = (sa.select(invoices.c.status, sa.func.count()).where(invoices.c.account == account)
-             .group_by(invoices.c.status))
+    query = (
+        sa.select(invoices.c.status, sa.func.count()).where(invoices.c.account == account).group_by(invoices.c.status)
+    )
     return {status: count for status, count in connection.execute(query)}
 
 
@@ -254,17 +284,28 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
     Only closed deals are stored, and one reopened later is marked invalid, so `is_valid` is the
     whole test."""
     has_invoice = sa.select(invoices.c.deal_id).where(invoices.c.account == account)
-    rates_changed = (sa.select(sa.func.max(tax_rates.c.valid_from))
-                     .where(tax_rates.c.account == account, tax_rates.c.service_code == service_map.c.service_code)
-                     .scalar_subquery())
+    rates_changed = (
+        sa.select(sa.func.max(tax_rates.c.valid_from))
+        .where(tax_rates.c.account == account, tax_rates.c.service_code == service_map.c.service_code)
+        .scalar_subquery()
+    )
     query = (
-        sa.select(deals, client_links.c.codigo_cliente_omie.label("linked_client"),
-                  client_links.c.linked_at.label("linked_at"), service_map.c.loaded_at.label("map_loaded_at"),
-                  rates_changed.label("rates_changed_at"))
-        .select_from(deals.outerjoin(client_links, sa.and_(client_links.c.account == deals.c.account,
-                                                           client_links.c.deal_id == deals.c.deal_id))
-                     .outerjoin(service_map, sa.and_(service_map.c.account == deals.c.account,
-                                                     service_map.c.product_code == deals.c.product_code)))
+        sa.select(
+            deals,
+            client_links.c.codigo_cliente_omie.label("linked_client"),
+            client_links.c.linked_at.label("linked_at"),
+            service_map.c.loaded_at.label("map_loaded_at"),
+            rates_changed.label("rates_changed_at"),
+        )
+        .select_from(
+            deals.outerjoin(
+                client_links,
+                sa.and_(client_links.c.account == deals.c.account, client_links.c.deal_id == deals.c.deal_id),
+            ).outerjoin(
+                service_map,
+                sa.and_(service_map.c.account == deals.c.account, service_map.c.product_code == deals.c.product_code),
+            )
+        )
         .where(deals.c.account == account, deals.c.is_valid.is_(True), deals.c.deal_id.not_in(has_invoice))
         .order_by(deals.c.closed_at, deals.c.deal_id)
     )
@@ -277,10 +318,16 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
 
 def refused_issue_times(connection: sa.Connection, account: str) -> dict[str, datetime]:
     """Deal id -> when Omie last refused its order (its open `refused_by_omie` invoice issue)."""
-    query = sa.select(deal_issues.c.deal_id, sa.func.max(deal_issues.c.last_seen_at)).where(
-        deal_issues.c.account == account, deal_issues.c.stage == INVOICE_STAGE,
-        deal_issues.c.reason == REFUSED_BY_OMIE, deal_issues.c.resolved_at.is_(None),
-    ).group_by(deal_issues.c.deal_id)
+    query = (
+        sa.select(deal_issues.c.deal_id, sa.func.max(deal_issues.c.last_seen_at))
+        .where(
+            deal_issues.c.account == account,
+            deal_issues.c.stage == INVOICE_STAGE,
+            deal_issues.c.reason == REFUSED_BY_OMIE,
+            deal_issues.c.resolved_at.is_(None),
+        )
+        .group_by(deal_issues.c.deal_id)
+    )
     return dict(connection.execute(query).tuples().all())
 
 
@@ -300,10 +347,16 @@ def insert_intent(connection: sa.Connection, row: Mapping[str, Any]) -> bool:
 
 def claim(connection: sa.Connection, invoice_id: int, claimer: str, now: datetime, lease: timedelta) -> bool:
     """Take the invoice for sending when nobody holds it, or its holder's lease has run out."""
-    statement = sa.update(invoices).where(
-        invoices.c.id == invoice_id,
-        sa.or_(invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease, invoices.c.claimed_by == claimer),
-    ).values(claimed_by=claimer, claimed_at=now)
+    statement = (
+        sa.update(invoices)
+        .where(
+            invoices.c.id == invoice_id,
+            sa.or_(
+                invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease, invoices.c.claimed_by == claimer
+            ),
+        )
+        .values(claimed_by=claimer, claimed_at=now)
+    )
     return connection.execute(statement).rowcount == 1
 
 
@@ -329,23 +382,44 @@ def update_claimed(connection: sa.Connection, invoice_id: int, claimer: str, val
 # --- status changes and their history -------------------------------------------------------
 
 
-def add_event(connection: sa.Connection, account: str, deal_id: str, at: datetime, from_status: str | None,
-              to_status: str, detail: str | None) -> None:  # fmt: skip
-    connection.execute(sa.insert(invoice_events).values(
-        account=account, deal_id=deal_id, at=at, from_status=from_status, to_status=to_status, detail=detail,
-    ))  # fmt: skip
+def add_event(
+    connection: sa.Connection,
+    account: str,
+    deal_id: str,
+    at: datetime,
+    from_status: str | None,
+    to_status: str,
+    detail: str | None,
+) -> None:
+    connection.execute(
+        sa.insert(invoice_events).values(
+            account=account,
+            deal_id=deal_id,
+            at=at,
+            from_status=from_status,
+            to_status=to_status,
+            detail=detail,
+        )
+    )
 
 
-def change_status(connection: sa.Connection, invoice: Invoice, new_status: str, at: datetime, detail: str | None,
-                  values: Mapping[str, Any] | None = None) -> bool:  # fmt: skip
+def change_status(
+    connection: sa.Connection,
+    invoice: Invoice,
+    new_status: str,
+    at: datetime,
+    detail: str | None,
+    values: Mapping[str, Any] | None = None,
+) -> bool:
     """Move the invoice from the status it was read in to `new_status`, with its event row.
 
     False (and nothing written) when another writer changed the status first.
     """
     statement = sa.update(invoices).where(invoices.c.id == invoice.id, invoices.c.status == invoice.status)
-    changed = connection.execute(
-        statement.values(status=new_status, status_changed_at=at, **dict(values or {}))
-    ).rowcount == 1
+    changed = (
+        connection.execute(statement.values(status=new_status, status_changed_at=at, **dict(values or {}))).rowcount
+        == 1
+    )
     if changed:
         add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, new_status, detail)
     return changed
@@ -362,10 +436,14 @@ def update_fields(connection: sa.Connection, invoice: Invoice, values: Mapping[s
 def reserve_check(connection: sa.Connection, invoice_id: int, now: datetime, interval: timedelta) -> bool:
     """Reserve the right to ask Omie about this invoice now: True when no request for it was made
     in the last `interval` (Omie refuses the same id asked twice within its redundancy interval)."""
-    statement = sa.update(invoices).where(
-        invoices.c.id == invoice_id,
-        sa.or_(invoices.c.last_checked_at.is_(None), invoices.c.last_checked_at <= now - interval),
-    ).values(last_checked_at=now)
+    statement = (
+        sa.update(invoices)
+        .where(
+            invoices.c.id == invoice_id,
+            sa.or_(invoices.c.last_checked_at.is_(None), invoices.c.last_checked_at <= now - interval),
+        )
+        .values(last_checked_at=now)
+    )
     return connection.execute(statement).rowcount == 1
 
 
@@ -377,13 +455,22 @@ def set_portal_url(connection: sa.Connection, invoice_id: int, link: str | None)
 
 def request_cancel(connection: sa.Connection, invoice: Invoice, reason: str, requested_by: str, at: datetime) -> bool:
     """Record who asked to cancel an issued invoice, when and why (the status stays `issued`)."""
-    statement = sa.update(invoices).where(
-        invoices.c.id == invoice.id, invoices.c.status == InvoiceStatus.ISSUED.value
-    ).values(cancel_reason=reason, cancel_requested_by=requested_by, cancel_requested_at=at)
+    statement = (
+        sa.update(invoices)
+        .where(invoices.c.id == invoice.id, invoices.c.status == InvoiceStatus.ISSUED.value)
+        .values(cancel_reason=reason, cancel_requested_by=requested_by, cancel_requested_at=at)
+    )
     if connection.execute(statement).rowcount != 1:
         return False
-    add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, invoice.status,
-              f"cancellation requested by {requested_by}: {reason}")
+    add_event(
+        connection,
+        invoice.account,
+        invoice.deal_id,
+        at,
+        invoice.status,
+        invoice.status,
+        f"cancellation requested by {requested_by}: {reason}",
+    )
     return True
 
 
@@ -397,18 +484,39 @@ def withdraw_cancel(connection: sa.Connection, invoice: Invoice, at: datetime, d
 # --- deal issues of the invoice stage -------------------------------------------------------
 
 
-def record_invoice_issues(connection: sa.Connection, account: str, deal_id: str, issues: Collection[InvoiceIssue],
-                          now: datetime) -> None:  # fmt: skip
+def record_invoice_issues(
+    connection: sa.Connection, account: str, deal_id: str, issues: Collection[InvoiceIssue], now: datetime
+) -> None:
     """Make `issues` the deal's open invoice-stage issues: new ones opened, seen ones refreshed,
     the rest resolved (the deal was fixed)."""
-    rows = [{"account": account, "deal_id": deal_id, "stage": INVOICE_STAGE, "field": issue.field,
-             "reason": issue.reason, "message": issue.message, "fix": issue.fix, "raw_value": issue.raw_value,
-             "first_seen_at": now, "last_seen_at": now, "resolved_at": None} for issue in issues]
-    upsert(connection, deal_issues, rows, ["account", "deal_id", "stage", "field", "reason"],
-           update_columns=["message", "fix", "raw_value", "last_seen_at", "resolved_at"])
+    rows = [
+        {
+            "account": account,
+            "deal_id": deal_id,
+            "stage": INVOICE_STAGE,
+            "field": issue.field,
+            "reason": issue.reason,
+            "message": issue.message,
+            "fix": issue.fix,
+            "raw_value": issue.raw_value,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "resolved_at": None,
+        }
+        for issue in issues
+    ]
+    upsert(
+        connection,
+        deal_issues,
+        rows,
+        ["account", "deal_id", "stage", "field", "reason"],
+        update_columns=["message", "fix", "raw_value", "last_seen_at", "resolved_at"],
+    )
     current = [(issue.field, issue.reason) for issue in issues]
     statement = sa.update(deal_issues).where(
-        deal_issues.c.account == account, deal_issues.c.deal_id == deal_id, deal_issues.c.stage == INVOICE_STAGE,
+        deal_issues.c.account == account,
+        deal_issues.c.deal_id == deal_id,
+        deal_issues.c.stage == INVOICE_STAGE,
         deal_issues.c.resolved_at.is_(None),
     )
     if current:
@@ -422,4 +530,6 @@ def open_invoice_issues(connection: sa.Connection, account: str, deal_id: str | 
     )
     if deal_id is not None:
         query = query.where(deal_issues.c.deal_id == deal_id)
-    return [dict(row) for row in connection.execute(query.order_by(deal_issues.c.deal_id, deal_issues.c.field)).mappings()]
+    return [
+        dict(row) for row in connection.execute(query.order_by(deal_issues.c.deal_id, deal_issues.c.field)).mappings()
+    ]

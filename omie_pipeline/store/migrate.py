@@ -6,9 +6,9 @@ lock: a PostgreSQL advisory lock, or a lock file beside the SQLite database.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import sqlalchemy as sa
 from alembic import command

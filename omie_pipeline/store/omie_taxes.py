@@ -17,15 +17,22 @@ from omie_pipeline.store.tables import omie_tax_figures
 from omie_pipeline.store.upsert import upsert
 
 
-def record_omie_taxes(connection: sa.Connection, account: str, deal_id: str, figures: OmieTaxFigures,
-                      at: datetime) -> None:  # fmt: skip
+def record_omie_taxes(
+    connection: sa.Connection, account: str, deal_id: str, figures: OmieTaxFigures, at: datetime
+) -> None:
     """Keep what Omie computed for the deal's invoice (replacing an earlier read).
 
     A read without IBS/CBS figures (a listed note's `Valores` has none) keeps those of an earlier
     ConsultarOS read instead of erasing them.
     """
-    row = {"account": account, "deal_id": deal_id, "source": figures.source, "iss_base": figures.iss_base,
-           "net_amount": figures.net_amount, "read_at": at}
+    row = {
+        "account": account,
+        "deal_id": deal_id,
+        "source": figures.source,
+        "iss_base": figures.iss_base,
+        "net_amount": figures.net_amount,
+        "read_at": at,
+    }
     if figures.reform:
         row["reform"] = json.dumps(dict(figures.reform), sort_keys=True)
     for tax in COMPARED_TAXES:
@@ -41,6 +48,13 @@ def figures_from_row(row: sa.RowMapping) -> OmieTaxFigures:
 
 def omie_taxes_of(connection: sa.Connection, account: str, deal_id: str) -> OmieTaxFigures | None:
     """What Omie last said the deal's invoice taxes are; None when it was never read."""
-    row = connection.execute(sa.select(omie_tax_figures).where(
-        omie_tax_figures.c.account == account, omie_tax_figures.c.deal_id == deal_id)).mappings().first()
+    row = (
+        connection.execute(
+            sa.select(omie_tax_figures).where(
+                omie_tax_figures.c.account == account, omie_tax_figures.c.deal_id == deal_id
+            )
+        )
+        .mappings()
+        .first()
+    )
     return figures_from_row(row) if row is not None else None

@@ -11,10 +11,10 @@ aggregates (counts and sums per status and per tax) that the report's checks com
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Collection, Sequence
 
 import sqlalchemy as sa
 
@@ -64,10 +64,21 @@ def _closed_deals_filter(account: str, closed_statuses: Collection[str], window:
 
 def _invoice_columns() -> list[sa.ColumnElement]:
     names = [
-        "status", "gross_amount", "withheld_total", "net_amount", "nfse_number", "verification_code",
-        "issued_at", "last_error", "fix", "status_changed_at", "submitted_at", "cancel_reason",
-        "cancelled_at", "os_number",
-    ]  # fmt: skip
+        "status",
+        "gross_amount",
+        "withheld_total",
+        "net_amount",
+        "nfse_number",
+        "verification_code",
+        "issued_at",
+        "last_error",
+        "fix",
+        "status_changed_at",
+        "submitted_at",
+        "cancel_reason",
+        "cancelled_at",
+        "os_number",
+    ]
     names += [f"{tax}_amount" for tax in TAX_NAMES]
     names += [f"{tax}_withheld" for tax in WITHHOLDABLE_TAX_NAMES]
     names += [f"{tax}_withheld_amount" for tax in WITHHOLDABLE_TAX_NAMES]
@@ -86,19 +97,31 @@ def _omie_tax_columns() -> list[sa.ColumnElement]:
 def _deal_rows_query(account: str) -> sa.Select:
     return (
         sa.select(
-            deals.c.deal_id, deals.c.status, deals.c.closed_at, deals.c.pulled_at, deals.c.amount,
-            deals.c.legal_name, deals.c.trade_name, deals.c.document, deals.c.product_code, deals.c.is_valid,
+            deals.c.deal_id,
+            deals.c.status,
+            deals.c.closed_at,
+            deals.c.pulled_at,
+            deals.c.amount,
+            deals.c.legal_name,
+            deals.c.trade_name,
+            deals.c.document,
+            deals.c.product_code,
+            deals.c.is_valid,
             client_links.c.codigo_cliente_omie.label("link_client_id"),
             client_links.c.document.label("link_document"),
             *_invoice_columns(),
             *_omie_tax_columns(),
-        )  # fmt: skip
+        )
         .select_from(
             deals.outerjoin(
-                client_links, sa.and_(client_links.c.account == deals.c.account, client_links.c.deal_id == deals.c.deal_id)
-            ).outerjoin(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
-            .outerjoin(omie_tax_figures, sa.and_(omie_tax_figures.c.account == deals.c.account,
-                                                 omie_tax_figures.c.deal_id == deals.c.deal_id))
+                client_links,
+                sa.and_(client_links.c.account == deals.c.account, client_links.c.deal_id == deals.c.deal_id),
+            )
+            .outerjoin(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
+            .outerjoin(
+                omie_tax_figures,
+                sa.and_(omie_tax_figures.c.account == deals.c.account, omie_tax_figures.c.deal_id == deals.c.deal_id),
+            )
         )
         .order_by(closing_moment(), deals.c.deal_id)
     )
@@ -137,9 +160,14 @@ def open_issue_rows(connection: sa.Connection, account: str, deal_ids: Collectio
         rows.extend(
             connection.execute(
                 sa.select(
-                    deal_issues.c.deal_id, deal_issues.c.stage, deal_issues.c.field, deal_issues.c.reason,
-                    deal_issues.c.message, deal_issues.c.fix, deal_issues.c.first_seen_at,
-                )  # fmt: skip
+                    deal_issues.c.deal_id,
+                    deal_issues.c.stage,
+                    deal_issues.c.field,
+                    deal_issues.c.reason,
+                    deal_issues.c.message,
+                    deal_issues.c.fix,
+                    deal_issues.c.first_seen_at,
+                )
                 .where(
                     deal_issues.c.account == account,
                     deal_issues.c.deal_id.in_(chunk),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -16,7 +16,7 @@ def get_value(connection: sa.Connection, account: str, key: str) -> str | None:
 
 
 def set_value(connection: sa.Connection, account: str, key: str, value: str) -> None:
-    row = {"account": account, "key": key, "value": value, "updated_at": datetime.now(timezone.utc)}
+    row = {"account": account, "key": key, "value": value, "updated_at": datetime.now(UTC)}
     upsert(connection, sync_state, [row], ["account", "key"])
 
 

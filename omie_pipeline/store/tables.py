@@ -153,8 +153,13 @@ company_profiles = sa.Table(
     sa.Column("valid_to", TS),
     sa.UniqueConstraint("account", "valid_from"),
     # At most one version in force per account: two concurrent runs cannot both open one.
-    sa.Index("uq_company_profiles_open", "account", unique=True,
-             sqlite_where=sa.text("valid_to IS NULL"), postgresql_where=sa.text("valid_to IS NULL")),
+    sa.Index(
+        "uq_company_profiles_open",
+        "account",
+        unique=True,
+        sqlite_where=sa.text("valid_to IS NULL"),
+        postgresql_where=sa.text("valid_to IS NULL"),
+    ),
 )
 
 tax_rates = sa.Table(
@@ -164,16 +169,26 @@ tax_rates = sa.Table(
     sa.Column("account", sa.String(64), nullable=False),
     sa.Column("service_code", sa.String(60), nullable=False),
     sa.Column("regime", sa.String(32), nullable=False),
-    *[sa.Column(name, RATE, nullable=False, default=0) for name in
-      ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs_uf", "ibs_mun", "cbs")],
-    *[sa.Column(f"retain_{name}", sa.Boolean, nullable=False, default=False) for name in
-      ("iss", "pis", "cofins", "csll", "ir", "inss")],
+    *[
+        sa.Column(name, RATE, nullable=False, default=0)
+        for name in ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs_uf", "ibs_mun", "cbs")
+    ],
+    *[
+        sa.Column(f"retain_{name}", sa.Boolean, nullable=False, default=False)
+        for name in ("iss", "pis", "cofins", "csll", "ir", "inss")
+    ],
     sa.Column("valid_from", TS, nullable=False),
     sa.Column("valid_to", TS),
     sa.UniqueConstraint("account", "service_code", "valid_from"),
     # At most one version in force per service: two concurrent runs cannot both open one.
-    sa.Index("uq_tax_rates_open", "account", "service_code", unique=True,
-             sqlite_where=sa.text("valid_to IS NULL"), postgresql_where=sa.text("valid_to IS NULL")),
+    sa.Index(
+        "uq_tax_rates_open",
+        "account",
+        "service_code",
+        unique=True,
+        sqlite_where=sa.text("valid_to IS NULL"),
+        postgresql_where=sa.text("valid_to IS NULL"),
+    ),
 )
 
 invoices = sa.Table(
@@ -188,14 +203,20 @@ invoices = sa.Table(
     sa.Column("service_code", sa.String(60)),
     sa.Column("tax_rate_id", sa.Integer),  # the rates in force when it was issued
     sa.Column("gross_amount", MONEY, nullable=False),
-    *[sa.Column(f"{name}_amount", MONEY, nullable=False, default=0) for name in
-      ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")],
-    *[sa.Column(f"{name}_withheld", sa.Boolean, nullable=False, default=False) for name in
-      ("iss", "pis", "cofins", "csll", "ir", "inss")],
+    *[
+        sa.Column(f"{name}_amount", MONEY, nullable=False, default=0)
+        for name in ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")
+    ],
+    *[
+        sa.Column(f"{name}_withheld", sa.Boolean, nullable=False, default=False)
+        for name in ("iss", "pis", "cofins", "csll", "ir", "inss")
+    ],
     # What the payer withholds can differ from the tax itself (PIS/COFINS/CSLL are withheld at the
     # legal 0.65/3/1 % whatever the issuer's own rates), so it is kept per tax.
-    *[sa.Column(f"{name}_withheld_amount", MONEY, nullable=False, default=0) for name in
-      ("iss", "pis", "cofins", "csll", "ir", "inss")],
+    *[
+        sa.Column(f"{name}_withheld_amount", MONEY, nullable=False, default=0)
+        for name in ("iss", "pis", "cofins", "csll", "ir", "inss")
+    ],
     sa.Column("withheld_total", MONEY, nullable=False, default=0),
     sa.Column("net_amount", MONEY, nullable=False),
     sa.Column("omie_os_id", sa.BigInteger),  # nCodOS

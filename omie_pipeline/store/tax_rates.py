@@ -60,7 +60,7 @@ class VersionChange:
 
     @property
     def kind(self) -> str:
-        """"first", "changed" or "closed": how the run describes the write in its metadata."""
+        """ "first", "changed" or "closed": how the run describes the write in its metadata."""
         if self.previous_id is None:
             return "first"
         return "closed" if self.current_id is None else "changed"
@@ -95,7 +95,9 @@ class CompanyProfileVersion:
 def lock_account_versions(connection: sa.Connection, account: str) -> None:
     """Serialise version writers of one account until the transaction ends."""
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"omie_pipeline:versions:{account}"))))
+        connection.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"omie_pipeline:versions:{account}")))
+        )
 
 
 # --- tax rates ------------------------------------------------------------------------------
@@ -109,12 +111,17 @@ def open_rate_versions(connection: sa.Connection, account: str) -> dict[str, Tax
 
 def rates_in_force(connection: sa.Connection, account: str, service_code: str, at: datetime) -> TaxRateVersion | None:
     """The rates of a service at instant `at` (valid_from <= at < valid_to), or None if it had none."""
-    query = sa.select(tax_rates).where(
-        tax_rates.c.account == account,
-        tax_rates.c.service_code == service_code,
-        tax_rates.c.valid_from <= at,
-        sa.or_(tax_rates.c.valid_to.is_(None), tax_rates.c.valid_to > at),
-    ).order_by(tax_rates.c.valid_from.desc()).limit(1)
+    query = (
+        sa.select(tax_rates)
+        .where(
+            tax_rates.c.account == account,
+            tax_rates.c.service_code == service_code,
+            tax_rates.c.valid_from <= at,
+            sa.or_(tax_rates.c.valid_to.is_(None), tax_rates.c.valid_to > at),
+        )
+        .order_by(tax_rates.c.valid_from.desc())
+        .limit(1)
+    )
     row = connection.execute(query).mappings().first()
     return _rate_version(row) if row else None
 
@@ -128,8 +135,9 @@ def rate_history(connection: sa.Connection, account: str, service_code: str | No
     return [_rate_version(row) for row in connection.execute(query).mappings()]
 
 
-def record_rates(connection: sa.Connection, account: str, service_code: str, regime: Regime, rates: TaxRates,
-                 now: datetime) -> VersionChange | None:  # fmt: skip
+def record_rates(
+    connection: sa.Connection, account: str, service_code: str, regime: Regime, rates: TaxRates, now: datetime
+) -> VersionChange | None:
     """Make `rates` under `regime` the service's version in force; None when they already are.
 
     Call inside a transaction that holds `lock_account_versions`.
@@ -139,8 +147,14 @@ def record_rates(connection: sa.Connection, account: str, service_code: str, reg
         return None
     if current is not None:
         _close(connection, tax_rates, current.id, now)
-    row = {"account": account, "service_code": service_code, "regime": regime.value,
-           "valid_from": now, "valid_to": None, **{name: getattr(rates, name) for name in RATE_FIELDS}}
+    row = {
+        "account": account,
+        "service_code": service_code,
+        "regime": regime.value,
+        "valid_from": now,
+        "valid_to": None,
+        **{name: getattr(rates, name) for name in RATE_FIELDS},
+    }
     new_id = connection.execute(sa.insert(tax_rates).returning(tax_rates.c.id), row).scalar_one()
     before = _rate_values(current) if current else {}
     after = {"regime": regime.value, **{name: _shown(getattr(rates, name)) for name in RATE_FIELDS}}
@@ -166,10 +180,14 @@ def _open_rate_version(connection: sa.Connection, account: str, service_code: st
 
 def _rate_version(row: Mapping[str, Any]) -> TaxRateVersion:
     return TaxRateVersion(
-        id=row["id"], account=row["account"], service_code=row["service_code"], regime=Regime(row["regime"]),
+        id=row["id"],
+        account=row["account"],
+        service_code=row["service_code"],
+        regime=Regime(row["regime"]),
         rates=TaxRates(**{name: _plain(row[name]) for name in RATE_FIELDS}),
-        valid_from=row["valid_from"], valid_to=row["valid_to"],
-    )  # fmt: skip
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -187,20 +205,25 @@ def _rate_values(version: TaxRateVersion) -> dict[str, str]:
 # --- company profile ------------------------------------------------------------------------
 
 
-def company_profile_in_force(connection: sa.Connection, account: str, at: datetime | None = None) -> CompanyProfileVersion | None:
+def company_profile_in_force(
+    connection: sa.Connection, account: str, at: datetime | None = None
+) -> CompanyProfileVersion | None:
     """The company profile at `at` (default: the version in force now)."""
     query = sa.select(company_profiles).where(company_profiles.c.account == account)
     if at is None:
         query = query.where(company_profiles.c.valid_to.is_(None))
     else:
-        query = query.where(company_profiles.c.valid_from <= at,
-                            sa.or_(company_profiles.c.valid_to.is_(None), company_profiles.c.valid_to > at))
+        query = query.where(
+            company_profiles.c.valid_from <= at,
+            sa.or_(company_profiles.c.valid_to.is_(None), company_profiles.c.valid_to > at),
+        )
     row = connection.execute(query.order_by(company_profiles.c.valid_from.desc()).limit(1)).mappings().first()
     return _profile_version(row) if row else None
 
 
-def record_company_profile(connection: sa.Connection, account: str, profile: CompanyProfile,
-                           now: datetime) -> VersionChange | None:  # fmt: skip
+def record_company_profile(
+    connection: sa.Connection, account: str, profile: CompanyProfile, now: datetime
+) -> VersionChange | None:
     """Make `profile` the version in force; None when it already is. Same locking as `record_rates`."""
     current = company_profile_in_force(connection, account)
     if current is not None and current.profile == profile:
@@ -214,8 +237,9 @@ def record_company_profile(connection: sa.Connection, account: str, profile: Com
         {"account": account, "valid_from": now, "valid_to": None, **values},
     ).scalar_one()
     before = _profile_values(current.profile) if current else {}
-    return VersionChange("company", current.id if current else None, new_id,
-                         _differences(before, _profile_values(profile)))
+    return VersionChange(
+        "company", current.id if current else None, new_id, _differences(before, _profile_values(profile))
+    )
 
 
 _PROFILE_FIELDS = tuple(field.name for field in fields(CompanyProfile))
@@ -224,7 +248,9 @@ _PROFILE_FIELDS = tuple(field.name for field in fields(CompanyProfile))
 def _profile_version(row: Mapping[str, Any]) -> CompanyProfileVersion:
     values = {name: row[name] for name in _PROFILE_FIELDS}
     values["regime"] = Regime(values["regime"])
-    return CompanyProfileVersion(row["id"], row["account"], CompanyProfile(**values), row["valid_from"], row["valid_to"])
+    return CompanyProfileVersion(
+        row["id"], row["account"], CompanyProfile(**values), row["valid_from"], row["valid_to"]
+    )
 
 
 def _profile_values(profile: CompanyProfile) -> dict[str, str]:
@@ -254,5 +280,6 @@ def _shown(value: Any) -> str:
 
 
 def _differences(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[FieldChange, ...]:
-    return tuple(FieldChange(name, before.get(name, ""), value)
-                 for name, value in after.items() if before.get(name, "") != value)
+    return tuple(
+        FieldChange(name, before.get(name, ""), value) for name, value in after.items() if before.get(name, "") != value
+    )

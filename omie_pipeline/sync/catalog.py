@@ -29,11 +29,23 @@ LAST_FULL_LOAD_KEY = "catalog:last_full_load"
 FULL_RELOAD_EVERY = timedelta(days=7)
 
 # Column widths of `service_codes`; a longer value is reported, never cut.
-_WIDTHS = {"integration_code": 60, "code": 60, "municipal_code": 40, "lc116_code": 16, "nbs_code": 40,
-           "taxation_type": 16}
-_OMIE_NAMES = {"integration_code": "cCodIntServ", "code": "cCodigo", "municipal_code": "cCodServMun",
-               "lc116_code": "cCodLC116", "nbs_code": "nIdNBS", "taxation_type": "cIdTrib",
-               "unit_price": "nPrecoUnit"}
+_WIDTHS = {
+    "integration_code": 60,
+    "code": 60,
+    "municipal_code": 40,
+    "lc116_code": 16,
+    "nbs_code": 40,
+    "taxation_type": 16,
+}
+_OMIE_NAMES = {
+    "integration_code": "cCodIntServ",
+    "code": "cCodigo",
+    "municipal_code": "cCodServMun",
+    "lc116_code": "cCodLC116",
+    "nbs_code": "nIdNBS",
+    "taxation_type": "cIdTrib",
+    "unit_price": "nPrecoUnit",
+}
 
 
 class ServiceFieldError(ValueError):
@@ -73,8 +85,9 @@ class CatalogSync:
     problems: list[RecordProblem] = field(default_factory=list)
 
 
-def sync_catalog(client: Any, store: Store, account: str, *, full: bool = False,
-                 now: datetime | None = None) -> CatalogSync:  # fmt: skip
+def sync_catalog(
+    client: Any, store: Store, account: str, *, full: bool = False, now: datetime | None = None
+) -> CatalogSync:
     """List Omie's services (all, or those changed since the last sync) and store them."""
     now = now or now_utc()
     with store.connect() as connection:

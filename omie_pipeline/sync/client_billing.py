@@ -27,10 +27,15 @@ def omie_client_issues(connection: Any, account: str, deal_id: str, client_id: i
     issues = []
     for tag in known.gaps:
         field, label = BILLING_FIELDS.get(tag, (tag, tag))
-        issues.append(InvoiceIssue(
-            field, OMIE_CLIENT_INCOMPLETE,
-            f"deal {deal_id}: Omie client {client} (codigo_cliente_omie {client_id}) has no usable {label}; "
-            "Omie refuses to issue an NFS-e for it, so no service order is created",
-            f"add the {label} to client {client} in Omie (the pipeline never changes clients already in Omie); "
-            "the deal is invoiced on the run after the client index is refreshed", tag))
+        issues.append(
+            InvoiceIssue(
+                field,
+                OMIE_CLIENT_INCOMPLETE,
+                f"deal {deal_id}: Omie client {client} (codigo_cliente_omie {client_id}) has no usable {label}; "
+                "Omie refuses to issue an NFS-e for it, so no service order is created",
+                f"add the {label} to client {client} in Omie (the pipeline never changes clients already in Omie); "
+                "the deal is invoiced on the run after the client index is refreshed",
+                tag,
+            )
+        )
     return issues

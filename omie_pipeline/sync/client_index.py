@@ -17,9 +17,10 @@ the whole mirror stale. A skipped client keeps what the mirror knew of it and is
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -103,7 +104,9 @@ def refresh_client_index(
     summary.listed += _save(store, batch)
     with store.begin() as connection:
         if full:
-            unreadable = [skip.codigo_cliente_omie for skip in summary.skipped if isinstance(skip.codigo_cliente_omie, int)]
+            unreadable = [
+                skip.codigo_cliente_omie for skip in summary.skipped if isinstance(skip.codigo_cliente_omie, int)
+            ]
             summary.removed = remove_clients_not_synced_since(connection, account, started, keep=unreadable)
         sync_state.set_datetime(connection, account, LISTED_AT_KEY, started)
         summary.total = index_size(connection, account)
@@ -112,8 +115,13 @@ def refresh_client_index(
     log.info(
         "client index of %s: %s listing, %d clients listed, %d unreadable skipped, %d removed, %d in the mirror, "
         "%d documents held twice",
-        account, "full" if full else f"changes since {since}", summary.listed, len(summary.skipped), summary.removed,
-        summary.total, len(summary.duplicates),
+        account,
+        "full" if full else f"changes since {since}",
+        summary.listed,
+        len(summary.skipped),
+        summary.removed,
+        summary.total,
+        len(summary.duplicates),
     )
     return summary
 
@@ -124,8 +132,13 @@ def _listed_records(client: OmieClient, since: date | None, page_size: int | Non
     param: dict[str, Any] = {"apenas_importado_api": "N"}
     if since is not None:
         param["filtrar_por_data_de"] = omie_date(since)
-    return walk_pages(lambda page: client.call(CLIENTS, "ListarClientes", page), param, SNAKE_PAGES,
-                      "clientes_cadastro", client.page_size("ListarClientes", page_size))
+    return walk_pages(
+        lambda page: client.call(CLIENTS, "ListarClientes", page),
+        param,
+        SNAKE_PAGES,
+        "clientes_cadastro",
+        client.page_size("ListarClientes", page_size),
+    )
 
 
 def _readable(raw: Any, summary: IndexSummary) -> ClientRecord | None:
@@ -138,10 +151,17 @@ def _readable(raw: Any, summary: IndexSummary) -> ClientRecord | None:
         codigo = raw.get("codigo_cliente_omie") if isinstance(raw, dict) else None
         codigo = codigo if isinstance(codigo, int) else (str(codigo) if codigo not in (None, "") else None)
         fields = tuple(".".join(str(part) for part in problem["loc"]) or "record" for problem in error.errors())
-        problem = redact_cpfs("; ".join(f"{name}: {detail['msg']}" for name, detail in zip(fields, error.errors())))
+        problem = redact_cpfs(
+            "; ".join(f"{name}: {detail['msg']}" for name, detail in zip(fields, error.errors(), strict=False))
+        )
         summary.skipped.append(SkippedClient(codigo, fields, problem))
-        log.warning("Omie client %s skipped: %s cannot be read (%s); correct it in Omie, it is read again once it "
-                    "changes there", codigo or "(no id)", ", ".join(fields), problem)
+        log.warning(
+            "Omie client %s skipped: %s cannot be read (%s); correct it in Omie, it is read again once it "
+            "changes there",
+            codigo or "(no id)",
+            ", ".join(fields),
+            problem,
+        )
         return None
 
 

@@ -32,8 +32,13 @@ OMIE_FIELDS: dict[str, tuple[str, int]] = {
     "state_registration": ("inscricao_estadual", 20),
 }
 OMIE_TAG_TO_FIELD = {tag: name for name, (tag, _) in OMIE_FIELDS.items()} | {
-    "cnpj_cpf": "document", "estado": "state", "cep": "zip", "cidade_ibge": "city_ibge_code",
-    "telefone1_ddd": "phone", "telefone1_numero": "phone", "codigo_cliente_integracao": "document",
+    "cnpj_cpf": "document",
+    "estado": "state",
+    "cep": "zip",
+    "cidade_ibge": "city_ibge_code",
+    "telefone1_ddd": "phone",
+    "telefone1_numero": "phone",
+    "codigo_cliente_integracao": "document",
 }
 # What Omie needs to register the client and the prefeitura to accept the note's borrower.
 CLIENT_REQUIRED_FIELDS = tuple(name for name in INVOICE_REQUIRED_FIELDS if name not in ("product_code", "document"))
@@ -54,23 +59,34 @@ def client_problems(deal: Any) -> list[ClientProblem]:
     problems = []
     for name in CLIENT_REQUIRED_FIELDS:
         if not getattr(deal, name):
-            problems.append(ClientProblem(name, "missing", _why_required(name),
-                                          f"fill {name} of the client in the CRM; the deal is retried on the next run"))
+            problems.append(
+                ClientProblem(
+                    name,
+                    "missing",
+                    _why_required(name),
+                    f"fill {name} of the client in the CRM; the deal is retried on the next run",
+                )
+            )
     for name, (tag, limit) in OMIE_FIELDS.items():
         value = getattr(deal, name)
         if value and len(value) > limit:
-            problems.append(ClientProblem(
-                name, "too_long_for_omie",
-                f"{name} has {len(value)} characters; Omie keeps at most {limit} in {tag}",
-                f"shorten {name} in the CRM to {limit} characters (an abbreviation Omie will print on the invoice)",
-            ))
+            problems.append(
+                ClientProblem(
+                    name,
+                    "too_long_for_omie",
+                    f"{name} has {len(value)} characters; Omie keeps at most {limit} in {tag}",
+                    f"shorten {name} in the CRM to {limit} characters (an abbreviation Omie will print on the invoice)",
+                )
+            )
     return problems
 
 
 def _why_required(name: str) -> str:
     if name == "email":
-        return ("email is empty: Omie refuses to issue an NFS-e for a client without e-mail, so neither the client "
-                "nor the service order is created")
+        return (
+            "email is empty: Omie refuses to issue an NFS-e for a client without e-mail, so neither the client "
+            "nor the service order is created"
+        )
     return f"{name} is empty: Omie needs it to register the client, and the prefeitura to accept the invoice"
 
 

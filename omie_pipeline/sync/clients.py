@@ -34,7 +34,7 @@ import logging
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from omie_pipeline.domain.keys import client_integration_code
@@ -164,8 +164,13 @@ def link_clients(
     summary.calls = counter.calls()
     log.info(
         "clients of %s: %d deals over %d documents; linked %s; %d clients created, %d adopted; %d deals with issues",
-        account, summary.deals, summary.documents, dict(summary.linked), summary.clients_created,
-        summary.clients_adopted, summary.deals_with_issues,
+        account,
+        summary.deals,
+        summary.documents,
+        dict(summary.linked),
+        summary.clients_created,
+        summary.clients_adopted,
+        summary.deals_with_issues,
     )
     return summary
 
@@ -179,8 +184,10 @@ def _refused_and_unchanged(group: list[Any], refused: dict[str, datetime]) -> bo
 def _lost_their_client(group: list[Any], gone: dict[str, datetime]) -> bool:
     """Every deal of the document was linked to a client Omie no longer has: found now, or listed by an
     earlier run and unchanged in the CRM since (a deal changed since is treated as new)."""
-    return all(deal.previous_client is not None or (deal.deal_id in gone and _recency(deal) <= gone[deal.deal_id])
-               for deal in group)
+    return all(
+        deal.previous_client is not None or (deal.deal_id in gone and _recency(deal) <= gone[deal.deal_id])
+        for deal in group
+    )
 
 
 def _client_gone(group: list[Any]) -> _Outcome | None:
@@ -189,14 +196,20 @@ def _client_gone(group: list[Any]) -> _Outcome | None:
     if not lost:
         return None
     ids = ", ".join(str(omie_id) for omie_id in lost)
-    return _Outcome(issues=((
-        "client", CLIENT_GONE,
-        f"the deal was linked to Omie client {ids}, which Omie no longer has (merged into another client or "
-        "deleted), and no active client in Omie holds the deal's CPF/CNPJ; it is not registered again, as that "
-        "could duplicate the client it was merged into",
-        "in Omie, put the CPF/CNPJ on the client that should receive the invoice (or register it again); the deal "
-        "is linked on the next run",
-    ),))
+    return _Outcome(
+        issues=(
+            (
+                "client",
+                CLIENT_GONE,
+                f"the deal was linked to Omie client {ids}, which Omie no longer has (merged into another client or "
+                "deleted), and no active client in Omie holds the deal's CPF/CNPJ; it is not registered again, as that "
+                "could duplicate the client it was merged into",
+                "in Omie, put the CPF/CNPJ on the client that should receive the invoice (or register it again); "
+                "the deal "
+                "is linked on the next run",
+            ),
+        )
+    )
 
 
 def _choose(candidates: list[IndexedClient], account: str, document: str) -> _Outcome | None:
@@ -208,13 +221,19 @@ def _choose(candidates: list[IndexedClient], account: str, document: str) -> _Ou
     candidates = [candidate for candidate in candidates if not candidate.inactive]
     if not candidates:
         ids = ", ".join(str(candidate.codigo_cliente_omie) for candidate in inactive)
-        return _Outcome(issues=((
-            "client", CLIENT_INACTIVE,
-            f"the client is inactive in Omie ({ids}): the deal is not linked to it, and no second client is "
-            "registered for the same CPF/CNPJ",
-            f"reactivate client {ids} in Omie, or, if it was replaced, put the CPF/CNPJ on the active client that "
-            "should receive the invoice; the deal is linked on the next run",
-        ),))
+        return _Outcome(
+            issues=(
+                (
+                    "client",
+                    CLIENT_INACTIVE,
+                    f"the client is inactive in Omie ({ids}): the deal is not linked to it, and no second client is "
+                    "registered for the same CPF/CNPJ",
+                    f"reactivate client {ids} in Omie, or, if it was replaced, put the CPF/CNPJ on the active "
+                    "client that "
+                    "should receive the invoice; the deal is linked on the next run",
+                ),
+            )
+        )
     if len(candidates) == 1:
         only = candidates[0]
         return _Outcome(only.codigo_cliente_omie, "matched", only.codigo_cliente_integracao)
@@ -223,21 +242,28 @@ def _choose(candidates: list[IndexedClient], account: str, document: str) -> _Ou
     if len(own) == 1:
         return _Outcome(own[0].codigo_cliente_omie, "matched", ours)
     ids = ", ".join(str(candidate.codigo_cliente_omie) for candidate in candidates)
-    return _Outcome(issues=((
-        "document", "registered_twice",
-        f"the document is registered for {len(candidates)} clients in Omie ({ids}); the deal is not linked "
-        "to any of them rather than to a guess",
-        f"merge clients {ids} in Omie (keep one, inactivate or delete the others); the deal is linked on the next run",
-    ),))
+    return _Outcome(
+        issues=(
+            (
+                "document",
+                "registered_twice",
+                f"the document is registered for {len(candidates)} clients in Omie ({ids}); the deal is not linked "
+                "to any of them rather than to a guess",
+                f"merge clients {ids} in Omie (keep one, inactivate or delete the others); "
+                "the deal is linked on the next run",
+            ),
+        )
+    )
 
 
 def _recency(deal: Any) -> datetime:
-    return deal.updated_at or datetime.min.replace(tzinfo=timezone.utc)
+    return deal.updated_at or datetime.min.replace(tzinfo=UTC)
 
 
 def _no_document() -> tuple[str, str, str, str]:
     return (
-        "document", "missing",
+        "document",
+        "missing",
         "the deal has no CPF or CNPJ: the client cannot be found in or registered with Omie",
         "fill the client's CPF or CNPJ in the CRM; the deal is linked on the next run",
     )
@@ -303,23 +329,39 @@ def _look_up(client: OmieClient, code: str, document: str) -> ClientRecord | Non
 def _refused(error: errors.ValidationError) -> tuple[str, str, str, str]:
     field_name = OMIE_TAG_TO_FIELD.get(error.field or "", "client")
     said = redact_cpfs(error.faultstring or error.message)
-    fix = (f"correct {field_name} of the client in the CRM; the deal is retried on the next run"
-           if field_name != "client" else "correct the client's data in the CRM as Omie's message says")
+    fix = (
+        f"correct {field_name} of the client in the CRM; the deal is retried on the next run"
+        if field_name != "client"
+        else "correct the client's data in the CRM as Omie's message says"
+    )
     return (field_name, REFUSED, f"Omie refused to register the client: {said}", fix)
 
 
 def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
     said = redact_cpfs(error.faultstring or error.message)
     if isinstance(error, errors.RefusedError | errors.NotFoundError | errors.AlreadyExistsError):
-        return ("client", REFUSED, f"Omie refused to register the client: {said}",
-                "read Omie's message; if the client's data is wrong, correct it in the CRM")
-    return ("client", "omie_unavailable", f"Omie did not answer the registration ({error.kind}): {said}",
-            "nothing to fix: the client is registered (or found) on the next run")
+        return (
+            "client",
+            REFUSED,
+            f"Omie refused to register the client: {said}",
+            "read Omie's message; if the client's data is wrong, correct it in the CRM",
+        )
+    return (
+        "client",
+        "omie_unavailable",
+        f"Omie did not answer the registration ({error.kind}): {said}",
+        "nothing to fix: the client is registered (or found) on the next run",
+    )
 
 
 def _finish(
-    store: Store, account: str, document: str | None, group: list[Any], outcome: _Outcome,
-    summary: LinkSummary, moment: datetime,
+    store: Store,
+    account: str,
+    document: str | None,
+    group: list[Any],
+    outcome: _Outcome,
+    summary: LinkSummary,
+    moment: datetime,
 ) -> None:
     """Store one document's result: links (and the client in the mirror), or issues."""
     deal_ids = [deal.deal_id for deal in group]
@@ -327,23 +369,44 @@ def _finish(
         if outcome.omie_id is not None:
             if outcome.how in ("created", "adopted"):
                 newest = max(group, key=_recency)
-                save_omie_clients(connection, [{
-                    "account": account, "codigo_cliente_omie": outcome.omie_id,
-                    "codigo_cliente_integracao": outcome.integration_code, "document": document,
-                    "legal_name": newest.legal_name, "trade_name": newest.trade_name or newest.legal_name,
-                    "inactive": False, "changed_at": moment, "synced_at": moment,
-                }])
+                save_omie_clients(
+                    connection,
+                    [
+                        {
+                            "account": account,
+                            "codigo_cliente_omie": outcome.omie_id,
+                            "codigo_cliente_integracao": outcome.integration_code,
+                            "document": document,
+                            "legal_name": newest.legal_name,
+                            "trade_name": newest.trade_name or newest.legal_name,
+                            "inactive": False,
+                            "changed_at": moment,
+                            "synced_at": moment,
+                        }
+                    ],
+                )
                 if outcome.how == "created":
                     summary.clients_created += 1
                 else:
                     summary.clients_adopted += 1
-            summary.relinked += sum(1 for deal in group
-                                    if deal.previous_client is not None and deal.previous_client != outcome.omie_id)
-            save_links(connection, [{
-                "account": account, "deal_id": deal_id, "document": document,
-                "codigo_cliente_omie": outcome.omie_id, "codigo_cliente_integracao": outcome.integration_code,
-                "how": outcome.how, "linked_at": moment,
-            } for deal_id in deal_ids])
+            summary.relinked += sum(
+                1 for deal in group if deal.previous_client is not None and deal.previous_client != outcome.omie_id
+            )
+            save_links(
+                connection,
+                [
+                    {
+                        "account": account,
+                        "deal_id": deal_id,
+                        "document": document,
+                        "codigo_cliente_omie": outcome.omie_id,
+                        "codigo_cliente_integracao": outcome.integration_code,
+                        "how": outcome.how,
+                        "linked_at": moment,
+                    }
+                    for deal_id in deal_ids
+                ],
+            )
             summary.linked[outcome.how] += len(deal_ids)
             resolve_issues_not_seen(connection, account, CLIENT_STAGE, {deal_id: set() for deal_id in deal_ids}, moment)
             return

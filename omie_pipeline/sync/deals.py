@@ -27,10 +27,11 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -142,8 +143,12 @@ def pull_deals(
     with store.connect() as connection:
         previous = sync_state.get_datetime(connection, account, key)
     if previous is not None and previous > horizon:
-        log.warning("deals watermark of %s is %s, after this pull's start %s: reading every deal once to set it right",
-                    source.description, previous.isoformat(), moment.isoformat())
+        log.warning(
+            "deals watermark of %s is %s, after this pull's start %s: reading every deal once to set it right",
+            source.description,
+            previous.isoformat(),
+            moment.isoformat(),
+        )
         previous = None
     since = None if full_refresh or previous is None else previous - overlap
     summary = PullSummary(source=source.description, full_refresh=full_refresh, since=since)
@@ -152,7 +157,11 @@ def pull_deals(
     for source_row in source.read(since):
         summary.read += 1
         version = _version_of(source_row, account, closed, horizon, max_amount)
-        if version.moves_watermark and version.updated_at is not None and (newest is None or version.updated_at > newest):
+        if (
+            version.moves_watermark
+            and version.updated_at is not None
+            and (newest is None or version.updated_at > newest)
+        ):
             newest = min(version.updated_at, moment)
         batch.append(version)
         if len(batch) >= WRITE_BATCH:
@@ -165,7 +174,12 @@ def pull_deals(
     summary.watermark = newest
     log.info(
         "deals from %s: %d read, %d closed (%d valid, %d invalid), %d reopened, %d not closed",
-        source.description, summary.read, summary.closed, summary.valid, summary.invalid, summary.reopened,
+        source.description,
+        summary.read,
+        summary.closed,
+        summary.valid,
+        summary.invalid,
+        summary.reopened,
         summary.not_closed,
     )
     return summary
@@ -179,34 +193,50 @@ def _status_of(values: dict[str, Any]) -> str | None:
     return text or None
 
 
-def _version_of(source_row: SourceRow, account: str, closed: frozenset[str], horizon: datetime,
-                max_amount: Decimal) -> _Version:
+def _version_of(
+    source_row: SourceRow, account: str, closed: frozenset[str], horizon: datetime, max_amount: Decimal
+) -> _Version:
     values = source_row.values
     status = _status_of(values)
     deal_id = _deal_id_of(values)
     future = _future_problem(deal_id, values, horizon)
     if status is not None and status not in closed:
         problem = FieldProblem(
-            deal_id=deal_id, field="status", reason_code=NOT_CLOSED,
+            deal_id=deal_id,
+            field="status",
+            reason_code=NOT_CLOSED,
             message=f"the deal's status is now {status or '(empty)'!r}, not one of the closed statuses "
-                    f"({', '.join(sorted(closed))}); it is not invoiced while it stays so",
+            f"({', '.join(sorted(closed))}); it is not invoiced while it stays so",
             raw_value_masked=mask_raw_value("status", values.get("status")),
             fix="nothing, if the deal was reopened on purpose; an invoice already issued for it is not "
-                "cancelled automatically: cancel it in Omie if it must go",
+            "cancelled automatically: cancel it in Omie if it must go",
         )
         problems = [problem] + ([future] if future else [])
         row = _salvaged_row(values, deal_id, account, {problem.field for problem in problems}, status)
-        return _Version(deal_id, row, problems, row["updated_at"], source_row.position, reopened=True,
-                        moves_watermark=future is None)
+        return _Version(
+            deal_id,
+            row,
+            problems,
+            row["updated_at"],
+            source_row.position,
+            reopened=True,
+            moves_watermark=future is None,
+        )
     result = validate_deal_row(values, account, max_amount=max_amount)
     problems = [] if isinstance(result, Deal) else list(result)
     if future is not None:
         problems.append(future)
     if source_row.problem:
-        problems.append(FieldProblem(
-            deal_id=deal_id, field="row", reason_code="extra_cells", message=source_row.problem,
-            raw_value_masked=None, fix="quote values that contain the separator in the CRM export",
-        ))
+        problems.append(
+            FieldProblem(
+                deal_id=deal_id,
+                field="row",
+                reason_code="extra_cells",
+                message=source_row.problem,
+                raw_value_masked=None,
+                fix="quote values that contain the separator in the CRM export",
+            )
+        )
     if isinstance(result, Deal) and not problems:
         row = result.as_row()
         row["is_valid"] = True
@@ -222,12 +252,14 @@ def _future_problem(deal_id: str, values: dict[str, Any], horizon: datetime) -> 
     if moment is None or moment <= horizon:
         return None
     return FieldProblem(
-        deal_id=deal_id, field="updated_at", reason_code=IN_FUTURE,
+        deal_id=deal_id,
+        field="updated_at",
+        reason_code=IN_FUTURE,
         message=f"the deal was last changed at {moment.isoformat()}, which is in the future: a date the CRM "
-                "cannot have written; the deal is not invoiced while it stays so",
+        "cannot have written; the deal is not invoiced while it stays so",
         raw_value_masked=mask_raw_value("updated_at", values.get("updated_at")),
         fix="correct the deal's last-change date in the CRM (or the clock of the machine that wrote it); "
-            "the deal is read again on every pull until then",
+        "the deal is read again on every pull until then",
     )
 
 
@@ -237,8 +269,11 @@ def _deal_id_of(values: dict[str, Any]) -> str:
     text = str(raw).strip() if raw is not None else ""
     if text and len(text) <= MAX_LENGTHS["deal_id"]:
         return text
-    basis = text or json.dumps({name: str(value) for name, value in sorted(values.items()) if value is not None},
-                               ensure_ascii=False, sort_keys=True)
+    basis = text or json.dumps(
+        {name: str(value) for name, value in sorted(values.items()) if value is not None},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
     return "no-valid-id-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
 
 
@@ -288,7 +323,8 @@ def _salvaged_row(
         "amount": _amount_or_none(kept.get("amount")),
         "product_code": _clip(kept.get("product_code"), "product_code"),
         "description": without_control_characters(str(kept["description"])) or None
-        if kept.get("description") not in (None, "") else None,
+        if kept.get("description") not in (None, "")
+        else None,
         "is_valid": False,
     }
     client = _readable_client({name: kept.get(name) for name in CLIENT_COLUMNS})
@@ -335,13 +371,17 @@ def _save_each_or_say_why(connection: sa.Connection, versions: list[_Version]) -
         except sa.exc.DBAPIError as error:
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             log.warning("deal %s: the store refused it: %s", version.deal_id, reason)
-            version.problems.append(FieldProblem(
-                deal_id=version.deal_id, field="row", reason_code=NOT_STORABLE,
-                message=f"the state store refused this deal ({reason}); it is not invoiced while it stays so",
-                raw_value_masked=None,
-                fix="correct the deal's values in the CRM (an amount or text out of range); "
+            version.problems.append(
+                FieldProblem(
+                    deal_id=version.deal_id,
+                    field="row",
+                    reason_code=NOT_STORABLE,
+                    message=f"the state store refused this deal ({reason}); it is not invoiced while it stays so",
+                    raw_value_masked=None,
+                    fix="correct the deal's values in the CRM (an amount or text out of range); "
                     "the deal is read again on the next run",
-            ))
+                )
+            )
 
 
 def _latest_per_deal(batch: list[_Version]) -> list[_Version]:
@@ -362,14 +402,18 @@ def _latest_per_deal(batch: list[_Version]) -> list[_Version]:
     for version in chosen.values():
         if (version.deal_id, version.updated_at) in conflicts:
             version.row["is_valid"] = False
-            version.problems.append(FieldProblem(
-                deal_id=version.deal_id, field="updated_at", reason_code=CONFLICTING_VERSIONS,
-                message="the source holds different versions of this deal with the same updated_at; which one is "
-                        "the sale cannot be told, so it is not invoiced while they disagree",
-                raw_value_masked=mask_raw_value("updated_at", version.updated_at.isoformat()),
-                fix="keep one row per deal in the CRM export (or change the deal so that its newest version has a "
+            version.problems.append(
+                FieldProblem(
+                    deal_id=version.deal_id,
+                    field="updated_at",
+                    reason_code=CONFLICTING_VERSIONS,
+                    message="the source holds different versions of this deal with the same updated_at; which one is "
+                    "the sale cannot be told, so it is not invoiced while they disagree",
+                    raw_value_masked=mask_raw_value("updated_at", version.updated_at.isoformat()),
+                    fix="keep one row per deal in the CRM export (or change the deal so that its newest version has a "
                     "later updated_at); the deal is retried on the next run",
-            ))
+                )
+            )
     return list(chosen.values())
 
 
@@ -377,8 +421,9 @@ def _conflict(one: _Version, other: _Version) -> bool:
     """Two rows of one deal at the same readable moment that say different things."""
     if one.updated_at is None or one.updated_at != other.updated_at:
         return False
-    return {k: v for k, v in one.row.items() if k != "pulled_at"} != {k: v for k, v in other.row.items()
-                                                                        if k != "pulled_at"}
+    return {k: v for k, v in one.row.items() if k != "pulled_at"} != {
+        k: v for k, v in other.row.items() if k != "pulled_at"
+    }
 
 
 def _order(version: _Version) -> tuple[float, int]:
@@ -400,8 +445,12 @@ def _store_batch(
                 continue
             previous = stored.get(version.deal_id)
             # A stored date in the future (kept before such dates were refused) does not hide the fix.
-            if previous is not None and previous <= horizon and version.updated_at is not None \
-                    and version.updated_at < previous:
+            if (
+                previous is not None
+                and previous <= horizon
+                and version.updated_at is not None
+                and version.updated_at < previous
+            ):
                 summary.stale += 1
                 continue
             to_write.append(version)
@@ -419,8 +468,13 @@ def _store_batch(
                 summary.issues_by_reason[problem.reason_code] += 1
         issues = [
             IssueRecord(
-                deal_id=version.deal_id, stage=VALIDATION_STAGE, field=problem.field, reason=problem.reason_code,
-                message=problem.message, fix=problem.fix, raw_value=problem.raw_value_masked,
+                deal_id=version.deal_id,
+                stage=VALIDATION_STAGE,
+                field=problem.field,
+                reason=problem.reason_code,
+                message=problem.message,
+                fix=problem.fix,
+                raw_value=problem.raw_value_masked,
             )
             for version in to_write
             for problem in version.problems

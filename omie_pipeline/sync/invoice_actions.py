@@ -120,8 +120,9 @@ def _load(store: Store, account: str, deal_id: str) -> Invoice:
     return invoice
 
 
-def check_once(client: OmieClient, store: Store, invoice: Invoice, interval: timedelta,
-               clock: Callable[[], datetime] = now_utc) -> Applied | None:  # fmt: skip
+def check_once(
+    client: OmieClient, store: Store, invoice: Invoice, interval: timedelta, clock: Callable[[], datetime] = now_utc
+) -> Applied | None:
     """Ask StatusOS about the invoice if its OS was not asked within `interval`; None if not asked."""
     if invoice.omie_os_id is None:
         return None
@@ -140,14 +141,24 @@ def check_once(client: OmieClient, store: Store, invoice: Invoice, interval: tim
 
 
 def _settled(invoice: Invoice) -> bool:
-    return invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.ERROR, InvoiceStatus.CANCELLED) \
+    return (
+        invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.ERROR, InvoiceStatus.CANCELLED)
         and not invoice.cancel_pending
+    )
 
 
-def wait_for_invoice(client: OmieClient, store: Store, account: str, deal_id: str, *,
-                     timeout: float = DEFAULT_WAIT_SECONDS, interval: timedelta = timedelta(seconds=60),
-                     clock: Callable[[], datetime] = now_utc, sleep: Callable[[float], None] = time.sleep,
-                     on_poll: Callable[[Invoice], None] | None = None) -> WaitResult:  # fmt: skip
+def wait_for_invoice(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    deal_id: str,
+    *,
+    timeout: float = DEFAULT_WAIT_SECONDS,
+    interval: timedelta = timedelta(seconds=60),
+    clock: Callable[[], datetime] = now_utc,
+    sleep: Callable[[float], None] = time.sleep,
+    on_poll: Callable[[Invoice], None] | None = None,
+) -> WaitResult:
     """Poll until the deal's invoice is issued, in error or cancelled, or `timeout` seconds pass.
 
     An invoice already in error is asked about once first (when the interval allows): a person may
@@ -155,14 +166,33 @@ def wait_for_invoice(client: OmieClient, store: Store, account: str, deal_id: st
     invoice = _load(store, account, deal_id)
     if invoice.status == InvoiceStatus.ERROR:
         check_once(client, store, invoice, interval, clock)
-    return poll_invoice(client, store, account, deal_id, _settled, timeout=timeout, interval=interval, clock=clock,
-                        sleep=sleep, on_poll=on_poll)
+    return poll_invoice(
+        client,
+        store,
+        account,
+        deal_id,
+        _settled,
+        timeout=timeout,
+        interval=interval,
+        clock=clock,
+        sleep=sleep,
+        on_poll=on_poll,
+    )
 
 
-def poll_invoice(client: OmieClient, store: Store, account: str, deal_id: str, done: Callable[[Invoice], bool], *,
-                 timeout: float, interval: timedelta, clock: Callable[[], datetime] = now_utc,
-                 sleep: Callable[[float], None] = time.sleep,
-                 on_poll: Callable[[Invoice], None] | None = None) -> WaitResult:  # fmt: skip
+def poll_invoice(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    deal_id: str,
+    done: Callable[[Invoice], bool],
+    *,
+    timeout: float,
+    interval: timedelta,
+    clock: Callable[[], datetime] = now_utc,
+    sleep: Callable[[float], None] = time.sleep,
+    on_poll: Callable[[Invoice], None] | None = None,
+) -> WaitResult:
     """Ask StatusOS whenever the interval allows, until `done(invoice)` or the time is up."""
     if timeout < 0:
         raise ValueError(f"timeout must not be negative; got {timeout}")
@@ -217,17 +247,28 @@ def check_cancel_reason(reason: str) -> str:
     """The reason, stripped, or ValueError saying what is wrong with it."""
     text = " ".join((reason or "").split())
     if len(text) < CANCEL_REASON_MIN:
-        raise ValueError(f"the cancellation reason must have at least {CANCEL_REASON_MIN} characters "
-                         f"(the prefeitura records it); got {len(text)}")
+        raise ValueError(
+            f"the cancellation reason must have at least {CANCEL_REASON_MIN} characters "
+            f"(the prefeitura records it); got {len(text)}"
+        )
     if len(text) > CANCEL_REASON_MAX:
         raise ValueError(f"the cancellation reason must have at most {CANCEL_REASON_MAX} characters; got {len(text)}")
     return text
 
 
-def cancel_invoice(client: OmieClient, store: Store, account: str, deal_id: str, *, reason: str,
-                   requested_by: str, interval: timedelta = timedelta(seconds=60), confirm_timeout: float = 0.0,
-                   clock: Callable[[], datetime] = now_utc,
-                   sleep: Callable[[float], None] = time.sleep) -> CancelResult:  # fmt: skip
+def cancel_invoice(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    deal_id: str,
+    *,
+    reason: str,
+    requested_by: str,
+    interval: timedelta = timedelta(seconds=60),
+    confirm_timeout: float = 0.0,
+    clock: Callable[[], datetime] = now_utc,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CancelResult:
     """Cancel the deal's issued NFS-e in Omie; `confirmed` once Omie shows it cancelled.
 
     After Omie accepts the request, its confirmation is polled for up to `confirm_timeout`
@@ -240,10 +281,15 @@ def cancel_invoice(client: OmieClient, store: Store, account: str, deal_id: str,
     if invoice.status == InvoiceStatus.CANCELLED:
         return CancelResult(invoice, True, f"deal {deal_id}: the invoice was already cancelled")
     if invoice.status != InvoiceStatus.ISSUED:
-        raise CancelNotAllowedError(f"deal {deal_id}: only an issued invoice can be cancelled; this one is "
-                                    f"{invoice.status}" + (" (nothing was issued, nothing to cancel)"
-                                                           if invoice.status == InvoiceStatus.ERROR else
-                                                           "; wait until it is issued"))
+        raise CancelNotAllowedError(
+            f"deal {deal_id}: only an issued invoice can be cancelled; this one is "
+            f"{invoice.status}"
+            + (
+                " (nothing was issued, nothing to cancel)"
+                if invoice.status == InvoiceStatus.ERROR
+                else "; wait until it is issued"
+            )
+        )
     if invoice.cancel_pending:
         # A cancellation was sent before: Omie may have done it already; look before sending again.
         check_once(client, store, invoice, interval, clock)
@@ -256,9 +302,12 @@ def cancel_invoice(client: OmieClient, store: Store, account: str, deal_id: str,
     try:
         client.cancel_os(nCodOS=invoice.omie_os_id, cancel_nfse=True)
     except errors.OutcomeUnknownError:
-        return CancelResult(_load(store, account, deal_id), False,
-                            f"deal {deal_id}: the answer to CancelarOS was lost; the cancellation stays pending "
-                            "and the status refresh (or running this command again) confirms it")
+        return CancelResult(
+            _load(store, account, deal_id),
+            False,
+            f"deal {deal_id}: the answer to CancelarOS was lost; the cancellation stays pending "
+            "and the status refresh (or running this command again) confirms it",
+        )
     except (errors.RefusedError, errors.ValidationError, errors.NotFoundError) as refusal:
         message = safe_message(refusal.faultstring or refusal.message)
         if already_cancelled(message):  # confirm rather than fail
@@ -268,15 +317,39 @@ def cancel_invoice(client: OmieClient, store: Store, account: str, deal_id: str,
         current = _load(store, account, deal_id)  # read first: on SQLite a read inside the write would wait on it
         with store.begin() as connection:
             withdraw_cancel(connection, current, clock(), f"cancellation refused by Omie: {message}")
-        raise CancelRefusedError(f"deal {deal_id}: Omie refused the cancellation: {message}",
-                                 fix_for(message)) from refusal
+        raise CancelRefusedError(
+            f"deal {deal_id}: Omie refused the cancellation: {message}", fix_for(message)
+        ) from refusal
     with store.begin() as connection:
         current = get_invoice_by_id(connection, invoice.id)
-        add_event(connection, account, deal_id, clock(), current.status, current.status,
-                  "CancelarOS accepted (NFS-e cancellation requested); awaiting Omie's confirmation")
-    invoice = poll_invoice(client, store, account, deal_id, lambda current: not current.cancel_pending,
-                           timeout=confirm_timeout, interval=interval, clock=clock, sleep=sleep).invoice
+        add_event(
+            connection,
+            account,
+            deal_id,
+            clock(),
+            current.status,
+            current.status,
+            "CancelarOS accepted (NFS-e cancellation requested); awaiting Omie's confirmation",
+        )
+    invoice = poll_invoice(
+        client,
+        store,
+        account,
+        deal_id,
+        lambda current: not current.cancel_pending,
+        timeout=confirm_timeout,
+        interval=interval,
+        clock=clock,
+        sleep=sleep,
+    ).invoice
     confirmed = invoice.status == InvoiceStatus.CANCELLED
-    return CancelResult(invoice, confirmed, f"deal {deal_id}: " + (
-        "cancelled; Omie confirms it" if confirmed else
-        "cancellation sent; Omie has not confirmed it yet (the status refresh follows it)"))
+    return CancelResult(
+        invoice,
+        confirmed,
+        f"deal {deal_id}: "
+        + (
+            "cancelled; Omie confirms it"
+            if confirmed
+            else "cancellation sent; Omie has not confirmed it yet (the status refresh follows it)"
+        ),
+    )

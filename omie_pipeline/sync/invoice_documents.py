@@ -52,10 +52,17 @@ class DocumentError(InvoiceActionError):
     """A document that cannot be had now; the message says why and where else to look."""
 
 
-def fresh_links(client: OmieClient, store: Store, account: str, deal_id: str, *,
-                interval: timedelta = timedelta(seconds=60), clock: Callable[[], datetime] = now_utc,
-                sleep: Callable[[float], None] = time.sleep,
-                on_wait: Callable[[float], None] | None = None) -> tuple[Invoice, NoteLinks]:  # fmt: skip
+def fresh_links(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    deal_id: str,
+    *,
+    interval: timedelta = timedelta(seconds=60),
+    clock: Callable[[], datetime] = now_utc,
+    sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[float], None] | None = None,
+) -> tuple[Invoice, NoteLinks]:
     """The invoice and its links as Omie gives them now, the PDF link included (`lPdfDest`).
 
     `on_wait(seconds)` is told when the invoice was asked about within `interval` and the question
@@ -70,15 +77,25 @@ def fresh_links(client: OmieClient, store: Store, account: str, deal_id: str, *,
         return get_invoice_by_id(connection, invoice.id), links
 
 
-def download_documents(client: OmieClient, store: Store, account: str, deal_id: str, *,
-                       pdf_path: str | Path | None = None, xml_path: str | Path | None = None,
-                       interval: timedelta = timedelta(seconds=60), timeout: float = 30.0,
-                       session: requests.Session | None = None, clock: Callable[[], datetime] = now_utc,
-                       sleep: Callable[[float], None] = time.sleep,
-                       on_wait: Callable[[float], None] | None = None) -> list[Path]:  # fmt: skip
+def download_documents(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    deal_id: str,
+    *,
+    pdf_path: str | Path | None = None,
+    xml_path: str | Path | None = None,
+    interval: timedelta = timedelta(seconds=60),
+    timeout: float = 30.0,
+    session: requests.Session | None = None,
+    clock: Callable[[], datetime] = now_utc,
+    sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[float], None] | None = None,
+) -> list[Path]:
     """Save the deal's NFS-e PDF and/or XML, from links asked of Omie once, just before."""
-    invoice, links = fresh_links(client, store, account, deal_id, interval=interval, clock=clock, sleep=sleep,
-                                 on_wait=on_wait)
+    invoice, links = fresh_links(
+        client, store, account, deal_id, interval=interval, clock=clock, sleep=sleep, on_wait=on_wait
+    )
     http = session or requests.Session()
     saved = []
     if pdf_path is not None:
@@ -88,34 +105,42 @@ def download_documents(client: OmieClient, store: Store, account: str, deal_id: 
     return saved
 
 
-def download_pdf(client: OmieClient, store: Store, account: str, deal_id: str, path: str | Path,
-                 **options: Any) -> Path:  # fmt: skip
+def download_pdf(
+    client: OmieClient, store: Store, account: str, deal_id: str, path: str | Path, **options: Any
+) -> Path:
     """Save the deal's NFS-e PDF at `path` (options as `download_documents`)."""
     return download_documents(client, store, account, deal_id, pdf_path=path, **options)[0]
 
 
-def download_xml(client: OmieClient, store: Store, account: str, deal_id: str, path: str | Path,
-                 **options: Any) -> Path:  # fmt: skip
+def download_xml(
+    client: OmieClient, store: Store, account: str, deal_id: str, path: str | Path, **options: Any
+) -> Path:
     """Save the deal's NFS-e XML at `path` (options as `download_documents`)."""
     return download_documents(client, store, account, deal_id, xml_path=path, **options)[0]
 
 
 def _pdf(deal_id: str, invoice: Invoice, links: NoteLinks, http: requests.Session, timeout: float) -> bytes:
     if not links.pdf:
-        raise DocumentError(f"deal {deal_id}: Omie gave no PDF link for NFS-e {invoice.nfse_number or '?'}"
-                            f"{_open_portal(links.portal)}")
+        raise DocumentError(
+            f"deal {deal_id}: Omie gave no PDF link for NFS-e {invoice.nfse_number or '?'}{_open_portal(links.portal)}"
+        )
     response = _get(http, links.pdf, timeout, "PDF")
     if response.status_code != 200:
-        raise DocumentError(f"deal {deal_id}: the PDF link Omie had just given answered HTTP {response.status_code};"
-                            f" try again in a minute{_open_portal(links.portal)}")
+        raise DocumentError(
+            f"deal {deal_id}: the PDF link Omie had just given answered HTTP {response.status_code};"
+            f" try again in a minute{_open_portal(links.portal)}"
+        )
     if not response.content.startswith(b"%PDF"):
-        raise DocumentError(f"deal {deal_id}: Omie returned a web page, not a PDF: open the portal link"
-                            f"{' ' + links.portal if links.portal else ''}")
+        raise DocumentError(
+            f"deal {deal_id}: Omie returned a web page, not a PDF: open the portal link"
+            f"{' ' + links.portal if links.portal else ''}"
+        )
     return response.content
 
 
-def _xml(client: OmieClient, deal_id: str, invoice: Invoice, links: NoteLinks, http: requests.Session,
-         timeout: float) -> bytes:  # fmt: skip
+def _xml(
+    client: OmieClient, deal_id: str, invoice: Invoice, links: NoteLinks, http: requests.Session, timeout: float
+) -> bytes:
     """From `xml_distr`; when that is missing or not XML, inline from `ObterNFSe` (`nIdNf` = `nCodNF`)."""
     if links.xml:
         response = _get(http, links.xml, timeout, "XML")
@@ -129,8 +154,10 @@ def _xml(client: OmieClient, deal_id: str, invoice: Invoice, links: NoteLinks, h
         else:
             if is_xml(inline):
                 return inline
-    raise DocumentError(f"deal {deal_id}: Omie returned a web page, not the XML: open the portal link"
-                        f"{' ' + links.portal if links.portal else ''}")
+    raise DocumentError(
+        f"deal {deal_id}: Omie returned a web page, not the XML: open the portal link"
+        f"{' ' + links.portal if links.portal else ''}"
+    )
 
 
 def is_xml(content: bytes) -> bool:
@@ -149,8 +176,14 @@ def _issued_invoice(store: Store, account: str, deal_id: str) -> Invoice:
     return invoice
 
 
-def _reserve(store: Store, invoice: Invoice, interval: timedelta, clock: Callable[[], datetime],
-             sleep: Callable[[float], None], on_wait: Callable[[float], None] | None) -> None:  # fmt: skip
+def _reserve(
+    store: Store,
+    invoice: Invoice,
+    interval: timedelta,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    on_wait: Callable[[float], None] | None,
+) -> None:
     """Wait, if need be, until the invoice may be asked about again, and take that turn."""
     for _ in range(RESERVE_ATTEMPTS):
         with store.begin() as connection:

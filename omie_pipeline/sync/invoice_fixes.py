@@ -17,12 +17,18 @@ from omie_pipeline.domain.text import plain
 # (words that must all appear in the message, the fix). The first match wins.
 ISSUING_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("e-mail",), f"add the client's e-mail in the CRM deal and in Omie's client record, {RESEND}"),
-    (("falta preencher",), "fill in what Omie's message names in the client's record in Omie (the pipeline never "
-                           f"changes clients already there) and in the CRM deal, {RESEND}"),
+    (
+        ("falta preencher",),
+        "fill in what Omie's message names in the client's record in Omie (the pipeline never "
+        f"changes clients already there) and in the CRM deal, {RESEND}",
+    ),
     (("inativo",), f"reactivate the client in Omie (or link the deal to an active client), {RESEND}"),
     (("ja foi faturada",), "nothing to fix: the OS was already invoiced in Omie; the status refresh adopts its NFS-e"),
-    (("esta cancelada",), "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "
-                          "the deal uninvoiced on purpose"),
+    (
+        ("esta cancelada",),
+        "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "
+        "the deal uninvoiced on purpose",
+    ),
     (("e0014",), f"the prefeitura saw the RPS/DPS number twice: resend the RPS from Omie with a new number, {RESEND}"),
     (("e0604",), f"remove the ISS rate from the service (special tax regime) in Omie's catalog, {RESEND}"),
 )

@@ -32,5 +32,8 @@ def note_links(detail: OsStatusDetail) -> NoteLinks:
     if rps is None:
         return NoteLinks(None, None, None)
     extra = rps.model_extra or {}
-    return NoteLinks(portal=_text(rps.cUrlNfse) or _text(extra.get("danfe")), pdf=_text(rps.cUrlPdfDest),
-                     xml=_text(extra.get("xml_distr")))
+    return NoteLinks(
+        portal=_text(rps.cUrlNfse) or _text(extra.get("danfe")),
+        pdf=_text(rps.cUrlPdfDest),
+        xml=_text(extra.get("xml_distr")),
+    )

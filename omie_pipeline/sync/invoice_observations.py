@@ -118,8 +118,9 @@ def newest_attempt_errors(messages: list[RpsMessage]) -> list[RpsMessage]:
     if not moments:
         return errors
     newest = max(moments)
-    return [message for message in errors if (moment := _moment(message)) is not None
-            and moment >= newest - ATTEMPT_SPREAD]
+    return [
+        message for message in errors if (moment := _moment(message)) is not None and moment >= newest - ATTEMPT_SPREAD
+    ]
 
 
 def _joined(parts: list[str]) -> str | None:
@@ -171,8 +172,9 @@ def from_status_detail(detail: OsStatusDetail, source: str = "StatusOS") -> Obse
                 correction=_joined([failure.cCorrecao.strip() for failure in failures]),
             )
         else:
-            observation = replace(observation, error=f"the prefeitura rejected RPS {rps.nRps} (status 003) "
-                                                     "without a message")
+            observation = replace(
+                observation, error=f"the prefeitura rejected RPS {rps.nRps} (status 003) without a message"
+            )
     return observation
 
 
@@ -180,8 +182,9 @@ def from_nfse_record(record: NfseRecord) -> Observation:
     """ListarNFSEs: F issued, C cancelled, R rejected (its message needs StatusOS), N not invoiced."""
     header = record.Cabecalho
     status = status_from_nfse_listing(header.cStatusNFSe)
-    observation = Observation(source="ListarNFSEs", status=status, rps_status=_text(record.RPS.cStatusRPS),
-                              nfse_id=header.nCodNF)
+    observation = Observation(
+        source="ListarNFSEs", status=status, rps_status=_text(record.RPS.cStatusRPS), nfse_id=header.nCodNF
+    )
     if status in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED):
         observation = replace(
             observation,
@@ -197,11 +200,13 @@ def from_os_record(record: OsRecord, source: str = "ListarOS") -> Observation:
     """ListarOS / ConsultarOS: only the billing flags (these answers carry no NFS-e data)."""
     info = record.InfoCadastro
     if info.cCancelada.strip().upper() == "S":
-        return Observation(source=source, status=InvoiceStatus.CANCELLED,
-                           cancelled_at=omie_moment(info.dDtCanc, info.cHrCanc))
+        return Observation(
+            source=source, status=InvoiceStatus.CANCELLED, cancelled_at=omie_moment(info.dDtCanc, info.cHrCanc)
+        )
     if info.cFaturada.strip().upper() == "S":
-        return Observation(source=source, status=InvoiceStatus.PROCESSING,
-                           invoiced_at=omie_moment(info.dDtFat, info.cHrFat))
+        return Observation(
+            source=source, status=InvoiceStatus.PROCESSING, invoiced_at=omie_moment(info.dDtFat, info.cHrFat)
+        )
     return Observation(source=source, status=None)
 
 
@@ -228,34 +233,48 @@ _DETAIL_COLUMNS = ("rps_status", "nfse_number", "verification_code", "nfse_id", 
 def _describe(invoice: Invoice, observation: Observation, new: InvoiceStatus) -> str:
     source = observation.source
     if new is InvoiceStatus.ISSUED:
-        return f"{source}: NFS-e {observation.nfse_number or '?'} issued (verification code " \
-               f"{observation.verification_code or '?'})"
+        return (
+            f"{source}: NFS-e {observation.nfse_number or '?'} issued (verification code "
+            f"{observation.verification_code or '?'})"
+        )
     if new is InvoiceStatus.ERROR:
-        return f"{source}: rejected: {safe_message(observation.error)}" if observation.error else \
-            f"{source}: the prefeitura rejected the RPS"
+        return (
+            f"{source}: rejected: {safe_message(observation.error)}"
+            if observation.error
+            else f"{source}: the prefeitura rejected the RPS"
+        )
     if new is InvoiceStatus.CANCELLED:
-        return f"{source}: cancellation confirmed by Omie" if invoice.cancel_requested_at else \
-            f"{source}: cancelled in Omie (not requested through the pipeline)"
+        return (
+            f"{source}: cancellation confirmed by Omie"
+            if invoice.cancel_requested_at
+            else f"{source}: cancelled in Omie (not requested through the pipeline)"
+        )
     if new is InvoiceStatus.PROCESSING:
         return f"{source}: OS invoiced; the RPS is with the prefeitura"
     return f"{source}: {new.value}"
 
 
-def apply_observation(connection: sa.Connection, invoice: Invoice, observation: Observation,
-                      now: datetime) -> Applied:  # fmt: skip
+def apply_observation(connection: sa.Connection, invoice: Invoice, observation: Observation, now: datetime) -> Applied:
     """Bring the stored invoice in line with what Omie said (see the module docstring)."""
     current = InvoiceStatus(invoice.status)
     new = observation.status
-    values = {column: getattr(observation, column) for column in _DETAIL_COLUMNS
-              if getattr(observation, column) is not None and getattr(observation, column) != getattr(invoice, column)}
+    values = {
+        column: getattr(observation, column)
+        for column in _DETAIL_COLUMNS
+        if getattr(observation, column) is not None and getattr(observation, column) != getattr(invoice, column)
+    }
     if new is None or new == current:
         if new is InvoiceStatus.ERROR and observation.error:
             message = safe_message(observation.error)
             if message != invoice.last_error:
                 values.update(last_error=message, fix=fix_for(message, observation.correction))
         emitted = observation.issued_at
-        if new is InvoiceStatus.ISSUED and emitted is not None and emitted != invoice.issued_at \
-                and (invoice.issued_at is None or observation.source == EMISSION_SOURCE):
+        if (
+            new is InvoiceStatus.ISSUED
+            and emitted is not None
+            and emitted != invoice.issued_at
+            and (invoice.issued_at is None or observation.source == EMISSION_SOURCE)
+        ):
             values["issued_at"] = emitted
         if new is InvoiceStatus.PROCESSING and invoice.submitted_at is None:
             values["submitted_at"] = observation.invoiced_at or now

@@ -37,8 +37,14 @@ OS_TAX_TAGS = {
     Tax.INSS: ("nAliqINSS", "cRetemINSS"),
 }
 REFORM_TAGS = {Tax.IBS_UF: "nAliqIbsUf", Tax.IBS_MUN: "nAliqIbsMun", Tax.CBS: "nAliqCbs"}
-WITHHOLDING_NAMES = {Tax.ISS: "ISS", Tax.IR: "IRRF", Tax.PIS: "PIS", Tax.COFINS: "COFINS", Tax.CSLL: "CSLL",
-                     Tax.INSS: "INSS"}
+WITHHOLDING_NAMES = {
+    Tax.ISS: "ISS",
+    Tax.IR: "IRRF",
+    Tax.PIS: "PIS",
+    Tax.COFINS: "COFINS",
+    Tax.CSLL: "CSLL",
+    Tax.INSS: "INSS",
+}
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,17 @@ def _item_taxes(breakdown: TaxBreakdown) -> dict[str, Any]:
 
 def withholding_text(breakdown: TaxBreakdown) -> str:
     """The retentions and the net amount, as printed on the note."""
-    withheld = [f"{WITHHOLDING_NAMES[tax]} {format_brl(breakdown.withheld_amount(tax))}"
-                for tax in WITHHOLDING_NAMES if breakdown.withheld_amount(tax) > 0]
+    withheld = [
+        f"{WITHHOLDING_NAMES[tax]} {format_brl(breakdown.withheld_amount(tax))}"
+        for tax in WITHHOLDING_NAMES
+        if breakdown.withheld_amount(tax) > 0
+    ]
     if not withheld:
         return f"Sem retenções. Valor líquido: {format_brl(breakdown.net_receivable)}."
-    return (f"Retenções: {'; '.join(withheld)}. Total retido: {format_brl(breakdown.total_withheld)}. "
-            f"Valor líquido: {format_brl(breakdown.net_receivable)}.")
+    return (
+        f"Retenções: {'; '.join(withheld)}. Total retido: {format_brl(breakdown.total_withheld)}. "
+        f"Valor líquido: {format_brl(breakdown.net_receivable)}."
+    )
 
 
 NOTE_TEXT_LIMIT = 2000
@@ -116,15 +127,17 @@ def build_order(facts: OrderFacts, today: date) -> dict[str, Any]:
             "cCodCateg": facts.category,
             "cDadosAdicNF": f"{description}\n{withholding_text(breakdown)}",
         },
-        "ServicosPrestados": [{
-            "nCodServico": facts.service_id,
-            "cDescServ": description,
-            "nQtde": Decimal("1"),
-            "nValUnit": breakdown.gross,
-            "cRetemISS": _flag(breakdown.line(Tax.ISS).withheld),
-            "impostos": item_taxes,
-        }],
-    }  # fmt: skip
+        "ServicosPrestados": [
+            {
+                "nCodServico": facts.service_id,
+                "cDescServ": description,
+                "nQtde": Decimal("1"),
+                "nValUnit": breakdown.gross,
+                "cRetemISS": _flag(breakdown.line(Tax.ISS).withheld),
+                "impostos": item_taxes,
+            }
+        ],
+    }
     if facts.email:
         order["Email"] = {"cEnviarPara": facts.email, "cEnvLink": "S"}
     return order

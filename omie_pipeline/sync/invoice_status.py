@@ -125,9 +125,15 @@ def parse_deal_ids(text: str | None) -> list[str]:
     return [part for part in text.replace(",", " ").split() if part]
 
 
-def refresh_statuses(client: OmieClient, store: Store, account: str, *, settings: RefreshSettings | None = None,
-                     recheck_deal_ids: Collection[str] = (), clock: Callable[[], datetime] = now_utc,
-                     ) -> RefreshSummary:  # fmt: skip
+def refresh_statuses(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    *,
+    settings: RefreshSettings | None = None,
+    recheck_deal_ids: Collection[str] = (),
+    clock: Callable[[], datetime] = now_utc,
+) -> RefreshSummary:
     """Refresh every invoice the store still follows (see the module docstring)."""
     settings = settings or RefreshSettings()
     started = clock()
@@ -135,8 +141,11 @@ def refresh_statuses(client: OmieClient, store: Store, account: str, *, settings
     with store.connect() as connection:
         tracked = tracked_invoices(connection, account)
         watermark = sync_state.get_datetime(connection, account, WATERMARK_KEY)
-        rechecks = [invoice for deal_id in dict.fromkeys(recheck_deal_ids)
-                    if (invoice := get_invoice(connection, account, deal_id)) is not None and invoice.omie_os_id]
+        rechecks = [
+            invoice
+            for deal_id in dict.fromkeys(recheck_deal_ids)
+            if (invoice := get_invoice(connection, account, deal_id)) is not None and invoice.omie_os_id
+        ]
     summary.tracked = len(tracked)
     moving = [invoice for invoice in tracked if invoice.status in PENDING or invoice.cancel_pending]
     walk_unsettled: set[int] = set()
@@ -150,8 +159,11 @@ def refresh_statuses(client: OmieClient, store: Store, account: str, *, settings
     with store.connect() as connection:
         current = {invoice.id: get_invoice_by_id(connection, invoice.id) for invoice in tracked + rechecks}
     settled: set[int] = set()
-    asked = [invoice for invoice_id, invoice in current.items()
-             if invoice is not None and (invoice_id in needs_status or _unsettled(invoice, settings, started))]
+    asked = [
+        invoice
+        for invoice_id, invoice in current.items()
+        if invoice is not None and (invoice_id in needs_status or _unsettled(invoice, settings, started))
+    ]
     for invoice in sorted(asked, key=pending_since):
         if _ask_status(client, store, invoice, settings, clock, summary):
             settled.add(invoice.id)
@@ -162,17 +174,31 @@ def refresh_statuses(client: OmieClient, store: Store, account: str, *, settings
     with store.connect() as connection:
         summary.by_status = status_counts(connection, account)
         summary.stuck = len(stuck_invoices(connection, account, started - settings.stuck_after))
-    log.info("account %s: refreshed %s invoices; changes %s; %s StatusOS; %s deferred", account, summary.tracked,
-             dict(summary.changes), summary.status_requests, len(summary.deferred))
+    log.info(
+        "account %s: refreshed %s invoices; changes %s; %s StatusOS; %s deferred",
+        account,
+        summary.tracked,
+        dict(summary.changes),
+        summary.status_requests,
+        len(summary.deferred),
+    )
     return summary
 
 
-def _walk(client: OmieClient, store: Store, account: str, since: datetime, started: datetime,
-          settings: RefreshSettings, summary: RefreshSummary) -> set[int]:  # fmt: skip
+def _walk(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    since: datetime,
+    started: datetime,
+    settings: RefreshSettings,
+    summary: RefreshSummary,
+) -> set[int]:
     """Both listings since `since`, applied to the invoices they name; returns the invoice ids
     the listings leave unsettled."""
     first_day = since.astimezone(SAO_PAULO).date()
     today = started.astimezone(SAO_PAULO).date()
+
     def skip(record: InvalidRecord) -> None:
         log.warning("account %s: skipped a record Omie listed: %s", account, record)
         summary.skipped_records.append(str(record))
@@ -206,7 +232,9 @@ def _walk(client: OmieClient, store: Store, account: str, since: datetime, start
     return unsettled
 
 
-def _from_listings(invoice: Invoice, note: NfseRecord | None, order: OsRecord | None) -> tuple[Observation | None, bool]:
+def _from_listings(
+    invoice: Invoice, note: NfseRecord | None, order: OsRecord | None
+) -> tuple[Observation | None, bool]:
     """What the listings say about one invoice, and whether StatusOS must settle it."""
     from_order = from_os_record(order) if order is not None else None
     if note is not None:
@@ -238,8 +266,14 @@ def _unsettled(invoice: Invoice, settings: RefreshSettings, now: datetime) -> bo
     return False
 
 
-def _ask_status(client: OmieClient, store: Store, invoice: Invoice, settings: RefreshSettings,
-                clock: Callable[[], datetime], summary: RefreshSummary) -> bool:  # fmt: skip
+def _ask_status(
+    client: OmieClient,
+    store: Store,
+    invoice: Invoice,
+    settings: RefreshSettings,
+    clock: Callable[[], datetime],
+    summary: RefreshSummary,
+) -> bool:
     """One StatusOS for the invoice, when its id was not asked within the interval; True if answered."""
     with store.begin() as connection:
         allowed = reserve_check(connection, invoice.id, clock(), settings.redundant_interval)

@@ -212,22 +212,41 @@ class ClaimLost(RuntimeError):
 # --- what a deal needs before it can be invoiced ---------------------------------------------
 
 
-def prepare_invoice(connection: Any, account: str, deal: Mapping[str, Any], client_id: int | None,
-                    at: datetime) -> PreparedInvoice | list[InvoiceIssue]:  # fmt: skip
+def prepare_invoice(
+    connection: Any, account: str, deal: Mapping[str, Any], client_id: int | None, at: datetime
+) -> PreparedInvoice | list[InvoiceIssue]:
     """The invoice of a deal, or every reason it cannot have one yet (with the fix)."""
     deal_id = deal["deal_id"]
     missing = [name for name in INVOICE_REQUIRED_FIELDS if not str(deal.get(name) or "").strip()]
-    issues = [InvoiceIssue(name, "missing", f"deal {deal_id}: {name} is empty; an NFS-e needs it",
-                           f"fill in {name} in the CRM; the deal is invoiced on the next run") for name in missing]
+    issues = [
+        InvoiceIssue(
+            name,
+            "missing",
+            f"deal {deal_id}: {name} is empty; an NFS-e needs it",
+            f"fill in {name} in the CRM; the deal is invoiced on the next run",
+        )
+        for name in missing
+    ]
     amount = deal.get("amount")
     if not isinstance(amount, Decimal) or amount <= 0:
-        issues.append(InvoiceIssue("amount", "missing" if amount is None else "not_positive",
-                                   f"deal {deal_id}: amount must be more than zero to be invoiced",
-                                   "correct the deal's amount in the CRM", None if amount is None else str(amount)))
+        issues.append(
+            InvoiceIssue(
+                "amount",
+                "missing" if amount is None else "not_positive",
+                f"deal {deal_id}: amount must be more than zero to be invoiced",
+                "correct the deal's amount in the CRM",
+                None if amount is None else str(amount),
+            )
+        )
     if client_id is None:
-        issues.append(InvoiceIssue("client", "no_client_link", f"deal {deal_id} has no Omie client yet",
-                                   "see the deal's client issues; once its client is linked in Omie the deal is "
-                                   "invoiced on the next run"))
+        issues.append(
+            InvoiceIssue(
+                "client",
+                "no_client_link",
+                f"deal {deal_id} has no Omie client yet",
+                "see the deal's client issues; once its client is linked in Omie the deal is invoiced on the next run",
+            )
+        )
     else:
         issues.extend(omie_client_issues(connection, account, deal_id, client_id))
     service = rates = None
@@ -235,23 +254,41 @@ def prepare_invoice(connection: Any, account: str, deal: Mapping[str, Any], clie
         try:
             service = find_product_service(connection, account, deal["product_code"])
         except ProductServiceError as problem:
-            issues.append(InvoiceIssue("product_code", problem.problem.reason.value,
-                                       f"deal {deal_id}: {problem.problem.message}", _service_fix(problem),
-                                       deal["product_code"]))
+            issues.append(
+                InvoiceIssue(
+                    "product_code",
+                    problem.problem.reason.value,
+                    f"deal {deal_id}: {problem.problem.message}",
+                    _service_fix(problem),
+                    deal["product_code"],
+                )
+            )
     if service is not None:
         rates = rates_in_force(connection, account, service.code, at)
         if rates is None:
-            issues.append(InvoiceIssue("tax_rates", "no_rates_in_force",
-                                       f"deal {deal_id}: service {service.code} has no tax rates in force",
-                                       "run the catalog job (service_catalog, tax_rates) and check the service's "
-                                       "taxes in Omie's catalog", service.code))
+            issues.append(
+                InvoiceIssue(
+                    "tax_rates",
+                    "no_rates_in_force",
+                    f"deal {deal_id}: service {service.code} has no tax rates in force",
+                    "run the catalog job (service_catalog, tax_rates) and check the service's taxes in Omie's catalog",
+                    service.code,
+                )
+            )
         else:
             issues.extend(_rate_rule_issues(deal_id, service, rates))
     if issues:
         return issues
     assert service is not None and rates is not None and client_id is not None and isinstance(amount, Decimal)
-    return PreparedInvoice(deal_id, client_id, service, rates, compute_taxes(amount, rates.rates, rates.regime),
-                           deal.get("description"), deal.get("email"))
+    return PreparedInvoice(
+        deal_id,
+        client_id,
+        service,
+        rates,
+        compute_taxes(amount, rates.rates, rates.regime),
+        deal.get("description"),
+        deal.get("email"),
+    )
 
 
 def _rate_rule_issues(deal_id: str, service: CatalogService, rates: TaxRateVersion) -> list[InvoiceIssue]:
@@ -261,15 +298,23 @@ def _rate_rule_issues(deal_id: str, service: CatalogService, rates: TaxRateVersi
     for tag, tax in BASE_REDUCTION_TAGS.items():
         reduction = _decimal_or_none((service.taxes or {}).get(tag))
         if reduction:
-            broken.append(f"base_reduction ({tag} reduces the {tax.label} base by {reduction} %, which the "
-                          "pipeline's tax rules do not apply)")
+            broken.append(
+                f"base_reduction ({tag} reduces the {tax.label} base by {reduction} %, which the "
+                "pipeline's tax rules do not apply)"
+            )
     if not broken:
         return []
-    return [InvoiceIssue("tax_rates", "rates_break_rules",
-                         f"deal {deal_id}: the tax rates of service {service.code} (version {rates.id}, "
-                         f"{rates.regime}) break: {'; '.join(broken)}",
-                         "correct the service's taxes in Omie's catalog, then run the catalog job (service_catalog, "
-                         "tax_rates); the deal is invoiced on the next run", service.code)]
+    return [
+        InvoiceIssue(
+            "tax_rates",
+            "rates_break_rules",
+            f"deal {deal_id}: the tax rates of service {service.code} (version {rates.id}, "
+            f"{rates.regime}) break: {'; '.join(broken)}",
+            "correct the service's taxes in Omie's catalog, then run the catalog job (service_catalog, "
+            "tax_rates); the deal is invoiced on the next run",
+            service.code,
+        )
+    ]
 
 
 def _decimal_or_none(value: Any) -> Decimal | None:
@@ -327,16 +372,29 @@ def default_claimer() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def issue_invoices(client: OmieClient, store: Store, account: str, *, settings: IssueSettings | None = None,
-                   claimer: str | None = None, clock: Callable[[], datetime] = now_utc) -> IssueSummary:  # fmt: skip
+def issue_invoices(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    *,
+    settings: IssueSettings | None = None,
+    claimer: str | None = None,
+    clock: Callable[[], datetime] = now_utc,
+) -> IssueSummary:
     """Resume unfinished intents, then give every ready deal without an invoice its one invoice."""
     settings = settings or IssueSettings()
     with run_deadline(settings.run_budget.total_seconds() if settings.run_budget is not None else None):
         return _issue(client, store, account, settings, claimer, clock)
 
 
-def _issue(client: OmieClient, store: Store, account: str, settings: IssueSettings, claimer: str | None,
-           clock: Callable[[], datetime]) -> IssueSummary:  # fmt: skip
+def _issue(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    settings: IssueSettings,
+    claimer: str | None,
+    clock: Callable[[], datetime],
+) -> IssueSummary:
     run = _Run(client, store, account, settings, claimer or default_claimer(), clock)
     summary = IssueSummary()
     summary.results.extend(run.resume_unfinished())
@@ -346,10 +404,14 @@ def _issue(client: OmieClient, store: Store, account: str, settings: IssueSettin
     to_send = []
     for item in waiting:
         if _refused_and_unchanged(item, refused):
-            summary.results.append(DealResult(
-                item.deal["deal_id"], Outcome.AWAITING_FIX,
-                "Omie refused its order and neither the deal, its client link, its service map nor its tax rates "
-                "changed since: not sent again (see the deal's invoice issue for the fix)"))
+            summary.results.append(
+                DealResult(
+                    item.deal["deal_id"],
+                    Outcome.AWAITING_FIX,
+                    "Omie refused its order and neither the deal, its client link, its service map nor its tax rates "
+                    "changed since: not sent again (see the deal's invoice issue for the fix)",
+                )
+            )
         else:
             to_send.append(item)
     summary.results.extend(run.issue_new_deals(to_send))
@@ -357,8 +419,13 @@ def _issue(client: OmieClient, store: Store, account: str, settings: IssueSettin
     summary.skipped_records = list(run.skipped_records)
     waiting = tuple(result.deal_id for result in summary.results if result.outcome is Outcome.WAITING)
     with store.begin() as connection:
-        note_waiting(connection, account, WaitingDeals(waiting, dict(run.paused) if waiting else {},
-                                                       max(run.paused_until.values(), default=None), clock()))
+        note_waiting(
+            connection,
+            account,
+            WaitingDeals(
+                waiting, dict(run.paused) if waiting else {}, max(run.paused_until.values(), default=None), clock()
+            ),
+        )
     log.info("account %s: issuing %s", account, {k: v for k, v in summary.counts.items() if v})
     return summary
 
@@ -376,8 +443,15 @@ def _refused_and_unchanged(item: DealToInvoice, refused: Mapping[str, datetime])
 class _Run:
     """One issuing run: the shared context of its per-deal steps."""
 
-    def __init__(self, client: OmieClient, store: Store, account: str, settings: IssueSettings, claimer: str,
-                 clock: Callable[[], datetime]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: OmieClient,
+        store: Store,
+        account: str,
+        settings: IssueSettings,
+        claimer: str,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.client = client
         self.store = store
         self.account = account
@@ -402,8 +476,9 @@ class _Run:
             self._release_deal(deal_of(item))
             return DealResult(deal_of(item), Outcome.FAILED, detail)
 
-    def each(self, items: Collection[Any], step: Callable[[Any], DealResult],
-             deal_of: Callable[[Any], str]) -> list[DealResult]:  # fmt: skip
+    def each(
+        self, items: Collection[Any], step: Callable[[Any], DealResult], deal_of: Callable[[Any], str]
+    ) -> list[DealResult]:
         def guarded(item: Any) -> DealResult:
             return self.guarded(step, item, deal_of)
 
@@ -448,8 +523,11 @@ class _Run:
         with self.store.begin() as connection:
             for intent in intents:
                 release(connection, intent.invoice.id, self.claimer)
-        results.extend(self.each(intents, lambda intent: self.send_new(intent, found, failed),
-                                 lambda intent: intent.invoice.deal_id))
+        results.extend(
+            self.each(
+                intents, lambda intent: self.send_new(intent, found, failed), lambda intent: intent.invoice.deal_id
+            )
+        )
         return results
 
     def look_up_keys(self, intents: list[Invoice]) -> tuple[dict[str, OsRecord], dict[str, Exception]]:
@@ -459,7 +537,7 @@ class _Run:
         failed: dict[str, Exception] = {}
         size = self.client.page_size("ListarOS")
         for start in range(0, len(intents), size):
-            codes = [invoice.idempotency_key for invoice in intents[start:start + size]]
+            codes = [invoice.idempotency_key for invoice in intents[start : start + size]]
             try:
                 for record in self.client.list_os(integration_codes=codes, page_size=size, on_invalid=self._skip):
                     if record.cCodIntOS in codes:
@@ -470,8 +548,9 @@ class _Run:
                 failed.update((code, failure) for code in codes)
         return found, failed
 
-    def send_new(self, intent: _NewIntent, found: Mapping[str, OsRecord],
-                 failed: Mapping[str, Exception]) -> DealResult:  # fmt: skip
+    def send_new(
+        self, intent: _NewIntent, found: Mapping[str, OsRecord], failed: Mapping[str, Exception]
+    ) -> DealResult:
         """Adopt the OS Omie already holds under the key; else send IncluirOS, unless the look-up
         failed or IncluirOS is paused (the unsent intent is dropped and the deal waits)."""
         invoice = intent.invoice
@@ -481,8 +560,9 @@ class _Run:
         if not claimed:
             return DealResult(invoice.deal_id, Outcome.SKIPPED, "another run took this intent over after the look-up")
         if key in found:
-            return self.adopt(invoice, found[key], "found in Omie by key before sending (the store had no record "
-                                                   "of its OS)")
+            return self.adopt(
+                invoice, found[key], "found in Omie by key before sending (the store had no record of its OS)"
+            )
         if key in failed or "IncluirOS" in self.paused:
             with self.store.begin() as connection:
                 delete_unsent_intent(connection, invoice.id, self.claimer)
@@ -490,11 +570,15 @@ class _Run:
             if failure is None:
                 return self.waiting(invoice.deal_id, "IncluirOS", None, "the deal is sent on a later run")
             if isinstance(failure, PAUSES):
-                return self.waiting(invoice.deal_id, "ListarOS", failure,
-                                    "its key is looked up, and the deal sent, on a later run")
+                return self.waiting(
+                    invoice.deal_id, "ListarOS", failure, "its key is looked up, and the deal sent, on a later run"
+                )
             why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
-            return DealResult(invoice.deal_id, Outcome.FAILED,
-                              f"look-up of its key in Omie failed ({why}); nothing sent; the next run looks again")
+            return DealResult(
+                invoice.deal_id,
+                Outcome.FAILED,
+                f"look-up of its key in Omie failed ({why}); nothing sent; the next run looks again",
+            )
         return self.create_os(invoice, intent.order)
 
     def record_intent(self, item: DealToInvoice) -> DealResult | _NewIntent:
@@ -510,13 +594,27 @@ class _Run:
             if not insert_intent(connection, row):
                 return DealResult(deal_id, Outcome.SKIPPED, "another run recorded this deal's invoice first")
             record_invoice_issues(connection, self.account, deal_id, [], now)
-            add_event(connection, self.account, deal_id, now, None, InvoiceStatus.SUBMITTED.value,
-                      f"intent recorded under key {row['idempotency_key']}: gross {prepared.breakdown.gross}, "
-                      f"net {prepared.breakdown.net_receivable}, tax rates version {prepared.rates.id}")
+            add_event(
+                connection,
+                self.account,
+                deal_id,
+                now,
+                None,
+                InvoiceStatus.SUBMITTED.value,
+                f"intent recorded under key {row['idempotency_key']}: gross {prepared.breakdown.gross}, "
+                f"net {prepared.breakdown.net_receivable}, tax rates version {prepared.rates.id}",
+            )
             invoice = get_invoice(connection, self.account, deal_id)
-        facts = OrderFacts(invoice.idempotency_key, prepared.client_id, prepared.service.service_id,
-                           prepared.service.description or prepared.service.code or "", prepared.description,
-                           prepared.email, prepared.breakdown, self.settings.category)
+        facts = OrderFacts(
+            invoice.idempotency_key,
+            prepared.client_id,
+            prepared.service.service_id,
+            prepared.service.description or prepared.service.code or "",
+            prepared.description,
+            prepared.email,
+            prepared.breakdown,
+            self.settings.category,
+        )
         self._say_if_clipped(invoice, facts, now)
         return _NewIntent(invoice, build_order(facts, now.astimezone(SAO_PAULO).date()))
 
@@ -525,8 +623,10 @@ class _Run:
         full, sent = (facts.deal_description or "").strip(), order_description(facts)
         if not full or sent == full:
             return
-        detail = (f"description clipped from {len(full)} to {len(sent)} characters to fit the note's "
-                  f"{NOTE_TEXT_LIMIT} (cDadosAdicNF); the full text stays in the CRM")
+        detail = (
+            f"description clipped from {len(full)} to {len(sent)} characters to fit the note's "
+            f"{NOTE_TEXT_LIMIT} (cDadosAdicNF); the full text stays in the CRM"
+        )
         log.warning("deal %s: %s", invoice.deal_id, detail)
         with self.store.begin() as connection:
             add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
@@ -546,9 +646,12 @@ class _Run:
                     # flight, so the same intent is sent once more.
                     return self.create_os(invoice, order, resend=False)
                 self._release(invoice)
-                return DealResult(invoice.deal_id, Outcome.UNKNOWN,
-                                  f"IncluirOS answer lost ({lost.message}); look-up by key: {lookup.kind}; "
-                                  "the next run looks again before anything is resent")
+                return DealResult(
+                    invoice.deal_id,
+                    Outcome.UNKNOWN,
+                    f"IncluirOS answer lost ({lost.message}); look-up by key: {lookup.kind}; "
+                    "the next run looks again before anything is resent",
+                )
             return self.adopt(invoice, record, "IncluirOS answer lost; found by key")
         except REFUSALS as refusal:
             if names_integration_code(refusal, key):
@@ -557,10 +660,12 @@ class _Run:
         except PAUSES as pause:
             with self.store.begin() as connection:  # Omie took nothing: the row goes, the deal waits under its key
                 delete_unsent_intent(connection, invoice.id, self.claimer)
-            return self.waiting(invoice.deal_id, "IncluirOS", pause,
-                                "Omie took nothing; the deal is sent on a later run")
-        invoice = self.record_os(invoice, created.nCodOS, created.cNumOS,
-                                 f"IncluirOS: OS {created.cNumOS} created (nCodOS {created.nCodOS})")
+            return self.waiting(
+                invoice.deal_id, "IncluirOS", pause, "Omie took nothing; the deal is sent on a later run"
+            )
+        invoice = self.record_os(
+            invoice, created.nCodOS, created.cNumOS, f"IncluirOS: OS {created.cNumOS} created (nCodOS {created.nCodOS})"
+        )
         keep_omie_taxes(self.client, self.store, self.account, invoice.deal_id, key, self.clock)
         return self.bill(invoice)
 
@@ -574,9 +679,12 @@ class _Run:
             return self.refused(invoice, refusal)
         except errors.OmieError as lookup:
             self._release(invoice)
-            return DealResult(invoice.deal_id, Outcome.UNKNOWN,
-                              f"IncluirOS refused ({message}); look-up by key: {lookup.kind}; "
-                              "the next run looks again before anything is resent")
+            return DealResult(
+                invoice.deal_id,
+                Outcome.UNKNOWN,
+                f"IncluirOS refused ({message}); look-up by key: {lookup.kind}; "
+                "the next run looks again before anything is resent",
+            )
         return self.adopt(invoice, record, f"IncluirOS refused naming the key ({message}); found by key")
 
     def refused(self, invoice: Invoice, refusal: errors.OmieError) -> DealResult:
@@ -585,17 +693,37 @@ class _Run:
         now = self.clock()
         with self.store.begin() as connection:
             delete_unsent_intent(connection, invoice.id, self.claimer)
-            add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status,
-                      f"IncluirOS refused by Omie, no OS created; intent dropped: {message}")
-            record_invoice_issues(connection, self.account, invoice.deal_id, [InvoiceIssue(
-                getattr(refusal, "field", None) or "order", REFUSED_BY_OMIE,
-                f"deal {invoice.deal_id}: Omie refused the service order: {message}", fix_for(message))], now)
+            add_event(
+                connection,
+                self.account,
+                invoice.deal_id,
+                now,
+                invoice.status,
+                invoice.status,
+                f"IncluirOS refused by Omie, no OS created; intent dropped: {message}",
+            )
+            record_invoice_issues(
+                connection,
+                self.account,
+                invoice.deal_id,
+                [
+                    InvoiceIssue(
+                        getattr(refusal, "field", None) or "order",
+                        REFUSED_BY_OMIE,
+                        f"deal {invoice.deal_id}: Omie refused the service order: {message}",
+                        fix_for(message),
+                    )
+                ],
+                now,
+            )
         return DealResult(invoice.deal_id, Outcome.REFUSED, message)
 
     def record_os(self, invoice: Invoice, os_id: int, os_number: str, detail: str) -> Invoice:
         now = self.clock()
         with self.store.begin() as connection:
-            if not update_claimed(connection, invoice.id, self.claimer, {"omie_os_id": os_id, "os_number": os_number or None}):
+            if not update_claimed(
+                connection, invoice.id, self.claimer, {"omie_os_id": os_id, "os_number": os_number or None}
+            ):
                 raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
             add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
             return get_invoice_by_id(connection, invoice.id)
@@ -624,15 +752,21 @@ class _Run:
                 record = self.client.get_os(nCodOS=os_id)
             except errors.OmieError as lookup:
                 self._release(invoice)
-                return DealResult(invoice.deal_id, Outcome.UNKNOWN,
-                                  f"FaturarOS answer lost ({lost.message}); look-up: {lookup.kind}; the next run "
-                                  "looks the OS up before invoicing it")
+                return DealResult(
+                    invoice.deal_id,
+                    Outcome.UNKNOWN,
+                    f"FaturarOS answer lost ({lost.message}); look-up: {lookup.kind}; the next run "
+                    "looks the OS up before invoicing it",
+                )
             if from_os_record(record).status is None:
                 if lost.answered and resend:  # Omie answered and did not invoice it: bill it once more
                     return self.bill(invoice, resend=False)
                 self._release(invoice)
-                return DealResult(invoice.deal_id, Outcome.UNKNOWN,
-                                  "FaturarOS answer lost and the OS is not invoiced yet; the next run looks again")
+                return DealResult(
+                    invoice.deal_id,
+                    Outcome.UNKNOWN,
+                    "FaturarOS answer lost and the OS is not invoiced yet; the next run looks again",
+                )
             return self.settle_invoiced(invoice, "FaturarOS answer lost; Omie shows the OS invoiced")
         except REFUSALS as refusal:
             if _already_invoiced(refusal):
@@ -640,11 +774,19 @@ class _Run:
             return self.to_error(invoice, "FaturarOS", refusal)
         now = self.clock()
         with self.store.begin() as connection:
-            if not update_claimed(connection, invoice.id, self.claimer,
-                                  {"submitted_at": now, "claimed_by": None, "claimed_at": None}):
+            if not update_claimed(
+                connection, invoice.id, self.claimer, {"submitted_at": now, "claimed_by": None, "claimed_at": None}
+            ):
                 raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
-            add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status,
-                      "FaturarOS accepted: the RPS goes to the prefeitura")
+            add_event(
+                connection,
+                self.account,
+                invoice.deal_id,
+                now,
+                invoice.status,
+                invoice.status,
+                "FaturarOS accepted: the RPS goes to the prefeitura",
+            )
         return DealResult(invoice.deal_id, Outcome.SUBMITTED, f"OS {invoice.os_number} invoiced")
 
     def to_error(self, invoice: Invoice, step: str, refusal: errors.OmieError) -> DealResult:
@@ -654,22 +796,33 @@ class _Run:
             current = get_invoice_by_id(connection, invoice.id)
             if current is None or current.claimed_by != self.claimer:
                 raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
-            change_status(connection, current, InvoiceStatus.ERROR.value, now, f"{step} refused: {message}",
-                          {"last_error": f"{step}: {message}", "fix": fix_for(message), "claimed_by": None,
-                           "claimed_at": None})
+            change_status(
+                connection,
+                current,
+                InvoiceStatus.ERROR.value,
+                now,
+                f"{step} refused: {message}",
+                {"last_error": f"{step}: {message}", "fix": fix_for(message), "claimed_by": None, "claimed_at": None},
+            )
         return DealResult(invoice.deal_id, Outcome.ERROR, f"{step}: {message}")
 
     def adopt(self, invoice: Invoice, record: OsRecord, how: str) -> DealResult:
         """Take over an OS Omie already holds under the key; invoice it only if it is not yet."""
         if record.cCodIntOS and record.cCodIntOS != invoice.idempotency_key:
-            raise RuntimeError(f"Omie returned OS {record.nCodOS} with key {record.cCodIntOS!r} "
-                               f"for key {invoice.idempotency_key!r}")
+            raise RuntimeError(
+                f"Omie returned OS {record.nCodOS} with key {record.cCodIntOS!r} for key {invoice.idempotency_key!r}"
+            )
         if invoice.omie_os_id is None:
-            invoice = self.record_os(invoice, record.nCodOS, record.Cabecalho.cNumOS,
-                                     f"{how}: adopted OS {record.Cabecalho.cNumOS} (nCodOS {record.nCodOS})")
+            invoice = self.record_os(
+                invoice,
+                record.nCodOS,
+                record.Cabecalho.cNumOS,
+                f"{how}: adopted OS {record.Cabecalho.cNumOS} (nCodOS {record.nCodOS})",
+            )
         if record.ServicosPrestados:  # the OS as Omie holds it is at hand: its computed taxes cost no call
-            keep_omie_taxes(self.client, self.store, self.account, invoice.deal_id, invoice.idempotency_key,
-                            self.clock, record)
+            keep_omie_taxes(
+                self.client, self.store, self.account, invoice.deal_id, invoice.idempotency_key, self.clock, record
+            )
         if from_os_record(record).status is None:
             return self.bill(invoice)
         return self.settle_invoiced(invoice, f"{how}: the OS is already invoiced or cancelled in Omie")
@@ -681,8 +834,11 @@ class _Run:
             allowed = reserve_check(connection, invoice.id, self.clock(), interval)
         if not allowed:
             self._release(invoice)
-            return DealResult(invoice.deal_id, Outcome.UNKNOWN,
-                              f"{how}; its status is read on the next run (Omie was asked about it moments ago)")
+            return DealResult(
+                invoice.deal_id,
+                Outcome.UNKNOWN,
+                f"{how}; its status is read on the next run (Omie was asked about it moments ago)",
+            )
         detail = self.client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, documents=True)
         observation = from_status_detail(detail)
         now = self.clock()
@@ -706,8 +862,11 @@ class _Run:
     def resume_unfinished(self) -> list[DealResult]:
         now = self.clock()
         with self.store.begin() as connection:
-            mine = [invoice for invoice in resumable_intents(connection, self.account)
-                    if claim(connection, invoice.id, self.claimer, now, self.settings.claim_lease)]
+            mine = [
+                invoice
+                for invoice in resumable_intents(connection, self.account)
+                if claim(connection, invoice.id, self.claimer, now, self.settings.claim_lease)
+            ]
         if not mine:
             return []
         try:
@@ -717,8 +876,12 @@ class _Run:
             log.warning("account %s: look-up of %d unfinished intents failed: %s", self.account, len(mine), why)
             for invoice in mine:
                 self._release(invoice)
-            return [DealResult(invoice.deal_id, Outcome.UNKNOWN, f"look-up in Omie failed ({why}); "
-                               "the next run looks again") for invoice in mine]
+            return [
+                DealResult(
+                    invoice.deal_id, Outcome.UNKNOWN, f"look-up in Omie failed ({why}); the next run looks again"
+                )
+                for invoice in mine
+            ]
         by_code = {record.cCodIntOS: record for record in records if record.cCodIntOS}
         by_id = {record.nCodOS: record for record in records if record.nCodOS is not None}
 
@@ -742,11 +905,14 @@ class _Run:
         records: list[OsRecord] = []
         batch = max(1, self.settings.lookup_batch)
         for start in range(0, len(intents), batch):
-            chunk = intents[start:start + batch]
+            chunk = intents[start : start + batch]
             codes = [invoice.idempotency_key for invoice in chunk if invoice.omie_os_id is None]
             ids = [invoice.omie_os_id for invoice in chunk if invoice.omie_os_id is not None]
-            records.extend(self.client.list_os(integration_codes=codes, os_ids=ids, page_size=max(batch, 50),
-                                               on_invalid=self._skip))
+            records.extend(
+                self.client.list_os(
+                    integration_codes=codes, os_ids=ids, page_size=max(batch, 50), on_invalid=self._skip
+                )
+            )
         return records
 
     def _skip(self, record: InvalidRecord) -> None:
@@ -760,9 +926,16 @@ class _Run:
         with self.store.begin() as connection:
             if not delete_unsent_intent(connection, invoice.id, self.claimer):
                 raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
-            add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status,
-                      f"Omie holds no OS under key {invoice.idempotency_key}: the earlier attempt never reached "
-                      "it; the deal is sent again")
+            add_event(
+                connection,
+                self.account,
+                invoice.deal_id,
+                now,
+                invoice.status,
+                invoice.status,
+                f"Omie holds no OS under key {invoice.idempotency_key}: the earlier attempt never reached "
+                "it; the deal is sent again",
+            )
         return DealResult(invoice.deal_id, Outcome.RESTARTED, "Omie had no OS under the key")
 
 

@@ -18,8 +18,11 @@ class CallCounter:
 
     def calls(self) -> dict[str, int]:
         now = _calls(self._client.metrics())
-        return {method: count - self._start.get(method, 0) for method, count in sorted(now.items())
-                if count - self._start.get(method, 0)}
+        return {
+            method: count - self._start.get(method, 0)
+            for method, count in sorted(now.items())
+            if count - self._start.get(method, 0)
+        }
 
 
 def _calls(metrics: dict[str, dict[str, Any]]) -> dict[str, int]:

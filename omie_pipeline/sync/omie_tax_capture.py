@@ -22,8 +22,15 @@ from omie_pipeline.sync.omie_taxes import figures_from_os
 log = logging.getLogger("omie_pipeline.invoices")
 
 
-def keep_omie_taxes(client: OmieClient, store: Store, account: str, deal_id: str, key: str,
-                    clock: Callable[[], datetime], record: OsRecord | None = None) -> bool:  # fmt: skip
+def keep_omie_taxes(
+    client: OmieClient,
+    store: Store,
+    account: str,
+    deal_id: str,
+    key: str,
+    clock: Callable[[], datetime],
+    record: OsRecord | None = None,
+) -> bool:
     """Store the taxes Omie computed for the deal's OS (read by its key unless `record` is at hand).
 
     True when they were stored; False when Omie could not be read (logged, nothing else changes).
@@ -32,8 +39,13 @@ def keep_omie_taxes(client: OmieClient, store: Store, account: str, deal_id: str
         figures = figures_from_os(record if record is not None else client.get_os(cCodIntOS=key))
     except (errors.OmieError, ValueError) as failure:
         why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
-        log.warning("account %s, deal %s: Omie's computed taxes not read (%s); the status refresh reads them "
-                    "from the listed note", account, deal_id, why)
+        log.warning(
+            "account %s, deal %s: Omie's computed taxes not read (%s); the status refresh reads them "
+            "from the listed note",
+            account,
+            deal_id,
+            why,
+        )
         return False
     with store.begin() as connection:
         record_omie_taxes(connection, account, deal_id, figures, clock())

@@ -12,14 +12,34 @@ from omie_pipeline.domain.omie_taxes import OmieTaxFigures
 from omie_pipeline.omie.models import NfseRecord, OsRecord
 
 # Tax name -> the amount tag in an OS item's `impostos`.
-OS_AMOUNT_TAGS = {"iss": "nValorISS", "pis": "nValorPIS", "cofins": "nValorCOFINS", "csll": "nValorCSLL",
-                  "ir": "nValorIRRF", "inss": "nValorINSS"}
+OS_AMOUNT_TAGS = {
+    "iss": "nValorISS",
+    "pis": "nValorPIS",
+    "cofins": "nValorCOFINS",
+    "csll": "nValorCSLL",
+    "ir": "nValorIRRF",
+    "inss": "nValorINSS",
+}
 # Tax name -> the tag in ListarNFSEs `Valores`.
-NFSE_AMOUNT_TAGS = {"iss": "nValorISS", "pis": "nValorPIS", "cofins": "nValorCOFINS", "csll": "nValorCSLL",
-                    "ir": "nValorIR", "inss": "nValorINSS"}
+NFSE_AMOUNT_TAGS = {
+    "iss": "nValorISS",
+    "pis": "nValorPIS",
+    "cofins": "nValorCOFINS",
+    "csll": "nValorCSLL",
+    "ir": "nValorIR",
+    "inss": "nValorINSS",
+}
 # The IBS/CBS fields of the 2026 reform an OS item may carry (the reduction names are unconfirmed, §15).
-REFORM_TAGS = ("cCST", "cClassTrib", "nAliqIbsUf", "nAliqIbsMun", "nAliqCbs",
-               "nPercReducaoIbsUf", "nPercReducaoIbsMun", "nPercReducaoCbs")
+REFORM_TAGS = (
+    "cCST",
+    "cClassTrib",
+    "nAliqIbsUf",
+    "nAliqIbsMun",
+    "nAliqCbs",
+    "nPercReducaoIbsUf",
+    "nPercReducaoIbsMun",
+    "nPercReducaoCbs",
+)
 
 
 def _sum(values: list[Decimal | None]) -> Decimal | None:

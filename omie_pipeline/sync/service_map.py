@@ -63,7 +63,9 @@ def read_service_map(path: str | Path) -> ServiceMap:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ServiceMapError(f"service map {path} does not exist; create it or set OMIE_PIPELINE_SERVICE_MAP") from None
+        raise ServiceMapError(
+            f"service map {path} does not exist; create it or set OMIE_PIPELINE_SERVICE_MAP"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ServiceMapError(f"service map {path} cannot be read: {error}") from None
     return parse_service_map(text, path)
@@ -80,7 +82,8 @@ def parse_service_map(text: str, path: str | Path = "<service map>") -> ServiceM
         return result
     if not isinstance(root, yaml.MappingNode):
         raise ServiceMapError(
-            f"service map {path} must be lines of PRODUCT_CODE: SERVICE_CODE, not a {_node_kind(root)} (line {_line(root)})"
+            f"service map {path} must be lines of PRODUCT_CODE: SERVICE_CODE, "
+            f"not a {_node_kind(root)} (line {_line(root)})"
         )
 
     seen_on: dict[str, list[int]] = {}
@@ -102,9 +105,13 @@ def parse_service_map(text: str, path: str | Path = "<service map>") -> ServiceM
     for product, lines in seen_on.items():
         if len(lines) > 1:
             listed = ", ".join(str(number) for number in lines)
-            result.problems.append(MapProblem(
-                lines[-1], product, f"written {len(lines)} times (lines {listed}); keep one line, none of them is loaded"
-            ))  # fmt: skip
+            result.problems.append(
+                MapProblem(
+                    lines[-1],
+                    product,
+                    f"written {len(lines)} times (lines {listed}); keep one line, none of them is loaded",
+                )
+            )
             candidates.pop(product, None)
     result.entries = dict(sorted(candidates.items()))
     result.problems.sort(key=lambda problem: problem.line)

@@ -42,10 +42,25 @@ REGIME_NAMES = {
     "lucro real": Regime.LUCRO_REAL,
 }
 # Catalog `impostos` field -> TaxRates field (note the catalog writes IR, not IRRF).
-RATE_TAGS = {"nAliqISS": "iss", "nAliqPIS": "pis", "nAliqCOFINS": "cofins", "nAliqCSLL": "csll", "nAliqIR": "ir",
-             "nAliqINSS": "inss", "nAliqIbsUf": "ibs_uf", "nAliqIbsMun": "ibs_mun", "nAliqCbs": "cbs"}
-RETENTION_TAGS = {"cRetISS": "retain_iss", "cRetPIS": "retain_pis", "cRetCOFINS": "retain_cofins",
-                  "cRetCSLL": "retain_csll", "cRetIR": "retain_ir", "cRetINSS": "retain_inss"}
+RATE_TAGS = {
+    "nAliqISS": "iss",
+    "nAliqPIS": "pis",
+    "nAliqCOFINS": "cofins",
+    "nAliqCSLL": "csll",
+    "nAliqIR": "ir",
+    "nAliqINSS": "inss",
+    "nAliqIbsUf": "ibs_uf",
+    "nAliqIbsMun": "ibs_mun",
+    "nAliqCbs": "cbs",
+}
+RETENTION_TAGS = {
+    "cRetISS": "retain_iss",
+    "cRetPIS": "retain_pis",
+    "cRetCOFINS": "retain_cofins",
+    "cRetCSLL": "retain_csll",
+    "cRetIR": "retain_ir",
+    "cRetINSS": "retain_inss",
+}
 # Base reductions change the amounts, but the tax rules compute on the full value: a service with
 # one would be invoiced with taxes that differ from Omie's, so it is reported instead.
 BASE_REDUCTION_TAGS = {"nRedBaseINSS": Tax.INSS, "nRedBasePIS": Tax.PIS, "nRedBaseCOFINS": Tax.COFINS}
@@ -107,11 +122,15 @@ CONFIRM_REGIME = (
 
 def _why_unreadable(raw_regime: str, raw_simples: str) -> str:
     if raw_regime:
-        return (f"regime_tributario {raw_regime!r} is not a regime's name, and Omie does not document its codes, "
-                "so the regime cannot be read from it")
+        return (
+            f"regime_tributario {raw_regime!r} is not a regime's name, and Omie does not document its codes, "
+            "so the regime cannot be read from it"
+        )
     return "regime_tributario is empty" + (
         " and optante_simples_nacional is N, so Lucro Presumido and Lucro Real cannot be told apart"
-        if raw_simples == "N" else " and optante_simples_nacional is not set")
+        if raw_simples == "N"
+        else " and optante_simples_nacional is not set"
+    )
 
 
 def _regime_from_name(text: str) -> Regime | None:
@@ -237,8 +256,9 @@ def sync_tax_rates(
 
     with store.begin() as connection:
         lock_account_versions(connection, account)
-        summary = TaxRatesSync(regime=regime, company=record_company_profile(
-            connection, account, company_profile(company, regime), now))  # fmt: skip
+        summary = TaxRatesSync(
+            regime=regime, company=record_company_profile(connection, account, company_profile(company, regime), now)
+        )
         for code, rates in sorted(wanted.items()):
             change = record_rates(connection, account, code, regime, rates, now)
             if change is not None:
@@ -275,8 +295,10 @@ class MissingRates:
     products: tuple[str, ...]
 
     def __str__(self) -> str:
-        return (f"service {self.service_code} ({', '.join(self.products)}) has no tax rates in force; "
-                "check that it is in Omie's catalog with readable rates and run tax_rates")
+        return (
+            f"service {self.service_code} ({', '.join(self.products)}) has no tax rates in force; "
+            "check that it is in Omie's catalog with readable rates and run tax_rates"
+        )
 
 
 def rate_rule_violations(store: Store, account: str) -> list[RateRuleViolation]:
@@ -314,11 +336,17 @@ def _base_reductions(service: CatalogService, products: tuple[str, ...]) -> list
         except RateFieldError:
             continue  # unreadable rates already leave the service without a version in force
         if reduction:
-            found.append(RateRuleViolation(
-                service.code or "", "base_reduction", tax.label,
-                f"{tag} reduces the {tax.label} base by {reduction} %, which the pipeline's tax rules do not apply; "
-                "remove the reduction in Omie or invoice this service by hand", products,
-            ))  # fmt: skip
+            found.append(
+                RateRuleViolation(
+                    service.code or "",
+                    "base_reduction",
+                    tax.label,
+                    f"{tag} reduces the {tax.label} base by {reduction} %, "
+                    "which the pipeline's tax rules do not apply; "
+                    "remove the reduction in Omie or invoice this service by hand",
+                    products,
+                )
+            )
     return found
 
 

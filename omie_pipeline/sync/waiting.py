@@ -34,10 +34,19 @@ class WaitingDeals:
 
 def note_waiting(connection: sa.Connection, account: str, waiting: WaitingDeals) -> None:
     """Replace the note of the account's last issuing run (an empty one when no deal waits)."""
-    sync_state.set_value(connection, account, WAITING_KEY, json.dumps({
-        "deal_ids": list(waiting.deal_ids), "reasons": waiting.reasons,
-        "until": waiting.until.isoformat() if waiting.until else None, "noted_at": waiting.noted_at.isoformat(),
-    }))  # fmt: skip
+    sync_state.set_value(
+        connection,
+        account,
+        WAITING_KEY,
+        json.dumps(
+            {
+                "deal_ids": list(waiting.deal_ids),
+                "reasons": waiting.reasons,
+                "until": waiting.until.isoformat() if waiting.until else None,
+                "noted_at": waiting.noted_at.isoformat(),
+            }
+        ),
+    )
 
 
 def read_waiting(connection: sa.Connection, account: str) -> WaitingDeals | None:
@@ -48,6 +57,9 @@ def read_waiting(connection: sa.Connection, account: str) -> WaitingDeals | None
     data = json.loads(value)
     if not data["deal_ids"]:
         return None
-    return WaitingDeals(tuple(data["deal_ids"]), dict(data["reasons"]),
-                        datetime.fromisoformat(data["until"]) if data["until"] else None,
-                        datetime.fromisoformat(data["noted_at"]))
+    return WaitingDeals(
+        tuple(data["deal_ids"]),
+        dict(data["reasons"]),
+        datetime.fromisoformat(data["until"]) if data["until"] else None,
+        datetime.fromisoformat(data["noted_at"]),
+    )

@@ -10,21 +10,21 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 import sqlalchemy as sa
 
 from omie_pipeline.store import Store
 from omie_pipeline.store.alerts import AlertRecord
 from omie_pipeline.store.tables import alerts_sent, deals, invoices
 
-NOW = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)  # 15:00 in São Paulo
+NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # 15:00 in São Paulo
 CPF = "529.982.247-25"
 CPF_DIGITS = "52998224725"
 MASKED_CPF = "***.982.247-**"
@@ -74,7 +74,7 @@ class Receiver:
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
             behaviour = receiver.record(body) if self.path.endswith(receiver.token) else "fail"
@@ -129,25 +129,66 @@ def webhook(make_receiver) -> Receiver:
     return make_receiver("hooks")
 
 
-def place_invoice(store: Store, deal_id: str, status: str, *, account: str = "acme",
-                  changed_at: datetime, submitted_at: datetime | None = None, last_error: str | None = None,
-                  fix: str | None = None, document: str | None = CPF, os_id: int | None = 4711,
-                  client_name: str = "Maria Souza") -> None:
+def place_invoice(
+    store: Store,
+    deal_id: str,
+    status: str,
+    *,
+    account: str = "acme",
+    changed_at: datetime,
+    submitted_at: datetime | None = None,
+    last_error: str | None = None,
+    fix: str | None = None,
+    document: str | None = CPF,
+    os_id: int | None = 4711,
+    client_name: str = "Maria Souza",
+) -> None:
     """An invoice (and its deal) as the pipeline would have left it."""
     with store.begin() as connection:
-        connection.execute(deals.insert().values(
-            account=account, deal_id=deal_id, status="won", amount=Decimal("1500.00"), legal_name=client_name,
-            document=document, is_valid=True, pulled_at=changed_at - timedelta(hours=1)))
-        connection.execute(invoices.insert().values(
-            account=account, deal_id=deal_id, idempotency_key=f"{account}-{deal_id}", status=status,
-            gross_amount=Decimal("1500.00"), net_amount=Decimal("1425.00"), omie_os_id=os_id,
-            os_number=str(os_id) if os_id else None, rps_status="002" if status == "processing" else None,
-            last_error=last_error, fix=fix, created_at=changed_at - timedelta(minutes=1),
-            submitted_at=submitted_at, status_changed_at=changed_at))
+        connection.execute(
+            deals.insert().values(
+                account=account,
+                deal_id=deal_id,
+                status="won",
+                amount=Decimal("1500.00"),
+                legal_name=client_name,
+                document=document,
+                is_valid=True,
+                pulled_at=changed_at - timedelta(hours=1),
+            )
+        )
+        connection.execute(
+            invoices.insert().values(
+                account=account,
+                deal_id=deal_id,
+                idempotency_key=f"{account}-{deal_id}",
+                status=status,
+                gross_amount=Decimal("1500.00"),
+                net_amount=Decimal("1425.00"),
+                omie_os_id=os_id,
+                os_number=str(os_id) if os_id else None,
+                rps_status="002" if status == "processing" else None,
+                last_error=last_error,
+                fix=fix,
+                created_at=changed_at - timedelta(minutes=1),
+                submitted_at=submitted_at,
+                status_changed_at=changed_at,
+            )
+        )
 
 
-def set_status(store: Store, deal_id: str, status: str, changed_at: datetime, *, account: str = "acme",
-               last_error: str | None = None) -> None:
+def set_status(
+    store: Store,
+    deal_id: str,
+    status: str,
+    changed_at: datetime,
+    *,
+    account: str = "acme",
+    last_error: str | None = None,
+) -> None:
     with store.begin() as connection:
-        connection.execute(invoices.update().where(invoices.c.account == account, invoices.c.deal_id == deal_id)
-                           .values(status=status, status_changed_at=changed_at, last_error=last_error))
+        connection.execute(
+            invoices.update()
+            .where(invoices.c.account == account, invoices.c.deal_id == deal_id)
+            .values(status=status, status_changed_at=changed_at, last_error=last_error)
+        )

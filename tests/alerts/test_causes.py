@@ -7,22 +7,25 @@ import pytest
 from omie_pipeline.alerts.causes import KNOWN_CAUSES, UNKNOWN_CAUSE, cause_for, run_cause_for
 
 
-@pytest.mark.parametrize(("message", "code"), [
-    ("E0116 Município do tomador não corresponde ao CEP informado.", "missing_address"),
-    ("Endereço do tomador incompleto: informe o logradouro", "missing_address"),
-    ("Missing address for the service taker", "missing_address"),
-    ("E0310 Código de tributação nacional inexistente.", "unknown_service_code"),
-    ("Item da lista de serviço não permitido para o município", "unknown_service_code"),
-    ("Unknown service code 01.07", "unknown_service_code"),
-    ("CPF do tomador inválido", "invalid_document"),
-    ("E0150 Inscrição municipal do tomador inválida.", "invalid_document"),
-    ("Invalid document for the taxpayer", "invalid_document"),
-    ("Webservice da prefeitura indisponível. Tente novamente mais tarde.", "prefeitura_unavailable"),
-    ("Prefeitura service unavailable (HTTP 503)", "prefeitura_unavailable"),
-    ("Certificado digital vencido em 01/11/2026", "certificate"),
-    ("The digital certificate was not accepted", "certificate"),
-    ("CERTIFICADO DIGITAL INVÁLIDO PARA O CNPJ 11.222.333/0001-81", "certificate"),
-])
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("E0116 Município do tomador não corresponde ao CEP informado.", "missing_address"),
+        ("Endereço do tomador incompleto: informe o logradouro", "missing_address"),
+        ("Missing address for the service taker", "missing_address"),
+        ("E0310 Código de tributação nacional inexistente.", "unknown_service_code"),
+        ("Item da lista de serviço não permitido para o município", "unknown_service_code"),
+        ("Unknown service code 01.07", "unknown_service_code"),
+        ("CPF do tomador inválido", "invalid_document"),
+        ("E0150 Inscrição municipal do tomador inválida.", "invalid_document"),
+        ("Invalid document for the taxpayer", "invalid_document"),
+        ("Webservice da prefeitura indisponível. Tente novamente mais tarde.", "prefeitura_unavailable"),
+        ("Prefeitura service unavailable (HTTP 503)", "prefeitura_unavailable"),
+        ("Certificado digital vencido em 01/11/2026", "certificate"),
+        ("The digital certificate was not accepted", "certificate"),
+        ("CERTIFICADO DIGITAL INVÁLIDO PARA O CNPJ 11.222.333/0001-81", "certificate"),
+    ],
+)
 def test_known_causes_are_recognised_in_both_languages(message: str, code: str) -> None:
     assert cause_for(message).code == code
 
@@ -41,19 +44,31 @@ def test_anything_else_gets_the_general_fix(message) -> None:
 
 def test_every_known_cause_has_a_fix_in_plain_words() -> None:
     codes = [cause.code for cause in KNOWN_CAUSES]
-    assert set(codes) >= {"invalid_document", "missing_address", "unknown_service_code", "prefeitura_unavailable",
-                          "certificate"}
+    assert set(codes) >= {
+        "invalid_document",
+        "missing_address",
+        "unknown_service_code",
+        "prefeitura_unavailable",
+        "certificate",
+    }
     assert len(codes) == len(set(codes))
     for cause in KNOWN_CAUSES:
         assert cause.fix and cause.cause and cause.keywords
 
 
-@pytest.mark.parametrize(("error_class", "message", "code"), [
-    ("AuthenticationError", "A chave de acesso não está preenchida ou não é válida.", "credentials"),
-    ("OmieError", "ERROR: API bloqueada por consumo indevido. Tente novamente em 1800 segundos.", "account_blocked"),
-    ("SettingsError", "invalid configuration: OMIE_BASE_URL: must be an http(s) URL", "configuration"),
-    ("OperationalError", "could not connect to server: Connection refused", "state_store"),
-])
+@pytest.mark.parametrize(
+    ("error_class", "message", "code"),
+    [
+        ("AuthenticationError", "A chave de acesso não está preenchida ou não é válida.", "credentials"),
+        (
+            "OmieError",
+            "ERROR: API bloqueada por consumo indevido. Tente novamente em 1800 segundos.",
+            "account_blocked",
+        ),
+        ("SettingsError", "invalid configuration: OMIE_BASE_URL: must be an http(s) URL", "configuration"),
+        ("OperationalError", "could not connect to server: Connection refused", "state_store"),
+    ],
+)
 def test_run_failures_get_a_first_check(error_class: str, message: str, code: str) -> None:
     assert run_cause_for(error_class, message).code == code
 

@@ -16,9 +16,17 @@ from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW
 
 
 def _alert(deal_id: str = "D-1"):
-    facts = InvoiceFacts(account="acme", deal_id=deal_id, status="processing", since=NOW - timedelta(minutes=40),
-                         status_changed_at=NOW - timedelta(minutes=40), submitted_at=NOW - timedelta(minutes=40),
-                         omie_os_id=1, client_name="Maria <Souza> & Filhos", client_document=CPF)
+    facts = InvoiceFacts(
+        account="acme",
+        deal_id=deal_id,
+        status="processing",
+        since=NOW - timedelta(minutes=40),
+        status_changed_at=NOW - timedelta(minutes=40),
+        submitted_at=NOW - timedelta(minutes=40),
+        omie_os_id=1,
+        client_name="Maria <Souza> & Filhos",
+        client_document=CPF,
+    )
     return stuck_alert(facts, 1, timedelta(minutes=30), NOW)
 
 

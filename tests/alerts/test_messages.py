@@ -8,27 +8,54 @@ from decimal import Decimal
 import pytest
 
 from omie_pipeline.alerts.messages import (
-    InvoiceFacts, RunFailureFacts, failed_alert, run_failure_alert, stuck_alert, stuck_level,
+    InvoiceFacts,
+    RunFailureFacts,
+    failed_alert,
+    run_failure_alert,
+    stuck_alert,
+    stuck_level,
 )
 from omie_pipeline.alerts.model import Alert
 from omie_pipeline.alerts.text import format_duration, scrub
+
 from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW
 
 THRESHOLD = timedelta(minutes=30)
 
 
 def _facts(**changes) -> InvoiceFacts:
-    values = dict(account="acme", deal_id="D-1", status="processing", since=NOW - timedelta(minutes=65),
-                  status_changed_at=NOW - timedelta(minutes=50), submitted_at=NOW - timedelta(minutes=65),
-                  omie_os_id=4711, os_number="000123", rps_status="002", gross_amount=Decimal("1234.50"),
-                  client_name="Maria Souza", client_document=CPF, last_checked_at=NOW - timedelta(minutes=3))
+    values = dict(
+        account="acme",
+        deal_id="D-1",
+        status="processing",
+        since=NOW - timedelta(minutes=65),
+        status_changed_at=NOW - timedelta(minutes=50),
+        submitted_at=NOW - timedelta(minutes=65),
+        omie_os_id=4711,
+        os_number="000123",
+        rps_status="002",
+        gross_amount=Decimal("1234.50"),
+        client_name="Maria Souza",
+        client_document=CPF,
+        last_checked_at=NOW - timedelta(minutes=3),
+    )
     values.update(changes)
     return InvoiceFacts(**values)
 
 
-@pytest.mark.parametrize(("minutes", "level"), [
-    (0, 0), (29.99, 0), (30, 1), (59.99, 1), (60, 2), (119.99, 2), (120, 3), (1000, 3),
-])
+@pytest.mark.parametrize(
+    ("minutes", "level"),
+    [
+        (0, 0),
+        (29.99, 0),
+        (30, 1),
+        (59.99, 1),
+        (60, 2),
+        (119.99, 2),
+        (120, 3),
+        (1000, 3),
+    ],
+)
 def test_levels_start_exactly_at_1x_2x_and_4x_the_threshold(minutes: float, level: int) -> None:
     assert stuck_level(timedelta(minutes=minutes), THRESHOLD) == level
 
@@ -43,17 +70,25 @@ def test_a_stuck_alert_says_what_which_since_when_what_to_check_and_the_commands
     assert f"Maria Souza, {MASKED_CPF}" in text
     assert "OS 000123" in text and "RPS status 002" in text and "R$ 1.234,50" in text
     assert "Last checked in Omie: 20/11/2026 14:57" in text
-    for topic in ("Prefeitura delays or downtime", "credentials", "blocked account", "service code",
-                  "client's data"):
+    for topic in ("Prefeitura delays or downtime", "credentials", "blocked account", "service code", "client's data"):
         assert topic in text
-    assert alert.commands == ("omie-pipeline invoices show D-1", "omie-pipeline invoices wait D-1",
-                              'omie-pipeline invoices cancel D-1 --reason "..."')
+    assert alert.commands == (
+        "omie-pipeline invoices show D-1",
+        "omie-pipeline invoices wait D-1",
+        'omie-pipeline invoices cancel D-1 --reason "..."',
+    )
     assert CPF not in text and CPF_DIGITS not in text
 
 
 def test_an_intent_that_never_reached_omie_points_at_the_send_not_the_prefeitura() -> None:
-    facts = _facts(status="submitted", submitted_at=None, omie_os_id=None, os_number=None, rps_status=None,
-                   since=NOW - timedelta(minutes=31))
+    facts = _facts(
+        status="submitted",
+        submitted_at=None,
+        omie_os_id=None,
+        os_number=None,
+        rps_status=None,
+        since=NOW - timedelta(minutes=31),
+    )
     alert = stuck_alert(facts, 1, THRESHOLD, NOW)
     assert "not yet accepted by Omie" in alert.summary
     assert "no OS in Omie yet" in alert.text
@@ -64,14 +99,18 @@ def test_the_last_level_suggests_escalating_or_cancelling() -> None:
     assert not any("4x" in step for step in stuck_alert(_facts(), 2, THRESHOLD, NOW).next_steps)
     last = stuck_alert(_facts(since=NOW - timedelta(hours=3)), 3, THRESHOLD, NOW, home_account="acme")
     assert "the last reminder" in last.summary
-    assert any("contact the prefeitura or Omie support" in step and "invoices cancel D-1" in step
-               for step in last.next_steps)
+    assert any(
+        "contact the prefeitura or Omie support" in step and "invoices cancel D-1" in step for step in last.next_steps
+    )
 
 
 def test_a_failed_alert_quotes_omie_with_cpfs_masked_and_gives_the_cause_and_fix() -> None:
     message = f"E0116 Município do tomador não corresponde ao CEP informado (tomador CPF {CPF})."
-    alert = failed_alert(_facts(status="error", status_changed_at=NOW - timedelta(minutes=5), last_error=message),
-                         NOW, home_account="acme")
+    alert = failed_alert(
+        _facts(status="error", status_changed_at=NOW - timedelta(minutes=5), last_error=message),
+        NOW,
+        home_account="acme",
+    )
     assert alert.key == "failed:D-1:20261120T175500Z"
     assert "missing address" in alert.subject
     assert "Município do tomador não corresponde ao CEP informado" in alert.summary
@@ -87,8 +126,15 @@ def test_a_failed_alert_quotes_omie_with_cpfs_masked_and_gives_the_cause_and_fix
 def test_an_unknown_refusal_uses_the_stored_correction_else_the_general_fix() -> None:
     facts = _facts(status="error", status_changed_at=NOW, last_error="E0604 Alíquota de ISS para regime especial")
     assert "read Omie's message" in failed_alert(facts, NOW).next_steps[0]
-    with_fix = failed_alert(_facts(status="error", status_changed_at=NOW, last_error="E0604 Alíquota de ISS",
-                                   stored_fix="remove the ISS rate from the service"), NOW)
+    with_fix = failed_alert(
+        _facts(
+            status="error",
+            status_changed_at=NOW,
+            last_error="E0604 Alíquota de ISS",
+            stored_fix="remove the ISS rate from the service",
+        ),
+        NOW,
+    )
     assert with_fix.next_steps[0] == "Fix: remove the ISS rate from the service."
 
 
@@ -98,20 +144,32 @@ def test_a_deal_id_with_spaces_is_quoted_in_commands() -> None:
 
 
 def test_commands_for_another_account_name_it() -> None:
-    alert = failed_alert(_facts(status="error", status_changed_at=NOW, last_error="CEP inválido"), NOW,
-                         home_account="main")
-    assert alert.commands == ("omie-pipeline invoices show D-1 --account acme",
-                              "omie-pipeline invoices wait D-1 --account acme",
-                              'omie-pipeline invoices cancel D-1 --account acme --reason "..."')
+    alert = failed_alert(
+        _facts(status="error", status_changed_at=NOW, last_error="CEP inválido"), NOW, home_account="main"
+    )
+    assert alert.commands == (
+        "omie-pipeline invoices show D-1 --account acme",
+        "omie-pipeline invoices wait D-1 --account acme",
+        'omie-pipeline invoices cancel D-1 --account acme --reason "..."',
+    )
     assert "`omie-pipeline invoices wait D-1 --account acme`" in alert.next_steps[0]
 
 
 def _run_facts(**changes) -> RunFailureFacts:
-    values = dict(run_id="r-2", root_run_id="r-1", job_name="emission_job", account="acme", partition_key="acme",
-                  step_key="nfse_invoices", error_class="AuthenticationError",
-                  error_message="A chave de acesso não está preenchida ou não é válida.", failed_at=NOW,
-                  started_at=NOW - timedelta(minutes=2), retry_number=1,
-                  run_url="http://dagster.example:3000/runs/r-2")
+    values = dict(
+        run_id="r-2",
+        root_run_id="r-1",
+        job_name="emission_job",
+        account="acme",
+        partition_key="acme",
+        step_key="nfse_invoices",
+        error_class="AuthenticationError",
+        error_message="A chave de acesso não está preenchida ou não é válida.",
+        failed_at=NOW,
+        started_at=NOW - timedelta(minutes=2),
+        retry_number=1,
+        run_url="http://dagster.example:3000/runs/r-2",
+    )
     values.update(changes)
     return RunFailureFacts(**values)
 
@@ -128,10 +186,11 @@ def test_a_run_failure_alert_names_job_step_error_and_links_the_run() -> None:
 
 
 def test_a_run_error_is_scrubbed_of_secrets_cpfs_and_url_passwords() -> None:
-    message = (f"boom for {CPF} with secret s3cr3t-value at postgresql://omie:pgpass@db:5432/x "
-               "and https://hooks.slack.com/services/T1/B2/XYZ and https://h.example/x?token=abc123")
-    alert = run_failure_alert(_run_facts(error_class="RuntimeError", error_message=message),
-                              secrets=["s3cr3t-value"])
+    message = (
+        f"boom for {CPF} with secret s3cr3t-value at postgresql://omie:pgpass@db:5432/x "
+        "and https://hooks.slack.com/services/T1/B2/XYZ and https://h.example/x?token=abc123"
+    )
+    alert = run_failure_alert(_run_facts(error_class="RuntimeError", error_message=message), secrets=["s3cr3t-value"])
     for leaked in (CPF, "s3cr3t-value", "pgpass", "hooks.slack.com", "abc123"):
         assert leaked not in alert.to_json()
     assert "postgresql://omie:***@db:5432/x" in alert.text
@@ -144,10 +203,15 @@ def test_an_alert_survives_its_json_record_unchanged() -> None:
     assert Alert.from_json(stuck.to_json()) == stuck
 
 
-@pytest.mark.parametrize(("length", "text"), [
-    (timedelta(seconds=59), "0 min"), (timedelta(minutes=45), "45 min"), (timedelta(minutes=125), "2 h 05 min"),
-    (timedelta(days=3, hours=4, minutes=10), "3 d 4 h"),
-])
+@pytest.mark.parametrize(
+    ("length", "text"),
+    [
+        (timedelta(seconds=59), "0 min"),
+        (timedelta(minutes=45), "45 min"),
+        (timedelta(minutes=125), "2 h 05 min"),
+        (timedelta(days=3, hours=4, minutes=10), "3 d 4 h"),
+    ],
+)
 def test_durations_read_naturally(length: timedelta, text: str) -> None:
     assert format_duration(length) == text
 

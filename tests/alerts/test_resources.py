@@ -12,13 +12,17 @@ from .conftest import NOW
 
 
 def test_configured_webhooks_are_channels_and_secrets_never_shown() -> None:
-    resource = AlertsResource(slack_webhook_url="https://hooks.slack.com/services/T1/B2/slack-token",
-                              webhook_url="https://alerts.example/hook?token=webhook-token",
-                              dagster_ui_url="https://dagster.example/")
+    resource = AlertsResource(
+        slack_webhook_url="https://hooks.slack.com/services/T1/B2/slack-token",
+        webhook_url="https://alerts.example/hook?token=webhook-token",
+        dagster_ui_url="https://dagster.example/",
+    )
     assert [channel.name for channel in resource.channels()] == ["log", "slack", "webhook"]
     assert resource.ui_url() == "https://dagster.example"
-    assert {"https://hooks.slack.com/services/T1/B2/slack-token",
-            "https://alerts.example/hook?token=webhook-token"} <= set(resource.secrets())
+    assert {
+        "https://hooks.slack.com/services/T1/B2/slack-token",
+        "https://alerts.example/hook?token=webhook-token",
+    } <= set(resource.secrets())
     assert "token" not in repr(resource.channels())
 
 

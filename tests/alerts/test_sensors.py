@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Iterator
 
 import dagster as dg
 import pytest
@@ -13,7 +13,12 @@ from dagster._core.test_utils import create_run_for_test
 
 from omie_pipeline.defs.resources import AlertsResource, OmieResource, PipelineResource, StoreResource
 from omie_pipeline.defs.sensors import (
-    REFRESH_DEALS_TAG, REFRESH_JOB_NAME, alert_redelivery, failed_invoices, refresh_deals_tag, stuck_invoices,
+    REFRESH_DEALS_TAG,
+    REFRESH_JOB_NAME,
+    alert_redelivery,
+    failed_invoices,
+    refresh_deals_tag,
+    stuck_invoices,
     sync_run_failures,
 )
 from omie_pipeline.store import Store
@@ -33,12 +38,21 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 def _resources(store: Store, *receivers, at=NOW, app_secret: str = "", **alert_fields) -> dict[str, object]:
     urls = {("slack_webhook_url" if "/services/" in r.url else "webhook_url"): r.url for r in receivers}
-    fields = {"evaluate_at": at.isoformat(), "dagster_ui_url": UI_URL,
-              "retry_pause_seconds": 0, "read_timeout_seconds": 1.0, **urls, **alert_fields}
+    fields = {
+        "evaluate_at": at.isoformat(),
+        "dagster_ui_url": UI_URL,
+        "retry_pause_seconds": 0,
+        "read_timeout_seconds": 1.0,
+        **urls,
+        **alert_fields,
+    }
     alerts = AlertsResource(**fields)
-    return {"store": StoreResource(db_url=store.url), "alerts": alerts,
-            "pipeline": PipelineResource(account="acme", stuck_after_minutes=30),
-            "omie": OmieResource(app_secret=app_secret)}
+    return {
+        "store": StoreResource(db_url=store.url),
+        "alerts": alerts,
+        "pipeline": PipelineResource(account="acme", stuck_after_minutes=30),
+        "omie": OmieResource(app_secret=app_secret),
+    }
 
 
 def _evaluate(sensor, instance: dg.DagsterInstance, resources: dict[str, object]):
@@ -85,8 +99,9 @@ def test_escalation_levels_and_no_repeat_across_evaluations(store: Store, instan
 
 def test_no_refresh_request_while_one_is_queued_or_running(store: Store, instance, webhook) -> None:
     _stuck(store, "D-1", 31)
-    create_run_for_test(instance, job_name=REFRESH_JOB_NAME, status=dg.DagsterRunStatus.STARTED,
-                        tags={"dagster/partition": "acme"})
+    create_run_for_test(
+        instance, job_name=REFRESH_JOB_NAME, status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": "acme"}
+    )
     result = _evaluate(stuck_invoices, instance, _resources(store, webhook))
     assert isinstance(result, dg.SkipReason)
     assert "already queued or running" in result.skip_message and "1 new alert" in result.skip_message
@@ -115,20 +130,32 @@ def test_a_restarted_daemon_sends_nothing_twice(store: Store, webhook, slack, tm
 
 
 def test_idle_sensors_skip_with_a_reason(store: Store, instance) -> None:
-    for sensor, reason in ((stuck_invoices, "no invoice in submitted/processing past the threshold"),
-                           (failed_invoices, "no invoice newly in error"),
-                           (alert_redelivery, "every alert reached every channel")):
+    for sensor, reason in (
+        (stuck_invoices, "no invoice in submitted/processing past the threshold"),
+        (failed_invoices, "no invoice newly in error"),
+        (alert_redelivery, "every alert reached every channel"),
+    ):
         result = _evaluate(sensor, instance, _resources(store))
         assert isinstance(result, dg.SkipReason) and result.skip_message == reason
 
 
-def test_failed_invoices_alert_with_omies_message_and_the_fix(store: Store, instance, webhook, slack,
-                                                              caplog) -> None:
+def test_failed_invoices_alert_with_omies_message_and_the_fix(store: Store, instance, webhook, slack, caplog) -> None:
     caplog.set_level(logging.INFO)
-    place_invoice(store, "E-1", "error", changed_at=NOW - timedelta(minutes=4),
-                  last_error=f"E0310 Código de tributação nacional inexistente. Tomador CPF {CPF}")
-    place_invoice(store, "E-2", "error", changed_at=NOW - timedelta(minutes=2), document="11222333000181",
-                  last_error="Webservice da prefeitura indisponível")
+    place_invoice(
+        store,
+        "E-1",
+        "error",
+        changed_at=NOW - timedelta(minutes=4),
+        last_error=f"E0310 Código de tributação nacional inexistente. Tomador CPF {CPF}",
+    )
+    place_invoice(
+        store,
+        "E-2",
+        "error",
+        changed_at=NOW - timedelta(minutes=2),
+        document="11222333000181",
+        last_error="Webservice da prefeitura indisponível",
+    )
     result = _evaluate(failed_invoices, instance, _resources(store, webhook, slack))
     assert result.skip_message == "2 failed-invoice alert(s) sent, no run to request"
     first, second = webhook.delivered
@@ -139,13 +166,16 @@ def test_failed_invoices_alert_with_omies_message_and_the_fix(store: Store, inst
     assert {"label": "Client", "value": "Maria Souza, 11.222.333/0001-81"} in second["facts"]
     assert "omie-pipeline invoices wait E-2" in second["commands"]
     assert [body["text"] for body in slack.delivered] == [first["subject"], second["subject"]]
-    assert _evaluate(failed_invoices, instance, _resources(store, webhook, slack)).skip_message == \
-        "no invoice newly in error"
+    assert (
+        _evaluate(failed_invoices, instance, _resources(store, webhook, slack)).skip_message
+        == "no invoice newly in error"
+    )
     _assert_no_secret_or_cpf(store, [webhook, slack], caplog.text)
 
 
-def test_a_failing_and_a_hanging_receiver_do_not_break_the_sensor_and_are_retried(store: Store, instance, webhook,
-                                                                                  slack, caplog) -> None:
+def test_a_failing_and_a_hanging_receiver_do_not_break_the_sensor_and_are_retried(
+    store: Store, instance, webhook, slack, caplog
+) -> None:
     caplog.set_level(logging.INFO)
     _stuck(store, "D-1", 35)
     _stuck(store, "D-2", 36)
@@ -178,6 +208,7 @@ def test_refresh_deals_tag_is_cut_at_a_deal_boundary() -> None:
 
 # --- run failures --------------------------------------------------------------------------------
 
+
 class PushFailed(Exception):
     pass
 
@@ -199,18 +230,24 @@ def emission_job() -> None:
 
 def _alert_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, resources: dict[str, object]) -> None:
     failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
-    with dg.build_run_status_sensor_context(sensor_name="sync_run_failures", dagster_instance=instance,
-                                            dagster_run=run, dagster_event=failure[0].event_log_entry.dagster_event,
-                                            resources=resources) as context:
+    with dg.build_run_status_sensor_context(
+        sensor_name="sync_run_failures",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=failure[0].event_log_entry.dagster_event,
+        resources=resources,
+    ) as context:
         sync_run_failures(context)
 
 
-def test_a_failed_run_alerts_once_with_job_step_error_and_link(store: Store, webhook, slack, monkeypatch, tmp_path,
-                                                               caplog) -> None:
+def test_a_failed_run_alerts_once_with_job_step_error_and_link(
+    store: Store, webhook, slack, monkeypatch, tmp_path, caplog
+) -> None:
     caplog.set_level(logging.INFO)
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        result = emission_job.execute_in_process(instance=instance, raise_on_error=False,
-                                                 tags={"dagster/partition": "acme"})
+        result = emission_job.execute_in_process(
+            instance=instance, raise_on_error=False, tags={"dagster/partition": "acme"}
+        )
         assert not result.success
         run = result.dagster_run
         resources = _resources(store, webhook, slack, app_secret=APP_SECRET)
@@ -219,8 +256,12 @@ def test_a_failed_run_alerts_once_with_job_step_error_and_link(store: Store, web
         [body] = webhook.delivered
         assert body["kind"] == "run_failed" and body["key"] == f"run_failed:{run.run_id}"
         assert body["run_url"] == f"{UI_URL}/runs/{run.run_id}"
-        assert body["extra"] == {"job": "emission_job", "step": "push_invoices", "run_id": run.run_id,
-                                 "cause": "credentials"}
+        assert body["extra"] == {
+            "job": "emission_job",
+            "step": "push_invoices",
+            "run_id": run.run_id,
+            "cause": "credentials",
+        }
         error = dict((f["label"], f["value"]) for f in body["facts"])["Error"]
         assert error.startswith("PushFailed: Omie refused 3 invoices for ***.982.247-**: app_secret=***")
         assert [b["type"] for b in slack.delivered[0]["blocks"]].count("actions") == 1
@@ -228,8 +269,11 @@ def test_a_failed_run_alerts_once_with_job_step_error_and_link(store: Store, web
 
         # The same root failure, evaluated again (a sensor restart) or retried, does not alert again.
         _alert_run_failure(instance, run, resources)
-        retry = dg.execute_job(dg.reconstructable(emission_job), instance,
-                               reexecution_options=dg.ReexecutionOptions.from_failure(run.run_id, instance))
+        retry = dg.execute_job(
+            dg.reconstructable(emission_job),
+            instance,
+            reexecution_options=dg.ReexecutionOptions.from_failure(run.run_id, instance),
+        )
         assert not retry.success and retry.dagster_run.root_run_id == run.run_id
         _alert_run_failure(instance, retry.dagster_run, resources)
         assert len(webhook.requests) == 1 and len(slack.requests) == 1
@@ -259,8 +303,9 @@ def invoice_wait_job() -> None:
     wait_for_nfse()
 
 
-def test_a_failure_raised_on_purpose_is_quoted_whole_without_dagsters_class_path(store: Store, webhook,
-                                                                                  tmp_path) -> None:
+def test_a_failure_raised_on_purpose_is_quoted_whole_without_dagsters_class_path(
+    store: Store, webhook, tmp_path
+) -> None:
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         run = invoice_wait_job.execute_in_process(instance=instance, raise_on_error=False).dagster_run
         _alert_run_failure(instance, run, _resources(store, webhook))
@@ -270,8 +315,9 @@ def test_a_failure_raised_on_purpose_is_quoted_whole_without_dagsters_class_path
     assert facts["Step"] == "wait_for_nfse" and facts["Account"] == "acme"  # no partition: the home account
 
 
-def test_the_stuck_sensor_in_the_project_definitions_requests_a_valid_refresh_run(store: Store, webhook, instance,
-                                                                                 monkeypatch) -> None:
+def test_the_stuck_sensor_in_the_project_definitions_requests_a_valid_refresh_run(
+    store: Store, webhook, instance, monkeypatch
+) -> None:
     from omie_pipeline.definitions import build_definitions
     from omie_pipeline.domain.timeutil import now_utc
     from omie_pipeline.settings import load_settings
@@ -285,9 +331,12 @@ def test_the_stuck_sensor_in_the_project_definitions_requests_a_valid_refresh_ru
     defs = build_definitions(load_settings())
     sensor = defs.resolve_sensor_def("stuck_invoices")
     # As the daemon does: the definitions' resources, and the instance to resolve the account partition.
-    with dg.partition_loading_context(dynamic_partitions_store=instance), \
-            dg.build_sensor_context(instance=instance, definitions=defs, sensor_name="stuck_invoices",
-                                    resources=dict(defs.resources)) as context:
+    with (
+        dg.partition_loading_context(dynamic_partitions_store=instance),
+        dg.build_sensor_context(
+            instance=instance, definitions=defs, sensor_name="stuck_invoices", resources=dict(defs.resources)
+        ) as context,
+    ):
         result = sensor.evaluate_tick(context)
     [request] = result.run_requests
     assert sensor.job_name == REFRESH_JOB_NAME and request.partition_key == "acme"

@@ -41,11 +41,17 @@ def _records(store: Store) -> list[alert_store.AlertRecord]:
 def test_threshold_edges_pick_the_level_from_the_right_clock(store: Store, webhook) -> None:
     minutes = {"under": 29.99, "at": 30, "under-2x": 59.99, "at-2x": 60, "at-4x": 120}
     for deal_id, age in minutes.items():
-        place_invoice(store, deal_id, "processing", changed_at=NOW - timedelta(minutes=age),
-                      submitted_at=NOW - timedelta(minutes=age))
+        place_invoice(
+            store,
+            deal_id,
+            "processing",
+            changed_at=NOW - timedelta(minutes=age),
+            submitted_at=NOW - timedelta(minutes=age),
+        )
     # The clock is submitted_at: entering processing later does not restart it.
-    place_invoice(store, "moved-on", "processing", changed_at=NOW - timedelta(minutes=5),
-                  submitted_at=NOW - timedelta(minutes=31))
+    place_invoice(
+        store, "moved-on", "processing", changed_at=NOW - timedelta(minutes=5), submitted_at=NOW - timedelta(minutes=31)
+    )
     # An intent never sent: its clock is status_changed_at.
     place_invoice(store, "unsent", "submitted", changed_at=NOW - timedelta(minutes=30), os_id=None)
     for final in ("issued", "error", "cancelled"):
@@ -79,12 +85,19 @@ def test_an_invoice_found_late_gets_only_its_current_level(store: Store, webhook
 
 def test_nothing_is_sent_twice_across_evaluations_and_a_restart(store: Store, webhook, slack) -> None:
     for n in range(3):
-        place_invoice(store, f"D-{n}", "processing", changed_at=NOW - timedelta(minutes=40),
-                      submitted_at=NOW - timedelta(minutes=40))
+        place_invoice(
+            store,
+            f"D-{n}",
+            "processing",
+            changed_at=NOW - timedelta(minutes=40),
+            submitted_at=NOW - timedelta(minutes=40),
+        )
     place_invoice(store, "E-1", "error", changed_at=NOW - timedelta(minutes=2), last_error="Certificado vencido")
     assert len(check_stuck_invoices(store, _round(webhook, slack), THRESHOLD, NOW).new_alerts) == 3
     assert len(check_failed_invoices(store, _round(webhook, slack), NOW)) == 1
-    assert len(check_stuck_invoices(store, _round(webhook, slack), THRESHOLD, NOW + timedelta(minutes=1)).new_alerts) == 0
+    assert (
+        len(check_stuck_invoices(store, _round(webhook, slack), THRESHOLD, NOW + timedelta(minutes=1)).new_alerts) == 0
+    )
     assert check_failed_invoices(store, _round(webhook, slack), NOW + timedelta(minutes=1)) == []
 
     restarted = Store(store.url)  # a new process: nothing but the database is shared
@@ -96,22 +109,42 @@ def test_nothing_is_sent_twice_across_evaluations_and_a_restart(store: Store, we
     finally:
         restarted.dispose()
     assert len(webhook.requests) == 4 and len(slack.requests) == 4
-    assert all(sorted(record.delivered_channels) == ["log", "slack", "webhook"] and record.pending_channels == []
-               and record.attempts == 1 for record in _records(store))
+    assert all(
+        sorted(record.delivered_channels) == ["log", "slack", "webhook"]
+        and record.pending_channels == []
+        and record.attempts == 1
+        for record in _records(store)
+    )
 
 
 def test_an_alert_recorded_before_a_crash_is_delivered_once_by_the_retry(store: Store, webhook) -> None:
-    place_invoice(store, "D-1", "processing", changed_at=NOW - timedelta(minutes=40),
-                  submitted_at=NOW - timedelta(minutes=40))
+    place_invoice(
+        store, "D-1", "processing", changed_at=NOW - timedelta(minutes=40), submitted_at=NOW - timedelta(minutes=40)
+    )
     crashed = DeliveryRound([LogChannel(), WebhookChannel(webhook.url)], FAST)
     # The process dies after recording the alert and before sending it: the record has every channel pending.
-    facts = InvoiceFacts(account="acme", deal_id="D-1", status="processing", since=NOW - timedelta(minutes=40),
-                         status_changed_at=NOW - timedelta(minutes=40), submitted_at=NOW - timedelta(minutes=40))
+    facts = InvoiceFacts(
+        account="acme",
+        deal_id="D-1",
+        status="processing",
+        since=NOW - timedelta(minutes=40),
+        status_changed_at=NOW - timedelta(minutes=40),
+        submitted_at=NOW - timedelta(minutes=40),
+    )
     alert = stuck_alert(facts, 1, THRESHOLD, NOW)
     with store.begin() as connection:
-        assert alert_store.record_alert(connection, account="acme", alert_key=alert.key, kind="stuck", level=1,
-                                        subject=alert.subject, body=alert.to_json(),
-                                        channels=crashed.channel_names, created_at=NOW, claimed=True)
+        assert alert_store.record_alert(
+            connection,
+            account="acme",
+            alert_key=alert.key,
+            kind="stuck",
+            level=1,
+            subject=alert.subject,
+            body=alert.to_json(),
+            channels=crashed.channel_names,
+            created_at=NOW,
+            claimed=True,
+        )
     assert check_stuck_invoices(store, _round(webhook), THRESHOLD, NOW).new_alerts == []
     assert redeliver_pending(store, _round(webhook), NOW + timedelta(seconds=30)).delivered == []  # too young
     assert redeliver_pending(store, _round(webhook), NOW + timedelta(minutes=3)).delivered == [alert.key]
@@ -119,11 +152,13 @@ def test_an_alert_recorded_before_a_crash_is_delivered_once_by_the_retry(store: 
     assert [body["key"] for body in webhook.delivered] == [alert.key]
 
 
-def test_a_failing_receiver_keeps_the_alert_pending_and_a_later_round_delivers_it(store: Store, webhook,
-                                                                                  caplog) -> None:
+def test_a_failing_receiver_keeps_the_alert_pending_and_a_later_round_delivers_it(
+    store: Store, webhook, caplog
+) -> None:
     caplog.set_level(logging.INFO)
-    place_invoice(store, "D-1", "error", changed_at=NOW - timedelta(minutes=1),
-                  last_error=f"CPF do tomador {CPF} inválido")
+    place_invoice(
+        store, "D-1", "error", changed_at=NOW - timedelta(minutes=1), last_error=f"CPF do tomador {CPF} inválido"
+    )
     webhook.mode = "fail"
     [alert] = check_failed_invoices(store, _round(webhook), NOW)
     [record] = _records(store)
@@ -155,8 +190,13 @@ def test_a_receiver_that_never_recovers_is_given_up_after_the_last_attempt(store
 
 def test_a_hanging_receiver_does_not_hold_up_the_evaluation(store: Store, webhook, slack) -> None:
     for n in range(4):
-        place_invoice(store, f"D-{n}", "processing", changed_at=NOW - timedelta(minutes=31),
-                      submitted_at=NOW - timedelta(minutes=31))
+        place_invoice(
+            store,
+            f"D-{n}",
+            "processing",
+            changed_at=NOW - timedelta(minutes=31),
+            submitted_at=NOW - timedelta(minutes=31),
+        )
     webhook.mode, webhook.hang_seconds = "hang", 2.0
     started = time.monotonic()
     report = check_stuck_invoices(store, _round(webhook, slack, read_timeout=0.3), THRESHOLD, NOW)
@@ -186,13 +226,21 @@ def test_a_re_failure_after_a_fix_alerts_again(store: Store, webhook) -> None:
 def test_old_errors_beyond_the_lookback_do_not_alert(store: Store, webhook) -> None:
     place_invoice(store, "old", "error", changed_at=NOW - timedelta(days=8), last_error="CEP inválido")
     place_invoice(store, "new", "error", changed_at=NOW - timedelta(days=6), last_error="CEP inválido")
-    assert [a.deal_id for a in check_failed_invoices(store, _round(webhook), NOW, lookback=timedelta(days=7))] == ["new"]
+    assert [a.deal_id for a in check_failed_invoices(store, _round(webhook), NOW, lookback=timedelta(days=7))] == [
+        "new"
+    ]
 
 
 def test_accounts_are_alerted_separately(store: Store, webhook) -> None:
     for account in ("acme", "beta"):
-        place_invoice(store, "D-1", "processing", account=account, changed_at=NOW - timedelta(minutes=45),
-                      submitted_at=NOW - timedelta(minutes=45))
+        place_invoice(
+            store,
+            "D-1",
+            "processing",
+            account=account,
+            changed_at=NOW - timedelta(minutes=45),
+            submitted_at=NOW - timedelta(minutes=45),
+        )
     report = check_stuck_invoices(store, _round(webhook), THRESHOLD, NOW)
     assert sorted(report.accounts) == ["acme", "beta"]
     assert _keys(store, "acme") == _keys(store, "beta") and len(_keys(store, "acme")) == 1
@@ -200,14 +248,32 @@ def test_accounts_are_alerted_separately(store: Store, webhook) -> None:
 
 def test_only_one_evaluator_wins_a_delivery_attempt(store: Store) -> None:
     with store.begin() as connection:
-        alert_id = alert_store.record_alert(connection, account="acme", alert_key="k", kind="stuck", level=1,
-                                            subject="s", body="{}", channels=["log"], created_at=NOW)
+        alert_id = alert_store.record_alert(
+            connection,
+            account="acme",
+            alert_key="k",
+            kind="stuck",
+            level=1,
+            subject="s",
+            body="{}",
+            channels=["log"],
+            created_at=NOW,
+        )
     with store.begin() as connection:
         assert alert_store.claim_delivery(connection, alert_id, 0)
     with store.begin() as connection:
         assert not alert_store.claim_delivery(connection, alert_id, 0)
-        assert not alert_store.record_alert(connection, account="acme", alert_key="k", kind="stuck", level=1,
-                                            subject="again", body="{}", channels=["log"], created_at=NOW)
+        assert not alert_store.record_alert(
+            connection,
+            account="acme",
+            alert_key="k",
+            kind="stuck",
+            level=1,
+            subject="again",
+            body="{}",
+            channels=["log"],
+            created_at=NOW,
+        )
 
 
 def test_a_channel_removed_from_the_configuration_is_dropped_from_pending(store: Store, webhook) -> None:
@@ -230,8 +296,13 @@ def _assert_nothing_leaked(store: Store, receiver, log_text: str) -> None:
 
 def test_once_the_time_budget_is_spent_new_alerts_wait_for_the_next_evaluation(store: Store, webhook) -> None:
     for n in range(3):
-        place_invoice(store, f"D-{n}", "processing", changed_at=NOW - timedelta(minutes=40),
-                      submitted_at=NOW - timedelta(minutes=40))
+        place_invoice(
+            store,
+            f"D-{n}",
+            "processing",
+            changed_at=NOW - timedelta(minutes=40),
+            submitted_at=NOW - timedelta(minutes=40),
+        )
     spent = DeliveryRound([LogChannel(), WebhookChannel(webhook.url)], DeliveryPolicy(round_budget_seconds=0))
     report = check_stuck_invoices(store, spent, THRESHOLD, NOW)
     assert report.new_alerts == [] and report.deferred == 3 and _keys(store) == []

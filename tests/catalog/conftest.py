@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +35,41 @@ def client(sim: Simulator) -> Iterator[OmieClient]:
 
 def add_deals(store: Store, *rows: tuple[str, str | None, bool], account: str = ACCOUNT) -> None:
     """Closed deals as (deal_id, product_code, is_valid)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with store.begin() as connection:
-        connection.execute(sa.insert(deals), [
-            {"account": account, "deal_id": deal_id, "status": "won", "product_code": product, "is_valid": valid,
-             "amount": "1000.00", "pulled_at": now}
-            for deal_id, product, valid in rows
-        ])
+        connection.execute(
+            sa.insert(deals),
+            [
+                {
+                    "account": account,
+                    "deal_id": deal_id,
+                    "status": "won",
+                    "product_code": product,
+                    "is_valid": valid,
+                    "amount": "1000.00",
+                    "pulled_at": now,
+                }
+                for deal_id, product, valid in rows
+            ],
+        )
 
 
 def add_invoice(store: Store, deal_id: str, status: str, account: str = ACCOUNT) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with store.begin() as connection:
-        connection.execute(sa.insert(invoices), {
-            "account": account, "deal_id": deal_id, "idempotency_key": f"{account}-{deal_id}", "status": status,
-            "gross_amount": "1000.00", "net_amount": "1000.00", "created_at": now, "status_changed_at": now,
-        })
+        connection.execute(
+            sa.insert(invoices),
+            {
+                "account": account,
+                "deal_id": deal_id,
+                "idempotency_key": f"{account}-{deal_id}",
+                "status": status,
+                "gross_amount": "1000.00",
+                "net_amount": "1000.00",
+                "created_at": now,
+                "status_changed_at": now,
+            },
+        )
 
 
 def write_map(folder: Path, text: str, name: str = "service_map.yaml") -> Path:

@@ -24,8 +24,13 @@ def run_catalog(sim, db_url: str):
     """Materialise both assets and every check for ACCOUNT; returns the Dagster result."""
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     resources = {
-        "omie": OmieResource(base_url=sim.base_url, app_key=sim.config.app_key, app_secret=sim.config.app_secret,
-                             window_seconds=1.0, redundant_seconds=0.0),
+        "omie": OmieResource(
+            base_url=sim.base_url,
+            app_key=sim.config.app_key,
+            app_secret=sim.config.app_secret,
+            window_seconds=1.0,
+            redundant_seconds=0.0,
+        ),
         "store": StoreResource(db_url=db_url),
     }
     with dg.instance_for_test() as instance:
@@ -33,8 +38,13 @@ def run_catalog(sim, db_url: str):
 
         def run(service_map: Path = SHIPPED_MAP, tax_regime: str = "lucro_presumido") -> dg.ExecuteInProcessResult:
             pipeline = PipelineResource(account=ACCOUNT, service_map=str(service_map), tax_regime=tax_regime)
-            return dg.materialize([*CATALOG_ASSETS, *CATALOG_CHECKS], partition_key=ACCOUNT, instance=instance,
-                                  resources={**resources, "pipeline": pipeline}, raise_on_error=False)
+            return dg.materialize(
+                [*CATALOG_ASSETS, *CATALOG_CHECKS],
+                partition_key=ACCOUNT,
+                instance=instance,
+                resources={**resources, "pipeline": pipeline},
+                raise_on_error=False,
+            )
 
         yield run
 
@@ -61,8 +71,12 @@ def test_catalog_and_rates_load_and_every_check_passes_for_mapped_products(run_c
 
     assert result.success
     checks = _checks(result)
-    assert set(checks) == {"service_map_file_valid", "closed_deal_products_invoiceable", "tax_rates_follow_rules",
-                           "mapped_services_have_rates"}
+    assert set(checks) == {
+        "service_map_file_valid",
+        "closed_deal_products_invoiceable",
+        "tax_rates_follow_rules",
+        "mapped_services_have_rates",
+    }
     assert all(check.passed for check in checks.values())
     catalog = _metadata(result, "service_catalog")
     assert (catalog["dagster/row_count"], catalog["listing"], catalog["products_mapped"]) == (7, "full", 5)
@@ -70,10 +84,17 @@ def test_catalog_and_rates_load_and_every_check_passes_for_mapped_products(run_c
     assert (rates["regime"], rates["versions_opened"], rates["versions_closed"]) == ("lucro_presumido", 7, 0)
 
 
-def test_unmapped_and_inactive_products_fail_the_check_by_name_without_failing_the_run(run_catalog, store_of, tmp_path) -> None:
+def test_unmapped_and_inactive_products_fail_the_check_by_name_without_failing_the_run(
+    run_catalog, store_of, tmp_path
+) -> None:
     service_map = write_map(tmp_path, "CONSULTORIA: SRV001\nHOSPEDAGEM: SRV007\n")
-    add_deals(store_of, ("d1", "CONSULTORIA", True), ("d2", "HOSPEDAGEM", True), ("d3", "LEGADO-X", True),
-              ("d4", "LEGADO-X", True))
+    add_deals(
+        store_of,
+        ("d1", "CONSULTORIA", True),
+        ("d2", "HOSPEDAGEM", True),
+        ("d3", "LEGADO-X", True),
+        ("d4", "LEGADO-X", True),
+    )
     result = run_catalog(service_map)
 
     assert result.success  # one deal's product never fails the run: the deals wait as issues
@@ -146,5 +167,9 @@ def test_the_projects_definitions_hold_the_catalog_assets_and_checks() -> None:
     graph = defs.resolve_asset_graph()
     assert {dg.AssetKey("service_catalog"), dg.AssetKey("tax_rates")} <= set(graph.get_all_asset_keys())
     check_names = {key.name for key in graph.asset_check_keys}
-    assert {"closed_deal_products_invoiceable", "tax_rates_follow_rules", "mapped_services_have_rates",
-            "service_map_file_valid"} <= check_names
+    assert {
+        "closed_deal_products_invoiceable",
+        "tax_rates_follow_rules",
+        "mapped_services_have_rates",
+        "service_map_file_valid",
+    } <= check_names

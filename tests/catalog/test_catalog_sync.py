@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,24 +18,29 @@ from omie_pipeline.sync.tax_rates import (
     services_without_rates,
     sync_tax_rates,
 )
-
 from support.simulated_omie import client_for, regime_of
 
 from .conftest import ACCOUNT, add_deals, service_record
 
-DEMO_MAP = {"CONSULTORIA": "SRV001", "IMPLANTACAO": "SRV002", "SUPORTE": "SRV003", "TREINAMENTO": "SRV004",
-            "LIMPEZA": "SRV005"}
+DEMO_MAP = {
+    "CONSULTORIA": "SRV001",
+    "IMPLANTACAO": "SRV002",
+    "SUPORTE": "SRV003",
+    "TREINAMENTO": "SRV004",
+    "LIMPEZA": "SRV005",
+}
 
 
 def _map(store, entries=DEMO_MAP) -> None:
     with store.begin() as connection:
-        replace_service_map(connection, ACCOUNT, entries, datetime.now(timezone.utc))
+        replace_service_map(connection, ACCOUNT, entries, datetime.now(UTC))
 
 
 def _sync(client, store, **options):
     regime = regime_of(options.pop("sim")) if "sim" in options else Regime.LUCRO_PRESUMIDO
-    return sync_catalog(client, store, ACCOUNT, **options), sync_tax_rates(client, store, ACCOUNT,
-                                                                            confirmed_regime=regime)
+    return sync_catalog(client, store, ACCOUNT, **options), sync_tax_rates(
+        client, store, ACCOUNT, confirmed_regime=regime
+    )
 
 
 def test_first_load_lists_every_service_with_its_fields_and_rates(sim, client, store) -> None:
@@ -49,8 +54,12 @@ def test_first_load_lists_every_service_with_its_fields_and_rates(sim, client, s
     omie = service_record(sim, "SRV001")
     consulting = services["SRV001"]
     assert (consulting.service_id, consulting.integration_code) == (omie["intListar"]["nCodServ"], "SRV-CONSULTORIA")
-    assert (consulting.lc116_code, consulting.municipal_code, consulting.nbs_code, consulting.taxation_type) == \
-        ("1.06", "02919", "1.1502.10.00", "01")
+    assert (consulting.lc116_code, consulting.municipal_code, consulting.nbs_code, consulting.taxation_type) == (
+        "1.06",
+        "02919",
+        "1.1502.10.00",
+        "01",
+    )
     assert (consulting.unit_price, consulting.inactive) == (Decimal("1500.00"), False)
     assert consulting.description == "Consultoria em tecnologia da informação"
     assert services["SRV007"].inactive is True
@@ -60,10 +69,19 @@ def test_first_load_lists_every_service_with_its_fields_and_rates(sim, client, s
     assert profile.profile.regime is Regime.LUCRO_PRESUMIDO and profile.profile.issues_nfse is True
     assert set(versions) == set(services)
     consulting_rates = versions["SRV001"].rates
-    assert (consulting_rates.iss, consulting_rates.ir, consulting_rates.retain_ir, consulting_rates.retain_csll) == \
-        (Decimal("2.9"), Decimal("1.5"), True, True)
+    assert (consulting_rates.iss, consulting_rates.ir, consulting_rates.retain_ir, consulting_rates.retain_csll) == (
+        Decimal("2.9"),
+        Decimal("1.5"),
+        True,
+        True,
+    )
     cleaning = versions["SRV005"].rates
-    assert (cleaning.inss, cleaning.retain_inss, cleaning.retain_iss, cleaning.iss) == (Decimal("11"), True, True, Decimal("5"))
+    assert (cleaning.inss, cleaning.retain_inss, cleaning.retain_iss, cleaning.iss) == (
+        Decimal("11"),
+        True,
+        True,
+        Decimal("5"),
+    )
 
 
 def test_later_loads_list_only_what_changed_and_a_rate_change_is_a_new_version(sim, client, store) -> None:
@@ -99,8 +117,10 @@ def test_an_inactivated_service_fails_its_products_by_name(sim, client, store) -
 
     with store.connect() as connection:
         problems = {(p.product_code, p.reason, p.service_code) for p in product_problems(connection, ACCOUNT)}
-    assert problems == {("SUPORTE", ProductProblemReason.INACTIVE_SERVICE, "SRV003"),
-                        ("LEGADO-X", ProductProblemReason.UNMAPPED, None)}
+    assert problems == {
+        ("SUPORTE", ProductProblemReason.INACTIVE_SERVICE, "SRV003"),
+        ("LEGADO-X", ProductProblemReason.UNMAPPED, None),
+    }
 
 
 def test_a_full_reload_forgets_a_deleted_service_and_closes_its_rates(sim, client, store) -> None:
@@ -119,14 +139,15 @@ def test_a_full_reload_forgets_a_deleted_service_and_closes_its_rates(sim, clien
     with store.connect() as connection:
         [problem] = product_problems(connection, ACCOUNT)
     assert (problem.product_code, problem.reason) == ("TREINAMENTO", ProductProblemReason.UNKNOWN_SERVICE)
-    assert [(item.service_code, item.products) for item in services_without_rates(store, ACCOUNT)] == \
-        [("SRV004", ("TREINAMENTO",))]
+    assert [(item.service_code, item.products) for item in services_without_rates(store, ACCOUNT)] == [
+        ("SRV004", ("TREINAMENTO",))
+    ]
 
 
 def test_a_full_reload_comes_by_itself_once_a_week(client, store) -> None:
     _sync(client, store)
     with store.begin() as connection:
-        stale = datetime.now(timezone.utc) - FULL_RELOAD_EVERY - timedelta(minutes=1)
+        stale = datetime.now(UTC) - FULL_RELOAD_EVERY - timedelta(minutes=1)
         sync_state.set_datetime(connection, ACCOUNT, LAST_FULL_LOAD_KEY, stale)
     catalog, _ = _sync(client, store)
     assert catalog.full is True and catalog.listed == 7
@@ -167,15 +188,18 @@ def test_the_seeded_rates_follow_the_rules_of_each_regime(make_sim, store, regim
     assert services_without_rates(store, ACCOUNT) == []
 
 
-@pytest.mark.parametrize("regime, changes, rule, tax", [
-    ("Lucro Presumido", {"nAliqISS": "6"}, "iss_range", "ISS"),
-    ("Lucro Presumido", {"nAliqISS": "1.5"}, "iss_range", "ISS"),
-    ("Lucro Presumido", {"nAliqPIS": "1.65"}, "pis_cofins_regime", "PIS"),
-    ("Lucro Real", {"nAliqCOFINS": "3"}, "pis_cofins_regime", "COFINS"),
-    ("Simples Nacional", {"nAliqCOFINS": "3"}, "pis_cofins_regime", "COFINS"),
-    ("Simples Nacional", {"nAliqIR": "1.5", "cRetIR": "S"}, "simples_withholding", "IR"),
-    ("Lucro Presumido", {"nRedBaseINSS": "40"}, "base_reduction", "INSS"),
-])
+@pytest.mark.parametrize(
+    "regime, changes, rule, tax",
+    [
+        ("Lucro Presumido", {"nAliqISS": "6"}, "iss_range", "ISS"),
+        ("Lucro Presumido", {"nAliqISS": "1.5"}, "iss_range", "ISS"),
+        ("Lucro Presumido", {"nAliqPIS": "1.65"}, "pis_cofins_regime", "PIS"),
+        ("Lucro Real", {"nAliqCOFINS": "3"}, "pis_cofins_regime", "COFINS"),
+        ("Simples Nacional", {"nAliqCOFINS": "3"}, "pis_cofins_regime", "COFINS"),
+        ("Simples Nacional", {"nAliqIR": "1.5", "cRetIR": "S"}, "simples_withholding", "IR"),
+        ("Lucro Presumido", {"nRedBaseINSS": "40"}, "base_reduction", "INSS"),
+    ],
+)
 def test_a_rate_that_breaks_a_rule_names_the_service_and_the_rule(make_sim, store, regime, changes, rule, tax) -> None:
     sim = make_sim(regime=regime)
     client = client_for(sim)

@@ -15,10 +15,16 @@ from .conftest import ACCOUNT, add_deals, write_map
 
 @pytest.fixture
 def env(sim, db_url: str, tmp_path, monkeypatch):
-    values = {"OMIE_BASE_URL": sim.base_url, "OMIE_APP_KEY": sim.config.app_key,
-              "OMIE_APP_SECRET": sim.config.app_secret, "OMIE_PIPELINE_DB_URL": db_url,
-              "OMIE_PIPELINE_ACCOUNT": ACCOUNT, "OMIE_RATE_WINDOW_SECONDS": "1", "OMIE_REDUNDANT_SECONDS": "0",
-              "OMIE_PIPELINE_SERVICE_MAP": str(write_map(tmp_path, "CONSULTORIA: SRV001\nHOSPEDAGEM: SRV007\n"))}
+    values = {
+        "OMIE_BASE_URL": sim.base_url,
+        "OMIE_APP_KEY": sim.config.app_key,
+        "OMIE_APP_SECRET": sim.config.app_secret,
+        "OMIE_PIPELINE_DB_URL": db_url,
+        "OMIE_PIPELINE_ACCOUNT": ACCOUNT,
+        "OMIE_RATE_WINDOW_SECONDS": "1",
+        "OMIE_REDUNDANT_SECONDS": "0",
+        "OMIE_PIPELINE_SERVICE_MAP": str(write_map(tmp_path, "CONSULTORIA: SRV001\nHOSPEDAGEM: SRV007\n")),
+    }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     store = Store(db_url)
@@ -55,11 +61,17 @@ def test_list_json_holds_services_rates_map_and_unmapped_products(env) -> None:
 
     assert data["regime"] == "lucro_presumido"
     consulting = next(service for service in data["services"] if service["code"] == "SRV001")
-    assert (consulting["products"], consulting["unit_price"], consulting["rates"]["iss"]) == (["CONSULTORIA"], "1500.00", "2.9")
+    assert (consulting["products"], consulting["unit_price"], consulting["rates"]["iss"]) == (
+        ["CONSULTORIA"],
+        "1500.00",
+        "2.9",
+    )
     assert consulting["rates"]["retain_ir"] is True
     assert data["service_map"] == {"CONSULTORIA": "SRV001", "HOSPEDAGEM": "SRV007"}
-    assert {item["product_code"]: item["problem"] for item in data["unmapped_products"]} == \
-        {"HOSPEDAGEM": "inactive_service", "LEGADO-X": "unmapped"}
+    assert {item["product_code"]: item["problem"] for item in data["unmapped_products"]} == {
+        "HOSPEDAGEM": "inactive_service",
+        "LEGADO-X": "unmapped",
+    }
 
 
 def test_history_shows_each_version_with_its_period(sim, env) -> None:

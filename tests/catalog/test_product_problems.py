@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,30 +18,59 @@ from omie_pipeline.store.catalog import (
 
 from .conftest import ACCOUNT, add_deals, add_invoice
 
-NOW = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 
 def _service(service_id: int, code: str, inactive: bool = False, account: str = ACCOUNT) -> dict:
-    return {"account": account, "service_id": service_id, "integration_code": f"INT-{service_id}", "code": code,
-            "description": f"service {code}", "municipal_code": None, "lc116_code": "1.07", "nbs_code": None,
-            "taxation_type": "01", "unit_price": None, "inactive": inactive, "taxes": {"nAliqISS": "2.9"},
-            "changed_at": NOW, "synced_at": NOW}
+    return {
+        "account": account,
+        "service_id": service_id,
+        "integration_code": f"INT-{service_id}",
+        "code": code,
+        "description": f"service {code}",
+        "municipal_code": None,
+        "lc116_code": "1.07",
+        "nbs_code": None,
+        "taxation_type": "01",
+        "unit_price": None,
+        "inactive": inactive,
+        "taxes": {"nAliqISS": "2.9"},
+        "changed_at": NOW,
+        "synced_at": NOW,
+    }
 
 
 @pytest.fixture
 def catalog(store):
     with store.begin() as connection:
-        upsert_services(connection, [_service(1, "SRV001"), _service(2, "SRV002", inactive=True),
-                                     _service(3, "SRV003"), _service(4, "SRV003"),
-                                     _service(5, "SRV009", account="other")])
-        replace_service_map(connection, ACCOUNT, {"GOOD": "SRV001", "OLD": "SRV002", "TWIN": "SRV003",
-                                                  "GHOST": "SRV009"}, NOW)
+        upsert_services(
+            connection,
+            [
+                _service(1, "SRV001"),
+                _service(2, "SRV002", inactive=True),
+                _service(3, "SRV003"),
+                _service(4, "SRV003"),
+                _service(5, "SRV009", account="other"),
+            ],
+        )
+        replace_service_map(
+            connection, ACCOUNT, {"GOOD": "SRV001", "OLD": "SRV002", "TWIN": "SRV003", "GHOST": "SRV009"}, NOW
+        )
     return store
 
 
 def test_each_kind_of_problem_is_named_with_its_deal_count(catalog) -> None:
-    add_deals(catalog, ("d1", "GOOD", True), ("d2", "OLD", True), ("d3", "OLD", True), ("d4", "TWIN", True),
-              ("d5", "GHOST", True), ("d6", "LEGADO-X", True), ("d7", "LEGADO-X", True), ("d8", "LEGADO-X", True))
+    add_deals(
+        catalog,
+        ("d1", "GOOD", True),
+        ("d2", "OLD", True),
+        ("d3", "OLD", True),
+        ("d4", "TWIN", True),
+        ("d5", "GHOST", True),
+        ("d6", "LEGADO-X", True),
+        ("d7", "LEGADO-X", True),
+        ("d8", "LEGADO-X", True),
+    )
     with catalog.connect() as connection:
         problems = {problem.product_code: problem for problem in product_problems(connection, ACCOUNT)}
 
@@ -57,8 +86,14 @@ def test_each_kind_of_problem_is_named_with_its_deal_count(catalog) -> None:
 
 
 def test_invalid_deals_and_deals_already_sent_do_not_count_but_failed_invoices_do(catalog) -> None:
-    add_deals(catalog, ("bad", "LEGADO-X", False), ("sent", "LEGADO-X", True), ("issued", "LEGADO-X", True),
-              ("retry", "LEGADO-X", True), ("none", None, True))
+    add_deals(
+        catalog,
+        ("bad", "LEGADO-X", False),
+        ("sent", "LEGADO-X", True),
+        ("issued", "LEGADO-X", True),
+        ("retry", "LEGADO-X", True),
+        ("none", None, True),
+    )
     add_invoice(catalog, "sent", "processing")
     add_invoice(catalog, "issued", "issued")
     add_invoice(catalog, "retry", "error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -26,10 +26,19 @@ from omie_pipeline.store.tax_rates import (
 
 from .conftest import ACCOUNT
 
-T0 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T1 = T0 + timedelta(days=10)
-RATES = TaxRates(iss=Decimal("2.9"), pis=Decimal("0.65"), cofins=Decimal("3"), csll=Decimal("1"), ir=Decimal("1.5"),
-                 retain_pis=True, retain_cofins=True, retain_csll=True, retain_ir=True)
+RATES = TaxRates(
+    iss=Decimal("2.9"),
+    pis=Decimal("0.65"),
+    cofins=Decimal("3"),
+    csll=Decimal("1"),
+    ir=Decimal("1.5"),
+    retain_pis=True,
+    retain_cofins=True,
+    retain_csll=True,
+    retain_ir=True,
+)
 PRESUMIDO = Regime.LUCRO_PRESUMIDO
 
 
@@ -88,12 +97,16 @@ def test_closing_leaves_the_service_without_rates_from_then_on(store) -> None:
 
 def test_the_store_refuses_a_second_open_version_of_a_service(store) -> None:
     _record(store)
-    row = {"account": ACCOUNT, "service_code": "SRV001", "regime": "lucro_real", "valid_from": T1,
-           **{name: 0 for name in ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs_uf", "ibs_mun", "cbs")},
-           **{f"retain_{name}": False for name in ("iss", "pis", "cofins", "csll", "ir", "inss")}}
-    with pytest.raises(sa.exc.IntegrityError):
-        with store.begin() as connection:
-            connection.execute(sa.insert(tax_rates), row)
+    row = {
+        "account": ACCOUNT,
+        "service_code": "SRV001",
+        "regime": "lucro_real",
+        "valid_from": T1,
+        **{name: 0 for name in ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs_uf", "ibs_mun", "cbs")},
+        **{f"retain_{name}": False for name in ("iss", "pis", "cofins", "csll", "ir", "inss")},
+    }
+    with pytest.raises(sa.exc.IntegrityError), store.begin() as connection:
+        connection.execute(sa.insert(tax_rates), row)
 
 
 @pytest.mark.parametrize("same_rates", [True, False])
@@ -107,13 +120,16 @@ def test_two_concurrent_runs_leave_exactly_one_version_in_force(store, same_rate
             start.wait(timeout=5)
             with store.begin() as connection:
                 lock_account_versions(connection, ACCOUNT)
-                results.append(record_rates(connection, ACCOUNT, "SRV001", PRESUMIDO,
-                                            replace(RATES, iss=Decimal(iss)), moment))
+                results.append(
+                    record_rates(connection, ACCOUNT, "SRV001", PRESUMIDO, replace(RATES, iss=Decimal(iss)), moment)
+                )
         except BaseException as error:  # reported by the assertion below
             errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(T0, "2.9")),
-               threading.Thread(target=run, args=(T0 + timedelta(seconds=1), "2.9" if same_rates else "3.5"))]
+    threads = [
+        threading.Thread(target=run, args=(T0, "2.9")),
+        threading.Thread(target=run, args=(T0 + timedelta(seconds=1), "2.9" if same_rates else "3.5")),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -128,8 +144,15 @@ def test_two_concurrent_runs_leave_exactly_one_version_in_force(store, same_rate
 
 
 def test_company_profile_versions(store) -> None:
-    profile = CompanyProfile(company_id=42, cnpj="12.345.678/0001-95", legal_name="Simulada Ltda", regime=PRESUMIDO,
-                             city="SAO PAULO (SP)", state="SP", issues_nfse=True)
+    profile = CompanyProfile(
+        company_id=42,
+        cnpj="12.345.678/0001-95",
+        legal_name="Simulada Ltda",
+        regime=PRESUMIDO,
+        city="SAO PAULO (SP)",
+        state="SP",
+        issues_nfse=True,
+    )
     with store.begin() as connection:
         lock_account_versions(connection, ACCOUNT)
         assert record_company_profile(connection, ACCOUNT, profile, T0).kind == "first"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from omie_pipeline.sync.service_map import (
     read_service_map,
     service_map_path,
 )
+
 from .conftest import ACCOUNT, write_map
 
 
@@ -28,18 +29,21 @@ def test_good_lines_load_with_comments_and_quotes() -> None:
     assert loaded.problems == []
 
 
-@pytest.mark.parametrize("line, product, words", [
-    ("1001: SRV001", "1001", "read by YAML as a number; put it in quotes: '1001'"),
-    ("yes: SRV001", "yes", "a yes/no value"),
-    ("CONSULTORIA: 0012", "CONSULTORIA", "the service code '0012' is read by YAML as a number"),
-    ("CONSULTORIA: 12.5", "CONSULTORIA", "as a number"),
-    ("CONSULTORIA:", "CONSULTORIA", "the service code is missing"),
-    ("CONSULTORIA: ''", "CONSULTORIA", "the service code is empty"),
-    ("CONSULTORIA: [SRV001, SRV002]", "CONSULTORIA", "must be a single code, not a list"),
-    ("CONSULTORIA: {code: SRV001}", "CONSULTORIA", "not a mapping"),
-    ("CONSULTORIA: " + "S" * 61, "CONSULTORIA", "longer than 60 characters"),
-    ("'': SRV001", "", "the product code is empty"),
-])
+@pytest.mark.parametrize(
+    "line, product, words",
+    [
+        ("1001: SRV001", "1001", "read by YAML as a number; put it in quotes: '1001'"),
+        ("yes: SRV001", "yes", "a yes/no value"),
+        ("CONSULTORIA: 0012", "CONSULTORIA", "the service code '0012' is read by YAML as a number"),
+        ("CONSULTORIA: 12.5", "CONSULTORIA", "as a number"),
+        ("CONSULTORIA:", "CONSULTORIA", "the service code is missing"),
+        ("CONSULTORIA: ''", "CONSULTORIA", "the service code is empty"),
+        ("CONSULTORIA: [SRV001, SRV002]", "CONSULTORIA", "must be a single code, not a list"),
+        ("CONSULTORIA: {code: SRV001}", "CONSULTORIA", "not a mapping"),
+        ("CONSULTORIA: " + "S" * 61, "CONSULTORIA", "longer than 60 characters"),
+        ("'': SRV001", "", "the product code is empty"),
+    ],
+)
 def test_a_bad_line_is_reported_with_its_line_and_the_rest_loads(line: str, product: str, words: str) -> None:
     loaded = parse_service_map(f"SUPORTE: SRV003\n{line}\nLIMPEZA: SRV005\n")
     assert loaded.entries == {"LIMPEZA": "SRV005", "SUPORTE": "SRV003"}
@@ -56,11 +60,14 @@ def test_a_product_written_twice_is_left_out_naming_both_lines() -> None:
     assert str(problem).startswith("line 3 (CONSULTORIA):")
 
 
-@pytest.mark.parametrize("text, words", [
-    ("- CONSULTORIA: SRV001\n", "must be lines of PRODUCT_CODE: SERVICE_CODE, not a list"),
-    ("just a word\n", "not a single value"),
-    ("CONSULTORIA: SRV001\n  bad: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("- CONSULTORIA: SRV001\n", "must be lines of PRODUCT_CODE: SERVICE_CODE, not a list"),
+        ("just a word\n", "not a single value"),
+        ("CONSULTORIA: SRV001\n  bad: [\n", "not valid YAML"),
+    ],
+)
 def test_a_file_that_is_not_a_map_is_refused_whole(text: str, words: str) -> None:
     with pytest.raises(ServiceMapError, match=words.replace("[", r"\[")):
         parse_service_map(text, "map.yaml")
@@ -82,7 +89,10 @@ def test_the_default_path_is_the_projects_file_whatever_the_current_folder(tmp_p
     assert default == PROJECT_ROOT / "config" / "service_map.yaml"
     assert default.exists()
     own = write_map(tmp_path, "A: SRV001\n", "mine.yaml")
-    assert service_map_path(load_settings({"OMIE_PIPELINE_SERVICE_MAP": "mine.yaml"}).omie_pipeline_service_map) == own.resolve()
+    assert (
+        service_map_path(load_settings({"OMIE_PIPELINE_SERVICE_MAP": "mine.yaml"}).omie_pipeline_service_map)
+        == own.resolve()
+    )
 
 
 def test_the_shipped_map_maps_the_sample_products_and_leaves_legado_x_out() -> None:
@@ -93,7 +103,7 @@ def test_the_shipped_map_maps_the_sample_products_and_leaves_legado_x_out() -> N
 
 
 def test_loading_replaces_the_accounts_map_and_leaves_other_accounts_alone(store, tmp_path: Path) -> None:
-    first = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    first = datetime(2026, 11, 20, 12, tzinfo=UTC)
     load_service_map(store, ACCOUNT, write_map(tmp_path, "A: SRV001\nB: SRV002\n"), now=first)
     load_service_map(store, "other", write_map(tmp_path, "A: SRV009\n", "other.yaml"), now=first)
     later = first + timedelta(hours=1)

@@ -22,13 +22,28 @@ SAMPLE_CSV = Path(__file__).resolve().parents[2] / "omie_pipeline" / "sample_dat
 def deal_row(deal_id: str, document: str = "11.444.855/0001-28", **values: Any) -> dict[str, str]:
     """A valid closed deal in canonical columns (text, as in a CSV); keyword arguments override."""
     row = {
-        "deal_id": deal_id, "account": "", "status": "won",
-        "closed_at": "2026-11-20T10:00:00-03:00", "updated_at": "2026-11-20T10:05:00-03:00",
-        "amount": "1500.00", "product_code": "CONSULTORIA", "description": f"Deal {deal_id}",
-        "legal_name": "Construtora Monte Verde Ltda", "trade_name": "Monte Verde", "document": document,
-        "email": "financeiro@monteverde.com.br", "phone": "(11) 3456-7890", "street": "Avenida Paulista",
-        "number": "1578", "complement": "Conjunto 42", "district": "Bela Vista", "city": "São Paulo",
-        "state": "SP", "zip": "01310-200", "city_ibge_code": "3550308", "municipal_registration": "12345678",
+        "deal_id": deal_id,
+        "account": "",
+        "status": "won",
+        "closed_at": "2026-11-20T10:00:00-03:00",
+        "updated_at": "2026-11-20T10:05:00-03:00",
+        "amount": "1500.00",
+        "product_code": "CONSULTORIA",
+        "description": f"Deal {deal_id}",
+        "legal_name": "Construtora Monte Verde Ltda",
+        "trade_name": "Monte Verde",
+        "document": document,
+        "email": "financeiro@monteverde.com.br",
+        "phone": "(11) 3456-7890",
+        "street": "Avenida Paulista",
+        "number": "1578",
+        "complement": "Conjunto 42",
+        "district": "Bela Vista",
+        "city": "São Paulo",
+        "state": "SP",
+        "zip": "01310-200",
+        "city_ibge_code": "3550308",
+        "municipal_registration": "12345678",
         "state_registration": "110042490114",
     }
     row.update({name: str(value) for name, value in values.items()})
@@ -66,8 +81,11 @@ def sim_clients_with_document(sim: Simulator, document: str) -> list[dict[str, A
     from omie_pipeline.domain.documents import normalise_document
 
     with sim.state.lock:
-        return [dict(record) for record in sim.state.clients.values()
-                if normalise_document(record.get("cnpj_cpf", "")) == document]
+        return [
+            dict(record)
+            for record in sim.state.clients.values()
+            if normalise_document(record.get("cnpj_cpf", "")) == document
+        ]
 
 
 def seeded_clients(sim: Simulator, count: int) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -39,8 +39,12 @@ def _resources(sim, store: Store, deals_csv: Path = SAMPLE_CSV) -> dict:
     config = sim.config
     return {
         "store": StoreResource(db_url=store.url),
-        "omie": OmieResource(base_url=sim.base_url, app_key=config.app_key, app_secret=config.app_secret,
-                             redundant_seconds=config.redundant_seconds),
+        "omie": OmieResource(
+            base_url=sim.base_url,
+            app_key=config.app_key,
+            app_secret=config.app_secret,
+            redundant_seconds=config.redundant_seconds,
+        ),
         "deal_source": DealSourceResource(url=str(deals_csv)),
         "pipeline": PipelineResource(account=ACCOUNT),
     }
@@ -64,13 +68,19 @@ def _checks(result: dg.ExecuteInJobResult) -> dict[str, object]:
 
 def _sample_expectations(sim) -> tuple[int, int, int]:
     """From the sample file and the simulator's seed: deals to match, deals to create, distinct clients to create."""
-    deals = [result for row in open_source(str(SAMPLE_CSV)).read(since=None)
-             if isinstance(result := validate_deal_row(row.values, ACCOUNT), Deal) and result.status == "won"]
+    deals = [
+        result
+        for row in open_source(str(SAMPLE_CSV)).read(since=None)
+        if isinstance(result := validate_deal_row(row.values, ACCOUNT), Deal) and result.status == "won"
+    ]
     with sim.state.lock:
         in_omie = {normalise_document(record["cnpj_cpf"]) for record in sim.state.clients.values()}
     matched = [deal for deal in deals if deal.client.document and deal.client.document.number in in_omie]
-    creatable = [deal for deal in deals if deal.client.document and deal.client.document.number not in in_omie
-                 and not client_problems(_Flat(deal))]
+    creatable = [
+        deal
+        for deal in deals
+        if deal.client.document and deal.client.document.number not in in_omie and not client_problems(_Flat(deal))
+    ]
     return len(matched), len(creatable), len({deal.client.document.number for deal in creatable})
 
 
@@ -115,17 +125,29 @@ def test_sample_deals_flow_through_dagster_with_metadata_and_checks(make_sim, st
 def test_full_refresh_is_one_config_flag(make_sim, store: Store, instance, tmp_path: Path) -> None:
     sim = make_sim(seed=5, clients=5)
     resources = _resources(sim, store)
-    assert _metadata(dg.materialize([closed_deals], partition_key=ACCOUNT, instance=instance,
-                                    resources=resources), "closed_deals")["rows_read"] == 44
+    assert (
+        _metadata(
+            dg.materialize([closed_deals], partition_key=ACCOUNT, instance=instance, resources=resources),
+            "closed_deals",
+        )["rows_read"]
+        == 44
+    )
     incremental = dg.materialize([closed_deals], partition_key=ACCOUNT, instance=instance, resources=resources)
     assert _metadata(incremental, "closed_deals")["pull"] == "incremental"
-    full = dg.materialize([closed_deals], partition_key=ACCOUNT, instance=instance, resources=resources,
-                          run_config={"ops": {"closed_deals": {"config": {"full_refresh": True}}}})
+    full = dg.materialize(
+        [closed_deals],
+        partition_key=ACCOUNT,
+        instance=instance,
+        resources=resources,
+        run_config={"ops": {"closed_deals": {"config": {"full_refresh": True}}}},
+    )
     metadata = _metadata(full, "closed_deals")
     assert metadata["pull"] == "full" and metadata["rows_read"] == 44
 
 
-def test_checks_catch_split_links_and_duplicate_clients_without_stopping_the_run(make_sim, store: Store, instance) -> None:
+def test_checks_catch_split_links_and_duplicate_clients_without_stopping_the_run(
+    make_sim, store: Store, instance
+) -> None:
     sim = make_sim(seed=6, clients=8)
     (original,) = seeded_clients(sim, 1)
     with sim.state.lock:
@@ -145,38 +167,76 @@ def test_checks_catch_split_links_and_duplicate_clients_without_stopping_the_run
     kept = split[0].codigo_cliente_omie
     split = [link.deal_id for link in split]
     with store.begin() as connection:  # one deal of the document linked elsewhere: a client since merged away
-        save_links(connection, [{"account": ACCOUNT, "deal_id": split[0], "document": document,
-                                 "codigo_cliente_omie": 999_999, "codigo_cliente_integracao": None, "how": "matched",
-                                 "linked_at": datetime.now(timezone.utc)}])
+        save_links(
+            connection,
+            [
+                {
+                    "account": ACCOUNT,
+                    "deal_id": split[0],
+                    "document": document,
+                    "codigo_cliente_omie": 999_999,
+                    "codigo_cliente_integracao": None,
+                    "how": "matched",
+                    "linked_at": datetime.now(UTC),
+                }
+            ],
+        )
 
     # The check sees the split (run without the linking, which would settle it), and fails without failing the run.
-    seen = dg.materialize(ASSETS + CHECKS, partition_key=ACCOUNT, instance=instance, resources=_resources(sim, store),
-                          selection=dg.AssetSelection.checks(one_client_per_document) | dg.AssetSelection.assets(client_index))
+    seen = dg.materialize(
+        ASSETS + CHECKS,
+        partition_key=ACCOUNT,
+        instance=instance,
+        resources=_resources(sim, store),
+        selection=dg.AssetSelection.checks(one_client_per_document) | dg.AssetSelection.assets(client_index),
+    )
     assert seen.success
     conflict = _checks(seen)["one_client_per_document"]
     assert not conflict.passed and conflict.severity == dg.AssetCheckSeverity.WARN
     assert conflict.metadata["documents_with_two_clients"].value == 1
 
     # Linking decides the document again: the deal follows the client Omie still has.
-    relinked = dg.materialize([client_links, one_client_per_document, every_valid_deal_linked_or_listed],
-                              partition_key=ACCOUNT, instance=instance, resources=_resources(sim, store))
+    relinked = dg.materialize(
+        [client_links, one_client_per_document, every_valid_deal_linked_or_listed],
+        partition_key=ACCOUNT,
+        instance=instance,
+        resources=_resources(sim, store),
+    )
     assert relinked.success and all(evaluation.passed for evaluation in _checks(relinked).values())
     assert _metadata(relinked, "client_links")["relinked"] == 1
     with store.connect() as connection:
-        assert set(connection.execute(sa.select(client_links_table.c.codigo_cliente_omie).where(
-            client_links_table.c.account == ACCOUNT, client_links_table.c.document == document)).scalars()) == {kept}
+        assert set(
+            connection.execute(
+                sa.select(client_links_table.c.codigo_cliente_omie).where(
+                    client_links_table.c.account == ACCOUNT, client_links_table.c.document == document
+                )
+            ).scalars()
+        ) == {kept}
 
 
 def test_a_deal_left_unaccounted_is_an_error_that_does_not_stop_the_run(make_sim, store: Store, instance) -> None:
     sim = make_sim(seed=7, clients=4)
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     with store.begin() as connection:  # a valid deal nobody linked nor listed: what the check exists to catch
-        connection.execute(deals.insert().values(
-            account=ACCOUNT, deal_id="UNSEEN", status="won", is_valid=True, document="11444855000128",
-            document_kind="cnpj", updated_at=moment, pulled_at=moment))
-    result = dg.materialize(ASSETS + CHECKS, partition_key=ACCOUNT, instance=instance, resources=_resources(sim, store),
-                            selection=dg.AssetSelection.checks(every_valid_deal_linked_or_listed)
-                            | dg.AssetSelection.assets(client_index))
+        connection.execute(
+            deals.insert().values(
+                account=ACCOUNT,
+                deal_id="UNSEEN",
+                status="won",
+                is_valid=True,
+                document="11444855000128",
+                document_kind="cnpj",
+                updated_at=moment,
+                pulled_at=moment,
+            )
+        )
+    result = dg.materialize(
+        ASSETS + CHECKS,
+        partition_key=ACCOUNT,
+        instance=instance,
+        resources=_resources(sim, store),
+        selection=dg.AssetSelection.checks(every_valid_deal_linked_or_listed) | dg.AssetSelection.assets(client_index),
+    )
     assert result.success
     unaccounted = _checks(result)["every_valid_deal_linked_or_listed"]
     assert not unaccounted.passed and unaccounted.severity == dg.AssetCheckSeverity.ERROR
@@ -194,4 +254,6 @@ def test_an_unreadable_omie_client_is_counted_not_a_failed_index(make_sim, store
     assert result.success
     index = _metadata(result, "client_index")
     assert (index["clients_listed"], index["clients_unreadable_skipped"]) == (5, 1)
-    assert str(broken["codigo_cliente_omie"]) in index["unreadable_clients"] and "info.dInc" in index["unreadable_clients"]
+    assert (
+        str(broken["codigo_cliente_omie"]) in index["unreadable_clients"] and "info.dInc" in index["unreadable_clients"]
+    )

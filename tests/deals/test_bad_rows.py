@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from omie_pipeline.sync.deals import pull_deals
 
 from .conftest import ACCOUNT, deal_row
 
-NOW = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
 
 class ListSource:
@@ -40,8 +40,12 @@ def _stored(store: Store) -> dict[str, sa.Row]:
 
 def _open_issues(store: Store) -> set[tuple[str, str, str]]:
     with store.connect() as connection:
-        return {(row.deal_id, row.field, row.reason) for row in connection.execute(
-            sa.select(deal_issues).where(deal_issues.c.account == ACCOUNT, deal_issues.c.resolved_at.is_(None)))}
+        return {
+            (row.deal_id, row.field, row.reason)
+            for row in connection.execute(
+                sa.select(deal_issues).where(deal_issues.c.account == ACCOUNT, deal_issues.c.resolved_at.is_(None))
+            )
+        }
 
 
 def test_an_absurd_amount_and_control_characters_never_stop_the_batch(store: Store) -> None:
@@ -90,10 +94,15 @@ def test_a_row_the_database_refuses_becomes_that_deals_issue_and_the_rest_is_sto
 
 
 def test_two_versions_of_a_deal_at_one_moment_are_an_issue_not_a_silent_choice(store: Store) -> None:
-    rows = [deal_row("D-TWICE", amount="1000.00"), deal_row("D-TWICE", amount="1200.00"),
-            deal_row("D-SAME"), deal_row("D-SAME"),
-            deal_row("D-SETTLED", amount="10.00"), deal_row("D-SETTLED", amount="20.00"),
-            deal_row("D-SETTLED", amount="30.00", updated_at="2026-11-21T09:00:00-03:00")]
+    rows = [
+        deal_row("D-TWICE", amount="1000.00"),
+        deal_row("D-TWICE", amount="1200.00"),
+        deal_row("D-SAME"),
+        deal_row("D-SAME"),
+        deal_row("D-SETTLED", amount="10.00"),
+        deal_row("D-SETTLED", amount="20.00"),
+        deal_row("D-SETTLED", amount="30.00", updated_at="2026-11-21T09:00:00-03:00"),
+    ]
 
     pull_deals(ListSource(rows), store, ACCOUNT, now=NOW)
 
@@ -105,8 +114,9 @@ def test_two_versions_of_a_deal_at_one_moment_are_an_issue_not_a_silent_choice(s
 
 
 def test_an_empty_status_is_a_missing_required_field_not_a_deal_that_is_not_closed(store: Store) -> None:
-    pulled = pull_deals(ListSource([deal_row("D-NOSTATUS", status=""), deal_row("D-OPEN", status="open")]),
-                        store, ACCOUNT, now=NOW)
+    pulled = pull_deals(
+        ListSource([deal_row("D-NOSTATUS", status=""), deal_row("D-OPEN", status="open")]), store, ACCOUNT, now=NOW
+    )
 
     assert pulled.not_closed == 1 and pulled.invalid == 1
     assert set(_stored(store)) == {"D-NOSTATUS"}

@@ -13,7 +13,6 @@ from omie_pipeline.store import Store
 from omie_pipeline.store.clients import client_index
 from omie_pipeline.store.tables import omie_clients
 from omie_pipeline.sync.client_index import refresh_client_index
-
 from support.simulated_omie import client_for
 
 from .conftest import ACCOUNT, seeded_clients
@@ -50,8 +49,9 @@ def test_later_refreshes_list_only_what_changed(make_sim, store: Store) -> None:
     before = sim.stats()["calls"]["ListarClientes"]
     changed, untouched = seeded_clients(sim, 2)
     client.alter_client({"codigo_cliente_omie": changed["codigo_cliente_omie"], "razao_social": "Nome Novo Ltda"})
-    created = client.include_client({"codigo_cliente_integracao": "NEW-1", "razao_social": "Cliente Novo Ltda",
-                                     "cnpj_cpf": "27.836.512/0001-49"})
+    created = client.include_client(
+        {"codigo_cliente_integracao": "NEW-1", "razao_social": "Cliente Novo Ltda", "cnpj_cpf": "27.836.512/0001-49"}
+    )
     refreshed = refresh_client_index(client, store, ACCOUNT)
     assert not refreshed.full and refreshed.since is not None
     # Omie filters by day: the listing holds the two changes and whatever else changed since the day before.
@@ -68,8 +68,13 @@ def test_clients_registered_twice_under_one_document_are_reported(make_sim, stor
     sim = make_sim(seed=13, clients=40)
     (original,) = seeded_clients(sim, 1)
     with sim.state.lock:
-        twin = dict(original, codigo_cliente_omie=sim.state.sequences.take("client_id"), codigo_cliente_integracao="",
-                    cnpj_cpf=normalise_document(original["cnpj_cpf"]).lower(), info=dict(original["info"]))
+        twin = dict(
+            original,
+            codigo_cliente_omie=sim.state.sequences.take("client_id"),
+            codigo_cliente_integracao="",
+            cnpj_cpf=normalise_document(original["cnpj_cpf"]).lower(),
+            info=dict(original["info"]),
+        )
         sim.state.put_client(twin)
     refreshed = refresh_client_index(client_for(sim), store, ACCOUNT)
     document = normalise_document(original["cnpj_cpf"])

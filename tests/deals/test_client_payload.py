@@ -13,10 +13,22 @@ from omie_pipeline.sync.client_payload import client_input
 
 def _stored_deal(document: str, kind: str) -> SimpleNamespace:
     return SimpleNamespace(
-        legal_name="Mariana Costa Ribeiro", trade_name=None, document=document, document_kind=kind,
-        street="Rua da Bahia", number="1200", complement=None, district="Centro", city="Belo Horizonte",
-        city_ibge_code=None, state="MG", zip="30160011", email="mariana@example.com.br", phone="31987654321",
-        municipal_registration=None, state_registration=None,
+        legal_name="Mariana Costa Ribeiro",
+        trade_name=None,
+        document=document,
+        document_kind=kind,
+        street="Rua da Bahia",
+        number="1200",
+        complement=None,
+        district="Centro",
+        city="Belo Horizonte",
+        city_ibge_code=None,
+        state="MG",
+        zip="30160011",
+        email="mariana@example.com.br",
+        phone="31987654321",
+        municipal_registration=None,
+        state_registration=None,
     )
 
 

@@ -11,7 +11,7 @@ import math
 import random
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,6 @@ from omie_pipeline.store.tables import client_links, deal_issues
 from omie_pipeline.sync.client_index import refresh_client_index
 from omie_pipeline.sync.clients import link_clients
 from omie_pipeline.sync.deals import pull_deals
-
 from support.simulated_omie import client_for, paced_limits
 
 from .conftest import ACCOUNT, FAST_SIM, deal_row, seeded_clients, sim_clients_with_document, write_csv
@@ -78,17 +77,33 @@ def test_clients_matched_or_created_once_with_every_field(make_sim, store: Store
     sim = make_sim(seed=21, clients=30)
     existing = seeded_clients(sim, 1)[0]
     existing_document = normalise_document(existing["cnpj_cpf"])
-    _pull(store, tmp_path, [
-        deal_row("M1", document=existing_document),
-        deal_row("M2", document=existing["cnpj_cpf"].lower()),
-        deal_row("C1", document=NEW_CNPJ, legal_name="Indústria Têxtil Vale do Itajaí S.A.", trade_name="Têxtil Vale",
-                 updated_at="2026-11-20T11:00:00-03:00"),  # the newest of its client's deals: its data is sent
-        deal_row("C2", document="27836512000149"),
-        deal_row("C3", document=" 27.836.512/0001-49 "),
-        deal_row("P1", document=NEW_CPF, legal_name="Mariana Costa Ribeiro", trade_name="",
-                 municipal_registration="", state_registration="", phone="(31) 98765-4321"),
-        deal_row("A1", document=NEW_ALPHANUMERIC.lower()),
-    ])
+    _pull(
+        store,
+        tmp_path,
+        [
+            deal_row("M1", document=existing_document),
+            deal_row("M2", document=existing["cnpj_cpf"].lower()),
+            deal_row(
+                "C1",
+                document=NEW_CNPJ,
+                legal_name="Indústria Têxtil Vale do Itajaí S.A.",
+                trade_name="Têxtil Vale",
+                updated_at="2026-11-20T11:00:00-03:00",
+            ),  # the newest of its client's deals: its data is sent
+            deal_row("C2", document="27836512000149"),
+            deal_row("C3", document=" 27.836.512/0001-49 "),
+            deal_row(
+                "P1",
+                document=NEW_CPF,
+                legal_name="Mariana Costa Ribeiro",
+                trade_name="",
+                municipal_registration="",
+                state_registration="",
+                phone="(31) 98765-4321",
+            ),
+            deal_row("A1", document=NEW_ALPHANUMERIC.lower()),
+        ],
+    )
     client = client_for(sim)
     linked = _reconcile(client, store)
 
@@ -104,14 +119,28 @@ def test_clients_matched_or_created_once_with_every_field(make_sim, store: Store
     assert {links[d].codigo_cliente_omie for d in ("C1", "C2", "C3")} == {company["codigo_cliente_omie"]}
     assert company["codigo_cliente_integracao"] == client_integration_code(ACCOUNT, "27836512000149")
     assert links["C1"].codigo_cliente_integracao == company["codigo_cliente_integracao"]
-    assert (company["razao_social"], company["nome_fantasia"]) == ("Indústria Têxtil Vale do Itajaí S.A.", "Têxtil Vale")
+    assert (company["razao_social"], company["nome_fantasia"]) == (
+        "Indústria Têxtil Vale do Itajaí S.A.",
+        "Têxtil Vale",
+    )
     assert company["cnpj_cpf"] == NEW_CNPJ and company["pessoa_fisica"] == "N"
     assert (company["endereco"], company["endereco_numero"], company["complemento"], company["bairro"]) == (
-        "Avenida Paulista", "1578", "Conjunto 42", "Bela Vista")
+        "Avenida Paulista",
+        "1578",
+        "Conjunto 42",
+        "Bela Vista",
+    )
     assert (company["cidade"], company["estado"], company["cep"], company["cidade_ibge"]) == (
-        "São Paulo", "SP", "01310-200", "3550308")
+        "São Paulo",
+        "SP",
+        "01310-200",
+        "3550308",
+    )
     assert (company["email"], company["telefone1_ddd"], company["telefone1_numero"]) == (
-        "financeiro@monteverde.com.br", "11", "34567890")
+        "financeiro@monteverde.com.br",
+        "11",
+        "34567890",
+    )
     assert (company["inscricao_municipal"], company["inscricao_estadual"]) == ("12345678", "110042490114")
 
     (person,) = sim_clients_with_document(sim, "39053344705")
@@ -128,11 +157,18 @@ def test_clients_matched_or_created_once_with_every_field(make_sim, store: Store
     assert len(sim_clients_with_document(sim, "27836512000149")) == 1
 
 
-def test_a_client_created_by_a_run_that_crashed_is_adopted_not_duplicated(make_sim, store: Store, tmp_path: Path) -> None:
+def test_a_client_created_by_a_run_that_crashed_is_adopted_not_duplicated(
+    make_sim, store: Store, tmp_path: Path
+) -> None:
     sim, client = _ready_to_link(make_sim, store, tmp_path, 22, deal_row("D1", document=NEW_CNPJ))
     # The earlier run registered the client, then died before storing anything.
-    earlier = client.include_client({"codigo_cliente_integracao": client_integration_code(ACCOUNT, NEW_CNPJ),
-                                     "razao_social": "Construtora Monte Verde Ltda", "cnpj_cpf": NEW_CNPJ})
+    earlier = client.include_client(
+        {
+            "codigo_cliente_integracao": client_integration_code(ACCOUNT, NEW_CNPJ),
+            "razao_social": "Construtora Monte Verde Ltda",
+            "cnpj_cpf": NEW_CNPJ,
+        }
+    )
     linked = link_clients(client, store, ACCOUNT)
     assert dict(linked.linked) == {"adopted": 1} and linked.clients_adopted == 1
     assert _links(store)["D1"].codigo_cliente_omie == earlier.codigo_cliente_omie
@@ -140,11 +176,15 @@ def test_a_client_created_by_a_run_that_crashed_is_adopted_not_duplicated(make_s
     _everything_accounted_for(store)
 
 
-def test_a_client_registered_by_hand_meanwhile_is_adopted_under_its_own_code(make_sim, store: Store, tmp_path: Path) -> None:
-    sim, client = _ready_to_link(make_sim, store, tmp_path, 23,
-                                 deal_row("D1", document=NEW_CPF), deal_row("D2", document="39053344705"))
-    by_hand = client.include_client({"codigo_cliente_integracao": "BALCAO-77", "razao_social": "Mariana C. Ribeiro",
-                                     "cnpj_cpf": "39053344705"})
+def test_a_client_registered_by_hand_meanwhile_is_adopted_under_its_own_code(
+    make_sim, store: Store, tmp_path: Path
+) -> None:
+    sim, client = _ready_to_link(
+        make_sim, store, tmp_path, 23, deal_row("D1", document=NEW_CPF), deal_row("D2", document="39053344705")
+    )
+    by_hand = client.include_client(
+        {"codigo_cliente_integracao": "BALCAO-77", "razao_social": "Mariana C. Ribeiro", "cnpj_cpf": "39053344705"}
+    )
     linked = link_clients(client, store, ACCOUNT)
     assert dict(linked.linked) == {"adopted": 2}
     links = _links(store)
@@ -174,8 +214,9 @@ def test_a_failure_before_omie_acted_is_checked_then_sent_once_more(make_sim, st
 
 
 def test_omie_down_for_one_client_is_listed_and_the_others_go_on(make_sim, store: Store, tmp_path: Path) -> None:
-    sim, client = _ready_to_link(make_sim, store, tmp_path, 26,
-                                 deal_row("DOWN", document=NEW_CNPJ), deal_row("OK", document=NEW_CPF))
+    sim, client = _ready_to_link(
+        make_sim, store, tmp_path, 26, deal_row("DOWN", document=NEW_CNPJ), deal_row("OK", document=NEW_CPF)
+    )
     sim.set_faults(http_500_next=2, methods=["IncluirCliente"])
     linked = link_clients(client, store, ACCOUNT, rng=random.Random(0))
     assert linked.linked["created"] == 1 and linked.deals_with_issues == 1
@@ -193,15 +234,19 @@ def test_deals_that_cannot_be_linked_are_listed_with_the_fix(make_sim, store: St
     rows = [
         deal_row("NO-ADDRESS", document=NEW_CNPJ, street="", zip=""),
         deal_row("NO-DOCUMENT", document=""),
-        deal_row("LONG-NAME", document=NEW_CPF, legal_name="Associação das Empresas de Tecnologia da Informação do Nordeste"),
+        deal_row(
+            "LONG-NAME", document=NEW_CPF, legal_name="Associação das Empresas de Tecnologia da Informação do Nordeste"
+        ),
     ]
     _pull(store, tmp_path, rows)
     linked = _reconcile(client, store)
     assert linked.linked == {} and linked.deals_with_issues == 3
     assert sim.stats()["calls"] == {"ListarClientes": 1}  # nothing incomplete was sent
     assert _client_issues(store) == {
-        ("NO-ADDRESS", "street", "missing"), ("NO-ADDRESS", "zip", "missing"),
-        ("NO-DOCUMENT", "document", "missing"), ("LONG-NAME", "legal_name", "too_long_for_omie"),
+        ("NO-ADDRESS", "street", "missing"),
+        ("NO-ADDRESS", "zip", "missing"),
+        ("NO-DOCUMENT", "document", "missing"),
+        ("LONG-NAME", "legal_name", "too_long_for_omie"),
     }
     with store.connect() as connection:
         fixes = {row.deal_id: row.fix for row in open_issues(connection, ACCOUNT, "client")}
@@ -214,8 +259,11 @@ def test_deals_that_cannot_be_linked_are_listed_with_the_fix(make_sim, store: St
     assert dict(fixed.linked) == {"created": 1}
     assert ("NO-ADDRESS", "street", "missing") not in _client_issues(store)
     with store.connect() as connection:
-        resolved = connection.execute(sa.select(deal_issues.c.resolved_at).where(
-            deal_issues.c.deal_id == "NO-ADDRESS")).scalars().all()
+        resolved = (
+            connection.execute(sa.select(deal_issues.c.resolved_at).where(deal_issues.c.deal_id == "NO-ADDRESS"))
+            .scalars()
+            .all()
+        )
     assert len(resolved) == 2 and all(resolved)
 
 
@@ -243,12 +291,14 @@ def test_a_document_registered_twice_in_omie_is_reported_not_picked(make_sim, st
 def _add_twin(sim: Simulator, original: dict, integration_code: str) -> int:
     """A second Omie client with the same document, as Omie allows when its duplicate check is off."""
     now = datetime.now(SAO_PAULO)
-    info = dict(original["info"], dInc=f"{now:%d/%m/%Y}", hInc=f"{now:%H:%M:%S}", dAlt=f"{now:%d/%m/%Y}",
-                hAlt=f"{now:%H:%M:%S}")
+    info = dict(
+        original["info"], dInc=f"{now:%d/%m/%Y}", hInc=f"{now:%H:%M:%S}", dAlt=f"{now:%d/%m/%Y}", hAlt=f"{now:%H:%M:%S}"
+    )
     with sim.state.lock:
         twin_id = sim.state.sequences.take("client_id")
-        sim.state.put_client(dict(original, codigo_cliente_omie=twin_id, codigo_cliente_integracao=integration_code,
-                                  info=info))
+        sim.state.put_client(
+            dict(original, codigo_cliente_omie=twin_id, codigo_cliente_integracao=integration_code, info=info)
+        )
     return twin_id
 
 
@@ -330,25 +380,47 @@ def test_calls_grow_with_pages_and_new_clients_not_with_deals(make_sim, store: S
     assert dict(linked.linked) == {"matched": 30, "created": 60}
     assert len(rows) == 90 and sum(expected.values()) == pages + new_documents == 23
 
-    more = [deal_row(f"L{index:03d}", document=existing[index % 10], updated_at="2026-11-21T10:00:00-03:00")
-            for index in range(40)]
+    more = [
+        deal_row(f"L{index:03d}", document=existing[index % 10], updated_at="2026-11-21T10:00:00-03:00")
+        for index in range(40)
+    ]
     _pull(store, tmp_path, rows + more)
     before = dict(sim.stats()["calls"])
     again = _reconcile(client, store)
     after = sim.stats()["calls"]
     # 40 more deals of known clients: one page of recent changes, no registration.
-    assert {method: after[method] - before.get(method, 0) for method in after} == {"ListarClientes": 1, "IncluirCliente": 0}
+    assert {method: after[method] - before.get(method, 0) for method in after} == {
+        "ListarClientes": 1,
+        "IncluirCliente": 0,
+    }
     assert dict(again.linked) == {"matched": 40}
 
 
 def test_a_refused_registration_waits_for_the_crm_to_change(make_sim, store: Store, tmp_path: Path) -> None:
-    _, client = _ready_to_link(make_sim, store, tmp_path, 32,
-                               deal_row("REF", document=NEW_CNPJ, updated_at="2026-11-20T10:00:00-03:00"), clients=5)
+    _, client = _ready_to_link(
+        make_sim,
+        store,
+        tmp_path,
+        32,
+        deal_row("REF", document=NEW_CNPJ, updated_at="2026-11-20T10:00:00-03:00"),
+        clients=5,
+    )
     with store.begin() as connection:  # what an earlier run recorded when Omie refused the registration
-        record_issues(connection, ACCOUNT, [IssueRecord(
-            deal_id="REF", stage="client", field="document", reason="omie_refused",
-            message="Omie refused to register the client", fix="correct document of the client in the CRM",
-        )], datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc))
+        record_issues(
+            connection,
+            ACCOUNT,
+            [
+                IssueRecord(
+                    deal_id="REF",
+                    stage="client",
+                    field="document",
+                    reason="omie_refused",
+                    message="Omie refused to register the client",
+                    fix="correct document of the client in the CRM",
+                )
+            ],
+            datetime(2026, 11, 21, 12, 0, tzinfo=UTC),
+        )
     waiting = link_clients(client, store, ACCOUNT)
     assert waiting.awaiting_fix == 1 and waiting.calls == {} and _links(store) == {}
     assert _client_issues(store) == {("REF", "document", "omie_refused")}
@@ -419,8 +491,14 @@ def test_a_link_to_a_client_merged_away_follows_the_client_kept(make_sim, store:
     (record,) = sim_clients_with_document(sim, "27836512000149")
     kept = _add_twin(sim, record, integration_code="FINANCE-7")  # the client finance keeps
     _set_inactive(client, merged_away, True)  # ... and the one merged into it
-    _pull(store, tmp_path, [deal_row("OLD", document=NEW_CNPJ),
-                            deal_row("NEW", document=NEW_CNPJ, updated_at="2026-11-21T10:00:00-03:00")])
+    _pull(
+        store,
+        tmp_path,
+        [
+            deal_row("OLD", document=NEW_CNPJ),
+            deal_row("NEW", document=NEW_CNPJ, updated_at="2026-11-21T10:00:00-03:00"),
+        ],
+    )
     relinked = _relist(client, store)
     assert relinked.relinked == 1 and "IncluirCliente" not in relinked.calls
     links = _links(store)
@@ -428,7 +506,9 @@ def test_a_link_to_a_client_merged_away_follows_the_client_kept(make_sim, store:
     _everything_accounted_for(store)
 
 
-def test_a_link_to_a_client_deleted_in_omie_is_listed_not_registered_again(make_sim, store: Store, tmp_path: Path) -> None:
+def test_a_link_to_a_client_deleted_in_omie_is_listed_not_registered_again(
+    make_sim, store: Store, tmp_path: Path
+) -> None:
     sim = make_sim(seed=36, clients=5)
     client = client_for(sim)
     _pull(store, tmp_path, [deal_row("GONE", document=NEW_CNPJ)])
@@ -448,8 +528,9 @@ def test_a_link_to_a_client_deleted_in_omie_is_listed_not_registered_again(make_
     assert waiting.awaiting_omie == 1 and waiting.calls == {}
     assert _client_issues(store) == {("GONE", "client", "client_gone")}
 
-    again = client.include_client({"codigo_cliente_integracao": "BALCAO-9", "razao_social": "Construtora Monte Verde Ltda",
-                                   "cnpj_cpf": NEW_CNPJ})  # registered again by hand
+    again = client.include_client(
+        {"codigo_cliente_integracao": "BALCAO-9", "razao_social": "Construtora Monte Verde Ltda", "cnpj_cpf": NEW_CNPJ}
+    )  # registered again by hand
     settled = _relist(client, store)
     assert dict(settled.linked) == {"matched": 1} and _client_issues(store) == set()
     assert _links(store)["GONE"].codigo_cliente_omie == again.codigo_cliente_omie
@@ -457,11 +538,13 @@ def test_a_link_to_a_client_deleted_in_omie_is_listed_not_registered_again(make_
 
 @pytest.mark.parametrize("integration_code", ["own", "by-hand"], ids=["same-code", "same-document"])
 def test_a_duplicate_refused_in_http_200_in_another_wording_is_looked_up_and_adopted(
-        make_sim, store: Store, tmp_path: Path, integration_code: str) -> None:  # fmt: skip
+    make_sim, store: Store, tmp_path: Path, integration_code: str
+) -> None:
     sim, client = _ready_to_link(make_sim, store, tmp_path, 25, deal_row("D1", document=NEW_CNPJ))
     code = client_integration_code(ACCOUNT, NEW_CNPJ) if integration_code == "own" else "BALCAO-9"
-    earlier = client.include_client({"codigo_cliente_integracao": code, "razao_social": "Construtora Monte Verde Ltda",
-                                     "cnpj_cpf": NEW_CNPJ})
+    earlier = client.include_client(
+        {"codigo_cliente_integracao": code, "razao_social": "Construtora Monte Verde Ltda", "cnpj_cpf": NEW_CNPJ}
+    )
     sim.set_faults(duplicate_refusal_next=1)  # "... está em uso por outro cliente." inside HTTP 200
 
     linked = link_clients(client, store, ACCOUNT)

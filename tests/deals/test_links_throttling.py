@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omie_pipeline.sources import CsvDealSource
 from omie_pipeline.store import Store
+from omie_pipeline.store.deals import open_issues
 from omie_pipeline.sync.client_index import refresh_client_index
 from omie_pipeline.sync.clients import link_clients
-from omie_pipeline.sources import CsvDealSource
-from omie_pipeline.store.deals import open_issues
 from omie_pipeline.sync.deals import pull_deals
-
 from support.simulated_omie import client_for
 
 from .conftest import ACCOUNT, deal_row, sim_clients_with_document, write_csv
@@ -24,12 +23,14 @@ def test_throttling_answers_to_incluircliente_register_every_client_once(make_si
     rows = [deal_row(deal_id, document=document) for deal_id, document in DOCUMENTS.items()]
     pull_deals(CsvDealSource(write_csv(tmp_path / "deals.csv", rows)), store, ACCOUNT, full_refresh=True)
     refresh_client_index(client, store, ACCOUNT)
-    sim.set_faults(schedule=[
-        {"kind": "burst", "method": "IncluirCliente"},
-        {"kind": "wait_to_request", "method": "IncluirCliente", "seconds": 1, "delivery": "refusal"},
-        {"kind": "gateway_403", "method": "IncluirCliente"},
-        {"kind": "concurrency", "method": "IncluirCliente"},
-    ])
+    sim.set_faults(
+        schedule=[
+            {"kind": "burst", "method": "IncluirCliente"},
+            {"kind": "wait_to_request", "method": "IncluirCliente", "seconds": 1, "delivery": "refusal"},
+            {"kind": "gateway_403", "method": "IncluirCliente"},
+            {"kind": "concurrency", "method": "IncluirCliente"},
+        ]
+    )
 
     linked = link_clients(client, store, ACCOUNT)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from omie_pipeline.sync.deals import pull_deals, watermark_key
 
 from .conftest import ACCOUNT, SAMPLE_CSV, deal_row, write_csv
 
-NOW = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
 
 def _deal(store: Store, deal_id: str):
@@ -78,17 +78,33 @@ def test_cpf_is_masked_in_issues_and_never_stored_raw(store: Store, tmp_path: Pa
 
 
 def test_valid_deal_is_stored_normalised_with_money_as_decimal(store: Store, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "deals.csv", [
-        deal_row("D1", document=" 12.abc.345/01de-35 ", amount="666.67", status="Won", phone="+55 11 3456-7890",
-                 zip="01310200", state="sp", state_registration="ISENTO"),
-    ])
+    path = write_csv(
+        tmp_path / "deals.csv",
+        [
+            deal_row(
+                "D1",
+                document=" 12.abc.345/01de-35 ",
+                amount="666.67",
+                status="Won",
+                phone="+55 11 3456-7890",
+                zip="01310200",
+                state="sp",
+                state_registration="ISENTO",
+            ),
+        ],
+    )
     pull_deals(CsvDealSource(path), store, ACCOUNT, now=NOW)
     stored = _deal(store, "D1")
     assert stored.is_valid and stored.status == "won"
     assert (stored.document, stored.document_kind) == ("12ABC34501DE35", "cnpj")
     assert stored.amount == Decimal("666.67") and isinstance(stored.amount, Decimal)
-    assert (stored.phone, stored.zip, stored.state, stored.state_registration) == ("1134567890", "01310200", "SP", "ISENTO")
-    assert stored.updated_at == datetime(2026, 11, 20, 13, 5, tzinfo=timezone.utc)
+    assert (stored.phone, stored.zip, stored.state, stored.state_registration) == (
+        "1134567890",
+        "01310200",
+        "SP",
+        "ISENTO",
+    )
+    assert stored.updated_at == datetime(2026, 11, 20, 13, 5, tzinfo=UTC)
     assert stored.pulled_at == NOW
 
 
@@ -100,7 +116,9 @@ def test_invalid_deal_keeps_what_could_be_read(store: Store, tmp_path: Path) -> 
     assert stored.amount is None and stored.email is None
     assert stored.legal_name == "Construtora Monte Verde Ltda" and stored.document == "11444855000128"
     assert {(issue.field, issue.reason) for issue in _issues(store, "BAD")} == {
-        ("amount", "thousands_separator"), ("email", "bad_email")}
+        ("amount", "thousands_separator"),
+        ("email", "bad_email"),
+    }
 
 
 def test_incremental_pull_sees_changed_late_and_repeated_deals(store: Store, tmp_path: Path) -> None:
@@ -113,7 +131,7 @@ def test_incremental_pull_sees_changed_late_and_repeated_deals(store: Store, tmp
     source = CsvDealSource(path)
     pulled = pull_deals(source, store, ACCOUNT, now=NOW)
     assert pulled.since is None and pulled.closed == 2
-    watermark = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+    watermark = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
     assert pulled.watermark == watermark
     with store.connect() as connection:
         assert sync_state.get_datetime(connection, ACCOUNT, watermark_key(source)) == watermark
@@ -131,7 +149,7 @@ def test_incremental_pull_sees_changed_late_and_repeated_deals(store: Store, tmp
     assert _deal(store, "B").amount == Decimal("250.00")
     assert _deal(store, "LATE") is not None
     assert _deal(store, "TOO-LATE") is None
-    assert pulled.watermark == datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+    assert pulled.watermark == datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 
     again = pull_deals(source, store, ACCOUNT, now=NOW)  # the same rows once more: nothing changes
     assert again.read == 1 and again.valid == 1
@@ -146,7 +164,7 @@ def test_incremental_pull_sees_changed_late_and_repeated_deals(store: Store, tmp
 def test_repeated_invalid_rows_keep_one_issue_each(store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "deals.csv", [deal_row("X", document="123"), deal_row("Y", updated_at="amanhã")])
     source = CsvDealSource(path)
-    first = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    first = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     pull_deals(source, store, ACCOUNT, now=first)
     pull_deals(source, store, ACCOUNT, full_refresh=True, now=first + timedelta(hours=1))
     issues = _issues(store, open_only=False)
@@ -154,7 +172,9 @@ def test_repeated_invalid_rows_keep_one_issue_each(store: Store, tmp_path: Path)
     assert all(issue.first_seen_at == first and issue.last_seen_at == first + timedelta(hours=1) for issue in issues)
 
 
-def test_fixing_a_deal_in_the_crm_resolves_its_issues_and_breaking_it_reopens_them(store: Store, tmp_path: Path) -> None:
+def test_fixing_a_deal_in_the_crm_resolves_its_issues_and_breaking_it_reopens_them(
+    store: Store, tmp_path: Path
+) -> None:
     path = tmp_path / "deals.csv"
     source = CsvDealSource(path)
     write_csv(path, [deal_row("F", document="11.444.855/0001-29", updated_at="2026-11-20T10:00:00-03:00")])
@@ -177,8 +197,13 @@ def test_fixing_a_deal_in_the_crm_resolves_its_issues_and_breaking_it_reopens_th
 def test_a_deal_that_leaves_the_closed_statuses_is_kept_with_an_issue(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "deals.csv"
     source = CsvDealSource(path)
-    write_csv(path, [deal_row("R", updated_at="2026-11-20T10:00:00-03:00"),
-                     deal_row("NEVER", status="open", updated_at="2026-11-20T10:00:00-03:00")])
+    write_csv(
+        path,
+        [
+            deal_row("R", updated_at="2026-11-20T10:00:00-03:00"),
+            deal_row("NEVER", status="open", updated_at="2026-11-20T10:00:00-03:00"),
+        ],
+    )
     pull_deals(source, store, ACCOUNT, now=NOW)
     assert _deal(store, "NEVER") is None
 
@@ -205,10 +230,13 @@ def test_closed_statuses_are_configurable(store: Store, tmp_path: Path) -> None:
 def test_the_newest_version_wins_within_a_pull_and_an_older_one_never_overwrites(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "deals.csv"
     source = CsvDealSource(path)
-    write_csv(path, [
-        deal_row("V", updated_at="2026-11-20T10:10:00-03:00", amount="300.00"),
-        deal_row("V", updated_at="2026-11-20T10:00:00-03:00", amount="100.00"),
-    ])
+    write_csv(
+        path,
+        [
+            deal_row("V", updated_at="2026-11-20T10:10:00-03:00", amount="300.00"),
+            deal_row("V", updated_at="2026-11-20T10:00:00-03:00", amount="100.00"),
+        ],
+    )
     pull_deals(source, store, ACCOUNT, now=NOW)
     assert _deal(store, "V").amount == Decimal("300.00")
 
@@ -230,11 +258,14 @@ def test_deals_from_a_sql_table_pull_like_a_csv(store: Store, crm_url: str) -> N
     table = sa.Table("deals_export", sa.MetaData(), *(sa.Column(name, sa.Text) for name in columns))
     table.metadata.create_all(engine)
     with engine.begin() as connection:
-        connection.execute(table.insert(), [
-            deal_row("SQL-1", updated_at="2026-11-20T12:00:00-03:00"),
-            deal_row("SQL-2", updated_at="2026-11-20T10:00:00-03:00", document="111.111.111-11"),
-            deal_row("SQL-3", status="lost"),
-        ])
+        connection.execute(
+            table.insert(),
+            [
+                deal_row("SQL-1", updated_at="2026-11-20T12:00:00-03:00"),
+                deal_row("SQL-2", updated_at="2026-11-20T10:00:00-03:00", document="111.111.111-11"),
+                deal_row("SQL-3", status="lost"),
+            ],
+        )
     engine.dispose()
     source = open_source(crm_url, "deals_export")
     pulled = pull_deals(source, store, ACCOUNT, now=NOW)
@@ -246,7 +277,9 @@ def test_deals_from_a_sql_table_pull_like_a_csv(store: Store, crm_url: str) -> N
         assert [row.deal_id for row in open_issues(connection, ACCOUNT)] == ["SQL-2"]
 
 
-def test_a_date_in_the_future_is_an_issue_and_never_moves_the_watermark_past_the_pull(store: Store, tmp_path: Path) -> None:
+def test_a_date_in_the_future_is_an_issue_and_never_moves_the_watermark_past_the_pull(
+    store: Store, tmp_path: Path
+) -> None:
     path = tmp_path / "deals.csv"
     source = CsvDealSource(path)
     rows = [
@@ -279,7 +312,9 @@ def test_a_date_in_the_future_is_an_issue_and_never_moves_the_watermark_past_the
     assert fixed.stale == 0 and _deal(store, "FUTURE").is_valid and _issues(store, "FUTURE") == []
 
 
-def test_an_invalid_row_does_not_move_the_watermark_so_nothing_saved_late_is_skipped(store: Store, tmp_path: Path) -> None:
+def test_an_invalid_row_does_not_move_the_watermark_so_nothing_saved_late_is_skipped(
+    store: Store, tmp_path: Path
+) -> None:
     path = tmp_path / "deals.csv"
     source = CsvDealSource(path)
     rows = [
@@ -290,7 +325,7 @@ def test_an_invalid_row_does_not_move_the_watermark_so_nothing_saved_late_is_ski
     write_csv(path, rows)
     pulled = pull_deals(source, store, ACCOUNT, now=NOW)
     # The valid deal and the open one were read well; the broken row's date proves nothing.
-    assert pulled.watermark == datetime(2026, 11, 20, 13, 20, tzinfo=timezone.utc)
+    assert pulled.watermark == datetime(2026, 11, 20, 13, 20, tzinfo=UTC)
 
     rows.append(deal_row("LATE", updated_at="2026-11-20T10:30:00-03:00"))  # committed late by the CRM
     write_csv(path, rows)
@@ -300,13 +335,15 @@ def test_an_invalid_row_does_not_move_the_watermark_so_nothing_saved_late_is_ski
 
 
 def test_a_watermark_left_in_the_future_is_set_right_by_reading_everything_once(store: Store, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "deals.csv", [deal_row("A", updated_at="2026-11-20T10:00:00-03:00"),
-                                              deal_row("B", updated_at="2026-11-21T10:00:00-03:00")])
+    path = write_csv(
+        tmp_path / "deals.csv",
+        [deal_row("A", updated_at="2026-11-20T10:00:00-03:00"), deal_row("B", updated_at="2026-11-21T10:00:00-03:00")],
+    )
     source = CsvDealSource(path)
     with store.begin() as connection:  # what a 2099 row left behind before such dates were refused
-        sync_state.set_datetime(connection, ACCOUNT, watermark_key(source), datetime(2099, 1, 1, tzinfo=timezone.utc))
+        sync_state.set_datetime(connection, ACCOUNT, watermark_key(source), datetime(2099, 1, 1, tzinfo=UTC))
     pulled = pull_deals(source, store, ACCOUNT, now=NOW)
     assert pulled.since is None and pulled.read == 2
-    assert pulled.watermark == datetime(2026, 11, 21, 13, 0, tzinfo=timezone.utc)
+    assert pulled.watermark == datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
     with store.connect() as connection:
         assert sync_state.get_datetime(connection, ACCOUNT, watermark_key(source)) == pulled.watermark

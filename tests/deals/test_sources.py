@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,8 +15,12 @@ from omie_pipeline.sources import CsvDealSource, MappingError, SourceError, SqlD
 from .conftest import deal_row, write_csv
 
 CRM_COLUMNS = {
-    "deal_id": "id_negocio", "status": "etapa", "updated_at": "data_alteracao", "amount": "valor_total",
-    "legal_name": "razao_social", "document": "cnpj_cpf",
+    "deal_id": "id_negocio",
+    "status": "etapa",
+    "updated_at": "data_alteracao",
+    "amount": "valor_total",
+    "legal_name": "razao_social",
+    "document": "cnpj_cpf",
 }
 
 
@@ -81,14 +85,17 @@ def test_csv_row_with_more_cells_than_the_header_is_flagged(tmp_path: Path) -> N
 
 
 def test_csv_since_keeps_changed_rows_and_rows_whose_date_cannot_be_read(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "deals.csv", [
-        deal_row("OLD", updated_at="2026-11-01T10:00:00-03:00"),
-        deal_row("NEW", updated_at="2026-11-20T10:00:00-03:00"),
-        deal_row("EDGE", updated_at="2026-11-10T13:00:00Z"),  # exactly the moment: included
-        deal_row("NO-OFFSET", updated_at="2026-11-02T10:00:00"),
-        deal_row("GARBAGE", updated_at="ontem"),
-    ])
-    since = datetime(2026, 11, 10, 13, 0, tzinfo=timezone.utc)
+    path = write_csv(
+        tmp_path / "deals.csv",
+        [
+            deal_row("OLD", updated_at="2026-11-01T10:00:00-03:00"),
+            deal_row("NEW", updated_at="2026-11-20T10:00:00-03:00"),
+            deal_row("EDGE", updated_at="2026-11-10T13:00:00Z"),  # exactly the moment: included
+            deal_row("NO-OFFSET", updated_at="2026-11-02T10:00:00"),
+            deal_row("GARBAGE", updated_at="ontem"),
+        ],
+    )
+    since = datetime(2026, 11, 10, 13, 0, tzinfo=UTC)
     assert _ids(CsvDealSource(path).read(since=since)) == ["NEW", "EDGE", "NO-OFFSET", "GARBAGE"]
 
 
@@ -142,7 +149,8 @@ def _crm_table(url: str, timestamp_type: sa.types.TypeEngine, rows: list[dict]) 
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
     metadata = sa.MetaData()
     table = sa.Table(
-        "negocios", metadata,
+        "negocios",
+        metadata,
         sa.Column("id_negocio", sa.String(40), primary_key=True),
         sa.Column("etapa", sa.String(20)),
         sa.Column("data_alteracao", timestamp_type),
@@ -154,50 +162,67 @@ def _crm_table(url: str, timestamp_type: sa.types.TypeEngine, rows: list[dict]) 
     metadata.create_all(engine)
     with engine.begin() as connection:
         connection.execute(table.insert(), rows)
-        connection.exec_driver_sql(
-            "CREATE VIEW negocios_ganhos AS SELECT * FROM negocios WHERE etapa = 'won'"
-        )
+        connection.exec_driver_sql("CREATE VIEW negocios_ganhos AS SELECT * FROM negocios WHERE etapa = 'won'")
     engine.dispose()
 
 
 def _sql_rows(stamp) -> list[dict]:
     return [
-        {"id_negocio": "S1", "etapa": "won", "data_alteracao": stamp(2026, 11, 1), "valor_total": 1234.56,
-         "razao_social": "Alfa Ltda", "cnpj_cpf": "11.444.855/0001-28", "street": "Rua A"},
-        {"id_negocio": "S2", "etapa": "won", "data_alteracao": stamp(2026, 11, 20), "valor_total": 0.1 + 0.2,
-         "razao_social": "Beta Ltda", "cnpj_cpf": "27836512000149", "street": None},
-        {"id_negocio": "S3", "etapa": "open", "data_alteracao": stamp(2026, 11, 21), "valor_total": 10.0,
-         "razao_social": "Gama Ltda", "cnpj_cpf": "33.602.187/0001-52", "street": "Rua C"},
+        {
+            "id_negocio": "S1",
+            "etapa": "won",
+            "data_alteracao": stamp(2026, 11, 1),
+            "valor_total": 1234.56,
+            "razao_social": "Alfa Ltda",
+            "cnpj_cpf": "11.444.855/0001-28",
+            "street": "Rua A",
+        },
+        {
+            "id_negocio": "S2",
+            "etapa": "won",
+            "data_alteracao": stamp(2026, 11, 20),
+            "valor_total": 0.1 + 0.2,
+            "razao_social": "Beta Ltda",
+            "cnpj_cpf": "27836512000149",
+            "street": None,
+        },
+        {
+            "id_negocio": "S3",
+            "etapa": "open",
+            "data_alteracao": stamp(2026, 11, 21),
+            "valor_total": 10.0,
+            "razao_social": "Gama Ltda",
+            "cnpj_cpf": "33.602.187/0001-52",
+            "street": "Rua C",
+        },
     ]
 
 
 def test_sql_table_with_mapping_and_utc_timestamps(crm_url: str, tmp_path: Path) -> None:
     """PostgreSQL keeps `timestamptz` aware; SQLite keeps text without offset, which the mapping places in UTC."""
-    _crm_table(crm_url, sa.DateTime(timezone=True),
-               _sql_rows(lambda y, m, d: datetime(y, m, d, 12, 0, tzinfo=timezone.utc)))
+    _crm_table(crm_url, sa.DateTime(timezone=True), _sql_rows(lambda y, m, d: datetime(y, m, d, 12, 0, tzinfo=UTC)))
     source = open_source(crm_url, "negocios", _mapping_file(tmp_path, "naive_timezone: UTC\n"))
     rows = {row.values["deal_id"]: row.values for row in source.read(since=None)}
     assert set(rows) == {"S1", "S2", "S3"}
-    assert rows["S1"]["updated_at"] == datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+    assert rows["S1"]["updated_at"] == datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
     # Floats come back as the Decimal of their shortest text: what was typed, or an honest excess.
     assert rows["S1"]["amount"] == Decimal("1234.56")
     assert rows["S2"]["amount"] == Decimal("0.30000000000000004")
     assert rows["S1"]["legal_name"] == "Alfa Ltda" and rows["S2"]["street"] is None
     assert rows["S1"]["email"] is None  # no such column in the CRM
-    changed = list(source.read(since=datetime(2026, 11, 15, tzinfo=timezone.utc)))
+    changed = list(source.read(since=datetime(2026, 11, 15, tzinfo=UTC)))
     assert sorted(_ids(changed)) == ["S2", "S3"]
     assert "password" not in source.description
 
 
 def test_sql_view_and_schema_free_query(crm_url: str, tmp_path: Path) -> None:
-    _crm_table(crm_url, sa.DateTime(timezone=True),
-               _sql_rows(lambda y, m, d: datetime(y, m, d, 12, 0, tzinfo=timezone.utc)))
+    _crm_table(crm_url, sa.DateTime(timezone=True), _sql_rows(lambda y, m, d: datetime(y, m, d, 12, 0, tzinfo=UTC)))
     mapping = _mapping_file(tmp_path)
     assert sorted(_ids(open_source(crm_url, "negocios_ganhos", mapping).read(since=None))) == ["S1", "S2"]
     query = "SELECT * FROM negocios WHERE valor_total > 100"
     assert _ids(open_source(crm_url, query, mapping).read(since=None)) == ["S1"]
     filtered = "SELECT * FROM negocios WHERE data_alteracao >= :since ORDER BY id_negocio"
-    since = datetime(2026, 11, 15, tzinfo=timezone.utc)
+    since = datetime(2026, 11, 15, tzinfo=UTC)
     assert _ids(open_source(crm_url, filtered, mapping).read(since=since)) == ["S2", "S3"]
     assert _ids(open_source(crm_url, filtered, mapping).read(since=None)) == ["S1", "S2", "S3"]
 
@@ -207,8 +232,8 @@ def test_naive_sql_timestamps_take_the_mapping_time_zone(crm_url: str, tmp_path:
     with_zone = open_source(crm_url, "negocios", _mapping_file(tmp_path, "naive_timezone: America/Sao_Paulo\n"))
     rows = {row.values["deal_id"]: row.values for row in with_zone.read(since=None)}
     # 22:30 in São Paulo is 01:30 UTC the next day.
-    assert rows["S1"]["updated_at"].astimezone(timezone.utc) == datetime(2026, 11, 2, 1, 30, tzinfo=timezone.utc)
-    since = datetime(2026, 11, 21, 1, 0, tzinfo=timezone.utc)  # S2 is 01:30 UTC on the 21st
+    assert rows["S1"]["updated_at"].astimezone(UTC) == datetime(2026, 11, 2, 1, 30, tzinfo=UTC)
+    since = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)  # S2 is 01:30 UTC on the 21st
     assert sorted(_ids(with_zone.read(since=since))) == ["S2", "S3"]
     without_zone = open_source(crm_url, "negocios", _mapping_file(tmp_path))
     naive = {row.values["deal_id"]: row.values for row in without_zone.read(since=None)}
@@ -218,8 +243,7 @@ def test_naive_sql_timestamps_take_the_mapping_time_zone(crm_url: str, tmp_path:
 
 
 def test_sql_errors_name_the_table_and_the_column(crm_url: str, tmp_path: Path) -> None:
-    _crm_table(crm_url, sa.DateTime(timezone=True),
-               _sql_rows(lambda y, m, d: datetime(y, m, d, tzinfo=timezone.utc)))
+    _crm_table(crm_url, sa.DateTime(timezone=True), _sql_rows(lambda y, m, d: datetime(y, m, d, tzinfo=UTC)))
     with pytest.raises(SourceError, match="no such table"):
         list(SqlDealSource(crm_url, "nao_existe").read(since=None))
     with pytest.raises(SourceError, match="deal_id"):  # canonical names, but the CRM uses others

@@ -6,14 +6,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import yaml
 
-from omie_pipeline.defs.resources import StoreResource
 from omie_pipeline.definitions import defs
+from omie_pipeline.defs.resources import StoreResource
 from omie_pipeline.store import Store, sync_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,8 +25,16 @@ def test_definitions_are_loadable() -> None:
 
 # A change to any of these names, crons or blocking flags is deliberate: schedules, sensors' cursors,
 # run history, alerts and runbooks refer to them. Update this snapshot in the same change.
-ASSETS = ["client_index", "client_links", "closed_deals", "nfse_invoices", "nfse_status", "reconciliation_report",
-          "service_catalog", "tax_rates"]
+ASSETS = [
+    "client_index",
+    "client_links",
+    "closed_deals",
+    "nfse_invoices",
+    "nfse_status",
+    "reconciliation_report",
+    "service_catalog",
+    "tax_rates",
+]
 CHECKS = [  # (asset, check, blocking)
     ("client_index", "client_documents_unique", False),
     ("client_links", "every_valid_deal_linked_or_listed", False),
@@ -46,8 +54,14 @@ CHECKS = [  # (asset, check, blocking)
     ("tax_rates", "mapped_services_have_rates", True),
     ("tax_rates", "tax_rates_follow_rules", True),
 ]
-JOBS = ["catalog_job", "emission_job", "invoice_cancel_job", "invoice_status_refresh_job", "invoice_wait_job",
-        "report_job"]
+JOBS = [
+    "catalog_job",
+    "emission_job",
+    "invoice_cancel_job",
+    "invoice_status_refresh_job",
+    "invoice_wait_job",
+    "report_job",
+]
 SCHEDULES = [  # (name, cron, timezone, job)
     ("catalog_schedule", "0 6 * * *", "America/Sao_Paulo", "catalog_job"),
     ("emission_schedule", "*/15 * * * *", "America/Sao_Paulo", "emission_job"),
@@ -65,8 +79,10 @@ def test_the_definitions_hold_exactly_the_snapshot() -> None:
     specs = [graph.get_check_spec(key) for key in graph.asset_check_keys]
     assert sorted((spec.asset_key.to_user_string(), spec.name, spec.blocking) for spec in specs) == CHECKS
     assert sorted(job.name for job in repository.get_all_jobs() if not job.name.startswith("__")) == JOBS
-    assert sorted((s.name, s.cron_schedule, s.execution_timezone, s.job_name) for s in repository.schedule_defs) \
+    assert (
+        sorted((s.name, s.cron_schedule, s.execution_timezone, s.job_name) for s in repository.schedule_defs)
         == SCHEDULES
+    )
     assert sorted(sensor.name for sensor in repository.sensor_defs) == SENSORS
     assert sorted(defs.resources) == RESOURCES
 
@@ -74,8 +90,11 @@ def test_the_definitions_hold_exactly_the_snapshot() -> None:
 def test_workspace_validates_with_the_dagster_cli(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, env={"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=180,
+        cwd=REPO,
+        env={"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -94,7 +113,7 @@ def test_both_instance_configs_parse_into_instances(tmp_path: Path, monkeypatch)
 @dg.op
 def record_heartbeat(store: StoreResource) -> str:
     with store.store().begin() as connection:
-        sync_state.set_datetime(connection, "acme", "heartbeat", datetime.now(timezone.utc))
+        sync_state.set_datetime(connection, "acme", "heartbeat", datetime.now(UTC))
     return "ok"
 
 
@@ -103,8 +122,9 @@ def heartbeat_job() -> None:
     record_heartbeat()
 
 
-def test_a_job_runs_on_an_instance_with_postgresql_storage(tmp_path: Path, fresh_postgres_url: str,
-                                                          monkeypatch) -> None:
+def test_a_job_runs_on_an_instance_with_postgresql_storage(
+    tmp_path: Path, fresh_postgres_url: str, monkeypatch
+) -> None:
     home = tmp_path / "pg_home"
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.postgres.yaml", home / "dagster.yaml")
@@ -112,7 +132,8 @@ def test_a_job_runs_on_an_instance_with_postgresql_storage(tmp_path: Path, fresh
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         result = heartbeat_job.execute_in_process(
-            instance=instance, run_config={"resources": {"store": {"config": {"db_url": fresh_postgres_url}}}})
+            instance=instance, run_config={"resources": {"store": {"config": {"db_url": fresh_postgres_url}}}}
+        )
         assert result.success
         assert instance.get_run_by_id(result.run_id).is_success
         assert len(instance.get_runs()) == 1

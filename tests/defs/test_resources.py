@@ -13,9 +13,15 @@ from omie_pipeline.settings import SettingsError, load_settings
 
 SECRET = "s3cr3t-omie-value"
 SLACK = "https://hooks.slack.com/services/T1/B2/slack-token"
-ENVIRONMENT = {"OMIE_APP_KEY": "app-key-1", "OMIE_APP_SECRET": SECRET, "OMIE_PIPELINE_SLACK_WEBHOOK_URL": SLACK,
-               "OMIE_PIPELINE_STUCK_AFTER_MINUTES": "45", "OMIE_PIPELINE_ACCOUNT": "acme",
-               "OMIE_PIPELINE_DAGSTER_UI_URL": "https://dagster.example/", "OMIE_PAGE_SIZES": "ListarOS=150"}
+ENVIRONMENT = {
+    "OMIE_APP_KEY": "app-key-1",
+    "OMIE_APP_SECRET": SECRET,
+    "OMIE_PIPELINE_SLACK_WEBHOOK_URL": SLACK,
+    "OMIE_PIPELINE_STUCK_AFTER_MINUTES": "45",
+    "OMIE_PIPELINE_ACCOUNT": "acme",
+    "OMIE_PIPELINE_DAGSTER_UI_URL": "https://dagster.example/",
+    "OMIE_PAGE_SIZES": "ListarOS=150",
+}
 
 
 def test_secrets_are_bound_by_name_and_their_values_never_held_by_the_definitions() -> None:

@@ -9,23 +9,28 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import yaml
 
+from omie_pipeline.definitions import defs
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.defs.schedules import catalog_schedule, emission_schedule, status_refresh_schedule
-from omie_pipeline.definitions import defs
 
 REPO = Path(__file__).resolve().parents[2]
 TICK = datetime(2026, 11, 26, 10, 15, tzinfo=ZoneInfo("America/Sao_Paulo"))
 
 
 def _evaluate(schedule: dg.ScheduleDefinition, instance: dg.DagsterInstance):
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK,
-                                        repository_def=defs.get_repository_def())
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=TICK, repository_def=defs.get_repository_def()
+    )
     return schedule.evaluate_tick(context)
 
 
 def test_cadences_are_in_sao_paulo_time_and_on_by_default() -> None:
-    expected = {"emission_schedule": "*/15 * * * *", "status_refresh_schedule": "*/5 * * * *",
-                "catalog_schedule": "0 6 * * *", "report_schedule": "30 18 * * *"}
+    expected = {
+        "emission_schedule": "*/15 * * * *",
+        "status_refresh_schedule": "*/5 * * * *",
+        "catalog_schedule": "0 6 * * *",
+        "report_schedule": "30 18 * * *",
+    }
     schedules = {schedule.name: schedule for schedule in defs.schedules}
     for name, cron in expected.items():
         assert schedules[name].cron_schedule == cron
@@ -48,5 +53,7 @@ def test_each_tick_requests_one_run_per_account() -> None:
 def test_the_instance_allows_one_run_per_account_however_launched() -> None:
     """Dagster tags every partitioned run with dagster/partition, from a schedule, the UI or a backfill."""
     for name in ("dagster.yaml", "dagster.postgres.yaml"):
-        limits = yaml.safe_load((REPO / "dagster_home" / name).read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
+        limits = yaml.safe_load((REPO / "dagster_home" / name).read_text())["concurrency"]["runs"][
+            "tag_concurrency_limits"
+        ]
         assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits

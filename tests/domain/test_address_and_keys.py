@@ -34,7 +34,9 @@ def test_unknown_states_refused(text):
     assert caught.value.reason == "bad_state"
 
 
-@pytest.mark.parametrize(("text", "zip_code"), [("01310-100", "01310100"), ("01.310-100", "01310100"), ("01310100", "01310100")])
+@pytest.mark.parametrize(
+    ("text", "zip_code"), [("01310-100", "01310100"), ("01.310-100", "01310100"), ("01310100", "01310100")]
+)
 def test_zip_is_eight_digits(text, zip_code):
     assert normalise_zip(text) == zip_code
 
@@ -74,7 +76,15 @@ def test_phone_parts(phone, parts):
 
 @pytest.mark.parametrize(
     "phone",
-    ["12", "(11) 8765-432", "+1 415 555 0100", "(11) 88765-4321", "(01) 3265-4321", "11 3265-4321 ramal 20", "0800 123 4567"],
+    [
+        "12",
+        "(11) 8765-432",
+        "+1 415 555 0100",
+        "(11) 88765-4321",
+        "(01) 3265-4321",
+        "11 3265-4321 ramal 20",
+        "0800 123 4567",
+    ],
 )
 def test_bad_phones_refused(phone):
     with pytest.raises(AddressError) as caught:

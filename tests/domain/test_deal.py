@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from omie_pipeline.domain.deal import (
     CANONICAL_COLUMNS,
@@ -18,7 +19,7 @@ from omie_pipeline.domain.deal import (
 )
 from omie_pipeline.domain.documents import Document
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _row(**changes: str | None) -> dict[str, str | None]:
@@ -79,9 +80,27 @@ def test_deal_rows_round_trip_through_storage_form():
     row = deal.as_row()
     assert set(row) == set(CANONICAL_COLUMNS) | {"document_kind"}
     assert row["document"] == "12ABC34501DE35" and row["document_kind"] == "cnpj"
-    assert Deal.model_validate({**{k: row[k] for k in ("deal_id", "account", "status", "closed_at", "updated_at",
-                                                    "amount", "product_code", "description")},
-                                "client": {k: row[k] for k in CANONICAL_COLUMNS[8:]}}) == deal  # fmt: skip
+    assert (
+        Deal.model_validate(
+            {
+                **{
+                    k: row[k]
+                    for k in (
+                        "deal_id",
+                        "account",
+                        "status",
+                        "closed_at",
+                        "updated_at",
+                        "amount",
+                        "product_code",
+                        "description",
+                    )
+                },
+                "client": {k: row[k] for k in CANONICAL_COLUMNS[8:]},
+            }
+        )
+        == deal
+    )
     assert deal.model_dump(mode="json")["client"]["document"] == "12ABC34501DE35"
 
 
@@ -204,7 +223,14 @@ def test_a_valid_deal_may_still_miss_what_an_invoice_needs():
     assert deal.client.document is None
     # Omie refuses to bill a note whose client has no e-mail: it is as required as the address.
     assert missing_invoice_fields(deal) == [
-        "legal_name", "document", "street", "number", "zip", "email", "product_code"]
+        "legal_name",
+        "document",
+        "street",
+        "number",
+        "zip",
+        "email",
+        "product_code",
+    ]
     complete = parse_deal_row(_row(), "main")
     assert missing_invoice_fields(complete) == []
 
@@ -216,5 +242,5 @@ def test_optional_open_deal_without_closed_at():
 
 def test_deals_are_immutable():
     deal = parse_deal_row(_row(), "main")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         deal.amount = Decimal("1")  # type: ignore[misc]

@@ -122,7 +122,9 @@ def _presentations(number: str) -> list[str]:
 def test_the_generated_set_is_large_and_mixed():
     counts = Counter((kind, how == "valid") for kind, how, _ in CASES)
     assert len(CASES) * 3 >= 10_000  # each case is checked in three presentations
-    assert all(counts[(kind, valid)] == PER_KIND for kind in ("cpf", "cnpj", "cnpj-alphanumeric") for valid in (True, False))
+    assert all(
+        counts[(kind, valid)] == PER_KIND for kind in ("cpf", "cnpj", "cnpj-alphanumeric") for valid in (True, False)
+    )
     assert sum(1 for kind, _, number in CASES if kind == "cnpj-alphanumeric" and not number[:12].isdigit()) > PER_KIND
 
 

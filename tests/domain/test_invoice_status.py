@@ -22,15 +22,22 @@ def test_vocabulary_is_the_one_users_see():
 
 
 def test_pending_statuses_are_the_ones_the_refresh_polls():
-    assert PENDING_STATUSES == {S.SUBMITTED, S.PROCESSING}
+    assert {S.SUBMITTED, S.PROCESSING} == PENDING_STATUSES
 
 
 ALLOWED = {
-    (S.SUBMITTED, S.PROCESSING), (S.SUBMITTED, S.ISSUED), (S.SUBMITTED, S.ERROR), (S.SUBMITTED, S.CANCELLED),
-    (S.PROCESSING, S.ISSUED), (S.PROCESSING, S.ERROR), (S.PROCESSING, S.CANCELLED),
+    (S.SUBMITTED, S.PROCESSING),
+    (S.SUBMITTED, S.ISSUED),
+    (S.SUBMITTED, S.ERROR),
+    (S.SUBMITTED, S.CANCELLED),
+    (S.PROCESSING, S.ISSUED),
+    (S.PROCESSING, S.ERROR),
+    (S.PROCESSING, S.CANCELLED),
     (S.ISSUED, S.CANCELLED),
-    (S.ERROR, S.PROCESSING), (S.ERROR, S.ISSUED), (S.ERROR, S.CANCELLED),
-}  # fmt: skip
+    (S.ERROR, S.PROCESSING),
+    (S.ERROR, S.ISSUED),
+    (S.ERROR, S.CANCELLED),
+}
 
 
 @pytest.mark.parametrize("current", list(InvoiceStatus))

@@ -22,7 +22,7 @@ from omie_pipeline.domain.taxes import (
 
 GROSS = D("1000.00")
 FLAGS = ("retain_iss", "retain_pis", "retain_cofins", "retain_csll", "retain_ir", "retain_inss")
-FLAG_TAX = dict(zip(FLAGS, (Tax.ISS, Tax.PIS, Tax.COFINS, Tax.CSLL, Tax.IR, Tax.INSS)))
+FLAG_TAX = dict(zip(FLAGS, (Tax.ISS, Tax.PIS, Tax.COFINS, Tax.CSLL, Tax.IR, Tax.INSS), strict=False))
 
 # Rates per regime for the combination table: ISS 5 %, CSLL 1 %, IRRF 1.5 %, INSS 11 %, and the
 # regime's own PIS/COFINS (Presumido 0.65/3, Real 1.65/7.6, Simples none).
@@ -38,17 +38,32 @@ OWN_PIS_COFINS = {
 #   Real: PIS 1.65 % = 16.50 shown, 0.65 % = 6.50 withheld; COFINS 7.6 % = 76.00 shown, 3 % = 30.00 withheld
 #   Simples: PIS/COFINS/CSLL/IR 0.00 (inside the DAS); ISS 0.00 unless withheld
 SHOWN = {
-    Regime.LUCRO_PRESUMIDO: {Tax.ISS: "50.00", Tax.PIS: "6.50", Tax.COFINS: "30.00", Tax.CSLL: "10.00", Tax.IR: "15.00"},
+    Regime.LUCRO_PRESUMIDO: {
+        Tax.ISS: "50.00",
+        Tax.PIS: "6.50",
+        Tax.COFINS: "30.00",
+        Tax.CSLL: "10.00",
+        Tax.IR: "15.00",
+    },
     Regime.LUCRO_REAL: {Tax.ISS: "50.00", Tax.PIS: "16.50", Tax.COFINS: "76.00", Tax.CSLL: "10.00", Tax.IR: "15.00"},
     Regime.SIMPLES_NACIONAL: {Tax.ISS: "0.00", Tax.PIS: "0.00", Tax.COFINS: "0.00", Tax.CSLL: "0.00", Tax.IR: "0.00"},
 }
-WITHHELD_IF_FLAGGED = {Tax.ISS: "50.00", Tax.PIS: "6.50", Tax.COFINS: "30.00", Tax.CSLL: "10.00", Tax.IR: "15.00", Tax.INSS: "110.00"}
+WITHHELD_IF_FLAGGED = {
+    Tax.ISS: "50.00",
+    Tax.PIS: "6.50",
+    Tax.COFINS: "30.00",
+    Tax.CSLL: "10.00",
+    Tax.IR: "15.00",
+    Tax.INSS: "110.00",
+}
 # CSRF flagged subsets that stay at or under R$ 10.00 and so are not withheld at R$ 1,000.00:
 #   PIS alone 6.50; CSLL alone 10.00 (exactly the limit: "R$ 10 or less" is not withheld).
 #   COFINS alone 30.00, and every pair or the three together, are over R$ 10.00.
 CSRF_NOT_WITHHELD = {frozenset(), frozenset({Tax.PIS}), frozenset({Tax.CSLL})}
 
-COMBINATIONS = [dict(zip(FLAGS, values)) for values in itertools.product((False, True), repeat=len(FLAGS))]
+COMBINATIONS = [
+    dict(zip(FLAGS, values, strict=False)) for values in itertools.product((False, True), repeat=len(FLAGS))
+]
 
 
 def _rates(regime: Regime, **flags: bool) -> TaxRates:
@@ -68,7 +83,9 @@ def _expected_withheld(regime: Regime, flags: dict[str, bool]) -> set[Tax]:
 
 
 @pytest.mark.parametrize("regime", list(Regime))
-@pytest.mark.parametrize("flags", COMBINATIONS, ids=lambda flags: "+".join(f[7:] for f, on in flags.items() if on) or "none")
+@pytest.mark.parametrize(
+    "flags", COMBINATIONS, ids=lambda flags: "+".join(f[7:] for f, on in flags.items() if on) or "none"
+)
 def test_every_regime_and_withholding_combination(regime, flags):
     breakdown = compute_taxes(GROSS, _rates(regime, **flags), regime)
     withheld = _expected_withheld(regime, flags)
@@ -95,8 +112,18 @@ def _csrf_withheld(breakdown: TaxBreakdown) -> D:
 
 def test_one_combination_in_full_lucro_presumido_professional_services():
     # R$ 1,000.00, all withheld but INSS: 50.00 + 6.50 + 30.00 + 10.00 + 15.00 = 111.50; net 888.50
-    rates = TaxRates(iss=D("5"), pis=D("0.65"), cofins=D("3"), csll=D("1"), ir=D("1.5"), retain_iss=True,
-                     retain_pis=True, retain_cofins=True, retain_csll=True, retain_ir=True)  # fmt: skip
+    rates = TaxRates(
+        iss=D("5"),
+        pis=D("0.65"),
+        cofins=D("3"),
+        csll=D("1"),
+        ir=D("1.5"),
+        retain_iss=True,
+        retain_pis=True,
+        retain_cofins=True,
+        retain_csll=True,
+        retain_ir=True,
+    )
     breakdown = compute_taxes(GROSS, rates, Regime.LUCRO_PRESUMIDO)
     assert breakdown.total_withheld == D("111.50")
     assert _csrf_withheld(breakdown) == D("46.50")  # 6.50 + 30.00 + 10.00
@@ -105,11 +132,23 @@ def test_one_combination_in_full_lucro_presumido_professional_services():
 
 
 def test_lucro_real_shows_its_own_rates_but_suffers_the_csrf_rates():
-    rates = TaxRates(iss=D("2"), pis=D("1.65"), cofins=D("7.6"), csll=D("1"), retain_pis=True, retain_cofins=True, retain_csll=True)
+    rates = TaxRates(
+        iss=D("2"), pis=D("1.65"), cofins=D("7.6"), csll=D("1"), retain_pis=True, retain_cofins=True, retain_csll=True
+    )
     pis = compute_taxes(GROSS, rates, Regime.LUCRO_REAL).line(Tax.PIS)
     cofins = compute_taxes(GROSS, rates, Regime.LUCRO_REAL).line(Tax.COFINS)
-    assert (pis.rate, pis.amount, pis.withheld_rate, pis.withheld_amount) == (D("1.65"), D("16.50"), D("0.65"), D("6.50"))
-    assert (cofins.rate, cofins.amount, cofins.withheld_rate, cofins.withheld_amount) == (D("7.6"), D("76.00"), D("3"), D("30.00"))
+    assert (pis.rate, pis.amount, pis.withheld_rate, pis.withheld_amount) == (
+        D("1.65"),
+        D("16.50"),
+        D("0.65"),
+        D("6.50"),
+    )
+    assert (cofins.rate, cofins.amount, cofins.withheld_rate, cofins.withheld_amount) == (
+        D("7.6"),
+        D("76.00"),
+        D("3"),
+        D("30.00"),
+    )
 
 
 IR_ONLY = TaxRates(ir=D("1.5"), retain_ir=True)
@@ -168,9 +207,22 @@ def test_csrf_minimum_edges(gross, pis, cofins, csll, withheld):
 
 
 def test_simples_nacional_never_withholds_irrf_or_csrf_however_large():
-    rates = TaxRates(iss=D("3"), pis=D("0.65"), cofins=D("3"), csll=D("1"), ir=D("1.5"), inss=D("11"),
-                     ibs_uf=D("0.1"), cbs=D("0.9"), retain_iss=True, retain_pis=True, retain_cofins=True,
-                     retain_csll=True, retain_ir=True, retain_inss=True)  # fmt: skip
+    rates = TaxRates(
+        iss=D("3"),
+        pis=D("0.65"),
+        cofins=D("3"),
+        csll=D("1"),
+        ir=D("1.5"),
+        inss=D("11"),
+        ibs_uf=D("0.1"),
+        cbs=D("0.9"),
+        retain_iss=True,
+        retain_pis=True,
+        retain_cofins=True,
+        retain_csll=True,
+        retain_ir=True,
+        retain_inss=True,
+    )
     breakdown = compute_taxes(D("1000000.00"), rates, Regime.SIMPLES_NACIONAL)
     for tax in (Tax.PIS, Tax.COFINS, Tax.CSLL, Tax.IR, Tax.IBS_UF, Tax.IBS_MUN, Tax.CBS):
         assert breakdown.amount(tax) == 0 and not breakdown.line(tax).withheld, tax
@@ -185,7 +237,11 @@ def test_ibs_and_cbs_are_shown_but_never_withheld_nor_subtracted():
     rates = TaxRates(ibs_uf=D("0.1"), ibs_mun=D("0.05"), cbs=D("0.9"))
     breakdown = compute_taxes(GROSS, rates, Regime.LUCRO_REAL)
     # 0.1 % = 1.00, 0.05 % = 0.50, 0.9 % = 9.00 of R$ 1,000.00
-    assert (breakdown.amount(Tax.IBS_UF), breakdown.amount(Tax.IBS_MUN), breakdown.amount(Tax.CBS)) == (D("1.00"), D("0.50"), D("9.00"))
+    assert (breakdown.amount(Tax.IBS_UF), breakdown.amount(Tax.IBS_MUN), breakdown.amount(Tax.CBS)) == (
+        D("1.00"),
+        D("0.50"),
+        D("9.00"),
+    )
     assert breakdown.ibs == D("1.50")
     assert breakdown.total_withheld == 0 and breakdown.net_receivable == GROSS
     assert compute_taxes(GROSS, rates, Regime.SIMPLES_NACIONAL).ibs == 0
@@ -222,8 +278,18 @@ def test_bad_inputs_are_refused():
     assert compute_taxes(GROSS, TaxRates(), "lucro_real").regime is Regime.LUCRO_REAL  # type: ignore[arg-type]
 
 
-PRESUMIDO_OK = TaxRates(iss=D("5"), pis=D("0.65"), cofins=D("3"), csll=D("1"), ir=D("1.5"), retain_iss=True,
-                        retain_pis=True, retain_cofins=True, retain_csll=True, retain_ir=True)  # fmt: skip
+PRESUMIDO_OK = TaxRates(
+    iss=D("5"),
+    pis=D("0.65"),
+    cofins=D("3"),
+    csll=D("1"),
+    ir=D("1.5"),
+    retain_iss=True,
+    retain_pis=True,
+    retain_cofins=True,
+    retain_csll=True,
+    retain_ir=True,
+)
 REAL_OK = TaxRates(iss=D("2"), pis=D("1.65"), cofins=D("7.6"), csll=D("1"), ir=D("1"), retain_ir=True)
 SIMPLES_OK = TaxRates()
 SIMPLES_ISS_WITHHELD = TaxRates(iss=D("2.01"), retain_iss=True, inss=D("11"), retain_inss=True)
@@ -250,12 +316,29 @@ def _rules(rates: TaxRates, regime: Regime) -> list[tuple[str, Tax]]:
         (TaxRates(pis=D("0.65")), Regime.SIMPLES_NACIONAL, [("pis_cofins_regime", Tax.PIS)]),
         (TaxRates(ir=D("1.5"), retain_ir=True), Regime.SIMPLES_NACIONAL, [("simples_withholding", Tax.IR)]),
         (TaxRates(cbs=D("0.9")), Regime.SIMPLES_NACIONAL, [("simples_ibs_cbs", Tax.CBS)]),
-        (TaxRates(iss=D("5"), pis=D("0.65"), cofins=D("3"), ir=D("2"), retain_ir=True), Regime.LUCRO_PRESUMIDO,
-         [("irrf_rate", Tax.IR)]),  # fmt: skip
-        (TaxRates(iss=D("5"), pis=D("0.65"), cofins=D("3"), csll=D("2.88"), retain_pis=True, retain_cofins=True,
-                  retain_csll=True), Regime.LUCRO_PRESUMIDO, [("csll_rate", Tax.CSLL)]),  # fmt: skip
-        (TaxRates(iss=D("5"), pis=D("0.65"), cofins=D("3"), retain_pis=True), Regime.LUCRO_PRESUMIDO,
-         [("csrf_together", Tax.PIS)]),  # fmt: skip
+        (
+            TaxRates(iss=D("5"), pis=D("0.65"), cofins=D("3"), ir=D("2"), retain_ir=True),
+            Regime.LUCRO_PRESUMIDO,
+            [("irrf_rate", Tax.IR)],
+        ),
+        (
+            TaxRates(
+                iss=D("5"),
+                pis=D("0.65"),
+                cofins=D("3"),
+                csll=D("2.88"),
+                retain_pis=True,
+                retain_cofins=True,
+                retain_csll=True,
+            ),
+            Regime.LUCRO_PRESUMIDO,
+            [("csll_rate", Tax.CSLL)],
+        ),
+        (
+            TaxRates(iss=D("5"), pis=D("0.65"), cofins=D("3"), retain_pis=True),
+            Regime.LUCRO_PRESUMIDO,
+            [("csrf_together", Tax.PIS)],
+        ),
         (TaxRates(inss=D("3.5"), retain_inss=True), Regime.SIMPLES_NACIONAL, [("inss_rate", Tax.INSS)]),
     ],
 )
@@ -264,8 +347,9 @@ def test_check_rates(rates, regime, rules):
 
 
 def test_rate_problems_say_the_rule_in_plain_words():
-    problems = check_rates(TaxRates(iss=D("1"), pis=D("1.65"), cofins=D("7.6"), ir=D("3"), retain_ir=True),
-                           Regime.LUCRO_PRESUMIDO)  # fmt: skip
+    problems = check_rates(
+        TaxRates(iss=D("1"), pis=D("1.65"), cofins=D("7.6"), ir=D("3"), retain_ir=True), Regime.LUCRO_PRESUMIDO
+    )
     messages = {problem.tax: problem.message for problem in problems}
     assert messages[Tax.ISS] == "ISS is 1 %; municipalities charge from 2 % to 5 %"
     assert messages[Tax.PIS] == "PIS is 1.65 %, but under Lucro Presumido (cumulative) it is 0.65 %"

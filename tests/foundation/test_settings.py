@@ -27,8 +27,13 @@ def test_missing_credentials_name_both_variables() -> None:
 
 
 def test_secrets_never_appear_in_repr_or_errors() -> None:
-    settings = load_settings({"OMIE_APP_KEY": "123", "OMIE_APP_SECRET": "s3cr3t-value",
-                              "OMIE_PIPELINE_SLACK_WEBHOOK_URL": "https://hooks.example/T000/very-secret"})
+    settings = load_settings(
+        {
+            "OMIE_APP_KEY": "123",
+            "OMIE_APP_SECRET": "s3cr3t-value",
+            "OMIE_PIPELINE_SLACK_WEBHOOK_URL": "https://hooks.example/T000/very-secret",
+        }
+    )
     assert "s3cr3t-value" not in repr(settings) and "very-secret" not in repr(settings)
     assert settings.require_omie_credentials() == ("123", "s3cr3t-value")
     with pytest.raises(SettingsError) as caught:
@@ -49,5 +54,7 @@ def test_status_grace_is_ten_minutes_unless_configured() -> None:
 
 
 def test_the_state_store_defaults_to_a_sqlite_file_in_dagster_home(tmp_path) -> None:
-    assert load_settings({"DAGSTER_HOME": str(tmp_path)}).db_url == f"sqlite:///{tmp_path.resolve()}/omie_pipeline.sqlite"
+    assert (
+        load_settings({"DAGSTER_HOME": str(tmp_path)}).db_url == f"sqlite:///{tmp_path.resolve()}/omie_pipeline.sqlite"
+    )
     assert load_settings({"OMIE_PIPELINE_DB_URL": "postgresql://db/x"}).db_url == "postgresql://db/x"

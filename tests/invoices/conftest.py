@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -67,24 +67,45 @@ class Account:
         values = {"redundant_interval": self.interval, "workers": 2, **overrides}
         return IssueSettings(**values)
 
-    def add_deals(self, count: int, *, prefix: str = "D", amount: Decimal = Decimal("2000.00"),
-                  link: bool = True, client: dict[str, Any] | None = None, **columns: Any) -> list[str]:  # fmt: skip
+    def add_deals(
+        self,
+        count: int,
+        *,
+        prefix: str = "D",
+        amount: Decimal = Decimal("2000.00"),
+        link: bool = True,
+        client: dict[str, Any] | None = None,
+        **columns: Any,
+    ) -> list[str]:
         """Closed, valid deals for billable clients (linked unless `link` is False)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         created = []
         with self.store.begin() as connection:
             for _ in range(count):
                 deal_id = f"{prefix}{len(self.deal_ids) + 1:04d}"
                 chosen = client or self.billable_clients[len(self.deal_ids) % len(self.billable_clients)]
                 row = {
-                    "account": self.name, "deal_id": deal_id, "status": "won", "closed_at": now, "updated_at": now,
-                    "amount": amount, "product_code": PRODUCT, "description": f"Consulting for deal {deal_id}",
-                    "legal_name": chosen["razao_social"], "trade_name": chosen["nome_fantasia"],
-                    "document": normalise_document(chosen["cnpj_cpf"]), "email": chosen["email"],
-                    "street": chosen["endereco"], "number": chosen["endereco_numero"], "district": chosen["bairro"],
-                    "city": chosen["cidade"], "state": chosen["estado"], "zip": chosen["cep"].replace("-", ""),
-                    "is_valid": True, "pulled_at": now,
-                }  # fmt: skip
+                    "account": self.name,
+                    "deal_id": deal_id,
+                    "status": "won",
+                    "closed_at": now,
+                    "updated_at": now,
+                    "amount": amount,
+                    "product_code": PRODUCT,
+                    "description": f"Consulting for deal {deal_id}",
+                    "legal_name": chosen["razao_social"],
+                    "trade_name": chosen["nome_fantasia"],
+                    "document": normalise_document(chosen["cnpj_cpf"]),
+                    "email": chosen["email"],
+                    "street": chosen["endereco"],
+                    "number": chosen["endereco_numero"],
+                    "district": chosen["bairro"],
+                    "city": chosen["cidade"],
+                    "state": chosen["estado"],
+                    "zip": chosen["cep"].replace("-", ""),
+                    "is_valid": True,
+                    "pulled_at": now,
+                }
                 row.update(columns)
                 connection.execute(sa.insert(deals), row)
                 if link:
@@ -94,10 +115,17 @@ class Account:
         return created
 
     def link(self, connection: sa.Connection, deal_id: str, document: str, client_id: int, now: datetime) -> None:
-        connection.execute(sa.insert(client_links), {
-            "account": self.name, "deal_id": deal_id, "document": document, "codigo_cliente_omie": client_id,
-            "how": "matched", "linked_at": now,
-        })  # fmt: skip
+        connection.execute(
+            sa.insert(client_links),
+            {
+                "account": self.name,
+                "deal_id": deal_id,
+                "document": document,
+                "codigo_cliente_omie": client_id,
+                "how": "matched",
+                "linked_at": now,
+            },
+        )
 
     def issue(self, client: OmieClient | None = None, **overrides: Any) -> IssueSummary:
         return issue_invoices(client or self.client, self.store, self.name, settings=self.settings(**overrides))
@@ -150,7 +178,7 @@ def prepare_account(store: Store, sim: Simulator, name: str = ACCOUNT) -> Accoun
     with store.begin() as connection:
         services = {service.integration_code: service for service in list_services(connection, name)}
         service_code = services[SERVICE_INTEGRATION_CODE].code
-        replace_service_map(connection, name, {PRODUCT: service_code}, datetime.now(timezone.utc))
+        replace_service_map(connection, name, {PRODUCT: service_code}, datetime.now(UTC))
     return Account(name, sim, store, client, service_code, billable_clients(sim))
 
 

@@ -19,16 +19,27 @@ from omie_pipeline.defs.resources import OmieResource, StoreResource
 
 def main(base_url: str, app_key: str, app_secret: str, db_url: str, account: str, window: str, redundant: str) -> None:
     resources = {
-        "omie": OmieResource(base_url=base_url, app_key=app_key, app_secret=app_secret,
-                             window_seconds=float(window), redundant_seconds=float(redundant)),
+        "omie": OmieResource(
+            base_url=base_url,
+            app_key=app_key,
+            app_secret=app_secret,
+            window_seconds=float(window),
+            redundant_seconds=float(redundant),
+        ),
         "store": StoreResource(db_url=db_url),
     }
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [account])
         result = dg.materialize([nfse_invoices], partition_key=account, instance=instance, resources=resources)
         metadata = result.asset_materializations_for_node("nfse_invoices")[0].metadata
-    print(json.dumps({"success": result.success,
-                      **{key: entry.value for key, entry in metadata.items() if key.startswith("outcome_")}}))
+    print(
+        json.dumps(
+            {
+                "success": result.success,
+                **{key: entry.value for key, entry in metadata.items() if key.startswith("outcome_")},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

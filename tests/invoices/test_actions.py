@@ -24,16 +24,18 @@ REASON = "Serviço não prestado: contrato rescindido pelo cliente"
 
 
 def wait(account: Account, deal_id: str, timeout: float):
-    return wait_for_invoice(account.client, account.store, account.name, deal_id, timeout=timeout,
-                            interval=account.interval)
+    return wait_for_invoice(
+        account.client, account.store, account.name, deal_id, timeout=timeout, interval=account.interval
+    )
 
 
 def issued(account: Account, count: int = 1) -> list[str]:
     deal_ids = account.add_deals(count)
     account.issue()
     settle_prefeitura(account.sim)
-    refresh_statuses(account.client, account.store, account.name,
-                     settings=RefreshSettings(redundant_interval=account.interval))
+    refresh_statuses(
+        account.client, account.store, account.name, settings=RefreshSettings(redundant_interval=account.interval)
+    )
     assert all(account.invoice(deal).status == InvoiceStatus.ISSUED for deal in deal_ids)
     return deal_ids
 
@@ -97,8 +99,16 @@ def test_wait_for_a_deal_without_invoice(account: Account) -> None:
 
 
 def cancel(account: Account, deal_id: str, reason: str = REASON, confirm_timeout: float = 3.0):
-    return cancel_invoice(account.client, account.store, account.name, deal_id, reason=reason,
-                          requested_by="maria.financeiro", interval=account.interval, confirm_timeout=confirm_timeout)
+    return cancel_invoice(
+        account.client,
+        account.store,
+        account.name,
+        deal_id,
+        reason=reason,
+        requested_by="maria.financeiro",
+        interval=account.interval,
+        confirm_timeout=confirm_timeout,
+    )
 
 
 def test_cancel_an_issued_invoice(account: Account) -> None:
@@ -142,8 +152,9 @@ def test_cancelled_only_when_omie_confirms(account: Account) -> None:
     assert not result.confirmed
     assert result.invoice.status == InvoiceStatus.ISSUED and result.invoice.cancel_pending
     time.sleep(REDUNDANT_SECONDS)
-    refresh_statuses(account.client, account.store, account.name,
-                     settings=RefreshSettings(redundant_interval=account.interval))
+    refresh_statuses(
+        account.client, account.store, account.name, settings=RefreshSettings(redundant_interval=account.interval)
+    )
     invoice = account.invoice(deal)
     assert invoice.status == InvoiceStatus.CANCELLED and not invoice.cancel_pending
     assert calls(account.sim)["CancelarOS"] == 1
@@ -159,14 +170,17 @@ def test_cancel_of_an_invoice_already_cancelled_in_omie_is_confirmed(account: Ac
     assert result.confirmed and result.invoice.status == InvoiceStatus.CANCELLED
 
 
-@pytest.mark.parametrize(("message", "cancelled"), [
-    ("ERROR: A Ordem de Serviço [000012] já está cancelada!", True),
-    ("A NFS-e 1234 JA ESTA CANCELADA", True),
-    ("ERROR: A NFS-e já foi cancelada anteriormente.", True),
-    ("A NFS-e não pode ser cancelada (prazo expirado)", False),
-    ("ERROR: NFS-e não cancelada: o prazo de cancelamento de 30 dias terminou", False),
-    ("Cancelamento não permitido: ISS da nota já recolhido", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("message", "cancelled"),
+    [
+        ("ERROR: A Ordem de Serviço [000012] já está cancelada!", True),
+        ("A NFS-e 1234 JA ESTA CANCELADA", True),
+        ("ERROR: A NFS-e já foi cancelada anteriormente.", True),
+        ("A NFS-e não pode ser cancelada (prazo expirado)", False),
+        ("ERROR: NFS-e não cancelada: o prazo de cancelamento de 30 dias terminou", False),
+        ("Cancelamento não permitido: ISS da nota já recolhido", False),
+    ],
+)
 def test_only_an_already_cancelled_answer_is_read_as_cancelled(message: str, cancelled: bool) -> None:
     """A refusal that merely speaks of cancelling must stay a refusal (CancelRefusedError, pending withdrawn)."""
     assert already_cancelled(message) is cancelled

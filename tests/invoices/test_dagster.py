@@ -35,8 +35,13 @@ def instance(account: Account) -> Iterator[dg.DagsterInstance]:
 def resources(account: Account, db_url: str) -> dict:
     config = account.sim.config
     return {
-        "omie": OmieResource(base_url=account.sim.base_url, app_key=config.app_key, app_secret=config.app_secret,
-                             window_seconds=config.window_seconds, redundant_seconds=REDUNDANT_SECONDS),
+        "omie": OmieResource(
+            base_url=account.sim.base_url,
+            app_key=config.app_key,
+            app_secret=config.app_secret,
+            window_seconds=config.window_seconds,
+            redundant_seconds=REDUNDANT_SECONDS,
+        ),
         "store": StoreResource(db_url=db_url),
         "pipeline": PipelineResource(account=account.name),
     }
@@ -52,8 +57,9 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
 
 
 def materialize(asset, account: Account, instance, resources, **kwargs) -> dg.ExecuteInProcessResult:
-    return dg.materialize([asset, *checks_of(asset)], partition_key=account.name, instance=instance,
-                          resources=resources, **kwargs)
+    return dg.materialize(
+        [asset, *checks_of(asset)], partition_key=account.name, instance=instance, resources=resources, **kwargs
+    )
 
 
 def test_issue_then_refresh_through_dagster(account: Account, instance, resources) -> None:
@@ -89,8 +95,17 @@ def test_the_asset_run_twice_at_once_issues_each_deal_once(store, make_sim, db_u
     account = prepare_account(store, make_sim(latency=(0.03, 0.06)))
     deal_ids = account.add_deals(20)
     config = account.sim.config
-    command = [sys.executable, str(Path(__file__).with_name("run_asset.py")), account.sim.base_url, config.app_key,
-               config.app_secret, db_url, account.name, str(config.window_seconds), str(REDUNDANT_SECONDS)]
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("run_asset.py")),
+        account.sim.base_url,
+        config.app_key,
+        config.app_secret,
+        db_url,
+        account.name,
+        str(config.window_seconds),
+        str(REDUNDANT_SECONDS),
+    ]
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=120) for run in runs]
 
@@ -146,8 +161,9 @@ def test_wait_job_fails_with_the_fix_when_the_invoice_is_in_error(account: Accou
     account.issue()
     config = {"ops": {"wait_for_nfse": {"config": {"deal_id": deal, "timeout": 10, "account": account.name}}}}
 
-    result = invoice_wait_job.execute_in_process(run_config=config, instance=instance, resources=resources,
-                                                 raise_on_error=False)
+    result = invoice_wait_job.execute_in_process(
+        run_config=config, instance=instance, resources=resources, raise_on_error=False
+    )
 
     assert not result.success
     (failure,) = [event for event in result.all_events if event.is_step_failure]
@@ -160,8 +176,18 @@ def test_cancel_job(account: Account, instance, resources) -> None:
     account.issue()
     config = {"ops": {"wait_for_nfse": {"config": {"deal_id": deal, "timeout": 10, "account": account.name}}}}
     assert invoice_wait_job.execute_in_process(run_config=config, instance=instance, resources=resources).success
-    cancel = {"ops": {"cancel_nfse": {"config": {"deal_id": deal, "reason": "Serviço cancelado pelo cliente",
-                                                 "account": account.name, "confirm_timeout": 5}}}}
+    cancel = {
+        "ops": {
+            "cancel_nfse": {
+                "config": {
+                    "deal_id": deal,
+                    "reason": "Serviço cancelado pelo cliente",
+                    "account": account.name,
+                    "confirm_timeout": 5,
+                }
+            }
+        }
+    }
 
     result = invoice_cancel_job.execute_in_process(run_config=cancel, instance=instance, resources=resources)
 
@@ -172,7 +198,8 @@ def test_cancel_job(account: Account, instance, resources) -> None:
 
 
 def test_an_issued_note_without_verification_code_warns_but_never_fails_the_refresh(
-        account: Account, instance, resources) -> None:  # fmt: skip
+    account: Account, instance, resources
+) -> None:
     deal, other = account.add_deals(2)
     account.issue()
     settle_prefeitura(account.sim)

@@ -30,21 +30,23 @@ def issued(account: Account) -> str:
     (deal,) = account.add_deals(1)
     account.issue()
     settle_prefeitura(account.sim)
-    refresh_statuses(account.client, account.store, account.name,
-                     settings=RefreshSettings(redundant_interval=account.interval))
+    refresh_statuses(
+        account.client, account.store, account.name, settings=RefreshSettings(redundant_interval=account.interval)
+    )
     assert account.invoice(deal).status == InvoiceStatus.ISSUED
     return deal
 
 
 def download_pdf(account: Account, deal: str, path, **options: Any):
-    return documents.download_pdf(account.client, account.store, account.name, deal, path,
-                                  interval=account.interval, **options)
+    return documents.download_pdf(
+        account.client, account.store, account.name, deal, path, interval=account.interval, **options
+    )
 
 
 class PortalInsteadOfFiles(requests.Session):
     """Follows every document link to the note's portal page instead: an answer that is a web page."""
 
-    def get(self, url, **kwargs):  # noqa: ANN001, ANN201 - requests' signature
+    def get(self, url, **kwargs):
         base = url.split("?", 1)[0].removesuffix("/dest.pdf").removesuffix(".xml")
         return super().get(base + "/portal", **kwargs)
 
@@ -88,8 +90,9 @@ def test_a_web_page_where_the_pdf_should_be_gives_the_plain_message_and_saves_no
 def test_the_xml_is_downloaded_and_is_the_notes_xml(account, tmp_path):
     deal = issued(account)
 
-    saved = documents.download_xml(account.client, account.store, account.name, deal, tmp_path / "nota.xml",
-                                   interval=account.interval)
+    saved = documents.download_xml(
+        account.client, account.store, account.name, deal, tmp_path / "nota.xml", interval=account.interval
+    )
 
     number = ET.fromstring(saved.read_bytes()).find(".//{*}Numero").text
     assert number == account.invoice(deal).nfse_number
@@ -99,8 +102,15 @@ def test_an_xml_link_that_gives_a_web_page_falls_back_to_obter_nfse(account, tmp
     deal = issued(account)
     before = calls(account.sim)
 
-    saved = documents.download_xml(account.client, account.store, account.name, deal, tmp_path / "nota.xml",
-                                   interval=account.interval, session=PortalInsteadOfFiles())
+    saved = documents.download_xml(
+        account.client,
+        account.store,
+        account.name,
+        deal,
+        tmp_path / "nota.xml",
+        interval=account.interval,
+        session=PortalInsteadOfFiles(),
+    )
 
     assert saved.read_bytes().lstrip().startswith(b"<?xml")
     assert calls_since(account.sim, before).get("ObterNFSe") == 1
@@ -113,5 +123,6 @@ def test_no_documents_before_the_note_is_issued(account, tmp_path):
     with pytest.raises(DocumentError, match="only an issued note"):
         download_pdf(account, deal, tmp_path / "x.pdf")
     with pytest.raises(DocumentError, match="only an issued note"):
-        documents.download_xml(account.client, account.store, account.name, deal, tmp_path / "x.xml",
-                               interval=account.interval)
+        documents.download_xml(
+            account.client, account.store, account.name, deal, tmp_path / "x.xml", interval=account.interval
+        )

@@ -22,7 +22,6 @@ from omie_pipeline.store.tables import invoice_events, invoices
 from omie_pipeline.sync import invoices as issuing
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome, issue_invoices
-
 from support.simulated_omie import client_for
 
 from .conftest import REDUNDANT_SECONDS, Account, calls, settle_prefeitura
@@ -36,8 +35,13 @@ class HardCrash(BaseException):
     """Stands for a kill: nothing in the run catches it, so its claims stay until their lease ends."""
 
 
-def crash_on(monkeypatch: pytest.MonkeyPatch, name: str, when: Callable[..., bool], error: type[BaseException] = Crash,
-             times: int = 1) -> list[str]:  # fmt: skip
+def crash_on(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    when: Callable[..., bool],
+    error: type[BaseException] = Crash,
+    times: int = 1,
+) -> list[str]:
     """Make `sync.invoices.<name>` raise `error` the first `times` it is called with arguments matching `when`."""
     original = getattr(issuing, name)
     crashed: list[str] = []
@@ -101,8 +105,9 @@ def test_lost_include_answer_and_failed_look_up_wait_for_the_next_run(account: A
 
 def test_crash_after_the_intent_before_the_answer_is_stored(account: Account, monkeypatch) -> None:
     deal_ids = account.add_deals(3)
-    crashed = crash_on(monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "omie_os_id" in values,
-                       times=3)
+    crashed = crash_on(
+        monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "omie_os_id" in values, times=3
+    )
 
     summary = account.issue()
 
@@ -119,8 +124,12 @@ def test_crash_after_the_intent_before_the_answer_is_stored(account: Account, mo
 
 def test_killed_run_keeps_its_claim_until_the_lease_ends(account: Account, monkeypatch) -> None:
     (deal,) = account.add_deals(1)
-    crash_on(monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "omie_os_id" in values,
-             error=HardCrash)
+    crash_on(
+        monkeypatch,
+        "update_claimed",
+        lambda connection, invoice_id, claimer, values: "omie_os_id" in values,
+        error=HardCrash,
+    )
     with pytest.raises(HardCrash):
         account.issue(workers=1)
     monkeypatch.undo()
@@ -157,8 +166,9 @@ def test_crash_after_the_os_before_invoicing(account: Account, monkeypatch) -> N
 
 def test_crash_after_invoicing_before_it_is_recorded(account: Account, monkeypatch) -> None:
     deal_ids = account.add_deals(2)
-    crash_on(monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "submitted_at" in values,
-             times=2)
+    crash_on(
+        monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "submitted_at" in values, times=2
+    )
 
     summary = account.issue()
 
@@ -205,7 +215,8 @@ def test_a_restored_store_finds_the_os_by_key_before_sending_and_adopts(account:
 
 
 def test_a_key_sent_by_another_process_after_the_look_up_meets_omies_duplicate_and_adopts(
-        account: Account, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (deal,) = account.add_deals(1)
     account.issue()
     with account.store.begin() as connection:
@@ -243,8 +254,9 @@ def test_two_runs_at_once_issue_each_deal_once(account: Account, db_url: str) ->
 
     def run(index: int) -> None:
         start.wait()
-        summaries[index] = issue_invoices(clients[index], stores[index], account.name,
-                                          settings=account.settings(workers=3), claimer=f"run-{index}")
+        summaries[index] = issue_invoices(
+            clients[index], stores[index], account.name, settings=account.settings(workers=3), claimer=f"run-{index}"
+        )
 
     threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
     for thread in threads:
@@ -254,8 +266,9 @@ def test_two_runs_at_once_issue_each_deal_once(account: Account, db_url: str) ->
     for store in stores:
         store.dispose()
 
-    sent = [result.deal_id for summary in summaries for result in summary.results
-            if result.outcome is Outcome.SUBMITTED]
+    sent = [
+        result.deal_id for summary in summaries for result in summary.results if result.outcome is Outcome.SUBMITTED
+    ]
     assert sorted(sent) == sorted(deal_ids)  # each deal sent by exactly one of the two runs
     assert calls(account.sim)["IncluirOS"] == 12 and calls(account.sim)["FaturarOS"] == 12
     finish(account, deal_ids)

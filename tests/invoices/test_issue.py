@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,11 +13,10 @@ from omie_pipeline.omie.models import ClientInput
 from omie_pipeline.store.invoices import events_of, open_invoice_issues
 from omie_pipeline.store.tables import client_links, invoices
 from omie_pipeline.store.tax_rates import close_rates, lock_account_versions
-from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.catalog import sync_catalog
+from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome
 from omie_pipeline.sync.tax_rates import sync_tax_rates
-
 from support.simulated_omie import client_for, regime_of
 
 from .conftest import SERVICE_INTEGRATION_CODE, Account, calls, calls_since, settle_prefeitura
@@ -38,13 +37,22 @@ def test_life_cycle_to_issued(account: Account) -> None:
 
     assert [summary.of(deal).outcome for deal in deal_ids] == [Outcome.SUBMITTED] * 3
     # One ConsultarOS per new OS keeps the taxes Omie computed beside the invoice's own.
-    assert calls_since(account.sim, before) == {"ListarOS": 1, "IncluirOS": 3, "ConsultarOS": 3, "ValidarOS": 3,
-                                                 "FaturarOS": 3}  # one look-up of the three new keys first
+    assert calls_since(account.sim, before) == {
+        "ListarOS": 1,
+        "IncluirOS": 3,
+        "ConsultarOS": 3,
+        "ValidarOS": 3,
+        "FaturarOS": 3,
+    }  # one look-up of the three new keys first
     invoice = account.invoice(deal_ids[0])
     assert invoice.status == InvoiceStatus.SUBMITTED and invoice.submitted_at is not None
     # The taxes recorded before sending (Lucro Presumido, IRRF 1.5 % and CSRF 4.65 % withheld).
     assert (invoice.gross_amount, invoice.ir_withheld_amount, invoice.withheld_total, invoice.net_amount) == (
-        Decimal("2000.00"), Decimal("30.00"), Decimal("123.00"), Decimal("1877.00"))
+        Decimal("2000.00"),
+        Decimal("30.00"),
+        Decimal("123.00"),
+        Decimal("1877.00"),
+    )
     with account.sim.state.lock:
         order = account.sim.state.orders[invoice.omie_os_id]
         taxes = order.items[0].taxes
@@ -91,9 +99,18 @@ def test_life_cycle_to_error_when_the_prefeitura_rejects(account: Account) -> No
 
 
 def _client_without_email(account: Account) -> dict:
-    record = {"codigo_cliente_integracao": "T-SEM-EMAIL", "razao_social": "Sem Email Comercio Ltda",
-              "nome_fantasia": "Sem Email", "cnpj_cpf": VALID_CNPJ, "endereco": "Rua A", "endereco_numero": "10",
-              "bairro": "Centro", "cidade": "SAO PAULO", "estado": "SP", "cep": "01001000"}
+    record = {
+        "codigo_cliente_integracao": "T-SEM-EMAIL",
+        "razao_social": "Sem Email Comercio Ltda",
+        "nome_fantasia": "Sem Email",
+        "cnpj_cpf": VALID_CNPJ,
+        "endereco": "Rua A",
+        "endereco_numero": "10",
+        "bairro": "Centro",
+        "cidade": "SAO PAULO",
+        "estado": "SP",
+        "cep": "01001000",
+    }
     created = account.client.include_client(ClientInput(**record))
     return {**record, "codigo_cliente_omie": created.codigo_cliente_omie, "email": None, "cep": "01001000"}
 
@@ -120,7 +137,7 @@ def test_validation_refusal_puts_the_invoice_in_error_and_the_others_go_on(accou
 def test_include_refusal_is_a_deal_issue_until_fixed(account: Account) -> None:
     (deal,) = account.add_deals(1, link=False)
     with account.store.begin() as connection:
-        account.link(connection, deal, VALID_CNPJ, 999_999, datetime.now(timezone.utc))  # no such Omie client
+        account.link(connection, deal, VALID_CNPJ, 999_999, datetime.now(UTC))  # no such Omie client
 
     summary = account.issue()
 
@@ -132,8 +149,11 @@ def test_include_refusal_is_a_deal_issue_until_fixed(account: Account) -> None:
 
     good_client = account.billable_clients[0]["codigo_cliente_omie"]
     with account.store.begin() as connection:
-        connection.execute(sa.update(client_links).where(client_links.c.deal_id == deal)
-                           .values(codigo_cliente_omie=good_client, linked_at=datetime.now(timezone.utc)))
+        connection.execute(
+            sa.update(client_links)
+            .where(client_links.c.deal_id == deal)
+            .values(codigo_cliente_omie=good_client, linked_at=datetime.now(UTC))
+        )
     assert account.issue().of(deal).outcome is Outcome.SUBMITTED
     with account.store.connect() as connection:
         assert open_invoice_issues(connection, account.name, deal) == []
@@ -145,7 +165,7 @@ def refuse(account: Account, count: int) -> list[str]:
     refused = account.add_deals(count, prefix="R", link=False)
     with account.store.begin() as connection:
         for deal in refused:
-            account.link(connection, deal, VALID_CNPJ, 999_999, datetime.now(timezone.utc))
+            account.link(connection, deal, VALID_CNPJ, 999_999, datetime.now(UTC))
     return refused
 
 
@@ -168,9 +188,14 @@ def test_refused_deals_are_not_resent_until_something_changes(account: Account) 
 
     fixed = refused[0]  # relinked to a client Omie has: sent again, and invoiced
     with account.store.begin() as connection:
-        connection.execute(sa.update(client_links).where(client_links.c.deal_id == fixed).values(
-            codigo_cliente_omie=account.billable_clients[0]["codigo_cliente_omie"],
-            linked_at=datetime.now(timezone.utc)))
+        connection.execute(
+            sa.update(client_links)
+            .where(client_links.c.deal_id == fixed)
+            .values(
+                codigo_cliente_omie=account.billable_clients[0]["codigo_cliente_omie"],
+                linked_at=datetime.now(UTC),
+            )
+        )
     third = account.issue()
     assert third.of(fixed).outcome is Outcome.SUBMITTED
     assert [third.of(deal).outcome for deal in refused[1:]] == [Outcome.AWAITING_FIX] * 2
@@ -208,15 +233,19 @@ def test_deals_not_ready_become_issues_with_a_fix_and_cost_no_call(account: Acco
     assert {summary.of(deal).outcome for deal in (unlinked, unmapped, no_street)} == {Outcome.NOT_READY}
     assert calls_since(account.sim, before) == {}
     with account.store.connect() as connection:
-        issues = {(issue["deal_id"], issue["field"], issue["reason"]): issue
-                  for issue in open_invoice_issues(connection, account.name)}
-    assert set(issues) == {(unlinked, "client", "no_client_link"), (unmapped, "product_code", "unmapped"),
-                           (no_street, "street", "missing")}
+        issues = {
+            (issue["deal_id"], issue["field"], issue["reason"]): issue
+            for issue in open_invoice_issues(connection, account.name)
+        }
+    assert set(issues) == {
+        (unlinked, "client", "no_client_link"),
+        (unmapped, "product_code", "unmapped"),
+        (no_street, "street", "missing"),
+    }
     assert all(issue["fix"] for issue in issues.values())
 
     with account.store.begin() as connection:
-        account.link(connection, unlinked, "x", account.billable_clients[0]["codigo_cliente_omie"],
-                     datetime.now(timezone.utc))
+        account.link(connection, unlinked, "x", account.billable_clients[0]["codigo_cliente_omie"], datetime.now(UTC))
     assert account.issue().of(unlinked).outcome is Outcome.SUBMITTED
     with account.store.connect() as connection:
         still_open = {issue["deal_id"] for issue in open_invoice_issues(connection, account.name)}
@@ -227,7 +256,7 @@ def test_a_service_without_rates_in_force_is_not_invoiced(account: Account) -> N
     (deal,) = account.add_deals(1)
     with account.store.begin() as connection:
         lock_account_versions(connection, account.name)
-        close_rates(connection, account.name, account.service_code, datetime.now(timezone.utc))
+        close_rates(connection, account.name, account.service_code, datetime.now(UTC))
 
     assert account.issue().of(deal).outcome is Outcome.NOT_READY
     with account.store.connect() as connection:
@@ -235,10 +264,13 @@ def test_a_service_without_rates_in_force_is_not_invoiced(account: Account) -> N
     assert issue["reason"] == "no_rates_in_force" and account.service_code in issue["message"]
 
 
-@pytest.mark.parametrize(("change", "rule"), [
-    ({"nAliqPIS": 2}, "pis_cofins_regime"),  # Lucro Presumido charges PIS at 0.65 %
-    ({"nRedBasePIS": 40}, "base_reduction"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        ({"nAliqPIS": 2}, "pis_cofins_regime"),  # Lucro Presumido charges PIS at 0.65 %
+        ({"nRedBasePIS": 40}, "base_reduction"),
+    ],
+)
 def test_rates_that_break_the_regime_rules_are_not_invoiced(account: Account, change: dict, rule: str) -> None:
     """The order carries the computed amounts (cUtilizaValorImposto "S"): Omie would print them as they are."""
     (deal,) = account.add_deals(1)

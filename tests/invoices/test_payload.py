@@ -2,35 +2,51 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
+from omie_pipeline.alerts.causes import UNKNOWN_CAUSE
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.taxes import Regime, TaxRates, compute_taxes
 from omie_pipeline.omie.models import NfseRecord, OsStatusDetail
-from omie_pipeline.alerts.causes import UNKNOWN_CAUSE
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import from_nfse_record, from_status_detail
 from omie_pipeline.sync.invoice_payload import OrderFacts, build_order, withholding_text
 from omie_pipeline.sync.invoice_status import parse_deal_ids
 
-CONSULTING = TaxRates(iss=Decimal("2.9"), pis=Decimal("1.65"), cofins=Decimal("7.6"), csll=Decimal("1"),
-                      ir=Decimal("1.5"), retain_ir=True, retain_pis=True, retain_cofins=True, retain_csll=True)
+CONSULTING = TaxRates(
+    iss=Decimal("2.9"),
+    pis=Decimal("1.65"),
+    cofins=Decimal("7.6"),
+    csll=Decimal("1"),
+    ir=Decimal("1.5"),
+    retain_ir=True,
+    retain_pis=True,
+    retain_cofins=True,
+    retain_csll=True,
+)
 
 
 def order_for(gross: str, regime: Regime = Regime.LUCRO_REAL, email: str | None = "fin@cliente.com.br") -> dict:
-    facts = OrderFacts("OSABC", 42, 77, "Consultoria", "Projeto X", email,
-                       compute_taxes(Decimal(gross), CONSULTING, regime))
+    facts = OrderFacts(
+        "OSABC", 42, 77, "Consultoria", "Projeto X", email, compute_taxes(Decimal(gross), CONSULTING, regime)
+    )
     return build_order(facts, date(2026, 11, 20))
 
 
 def test_the_os_speaks_omie_os_names_and_carries_the_key() -> None:
     order = order_for("2000.00")
     item = order["ServicosPrestados"][0]
-    assert order["Cabecalho"] == {"cCodIntOS": "OSABC", "nCodCli": 42, "dDtPrevisao": "20/11/2026", "cEtapa": "50",
-                                  "nQtdeParc": 1, "cCodParc": "000"}
+    assert order["Cabecalho"] == {
+        "cCodIntOS": "OSABC",
+        "nCodCli": 42,
+        "dDtPrevisao": "20/11/2026",
+        "cEtapa": "50",
+        "nQtdeParc": 1,
+        "cCodParc": "000",
+    }
     assert (item["nCodServico"], item["nValUnit"], item["nQtde"]) == (77, Decimal("2000.00"), Decimal("1"))
     assert {"nAliqIRRF", "cRetemIRRF", "cRetemPIS", "cUtilizaValorImposto"} <= set(item["impostos"])
     assert not {"nAliqIR", "cRetIR", "cRetPIS"} & set(item["impostos"])  # catalog names are refused in an OS
@@ -64,18 +80,26 @@ def test_small_notes_withhold_nothing_and_say_so() -> None:
 
 def test_withholding_text_lists_each_retention_and_the_net() -> None:
     text = withholding_text(compute_taxes(Decimal("2000.00"), CONSULTING, Regime.LUCRO_PRESUMIDO))
-    assert text == ("Retenções: IRRF R$ 30,00; PIS R$ 13,00; COFINS R$ 60,00; CSLL R$ 20,00. "
-                    "Total retido: R$ 123,00. Valor líquido: R$ 1.877,00.")
+    assert text == (
+        "Retenções: IRRF R$ 30,00; PIS R$ 13,00; COFINS R$ 60,00; CSLL R$ 20,00. "
+        "Total retido: R$ 123,00. Valor líquido: R$ 1.877,00."
+    )
 
 
-@pytest.mark.parametrize("message, expected", [
-    ("Para emitir a NFS-e falta preencher o E-mail no cadastro do cliente [12].", "e-mail"),
-    ("Para emitir a NFS-e falta preencher o Bairro e o CEP no cadastro do cliente [12].", "client's record in Omie"),
-    ("O endereço do cliente [12] está incompleto. Preencha: cep.", "address"),
-    ("E0310: Código de tributação nacional inexistente.", "LC 116"),
-    ("E0014: DPS já informada anteriormente (número de DPS duplicado).", "new number"),
-    ("A Ordem de Serviço [000123] já foi faturada.", "already invoiced"),
-])
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("Para emitir a NFS-e falta preencher o E-mail no cadastro do cliente [12].", "e-mail"),
+        (
+            "Para emitir a NFS-e falta preencher o Bairro e o CEP no cadastro do cliente [12].",
+            "client's record in Omie",
+        ),
+        ("O endereço do cliente [12] está incompleto. Preencha: cep.", "address"),
+        ("E0310: Código de tributação nacional inexistente.", "LC 116"),
+        ("E0014: DPS já informada anteriormente (número de DPS duplicado).", "new number"),
+        ("A Ordem de Serviço [000123] já foi faturada.", "already invoiced"),
+    ],
+)
 def test_known_causes_get_their_fix(message: str, expected: str) -> None:
     assert expected in fix_for(message)
 
@@ -87,32 +111,68 @@ def test_unknown_causes_get_the_prefeituras_correction_or_the_general_fix() -> N
 
 
 def status_detail(rps: dict, **flags: str) -> OsStatusDetail:
-    return OsStatusDetail.model_validate({"nCodOS": 1, "cFaturada": "S", "cCancelada": "N", **flags,
-                                          "ListaRpsNfse": [rps]})
+    return OsStatusDetail.model_validate(
+        {"nCodOS": 1, "cFaturada": "S", "cCancelada": "N", **flags, "ListaRpsNfse": [rps]}
+    )
 
 
 def test_a_rejected_rps_reads_as_error_with_the_newest_message() -> None:
-    detail = status_detail({"nRps": 5, "cStatusRps": "003", "mensagens": [
-        {"cCodigo": "E0310", "cDescricao": "Código inexistente.", "cCorrecao": "Revise o código.",
-         "cSituacao": "ERRO", "dData": "20/11/2026", "hHora": "10:00:05"},
-        {"cCodigo": "002", "cDescricao": "Lote enviado.", "cSituacao": "SUCESSO", "dData": "20/11/2026",
-         "hHora": "10:00:01"},
-    ]})
+    detail = status_detail(
+        {
+            "nRps": 5,
+            "cStatusRps": "003",
+            "mensagens": [
+                {
+                    "cCodigo": "E0310",
+                    "cDescricao": "Código inexistente.",
+                    "cCorrecao": "Revise o código.",
+                    "cSituacao": "ERRO",
+                    "dData": "20/11/2026",
+                    "hHora": "10:00:05",
+                },
+                {
+                    "cCodigo": "002",
+                    "cDescricao": "Lote enviado.",
+                    "cSituacao": "SUCESSO",
+                    "dData": "20/11/2026",
+                    "hHora": "10:00:01",
+                },
+            ],
+        }
+    )
     observation = from_status_detail(detail)
     assert observation.status is InvoiceStatus.ERROR
     assert (observation.error, observation.correction) == ("E0310: Código inexistente.", "Revise o código.")
 
 
 def test_an_issued_rps_reads_number_code_links_and_time() -> None:
-    detail = status_detail({"nRps": 5, "cStatusRps": "004", "nNfse": 812, "cCodVerif": "AB12", "danfe": "https://x/n.pdf",
-                            "xml_distr": "https://x/n.xml", "mensagens": [
-                                {"cCodigo": "004", "cDescricao": "Autorizada.", "cSituacao": "SUCESSO",
-                                 "dData": "20/11/2026", "hHora": "10:00:07"}]})
+    detail = status_detail(
+        {
+            "nRps": 5,
+            "cStatusRps": "004",
+            "nNfse": 812,
+            "cCodVerif": "AB12",
+            "danfe": "https://x/n.pdf",
+            "xml_distr": "https://x/n.xml",
+            "mensagens": [
+                {
+                    "cCodigo": "004",
+                    "cDescricao": "Autorizada.",
+                    "cSituacao": "SUCESSO",
+                    "dData": "20/11/2026",
+                    "hHora": "10:00:07",
+                }
+            ],
+        }
+    )
     observation = from_status_detail(detail)
     assert (observation.status, observation.nfse_number, observation.verification_code) == (
-        InvoiceStatus.ISSUED, "812", "AB12")
+        InvoiceStatus.ISSUED,
+        "812",
+        "AB12",
+    )
     assert observation.portal_url == "https://x/n.pdf"  # danfe, when cUrlNfse is absent: the page people open
-    assert observation.issued_at == datetime(2026, 11, 20, 13, 0, 7, tzinfo=timezone.utc)  # 10:00:07 in São Paulo
+    assert observation.issued_at == datetime(2026, 11, 20, 13, 0, 7, tzinfo=UTC)  # 10:00:07 in São Paulo
 
 
 def test_an_unknown_rps_code_is_an_error_not_a_guess() -> None:
@@ -121,13 +181,16 @@ def test_an_unknown_rps_code_is_an_error_not_a_guess() -> None:
 
 
 def test_listing_record_reads_status_and_emission() -> None:
-    record = NfseRecord.model_validate({
-        "Cabecalho": {"nNumeroNFSe": "90", "cStatusNFSe": "F", "cCodigoVerifNFSe": "Q1", "nCodNF": 7},
-        "OrdemServico": {"nCodigoOS": 1}, "Emissao": {"cDataEmissao": "21/11/2026", "cHoraEmissao": "23:30:00"},
-    })
+    record = NfseRecord.model_validate(
+        {
+            "Cabecalho": {"nNumeroNFSe": "90", "cStatusNFSe": "F", "cCodigoVerifNFSe": "Q1", "nCodNF": 7},
+            "OrdemServico": {"nCodigoOS": 1},
+            "Emissao": {"cDataEmissao": "21/11/2026", "cHoraEmissao": "23:30:00"},
+        }
+    )
     observation = from_nfse_record(record)
     assert (observation.status, observation.nfse_number, observation.nfse_id) == (InvoiceStatus.ISSUED, "90", 7)
-    assert observation.issued_at == datetime(2026, 11, 22, 2, 30, tzinfo=timezone.utc)
+    assert observation.issued_at == datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
     rejected = from_nfse_record(NfseRecord.model_validate({"Cabecalho": {"cStatusNFSe": "R", "nCodNF": 8}}))
     assert rejected.status is InvoiceStatus.ERROR and rejected.error is None  # the message needs StatusOS
 

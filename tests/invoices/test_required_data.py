@@ -18,8 +18,10 @@ from .conftest import Account, calls, calls_since
 
 def _issues(account: Account, stage: str) -> dict[str, tuple[str, str, str]]:
     with account.store.connect() as connection:
-        return {row.deal_id: (row.field, row.reason, row.message + " | " + (row.fix or ""))
-                for row in open_issues(connection, account.name, stage)}
+        return {
+            row.deal_id: (row.field, row.reason, row.message + " | " + (row.fix or ""))
+            for row in open_issues(connection, account.name, stage)
+        }
 
 
 def test_a_deal_without_email_is_an_issue_and_no_client_nor_order_is_created(account: Account) -> None:

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.timeutil import now_utc
-from omie_pipeline.store import Store, alerts
 from omie_pipeline.omie.models import OsStatusDetail
+from omie_pipeline.store import Store, alerts
 from omie_pipeline.store.invoices import events_of
 from omie_pipeline.store.tables import invoices
 from omie_pipeline.sync.invoice_actions import wait_for_invoice
@@ -60,8 +60,11 @@ def test_k_open_invoices_cost_listing_pages_not_k_calls(account: Account) -> Non
         invoice = account.invoice(deal_id)
         assert invoice.status == InvoiceStatus.ISSUED and invoice.nfse_number and invoice.verification_code
         with account.store.connect() as connection:
-            moves = [(e.from_status, e.to_status) for e in events_of(connection, account.name, deal_id)
-                     if e.from_status != e.to_status]
+            moves = [
+                (e.from_status, e.to_status)
+                for e in events_of(connection, account.name, deal_id)
+                if e.from_status != e.to_status
+            ]
         assert moves == [(None, "submitted"), ("submitted", "processing"), ("processing", "issued")]
 
 
@@ -92,8 +95,11 @@ def test_a_rejection_settles_to_error_within_one_refresh_after_the_grace(rejecti
     summary = refresh(account, status_grace=timedelta(0))
 
     # One StatusOS per invoice the listings left pending, nothing for the issued notes.
-    assert calls_since(account.sim, before) == {"ListarNFSEs": math.ceil((K - rejected) / PAGE),
-                                                "ListarOS": math.ceil(K / PAGE), "StatusOS": rejected}
+    assert calls_since(account.sim, before) == {
+        "ListarNFSEs": math.ceil((K - rejected) / PAGE),
+        "ListarOS": math.ceil(K / PAGE),
+        "StatusOS": rejected,
+    }
     assert summary.changes == {"error": rejected}
     for deal_id in deal_ids:
         invoice = account.invoice(deal_id)
@@ -147,10 +153,8 @@ def test_never_two_requests_for_one_id_within_the_interval(account: Account) -> 
     assert first.status_requests == 3
     before = calls(account.sim)
 
-    again = refresh_statuses(account.client, account.store, account.name, settings=settings,
-                             recheck_deal_ids=deal_ids)
-    waited = wait_for_invoice(account.client, account.store, account.name, deal_ids[0], timeout=0.3,
-                              interval=interval)
+    again = refresh_statuses(account.client, account.store, account.name, settings=settings, recheck_deal_ids=deal_ids)
+    waited = wait_for_invoice(account.client, account.store, account.name, deal_ids[0], timeout=0.3, interval=interval)
 
     assert sorted(again.deferred) == sorted(deal_ids) and again.status_requests == 0
     assert waited.polls == 0 and waited.timed_out and waited.invoice.status == InvoiceStatus.PROCESSING
@@ -167,9 +171,13 @@ def test_recheck_asks_status_for_the_named_deals(account: Account) -> None:
     pause_for_omie()
     before = calls(account.sim)
 
-    summary = refresh_statuses(account.client, account.store, account.name,
-                               recheck_deal_ids=[deal_ids[1], "unknown-deal"],
-                               settings=RefreshSettings(redundant_interval=account.interval))
+    summary = refresh_statuses(
+        account.client,
+        account.store,
+        account.name,
+        recheck_deal_ids=[deal_ids[1], "unknown-deal"],
+        settings=RefreshSettings(redundant_interval=account.interval),
+    )
 
     assert calls_since(account.sim, before) == {"StatusOS": 1}
     assert summary.status_requests == 1
@@ -182,8 +190,13 @@ def test_stuck_means_the_same_to_the_refresh_and_to_the_alerts(account: Account)
     now = now_utc()
     with account.store.begin() as connection:
         for deal, changed in ((recently_moved, now), (long_waiting, now - timedelta(hours=2))):
-            connection.execute(sa.update(invoices).where(invoices.c.deal_id == deal).values(
-                omie_os_id=None, submitted_at=None, created_at=now - timedelta(hours=3), status_changed_at=changed))
+            connection.execute(
+                sa.update(invoices)
+                .where(invoices.c.deal_id == deal)
+                .values(
+                    omie_os_id=None, submitted_at=None, created_at=now - timedelta(hours=3), status_changed_at=changed
+                )
+            )
 
     summary = refresh(account, stuck_after=timedelta(minutes=30))
 
@@ -214,38 +227,72 @@ def test_an_unreadable_listed_record_is_skipped_and_named(account: Account) -> N
     assert f"OS {os_id}" in skipped and "dDtPrevisao" in skipped
 
 
-@pytest.mark.parametrize("links, portal", [
-    ({"danfe": "", "cUrlNfse": "https://nfse.prefeitura.sp.gov.br/nfse/55"}, "https://nfse.prefeitura.sp.gov.br/nfse/55"),
-    ({"danfe": "https://nfse.prefeitura.sp.gov.br/danfse/55", "cUrlNfse": ""},
-     "https://nfse.prefeitura.sp.gov.br/danfse/55"),
-])
+@pytest.mark.parametrize(
+    "links, portal",
+    [
+        (
+            {"danfe": "", "cUrlNfse": "https://nfse.prefeitura.sp.gov.br/nfse/55"},
+            "https://nfse.prefeitura.sp.gov.br/nfse/55",
+        ),
+        (
+            {"danfe": "https://nfse.prefeitura.sp.gov.br/danfse/55", "cUrlNfse": ""},
+            "https://nfse.prefeitura.sp.gov.br/danfse/55",
+        ),
+    ],
+)
 def test_the_portal_link_is_the_prefeituras_page_and_an_expiring_pdf_link_is_never_kept(links, portal) -> None:
-    detail = OsStatusDetail.model_validate({"nCodOS": 9, "cFaturada": "S", "ListaRpsNfse": [{
-        "nRps": "1", "cStatusRps": "004", "nNfse": "55", "cCodVerif": "X1",
-        "cUrlPdfDest": "https://omie.example/pdf/55?expires=1", **links}]})  # fmt: skip
+    detail = OsStatusDetail.model_validate(
+        {
+            "nCodOS": 9,
+            "cFaturada": "S",
+            "ListaRpsNfse": [
+                {
+                    "nRps": "1",
+                    "cStatusRps": "004",
+                    "nNfse": "55",
+                    "cCodVerif": "X1",
+                    "cUrlPdfDest": "https://omie.example/pdf/55?expires=1",
+                    **links,
+                }
+            ],
+        }
+    )
     observation = from_status_detail(detail)
     assert observation.portal_url == portal
     assert "expires" not in repr(observation)
 
 
 def _erro(code: str, text: str, day: str, hour: str, situation: str = "ERRO") -> dict:
-    return {"cCodigo": code, "cDescricao": text, "cCorrecao": f"fix {code}", "cSituacao": situation,
-            "dData": day, "hHora": hour}
+    return {
+        "cCodigo": code,
+        "cDescricao": text,
+        "cCorrecao": f"fix {code}",
+        "cSituacao": situation,
+        "dData": day,
+        "hHora": hour,
+    }
 
 
 FIRST_ATTEMPT = [_erro("E0310", "Código de tributação inexistente.", "01/12/2026", "10:00:00")]
-SECOND_ATTEMPT = [_erro("E0116", "Município do tomador não corresponde ao CEP.", "02/12/2026", "09:30:00"),
-                  _erro("E0150", "Inscrição municipal do tomador inválida.", "02/12/2026", "09:30:00")]
+SECOND_ATTEMPT = [
+    _erro("E0116", "Município do tomador não corresponde ao CEP.", "02/12/2026", "09:30:00"),
+    _erro("E0150", "Inscrição municipal do tomador inválida.", "02/12/2026", "09:30:00"),
+]
 RESENT = [_erro("002", "Lote enviado.", "02/12/2026", "09:29:00", "SUCESSO")]
 
 
-@pytest.mark.parametrize("mensagens", [
-    SECOND_ATTEMPT[::-1] + RESENT + FIRST_ATTEMPT,  # lMsg=true: every line, newest first
-    FIRST_ATTEMPT + SECOND_ATTEMPT,  # without lMsg: only ERRO lines, oldest first
-], ids=["newest-first", "oldest-first"])
+@pytest.mark.parametrize(
+    "mensagens",
+    [
+        SECOND_ATTEMPT[::-1] + RESENT + FIRST_ATTEMPT,  # lMsg=true: every line, newest first
+        FIRST_ATTEMPT + SECOND_ATTEMPT,  # without lMsg: only ERRO lines, oldest first
+    ],
+    ids=["newest-first", "oldest-first"],
+)
 def test_every_erro_line_of_the_newest_attempt_is_kept(mensagens: list[dict]) -> None:
-    detail = OsStatusDetail.model_validate({"nCodOS": 9, "cFaturada": "S", "ListaRpsNfse": [{
-        "nRps": "0012", "cStatusRps": "003", "mensagens": mensagens}]})
+    detail = OsStatusDetail.model_validate(
+        {"nCodOS": 9, "cFaturada": "S", "ListaRpsNfse": [{"nRps": "0012", "cStatusRps": "003", "mensagens": mensagens}]}
+    )
 
     observation = from_status_detail(detail)
 
@@ -259,8 +306,9 @@ def test_rps_and_nfse_numbers_are_text_with_their_leading_zeros(store: Store, ma
         (deal,) = account.add_deals(1)
         account.issue()
 
-        waited = wait_for_invoice(account.client, account.store, account.name, deal, timeout=5,
-                                  interval=account.interval)
+        waited = wait_for_invoice(
+            account.client, account.store, account.name, deal, timeout=5, interval=account.interval
+        )
 
         assert waited.invoice.status == InvoiceStatus.ISSUED
         assert len(waited.invoice.nfse_number) == 8 and waited.invoice.nfse_number.startswith("0")

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.sync.invoices import Outcome
-
 from support.simulated_omie import client_for
 
 from .conftest import Account
@@ -17,13 +16,15 @@ from .conftest import Account
 def test_every_throttling_text_on_the_emission_calls_still_submits_each_deal_once(account: Account) -> None:
     deal_ids = account.add_deals(3)
     client = client_for(account.sim, concurrency_waits=(0.2, 0.4))
-    account.sim.set_faults(schedule=[
-        {"kind": "burst", "method": "IncluirOS"},
-        {"kind": "gateway_403", "method": "IncluirOS"},
-        {"kind": "wait_to_request", "method": "ValidarOS", "seconds": 1},
-        {"kind": "try_again_in", "method": "FaturarOS", "seconds": 1, "delivery": "refusal"},
-        {"kind": "concurrency", "method": "FaturarOS"},
-    ])
+    account.sim.set_faults(
+        schedule=[
+            {"kind": "burst", "method": "IncluirOS"},
+            {"kind": "gateway_403", "method": "IncluirOS"},
+            {"kind": "wait_to_request", "method": "ValidarOS", "seconds": 1},
+            {"kind": "try_again_in", "method": "FaturarOS", "seconds": 1, "delivery": "refusal"},
+            {"kind": "concurrency", "method": "FaturarOS"},
+        ]
+    )
 
     summary = account.issue(client)
 

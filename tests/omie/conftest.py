@@ -46,7 +46,13 @@ def first_service_id(sim: Simulator) -> int:
 def os_param(code: str, client_id: int, service_id: int, value: str = "1500.00") -> dict[str, Any]:
     """An IncluirOS param for one catalog service."""
     return {
-        "Cabecalho": {"cCodIntOS": code, "nCodCli": client_id, "dDtPrevisao": "01/12/2026", "cEtapa": "50",
-                      "nQtdeParc": 1, "cCodParc": "000"},
+        "Cabecalho": {
+            "cCodIntOS": code,
+            "nCodCli": client_id,
+            "dDtPrevisao": "01/12/2026",
+            "cEtapa": "50",
+            "nQtdeParc": 1,
+            "cCodParc": "000",
+        },
         "ServicosPrestados": [{"nCodServico": service_id, "nQtde": 1, "nValUnit": Decimal(value)}],
     }

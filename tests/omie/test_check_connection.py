@@ -9,16 +9,20 @@ from click.testing import CliRunner
 
 from omie_pipeline.cli import main
 from omie_pipeline.omie import errors
-
 from support.simulated_omie import client_for
 
 from .conftest import APP_SECRET
 
 
-def _run(base_url: str, app_key: str | None = "1234567890", app_secret: str | None = APP_SECRET,
-         regime: str | None = None):
-    env = {"OMIE_BASE_URL": base_url, "OMIE_APP_KEY": app_key, "OMIE_APP_SECRET": app_secret,
-           "OMIE_PIPELINE_TAX_REGIME": regime}
+def _run(
+    base_url: str, app_key: str | None = "1234567890", app_secret: str | None = APP_SECRET, regime: str | None = None
+):
+    env = {
+        "OMIE_BASE_URL": base_url,
+        "OMIE_APP_KEY": app_key,
+        "OMIE_APP_SECRET": app_secret,
+        "OMIE_PIPELINE_TAX_REGIME": regime,
+    }
     return CliRunner().invoke(main, ["check-connection"], env=env)
 
 
@@ -31,8 +35,9 @@ def test_prints_the_company_with_omies_raw_regime_values_next_to_the_confirmed_r
     company = sim.state.company
     assert company["razao_social"] in result.output
     assert company["cnpj"] in result.output
-    assert (f"Omie says:     regime_tributario '{company['regime_tributario']}', regapu '2', "
-            "optante_simples_nacional 'N'") in result.output
+    assert (
+        f"Omie says:     regime_tributario '{company['regime_tributario']}', regapu '2', optante_simples_nacional 'N'"
+    ) in result.output
     assert "Tax regime:    Lucro Presumido (confirmed by OMIE_PIPELINE_TAX_REGIME)" in result.output
     assert "Issues NFS-e:  yes" in result.output
     assert result.stderr == ""

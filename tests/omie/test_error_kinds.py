@@ -8,7 +8,6 @@ import time
 import pytest
 
 from omie_pipeline.omie import OmieClient, OmieLimits, errors
-
 from support.simulated_omie import client_for
 
 from .conftest import APP_SECRET, billable_client, first_service_id, os_param
@@ -122,8 +121,10 @@ def test_block_is_reported_and_then_honoured_by_every_thread(make_sim):
     # Every later call, from any thread, waits for the block to end instead of being refused.
     started = time.monotonic()
     results: list[object] = []
-    threads = [threading.Thread(target=lambda cid=cid: results.append(client.get_client(codigo_cliente_omie=cid)))
-               for cid in sorted(sim.state.clients)[:3]]
+    threads = [
+        threading.Thread(target=lambda cid=cid: results.append(client.get_client(codigo_cliente_omie=cid)))
+        for cid in sorted(sim.state.clients)[:3]
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

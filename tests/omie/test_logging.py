@@ -7,7 +7,6 @@ import logging
 import pytest
 
 from omie_pipeline.omie import errors
-
 from support.simulated_omie import client_for
 
 from .conftest import APP_SECRET, billable_client, first_service_id, os_param
@@ -22,8 +21,15 @@ def test_no_secret_and_no_cpf_in_any_log_line(make_sim, caplog):
     raised: list[str] = []
 
     list(client.list_clients(page_size=20))
-    client.include_client({"codigo_cliente_integracao": "pf-1", "razao_social": "Maria Souza", "cnpj_cpf": CPF,
-                           "email": "maria.souza@example.com", "telefone1_numero": "98765-4321"})
+    client.include_client(
+        {
+            "codigo_cliente_integracao": "pf-1",
+            "razao_social": "Maria Souza",
+            "cnpj_cpf": CPF,
+            "email": "maria.souza@example.com",
+            "telefone1_numero": "98765-4321",
+        }
+    )
     client.find_client_by_document(CPF)
     sim.set_faults(http_500_next=1, html_error_next=1)
     client.get_company(sim.state.company["codigo_empresa"])
@@ -57,8 +63,14 @@ def test_a_lost_client_write_names_its_integration_code_without_the_cpf(make_sim
     code = "OP-MAIN-" + CPF.replace(".", "").replace("-", "")
     sim.set_faults(lose_response_next=1, methods=["IncluirCliente"])
     with pytest.raises(errors.OutcomeUnknownError) as lost:
-        client.include_client({"codigo_cliente_integracao": code, "razao_social": "Maria Souza", "cnpj_cpf": CPF,
-                               "email": "maria.souza@example.com"})
+        client.include_client(
+            {
+                "codigo_cliente_integracao": code,
+                "razao_social": "Maria Souza",
+                "cnpj_cpf": CPF,
+                "email": "maria.souza@example.com",
+            }
+        )
     assert lost.value.integration_code == code  # the caller still gets the key to look it up
     assert "OP-MAIN-***.982.247-**" in str(lost.value)
     for line in [record.getMessage() for record in caplog.records] + [caplog.text, str(lost.value)]:

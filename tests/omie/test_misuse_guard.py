@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from omie_pipeline.omie import errors
-
 from support.simulated_omie import client_for
 
 
@@ -16,8 +15,9 @@ def test_streak_of_faults_pauses_the_method_before_omies_block(make_sim):
     outcomes = []
     for n in range(8):  # a batch of bad records: every one is refused
         with pytest.raises(errors.OmieError) as failure:
-            client.include_client({"codigo_cliente_integracao": f"bad-{n}", "razao_social": f"Bad {n}",
-                                   "cnpj_cpf": "123"})
+            client.include_client(
+                {"codigo_cliente_integracao": f"bad-{n}", "razao_social": f"Bad {n}", "cnpj_cpf": "123"}
+            )
         outcomes.append(type(failure.value))
 
     assert outcomes == [errors.ValidationError] * 4 + [errors.MisuseRiskError] * 4
@@ -36,8 +36,9 @@ def test_a_success_resets_the_streak(make_sim):
     for _ in range(3):
         for _ in range(2):
             with pytest.raises(errors.ValidationError):
-                client.include_client({"codigo_cliente_integracao": f"bad-{next(good)}", "razao_social": "X",
-                                       "cnpj_cpf": "123"})
+                client.include_client(
+                    {"codigo_cliente_integracao": f"bad-{next(good)}", "razao_social": "X", "cnpj_cpf": "123"}
+                )
         client.include_client({"codigo_cliente_integracao": f"ok-{next(good)}", "razao_social": "Good"})
 
     assert sim.stats()["misuse_blocks_started"] == 0

@@ -7,7 +7,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from omie_pipeline.omie import OmieLimits
-
 from support.simulated_omie import client_for
 
 
@@ -75,9 +74,12 @@ def test_calls_in_flight_are_capped_per_method(make_sim):
 
 
 def test_serialised_method_runs_one_at_a_time(make_sim):
-    sim = make_sim(per_method_limit=100, per_ip_limit=100, latency=(0.02, 0.02),
-                   serialised_methods=frozenset({"ConsultarCliente"}))
-    limits = OmieLimits(window_seconds=1.0, per_method=100, per_app_key=100, in_flight_overrides={"ConsultarCliente": 1})
+    sim = make_sim(
+        per_method_limit=100, per_ip_limit=100, latency=(0.02, 0.02), serialised_methods=frozenset({"ConsultarCliente"})
+    )
+    limits = OmieLimits(
+        window_seconds=1.0, per_method=100, per_app_key=100, in_flight_overrides={"ConsultarCliente": 1}
+    )
     client = client_for(sim, limits=limits)
 
     _consult_all(client, sorted(sim.state.clients)[:8], threads=4)
@@ -92,8 +94,12 @@ def test_writes_default_to_one_at_a_time(make_sim):
     client = client_for(sim)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda n: client.include_client({"codigo_cliente_integracao": f"w-{n}", "razao_social": f"W {n}"}),
-                      range(6)))
+        list(
+            pool.map(
+                lambda n: client.include_client({"codigo_cliente_integracao": f"w-{n}", "razao_social": f"W {n}"}),
+                range(6),
+            )
+        )
 
     assert sim.stats()["peak_concurrency"]["IncluirCliente"] == 1
 
@@ -105,8 +111,12 @@ def test_two_clients_of_one_key_share_the_pacing(make_sim):
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda pair: pair[0].get_client(codigo_cliente_omie=pair[1]),
-                      [(first if n % 2 else second, cid) for n, cid in enumerate(ids)]))
+        list(
+            pool.map(
+                lambda pair: pair[0].get_client(codigo_cliente_omie=pair[1]),
+                [(first if n % 2 else second, cid) for n, cid in enumerate(ids)],
+            )
+        )
 
     assert sum(sim.stats()["rejected"].values()) == 0
     assert time.monotonic() - started >= 1.0

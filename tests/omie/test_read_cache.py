@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from omie_pipeline.omie import errors
-
 from support.simulated_omie import client_for
 
 

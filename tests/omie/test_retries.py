@@ -7,7 +7,6 @@ import socket
 import pytest
 
 from omie_pipeline.omie import OmieClient, OmieLimits, errors
-
 from support.simulated_omie import client_for
 
 from .conftest import billable_client, first_service_id, os_param
@@ -97,8 +96,10 @@ def test_write_refused_by_the_rate_limit_is_sent_again_and_applied_once(make_sim
     sim = make_sim(per_method_limit=2)
     client = client_for(sim, limits=OmieLimits(window_seconds=1.0, per_method=50), max_retries=8)
 
-    statuses = [client.include_client({"codigo_cliente_integracao": f"rl-{n}", "razao_social": f"Cliente {n}"})
-                for n in range(4)]
+    statuses = [
+        client.include_client({"codigo_cliente_integracao": f"rl-{n}", "razao_social": f"Cliente {n}"})
+        for n in range(4)
+    ]
 
     assert [s.codigo_cliente_integracao for s in statuses] == ["rl-0", "rl-1", "rl-2", "rl-3"]
     assert sim.stats()["rejected"]["429"] >= 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,7 +11,6 @@ import pytest
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.models import ClientInput, OsRecord, OsStatusDetail
 from omie_pipeline.simulator.clock import parse_omie_date
-
 from support.simulated_omie import client_for
 
 from .conftest import billable_client, first_service_id, os_param
@@ -37,8 +36,11 @@ def test_list_clients_changed_since_keeps_created_or_changed_records(make_sim):
         infos = {cid: rec["info"] for cid, rec in sim.state.clients.items()}
     days = sorted(parse_omie_date(info["dAlt"]) for info in infos.values())
     since = days[len(days) // 2]
-    expected = {cid for cid, info in infos.items()
-                if parse_omie_date(info["dAlt"]) >= since or parse_omie_date(info["dInc"]) >= since}
+    expected = {
+        cid
+        for cid, info in infos.items()
+        if parse_omie_date(info["dAlt"]) >= since or parse_omie_date(info["dInc"]) >= since
+    }
 
     listed = {record.codigo_cliente_omie for record in client.list_clients(changed_since=since, page_size=7)}
 
@@ -79,8 +81,14 @@ def test_find_client_by_document_in_any_punctuation(sim):
 
 def test_get_client_by_id_and_by_integration_code(sim):
     client = client_for(sim)
-    status = client.include_client(ClientInput(codigo_cliente_integracao="acme-c1", razao_social="ACME Serviços Ltda",
-                                               cnpj_cpf="11.222.333/0001-81", email="fin@acme.example"))
+    status = client.include_client(
+        ClientInput(
+            codigo_cliente_integracao="acme-c1",
+            razao_social="ACME Serviços Ltda",
+            cnpj_cpf="11.222.333/0001-81",
+            email="fin@acme.example",
+        )
+    )
     assert status.codigo_status == "0" and status.codigo_cliente_integracao == "acme-c1"
 
     by_id = client.get_client(codigo_cliente_omie=status.codigo_cliente_omie)
@@ -96,14 +104,16 @@ def test_get_client_by_id_and_by_integration_code(sim):
 
 def test_include_client_twice_reports_the_existing_id(sim):
     client = client_for(sim)
-    first = client.include_client({"codigo_cliente_integracao": "acme-c2", "razao_social": "ACME 2",
-                                   "cnpj_cpf": "11222333000181"})
+    first = client.include_client(
+        {"codigo_cliente_integracao": "acme-c2", "razao_social": "ACME 2", "cnpj_cpf": "11222333000181"}
+    )
 
     with pytest.raises(errors.AlreadyExistsError) as by_code:
         client.include_client({"codigo_cliente_integracao": "acme-c2", "razao_social": "ACME 2"})
     with pytest.raises(errors.AlreadyExistsError) as by_document:
-        client.include_client({"codigo_cliente_integracao": "acme-other", "razao_social": "ACME 2",
-                               "cnpj_cpf": "11.222.333/0001-81"})
+        client.include_client(
+            {"codigo_cliente_integracao": "acme-other", "razao_social": "ACME 2", "cnpj_cpf": "11.222.333/0001-81"}
+        )
 
     assert by_code.value.existing_id == first.codigo_cliente_omie
     assert by_code.value.integration_code == "acme-c2"
@@ -164,7 +174,7 @@ def test_service_order_from_inclusion_to_cancellation(sim):
     assert client.get_os(nCodOS=included.nCodOS).cCodIntOS == "deal-42"
     assert [o.nCodOS for o in client.list_os(status="N")] == [included.nCodOS]
     # A moment is listed from its day (ListarOS has no hour filter): an OS changed earlier that day is in.
-    assert [o.nCodOS for o in client.list_os(datetime.now(timezone.utc) + timedelta(seconds=1))] == [included.nCodOS]
+    assert [o.nCodOS for o in client.list_os(datetime.now(UTC) + timedelta(seconds=1))] == [included.nCodOS]
 
     assert client.validate_os(nCodOS=included.nCodOS).cCodStatus == "0"
     assert client.invoice_os(cCodIntOS="deal-42").nCodOS == included.nCodOS
@@ -191,8 +201,9 @@ def test_service_order_from_inclusion_to_cancellation(sim):
 
 def test_validation_refusal_inside_http_200_is_an_error(sim):
     client = client_for(sim)
-    bare = client.include_client({"codigo_cliente_integracao": "no-mail", "razao_social": "Sem Email Ltda",
-                                  "cnpj_cpf": "11.444.777/0001-61"})
+    bare = client.include_client(
+        {"codigo_cliente_integracao": "no-mail", "razao_social": "Sem Email Ltda", "cnpj_cpf": "11.444.777/0001-61"}
+    )
     order = client.include_os(os_param("deal-no-mail", bare.codigo_cliente_omie, first_service_id(sim)))
 
     with pytest.raises(errors.RefusedError) as refused:
@@ -238,11 +249,19 @@ def _wait_for_rps(client, order_id: int, status: str, timeout: float = 5.0):
 
 
 def test_blank_and_all_zero_dates_and_times_read_as_none() -> None:
-    order = OsRecord.model_validate({
-        "Cabecalho": {"nCodOS": 7, "dDtPrevisao": "00/00/0000"},
-        "InfoCadastro": {"dDtFat": "  /  /    ", "cHrFat": "  :  :  ", "dDtCanc": "", "cHrCanc": "00:00:00",
-                         "dDtInc": "05/03/2026", "cHrInc": "09:15:00"},
-    })  # fmt: skip
+    order = OsRecord.model_validate(
+        {
+            "Cabecalho": {"nCodOS": 7, "dDtPrevisao": "00/00/0000"},
+            "InfoCadastro": {
+                "dDtFat": "  /  /    ",
+                "cHrFat": "  :  :  ",
+                "dDtCanc": "",
+                "cHrCanc": "00:00:00",
+                "dDtInc": "05/03/2026",
+                "cHrInc": "09:15:00",
+            },
+        }
+    )
     info = order.InfoCadastro
     assert (order.Cabecalho.dDtPrevisao, info.dDtFat, info.cHrFat, info.dDtCanc, info.cHrCanc) == (None,) * 5
     assert (info.dDtInc, info.cHrInc.hour) == (date(2026, 3, 5), 9)

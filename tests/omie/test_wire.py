@@ -11,8 +11,7 @@ from omie_pipeline.omie import wire
 def test_envelope_has_omies_shape_and_exact_decimals():
     body = wire.request_body("IncluirOS", "123", "s3cret", {"nValUnit": Decimal("1234.50"), "nQtde": 1, "x": "ç"})
     assert body.decode("utf-8") == (
-        '{"call":"IncluirOS","app_key":"123","app_secret":"s3cret",'
-        '"param":[{"nValUnit":1234.50,"nQtde":1,"x":"ç"}]}'
+        '{"call":"IncluirOS","app_key":"123","app_secret":"s3cret","param":[{"nValUnit":1234.50,"nQtde":1,"x":"ç"}]}'
     )
     assert json.loads(body)["param"][0]["nValUnit"] == 1234.5
 
@@ -25,8 +24,13 @@ def test_answers_read_fractions_as_decimal():
 
 def test_log_text_masks_documents_contacts_and_the_secret():
     text = wire.loggable(
-        {"cnpj_cpf": "529.982.247-25", "email": "maria.souza@example.com", "telefone1_numero": "98765-4321",
-         "obs": "CPF 52998224725 e chave s3cret", "razao_social": "ACME"},
+        {
+            "cnpj_cpf": "529.982.247-25",
+            "email": "maria.souza@example.com",
+            "telefone1_numero": "98765-4321",
+            "obs": "CPF 52998224725 e chave s3cret",
+            "razao_social": "ACME",
+        },
         "s3cret",
     )
     assert "529.982.247-25" not in text and "52998224725" not in text

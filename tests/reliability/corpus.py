@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,29 @@ class Row:
 
 def base(deal_id: str, document: str, **values: Any) -> dict[str, str]:
     row = {
-        "deal_id": deal_id, "account": "", "status": "won", "closed_at": CLOSED, "updated_at": UPDATED,
-        "amount": "1500.00", "product_code": "CONSULTORIA", "description": f"Consultoria, pedido {deal_id}",
-        "legal_name": f"Cliente {deal_id} Ltda", "trade_name": f"Cliente {deal_id}", "document": document,
-        "email": f"financeiro.{deal_id.lower()}@cliente.com.br", "phone": "(11) 3456-7890",
-        "street": "Avenida Paulista", "number": "1578", "complement": "Conjunto 42", "district": "Bela Vista",
-        "city": "São Paulo", "state": "SP", "zip": "01310-200", "city_ibge_code": "3550308",
-        "municipal_registration": "12345678", "state_registration": "",
+        "deal_id": deal_id,
+        "account": "",
+        "status": "won",
+        "closed_at": CLOSED,
+        "updated_at": UPDATED,
+        "amount": "1500.00",
+        "product_code": "CONSULTORIA",
+        "description": f"Consultoria, pedido {deal_id}",
+        "legal_name": f"Cliente {deal_id} Ltda",
+        "trade_name": f"Cliente {deal_id}",
+        "document": document,
+        "email": f"financeiro.{deal_id.lower()}@cliente.com.br",
+        "phone": "(11) 3456-7890",
+        "street": "Avenida Paulista",
+        "number": "1578",
+        "complement": "Conjunto 42",
+        "district": "Bela Vista",
+        "city": "São Paulo",
+        "state": "SP",
+        "zip": "01310-200",
+        "city_ibge_code": "3550308",
+        "municipal_registration": "12345678",
+        "state_registration": "",
     }
     row.update({name: str(value) for name, value in values.items()})
     return row
@@ -79,8 +95,11 @@ def build_corpus(account: str) -> list[Row]:
     add("CNPJ digits only", "invoice", CNPJS[0].replace(".", "").replace("/", "").replace("-", ""))
     add("status in capitals", "invoice", status="WON")
     add("account named explicitly", "invoice", account=account)
-    add("updated_at with Z", "invoice", updated_at=(NOW - timedelta(hours=20)).astimezone(timezone.utc)
-        .isoformat().replace("+00:00", "Z"))
+    add(
+        "updated_at with Z",
+        "invoice",
+        updated_at=(NOW - timedelta(hours=20)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    )
     # Amounts.
     add("amount 10^23", ("amount", "above_maximum"), amount="1" + "0" * 23)
     add("amount above R$ 10,000,000.00", ("amount", "above_maximum"), amount="10000000.01")
@@ -96,8 +115,12 @@ def build_corpus(account: str) -> list[Row]:
     # Control characters and formulas.
     add("NUL in the legal name", "invoice", legal_name="Padaria\x00 Pão Quente Ltda")
     add("BEL in the description", "invoice", description="Consultoria\x07 mensal")
-    add("ESC in the trade name and description", "invoice", trade_name="Loja\x1b[31m Vermelha",
-        description="Serviço \x1b[0mprestado")
+    add(
+        "ESC in the trade name and description",
+        "invoice",
+        trade_name="Loja\x1b[31m Vermelha",
+        description="Serviço \x1b[0mprestado",
+    )
     add("formula legal name", "invoice", legal_name=FORMULA_NAME)
     add("formula description", "invoice", description="=1+2 @SUM(A1) -3")
     add("quotes and SQL in the name", "invoice", legal_name="Robert'); DROP TABLE deals;-- Ltda")
@@ -105,19 +128,37 @@ def build_corpus(account: str) -> list[Row]:
     add("newlines and tabs in the description", "invoice", description="linha 1\nlinha 2\tfim")
     add("20,000-character description", "invoice", description="Consultoria detalhada. " * 870)
     # Versions.
-    add("two versions, same updated_at, other amounts (1)", ("updated_at", "conflicting_versions"),
-        deal_id="R-CONFLICT", amount="1000.00")
-    add("two versions, same updated_at, other amounts (2)", ("updated_at", "conflicting_versions"),
-        deal_id="R-CONFLICT", amount="2000.00")
-    add("two versions, the newer wins (old)", "invoice", deal_id="R-NEWER", amount="999.00",
-        updated_at=(NOW - timedelta(hours=30)).isoformat())
+    add(
+        "two versions, same updated_at, other amounts (1)",
+        ("updated_at", "conflicting_versions"),
+        deal_id="R-CONFLICT",
+        amount="1000.00",
+    )
+    add(
+        "two versions, same updated_at, other amounts (2)",
+        ("updated_at", "conflicting_versions"),
+        deal_id="R-CONFLICT",
+        amount="2000.00",
+    )
+    add(
+        "two versions, the newer wins (old)",
+        "invoice",
+        deal_id="R-NEWER",
+        amount="999.00",
+        updated_at=(NOW - timedelta(hours=30)).isoformat(),
+    )
     add("two versions, the newer wins (new)", "invoice", deal_id="R-NEWER", amount="1234.56")
     # Status and ids.
     add("empty status", ("status", "missing"), status="")
     add("status open", "skipped", status="open")
     add("status lost", "skipped", status="lost")
-    add("empty deal id", ("deal_id", "missing"), deal_id="", legal_name="Sem Identificador Ltda",
-        email="financeiro@semid.com.br")
+    add(
+        "empty deal id",
+        ("deal_id", "missing"),
+        deal_id="",
+        legal_name="Sem Identificador Ltda",
+        email="financeiro@semid.com.br",
+    )
     add("wrong account", ("account", "wrong_account"), account="another-company")
     # Documents.
     add("CPF bad check digits", ("document", "check_digits"), CPFS[3][:-1] + str((int(CPFS[3][-1]) + 1) % 10))
@@ -144,8 +185,12 @@ def build_corpus(account: str) -> list[Row]:
     add("bad IBGE code", ("city_ibge_code", "bad_ibge_code"), city_ibge_code="12")
     add("IBGE code of another state", ("city_ibge_code", "state_mismatch"), state="RJ")
     add("legal name too long for the store", ("legal_name", "too_long"), legal_name="L" * 201)
-    add("legal name too long for Omie", ("legal_name", "too_long_for_omie"), cnpj("98765432"),
-        legal_name="Empresa de Nome Muito Comprido Que Passa Dos Sessenta Caracteres Ltda")
+    add(
+        "legal name too long for Omie",
+        ("legal_name", "too_long_for_omie"),
+        cnpj("98765432"),
+        legal_name="Empresa de Nome Muito Comprido Que Passa Dos Sessenta Caracteres Ltda",
+    )
     add("city too long for Omie", ("city", "too_long_for_omie"), cnpj("87654321"), city="C" * 41)
     add("missing street", ("street", "missing"), cnpj("76543210"), street="")
     # Product and file shape.

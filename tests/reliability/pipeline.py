@@ -47,8 +47,9 @@ def prepare(client: OmieClient, sim: Simulator, store: Store, account: str) -> N
     load_service_map(store, account, SERVICE_MAP)
 
 
-def emit(client: OmieClient, sim: Simulator, store: Store, account: str, deals_csv: Path, *,
-         refresh_index: bool = True) -> None:
+def emit(
+    client: OmieClient, sim: Simulator, store: Store, account: str, deals_csv: Path, *, refresh_index: bool = True
+) -> None:
     """Deals -> clients -> invoices, as the emission job runs them (`refresh_index` False: the
     client mirror as the last listing left it)."""
     pull_deals(CsvDealSource(deals_csv), store, account)
@@ -77,8 +78,9 @@ def report(store: Store, account: str, folder: Path) -> ReportFiles:
     return write_report(built, folder)
 
 
-def run_pass(client: OmieClient, sim: Simulator, store: Store, account: str, deals_csv: Path,
-             reports_folder: Path) -> PassOutcome:
+def run_pass(
+    client: OmieClient, sim: Simulator, store: Store, account: str, deals_csv: Path, reports_folder: Path
+) -> PassOutcome:
     """The whole pipeline once; statuses refreshed until final."""
     prepare(client, sim, store, account)
     emit(client, sim, store, account, deals_csv)

@@ -25,17 +25,25 @@ def generated_deals_csv(path: Path, count: int, seed: int) -> Path:
     return path
 
 
-def sync_env(sim: Simulator, home: Path, db_url: str, deals_csv: Path, reports: Path, account: str = "acme",
-             **extra: str) -> dict[str, str]:
+def sync_env(
+    sim: Simulator, home: Path, db_url: str, deals_csv: Path, reports: Path, account: str = "acme", **extra: str
+) -> dict[str, str]:
     """The environment of a sync against `sim`, nothing inherited from ours but the basics."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
     config = sim.config
     env.update(
-        DAGSTER_HOME=str(home), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=config.app_key,
-        OMIE_APP_SECRET=config.app_secret, OMIE_REDUNDANT_SECONDS=str(config.redundant_seconds),
-        OMIE_PIPELINE_ACCOUNT=account, OMIE_PIPELINE_DB_URL=db_url, SALESOS_DEALS_URL=str(deals_csv),
-        OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"), OMIE_PIPELINE_REPORTS_DIR=str(reports),
-        OMIE_PIPELINE_TAX_REGIME="lucro_presumido", OMIE_PIPELINE_STATUS_GRACE_MINUTES="0",
+        DAGSTER_HOME=str(home),
+        OMIE_BASE_URL=sim.base_url,
+        OMIE_APP_KEY=config.app_key,
+        OMIE_APP_SECRET=config.app_secret,
+        OMIE_REDUNDANT_SECONDS=str(config.redundant_seconds),
+        OMIE_PIPELINE_ACCOUNT=account,
+        OMIE_PIPELINE_DB_URL=db_url,
+        SALESOS_DEALS_URL=str(deals_csv),
+        OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
+        OMIE_PIPELINE_REPORTS_DIR=str(reports),
+        OMIE_PIPELINE_TAX_REGIME="lucro_presumido",
+        OMIE_PIPELINE_STATUS_GRACE_MINUTES="0",
     )
     env.update(extra)
     return env
@@ -45,7 +53,12 @@ def start_sync(env: dict[str, str], log: Path, settle_timeout: float = 30) -> su
     """Start `omie-pipeline sync --json`; its stdout and stderr go to `log`."""
     handle = log.open("ab")
     try:
-        return subprocess.Popen([CLI, "sync", "--json", "--settle-timeout", str(settle_timeout)], cwd=REPO, env=env,
-                                stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [CLI, "sync", "--json", "--settle-timeout", str(settle_timeout)],
+            cwd=REPO,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
     finally:
         handle.close()

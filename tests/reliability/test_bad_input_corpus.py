@@ -26,8 +26,11 @@ CONTROL = {chr(code) for code in range(32) if chr(code) not in "\t\n\r"}
 
 def open_issues(store) -> dict[str, set[tuple[str, str]]]:
     with store.connect() as connection:
-        rows = connection.execute(sa.select(deal_issues.c.deal_id, deal_issues.c.field, deal_issues.c.reason)
-                                  .where(deal_issues.c.account == ACCOUNT, deal_issues.c.resolved_at.is_(None)))
+        rows = connection.execute(
+            sa.select(deal_issues.c.deal_id, deal_issues.c.field, deal_issues.c.reason).where(
+                deal_issues.c.account == ACCOUNT, deal_issues.c.resolved_at.is_(None)
+            )
+        )
         found: dict[str, set[tuple[str, str]]] = {}
         for row in rows:
             found.setdefault(row.deal_id, set()).add((row.field, row.reason))
@@ -46,8 +49,9 @@ def test_every_corpus_row_is_accounted_for_and_the_batch_goes_on(store, sim, tmp
     by_deal = {result.deal_id: result for result in outcome.summary.outcomes}
     issues = open_issues(store)
     with store.connect() as connection:
-        stored = dict(connection.execute(sa.select(deals.c.deal_id, deals.c.legal_name)
-                                         .where(deals.c.account == ACCOUNT)).all())
+        stored = dict(
+            connection.execute(sa.select(deals.c.deal_id, deals.c.legal_name).where(deals.c.account == ACCOUNT)).all()
+        )
     problems = []
     for row in corpus:
         deal_id = row.deal_id
@@ -72,18 +76,23 @@ def test_every_corpus_row_is_accounted_for_and_the_batch_goes_on(store, sim, tmp
                 problems.append(f"{deal_id} ({row.kind}): expected a final outcome with a reason, got {result}")
         else:
             if row.expect not in issues.get(deal_id, set()):
-                problems.append(f"{deal_id} ({row.kind}): expected issue {row.expect}, got {issues.get(deal_id)} "
-                                f"/ {result}")
+                problems.append(
+                    f"{deal_id} ({row.kind}): expected issue {row.expect}, got {issues.get(deal_id)} / {result}"
+                )
     assert not problems, "\n".join(problems)
 
     # Control characters never reach the store or Omie; the store keeps the formula as text.
     assert not any(CONTROL & set(name or "") for name in stored.values())
     with sim.state.lock:
         omie_texts = [str(record) for record in sim.state.clients.values()]
-        omie_texts += [str((order.informacoes_adicionais, [item.fields for item in order.items]))
-                       for order in sim.state.orders.values()]
-        amounts = {order.c_cod_int_os: [item.fields.get("nValUnit") for item in order.items]
-                   for order in sim.state.orders.values()}
+        omie_texts += [
+            str((order.informacoes_adicionais, [item.fields for item in order.items]))
+            for order in sim.state.orders.values()
+        ]
+        amounts = {
+            order.c_cod_int_os: [item.fields.get("nValUnit") for item in order.items]
+            for order in sim.state.orders.values()
+        }
     assert not any(CONTROL & set(text) for text in omie_texts)
     with sim.state.lock:
         note_texts = [order.informacoes_adicionais.get("cDadosAdicNF", "") for order in sim.state.orders.values()]

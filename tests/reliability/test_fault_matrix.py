@@ -10,6 +10,7 @@ blocked the app for misuse, and the logs must not carry the app secret.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -64,15 +65,25 @@ def scheduled_cells() -> list[tuple[str, str]]:
 
 CELLS = [(method, fault) for method in METHODS for fault in COUNTED] + scheduled_cells()
 # Faults that exist for some methods only.
-CELLS += [("FaturarOS", "faturar_refuse"), ("IncluirOS", "account_blocked"), ("FaturarOS", "account_blocked"),
-          ("IncluirCliente", "duplicate_refusal"), ("IncluirOS", "duplicate_refusal")]
+CELLS += [
+    ("FaturarOS", "faturar_refuse"),
+    ("IncluirOS", "account_blocked"),
+    ("FaturarOS", "account_blocked"),
+    ("IncluirCliente", "duplicate_refusal"),
+    ("IncluirOS", "duplicate_refusal"),
+]
 # Each cell runs on one backend, alternately, so that every method and kind meets SQLite and PostgreSQL.
 BACKENDS = {cell: ("sqlite", "postgresql")[index % 2] for index, cell in enumerate(sorted(CELLS))}
 
 
-INJECTED_AS = {"http_500": "http_500", "html_error": "html_error", "slow_past_timeout": "slow",
-               "lost_answer": "lose_response", "faturar_refuse": "faturar_refuse",
-               "duplicate_refusal": "duplicate_refusal"}
+INJECTED_AS = {
+    "http_500": "http_500",
+    "html_error": "html_error",
+    "slow_past_timeout": "slow",
+    "lost_answer": "lose_response",
+    "faturar_refuse": "faturar_refuse",
+    "duplicate_refusal": "duplicate_refusal",
+}
 
 
 def arm(sim, method: str, fault: str) -> None:
@@ -96,11 +107,21 @@ def register_behind_the_index(client) -> None:
     them from the deals meets Omie's duplicate refusal."""
     for number, document in enumerate(DOCUMENTS):
         row = base(f"X{number}", document)
-        client.include_client({
-            "codigo_cliente_integracao": f"TELA-{number}", "razao_social": row["legal_name"],
-            "nome_fantasia": row["trade_name"], "cnpj_cpf": document, "email": row["email"],
-            "endereco": row["street"], "endereco_numero": row["number"], "bairro": row["district"],
-            "cidade": row["city"], "estado": row["state"], "cep": row["zip"]})
+        client.include_client(
+            {
+                "codigo_cliente_integracao": f"TELA-{number}",
+                "razao_social": row["legal_name"],
+                "nome_fantasia": row["trade_name"],
+                "cnpj_cpf": document,
+                "email": row["email"],
+                "endereco": row["street"],
+                "endereco_numero": row["number"],
+                "bairro": row["district"],
+                "cidade": row["city"],
+                "estado": row["state"],
+                "cep": row["zip"],
+            }
+        )
 
 
 def forget_the_emission(store) -> None:
@@ -112,23 +133,32 @@ def forget_the_emission(store) -> None:
 
 
 def try_cancel(client, store, deal_id: str) -> None:
-    try:
-        cancel_invoice(client, store, ACCOUNT, deal_id, reason="Serviço cancelado pelo cliente",
-                       requested_by="reliability", interval=timedelta(0))
-    except (InvoiceActionError, errors.OmieError):
-        pass  # refused or not answered: the next attempt decides
+    """Ask for the cancellation; a refusal or no answer is left to the next attempt."""
+    with contextlib.suppress(InvoiceActionError, errors.OmieError):
+        cancel_invoice(
+            client,
+            store,
+            ACCOUNT,
+            deal_id,
+            reason="Serviço cancelado pelo cliente",
+            requested_by="reliability",
+            interval=timedelta(0),
+        )
 
 
 @pytest.mark.parametrize(("method", "fault"), CELLS, ids=[f"{m}-{f}-{BACKENDS[m, f]}" for m, f in CELLS])
-def test_fault_on_write_method_keeps_exactly_once(method: str, fault: str, make_sim, tmp_path: Path,
-                                                 request: pytest.FixtureRequest,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_fault_on_write_method_keeps_exactly_once(
+    method: str, fault: str, make_sim, tmp_path: Path, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     sim = make_sim(**{**FAST, "app_secret": SECRET})
     rows = [Row(f"F-{n}", "valid", base(f"F-{n}", document), "invoice") for n, document in enumerate(DOCUMENTS)]
     path = write_corpus(tmp_path / "deals.csv", rows)
-    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}" if BACKENDS[method, fault] == "sqlite"
-                  else request.getfixturevalue("fresh_postgres_url"))
+    store = Store(
+        f"sqlite:///{tmp_path / 'store.sqlite'}"
+        if BACKENDS[method, fault] == "sqlite"
+        else request.getfixturevalue("fresh_postgres_url")
+    )
     client = client_for(sim)
     try:
         prepare(client, sim, store, ACCOUNT)

@@ -54,11 +54,21 @@ def kill_after_writes(process, sim, target: int, timeout: float = 90.0) -> bool:
 @pytest.mark.reliability
 def test_sync_killed_at_random_moments_settles_exactly_once(make_sim, tmp_path: Path) -> None:
     # Answers take 20-60 ms, so that a kill lands inside calls as well as between them.
-    sim = make_sim(seed=5, clients=20, nfse_delay=(0.2, 1.0), redundant_seconds=1.0, window_seconds=60.0,
-                   per_method_limit=240, per_ip_limit=960, misuse_block_seconds=5.0, latency=(0.02, 0.06))
+    sim = make_sim(
+        seed=5,
+        clients=20,
+        nfse_delay=(0.2, 1.0),
+        redundant_seconds=1.0,
+        window_seconds=60.0,
+        per_method_limit=240,
+        per_ip_limit=960,
+        misuse_block_seconds=5.0,
+        latency=(0.02, 0.06),
+    )
     db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    env = sync_env(sim, tmp_path / "home", db_url, generated_deals_csv(tmp_path / "deals.csv", 30, 7),
-                   tmp_path / "reports")
+    env = sync_env(
+        sim, tmp_path / "home", db_url, generated_deals_csv(tmp_path / "deals.csv", 30, 7), tmp_path / "reports"
+    )
     rng = random.Random(SEED)
     log = tmp_path / "sync.log"
     kills = []
@@ -70,9 +80,11 @@ def test_sync_killed_at_random_moments_settles_exactly_once(make_sim, tmp_path: 
         kills.append((target, killed, dict(sim.stats()["calls"])))
     assert sum(1 for _, killed, _ in kills if killed) >= CYCLES - 1, kills
     for target, killed, calls in kills:  # shown with -s: where each kill landed
-        print(f"kill after write call {target}: {'killed' if killed else 'ended by itself'}, "
-              f"IncluirCliente {calls.get('IncluirCliente', 0)}, IncluirOS {calls.get('IncluirOS', 0)}, "
-              f"ValidarOS {calls.get('ValidarOS', 0)}, FaturarOS {calls.get('FaturarOS', 0)}")
+        print(
+            f"kill after write call {target}: {'killed' if killed else 'ended by itself'}, "
+            f"IncluirCliente {calls.get('IncluirCliente', 0)}, IncluirOS {calls.get('IncluirOS', 0)}, "
+            f"ValidarOS {calls.get('ValidarOS', 0)}, FaturarOS {calls.get('FaturarOS', 0)}"
+        )
     final = start_sync(env, log, settle_timeout=3)  # intents the killed runs hold stay pending: no long wait
     assert final.wait(timeout=180) == 0, log.read_text(encoding="utf-8", errors="replace")[-3000:]
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
@@ -86,8 +98,12 @@ def test_sync_killed_at_random_moments_settles_exactly_once(make_sim, tmp_path: 
     store = Store(db_url)
     client = client_for(sim)
     try:
-        issue_invoices(client, store, ACCOUNT, settings=IssueSettings(claim_lease=timedelta(0),
-                                                                       redundant_interval=timedelta(seconds=1)))
+        issue_invoices(
+            client,
+            store,
+            ACCOUNT,
+            settings=IssueSettings(claim_lease=timedelta(0), redundant_interval=timedelta(seconds=1)),
+        )
         time.sleep(1.0)
         assert settle(client, store, ACCOUNT, timeout=30)
         assert_matches_omie(sim, store)
@@ -101,10 +117,16 @@ def assert_matches_omie(sim, store: Store) -> None:
     summary = summarise(store, ACCOUNT)
     assert not summary.pending_invoices
     with store.connect() as connection:
-        stored = {row.idempotency_key: row for row in connection.execute(
-            sa.select(invoices).where(invoices.c.account == ACCOUNT))}
-        valid_documents = {row.document for row in connection.execute(
-            sa.select(deals.c.document).where(deals.c.account == ACCOUNT, deals.c.is_valid.is_(True)))}
+        stored = {
+            row.idempotency_key: row
+            for row in connection.execute(sa.select(invoices).where(invoices.c.account == ACCOUNT))
+        }
+        valid_documents = {
+            row.document
+            for row in connection.execute(
+                sa.select(deals.c.document).where(deals.c.account == ACCOUNT, deals.c.is_valid.is_(True))
+            )
+        }
     with sim.state.lock:
         orders = list(sim.state.orders.values())
         nfses = list(sim.state.nfses.values())

@@ -30,7 +30,7 @@ CPF_TABLES = {"deals", "omie_clients", "client_links"}
 class Receiver(BaseHTTPRequestHandler):
     received: list[tuple[str, bytes]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         Receiver.received.append((self.path, body))
         self.send_response(200)
@@ -54,8 +54,10 @@ def dump_store(db_url: str) -> dict[str, str]:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as connection:
-            return {table.name: "\n".join(repr(tuple(row)) for row in connection.execute(sa.select(table)))
-                    for table in metadata.sorted_tables}
+            return {
+                table.name: "\n".join(repr(tuple(row)) for row in connection.execute(sa.select(table)))
+                for table in metadata.sorted_tables
+            }
     finally:
         engine.dispose()
 
@@ -75,8 +77,16 @@ def files_text(folder: Path) -> dict[str, str]:
 
 
 def test_nothing_produced_carries_the_secret_or_an_unmasked_cpf(make_sim, tmp_path: Path) -> None:
-    sim = make_sim(app_secret=SECRET, rejection_rate=0.4, seed=3, nfse_delay=(0.2, 0.8), redundant_seconds=1.0,
-                   window_seconds=60.0, per_method_limit=240, per_ip_limit=960)
+    sim = make_sim(
+        app_secret=SECRET,
+        rejection_rate=0.4,
+        seed=3,
+        nfse_delay=(0.2, 0.8),
+        redundant_seconds=1.0,
+        window_seconds=60.0,
+        per_method_limit=240,
+        per_ip_limit=960,
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Receiver.received = []
@@ -84,8 +94,15 @@ def test_nothing_produced_carries_the_secret_or_an_unmasked_cpf(make_sim, tmp_pa
     db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     (tmp_path / "input").mkdir()
     deals_csv = write_corpus(tmp_path / "input" / "deals.csv", build_corpus(ACCOUNT))
-    env = sync_env(sim, tmp_path / "home", db_url, deals_csv, tmp_path / "reports",
-                   OMIE_PIPELINE_SLACK_WEBHOOK_URL=base + SLACK_PATH, OMIE_PIPELINE_ALERT_WEBHOOK_URL=base + HOOK_PATH)
+    env = sync_env(
+        sim,
+        tmp_path / "home",
+        db_url,
+        deals_csv,
+        tmp_path / "reports",
+        OMIE_PIPELINE_SLACK_WEBHOOK_URL=base + SLACK_PATH,
+        OMIE_PIPELINE_ALERT_WEBHOOK_URL=base + HOOK_PATH,
+    )
     log = tmp_path / "sync.log"
     try:
         process = start_sync(env, log)
@@ -105,12 +122,21 @@ def test_nothing_produced_carries_the_secret_or_an_unmasked_cpf(make_sim, tmp_pa
     assert any("storage" in name for name in produced), "the Dagster storage was not scanned"
     store = dump_store(db_url)
     secrets = [SECRET, SLACK_PATH, HOOK_PATH, "sl4ckT0kenPath", "wh-t0ken-9f8e7d"]
-    leaks = [f"{name}: {secret}" for name, text in {**produced, **{f"table {k}": v for k, v in store.items()}}.items()
-             for secret in secrets if secret in text]
+    leaks = [
+        f"{name}: {secret}"
+        for name, text in {**produced, **{f"table {k}": v for k, v in store.items()}}.items()
+        for secret in secrets
+        if secret in text
+    ]
     assert not leaks, leaks
     cpf_leaks = [f"{name}: {cpf}" for name, text in produced.items() for cpf in cpf_forms() if cpf in text]
-    cpf_leaks += [f"table {name}: {cpf}" for name, text in store.items() if name not in CPF_TABLES
-                  for cpf in cpf_forms() if cpf in text]
+    cpf_leaks += [
+        f"table {name}: {cpf}"
+        for name, text in store.items()
+        if name not in CPF_TABLES
+        for cpf in cpf_forms()
+        if cpf in text
+    ]
     assert not cpf_leaks, cpf_leaks
     for name in CPF_TABLES:  # the scan looks for the forms the store really holds
         assert any(cpf in store[name] for cpf in cpf_forms()), name

@@ -13,22 +13,22 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from invoices.conftest import prepare_account
 
 from omie_pipeline.domain.timeutil import to_sao_paulo
-from omie_pipeline.omie import account as in_process, errors
+from omie_pipeline.omie import account as in_process
+from omie_pipeline.omie import errors
 from omie_pipeline.runner.summary import summarise
 from omie_pipeline.store import Store
 from omie_pipeline.store.fault_streaks import StoredFaultStreaks
 from omie_pipeline.store.tables import omie_fault_streaks
 from omie_pipeline.sync.invoices import Outcome
-
-from invoices.conftest import prepare_account
 from support.simulated_omie import client_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,8 +44,9 @@ def simulator_settings() -> dict[str, Any]:
 def process(monkeypatch: pytest.MonkeyPatch, sim, store: Store):
     """A client as a new process of the key builds it: no in-process state, streaks in the store."""
     monkeypatch.setattr(in_process, "_accounts", {})
-    return client_for(sim, fault_streak_limit=8, fault_pause_seconds=60.0,
-                      fault_ledger=StoredFaultStreaks(store, sim.config.app_key))
+    return client_for(
+        sim, fault_streak_limit=8, fault_pause_seconds=60.0, fault_ledger=StoredFaultStreaks(store, sim.config.app_key)
+    )
 
 
 def not_found(client, keys: range) -> list[str]:
@@ -89,10 +90,13 @@ def test_a_success_in_any_process_starts_the_count_again(monkeypatch, sim, store
 
 def pause_in_store(store: Store, app_key: str, method: str, minutes: int = 30) -> datetime:
     """Another process's guard paused `method` of the key: the pause it wrote in the store."""
-    until = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    until = datetime.now(UTC) + timedelta(minutes=minutes)
     with store.begin() as connection:
-        connection.execute(sa.insert(omie_fault_streaks).values(app_key=app_key, method=method, streak=0,
-                                                                paused_until=until, updated_at=until))
+        connection.execute(
+            sa.insert(omie_fault_streaks).values(
+                app_key=app_key, method=method, streak=0, paused_until=until, updated_at=until
+            )
+        )
     return until
 
 
@@ -106,7 +110,9 @@ def test_deals_left_waiting_by_a_pause_another_process_set_are_counted_with_unti
 
     assert issued.count(Outcome.WAITING) == 3 and "IncluirOS" not in sim.stats()["calls"]
     summary = summarise(store, account.name)
-    assert summary.waiting_deals == 3 and {o.deal_id for o in summary.outcomes if o.outcome == "waiting"} == set(deal_ids)
+    assert summary.waiting_deals == 3 and {o.deal_id for o in summary.outcomes if o.outcome == "waiting"} == set(
+        deal_ids
+    )
     assert abs((summary.waiting.until - until).total_seconds()) < 60
     assert f"paused until {to_sao_paulo(summary.waiting.until):%H:%M} (São Paulo)" in summary.outcomes[0].reason
     client.close()
@@ -118,15 +124,24 @@ def test_sync_exits_3_and_says_how_many_deals_wait_and_until_when(sim, tmp_path)
     until = pause_in_store(store, sim.config.app_key, "IncluirOS")
     store.dispose()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(tmp_path / "home"), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=sim.config.app_key,
-               OMIE_APP_SECRET=sim.config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
-               OMIE_PIPELINE_DB_URL=db_url, SALESOS_DEALS_URL=str(REPO / "omie_pipeline" / "sample_data" / "deals.csv"),
-               OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
-               OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"), OMIE_PIPELINE_TAX_REGIME="lucro_presumido")
+    env.update(
+        DAGSTER_HOME=str(tmp_path / "home"),
+        OMIE_BASE_URL=sim.base_url,
+        OMIE_APP_KEY=sim.config.app_key,
+        OMIE_APP_SECRET=sim.config.app_secret,
+        OMIE_REDUNDANT_SECONDS="1",
+        OMIE_PIPELINE_ACCOUNT="acme",
+        OMIE_PIPELINE_DB_URL=db_url,
+        SALESOS_DEALS_URL=str(REPO / "omie_pipeline" / "sample_data" / "deals.csv"),
+        OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
+        OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"),
+        OMIE_PIPELINE_TAX_REGIME="lucro_presumido",
+    )
     cli = str(Path(sys.executable).with_name("omie-pipeline"))
 
-    result = subprocess.run([cli, "sync", "--settle-timeout", "5"], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=240)
+    result = subprocess.run(
+        [cli, "sync", "--settle-timeout", "5"], cwd=REPO, env=env, capture_output=True, text=True, timeout=240
+    )
 
     assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-2000:]
     line = next(line for line in result.stdout.splitlines() if "deals waiting" in line)

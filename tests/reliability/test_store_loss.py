@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from deals.conftest import deal_row, write_csv
+from invoices.conftest import FAST, Account, calls, calls_since, prepare_account
 
 from omie_pipeline.domain.documents import cnpj_check_digits
 from omie_pipeline.runner.summary import summarise
@@ -28,9 +30,6 @@ from omie_pipeline.sync.client_index import refresh_client_index
 from omie_pipeline.sync.clients import link_clients
 from omie_pipeline.sync.deals import pull_deals
 from omie_pipeline.sync.invoices import Outcome
-
-from deals.conftest import deal_row, write_csv
-from invoices.conftest import FAST, Account, calls, calls_since, prepare_account
 from support.simulated_omie import client_for
 
 pytestmark = pytest.mark.reliability
@@ -78,7 +77,9 @@ def test_after_a_lost_store_a_sync_adopts_every_os_omie_holds_without_one_inclui
     second.assert_exactly_once(deal_ids)
     outcomes = summarise(store, second.name).outcomes
     assert {outcome.deal_id for outcome in outcomes} == set(deal_ids)
-    assert all(outcome.outcome != "pending" for outcome in outcomes), [o for o in outcomes if o.outcome == "pending"][:3]
+    assert all(outcome.outcome != "pending" for outcome in outcomes), [o for o in outcomes if o.outcome == "pending"][
+        :3
+    ]
 
 
 def test_a_store_restored_from_an_older_backup_issues_nothing_twice(tmp_path, sim) -> None:
@@ -113,12 +114,20 @@ def test_a_store_restored_from_an_older_backup_issues_nothing_twice(tmp_path, si
 
 
 def _reopened(account: Account, store: Store) -> Account:
-    return Account(account.name, account.sim, store, account.client, account.service_code, account.billable_clients,
-                   list(account.deal_ids))
+    return Account(
+        account.name,
+        account.sim,
+        store,
+        account.client,
+        account.service_code,
+        account.billable_clients,
+        list(account.deal_ids),
+    )
 
 
-def test_after_a_lost_store_clients_are_matched_from_omies_listing_not_registered_again(store: Store, sim,
-                                                                                        tmp_path) -> None:
+def test_after_a_lost_store_clients_are_matched_from_omies_listing_not_registered_again(
+    store: Store, sim, tmp_path
+) -> None:
     documents = [_cnpj(index) for index in range(40)]
     rows = [deal_row(f"K{index:03d}", document=document) for index, document in enumerate(documents)]
     client = client_for(sim)
@@ -147,17 +156,30 @@ def test_sync_after_losing_its_store_exits_0_with_every_deal_accounted_for(make_
     sim = make_sim(seed=11, clients=20, nfse_delay=(0.2, 0.5), redundant_seconds=1.0)
     store_file = tmp_path / "store.sqlite"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(tmp_path / "home"), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=sim.config.app_key,
-               OMIE_APP_SECRET=sim.config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
-               OMIE_PIPELINE_DB_URL=f"sqlite:///{store_file}",
-               SALESOS_DEALS_URL=str(REPO / "omie_pipeline" / "sample_data" / "deals.csv"),
-               OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
-               OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"), OMIE_PIPELINE_TAX_REGIME="lucro_presumido")
+    env.update(
+        DAGSTER_HOME=str(tmp_path / "home"),
+        OMIE_BASE_URL=sim.base_url,
+        OMIE_APP_KEY=sim.config.app_key,
+        OMIE_APP_SECRET=sim.config.app_secret,
+        OMIE_REDUNDANT_SECONDS="1",
+        OMIE_PIPELINE_ACCOUNT="acme",
+        OMIE_PIPELINE_DB_URL=f"sqlite:///{store_file}",
+        SALESOS_DEALS_URL=str(REPO / "omie_pipeline" / "sample_data" / "deals.csv"),
+        OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
+        OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"),
+        OMIE_PIPELINE_TAX_REGIME="lucro_presumido",
+    )
     cli = str(Path(sys.executable).with_name("omie-pipeline"))
 
     def sync() -> dict:
-        result = subprocess.run([cli, "sync", "--json", "--settle-timeout", "30"], cwd=REPO, env=env,
-                                capture_output=True, text=True, timeout=240)
+        result = subprocess.run(
+            [cli, "sync", "--json", "--settle-timeout", "30"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         return json.loads(result.stdout)
 
@@ -170,7 +192,8 @@ def test_sync_after_losing_its_store_exits_0_with_every_deal_accounted_for(make_
     second = sync()
 
     assert len(sim.state.orders) == orders and sim.stats()["errors"].get("IncluirOS", 0) == errors_before.get(
-        "IncluirOS", 0)
+        "IncluirOS", 0
+    )
     assert second["waiting"] is None
     assert {o["deal_id"] for o in second["deal_outcomes"]} == {o["deal_id"] for o in first["deal_outcomes"]}
     assert not [o for o in second["deal_outcomes"] if o["outcome"] in ("pending", "waiting")]

@@ -17,15 +17,24 @@ from .pipeline import settle
 from .processes import generated_deals_csv, start_sync, sync_env
 from .test_kill9 import ACCOUNT, assert_matches_omie
 
-SIM = {"seed": 9, "clients": 20, "nfse_delay": (0.2, 1.0), "redundant_seconds": 1.0, "window_seconds": 60.0,
-       "per_method_limit": 240, "per_ip_limit": 960}
+SIM = {
+    "seed": 9,
+    "clients": 20,
+    "nfse_delay": (0.2, 1.0),
+    "redundant_seconds": 1.0,
+    "window_seconds": 60.0,
+    "per_method_limit": 240,
+    "per_ip_limit": 960,
+}
 
 
 def run_two(sim, tmp_path: Path, db_url: str, homes: tuple[Path, Path]) -> None:
     deals_csv = generated_deals_csv(tmp_path / "deals.csv", 30, 11)
     logs = [tmp_path / f"sync-{n}.log" for n in range(2)]
-    processes = [start_sync(sync_env(sim, home, db_url, deals_csv, tmp_path / f"reports-{n}"), log)
-                 for n, (home, log) in enumerate(zip(homes, logs))]
+    processes = [
+        start_sync(sync_env(sim, home, db_url, deals_csv, tmp_path / f"reports-{n}"), log)
+        for n, (home, log) in enumerate(zip(homes, logs, strict=False))
+    ]
     codes = [process.wait(timeout=240) for process in processes]
     assert codes == [0, 0], "\n----\n".join(log.read_text(errors="replace")[-2500:] for log in logs)
     store = Store(db_url)
@@ -53,4 +62,3 @@ def test_two_syncs_on_one_sqlite_home(make_sim, tmp_path: Path) -> None:
 @pytest.mark.reliability
 def test_two_homes_on_one_postgresql_store(make_sim, tmp_path: Path, fresh_postgres_url: str) -> None:
     run_two(make_sim(**SIM), tmp_path, fresh_postgres_url, (tmp_path / "home-a", tmp_path / "home-b"))
-

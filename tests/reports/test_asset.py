@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from omie_pipeline.definitions import build_definitions
 from omie_pipeline.defs.assets.report import (
     CHECK_EVERY_DEAL_ONCE,
     CHECK_NO_STUCK_OR_FAILED,
@@ -17,14 +18,13 @@ from omie_pipeline.defs.assets.report import (
     reconciliation_report,
     report_partition_key,
 )
-from omie_pipeline.definitions import build_definitions
 from omie_pipeline.defs.jobs import report_job
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.defs.resources import PipelineResource, StoreResource
 from omie_pipeline.defs.schedules import report_schedule
-from omie_pipeline.settings import load_settings
 from omie_pipeline.domain.timeutil import SAO_PAULO
 from omie_pipeline.reports.verify import verify_report
+from omie_pipeline.settings import load_settings
 from omie_pipeline.store.tables import deals, invoices
 
 from .conftest import ACCOUNT, CLOSED, DAY, build
@@ -46,21 +46,32 @@ def _pipeline(reports_dir: Path) -> PipelineResource:
 def _store_figures(store) -> dict[str, float]:
     joined = deals.join(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
     with store.connect() as connection:
-        count, amount = connection.execute(sa.select(sa.func.count(), sa.func.sum(deals.c.amount))
-                                           .where(_closed_on_day())).one()  # fmt: skip
-        issued = connection.execute(sa.select(sa.func.count(), sa.func.sum(invoices.c.gross_amount),
-                                              sa.func.sum(invoices.c.net_amount)).select_from(joined)
-                                    .where(_closed_on_day(), invoices.c.status == "issued")).one()  # fmt: skip
-    return {"deals_closed": count, "closed_amount": float(amount), "deals_issued": issued[0],
-            "issued_amount": float(issued[1]), "net_receivable": float(issued[2])}
+        count, amount = connection.execute(
+            sa.select(sa.func.count(), sa.func.sum(deals.c.amount)).where(_closed_on_day())
+        ).one()
+        issued = connection.execute(
+            sa.select(sa.func.count(), sa.func.sum(invoices.c.gross_amount), sa.func.sum(invoices.c.net_amount))
+            .select_from(joined)
+            .where(_closed_on_day(), invoices.c.status == "issued")
+        ).one()
+    return {
+        "deals_closed": count,
+        "closed_amount": float(amount),
+        "deals_issued": issued[0],
+        "issued_amount": float(issued[1]),
+        "net_receivable": float(issued[2]),
+    }
 
 
 def test_materialising_a_day_writes_the_files_and_records_plottable_metadata(sqlite_seeded, reports_dir) -> None:
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
-        result = dg.materialize([reconciliation_report], partition_key=report_partition_key(ACCOUNT, DAY),
-                                instance=instance, resources={"store": StoreResource(db_url=sqlite_seeded.store.url),
-                                                              "pipeline": _pipeline(reports_dir)})
+        result = dg.materialize(
+            [reconciliation_report],
+            partition_key=report_partition_key(ACCOUNT, DAY),
+            instance=instance,
+            resources={"store": StoreResource(db_url=sqlite_seeded.store.url), "pipeline": _pipeline(reports_dir)},
+        )
     assert result.success
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     for name, expected in _store_figures(sqlite_seeded.store).items():
@@ -103,17 +114,23 @@ def test_the_report_job_runs_from_the_project_definitions(sqlite_seeded, reports
 
 
 def _repository():
-    return dg.Definitions(assets=[reconciliation_report], jobs=[report_job], schedules=[report_schedule],
-                          resources={"store": StoreResource(db_url="sqlite://"),
-                                                    "pipeline": PipelineResource()}).get_repository_def()
+    return dg.Definitions(
+        assets=[reconciliation_report],
+        jobs=[report_job],
+        schedules=[report_schedule],
+        resources={"store": StoreResource(db_url="sqlite://"), "pipeline": PipelineResource()},
+    ).get_repository_def()
 
 
 def test_schedule_writes_today_and_yesterdays_final_report_after_close_of_business() -> None:
     assert report_schedule.cron_schedule == "30 18 * * *"
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme", "beta"])
-        context = dg.build_schedule_context(instance=instance, repository_def=_repository(),
-                                            scheduled_execution_time=datetime(2026, 11, 26, 18, 30, tzinfo=SAO_PAULO))
+        context = dg.build_schedule_context(
+            instance=instance,
+            repository_def=_repository(),
+            scheduled_execution_time=datetime(2026, 11, 26, 18, 30, tzinfo=SAO_PAULO),
+        )
         requests = report_schedule.evaluate_tick(context).run_requests
     keys = sorted(str(request.partition_key) for request in requests)
     assert keys == sorted(f"{account}|{day}" for account in ("acme", "beta") for day in ("2026-11-25", "2026-11-26"))
@@ -122,7 +139,8 @@ def test_schedule_writes_today_and_yesterdays_final_report_after_close_of_busine
 
 def test_schedule_waits_for_an_account() -> None:
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance,
-                                            scheduled_execution_time=datetime(2026, 11, 26, 9, 50, tzinfo=SAO_PAULO))
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 11, 26, 9, 50, tzinfo=SAO_PAULO)
+        )
         result = report_schedule.evaluate_tick(context)
     assert not result.run_requests and "no Omie account" in result.skip_message

@@ -23,11 +23,19 @@ def _open(browser, path: Path):
     """The page, with every console error, page error and non-file request it caused."""
     page = browser.new_page(viewport={"width": 1280, "height": 2000})
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-            if message.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}") if message.type in ("error", "warning") else None
+        ),
+    )
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("request", lambda request: problems.append(f"network: {request.url}")
-            if not request.url.startswith(("file://", "data:")) else None)
+    page.on(
+        "request",
+        lambda request: (
+            problems.append(f"network: {request.url}") if not request.url.startswith(("file://", "data:")) else None
+        ),
+    )
     page.goto(path.as_uri(), wait_until="load")
     return page, problems
 

@@ -32,8 +32,9 @@ def _closed_on_day():
     return sa.and_(
         deals.c.account == ACCOUNT,
         sa.or_(deals.c.status == "won", deals.c.is_valid.is_(False)),
-        moment >= DAY_START, moment < DAY_END,
-    )  # fmt: skip
+        moment >= DAY_START,
+        moment < DAY_END,
+    )
 
 
 def _money(value) -> Decimal:
@@ -63,26 +64,40 @@ def test_a_deal_closed_late_in_the_evening_belongs_to_its_sao_paulo_day(seeded) 
 def test_totals_by_status_equal_the_store_sums(seeded) -> None:
     report = build(seeded)
     query = (
-        sa.select(invoices.c.status, sa.func.count().label("n"), sa.func.sum(invoices.c.gross_amount).label("gross"),
-                  sa.func.sum(invoices.c.withheld_total).label("withheld"), sa.func.sum(invoices.c.net_amount).label("net"))
-        .select_from(deals.join(invoices, sa.and_(invoices.c.account == deals.c.account,
-                                                  invoices.c.deal_id == deals.c.deal_id)))
-        .where(_closed_on_day()).group_by(invoices.c.status)
-    )  # fmt: skip
+        sa.select(
+            invoices.c.status,
+            sa.func.count().label("n"),
+            sa.func.sum(invoices.c.gross_amount).label("gross"),
+            sa.func.sum(invoices.c.withheld_total).label("withheld"),
+            sa.func.sum(invoices.c.net_amount).label("net"),
+        )
+        .select_from(
+            deals.join(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
+        )
+        .where(_closed_on_day())
+        .group_by(invoices.c.status)
+    )
     with seeded.store.connect() as connection:
         by_status = {row.status: row for row in connection.execute(query)}
         closed_count, closed_amount = connection.execute(
-            sa.select(sa.func.count(), sa.func.sum(deals.c.amount)).where(_closed_on_day())).one()
+            sa.select(sa.func.count(), sa.func.sum(deals.c.amount)).where(_closed_on_day())
+        ).one()
         not_invoiced = connection.execute(
             sa.select(sa.func.count(), sa.func.sum(deals.c.amount)).where(
-                _closed_on_day(), ~sa.exists().where(invoices.c.account == deals.c.account,
-                                                     invoices.c.deal_id == deals.c.deal_id))).one()  # fmt: skip
+                _closed_on_day(),
+                ~sa.exists().where(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id),
+            )
+        ).one()
     assert set(by_status) == {"issued", "processing", "submitted", "error", "cancelled"}
     summary = report.summary
     for status, row in by_status.items():
         line = summary.status(Outcome(status))
-        assert (line.count, line.gross, line.withheld, line.net) == \
-            (row.n, _money(row.gross), _money(row.withheld), _money(row.net)), status
+        assert (line.count, line.gross, line.withheld, line.net) == (
+            row.n,
+            _money(row.gross),
+            _money(row.withheld),
+            _money(row.net),
+        ), status
     assert (summary.closed_count, summary.closed_amount) == (closed_count, _money(closed_amount))
     assert summary.invoiced_amount == sum(_money(row.gross) for row in by_status.values())
     assert summary.issued_amount == _money(by_status["issued"].gross)
@@ -96,9 +111,15 @@ def test_tax_totals_equal_the_store_sums(seeded) -> None:
     report = build(seeded)
     joined = deals.join(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
     with seeded.store.connect() as connection:
+
         def total(column, *statuses):
-            return _money(connection.execute(sa.select(sa.func.sum(column)).select_from(joined).where(
-                _closed_on_day(), invoices.c.status.in_(statuses))).scalar())  # fmt: skip
+            return _money(
+                connection.execute(
+                    sa.select(sa.func.sum(column))
+                    .select_from(joined)
+                    .where(_closed_on_day(), invoices.c.status.in_(statuses))
+                ).scalar()
+            )
 
         for name in TAXES:
             line = report.summary.tax(name)
@@ -106,8 +127,11 @@ def test_tax_totals_equal_the_store_sums(seeded) -> None:
             assert line.amount_in_progress == total(invoices.c[f"{name}_amount"], "submitted", "processing"), name
             if name in WITHHOLDABLE:
                 assert line.withheld_issued == total(invoices.c[f"{name}_withheld_amount"], "issued"), name
-                withheld_notes = connection.execute(sa.select(sa.func.count()).select_from(joined).where(
-                    _closed_on_day(), invoices.c.status == "issued", invoices.c[f"{name}_withheld"].is_(True))).scalar()
+                withheld_notes = connection.execute(
+                    sa.select(sa.func.count())
+                    .select_from(joined)
+                    .where(_closed_on_day(), invoices.c.status == "issued", invoices.c[f"{name}_withheld"].is_(True))
+                ).scalar()
                 assert line.notes_withheld == withheld_notes, name
     # The taxes withheld add up to what the issued notes say was withheld in all.
     assert sum(line.withheld_issued for line in report.summary.taxes) == report.summary.withheld_issued
@@ -123,8 +147,9 @@ def test_the_walk_from_crm_to_issued_explains_every_difference_deal_by_deal(seed
         assert line.count == len(line.items)
     assert lines["closed"].amount + sum(line.amount for line in steps) == lines["issued"].amount
     # Every deal that is closed but not issued is behind exactly one "not issued" step.
-    explained = Counter(item.deal_id for key in ("blocked", "pending", "in_progress", "error", "cancelled")
-                        for item in lines[key].items)  # fmt: skip
+    explained = Counter(
+        item.deal_id for key in ("blocked", "pending", "in_progress", "error", "cancelled") for item in lines[key].items
+    )
     not_issued = {deal.deal_id for deal in report.deals if deal.outcome is not Outcome.ISSUED}
     assert set(explained) == not_issued and set(explained.values()) == {1}
     mismatch = lines["amount_difference"].items
@@ -143,8 +168,11 @@ def test_exceptions_carry_their_reasons_messages_and_fixes(seeded) -> None:
     for exception in report.exceptions:
         assert exception.message and exception.fix, exception
     with seeded.store.connect() as connection:
-        open_issues = connection.execute(sa.select(deal_issues.c.deal_id, deal_issues.c.reason, deal_issues.c.fix).where(
-            deal_issues.c.account == ACCOUNT, deal_issues.c.resolved_at.is_(None))).all()  # fmt: skip
+        open_issues = connection.execute(
+            sa.select(deal_issues.c.deal_id, deal_issues.c.reason, deal_issues.c.fix).where(
+                deal_issues.c.account == ACCOUNT, deal_issues.c.resolved_at.is_(None)
+            )
+        ).all()
     on_day = {deal.deal_id for deal in report.deals}
     for issue in open_issues:
         if issue.deal_id in on_day:
@@ -153,7 +181,9 @@ def test_exceptions_carry_their_reasons_messages_and_fixes(seeded) -> None:
     error = next(e for e in by_deal["D-1006"] if e.reason == "rejected")
     assert error.message.startswith("E0310") and "LC 116" in error.fix
     groups = {(group.stage, group.reason): group for group in report.summary.reasons}
-    assert sum(group.count for group in groups.values()) == sum(len({e.reason for e in found}) for found in by_deal.values())
+    assert sum(group.count for group in groups.values()) == sum(
+        len({e.reason for e in found}) for found in by_deal.values()
+    )
     assert groups[("invoice", "rejected")].amount == next(d for d in report.deals if d.deal_id == "D-1006").gross_amount
     # The deal row says the same as its exceptions.
     pending = next(deal for deal in report.deals if deal.deal_id == "D-1011")
@@ -164,11 +194,18 @@ def test_open_items_cover_every_unsettled_deal_whatever_its_day(seeded) -> None:
     report = build(seeded)
     assert {deal.deal_id for deal in report.open_items} == seeded.open_deal_ids
     with seeded.store.connect() as connection:
-        open_gross = connection.execute(sa.select(sa.func.sum(invoices.c.gross_amount)).where(
-            invoices.c.account == ACCOUNT, invoices.c.status.in_(("submitted", "processing", "error")))).scalar()
-        uninvoiced = connection.execute(sa.select(sa.func.sum(deals.c.amount)).where(
-            deals.c.account == ACCOUNT, sa.or_(deals.c.status == "won", deals.c.is_valid.is_(False)),
-            ~sa.exists().where(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))).scalar()
+        open_gross = connection.execute(
+            sa.select(sa.func.sum(invoices.c.gross_amount)).where(
+                invoices.c.account == ACCOUNT, invoices.c.status.in_(("submitted", "processing", "error"))
+            )
+        ).scalar()
+        uninvoiced = connection.execute(
+            sa.select(sa.func.sum(deals.c.amount)).where(
+                deals.c.account == ACCOUNT,
+                sa.or_(deals.c.status == "won", deals.c.is_valid.is_(False)),
+                ~sa.exists().where(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id),
+            )
+        ).scalar()
     assert report.summary.open_amount == _money(open_gross) + _money(uninvoiced)
     assert sum(bucket.amount for bucket in report.summary.aging) == report.summary.open_amount
     assert sum(bucket.count for bucket in report.summary.aging) == len(report.open_items)
@@ -205,8 +242,11 @@ def test_cpfs_are_masked_everywhere_and_cnpjs_shown(seeded) -> None:
 def test_the_report_of_every_day_holds_every_closed_deal_once(seeded) -> None:
     report = build(seeded, None)
     with seeded.store.connect() as connection:
-        expected = connection.execute(sa.select(sa.func.count()).where(
-            deals.c.account == ACCOUNT, sa.or_(deals.c.status == "won", deals.c.is_valid.is_(False)))).scalar()
+        expected = connection.execute(
+            sa.select(sa.func.count()).where(
+                deals.c.account == ACCOUNT, sa.or_(deals.c.status == "won", deals.c.is_valid.is_(False))
+            )
+        ).scalar()
     ids = [deal.deal_id for deal in report.deals]
     assert len(ids) == len(set(ids)) == expected
     assert report.period_label == "todos os dias"
@@ -223,5 +263,6 @@ def test_a_naive_now_is_refused(seeded) -> None:
     from omie_pipeline.reports import build_report
 
     with pytest.raises(ValueError, match="timezone-aware"):
-        build_report(seeded.store, ACCOUNT, DAY, datetime(2026, 11, 26, 12, 0), closed_statuses={"won"},
-                     stuck_after_minutes=30)
+        build_report(
+            seeded.store, ACCOUNT, DAY, datetime(2026, 11, 26, 12, 0), closed_statuses={"won"}, stuck_after_minutes=30
+        )

@@ -13,8 +13,13 @@ from .conftest import ACCOUNT, DAY, build
 
 @pytest.fixture
 def env(sqlite_seeded, tmp_path) -> dict[str, str]:
-    return {"OMIE_PIPELINE_DB_URL": sqlite_seeded.store.url, "OMIE_PIPELINE_REPORTS_DIR": str(tmp_path / "reports"),
-            "OMIE_PIPELINE_ACCOUNT": ACCOUNT, "OMIE_PIPELINE_CLOSED_STATUSES": "won", "DAGSTER_HOME": str(tmp_path)}
+    return {
+        "OMIE_PIPELINE_DB_URL": sqlite_seeded.store.url,
+        "OMIE_PIPELINE_REPORTS_DIR": str(tmp_path / "reports"),
+        "OMIE_PIPELINE_ACCOUNT": ACCOUNT,
+        "OMIE_PIPELINE_CLOSED_STATUSES": "won",
+        "DAGSTER_HOME": str(tmp_path),
+    }
 
 
 def test_report_for_a_date_writes_the_files_and_prints_the_summary(env, sqlite_seeded, tmp_path) -> None:
@@ -25,7 +30,7 @@ def test_report_for_a_date_writes_the_files_and_prints_the_summary(env, sqlite_s
         path = folder / f"reconciliacao_{ACCOUNT}_{DAY.isoformat()}.{suffix}"
         assert path.is_file() and f"file: {path}" in result.output
     expected = build(sqlite_seeded).summary
-    assert f"fechados em 20/11/2026" in result.output
+    assert "fechados em 20/11/2026" in result.output
     assert format_brl(expected.issued_amount) in result.output and format_brl(expected.closed_amount) in result.output
     assert "Emitido (NFS-e válidas)" in result.output and "rejected" in result.output
 

@@ -48,7 +48,14 @@ def test_csv_opens_in_pt_br_excel_and_reads_back_to_the_same_figures(written) ->
     assert header.startswith("Negócio;Data de fechamento;Cliente;CPF/CNPJ;")
     frame = _read_csv(files.csv)
     assert len(frame) == len(report.deals) and frame["Negócio"].is_unique
-    for column in ("Valor no CRM", "Valor bruto da nota", "ISS", "IRRF valor retido", "Total retido", "Líquido a receber"):
+    for column in (
+        "Valor no CRM",
+        "Valor bruto da nota",
+        "ISS",
+        "IRRF valor retido",
+        "Total retido",
+        "Líquido a receber",
+    ):
         assert pd.api.types.is_float_dtype(frame[column]), column
     summary = report.summary
     for outcome in Outcome:
@@ -131,8 +138,14 @@ def test_open_items_view_lists_every_open_deal(written) -> None:
     report, files = written
     frame = _read_csv(files.open_items_csv)
     assert sorted(frame["Negócio"]) == sorted(deal.deal_id for deal in report.open_items)
-    assert abs(frame["Valor bruto da nota"].fillna(0).sum() + frame.loc[frame["Valor bruto da nota"].isna(), "Valor no CRM"]
-               .fillna(0).sum() - float(report.summary.open_amount)) < CENT
+    assert (
+        abs(
+            frame["Valor bruto da nota"].fillna(0).sum()
+            + frame.loc[frame["Valor bruto da nota"].isna(), "Valor no CRM"].fillna(0).sum()
+            - float(report.summary.open_amount)
+        )
+        < CENT
+    )
     page = files.open_items_html.read_text(encoding="utf-8")
     assert 'data-chart="aging"' in page and all(deal.deal_id in page for deal in report.open_items)
 
@@ -148,12 +161,17 @@ def test_csv_and_xlsx_neutralise_text_that_excel_would_run_as_a_formula(sqlite_s
     from omie_pipeline.store.tables import deals
 
     with sqlite_seeded.store.begin() as connection:
-        connection.execute(deals.update().where(deals.c.deal_id == "D-1001").values(legal_name="=HYPERLINK(\"x\")"))
+        connection.execute(deals.update().where(deals.c.deal_id == "D-1001").values(legal_name='=HYPERLINK("x")'))
     files = write_report(build(sqlite_seeded), tmp_path)
     frame = _read_csv(files.csv)
-    assert frame.loc[frame["Negócio"] == "D-1001", "Cliente"].item() == "'=HYPERLINK(\"x\")"
-    cells = [cell for sheet in openpyxl.load_workbook(files.xlsx) for row in sheet.iter_rows() for cell in row
-             if isinstance(cell.value, str) and "HYPERLINK" in cell.value]
+    assert frame.loc[frame["Negócio"] == "D-1001", "Cliente"].item() == '\'=HYPERLINK("x")'
+    cells = [
+        cell
+        for sheet in openpyxl.load_workbook(files.xlsx)
+        for row in sheet.iter_rows()
+        for cell in row
+        if isinstance(cell.value, str) and "HYPERLINK" in cell.value
+    ]
     assert cells and all(cell.data_type == "s" and cell.value.startswith("'=") for cell in cells)
 
 
@@ -161,8 +179,11 @@ def test_control_characters_in_crm_text_never_break_the_report(sqlite_seeded, tm
     from omie_pipeline.store.tables import deals
 
     with sqlite_seeded.store.begin() as connection:
-        connection.execute(deals.update().where(deals.c.deal_id == "D-1001")
-                           .values(legal_name="Bell\x07 Escape\x1b Null\x00 Ltda", description="a\x0bb"))
+        connection.execute(
+            deals.update()
+            .where(deals.c.deal_id == "D-1001")
+            .values(legal_name="Bell\x07 Escape\x1b Null\x00 Ltda", description="a\x0bb")
+        )
     files = write_report(build(sqlite_seeded), tmp_path)
 
     frame = _read_csv(files.csv)

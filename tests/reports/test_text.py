@@ -20,10 +20,14 @@ COLUMNS = [Column(STATUS_CODE_COLUMN, "text", lambda row: row[0])] + [
 # A float sum of twenty of these is a cent off even after rounding (19753086421975.39, not .40);
 # many small amounts and 0.1 + 0.2 must come out exact as well.
 LARGE = Decimal("987654321098.77")
-ROWS = [(Outcome.ISSUED.value, LARGE, LARGE, Decimal("0"), LARGE)] * 20 + [
-    (Outcome.PENDING.value, Decimal("0.10"), None, None, None)] * 30 + [
-    (Outcome.PENDING.value, Decimal("0.1"), None, None, None), (Outcome.PENDING.value, Decimal("0.2"), None, None, None),
-]
+ROWS = (
+    [(Outcome.ISSUED.value, LARGE, LARGE, Decimal("0"), LARGE)] * 20
+    + [(Outcome.PENDING.value, Decimal("0.10"), None, None, None)] * 30
+    + [
+        (Outcome.PENDING.value, Decimal("0.1"), None, None, None),
+        (Outcome.PENDING.value, Decimal("0.2"), None, None, None),
+    ]
+)
 
 
 def _write(path, rows=ROWS) -> None:

@@ -9,15 +9,24 @@ from omie_pipeline.cli import main
 
 
 def _run(tmp_path, args: list[str], **env: str):
-    base = {"DAGSTER_HOME": str(tmp_path / "home"), "OMIE_APP_KEY": "k", "OMIE_APP_SECRET": "s3cr3t-value",
-            "OMIE_BASE_URL": "http://127.0.0.1:9/api/v1/", "SALESOS_DEALS_URL": None, "OMIE_PIPELINE_DB_URL": None}
+    base = {
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "OMIE_APP_KEY": "k",
+        "OMIE_APP_SECRET": "s3cr3t-value",
+        "OMIE_BASE_URL": "http://127.0.0.1:9/api/v1/",
+        "SALESOS_DEALS_URL": None,
+        "OMIE_PIPELINE_DB_URL": None,
+    }
     return CliRunner().invoke(main, args, env={**base, **env})
 
 
-@pytest.mark.parametrize("db_url, words", [
-    ("postgresql://reader:hunter22@127.0.0.1:9/crm", "cannot be reached"),
-    ("not a url", "is not a database URL"),
-])
+@pytest.mark.parametrize(
+    "db_url, words",
+    [
+        ("postgresql://reader:hunter22@127.0.0.1:9/crm", "cannot be reached"),
+        ("not a url", "is not a database URL"),
+    ],
+)
 @pytest.mark.parametrize("command", [["invoices", "list"], ["sync"]])
 def test_a_bad_store_url_is_one_line_naming_the_variable(tmp_path, db_url: str, words: str, command) -> None:
     result = _run(tmp_path, command, OMIE_PIPELINE_DB_URL=db_url, SALESOS_DEALS_URL="deals.csv")
@@ -28,12 +37,17 @@ def test_a_bad_store_url_is_one_line_naming_the_variable(tmp_path, db_url: str, 
     assert "hunter22" not in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("source, words", [
-    ({"SALESOS_DEALS_URL": "/no/such/deals.csv"}, "deals CSV file /no/such/deals.csv does not exist"),
-    ({"SALESOS_DEALS_URL": "sqlite:///{tmp}/crm.sqlite", "SALESOS_DEALS_TABLE": "won_deals"},
-     "no such table or view"),
-    ({"SALESOS_DEALS_URL": "sqlite:///{tmp}/crm.sqlite"}, "SALESOS_DEALS_TABLE"),
-])
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ({"SALESOS_DEALS_URL": "/no/such/deals.csv"}, "deals CSV file /no/such/deals.csv does not exist"),
+        (
+            {"SALESOS_DEALS_URL": "sqlite:///{tmp}/crm.sqlite", "SALESOS_DEALS_TABLE": "won_deals"},
+            "no such table or view",
+        ),
+        ({"SALESOS_DEALS_URL": "sqlite:///{tmp}/crm.sqlite"}, "SALESOS_DEALS_TABLE"),
+    ],
+)
 def test_sync_stops_before_any_run_when_the_deal_source_cannot_be_read(tmp_path, source: dict, words: str) -> None:
     env = {name: value.format(tmp=tmp_path) for name, value in source.items()}
     result = _run(tmp_path, ["sync"], **env)

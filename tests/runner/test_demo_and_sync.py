@@ -21,8 +21,7 @@ def _run(args: list[str], env: dict[str, str], timeout: float = 240) -> subproce
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
     env.update(extra)
     return env
 
@@ -69,11 +68,17 @@ def test_sync_runs_the_graph_against_the_configured_account(make_sim, tmp_path: 
     sim = make_sim(seed=11, clients=20, nfse_delay=(0.5, 1.5), redundant_seconds=1.0)
     config = sim.config
     env = _clean_env(
-        DAGSTER_HOME=str(tmp_path / "home"), OMIE_BASE_URL=sim.base_url, OMIE_APP_KEY=config.app_key,
-        OMIE_APP_SECRET=config.app_secret, OMIE_REDUNDANT_SECONDS="1", OMIE_PIPELINE_ACCOUNT="acme",
-        OMIE_PIPELINE_DB_URL=f"sqlite:///{tmp_path / 'store.sqlite'}", SALESOS_DEALS_URL=str(SAMPLE),
+        DAGSTER_HOME=str(tmp_path / "home"),
+        OMIE_BASE_URL=sim.base_url,
+        OMIE_APP_KEY=config.app_key,
+        OMIE_APP_SECRET=config.app_secret,
+        OMIE_REDUNDANT_SECONDS="1",
+        OMIE_PIPELINE_ACCOUNT="acme",
+        OMIE_PIPELINE_DB_URL=f"sqlite:///{tmp_path / 'store.sqlite'}",
+        SALESOS_DEALS_URL=str(SAMPLE),
         OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
-        OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"), OMIE_PIPELINE_TAX_REGIME="lucro_presumido",
+        OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"),
+        OMIE_PIPELINE_TAX_REGIME="lucro_presumido",
     )
     result = _run(["sync", "--json", "--settle-timeout", "60"], env)
     with sim.state.lock:

@@ -9,8 +9,12 @@ import yaml
 from click.testing import CliRunner
 
 from omie_pipeline.cli import main
-from omie_pipeline.runner.instance import INSTANCE_TEMPLATE, InstanceConfigError, limits_one_run_per_account, \
-    prepare_instance
+from omie_pipeline.runner.instance import (
+    INSTANCE_TEMPLATE,
+    InstanceConfigError,
+    limits_one_run_per_account,
+    prepare_instance,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DEALS = PROJECT_ROOT / "omie_pipeline" / "sample_data" / "deals.csv"
@@ -30,11 +34,14 @@ def test_a_new_home_gets_the_projects_instance_file_and_is_told_so(tmp_path) -> 
     assert prepare_instance(home) is None  # the second time there is nothing to do
 
 
-@pytest.mark.parametrize("content", [
-    "telemetry:\n  enabled: false\n",
-    "concurrency:\n  runs:\n    tag_concurrency_limits:\n      - key: dagster/partition\n        limit: 2\n",
-    "concurrency: [\n",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "telemetry:\n  enabled: false\n",
+        "concurrency:\n  runs:\n    tag_concurrency_limits:\n      - key: dagster/partition\n        limit: 2\n",
+        "concurrency: [\n",
+    ],
+)
 def test_an_instance_file_without_the_limit_is_refused_and_left_as_written(tmp_path, content: str) -> None:
     (tmp_path / "dagster.yaml").write_text(content)
 
@@ -44,10 +51,17 @@ def test_an_instance_file_without_the_limit_is_refused_and_left_as_written(tmp_p
 
 
 def test_the_limit_may_sit_in_the_queued_run_coordinators_settings() -> None:
-    config = {"run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
-                                  "config": {"tag_concurrency_limits": [
-                                      {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True},
-                                       "limit": 1}]}}}
+    config = {
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {
+                "tag_concurrency_limits": [
+                    {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                ]
+            },
+        }
+    }
     assert limits_one_run_per_account(config)
 
 
@@ -55,8 +69,14 @@ def test_sync_on_an_instance_without_the_limit_stops_with_one_line(tmp_path) -> 
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {"DAGSTER_HOME": str(home), "OMIE_APP_KEY": "k", "OMIE_APP_SECRET": "s", "OMIE_PIPELINE_DB_URL": None,
-           "SALESOS_DEALS_URL": str(SAMPLE_DEALS), "OMIE_BASE_URL": "http://127.0.0.1:9/api/v1/"}
+    env = {
+        "DAGSTER_HOME": str(home),
+        "OMIE_APP_KEY": "k",
+        "OMIE_APP_SECRET": "s",
+        "OMIE_PIPELINE_DB_URL": None,
+        "SALESOS_DEALS_URL": str(SAMPLE_DEALS),
+        "OMIE_BASE_URL": "http://127.0.0.1:9/api/v1/",
+    }
     result = CliRunner().invoke(main, ["sync"], env=env)
 
     assert result.exit_code == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -10,17 +10,29 @@ import sqlalchemy as sa
 from omie_pipeline.runner.summary import summarise
 from omie_pipeline.store.tables import deals, invoices
 
-NOW = datetime(2026, 12, 4, 15, 0, tzinfo=timezone.utc)  # 12:00 in São Paulo
+NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)  # 12:00 in São Paulo
 
 
 def _deal_with_invoice(store, deal_id: str, *, os_id: int | None, claimed_at: datetime | None) -> None:
     with store.begin() as connection:
-        connection.execute(sa.insert(deals).values(account="acme", deal_id=deal_id, status="won", is_valid=True,
-                                                   pulled_at=NOW))
-        connection.execute(sa.insert(invoices).values(
-            account="acme", deal_id=deal_id, idempotency_key=f"key-{deal_id}", status="submitted",
-            gross_amount=Decimal("100.00"), net_amount=Decimal("100.00"), created_at=NOW, status_changed_at=NOW,
-            omie_os_id=os_id, claimed_by="run-1" if claimed_at else None, claimed_at=claimed_at))
+        connection.execute(
+            sa.insert(deals).values(account="acme", deal_id=deal_id, status="won", is_valid=True, pulled_at=NOW)
+        )
+        connection.execute(
+            sa.insert(invoices).values(
+                account="acme",
+                deal_id=deal_id,
+                idempotency_key=f"key-{deal_id}",
+                status="submitted",
+                gross_amount=Decimal("100.00"),
+                net_amount=Decimal("100.00"),
+                created_at=NOW,
+                status_changed_at=NOW,
+                omie_os_id=os_id,
+                claimed_by="run-1" if claimed_at else None,
+                claimed_at=claimed_at,
+            )
+        )
 
 
 def test_an_intent_claimed_by_a_killed_run_is_held_until_its_lease_ends_not_waiting_on_the_prefeitura(store) -> None:

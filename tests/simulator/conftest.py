@@ -5,8 +5,9 @@ The caller is deliberately not the project's Omie client: these tests check the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -47,7 +48,11 @@ class OmieCaller:
 
     def control(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         url = self.sim.control_url + endpoint
-        response = self.session.post(url, json=payload or {}, timeout=10) if payload is not None else self.session.get(url, timeout=10)
+        response = (
+            self.session.post(url, json=payload or {}, timeout=10)
+            if payload is not None
+            else self.session.get(url, timeout=10)
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -101,7 +106,13 @@ def complete_client(code: str, document: str, **extra: Any) -> dict[str, Any]:
 
 def os_param(code: str, client_id: int, *items: dict[str, Any], **cabecalho: Any) -> dict[str, Any]:
     return {
-        "Cabecalho": {"cCodIntOS": code, "nCodCli": client_id, "dDtPrevisao": "30/11/2026", "cEtapa": "50",
-                      "nQtdeParc": 1, **cabecalho},
+        "Cabecalho": {
+            "cCodIntOS": code,
+            "nCodCli": client_id,
+            "dDtPrevisao": "30/11/2026",
+            "cEtapa": "50",
+            "nQtdeParc": 1,
+            **cabecalho,
+        },
         "ServicosPrestados": list(items) or [{"cCodIntServico": "SRV-DESENVOLVIMENTO", "nQtde": 1, "nValUnit": 1000}],
     }

@@ -24,10 +24,24 @@ def _ignoring_sigint() -> None:
 
 @pytest.mark.parametrize("started", [None, _ignoring_sigint], ids=["foreground", "sigint-ignored-by-inheritance"])
 def test_cli_prints_url_and_credentials_serves_and_stops_on_interrupt(started):
-    command = [str(Path(sys.executable).parent / "omie-pipeline"), "simulator", "--port", "0", "--clients", "3",
-               "--app-key", "k-123", "--app-secret", "s-456", "--window-seconds", "2", "--nfse-delay", "0.1", "0.2"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=started)
+    command = [
+        str(Path(sys.executable).parent / "omie-pipeline"),
+        "simulator",
+        "--port",
+        "0",
+        "--clients",
+        "3",
+        "--app-key",
+        "k-123",
+        "--app-secret",
+        "s-456",
+        "--window-seconds",
+        "2",
+        "--nfse-delay",
+        "0.1",
+        "0.2",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=started)
     try:
         banner = [process.stdout.readline() for _ in range(3)]
         base_url = re.search(r"Base URL: (\S+)", banner[0]).group(1)
@@ -65,8 +79,14 @@ def test_simulator_imports_nothing_from_the_omie_client():
         allowed = {name for name in project if name.startswith(("omie_pipeline.simulator", "omie_pipeline.domain"))}
         assert project == allowed, f"{path.name} imports {sorted(project - allowed)}"
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, omie_pipeline.simulator; "
-         "print(sorted(m for m in sys.modules if m.startswith('omie_pipeline.omie')))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, omie_pipeline.simulator; "
+            "print(sorted(m for m in sys.modules if m.startswith('omie_pipeline.omie')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert loaded.stdout.strip() == "[]"

@@ -23,7 +23,10 @@ def test_listing_pages_through_every_seeded_client_then_5113(omie):
     assert len({c["codigo_cliente_omie"] for c in seen}) == 20
     status, fault = omie.fault(PATH, "ListarClientes", {"pagina": 4, "registros_por_pagina": 7})
     assert status == 500
-    assert fault == {"faultstring": "ERROR: Não existem registros para a página [4]!", "faultcode": "SOAP-ENV:Client-5113"}
+    assert fault == {
+        "faultstring": "ERROR: Não existem registros para a página [4]!",
+        "faultcode": "SOAP-ENV:Client-5113",
+    }
 
 
 def test_seeded_clients_have_valid_documents_of_every_kind(omie):
@@ -47,7 +50,9 @@ def test_page_size_above_500_is_refused(omie):
 def test_filter_by_document_accepts_digits_or_formatted(omie, sim):
     target = next(iter(sim.state.clients.values()))
     for given in (target["cnpj_cpf"], documents.normalise(target["cnpj_cpf"])):
-        body = omie.ok(PATH, "ListarClientes", {"pagina": 1, "registros_por_pagina": 50, "clientesFiltro": {"cnpj_cpf": given}})
+        body = omie.ok(
+            PATH, "ListarClientes", {"pagina": 1, "registros_por_pagina": 50, "clientesFiltro": {"cnpj_cpf": given}}
+        )
         assert [c["codigo_cliente_omie"] for c in body["clientes_cadastro"]] == [target["codigo_cliente_omie"]]
 
 
@@ -56,8 +61,13 @@ def test_change_date_filter_returns_new_and_altered_clients_only(omie, client_pa
     created = omie.ok(PATH, "IncluirCliente", client_param("DEAL-1", "11.222.333/0001-81"))
     omie.ok(PATH, "AlterarCliente", {"codigo_cliente_omie": existing, "email": "novo@example.com.br"})
     today = sim.state.clients[created["codigo_cliente_omie"]]["info"]["dAlt"]
-    param = {"pagina": 1, "registros_por_pagina": 50, "filtrar_por_data_de": today, "filtrar_por_data_ate": today,
-             "filtrar_apenas_alteracao": "S"}
+    param = {
+        "pagina": 1,
+        "registros_por_pagina": 50,
+        "filtrar_por_data_de": today,
+        "filtrar_por_data_ate": today,
+        "filtrar_apenas_alteracao": "S",
+    }
     ids = {c["codigo_cliente_omie"] for c in omie.ok(PATH, "ListarClientes", param)["clientes_cadastro"]}
     assert ids == {created["codigo_cliente_omie"], existing}
     only_new = {**param, "filtrar_apenas_alteracao": "N", "filtrar_apenas_inclusao": "S"}
@@ -70,11 +80,18 @@ def test_hour_filter_narrows_the_day(omie, sim):
     with sim.state.lock:
         sim.state.clients[morning]["info"].update(dAlt="01/01/2020", hAlt="08:00:00")
         sim.state.clients[afternoon]["info"].update(dAlt="01/01/2020", hAlt="15:00:00")
-    day = {"pagina": 1, "registros_por_pagina": 50, "filtrar_por_data_de": "01/01/2020",
-           "filtrar_por_data_ate": "01/01/2020", "filtrar_apenas_alteracao": "S"}
+    day = {
+        "pagina": 1,
+        "registros_por_pagina": 50,
+        "filtrar_por_data_de": "01/01/2020",
+        "filtrar_por_data_ate": "01/01/2020",
+        "filtrar_apenas_alteracao": "S",
+    }
 
     def ids(extra):
-        return {c["codigo_cliente_omie"] for c in omie.ok(PATH, "ListarClientes", {**day, **extra})["clientes_cadastro"]}
+        return {
+            c["codigo_cliente_omie"] for c in omie.ok(PATH, "ListarClientes", {**day, **extra})["clientes_cadastro"]
+        }
 
     assert ids({}) == {morning, afternoon}
     assert ids({"filtrar_por_hora_de": "10:00:00"}) == {afternoon}
@@ -88,8 +105,10 @@ def test_consultar_by_id_or_integration_code_and_not_found(omie, client_param):
     assert by_id == by_code
     assert by_id["cnpj_cpf"] == "529.982.247-25" and by_id["pessoa_fisica"] == "S" and by_id["info"]["cImpAPI"] == "S"
     status, fault = omie.fault(PATH, "ConsultarCliente", {"codigo_cliente_omie": 1})
-    assert status == 500 and fault == {"faultstring": "ERROR: Cliente não cadastrado para o Código [1] !",
-                                       "faultcode": "SOAP-ENV:Client-105"}
+    assert status == 500 and fault == {
+        "faultstring": "ERROR: Cliente não cadastrado para o Código [1] !",
+        "faultcode": "SOAP-ENV:Client-105",
+    }
     status, fault = omie.fault(PATH, "ConsultarCliente", {"cnpj_cpf": "529.982.247-25"})
     assert "[codigo_cliente_omie] ou [codigo_cliente_integracao]" in fault["faultstring"]
 
@@ -114,7 +133,8 @@ def test_duplicate_integration_code_names_the_existing_id(omie, client_param):
     status, fault = omie.fault(PATH, "IncluirCliente", client_param("DEAL-4", "529.982.247-25"))
     assert status == 500 and fault["faultcode"] == "SOAP-ENV:Client-102"
     assert fault["faultstring"] == (
-        f"ERROR: Cliente já cadastrado para o Código de Integração [DEAL-4] com o nCod [{first['codigo_cliente_omie']}] !"
+        f"ERROR: Cliente já cadastrado para o Código de Integração [DEAL-4] "
+        f"com o nCod [{first['codigo_cliente_omie']}] !"
     )
 
 
@@ -145,8 +165,9 @@ def test_alterar_changes_fields_and_checks_duplicates(omie, client_param, sim):
     changed = omie.ok(PATH, "AlterarCliente", {"codigo_cliente_integracao": "DEAL-10", "email": "outro@example.com.br"})
     assert changed["descricao_status"] == "Cliente alterado com sucesso!"
     assert sim.state.clients[first["codigo_cliente_omie"]]["email"] == "outro@example.com.br"
-    status, fault = omie.fault(PATH, "AlterarCliente", {"codigo_cliente_omie": second["codigo_cliente_omie"],
-                                                        "cnpj_cpf": "11.222.333/0001-81"})
+    status, fault = omie.fault(
+        PATH, "AlterarCliente", {"codigo_cliente_omie": second["codigo_cliente_omie"], "cnpj_cpf": "11.222.333/0001-81"}
+    )
     assert f"com o Id [{first['codigo_cliente_omie']}]" in fault["faultstring"]
 
 

@@ -19,9 +19,14 @@ def test_listar_empresas_returns_the_company_and_page_past_end_repeats_page_1(om
     assert status == 500 and "[1]" in fault["faultstring"]
 
 
-@pytest.mark.parametrize("regime, code, simples, pis", [
-    ("Simples Nacional", "1", "S", 0.0), ("Lucro Presumido", "3", "N", 0.65), ("Lucro Real", "4", "N", 1.65),
-])
+@pytest.mark.parametrize(
+    "regime, code, simples, pis",
+    [
+        ("Simples Nacional", "1", "S", 0.0),
+        ("Lucro Presumido", "3", "N", 0.65),
+        ("Lucro Real", "4", "N", 1.65),
+    ],
+)
 def test_regime_sets_company_code_and_catalog_rates(make_sim, caller, regime, code, simples, pis):
     omie = caller(make_sim(regime=regime))
     company = omie.ok("geral/empresas/", "ListarEmpresas", {"pagina": 1})["empresas_cadastro"][0]
@@ -63,7 +68,8 @@ def test_consultar_servico_by_id_or_code_and_not_found(omie):
     assert by_code == by_id
     status, fault = omie.fault("servicos/servico/", "ConsultarCadastroServico", {"cCodIntServ": "NOPE"})
     assert status == 500 and fault == {
-        "faultstring": "ERROR: Serviço não cadastrado para o Código de integração do Serviço [NOPE] ! Tag [cCodIntServ]!",
+        "faultstring": "ERROR: Serviço não cadastrado para o Código de integração do Serviço [NOPE] ! "
+        "Tag [cCodIntServ]!",
         "faultcode": "SOAP-ENV:Client-5002",
     }
 
@@ -76,11 +82,16 @@ def test_rate_change_at_runtime_is_visible_and_stamps_the_change_date(omie, sim,
     assert answer["impostos"]["nAliqISS"] == 5.0
     after = omie.ok("servicos/servico/", "ConsultarCadastroServico", {"cCodIntServ": "SRV-SUPORTE"})
     assert after["impostos"]["nAliqISS"] == 5.0 and after["info"]["dAlt"] != "01/01/2020"
-    changed_today = omie.ok("servicos/servico/", "ListarCadastroServico", {
-        "nPagina": 1, "dAlteracaoInicial": after["info"]["dAlt"], "dAlteracaoFinal": after["info"]["dAlt"]})
+    changed_today = omie.ok(
+        "servicos/servico/",
+        "ListarCadastroServico",
+        {"nPagina": 1, "dAlteracaoInicial": after["info"]["dAlt"], "dAlteracaoFinal": after["info"]["dAlt"]},
+    )
     assert "SRV-SUPORTE" in [s["intListar"]["cCodIntServ"] for s in changed_today["cadastros"]]
     sim.update_service("SRV-SUPORTE", nAliqISS="3.5", cRetISS="S")
     final = omie.ok("servicos/servico/", "ConsultarCadastroServico", {"cCodIntServ": "SRV-SUPORTE"})
     assert (final["impostos"]["nAliqISS"], final["impostos"]["cRetISS"]) == (3.5, "S")
-    response = omie.session.post(sim.control_url + "services", json={"cCodIntServ": "SRV-SUPORTE", "impostos": {"nAliqXYZ": 1}})
+    response = omie.session.post(
+        sim.control_url + "services", json={"cCodIntServ": "SRV-SUPORTE", "impostos": {"nAliqXYZ": 1}}
+    )
     assert response.status_code == 400 and "nAliqXYZ" in response.json()["error"]

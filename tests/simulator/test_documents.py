@@ -13,8 +13,15 @@ from omie_pipeline.simulator import documents
 
 @pytest.mark.parametrize(
     "value",
-    ["12.ABC.345/01DE-35", "12abc34501de35", "11.222.333/0001-81", "529.982.247-25", "52998224725",
-     "00.000.000/0001-91", "00000000000191"],
+    [
+        "12.ABC.345/01DE-35",
+        "12abc34501de35",
+        "11.222.333/0001-81",
+        "529.982.247-25",
+        "52998224725",
+        "00.000.000/0001-91",
+        "00000000000191",
+    ],
 )
 def test_valid_documents_are_accepted(value: str) -> None:
     assert documents.is_valid(value)
@@ -22,8 +29,16 @@ def test_valid_documents_are_accepted(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["12.ABC.345/01DE-36", "11.222.333/0001-80", "529.982.247-24", "111.111.111-11", "00.000.000/0000-00",
-     "1234567890", "12ABC34501DEX5", ""],
+    [
+        "12.ABC.345/01DE-36",
+        "11.222.333/0001-80",
+        "529.982.247-24",
+        "111.111.111-11",
+        "00.000.000/0000-00",
+        "1234567890",
+        "12ABC34501DEX5",
+        "",
+    ],
 )
 def test_invalid_documents_are_refused(value: str) -> None:
     assert not documents.is_valid(value)

@@ -12,12 +12,17 @@ LIST = {"pagina": 1, "registros_por_pagina": 5}
 
 
 def test_each_throttling_text_is_played_in_order_on_the_named_method(omie):
-    omie.control("faults", {"schedule": [
-        {"kind": "burst", "method": "ListarClientes"},
-        {"kind": "wait_to_request", "method": "ListarClientes", "seconds": 3},
-        {"kind": "try_again_in", "method": "ListarClientes", "seconds": 4},
-        {"kind": "concurrency", "method": "ListarClientes"},
-    ]})
+    omie.control(
+        "faults",
+        {
+            "schedule": [
+                {"kind": "burst", "method": "ListarClientes"},
+                {"kind": "wait_to_request", "method": "ListarClientes", "seconds": 3},
+                {"kind": "try_again_in", "method": "ListarClientes", "seconds": 4},
+                {"kind": "concurrency", "method": "ListarClientes"},
+            ]
+        },
+    )
     assert omie.post("geral/empresas/", "ListarEmpresas", LIST).status_code == 200, "other methods are not hit"
     answers = [omie.fault(CLIENTS, "ListarClientes", LIST) for _ in range(4)]
     assert [status for status, _ in answers] == [500, 500, 500, 500]
@@ -32,8 +37,9 @@ def test_each_throttling_text_is_played_in_order_on_the_named_method(omie):
     stats = omie.control("stats")
     assert stats["faults_injected"]["scheduled"] == 4
     assert stats["scheduled_by_kind"] == {"burst": 1, "wait_to_request": 1, "try_again_in": 1, "concurrency": 1}
-    assert stats["rejected"] == {"429": 0, "425": 0, "redundant": 0, "concurrency": 0}, \
+    assert stats["rejected"] == {"429": 0, "425": 0, "redundant": 0, "concurrency": 0}, (
         "scheduled answers are injected faults, not rejections"
+    )
 
 
 def test_a_scheduled_answer_is_not_applied_and_starts_no_redundancy_interval(make_sim, caller, client_param):
@@ -62,10 +68,15 @@ def test_skip_lets_calls_pass_before_the_entry_answers(omie):
 
 
 def test_throttling_text_inside_http_200_and_as_a_refusal(omie, sim, client_param):
-    omie.control("faults", {"schedule": [
-        {"kind": "try_again_in", "method": "ListarClientes", "delivery": "in_200", "seconds": 2},
-        {"kind": "wait_to_request", "method": "IncluirCliente", "delivery": "refusal", "seconds": 2},
-    ]})
+    omie.control(
+        "faults",
+        {
+            "schedule": [
+                {"kind": "try_again_in", "method": "ListarClientes", "delivery": "in_200", "seconds": 2},
+                {"kind": "wait_to_request", "method": "IncluirCliente", "delivery": "refusal", "seconds": 2},
+            ]
+        },
+    )
     response = omie.post(CLIENTS, "ListarClientes", LIST)
     assert response.status_code == 200 and response.json()["faultstring"] == "ERROR: Tente novamente em 2 segundos."
     answer = omie.ok(CLIENTS, "IncluirCliente", client_param("SCHED-R", "11.222.333/0001-81"))
@@ -79,18 +90,25 @@ def test_account_blocked_for_billing_is_a_refusal_of_the_record(omie, sim, clien
     omie.control("faults", {"schedule": [{"kind": "account_blocked"}]})
     assert omie.post(CLIENTS, "ListarClientes", LIST).status_code == 200, "only IncluirOS/FaturarOS are refused"
     answer = omie.ok(OS, "IncluirOS", order_param("BLK-1", client["codigo_cliente_omie"]))
-    assert answer == {"cCodIntOS": "BLK-1", "nCodOS": 0, "cCodStatus": "1",
-                      "cDescStatus": "Conta bloqueada para faturamento"}
+    assert answer == {
+        "cCodIntOS": "BLK-1",
+        "nCodOS": 0,
+        "cCodStatus": "1",
+        "cDescStatus": "Conta bloqueada para faturamento",
+    }
     assert sim.state.order_by_code("BLK-1") is None
     assert omie.ok(OS, "IncluirOS", order_param("BLK-1", client["codigo_cliente_omie"]))["cCodStatus"] == "0"
 
 
-@pytest.mark.parametrize("entry, field", [
-    ({"kind": "nope"}, "schedule[0].kind"),
-    ({"kind": "burst", "seconds": 0}, "schedule[0].seconds"),
-    ({"kind": "account_blocked", "method": "ListarClientes"}, "schedule[0].method"),
-    ({"kind": "burst", "when": 1}, "schedule[0]: unknown field"),
-])
+@pytest.mark.parametrize(
+    "entry, field",
+    [
+        ({"kind": "nope"}, "schedule[0].kind"),
+        ({"kind": "burst", "seconds": 0}, "schedule[0].seconds"),
+        ({"kind": "account_blocked", "method": "ListarClientes"}, "schedule[0].method"),
+        ({"kind": "burst", "when": 1}, "schedule[0]: unknown field"),
+    ],
+)
 def test_bad_schedule_entries_are_refused_naming_the_field(omie, entry, field):
     response = requests.post(omie.sim.control_url + "faults", json={"schedule": [entry]}, timeout=5)
     assert response.status_code == 400 and field in response.json()["error"]

@@ -59,7 +59,9 @@ def test_lost_response_applies_the_write_then_drops_the_connection(omie, sim, cl
     assert stats["faults_injected"]["lose_response"] == 1 and stats["responses_by_status"]["lost"] == 1
 
 
-def test_prefeitura_rejecting_ends_every_rps_in_003_and_stuck_keeps_it_in_002(make_sim, caller, client_param, order_param):
+def test_prefeitura_rejecting_ends_every_rps_in_003_and_stuck_keeps_it_in_002(
+    make_sim, caller, client_param, order_param
+):
     sim = make_sim(nfse_delay=(0.05, 0.1))
     omie = caller(sim)
     client = omie.ok(CLIENTS, "IncluirCliente", client_param("PREF", "11.222.333/0001-81"))
@@ -78,22 +80,31 @@ def test_prefeitura_rejecting_ends_every_rps_in_003_and_stuck_keeps_it_in_002(ma
     assert omie.ok(OS, "StatusOS", {"cCodIntOS": "P-2"})["ListaRpsNfse"][0]["cStatusRps"] == "004"
 
 
-def test_faturar_refuse_next_refuses_billable_orders_in_http_200_and_invoices_nothing(omie, sim, client_param, order_param):
+def test_faturar_refuse_next_refuses_billable_orders_in_http_200_and_invoices_nothing(
+    omie, sim, client_param, order_param
+):
     client = omie.ok(CLIENTS, "IncluirCliente", client_param("REF", "11.222.333/0001-81"))
-    created = {code: omie.ok(OS, "IncluirOS", order_param(code, client["codigo_cliente_omie"]))["nCodOS"]
-               for code in ("R-1", "R-2")}
+    created = {
+        code: omie.ok(OS, "IncluirOS", order_param(code, client["codigo_cliente_omie"]))["nCodOS"]
+        for code in ("R-1", "R-2")
+    }
     unbillable = omie.ok(CLIENTS, "IncluirCliente", client_param("REF-X", "529.982.247-25", email=""))
     omie.ok(OS, "IncluirOS", order_param("R-X", unbillable["codigo_cliente_omie"]))
     active = omie.control("faults", {"faturar_refuse_next": 2, "methods": ["IncluirOS"]})
     assert active["faturar_refuse_next"] == 2 and active["methods"]["faturar_refuse"] == ["FaturarOS"]
 
     assert omie.ok(OSP, "ValidarOS", {"cCodIntOS": "R-1"})["cCodStatus"] == "0", "only FaturarOS is refused"
-    assert "falta preencher o E-mail" in omie.ok(OSP, "FaturarOS", {"cCodIntOS": "R-X"})["cDescStatus"], \
+    assert "falta preencher o E-mail" in omie.ok(OSP, "FaturarOS", {"cCodIntOS": "R-X"})["cDescStatus"], (
         "the order's own reason comes first and uses up no injected refusal"
+    )
     response = omie.post(OSP, "FaturarOS", {"cCodIntOS": "R-1"})
     assert response.status_code == 200
-    assert response.json() == {"cCodIntOS": "R-1", "nCodOS": created["R-1"], "cCodStatus": "1",
-                               "cDescStatus": "Não foi possível faturar a OS: certificado digital vencido."}
+    assert response.json() == {
+        "cCodIntOS": "R-1",
+        "nCodOS": created["R-1"],
+        "cCodStatus": "1",
+        "cDescStatus": "Não foi possível faturar a OS: certificado digital vencido.",
+    }
     assert omie.ok(OS, "StatusOS", {"cCodIntOS": "R-1"})["cFaturada"] == "N"
     assert sim.set_faults()["faturar_refuse_next"] == 1
     assert "certificado" in omie.ok(OSP, "FaturarOS", {"nCodOS": created["R-2"]})["cDescStatus"]
@@ -137,8 +148,9 @@ def test_reset_and_seed_restore_fresh_data_and_counters(omie, sim, client_param)
     assert len(sim.state.clients) == 3 and sorted(sim.state.clients) != original[:3]
 
 
-def test_duplicate_refusal_next_answers_duplicates_in_http_200_without_ja_cadastrado(omie, sim, client_param,
-                                                                                     order_param):
+def test_duplicate_refusal_next_answers_duplicates_in_http_200_without_ja_cadastrado(
+    omie, sim, client_param, order_param
+):
     client = omie.ok(CLIENTS, "IncluirCliente", client_param("DUP-C", "11.222.333/0001-81"))
     first = omie.ok(OS, "IncluirOS", order_param("DUP-OS", client["codigo_cliente_omie"]))
     omie.control("faults", {"duplicate_refusal_next": 3})

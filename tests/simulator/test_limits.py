@@ -21,7 +21,9 @@ def test_per_method_limit_trips_at_threshold_does_not_charge_rejections_and_slid
     assert [omie.post(CLIENTS, "ListarClientes", {"pagina": 1}).status_code for _ in range(5)] == [200] * 5
     rejected = omie.post(CLIENTS, "ListarClientes", {"pagina": 1})
     assert rejected.status_code == 429
-    assert rejected.json()["faultcode"] == "SOAP-ENV:Client-429" and "Too many Requests" in rejected.json()["faultstring"]
+    assert (
+        rejected.json()["faultcode"] == "SOAP-ENV:Client-429" and "Too many Requests" in rejected.json()["faultstring"]
+    )
     assert omie.post(EMPRESAS, "ListarEmpresas", {"pagina": 1}).status_code == 200, "other methods have their own quota"
     _wait_until(started + 0.6)
     assert [omie.post(CLIENTS, "ListarClientes", {"pagina": 1}).status_code for _ in range(3)] == [429] * 3
@@ -66,7 +68,7 @@ def test_fifth_concurrent_call_of_a_method_gets_client_1880(make_sim, caller):
     assert fifth.status_code == 500
     assert fifth.json() == {
         "faultstring": "ERROR: Já existe uma requisição desse método sendo executada e você pode tentar novamente em "
-                       "alguns instantes. (1)",
+        "alguns instantes. (1)",
         "faultcode": "SOAP-ENV:Client-1880",
     }
     assert omie.post(CLIENTS, "ListarClientes", {"pagina": 1}).status_code == 200, "other methods are not blocked"
@@ -120,7 +122,9 @@ def test_misuse_block_after_consecutive_errors_answers_425_until_it_ends(make_si
     omie = caller(sim)
     for _ in range(2):
         assert omie.post(CLIENTS, "ConsultarCliente", {"codigo_cliente_omie": 1}).status_code == 500
-    assert omie.post(CLIENTS, "ConsultarCliente", {"codigo_cliente_omie": sorted(sim.state.clients)[0]}).status_code == 200
+    assert (
+        omie.post(CLIENTS, "ConsultarCliente", {"codigo_cliente_omie": sorted(sim.state.clients)[0]}).status_code == 200
+    )
     for _ in range(5):
         assert omie.post(CLIENTS, "ListarClientes", {"pagina": 99}).json()["faultcode"] == "SOAP-ENV:Client-5113"
     for _ in range(3):
@@ -132,6 +136,10 @@ def test_misuse_block_after_consecutive_errors_answers_425_until_it_ends(make_si
         "faultcode": "MISUSE_API_PROCESS",
     }
     stats = sim.stats()
-    assert stats["rejected"]["425"] == 1 and stats["misuse_blocks_started"] == 1 and stats["errors"]["ConsultarCliente"] == 5
+    assert (
+        stats["rejected"]["425"] == 1
+        and stats["misuse_blocks_started"] == 1
+        and stats["errors"]["ConsultarCliente"] == 5
+    )
     time.sleep(1.05)
     assert omie.post(EMPRESAS, "ListarEmpresas", {"pagina": 1}).status_code == 200

@@ -71,13 +71,17 @@ def test_listar_nfses_shows_the_issued_note_with_its_taxes(make_sim, caller, cli
     note = found[0]
     rps = _rps(omie, "OS-N1")
     assert note["Cabecalho"]["cStatusNFSe"] == "F" and str(note["Cabecalho"]["nNumeroNFSe"]) == rps["nNfse"]
-    assert note["Cabecalho"]["cCNPJDestinatario"] == "11.222.333/0001-81" and note["OrdemServico"]["nCodigoOS"] == n_cod_os
+    assert (
+        note["Cabecalho"]["cCNPJDestinatario"] == "11.222.333/0001-81" and note["OrdemServico"]["nCodigoOS"] == n_cod_os
+    )
     values = {k: Decimal(str(v)) if isinstance(v, (int, float)) else v for k, v in note["Valores"].items()}
     total = Decimal("3001.10")
     assert values["nValorTotalServicos"] == total
     assert values["nValorISS"] == Decimal("150.06") and values["cIssRetido"] == "S" and values["nAliquotaISS"] == 5
     assert values["nValorINSS"] == Decimal("330.12") and values["nValorIR"] == Decimal("30.01")
-    retained = sum(values[k] for k in ("nValorISS", "nValorINSS", "nValorIR", "nValorPIS", "nValorCOFINS", "nValorCSLL"))
+    retained = sum(
+        values[k] for k in ("nValorISS", "nValorINSS", "nValorIR", "nValorPIS", "nValorCOFINS", "nValorCSLL")
+    )
     assert values["nValorLiquido"] == total - retained
     service = note["ListaServicos"][0]
     assert (service["CodigoLC116"], service["cRetINSS"], service["nAliquotaINSS"]) == ("7.10", "S", 11.0)
@@ -172,7 +176,9 @@ def test_same_seed_same_data_and_same_nfse_fate(make_sim, caller, client_param, 
     def run(seed):
         sim = make_sim(seed=seed, nfse_delay=(0.05, 0.1))
         omie = caller(sim)
-        clients = omie.ok("geral/clientes/", "ListarClientes", {"pagina": 1, "registros_por_pagina": 50})["clientes_cadastro"]
+        clients = omie.ok("geral/clientes/", "ListarClientes", {"pagina": 1, "registros_por_pagina": 50})[
+            "clientes_cadastro"
+        ]
         _invoiced_order(omie, client_param, order_param)
         _statuses_until_final(omie, "OS-N1")
         rps = _rps(omie, "OS-N1")

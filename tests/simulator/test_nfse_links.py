@@ -40,8 +40,9 @@ def test_pdf_links_come_when_asked_and_each_opens_the_pdf(make_sim, caller, clie
     assert rps["cUrlPdfDest"] != rps["cUrlPdfDemo"] and rps["cUrlPdfDest"] != rps["danfe"]
 
 
-def test_a_pdf_link_answers_403_once_expired_and_a_new_ask_gives_a_working_one(make_sim, caller, client_param,
-                                                                               order_param):
+def test_a_pdf_link_answers_403_once_expired_and_a_new_ask_gives_a_working_one(
+    make_sim, caller, client_param, order_param
+):
     omie = _issued(make_sim, caller, client_param, order_param, pdf_link_seconds=0.4)
     first = _rps(omie, "OS-N1", lPdfDest=True)["cUrlPdfDest"]
     assert requests.get(first, timeout=5).status_code == 200
@@ -66,8 +67,9 @@ def test_pdf_link_lifetime_defaults_to_ten_minutes(sim):
     assert sim.config.pdf_link_seconds == 600.0
 
 
-def test_obter_nfse_gives_the_xml_inline_the_portal_page_and_an_expiring_pdf_link(make_sim, caller, client_param,
-                                                                                  order_param):
+def test_obter_nfse_gives_the_xml_inline_the_portal_page_and_an_expiring_pdf_link(
+    make_sim, caller, client_param, order_param
+):
     omie = _issued(make_sim, caller, client_param, order_param, pdf_link_seconds=0.4)
     note = omie.ok("servicos/nfse/", "ListarNFSEs", {"nPagina": 1})["nfseEncontradas"][0]
     documents = omie.ok("servicos/osdocs/", "ObterNFSe", {"nIdNf": note["Cabecalho"]["nCodNF"]})

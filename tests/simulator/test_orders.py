@@ -38,8 +38,13 @@ def test_incluir_os_computes_totals_and_taxes_from_the_catalog(omie, client_para
 
 def test_item_impostos_override_the_catalog_with_omies_order_names(omie, client_param, order_param):
     client_id = _client(omie, client_param)
-    item = {"cCodIntServico": "SRV-DESENVOLVIMENTO", "nQtde": 1, "nValUnit": 1000, "cRetemISS": "S",
-            "impostos": {"nAliqISS": 5, "nAliqIRRF": 1.5, "cRetemIRRF": "S"}}
+    item = {
+        "cCodIntServico": "SRV-DESENVOLVIMENTO",
+        "nQtde": 1,
+        "nValUnit": 1000,
+        "cRetemISS": "S",
+        "impostos": {"nAliqISS": 5, "nAliqIRRF": 1.5, "cRetemIRRF": "S"},
+    }
     status = omie.ok(OS, "IncluirOS", order_param("OS-2", client_id, item))
     taxes = omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-2"})["ServicosPrestados"][0]["impostos"]
     assert (taxes["nValorISS"], taxes["nValorIRRF"], taxes["cRetemIRRF"]) == (50.0, 15.0, "S")
@@ -52,14 +57,23 @@ def test_item_impostos_override_the_catalog_with_omies_order_names(omie, client_
 def test_item_impostos_hold_only_the_tags_of_the_os_structure(omie, client_param, order_param, sim):
     """cRetemISS belongs to the item itself (§8); inside `impostos` Omie refuses it like any unknown tag."""
     client_id = _client(omie, client_param)
-    inside = {"cCodIntServico": "SRV-DESENVOLVIMENTO", "nQtde": 1, "nValUnit": 1000,
-              "impostos": {"nAliqISS": 5, "cRetemISS": "S"}}
+    inside = {
+        "cCodIntServico": "SRV-DESENVOLVIMENTO",
+        "nQtde": 1,
+        "nValUnit": 1000,
+        "impostos": {"nAliqISS": 5, "cRetemISS": "S"},
+    }
     status, fault = omie.fault(OS, "IncluirOS", order_param("OS-T1", client_id, inside))
     assert (status, fault["faultcode"]) == (500, "SOAP-ENV:Client-8")
     assert "Tag [cRetemISS]" in fault["faultstring"] and "[impostos]" in fault["faultstring"]
     assert not sim.state.orders
-    on_item = {"cCodIntServico": "SRV-DESENVOLVIMENTO", "nQtde": 1, "nValUnit": 1000, "cRetemISS": "S",
-               "impostos": {"nAliqISS": 5}}
+    on_item = {
+        "cCodIntServico": "SRV-DESENVOLVIMENTO",
+        "nQtde": 1,
+        "nValUnit": 1000,
+        "cRetemISS": "S",
+        "impostos": {"nAliqISS": 5},
+    }
     created = omie.ok(OS, "IncluirOS", order_param("OS-T2", client_id, on_item))
     item = omie.ok(OS, "ConsultarOS", {"nCodOS": created["nCodOS"]})["ServicosPrestados"][0]
     assert item["cRetemISS"] == "S" and item["impostos"]["nValorISS"] == 50.0
@@ -70,13 +84,25 @@ def test_listar_os_accepts_only_its_documented_filters(omie, client_param, order
     client_id = _client(omie, client_param)
     omie.ok(OS, "IncluirOS", order_param("OS-F1", client_id))
     today = next(iter(sim.state.orders.values())).changed_at.strftime("%d/%m/%Y")
-    for tag, value in (("filtrar_por_hora_de", "00:00:00"), ("filtrar_por_hora_ate", "23:59:59"),
-                       ("apenas_importado_api", "N")):
+    for tag, value in (
+        ("filtrar_por_hora_de", "00:00:00"),
+        ("filtrar_por_hora_ate", "23:59:59"),
+        ("apenas_importado_api", "N"),
+    ):
         param = {"pagina": 1, "registros_por_pagina": 10, "filtrar_por_data_de": today, tag: value}
         status, fault = omie.fault(OS, "ListarOS", param)
         assert (status, fault["faultcode"]) == (500, "SOAP-ENV:Client-8") and f"Tag [{tag}]" in fault["faultstring"]
-    listed = omie.ok(OS, "ListarOS", {"pagina": 1, "registros_por_pagina": 10, "filtrar_por_data_de": today,
-                                      "filtrar_apenas_alteracao": "S", "filtrar_por_status": "N"})
+    listed = omie.ok(
+        OS,
+        "ListarOS",
+        {
+            "pagina": 1,
+            "registros_por_pagina": 10,
+            "filtrar_por_data_de": today,
+            "filtrar_apenas_alteracao": "S",
+            "filtrar_por_status": "N",
+        },
+    )
     assert listed["total_de_registros"] == 1
 
 
@@ -95,7 +121,9 @@ def test_unknown_client_service_and_inactive_service_are_refused(omie, client_pa
     assert (status, fault["faultcode"]) == (500, "SOAP-ENV:Client-105") and "[42]" in fault["faultstring"]
     _, fault = omie.fault(OS, "IncluirOS", order_param("OS-5", client_id, {"cCodIntServico": "NOPE", "nQtde": 1}))
     assert fault["faultcode"] == "SOAP-ENV:Client-5002" and "[NOPE]" in fault["faultstring"]
-    _, fault = omie.fault(OS, "IncluirOS", order_param("OS-6", client_id, {"cCodIntServico": "SRV-HOSPEDAGEM", "nQtde": 1}))
+    _, fault = omie.fault(
+        OS, "IncluirOS", order_param("OS-6", client_id, {"cCodIntServico": "SRV-HOSPEDAGEM", "nQtde": 1})
+    )
     assert "inativo" in fault["faultstring"]
 
 
@@ -123,8 +151,13 @@ def test_consultar_by_every_key_and_trocar_etapa(omie, client_param, order_param
     answers = [omie.ok(OS, "ConsultarOS", key) for key in keys]
     assert answers[0] == answers[1] == answers[2]
     moved = omie.ok(OS, "TrocarEtapaOS", {"cCodIntOS": "OS-10", "cEtapa": "50"})
-    assert moved == {"nCodOS": status["nCodOS"], "cCodIntOS": "OS-10", "cNumOS": status["cNumOS"],
-                     "codigo_status": "0", "descricao_status": "Etapa alterada com sucesso!"}
+    assert moved == {
+        "nCodOS": status["nCodOS"],
+        "cCodIntOS": "OS-10",
+        "cNumOS": status["cNumOS"],
+        "codigo_status": "0",
+        "descricao_status": "Etapa alterada com sucesso!",
+    }
     assert omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-10"})["Cabecalho"]["cEtapa"] == "50"
     _, fault = omie.fault(OS, "TrocarEtapaOS", {"cCodIntOS": "OS-10", "cEtapa": "70"})
     assert "[cEtapa]" in fault["faultstring"]
@@ -136,14 +169,25 @@ def test_listar_os_filters_by_code_status_and_change_date(omie, client_param, or
     with sim.state.lock:
         old = sim.state.orders[ids[0]]
         old.included_at = old.changed_at = old.included_at.replace(year=2020)
-    by_code = omie.ok(OS, "ListarOS", {"pagina": 1, "registros_por_pagina": 10, "filtrar_por_codigo": [{"cCodIntOS": "OS-L1"}]})
+    by_code = omie.ok(
+        OS, "ListarOS", {"pagina": 1, "registros_por_pagina": 10, "filtrar_por_codigo": [{"cCodIntOS": "OS-L1"}]}
+    )
     assert [o["Cabecalho"]["nCodOS"] for o in by_code["osCadastro"]] == [ids[1]]
     omie.ok(OSP, "FaturarOS", {"nCodOS": ids[2]})
     invoiced = omie.ok(OS, "ListarOS", {"pagina": 1, "registros_por_pagina": 10, "filtrar_por_status": "F"})
     assert [o["Cabecalho"]["nCodOS"] for o in invoiced["osCadastro"]] == [ids[2]]
     today = sim.state.orders[ids[1]].changed_at.strftime("%d/%m/%Y")
-    recent = omie.ok(OS, "ListarOS", {"pagina": 1, "registros_por_pagina": 10, "filtrar_por_data_de": today,
-                                      "filtrar_por_data_ate": today, "filtrar_apenas_alteracao": "S"})
+    recent = omie.ok(
+        OS,
+        "ListarOS",
+        {
+            "pagina": 1,
+            "registros_por_pagina": 10,
+            "filtrar_por_data_de": today,
+            "filtrar_por_data_ate": today,
+            "filtrar_apenas_alteracao": "S",
+        },
+    )
     assert {o["Cabecalho"]["nCodOS"] for o in recent["osCadastro"]} == {ids[1], ids[2]}
     first_page = omie.ok(OS, "ListarOS", {"pagina": 1, "registros_por_pagina": 2})
     assert (first_page["total_de_paginas"], first_page["total_de_registros"]) == (2, 3)
@@ -152,20 +196,28 @@ def test_listar_os_filters_by_code_status_and_change_date(omie, client_param, or
 
 
 def test_validar_and_faturar_os_refuse_a_not_billable_order_in_http_200_with_the_same_reason(
-        omie, client_param, order_param, sim):
+    omie, client_param, order_param, sim
+):
     no_email = _client(omie, client_param, "C-NOMAIL", "529.982.247-25", email="")
     no_address = _client(omie, client_param, "C-NOADDR", "12.ABC.345/01DE-35", cep="")
     good = _client(omie, client_param)
     free = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 0}
-    cases = (("OS-V1", no_email, (), "Para emitir a NFS-e falta preencher o E-mail no cadastro do cliente"),
-             ("OS-V2", no_address, (), "falta preencher o CEP"), ("OS-V3", good, (free,), "valor"))
+    cases = (
+        ("OS-V1", no_email, (), "Para emitir a NFS-e falta preencher o E-mail no cadastro do cliente"),
+        ("OS-V2", no_address, (), "falta preencher o CEP"),
+        ("OS-V3", good, (free,), "valor"),
+    )
     for code, client_id, items, reason in cases:
         created = omie.ok(OS, "IncluirOS", order_param(code, client_id, *items))
         validated = omie.ok(OSP, "ValidarOS", {"cCodIntOS": code})
         assert validated["cCodStatus"] == "1" and reason in validated["cDescStatus"]
         refused = omie.ok(OSP, "FaturarOS", {"cCodIntOS": code})
-        assert refused == {"cCodIntOS": code, "nCodOS": created["nCodOS"], "cCodStatus": "1",
-                           "cDescStatus": validated["cDescStatus"]}
+        assert refused == {
+            "cCodIntOS": code,
+            "nCodOS": created["nCodOS"],
+            "cCodStatus": "1",
+            "cDescStatus": validated["cDescStatus"],
+        }
         assert omie.ok(OS, "StatusOS", {"cCodIntOS": code})["cFaturada"] == "N"
     assert not any(order.faturada for order in sim.state.orders.values()), "a refused FaturarOS invoices nothing"
     stats = sim.stats()
@@ -178,10 +230,20 @@ def test_validar_and_faturar_os_refuse_a_not_billable_order_in_http_200_with_the
 
 def test_discount_deduction_and_given_amounts_shape_the_taxes(omie, client_param, order_param):
     client_id = _client(omie, client_param)
-    discounted = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 2, "nValUnit": 500, "cTpDesconto": "P", "nAliqDesconto": 10,
-                  "impostos": {"nTotDeducao": 100}}
-    kept = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 450,
-            "impostos": {"cUtilizaValorImposto": "S", "nValorISS": 30, "nBaseISS": 999, "nValorPIS": 4}}
+    discounted = {
+        "cCodIntServico": "SRV-SUPORTE",
+        "nQtde": 2,
+        "nValUnit": 500,
+        "cTpDesconto": "P",
+        "nAliqDesconto": 10,
+        "impostos": {"nTotDeducao": 100},
+    }
+    kept = {
+        "cCodIntServico": "SRV-SUPORTE",
+        "nQtde": 1,
+        "nValUnit": 450,
+        "impostos": {"cUtilizaValorImposto": "S", "nValorISS": 30, "nBaseISS": 999, "nValorPIS": 4},
+    }
     omie.ok(OS, "IncluirOS", order_param("OS-T", client_id, discounted, kept))
     order = omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-T"})
     first, second = (item["impostos"] for item in order["ServicosPrestados"])
@@ -195,8 +257,12 @@ def test_discount_deduction_and_given_amounts_shape_the_taxes(omie, client_param
 
 def test_item_returns_the_ibs_cbs_rates_and_reductions_sent_or_from_the_catalog(omie, client_param, order_param):
     client_id = _client(omie, client_param)
-    sent = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 450,
-            "impostos": {"nAliqCbs": 0.9, "nPercReducaoCbs": 60, "nPercReducaoIbsUf": 60, "cClassTrib": "200001"}}
+    sent = {
+        "cCodIntServico": "SRV-SUPORTE",
+        "nQtde": 1,
+        "nValUnit": 450,
+        "impostos": {"nAliqCbs": 0.9, "nPercReducaoCbs": 60, "nPercReducaoIbsUf": 60, "cClassTrib": "200001"},
+    }
     catalog = {"cCodIntServico": "SRV-SUPORTE", "nQtde": 1, "nValUnit": 450}
     omie.ok(OS, "IncluirOS", order_param("OS-IBS", client_id, sent, catalog))
     order = omie.ok(OS, "ConsultarOS", {"cCodIntOS": "OS-IBS"})

@@ -15,8 +15,10 @@ LISTINGS = {
 }
 
 
-@pytest.mark.parametrize(("call", "maximum"), [("ListarClientes", 500), ("ListarOS", 200), ("ListarNFSEs", 200),
-                                               ("ListarCadastroServico", 200)])
+@pytest.mark.parametrize(
+    ("call", "maximum"),
+    [("ListarClientes", 500), ("ListarOS", 200), ("ListarNFSEs", 200), ("ListarCadastroServico", 200)],
+)
 def test_each_listing_refuses_a_page_over_its_maximum(omie, call: str, maximum: int) -> None:
     path, page_tag, size_tag = LISTINGS[call]
     status, fault = omie.fault(path, call, {page_tag: 1, size_tag: maximum + 1})

@@ -26,12 +26,19 @@ def test_app_key_may_be_sent_as_a_number(sim, caller) -> None:
 def test_bad_credentials_are_a_server_fault(sim, caller, key: str, secret: str) -> None:
     status, body = caller(sim, app_key=key, app_secret=secret).fault("geral/empresas/", "ListarEmpresas", {"pagina": 1})
     assert status == 500
-    assert body == {"faultstring": "A chave de acesso não está preenchida ou não é válida.", "faultcode": "SOAP-ENV:Server"}
+    assert body == {
+        "faultstring": "A chave de acesso não está preenchida ou não é válida.",
+        "faultcode": "SOAP-ENV:Server",
+    }
 
 
 def test_malformed_json_is_refused(sim) -> None:
-    response = requests.post(sim.base_url + "geral/clientes/", data=b'{"call": "ListarClientes", ', timeout=5,
-                             headers={"Content-Type": "application/json"})
+    response = requests.post(
+        sim.base_url + "geral/clientes/",
+        data=b'{"call": "ListarClientes", ',
+        timeout=5,
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 500
     assert "SyntaxError" in response.json()["faultstring"]
 
@@ -48,7 +55,9 @@ def test_envelope_without_call_or_with_bad_param_is_refused(sim, omie) -> None:
 
 def test_unknown_path_call_and_get_are_refused(sim, omie) -> None:
     assert requests.post(sim.base_url + "geral/naoexiste/", json={}, timeout=5).status_code == 404
-    assert requests.post(sim.base_url + "geral/clientes", json={}, timeout=5).status_code == 404, "trailing slash is required"
+    assert requests.post(sim.base_url + "geral/clientes", json={}, timeout=5).status_code == 404, (
+        "trailing slash is required"
+    )
     status, body = omie.fault("geral/clientes/", "ListarTudo", {"pagina": 1})
     assert status == 500 and "ListarTudo" in body["faultstring"]
     assert requests.get(sim.base_url + "geral/clientes/", timeout=5).status_code == 405
@@ -56,8 +65,12 @@ def test_unknown_path_call_and_get_are_refused(sim, omie) -> None:
 
 def test_eight_calls_are_served_in_parallel(make_sim, caller) -> None:
     sim = make_sim(latency=(0.5, 0.5))
-    calls = [("geral/clientes/", "ListarClientes", {"pagina": page, "registros_por_pagina": 5}) for page in (1, 2, 3, 4)]
-    calls += [("servicos/servico/", "ListarCadastroServico", {"nPagina": page, "nRegPorPagina": 1}) for page in (1, 2, 3, 4)]
+    calls = [
+        ("geral/clientes/", "ListarClientes", {"pagina": page, "registros_por_pagina": 5}) for page in (1, 2, 3, 4)
+    ]
+    calls += [
+        ("servicos/servico/", "ListarCadastroServico", {"nPagina": page, "nRegPorPagina": 1}) for page in (1, 2, 3, 4)
+    ]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda c: caller(sim).post(*c).status_code, calls))

@@ -12,8 +12,13 @@ from omie_pipeline.dburl import normalise_url
 def test_plain_postgresql_is_pinned_to_psycopg2(scheme):
     url = normalise_url(f"{scheme}://user:secret@db.example:5432/crm")
     assert url.drivername == "postgresql+psycopg2"
-    assert (url.username, url.password, url.host, url.port, url.database) == ("user", "secret", "db.example", 5432,
-                                                                              "crm")
+    assert (url.username, url.password, url.host, url.port, url.database) == (
+        "user",
+        "secret",
+        "db.example",
+        5432,
+        "crm",
+    )
 
 
 @pytest.mark.parametrize("text", ["postgresql+pg8000://u@h/db", "sqlite:///state.sqlite", "mysql+pymysql://u@h/db"])

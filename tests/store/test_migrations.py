@@ -39,7 +39,11 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     with store.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         diff = compare_metadata(context, metadata)
-    structural = [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column",
-                                              "add_index", "remove_index", "add_constraint")]
+    structural = [
+        d
+        for d in diff
+        if d[0]
+        in ("add_table", "remove_table", "add_column", "remove_column", "add_index", "remove_index", "add_constraint")
+    ]
     assert structural == []
     store.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -18,9 +18,16 @@ NOW = datetime(2026, 11, 26, 9, 30, tzinfo=ZoneInfo("America/Sao_Paulo"))
 
 
 def _intent(deal_id: str) -> dict:
-    return {"account": "acme", "deal_id": deal_id, "idempotency_key": f"OS-{deal_id}", "status": "submitted",
-            "gross_amount": Decimal("1234.56"), "net_amount": Decimal("1200.00"),
-            "created_at": NOW, "status_changed_at": NOW}
+    return {
+        "account": "acme",
+        "deal_id": deal_id,
+        "idempotency_key": f"OS-{deal_id}",
+        "status": "submitted",
+        "gross_amount": Decimal("1234.56"),
+        "net_amount": Decimal("1200.00"),
+        "created_at": NOW,
+        "status_changed_at": NOW,
+    }
 
 
 def test_concurrent_writers_record_one_intent_per_deal(store: Store) -> None:
@@ -53,18 +60,28 @@ def test_concurrent_writers_record_one_intent_per_deal(store: Store) -> None:
 def test_a_second_invoice_for_a_deal_is_refused_by_the_database(store: Store) -> None:
     with store.begin() as connection:
         connection.execute(invoices.insert(), _intent("D1"))
-    with pytest.raises(sa.exc.IntegrityError):
-        with store.begin() as connection:
-            connection.execute(invoices.insert(), {**_intent("D1"), "idempotency_key": "OS-other"})
+    with pytest.raises(sa.exc.IntegrityError), store.begin() as connection:
+        connection.execute(invoices.insert(), {**_intent("D1"), "idempotency_key": "OS-other"})
 
 
 def test_upsert_updates_only_the_named_columns(store: Store) -> None:
-    row = {"account": "acme", "codigo_cliente_omie": 42, "document": "11222333000181", "legal_name": "Old",
-           "inactive": False, "synced_at": NOW}
+    row = {
+        "account": "acme",
+        "codigo_cliente_omie": 42,
+        "document": "11222333000181",
+        "legal_name": "Old",
+        "inactive": False,
+        "synced_at": NOW,
+    }
     with store.begin() as connection:
         upsert(connection, omie_clients, [row], ["account", "codigo_cliente_omie"])
-        upsert(connection, omie_clients, [{**row, "legal_name": "New", "document": "X"}],
-               ["account", "codigo_cliente_omie"], update_columns=["legal_name"])
+        upsert(
+            connection,
+            omie_clients,
+            [{**row, "legal_name": "New", "document": "X"}],
+            ["account", "codigo_cliente_omie"],
+            update_columns=["legal_name"],
+        )
     with store.connect() as connection:
         stored = connection.execute(sa.select(omie_clients)).one()
     assert (stored.legal_name, stored.document) == ("New", "11222333000181")
@@ -81,13 +98,12 @@ def test_money_and_times_round_trip(store: Store) -> None:
 
 
 def test_naive_times_are_refused(store: Store) -> None:
-    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
-        with store.begin() as connection:
-            connection.execute(invoices.insert(), {**_intent("D2"), "created_at": datetime(2026, 1, 1)})
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"), store.begin() as connection:
+        connection.execute(invoices.insert(), {**_intent("D2"), "created_at": datetime(2026, 1, 1)})
 
 
 def test_sync_state_keeps_watermarks_per_account(store: Store) -> None:
-    mark = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+    mark = datetime(2026, 11, 1, 12, tzinfo=UTC)
     with store.begin() as connection:
         sync_state.set_datetime(connection, "acme", "deals_watermark", mark)
         sync_state.set_datetime(connection, "acme", "deals_watermark", mark + timedelta(hours=1))

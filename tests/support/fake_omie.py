@@ -25,8 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from omie_pipeline.domain.documents import normalise_document
 from omie_pipeline.domain.timeutil import SAO_PAULO
-from omie_pipeline.omie import errors
-from omie_pipeline.omie import paging
+from omie_pipeline.omie import errors, paging
 from omie_pipeline.omie.models import (
     ClientInput,
     ClientRecord,
@@ -46,10 +45,22 @@ from omie_pipeline.omie.paging import PREFIXED_PAGES, SNAKE_PAGES, PageTags, wal
 
 CENT = Decimal("0.01")
 # OS item tax tags Omie fills in from the rate it is sent: (rate tag, value tag).
-ITEM_TAXES = (("nAliqISS", "nValorISS"), ("nAliqIRRF", "nValorIRRF"), ("nAliqPIS", "nValorPIS"),
-              ("nAliqCOFINS", "nValorCOFINS"), ("nAliqCSLL", "nValorCSLL"), ("nAliqINSS", "nValorINSS"))
-NOTE_VALUES = (("nValorISS", "nValorISS"), ("nValorPIS", "nValorPIS"), ("nValorCOFINS", "nValorCOFINS"),
-               ("nValorIRRF", "nValorIR"), ("nValorCSLL", "nValorCSLL"), ("nValorINSS", "nValorINSS"))
+ITEM_TAXES = (
+    ("nAliqISS", "nValorISS"),
+    ("nAliqIRRF", "nValorIRRF"),
+    ("nAliqPIS", "nValorPIS"),
+    ("nAliqCOFINS", "nValorCOFINS"),
+    ("nAliqCSLL", "nValorCSLL"),
+    ("nAliqINSS", "nValorINSS"),
+)
+NOTE_VALUES = (
+    ("nValorISS", "nValorISS"),
+    ("nValorPIS", "nValorPIS"),
+    ("nValorCOFINS", "nValorCOFINS"),
+    ("nValorIRRF", "nValorIR"),
+    ("nValorCSLL", "nValorCSLL"),
+    ("nValorINSS", "nValorINSS"),
+)
 
 
 def _now() -> datetime:
@@ -93,13 +104,20 @@ class FakeOmie:
 
     base_url = "fake://omie/"
 
-    def __init__(self, *, company: Mapping[str, Any] | None = None,
-                 page_sizes: Mapping[str, int] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, *, company: Mapping[str, Any] | None = None, page_sizes: Mapping[str, int] | None = None
+    ) -> None:
         self.page_sizes = paging.page_sizes(page_sizes)
         self.company: dict[str, Any] = {
-            "codigo_empresa": 1, "cnpj": "11222333000181", "razao_social": "Fake Serviços Ltda",
-            "nome_fantasia": "Fake", "cidade": "SAO PAULO (SP)", "estado": "SP", "inscricao_municipal": "12345",
-            "gera_nfse": "S", **dict(company or {}),
+            "codigo_empresa": 1,
+            "cnpj": "11222333000181",
+            "razao_social": "Fake Serviços Ltda",
+            "nome_fantasia": "Fake",
+            "cidade": "SAO PAULO (SP)",
+            "estado": "SP",
+            "inscricao_municipal": "12345",
+            "gera_nfse": "S",
+            **dict(company or {}),
         }
         self.clients: dict[int, dict[str, Any]] = {}
         self.services: dict[int, dict[str, Any]] = {}
@@ -120,31 +138,55 @@ class FakeOmie:
             digits = normalise_document(document)
             now = _now()
             self.clients[client_id] = {
-                "codigo_cliente_omie": client_id, "codigo_cliente_integracao": "", "cnpj_cpf": digits,
-                "razao_social": f"Client {client_id}", "nome_fantasia": f"Client {client_id}",
-                "pessoa_fisica": "S" if len(digits) == 11 else "N", "endereco": "Rua A", "endereco_numero": "1",
-                "bairro": "Centro", "cidade": "SAO PAULO (SP)", "estado": "SP", "cep": "01001000",
-                "email": f"client{client_id}@example.com", "inativo": "N",
-                "info": {"dInc": omie_date(now.date()), "hInc": _hour(now), "dAlt": omie_date(now.date()),
-                         "hAlt": _hour(now)},
+                "codigo_cliente_omie": client_id,
+                "codigo_cliente_integracao": "",
+                "cnpj_cpf": digits,
+                "razao_social": f"Client {client_id}",
+                "nome_fantasia": f"Client {client_id}",
+                "pessoa_fisica": "S" if len(digits) == 11 else "N",
+                "endereco": "Rua A",
+                "endereco_numero": "1",
+                "bairro": "Centro",
+                "cidade": "SAO PAULO (SP)",
+                "estado": "SP",
+                "cep": "01001000",
+                "email": f"client{client_id}@example.com",
+                "inativo": "N",
+                "info": {
+                    "dInc": omie_date(now.date()),
+                    "hInc": _hour(now),
+                    "dAlt": omie_date(now.date()),
+                    "hAlt": _hour(now),
+                },
                 **fields,
             }
             return client_id
 
-    def add_service(self, code: str, description: str = "Consultoria", *, service_code: str = "1.07",
-                    **taxes: Any) -> int:  # fmt: skip
+    def add_service(
+        self, code: str, description: str = "Consultoria", *, service_code: str = "1.07", **taxes: Any
+    ) -> int:
         """A catalog service with its integration code and tax tags (`nAliqISS=2`, `cRetIR="S"`...)."""
         with self._lock:
             service_id = next(self._ids)
             now = _now()
             self.services[service_id] = {
                 "intListar": {"nCodServ": service_id, "cCodIntServ": code},
-                "cabecalho": {"cDescricao": description, "cCodigo": code, "cCodServMun": service_code,
-                              "cCodLC116": service_code, "nPrecoUnit": "0"},
+                "cabecalho": {
+                    "cDescricao": description,
+                    "cCodigo": code,
+                    "cCodServMun": service_code,
+                    "cCodLC116": service_code,
+                    "nPrecoUnit": "0",
+                },
                 "descricao": {"cDescrCompleta": description},
                 "impostos": {"nAliqISS": "2", "cRetISS": "N", **{tag: str(value) for tag, value in taxes.items()}},
-                "info": {"dInc": omie_date(now.date()), "hInc": _hour(now), "dAlt": omie_date(now.date()),
-                         "hAlt": _hour(now), "inativo": "N"},
+                "info": {
+                    "dInc": omie_date(now.date()),
+                    "hInc": _hour(now),
+                    "dAlt": omie_date(now.date()),
+                    "hAlt": _hour(now),
+                    "inativo": "N",
+                },
             }
             return service_id
 
@@ -155,8 +197,11 @@ class FakeOmie:
 
     def lose_answer(self, method: str, key: str | None = None) -> None:
         """The next write of `method` is applied by Omie, and its answer lost (OutcomeUnknownError)."""
-        self.fail_next(method, errors.OutcomeUnknownError(f"{method}: no answer", method=method,
-                                                          integration_code=key), applied=True)
+        self.fail_next(
+            method,
+            errors.OutcomeUnknownError(f"{method}: no answer", method=method, integration_code=key),
+            applied=True,
+        )
 
     def issue_note(self, n_cod_os: int, *, at: datetime | None = None) -> dict[str, Any]:
         """The prefeitura authorises the invoiced OS's RPS: its NFS-e exists and is listed as F."""
@@ -168,13 +213,20 @@ class FakeOmie:
             order.rps_status, order.changed, order.note_id = "004", moment, next(self._ids)
             order.messages.append(self._message("SUCESSO", "100", "RPS autorizado", moment))
             items = order.sent.get("ServicosPrestados") or []
-            values = {tag: str(sum((_money(item.get("impostos", {}).get(source)) for item in items), Decimal(0)))
-                      for source, tag in NOTE_VALUES}
+            values = {
+                tag: str(sum((_money(item.get("impostos", {}).get(source)) for item in items), Decimal(0)))
+                for source, tag in NOTE_VALUES
+            }
             gross = self._gross(order)
             self.notes[order.note_id] = {
-                "Cabecalho": {"nNumeroNFSe": str(order.note_id), "cStatusNFSe": "F", "nCodNF": order.note_id,
-                              "cCodigoVerifNFSe": f"V{order.note_id}", "nValorNFSe": str(gross),
-                              "nCodigoCliente": order.sent.get("Cabecalho", {}).get("nCodCli")},
+                "Cabecalho": {
+                    "nNumeroNFSe": str(order.note_id),
+                    "cStatusNFSe": "F",
+                    "nCodNF": order.note_id,
+                    "cCodigoVerifNFSe": f"V{order.note_id}",
+                    "nValorNFSe": str(gross),
+                    "nCodigoCliente": order.sent.get("Cabecalho", {}).get("nCodCli"),
+                },
                 "OrdemServico": {"nCodigoOS": n_cod_os, "nNumeroOS": order.number, "nValorOS": str(gross)},
                 "RPS": {"nNumeroRPS": str(n_cod_os), "cStatusRPS": "004"},
                 "Valores": {"nValorTotalServicos": str(gross), **values},
@@ -208,9 +260,17 @@ class FakeOmie:
     def metrics(self) -> dict[str, dict[str, Any]]:
         """Calls per method, in `CallMetrics.snapshot`'s shape (the fake never retries or waits)."""
         with self._lock:
-            return {method: {"calls": count, "retries": 0, "cache_hits": 0, "faults": {},
-                             "pacing_wait_seconds": 0.0, "retry_wait_seconds": 0.0}
-                    for method, count in sorted(self.calls.items())}
+            return {
+                method: {
+                    "calls": count,
+                    "retries": 0,
+                    "cache_hits": 0,
+                    "faults": {},
+                    "pacing_wait_seconds": 0.0,
+                    "retry_wait_seconds": 0.0,
+                }
+                for method, count in sorted(self.calls.items())
+            }
 
     def page_size(self, method: str, asked: int | None = None) -> int:
         size = self.page_sizes[method]
@@ -222,8 +282,11 @@ class FakeOmie:
             raise NotImplementedError(f"FakeOmie.call answers ListarClientes only, not {method}")
         self._enter(method, param)
         with self._lock:
-            records = [dict(record) for _, record in sorted(self.clients.items())
-                       if _changed_since(record.get("info", {}), param, "filtrar_por_data_de")]
+            records = [
+                dict(record)
+                for _, record in sorted(self.clients.items())
+                if _changed_since(record.get("info", {}), param, "filtrar_por_data_de")
+            ]
             wanted = normalise_document(str((param.get("clientesFiltro") or {}).get("cnpj_cpf") or ""))
             if wanted:
                 records = [record for record in records if record["cnpj_cpf"] == wanted]
@@ -231,11 +294,17 @@ class FakeOmie:
 
     # --- clients -----------------------------------------------------------------------------
 
-    def list_clients(self, changed_since: date | datetime | None = None,
-                     page_size: int | None = None) -> Iterator[ClientRecord]:  # fmt: skip
+    def list_clients(
+        self, changed_since: date | datetime | None = None, page_size: int | None = None
+    ) -> Iterator[ClientRecord]:
         param = {"filtrar_por_data_de": omie_date(_day(changed_since))} if changed_since else {}
-        for record in walk_pages(lambda page: self.call("geral/clientes/", "ListarClientes", page), param,
-                                 SNAKE_PAGES, "clientes_cadastro", self.page_size("ListarClientes", page_size)):
+        for record in walk_pages(
+            lambda page: self.call("geral/clientes/", "ListarClientes", page),
+            param,
+            SNAKE_PAGES,
+            "clientes_cadastro",
+            self.page_size("ListarClientes", page_size),
+        ):
             yield ClientRecord.model_validate(record)
 
     def find_client_by_document(self, document: str) -> ClientRecord | None:
@@ -246,15 +315,17 @@ class FakeOmie:
         found = answer["clientes_cadastro"]
         return ClientRecord.model_validate(found[0]) if found else None
 
-    def get_client(self, *, codigo_cliente_omie: int | None = None,
-                   codigo_cliente_integracao: str | None = None) -> ClientRecord:  # fmt: skip
+    def get_client(
+        self, *, codigo_cliente_omie: int | None = None, codigo_cliente_integracao: str | None = None
+    ) -> ClientRecord:
         key = _one_key(codigo_cliente_omie=codigo_cliente_omie, codigo_cliente_integracao=codigo_cliente_integracao)
         self._enter("ConsultarCliente", key)
         with self._lock:
             record = self._client_by(**key)
             if record is None:
-                raise errors.NotFoundError(f"Cliente não cadastrado para o código {next(iter(key.values()))}",
-                                           method="ConsultarCliente")
+                raise errors.NotFoundError(
+                    f"Cliente não cadastrado para o código {next(iter(key.values()))}", method="ConsultarCliente"
+                )
             return ClientRecord.model_validate(record)
 
     def include_client(self, client: ClientInput | Mapping[str, Any]) -> ClientStatus:
@@ -266,8 +337,10 @@ class FakeOmie:
         param = client.to_param() if isinstance(client, ClientInput) else dict(client)
         self._enter("AlterarCliente", param)
         with self._lock:
-            record = self._client_by(codigo_cliente_omie=param.get("codigo_cliente_omie"),
-                                     codigo_cliente_integracao=param.get("codigo_cliente_integracao"))
+            record = self._client_by(
+                codigo_cliente_omie=param.get("codigo_cliente_omie"),
+                codigo_cliente_integracao=param.get("codigo_cliente_integracao"),
+            )
             if record is None:
                 raise errors.NotFoundError("Cliente não cadastrado", method="AlterarCliente")
             record.update({tag: value for tag, value in param.items() if value is not None})
@@ -297,19 +370,24 @@ class FakeOmie:
             raise errors.NotFoundError(f"Empresa {codigo_empresa} não cadastrada", method="ConsultarEmpresa")
         return CompanyRecord.model_validate(self.company)
 
-    def list_services(self, changed_since: date | datetime | None = None,
-                      page_size: int | None = None) -> Iterator[ServiceRecord]:  # fmt: skip
+    def list_services(
+        self, changed_since: date | datetime | None = None, page_size: int | None = None
+    ) -> Iterator[ServiceRecord]:
         param = {"dAlteracaoInicial": omie_date(_day(changed_since))} if changed_since else {}
 
         def fetch(page: dict[str, Any]) -> dict[str, Any]:
             self._enter("ListarCadastroServico", page)
             with self._lock:
-                records = [record for _, record in sorted(self.services.items())
-                           if _changed_since(record["info"], page, "dAlteracaoInicial")]
+                records = [
+                    record
+                    for _, record in sorted(self.services.items())
+                    if _changed_since(record["info"], page, "dAlteracaoInicial")
+                ]
             return _page(records, page, PREFIXED_PAGES, "cadastros")
 
-        for record in walk_pages(fetch, param, PREFIXED_PAGES, "cadastros",
-                                 self.page_size("ListarCadastroServico", page_size)):
+        for record in walk_pages(
+            fetch, param, PREFIXED_PAGES, "cadastros", self.page_size("ListarCadastroServico", page_size)
+        ):
             yield ServiceRecord.model_validate(record)
 
     def get_service(self, *, nCodServ: int | None = None, cCodIntServ: str | None = None) -> ServiceRecord:
@@ -318,7 +396,8 @@ class FakeOmie:
         with self._lock:
             for record in self.services.values():
                 if record["intListar"].get("nCodServ") == nCodServ or (
-                        cCodIntServ and record["intListar"].get("cCodIntServ") == cCodIntServ):
+                    cCodIntServ and record["intListar"].get("cCodIntServ") == cCodIntServ
+                ):
                     return ServiceRecord.model_validate(record)
         raise errors.NotFoundError("Serviço não cadastrado", method="ConsultarCadastroServico")
 
@@ -329,24 +408,38 @@ class FakeOmie:
         self._enter("IncluirOS", param, lambda: self._include_os(param))
         return self._include_os(param)
 
-    def get_os(self, *, cCodIntOS: str | None = None, nCodOS: int | None = None,
-               cNumOS: str | None = None) -> OsRecord:  # fmt: skip
+    def get_os(self, *, cCodIntOS: str | None = None, nCodOS: int | None = None, cNumOS: str | None = None) -> OsRecord:
         key = _one_key(cCodIntOS=cCodIntOS, nCodOS=nCodOS, cNumOS=cNumOS)
         self._enter("ConsultarOS", key)
         return OsRecord.model_validate(self._os_record(self._order(key, "ConsultarOS")))
 
-    def os_status(self, *, nCodOS: int | None = None, cCodIntOS: str | None = None, with_messages: bool = True,
-                  documents: bool = False, fresh: bool = False) -> OsStatusDetail:  # fmt: skip
+    def os_status(
+        self,
+        *,
+        nCodOS: int | None = None,
+        cCodIntOS: str | None = None,
+        with_messages: bool = True,
+        documents: bool = False,
+        fresh: bool = False,
+    ) -> OsStatusDetail:
         key = _one_key(nCodOS=nCodOS, cCodIntOS=cCodIntOS)
         self._enter("StatusOS", {**key, "lMsg": with_messages, "lPdfDest": documents})
         with self._lock:
             order = self._order(key, "StatusOS")
             return OsStatusDetail.model_validate(self._status_detail(order, with_messages, documents))
 
-    def list_os(self, changed_since: date | datetime | None = None, *, status: str | None = None,
-                invoiced_from: date | None = None, invoiced_to: date | None = None,
-                integration_codes: Sequence[str] = (), os_ids: Sequence[int] = (), page_size: int | None = None,
-                on_invalid: Callable[[InvalidRecord], None] | None = None) -> Iterator[OsRecord]:  # fmt: skip
+    def list_os(
+        self,
+        changed_since: date | datetime | None = None,
+        *,
+        status: str | None = None,
+        invoiced_from: date | None = None,
+        invoiced_to: date | None = None,
+        integration_codes: Sequence[str] = (),
+        os_ids: Sequence[int] = (),
+        page_size: int | None = None,
+        on_invalid: Callable[[InvalidRecord], None] | None = None,
+    ) -> Iterator[OsRecord]:
         if status is not None and status not in ("F", "N", "C"):
             raise ValueError(f"status must be F, N or C; got {status!r}")
         since = _day(changed_since) if changed_since is not None else None
@@ -355,11 +448,13 @@ class FakeOmie:
         def wanted(order: FakeOrder) -> bool:
             billed = "C" if order.cancelled else "F" if order.invoiced else "N"
             day = order.invoiced.date() if order.invoiced is not None else None
-            return ((since is None or order.changed.astimezone(SAO_PAULO).date() >= since)
-                    and (not (codes or ids) or order.key in codes or order.n_cod_os in ids)
-                    and (status is None or status == billed)
-                    and (invoiced_from is None or (day is not None and day >= invoiced_from))
-                    and (invoiced_to is None or (day is not None and day <= invoiced_to)))
+            return (
+                (since is None or order.changed.astimezone(SAO_PAULO).date() >= since)
+                and (not (codes or ids) or order.key in codes or order.n_cod_os in ids)
+                and (status is None or status == billed)
+                and (invoiced_from is None or (day is not None and day >= invoiced_from))
+                and (invoiced_to is None or (day is not None and day <= invoiced_to))
+            )
 
         def fetch(page: dict[str, Any]) -> dict[str, Any]:
             self._enter("ListarOS", page)
@@ -385,8 +480,9 @@ class FakeOmie:
         self._enter("FaturarOS", key, lambda: self._invoice(key))
         return self._invoice(key)
 
-    def cancel_os(self, *, nCodOS: int | None = None, cCodIntOS: str | None = None,
-                  cancel_nfse: bool = True) -> OsActionStatus:  # fmt: skip
+    def cancel_os(
+        self, *, nCodOS: int | None = None, cCodIntOS: str | None = None, cancel_nfse: bool = True
+    ) -> OsActionStatus:
         key = _one_key(nCodOS=nCodOS, cCodIntOS=cCodIntOS)
         self._enter("CancelarOS", {**key, "cCancelarNfse": "S" if cancel_nfse else "N"})
         with self._lock:
@@ -397,23 +493,34 @@ class FakeOmie:
             order.cancelled, order.changed, order.rps_status = moment, moment, "005" if order.note_id else ""
             if order.note_id is not None:
                 self.notes[order.note_id]["Cabecalho"]["cStatusNFSe"] = "C"
-                self.notes[order.note_id]["Cancelamento"] = {"cDataCancelamento": omie_date(moment.date()),
-                                                             "cHoraCancelamento": _hour(moment)}
+                self.notes[order.note_id]["Cancelamento"] = {
+                    "cDataCancelamento": omie_date(moment.date()),
+                    "cHoraCancelamento": _hour(moment),
+                }
             return _action(order, "OS cancelada com sucesso!")
 
     # --- NFS-e -------------------------------------------------------------------------------
 
-    def list_nfse(self, issued_from: date, issued_to: date, *, nCodigoOS: int | None = None,
-                  status: str | None = None, page_size: int | None = None,
-                  on_invalid: Callable[[InvalidRecord], None] | None = None) -> Iterator[NfseRecord]:  # fmt: skip
+    def list_nfse(
+        self,
+        issued_from: date,
+        issued_to: date,
+        *,
+        nCodigoOS: int | None = None,
+        status: str | None = None,
+        page_size: int | None = None,
+        on_invalid: Callable[[InvalidRecord], None] | None = None,
+    ) -> Iterator[NfseRecord]:
         if issued_to < issued_from:
             raise ValueError(f"issued_to {issued_to} is before issued_from {issued_from}")
 
         def wanted(note: dict[str, Any]) -> bool:
             issued = datetime.strptime(note["Emissao"]["cDataEmissao"], "%d/%m/%Y").date()
-            return (issued_from <= issued <= issued_to
-                    and (nCodigoOS is None or note["OrdemServico"]["nCodigoOS"] == nCodigoOS)
-                    and (status is None or note["Cabecalho"]["cStatusNFSe"] == status))
+            return (
+                issued_from <= issued <= issued_to
+                and (nCodigoOS is None or note["OrdemServico"]["nCodigoOS"] == nCodigoOS)
+                and (status is None or note["Cabecalho"]["cStatusNFSe"] == status)
+            )
 
         def fetch(page: dict[str, Any]) -> dict[str, Any]:
             self._enter("ListarNFSEs", page)
@@ -421,8 +528,9 @@ class FakeOmie:
                 records = [note for _, note in sorted(self.notes.items()) if wanted(note)]
             return _page(records, page, PREFIXED_PAGES, "nfseEncontradas")
 
-        for record in walk_pages(fetch, {}, PREFIXED_PAGES, "nfseEncontradas",
-                                 self.page_size("ListarNFSEs", page_size)):
+        for record in walk_pages(
+            fetch, {}, PREFIXED_PAGES, "nfseEncontradas", self.page_size("ListarNFSEs", page_size)
+        ):
             read = _read(NfseRecord, record, on_invalid, "ListarNFSEs", f"nCodNF {record['Cabecalho'].get('nCodNF')}")
             if read is not None:
                 yield read
@@ -434,11 +542,15 @@ class FakeOmie:
             if note is None:
                 raise errors.NotFoundError(f"NFS-e {nIdNf} não encontrada", method="ObterNFSe")
             number = note["Cabecalho"]["nNumeroNFSe"]
-            return NfseDocument.model_validate({
-                "cNumOs": note["OrdemServico"]["nNumeroOS"], "cNumNFSe": number, "cCodStatus": "0",
-                "cXmlNFSe": f'<?xml version="1.0"?><CompNfse><Numero>{number}</Numero></CompNfse>',
-                "cLinkPortal": f"https://nfse.example/{number}",
-            })
+            return NfseDocument.model_validate(
+                {
+                    "cNumOs": note["OrdemServico"]["nNumeroOS"],
+                    "cNumNFSe": number,
+                    "cCodStatus": "0",
+                    "cXmlNFSe": f'<?xml version="1.0"?><CompNfse><Numero>{number}</Numero></CompNfse>',
+                    "cLinkPortal": f"https://nfse.example/{number}",
+                }
+            )
 
     # --- inside ------------------------------------------------------------------------------
 
@@ -455,13 +567,19 @@ class FakeOmie:
             apply()
         raise error
 
-    def _client_by(self, *, codigo_cliente_omie: int | None = None,
-                   codigo_cliente_integracao: str | None = None) -> dict[str, Any] | None:  # fmt: skip
+    def _client_by(
+        self, *, codigo_cliente_omie: int | None = None, codigo_cliente_integracao: str | None = None
+    ) -> dict[str, Any] | None:
         if codigo_cliente_omie is not None:
             return self.clients.get(int(codigo_cliente_omie))
-        return next((record for record in self.clients.values()
-                     if codigo_cliente_integracao and record["codigo_cliente_integracao"] == codigo_cliente_integracao),
-                    None)
+        return next(
+            (
+                record
+                for record in self.clients.values()
+                if codigo_cliente_integracao and record["codigo_cliente_integracao"] == codigo_cliente_integracao
+            ),
+            None,
+        )
 
     def _client_by_document(self, document: str) -> dict[str, Any] | None:
         digits = normalise_document(document)
@@ -474,14 +592,19 @@ class FakeOmie:
             if same is not None:
                 raise errors.AlreadyExistsError(
                     f"Cliente já cadastrado para o Código de Integração [{code}] com o Id "
-                    f"[{same['codigo_cliente_omie']}] !", existing_id=same["codigo_cliente_omie"],
-                    integration_code=code, method="IncluirCliente")
+                    f"[{same['codigo_cliente_omie']}] !",
+                    existing_id=same["codigo_cliente_omie"],
+                    integration_code=code,
+                    method="IncluirCliente",
+                )
             document = str(param.get("cnpj_cpf") or "")
             holder = self._client_by_document(document) if document else None
             if holder is not None:
                 raise errors.AlreadyExistsError(
                     f"Cliente já cadastrado para o CPF/CNPJ [{document}] com o Id [{holder['codigo_cliente_omie']}] !",
-                    existing_id=holder["codigo_cliente_omie"], method="IncluirCliente")
+                    existing_id=holder["codigo_cliente_omie"],
+                    method="IncluirCliente",
+                )
             fields = {tag: value for tag, value in param.items() if value is not None}
             client_id = self.add_client(document, **{**fields, "cnpj_cpf": normalise_document(document)})
             return _client_status(self.clients[client_id], "Cliente cadastrado com sucesso!")
@@ -493,60 +616,94 @@ class FakeOmie:
             if existing is not None:
                 raise errors.AlreadyExistsError(
                     f"Ordem de Serviço já cadastrada para o Código de Integração [{key}] com o Id "
-                    f"[{existing.n_cod_os}] !", existing_id=existing.n_cod_os, integration_code=key,
-                    method="IncluirOS")
+                    f"[{existing.n_cod_os}] !",
+                    existing_id=existing.n_cod_os,
+                    integration_code=key,
+                    method="IncluirOS",
+                )
             n_cod_os, moment = next(self._ids), _now()
             order = FakeOrder(n_cod_os, f"{len(self.orders) + 1:06d}", _with_omie_taxes(param), moment, moment)
             self.orders[n_cod_os] = order
-            return OsStatus.model_validate({"cCodIntOS": key, "nCodOS": n_cod_os, "cNumOS": order.number,
-                                            "cCodStatus": "0", "cDescStatus": "OS cadastrada com sucesso!"})
+            return OsStatus.model_validate(
+                {
+                    "cCodIntOS": key,
+                    "nCodOS": n_cod_os,
+                    "cNumOS": order.number,
+                    "cCodStatus": "0",
+                    "cDescStatus": "OS cadastrada com sucesso!",
+                }
+            )
 
     def _invoice(self, key: dict[str, Any]) -> OsActionStatus:
         with self._lock:
             order = self._order(key, "FaturarOS")
             if order.invoiced is not None:
-                raise errors.RefusedError(f"A OS {order.number} já foi faturada!", method="FaturarOS",
-                                          status_code="1")
+                raise errors.RefusedError(f"A OS {order.number} já foi faturada!", method="FaturarOS", status_code="1")
             moment = _now()
             order.invoiced, order.changed, order.rps_status = moment, moment, "002"
             return _action(order, "OS faturada com sucesso!")
 
     def _order(self, key: dict[str, Any], method: str) -> FakeOrder:
         with self._lock:
-            (tag, value), = key.items()
+            ((tag, value),) = key.items()
             for order in self.orders.values():
-                if (tag == "nCodOS" and order.n_cod_os == int(value)) or (tag == "cCodIntOS" and order.key == value) \
-                        or (tag == "cNumOS" and order.number == value):
+                if (
+                    (tag == "nCodOS" and order.n_cod_os == int(value))
+                    or (tag == "cCodIntOS" and order.key == value)
+                    or (tag == "cNumOS" and order.number == value)
+                ):
                     return order
         raise errors.NotFoundError(f"Ordem de Serviço não cadastrada para o {tag} [{value}]", method=method)
 
     def _gross(self, order: FakeOrder) -> Decimal:
-        return sum((_money(Decimal(str(item.get("nQtde") or 1)) * _money(item.get("nValUnit")))
-                    for item in order.sent.get("ServicosPrestados") or []), Decimal(0))
+        return sum(
+            (
+                _money(Decimal(str(item.get("nQtde") or 1)) * _money(item.get("nValUnit")))
+                for item in order.sent.get("ServicosPrestados") or []
+            ),
+            Decimal(0),
+        )
 
     def _os_record(self, order: FakeOrder) -> dict[str, Any]:
-        header = {**order.sent.get("Cabecalho", {}), "nCodOS": order.n_cod_os, "cNumOS": order.number,
-                  "nValorTotal": str(self._gross(order))}
+        header = {
+            **order.sent.get("Cabecalho", {}),
+            "nCodOS": order.n_cod_os,
+            "cNumOS": order.number,
+            "nValorTotal": str(self._gross(order)),
+        }
         return {
             "Cabecalho": header,
             "InformacoesAdicionais": order.sent.get("InformacoesAdicionais", {}),
             "ServicosPrestados": order.sent.get("ServicosPrestados", []),
             "InfoCadastro": {
-                "cFaturada": "S" if order.invoiced else "N", "cCancelada": "S" if order.cancelled else "N",
-                "dDtInc": omie_date(order.created.date()), "cHrInc": _hour(order.created),
-                "dDtAlt": omie_date(order.changed.date()), "cHrAlt": _hour(order.changed),
-                **({"dDtFat": omie_date(order.invoiced.date()), "cHrFat": _hour(order.invoiced)}
-                   if order.invoiced else {}),
-                **({"dDtCanc": omie_date(order.cancelled.date()), "cHrCanc": _hour(order.cancelled)}
-                   if order.cancelled else {}),
+                "cFaturada": "S" if order.invoiced else "N",
+                "cCancelada": "S" if order.cancelled else "N",
+                "dDtInc": omie_date(order.created.date()),
+                "cHrInc": _hour(order.created),
+                "dDtAlt": omie_date(order.changed.date()),
+                "cHrAlt": _hour(order.changed),
+                **(
+                    {"dDtFat": omie_date(order.invoiced.date()), "cHrFat": _hour(order.invoiced)}
+                    if order.invoiced
+                    else {}
+                ),
+                **(
+                    {"dDtCanc": omie_date(order.cancelled.date()), "cHrCanc": _hour(order.cancelled)}
+                    if order.cancelled
+                    else {}
+                ),
             },
         }
 
     def _status_detail(self, order: FakeOrder, with_messages: bool, documents: bool) -> dict[str, Any]:
         detail: dict[str, Any] = {
-            "cCodIntOS": order.key, "nCodOS": order.n_cod_os, "cNumOS": order.number,
-            "cFaturada": "S" if order.invoiced else "N", "cCancelada": "S" if order.cancelled else "N",
-            "nValorTot": str(self._gross(order)), "ListaRpsNfse": [],
+            "cCodIntOS": order.key,
+            "nCodOS": order.n_cod_os,
+            "cNumOS": order.number,
+            "cFaturada": "S" if order.invoiced else "N",
+            "cCancelada": "S" if order.cancelled else "N",
+            "nValorTot": str(self._gross(order)),
+            "ListaRpsNfse": [],
         }
         if order.invoiced:
             detail.update(dDtFat=omie_date(order.invoiced.date()), cHrFat=_hour(order.invoiced))
@@ -554,10 +711,14 @@ class FakeOmie:
             detail.update(dDtCanc=omie_date(order.cancelled.date()), cHrCanc=_hour(order.cancelled))
         if order.rps_status:
             number = str(order.note_id) if order.note_id else ""
-            rps: dict[str, Any] = {"nRps": str(order.n_cod_os), "cStatusRps": order.rps_status, "nNfse": number,
-                                   "cCodVerif": f"V{number}" if number else "",
-                                   "cUrlNfse": f"https://nfse.example/{number}" if number else "",
-                                   "mensagens": list(order.messages) if with_messages else []}
+            rps: dict[str, Any] = {
+                "nRps": str(order.n_cod_os),
+                "cStatusRps": order.rps_status,
+                "nNfse": number,
+                "cCodVerif": f"V{number}" if number else "",
+                "cUrlNfse": f"https://nfse.example/{number}" if number else "",
+                "mensagens": list(order.messages) if with_messages else [],
+            }
             if documents and number:
                 rps["cUrlPdfDest"] = f"https://pdf.example/{number}.pdf"
             detail["ListaRpsNfse"].append(rps)
@@ -565,8 +726,14 @@ class FakeOmie:
 
     @staticmethod
     def _message(situation: str, code: str, text: str, moment: datetime, correction: str = "") -> dict[str, str]:
-        return {"cSituacao": situation, "cCodigo": code, "cDescricao": text, "cCorrecao": correction,
-                "dData": omie_date(moment.date()), "hHora": _hour(moment)}
+        return {
+            "cSituacao": situation,
+            "cCodigo": code,
+            "cDescricao": text,
+            "cCorrecao": correction,
+            "dData": omie_date(moment.date()),
+            "hHora": _hour(moment),
+        }
 
 
 def _with_omie_taxes(param: dict[str, Any]) -> dict[str, Any]:
@@ -585,14 +752,20 @@ def _with_omie_taxes(param: dict[str, Any]) -> dict[str, Any]:
 
 
 def _client_status(record: dict[str, Any], description: str) -> ClientStatus:
-    return ClientStatus.model_validate({"codigo_cliente_omie": record["codigo_cliente_omie"],
-                                        "codigo_cliente_integracao": record["codigo_cliente_integracao"],
-                                        "codigo_status": "0", "descricao_status": description})
+    return ClientStatus.model_validate(
+        {
+            "codigo_cliente_omie": record["codigo_cliente_omie"],
+            "codigo_cliente_integracao": record["codigo_cliente_integracao"],
+            "codigo_status": "0",
+            "descricao_status": description,
+        }
+    )
 
 
 def _action(order: FakeOrder, description: str) -> OsActionStatus:
-    return OsActionStatus.model_validate({"cCodIntOS": order.key, "nCodOS": order.n_cod_os, "cCodStatus": "0",
-                                          "cDescStatus": description})
+    return OsActionStatus.model_validate(
+        {"cCodIntOS": order.key, "nCodOS": order.n_cod_os, "cCodStatus": "0", "cDescStatus": description}
+    )
 
 
 def _page(records: list[dict[str, Any]], param: Mapping[str, Any], tags: PageTags, field_name: str) -> dict[str, Any]:
@@ -601,7 +774,7 @@ def _page(records: list[dict[str, Any]], param: Mapping[str, Any], tags: PageTag
     total_pages = max(1, -(-len(records) // size))
     if page > total_pages:
         raise errors.NoRecordsError(f"Não existem registros para a página [{page}]!")
-    chunk = records[(page - 1) * size:page * size]
+    chunk = records[(page - 1) * size : page * size]
     return {tags.page: page, tags.total_pages: total_pages, tags.size: len(chunk), field_name: chunk}
 
 
@@ -626,8 +799,13 @@ def _one_key(**candidates: Any) -> dict[str, Any]:
     return given
 
 
-def _read(model: type[BaseModel], record: dict[str, Any], on_invalid: Callable[[InvalidRecord], None] | None,
-          method: str, record_id: str) -> Any:  # fmt: skip
+def _read(
+    model: type[BaseModel],
+    record: dict[str, Any],
+    on_invalid: Callable[[InvalidRecord], None] | None,
+    method: str,
+    record_id: str,
+) -> Any:
     try:
         return model.model_validate(record)
     except ValidationError as error:

@@ -17,8 +17,13 @@ from omie_pipeline.simulator import Simulator
 def paced_limits(sim: Simulator, **changes: Any) -> OmieLimits:
     """Omie limits equal to the simulator's; keyword arguments change single limits."""
     config = sim.config
-    return OmieLimits(window_seconds=config.window_seconds, per_method=config.per_method_limit,
-                      per_app_key=config.per_ip_limit, max_in_flight=config.max_concurrent_per_method, **changes)
+    return OmieLimits(
+        window_seconds=config.window_seconds,
+        per_method=config.per_method_limit,
+        per_app_key=config.per_ip_limit,
+        max_in_flight=config.max_concurrent_per_method,
+        **changes,
+    )
 
 
 def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
@@ -49,6 +54,12 @@ def regime_of(sim: Simulator) -> Regime:
 def billable_clients(sim: Simulator) -> list[dict[str, Any]]:
     """The simulator's active clients holding all Omie needs to invoice them (document, address, e-mail)."""
     with sim.state.lock:
-        return [dict(record) for _, record in sorted(sim.state.clients.items())
-                if record.get("email") and record.get("cnpj_cpf") and record.get("endereco") and record.get("cep")
-                and record.get("inativo") != "S"]
+        return [
+            dict(record)
+            for _, record in sorted(sim.state.clients.items())
+            if record.get("email")
+            and record.get("cnpj_cpf")
+            and record.get("endereco")
+            and record.get("cep")
+            and record.get("inativo") != "S"
+        ]

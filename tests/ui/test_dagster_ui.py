@@ -15,8 +15,16 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
-ASSETS = ["closed_deals", "client_index", "client_links", "service_catalog", "tax_rates",
-          "nfse_invoices", "nfse_status", "reconciliation_report"]
+ASSETS = [
+    "closed_deals",
+    "client_index",
+    "client_links",
+    "service_catalog",
+    "tax_rates",
+    "nfse_invoices",
+    "nfse_status",
+    "reconciliation_report",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -34,9 +42,20 @@ def dagster_ui(tmp_path_factory) -> str:
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-webserver")), "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(Path(sys.executable).with_name("dagster-webserver")),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -70,8 +89,11 @@ def test_asset_graph_shows_the_pipeline(dagster_ui: str, browser) -> None:
     text = catalog.inner_text("body")
     for name in ASSETS:
         assert name in text, f"{name} missing from the asset catalog"
-    lineage = _open(browser, f"{dagster_ui}/assets/reconciliation_report?view=lineage&lineageScope=upstream"
-                             "&lineageDepth=10", "service_catalog")
+    lineage = _open(
+        browser,
+        f"{dagster_ui}/assets/reconciliation_report?view=lineage&lineageScope=upstream&lineageDepth=10",
+        "service_catalog",
+    )
     lineage.wait_for_timeout(1500)
     text = lineage.inner_text("body")
     for name in ASSETS + ["clients", "catalog", "invoicing", "reporting"]:
@@ -84,7 +106,15 @@ def test_asset_graph_shows_the_pipeline(dagster_ui: str, browser) -> None:
 def test_automation_page_lists_schedules_and_sensors(dagster_ui: str, browser) -> None:
     page = _open(browser, f"{dagster_ui}/automation", "stuck_invoices")
     text = page.inner_text("body")
-    for name in ("stuck_invoices", "failed_invoices", "sync_run_failures", "omie_accounts",
-                 "emission_schedule", "status_refresh_schedule", "catalog_schedule", "report_schedule"):
+    for name in (
+        "stuck_invoices",
+        "failed_invoices",
+        "sync_run_failures",
+        "omie_accounts",
+        "emission_schedule",
+        "status_refresh_schedule",
+        "catalog_schedule",
+        "report_schedule",
+    ):
         assert name in text, f"{name} missing from the automation page"
     page.screenshot(path=str(ARTIFACTS / "dagster_automation.png"), full_page=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,21 +55,48 @@ class Books:
     name: str = ACCOUNT
     deal_ids: list[str] = field(default_factory=list)
 
-    def add_deal(self, deal_id: str | None = None, *, amount: Decimal = Decimal("1000.00"), link: bool = True,
-                 **columns: Any) -> str:  # fmt: skip
+    def add_deal(
+        self, deal_id: str | None = None, *, amount: Decimal = Decimal("1000.00"), link: bool = True, **columns: Any
+    ) -> str:
         deal_id = deal_id or f"D{len(self.deal_ids) + 1:04d}"
-        now = datetime.now(timezone.utc)
-        row = {"account": self.name, "deal_id": deal_id, "status": "won", "closed_at": now, "updated_at": now,
-               "amount": amount, "product_code": PRODUCT, "description": f"Consulting for deal {deal_id}",
-               "legal_name": "Cliente Ltda", "trade_name": "Cliente", "document": CNPJ, "email": "ap@cliente.com",
-               "street": "Rua A", "number": "1", "district": "Centro", "city": "SAO PAULO", "state": "SP",
-               "zip": "01001000", "is_valid": True, "pulled_at": now, **columns}
+        now = datetime.now(UTC)
+        row = {
+            "account": self.name,
+            "deal_id": deal_id,
+            "status": "won",
+            "closed_at": now,
+            "updated_at": now,
+            "amount": amount,
+            "product_code": PRODUCT,
+            "description": f"Consulting for deal {deal_id}",
+            "legal_name": "Cliente Ltda",
+            "trade_name": "Cliente",
+            "document": CNPJ,
+            "email": "ap@cliente.com",
+            "street": "Rua A",
+            "number": "1",
+            "district": "Centro",
+            "city": "SAO PAULO",
+            "state": "SP",
+            "zip": "01001000",
+            "is_valid": True,
+            "pulled_at": now,
+            **columns,
+        }
         with self.store.begin() as connection:
             connection.execute(sa.insert(deals), row)
             if link:
-                connection.execute(sa.insert(client_links), {
-                    "account": self.name, "deal_id": deal_id, "document": row["document"],
-                    "codigo_cliente_omie": self.client_id, "how": "matched", "linked_at": now})
+                connection.execute(
+                    sa.insert(client_links),
+                    {
+                        "account": self.name,
+                        "deal_id": deal_id,
+                        "document": row["document"],
+                        "codigo_cliente_omie": self.client_id,
+                        "how": "matched",
+                        "linked_at": now,
+                    },
+                )
         self.deal_ids.append(deal_id)
         return deal_id
 
@@ -85,14 +112,22 @@ class Books:
 
 
 def open_books(fake: FakeOmie, store: Store) -> Books:
-    fake.add_service(SERVICE_CODE, "Consultoria em TI", nAliqISS="2", nAliqPIS="0.65", nAliqCOFINS="3",
-                     nAliqCSLL="1", nAliqIR="1.5", cRetIR="S")
+    fake.add_service(
+        SERVICE_CODE,
+        "Consultoria em TI",
+        nAliqISS="2",
+        nAliqPIS="0.65",
+        nAliqCOFINS="3",
+        nAliqCSLL="1",
+        nAliqIR="1.5",
+        cRetIR="S",
+    )
     client_id = fake.add_client(CNPJ, razao_social="Cliente Ltda")
     sync_catalog(fake, store, ACCOUNT)
     sync_tax_rates(fake, store, ACCOUNT, confirmed_regime=Regime.LUCRO_PRESUMIDO)
     with store.begin() as connection:
         code = {service.integration_code: service for service in list_services(connection, ACCOUNT)}[SERVICE_CODE].code
-        replace_service_map(connection, ACCOUNT, {PRODUCT: code}, datetime.now(timezone.utc))
+        replace_service_map(connection, ACCOUNT, {PRODUCT: code}, datetime.now(UTC))
     return Books(fake, store, client_id)
 
 

@@ -36,8 +36,11 @@ def _omie_and_store(books: Books, name: str) -> dict:
 
 def _resources(books: Books, name: str) -> dict:
     FakeOmieResource.fakes[name] = books.fake
-    return {"omie": FakeOmieResource(fake_name=name, redundant_seconds=0),
-            "store": StoreResource(db_url=books.store.url), "pipeline": PipelineResource(account=ACCOUNT)}
+    return {
+        "omie": FakeOmieResource(fake_name=name, redundant_seconds=0),
+        "store": StoreResource(db_url=books.store.url),
+        "pipeline": PipelineResource(account=ACCOUNT),
+    }
 
 
 def test_client_index_invoked_directly_mirrors_omie_and_says_how_many(books: Books, request) -> None:
@@ -55,11 +58,13 @@ def test_emission_then_status_materialise_in_memory_with_the_fake(books: Books, 
     deal_id = books.add_deal()
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
-        issued = dg.materialize([nfse_invoices], partition_key=ACCOUNT, instance=instance,
-                                resources=_resources(books, request.node.name))
+        issued = dg.materialize(
+            [nfse_invoices], partition_key=ACCOUNT, instance=instance, resources=_resources(books, request.node.name)
+        )
         books.fake.issue_note(books.invoice(deal_id).omie_os_id)
-        refreshed = dg.materialize([nfse_status], partition_key=ACCOUNT, instance=instance,
-                                   resources=_resources(books, request.node.name))
+        refreshed = dg.materialize(
+            [nfse_status], partition_key=ACCOUNT, instance=instance, resources=_resources(books, request.node.name)
+        )
 
     assert issued.success and refreshed.success
     (emission,) = issued.asset_materializations_for_node("nfse_invoices")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.models import CompanyRecord, ServiceRecord
-from omie_pipeline.settings import load_settings
 from omie_pipeline.sources import open_source
 from omie_pipeline.store.tables import deal_issues
 from omie_pipeline.sync.catalog import service_changed_at, service_row, sync_catalog
@@ -44,8 +43,10 @@ from omie_pipeline.sync.tax_rates import (
 
 from .conftest import ACCOUNT, PRODUCT, SERVICE_CODE, Books
 
-HEADER = ("deal_id,status,closed_at,updated_at,amount,product_code,description,legal_name,trade_name,document,"
-          "email,street,number,district,city,state,zip")
+HEADER = (
+    "deal_id,status,closed_at,updated_at,amount,product_code,description,legal_name,trade_name,document,"
+    "email,street,number,district,city,state,zip"
+)
 KNOWN_CNPJ = "11444777000161"
 NEW_CNPJ = "27836512000149"
 
@@ -57,13 +58,16 @@ def _csv(tmp_path: Path, *rows: str) -> str:
 
 
 def _row(deal_id: str, document: str, *, amount: str = "1500.00", email: str = "ap@client.com") -> str:
-    return (f"{deal_id},won,2026-11-03T10:15:00-03:00,2026-11-03T10:20:00-03:00,{amount},{PRODUCT},Consulting,"
-            f"Client {deal_id} Ltda,Client {deal_id},{document},{email},Rua A,1,Centro,São Paulo,SP,01001000")
+    return (
+        f"{deal_id},won,2026-11-03T10:15:00-03:00,2026-11-03T10:20:00-03:00,{amount},{PRODUCT},Consulting,"
+        f"Client {deal_id} Ltda,Client {deal_id},{document},{email},Rua A,1,Centro,São Paulo,SP,01001000"
+    )
 
 
 def test_pull_deals_keeps_valid_deals_and_names_the_bad_field_of_the_others(store, tmp_path) -> None:
-    source = open_source(_csv(tmp_path, _row("D1", KNOWN_CNPJ), _row("D2", "11.111.111/1111-11"),
-                              _row("D3", NEW_CNPJ, amount="abc")))
+    source = open_source(
+        _csv(tmp_path, _row("D1", KNOWN_CNPJ), _row("D2", "11.111.111/1111-11"), _row("D3", NEW_CNPJ, amount="abc"))
+    )
 
     summary = pull_deals(source, store, ACCOUNT)
     again = pull_deals(source, store, ACCOUNT)
@@ -78,8 +82,9 @@ def test_pull_deals_keeps_valid_deals_and_names_the_bad_field_of_the_others(stor
 
 def test_client_index_mirrors_omie_and_links_match_create_and_adopt(fake, store, tmp_path) -> None:
     known = fake.add_client(KNOWN_CNPJ)
-    pull_deals(open_source(_csv(tmp_path, _row("D1", KNOWN_CNPJ), _row("D2", NEW_CNPJ), _row("D3", NEW_CNPJ))),
-               store, ACCOUNT)
+    pull_deals(
+        open_source(_csv(tmp_path, _row("D1", KNOWN_CNPJ), _row("D2", NEW_CNPJ), _row("D3", NEW_CNPJ))), store, ACCOUNT
+    )
 
     index = refresh_client_index(fake, store, ACCOUNT, full_refresh=True)
     links = link_clients(fake, store, ACCOUNT)
@@ -106,8 +111,7 @@ def test_a_lost_incluircliente_answer_adopts_the_client_omie_registered(fake, st
 def test_a_client_omie_refuses_is_an_issue_on_the_field_it_names(fake, store, tmp_path) -> None:
     pull_deals(open_source(_csv(tmp_path, _row("D1", NEW_CNPJ))), store, ACCOUNT)
     refresh_client_index(fake, store, ACCOUNT, full_refresh=True)
-    fake.fail_next("IncluirCliente", errors.ValidationError("Tag [CEP] inválida", field="cep",
-                                                            method="IncluirCliente"))
+    fake.fail_next("IncluirCliente", errors.ValidationError("Tag [CEP] inválida", field="cep", method="IncluirCliente"))
 
     links = link_clients(fake, store, ACCOUNT)
 
@@ -127,10 +131,23 @@ def test_an_omie_client_without_e_mail_is_an_invoice_issue_naming_the_client(fak
 
 
 def test_client_payload_lists_what_is_missing_and_builds_the_omie_param() -> None:
-    deal = SimpleNamespace(legal_name="Cliente Ltda", trade_name="", document=KNOWN_CNPJ, email="", street="Rua A",
-                           number="1", complement="", district="Centro", city="São Paulo", state="SP",
-                           zip="01001000", city_ibge_code="", phone="(11) 3456-7890", municipal_registration="",
-                           state_registration="")
+    deal = SimpleNamespace(
+        legal_name="Cliente Ltda",
+        trade_name="",
+        document=KNOWN_CNPJ,
+        email="",
+        street="Rua A",
+        number="1",
+        complement="",
+        district="Centro",
+        city="São Paulo",
+        state="SP",
+        zip="01001000",
+        city_ibge_code="",
+        phone="(11) 3456-7890",
+        municipal_registration="",
+        state_registration="",
+    )
 
     problems = client_problems(deal)
     param = client_input(deal, "CLI-1").to_param()
@@ -168,7 +185,7 @@ def test_catalog_then_rates_are_versioned_and_only_changes_make_new_versions(fak
 def test_service_rows_and_rates_read_from_omie_s_record(fake) -> None:
     fake.add_service(SERVICE_CODE, nAliqISS="2.5", cRetISS="S")
     (record,) = fake.list_services()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     row = service_row(record, ACCOUNT, now)
     rates = rates_from_taxes(record.impostos.model_dump())
@@ -204,12 +221,12 @@ def test_rate_checks_name_mapped_services_without_rates_or_breaking_a_rule(books
 
 def test_the_service_map_file_is_read_checked_and_stored(store, tmp_path, monkeypatch) -> None:
     path = tmp_path / "map.yaml"
-    path.write_text(f"{PRODUCT}: \"1.07\"\nTRAINING: \"8.02\"\n", encoding="utf-8")
+    path.write_text(f'{PRODUCT}: "1.07"\nTRAINING: "8.02"\n', encoding="utf-8")
 
     loaded = load_service_map(store, ACCOUNT, path)
 
     assert loaded.entries == {PRODUCT: "1.07", "TRAINING": "8.02"} == read_service_map(path).entries
-    assert [problem.line for problem in parse_service_map("A: [1, 2]\nB: \"1.07\"\n").problems] == [1]
+    assert [problem.line for problem in parse_service_map('A: [1, 2]\nB: "1.07"\n').problems] == [1]
     with pytest.raises(ServiceMapError, match="line 1"):
         parse_service_map("- A\n- B\n")
     assert service_map_path(str(path)) == path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -54,8 +54,9 @@ def test_a_lost_incluiros_answer_is_settled_by_looking_the_key_up_never_by_sendi
 
 def test_an_os_omie_already_holds_under_the_key_is_adopted(books: Books) -> None:
     deal_id = books.add_deal()
-    books.fake.fail_next("IncluirOS", errors.AlreadyExistsError("Ordem de Serviço já cadastrada", method="IncluirOS"),
-                         applied=True)
+    books.fake.fail_next(
+        "IncluirOS", errors.AlreadyExistsError("Ordem de Serviço já cadastrada", method="IncluirOS"), applied=True
+    )
 
     summary = books.issue()
 
@@ -65,8 +66,9 @@ def test_an_os_omie_already_holds_under_the_key_is_adopted(books: Books) -> None
 
 def test_a_refused_faturaros_puts_the_invoice_in_error_with_omie_s_words_and_a_fix(books: Books) -> None:
     deal_id = books.add_deal()
-    books.fake.fail_next("FaturarOS", errors.RefusedError("Conta bloqueada para faturamento", method="FaturarOS",
-                                                          status_code="1"))
+    books.fake.fail_next(
+        "FaturarOS", errors.RefusedError("Conta bloqueada para faturamento", method="FaturarOS", status_code="1")
+    )
 
     summary = books.issue()
 
@@ -78,8 +80,9 @@ def test_a_refused_faturaros_puts_the_invoice_in_error_with_omie_s_words_and_a_f
 
 def test_already_invoiced_refusal_adopts_the_os_state_instead_of_an_error(books: Books) -> None:
     deal_id = books.add_deal()
-    books.fake.fail_next("FaturarOS", errors.RefusedError("A OS 000001 já foi faturada!", method="FaturarOS"),
-                         applied=True)
+    books.fake.fail_next(
+        "FaturarOS", errors.RefusedError("A OS 000001 já foi faturada!", method="FaturarOS"), applied=True
+    )
 
     summary = books.issue()
 
@@ -89,8 +92,7 @@ def test_already_invoiced_refusal_adopts_the_os_state_instead_of_an_error(books:
 
 def test_a_throttled_incluiros_leaves_the_deal_for_a_later_run_and_the_next_run_sends_it(books: Books) -> None:
     deal_id = books.add_deal()
-    books.fake.fail_next("IncluirOS", errors.ThrottledError("Aguarde 1 segundos", method="IncluirOS",
-                                                            retry_after=1.0))
+    books.fake.fail_next("IncluirOS", errors.ThrottledError("Aguarde 1 segundos", method="IncluirOS", retry_after=1.0))
 
     waiting = books.issue()
     with books.store.connect() as connection:
@@ -106,7 +108,7 @@ def test_a_throttled_incluiros_leaves_the_deal_for_a_later_run_and_the_next_run_
 
 
 def test_the_waiting_note_round_trips_and_an_empty_one_reads_as_none(books: Books) -> None:
-    at = datetime(2026, 12, 4, 15, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
     with books.store.begin() as connection:
         note_waiting(connection, ACCOUNT, WaitingDeals(("D-1", "D-2"), {"IncluirOS": "misuse guard"}, at, at))
     with books.store.connect() as connection:
@@ -141,7 +143,7 @@ def test_an_unmapped_product_is_an_issue_naming_the_deal_and_the_field(books: Bo
 
 def test_prepare_invoice_then_intent_row_carry_the_key_the_gross_and_the_rates(books: Books) -> None:
     deal_id = books.add_deal(amount=Decimal("2000.00"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     with books.store.connect() as connection:
         prepared = prepare_invoice(connection, ACCOUNT, _deal_row(books, deal_id), books.client_id, now)
@@ -152,18 +154,25 @@ def test_prepare_invoice_then_intent_row_carry_the_key_the_gross_and_the_rates(b
     assert row["deal_id"] == deal_id and row["idempotency_key"] and row["claimed_by"] == claimer
     assert default_claimer() != claimer  # each run claims under a name of its own
     with books.store.connect() as connection:
-        missing = prepare_invoice(connection, ACCOUNT, {**_deal_row(books, deal_id), "amount": None},
-                                  books.client_id, now)
+        missing = prepare_invoice(
+            connection, ACCOUNT, {**_deal_row(books, deal_id), "amount": None}, books.client_id, now
+        )
     assert isinstance(missing, list) and any(issue.field == "amount" for issue in missing)
 
 
 def test_the_order_sent_says_the_withholdings_and_keeps_the_description(books: Books) -> None:
     deal_id = books.add_deal(amount=Decimal("1000.00"))
     with books.store.connect() as connection:
-        prepared = prepare_invoice(connection, ACCOUNT, _deal_row(books, deal_id), books.client_id,
-                                   datetime.now(timezone.utc))
-    facts = OrderFacts("KEY-1", books.client_id, prepared.service.service_id, "Consultoria", "Deal text",
-                       "ap@cliente.com", prepared.breakdown)
+        prepared = prepare_invoice(connection, ACCOUNT, _deal_row(books, deal_id), books.client_id, datetime.now(UTC))
+    facts = OrderFacts(
+        "KEY-1",
+        books.client_id,
+        prepared.service.service_id,
+        "Consultoria",
+        "Deal text",
+        "ap@cliente.com",
+        prepared.breakdown,
+    )
     order = build_order(facts, date(2026, 11, 3))
 
     assert order["Cabecalho"]["cCodIntOS"] == "KEY-1" and order["Cabecalho"]["dDtPrevisao"] == "03/11/2026"
@@ -179,12 +188,14 @@ def test_omie_s_computed_taxes_are_kept_from_the_os_and_from_the_note(books: Boo
 
     record = books.fake.get_os(nCodOS=invoice.omie_os_id)
     assert figures_from_os(record).amounts["iss"] == Decimal("20.00")
-    assert keep_omie_taxes(books.fake, books.store, ACCOUNT, deal_id, invoice.idempotency_key,
-                           lambda: datetime.now(timezone.utc))
+    assert keep_omie_taxes(
+        books.fake, books.store, ACCOUNT, deal_id, invoice.idempotency_key, lambda: datetime.now(UTC)
+    )
     books.fake.issue_note(invoice.omie_os_id)
     (note,) = books.fake.list_nfse(date(2000, 1, 1), date(2100, 1, 1))
     assert figures_from_nfse(note).amounts["iss"] == Decimal("20.00")
 
     books.fake.fail_next("ConsultarOS", errors.TransientError("Omie fora do ar", method="ConsultarOS"))
-    assert not keep_omie_taxes(books.fake, books.store, ACCOUNT, deal_id, invoice.idempotency_key,
-                               lambda: datetime.now(timezone.utc))
+    assert not keep_omie_taxes(
+        books.fake, books.store, ACCOUNT, deal_id, invoice.idempotency_key, lambda: datetime.now(UTC)
+    )

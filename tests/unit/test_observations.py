@@ -3,7 +3,7 @@ sync/invoice_links.py), from answers the in-memory Omie shapes with the client's
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.omie.models import OsStatusDetail, RpsMessage
@@ -31,7 +31,7 @@ def _billed(books: Books) -> tuple[str, int]:
 
 
 def test_omie_s_local_moment_becomes_aware_utc() -> None:
-    assert omie_moment(date(2026, 11, 3), time(10, 0)) == datetime(2026, 11, 3, 13, 0, tzinfo=timezone.utc)
+    assert omie_moment(date(2026, 11, 3), time(10, 0)) == datetime(2026, 11, 3, 13, 0, tzinfo=UTC)
     assert omie_moment(None, time(10, 0)) is None
 
 
@@ -57,8 +57,10 @@ def test_a_rejection_reads_every_error_line_of_the_newest_attempt_only(books: Bo
     rejected = from_status_detail(books.fake.os_status(nCodOS=os_id))
 
     old = RpsMessage(cSituacao="ERRO", cDescricao="old", dData=date(2026, 1, 1), hHora=time(9, 0))
-    new = [RpsMessage(cSituacao="ERRO", cDescricao=text, dData=date(2026, 2, 1), hHora=time(9, 0))
-           for text in ("first", "second")]
+    new = [
+        RpsMessage(cSituacao="ERRO", cDescricao=text, dData=date(2026, 2, 1), hHora=time(9, 0))
+        for text in ("first", "second")
+    ]
 
     assert rejected.status is InvoiceStatus.ERROR
     assert "Código de serviço inválido" in rejected.error and rejected.correction == "Use o código 1.07"
@@ -90,7 +92,7 @@ def test_latest_note_per_os_is_the_highest_ncodnf(books: Books) -> None:
 
 def test_applying_observations_moves_forward_only(books: Books) -> None:
     deal_id, _ = _billed(books)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def apply(observation: Observation) -> Applied:
         invoice = books.invoice(deal_id)  # read before the write: SQLite holds one writer at a time

@@ -66,8 +66,9 @@ def test_a_rejected_rps_is_never_listed_so_statusos_settles_it_past_the_grace(bo
     books.fake.reject_note(os_id, "Inscrição municipal do tomador inválida", "Corrija a inscrição municipal")
 
     within_grace = refresh_statuses(books.fake, books.store, ACCOUNT)
-    past_grace = refresh_statuses(books.fake, books.store, ACCOUNT,
-                                  settings=RefreshSettings(status_grace=NO_WAIT, redundant_interval=NO_WAIT))
+    past_grace = refresh_statuses(
+        books.fake, books.store, ACCOUNT, settings=RefreshSettings(status_grace=NO_WAIT, redundant_interval=NO_WAIT)
+    )
 
     assert within_grace.status_requests == 0
     assert past_grace.status_requests == 1
@@ -81,8 +82,13 @@ def test_a_failing_statusos_is_counted_and_the_invoice_stays_as_it_was(books: Bo
     deal_id, _ = _submitted(books)
     books.fake.fail_next("StatusOS", errors.TransientError("Broken pipe", method="StatusOS"))
 
-    summary = refresh_statuses(books.fake, books.store, ACCOUNT, recheck_deal_ids=parse_deal_ids(deal_id),
-                               settings=RefreshSettings(redundant_interval=NO_WAIT))
+    summary = refresh_statuses(
+        books.fake,
+        books.store,
+        ACCOUNT,
+        recheck_deal_ids=parse_deal_ids(deal_id),
+        settings=RefreshSettings(redundant_interval=NO_WAIT),
+    )
 
     assert summary.failed == [deal_id]
     assert books.invoice(deal_id).status in ("submitted", "processing")
@@ -102,8 +108,16 @@ def test_wait_returns_issued_once_the_prefeitura_authorises(books: Books) -> Non
         if len(polls) == 1:
             books.fake.issue_note(os_id)
 
-    result = wait_for_invoice(books.fake, books.store, ACCOUNT, deal_id, timeout=5, interval=NO_WAIT,
-                              sleep=lambda seconds: None, on_poll=authorise_on_first_poll)
+    result = wait_for_invoice(
+        books.fake,
+        books.store,
+        ACCOUNT,
+        deal_id,
+        timeout=5,
+        interval=NO_WAIT,
+        sleep=lambda seconds: None,
+        on_poll=authorise_on_first_poll,
+    )
 
     assert result.exit_code is WaitExit.ISSUED and not result.timed_out
     assert result.polls == 2
@@ -112,8 +126,16 @@ def test_wait_returns_issued_once_the_prefeitura_authorises(books: Books) -> Non
 def test_poll_gives_up_at_the_timeout_and_says_still_processing(books: Books) -> None:
     deal_id, _ = _submitted(books)
 
-    result = poll_invoice(books.fake, books.store, ACCOUNT, deal_id, lambda invoice: invoice.status == "issued",
-                          timeout=0, interval=timedelta(hours=1), sleep=lambda seconds: None)
+    result = poll_invoice(
+        books.fake,
+        books.store,
+        ACCOUNT,
+        deal_id,
+        lambda invoice: invoice.status == "issued",
+        timeout=0,
+        interval=timedelta(hours=1),
+        sleep=lambda seconds: None,
+    )
 
     assert result.timed_out and result.exit_code is WaitExit.STILL_PROCESSING
     with pytest.raises(ValueError, match="timeout"):
@@ -134,8 +156,9 @@ def test_check_once_respects_omie_s_interval_per_os(books: Books) -> None:
 def test_cancel_an_issued_invoice_and_omie_confirms_it(books: Books) -> None:
     deal_id, os_id = _issued(books)
 
-    result = cancel_invoice(books.fake, books.store, ACCOUNT, deal_id, reason=REASON, requested_by="finance",
-                            interval=NO_WAIT)
+    result = cancel_invoice(
+        books.fake, books.store, ACCOUNT, deal_id, reason=REASON, requested_by="finance", interval=NO_WAIT
+    )
 
     assert result.confirmed and result.invoice.status == "cancelled"
     assert books.fake.orders[os_id].cancelled is not None
@@ -147,8 +170,9 @@ def test_cancel_refused_by_omie_withdraws_the_request_and_gives_the_fix(books: B
     books.fake.fail_next("CancelarOS", errors.RefusedError("Prazo para cancelamento expirado", method="CancelarOS"))
 
     with pytest.raises(CancelRefusedError, match="Prazo para cancelamento expirado"):
-        cancel_invoice(books.fake, books.store, ACCOUNT, deal_id, reason=REASON, requested_by="finance",
-                       interval=NO_WAIT)
+        cancel_invoice(
+            books.fake, books.store, ACCOUNT, deal_id, reason=REASON, requested_by="finance", interval=NO_WAIT
+        )
 
     invoice = books.invoice(deal_id)
     assert invoice.status == "issued" and not invoice.cancel_pending
@@ -158,8 +182,9 @@ def test_cancel_of_an_already_cancelled_os_confirms_instead_of_failing(books: Bo
     deal_id, os_id = _issued(books)
     books.fake.cancel_os(nCodOS=os_id)  # cancelled in Omie by a person
 
-    result = cancel_invoice(books.fake, books.store, ACCOUNT, deal_id, reason=REASON, requested_by="finance",
-                            interval=NO_WAIT)
+    result = cancel_invoice(
+        books.fake, books.store, ACCOUNT, deal_id, reason=REASON, requested_by="finance", interval=NO_WAIT
+    )
 
     assert already_cancelled("A Ordem de Serviço já está cancelada")
     assert result.confirmed and result.invoice.status == "cancelled"
@@ -198,10 +223,8 @@ def test_documents_come_from_fresh_links_and_the_xml_falls_back_to_obternfse(boo
     http = _Http({f"https://pdf.example/{number}.pdf": _Response(200, b"%PDF-1.7 note")})
 
     invoice, links = fresh_links(books.fake, books.store, ACCOUNT, deal_id, interval=NO_WAIT)
-    pdf = download_pdf(books.fake, books.store, ACCOUNT, deal_id, tmp_path / "note.pdf", interval=NO_WAIT,
-                       session=http)
-    xml = download_xml(books.fake, books.store, ACCOUNT, deal_id, tmp_path / "note.xml", interval=NO_WAIT,
-                       session=http)
+    pdf = download_pdf(books.fake, books.store, ACCOUNT, deal_id, tmp_path / "note.pdf", interval=NO_WAIT, session=http)
+    xml = download_xml(books.fake, books.store, ACCOUNT, deal_id, tmp_path / "note.xml", interval=NO_WAIT, session=http)
 
     assert links.pdf == f"https://pdf.example/{number}.pdf" and invoice.portal_url == links.portal
     assert pdf.read_bytes().startswith(b"%PDF")
@@ -215,8 +238,9 @@ def test_a_web_page_instead_of_the_pdf_is_refused_with_the_portal_link(books: Bo
     http = _Http({f"https://pdf.example/{number}.pdf": _Response(200, b"<html>login</html>")})
 
     with pytest.raises(DocumentError, match="web page"):
-        download_documents(books.fake, books.store, ACCOUNT, deal_id, pdf_path=tmp_path / "n.pdf", interval=NO_WAIT,
-                           session=http)
+        download_documents(
+            books.fake, books.store, ACCOUNT, deal_id, pdf_path=tmp_path / "n.pdf", interval=NO_WAIT, session=http
+        )
     assert not (tmp_path / "n.pdf").exists()
 
 

@@ -27,10 +27,10 @@ def _public_functions() -> list[tuple[str, str]]:
 
 
 def test_every_public_sync_function_is_called_by_a_unit_test() -> None:
-    tests = "\n".join(path.read_text(encoding="utf-8") for path in UNIT.glob("*.py")
-                      if path.name != Path(__file__).name)
-    missing = [f"{module}: {name}" for module, name in _public_functions()
-               if not re.search(rf"\b{name}\(", tests)]
+    tests = "\n".join(
+        path.read_text(encoding="utf-8") for path in UNIT.glob("*.py") if path.name != Path(__file__).name
+    )
+    missing = [f"{module}: {name}" for module, name in _public_functions() if not re.search(rf"\b{name}\(", tests)]
     assert not missing, "sync functions no unit test calls: " + ", ".join(missing)
 
 

@@ -29,13 +29,27 @@ class CatalogConfig(dg.Config):
 
 
 @dg.asset(
-    partitions_def=accounts, pool="omie_api", group_name=GROUP, kinds={"omie", "yaml"},
-    retry_policy=READ_RETRY, freshness_policy=DAILY_FRESHNESS,
-    check_specs=[dg.AssetCheckSpec(MAP_FILE_CHECK, asset="service_catalog",
-                                   description="Every line of the product -> service map file can be read.")],
-)  # fmt: skip
-def service_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, omie: OmieResource,
-                    store: StoreResource, pipeline: PipelineResource) -> dg.MaterializeResult:  # fmt: skip
+    partitions_def=accounts,
+    pool="omie_api",
+    group_name=GROUP,
+    kinds={"omie", "yaml"},
+    retry_policy=READ_RETRY,
+    freshness_policy=DAILY_FRESHNESS,
+    check_specs=[
+        dg.AssetCheckSpec(
+            MAP_FILE_CHECK,
+            asset="service_catalog",
+            description="Every line of the product -> service map file can be read.",
+        )
+    ],
+)
+def service_catalog(
+    context: dg.AssetExecutionContext,
+    config: CatalogConfig,
+    omie: OmieResource,
+    store: StoreResource,
+    pipeline: PipelineResource,
+) -> dg.MaterializeResult:
     """Omie's service catalog of one account, and the product -> service map loaded from its file."""
     account = context.partition_key
     with retry_only_transient():
@@ -45,8 +59,13 @@ def service_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, om
         context.log.warning("not stored: %s", problem)
     for problem in loaded.problems:
         context.log.warning("service map %s %s", loaded.path, problem)
-    context.log.info("%s services listed (%s), %s in the catalog; %s products mapped",
-                     synced.listed, "full" if synced.full else "changed only", synced.total, len(loaded.entries))
+    context.log.info(
+        "%s services listed (%s), %s in the catalog; %s products mapped",
+        synced.listed,
+        "full" if synced.full else "changed only",
+        synced.total,
+        len(loaded.entries),
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": synced.total,
@@ -66,33 +85,50 @@ def service_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, om
 
 
 @dg.asset(
-    partitions_def=accounts, pool="omie_api", group_name=GROUP, kinds={"omie"}, deps=[service_catalog],
-    retry_policy=READ_RETRY, freshness_policy=DAILY_FRESHNESS,
-)  # fmt: skip
-def tax_rates(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource,
-              pipeline: PipelineResource) -> dg.MaterializeResult:  # fmt: skip
+    partitions_def=accounts,
+    pool="omie_api",
+    group_name=GROUP,
+    kinds={"omie"},
+    deps=[service_catalog],
+    retry_policy=READ_RETRY,
+    freshness_policy=DAILY_FRESHNESS,
+)
+def tax_rates(
+    context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource, pipeline: PipelineResource
+) -> dg.MaterializeResult:
     """The company's tax regime and each service's rates and retentions, as dated versions."""
     account = context.partition_key
     with retry_only_transient():
-        synced = sync_tax_rates(omie.client(store.store()), store.store(), account,
-                                confirmed_regime=pipeline.regime())
+        synced = sync_tax_rates(omie.client(store.store()), store.store(), account, confirmed_regime=pipeline.regime())
     for problem in synced.problems:
         context.log.warning("no rates: %s", problem)
-    context.log.info("regime %s; %s services; %s versions opened, %s closed", synced.regime.value,
-                     synced.services, synced.versions_created, synced.versions_closed)
+    context.log.info(
+        "regime %s; %s services; %s versions opened, %s closed",
+        synced.regime.value,
+        synced.services,
+        synced.versions_created,
+        synced.versions_closed,
+    )
     changed = [change for change in synced.changes if change.kind != "first"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": synced.services,
             "regime": synced.regime.value,
-            "regime_changed": bool(synced.company and synced.company.kind == "changed"
-                                   and any(f.field == "regime" for f in synced.company.fields)),
+            "regime_changed": bool(
+                synced.company
+                and synced.company.kind == "changed"
+                and any(f.field == "regime" for f in synced.company.fields)
+            ),
             "versions_opened": synced.versions_created,
             "versions_closed": synced.versions_closed,
             "services_changed": len(changed),
             "services_without_readable_rates": len(synced.problems),
             "what_changed": dg.MetadataValue.md(_changes_table(synced.changes, synced.company)),
-            **({"unreadable_rates": dg.MetadataValue.md(_bullets(map(str, synced.problems)))} if synced.problems else {}),
+            **(
+                {"unreadable_rates": dg.MetadataValue.md(_bullets(map(str, synced.problems)))}
+                if synced.problems
+                else {}
+            ),
         }
     )
 
@@ -114,8 +150,11 @@ def _bullets(items) -> str:
 def _changes_table(changes, company) -> str:
     rows = []
     if company is not None:
-        rows += [("company", company.kind, change.field, change.before, change.after)
-                 for change in company.fields] if company.kind == "changed" else [("company", company.kind, "", "", "")]
+        rows += (
+            [("company", company.kind, change.field, change.before, change.after) for change in company.fields]
+            if company.kind == "changed"
+            else [("company", company.kind, "", "", "")]
+        )
     for change in changes:
         if change.kind == "changed":
             rows += [(change.key, "changed", item.field, item.before, item.after) for item in change.fields]

@@ -25,16 +25,23 @@ class ClosedDealsConfig(dg.Config):
 
 @dg.asset(partitions_def=accounts, group_name=GROUP, kinds={"sql", "csv"})
 def closed_deals(
-    context: dg.AssetExecutionContext, config: ClosedDealsConfig, deal_source: DealSourceResource,
-    store: StoreResource, pipeline: PipelineResource,
+    context: dg.AssetExecutionContext,
+    config: ClosedDealsConfig,
+    deal_source: DealSourceResource,
+    store: StoreResource,
+    pipeline: PipelineResource,
 ) -> dg.MaterializeResult:
     """Closed deals of one account from the CRM, validated; a row that fails becomes a deal issue."""
     account = context.partition_key
     try:
         source = deal_source.source()
         pulled = pull_deals(
-            source, store.store(), account, closed_statuses=pipeline.statuses(),
-            full_refresh=config.full_refresh, overlap=timedelta(minutes=config.overlap_minutes),
+            source,
+            store.store(),
+            account,
+            closed_statuses=pipeline.statuses(),
+            full_refresh=config.full_refresh,
+            overlap=timedelta(minutes=config.overlap_minutes),
             max_amount=pipeline.max_amount(),
         )
     except SourceError as error:
@@ -43,35 +50,46 @@ def closed_deals(
         counts = deal_counts(connection, account)
         open_by_reason = open_issue_counts(connection, account, VALIDATION_STAGE)
         shown = open_issues(connection, account, VALIDATION_STAGE, limit=MAX_TABLE_ROWS)
-    context.log.info("%s: %d rows read, %d closed (%d valid, %d invalid), %d reopened, %d not closed",
-                     pulled.source, pulled.read, pulled.closed, pulled.valid, pulled.invalid, pulled.reopened,
-                     pulled.not_closed)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": counts["stored"],
-        "source": pulled.source,
-        "pull": "full" if pulled.full_refresh or pulled.since is None else "incremental",
-        "read_from": pulled.since.isoformat() if pulled.since else "the beginning",
-        "watermark": pulled.watermark.isoformat() if pulled.watermark else "none",
-        "rows_read": pulled.read,
-        "closed": pulled.closed,
-        "valid": pulled.valid,
-        "invalid": pulled.invalid,
-        "not_closed_ignored": pulled.not_closed,
-        "reopened": pulled.reopened,
-        "older_than_stored": pulled.stale,
-        "issues_resolved": pulled.resolved_issues,
-        "issues_by_reason": dg.MetadataValue.json(dict(pulled.issues_by_reason)),
-        "deals_valid_total": counts["valid"],
-        "deals_invalid_total": counts["invalid"],
-        "open_validation_issues": sum(open_by_reason.values()),
-        **{f"open_issues/{reason}": count for reason, count in sorted(open_by_reason.items())},
-        **({"open_issues": dg.MetadataValue.md(_issue_table(shown))} if shown else {}),
-    })
+    context.log.info(
+        "%s: %d rows read, %d closed (%d valid, %d invalid), %d reopened, %d not closed",
+        pulled.source,
+        pulled.read,
+        pulled.closed,
+        pulled.valid,
+        pulled.invalid,
+        pulled.reopened,
+        pulled.not_closed,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": counts["stored"],
+            "source": pulled.source,
+            "pull": "full" if pulled.full_refresh or pulled.since is None else "incremental",
+            "read_from": pulled.since.isoformat() if pulled.since else "the beginning",
+            "watermark": pulled.watermark.isoformat() if pulled.watermark else "none",
+            "rows_read": pulled.read,
+            "closed": pulled.closed,
+            "valid": pulled.valid,
+            "invalid": pulled.invalid,
+            "not_closed_ignored": pulled.not_closed,
+            "reopened": pulled.reopened,
+            "older_than_stored": pulled.stale,
+            "issues_resolved": pulled.resolved_issues,
+            "issues_by_reason": dg.MetadataValue.json(dict(pulled.issues_by_reason)),
+            "deals_valid_total": counts["valid"],
+            "deals_invalid_total": counts["invalid"],
+            "open_validation_issues": sum(open_by_reason.values()),
+            **{f"open_issues/{reason}": count for reason, count in sorted(open_by_reason.items())},
+            **({"open_issues": dg.MetadataValue.md(_issue_table(shown))} if shown else {}),
+        }
+    )
 
 
 def _issue_table(rows) -> str:
-    return markdown_table(("deal", "field", "reason", "value", "fix"),
-                          [(row.deal_id, row.field, row.reason, row.raw_value or "", row.fix or "") for row in rows])
+    return markdown_table(
+        ("deal", "field", "reason", "value", "fix"),
+        [(row.deal_id, row.field, row.reason, row.raw_value or "", row.fix or "") for row in rows],
+    )
 
 
 DEAL_ASSETS = [closed_deals]

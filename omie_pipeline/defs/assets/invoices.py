@@ -30,72 +30,120 @@ STATUS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2)
 
 
 @dg.asset(
-    partitions_def=accounts, pool="omie_api", group_name=GROUP, kinds={"omie"}, deps=["client_links", "tax_rates"],
+    partitions_def=accounts,
+    pool="omie_api",
+    group_name=GROUP,
+    kinds={"omie"},
+    deps=["client_links", "tax_rates"],
     retry_policy=ISSUE_RETRY,
-)  # fmt: skip
+)
 def nfse_invoices(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource) -> dg.MaterializeResult:
     """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing)."""
     account = context.partition_key
-    summary = issue_invoices(omie.client(store.store()), store.store(), account,
-                             settings=IssueSettings(redundant_interval=omie.redundant_interval()),
-                             claimer=f"dagster:{context.run.run_id}")
+    summary = issue_invoices(
+        omie.client(store.store()),
+        store.store(),
+        account,
+        settings=IssueSettings(redundant_interval=omie.redundant_interval()),
+        claimer=f"dagster:{context.run.run_id}",
+    )
     for result in summary.results:
         if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN, Outcome.ERROR, Outcome.REFUSED, Outcome.WAITING):
             context.log.warning("deal %s: %s: %s", result.deal_id, result.outcome.value, result.detail)
     with store.store().connect() as connection:
         by_status = status_counts(connection, account)
     # Deals awaiting a fix are listed by the nfse_invoices_deals_ready check, with their fix.
-    noteworthy = [(r.deal_id, r.outcome.value, r.detail) for r in summary.results
-                  if r.outcome not in (Outcome.SUBMITTED, Outcome.SKIPPED, Outcome.AWAITING_FIX)]
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(by_status.values()),
-        **{f"outcome_{name}": count for name, count in summary.counts.items()},
-        **{f"status_{status.value}": by_status.get(status.value, 0) for status in InvoiceStatus},
-        **({"needs_attention": dg.MetadataValue.md(
-            markdown_table(("deal", "outcome", "detail"), brief(noteworthy)))} if noteworthy else {}),
-        **({"paused_calls": dg.MetadataValue.md(markdown_table(("call", "why"), brief(summary.paused.items())))}
-           if summary.paused else {}),
-        "skipped_records": len(summary.skipped_records),
-        **({"unreadable_records": dg.MetadataValue.md(
-            markdown_table(("record",), brief((r,) for r in summary.skipped_records)))}
-           if summary.skipped_records else {}),
-    })  # fmt: skip
+    noteworthy = [
+        (r.deal_id, r.outcome.value, r.detail)
+        for r in summary.results
+        if r.outcome not in (Outcome.SUBMITTED, Outcome.SKIPPED, Outcome.AWAITING_FIX)
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(by_status.values()),
+            **{f"outcome_{name}": count for name, count in summary.counts.items()},
+            **{f"status_{status.value}": by_status.get(status.value, 0) for status in InvoiceStatus},
+            **(
+                {
+                    "needs_attention": dg.MetadataValue.md(
+                        markdown_table(("deal", "outcome", "detail"), brief(noteworthy))
+                    )
+                }
+                if noteworthy
+                else {}
+            ),
+            **(
+                {"paused_calls": dg.MetadataValue.md(markdown_table(("call", "why"), brief(summary.paused.items())))}
+                if summary.paused
+                else {}
+            ),
+            "skipped_records": len(summary.skipped_records),
+            **(
+                {
+                    "unreadable_records": dg.MetadataValue.md(
+                        markdown_table(("record",), brief((r,) for r in summary.skipped_records))
+                    )
+                }
+                if summary.skipped_records
+                else {}
+            ),
+        }
+    )
 
 
 @dg.asset(
-    partitions_def=accounts, pool="omie_api", group_name=GROUP, kinds={"omie"}, deps=[nfse_invoices],
-    retry_policy=READ_RETRY, freshness_policy=STATUS_FRESHNESS,
-)  # fmt: skip  (its cadence is status_refresh_schedule, every 5 minutes)
-def nfse_status(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource,
-                pipeline: PipelineResource) -> dg.MaterializeResult:  # fmt: skip
+    partitions_def=accounts,
+    pool="omie_api",
+    group_name=GROUP,
+    kinds={"omie"},
+    deps=[nfse_invoices],
+    retry_policy=READ_RETRY,
+    freshness_policy=STATUS_FRESHNESS,
+)  # its cadence is status_refresh_schedule, every 5 minutes
+def nfse_status(
+    context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource, pipeline: PipelineResource
+) -> dg.MaterializeResult:
     """Current status of every non-final NFS-e of one account (bulk listings, StatusOS only where needed)."""
     account = context.partition_key
     rechecks = parse_deal_ids(context.run.tags.get(REFRESH_DEALS_TAG))
-    summary = refresh_statuses(omie.client(store.store()), store.store(), account, recheck_deal_ids=rechecks,
-                               settings=RefreshSettings(
-        redundant_interval=omie.redundant_interval(),
-        stuck_after=pipeline.stuck_after(),
-        status_grace=pipeline.status_grace(),
-    ))  # fmt: skip
+    summary = refresh_statuses(
+        omie.client(store.store()),
+        store.store(),
+        account,
+        recheck_deal_ids=rechecks,
+        settings=RefreshSettings(
+            redundant_interval=omie.redundant_interval(),
+            stuck_after=pipeline.stuck_after(),
+            status_grace=pipeline.status_grace(),
+        ),
+    )
     if summary.deferred:
         context.log.info("StatusOS deferred (asked within Omie's interval) for: %s", ", ".join(summary.deferred))
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": summary.tracked,
-        "changed": summary.changed,
-        **{f"became_{status}": count for status, count in sorted(summary.changes.items())},
-        **{f"status_{status.value}": summary.by_status.get(status.value, 0) for status in InvoiceStatus},
-        "status_requests": summary.status_requests,
-        "listed_nfse": summary.listed.get("ListarNFSEs", 0),
-        "listed_os": summary.listed.get("ListarOS", 0),
-        "deferred": len(summary.deferred),
-        "stuck": summary.stuck,
-        "rechecked": len(rechecks),
-        "unreadable_status": len(summary.unreadable),
-        "skipped_records": len(summary.skipped_records),
-        **({"unreadable_records": dg.MetadataValue.md(
-            markdown_table(("record",), brief((r,) for r in summary.skipped_records)))}
-           if summary.skipped_records else {}),
-    })  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": summary.tracked,
+            "changed": summary.changed,
+            **{f"became_{status}": count for status, count in sorted(summary.changes.items())},
+            **{f"status_{status.value}": summary.by_status.get(status.value, 0) for status in InvoiceStatus},
+            "status_requests": summary.status_requests,
+            "listed_nfse": summary.listed.get("ListarNFSEs", 0),
+            "listed_os": summary.listed.get("ListarOS", 0),
+            "deferred": len(summary.deferred),
+            "stuck": summary.stuck,
+            "rechecked": len(rechecks),
+            "unreadable_status": len(summary.unreadable),
+            "skipped_records": len(summary.skipped_records),
+            **(
+                {
+                    "unreadable_records": dg.MetadataValue.md(
+                        markdown_table(("record",), brief((r,) for r in summary.skipped_records))
+                    )
+                }
+                if summary.skipped_records
+                else {}
+            ),
+        }
+    )
 
 
 INVOICE_ASSETS = [nfse_invoices, nfse_status]

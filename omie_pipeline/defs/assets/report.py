@@ -29,10 +29,12 @@ CHECK_EVERY_DEAL_ONCE = "reconciliation_report_every_deal_once"
 CHECK_TOTALS_MATCH_STORE = "reconciliation_report_totals_match_store"
 CHECK_NO_STUCK_OR_FAILED = "reconciliation_report_no_stuck_or_failed_invoices"
 
-report_partitions = dg.MultiPartitionsDefinition({
-    "account": accounts,
-    "date": dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone=TIMEZONE, end_offset=1),
-})  # fmt: skip
+report_partitions = dg.MultiPartitionsDefinition(
+    {
+        "account": accounts,
+        "date": dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone=TIMEZONE, end_offset=1),
+    }
+)
 
 
 def report_partition_key(account: str, day: date) -> dg.MultiPartitionKey:
@@ -48,40 +50,71 @@ def report_partition_key(account: str, day: date) -> dg.MultiPartitionKey:
     # Same account, any day: Dagster maps the account partition onto the report's account dimension.
     deps=["nfse_status"],
     check_specs=[
-        dg.AssetCheckSpec(CHECK_EVERY_DEAL_ONCE, asset=ASSET_NAME, blocking=True,
-                          description="Every deal closed that day is in the report exactly once (SQL count)."),
-        dg.AssetCheckSpec(CHECK_TOTALS_MATCH_STORE, asset=ASSET_NAME, blocking=True,
-                          description="Totals by invoice status and by tax equal the store's SQL sums."),
-        dg.AssetCheckSpec(CHECK_NO_STUCK_OR_FAILED, asset=ASSET_NAME,
-                          description="No open invoice is stuck past the threshold or rejected (any closing day)."),
+        dg.AssetCheckSpec(
+            CHECK_EVERY_DEAL_ONCE,
+            asset=ASSET_NAME,
+            blocking=True,
+            description="Every deal closed that day is in the report exactly once (SQL count).",
+        ),
+        dg.AssetCheckSpec(
+            CHECK_TOTALS_MATCH_STORE,
+            asset=ASSET_NAME,
+            blocking=True,
+            description="Totals by invoice status and by tax equal the store's SQL sums.",
+        ),
+        dg.AssetCheckSpec(
+            CHECK_NO_STUCK_OR_FAILED,
+            asset=ASSET_NAME,
+            description="No open invoice is stuck past the threshold or rejected (any closing day).",
+        ),
     ],
-)  # fmt: skip
-def reconciliation_report(context: dg.AssetExecutionContext, store: StoreResource,
-                          pipeline: PipelineResource) -> dg.MaterializeResult:  # fmt: skip
+)
+def reconciliation_report(
+    context: dg.AssetExecutionContext, store: StoreResource, pipeline: PipelineResource
+) -> dg.MaterializeResult:
     """Finance's reconciliation of one account's deals closed on one day: HTML, CSV and XLSX files."""
     keys = context.partition_key.keys_by_dimension
     account, day = keys["account"], date.fromisoformat(keys["date"])
-    report = build_report(store.store(), account, day, now_utc(), closed_statuses=pipeline.statuses(),
-                          stuck_after_minutes=pipeline.stuck_after_minutes)
+    report = build_report(
+        store.store(),
+        account,
+        day,
+        now_utc(),
+        closed_statuses=pipeline.statuses(),
+        stuck_after_minutes=pipeline.stuck_after_minutes,
+    )
     files = write_report(report, pipeline.reports_dir)
     verification = verify_report(report, store.store(), pipeline.statuses())
-    context.log.info("report of %s for %s: %s deals closed, %s issued, %s open items; written to %s",
-                     account, day, report.summary.closed_count, report.summary.issued_count,
-                     report.summary.open_count, files.html.parent)  # fmt: skip
-    return dg.MaterializeResult(metadata=report_metadata(report, files), check_results=check_results(report, verification))
+    context.log.info(
+        "report of %s for %s: %s deals closed, %s issued, %s open items; written to %s",
+        account,
+        day,
+        report.summary.closed_count,
+        report.summary.issued_count,
+        report.summary.open_count,
+        files.html.parent,
+    )
+    return dg.MaterializeResult(
+        metadata=report_metadata(report, files), check_results=check_results(report, verification)
+    )
 
 
 def summary_markdown(report: Report) -> str:
     """A short table for the Dagster UI: each situation, then the walk from CRM to issued."""
     summary = report.summary
-    by_status = [(line.outcome.label, str(line.count), format_brl(line.gross if line.outcome.is_invoiced else line.crm_amount))
-                 for line in summary.by_status if line.count]  # fmt: skip
+    by_status = [
+        (line.outcome.label, str(line.count), format_brl(line.gross if line.outcome.is_invoiced else line.crm_amount))
+        for line in summary.by_status
+        if line.count
+    ]
     walk = [(line.label, str(line.count), format_brl(line.amount)) for line in summary.bridge]
-    return "\n\n".join([
-        f"**{report.account} · fechados em {report.period_label}**",
-        markdown_table(("Situação", "Negócios", "Valor"), by_status),
-        markdown_table(("Conciliação", "Negócios", "Valor"), walk),
-    ])  # fmt: skip
+    return "\n\n".join(
+        [
+            f"**{report.account} · fechados em {report.period_label}**",
+            markdown_table(("Situação", "Negócios", "Valor"), by_status),
+            markdown_table(("Conciliação", "Negócios", "Valor"), walk),
+        ]
+    )
 
 
 def report_metadata(report: Report, files: ReportFiles) -> dict[str, object]:
@@ -112,10 +145,12 @@ def report_metadata(report: Report, files: ReportFiles) -> dict[str, object]:
     for tax in summary.taxes:
         metadata[f"tax_{tax.tax}_issued"] = float(tax.amount_issued)
     if summary.reasons:
-        metadata["exceptions_by_reason"] = dg.MetadataValue.md(markdown_table(
-            ("Motivo", "Negócios", "Valor"),
-            [(reason_label(group.reason), str(group.count), format_brl(group.amount)) for group in summary.reasons],
-        ))  # fmt: skip
+        metadata["exceptions_by_reason"] = dg.MetadataValue.md(
+            markdown_table(
+                ("Motivo", "Negócios", "Valor"),
+                [(reason_label(group.reason), str(group.count), format_brl(group.amount)) for group in summary.reasons],
+            )
+        )
     return metadata
 
 
@@ -123,20 +158,28 @@ def check_results(report: Report, verification: Verification) -> list[dg.AssetCh
     stuck = stuck_or_failed(report)
     return [
         dg.AssetCheckResult(
-            check_name=CHECK_EVERY_DEAL_ONCE, passed=verification.every_deal_once,
-            metadata={"deals_in_store": verification.deals_expected, "deals_in_report": verification.deals_listed,
-                      "duplicated": ", ".join(verification.duplicated_deals) or "none"},
+            check_name=CHECK_EVERY_DEAL_ONCE,
+            passed=verification.every_deal_once,
+            metadata={
+                "deals_in_store": verification.deals_expected,
+                "deals_in_report": verification.deals_listed,
+                "duplicated": ", ".join(verification.duplicated_deals) or "none",
+            },
         ),
         dg.AssetCheckResult(
-            check_name=CHECK_TOTALS_MATCH_STORE, passed=verification.totals_agree,
-            metadata={"differences": dg.MetadataValue.md("\n".join(f"- {line}" for line in verification.mismatches)
-                                                         or "none")},
+            check_name=CHECK_TOTALS_MATCH_STORE,
+            passed=verification.totals_agree,
+            metadata={
+                "differences": dg.MetadataValue.md("\n".join(f"- {line}" for line in verification.mismatches) or "none")
+            },
         ),
         dg.AssetCheckResult(
-            check_name=CHECK_NO_STUCK_OR_FAILED, passed=not stuck, severity=dg.AssetCheckSeverity.WARN,
+            check_name=CHECK_NO_STUCK_OR_FAILED,
+            passed=not stuck,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={"count": len(stuck), "deals": ", ".join(stuck[:50]) or "none"},
         ),
-    ]  # fmt: skip
+    ]
 
 
 REPORT_ASSETS = [reconciliation_report]

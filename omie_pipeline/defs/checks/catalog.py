@@ -7,7 +7,6 @@ deal's product must not fail the catalog run nor hold back the other deals; thos
 reconciliation issues (stage "invoice") and the failed ERROR check is what the data team sees.
 """
 
-
 import dagster as dg
 
 from omie_pipeline.defs.assets.catalog import tax_rates
@@ -18,49 +17,76 @@ from omie_pipeline.store.catalog import product_problems
 from omie_pipeline.sync.tax_rates import rate_rule_violations, services_without_rates
 
 
-@dg.asset_check(asset=tax_rates, name="closed_deal_products_invoiceable", blocking=False, partitions_def=accounts,
-                description="Every product of a closed deal awaiting invoice maps to an active, known Omie service.")
-def closed_deal_products_invoiceable(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=tax_rates,
+    name="closed_deal_products_invoiceable",
+    blocking=False,
+    partitions_def=accounts,
+    description="Every product of a closed deal awaiting invoice maps to an active, known Omie service.",
+)
+def closed_deal_products_invoiceable(
+    context: dg.AssetCheckExecutionContext, store: StoreResource
+) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         problems = product_problems(connection, context.partition_key)
     rows = [(p.product_code, p.reason.value, p.service_code or "", str(p.deals)) for p in problems]
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=summary_text([p.message + f" ({p.deals} deal{'s' * (p.deals != 1)})" for p in problems],
-                             "every product of a closed deal maps to an active Omie service"),
+        description=summary_text(
+            [p.message + f" ({p.deals} deal{'s' * (p.deals != 1)})" for p in problems],
+            "every product of a closed deal maps to an active Omie service",
+        ),
         metadata={
             "products_failing": len(problems),
             "deals_waiting": sum(p.deals for p in problems),
             "products": dg.MetadataValue.json({p.product_code: p.reason.value for p in problems}),
-            **({"details": dg.MetadataValue.md(markdown_table(("product", "problem", "service", "deals"), rows))}
-               if rows else {}),
+            **(
+                {"details": dg.MetadataValue.md(markdown_table(("product", "problem", "service", "deals"), rows))}
+                if rows
+                else {}
+            ),
         },
     )
 
 
-@dg.asset_check(asset=tax_rates, name="tax_rates_follow_rules", blocking=True, partitions_def=accounts,
-                description="The rates of every mapped service agree with the regime's rules "
-                            "(ISS 2-5 %, PIS/COFINS by regime, withholdings).")
+@dg.asset_check(
+    asset=tax_rates,
+    name="tax_rates_follow_rules",
+    blocking=True,
+    partitions_def=accounts,
+    description="The rates of every mapped service agree with the regime's rules "
+    "(ISS 2-5 %, PIS/COFINS by regime, withholdings).",
+)
 def tax_rates_follow_rules(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     violations = rate_rule_violations(store.store(), context.partition_key)
     rows = [(v.service_code, v.rule, v.tax, v.message) for v in violations]
     return dg.AssetCheckResult(
         passed=not violations,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=summary_text([f"{v.service_code}: {v.rule}: {v.message}" for v in violations],
-                             "the rates of every mapped service follow the regime's rules"),
+        description=summary_text(
+            [f"{v.service_code}: {v.rule}: {v.message}" for v in violations],
+            "the rates of every mapped service follow the regime's rules",
+        ),
         metadata={
             "violations": len(violations),
             "services": dg.MetadataValue.json(sorted({v.service_code for v in violations})),
-            **({"details": dg.MetadataValue.md(markdown_table(("service", "rule", "tax", "problem"), rows))}
-               if rows else {}),
+            **(
+                {"details": dg.MetadataValue.md(markdown_table(("service", "rule", "tax", "problem"), rows))}
+                if rows
+                else {}
+            ),
         },
     )
 
 
-@dg.asset_check(asset=tax_rates, name="mapped_services_have_rates", blocking=True, partitions_def=accounts,
-                description="Every service the product map uses has tax rates in force.")
+@dg.asset_check(
+    asset=tax_rates,
+    name="mapped_services_have_rates",
+    blocking=True,
+    partitions_def=accounts,
+    description="Every service the product map uses has tax rates in force.",
+)
 def mapped_services_have_rates(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     missing = services_without_rates(store.store(), context.partition_key)
     return dg.AssetCheckResult(
@@ -68,7 +94,9 @@ def mapped_services_have_rates(context: dg.AssetCheckExecutionContext, store: St
         severity=dg.AssetCheckSeverity.ERROR,
         description=summary_text([str(item) for item in missing], "every mapped service has tax rates in force"),
         metadata={
-            "services_without_rates": dg.MetadataValue.json({item.service_code: list(item.products) for item in missing}),
+            "services_without_rates": dg.MetadataValue.json(
+                {item.service_code: list(item.products) for item in missing}
+            ),
         },
     )
 

@@ -19,15 +19,22 @@ from omie_pipeline.store.clients import (
 )
 
 
-@dg.asset_check(asset=client_index, name="client_documents_unique", partitions_def=accounts,
-                description="No CPF/CNPJ is registered for two Omie clients (deals of such a document are not linked).")
+@dg.asset_check(
+    asset=client_index,
+    name="client_documents_unique",
+    partitions_def=accounts,
+    description="No CPF/CNPJ is registered for two Omie clients (deals of such a document are not linked).",
+)
 def client_documents_unique(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
-        duplicates = {mask_document(doc): ids for doc, ids in duplicate_documents(connection, context.partition_key).items()}
+        duplicates = {
+            mask_document(doc): ids for doc, ids in duplicate_documents(connection, context.partition_key).items()
+        }
     return dg.AssetCheckResult(
         passed=not duplicates,
         severity=dg.AssetCheckSeverity.WARN,
-        description="every document belongs to one Omie client" if not duplicates
+        description="every document belongs to one Omie client"
+        if not duplicates
         else f"{len(duplicates)} document(s) registered twice in Omie: merge them there",
         metadata={
             "documents_registered_twice": len(duplicates),
@@ -36,33 +43,47 @@ def client_documents_unique(context: dg.AssetCheckExecutionContext, store: Store
     )
 
 
-@dg.asset_check(asset=client_links, name="every_valid_deal_linked_or_listed", partitions_def=accounts,
-                description="No valid closed deal is left without an Omie client or an open issue saying why. "
-                            "ERROR: such a deal is a fault of the pipeline, not of the data; not blocking, since "
-                            "the other deals are fine.")
-def every_valid_deal_linked_or_listed(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=client_links,
+    name="every_valid_deal_linked_or_listed",
+    partitions_def=accounts,
+    description="No valid closed deal is left without an Omie client or an open issue saying why. "
+    "ERROR: such a deal is a fault of the pipeline, not of the data; not blocking, since "
+    "the other deals are fine.",
+)
+def every_valid_deal_linked_or_listed(
+    context: dg.AssetCheckExecutionContext, store: StoreResource
+) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         missing = valid_deals_without_outcome(connection, context.partition_key)
     return dg.AssetCheckResult(
         passed=not missing,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="every valid closed deal is linked or listed with its reason" if not missing
+        description="every valid closed deal is linked or listed with its reason"
+        if not missing
         else f"{len(missing)} valid deal(s) neither linked nor listed: {', '.join(missing[:MAX_TABLE_ROWS])}",
         metadata={"deals_unaccounted": len(missing)},
     )
 
 
-@dg.asset_check(asset=client_links, name="one_client_per_document", partitions_def=accounts,
-                description="All deals of one CPF/CNPJ not yet invoiced are linked to the same Omie client. "
-                            "WARN: a split comes from clients merged or duplicated in Omie; linking decides the "
-                            "document again and lists its deals with the fix.")
+@dg.asset_check(
+    asset=client_links,
+    name="one_client_per_document",
+    partitions_def=accounts,
+    description="All deals of one CPF/CNPJ not yet invoiced are linked to the same Omie client. "
+    "WARN: a split comes from clients merged or duplicated in Omie; linking decides the "
+    "document again and lists its deals with the fix.",
+)
 def one_client_per_document(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
-        conflicts = {mask_document(doc): ids for doc, ids in conflicting_links(connection, context.partition_key).items()}
+        conflicts = {
+            mask_document(doc): ids for doc, ids in conflicting_links(connection, context.partition_key).items()
+        }
     return dg.AssetCheckResult(
         passed=not conflicts,
         severity=dg.AssetCheckSeverity.WARN,
-        description="each document is linked to one Omie client" if not conflicts
+        description="each document is linked to one Omie client"
+        if not conflicts
         else f"{len(conflicts)} document(s) linked to different Omie clients: decided again on the next linking",
         metadata={
             "documents_with_two_clients": len(conflicts),

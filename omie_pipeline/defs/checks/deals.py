@@ -1,6 +1,5 @@
 """Check of `closed_deals`: every deal that failed validation says why."""
 
-
 import dagster as dg
 
 from omie_pipeline.defs.assets.deals import closed_deals
@@ -10,15 +9,20 @@ from omie_pipeline.defs.resources import StoreResource
 from omie_pipeline.store.deals import invalid_deals_without_issue
 
 
-@dg.asset_check(asset=closed_deals, name="invalid_deals_listed", partitions_def=accounts,
-                description="Every closed deal that failed validation has an open issue saying why.")
+@dg.asset_check(
+    asset=closed_deals,
+    name="invalid_deals_listed",
+    partitions_def=accounts,
+    description="Every closed deal that failed validation has an open issue saying why.",
+)
 def invalid_deals_listed(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         unlisted = invalid_deals_without_issue(connection, context.partition_key)
     return dg.AssetCheckResult(
         passed=not unlisted,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="every invalid deal has an open issue" if not unlisted
+        description="every invalid deal has an open issue"
+        if not unlisted
         else f"{len(unlisted)} invalid deal(s) without an open issue: {', '.join(unlisted[:MAX_TABLE_ROWS])}",
         metadata={"invalid_deals_without_issue": len(unlisted)},
     )

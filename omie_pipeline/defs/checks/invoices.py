@@ -29,24 +29,35 @@ from omie_pipeline.store.invoices import (
 UNRESOLVED_AFTER = timedelta(minutes=30)
 
 
-@dg.asset_check(asset=nfse_invoices, name="nfse_invoices_one_os_and_nfse_each", blocking=True,
-                partitions_def=accounts,
-                description="No two invoices hold the same Omie OS or the same NFS-e number.")  # fmt: skip
-def nfse_invoices_one_os_and_nfse_each(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=nfse_invoices,
+    name="nfse_invoices_one_os_and_nfse_each",
+    blocking=True,
+    partitions_def=accounts,
+    description="No two invoices hold the same Omie OS or the same NFS-e number.",
+)
+def nfse_invoices_one_os_and_nfse_each(
+    context: dg.AssetCheckExecutionContext, store: StoreResource
+) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         duplicated = duplicated_omie_ids(connection, context.partition_key)
     return dg.AssetCheckResult(
         passed=not duplicated,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="every invoice has its own OS and NFS-e" if not duplicated else
-        "shared by several deals: " + "; ".join(f"{what}: {', '.join(deals)}" for what, deals in duplicated.items()),
+        description="every invoice has its own OS and NFS-e"
+        if not duplicated
+        else "shared by several deals: "
+        + "; ".join(f"{what}: {', '.join(deals)}" for what, deals in duplicated.items()),
         metadata={"duplicates": len(duplicated), "details": dg.MetadataValue.json(duplicated)},
     )
 
 
-@dg.asset_check(asset=nfse_invoices, name="nfse_invoices_outcomes_known", partitions_def=accounts,
-                description="No intent has waited more than 30 minutes without its OS in Omie "
-                            "(an outcome nobody could settle).")  # fmt: skip
+@dg.asset_check(
+    asset=nfse_invoices,
+    name="nfse_invoices_outcomes_known",
+    partitions_def=accounts,
+    description="No intent has waited more than 30 minutes without its OS in Omie (an outcome nobody could settle).",
+)
 def nfse_invoices_outcomes_known(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         stale = unresolved_intents(connection, context.partition_key, now_utc() - UNRESOLVED_AFTER)
@@ -54,16 +65,23 @@ def nfse_invoices_outcomes_known(context: dg.AssetCheckExecutionContext, store: 
     return dg.AssetCheckResult(
         passed=not stale,
         severity=dg.AssetCheckSeverity.WARN,
-        description="every intent reached Omie or was settled" if not stale else
-        f"{len(stale)} intent(s) still without an OS: look their key up in Omie (ConsultarOS cCodIntOS); "
+        description="every intent reached Omie or was settled"
+        if not stale
+        else f"{len(stale)} intent(s) still without an OS: look their key up in Omie (ConsultarOS cCodIntOS); "
         "the next emission run does it by itself",
-        metadata={"unresolved": len(stale),
-                  **({"intents": dg.MetadataValue.md(markdown_table(("deal", "key", "since"), rows))} if rows else {})},
+        metadata={
+            "unresolved": len(stale),
+            **({"intents": dg.MetadataValue.md(markdown_table(("deal", "key", "since"), rows))} if rows else {}),
+        },
     )
 
 
-@dg.asset_check(asset=nfse_invoices, name="nfse_invoices_deals_ready", partitions_def=accounts,
-                description="Every valid closed deal has what its invoice needs (client, service, rates, fields).")
+@dg.asset_check(
+    asset=nfse_invoices,
+    name="nfse_invoices_deals_ready",
+    partitions_def=accounts,
+    description="Every valid closed deal has what its invoice needs (client, service, rates, fields).",
+)
 def nfse_invoices_deals_ready(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         issues = open_invoice_issues(connection, context.partition_key)
@@ -71,17 +89,27 @@ def nfse_invoices_deals_ready(context: dg.AssetCheckExecutionContext, store: Sto
     return dg.AssetCheckResult(
         passed=not issues,
         severity=dg.AssetCheckSeverity.WARN,
-        description="no deal is waiting for data" if not issues else
-        f"{len({issue['deal_id'] for issue in issues})} deal(s) cannot be invoiced yet",
-        metadata={"deal_issues": len(issues),
-                  **({"issues": dg.MetadataValue.md(
-                      markdown_table(("deal", "field", "reason", "fix"), brief(rows)))} if rows else {})},
+        description="no deal is waiting for data"
+        if not issues
+        else f"{len({issue['deal_id'] for issue in issues})} deal(s) cannot be invoiced yet",
+        metadata={
+            "deal_issues": len(issues),
+            **(
+                {"issues": dg.MetadataValue.md(markdown_table(("deal", "field", "reason", "fix"), brief(rows)))}
+                if rows
+                else {}
+            ),
+        },
     )
 
 
-@dg.asset_check(asset=nfse_status, name="nfse_status_issued_complete", partitions_def=accounts,
-                description="Every issued or cancelled invoice has its NFS-e number and verification code "
-                            "(a warning: one note's missing data never fails the refresh).")
+@dg.asset_check(
+    asset=nfse_status,
+    name="nfse_status_issued_complete",
+    partitions_def=accounts,
+    description="Every issued or cancelled invoice has its NFS-e number and verification code "
+    "(a warning: one note's missing data never fails the refresh).",
+)
 def nfse_status_issued_complete(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         done = list_invoices(connection, context.partition_key, (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED))
@@ -89,17 +117,22 @@ def nfse_status_issued_complete(context: dg.AssetCheckExecutionContext, store: S
     return dg.AssetCheckResult(
         passed=not incomplete,
         severity=dg.AssetCheckSeverity.WARN,
-        description="every issued note has its number and verification code" if not incomplete else
-        f"issued without number or verification code: {', '.join(incomplete[:MAX_TABLE_ROWS])}",
+        description="every issued note has its number and verification code"
+        if not incomplete
+        else f"issued without number or verification code: {', '.join(incomplete[:MAX_TABLE_ROWS])}",
         metadata={"incomplete": len(incomplete), "issued_or_cancelled": len(done)},
     )
 
 
-@dg.asset_check(asset=nfse_status, name="nfse_status_none_stuck", partitions_def=accounts,
-                description="No invoice has been submitted or processing for longer than "
-                            "OMIE_PIPELINE_STUCK_AFTER_MINUTES.")  # fmt: skip
-def nfse_status_none_stuck(context: dg.AssetCheckExecutionContext, store: StoreResource,
-                           pipeline: PipelineResource) -> dg.AssetCheckResult:  # fmt: skip
+@dg.asset_check(
+    asset=nfse_status,
+    name="nfse_status_none_stuck",
+    partitions_def=accounts,
+    description="No invoice has been submitted or processing for longer than OMIE_PIPELINE_STUCK_AFTER_MINUTES.",
+)
+def nfse_status_none_stuck(
+    context: dg.AssetCheckExecutionContext, store: StoreResource, pipeline: PipelineResource
+) -> dg.AssetCheckResult:
     limit = pipeline.stuck_after()
     oldest_allowed = now_utc() - limit
     with store.store().connect() as connection:
@@ -108,16 +141,23 @@ def nfse_status_none_stuck(context: dg.AssetCheckExecutionContext, store: StoreR
     return dg.AssetCheckResult(
         passed=not stuck,
         severity=dg.AssetCheckSeverity.WARN,
-        description="nothing stuck" if not stuck else
-        f"{len(stuck)} invoice(s) pending for more than {limit}: check the prefeitura's service in Omie, then "
+        description="nothing stuck"
+        if not stuck
+        else f"{len(stuck)} invoice(s) pending for more than {limit}: check the prefeitura's service in Omie, then "
         "`omie-pipeline invoices wait DEAL_ID`",
-        metadata={"stuck": len(stuck), **({"invoices": dg.MetadataValue.md(
-            markdown_table(("deal", "status", "since"), rows))} if rows else {})},
+        metadata={
+            "stuck": len(stuck),
+            **({"invoices": dg.MetadataValue.md(markdown_table(("deal", "status", "since"), rows))} if rows else {}),
+        },
     )
 
 
-@dg.asset_check(asset=nfse_status, name="nfse_status_no_errors", partitions_def=accounts,
-                description="No invoice is in error (each one needs a person; its fix is stored with it).")
+@dg.asset_check(
+    asset=nfse_status,
+    name="nfse_status_no_errors",
+    partitions_def=accounts,
+    description="No invoice is in error (each one needs a person; its fix is stored with it).",
+)
 def nfse_status_no_errors(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         failed = list_invoices(connection, context.partition_key, (InvoiceStatus.ERROR,))
@@ -126,9 +166,12 @@ def nfse_status_no_errors(context: dg.AssetCheckExecutionContext, store: StoreRe
         passed=not failed,
         severity=dg.AssetCheckSeverity.WARN,
         description="no invoice in error" if not failed else f"{len(failed)} invoice(s) in error",
-        metadata={"errors": len(failed),
-                  **({"invoices": dg.MetadataValue.md(markdown_table(("deal", "error", "fix"), brief(rows)))}
-                     if rows else {})},
+        metadata={
+            "errors": len(failed),
+            **(
+                {"invoices": dg.MetadataValue.md(markdown_table(("deal", "error", "fix"), brief(rows)))} if rows else {}
+            ),
+        },
     )
 
 

@@ -8,9 +8,10 @@ handler module and returns `{service_path: {call: function}}`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from omie_pipeline.simulator.config import SimulatorConfig
 from omie_pipeline.simulator.state import SimState

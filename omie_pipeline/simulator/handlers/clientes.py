@@ -20,19 +20,63 @@ from omie_pipeline.simulator.handlers.common import (
 from omie_pipeline.simulator.money import int_field
 from omie_pipeline.simulator.seed import SYSTEM_USER
 
-WRITABLE_FIELDS = frozenset({
-    "codigo_cliente_omie", "codigo_cliente_integracao", "razao_social", "nome_fantasia", "cnpj_cpf",
-    "pessoa_fisica", "endereco", "endereco_numero", "complemento", "bairro", "cidade", "cidade_ibge", "estado",
-    "cep", "pesquisar_cep", "codigo_pais", "email", "homepage", "contato", "telefone1_ddd", "telefone1_numero",
-    "telefone2_ddd", "telefone2_numero", "fax_ddd", "fax_numero", "inscricao_estadual", "inscricao_municipal",
-    "inscricao_suframa", "optante_simples_nacional", "contribuinte", "produtor_rural", "tipo_atividade", "cnae",
-    "inativo", "bloquear_faturamento", "bloquear_exclusao", "importado_api", "observacao", "obs_detalhadas",
-    "recomendacao_atraso", "valor_limite_credito", "exterior", "nif", "tags", "recomendacoes", "dadosBancarios",
-    "caracteristicas", "enderecoEntrega", "info",
-})
+WRITABLE_FIELDS = frozenset(
+    {
+        "codigo_cliente_omie",
+        "codigo_cliente_integracao",
+        "razao_social",
+        "nome_fantasia",
+        "cnpj_cpf",
+        "pessoa_fisica",
+        "endereco",
+        "endereco_numero",
+        "complemento",
+        "bairro",
+        "cidade",
+        "cidade_ibge",
+        "estado",
+        "cep",
+        "pesquisar_cep",
+        "codigo_pais",
+        "email",
+        "homepage",
+        "contato",
+        "telefone1_ddd",
+        "telefone1_numero",
+        "telefone2_ddd",
+        "telefone2_numero",
+        "fax_ddd",
+        "fax_numero",
+        "inscricao_estadual",
+        "inscricao_municipal",
+        "inscricao_suframa",
+        "optante_simples_nacional",
+        "contribuinte",
+        "produtor_rural",
+        "tipo_atividade",
+        "cnae",
+        "inativo",
+        "bloquear_faturamento",
+        "bloquear_exclusao",
+        "importado_api",
+        "observacao",
+        "obs_detalhadas",
+        "recomendacao_atraso",
+        "valor_limite_credito",
+        "exterior",
+        "nif",
+        "tags",
+        "recomendacoes",
+        "dadosBancarios",
+        "caracteristicas",
+        "enderecoEntrega",
+        "info",
+    }
+)
 READ_ONLY_FIELDS = frozenset({"codigo_cliente_omie", "pessoa_fisica", "info", "importado_api", "pesquisar_cep"})
-FILTER_FIELDS = frozenset({"codigo_cliente_omie", "codigo_cliente_integracao", "cnpj_cpf", "razao_social",
-                           "nome_fantasia", "inativo", "tags"})
+FILTER_FIELDS = frozenset(
+    {"codigo_cliente_omie", "codigo_cliente_integracao", "cnpj_cpf", "razao_social", "nome_fantasia", "inativo", "tags"}
+)
 
 
 def _status(record: dict[str, Any], message: str) -> dict[str, Any]:
@@ -63,7 +107,9 @@ def _checked_document(ctx: CallContext, param: dict[str, Any], own_id: int | Non
     shown = documents.formatted(raw)
     holder = ctx.state.client_by_document(raw)
     if holder is not None and holder["codigo_cliente_omie"] != own_id:
-        raise errors.client_duplicate_document(shown, holder["codigo_cliente_omie"], holder.get("codigo_cliente_integracao", ""))
+        raise errors.client_duplicate_document(
+            shown, holder["codigo_cliente_omie"], holder.get("codigo_cliente_integracao", "")
+        )
     return shown
 
 
@@ -99,12 +145,33 @@ def _new_client(ctx: CallContext, param: dict[str, Any], document: str | None) -
         "nome_fantasia": "",
         "cnpj_cpf": "",
         "pessoa_fisica": "N",
-        "endereco": "", "endereco_numero": "", "complemento": "", "bairro": "", "cidade": "", "estado": "",
-        "cep": "", "codigo_pais": "1058", "email": "", "telefone1_ddd": "", "telefone1_numero": "",
-        "inscricao_estadual": "", "inscricao_municipal": "", "inscricao_suframa": "",
-        "optante_simples_nacional": "N", "contribuinte": "N", "inativo": "N", "tags": [],
-        "info": {"dInc": day, "hInc": hour, "uInc": SYSTEM_USER, "dAlt": day, "hAlt": hour, "uAlt": SYSTEM_USER,
-                 "cImpAPI": "S"},
+        "endereco": "",
+        "endereco_numero": "",
+        "complemento": "",
+        "bairro": "",
+        "cidade": "",
+        "estado": "",
+        "cep": "",
+        "codigo_pais": "1058",
+        "email": "",
+        "telefone1_ddd": "",
+        "telefone1_numero": "",
+        "inscricao_estadual": "",
+        "inscricao_municipal": "",
+        "inscricao_suframa": "",
+        "optante_simples_nacional": "N",
+        "contribuinte": "N",
+        "inativo": "N",
+        "tags": [],
+        "info": {
+            "dInc": day,
+            "hInc": hour,
+            "uInc": SYSTEM_USER,
+            "dAlt": day,
+            "hAlt": hour,
+            "uAlt": SYSTEM_USER,
+            "cImpAPI": "S",
+        },
     }
     _apply(record, param, document)
     if not record["nome_fantasia"]:
@@ -156,8 +223,12 @@ def incluir_cliente(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     code = str(param["codigo_cliente_integracao"])
     duplicate = _duplicate_wording(ctx, param, code)
     if duplicate is not None and ctx.take_fault("duplicate_refusal"):
-        return {"codigo_cliente_omie": 0, "codigo_cliente_integracao": code, "codigo_status": "1",
-                "descricao_status": duplicate}
+        return {
+            "codigo_cliente_omie": 0,
+            "codigo_cliente_integracao": code,
+            "codigo_status": "1",
+            "descricao_status": duplicate,
+        }
     return _status(_include(ctx, param), "Cliente cadastrado com sucesso!")
 
 
@@ -234,8 +305,12 @@ def _selected(ctx: CallContext, param: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         if by_code and not any(
             entry.get("codigo_cliente_omie") == client_id
-            or (entry.get("codigo_cliente_integracao") and entry.get("codigo_cliente_integracao") == record.get("codigo_cliente_integracao"))
-            for entry in by_code if isinstance(entry, dict)
+            or (
+                entry.get("codigo_cliente_integracao")
+                and entry.get("codigo_cliente_integracao") == record.get("codigo_cliente_integracao")
+            )
+            for entry in by_code
+            if isinstance(entry, dict)
         ):
             continue
         if not _matches_filter(record, wanted):
@@ -256,8 +331,9 @@ def listar_clientes(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
 
 @omie_call("geral/clientes", "ListarClientesResumido")
 def listar_clientes_resumido(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
-    return snake_listing(ctx, "ListarClientesResumido", param, _selected(ctx, param), "clientes_cadastro_resumido",
-                         _summary)
+    return snake_listing(
+        ctx, "ListarClientesResumido", param, _selected(ctx, param), "clientes_cadastro_resumido", _summary
+    )
 
 
 def _summary(record: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from datetime import datetime, time
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from omie_pipeline.simulator import clock, errors
 from omie_pipeline.simulator.money import int_field
@@ -69,7 +70,7 @@ def page_of(items: Sequence[T], page: int, size: int) -> tuple[list[T], int]:
     """The items of one 1-based page and the total number of pages."""
     total_pages = math.ceil(len(items) / size)
     start = (page - 1) * size
-    return list(items[start:start + size]), total_pages
+    return list(items[start : start + size]), total_pages
 
 
 def page_or_fault(items: Sequence[T], page: int, size: int) -> tuple[list[T], int]:
@@ -80,8 +81,14 @@ def page_or_fault(items: Sequence[T], page: int, size: int) -> tuple[list[T], in
     return chosen, total_pages
 
 
-def snake_listing(ctx, call: str, param: dict[str, Any], selected: Sequence[T], records_tag: str,
-                  render: Callable[[T], Any] = lambda item: item) -> dict[str, Any]:
+def snake_listing(
+    ctx,
+    call: str,
+    param: dict[str, Any],
+    selected: Sequence[T],
+    records_tag: str,
+    render: Callable[[T], Any] = lambda item: item,
+) -> dict[str, Any]:
     """One page of a geral/* or servicos/os listing in Omie's snake-case paging envelope
     (`pagina`, `total_de_paginas`, `registros`, `total_de_registros`), past the end a 5113 fault;
     a page larger than `call`'s maximum is refused."""
@@ -116,7 +123,9 @@ def time_param(block: dict[str, Any], tag: str) -> time | None:
         raise errors.invalid_value(tag, text, "hora no formato hh:mm:ss") from None
 
 
-def moment_range(block: dict[str, Any], date_from: str, date_to: str, hour_from: str, hour_to: str) -> tuple[datetime | None, datetime | None]:
+def moment_range(
+    block: dict[str, Any], date_from: str, date_to: str, hour_from: str, hour_to: str
+) -> tuple[datetime | None, datetime | None]:
     """(from, to) local wall-clock bounds, inclusive; a missing hour means the whole day."""
     start_day, end_day = date_param(block, date_from), date_param(block, date_to)
     start_hour, end_hour = time_param(block, hour_from), time_param(block, hour_to)
@@ -146,7 +155,9 @@ def change_window(param: dict[str, Any], prefix: str = "filtrar_por") -> Callabl
     Only inclusion: the creation moment must fall in the range. Only alteration: the last change
     (set on creation too, so new records match). Neither: either moment.
     """
-    start, end = moment_range(param, f"{prefix}_data_de", f"{prefix}_data_ate", f"{prefix}_hora_de", f"{prefix}_hora_ate")
+    start, end = moment_range(
+        param, f"{prefix}_data_de", f"{prefix}_data_ate", f"{prefix}_hora_de", f"{prefix}_hora_ate"
+    )
     if start is None and end is None:
         return None
     if flag(param, "filtrar_apenas_inclusao"):

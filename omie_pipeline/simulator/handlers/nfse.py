@@ -43,7 +43,8 @@ def listar_nfses(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     page, size = paging(param, "nPagina", "nRegPorPagina", 50, ctx.config.max_page_size("ListarNFSEs"))
     emitted = moment_range(param, "dEmiInicial", "dEmiFinal", "hEmiInicial", "hEmiFinal")
     selected = [
-        nfse for n_cod_nf, nfse in sorted(ctx.state.nfses.items())
+        nfse
+        for n_cod_nf, nfse in sorted(ctx.state.nfses.items())
         if within(local(nfse.emitted_at), *emitted) and _matches(ctx, nfse, param)
     ]
     chosen, total_pages = page_of(selected, page, size)

@@ -27,7 +27,9 @@ from omie_pipeline.simulator.state import ServiceOrder
 DUPLICATE_OS_REFUSAL = "O Código de Integração da OS [{code}] está em uso por outra Ordem de Serviço."
 
 
-def find_order(ctx: CallContext, param: dict[str, Any], keys: tuple[str, ...] = ("nCodOS", "cCodIntOS", "cNumOS")) -> ServiceOrder:
+def find_order(
+    ctx: CallContext, param: dict[str, Any], keys: tuple[str, ...] = ("nCodOS", "cCodIntOS", "cNumOS")
+) -> ServiceOrder:
     """An order by Omie id, integration code or visible number, with Omie's not-found faults."""
     tag = require_one_of(param, *keys)
     if tag == "nCodOS":
@@ -66,8 +68,13 @@ def incluir_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
         existing = ctx.state.order_by_code(code)
         if existing is not None:
             if ctx.take_fault("duplicate_refusal"):
-                return {"cCodIntOS": code, "nCodOS": 0, "cNumOS": "", "cCodStatus": "1",
-                        "cDescStatus": DUPLICATE_OS_REFUSAL.format(code=code)}
+                return {
+                    "cCodIntOS": code,
+                    "nCodOS": 0,
+                    "cNumOS": "",
+                    "cCodStatus": "1",
+                    "cDescStatus": DUPLICATE_OS_REFUSAL.format(code=code),
+                }
             raise errors.os_duplicate(code, existing.n_cod_os)
     order = build_order(ctx, param)
     ctx.state.put_order(order)
@@ -151,18 +158,32 @@ def _planned_moment(order: ServiceOrder) -> datetime:
 
 
 # ListarOS's request as omie-api.md §8 documents it: dates only, no hour filters.
-LIST_TAGS = frozenset({
-    "pagina", "registros_por_pagina", "filtrar_por_data_de", "filtrar_por_data_ate", "filtrar_apenas_inclusao",
-    "filtrar_apenas_alteracao", "filtrar_por_codigo", "filtrar_por_status", "filtrar_por_etapa",
-    "filtrar_por_cliente", "filtrar_por_data_previsao_de", "filtrar_por_data_previsao_ate",
-    "filtrar_por_data_faturamento_de", "filtrar_por_data_faturamento_ate", "filtrar_por_data_cancelamento_de",
-    "filtrar_por_data_cancelamento_ate", "cTipoFat",
-})
+LIST_TAGS = frozenset(
+    {
+        "pagina",
+        "registros_por_pagina",
+        "filtrar_por_data_de",
+        "filtrar_por_data_ate",
+        "filtrar_apenas_inclusao",
+        "filtrar_apenas_alteracao",
+        "filtrar_por_codigo",
+        "filtrar_por_status",
+        "filtrar_por_etapa",
+        "filtrar_por_cliente",
+        "filtrar_por_data_previsao_de",
+        "filtrar_por_data_previsao_ate",
+        "filtrar_por_data_faturamento_de",
+        "filtrar_por_data_faturamento_ate",
+        "filtrar_por_data_cancelamento_de",
+        "filtrar_por_data_cancelamento_ate",
+        "cTipoFat",
+    }
+)
 
 
 @omie_call("servicos/os", "ListarOS")
 def listar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
     check_tags(param, LIST_TAGS, "osListarRequest")
-    return snake_listing(ctx, "ListarOS", param, _listed(ctx, param), "osCadastro",
-                         lambda order: render_order(ctx, order))
-
+    return snake_listing(
+        ctx, "ListarOS", param, _listed(ctx, param), "osCadastro", lambda order: render_order(ctx, order)
+    )

@@ -35,21 +35,76 @@ BLOCKS = {
     "produtosUtilizados": "produtosUtilizados",
     "Despesas": "Despesas",
 }
-ITEM_TAGS = frozenset({
-    "nCodServico", "cCodIntServico", "cDescServ", "nQtde", "nValUnit", "cTribServ", "cCodServMun", "cCodServLC116",
-    "cNbs", "cRetemISS", "cDadosAdicItem", "cTpDesconto", "nValorDesconto", "nAliqDesconto", "cCodCategItem",
-    "nSeqItem", "nIdItem", "cAcaoItem", "impostos", "DeducoesIss", "viaUnica", "nValorOutrasRetencoes",
-})
+ITEM_TAGS = frozenset(
+    {
+        "nCodServico",
+        "cCodIntServico",
+        "cDescServ",
+        "nQtde",
+        "nValUnit",
+        "cTribServ",
+        "cCodServMun",
+        "cCodServLC116",
+        "cNbs",
+        "cRetemISS",
+        "cDadosAdicItem",
+        "cTpDesconto",
+        "nValorDesconto",
+        "nAliqDesconto",
+        "cCodCategItem",
+        "nSeqItem",
+        "nIdItem",
+        "cAcaoItem",
+        "impostos",
+        "DeducoesIss",
+        "viaUnica",
+        "nValorOutrasRetencoes",
+    }
+)
 # An item's `impostos` as omie-api.md §8 lists it: ISS retention is the item's `cRetemISS`, not a tag here.
-TAX_TAGS = frozenset({
-    "nAliqISS", "nBaseISS", "nValorISS", "nTotDeducao", "cUtilizaValorImposto",
-    "nAliqIRRF", "nValorIRRF", "cRetemIRRF", "nAliqPIS", "nValorPIS", "cRetemPIS",
-    "nAliqCOFINS", "nValorCOFINS", "cRetemCOFINS", "nAliqCSLL", "nValorCSLL", "cRetemCSLL",
-    "nAliqINSS", "nValorINSS", "cRetemINSS", "nAliqRedBaseINSS", "nAliqRedBasePIS", "nAliqRedBaseCOFINS",
-    "lDeduzISS", "cFixarISS", "cFixarIRRF", "cFixarPIS", "cFixarCOFINS", "cFixarCSLL", "cFixarINSS",
-    "cCST", "cClassTrib", "nAliqIbsUf", "nAliqIbsMun", "nAliqCbs", "cIndOPer",
-    "nPercReducaoIbsUf", "nPercReducaoIbsMun", "nPercReducaoCbs",
-})
+TAX_TAGS = frozenset(
+    {
+        "nAliqISS",
+        "nBaseISS",
+        "nValorISS",
+        "nTotDeducao",
+        "cUtilizaValorImposto",
+        "nAliqIRRF",
+        "nValorIRRF",
+        "cRetemIRRF",
+        "nAliqPIS",
+        "nValorPIS",
+        "cRetemPIS",
+        "nAliqCOFINS",
+        "nValorCOFINS",
+        "cRetemCOFINS",
+        "nAliqCSLL",
+        "nValorCSLL",
+        "cRetemCSLL",
+        "nAliqINSS",
+        "nValorINSS",
+        "cRetemINSS",
+        "nAliqRedBaseINSS",
+        "nAliqRedBasePIS",
+        "nAliqRedBaseCOFINS",
+        "lDeduzISS",
+        "cFixarISS",
+        "cFixarIRRF",
+        "cFixarPIS",
+        "cFixarCOFINS",
+        "cFixarCSLL",
+        "cFixarINSS",
+        "cCST",
+        "cClassTrib",
+        "nAliqIbsUf",
+        "nAliqIbsMun",
+        "nAliqCbs",
+        "cIndOPer",
+        "nPercReducaoIbsUf",
+        "nPercReducaoIbsMun",
+        "nPercReducaoCbs",
+    }
+)
 _LC116 = re.compile(r"^(\d{1,2})\.(\d{2})$")
 
 
@@ -122,7 +177,10 @@ def _item(ctx: CallContext, raw: Any, position: int) -> OrderItem:
 
 
 def _email(block: dict[str, Any]) -> dict[str, Any]:
-    email = {tag: "S" if flag(block, tag) else "N" for tag in ("cEnvLink", "cEnvBoleto", "cEnvPix", "cEnvRecibo", "cEnvViaUnica")}
+    email = {
+        tag: "S" if flag(block, tag) else "N"
+        for tag in ("cEnvLink", "cEnvBoleto", "cEnvPix", "cEnvRecibo", "cEnvViaUnica")
+    }
     if email["cEnvBoleto"] == "S" and email["cEnvPix"] == "S":
         raise errors.invalid_value("cEnvPix", "S", "informe apenas uma das opções cEnvBoleto ou cEnvPix")
     email["cEnviarPara"] = str(block.get("cEnviarPara") or "")

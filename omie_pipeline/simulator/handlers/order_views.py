@@ -35,7 +35,10 @@ def render_order(ctx: CallContext, order: ServiceOrder) -> dict[str, Any]:
             "nValorTotal": order.total,
             "nValorTotalImpRet": order.retained_total,
         },
-        "InformacoesAdicionais": {**order.informacoes_adicionais, "cNumRecibo": order.c_num_os if order.faturada else ""},
+        "InformacoesAdicionais": {
+            **order.informacoes_adicionais,
+            "cNumRecibo": order.c_num_os if order.faturada else "",
+        },
         "Email": dict(order.email),
         "Departamentos": list(order.departamentos),
         "ServicosPrestados": [dict(item.fields) for item in order.items],
@@ -83,9 +86,11 @@ def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]
     if rps is not None:
         issued = rps.status in ("004", "005")
         links = document_links(ctx, rps.n_cod_nf) if issued else {}
-        messages = list(reversed(rps.mensagens)) if options.get("lMsg") is True else [
-            message for message in rps.mensagens if message["cSituacao"] == "ERRO"
-        ]
+        messages = (
+            list(reversed(rps.mensagens))
+            if options.get("lMsg") is True
+            else [message for message in rps.mensagens if message["cSituacao"] == "ERRO"]
+        )
         entry = {
             "nLote": rps.n_lote,
             "cStatusLote": rps.status,
@@ -122,7 +127,9 @@ def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]
         "cHrCanc": _time(order.cancelled_at),
         "nValorTot": order.total,
         "cNumRecibo": order.c_num_os if order.faturada else "",
-        "cUrlPdfRecibo": f"{ctx.documents_url}recibo/{order.n_cod_os}.pdf" if order.faturada and options.get("lPdfRecibo") is True else "",
+        "cUrlPdfRecibo": f"{ctx.documents_url}recibo/{order.n_cod_os}.pdf"
+        if order.faturada and options.get("lPdfRecibo") is True
+        else "",
         "ListaRpsNfse": rps_list,
     }
     return answer
@@ -161,7 +168,14 @@ def _services(order: ServiceOrder) -> list[dict[str, Any]]:
             "nValorUnitario": fields["nValUnit"],
             "cDescricao": fields.get("cDescServ", ""),
         }
-        for tax, shown in (("ISS", "ISS"), ("IRRF", "IR"), ("PIS", "PIS"), ("COFINS", "COFINS"), ("CSLL", "CSLL"), ("INSS", "INSS")):
+        for tax, shown in (
+            ("ISS", "ISS"),
+            ("IRRF", "IR"),
+            ("PIS", "PIS"),
+            ("COFINS", "COFINS"),
+            ("CSLL", "CSLL"),
+            ("INSS", "INSS"),
+        ):
             row[f"nAliquota{shown}"] = taxes.rates[tax]
             row[f"nValor{shown}"] = taxes.amounts[tax]
             row[f"cRet{shown}"] = "S" if taxes.retained[tax] else "N"
@@ -213,9 +227,21 @@ def render_nfse(ctx: CallContext, nfse: Nfse) -> dict[str, Any]:
             "cDataRPS": _date(rps.created_at) if rps else "",
         },
         "Valores": _tax_values(order),
-        "Emissao": {"cDataEmissao": _date(nfse.emitted_at), "cHoraEmissao": _time(nfse.emitted_at), "cUsuarioEmissao": "WEBSERVICE"},
-        "Inclusao": {"cDataInclusao": _date(nfse.emitted_at), "cHoraInclusao": _time(nfse.emitted_at), "cUsuarioInclusao": "WEBSERVICE"},
-        "Alteracao": {"cDataAlteracao": _date(nfse.changed_at), "cHoraAlteracao": _time(nfse.changed_at), "cUsuarioAlteracao": "WEBSERVICE"},
+        "Emissao": {
+            "cDataEmissao": _date(nfse.emitted_at),
+            "cHoraEmissao": _time(nfse.emitted_at),
+            "cUsuarioEmissao": "WEBSERVICE",
+        },
+        "Inclusao": {
+            "cDataInclusao": _date(nfse.emitted_at),
+            "cHoraInclusao": _time(nfse.emitted_at),
+            "cUsuarioInclusao": "WEBSERVICE",
+        },
+        "Alteracao": {
+            "cDataAlteracao": _date(nfse.changed_at),
+            "cHoraAlteracao": _time(nfse.changed_at),
+            "cUsuarioAlteracao": "WEBSERVICE",
+        },
         "Cancelamento": {
             "cDataCancelamento": _date(nfse.cancelled_at),
             "cHoraCancelamento": _time(nfse.cancelled_at),

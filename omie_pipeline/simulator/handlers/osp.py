@@ -14,8 +14,14 @@ from omie_pipeline.simulator.state import ServiceOrder
 # order the screen shows them. Omie's wording seen for the e-mail: "Para emitir ... falta preencher
 # o E-mail" (omie-api.md §15, unconfirmed); the other fields follow the same pattern.
 BILLING_FIELDS = (
-    ("cnpj_cpf", "CNPJ/CPF"), ("endereco", "Endereço"), ("endereco_numero", "Número"), ("bairro", "Bairro"),
-    ("cidade", "Cidade"), ("estado", "Estado"), ("cep", "CEP"), ("email", "E-mail"),
+    ("cnpj_cpf", "CNPJ/CPF"),
+    ("endereco", "Endereço"),
+    ("endereco_numero", "Número"),
+    ("bairro", "Bairro"),
+    ("cidade", "Cidade"),
+    ("estado", "Estado"),
+    ("cep", "CEP"),
+    ("email", "E-mail"),
 )
 _KEYS = ("nCodOS", "cCodIntOS")
 # What a billable OS gets when the `faturar_refuse_next` fault is on: a refusal from the billing

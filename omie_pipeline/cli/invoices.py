@@ -374,22 +374,12 @@ def _store(settings: Settings) -> Iterator[Store]:
 @contextmanager
 def _client(settings: Settings, store: Store):
     """A client whose misuse guard counts faults in the store, with every other process of the key."""
-    from omie_pipeline.omie import OmieClient, OmieLimits
-    from omie_pipeline.store.fault_streaks import StoredFaultStreaks
+    from omie_pipeline.defs.resources import omie_client_for
 
     try:
-        app_key, app_secret = settings.require_omie_credentials()
+        client = omie_client_for(settings, store)
     except SettingsError as problem:
         _fail(str(problem))
-    client = OmieClient(
-        settings.omie_base_url,
-        app_key,
-        app_secret,
-        limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-        redundant_seconds=settings.omie_redundant_seconds,
-        page_sizes=settings.page_sizes,
-        fault_ledger=StoredFaultStreaks(store, app_key),
-    )
     try:
         yield client
     finally:

@@ -122,9 +122,8 @@ def _settings() -> Settings:
 
 
 def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None:
-    from omie_pipeline.omie import OmieClient, OmieLimits
+    from omie_pipeline.defs.resources import omie_client_for
     from omie_pipeline.omie.errors import OmieError
-    from omie_pipeline.store.fault_streaks import StoredFaultStreaks
     from omie_pipeline.sync.catalog import sync_catalog
     from omie_pipeline.sync.service_map import (
         ServiceMapError,
@@ -134,21 +133,13 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
     from omie_pipeline.sync.tax_rates import UnknownRegimeError, sync_tax_rates
 
     try:
-        app_key, app_secret = settings.require_omie_credentials()
+        settings.require_omie_credentials()
         loaded = load_service_map(store, account, service_map_path(settings.omie_pipeline_service_map))
     except (SettingsError, ServiceMapError) as error:
         raise click.ClickException(str(error)) from None
     for problem in loaded.problems:
         click.echo(f"service map {loaded.path}, {problem}", err=True)
-    client = OmieClient(
-        settings.omie_base_url,
-        app_key,
-        app_secret,
-        limits=OmieLimits(window_seconds=settings.omie_rate_window_seconds),
-        redundant_seconds=settings.omie_redundant_seconds,
-        page_sizes=settings.page_sizes,
-        fault_ledger=StoredFaultStreaks(store, app_key),
-    )
+    client = omie_client_for(settings, store)
     try:
         catalog = sync_catalog(client, store, account, full=full)
         rates = sync_tax_rates(client, store, account, confirmed_regime=settings.omie_pipeline_tax_regime)

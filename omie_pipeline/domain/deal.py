@@ -50,6 +50,7 @@ from omie_pipeline.domain.emails import EmailError, parse_emails
 from omie_pipeline.domain.keys import client_integration_code, invoice_idempotency_key
 from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
 from omie_pipeline.domain.privacy import mask_email, mask_phone, redact_cpfs
+from omie_pipeline.domain.text import without_control_characters
 from omie_pipeline.domain.timeutil import DatetimeFormatError, parse_iso_datetime
 
 __all__ = [
@@ -70,7 +71,6 @@ __all__ = [
     "parse_deal_row",
     "phone_parts",
     "validate_deal_row",
-    "without_control_characters",
 ]
 
 DEAL_COLUMNS = ("deal_id", "account", "status", "closed_at", "updated_at", "amount", "product_code", "description")
@@ -131,9 +131,6 @@ DEFAULT_MAX_AMOUNT = Decimal("10000000.00")
 STORABLE_MAX_AMOUNT = Decimal("99999999999999.99")
 
 _WHITESPACE_RUN = re.compile(r"\s+")
-# C0 controls and DEL other than tab and line breaks: a NUL breaks PostgreSQL text, a BEL or ESC
-# an XLSX file, and none of them belongs on an invoice.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _problem(reason: str, message: str) -> PydanticCustomError:
@@ -148,11 +145,6 @@ def _as_text(value: Any, field: str) -> str | None:
         raise _problem("bad_type", f"{field} must be text, not {type(value).__name__}")
     text = without_control_characters(str(value)).strip()
     return text or None
-
-
-def without_control_characters(text: str) -> str:
-    """`text` without the control characters no store, spreadsheet or invoice should hold."""
-    return _CONTROL_CHARACTERS.sub("", text)
 
 
 def _required(validate: Callable[[Any, ValidationInfo], Any]) -> Callable[[Any, ValidationInfo], Any]:

@@ -20,6 +20,7 @@ Rules (Brazil, 2026):
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import StrEnum
@@ -35,6 +36,20 @@ class Regime(StrEnum):
     SIMPLES_NACIONAL = "simples_nacional"
     LUCRO_PRESUMIDO = "lucro_presumido"
     LUCRO_REAL = "lucro_real"
+
+
+REGIME_NAMES = {
+    "simples nacional": Regime.SIMPLES_NACIONAL,
+    "lucro presumido": Regime.LUCRO_PRESUMIDO,
+    "lucro real": Regime.LUCRO_REAL,
+}
+
+
+def regime_from_name(text: str) -> Regime | None:
+    """The regime a name stands for, however written ("Lucro Presumido", "LUCRO_REAL", "Lucro-Real"),
+    or None: a code such as "3" is not a name."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return REGIME_NAMES.get(" ".join(folded.replace("_", " ").replace("-", " ").split()))
 
 
 class Tax(StrEnum):

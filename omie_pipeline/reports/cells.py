@@ -8,14 +8,12 @@ and the XLSX pass every text cell through `spreadsheet_text`.
 
 from __future__ import annotations
 
-import re
+from omie_pipeline.domain.text import without_control_characters
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""C0 controls and DEL, except tab, line feed and carriage return, which a cell may hold."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_text(text: str) -> str:
     """`text` without control characters, prefixed with an apostrophe when it would start a formula."""
-    cleaned = _CONTROL_CHARACTERS.sub("", text)
+    cleaned = without_control_characters(text)
     return "'" + cleaned if cleaned.startswith(FORMULA_STARTS) else cleaned

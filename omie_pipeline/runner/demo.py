@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
+from omie_pipeline.domain.taxes import regime_from_name
 from omie_pipeline.runner.graph import PassResult, run_configured_pass
 from omie_pipeline.runner.summary import PipelineSummary
 from omie_pipeline.simulator import Simulator, SimulatorConfig
@@ -171,7 +172,7 @@ def run_demo(
                 "OMIE_PIPELINE_STATUS_GRACE_MINUTES": str(DEMO_STATUS_GRACE_MINUTES),
                 "OMIE_PIPELINE_ACCOUNT": DEMO_ACCOUNT,
                 # The simulated company's regime, confirmed as a person does for a real account.
-                "OMIE_PIPELINE_TAX_REGIME": DEMO_SIMULATOR.regime.lower().replace(" ", "_"),
+                "OMIE_PIPELINE_TAX_REGIME": regime_from_name(DEMO_SIMULATOR.regime).value,
                 "OMIE_PIPELINE_DB_URL": store_url,
                 "SALESOS_DEALS_URL": str(Path(deals_csv).resolve()),
                 "OMIE_PIPELINE_SERVICE_MAP": str(REPO_ROOT / "config" / "service_map.yaml"),

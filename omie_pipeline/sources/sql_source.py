@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from omie_pipeline.dburl import normalise_url
+from omie_pipeline.dburl import driver_message, normalise_url
 from omie_pipeline.sources.base import (
     SourceError,
     SourceRow,
@@ -86,7 +86,7 @@ class SqlDealSource:
                     if filtered_in_database or changed_since(row, since):
                         yield row
         except sa.exc.SQLAlchemyError as error:
-            raise SourceError(f"deals {self.description}: {type(error).__name__}: {_first_line(error)}") from None
+            raise SourceError(f"deals {self.description}: {type(error).__name__}: {driver_message(error)}") from None
         finally:
             engine.dispose()
 
@@ -155,8 +155,3 @@ def _placed(value: Any, zone: ZoneInfo) -> Any:
     if isinstance(moment, datetime) and moment.tzinfo is None:
         return moment.replace(tzinfo=zone)
     return value
-
-
-def _first_line(error: Exception) -> str:
-    detail = getattr(error, "orig", None) or error
-    return str(detail).strip().splitlines()[0] if str(detail).strip() else type(detail).__name__

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from omie_pipeline.dburl import driver_message
 from omie_pipeline.store import migrate
 from omie_pipeline.store.engine import create_store_engine
 
@@ -37,7 +38,7 @@ class Store:
                 self.engine.dispose()
                 raise StoreUnavailableError(
                     f"the state store {self.engine.url.render_as_string(hide_password=True)} cannot be reached "
-                    f"({_first_line(error)}); check OMIE_PIPELINE_DB_URL and that the database is up"
+                    f"({driver_message(error)}); check OMIE_PIPELINE_DB_URL and that the database is up"
                 ) from None
 
     @property
@@ -69,12 +70,6 @@ class StoreUnavailableError(RuntimeError):
     The message names OMIE_PIPELINE_DB_URL and never the password, so a command can print it as
     one line instead of a driver's traceback.
     """
-
-
-def _first_line(error: sa.exc.DBAPIError) -> str:
-    """The driver's own first line (e.g. "connection refused"), without SQLAlchemy's decorations."""
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 __all__ = ["Store", "StoreUnavailableError"]

@@ -35,6 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from omie_pipeline.dburl import driver_message
 from omie_pipeline.domain.deal import (
     CLIENT_COLUMNS,
     DEFAULT_MAX_AMOUNT,
@@ -45,9 +46,9 @@ from omie_pipeline.domain.deal import (
     FieldProblem,
     mask_raw_value,
     validate_deal_row,
-    without_control_characters,
 )
 from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
+from omie_pipeline.domain.text import without_control_characters
 from omie_pipeline.domain.timeutil import (
     DatetimeFormatError,
     now_utc,
@@ -369,7 +370,7 @@ def _save_each_or_say_why(connection: sa.Connection, versions: list[_Version]) -
             with connection.begin_nested():
                 save_deals(connection, [version.row])
         except sa.exc.DBAPIError as error:
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            reason = driver_message(error)
             log.warning("deal %s: the store refused it: %s", version.deal_id, reason)
             version.problems.append(
                 FieldProblem(

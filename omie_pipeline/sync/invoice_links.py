@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from omie_pipeline.omie.models import OsStatusDetail
-from omie_pipeline.sync.invoice_observations import latest_rps
+from omie_pipeline.sync.invoice_observations import latest_rps, portal_link, text_or_none
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,6 @@ class NoteLinks:
     xml: str | None
 
 
-def _text(value: object) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
 def note_links(detail: OsStatusDetail) -> NoteLinks:
     """The newest RPS attempt's links; all None before the note is issued."""
     rps = latest_rps(detail)
@@ -33,7 +28,7 @@ def note_links(detail: OsStatusDetail) -> NoteLinks:
         return NoteLinks(None, None, None)
     extra = rps.model_extra or {}
     return NoteLinks(
-        portal=_text(rps.cUrlNfse) or _text(extra.get("danfe")),
-        pdf=_text(rps.cUrlPdfDest),
-        xml=_text(extra.get("xml_distr")),
+        portal=portal_link(rps),
+        pdf=text_or_none(rps.cUrlPdfDest),
+        xml=text_or_none(extra.get("xml_distr")),
     )

@@ -63,14 +63,15 @@ def omie_moment(day: date | None, clock: time | None) -> datetime | None:
     return from_omie_local(day, clock) if day is not None else None
 
 
-def _text(value: object) -> str | None:
+def text_or_none(value: object) -> str | None:
+    """Omie's text field, or None when it is empty."""
     text = str(value).strip() if value is not None else ""
     return text or None
 
 
 def _number(value: str | None) -> str | None:
     """A note or RPS number as Omie writes it (text, leading zeros kept); None when blank or all zeros."""
-    text = _text(value)
+    text = text_or_none(value)
     return None if text is None or not text.strip("0") else text
 
 
@@ -128,10 +129,10 @@ def _joined(parts: list[str]) -> str | None:
     return " | ".join(kept) or None
 
 
-def _portal_link(rps: RpsNfse) -> str | None:
+def portal_link(rps: RpsNfse) -> str | None:
     """The prefeitura's page for the note (`cUrlNfse`, else `danfe`): what people open. The PDF's
     pre-signed link expires, so it is asked for at each download and never kept (omie-api.md §15)."""
-    return _text(rps.cUrlNfse) or _text((rps.model_extra or {}).get("danfe"))
+    return text_or_none(rps.cUrlNfse) or text_or_none((rps.model_extra or {}).get("danfe"))
 
 
 def _error_line(message: RpsMessage) -> str:
@@ -151,7 +152,7 @@ def from_status_detail(detail: OsStatusDetail, source: str = "StatusOS") -> Obse
     )
     if rps is None:
         return observation
-    observation = replace(observation, rps_status=_text(rps.cStatusRps))
+    observation = replace(observation, rps_status=text_or_none(rps.cStatusRps))
     if status in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED) and _number(rps.nNfse):
         # StatusOS carries no emission date: the authorisation line's moment stands in until a
         # listing gives Omie's emission date and time (a cancelled note's newest line is its cancellation).
@@ -159,9 +160,9 @@ def from_status_detail(detail: OsStatusDetail, source: str = "StatusOS") -> Obse
         observation = replace(
             observation,
             nfse_number=_number(rps.nNfse),
-            verification_code=_text(rps.cCodVerif),
+            verification_code=text_or_none(rps.cCodVerif),
             issued_at=omie_moment(success.dData, success.hHora) if success else None,
-            portal_url=_portal_link(rps),
+            portal_url=portal_link(rps),
         )
     if status is InvoiceStatus.ERROR:
         failures = newest_attempt_errors(rps.mensagens)
@@ -183,13 +184,13 @@ def from_nfse_record(record: NfseRecord) -> Observation:
     header = record.Cabecalho
     status = status_from_nfse_listing(header.cStatusNFSe)
     observation = Observation(
-        source="ListarNFSEs", status=status, rps_status=_text(record.RPS.cStatusRPS), nfse_id=header.nCodNF
+        source="ListarNFSEs", status=status, rps_status=text_or_none(record.RPS.cStatusRPS), nfse_id=header.nCodNF
     )
     if status in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED):
         observation = replace(
             observation,
             nfse_number=_number(header.nNumeroNFSe),
-            verification_code=_text(header.cCodigoVerifNFSe),
+            verification_code=text_or_none(header.cCodigoVerifNFSe),
             issued_at=omie_moment(record.Emissao.cDataEmissao, record.Emissao.cHoraEmissao),
             cancelled_at=omie_moment(record.Cancelamento.cDataCancelamento, record.Cancelamento.cHoraCancelamento),
         )

@@ -11,13 +11,12 @@ person confirmed (`OMIE_PIPELINE_TAX_REGIME`), which must agree with whatever Om
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from omie_pipeline.domain.taxes import Regime, Tax, TaxRates, check_rates
+from omie_pipeline.domain.taxes import Regime, Tax, TaxRates, check_rates, regime_from_name
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.omie.models import CompanyRecord
 from omie_pipeline.store import Store
@@ -36,11 +35,6 @@ from omie_pipeline.store.tax_rates import (
     record_rates,
 )
 
-REGIME_NAMES = {
-    "simples nacional": Regime.SIMPLES_NACIONAL,
-    "lucro presumido": Regime.LUCRO_PRESUMIDO,
-    "lucro real": Regime.LUCRO_REAL,
-}
 # Catalog `impostos` field -> TaxRates field (note the catalog writes IR, not IRRF).
 RATE_TAGS = {
     "nAliqISS": "iss",
@@ -96,7 +90,7 @@ def parse_regime(company: CompanyRecord, confirmed: Regime | None = None) -> Reg
         raise UnknownRegimeError(
             f"{where}: optante_simples_nacional is {company.optante_simples_nacional!r}, not S or N"
         )
-    named = _regime_from_name(raw_regime) if raw_regime else None
+    named = regime_from_name(raw_regime) if raw_regime else None
     if named is not None and confirmed is not None and named is not confirmed:
         raise UnknownRegimeError(
             f"{where}: regime_tributario {raw_regime!r} ({named.value}) contradicts OMIE_PIPELINE_TAX_REGIME "
@@ -131,12 +125,6 @@ def _why_unreadable(raw_regime: str, raw_simples: str) -> str:
         if raw_simples == "N"
         else " and optante_simples_nacional is not set"
     )
-
-
-def _regime_from_name(text: str) -> Regime | None:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    plain = " ".join(plain.replace("_", " ").replace("-", " ").split())
-    return REGIME_NAMES.get(plain)
 
 
 def company_profile(company: CompanyRecord, regime: Regime) -> CompanyProfile:

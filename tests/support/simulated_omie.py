@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omie_pipeline.domain.taxes import Regime
+from omie_pipeline.domain.taxes import Regime, regime_from_name
 from omie_pipeline.omie import OmieClient, OmieLimits
 from omie_pipeline.simulator import Simulator
 
@@ -48,7 +48,7 @@ def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
 def regime_of(sim: Simulator) -> Regime:
     """The regime the simulated company runs under, as a person would confirm it
     (OMIE_PIPELINE_TAX_REGIME): Omie's `regime_tributario` codes are not read as regimes."""
-    return Regime(sim.config.regime.lower().replace(" ", "_"))
+    return regime_from_name(sim.config.regime)
 
 
 def billable_clients(sim: Simulator) -> list[dict[str, Any]]:

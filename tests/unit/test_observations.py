@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
-from omie_pipeline.omie.models import OsStatusDetail, RpsMessage
+from omie_pipeline.omie.models import OsStatusDetail, RpsMessage, RpsNfse
 from omie_pipeline.sync.invoice_links import NoteLinks, note_links
 from omie_pipeline.sync.invoice_observations import (
     Applied,
@@ -19,6 +19,8 @@ from omie_pipeline.sync.invoice_observations import (
     latest_rps,
     newest_attempt_errors,
     omie_moment,
+    portal_link,
+    text_or_none,
 )
 
 from .conftest import Books
@@ -33,6 +35,14 @@ def _billed(books: Books) -> tuple[str, int]:
 def test_omie_s_local_moment_becomes_aware_utc() -> None:
     assert omie_moment(date(2026, 11, 3), time(10, 0)) == datetime(2026, 11, 3, 13, 0, tzinfo=UTC)
     assert omie_moment(None, time(10, 0)) is None
+
+
+def test_omie_text_fields_and_the_portal_link_of_a_note() -> None:
+    assert text_or_none("  X1 ") == "X1" and text_or_none("  ") is None and text_or_none(None) is None
+    both = RpsNfse.model_validate({"cUrlNfse": "https://nfse/55", "danfe": "https://danfse/55"})
+    danfe_only = RpsNfse.model_validate({"cUrlNfse": " ", "danfe": "https://danfse/55"})
+    assert portal_link(both) == "https://nfse/55" and portal_link(danfe_only) == "https://danfse/55"
+    assert portal_link(RpsNfse.model_validate({})) is None
 
 
 def test_statusos_through_the_life_of_a_note(books: Books) -> None:

@@ -75,6 +75,27 @@ class RunFailureFacts:
     run_url: str
 
 
+@dataclass(frozen=True)
+class CheckFailureFacts:
+    """One asset check whose latest evaluation failed with ERROR severity, for one partition.
+
+    `failing_since_id` is the event-log id of the first failed evaluation of the current streak
+    (the one after the last pass): the alert's key, so a check that keeps failing alerts once and
+    alerts again only after it has passed in between.
+    """
+
+    check_name: str
+    asset: str
+    account: str
+    partition_key: str | None
+    description: str
+    failing_since: datetime
+    failing_since_id: int
+    failures: int
+    run_id: str
+    run_url: str
+
+
 def command_target(deal_id: str, account: str, home_account: str | None) -> str:
     """The command's arguments for one invoice: `--account` unless it is the deployment's own account.
 
@@ -244,6 +265,45 @@ def failed_alert(facts: InvoiceFacts, now: datetime, home_account: str | None = 
         deal_id=facts.deal_id,
         since=facts.status_changed_at.isoformat(),
         extra={"cause": known.code, "fix": fix, "omie_message": message},
+    )
+
+
+def check_failed_alert_key(check_name: str, partition_key: str | None, failing_since_id: int) -> str:
+    return f"check_failed:{check_name}:{partition_key or '-'}:{failing_since_id}"
+
+
+def check_failure_alert(facts: CheckFailureFacts, command: str) -> Alert:
+    """A check that guards an invariant failed: what it found, since when, and where to look.
+
+    The check's description is the project's own text (deal ids, service codes, counts): no
+    secret or CPF reaches it.
+    """
+    found = shorten(facts.description, RUN_ERROR_LIMIT)
+    again = f" It has failed {facts.failures} evaluations in a row." if facts.failures > 1 else ""
+    summary = (
+        f"Check {facts.check_name} on {facts.asset} (account {facts.account}) fails since "
+        f"{format_when(facts.failing_since)}: {found}.{again}"
+    )
+    rows = [("Check", facts.check_name), ("Asset", facts.asset), ("Account", facts.account), ("Found", found)]
+    if facts.partition_key:
+        rows.insert(3, ("Partition", facts.partition_key))
+    rows.append(("Failing since", format_when(facts.failing_since)))
+    return Alert(
+        kind=AlertKind.CHECK_FAILED,
+        key=check_failed_alert_key(facts.check_name, facts.partition_key, facts.failing_since_id),
+        account=facts.account,
+        level=1,
+        subject=f"{PREFIX} Check failed: {facts.check_name} (account {facts.account})",
+        summary=summary,
+        facts=tuple(rows),
+        next_steps=(
+            "Open the check's latest evaluation in the Dagster UI (link below): its metadata names the records.",
+            "The runbook section 'Failed checks' says what each check guards and what to do.",
+        ),
+        commands=(command,),
+        since=facts.failing_since.isoformat(),
+        run_url=facts.run_url,
+        extra={"check": facts.check_name, "asset": facts.asset, "run_id": facts.run_id},
     )
 
 

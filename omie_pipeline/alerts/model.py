@@ -17,6 +17,7 @@ class AlertKind(StrEnum):
     STUCK = "stuck"
     FAILED = "failed"
     RUN_FAILED = "run_failed"
+    CHECK_FAILED = "check_failed"
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class Alert:
     """One alert for on-call: what happened, about what, since when, what to check, what to run.
 
     `key` is unique per account (`stuck:<deal>:<since>:<level>`, `failed:<deal>:<since>`,
-    `run_failed:<root run id>`): the same key is never sent twice. Every text field is already
+    `run_failed:<root run id>`, `check_failed:<check>:<partition>:<first failing evaluation>`): the
+    same key is never sent twice. Every text field is already
     safe to show (CPFs masked, no secrets).
     """
 

@@ -19,8 +19,10 @@ from typing import Any
 
 from omie_pipeline.alerts.delivery import DeliveryResult, DeliveryRound
 from omie_pipeline.alerts.messages import (
+    CheckFailureFacts,
     InvoiceFacts,
     RunFailureFacts,
+    check_failure_alert,
     failed_alert,
     run_failure_alert,
     stuck_alert,
@@ -201,6 +203,14 @@ def alert_run_failure(
 ) -> Alert | None:
     """Alert for a failed run, once per root run (its retries do not alert again); None if already sent."""
     alert = run_failure_alert(facts, secrets)
+    return alert if send_new_alert(store, alert, delivery, now) else None
+
+
+def alert_check_failure(
+    store: Store, delivery: DeliveryRound, facts: CheckFailureFacts, command: str, now: datetime
+) -> Alert | None:
+    """Alert for a failing check, once per streak of failed evaluations; None if already sent."""
+    alert = check_failure_alert(facts, command)
     return alert if send_new_alert(store, alert, delivery, now) else None
 
 

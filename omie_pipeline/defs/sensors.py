@@ -14,16 +14,27 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from omie_pipeline.alerts.messages import RunFailureFacts
+from omie_pipeline.alerts.messages import CheckFailureFacts, RunFailureFacts
 from omie_pipeline.alerts.watch import (
     StuckAccount,
+    alert_check_failure,
     alert_run_failure,
     check_failed_invoices,
     check_stuck_invoices,
     redeliver_pending,
 )
-from omie_pipeline.defs.assets.invoices import REFRESH_DEALS_TAG
+from omie_pipeline.defs.assets.catalog import tax_rates
+from omie_pipeline.defs.assets.invoices import REFRESH_DEALS_TAG, nfse_invoices
+from omie_pipeline.defs.assets.report import (
+    ASSET_NAME as REPORT_ASSET,
+)
+from omie_pipeline.defs.assets.report import (
+    CHECK_EVERY_DEAL_ONCE,
+    CHECK_TOTALS_MATCH_STORE,
+    report_partitions,
+)
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME, accounts
 from omie_pipeline.defs.resources import (
     AlertsResource,
@@ -41,6 +52,16 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+ALERTING_CHECKS: dict[dg.AssetCheckKey, str] = {
+    dg.AssetCheckKey(nfse_invoices.key, "nfse_invoices_one_os_and_nfse_each"): "omie-pipeline invoices list",
+    dg.AssetCheckKey(tax_rates.key, "tax_rates_follow_rules"): "omie-pipeline services list",
+    dg.AssetCheckKey(tax_rates.key, "mapped_services_have_rates"): "omie-pipeline services list",
+    dg.AssetCheckKey(dg.AssetKey(REPORT_ASSET), CHECK_EVERY_DEAL_ONCE): "omie-pipeline report",
+    dg.AssetCheckKey(dg.AssetKey(REPORT_ASSET), CHECK_TOTALS_MATCH_STORE): "omie-pipeline report",
+}
+"""The invariants people are alerted on when their check fails (see `defs/checks/__init__.py`), with
+the command that shows the records involved."""
+CHECK_HISTORY = 200  # evaluations read per check: a streak longer than this alerts again
 # Dagster's wrappers around the error raised inside a step: the cause below them is the real one.
 _DAGSTER_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
 
@@ -257,6 +278,79 @@ def sync_run_failures(
         context.log.info("alerted the failure of run %s (%s)", facts.run_id, alert.key)
 
 
+def _account_of(partition: str | None, default_account: str) -> str:
+    if not partition:
+        return default_account
+    if "|" in partition:
+        return report_partitions.get_partition_key_from_str(partition).keys_by_dimension["account"]
+    return partition
+
+
+def failing_checks(
+    instance: dg.DagsterInstance, ui_url: str, default_account: str
+) -> list[tuple[CheckFailureFacts, str]]:
+    """Each watched check and partition whose latest evaluation failed with ERROR severity.
+
+    The facts name the first failed evaluation after the last pass (the streak's start), so one
+    streak is one alert; paired with the command that shows the records involved.
+    """
+    found: list[tuple[CheckFailureFacts, str]] = []
+    for check_key, command in ALERTING_CHECKS.items():
+        streaks: dict[str | None, list] = {}
+        settled: set[str | None] = set()
+        history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=CHECK_HISTORY)
+        for record in history:  # newest first
+            if record.partition in settled or record.status == AssetCheckExecutionRecordStatus.PLANNED:
+                continue
+            evaluation = record.event.asset_check_evaluation if record.event else None
+            if evaluation is None or evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+                settled.add(record.partition)
+                continue
+            streaks.setdefault(record.partition, []).append((record, evaluation))
+        for partition, streak in streaks.items():
+            latest, latest_evaluation = streak[0]
+            first, _ = streak[-1]
+            found.append(
+                (
+                    CheckFailureFacts(
+                        check_name=check_key.name,
+                        asset=check_key.asset_key.to_user_string(),
+                        account=_account_of(partition, default_account),
+                        partition_key=partition,
+                        description=latest_evaluation.description or "the check failed",
+                        failing_since=datetime.fromtimestamp(first.create_timestamp, tz=UTC),
+                        failing_since_id=first.id,
+                        failures=len(streak),
+                        run_id=latest.run_id,
+                        run_url=f"{ui_url}/runs/{latest.run_id}",
+                    ),
+                    command,
+                )
+            )
+    return found
+
+
+@dg.sensor(
+    name="failed_checks",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts once when an invariant's check fails (duplicate OS/NFS-e, tax rates, the report's "
+    "totals), again only after it has passed in between.",
+)
+def failed_checks(
+    context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource, pipeline: PipelineResource
+):
+    sent = [
+        alert
+        for facts, command in failing_checks(context.instance, alerts.ui_url(), pipeline.account)
+        if (alert := alert_check_failure(store.store(), alerts.delivery_round(), facts, command, alerts.now()))
+    ]
+    if not sent:
+        return dg.SkipReason("no watched check newly failing")
+    context.log.info("alerted %d failing check(s): %s", len(sent), ", ".join(alert.key for alert in sent))
+    return dg.SkipReason(f"{len(sent)} check alert(s) sent, no run to request")
+
+
 # `stuck_invoices` targets `invoice_status_refresh_job`: the definitions that hold these sensors hold that job.
-ALERT_SENSORS = [stuck_invoices, failed_invoices, alert_redelivery, sync_run_failures]
+ALERT_SENSORS = [stuck_invoices, failed_invoices, failed_checks, alert_redelivery, sync_run_failures]
 SENSORS = [omie_accounts, *ALERT_SENSORS]

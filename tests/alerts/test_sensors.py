@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 from dagster._core.test_utils import create_run_for_test
 
 from omie_pipeline.defs.resources import AlertsResource, OmieResource, PipelineResource, StoreResource
@@ -16,12 +17,14 @@ from omie_pipeline.defs.sensors import (
     REFRESH_DEALS_TAG,
     REFRESH_JOB_NAME,
     alert_redelivery,
+    failed_checks,
     failed_invoices,
     refresh_deals_tag,
     stuck_invoices,
     sync_run_failures,
 )
 from omie_pipeline.store import Store
+from omie_pipeline.store.tables import invoices
 
 from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, alert_records, place_invoice
 
@@ -342,3 +345,63 @@ def test_the_stuck_sensor_in_the_project_definitions_requests_a_valid_refresh_ru
     assert sensor.job_name == REFRESH_JOB_NAME and request.partition_key == "acme"
     assert request.tags[REFRESH_DEALS_TAG] == "D-2,D-1,D-0" and request.tags["dagster/partition"] == "acme"
     assert sorted(body["deal_id"] for body in webhook.delivered) == ["D-0", "D-1", "D-2"]
+
+
+def _run_duplicate_check(instance: dg.DagsterInstance, store: Store) -> None:
+    """Evaluates the invoices' duplicate check as the emission run does after issuing (here the
+    invoices are placed in the store beforehand, so the asset itself does nothing)."""
+    from omie_pipeline.defs.checks.invoices import nfse_invoices_one_os_and_nfse_each
+    from omie_pipeline.defs.partitions import accounts
+
+    @dg.asset(name="nfse_invoices", partitions_def=accounts)
+    def placed_invoices() -> None:
+        return None
+
+    result = dg.materialize(
+        [placed_invoices, nfse_invoices_one_os_and_nfse_each],
+        instance=instance,
+        partition_key="acme",
+        resources={"store": StoreResource(db_url=store.url)},
+    )
+    assert result.success
+
+
+def test_a_failing_invariant_check_alerts_once_per_streak(store: Store, instance, webhook) -> None:
+    place_invoice(store, "D-1", "issued", changed_at=NOW - timedelta(hours=2), os_id=4711)
+    place_invoice(store, "D-2", "issued", changed_at=NOW - timedelta(hours=2), os_id=4711)
+    _run_duplicate_check(instance, store)
+    resources = _resources(store, webhook)
+
+    assert isinstance(_evaluate(failed_checks, instance, resources), dg.SkipReason)
+    [alert] = webhook.delivered
+    assert alert["kind"] == "check_failed"
+    assert alert["subject"] == "[omie-pipeline] Check failed: nfse_invoices_one_os_and_nfse_each (account acme)"
+    assert "D-1" in alert["summary"] and "D-2" in alert["summary"]
+    assert alert["commands"] == ["omie-pipeline invoices list"]
+    assert alert["run_url"].startswith(f"{UI_URL}/runs/")
+
+    _run_duplicate_check(instance, store)  # still failing: the same streak
+    _evaluate(failed_checks, instance, resources)
+    assert len(webhook.delivered) == 1
+
+    with store.begin() as connection:
+        connection.execute(sa.update(invoices).where(invoices.c.deal_id == "D-2").values(omie_os_id=4712))
+    _run_duplicate_check(instance, store)  # passes
+    _evaluate(failed_checks, instance, resources)
+    assert len(webhook.delivered) == 1
+
+    with store.begin() as connection:
+        connection.execute(sa.update(invoices).where(invoices.c.deal_id == "D-2").values(omie_os_id=4711))
+    _run_duplicate_check(instance, store)  # a new streak
+    _evaluate(failed_checks, instance, resources)
+    assert len(webhook.delivered) == 2
+
+
+def test_no_alert_while_the_invariant_checks_pass(store: Store, instance, webhook) -> None:
+    place_invoice(store, "D-1", "issued", changed_at=NOW - timedelta(hours=2), os_id=4711)
+    _run_duplicate_check(instance, store)
+
+    result = _evaluate(failed_checks, instance, _resources(store, webhook))
+
+    assert result.skip_message == "no watched check newly failing"
+    assert webhook.delivered == []

@@ -127,7 +127,7 @@ def test_a_rate_change_shows_in_the_metadata_and_a_broken_rule_fails_naming_serv
     sim.update_service("SRV-SUPORTE", nAliqISS="6")
     result = run_catalog()
 
-    assert not result.success
+    assert result.success  # the check does not block: issuing refuses that service deal by deal
     rates = _metadata(result, "tax_rates")
     assert (rates["versions_opened"], rates["versions_closed"], rates["services_changed"]) == (1, 1, 1)
     assert "| SRV003 | changed | iss | 2.9 | 6 |" in rates["what_changed"]

@@ -41,18 +41,18 @@ CHECKS = [  # (asset, check, blocking)
     ("client_links", "one_client_per_document", False),
     ("closed_deals", "invalid_deals_listed", False),
     ("nfse_invoices", "nfse_invoices_deals_ready", False),
-    ("nfse_invoices", "nfse_invoices_one_os_and_nfse_each", True),
+    ("nfse_invoices", "nfse_invoices_one_os_and_nfse_each", False),
     ("nfse_invoices", "nfse_invoices_outcomes_known", False),
     ("nfse_status", "nfse_status_issued_complete", False),
     ("nfse_status", "nfse_status_no_errors", False),
     ("nfse_status", "nfse_status_none_stuck", False),
-    ("reconciliation_report", "reconciliation_report_every_deal_once", True),
+    ("reconciliation_report", "reconciliation_report_every_deal_once", False),
     ("reconciliation_report", "reconciliation_report_no_stuck_or_failed_invoices", False),
-    ("reconciliation_report", "reconciliation_report_totals_match_store", True),
+    ("reconciliation_report", "reconciliation_report_totals_match_store", False),
     ("service_catalog", "service_map_file_valid", False),
     ("tax_rates", "closed_deal_products_invoiceable", False),
-    ("tax_rates", "mapped_services_have_rates", True),
-    ("tax_rates", "tax_rates_follow_rules", True),
+    ("tax_rates", "mapped_services_have_rates", False),
+    ("tax_rates", "tax_rates_follow_rules", False),
 ]
 JOBS = [
     "catalog_job",
@@ -68,7 +68,14 @@ SCHEDULES = [  # (name, cron, timezone, job)
     ("report_schedule", "30 18 * * *", "America/Sao_Paulo", "report_job"),
     ("status_refresh_schedule", "*/5 * * * *", "America/Sao_Paulo", "invoice_status_refresh_job"),
 ]
-SENSORS = ["alert_redelivery", "failed_invoices", "omie_accounts", "stuck_invoices", "sync_run_failures"]
+SENSORS = [
+    "alert_redelivery",
+    "failed_checks",
+    "failed_invoices",
+    "omie_accounts",
+    "stuck_invoices",
+    "sync_run_failures",
+]
 RESOURCES = ["alerts", "deal_source", "omie", "pipeline", "store"]
 
 

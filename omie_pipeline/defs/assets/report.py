@@ -5,9 +5,9 @@ materialisation and the Dagster UI plots counts and totals across days. Today's 
 (end offset 1) so the report can be written while the day is still running; `report_schedule`
 writes today's report and yesterday's final one daily after close of business.
 
-The two blocking checks (every deal once, totals equal the store's) are computed in the asset's
-own step: when either fails the step fails after the files are written, so the report run fails
-and `sync_run_failures` tells finance that the figures cannot be trusted.
+The two ERROR checks (every deal once, totals equal the store's) are computed in the asset's own
+step, after the files are written. They block nothing (nothing is downstream of the report); when
+either fails, the `failed_checks` sensor tells finance that the day's figures cannot be trusted.
 """
 
 from datetime import date
@@ -53,13 +53,13 @@ def report_partition_key(account: str, day: date) -> dg.MultiPartitionKey:
         dg.AssetCheckSpec(
             CHECK_EVERY_DEAL_ONCE,
             asset=ASSET_NAME,
-            blocking=True,
+            blocking=False,
             description="Every deal closed that day is in the report exactly once (SQL count).",
         ),
         dg.AssetCheckSpec(
             CHECK_TOTALS_MATCH_STORE,
             asset=ASSET_NAME,
-            blocking=True,
+            blocking=False,
             description="Totals by invoice status and by tax equal the store's SQL sums.",
         ),
         dg.AssetCheckSpec(

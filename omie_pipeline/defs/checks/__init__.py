@@ -1,20 +1,22 @@
 """Asset checks, one module per asset group (the same groups as `defs/assets/`).
 
-What a blocking check blocks. Dagster holds back the assets downstream of a blocking check in the
-same run, and a blocking check that fails with ERROR severity fails its step, hence the run, which
-`sync_run_failures` alerts on once. Every blocking check of this project sits on the last asset its
-job materialises, so what it blocks is that run's success and the alert says so:
+No check of this project blocks. Dagster's blocking holds back the assets downstream of the
+check's asset in the same run; each of our invariants sits on the last asset its job materialises,
+so blocking would only fail a run whose work is already done, and moving a check upstream so that
+emission waits on it would stop every deal of the account for a fault that the deal-by-deal
+protocol already contains:
 
-- `nfse_invoices_one_os_and_nfse_each` (emission_job): two deals on one OS or one NFS-e is a fault
-  of the pipeline, never of the data; the run fails and someone looks at it now.
-- `tax_rates_follow_rules` and `mapped_services_have_rates` (catalog_job): the catalog run fails.
-  The emission job does not wait on them: issuing already refuses, deal by deal, a service without
-  rates in force or with rates against the regime's rules (an issue with its fix), and waiting
-  would hold back every other deal of the account.
+- `nfse_invoices_one_os_and_nfse_each` (emission): two deals on one OS or one NFS-e is a fault of
+  the pipeline, never of the data. Issuing claims each intent before its call, so a duplicate
+  cannot spread to other deals; holding every other deal back would not undo it.
+- `tax_rates_follow_rules` and `mapped_services_have_rates` (catalog): issuing already refuses,
+  deal by deal, a service without rates in force or with rates against the regime's rules (an
+  issue with its fix); waiting on them would hold back the deals of every other service.
 - The report's own checks (`reconciliation_report_every_deal_once`, `..._totals_match_store`, in
-  `defs/assets/report.py`): the report run fails after writing its files, so finance learns that
-  the day's figures cannot be trusted.
+  `defs/assets/report.py`): nothing is downstream of the report.
 
-Every other check is non-blocking: a matter of data for people to look at (WARN), or a fault that
-must not stop the other deals (ERROR, not blocking).
+These five are declared non-blocking with ERROR severity, and the `failed_checks` sensor alerts on
+each once per streak of failed evaluations (again only after it has passed in between), on the
+same channels as a stuck invoice. Every other check is a matter of data for people to look at in
+the UI (WARN), or an ERROR that the reconciliation issues already carry to finance.
 """

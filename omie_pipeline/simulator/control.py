@@ -24,8 +24,8 @@ from urllib.parse import parse_qs
 from omie_pipeline.simulator import clock, nfse_files
 from omie_pipeline.simulator.companies import Company
 from omie_pipeline.simulator.engine import Engine, Reply, json_bytes
-from omie_pipeline.simulator.state import SimState
 from omie_pipeline.simulator.seed import SYSTEM_USER
+from omie_pipeline.simulator.state import SimState
 
 _COMPANY_DOCS = re.compile(r"^/_sim/docs/(?:e(\d+)/)?(.*)$")
 _DOC = re.compile(r"^(\d+)(\.xml|/portal)$")

@@ -111,8 +111,10 @@ class Engine:
             old = self.companies[app_key]
             identity = replace(old.identity, seed=seed, clients=old.identity.clients if clients is None else clients)
             identities = tuple(identity if c.app_key == app_key else c.identity for c in self.companies.values())
-            self.config = replace(self.config, companies=identities) if self.config.companies else replace(
-                self.config, seed=identity.seed, clients=identity.clients
+            self.config = (
+                replace(self.config, companies=identities)
+                if self.config.companies
+                else replace(self.config, seed=identity.seed, clients=identity.clients)
             )
             self.companies[app_key] = build_company(self.config, identity, old.number)
             return self.companies[app_key]

@@ -379,7 +379,9 @@ def _with_identity(company: dict[str, Any], identity: CompanyConfig | None) -> d
     return {**company, **{name: value for name, value in given.items() if value}}
 
 
-def build_state(config: SimulatorConfig, now: datetime | None = None, identity: CompanyConfig | None = None) -> SimState:
+def build_state(
+    config: SimulatorConfig, now: datetime | None = None, identity: CompanyConfig | None = None
+) -> SimState:
     """A fresh company for `config.seed`: same seed, same data (apart from dates, which are relative).
 
     `config` is the company's own view (`SimulatorConfig.for_company`); `identity` may set its

@@ -4,7 +4,12 @@ and per IP across keys, per-company counters, and the control endpoints that nam
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -176,3 +181,32 @@ def test_derived_companies_are_deterministic_and_the_first_is_the_default():
     with pytest.raises(ValueError, match="not a valid CNPJ"):
         CompanyConfig("1", "a", cnpj="11.222.333/0001-00")
     assert json.dumps(SimulatorConfig().company_configs()[0].app_key) == '"1234567890"'
+
+
+def test_cli_serves_n_companies_and_prints_only_their_keys():
+    command = [str(Path(sys.executable).parent / "omie-pipeline"), "simulator", "--port", "0", "--clients", "2"]
+    process = subprocess.Popen(
+        [*command, "--companies", "2", "--app-key", "500", "--app-secret", "zq-secret"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = [process.stdout.readline() for _ in range(2)]
+        base_url = re.search(r"Base URL: (\S+)", banner[0]).group(1)
+        assert "500, 501" in banner[1] and "zq-secret" not in banner[1]
+        cnpjs = set()
+        for key, secret in (("500", "zq-secret"), ("501", "zq-secret-2")):
+            envelope = {"call": "ListarEmpresas", "app_key": key, "app_secret": secret, "param": [{"pagina": 1}]}
+            cnpjs.add(
+                requests.post(base_url + EMPRESAS, json=envelope, timeout=5).json()["empresas_cadastro"][0]["cnpj"]
+            )
+        assert len(cnpjs) == 2
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0, err
+        assert "zq-secret" not in out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

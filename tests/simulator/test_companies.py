@@ -9,12 +9,15 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import requests
 
 from omie_pipeline.simulator import CompanyConfig, SimulatorConfig, derived_companies
+
+from .test_nfse_lifecycle import _invoiced_order, _rps, _statuses_until_final
 
 CLIENTS = "geral/clientes/"
 EMPRESAS = "geral/empresas/"
@@ -210,3 +213,20 @@ def test_cli_serves_n_companies_and_prints_only_their_keys():
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_each_companys_note_files_open_from_its_own_links(make_companies_sim, caller, client_param, order_param):
+    """Two companies' NFS-e: each link (portal, XML, signed PDF) opens that company's note."""
+    sim = make_companies_sim(2, rejection_rate=0.0)
+    numbers = []
+    for omie in _callers(sim, caller):
+        _invoiced_order(omie, client_param, order_param)
+        assert _statuses_until_final(omie, "OS-N1")[-1] == "004"
+        rps = _rps(omie, "OS-N1", lPdfDest=True)
+        xml = requests.get(rps["xml_distr"], timeout=5)
+        assert ET.fromstring(xml.content).find(".//{*}Numero").text == str(rps["nNfse"])
+        assert requests.get(rps["cUrlPdfDest"], timeout=5).content.startswith(b"%PDF")
+        numbers.append(rps["nNfse"])
+    assert "/_sim/docs/e2/" in rps["xml_distr"]
+    assert [sim.company(key).stats.snapshot()["calls"]["FaturarOS"] for key, _ in sim.credentials] == [1, 1]
+    assert [c["data"]["nfses"] for c in sim.stats()["companies"].values()] == [1, 1]

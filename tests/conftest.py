@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from omie_pipeline.dburl import normalise_url
-from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.simulator import Simulator, SimulatorConfig, derived_companies
 
 DEFAULT_TEST_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
@@ -118,6 +118,32 @@ def make_sim(simulator_settings: dict[str, Any]) -> Iterator[Callable[..., Simul
     yield make
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture
+def make_companies_sim(
+    make_sim: Callable[..., Simulator], simulator_settings: dict[str, Any]
+) -> Callable[..., Simulator]:
+    """`make_companies_sim(n, **overrides)`: a simulator serving n companies derived from the folder's
+    key pair and seed (`derived_companies`); `sim.credentials` lists each company's (app_key, app_secret)."""
+
+    def make(count: int, **overrides: Any) -> Simulator:
+        settings = {**simulator_settings, **overrides}
+        identity = {
+            name: settings[name] for name in ("app_key", "app_secret", "seed", "clients", "regime") if name in settings
+        }
+        defaults = SimulatorConfig()
+        companies = derived_companies(
+            count,
+            identity.get("app_key", defaults.app_key),
+            identity.get("app_secret", defaults.app_secret),
+            identity.get("seed", defaults.seed),
+            identity.get("clients", defaults.clients),
+            identity.get("regime", defaults.regime),
+        )
+        return make_sim(companies=companies, **overrides)
+
+    return make
 
 
 @pytest.fixture

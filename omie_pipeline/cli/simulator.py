@@ -7,7 +7,7 @@ import signal
 import click
 
 from omie_pipeline.cli import main
-from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.simulator import Simulator, SimulatorConfig, derived_companies
 from omie_pipeline.simulator.config import REGIMES
 
 
@@ -18,6 +18,14 @@ from omie_pipeline.simulator.config import REGIMES
 @click.option("--clients", default=50, show_default=True, type=click.IntRange(min=0), help="Existing clients to seed.")
 @click.option("--app-key", default="1234567890", show_default=True, help="The app_key the simulator accepts.")
 @click.option("--app-secret", default="sim-secret", show_default=True, help="The app_secret the simulator accepts.")
+@click.option(
+    "--companies",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Companies served, each its own key pair and data: keys --app-key + n - 1, secrets "
+    "--app-secret-n (n from 2), seeds --seed + n - 1. With more than one, only the keys are printed.",
+)
 @click.option(
     "--window-seconds",
     default=60.0,
@@ -77,6 +85,7 @@ def simulator_command(
     clients: int,
     app_key: str,
     app_secret: str,
+    companies: int,
     window_seconds: float,
     redundant_seconds: float | None,
     nfse_delay: tuple[float, float],
@@ -99,6 +108,7 @@ def simulator_command(
             regime=regime,
             latency=latency,
             pdf_link_seconds=pdf_link_seconds,
+            companies=derived_companies(companies, app_key, app_secret, seed, clients, regime) if companies > 1 else (),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -112,8 +122,12 @@ def simulator_command(
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: sim.engine.stopping.set())
     click.echo(f"Omie simulator listening. Base URL: {sim.base_url}")
-    click.echo(f"  app_key:    {config.app_key}")
-    click.echo(f"  app_secret: {config.app_secret}")
+    if config.companies:
+        keys = ", ".join(company.app_key for company in config.companies)
+        click.echo(f"  {len(config.companies)} companies, app_keys: {keys} (secrets: see --help)")
+    else:
+        click.echo(f"  app_key:    {config.app_key}")
+        click.echo(f"  app_secret: {config.app_secret}")
     click.echo(f"  control:    {sim.control_url} (stats, faults, reset, seed, services)")
     click.echo(
         f"  seed {config.seed}, {config.clients} clients, regime {config.regime}, "

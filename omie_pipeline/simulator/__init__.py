@@ -6,6 +6,6 @@ code with the client it tests.
 """
 
 from omie_pipeline.simulator.app import Simulator
-from omie_pipeline.simulator.config import SimulatorConfig
+from omie_pipeline.simulator.config import CompanyConfig, SimulatorConfig, derived_companies
 
-__all__ = ["Simulator", "SimulatorConfig"]
+__all__ = ["CompanyConfig", "Simulator", "SimulatorConfig", "derived_companies"]

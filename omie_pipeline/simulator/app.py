@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from omie_pipeline.simulator import control
+from omie_pipeline.simulator.companies import Company
 from omie_pipeline.simulator.config import SimulatorConfig
 from omie_pipeline.simulator.engine import Engine
 from omie_pipeline.simulator.server import SimHTTPServer
@@ -103,10 +104,20 @@ class Simulator:
 
     @property
     def state(self) -> SimState:
-        """The in-memory data (clients, services, orders, nfses); hold `state.lock` to read it
-        consistently while calls run."""
+        """The in-memory data (clients, services, orders, nfses) of the first (or only) company;
+        hold `state.lock` to read it consistently while calls run."""
         self.engine.tick()
         return self.engine.state
+
+    @property
+    def credentials(self) -> list[tuple[str, str]]:
+        """(app_key, app_secret) of every company served, in configuration order."""
+        return [(company.app_key, company.identity.app_secret) for company in self.engine.companies.values()]
+
+    def company(self, app_key: str) -> Company:
+        """The company selected by `app_key`: its `state` (data), `config` and `identity`."""
+        self.engine.tick()
+        return self.engine.company(app_key)
 
     def stats(self) -> dict[str, Any]:
         """Same dict as GET /_sim/stats."""
@@ -122,6 +133,7 @@ class Simulator:
         """Same as POST /_sim/reset: fresh seed data, limits, counters and faults."""
         self.engine.reset()
 
-    def update_service(self, code: int | str, **impostos: Any) -> dict[str, Any]:
-        """Same as POST /_sim/services: change a catalog service's tax fields at runtime."""
-        return control.update_service(self.engine, code, **impostos)
+    def update_service(self, code: int | str, app_key: str | None = None, **impostos: Any) -> dict[str, Any]:
+        """Same as POST /_sim/services: change a catalog service's tax fields at runtime, in the
+        company of `app_key` or, when None, in every company."""
+        return control.update_service(self.engine, code, app_key, **impostos)

@@ -4,6 +4,11 @@ These are the simulator's own; Omie has nothing like them. Answers are JSON exce
 files under `/_sim/docs/`: the note's portal page (HTML), its XML, and its PDFs, which open only
 through an unexpired pre-signed link from StatusOS or ObterNFSe (else 403, as a storage gateway
 answers).
+
+With several companies: `reset` and `faults` act on all of them (faults hit the next calls
+whichever key makes them); `seed` and `services` take the `app_key` of one company (`seed`
+requires it when there is more than one; `services` without it changes every company's catalog);
+the files of the n-th company's notes are under `/_sim/docs/e<n>/`.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from omie_pipeline.simulator import clock, nfse_files
+from omie_pipeline.simulator.companies import Company
 from omie_pipeline.simulator.engine import Engine, Reply, json_bytes
 from omie_pipeline.simulator.seed import SYSTEM_USER
+from omie_pipeline.simulator.state import SimState
 
-_DOC = re.compile(r"^/_sim/docs/(\d+)(\.xml|/portal)$")
-_PDF = re.compile(r"^/_sim/docs/(\d+)/(dest|demo)\.pdf$")
-_EXTRA_DOC = re.compile(r"^/_sim/docs/(rps|recibo)/(\d+)\.pdf$")
+_COMPANY_DOCS = re.compile(r"^/_sim/docs/(?:e(\d+)/)?(.*)$")
+_DOC = re.compile(r"^(\d+)(\.xml|/portal)$")
+_PDF = re.compile(r"^(\d+)/(dest|demo)\.pdf$")
+_EXTRA_DOC = re.compile(r"^(rps|recibo)/(\d+)\.pdf$")
 
 
 class ControlError(ValueError):
@@ -37,14 +45,38 @@ def _error(status: int, message: str) -> Reply:
     return Reply(status, json_bytes({"error": message}))
 
 
-def update_service(engine: Engine, code: int | str, **changes: Any) -> dict[str, Any]:
+def _companies_named(engine: Engine, app_key: Any) -> list[Company]:
+    """The company of `app_key`, or every company when it is None."""
+    if app_key is None:
+        return list(engine.companies.values())
+    company = engine.companies.get(str(app_key))
+    if company is None:
+        raise ControlError(f"no company with app_key {app_key!r}")
+    return [company]
+
+
+def update_service(engine: Engine, code: int | str, app_key: str | None = None, **changes: Any) -> dict[str, Any]:
     """Change a catalog service's tax fields (`impostos` names, e.g. nAliqISS=5, cRetIR="S")
-    and/or `inativo` ("S"/"N"); stamps `info.dAlt`/`hAlt` like an edit in Omie would."""
-    state = engine.state
+    and/or `inativo` ("S"/"N"); stamps `info.dAlt`/`hAlt` like an edit in Omie would.
+
+    In the company of `app_key`, or in every company holding the service when None (their
+    catalogs share the cCodIntServ codes; nCodServ ids are each company's own); returns the
+    updated record of the named company, or of the first changed."""
+    holders = [company for company in _companies_named(engine, app_key) if _service(company.state, code) is not None]
+    if not holders:
+        raise ControlError(f"no service with nCodServ or cCodIntServ {code!r}")
+    return [_update_service(company.state, code, **changes) for company in holders][0]
+
+
+def _service(state: SimState, code: int | str) -> dict[str, Any] | None:
     with state.lock:
         record = state.services.get(int(code)) if str(code).isdigit() else None
-        if record is None:
-            record = state.service_by_code(str(code))
+        return record if record is not None else state.service_by_code(str(code))
+
+
+def _update_service(state: SimState, code: int | str, **changes: Any) -> dict[str, Any]:
+    with state.lock:
+        record = _service(state, code)
         if record is None:
             raise ControlError(f"no service with nCodServ or cCodIntServ {code!r}")
         taxes = dict(record["impostos"])
@@ -98,13 +130,20 @@ def _post_reset(engine: Engine, body: dict[str, Any]) -> Reply:
 
 
 def _post_seed(engine: Engine, body: dict[str, Any]) -> Reply:
-    seed, clients = body.get("seed"), body.get("clients")
+    """One company gets fresh data from a new seed; with a single company, as reset with that seed."""
+    seed, clients, app_key = body.get("seed"), body.get("clients"), body.get("app_key")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ControlError("seed must be an integer")
     if clients is not None and (not isinstance(clients, int) or clients < 0):
         raise ControlError("clients must be a whole number >= 0")
-    engine.reset(seed=seed, clients=clients)
-    return _ok({"seed": engine.config.seed, "clients": engine.config.clients})
+    if app_key is None and len(engine.companies) > 1:
+        raise ControlError(f"this simulator serves {len(engine.companies)} companies: name one with app_key")
+    if app_key is None:
+        engine.reset(seed=seed, clients=clients)
+        return _ok({"seed": engine.config.seed, "clients": engine.config.clients})
+    company = _companies_named(engine, app_key)[0]
+    company = engine.reseed_company(company.app_key, seed, clients)
+    return _ok({"app_key": company.app_key, "seed": company.identity.seed, "clients": company.identity.clients})
 
 
 def _post_services(engine: Engine, body: dict[str, Any]) -> Reply:
@@ -114,7 +153,7 @@ def _post_services(engine: Engine, body: dict[str, Any]) -> Reply:
     changes = dict(body.get("impostos") or {})
     if "inativo" in body:
         changes["inativo"] = body["inativo"]
-    record = update_service(engine, code, **changes)
+    record = update_service(engine, code, body.get("app_key"), **changes)
     return _ok(json.loads(json_bytes(record)))
 
 
@@ -145,7 +184,14 @@ def _access_denied(message: str) -> Reply:
 
 def _document(engine: Engine, path: str, query: str) -> Reply | None:
     engine.tick()
-    state = engine.state
+    located = _COMPANY_DOCS.match(path)
+    if located is None:
+        return None
+    number = int(located.group(1) or 1)
+    companies = [company for company in engine.companies.values() if company.number == number]
+    if not companies:
+        return None
+    state, path = companies[0].state, located.group(2)
     with state.lock:
         match = _PDF.match(path)
         if match:
@@ -187,7 +233,7 @@ def handle_get(engine: Engine, path: str) -> Reply:
     if clean.rstrip("/") == "/_sim/faults":
         return _ok(engine.faults.snapshot())
     if clean.rstrip("/") == "/_sim/health":
-        return _ok({"ok": True, "seed": engine.config.seed})
+        return _ok({"ok": True, "seed": engine.config.seed, "companies": list(engine.companies)})
     if clean.startswith("/_sim/docs/"):
         reply = _document(engine, clean, query)
         if reply is not None:

@@ -5,6 +5,8 @@ path -> JSON -> misuse block (425) -> rate limits (429) -> credentials -> call n
 concurrency (Client-1880) -> scheduled throttling answer -> injected instability (500 / HTML) ->
 redundant call (Client-6) ->
 the call itself -> latency and injected slowness -> injected lost answer.
+A call is routed to its company by its app key (`companies.py`); the limits are counted per
+(IP, app key, method) and per IP across every company, as Omie counts them.
 The engine knows nothing of sockets; `server.py` moves its `Reply` over HTTP.
 """
 
@@ -21,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from omie_pipeline.simulator import clock, errors, lifecycle
+from omie_pipeline.simulator.companies import Company, build_companies, build_company
 from omie_pipeline.simulator.config import SimulatorConfig
 from omie_pipeline.simulator.errors import OmieFault
 from omie_pipeline.simulator.faults import FaultInjector
@@ -31,9 +34,8 @@ from omie_pipeline.simulator.limits import (
     RateLimiter,
     RedundancyGuard,
 )
-from omie_pipeline.simulator.seed import build_state
 from omie_pipeline.simulator.state import SimState
-from omie_pipeline.simulator.stats import SimStats
+from omie_pipeline.simulator.stats import CompanyStats, SimStats
 
 log = logging.getLogger(__name__)
 _API_PATH = re.compile(r"^/api/v1/([A-Za-z0-9_]+)/([A-Za-z0-9_]+)/$")
@@ -70,7 +72,7 @@ def _canonical(param: Any) -> str:
 
 
 class Engine:
-    """The simulated Omie: data, limits, faults and counters behind one set of credentials."""
+    """The simulated Omie: its companies (data and counters per key pair), limits, faults and host counters."""
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.handlers = registry()
@@ -84,7 +86,7 @@ class Engine:
     def _install(self, config: SimulatorConfig) -> None:
         with self._swap_lock:
             self.config = config
-            self.state: SimState = build_state(config)
+            self.companies: dict[str, Company] = build_companies(config)
             self.rates = RateLimiter(config.window_seconds, config.per_method_limit, config.per_ip_limit)
             self.concurrency = ConcurrencyGate(config.max_concurrent_per_method, config.serialised_methods)
             self.redundancy = RedundancyGuard(config.redundant_seconds)
@@ -102,27 +104,60 @@ class Engine:
         self.stats.reset()
         self.faults.configure({"clear": True})
 
+    def reseed_company(self, app_key: str, seed: int, clients: int | None = None) -> Company:
+        """Fresh data and counters for one company from a new seed (and client count); the other
+        companies, the limits and the faults are left as they are."""
+        with self._swap_lock:
+            old = self.companies[app_key]
+            identity = replace(old.identity, seed=seed, clients=old.identity.clients if clients is None else clients)
+            identities = tuple(identity if c.app_key == app_key else c.identity for c in self.companies.values())
+            self.config = (
+                replace(self.config, companies=identities)
+                if self.config.companies
+                else replace(self.config, seed=identity.seed, clients=identity.clients)
+            )
+            self.companies[app_key] = build_company(self.config, identity, old.number)
+            return self.companies[app_key]
+
+    @property
+    def state(self) -> SimState:
+        """The first company's data (the only company's, when the simulator serves one)."""
+        return next(iter(self.companies.values())).state
+
+    def company(self, app_key: str) -> Company:
+        """The company selected by `app_key`; KeyError naming the key when none has it."""
+        try:
+            return self.companies[str(app_key)]
+        except KeyError:
+            raise KeyError(f"no company with app_key {app_key!r}") from None
+
     def tick(self) -> None:
         """Move due RPS along, so that direct reads of `state` see the current NFS-e life too."""
-        with self.state.lock:
-            lifecycle.advance(self.state, self.config, self.faults.prefeitura, time.monotonic())
+        for company in list(self.companies.values()):
+            with company.state.lock:
+                lifecycle.advance(company.state, company.config, self.faults.prefeitura, time.monotonic())
 
     def stats_snapshot(self) -> dict[str, Any]:
+        """Host totals (every company and unknown keys together), plus each company's own counters
+        and data under `companies`, by app key (never the secret)."""
         snapshot = self.stats.snapshot()
         snapshot["peak_concurrency"] = self.concurrency.peaks()
         snapshot["faults_active"] = self.faults.snapshot()
-        with self.state.lock:
-            rps_by_status: dict[str, int] = {}
-            for order in self.state.orders.values():
-                if order.rps is not None:
-                    rps_by_status[order.rps.status] = rps_by_status.get(order.rps.status, 0) + 1
-            snapshot["data"] = {
-                "clients": len(self.state.clients),
-                "services": len(self.state.services),
-                "orders": len(self.state.orders),
-                "nfses": len(self.state.nfses),
-                "rps_by_status": rps_by_status,
+        companies: dict[str, Any] = {}
+        totals: dict[str, Any] = {"clients": 0, "services": 0, "orders": 0, "nfses": 0, "rps_by_status": {}}
+        for company in list(self.companies.values()):
+            data = company.data_counts()
+            companies[company.app_key] = {
+                "cnpj": company.state.company["cnpj"],
+                **company.stats.snapshot(),
+                "data": data,
             }
+            for name in ("clients", "services", "orders", "nfses"):
+                totals[name] += data[name]
+            for status, count in data["rps_by_status"].items():
+                totals["rps_by_status"][status] = totals["rps_by_status"].get(status, 0) + count
+        snapshot["data"] = totals
+        snapshot["companies"] = companies
         return snapshot
 
     # the API call
@@ -149,38 +184,58 @@ class Engine:
 
         call = envelope["call"]
         app_key = str(envelope.get("app_key") or "")
+        company = self.companies.get(app_key)
+        counters = company.stats if company is not None else None
         self.stats.count_call(call)
         now = time.monotonic()
+        if counters is not None:
+            counters.count_call(call, now)
+        else:
+            self.stats.count_unknown_key()
         try:
             self.misuse.check(app_key, now)
         except OmieFault as fault:
-            self.stats.count_rejection("425")
-            return self._answer_fault(fault, call)
+            self._count_rejection(counters, "425")
+            return self._answer_fault(fault, call, counters)
         try:
             self.rates.admit(ip, app_key, call, now)
         except OmieFault as fault:
-            self.stats.count_rejection("429", "ip" if "(ip)" in fault.faultstring else "method")
-            return self._answer_fault(fault, call)
+            scope = "ip" if "(ip)" in fault.faultstring else "method"
+            self._count_rejection(counters, "429", scope, ip)
+            return self._answer_fault(fault, call, counters)
 
         try:
-            handler, param = self._resolve(envelope, service_path, call)
+            handler, param = self._resolve(envelope, company, service_path, call)
         except OmieFault as fault:
-            return self._answer_counted_fault(fault, app_key, call)
+            return self._answer_counted_fault(fault, app_key, call, counters)
+        assert company is not None  # _resolve refuses unknown keys
         try:
             self.concurrency.acquire(ip, app_key, call)
         except OmieFault as fault:
-            self.stats.count_rejection("concurrency")
-            return self._answer_counted_fault(fault, app_key, call)
+            self._count_rejection(counters, "concurrency")
+            return self._answer_counted_fault(fault, app_key, call, counters)
         try:
-            return self._run(handler, param, ip, app_key, call, service_path)
+            return self._run(handler, param, ip, company, call, service_path)
         finally:
             self.concurrency.release(ip, app_key, call)
 
-    def _resolve(self, envelope: dict[str, Any], service_path: str, call: str) -> tuple[Any, dict[str, Any]]:
-        if (
-            str(envelope.get("app_key") or "") != self.config.app_key
-            or str(envelope.get("app_secret") or "") != self.config.app_secret
-        ):
+    def _count_rejection(
+        self, counters: CompanyStats | None, reason: str, scope: str | None = None, ip: str | None = None
+    ) -> None:
+        """A refused call, in the host totals and, for a known key, in its company's counters."""
+        self.stats.count_rejection(reason, scope, ip)
+        if counters is not None:
+            counters.count_rejection(reason, scope)
+
+    def _resolve(
+        self, envelope: dict[str, Any], company: Company | None, service_path: str, call: str
+    ) -> tuple[Any, dict[str, Any]]:
+        """The handler and param of a call by a known key with its own secret; Omie's key fault
+        for an unknown key or another company's (or a wrong) secret."""
+        if company is None:
+            raise errors.bad_credentials()
+        if str(envelope.get("app_secret") or "") != company.identity.app_secret:
+            company.stats.count_bad_secret()
             raise errors.bad_credentials()
         handler = self.handlers[service_path].get(call)
         if handler is None:
@@ -192,42 +247,47 @@ class Engine:
             raise errors.empty_param(call)
         return handler, param[0]
 
-    def _run(self, handler: Any, param: dict[str, Any], ip: str, app_key: str, call: str, service_path: str) -> Reply:
+    def _run(
+        self, handler: Any, param: dict[str, Any], ip: str, company: Company, call: str, service_path: str
+    ) -> Reply:
+        app_key, counters = company.app_key, company.stats
         scheduled = self.faults.take_scheduled(call, service_path, param)
         if scheduled is not None:
             return self._answer_scheduled(scheduled, app_key, call)
         if self._take_fault("http_500", call):
-            return self._answer_fault(errors.platform_error(), call)
+            return self._answer_fault(errors.platform_error(), call, counters)
         if self._take_fault("html_error", call):
             return Reply(self.faults.html_error_status, HTML_ERROR_PAGE.encode("utf-8"), "text/html; charset=utf-8")
         try:
             self.redundancy.admit((ip, app_key, call, _canonical(param)), time.monotonic())
         except OmieFault as fault:
-            self.stats.count_rejection("redundant")
-            return self._answer_counted_fault(fault, app_key, call)
+            self._count_rejection(counters, "redundant")
+            return self._answer_counted_fault(fault, app_key, call, counters)
 
-        state = self.state
+        state = company.state
         try:
             with state.lock:
                 mono = time.monotonic()
-                lifecycle.advance(state, self.config, self.faults.prefeitura, mono)
+                lifecycle.advance(state, company.config, self.faults.prefeitura, mono)
                 context = CallContext(
                     state,
-                    self.config,
+                    company.config,
                     clock.now(),
                     mono,
-                    self.documents_url,
+                    f"{self.documents_url}{company.documents_path}",
                     take_fault=lambda name: self._take_fault(name, call),
                 )
                 payload = json_bytes(handler(context, param))
             self.misuse.record(app_key, call, faulted=False, now=time.monotonic())
             reply = Reply(200, payload)
         except OmieFault as fault:
-            reply = self._answer_counted_fault(fault, app_key, call)
+            reply = self._answer_counted_fault(fault, app_key, call, counters)
         except Exception:  # a simulator bug must still answer like a server, not hang the caller
             log.exception("simulator failure in %s", call)
             reply = self._answer_fault(
-                errors.OmieFault("ERROR: Erro interno do simulador.", "SOAP-ENV:Server", kind="platform"), call
+                errors.OmieFault("ERROR: Erro interno do simulador.", "SOAP-ENV:Server", kind="platform"),
+                call,
+                counters,
             )
 
         low, high = self.config.latency
@@ -258,7 +318,9 @@ class Engine:
         self.stats.count_injected(name)
         return True
 
-    def _answer_counted_fault(self, fault: OmieFault, app_key: str, call: str) -> Reply:
+    def _answer_counted_fault(
+        self, fault: OmieFault, app_key: str, call: str, counters: CompanyStats | None = None
+    ) -> Reply:
         """Answer a fault of an admitted call and count it towards the misuse block: business
         faults, redundant and concurrency refusals count; end-of-data (5113) and platform faults
         neither count nor reset (a success resets, in `_run`)."""
@@ -266,8 +328,12 @@ class Engine:
             app_key, call, faulted=True, now=time.monotonic()
         ):
             self.stats.count_misuse_block()
-        return self._answer_fault(fault, call)
+            if counters is not None:
+                counters.count_misuse_block()
+        return self._answer_fault(fault, call, counters)
 
-    def _answer_fault(self, fault: OmieFault, call: str | None) -> Reply:
+    def _answer_fault(self, fault: OmieFault, call: str | None, counters: CompanyStats | None = None) -> Reply:
         self.stats.count_fault(call, fault.faultcode, business=fault.kind == "business")
+        if counters is not None and call and fault.kind == "business":
+            counters.count_error(call)
         return _fault_reply(fault)

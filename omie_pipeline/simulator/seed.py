@@ -1,4 +1,4 @@
-"""Seed data: the company, its service catalog with tax rates, and existing clients.
+"""Seed data: a company, its service catalog with tax rates, and existing clients.
 
 Everything is drawn from `random.Random(seed)` in a fixed order, so one seed always gives the
 same company, ids, documents and names. Dates are placed relative to the moment of seeding.
@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from omie_pipeline.simulator import clock, documents
-from omie_pipeline.simulator.config import SimulatorConfig
+from omie_pipeline.simulator.config import CompanyConfig, SimulatorConfig
 from omie_pipeline.simulator.state import Sequences, SimState
 
 # Omie does not document the codes of `regime_tributario`; the simulator uses these (see docs).
@@ -371,11 +371,24 @@ def build_client(
     }
 
 
-def build_state(config: SimulatorConfig, now: datetime | None = None) -> SimState:
-    """A fresh company for `config.seed`: same seed, same data (apart from dates, which are relative)."""
+def _with_identity(company: dict[str, Any], identity: CompanyConfig | None) -> dict[str, Any]:
+    """The company record with the CNPJ and names its configuration gives (the drawn ones otherwise)."""
+    if identity is None:
+        return company
+    given = {"cnpj": identity.cnpj, "razao_social": identity.razao_social, "nome_fantasia": identity.nome_fantasia}
+    return {**company, **{name: value for name, value in given.items() if value}}
+
+
+def build_state(
+    config: SimulatorConfig, now: datetime | None = None, identity: CompanyConfig | None = None
+) -> SimState:
+    """A fresh company for `config.seed`: same seed, same data (apart from dates, which are relative).
+
+    `config` is the company's own view (`SimulatorConfig.for_company`); `identity` may set its
+    CNPJ and names, which leaves every other draw as the seed makes it."""
     moment = now or clock.now()
     rng = random.Random(config.seed)
-    company = build_company(rng, config, moment)
+    company = _with_identity(build_company(rng, config, moment), identity)
     sequences = Sequences(
         client_id=rng.randint(2_400_000_000, 2_499_000_000),
         service_id=rng.randint(3_100_000_000, 3_199_000_000),

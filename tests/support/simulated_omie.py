@@ -26,10 +26,11 @@ def paced_limits(sim: Simulator, **changes: Any) -> OmieLimits:
     )
 
 
-def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
+def client_for(sim: Simulator, company: str | None = None, **overrides: Any) -> OmieClient:
     """A client paced to the simulator's limits, with short timeouts, backoff and concurrency waits.
 
-    Keyword arguments replace any OmieClient setting (`limits`, `max_retries`, `redundant_seconds`, ...).
+    `company` is the app key of one of the simulator's companies (default: the first); keyword
+    arguments replace any OmieClient setting (`limits`, `max_retries`, `redundant_seconds`, ...).
     """
     config = sim.config
     settings: dict[str, Any] = {
@@ -42,7 +43,8 @@ def client_for(sim: Simulator, **overrides: Any) -> OmieClient:
         "max_wait": 5.0,
         **overrides,
     }
-    return OmieClient(sim.base_url, config.app_key, config.app_secret, **settings)
+    app_key = config.app_key if company is None else company
+    return OmieClient(sim.base_url, app_key, dict(sim.credentials)[app_key], **settings)
 
 
 def regime_of(sim: Simulator) -> Regime:

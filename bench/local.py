@@ -202,7 +202,9 @@ def main() -> None:
         "phases": phases,
         "statements": sum(counts.statements[label] for label in measured),
         "commits": sum(counts.commits[label] for label in measured),
-        "by_phase": {label: {"statements": counts.statements[label], "commits": counts.commits[label]} for label in measured},
+        "by_phase": {
+            label: {"statements": counts.statements[label], "commits": counts.commits[label]} for label in measured
+        },
         "valid": pulled.valid,
         "invalid": pulled.invalid,
         "linked": sum(linked.linked.values()),

@@ -127,7 +127,7 @@ def link_clients(
     summary = LinkSummary()
     with store.connect() as connection:
         pending = deals_to_link(connection, account)
-        index = client_index(connection, account)
+        index = client_index(connection, account, {deal.document for deal in pending if deal.document})
         refused = open_issue_times(connection, account, CLIENT_STAGE, REFUSED)
         gone = open_issue_times(connection, account, CLIENT_STAGE, CLIENT_GONE)
     summary.deals = len(pending)

@@ -61,14 +61,22 @@ def build_report(
         for issue in open_issue_rows(connection, account, deal_ids):
             issues_by_deal[issue.deal_id].append(issue)
 
+    # An open deal closed in the period is in both lists: built once, from the same row.
+    built: dict[str, tuple] = {}
+
+    def build(row) -> tuple:
+        if row.deal_id not in built:
+            built[row.deal_id] = build_deal(row, issues_by_deal[row.deal_id], now, stuck_after)
+        return built[row.deal_id]
+
     deals, exceptions = [], []
     for row in day_rows:
-        deal, found = build_deal(row, issues_by_deal[row.deal_id], now, stuck_after)
+        deal, found = build(row)
         deals.append(deal)
         exceptions.extend(found)
     open_items, open_exceptions = [], []
     for row in open_rows:
-        deal, found = build_deal(row, issues_by_deal[row.deal_id], now, stuck_after)
+        deal, found = build(row)
         open_items.append(deal)
         open_exceptions.extend(found)
     # Oldest first: what has waited longest is what finance chases first.

@@ -208,12 +208,3 @@ def aging_chart(summary: Summary) -> str:
             bbox_to_anchor=(0.5, -0.13),
         )
     return _svg(figure, "aging", "Envelhecimento dos itens em aberto, em reais, por situação")
-
-
-def all_charts(summary: Summary) -> dict[str, str]:
-    """Every chart of the report as inline SVG by name, so the HTML needs no file beside it."""
-    return {
-        "funnel": funnel_chart(summary),
-        "amounts": amounts_by_status_chart(summary),
-        "aging": aging_chart(summary),
-    }

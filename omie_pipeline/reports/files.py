@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omie_pipeline.reports.columns import deal_columns
 from omie_pipeline.reports.csv_export import write_csv
-from omie_pipeline.reports.html import render_html
+from omie_pipeline.reports.html import render_html, render_open_items
 from omie_pipeline.reports.model import Report
 from omie_pipeline.reports.xlsx import write_xlsx
 
@@ -80,9 +80,11 @@ def write_report(report: Report, folder: Path) -> ReportFiles:
     )
     columns = deal_columns(report.tax_names)
     names = {"HTML": files.html.name, "CSV": files.csv.name, "Excel": files.xlsx.name}
-    html = render_html(report, file_names=names)
+    open_items = render_open_items(report)
+    html = render_html(report, file_names=names, open_items=open_items)
     open_html = render_html(
         report,
+        open_items=open_items,
         open_items_only=True,
         title=f"Itens em aberto · {report.account}",
         file_names={"HTML": files.open_items_html.name, "CSV": files.open_items_csv.name},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -16,7 +17,7 @@ from markupsafe import Markup
 from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.timeutil import format_date_br, to_sao_paulo
-from omie_pipeline.reports.charts import OUTCOME_COLOURS, all_charts
+from omie_pipeline.reports.charts import OUTCOME_COLOURS, aging_chart, amounts_by_status_chart, funnel_chart
 from omie_pipeline.reports.labels import TAX_LABELS, reason_label, stage_label
 from omie_pipeline.reports.model import DealRow, Report
 from omie_pipeline.store.report_queries import WITHHOLDABLE_TAX_NAMES
@@ -73,7 +74,9 @@ def tax_summary(deal: DealRow) -> list[dict[str, object]]:
     return lines
 
 
+@cache
 def _environment() -> Environment:
+    """Built once per process: loading and compiling the templates costs more than rendering a small report."""
     environment = Environment(
         loader=PackageLoader("omie_pipeline.reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -94,21 +97,47 @@ def _environment() -> Environment:
     return environment
 
 
-def render_html(
-    report: Report, *, title: str | None = None, open_items_only: bool = False, file_names: dict[str, str] | None = None
-) -> str:
-    """The page for the whole report, or (open_items_only) the rolling open-items view."""
-    charts = {name: Markup(svg) for name, svg in all_charts(report.summary).items()}
+def render_open_items(report: Report) -> Markup:
+    """The open-items section, the same in the day's page and in the open-items page: rendered once for both."""
     open_exceptions_by_deal: dict[str, list] = {}
     for exception in report.open_exceptions:
         open_exceptions_by_deal.setdefault(exception.deal_id, []).append(exception)
+    template = _environment().get_template("open_items.html.j2")
+    return Markup(
+        template.render(
+            report=report,
+            summary=report.summary,
+            charts={"aging": Markup(aging_chart(report.summary))},
+            open_exceptions_by_deal=open_exceptions_by_deal,
+        )
+    )
+
+
+def render_html(
+    report: Report,
+    *,
+    title: str | None = None,
+    open_items_only: bool = False,
+    file_names: dict[str, str] | None = None,
+    open_items: Markup | None = None,
+) -> str:
+    """The page for the whole report, or (open_items_only) the rolling open-items view.
+
+    `open_items`: the section from `render_open_items`, when the caller renders both pages."""
+    # Only the charts the page shows (the open-items page has none but the section's, drawn with it).
+    charts = {}
+    if not open_items_only:
+        charts = {
+            "funnel": Markup(funnel_chart(report.summary)),
+            "amounts": Markup(amounts_by_status_chart(report.summary)),
+        }
     template = _environment().get_template("report.html.j2")
     return template.render(
         report=report,
         summary=report.summary,
         charts=charts,
         open_items_only=open_items_only,
-        open_exceptions_by_deal=open_exceptions_by_deal,
+        open_section=open_items if open_items is not None else render_open_items(report),
         title=title or f"Conciliação financeira · {report.account} · {report.period_label}",
         file_names=file_names or {},
     )

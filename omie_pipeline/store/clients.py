@@ -67,8 +67,13 @@ def _indexed(row: Any) -> IndexedClient:
     return IndexedClient(int(row.codigo_cliente_omie), row.codigo_cliente_integracao or None, bool(row.inactive))
 
 
-def client_index(connection: sa.Connection, account: str) -> dict[str, list[IndexedClient]]:
-    """Document -> the Omie clients holding it (normally one)."""
+def client_index(
+    connection: sa.Connection, account: str, documents: Iterable[str] | None = None
+) -> dict[str, list[IndexedClient]]:
+    """Document -> the Omie clients holding it (normally one); only of `documents` when given.
+
+    Linking asks for the documents of its deals only: the mirror may hold far more clients than
+    there are deals to link."""
     index: dict[str, list[IndexedClient]] = {}
     query = sa.select(
         omie_clients.c.document,
@@ -76,8 +81,18 @@ def client_index(connection: sa.Connection, account: str) -> dict[str, list[Inde
         omie_clients.c.codigo_cliente_integracao,
         omie_clients.c.inactive,
     ).where(omie_clients.c.account == account, omie_clients.c.document.is_not(None))
-    for row in connection.execute(query.order_by(omie_clients.c.codigo_cliente_omie)):
-        index.setdefault(row.document, []).append(_indexed(row))
+    query = query.order_by(omie_clients.c.codigo_cliente_omie)
+    if documents is None:
+        queries = [query]
+    else:
+        wanted = sorted(set(documents))
+        queries = [
+            query.where(omie_clients.c.document.in_(wanted[start : start + 500]))
+            for start in range(0, len(wanted), 500)
+        ]
+    for each in queries:
+        for document, omie_id, integration_code, inactive in connection.execute(each).tuples():
+            index.setdefault(document, []).append(IndexedClient(int(omie_id), integration_code or None, bool(inactive)))
     return index
 
 

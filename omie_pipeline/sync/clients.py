@@ -127,7 +127,7 @@ def link_clients(
     summary = LinkSummary()
     with store.connect() as connection:
         pending = deals_to_link(connection, account)
-        index = client_index(connection, account)
+        index = client_index(connection, account, {deal.document for deal in pending if deal.document})
         refused = open_issue_times(connection, account, CLIENT_STAGE, REFUSED)
         gone = open_issue_times(connection, account, CLIENT_STAGE, CLIENT_GONE)
     summary.deals = len(pending)
@@ -135,16 +135,18 @@ def link_clients(
     for deal in pending:
         by_document[deal.document].append(deal)
     summary.documents = len([document for document in by_document if document])
+    writes = _Writes(store, account, summary, moment)
     without_document = by_document.pop(None, [])
     if without_document:
-        _finish(store, account, None, without_document, _Outcome(issues=(_no_document(),)), summary, moment)
+        writes.add(None, without_document, _Outcome(issues=(_no_document(),)))
     to_create: list[str] = []
     for document, group in sorted(by_document.items()):
         outcome = _choose(index.get(document, []), account, document)
         if outcome is None:
             to_create.append(document)
         else:
-            _finish(store, account, document, group, outcome, summary, moment)
+            writes.add(document, group, outcome)
+    writes.flush()
     (rng or random.Random()).shuffle(to_create)
     for document in to_create:
         group = by_document[document]
@@ -160,7 +162,9 @@ def link_clients(
                 summary.awaiting_omie += len(group)
                 continue
         outcome = outcome or _register(client, account, document, group)
-        _finish(store, account, document, group, outcome, summary, moment)
+        # Stored at once: what Omie now holds must not wait on the next document's call.
+        writes.add(document, group, outcome)
+        writes.flush()
     summary.calls = counter.calls()
     log.info(
         "clients of %s: %d deals over %d documents; linked %s; %d clients created, %d adopted; %d deals with issues",
@@ -354,77 +358,116 @@ def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
     )
 
 
-def _finish(
-    store: Store,
-    account: str,
-    document: str | None,
-    group: list[Any],
-    outcome: _Outcome,
-    summary: LinkSummary,
-    moment: datetime,
-) -> None:
-    """Store one document's result: links (and the client in the mirror), or issues."""
-    deal_ids = [deal.deal_id for deal in group]
-    with store.begin() as connection:
-        if outcome.omie_id is not None:
+WRITE_BATCH = 500
+"""Deals whose outcome is stored in one transaction: a few statements per batch instead of per document."""
+
+
+class _Writes:
+    """Outcomes decided from the mirror, stored a batch at a time: links (and the clients created or
+    adopted, in the mirror) or issues, with the issues no longer seen resolved -- one statement of each
+    kind per batch, in one transaction."""
+
+    def __init__(self, store: Store, account: str, summary: LinkSummary, moment: datetime) -> None:
+        self.store = store
+        self.account = account
+        self.summary = summary
+        self.moment = moment
+        self.pending: list[tuple[str | None, list[Any], _Outcome]] = []
+        self.deals = 0
+
+    def add(self, document: str | None, group: list[Any], outcome: _Outcome) -> None:
+        self.pending.append((document, group, outcome))
+        self.deals += len(group)
+        if self.deals >= WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        linked = [
+            (document, group, outcome) for document, group, outcome in self.pending if outcome.omie_id is not None
+        ]
+        failed = [(document, group, outcome) for document, group, outcome in self.pending if outcome.omie_id is None]
+        with self.store.begin() as connection:
+            seen = self._link(connection, linked)
+            open_for = self._list_issues(connection, failed, seen)
+            resolve_issues_not_seen(connection, self.account, CLIENT_STAGE, seen, self.moment)
+        for (_, _, outcome), deal_ids in zip(failed, open_for, strict=True):
+            self.summary.deals_with_issues += len(deal_ids)
+            for _, reason, _, _ in outcome.issues:
+                self.summary.issues_by_reason[reason] += len(deal_ids)
+        self.pending = []
+        self.deals = 0
+
+    def _link(self, connection: Any, linked: list[tuple[str | None, list[Any], _Outcome]]) -> dict[str, set]:
+        """Store the links (and the clients registered or adopted); their deals have no client issue left."""
+        clients, links = [], []
+        seen: dict[str, set[tuple[str, str]]] = {}
+        for document, group, outcome in linked:
             if outcome.how in ("created", "adopted"):
                 newest = max(group, key=_recency)
-                save_omie_clients(
-                    connection,
-                    [
-                        {
-                            "account": account,
-                            "codigo_cliente_omie": outcome.omie_id,
-                            "codigo_cliente_integracao": outcome.integration_code,
-                            "document": document,
-                            "legal_name": newest.legal_name,
-                            "trade_name": newest.trade_name or newest.legal_name,
-                            "inactive": False,
-                            "changed_at": moment,
-                            "synced_at": moment,
-                        }
-                    ],
+                clients.append(
+                    {
+                        "account": self.account,
+                        "codigo_cliente_omie": outcome.omie_id,
+                        "codigo_cliente_integracao": outcome.integration_code,
+                        "document": document,
+                        "legal_name": newest.legal_name,
+                        "trade_name": newest.trade_name or newest.legal_name,
+                        "inactive": False,
+                        "changed_at": self.moment,
+                        "synced_at": self.moment,
+                    }
                 )
                 if outcome.how == "created":
-                    summary.clients_created += 1
+                    self.summary.clients_created += 1
                 else:
-                    summary.clients_adopted += 1
-            summary.relinked += sum(
+                    self.summary.clients_adopted += 1
+            self.summary.relinked += sum(
                 1 for deal in group if deal.previous_client is not None and deal.previous_client != outcome.omie_id
             )
-            save_links(
-                connection,
-                [
+            for deal in group:
+                links.append(
                     {
-                        "account": account,
-                        "deal_id": deal_id,
+                        "account": self.account,
+                        "deal_id": deal.deal_id,
                         "document": document,
                         "codigo_cliente_omie": outcome.omie_id,
                         "codigo_cliente_integracao": outcome.integration_code,
                         "how": outcome.how,
-                        "linked_at": moment,
+                        "linked_at": self.moment,
                     }
-                    for deal_id in deal_ids
-                ],
-            )
-            summary.linked[outcome.how] += len(deal_ids)
-            resolve_issues_not_seen(connection, account, CLIENT_STAGE, {deal_id: set() for deal_id in deal_ids}, moment)
-            return
-        # Another run may have linked these deals in the meantime: then there is nothing to report.
-        now_linked = current_links(connection, account, deal_ids)
-        open_for = [deal.deal_id for deal in group if not _linked_meanwhile(deal, document, now_linked)]
-        summary.unlinked += remove_links(connection, account, open_for)
-        issues = [
-            IssueRecord(deal_id=deal_id, stage=CLIENT_STAGE, field=field_name, reason=reason, message=message, fix=fix)
-            for deal_id in open_for
-            for field_name, reason, message, fix in outcome.issues
-        ]
-        record_issues(connection, account, issues, moment)
-        seen = {(field_name, reason) for field_name, reason, _, _ in outcome.issues}
-        resolve_issues_not_seen(connection, account, CLIENT_STAGE, {deal_id: seen for deal_id in open_for}, moment)
-    summary.deals_with_issues += len(open_for)
-    for _, reason, _, _ in outcome.issues:
-        summary.issues_by_reason[reason] += len(open_for)
+                )
+                seen[deal.deal_id] = set()
+            self.summary.linked[outcome.how] += len(group)
+        if clients:
+            save_omie_clients(connection, clients)
+        save_links(connection, links)
+        return seen
+
+    def _list_issues(
+        self, connection: Any, failed: list[tuple[str | None, list[Any], _Outcome]], seen: dict[str, set]
+    ) -> list[list[str]]:
+        """Record the issues of deals that could not be linked and drop their links; `seen` gets what each
+        deal showed. Deals another run linked in the meantime have nothing to report."""
+        now_linked = current_links(connection, self.account, [deal.deal_id for _, group, _ in failed for deal in group])
+        issues: list[IssueRecord] = []
+        open_for: list[list[str]] = []
+        for document, group, outcome in failed:
+            deal_ids = [deal.deal_id for deal in group if not _linked_meanwhile(deal, document, now_linked)]
+            open_for.append(deal_ids)
+            shown = {(field_name, reason) for field_name, reason, _, _ in outcome.issues}
+            for deal_id in deal_ids:
+                seen[deal_id] = shown
+                issues.extend(
+                    IssueRecord(
+                        deal_id=deal_id, stage=CLIENT_STAGE, field=field_name, reason=reason, message=message, fix=fix
+                    )
+                    for field_name, reason, message, fix in outcome.issues
+                )
+        self.summary.unlinked += remove_links(connection, self.account, [d for ids in open_for for d in ids])
+        record_issues(connection, self.account, issues, self.moment)
+        return open_for
 
 
 def _linked_meanwhile(deal: Any, document: str | None, now_linked: dict[str, tuple[str, int]]) -> bool:

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
 from reliability.processes import REPO, generated_deals_csv, sync_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.deployment]
 BIN = Path(sys.executable).parent
 ACCOUNT = "acme"
+DEALS = 12
+FINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
 def _free_port() -> int:
@@ -39,8 +40,14 @@ def _redis_db_url() -> str:
 
 
 @pytest.fixture
-def services(make_sim, tmp_path: Path, fresh_postgres_url: str):
-    sim = make_sim(seed=3, clients=5, redundant_seconds=1.0)
+def sim_options() -> dict:
+    """Simulator settings; a test that needs slow calls overrides this by parametrizing it."""
+    return {}
+
+
+@pytest.fixture
+def services(make_sim, tmp_path: Path, fresh_postgres_url: str, sim_options: dict):
+    sim = make_sim(seed=3, clients=5, redundant_seconds=1.0, **sim_options)
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
@@ -53,7 +60,7 @@ def services(make_sim, tmp_path: Path, fresh_postgres_url: str):
         sim,
         home,
         fresh_postgres_url,
-        generated_deals_csv(tmp_path / "deals.csv", 6, 5),
+        generated_deals_csv(tmp_path / "deals.csv", DEALS, 5),
         tmp_path / "reports",
         account=ACCOUNT,
         DAGSTER_PG_URL=fresh_postgres_url.replace("postgresql+psycopg2://", "postgresql://"),
@@ -198,3 +205,45 @@ def test_runs_queue_per_account_and_steps_run_on_celery_workers(services):
             for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
         }
         assert step_pids and step_pids <= worker_pids, (step_pids, worker_pids)
+
+
+def _step_pids(instance: dg.DagsterInstance, run_id: str, step: str | None = None) -> set[int]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
+    return {
+        record.event_log_entry.dagster_event.pid
+        for record in records
+        if step is None or record.event_log_entry.dagster_event.step_key == step
+    }
+
+
+@pytest.mark.parametrize("sim_options", [{"latency": (0.3, 0.4)}])
+def test_a_worker_killed_mid_emission_fails_the_run_and_the_retry_issues_nothing_twice(services):
+    env, tmp_path, _workers, sim = services
+    os.environ["DAGSTER_PG_URL"] = env["DAGSTER_PG_URL"]
+    workspace = tmp_path / "workspace.yaml"
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        instance.add_dynamic_partitions("omie_account", [ACCOUNT])
+        _launch(env, workspace, "catalog_job", ACCOUNT)
+        _wait_for(lambda: all(run.status in FINAL for run in instance.get_runs()), 120, "catalog run")
+        _launch(env, workspace, "emission_job", ACCOUNT)
+        first = instance.get_runs(dg.RunsFilter(job_name="emission_job"))[0]
+
+        def emitting() -> bool:
+            with sim.state.lock:
+                return bool(sim.state.orders) and bool(_step_pids(instance, first.run_id, "nfse_invoices"))
+
+        _wait_for(emitting, 120, "emission under way")
+        (victim,) = _step_pids(instance, first.run_id, "nfse_invoices")
+        os.kill(victim, signal.SIGKILL)  # the worker's process running the step dies mid-emission
+        _wait_for(lambda: instance.get_run_by_id(first.run_id).status in FINAL, 120, "the killed run to end")
+        assert instance.get_run_by_id(first.run_id).status == dg.DagsterRunStatus.FAILURE
+
+        def retried() -> list[dg.DagsterRun]:
+            return instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": first.run_id}))
+
+        _wait_for(lambda: retried() and retried()[0].status in FINAL, 150, "the retry to end")
+        assert retried()[0].status == dg.DagsterRunStatus.SUCCESS
+        assert victim not in _step_pids(instance, retried()[0].run_id)
+    with sim.state.lock:
+        keys = [order.c_cod_int_os for order in sim.state.orders.values()]
+    assert keys and len(keys) == len(set(keys)), "two OS for one deal"

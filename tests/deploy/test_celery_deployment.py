@@ -1,6 +1,7 @@
 """The production shape on one machine: a gRPC code server, the daemon with the queued run coordinator
 on PostgreSQL, and two Celery workers (broker: Redis), each a separate process. Runs submitted to the
-queue execute their steps on the workers, and a second run of one account waits for the first."""
+queue execute their steps on the workers, a second run of one account waits for the first, and a worker's
+process killed mid-emission fails the run, which the run-retry policy starts again without a second OS."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def sim_options() -> dict:
 
 
 @pytest.fixture
-def services(make_sim, tmp_path: Path, fresh_postgres_url: str, sim_options: dict):
+def services(make_sim, tmp_path: Path, fresh_postgres_url: str, sim_options: dict, monkeypatch):
     sim = make_sim(seed=3, clients=5, redundant_seconds=1.0, **sim_options)
     home = tmp_path / "home"
     home.mkdir()
@@ -69,6 +70,7 @@ def services(make_sim, tmp_path: Path, fresh_postgres_url: str, sim_options: dic
         OMIE_PIPELINE_CELERY_BACKEND=broker,
         PATH=f"{BIN}:{os.environ['PATH']}",
     )
+    monkeypatch.setenv("DAGSTER_PG_URL", env["DAGSTER_PG_URL"])  # this process opens the instance too
     subprocess.run(["redis-cli", "-n", broker.rsplit("/", 1)[1], "flushdb"])
     started: list[subprocess.Popen] = []
 
@@ -171,7 +173,6 @@ def _launch(env: dict, workspace: Path, job: str, partition: str) -> str:
 
 def test_runs_queue_per_account_and_steps_run_on_celery_workers(services):
     env, tmp_path, workers, sim = services
-    os.environ["DAGSTER_PG_URL"] = env["DAGSTER_PG_URL"]
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         instance.add_dynamic_partitions("omie_account", [ACCOUNT])
         _launch(env, tmp_path / "workspace.yaml", "catalog_job", ACCOUNT)
@@ -219,7 +220,6 @@ def _step_pids(instance: dg.DagsterInstance, run_id: str, step: str | None = Non
 @pytest.mark.parametrize("sim_options", [{"latency": (0.3, 0.4)}])
 def test_a_worker_killed_mid_emission_fails_the_run_and_the_retry_issues_nothing_twice(services):
     env, tmp_path, _workers, sim = services
-    os.environ["DAGSTER_PG_URL"] = env["DAGSTER_PG_URL"]
     workspace = tmp_path / "workspace.yaml"
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         instance.add_dynamic_partitions("omie_account", [ACCOUNT])

@@ -18,6 +18,7 @@ from omie_pipeline.defs.checks.catalog import CATALOG_CHECKS
 from omie_pipeline.defs.checks.clients import CLIENT_CHECKS
 from omie_pipeline.defs.checks.deals import DEAL_CHECKS
 from omie_pipeline.defs.checks.invoices import INVOICE_CHECKS
+from omie_pipeline.defs.executors import build_executor
 from omie_pipeline.defs.jobs import JOBS
 from omie_pipeline.defs.resources import build_resources
 from omie_pipeline.defs.schedules import SCHEDULES
@@ -26,7 +27,7 @@ from omie_pipeline.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every asset, check, job, schedule and sensor, with resources made from `settings`."""
+    """Every asset, check, job, schedule and sensor, with resources and the executor made from `settings`."""
     return dg.Definitions(
         assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS, *INVOICE_ASSETS, *REPORT_ASSETS],
         asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS],
@@ -34,6 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=SCHEDULES,
         sensors=SENSORS,
         resources=build_resources(settings),
+        executor=build_executor(settings),
     )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from omie_pipeline.domain.deal import DEFAULT_MAX_AMOUNT, STORABLE_MAX_AMOUNT
@@ -19,7 +20,15 @@ from omie_pipeline.omie import paging
 from omie_pipeline.store.engine import default_db_url
 
 OMIE_PRODUCTION_URL = "https://app.omie.com.br/api/v1/"
-SECRET_FIELDS = frozenset({"omie_app_secret", "omie_pipeline_slack_webhook_url", "omie_pipeline_alert_webhook_url"})
+SECRET_FIELDS = frozenset(
+    {
+        "omie_app_secret",
+        "omie_pipeline_slack_webhook_url",
+        "omie_pipeline_alert_webhook_url",
+        "omie_pipeline_celery_broker",
+        "omie_pipeline_celery_backend",
+    }
+)
 
 
 class SettingsError(ValueError):
@@ -55,6 +64,20 @@ class Settings(BaseSettings):
     omie_redundant_seconds: float = Field(60.0, ge=0)
     omie_page_sizes: str = ""
     dagster_home: Path = Path("dagster_home")
+    # Where the steps of the asset jobs run: in subprocesses of the run (one machine) or on Celery
+    # workers (several machines). A choice of the deployment, so the code is the same in both.
+    omie_pipeline_executor: Literal["multiprocess", "celery"] = "multiprocess"
+    # The Celery broker and result backend (URLs may carry a password): Redis or RabbitMQ.
+    omie_pipeline_celery_broker: SecretStr | None = None
+    omie_pipeline_celery_backend: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _celery_needs_a_broker(self) -> Settings:
+        if self.omie_pipeline_executor == "celery" and self.omie_pipeline_celery_broker is None:
+            raise ValueError(
+                "OMIE_PIPELINE_EXECUTOR=celery needs OMIE_PIPELINE_CELERY_BROKER (e.g. redis://host:6379/0)"
+            )
+        return self
 
     @field_validator("omie_base_url")
     @classmethod
@@ -123,6 +146,7 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
         field = str(problem["loc"][0]) if problem["loc"] else "?"
-        shown = "" if field in SECRET_FIELDS else f" (got {problem.get('input')!r})"
+        # A rule across fields (no loc) receives every value, secrets included: never echoed.
+        shown = "" if field in SECRET_FIELDS or not problem["loc"] else f" (got {problem.get('input')!r})"
         lines.append(f"{field.upper()}: {problem['msg']}{shown}")
     return "invalid configuration: " + "; ".join(lines)

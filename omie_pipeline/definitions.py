@@ -23,18 +23,20 @@ from omie_pipeline.defs.jobs import JOBS
 from omie_pipeline.defs.resources import build_resources
 from omie_pipeline.defs.schedules import SCHEDULES
 from omie_pipeline.defs.sensors import SENSORS
-from omie_pipeline.settings import Settings, load_settings
+from omie_pipeline.settings import Settings, accounts_file, load_accounts, load_settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every asset, check, job, schedule and sensor, with resources and the executor made from `settings`."""
+    """Every asset, check, job, schedule and sensor, with resources and the executor made from `settings`
+    and, when there is one, the accounts file (each partition's keys, deal source and service map)."""
+    accounts = load_accounts(settings) if accounts_file(settings) is not None else []
     return dg.Definitions(
         assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS, *INVOICE_ASSETS, *REPORT_ASSETS],
         asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS],
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,
-        resources=build_resources(settings),
+        resources=build_resources(settings, accounts),
         executor=build_executor(settings),
     )
 

@@ -14,6 +14,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from omie_pipeline.accounts_file import (
+    ACCOUNT_ID_PATTERN,
+    Account,
+    AccountsFileError,
+    parse_accounts,
+    resolve_accounts,
+)
 from omie_pipeline.domain.deal import DEFAULT_MAX_AMOUNT, STORABLE_MAX_AMOUNT
 from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.omie import paging
@@ -43,7 +50,9 @@ class Settings(BaseSettings):
     omie_app_key: str | None = None
     omie_app_secret: SecretStr | None = None
     omie_base_url: str = OMIE_PRODUCTION_URL
-    omie_pipeline_account: str = Field("main", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    omie_pipeline_account: str = Field("main", pattern=ACCOUNT_ID_PATTERN)
+    # The accounts file; unset: config/accounts.yaml when it exists, else the one account above.
+    omie_pipeline_accounts: Path | None = None
     omie_pipeline_db_url: str | None = None
     salesos_deals_url: str | None = None
     salesos_deals_table: str | None = None
@@ -140,6 +149,53 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         return Settings(_env_file=None, **values) if environ is not None else Settings()
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+
+
+DEFAULT_ACCOUNTS_FILE = Path("config/accounts.yaml")
+
+
+def accounts_file(settings: Settings) -> Path | None:
+    """OMIE_PIPELINE_ACCOUNTS, else config/accounts.yaml when it exists; None: one account from the environment."""
+    if settings.omie_pipeline_accounts is not None:
+        return settings.omie_pipeline_accounts
+    return DEFAULT_ACCOUNTS_FILE if DEFAULT_ACCOUNTS_FILE.is_file() else None
+
+
+def load_accounts(settings: Settings, environ: dict[str, str] | None = None) -> list[Account]:
+    """The accounts this deployment serves, their variables read from `environ` (default: the process's).
+
+    Without an accounts file, the one account of OMIE_PIPELINE_ACCOUNT with OMIE_APP_KEY/SECRET,
+    SALESOS_DEALS_*, the service map and the alert webhooks, as a single-company deployment has
+    always been configured; its keys may be unset until first used.
+    """
+    path = accounts_file(settings)
+    if path is None:
+        return [_single_account(settings)]
+    try:
+        return resolve_accounts(parse_accounts(path), os.environ if environ is None else environ, path)
+    except AccountsFileError as error:
+        raise SettingsError(f"OMIE_PIPELINE_ACCOUNTS: {error}") from None
+
+
+def _single_account(settings: Settings) -> Account:
+    return Account(
+        id=settings.omie_pipeline_account,
+        name=settings.omie_pipeline_account,
+        app_key_env="OMIE_APP_KEY",
+        app_secret_env="OMIE_APP_SECRET",
+        app_key=settings.omie_app_key or "",
+        app_secret=settings.omie_app_secret or SecretStr(""),
+        deals_url=settings.salesos_deals_url or "",
+        deals_url_env="SALESOS_DEALS_URL" if settings.salesos_deals_url else None,
+        deals_table=settings.salesos_deals_table,
+        deals_mapping=settings.salesos_deals_mapping,
+        closed_statuses=settings.omie_pipeline_closed_statuses,
+        service_map=settings.omie_pipeline_service_map,
+        slack_webhook_env="OMIE_PIPELINE_SLACK_WEBHOOK_URL" if settings.omie_pipeline_slack_webhook_url else None,
+        webhook_env="OMIE_PIPELINE_ALERT_WEBHOOK_URL" if settings.omie_pipeline_alert_webhook_url else None,
+        slack_webhook_url=settings.omie_pipeline_slack_webhook_url,
+        webhook_url=settings.omie_pipeline_alert_webhook_url,
+    )
 
 
 def _describe(error: ValidationError) -> str:

@@ -9,7 +9,7 @@ in the failure's text.
 
 import dagster as dg
 
-from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
+from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource, account_client
 from omie_pipeline.sync.invoice_actions import (
     DEFAULT_WAIT_SECONDS,
     CancelRefusedError,
@@ -57,7 +57,7 @@ def wait_for_nfse(
     account = config.account or pipeline.account
     try:
         result = wait_for_invoice(
-            omie.client(store.store()),
+            account_client(omie, store, pipeline, account),
             store.store(),
             account,
             config.deal_id,
@@ -98,7 +98,7 @@ def cancel_nfse(
     requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
     try:
         result = cancel_invoice(
-            omie.client(store.store()),
+            account_client(omie, store, pipeline, account),
             store.store(),
             account,
             config.deal_id,

@@ -21,6 +21,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, PrivateAttr, SecretStr
 
+from omie_pipeline.accounts_file import DEFAULT_SERVICE_MAP, Account
 from omie_pipeline.alerts.channels import (
     AlertChannel,
     LogChannel,
@@ -32,12 +33,34 @@ from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.domain.timeutil import now_utc, parse_iso_datetime
 from omie_pipeline.settings import Settings, SettingsError
 from omie_pipeline.store import Store
+from omie_pipeline.sync.company_guard import ensure_own_company
 from omie_pipeline.sync.service_map import service_map_path
 
 
 def _default(field: str):
     """The default of one setting: the resources and the settings share it."""
     return Settings.model_fields[field].default
+
+
+class AccountNotConfiguredError(SettingsError):
+    """A partition whose account is not (or no longer) in the accounts file: its data stays, runs are refused."""
+
+
+class AccountConfig(dg.Config):
+    """One account of the accounts file as a run of its partition uses it. The keys, a SQL deal
+    source's URL and the webhooks are bound to the variables the file names: the UI shows names only."""
+
+    id: str
+    name: str
+    app_key_env: str
+    app_secret_env: str
+    app_key: str = ""
+    app_secret: str = ""
+    deals_url: str = ""
+    deals_table: str = ""
+    deals_mapping: str = ""
+    closed_statuses: str = "won"
+    service_map: str = str(DEFAULT_SERVICE_MAP)
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -71,24 +94,29 @@ class OmieResource(dg.ConfigurableResource):
     redundant_seconds: float = Field(_default("omie_redundant_seconds"), ge=0, description="OMIE_REDUNDANT_SECONDS.")
     page_sizes: dict[str, int] = Field(default_factory=dict, description="OMIE_PAGE_SIZES, per listing method.")
 
-    def client(self, store: Store | None = None):
+    def client(self, store: Store | None = None, account: str | None = None, config: AccountConfig | None = None):
         """The process's `OmieClient` for these settings, created on first use. With the state store,
         the misuse guard counts faults there, where every process of the app key adds to one count
-        (as Omie counts), not in this process alone."""
-        missing = [
-            name for name, value in (("OMIE_APP_KEY", self.app_key), ("OMIE_APP_SECRET", self.app_secret)) if not value
-        ]
+        (as Omie counts), not in this process alone. With `config`, the keys are that account's
+        (from the accounts file); with `account` and the store, the keys are first checked to answer
+        for the account's own Omie company (`CrossedKeysError` otherwise, before any call that writes)."""
+        app_key, app_secret = (config.app_key, config.app_secret) if config else (self.app_key, self.app_secret)
+        names = (config.app_key_env, config.app_secret_env) if config else ("OMIE_APP_KEY", "OMIE_APP_SECRET")
+        missing = [name for name, value in zip(names, (app_key, app_secret), strict=True) if not value]
         if missing:
             raise SettingsError(f"missing {' and '.join(missing)}: set the Omie app's key and secret")
-        return shared_omie_client(
+        client = shared_omie_client(
             self.base_url,
-            self.app_key,
-            self.app_secret,
+            app_key,
+            app_secret,
             self.window_seconds,
             self.redundant_seconds,
             self.page_sizes,
             store,
         )
+        if store is not None and account is not None:
+            ensure_own_company(store, client, account, app_key)
+        return client
 
     def redundant_interval(self) -> timedelta:
         """Omie's interval between two requests about one id, as the client is configured with it."""
@@ -177,10 +205,31 @@ class PipelineResource(dg.ConfigurableResource):
     reports_dir: str = Field(
         str(_default("dagster_home") / "reports"), description="OMIE_PIPELINE_REPORTS_DIR, else DAGSTER_HOME/reports."
     )
+    accounts: list[AccountConfig] = Field(
+        default_factory=list, description="OMIE_PIPELINE_ACCOUNTS: the accounts file's accounts (empty: one account)."
+    )
 
-    def statuses(self) -> frozenset[str]:
-        """The deal statuses that count as closed, lower-cased."""
-        return frozenset(s.strip().lower() for s in self.closed_statuses.split(",") if s.strip())
+    def account_config(self, account: str) -> AccountConfig | None:
+        """The account's entry in the accounts file; None for a single-account deployment."""
+        if not self.accounts:
+            return None
+        for config in self.accounts:
+            if config.id == account:
+                return config
+        raise AccountNotConfiguredError(
+            f"account {account!r} is not in the accounts file (removed?): its data is kept, but nothing runs for it "
+            f"until it is listed again; listed: {', '.join(config.id for config in self.accounts)}"
+        )
+
+    def account_ids(self) -> list[str]:
+        """The accounts this deployment serves: the file's, or OMIE_PIPELINE_ACCOUNT alone."""
+        return [config.id for config in self.accounts] or [self.account]
+
+    def statuses(self, account: str | None = None) -> frozenset[str]:
+        """The deal statuses that count as closed (the account's own when the file sets them), lower-cased."""
+        config = self.account_config(account) if account else None
+        text = config.closed_statuses if config else self.closed_statuses
+        return frozenset(s.strip().lower() for s in text.split(",") if s.strip())
 
     def max_amount(self) -> Decimal:
         return Decimal(self.max_deal_amount)
@@ -194,8 +243,14 @@ class PipelineResource(dg.ConfigurableResource):
     def regime(self) -> Regime | None:
         return Regime(self.tax_regime) if self.tax_regime else None
 
-    def service_map_path(self) -> Path:
-        return service_map_path(self.service_map)
+    def service_map_path(self, account: str | None = None) -> Path:
+        config = self.account_config(account) if account else None
+        return service_map_path(config.service_map if config else self.service_map)
+
+
+def account_client(omie: OmieResource, store: StoreResource, pipeline: PipelineResource, account: str):
+    """The Omie client of one account's run: its keys, checked to answer for its own company."""
+    return omie.client(store.store(), account, pipeline.account_config(account))
 
 
 class DealSourceResource(dg.ConfigurableResource):
@@ -205,10 +260,12 @@ class DealSourceResource(dg.ConfigurableResource):
     table: str = ""
     mapping: str = ""
 
-    def source(self):
-        """The configured `DealSource` (CSV file or SQL table, view or query)."""
+    def source(self, config: AccountConfig | None = None):
+        """The configured `DealSource` (CSV file or SQL table, view or query): the account's when given."""
         from omie_pipeline.sources import open_source
 
+        if config is not None:
+            return open_source(config.deals_url, config.deals_table, config.deals_mapping or None)
         return open_source(self.url, self.table, self.mapping or None)
 
 
@@ -267,8 +324,29 @@ def _secret(value: str | SecretStr | None, variable: str) -> str:
     return dg.EnvVar(variable) if value else ""
 
 
-def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    """Every resource of the definitions, from settings read once by the caller."""
+def account_configs(accounts: list[Account]) -> list[AccountConfig]:
+    """The accounts file's accounts as resource config, secrets bound to the variables it names."""
+    return [
+        AccountConfig(
+            id=account.id,
+            name=account.name,
+            app_key_env=account.app_key_env,
+            app_secret_env=account.app_secret_env,
+            app_key=dg.EnvVar(account.app_key_env),
+            app_secret=dg.EnvVar(account.app_secret_env),
+            deals_url=dg.EnvVar(account.deals_url_env) if account.deals_url_env else account.deals_url,
+            deals_table=account.deals_table or "",
+            deals_mapping=str(account.deals_mapping or ""),
+            closed_statuses=account.closed_statuses,
+            service_map=str(account.service_map),
+        )
+        for account in accounts
+    ]
+
+
+def build_resources(settings: Settings, accounts: list[Account] | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Every resource of the definitions, from settings read once by the caller; `accounts` are the
+    accounts file's (None or empty: the single account of the environment)."""
     return {
         "store": StoreResource(db_url=settings.db_url),
         "omie": OmieResource(
@@ -293,6 +371,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             tax_regime=settings.omie_pipeline_tax_regime.value if settings.omie_pipeline_tax_regime else "",
             service_map=str(settings.omie_pipeline_service_map),
             reports_dir=str(settings.reports_dir),
+            accounts=account_configs(accounts or []),
         ),
         "alerts": AlertsResource(
             slack_webhook_url=_secret(settings.omie_pipeline_slack_webhook_url, "OMIE_PIPELINE_SLACK_WEBHOOK_URL"),

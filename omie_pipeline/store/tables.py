@@ -293,6 +293,16 @@ omie_fault_streaks = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
 )
 
+account_companies = sa.Table(
+    "account_companies",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("app_key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("cnpj", sa.String(20), nullable=False, unique=True),
+    sa.Column("company_name", sa.String(200), nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+)
+
 alerts_sent = sa.Table(
     "alerts_sent",
     metadata,

@@ -14,7 +14,7 @@ import dagster as dg
 
 from omie_pipeline.defs.assets.invoices import nfse_invoices
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
-from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
 
 
 def main(base_url: str, app_key: str, app_secret: str, db_url: str, account: str, window: str, redundant: str) -> None:
@@ -27,6 +27,7 @@ def main(base_url: str, app_key: str, app_secret: str, db_url: str, account: str
             redundant_seconds=float(redundant),
         ),
         "store": StoreResource(db_url=db_url),
+        "pipeline": PipelineResource(account=account),
     }
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [account])

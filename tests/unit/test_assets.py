@@ -24,14 +24,8 @@ class FakeOmieResource(OmieResource):
     fake_name: str = "default"
     fakes: ClassVar[dict[str, FakeOmie]] = {}
 
-    def client(self, store=None) -> FakeOmie:  # the store would hold the fault streaks: the fake has none
+    def client(self, store=None, account=None, config=None) -> FakeOmie:  # one fake company: no streaks, no guard
         return self.fakes[self.fake_name]
-
-
-def _omie_and_store(books: Books, name: str) -> dict:
-    """What the client assets take when invoked directly (they read no pipeline settings)."""
-    resources = _resources(books, name)
-    return {"omie": resources["omie"], "store": resources["store"]}
 
 
 def _resources(books: Books, name: str) -> dict:
@@ -44,7 +38,7 @@ def _resources(books: Books, name: str) -> dict:
 
 
 def test_client_index_invoked_directly_mirrors_omie_and_says_how_many(books: Books, request) -> None:
-    resources = _omie_and_store(books, request.node.name)
+    resources = _resources(books, request.node.name)
     context = dg.build_asset_context(partition_key=ACCOUNT)
 
     result = client_index(context, **resources)
@@ -75,7 +69,7 @@ def test_emission_then_status_materialise_in_memory_with_the_fake(books: Books, 
 
 def test_client_links_links_the_deal_to_the_omie_client(books: Books, request) -> None:
     books.add_deal(link=False)
-    resources = _omie_and_store(books, request.node.name)
+    resources = _resources(books, request.node.name)
     client_index(dg.build_asset_context(partition_key=ACCOUNT), **resources)
 
     result = client_links(dg.build_asset_context(partition_key=ACCOUNT), **resources)

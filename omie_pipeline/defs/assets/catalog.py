@@ -11,7 +11,7 @@ import dagster as dg
 
 from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, markdown_table, summary_text
 from omie_pipeline.defs.partitions import accounts
-from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
+from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource, account_client
 from omie_pipeline.defs.retries import READ_RETRY, retry_only_transient
 from omie_pipeline.sync.catalog import sync_catalog
 from omie_pipeline.sync.service_map import MapProblem, load_service_map
@@ -53,8 +53,13 @@ def service_catalog(
     """Omie's service catalog of one account, and the product -> service map loaded from its file."""
     account = context.partition_key
     with retry_only_transient():
-        synced = sync_catalog(omie.client(store.store()), store.store(), account, full=config.full_reload)
-        loaded = load_service_map(store.store(), account, pipeline.service_map_path())
+        synced = sync_catalog(
+            account_client(omie, store, pipeline, account),
+            store.store(),
+            account,
+            full=config.full_reload,
+        )
+        loaded = load_service_map(store.store(), account, pipeline.service_map_path(account))
     for problem in synced.problems:
         context.log.warning("not stored: %s", problem)
     for problem in loaded.problems:
@@ -99,7 +104,12 @@ def tax_rates(
     """The company's tax regime and each service's rates and retentions, as dated versions."""
     account = context.partition_key
     with retry_only_transient():
-        synced = sync_tax_rates(omie.client(store.store()), store.store(), account, confirmed_regime=pipeline.regime())
+        synced = sync_tax_rates(
+            account_client(omie, store, pipeline, account),
+            store.store(),
+            account,
+            confirmed_regime=pipeline.regime(),
+        )
     for problem in synced.problems:
         context.log.warning("no rates: %s", problem)
     context.log.info(

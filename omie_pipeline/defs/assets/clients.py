@@ -5,7 +5,7 @@ import dagster as dg
 from omie_pipeline.defs.assets.deals import closed_deals
 from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, duplicates_table, markdown_table
 from omie_pipeline.defs.partitions import accounts
-from omie_pipeline.defs.resources import OmieResource, StoreResource
+from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource, account_client
 from omie_pipeline.defs.retries import READ_RETRY, retry_only_transient
 from omie_pipeline.omie import errors
 from omie_pipeline.store.clients import link_counts
@@ -22,13 +22,20 @@ class ClientIndexConfig(dg.Config):
 
 @dg.asset(partitions_def=accounts, pool="omie_api", group_name=GROUP, kinds={"omie"}, retry_policy=READ_RETRY)
 def client_index(
-    context: dg.AssetExecutionContext, config: ClientIndexConfig, omie: OmieResource, store: StoreResource
+    context: dg.AssetExecutionContext,
+    config: ClientIndexConfig,
+    omie: OmieResource,
+    store: StoreResource,
+    pipeline: PipelineResource,
 ) -> dg.MaterializeResult:
     """Omie's clients of one account by CPF/CNPJ, listed in pages and refreshed by change date."""
     account = context.partition_key
     with retry_only_transient():
         refreshed = refresh_client_index(
-            omie.client(store.store()), store.store(), account, full_refresh=config.full_refresh
+            account_client(omie, store, pipeline, account),
+            store.store(),
+            account,
+            full_refresh=config.full_refresh,
         )
     duplicates = refreshed.duplicates_for_people()
     if refreshed.skipped:
@@ -65,11 +72,13 @@ def client_index(
 
 
 @dg.asset(partitions_def=accounts, pool="omie_api", group_name=GROUP, kinds={"omie"}, deps=[closed_deals, client_index])
-def client_links(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource) -> dg.MaterializeResult:
+def client_links(
+    context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource, pipeline: PipelineResource
+) -> dg.MaterializeResult:
     """Each valid closed deal's Omie client: matched by CPF/CNPJ, or created once; else an issue."""
     account = context.partition_key
     try:
-        linked = link_clients(omie.client(store.store()), store.store(), account)
+        linked = link_clients(account_client(omie, store, pipeline, account), store.store(), account)
     except errors.OmieError as error:
         raise dg.Failure(description=f"Omie stopped the linking: {error}", allow_retries=False) from error
     with store.store().connect() as connection:

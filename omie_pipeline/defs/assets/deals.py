@@ -34,12 +34,12 @@ def closed_deals(
     """Closed deals of one account from the CRM, validated; a row that fails becomes a deal issue."""
     account = context.partition_key
     try:
-        source = deal_source.source()
+        source = deal_source.source(pipeline.account_config(account))
         pulled = pull_deals(
             source,
             store.store(),
             account,
-            closed_statuses=pipeline.statuses(),
+            closed_statuses=pipeline.statuses(account),
             full_refresh=config.full_refresh,
             overlap=timedelta(minutes=config.overlap_minutes),
             max_amount=pipeline.max_amount(),

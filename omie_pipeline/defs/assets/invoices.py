@@ -10,7 +10,7 @@ import dagster as dg
 
 from omie_pipeline.defs.metadata import brief, markdown_table
 from omie_pipeline.defs.partitions import accounts
-from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
+from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource, account_client
 from omie_pipeline.defs.retries import READ_RETRY
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store.invoices import status_counts
@@ -37,11 +37,13 @@ STATUS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2)
     deps=["client_links", "tax_rates"],
     retry_policy=ISSUE_RETRY,
 )
-def nfse_invoices(context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource) -> dg.MaterializeResult:
+def nfse_invoices(
+    context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource, pipeline: PipelineResource
+) -> dg.MaterializeResult:
     """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing)."""
     account = context.partition_key
     summary = issue_invoices(
-        omie.client(store.store()),
+        account_client(omie, store, pipeline, account),
         store.store(),
         account,
         settings=IssueSettings(redundant_interval=omie.redundant_interval()),
@@ -107,7 +109,7 @@ def nfse_status(
     account = context.partition_key
     rechecks = parse_deal_ids(context.run.tags.get(REFRESH_DEALS_TAG))
     summary = refresh_statuses(
-        omie.client(store.store()),
+        account_client(omie, store, pipeline, account),
         store.store(),
         account,
         recheck_deal_ids=rechecks,

@@ -19,7 +19,15 @@ from omie_pipeline.omie import paging
 from omie_pipeline.store.engine import default_db_url
 
 OMIE_PRODUCTION_URL = "https://app.omie.com.br/api/v1/"
-SECRET_FIELDS = frozenset({"omie_app_secret", "omie_pipeline_slack_webhook_url", "omie_pipeline_alert_webhook_url"})
+SECRET_FIELDS = frozenset(
+    {
+        "omie_app_secret",
+        "omie_pipeline_slack_webhook_url",
+        "omie_pipeline_alert_webhook_url",
+        "omie_pipeline_pacing_url",
+    }
+)
+PACING_FILE = "omie_pacing.sqlite"
 
 
 class SettingsError(ValueError):
@@ -54,6 +62,8 @@ class Settings(BaseSettings):
     omie_rate_window_seconds: float = Field(60.0, gt=0)
     omie_redundant_seconds: float = Field(60.0, ge=0)
     omie_page_sizes: str = ""
+    # Where processes share Omie's budgets: unset, a SQLite file in DAGSTER_HOME (one machine); redis://host:port/db.
+    omie_pipeline_pacing_url: SecretStr | None = None
     dagster_home: Path = Path("dagster_home")
 
     @field_validator("omie_base_url")
@@ -62,6 +72,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("omie_pipeline_pacing_url")
+    @classmethod
+    def _pacing_url_is_redis(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a Redis URL (redis://host:port/db), or unset for the file in DAGSTER_HOME")
+        return value
 
     @field_validator("omie_page_sizes")
     @classmethod
@@ -82,6 +99,13 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """OMIE_PIPELINE_DB_URL, else the SQLite file in DAGSTER_HOME."""
         return self.omie_pipeline_db_url or default_db_url(self.dagster_home)
+
+    @property
+    def pacing_url(self) -> str:
+        """OMIE_PIPELINE_PACING_URL, else the SQLite file in DAGSTER_HOME every process of this machine shares."""
+        if self.omie_pipeline_pacing_url is not None:
+            return self.omie_pipeline_pacing_url.get_secret_value()
+        return f"sqlite:///{(self.dagster_home / PACING_FILE).resolve()}"
 
     @property
     def reports_dir(self) -> Path:

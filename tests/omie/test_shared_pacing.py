@@ -151,3 +151,23 @@ def test_a_place_held_by_a_killed_process_frees_at_its_deadline(pacing_url: str)
         assert time.time() - held_at < 5.0, "the place was never freed"
         time.sleep(0.05)
     assert time.time() - held_at >= 1.9  # freed at the deadline, not before
+
+
+def test_a_read_another_process_just_sent_waits_out_the_interval_instead_of_a_refusal(
+    make_sim, monkeypatch, pacing_url: str
+) -> None:
+    from omie_pipeline.omie import account as in_process
+
+    sim = make_sim(redundant_seconds=1.0)
+    known = sorted(sim.state.clients)[0]
+    first = client_for(sim, pacing_url=pacing_url, max_retries=0)
+    first.get_client(codigo_cliente_omie=known)
+    monkeypatch.setattr(in_process, "_accounts", {})  # a new process: no answers kept in memory
+    second = client_for(sim, pacing_url=pacing_url, max_retries=0)
+
+    started = time.monotonic()
+    second.get_client(codigo_cliente_omie=known)
+
+    assert time.monotonic() - started >= 0.9
+    assert sim.stats()["calls"]["ConsultarCliente"] == 2
+    assert sum(sim.stats()["rejected"].values()) == 0

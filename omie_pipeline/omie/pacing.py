@@ -33,7 +33,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-
 from urllib.parse import urlsplit
 
 from omie_pipeline.omie import errors

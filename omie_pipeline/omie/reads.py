@@ -102,7 +102,8 @@ class ReadCache:
         wait = sent_at + self.interval - time.time() if sent_at is not None else 0.0
         if wait > max_wait:
             raise errors.RedundantRequestError(
-                f"the same read was answered {self.interval - wait:.0f} s ago; Omie refuses a repeat for {wait:.0f} s more",
+                f"the same read was answered {self.interval - wait:.0f} s ago in another process; Omie refuses "
+                f"a repeat for {wait:.0f} s more",
                 method=key[1],
                 retry_after=wait,
             )

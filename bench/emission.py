@@ -127,7 +127,7 @@ def main() -> None:
         nfse_delay=(0.5, 1.0),
         latency=(0.0, args.latency_ms / 1000),
     )
-    limits = OmieLimits(window_seconds=args.window, per_method=args.per_method, per_app_key=args.per_ip)
+    limits = OmieLimits(window_seconds=args.window, per_method=args.per_method, per_ip=args.per_ip)
     with tempfile.TemporaryDirectory() as folder, Simulator(config) as sim:
         store = Store(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
         client = OmieClient(

@@ -46,7 +46,7 @@ def main() -> None:
         latency=(0.0, args.latency_ms / 1000),
     )
     limits = OmieLimits(
-        window_seconds=args.window, per_method=args.per_method, per_app_key=args.per_ip, max_in_flight=args.in_flight
+        window_seconds=args.window, per_method=args.per_method, per_ip=args.per_ip, max_in_flight=args.in_flight
     )
     with Simulator(config) as sim:
         client = OmieClient(sim.base_url, config.app_key, config.app_secret, limits=limits, timeout=(2, 10))

@@ -68,7 +68,7 @@ def main() -> None:
         nfse_delay=(0.1, 0.3),
         rejection_rate=args.rejected,
     )
-    limits = OmieLimits(window_seconds=window, per_method=240, per_app_key=960)
+    limits = OmieLimits(window_seconds=window, per_method=240, per_ip=960)
     with tempfile.TemporaryDirectory() as folder, Simulator(config) as sim:
         store = Store(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
         client = OmieClient(

@@ -34,8 +34,10 @@ SECRET_FIELDS = frozenset(
         "omie_pipeline_alert_webhook_url",
         "omie_pipeline_celery_broker",
         "omie_pipeline_celery_backend",
+        "omie_pipeline_pacing_url",
     }
 )
+PACING_FILE = "omie_pacing.sqlite"
 
 
 class SettingsError(ValueError):
@@ -72,6 +74,8 @@ class Settings(BaseSettings):
     omie_rate_window_seconds: float = Field(60.0, gt=0)
     omie_redundant_seconds: float = Field(60.0, ge=0)
     omie_page_sizes: str = ""
+    # Where processes share Omie's budgets: unset, a SQLite file in DAGSTER_HOME (one machine); redis://host:port/db.
+    omie_pipeline_pacing_url: SecretStr | None = None
     dagster_home: Path = Path("dagster_home")
     # Where the steps of the asset jobs run: in subprocesses of the run (one machine) or on Celery
     # workers (several machines). A choice of the deployment, so the code is the same in both.
@@ -95,6 +99,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("omie_pipeline_pacing_url")
+    @classmethod
+    def _pacing_url_is_redis(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a Redis URL (redis://host:port/db), or unset for the file in DAGSTER_HOME")
+        return value
+
     @field_validator("omie_page_sizes")
     @classmethod
     def _page_sizes_are_known_methods_and_sizes(cls, value: str) -> str:
@@ -114,6 +125,13 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """OMIE_PIPELINE_DB_URL, else the SQLite file in DAGSTER_HOME."""
         return self.omie_pipeline_db_url or default_db_url(self.dagster_home)
+
+    @property
+    def pacing_url(self) -> str:
+        """OMIE_PIPELINE_PACING_URL, else the SQLite file in DAGSTER_HOME every process of this machine shares."""
+        if self.omie_pipeline_pacing_url is not None:
+            return self.omie_pipeline_pacing_url.get_secret_value()
+        return f"sqlite:///{(self.dagster_home / PACING_FILE).resolve()}"
 
     @property
     def reports_dir(self) -> Path:

@@ -93,6 +93,11 @@ class OmieResource(dg.ConfigurableResource):
     window_seconds: float = Field(_default("omie_rate_window_seconds"), gt=0, description="OMIE_RATE_WINDOW_SECONDS.")
     redundant_seconds: float = Field(_default("omie_redundant_seconds"), ge=0, description="OMIE_REDUNDANT_SECONDS.")
     page_sizes: dict[str, int] = Field(default_factory=dict, description="OMIE_PAGE_SIZES, per listing method.")
+    pacing_url: str = Field(
+        "",
+        description="OMIE_PIPELINE_PACING_URL (bound as an environment variable), else the SQLite file in "
+        "DAGSTER_HOME; empty: this process only.",
+    )
 
     def client(self, store: Store | None = None, account: str | None = None, config: AccountConfig | None = None):
         """The process's `OmieClient` for these settings, created on first use. With the state store,
@@ -113,6 +118,7 @@ class OmieResource(dg.ConfigurableResource):
             self.redundant_seconds,
             self.page_sizes,
             store,
+            self.pacing_url or None,
         )
         if store is not None and account is not None:
             ensure_own_company(store, client, account, app_key)
@@ -135,8 +141,10 @@ def shared_omie_client(
     redundant_seconds: float,
     page_sizes: Mapping[str, int] | None = None,
     store: Store | None = None,
+    pacing_url: str | None = None,
 ):
-    """One client per (URL, key, secret, window, interval, page sizes, store of its fault streaks) in this process."""
+    """One client per (URL, key, secret, window, interval, page sizes, store of its fault streaks, pacing
+    ledger) in this process."""
     from omie_pipeline.omie import OmieClient, OmieLimits
     from omie_pipeline.store.fault_streaks import StoredFaultStreaks
 
@@ -148,6 +156,7 @@ def shared_omie_client(
         redundant_seconds,
         tuple(sorted((page_sizes or {}).items())),
         store.url if store is not None else None,
+        pacing_url,
     )
     with _clients_lock:
         if key not in _clients:
@@ -160,6 +169,7 @@ def shared_omie_client(
                 redundant_seconds=redundant_seconds,
                 page_sizes=page_sizes,
                 fault_ledger=ledger,
+                pacing_url=pacing_url,
             )
         return _clients[key]
 
@@ -176,6 +186,7 @@ def omie_client_for(settings: Settings, store: Store | None = None):
         settings.omie_redundant_seconds,
         settings.page_sizes,
         store,
+        settings.pacing_url,
     )
 
 
@@ -356,6 +367,7 @@ def build_resources(settings: Settings, accounts: list[Account] | None = None) -
             window_seconds=settings.omie_rate_window_seconds,
             redundant_seconds=settings.omie_redundant_seconds,
             page_sizes=settings.page_sizes,
+            pacing_url=_secret(settings.omie_pipeline_pacing_url, "OMIE_PIPELINE_PACING_URL") or settings.pacing_url,
         ),
         "deal_source": DealSourceResource(
             url=_secret(settings.salesos_deals_url, "SALESOS_DEALS_URL"),

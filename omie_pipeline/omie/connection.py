@@ -57,6 +57,8 @@ class OmieConnection:
     With a `fault_ledger` those streaks are kept there, where every process of the app key sees
     them (Omie counts per key), instead of in this process.
     `concurrency_waits` are the waits after the first and every later concurrency refusal of a call.
+    `pacing_url` names the pacing ledger shared with other processes (omie/ledger.py: `sqlite:///path`
+    for the processes of one machine, `redis://host:port/db` for a cluster); None paces this process only.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class OmieConnection:
         fault_pause_seconds: float = 1800.0,
         concurrency_waits: tuple[float, float] = CONCURRENCY_WAITS,
         fault_ledger: StreakLedger | None = None,
+        pacing_url: str | None = None,
     ) -> None:
         if not app_key or not app_secret:
             raise ValueError("the Omie app key and app secret are both required")
@@ -87,6 +90,8 @@ class OmieConnection:
         self.backoff_max = backoff_max
         self.max_wait = max_wait
         self.concurrency_waits = tuple(concurrency_waits)
+        # A call's in-flight place outlives its longest possible attempt; a process that dies frees it then.
+        self._lease_seconds = sum(timeout) + 5.0
         self._transport = Transport(
             base_url,
             str(app_key),
@@ -101,6 +106,7 @@ class OmieConnection:
             redundant_seconds,
             fault_streak_limit,
             fault_pause_seconds,
+            pacing_url,
         )
         self._streaks = (
             FaultStreaks(fault_streak_limit, fault_pause_seconds, fault_ledger)
@@ -209,7 +215,7 @@ class OmieConnection:
     def _attempt(self, path: str, method: str, param: dict[str, Any]) -> dict[str, Any]:
         account = self._account
         self._streaks.check(method)
-        with account.pacer.slot(method, self.max_wait) as waited:
+        with account.pacer.slot(method, self.max_wait, self._lease_seconds) as waited:
             self._metrics.sent(method, waited)
             try:
                 answer = self._transport.send(path, method, param)

@@ -1,15 +1,20 @@
-"""Keeping below Omie's limits inside one process: request rates, calls in flight, blocks.
+"""Keeping below Omie's limits, for every thread and process that calls Omie: rates, calls in flight, blocks.
 
-Omie counts 240 requests per window per (IP, app key, method) and 960 per IP, allows 4 calls of a
-method in flight (1 for methods it serialises) and blocks an app key that misbehaves. One
-`Pacer` per app key holds, for every thread of the process:
+Omie counts 240 requests per window per (IP, app key, method) and 960 per IP, whatever the app key,
+allows 4 calls of a method in flight (1 for methods it serialises) and blocks an app key that
+misbehaves. One `Pacer` per app key applies, through a `PacingLedger` (omie/ledger.py) that every
+process using the same ledger shares:
 
-- two moving windows from the `limits` library (in-memory storage, thread-safe): one per
-  (app key, method) and one per app key. A call is sent only when both windows, counting the
-  calls still in flight, have room; so no interval of `window` seconds ever holds more calls
-  than Omie allows, whatever way Omie aligns its window;
-- one semaphore per method capping the calls in flight;
+- two moving windows: one per (app key, method) and one per host, which every app key called
+  from this host draws on (Omie's per-IP budget). A call is sent only when both windows,
+  counting the calls still in flight, have room; so no interval of `window` seconds ever holds
+  more calls than Omie allows, whatever way Omie aligns its window;
+- a cap on the calls of a method in flight;
 - the moment a block ends: no call of the app key leaves before it.
+
+Ledger names are hashes of the Omie server and the app key (the key never appears in them), and
+of the host name and the Omie server for the per-IP window: another server (a sandbox, a
+simulator) keeps counts of its own.
 
 Omie stamps a call when it arrives, which this process cannot see: only that it was after the
 call was sent and before its answer came back. So a call is entered in the windows when its
@@ -20,25 +25,26 @@ be refused with 429.
 
 from __future__ import annotations
 
-import threading
+import hashlib
+import socket
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-
-from limits import RateLimitItem
-from limits.limits import Granularity
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from urllib.parse import urlsplit
 
 from omie_pipeline.omie import errors
+from omie_pipeline.omie.ledger import PacingLedger, Reservation
 from omie_pipeline.omie.methods import is_read
 
 
 @dataclass(frozen=True)
 class OmieLimits:
-    """Omie's limits as this process should respect them (defaults: Omie's production values).
+    """Omie's limits as the callers of one ledger should respect them (defaults: Omie's production values).
+
+    `per_ip` is the budget of every app key called from this host together.
 
     `in_flight_overrides` sets the in-flight cap of single methods; with `serialise_writes`,
     every method that changes data defaults to one at a time (Omie refuses concurrent
@@ -48,7 +54,7 @@ class OmieLimits:
 
     window_seconds: float = 60.0
     per_method: int = 240
-    per_app_key: int = 960
+    per_ip: int = 960
     max_in_flight: int = 4
     in_flight_overrides: Mapping[str, int] = field(default_factory=dict)
     serialise_writes: bool = True
@@ -57,7 +63,7 @@ class OmieLimits:
     def __post_init__(self) -> None:
         if self.window_seconds <= 0:
             raise ValueError(f"window_seconds must be positive; got {self.window_seconds!r}")
-        for name in ("per_method", "per_app_key", "max_in_flight"):
+        for name in ("per_method", "per_ip", "max_in_flight"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1; got {getattr(self, name)!r}")
         bad = {method: cap for method, cap in self.in_flight_overrides.items() if cap < 1}
@@ -75,7 +81,7 @@ class OmieLimits:
         return (
             self.window_seconds,
             self.per_method,
-            self.per_app_key,
+            self.per_ip,
             self.max_in_flight,
             tuple(sorted(self.in_flight_overrides.items())),
             self.serialise_writes,
@@ -96,100 +102,69 @@ class OmieLimits:
         return self.max_in_flight
 
 
-class _PerMilliseconds(RateLimitItem):
-    """A `limits` rate item whose window is a whole number of milliseconds (tests use short windows)."""
-
-    GRANULARITY = Granularity(0.001, "millisecond")  # type: ignore[arg-type]
-
-
 class Pacer:
-    """The pacing state of one app key, shared by every thread and client of the process.
+    """The pacing of one app key at one Omie server, over the ledger its callers share.
 
-    A call holds a slot from just before it is sent until its answer (or failure) is back; the
-    windows then keep its completion time. Omie stamped the call somewhere in between, so a
-    call counts against the window while in flight and until `window` seconds after it ended:
-    a little conservative, but exact whatever the network latency.
+    A call holds an in-flight place from just before it is sent until its answer (or failure) is
+    back; the windows then keep its completion time. Omie stamped the call somewhere in between,
+    so a call counts against the windows while in flight and until `window` seconds after it ended:
+    a little conservative, but exact whatever the network latency. A place whose process died is
+    freed at its deadline (`lease_seconds` after it was taken).
     """
 
-    def __init__(self, app_key: str, limits: OmieLimits) -> None:
-        self.app_key = app_key
+    def __init__(self, base_url: str, app_key: str, limits: OmieLimits, ledger: PacingLedger) -> None:
         self.limits = limits
-        window_ms = max(1, round((limits.window_seconds + limits.margin_seconds) * 1000))
-        self._per_method = _PerMilliseconds(limits.per_method, window_ms, namespace="omie-method")
-        self._per_key = _PerMilliseconds(limits.per_app_key, window_ms, namespace="omie-key")
-        self._windows = MovingWindowRateLimiter(MemoryStorage())
-        self._lock = threading.Lock()
-        self._gates: dict[str, threading.BoundedSemaphore] = {}
-        self._in_flight: dict[str, int] = {}
-        self._in_flight_total = 0
-        self._blocked_until = 0.0
+        self.ledger = ledger
+        server = urlsplit(base_url).netloc
+        self.scope = "omie-pacing:key:" + _digest(server, app_key)
+        self.ip_scope = "omie-pacing:ip:" + _digest(socket.gethostname(), server)
+        self._window = limits.window_seconds + limits.margin_seconds
 
     def block(self, seconds: float) -> None:
-        """Stop every call of the app key for `seconds` (Omie said it blocked the key)."""
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+        """Stop every call of the app key for `seconds` (Omie said it blocked the key), in every process."""
+        self.ledger.block(self.scope, time.time() + seconds)
 
     @contextmanager
-    def slot(self, method: str, max_block_wait: float) -> Iterator[float]:
+    def slot(self, method: str, max_block_wait: float, lease_seconds: float) -> Iterator[float]:
         """Hold one in-flight place and one place in both windows for one request of `method`.
 
         Yields the seconds spent waiting for them. Raises BlockedError, without waiting, when
         the app key is blocked for longer than `max_block_wait`.
         """
         started = time.monotonic()
-        gate = self._gate(method)
-        gate.acquire()
+        claim = self._reserve(method, max_block_wait, lease_seconds)
         try:
-            self._reserve(method, max_block_wait)
-            try:
-                yield time.monotonic() - started
-            finally:
-                self._complete(method)
+            yield time.monotonic() - started
         finally:
-            gate.release()
+            self.ledger.complete(claim)
 
-    def _gate(self, method: str) -> threading.BoundedSemaphore:
-        with self._lock:
-            if method not in self._gates:
-                self._gates[method] = threading.BoundedSemaphore(self.limits.in_flight_for(method))
-            return self._gates[method]
-
-    def _reserve(self, method: str, max_block_wait: float) -> None:
+    def _reserve(self, method: str, max_block_wait: float, lease_seconds: float) -> Reservation:
         while True:
-            with self._lock:
-                blocked = self._blocked_until - time.monotonic()
-                wait = blocked if blocked > 0 else self._room_wait(method)
-                if wait is None:
-                    self._in_flight[method] = self._in_flight.get(method, 0) + 1
-                    self._in_flight_total += 1
-                    return
+            blocked = self.ledger.blocked_until(self.scope) - time.time()
             if blocked > max_block_wait:
                 raise errors.BlockedError(
                     f"app key blocked by Omie for {blocked:.0f} s more; no call sent",
                     method=method,
                     retry_after=blocked,
                 )
-            time.sleep(max(wait, 0.001))
+            if blocked > 0:
+                time.sleep(blocked)
+                continue
+            claim = Reservation(
+                token=uuid.uuid4().hex,
+                method_window=f"{self.scope}:{method}",
+                method_limit=self.limits.per_method,
+                in_flight_cap=self.limits.in_flight_for(method),
+                ip_window=self.ip_scope,
+                ip_limit=self.limits.per_ip,
+                window_seconds=self._window,
+                deadline=time.time() + lease_seconds,
+            )
+            wait = self.ledger.reserve(claim)
+            if wait is None:
+                return claim
+            time.sleep(wait)
 
-    def _room_wait(self, method: str) -> float | None:
-        """None when both windows have room for one more call, else the seconds until one may.
 
-        Called under `_lock`: checking and reserving are one step for every thread.
-        """
-        by_method = self._windows.get_window_stats(self._per_method, self.app_key, method)
-        by_key = self._windows.get_window_stats(self._per_key, self.app_key)
-        method_full = by_method.remaining - self._in_flight.get(method, 0) <= 0
-        key_full = by_key.remaining - self._in_flight_total <= 0
-        if not method_full and not key_full:
-            return None
-        now = time.time()
-        resets = [stats.reset_time for stats, full in ((by_method, method_full), (by_key, key_full)) if full]
-        return max(resets) - now
-
-    def _complete(self, method: str) -> None:
-        """The call is over: it now counts in both windows from this moment."""
-        with self._lock:
-            self._in_flight[method] -= 1
-            self._in_flight_total -= 1
-            self._windows.hit(self._per_method, self.app_key, method)
-            self._windows.hit(self._per_key, self.app_key)
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]

@@ -75,3 +75,10 @@ def test_the_settings_reach_every_resource_that_uses_them() -> None:
     assert resources["pipeline"].account == "acme"
     assert resources["omie"].page_sizes == {"ListarOS": 150}
     assert resources["alerts"].ui_url() == "https://dagster.example"
+
+
+def test_the_pacing_url_is_bound_by_name_else_the_file_in_dagster_home(tmp_path) -> None:
+    named = build_resources(load_settings({**ENVIRONMENT, "OMIE_PIPELINE_PACING_URL": "redis://:pw-77@cache:6379/0"}))
+    assert isinstance(named["omie"].pacing_url, dg.EnvVar) and "pw-77" not in repr(named)
+    default = build_resources(load_settings({**ENVIRONMENT, "DAGSTER_HOME": str(tmp_path)}))
+    assert default["omie"].pacing_url == f"sqlite:///{tmp_path.resolve()}/omie_pacing.sqlite"

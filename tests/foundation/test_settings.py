@@ -58,3 +58,16 @@ def test_the_state_store_defaults_to_a_sqlite_file_in_dagster_home(tmp_path) -> 
         load_settings({"DAGSTER_HOME": str(tmp_path)}).db_url == f"sqlite:///{tmp_path.resolve()}/omie_pipeline.sqlite"
     )
     assert load_settings({"OMIE_PIPELINE_DB_URL": "postgresql://db/x"}).db_url == "postgresql://db/x"
+
+
+def test_pacing_is_shared_through_a_file_in_dagster_home_unless_redis_is_named(tmp_path) -> None:
+    assert (
+        load_settings({"DAGSTER_HOME": str(tmp_path)}).pacing_url
+        == f"sqlite:///{tmp_path.resolve()}/omie_pacing.sqlite"
+    )
+    redis_url = "redis://:pacing-pass@cache:6379/2"
+    settings = load_settings({"OMIE_PIPELINE_PACING_URL": redis_url})
+    assert settings.pacing_url == redis_url and "pacing-pass" not in repr(settings)
+    with pytest.raises(SettingsError, match="OMIE_PIPELINE_PACING_URL") as caught:
+        load_settings({"OMIE_PIPELINE_PACING_URL": "memcached://pacing-pass@cache"})
+    assert "pacing-pass" not in str(caught.value)

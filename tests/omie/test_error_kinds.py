@@ -81,7 +81,7 @@ def test_repeated_read_from_elsewhere_is_redundant_with_the_wait(make_sim):
 def test_second_call_of_a_serialised_method_is_a_concurrency_error(make_sim):
     sim = make_sim(serialised_methods=frozenset({"ListarClientes"}))
     # The client is told (wrongly) that 4 may run at once, so Omie's own refusal shows.
-    limits = OmieLimits(window_seconds=1.0, per_method=10, per_app_key=40, in_flight_overrides={"ListarClientes": 4})
+    limits = OmieLimits(window_seconds=1.0, per_method=10, per_ip=40, in_flight_overrides={"ListarClientes": 4})
     client = client_for(sim, limits=limits, max_retries=0)
     sim.set_faults(slow_next=1, slow_seconds=0.6, methods=["ListarClientes"])
     slow = threading.Thread(target=lambda: list(client.list_clients(page_size=50)))

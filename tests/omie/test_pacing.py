@@ -77,9 +77,7 @@ def test_serialised_method_runs_one_at_a_time(make_sim):
     sim = make_sim(
         per_method_limit=100, per_ip_limit=100, latency=(0.02, 0.02), serialised_methods=frozenset({"ConsultarCliente"})
     )
-    limits = OmieLimits(
-        window_seconds=1.0, per_method=100, per_app_key=100, in_flight_overrides={"ConsultarCliente": 1}
-    )
+    limits = OmieLimits(window_seconds=1.0, per_method=100, per_ip=100, in_flight_overrides={"ConsultarCliente": 1})
     client = client_for(sim, limits=limits)
 
     _consult_all(client, sorted(sim.state.clients)[:8], threads=4)

@@ -20,7 +20,7 @@ def paced_limits(sim: Simulator, **changes: Any) -> OmieLimits:
     return OmieLimits(
         window_seconds=config.window_seconds,
         per_method=config.per_method_limit,
-        per_app_key=config.per_ip_limit,
+        per_ip=config.per_ip_limit,
         max_in_flight=config.max_concurrent_per_method,
         **changes,
     )

@@ -32,6 +32,7 @@ def main() -> None:
 def _register_subcommands() -> None:
     """Import each concern's command module; each adds its commands to `main`."""
     from omie_pipeline.cli import (
+        accounts,  # noqa: F401
         connection,  # noqa: F401
         deals,  # noqa: F401
         invoices,  # noqa: F401

@@ -33,7 +33,7 @@ from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.domain.timeutil import now_utc, parse_iso_datetime
 from omie_pipeline.settings import Settings, SettingsError
 from omie_pipeline.store import Store
-from omie_pipeline.sync.company_guard import ensure_own_company
+from omie_pipeline.sync.company_guard import CrossedKeysError, ensure_own_company
 from omie_pipeline.sync.service_map import service_map_path
 
 
@@ -260,8 +260,14 @@ class PipelineResource(dg.ConfigurableResource):
 
 
 def account_client(omie: OmieResource, store: StoreResource, pipeline: PipelineResource, account: str):
-    """The Omie client of one account's run: its keys, checked to answer for its own company."""
-    return omie.client(store.store(), account, pipeline.account_config(account))
+    """The Omie client of one account's run: its keys, checked to answer for its own company.
+
+    Crossed keys and an account no longer configured fail the step without retries: waiting
+    changes neither, and the message says what a person must fix."""
+    try:
+        return omie.client(store.store(), account, pipeline.account_config(account))
+    except (CrossedKeysError, AccountNotConfiguredError) as problem:
+        raise dg.Failure(description=str(problem), allow_retries=False) from problem
 
 
 class DealSourceResource(dg.ConfigurableResource):

@@ -70,13 +70,23 @@ _DAGSTER_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecu
     name="omie_accounts",
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds OMIE_PIPELINE_ACCOUNT to the omie_account partitions when it is new.",
+    description="Keeps the omie_account partitions equal to the accounts served (the accounts file's, else "
+    "OMIE_PIPELINE_ACCOUNT): new ones added, removed ones dropped (their data stays in the store).",
 )
 def omie_accounts(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
-    account = pipeline.account
-    if context.instance.has_dynamic_partition(ACCOUNTS_PARTITION_NAME, account):
-        return dg.SkipReason(f"account {account!r} is already registered")
-    return dg.SensorResult(dynamic_partitions_requests=[accounts.build_add_request([account])])
+    wanted = pipeline.account_ids()
+    registered = set(context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME))
+    added = [account for account in wanted if account not in registered]
+    removed = sorted(registered - set(wanted))
+    if not added and not removed:
+        return dg.SkipReason(f"accounts already registered: {', '.join(wanted)}")
+    requests = []
+    if added:
+        requests.append(accounts.build_add_request(added))
+    if removed:
+        requests.append(accounts.build_delete_request(removed))
+    context.log.info("accounts added: %s; removed: %s", added or "none", removed or "none")
+    return dg.SensorResult(dynamic_partitions_requests=requests)
 
 
 def refresh_deals_tag(deal_ids: list[str], limit: int = REFRESH_DEALS_TAG_LIMIT) -> str:

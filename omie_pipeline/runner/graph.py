@@ -155,10 +155,12 @@ def run_pipeline_pass(
     progress.stage("alerts")
     outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
     progress.stage("reconciliation reports")
-    for day in closing_days(store, account)[-report_days:]:
+    days = closing_days(store, account)[-report_days:]
+    for done, day in enumerate(days, start=1):
         outcome.stages.append(
             run_job(defs, instance, f"report {day.isoformat()}", "report_job", report_partition_key(account, day))
         )
+        progress.step(done, len(days))
     return outcome
 
 

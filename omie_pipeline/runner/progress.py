@@ -1,4 +1,9 @@
-"""Progress of a pipeline pass: one live line on a terminal, plain log lines otherwise."""
+"""Progress of a pipeline pass: one live line on a terminal, plain log lines otherwise.
+
+Plain lines (a log, a pipe) are written when the phase starts and, at most every 10 seconds, when
+what they say changed: a phase that only takes time, such as writing many report days, prints one
+line, not the same line again and again. The live line also counts the phase's steps.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,8 @@ class Progress:
         self._interactive = self._stream.isatty() if interactive is None else interactive
         self._quiet = quiet
         self._stage = "starting"
+        self._step = ""
+        self._last_plain_text: str | None = None
         self._started = time.monotonic()
         self._last_plain = 0.0
         self._stop = threading.Event()
@@ -39,15 +46,22 @@ class Progress:
 
     def stage(self, name: str) -> None:
         self._stage = name
+        self._step = ""
         self._emit(force=True)
+
+    def step(self, done: int, total: int) -> None:
+        """Count the phase's steps on the live line (`3/17`); plain output keeps its one line per phase."""
+        if self._interactive:
+            self._step = f" {done}/{total}"
+            self._emit()
 
     def line(self) -> str:
         try:
             summary = self._read_summary()
         except Exception:  # the store may be mid-migration at the very start
-            return f"[{self._elapsed()}] {self._stage}"
+            return f"[{self._elapsed()}] {self._stage}{self._step}"
         return (
-            f"[{self._elapsed()}] {self._stage}: deals settled {summary.deals_settled}/{summary.deals_closed}, "
+            f"[{self._elapsed()}] {self._stage}{self._step}: deals settled {summary.deals_settled}/{summary.deals_closed}, "
             f"invoices waiting on the prefeitura {summary.pending_invoices}, "
             f"waited on Omie's limits {self._read_pacing_wait():.1f}s"
         )
@@ -79,8 +93,12 @@ class Progress:
             self._stream.write("\r\x1b[2K" + self.line())
             self._stream.flush()
         elif force or now - self._last_plain >= PLAIN_EVERY_SECONDS:
-            self._last_plain = now
-            self._stream.write(self.line() + "\n")
+            line = self.line()
+            text = line.split("] ", 1)[-1]  # what it says, without the clock
+            if text == self._last_plain_text and not force:
+                return
+            self._last_plain, self._last_plain_text = now, text
+            self._stream.write(line + "\n")
             self._stream.flush()
 
     def _elapsed(self) -> str:

@@ -61,7 +61,8 @@ class Progress:
         except Exception:  # the store may be mid-migration at the very start
             return f"[{self._elapsed()}] {self._stage}{self._step}"
         return (
-            f"[{self._elapsed()}] {self._stage}{self._step}: deals settled {summary.deals_settled}/{summary.deals_closed}, "
+            f"[{self._elapsed()}] {self._stage}{self._step}: "
+            f"deals settled {summary.deals_settled}/{summary.deals_closed}, "
             f"invoices waiting on the prefeitura {summary.pending_invoices}, "
             f"waited on Omie's limits {self._read_pacing_wait():.1f}s"
         )

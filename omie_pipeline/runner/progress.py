@@ -77,7 +77,7 @@ class Progress:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
-        self._emit(force=True)
+        self._emit(force=self._interactive, final=True)
         if self._interactive and not self._quiet:
             self._stream.write("\n")
             self._stream.flush()
@@ -86,14 +86,14 @@ class Progress:
         while not self._stop.wait(1.0):
             self._emit()
 
-    def _emit(self, force: bool = False) -> None:
+    def _emit(self, force: bool = False, final: bool = False) -> None:
         if self._quiet:
             return
         now = time.monotonic()
         if self._interactive:
             self._stream.write("\r\x1b[2K" + self.line())
             self._stream.flush()
-        elif force or now - self._last_plain >= PLAIN_EVERY_SECONDS:
+        elif force or final or now - self._last_plain >= PLAIN_EVERY_SECONDS:
             line = self.line()
             text = line.split("] ", 1)[-1]  # what it says, without the clock
             if text == self._last_plain_text and not force:

@@ -21,6 +21,7 @@ def test_a_long_phase_prints_one_plain_line_not_the_same_line_again(monkeypatch)
     for done in range(1, 18):
         shown.step(done, 17)
         shown._emit()  # what the ticking thread does
+    shown.__exit__(None, None, None)  # the pass ends: nothing new to say
     shown.stage("done")
     lines = stream.getvalue().splitlines()
     assert [line.split("] ", 1)[1].split(":")[0] for line in lines] == ["reconciliation reports", "done"]

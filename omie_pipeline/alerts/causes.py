@@ -4,7 +4,10 @@ Omie relays the prefeitura's words (Portuguese, each city its own wording) and s
 English; the person on call needs the cause and the next step in plain words. Each known cause is
 recognised by keywords (accents and case ignored, a keyword must start a word: `cep` is not found
 in `recepcao`); the first cause with a matching keyword wins, so the specific ones come first.
-Anything else gets the general advice to read Omie's message.
+A refusal not in the table gets no guessed fix, only the way to read what Omie said.
+
+The texts name the deal as `<DEAL_ID>`; `for_deal` puts the deal in before any text is stored or
+shown, so no reader ever sees the placeholder.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from functools import cached_property
 
 from omie_pipeline.domain.text import plain
 
+DEAL_PLACEHOLDER = "<DEAL_ID>"
 RESEND = (
     "then re-check it with `omie-pipeline invoices wait <DEAL_ID>`, or resend the NFS-e from the OS in Omie "
     "(Serviços > Ordens de Serviço) and re-check"
@@ -38,6 +42,51 @@ class KnownCause:
 
 
 KNOWN_CAUSES: tuple[KnownCause, ...] = (
+    # Omie's own refusals of ValidarOS / FaturarOS and two prefeitura codes with a precise remedy.
+    KnownCause(
+        "client_without_email",
+        "the client's record in Omie has no e-mail, which the NFS-e needs",
+        f"add the client's e-mail in the CRM deal and in Omie's client record, {RESEND}",
+        ("e-mail",),
+    ),
+    KnownCause(
+        "client_incomplete",
+        "the client's record in Omie lacks a field the NFS-e needs (Omie's message names it)",
+        "fill in what Omie's message names in the client's record in Omie (the pipeline never "
+        f"changes clients already there) and in the CRM deal, {RESEND}",
+        ("falta preencher",),
+    ),
+    KnownCause(
+        "client_inactive",
+        "the client is inactive in Omie",
+        f"reactivate the client in Omie (or link the deal to an active client), {RESEND}",
+        ("inativo",),
+    ),
+    KnownCause(
+        "already_invoiced",
+        "the OS was already invoiced in Omie",
+        "nothing to fix: the OS was already invoiced in Omie; the status refresh adopts its NFS-e",
+        ("ja foi faturada",),
+    ),
+    KnownCause(
+        "os_cancelled",
+        "the OS was cancelled in Omie",
+        "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "
+        "the deal uninvoiced on purpose",
+        ("esta cancelada",),
+    ),
+    KnownCause(
+        "rps_number_repeated",
+        "the prefeitura saw the RPS/DPS number twice",
+        f"resend the RPS from Omie with a new number, {RESEND}",
+        ("e0014",),
+    ),
+    KnownCause(
+        "iss_rate_special_regime",
+        "the prefeitura refuses an ISS rate on a service under a special tax regime",
+        f"remove the ISS rate from the service (special tax regime) in Omie's catalog, {RESEND}",
+        ("e0604",),
+    ),
     KnownCause(
         "certificate",
         "the company's digital certificate (A1) is missing, expired or not accepted by the prefeitura",
@@ -128,11 +177,17 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
 
 UNKNOWN_CAUSE = KnownCause(
     "unknown",
-    "a refusal this pipeline does not recognise",
-    "read Omie's message above (and the prefeitura's correction in Omie, Serviços > Ordens de Serviço > "
-    "the OS > NFS-e), correct the cause in the CRM or in Omie, " + RESEND,
+    "not one of the causes this pipeline knows: Omie's message says what is wrong",
+    f"inspect it with `omie-pipeline invoices show {DEAL_PLACEHOLDER}` and read Omie's message (and the "
+    "prefeitura's correction in Omie, Serviços > Ordens de Serviço > the OS > NFS-e) to learn what to correct, "
+    "in the CRM or in Omie; " + RESEND,
     (),
 )
+
+
+def for_deal(text: str, deal: str) -> str:
+    """`text` with the deal (or the command's arguments for it) in place of `<DEAL_ID>`."""
+    return text.replace(DEAL_PLACEHOLDER, deal)
 
 
 def cause_for(message: str | None) -> KnownCause:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from omie_pipeline.alerts.causes import GENERAL_RUN_CHECK, cause_for, run_cause_for
+from omie_pipeline.alerts.causes import GENERAL_RUN_CHECK, UNKNOWN_CAUSE, cause_for, for_deal, run_cause_for
 from omie_pipeline.alerts.model import Alert, AlertKind
 from omie_pipeline.alerts.text import (
     compact_utc,
@@ -235,18 +235,22 @@ def failed_alert(facts: InvoiceFacts, now: datetime, home_account: str | None = 
     """An invoice that Omie or the prefeitura refused, with the cause and the fix in plain words."""
     message = shorten(scrub(facts.last_error or ""), OMIE_MESSAGE_LIMIT)
     known = cause_for(message)
-    fix = scrub(facts.stored_fix) if known.code == "unknown" and facts.stored_fix else known.fix
     deal = command_target(facts.deal_id, facts.account, home_account)
-    fix = fix.replace("<DEAL_ID>", deal)
+    fix = for_deal(known.fix, deal)
     summary = (
         f"The NFS-e of deal {facts.deal_id} (account {facts.account}) was refused on "
         f"{format_when(facts.status_changed_at)} ({format_duration(now - facts.status_changed_at)} ago). "
         f'Omie/prefeitura said: "{message or "no message"}". Likely cause: {known.cause}.'
     )
     rows = _common_facts(facts) + [("Refused at", format_when(facts.status_changed_at)), ("Cause", known.cause)]
-    steps = [
-        f"Fix: {fix}.",
-        f"See its history: `omie-pipeline invoices show {deal}`.",
+    if known is UNKNOWN_CAUSE:
+        # No guessed fix for a refusal nobody recognised: how to read it, and the prefeitura's own correction.
+        steps = [f"Next step: {fix}."]
+        if facts.stored_fix and facts.stored_fix != for_deal(UNKNOWN_CAUSE.fix, shlex.quote(facts.deal_id)):
+            steps.append(f"The prefeitura's correction, stored with the refusal: {scrub(facts.stored_fix)}.")
+    else:
+        steps = [f"Fix: {fix}.", f"See its history: `omie-pipeline invoices show {deal}`."]
+    steps += [
         "Before resending, check the Omie credentials and that the account is not blocked "
         "(`omie-pipeline check-connection`) and that the prefeitura's system is up.",
         f'If it must not be issued any more: `omie-pipeline invoices cancel {deal} --reason "..."`.',

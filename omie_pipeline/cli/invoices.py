@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -192,8 +193,9 @@ def wait_command(deal_id: str, timeout: float, account: str | None) -> None:
     help="Seconds to wait for Omie's confirmation.",
 )
 @click.option("--account", help=_ACCOUNT_HELP)
+@click.option("--yes", "assume_yes", is_flag=True, help="Cancel without asking (for scripts).")
 def cancel_command(
-    deal_id: str, reason: str, requested_by: str | None, confirm_timeout: float, account: str | None
+    deal_id: str, reason: str, requested_by: str | None, confirm_timeout: float, account: str | None, assume_yes: bool
 ) -> None:
     """Cancel the deal's issued NFS-e in Omie (CancelarOS with the NFS-e cancellation).
 
@@ -208,6 +210,12 @@ def cancel_command(
 
     settings = _settings()
     account = account or settings.omie_pipeline_account
+    with _store(settings) as store:
+        with store.connect() as connection:
+            invoice = get_invoice(connection, account, deal_id)
+            deal = deal_row(connection, account, deal_id)
+        if invoice is not None and not assume_yes:
+            _confirm_cancel(invoice, _client_of(deal))
     with _store(settings) as store, _client(settings, store) as client:
         try:
             result = cancel_invoice(
@@ -227,6 +235,26 @@ def cancel_command(
             _fail(str(problem))
     click.echo(result.message)
     raise SystemExit(0 if result.confirmed else EXIT_CANCEL_PENDING)
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question on stdin."""
+    return sys.stdin.isatty()
+
+
+def _confirm_cancel(invoice: Invoice, client: dict[str, Any] | None) -> None:
+    """Cancelling a legal NFS-e cannot be undone: show what would be cancelled and ask, unless stdin is not a
+    terminal, where nobody can answer and the command is refused with the way to confirm up front.
+    """
+    client = client or {}
+    who = " ".join(part for part in (client.get("legal_name"), client.get("document")) if part) or "-"
+    what = (
+        f"deal {invoice.deal_id}: NFS-e {invoice.nfse_number or '-'}, {format_brl(invoice.gross_amount)}, client {who}"
+    )
+    if not _interactive():
+        _fail(f"not cancelling {what} without confirmation: run it in a terminal, or add --yes")
+    if not click.confirm(f"Cancel {what}?", default=False):
+        _fail("not cancelled")
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -336,7 +364,8 @@ def _withholdings(invoice: Invoice) -> str:
 
 
 def _local(moment: datetime | None) -> str:
-    return to_sao_paulo(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
+    """A moment as people read it everywhere else (report, alerts): São Paulo time, dd/mm/aaaa HH:MM."""
+    return to_sao_paulo(moment).strftime("%d/%m/%Y %H:%M") if moment else "-"
 
 
 def _now() -> str:

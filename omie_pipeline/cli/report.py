@@ -19,7 +19,7 @@ EXIT_CONFIG = 2
     "--date",
     "day",
     type=click.DateTime(formats=["%Y-%m-%d", "%d/%m/%Y"]),
-    help="Closing day (aaaa-mm-dd or dd/mm/aaaa; default: today in São Paulo).",
+    help="Closing day (aaaa-mm-dd or dd/mm/aaaa; default: the last day with closed deals).",
 )
 @click.option("--all-days", is_flag=True, help="Every closed deal, whatever its closing day.")
 @click.option("--account", help="Account to report on (default: OMIE_PIPELINE_ACCOUNT).")
@@ -59,6 +59,19 @@ def report(
     _build(None if all_days else (day.date() if day else None), all_days, account, folder)
 
 
+def _last_closing_day(store, account: str) -> date | None:
+    """The last day the account's deals closed, said aloud: a report of a day without deals is empty."""
+    from omie_pipeline.store.report_queries import closing_days
+
+    with store.connect() as connection:
+        days = closing_days(connection, account)
+    if not days:
+        click.echo("no closed deals in the store yet: reporting today", err=True)
+        return None
+    click.echo(f"no --date given: reporting {days[-1]:%d/%m/%Y}, the last day with closed deals", err=True)
+    return days[-1]
+
+
 def _build(day: date | None, all_days: bool, account: str | None, folder: Path | None) -> None:
     from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
     from omie_pipeline.reports import build_report, write_report
@@ -73,11 +86,11 @@ def _build(day: date | None, all_days: bool, account: str | None, folder: Path |
         click.echo(f"cannot build the report: {problem}", err=True)
         sys.exit(EXIT_CONFIG)
     now = now_utc()
-    if day is None and not all_days:
-        day = now.astimezone(SAO_PAULO).date()
     account = account or settings.omie_pipeline_account
     store = Store(settings.db_url)
     try:
+        if day is None and not all_days:
+            day = _last_closing_day(store, account) or now.astimezone(SAO_PAULO).date()
         built = build_report(
             store,
             account,

@@ -159,10 +159,18 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
 def _print_overview(overview: CatalogOverview) -> None:
     company = overview.company
     regime = company.profile.regime.value if company else "unknown (run with --refresh)"
+    outside = overview.map_lines_outside_catalog
     click.echo(
         f"Account {overview.account}: regime {regime}; {len(overview.services)} services, "
-        f"{len(overview.service_map)} products mapped"
+        f"{len(overview.service_map) - len(outside)} products mapped"
     )
+    if overview.nothing_loaded:
+        click.echo(
+            "\nNothing loaded yet: no catalog and no service map for this account. Load them with "
+            "`omie-pipeline services list --refresh` (or materialise the catalog job, `catalog_job`), "
+            "or the map alone with `omie-pipeline services load-map`."
+        )
+        return
     if overview.services:
         click.echo(
             f"{'code':<10} {'active':<6} {'LC116':<6} {'price':>10}  {'ISS %':>5}  {'withheld':<27} "
@@ -178,11 +186,17 @@ def _print_overview(overview: CatalogOverview) -> None:
             f"{service.lc116_code or '':<6} {price:>10}  {iss:>5}  {withheld:<27} "
             f"{', '.join(item.products) or '-':<24} {service.description or ''}"
         )
+    if not overview.services:
+        click.echo("\nThe catalog is not loaded yet: run `omie-pipeline services list --refresh` (or `catalog_job`).")
+    if outside:
+        click.echo("\nMap lines naming a service that is not in the catalog:")
+        for product, code in sorted(outside.items()):
+            click.echo(f"  {product}: {code} is not in Omie's catalog - correct the line in the service map")
     if overview.product_problems:
         click.echo("\nProducts of closed deals that cannot be invoiced:")
         for problem in overview.product_problems:
             click.echo(f"  {problem.product_code}: {problem.reason.value} ({problem.deals} deals) - {problem.message}")
-    else:
+    elif overview.services and not outside:
         click.echo("\nEvery product of a closed deal awaiting invoice maps to an active service.")
 
 
@@ -214,6 +228,8 @@ def _overview_json(overview: CatalogOverview) -> dict[str, Any]:
             for item in overview.services
         ],
         "service_map": overview.service_map,
+        "nothing_loaded": overview.nothing_loaded,
+        "map_lines_outside_catalog": overview.map_lines_outside_catalog,
         "service_map_loaded_at": overview.map_loaded_at.isoformat() if overview.map_loaded_at else None,
         "unmapped_products": [
             {

@@ -77,7 +77,7 @@ def deal_columns(tax_names: Sequence[str]) -> list[Column]:
         columns += _tax_columns(name)
     columns += [
         Column("Total retido", "money", lambda row: row.withheld_total, 14),
-        Column("Líquido a receber", "money", lambda row: row.net_receivable, 15),
+        Column("Líquido a receber", "money", lambda row: row.receivable, 15),
         Column("Dias em aberto", "int", lambda row: row.days_open, 9),
         Column("Exceções", "text", lambda row: "; ".join(reason_label(reason) for reason in row.reasons) or None, 30),
         Column("Último erro", "text", lambda row: row.last_error, 50),

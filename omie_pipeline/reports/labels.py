@@ -32,10 +32,18 @@ class Outcome(StrEnum):
 
     @property
     def is_invoiced(self) -> bool:
-        """Whether an invoice exists for the deal (blocked and pending deals have none), which decides if gross
-        and net apply.
+        """Whether an invoice exists for the deal (blocked and pending deals have none), which decides if a gross
+        value applies.
         """
         return self not in (Outcome.BLOCKED, Outcome.PENDING)
+
+    @property
+    def is_receivable(self) -> bool:
+        """Whether the note's net will be paid, so counts in "Líquido a receber": only an issued NFS-e is a
+        receivable; a rejected or cancelled note never will be, and one still at Omie or the prefeitura may yet be
+        rejected (the walk from CRM to issued shows it apart).
+        """
+        return self is Outcome.ISSUED
 
     @property
     def is_open(self) -> bool:

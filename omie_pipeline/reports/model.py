@@ -59,6 +59,11 @@ class DealRow(BaseModel):
     reasons: tuple[str, ...] = ()  # reason codes of this deal's exceptions, for grouping
 
     @property
+    def receivable(self) -> Decimal | None:
+        """The note's net when it will be paid (an issued NFS-e), else None: what "Líquido a receber" shows."""
+        return self.net_receivable if self.outcome.is_receivable else None
+
+    @property
     def amount_at_stake(self) -> Decimal:
         """The invoice's gross value when there is an invoice, else the CRM's amount (or zero)."""
         if self.gross_amount is not None:
@@ -109,6 +114,16 @@ class StatusLine:
     gross: Decimal
     withheld: Decimal
     net: Decimal
+
+    @property
+    def withheld_receivable(self) -> Decimal | None:
+        """What payers withhold from notes that will be paid; None for notes that never will be."""
+        return self.withheld if self.outcome.is_receivable else None
+
+    @property
+    def net_receivable(self) -> Decimal | None:
+        """The net that will be received; None for notes that will not be paid (rejected, cancelled, in progress)."""
+        return self.net if self.outcome.is_receivable else None
 
 
 @dataclass(frozen=True)

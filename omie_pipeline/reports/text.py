@@ -50,7 +50,7 @@ def report_text(report: Report) -> str:
             str(line.count),
             format_brl(line.crm_amount),
             format_brl(line.gross) if line.outcome.is_invoiced else "—",
-            format_brl(line.net) if line.outcome.is_invoiced else "—",
+            format_brl(line.net) if line.outcome.is_receivable else "—",
         )
         for line in summary.by_status
     ]

@@ -181,7 +181,15 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
         "Por situação",
         ["Situação", "Código", "Negócios", "Valor no CRM", "Valor bruto das notas", "Retido", "Líquido a receber"],
         [
-            [line.outcome.label, line.outcome.value, line.count, line.crm_amount, line.gross, line.withheld, line.net]
+            [
+                line.outcome.label,
+                line.outcome.value,
+                line.count,
+                line.crm_amount,
+                line.gross,
+                line.withheld_receivable,
+                line.net_receivable,
+            ]
             for line in summary.by_status
         ],
         [None, None, count, money, money, money, money],
@@ -191,8 +199,8 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
             summary.closed_count,
             summary.closed_amount,
             summary.invoiced_amount,
-            sum(line.withheld for line in summary.by_status),
-            sum(line.net for line in summary.by_status),
+            summary.withheld_issued,
+            summary.net_issued,
         ],
     )
     writer.table(

@@ -14,16 +14,14 @@ from datetime import date
 from typing import TextIO
 
 import dagster as dg
-import sqlalchemy as sa
 
 from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
-from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.runner.orphans import end_orphaned_runs, owner_tags
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise
 from omie_pipeline.store import Store
-from omie_pipeline.store.tables import deals
+from omie_pipeline.store.report_queries import closing_days as stored_closing_days
 
 
 @dataclass
@@ -157,20 +155,19 @@ def run_pipeline_pass(
     progress.stage("alerts")
     outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
     progress.stage("reconciliation reports")
-    for day in closing_days(store, account)[-report_days:]:
+    days = closing_days(store, account)[-report_days:]
+    for done, day in enumerate(days, start=1):
         outcome.stages.append(
             run_job(defs, instance, f"report {day.isoformat()}", "report_job", report_partition_key(account, day))
         )
+        progress.step(done, len(days))
     return outcome
 
 
 def closing_days(store: Store, account: str) -> list[date]:
     """The São Paulo calendar days on which the account's deals closed, oldest first."""
     with store.connect() as connection:
-        moments = connection.execute(
-            sa.select(deals.c.closed_at).where(deals.c.account == account, deals.c.closed_at.is_not(None))
-        ).scalars()
-        return sorted({to_sao_paulo(moment).date() for moment in moments})
+        return stored_closing_days(connection, account)
 
 
 ALERT_SENSORS_TO_EVALUATE = ("stuck_invoices", "failed_invoices")

@@ -1,4 +1,9 @@
-"""Progress of a pipeline pass: one live line on a terminal, plain log lines otherwise."""
+"""Progress of a pipeline pass: one live line on a terminal, plain log lines otherwise.
+
+Plain lines (a log, a pipe) are written when the phase starts and, at most every 10 seconds, when
+what they say changed: a phase that only takes time, such as writing many report days, prints one
+line, not the same line again and again. The live line also counts the phase's steps.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,8 @@ class Progress:
         self._interactive = self._stream.isatty() if interactive is None else interactive
         self._quiet = quiet
         self._stage = "starting"
+        self._step = ""
+        self._last_plain_text: str | None = None
         self._started = time.monotonic()
         self._last_plain = 0.0
         self._stop = threading.Event()
@@ -39,15 +46,23 @@ class Progress:
 
     def stage(self, name: str) -> None:
         self._stage = name
+        self._step = ""
         self._emit(force=True)
+
+    def step(self, done: int, total: int) -> None:
+        """Count the phase's steps on the live line (`3/17`); plain output keeps its one line per phase."""
+        if self._interactive:
+            self._step = f" {done}/{total}"
+            self._emit()
 
     def line(self) -> str:
         try:
             summary = self._read_summary()
         except Exception:  # the store may be mid-migration at the very start
-            return f"[{self._elapsed()}] {self._stage}"
+            return f"[{self._elapsed()}] {self._stage}{self._step}"
         return (
-            f"[{self._elapsed()}] {self._stage}: deals settled {summary.deals_settled}/{summary.deals_closed}, "
+            f"[{self._elapsed()}] {self._stage}{self._step}: "
+            f"deals settled {summary.deals_settled}/{summary.deals_closed}, "
             f"invoices waiting on the prefeitura {summary.pending_invoices}, "
             f"waited on Omie's limits {self._read_pacing_wait():.1f}s"
         )
@@ -62,7 +77,7 @@ class Progress:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
-        self._emit(force=True)
+        self._emit(force=self._interactive, final=True)
         if self._interactive and not self._quiet:
             self._stream.write("\n")
             self._stream.flush()
@@ -71,16 +86,20 @@ class Progress:
         while not self._stop.wait(1.0):
             self._emit()
 
-    def _emit(self, force: bool = False) -> None:
+    def _emit(self, force: bool = False, final: bool = False) -> None:
         if self._quiet:
             return
         now = time.monotonic()
         if self._interactive:
             self._stream.write("\r\x1b[2K" + self.line())
             self._stream.flush()
-        elif force or now - self._last_plain >= PLAIN_EVERY_SECONDS:
-            self._last_plain = now
-            self._stream.write(self.line() + "\n")
+        elif force or final or now - self._last_plain >= PLAIN_EVERY_SECONDS:
+            line = self.line()
+            text = line.split("] ", 1)[-1]  # what it says, without the clock
+            if text == self._last_plain_text and not force:
+                return
+            self._last_plain, self._last_plain_text = now, text
+            self._stream.write(line + "\n")
             self._stream.flush()
 
     def _elapsed(self) -> str:

@@ -270,6 +270,21 @@ class CatalogOverview:
     product_problems: list[ProductProblem]
     company: CompanyProfileVersion | None
 
+    @property
+    def nothing_loaded(self) -> bool:
+        """Neither the catalog nor the map has been loaded for the account: nothing can be said about products."""
+        return not self.services and not self.service_map
+
+    @property
+    def map_lines_outside_catalog(self) -> dict[str, str]:
+        """Map lines (product -> service code) naming a service the catalog does not hold: no deal of theirs can
+        be invoiced, so they are problems, not mapped products. Empty until the catalog is loaded.
+        """
+        if not self.services:
+            return {}
+        codes = {item.service.code for item in self.services}
+        return {product: code for product, code in self.service_map.items() if code not in codes}
+
 
 def catalog_overview(connection: sa.Connection, account: str) -> CatalogOverview:
     """Everything `services list` shows: the catalog, the map, the regime and what cannot be invoiced."""

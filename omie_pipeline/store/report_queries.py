@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import PENDING_STATUSES, InvoiceStatus
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES
+from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.store.tables import (
     client_links,
     deal_issues,
@@ -247,3 +248,13 @@ def _money(value) -> Decimal:
     if isinstance(value, Decimal):
         return value.quantize(ZERO)
     return Decimal(str(value)).quantize(ZERO)
+
+
+def closing_days(connection: sa.Connection, account: str) -> list[date]:
+    """The São Paulo calendar days on which the account's deals closed, oldest first: the days a report has
+    deals for.
+    """
+    moments = connection.execute(
+        sa.select(deals.c.closed_at).where(deals.c.account == account, deals.c.closed_at.is_not(None))
+    ).scalars()
+    return sorted({to_sao_paulo(moment).date() for moment in moments})

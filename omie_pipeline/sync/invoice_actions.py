@@ -318,7 +318,7 @@ def cancel_invoice(
         with store.begin() as connection:
             withdraw_cancel(connection, current, clock(), f"cancellation refused by Omie: {message}")
         raise CancelRefusedError(
-            f"deal {deal_id}: Omie refused the cancellation: {message}", fix_for(message)
+            f"deal {deal_id}: Omie refused the cancellation: {message}", fix_for(message, deal_id)
         ) from refusal
     with store.begin() as connection:
         current = get_invoice_by_id(connection, invoice.id)

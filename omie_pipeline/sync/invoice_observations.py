@@ -268,7 +268,7 @@ def apply_observation(connection: sa.Connection, invoice: Invoice, observation: 
         if new is InvoiceStatus.ERROR and observation.error:
             message = safe_message(observation.error)
             if message != invoice.last_error:
-                values.update(last_error=message, fix=fix_for(message, observation.correction))
+                values.update(last_error=message, fix=fix_for(message, invoice.deal_id, observation.correction))
         emitted = observation.issued_at
         if (
             new is InvoiceStatus.ISSUED
@@ -288,7 +288,9 @@ def apply_observation(connection: sa.Connection, invoice: Invoice, observation: 
         values["issued_at"] = observation.issued_at or invoice.issued_at or now
     if new is InvoiceStatus.ERROR:
         message = safe_message(observation.error) if observation.error else None
-        values.update(last_error=message, fix=fix_for(message, observation.correction) if message else None)
+        values.update(
+            last_error=message, fix=fix_for(message, invoice.deal_id, observation.correction) if message else None
+        )
     elif invoice.last_error is not None:
         values.update(last_error=None, fix=None)
     if new is InvoiceStatus.CANCELLED:

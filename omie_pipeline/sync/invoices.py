@@ -711,7 +711,7 @@ class _Run:
                         getattr(refusal, "field", None) or "order",
                         REFUSED_BY_OMIE,
                         f"deal {invoice.deal_id}: Omie refused the service order: {message}",
-                        fix_for(message),
+                        fix_for(message, invoice.deal_id),
                     )
                 ],
                 now,
@@ -802,7 +802,12 @@ class _Run:
                 InvoiceStatus.ERROR.value,
                 now,
                 f"{step} refused: {message}",
-                {"last_error": f"{step}: {message}", "fix": fix_for(message), "claimed_by": None, "claimed_at": None},
+                {
+                    "last_error": f"{step}: {message}",
+                    "fix": fix_for(message, invoice.deal_id),
+                    "claimed_by": None,
+                    "claimed_at": None,
+                },
             )
         return DealResult(invoice.deal_id, Outcome.ERROR, f"{step}: {message}")
 

@@ -35,11 +35,23 @@ def test_keywords_must_start_a_word() -> None:
     assert cause_for("Erro na recepção do lote, falha excepcional").code == "unknown"
 
 
-@pytest.mark.parametrize("message", ["", None, "   ", "E0014 DPS já informada anteriormente"])
-def test_anything_else_gets_the_general_fix(message) -> None:
+@pytest.mark.parametrize("message", ["", None, "   ", "X999 DPS com algo novo"])
+def test_anything_else_gets_the_way_to_read_omies_message(message) -> None:
     cause = cause_for(message)
     assert cause is UNKNOWN_CAUSE
-    assert "read Omie's message" in cause.fix
+    assert "`omie-pipeline invoices show <DEAL_ID>`" in cause.fix and "read Omie's message" in cause.fix
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("E0014 DPS já informada anteriormente", "rps_number_repeated"),
+        ("Cliente inativo no Omie", "client_inactive"),
+        ("A Ordem de Serviço [000123] já foi faturada.", "already_invoiced"),
+    ],
+)
+def test_omies_own_refusals_are_known_causes_too(message: str, code: str) -> None:
+    assert cause_for(message).code == code
 
 
 def test_every_known_cause_has_a_fix_in_plain_words() -> None:

@@ -123,19 +123,36 @@ def test_a_failed_alert_quotes_omie_with_cpfs_masked_and_gives_the_cause_and_fix
     assert CPF not in alert.to_json() and CPF_DIGITS not in alert.to_json()
 
 
-def test_an_unknown_refusal_uses_the_stored_correction_else_the_general_fix() -> None:
-    facts = _facts(status="error", status_changed_at=NOW, last_error="E0604 Alíquota de ISS para regime especial")
-    assert "read Omie's message" in failed_alert(facts, NOW).next_steps[0]
-    with_fix = failed_alert(
+def test_a_refusal_with_a_known_remedy_is_recognised_and_gets_its_fix() -> None:
+    alert = failed_alert(
+        _facts(status="error", status_changed_at=NOW, last_error="E0604 Alíquota de ISS para regime especial"),
+        NOW,
+        home_account="acme",
+    )
+    assert alert.extra["cause"] == "iss_rate_special_regime" and "does not recognise" not in alert.text
+    assert alert.next_steps[0].startswith("Fix: remove the ISS rate from the service")
+
+
+def test_an_unrecognised_refusal_gets_the_way_to_inspect_it_never_a_specific_fix() -> None:
+    alert = failed_alert(
         _facts(
             status="error",
             status_changed_at=NOW,
-            last_error="E0604 Alíquota de ISS",
+            last_error="X999 algo novo da prefeitura",
             stored_fix="remove the ISS rate from the service",
         ),
         NOW,
+        home_account="acme",
     )
-    assert with_fix.next_steps[0] == "Fix: remove the ISS rate from the service."
+    assert alert.extra["cause"] == "unknown"
+    assert not any(step.startswith("Fix:") for step in alert.next_steps)
+    assert alert.next_steps[0].startswith("Next step: inspect it with `omie-pipeline invoices show D-1`")
+    assert "read Omie's message" in alert.next_steps[0]
+    assert alert.next_steps[1] == (
+        "The prefeitura's correction, stored with the refusal: remove the ISS rate from the service."
+    )
+    plain = failed_alert(_facts(status="error", status_changed_at=NOW, last_error="X999 algo novo"), NOW, "acme")
+    assert not any("correction, stored" in step for step in plain.next_steps)
 
 
 def test_a_deal_id_with_spaces_is_quoted_in_commands() -> None:

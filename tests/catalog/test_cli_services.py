@@ -100,3 +100,25 @@ def test_refresh_without_credentials_says_which_variable_is_missing(env, monkeyp
     result = CliRunner().invoke(main, ["services", "list", "--refresh"])
     assert result.exit_code == 1
     assert "missing OMIE_APP_SECRET" in result.output
+
+
+def test_list_on_an_empty_store_says_nothing_is_loaded_and_how_to_load_it(env) -> None:
+    result = _invoke("list")
+    assert result.exit_code == 0, result.output
+    assert "Nothing loaded yet" in result.output
+    assert "services list --refresh" in result.output and "services load-map" in result.output
+    assert "Every product" not in result.output
+
+
+def test_a_map_line_naming_a_service_outside_the_catalog_is_a_problem_not_a_mapping(env, tmp_path) -> None:
+    _invoke("list", "--refresh")
+    path = write_map(tmp_path, "CONSULTORIA: SRV001\nHOSPEDAGEM: SRV007\nEXTRA: SRV999\n")
+    assert _invoke("load-map", "--file", str(path)).exit_code == 0
+
+    result = _invoke("list")
+
+    assert result.stdout.splitlines()[0].endswith("7 services, 2 products mapped")
+    assert "  EXTRA: SRV999 is not in Omie's catalog" in result.output
+    assert "Every product" not in result.output
+    data = json.loads(_invoke("list", "--json").stdout)
+    assert data["map_lines_outside_catalog"] == {"EXTRA": "SRV999"}

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
 
+from omie_pipeline.cli import invoices as invoices_cli
 from omie_pipeline.cli import main
 from omie_pipeline.domain.documents import normalise_document
+from omie_pipeline.domain.money import format_brl
+from omie_pipeline.domain.timeutil import to_sao_paulo
 
 from .conftest import REDUNDANT_SECONDS, Account, settle_prefeitura
 
@@ -32,6 +36,7 @@ def cli(account: Account, db_url: str):
     def run(*args: str):
         return runner.invoke(main, ["invoices", *args], env=env, catch_exceptions=False)
 
+    run.env = env
     return run
 
 
@@ -53,7 +58,10 @@ def test_list_and_show(account: Account, cli, tmp_path) -> None:
     assert {row["deal_id"] for row in rows} == {deal, other}
     assert all(set(row) >= LIST_KEYS and row["status"] == "issued" and row["nfse_number"] for row in rows)
     assert json.loads(cli("list", "--status", "error", "--json").output) == []
-    assert deal in cli("list").output
+    table = cli("list").output
+    assert deal in table
+    issued_at = to_sao_paulo(account.invoice(deal).issued_at)
+    assert issued_at.strftime("%d/%m/%Y %H:%M") in table and not re.search(r"\d{4}-\d{2}-\d{2}", table)
 
     shown = cli("show", deal)
     cpf = normalise_document(client["cnpj_cpf"])
@@ -100,11 +108,34 @@ def test_cancel(account: Account, cli) -> None:
     settle_prefeitura(account.sim)
 
     assert cli("cancel", deal).exit_code == 2  # --reason is required
-    assert cli("cancel", deal, "--reason", "oops", "--by", "ana").exit_code == 1
+    assert cli("cancel", deal, "--reason", "oops", "--by", "ana", "--yes").exit_code == 1
     assert cli("wait", deal, "--timeout", "10").exit_code == 0
-    result = cli("cancel", deal, "--reason", REASON, "--by", "ana", "--confirm-timeout", "5")
+    result = cli("cancel", deal, "--reason", REASON, "--by", "ana", "--confirm-timeout", "5", "--yes")
 
     assert result.exit_code == 0, result.output
     assert "cancelled" in result.output
     assert account.invoice(deal).cancel_requested_by == "ana"
     assert cli("wait", deal, "--timeout", "1").exit_code == 4
+
+
+def test_cancel_asks_first_and_refuses_without_a_terminal(account: Account, cli, monkeypatch) -> None:
+    client = person_client(account)
+    (deal,) = account.add_deals(1, client=client)
+    account.issue()
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    invoice = account.invoice(deal)
+
+    unattended = cli("cancel", deal, "--reason", REASON)
+    assert unattended.exit_code == 1 and "--yes" in unattended.output
+
+    monkeypatch.setattr(invoices_cli, "_interactive", lambda: True)
+    runner = CliRunner()
+    declined = runner.invoke(
+        main, ["invoices", "cancel", deal, "--reason", REASON], input="\n", env=cli.env, catch_exceptions=False
+    )
+    cpf = normalise_document(client["cnpj_cpf"])
+    assert declined.exit_code == 1 and "[y/N]" in declined.output
+    assert f"NFS-e {invoice.nfse_number}" in declined.output and deal in declined.output
+    assert format_brl(invoice.gross_amount) in declined.output
+    assert f"***.{cpf[3:6]}.{cpf[6:9]}-**" in declined.output and cpf not in declined.output
+    assert account.invoice(deal).status == "issued" and account.invoice(deal).cancel_requested_by is None

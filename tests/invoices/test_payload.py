@@ -101,12 +101,12 @@ def test_withholding_text_lists_each_retention_and_the_net() -> None:
     ],
 )
 def test_known_causes_get_their_fix(message: str, expected: str) -> None:
-    assert expected in fix_for(message)
+    assert expected in fix_for(message, "D-1")
 
 
 def test_unknown_causes_get_the_prefeituras_correction_or_the_general_fix() -> None:
-    assert fix_for("X999: algo novo", "Revise o campo Y.").startswith("Revise o campo Y.")
-    assert fix_for("X999: algo novo") == UNKNOWN_CAUSE.fix
+    assert fix_for("X999: algo novo", "D-1", "Revise o campo Y.").startswith("Revise o campo Y.")
+    assert fix_for("X999: algo novo", "D-1") == UNKNOWN_CAUSE.fix.replace("<DEAL_ID>", "D-1")
     assert safe_message(" CPF 529.982.247-25 inválido ") == "CPF ***.982.247-** inválido"
 
 

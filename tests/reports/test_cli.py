@@ -65,3 +65,15 @@ def test_all_days_names_its_files_accordingly(env, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reports" / ACCOUNT / f"reconciliacao_{ACCOUNT}_todas-as-datas.xlsx").is_file()
     assert "todos os dias" in result.output
+
+
+def test_without_a_date_the_last_day_with_deals_is_reported_and_named(env, sqlite_seeded, tmp_path) -> None:
+    from omie_pipeline.store.report_queries import closing_days
+
+    with sqlite_seeded.store.connect() as connection:
+        last = closing_days(connection, ACCOUNT)[-1]
+    result = CliRunner().invoke(main, ["report"], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"reporting {last:%d/%m/%Y}, the last day with closed deals" in result.output
+    assert (tmp_path / "reports" / ACCOUNT / f"reconciliacao_{ACCOUNT}_{last.isoformat()}.csv").is_file()
+    assert f"fechados em {last:%d/%m/%Y}" in result.output

@@ -64,7 +64,7 @@ def test_csv_opens_in_pt_br_excel_and_reads_back_to_the_same_figures(written) ->
         assert len(rows) == line.count, outcome
         assert abs(rows["Valor no CRM"].sum() - float(line.crm_amount)) < CENT, outcome
         assert abs(rows["Valor bruto da nota"].sum() - float(line.gross)) < CENT, outcome
-        assert abs(rows["Líquido a receber"].sum() - float(line.net)) < CENT, outcome
+        assert abs(rows["Líquido a receber"].sum() - float(line.net_receivable or 0)) < CENT, outcome
     issued = frame[frame["Código da situação"] == "issued"]
     for tax in summary.taxes:
         column = {"ir": "IRRF"}.get(tax.tax, tax.tax.upper())
@@ -209,3 +209,32 @@ def test_a_day_without_deals_still_gives_a_complete_report(sqlite_seeded, tmp_pa
     assert "Nenhum negócio fechado em 22/11/2026" in page and len(re.findall(r"<svg", page)) == 3
     assert _read_csv(files.csv).empty
     assert len(pd.read_excel(files.xlsx, sheet_name="Em aberto")) == len(report.open_items)
+
+
+def test_only_issued_notes_count_as_net_receivable_in_every_file(written) -> None:
+    """A rejected or cancelled note will never be paid: its net is no part of "Líquido a receber" anywhere."""
+    from omie_pipeline.domain.money import format_brl
+
+    report, files = written
+    summary = report.summary
+    rejected = summary.status(Outcome.ERROR)
+    assert rejected.count and rejected.net  # the seeded rejected note has a net the files must leave out
+    assert sum((line.net for line in summary.by_status), Decimal(0)) != summary.net_issued
+
+    frame = _read_csv(files.csv)
+    assert abs(frame["Líquido a receber"].sum() - float(summary.net_issued)) < CENT
+    assert frame[frame["Código da situação"] != "issued"]["Líquido a receber"].isna().all()
+
+    workbook = openpyxl.load_workbook(files.xlsx)
+    rows = list(workbook["Resumo"].iter_rows(values_only=True))
+    header = rows.index(next(row for row in rows if row[:2] == ("Situação", "Código")))
+    total = next(row for row in rows[header:] if row[0] == "Total")
+    assert Decimal(str(total[6])) == summary.net_issued and Decimal(str(total[5])) == summary.withheld_issued
+    rejected_row = next(row for row in rows[header:] if row[1] == "error")
+    assert rejected_row[5] is None and rejected_row[6] is None
+
+    page = files.html.read_text(encoding="utf-8")
+    by_status = page.split('<section id="resumo">', 1)[1].split("</section>", 1)[0]
+    total_row = by_status.split('<tr class="total">', 1)[1].split("</tr>", 1)[0]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', total_row)
+    assert cells[-1] == format_brl(summary.net_issued) and cells[-2] == format_brl(summary.withheld_issued)

@@ -245,8 +245,8 @@ def test_a_web_page_instead_of_the_pdf_is_refused_with_the_portal_link(books: Bo
 
 
 def test_fixes_and_messages_people_read() -> None:
-    assert fix_for("A OS 000001 já foi faturada!").startswith("nothing to fix")
-    assert fix_for("E999 erro desconhecido da prefeitura", "Corrija o CEP").startswith("Corrija o CEP (")
+    assert fix_for("A OS 000001 já foi faturada!", "D-1").startswith("nothing to fix")
+    assert fix_for("E999 erro desconhecido da prefeitura", "D-1", "Corrija o CEP").startswith("Corrija o CEP (")
     said = safe_message("  CPF 529.982.247-25 inválido  ")
     assert "529.982.247-25" not in said and said == said.strip() and "inválido" in said
 

@@ -7,6 +7,7 @@ invoiced yet, invoices stuck (past the pipeline resource's threshold, the one th
 and the report use) or in error.
 """
 
+import shlex
 from datetime import timedelta
 
 import dagster as dg
@@ -145,7 +146,7 @@ def nfse_status_none_stuck(
         description="nothing stuck"
         if not stuck
         else f"{len(stuck)} invoice(s) pending for more than {limit}: check the prefeitura's service in Omie, then "
-        "`omie-pipeline invoices wait DEAL_ID`",
+        f"`omie-pipeline invoices wait {shlex.quote(stuck[0].deal_id)}` (likewise for each deal in the table)",
         metadata={
             "stuck": len(stuck),
             **({"invoices": dg.MetadataValue.md(markdown_table(("deal", "status", "since"), rows))} if rows else {}),

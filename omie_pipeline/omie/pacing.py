@@ -8,7 +8,10 @@ method in flight (1 for methods it serialises) and blocks an app key that misbeh
   (app key, method) and one per app key. A call is sent only when both windows, counting the
   calls still in flight, have room; so no interval of `window` seconds ever holds more calls
   than Omie allows, whatever way Omie aligns its window;
-- one semaphore per method capping the calls in flight;
+- one gate per method capping the calls in flight; a method Omie refuses with "Já existe uma
+  requisição desse método sendo executada" while several of its calls are out goes down to one
+  at a time for the rest of the process (`serialise_after_refusal`), so the cap follows what Omie
+  does whichever way its rules for that method turn out;
 - the moment a block ends: no call of the app key leaves before it.
 
 Omie stamps a call when it arrives, which this process cannot see: only that it was after the
@@ -35,15 +38,23 @@ from limits.strategies import MovingWindowRateLimiter
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.methods import is_read
 
+CONCURRENT_WRITES: frozenset[str] = frozenset({"IncluirOS", "FaturarOS", "IncluirCliente"})
+"""Writes sent up to `max_in_flight` at a time: each creates or bills its own record, named by its own
+integration code, and Omie's limits page allows 4 calls of a method in flight (omie-api.md §3).
+Every other write (alterations, upserts, cancellations, deletions) stays one at a time: Omie's
+older page refuses concurrent inclusions and alterations, and those change records that may be
+shared. (ValidarOS is a read here: it changes nothing, and goes 4 at a time like every read.)"""
+
 
 @dataclass(frozen=True)
 class OmieLimits:
     """Omie's limits as this process should respect them (defaults: Omie's production values).
 
     `in_flight_overrides` sets the in-flight cap of single methods; with `serialise_writes`,
-    every method that changes data defaults to one at a time (Omie refuses concurrent
-    inclusions and alterations). `window_margin_seconds` (default 10 ms) pads the window for
-    clock granularity.
+    every method that changes data defaults to one at a time (Omie's older page refuses
+    concurrent inclusions and alterations), except `concurrent_writes` (the emission writes,
+    `CONCURRENT_WRITES`), which go up to `max_in_flight`. `window_margin_seconds` (default 10 ms)
+    pads the window for clock granularity.
     """
 
     window_seconds: float = 60.0
@@ -52,6 +63,7 @@ class OmieLimits:
     max_in_flight: int = 4
     in_flight_overrides: Mapping[str, int] = field(default_factory=dict)
     serialise_writes: bool = True
+    concurrent_writes: frozenset[str] = CONCURRENT_WRITES
     window_margin_seconds: float | None = None
 
     def __post_init__(self) -> None:
@@ -66,6 +78,7 @@ class OmieLimits:
         if self.window_margin_seconds is not None and self.window_margin_seconds < 0:
             raise ValueError(f"window_margin_seconds must not be negative; got {self.window_margin_seconds!r}")
         object.__setattr__(self, "in_flight_overrides", MappingProxyType(dict(self.in_flight_overrides)))
+        object.__setattr__(self, "concurrent_writes", frozenset(self.concurrent_writes))
 
     def __hash__(self) -> int:
         return hash(self.identity())
@@ -79,6 +92,7 @@ class OmieLimits:
             self.max_in_flight,
             tuple(sorted(self.in_flight_overrides.items())),
             self.serialise_writes,
+            tuple(sorted(self.concurrent_writes)),
             self.window_margin_seconds,
         )
 
@@ -91,7 +105,7 @@ class OmieLimits:
     def in_flight_for(self, method: str) -> int:
         if method in self.in_flight_overrides:
             return self.in_flight_overrides[method]
-        if self.serialise_writes and not is_read(method):
+        if self.serialise_writes and not is_read(method) and method not in self.concurrent_writes:
             return 1
         return self.max_in_flight
 
@@ -100,6 +114,34 @@ class _PerMilliseconds(RateLimitItem):
     """A `limits` rate item whose window is a whole number of milliseconds (tests use short windows)."""
 
     GRANULARITY = Granularity(0.001, "millisecond")  # type: ignore[arg-type]
+
+
+class _Gate:
+    """The calls of one method in flight, at most `limit`; the limit can be lowered while calls are out."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.out = 0
+        self._changed = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._changed:
+            while self.out >= self.limit:
+                self._changed.wait()
+            self.out += 1
+
+    def release(self) -> None:
+        with self._changed:
+            self.out -= 1
+            self._changed.notify()
+
+    def lower(self, limit: int) -> bool:
+        """Cap at `limit` from now on (calls already out finish); True when that lowered it."""
+        with self._changed:
+            if limit >= self.limit:
+                return False
+            self.limit = limit
+            return True
 
 
 class Pacer:
@@ -119,7 +161,7 @@ class Pacer:
         self._per_key = _PerMilliseconds(limits.per_app_key, window_ms, namespace="omie-key")
         self._windows = MovingWindowRateLimiter(MemoryStorage())
         self._lock = threading.Lock()
-        self._gates: dict[str, threading.BoundedSemaphore] = {}
+        self._gates: dict[str, _Gate] = {}
         self._in_flight: dict[str, int] = {}
         self._in_flight_total = 0
         self._blocked_until = 0.0
@@ -148,10 +190,16 @@ class Pacer:
         finally:
             gate.release()
 
-    def _gate(self, method: str) -> threading.BoundedSemaphore:
+    def serialise_after_refusal(self, method: str) -> bool:
+        """Omie refused a call of `method` because another was running: when this process had
+        several out, the method goes one at a time from now on. True when its cap was lowered."""
+        gate = self._gate(method)
+        return gate.out > 1 and gate.lower(1)
+
+    def _gate(self, method: str) -> _Gate:
         with self._lock:
             if method not in self._gates:
-                self._gates[method] = threading.BoundedSemaphore(self.limits.in_flight_for(method))
+                self._gates[method] = _Gate(self.limits.in_flight_for(method))
             return self._gates[method]
 
     def _reserve(self, method: str, max_block_wait: float) -> None:

@@ -7,10 +7,17 @@ Each invoice costs one call of each of those three methods, so the per-method li
 most invoices a window can hold. Prints the invoices completed per full window against that limit,
 and the calls the simulator rejected (429, 425, redundant, concurrency), which must be 0.
 
+`--latency SECONDS` makes every Omie answer take that long: the run then shows whether the calls
+kept in flight (4 per emission write, omie/pacing.py) fill the per-method limit when Omie is slow.
+The peak of calls in flight per method, as the simulator saw them, is printed too.
+
     .venv/bin/python bench/emission.py --invoices 200 --window 5 --per-method 40
+    .venv/bin/python bench/emission.py --invoices 480 --window 30 --per-method 120 --latency 1
 
 Invoices per window = the mean number of invoices whose FaturarOS was accepted in each full
-window of the run, windows laid end to end from the start (the last, partial window left out).
+window, windows laid end to end from the first one accepted (the last, partial window left out).
+The start-up before it (intents recorded, their keys looked up in Omie, the first deals' calls)
+is printed apart: it is paid once per run, not per window.
 """
 
 from __future__ import annotations
@@ -46,8 +53,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=5.0, help="Omie's window in seconds (default 5)")
     parser.add_argument("--per-method", type=int, default=40, help="calls allowed per method per window (default 40)")
     parser.add_argument("--per-ip", type=int, default=960, help="calls allowed per IP per window (default 960)")
-    parser.add_argument("--workers", type=int, default=4, help="deals handled at once (default 4)")
-    parser.add_argument("--latency-ms", type=float, default=5.0, help="simulated Omie latency, upper bound")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=IssueSettings().workers,
+        help=f"deals handled at once (default {IssueSettings().workers})",
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds every Omie answer takes (default 0)")
     return parser.parse_args()
 
 
@@ -125,7 +137,7 @@ def main() -> None:
         per_method_limit=args.per_method,
         per_ip_limit=args.per_ip,
         nfse_delay=(0.5, 1.0),
-        latency=(0.0, args.latency_ms / 1000),
+        latency=(args.latency, args.latency),
     )
     limits = OmieLimits(window_seconds=args.window, per_method=args.per_method, per_ip=args.per_ip)
     with tempfile.TemporaryDirectory() as folder, Simulator(config) as sim:
@@ -165,19 +177,23 @@ def main() -> None:
         store.dispose()
 
     moments = [started + (moment - started_wall).total_seconds() for moment in submitted]
-    windows = per_full_window(moments, started, args.window)
+    first = min(moments, default=started)
+    windows = per_full_window(moments, first, args.window)
     achieved = sum(windows) / len(windows) if windows else float(len(moments))
     rejected = sum(after["rejected"].values()) - sum(before["rejected"].values())
     calls = {
         method: after["calls"].get(method, 0) - before["calls"].get(method, 0)
         for method in ("IncluirOS", "ValidarOS", "FaturarOS")
     }
+    peaks = {method: after["peak_concurrency"].get(method, 0) for method in calls}
     print(
         f"{summary.count(Outcome.SUBMITTED)} invoices submitted of {args.invoices} deals in {elapsed:.1f} s; "
-        f"{args.workers} workers, window {args.window:g} s, per-method limit {args.per_method}"
+        f"{args.workers} workers, window {args.window:g} s, per-method limit {args.per_method}, "
+        f"{args.latency:g} s an answer"
     )
+    print(f"most calls in flight: {peaks}")
     print(f"calls: {calls}; Omie holds {orders} OS, {invoiced} invoiced (one per deal: {orders == args.invoices})")
-    print(f"invoices per full window: {windows}")
+    print(f"start-up: {first - started:.1f} s before the first invoice; invoices per full window after: {windows}")
     print(
         f"invoices per window: {achieved:.1f} / limit {args.per_method} (ratio {achieved / args.per_method:.2f}), "
         f"rejected {rejected}"

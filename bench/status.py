@@ -3,14 +3,17 @@
 Starts the Omie simulator with a short window, issues K deals (intent, IncluirOS, ValidarOS,
 FaturarOS), lets the prefeitura answer every RPS, then runs one status refresh
 (`sync.invoice_status.refresh_statuses`) and counts the calls the simulator saw during it. With
-`--rejected R`, about R of the notes are rejected: a rejected note is never listed, so each costs
-one StatusOS once the grace has passed (`--grace 0` asks at once). Prints one JSON line:
+`--rejected R`, about R of the notes are rejected: a rejected note is never listed, so its OS is
+asked for by ListarOS (a page of ids per call) and it costs one StatusOS once the grace has passed
+(`--grace 0` asks at once). `--page-size N` sets the page of ListarNFSEs and ListarOS (the client's
+default otherwise, as OMIE_PAGE_SIZES would). Prints one JSON line:
 
     .venv/bin/python bench/status.py --open-notes 1000
-    {"open_notes": 1000, "calls": 20, "by_method": {...}, "ideal": 20, "settled": {...}, ...}
+    {"open_notes": 1000, "calls": 10, "by_method": {"ListarNFSEs": 10}, "ideal": 10, ...}
+    .venv/bin/python bench/status.py --open-notes 10000
 
-`ideal` = ceil(K / page size) pages of each listing (ListarNFSEs, ListarOS) + the notes the
-listings cannot settle (rejections past the grace).
+`ideal` = ceil(K listed notes / page size) pages of ListarNFSEs + ceil(open OS without a listed note
+/ page size) pages of ListarOS + the notes the listings cannot settle (rejections past the grace).
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from emission import ACCOUNT, PRODUCT, place_deals
 from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.omie import OmieClient, OmieLimits
-from omie_pipeline.omie.paging import PAGE_SIZES
 from omie_pipeline.simulator import Simulator, SimulatorConfig
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import list_services, replace_service_map
@@ -41,6 +43,8 @@ from omie_pipeline.sync.catalog import sync_catalog
 from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import IssueSettings, issue_invoices
 from omie_pipeline.sync.tax_rates import sync_tax_rates
+
+LISTINGS = ("ListarNFSEs", "ListarOS")
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,6 +56,9 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=0.0,
         help="minutes before a pending invoice is asked about one by one (default 0: at once)",
+    )
+    parser.add_argument(
+        "--page-size", type=int, default=None, help="page size of ListarNFSEs and ListarOS (default: the client's)"
     )
     return parser.parse_args()
 
@@ -71,8 +78,15 @@ def main() -> None:
     limits = OmieLimits(window_seconds=window, per_method=240, per_ip=960)
     with tempfile.TemporaryDirectory() as folder, Simulator(config) as sim:
         store = Store(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
+        sizes = {name: args.page_size for name in LISTINGS} if args.page_size else None
         client = OmieClient(
-            sim.base_url, config.app_key, config.app_secret, limits=limits, timeout=(2, 10), redundant_seconds=window
+            sim.base_url,
+            config.app_key,
+            config.app_secret,
+            limits=limits,
+            timeout=(2, 10),
+            redundant_seconds=window,
+            page_sizes=sizes,
         )
         sync_catalog(client, store, ACCOUNT)
         sync_tax_rates(client, store, ACCOUNT, confirmed_regime=Regime.LUCRO_PRESUMIDO)
@@ -98,6 +112,7 @@ def main() -> None:
         after = sim.stats()["calls"]
         with store.connect() as connection:
             settled = status_counts(connection, ACCOUNT)
+        page_sizes = {name: client.page_size(name) for name in LISTINGS}
         client.close()
         store.dispose()
     by_method = {
@@ -106,8 +121,9 @@ def main() -> None:
         if count - before.get(method, 0)
     }
     not_listed = settled.get("error", 0)
-    pages = sum(
-        math.ceil(max(summary.listed.get(name, 0), 1) / PAGE_SIZES[name]) for name in ("ListarNFSEs", "ListarOS")
+    # An empty NFS-e listing still costs its first page; ListarOS is asked only for what the notes leave open.
+    pages = math.ceil(max(summary.listed["ListarNFSEs"], 1) / page_sizes["ListarNFSEs"]) + math.ceil(
+        summary.listed["ListarOS"] / page_sizes["ListarOS"]
     )
     print(
         json.dumps(
@@ -118,7 +134,7 @@ def main() -> None:
                 "ideal": pages + not_listed,
                 "settled": settled,
                 "status_requests": summary.status_requests,
-                "page_sizes": {name: PAGE_SIZES[name] for name in ("ListarNFSEs", "ListarOS")},
+                "page_sizes": page_sizes,
                 "seconds": round(seconds, 2),
             }
         )

@@ -230,6 +230,8 @@ class OmieConnection:
                         seconds,
                         failure.faultstring or failure.message,
                     )
+                if isinstance(failure, errors.ConcurrencyError) and account.pacer.serialise_after_refusal(method):
+                    log.warning("omie %s: refused while several were running; sent one at a time from now on", method)
                 if isinstance(failure, errors.MISUSE_COUNTED_ERRORS) and not isinstance(failure, errors.NoRecordsError):
                     self._streaks.record(method, faulted=True)
                 raise

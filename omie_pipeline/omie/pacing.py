@@ -9,7 +9,10 @@ process using the same ledger shares:
   from this host draws on (Omie's per-IP budget). A call is sent only when both windows,
   counting the calls still in flight, have room; so no interval of `window` seconds ever holds
   more calls than Omie allows, whatever way Omie aligns its window;
-- a cap on the calls of a method in flight;
+- a cap on the calls of a method in flight; a method Omie refuses with "Já existe uma requisição
+  desse método sendo executada" goes down to one at a time for the rest of the process
+  (`serialise_after_refusal`), so the cap follows what Omie does whichever way its rules for that
+  method turn out;
 - the moment a block ends: no call of the app key leaves before it.
 
 Ledger names are hashes of the Omie server and the app key (the key never appears in them), and
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -39,6 +43,13 @@ from omie_pipeline.omie import errors
 from omie_pipeline.omie.ledger import PacingLedger, Reservation
 from omie_pipeline.omie.methods import is_read
 
+CONCURRENT_WRITES: frozenset[str] = frozenset({"IncluirOS", "FaturarOS", "IncluirCliente"})
+"""Writes sent up to `max_in_flight` at a time: each creates or bills its own record, named by its own
+integration code, and Omie's limits page allows 4 calls of a method in flight (omie-api.md §3).
+Every other write (alterations, upserts, cancellations, deletions) stays one at a time: Omie's
+older page refuses concurrent inclusions and alterations, and those change records that may be
+shared. (ValidarOS is a read here: it changes nothing, and goes 4 at a time like every read.)"""
+
 
 @dataclass(frozen=True)
 class OmieLimits:
@@ -47,9 +58,10 @@ class OmieLimits:
     `per_ip` is the budget of every app key called from this host together.
 
     `in_flight_overrides` sets the in-flight cap of single methods; with `serialise_writes`,
-    every method that changes data defaults to one at a time (Omie refuses concurrent
-    inclusions and alterations). `window_margin_seconds` (default 10 ms) pads the window for
-    clock granularity.
+    every method that changes data defaults to one at a time (Omie's older page refuses
+    concurrent inclusions and alterations), except `concurrent_writes` (the emission writes,
+    `CONCURRENT_WRITES`), which go up to `max_in_flight`. `window_margin_seconds` (default 10 ms)
+    pads the window for clock granularity.
     """
 
     window_seconds: float = 60.0
@@ -58,6 +70,7 @@ class OmieLimits:
     max_in_flight: int = 4
     in_flight_overrides: Mapping[str, int] = field(default_factory=dict)
     serialise_writes: bool = True
+    concurrent_writes: frozenset[str] = CONCURRENT_WRITES
     window_margin_seconds: float | None = None
 
     def __post_init__(self) -> None:
@@ -72,6 +85,7 @@ class OmieLimits:
         if self.window_margin_seconds is not None and self.window_margin_seconds < 0:
             raise ValueError(f"window_margin_seconds must not be negative; got {self.window_margin_seconds!r}")
         object.__setattr__(self, "in_flight_overrides", MappingProxyType(dict(self.in_flight_overrides)))
+        object.__setattr__(self, "concurrent_writes", frozenset(self.concurrent_writes))
 
     def __hash__(self) -> int:
         return hash(self.identity())
@@ -85,6 +99,7 @@ class OmieLimits:
             self.max_in_flight,
             tuple(sorted(self.in_flight_overrides.items())),
             self.serialise_writes,
+            tuple(sorted(self.concurrent_writes)),
             self.window_margin_seconds,
         )
 
@@ -97,7 +112,7 @@ class OmieLimits:
     def in_flight_for(self, method: str) -> int:
         if method in self.in_flight_overrides:
             return self.in_flight_overrides[method]
-        if self.serialise_writes and not is_read(method):
+        if self.serialise_writes and not is_read(method) and method not in self.concurrent_writes:
             return 1
         return self.max_in_flight
 
@@ -119,6 +134,8 @@ class Pacer:
         self.scope = "omie-pacing:key:" + _digest(server, app_key)
         self.ip_scope = "omie-pacing:ip:" + _digest(socket.gethostname(), server)
         self._window = limits.window_seconds + limits.margin_seconds
+        self._serialised: set[str] = set()
+        self._serialised_lock = threading.Lock()
 
     def block(self, seconds: float) -> None:
         """Stop every call of the app key for `seconds` (Omie said it blocked the key), in every process."""
@@ -138,6 +155,18 @@ class Pacer:
         finally:
             self.ledger.complete(claim)
 
+    def serialise_after_refusal(self, method: str) -> bool:
+        """Omie refused a call of `method` because another was running: the method goes one at a
+        time from now on in this process. True when its cap was lowered (at most once per method)."""
+        with self._serialised_lock:
+            if method in self._serialised or self.limits.in_flight_for(method) <= 1:
+                return False
+            self._serialised.add(method)
+            return True
+
+    def _in_flight_cap(self, method: str) -> int:
+        return 1 if method in self._serialised else self.limits.in_flight_for(method)
+
     def _reserve(self, method: str, max_block_wait: float, lease_seconds: float) -> Reservation:
         while True:
             blocked = self.ledger.blocked_until(self.scope) - time.time()
@@ -154,7 +183,7 @@ class Pacer:
                 token=uuid.uuid4().hex,
                 method_window=f"{self.scope}:{method}",
                 method_limit=self.limits.per_method,
-                in_flight_cap=self.limits.in_flight_for(method),
+                in_flight_cap=self._in_flight_cap(method),
                 ip_window=self.ip_scope,
                 ip_limit=self.limits.per_ip,
                 window_seconds=self._window,

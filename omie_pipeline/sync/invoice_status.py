@@ -1,13 +1,16 @@
 """Status refresh: every invoice still moving in Omie brought up to date, in bulk.
 
-One refresh makes two paged walks, so its calls grow with pages, not with invoices:
-- `ListarNFSEs` over the emission dates since the walks' lower bound: the notes issued (F) and
-  cancelled (C), with number, verification code and Omie's emission date and time;
-- `ListarOS` filtered by change since the same moment: OS invoiced (submitted -> processing) and
-  cancelled (a cancellation confirmed, or one made in Omie's screens).
+One refresh reads listings, so its calls grow with pages, not with invoices:
+- `ListarNFSEs` over the emission dates since the walk's lower bound: the notes issued (F) and
+  cancelled (C), with number, verification code, Omie's emission date and time and the OS they
+  belong to (`OrdemServico.nCodigoOS`). A pending invoice whose note is listed is settled by it;
+- `ListarOS` only for the invoices that listing leaves open, filtered by their nCodOS
+  (`filtrar_por_codigo`, a page of ids per call): OS invoiced without a note yet (submitted ->
+  processing) and cancellations (confirmed, or made in Omie's screens, with or without the note).
+  When every open invoice has its note listed, no ListarOS is sent at all.
 Records are matched to invoices by nCodOS. A note the prefeitura rejected is never listed
 (omie-api.md §15): its OS stays "processing" in the listings. So `StatusOS` is asked, one OS after
-the other at the client's pace, for what the walks cannot settle: an invoice still
+the other at the client's pace, for what the listings cannot settle: an invoice still
 submitted/processing past the grace period (`status_grace`, 10 minutes by default; most notes are
 listed within it), a cancellation not confirmed within the same grace, an invoice in error without
 Omie's message or whose OS changed without a new note, and the deals an operator asked to
@@ -18,11 +21,12 @@ redundancy interval: each is reserved in the store first (`last_checked_at`), so
 second refresh in another process cannot repeat it. An answer that cannot be read fails only its
 invoice, which is asked again at the next refresh.
 
-The lower bound: every walk starts where the previous successful one started, less a safety
-margin for clock differences (the watermark), and never before the oldest invoice it follows was
-created (its OS cannot have changed earlier). A change before the watermark was seen by an earlier
-walk, whose invoice was followed then; an OS recorded later was recorded with its exact state (see
-sync/invoices.py), so nothing that matters can hide behind the watermark.
+The lower bound of the NFS-e listing: every walk starts where the previous successful one started,
+less a safety margin for clock differences (the watermark), and never before the oldest invoice it
+follows was created (its note cannot have been issued earlier). A note issued before the watermark
+was listed by an earlier walk, whose invoice was settled then; an OS recorded later was recorded
+with its exact state (see sync/invoices.py), so nothing that matters can hide behind the watermark.
+The OS listing needs no bound: it asks for the open invoices' own OS.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -153,7 +157,7 @@ def refresh_statuses(
         since = min(invoice.created_at for invoice in moving) - settings.margin
         if watermark is not None:
             since = max(since, watermark)
-        walk_unsettled = _walk(client, store, account, since, started, settings, summary)
+        walk_unsettled = _walk(client, store, account, moving, since, started, settings, summary)
         summary.walked = True
     needs_status = walk_unsettled | {invoice.id for invoice in rechecks}
     with store.connect() as connection:
@@ -189,13 +193,14 @@ def _walk(
     client: OmieClient,
     store: Store,
     account: str,
+    moving: list[Invoice],
     since: datetime,
     started: datetime,
     settings: RefreshSettings,
     summary: RefreshSummary,
 ) -> set[int]:
-    """Both listings since `since`, applied to the invoices they name; returns the invoice ids
-    the listings leave unsettled."""
+    """The NFS-e listing since `since`, then the OS listing for the moving invoices it leaves open,
+    applied to the invoices they name; returns the invoice ids the listings leave unsettled."""
     first_day = since.astimezone(SAO_PAULO).date()
     today = started.astimezone(SAO_PAULO).date()
 
@@ -204,9 +209,17 @@ def _walk(
         summary.skipped_records.append(str(record))
 
     notes = list(client.list_nfse(first_day, max(first_day, today), page_size=settings.page_size, on_invalid=skip))
-    orders = list(client.list_os(changed_since=since, page_size=settings.page_size, on_invalid=skip))
-    summary.listed.update({"ListarNFSEs": len(notes), "ListarOS": len(orders)})
     latest = latest_nfse_by_os(notes)
+    open_os = sorted(
+        {invoice.omie_os_id for invoice in moving if invoice.omie_os_id and not _settled_by_note(invoice, latest)}
+    )
+    size = client.page_size("ListarOS", settings.page_size)
+    orders = [
+        order
+        for start in range(0, len(open_os), size)
+        for order in client.list_os(os_ids=open_os[start : start + size], page_size=size, on_invalid=skip)
+    ]
+    summary.listed.update({"ListarNFSEs": len(notes), "ListarOS": len(orders)})
     by_os = {order.nCodOS: order for order in orders if order.nCodOS is not None}
     unsettled: set[int] = set()
     with store.connect() as connection:
@@ -230,6 +243,22 @@ def _walk(
                 # The listed note's Valores are what the payer receives: kept beside our own figures.
                 record_omie_taxes(connection, account, invoice.deal_id, figures_from_nfse(note), started)
     return unsettled
+
+
+def _settled_by_note(invoice: Invoice, latest: Mapping[int, NfseRecord]) -> bool:
+    """Whether the listed note says all the OS listing could: the note issued, cancelled or
+    rejected for a pending invoice; the note cancelled for a cancellation awaiting confirmation (a
+    note still issued leaves the OS to say whether it was cancelled without its note)."""
+    note = latest.get(invoice.omie_os_id) if invoice.omie_os_id else None
+    if note is None:
+        return False
+    try:
+        status = from_nfse_record(note).status
+    except UnknownOmieStatusError:
+        return False
+    if invoice.cancel_pending:
+        return status is InvoiceStatus.CANCELLED
+    return status in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED, InvoiceStatus.ERROR)
 
 
 def _from_listings(

@@ -113,7 +113,10 @@ def test_the_asset_run_twice_at_once_issues_each_deal_once(store, make_sim, db_u
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert all(result["success"] for result in results)
     assert sum(result["outcome_submitted"] for result in results) == 20  # each deal sent by one run only
-    assert calls(account.sim)["IncluirOS"] == 20 and calls(account.sim)["FaturarOS"] == 20
+    # Each process keeps up to 4 emission writes in flight: together they may meet Omie's concurrency
+    # refusal (not applied, sent again), after which the refused process sends that method one at a time.
+    sent = calls(account.sim)["IncluirOS"] + calls(account.sim)["FaturarOS"]
+    assert sent - account.sim.stats()["rejected"]["concurrency"] == 40
     account.assert_exactly_once(deal_ids)
     account.client.close()
 

@@ -24,7 +24,7 @@ from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome, issue_invoices
 from support.simulated_omie import client_for
 
-from .conftest import REDUNDANT_SECONDS, Account, calls, settle_prefeitura
+from .conftest import FAST, REDUNDANT_SECONDS, Account, calls, prepare_account, settle_prefeitura
 
 
 class Crash(Exception):
@@ -272,6 +272,27 @@ def test_two_runs_at_once_issue_each_deal_once(account: Account, db_url: str) ->
     assert sorted(sent) == sorted(deal_ids)  # each deal sent by exactly one of the two runs
     assert calls(account.sim)["IncluirOS"] == 12 and calls(account.sim)["FaturarOS"] == 12
     finish(account, deal_ids)
+
+
+def test_slow_answers_keep_up_to_four_emission_calls_in_flight_and_issue_each_deal_once(store: Store, make_sim) -> None:
+    """When Omie takes its time to answer, the emission writes go several at a time (never more
+    than Omie's 4), each intent still claimed before its call: one OS and one NFS-e per deal."""
+    sim = make_sim(**{**FAST, "latency": (0.1, 0.1)})
+    account = prepare_account(store, sim)
+    try:
+        deal_ids = account.add_deals(16)
+
+        summary = account.issue(workers=12)
+
+        assert summary.count(Outcome.SUBMITTED) == 16
+        stats = sim.stats()
+        assert stats["rejected"]["concurrency"] == 0
+        for method in ("IncluirOS", "FaturarOS"):
+            assert 1 < stats["peak_concurrency"][method] <= 4, (method, stats["peak_concurrency"])
+        assert calls(sim)["IncluirOS"] == 16 and calls(sim)["FaturarOS"] == 16
+        finish(account, deal_ids)
+    finally:
+        account.client.close()
 
 
 def account_history(account: Account, deal_id: str) -> str:

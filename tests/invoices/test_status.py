@@ -44,7 +44,7 @@ def test_k_open_invoices_cost_listing_pages_not_k_calls(account: Account) -> Non
     summary = refresh(account)
 
     assert summary.tracked == K and summary.changes == {"processing": K}
-    # No note issued yet: one (empty) ListarNFSEs page; every OS changed recently: ceil(K / PAGE) pages.
+    # No note issued yet: one (empty) ListarNFSEs page; every OS left open: ceil(K / PAGE) pages of ids.
     assert calls_since(account.sim, before) == {"ListarNFSEs": 1, "ListarOS": math.ceil(K / PAGE)}
 
     account.sim.set_faults(prefeitura="up")
@@ -55,7 +55,8 @@ def test_k_open_invoices_cost_listing_pages_not_k_calls(account: Account) -> Non
     summary = refresh(account)
 
     assert summary.changes == {"issued": K}
-    assert calls_since(account.sim, before) == {"ListarNFSEs": math.ceil(K / PAGE), "ListarOS": math.ceil(K / PAGE)}
+    # Every note listed with its OS: the NFS-e pages settle all K, and no ListarOS is sent.
+    assert calls_since(account.sim, before) == {"ListarNFSEs": math.ceil(K / PAGE)}
     for deal_id in deal_ids:
         invoice = account.invoice(deal_id)
         assert invoice.status == InvoiceStatus.ISSUED and invoice.nfse_number and invoice.verification_code
@@ -97,7 +98,7 @@ def test_a_rejection_settles_to_error_within_one_refresh_after_the_grace(rejecti
     # One StatusOS per invoice the listings left pending, nothing for the issued notes.
     assert calls_since(account.sim, before) == {
         "ListarNFSEs": math.ceil((K - rejected) / PAGE),
-        "ListarOS": math.ceil(K / PAGE),
+        "ListarOS": math.ceil(rejected / PAGE),  # only the OS whose note is not listed
         "StatusOS": rejected,
     }
     assert summary.changes == {"error": rejected}
@@ -216,13 +217,13 @@ def unreadable(account: Account, deal_id: str) -> int:
 
 def test_an_unreadable_listed_record_is_skipped_and_named(account: Account) -> None:
     bad, good = account.add_deals(2)
+    account.sim.set_faults(prefeitura="stuck")  # no note listed: both OS are asked for by ListarOS
     account.issue()
     os_id = unreadable(account, bad)
-    settle_prefeitura(account.sim)
 
     summary = refresh(account)
 
-    assert account.invoice(good).status == InvoiceStatus.ISSUED
+    assert account.invoice(good).status == InvoiceStatus.PROCESSING
     (skipped,) = summary.skipped_records
     assert f"OS {os_id}" in skipped and "dDtPrevisao" in skipped
 

@@ -87,19 +87,55 @@ def test_serialised_method_runs_one_at_a_time(make_sim):
     assert stats["peak_concurrency"]["ConsultarCliente"] == 1
 
 
-def test_writes_default_to_one_at_a_time(make_sim):
-    sim = make_sim(per_method_limit=100, per_ip_limit=100, latency=(0.02, 0.02))
-    client = client_for(sim)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(
+def _include_clients(client, count, threads=4):
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(
             pool.map(
                 lambda n: client.include_client({"codigo_cliente_integracao": f"w-{n}", "razao_social": f"W {n}"}),
-                range(6),
+                range(count),
             )
         )
 
-    assert sim.stats()["peak_concurrency"]["IncluirCliente"] == 1
+
+def test_alterations_stay_one_at_a_time(make_sim):
+    sim = make_sim(per_method_limit=100, per_ip_limit=100, latency=(0.02, 0.02))
+    client = client_for(sim)
+    ids = sorted(sim.state.clients)[:6]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda n: client.alter_client({"codigo_cliente_omie": n, "razao_social": f"A {n}"}), ids))
+
+    assert sim.stats()["peak_concurrency"]["AlterarCliente"] == 1
+
+
+def test_inclusions_go_up_to_the_in_flight_cap(make_sim):
+    sim = make_sim(per_method_limit=100, per_ip_limit=100, latency=(0.05, 0.05))
+    client = client_for(sim)
+
+    _include_clients(client, 8)
+
+    stats = sim.stats()
+    assert stats["rejected"]["concurrency"] == 0
+    assert stats["peak_concurrency"]["IncluirCliente"] == 4
+
+
+def test_a_method_omie_serialises_goes_one_at_a_time_after_its_first_refusal(make_sim):
+    """Whichever way Omie's rule for a write turns out: refused while several are out, the method
+    drops to one at a time; every refused call was not applied, so each record exists once."""
+    sim = make_sim(
+        per_method_limit=100, per_ip_limit=100, latency=(0.05, 0.05), serialised_methods=frozenset({"IncluirCliente"})
+    )
+    client = client_for(sim)
+
+    answers = _include_clients(client, 12)
+
+    stats = sim.stats()
+    assert 1 <= stats["rejected"]["concurrency"] <= 3  # the three sent beside the first, at most
+    assert stats["peak_concurrency"]["IncluirCliente"] == 1
+    assert len({answer.codigo_cliente_omie for answer in answers}) == 12
+    with sim.state.lock:
+        codes = [record.get("codigo_cliente_integracao") for record in sim.state.clients.values()]
+    assert all(codes.count(f"w-{n}") == 1 for n in range(12))
 
 
 def test_two_clients_of_one_key_share_the_pacing(make_sim):

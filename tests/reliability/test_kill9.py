@@ -53,7 +53,9 @@ def kill_after_writes(process, sim, target: int, timeout: float = 90.0) -> bool:
 
 @pytest.mark.reliability
 def test_sync_killed_at_random_moments_settles_exactly_once(make_sim, tmp_path: Path) -> None:
-    # Answers take 20-60 ms, so that a kill lands inside calls as well as between them.
+    # Answers take 20-60 ms, so that a kill lands inside calls as well as between them. 60 deals: with
+    # several emission writes in flight a run gets far between two looks at the count, and each cycle
+    # must still find work left.
     sim = make_sim(
         seed=5,
         clients=20,
@@ -67,7 +69,7 @@ def test_sync_killed_at_random_moments_settles_exactly_once(make_sim, tmp_path: 
     )
     db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     env = sync_env(
-        sim, tmp_path / "home", db_url, generated_deals_csv(tmp_path / "deals.csv", 30, 7), tmp_path / "reports"
+        sim, tmp_path / "home", db_url, generated_deals_csv(tmp_path / "deals.csv", 60, 7), tmp_path / "reports"
     )
     rng = random.Random(SEED)
     log = tmp_path / "sync.log"

@@ -5,30 +5,54 @@ from __future__ import annotations
 import dagster as dg
 
 from omie_pipeline.defs.assets.report import ASSET_NAME as REPORT_ASSET
+from omie_pipeline.defs.assets.report import report_partitions
 from omie_pipeline.defs.ops import cancel_nfse, wait_for_nfse
+from omie_pipeline.defs.partitions import RUN_SLOT_TAG, accounts, run_slot
+
+
+def _slotted(kind: str, partitions_def: dg.PartitionsDefinition, account_of=lambda key: key) -> dict:
+    """The job's partitions with the run-slot tag on every run, however it is launched (schedule,
+    sensor, UI, backfill, `omie-pipeline sync`)."""
+    return {
+        "partitions_def": partitions_def,
+        "config": dg.PartitionedConfig(
+            partitions_def=partitions_def,
+            run_config_for_partition_key_fn=lambda key: {},
+            tags_for_partition_key_fn=lambda key: {RUN_SLOT_TAG: run_slot(kind, account_of(key))},
+        ),
+    }
+
+
+def _report_account(key: str) -> str:
+    return report_partitions.get_partition_key_from_str(key).keys_by_dimension["account"]
+
 
 emission_job = dg.define_asset_job(
     "emission_job",
     selection=dg.AssetSelection.assets("closed_deals", "client_index", "client_links", "nfse_invoices"),
     description="Closed deals in, clients reconciled, NFS-e issued exactly once.",
+    **_slotted("emission", accounts),
 )
 
 invoice_status_refresh_job = dg.define_asset_job(
     "invoice_status_refresh_job",
     selection=dg.AssetSelection.assets("nfse_status"),
     description="Refresh every non-final invoice of one account from Omie's listings.",
+    **_slotted("status", accounts),
 )
 
 catalog_job = dg.define_asset_job(
     "catalog_job",
     selection=dg.AssetSelection.assets("service_catalog", "tax_rates"),
     description="Omie's service catalog, the product map, the regime and tax rates.",
+    **_slotted("catalog", accounts),
 )
 
 report_job = dg.define_asset_job(
     "report_job",
     selection=dg.AssetSelection.assets(REPORT_ASSET),
     description="The reconciliation report of one account for one closing day.",
+    **_slotted("report", report_partitions, _report_account),
 )
 
 

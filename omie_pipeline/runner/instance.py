@@ -17,10 +17,11 @@ from typing import Any
 import yaml
 from filelock import FileLock
 
+from omie_pipeline.defs.partitions import RUN_SLOT_TAG
 from omie_pipeline.settings import SettingsError
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
-PARTITION_TAG = "dagster/partition"
+PARTITION_TAG = "dagster/partition"  # the older, stricter limit: every run of an account, one at a time
 
 
 class InstanceConfigError(SettingsError):
@@ -46,7 +47,7 @@ def prepare_instance(home: Path) -> str | None:
     if not limits_one_run_per_account(config):
         raise InstanceConfigError(
             f"{config_path} does not limit runs to one at a time per account (a tag_concurrency_limits entry "
-            f"for {PARTITION_TAG} with applyLimitPerUniqueValue and limit 1, as in {INSTANCE_TEMPLATE}): two "
+            f"for {RUN_SLOT_TAG} with applyLimitPerUniqueValue and limit 1, as in {INSTANCE_TEMPLATE}): two "
             "emitting runs of one account could overlap, so the sync does not start; add the limit"
         )
     return None
@@ -89,7 +90,7 @@ def _dig(config: dict, *keys: str) -> Any:
 
 
 def _is_partition_limit(entry: Any) -> bool:
-    if not isinstance(entry, dict) or entry.get("key") != PARTITION_TAG:
+    if not isinstance(entry, dict) or entry.get("key") not in (RUN_SLOT_TAG, PARTITION_TAG):
         return False
     value = entry.get("value")
     return isinstance(value, dict) and value.get("applyLimitPerUniqueValue") is True and entry.get("limit") == 1

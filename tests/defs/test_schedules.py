@@ -51,9 +51,31 @@ def test_each_tick_requests_one_run_per_account() -> None:
 
 
 def test_the_instance_allows_one_run_per_account_however_launched() -> None:
-    """Dagster tags every partitioned run with dagster/partition, from a schedule, the UI or a backfill."""
+    """Every run of a partitioned job carries its run slot (job kind and account), from a schedule, the
+    UI or a backfill; the instance allows one run per slot."""
     for name in ("dagster.yaml", "dagster.postgres.yaml"):
         limits = yaml.safe_load((REPO / "dagster_home" / name).read_text())["concurrency"]["runs"][
             "tag_concurrency_limits"
         ]
-        assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+        assert {"key": "omie_pipeline/run_slot", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+
+
+def test_every_run_of_a_partitioned_job_carries_its_slot_so_refresh_runs_beside_emission() -> None:
+    from omie_pipeline.definitions import defs
+
+    slots = {
+        name: defs.resolve_job_def(name).partitioned_config.get_tags_for_partition_key(key)["omie_pipeline/run_slot"]
+        for name, key in (
+            ("emission_job", "acme"),
+            ("invoice_status_refresh_job", "acme"),
+            ("catalog_job", "acme"),
+            ("report_job", "acme|2026-12-04"),
+        )
+    }
+
+    assert slots == {
+        "emission_job": "emission:acme",
+        "invoice_status_refresh_job": "status:acme",
+        "catalog_job": "catalog:acme",
+        "report_job": "report:acme",
+    }

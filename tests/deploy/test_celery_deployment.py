@@ -148,7 +148,12 @@ def _wait_for(condition, timeout: float, what: str) -> None:
     raise AssertionError(f"{what} not ready after {timeout} s")
 
 
+SLOTS = {"emission_job": "emission", "catalog_job": "catalog", "invoice_status_refresh_job": "status"}
+
+
 def _launch(env: dict, workspace: Path, job: str, partition: str) -> str:
+    """Launch one run of `job` for the account, with the tags Dagster gives a run launched for that
+    partition (the CLI takes no partition: the tags are set as the job's partitioned config sets them)."""
     out = subprocess.run(
         [
             str(BIN / "dagster"),
@@ -159,7 +164,7 @@ def _launch(env: dict, workspace: Path, job: str, partition: str) -> str:
             "-j",
             job,
             "--tags",
-            json.dumps({"dagster/partition": partition}),
+            json.dumps({"dagster/partition": partition, "omie_pipeline/run_slot": f"{SLOTS[job]}:{partition}"}),
         ],
         cwd=REPO,
         env=env,
@@ -175,25 +180,21 @@ def test_runs_queue_per_account_and_steps_run_on_celery_workers(services):
     env, tmp_path, workers, sim = services
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         instance.add_dynamic_partitions("omie_account", [ACCOUNT])
-        _launch(env, tmp_path / "workspace.yaml", "catalog_job", ACCOUNT)
-        _launch(env, tmp_path / "workspace.yaml", "emission_job", ACCOUNT)
-        runs = instance.get_runs()
-        statuses = {run.job_name: run.status for run in runs}
-        assert len(runs) == 2
-        # the emission run waits while the catalog run of the same account holds its slot
-        _wait_for(
-            lambda: instance.get_runs(dg.RunsFilter(job_name="catalog_job"))[0].status == dg.DagsterRunStatus.STARTED,
-            90,
-            "catalog run start",
-        )
-        assert instance.get_runs(dg.RunsFilter(job_name="emission_job"))[0].status == dg.DagsterRunStatus.QUEUED
+        for job in ("emission_job", "emission_job", "catalog_job"):
+            _launch(env, tmp_path / "workspace.yaml", job, ACCOUNT)
+        assert len(instance.get_runs()) == 3
         final = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
         _wait_for(lambda: all(run.status in final for run in instance.get_runs()), 240, "runs to finish")
         runs = instance.get_runs()
-        assert {run.job_name: run.status for run in runs} == {
-            "catalog_job": dg.DagsterRunStatus.SUCCESS,
-            "emission_job": dg.DagsterRunStatus.SUCCESS,
-        }, statuses
+        assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * 3
+        records = {record.dagster_run.run_id: record for record in instance.get_run_records()}
+        first, second = sorted(
+            (records[run.run_id] for run in runs if run.job_name == "emission_job"), key=lambda r: r.start_time
+        )
+        [catalog] = [records[run.run_id] for run in runs if run.job_name == "catalog_job"]
+        # the second emission run of the account waited for the first; the catalog run (its own slot) did not
+        assert second.start_time >= first.end_time
+        assert catalog.start_time < first.end_time and first.start_time < catalog.end_time
         worker_pids = set()
         for worker in workers:
             children = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout

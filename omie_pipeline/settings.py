@@ -183,7 +183,7 @@ def load_accounts(settings: Settings, environ: dict[str, str] | None = None) -> 
     """The accounts this deployment serves, their variables read from `environ` (default: the process's).
 
     Without an accounts file, the one account of OMIE_PIPELINE_ACCOUNT with OMIE_APP_KEY/SECRET,
-    SALESOS_DEALS_*, the service map and the alert webhooks, as a single-company deployment has
+    SALESOS_DEALS_*, the closed statuses and the service map, as a single-company deployment has
     always been configured; its keys may be unset until first used.
     """
     path = accounts_file(settings)
@@ -209,10 +209,6 @@ def _single_account(settings: Settings) -> Account:
         deals_mapping=settings.salesos_deals_mapping,
         closed_statuses=settings.omie_pipeline_closed_statuses,
         service_map=settings.omie_pipeline_service_map,
-        slack_webhook_env="OMIE_PIPELINE_SLACK_WEBHOOK_URL" if settings.omie_pipeline_slack_webhook_url else None,
-        webhook_env="OMIE_PIPELINE_ALERT_WEBHOOK_URL" if settings.omie_pipeline_alert_webhook_url else None,
-        slack_webhook_url=settings.omie_pipeline_slack_webhook_url,
-        webhook_url=settings.omie_pipeline_alert_webhook_url,
     )
 
 

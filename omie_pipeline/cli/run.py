@@ -95,30 +95,46 @@ def _counts(counts: dict) -> str:
     is_flag=True,
     help="Have the simulator play Omie's throttling answers and a record refusal across the run.",
 )
+@click.option(
+    "--accounts",
+    "account_count",
+    type=click.IntRange(min=1, max=9),
+    default=1,
+    show_default=True,
+    help="Serve this many Omie companies side by side (an accounts file, one simulator serving them all).",
+)
 def demo(
-    deal_count: int | None, deals_csv: Path | None, home: Path | None, as_json: bool, ui: bool, port: int, faults: bool
+    deal_count: int | None,
+    deals_csv: Path | None,
+    home: Path | None,
+    as_json: bool,
+    ui: bool,
+    port: int,
+    faults: bool,
+    account_count: int,
 ) -> None:
     """Run the whole pipeline once on SQLite against the bundled Omie simulator."""
-    from omie_pipeline.runner.demo import DemoResult, run_demo, serve_dagster_ui
+    from omie_pipeline.runner.demo import DemoResult, MultiDemoResult, run_demo, serve_dagster_ui
 
     if deal_count and deals_csv:
         raise click.UsageError("give --deals or --deals-csv, not both")
 
-    def show(result: DemoResult) -> None:
+    def show(result: DemoResult | MultiDemoResult) -> None:
         if as_json:
             click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
-        else:
+            return
+        for each in result.results if isinstance(result, MultiDemoResult) else [result]:
             _print_summary(
-                result.summary,
-                result.pipeline,
-                result.omie_calls,
-                result.report_files,
-                result.rejected_calls,
-                result.injected_faults,
+                each.summary,
+                each.pipeline,
+                each.omie_calls,
+                each.report_files,
+                each.rejected_calls,
+                each.injected_faults,
             )
-            click.echo(f"Dagster home: {result.home}")
+        click.echo(f"Dagster home: {result.home}")
 
-    def show_and_serve(result: DemoResult) -> None:
+    def show_and_serve(result: DemoResult | MultiDemoResult) -> None:
         show(result)
         click.echo(
             f"Dagster UI on http://127.0.0.1:{port} (its schedules and sensors run against the demo's "
@@ -128,7 +144,12 @@ def demo(
         serve_dagster_ui(result.home, port)
 
     result = run_demo(
-        deals=deal_count, deals_csv=deals_csv, home=home, faults=faults, then=show_and_serve if ui else None
+        deals=deal_count,
+        deals_csv=deals_csv,
+        home=home,
+        faults=faults,
+        accounts=account_count,
+        then=show_and_serve if ui else None,
     )
     if not ui:
         show(result)

@@ -174,10 +174,14 @@ def shared_omie_client(
         return _clients[key]
 
 
-def omie_client_for(settings: Settings, store: Store | None = None):
-    """The process's shared client for these settings (the one the Dagster resource also gets);
-    with the state store, its misuse guard counts faults where every process sees them."""
-    app_key, app_secret = settings.require_omie_credentials()
+def omie_client_for(settings: Settings, store: Store | None = None, account: Account | None = None):
+    """The process's shared client for these settings (the one the Dagster resource also gets), with
+    the keys of `account` when given (an accounts file's), else OMIE_APP_KEY/SECRET; with the state
+    store, its misuse guard counts faults where every process sees them."""
+    if account is not None and account.app_key and account.app_secret.get_secret_value():
+        app_key, app_secret = account.app_key, account.app_secret.get_secret_value()
+    else:
+        app_key, app_secret = settings.require_omie_credentials()
     return shared_omie_client(
         settings.omie_base_url,
         app_key,

@@ -18,15 +18,18 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
+
+import yaml
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS
 from omie_pipeline.domain.taxes import regime_from_name
 from omie_pipeline.runner.graph import PassResult, run_configured_pass
 from omie_pipeline.runner.summary import PipelineSummary
 from omie_pipeline.simulator import Simulator, SimulatorConfig
+from omie_pipeline.simulator.config import derived_companies
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 REPO_ROOT = PACKAGE_ROOT.parent
@@ -134,6 +137,58 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@dataclass
+class MultiDemoResult:
+    """The demo with several companies: one result per account, on one simulator and one store."""
+
+    home: Path
+    results: list[DemoResult]
+    omie_companies: dict
+
+    @property
+    def success(self) -> bool:
+        return all(result.success for result in self.results)
+
+    def as_dict(self) -> dict:
+        accounts = []
+        for result in self.results:
+            data = result.as_dict()
+            data["account"] = result.summary.account
+            accounts.append(data)
+        return {
+            "success": self.success,
+            "dagster_home": str(self.home),
+            "accounts": accounts,
+            "omie_companies": self.omie_companies,
+        }
+
+
+def _demo_accounts_file(home: Path, companies, deals_csvs: list[Path]) -> tuple[Path, dict[str, str]]:
+    """The accounts file of the demo's companies, and the variables holding their keys."""
+    variables: dict[str, str] = {}
+    entries = []
+    for number, (company, deals_csv) in enumerate(zip(companies, deals_csvs, strict=True), 1):
+        prefix = f"DEMO{number}_OMIE"
+        variables[f"{prefix}_APP_KEY"] = company.app_key
+        variables[f"{prefix}_APP_SECRET"] = company.app_secret
+        entries.append(
+            {
+                "id": _demo_account_id(number),
+                "name": f"Demo Serviços {number}",
+                "omie": {"app_key_env": f"{prefix}_APP_KEY", "app_secret_env": f"{prefix}_APP_SECRET"},
+                "deals": {"url": str(Path(deals_csv).resolve())},
+                "service_map": str(REPO_ROOT / "config" / "service_map.yaml"),
+            }
+        )
+    path = home / "accounts.yaml"
+    path.write_text(yaml.safe_dump({"accounts": entries}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path, variables
+
+
+def _demo_account_id(number: int) -> str:
+    return DEMO_ACCOUNT if number == 1 else f"{DEMO_ACCOUNT}{number}"
+
+
 def run_demo(
     *,
     deals: int | None = None,
@@ -143,9 +198,15 @@ def run_demo(
     stream: TextIO | None = None,
     quiet: bool = False,
     faults: bool = False,
+    accounts: int = 1,
     then: Callable[[DemoResult], None] | None = None,
-) -> DemoResult:
+) -> DemoResult | MultiDemoResult:
     """Run the demo end to end and return what happened.
+
+    With `accounts` > 1 the simulator serves that many companies and the demo's accounts file lists
+    one account per company (`demo`, `demo2`, ...), each with its own keys and deals (the sample or
+    generated deals for the first, generated deals of another seed for each other); one pass runs
+    per account, and the result has one `DemoResult` per account.
 
     `faults` arms DEMO_FAULT_SCHEDULE on the simulator first. Its answers are injected faults, counted
     apart (`injected_faults`), never among the rejected calls, which stay those the client provoked.
@@ -160,8 +221,26 @@ def run_demo(
     if deals_csv is None:
         deals_csv = write_generated_deals(home / "generated_deals.csv", deals) if deals else SAMPLE_DEALS
     store_url = f"sqlite:///{home / 'omie_pipeline.sqlite'}"
+    simulator_config = DEMO_SIMULATOR
+    account_variables: dict[str, str] = {}
+    if accounts > 1:
+        companies = derived_companies(
+            accounts,
+            DEMO_SIMULATOR.app_key,
+            DEMO_SIMULATOR.app_secret,
+            DEMO_SIMULATOR.seed,
+            DEMO_SIMULATOR.clients,
+            DEMO_SIMULATOR.regime,
+        )
+        simulator_config = replace(DEMO_SIMULATOR, companies=companies)
+        others = [
+            write_generated_deals(home / f"deals_{_demo_account_id(number)}.csv", deals or 40, seed=2026 + number)
+            for number in range(2, accounts + 1)
+        ]
+        accounts_path, account_variables = _demo_accounts_file(home, companies, [Path(deals_csv), *others])
+        account_variables["OMIE_PIPELINE_ACCOUNTS"] = str(accounts_path)
     with (
-        Simulator(DEMO_SIMULATOR) as simulator,
+        Simulator(simulator_config) as simulator,
         _environment(
             {
                 "DAGSTER_HOME": str(home),
@@ -177,28 +256,36 @@ def run_demo(
                 "SALESOS_DEALS_URL": str(Path(deals_csv).resolve()),
                 "OMIE_PIPELINE_SERVICE_MAP": str(REPO_ROOT / "config" / "service_map.yaml"),
                 "OMIE_PIPELINE_REPORTS_DIR": str(home / "reports"),
+                **account_variables,
             }
         ),
     ):
         if faults:
             simulator.set_faults(schedule=DEMO_FAULT_SCHEDULE)
-        outcome, summary = run_configured_pass(
-            DEMO_ACCOUNT,
-            store_url,
-            settle_timeout_seconds=settle_timeout_seconds,
-            settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1,
-            report_days=31,
-            stream=stream,
-            quiet=quiet,
-        )
-        stats = simulator.stats()
-        reports = sorted(str(path) for path in (home / "reports").rglob("*") if path.is_file())
-        injected = {kind: count for kind, count in stats.get("faults_injected", {}).items() if count}
-        if stats.get("scheduled_by_kind"):
-            injected["scheduled_by_kind"] = stats["scheduled_by_kind"]
-        result = DemoResult(
-            home, summary, outcome, stats.get("calls", {}), stats.get("rejected", {}), reports, injected
-        )
+        results = []
+        for number in range(1, accounts + 1):
+            account = _demo_account_id(number)
+            outcome, summary = run_configured_pass(
+                account,
+                store_url,
+                settle_timeout_seconds=settle_timeout_seconds,
+                settle_interval_seconds=DEMO_REDUNDANT_SECONDS + 1,
+                report_days=31,
+                stream=stream,
+                quiet=quiet,
+            )
+            stats = simulator.stats()
+            company = stats["companies"][simulator.credentials[number - 1][0]] if accounts > 1 else stats
+            reports = sorted(str(path) for path in (home / "reports" / account).rglob("*") if path.is_file())
+            injected = {kind: count for kind, count in stats.get("faults_injected", {}).items() if count}
+            if stats.get("scheduled_by_kind"):
+                injected["scheduled_by_kind"] = stats["scheduled_by_kind"]
+            results.append(
+                DemoResult(
+                    home, summary, outcome, company.get("calls", {}), company.get("rejected", {}), reports, injected
+                )
+            )
+        result = results[0] if accounts == 1 else MultiDemoResult(home, results, simulator.stats()["companies"])
         if then is not None:
             then(result)
     return result

@@ -191,12 +191,13 @@ def run_configured_pass(
     """
     from omie_pipeline.definitions import build_definitions
     from omie_pipeline.defs.resources import omie_client_for
-    from omie_pipeline.settings import load_settings
+    from omie_pipeline.settings import load_accounts, load_settings
 
     settings = load_settings()
     defs = build_definitions(settings)
     store = Store(db_url or settings.db_url)
-    client = omie_client_for(settings, store)
+    configured = next((entry for entry in load_accounts(settings) if entry.id == account), None)
+    client = omie_client_for(settings, store, configured)
     progress = Progress(
         lambda: summarise(store, account), lambda: pacing_wait_seconds(client.metrics()), stream=stream, quiet=quiet
     )

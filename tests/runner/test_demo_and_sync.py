@@ -55,6 +55,24 @@ def test_demo_accounts_for_every_sample_deal(tmp_path: Path) -> None:
     assert {"catalog_job", "emission_job", "invoice_status_refresh_job", "report_job"} <= jobs
 
 
+def test_demo_with_two_companies_keeps_each_accounts_deals_in_its_own_company(tmp_path: Path) -> None:
+    result = _run(["demo", "--accounts", "2", "--deals", "6", "--json", "--home", str(tmp_path / "home")], _clean_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+
+    assert summary["success"]
+    assert [entry["account"] for entry in summary["accounts"]] == ["demo", "demo2"]
+    for entry in summary["accounts"]:
+        assert len(entry["deals"]) == 6 and all({"deal_id", "outcome"} <= set(deal) for deal in entry["deals"])
+        assert entry["omie_rejected_calls"] == {"429": 0, "425": 0, "redundant": 0, "concurrency": 0}
+    companies = summary["omie_companies"]
+    assert len(companies) == 2 and len({company["cnpj"] for company in companies.values()}) == 2
+    for entry, company in zip(summary["accounts"], companies.values(), strict=True):
+        issued = sum(1 for deal in entry["deals"] if deal["outcome"] == "issued")
+        assert company["data"]["orders"] >= issued > 0  # each account's invoices are in its own company
+    assert "demo-secret" not in result.stdout + result.stderr
+
+
 def test_demo_with_generated_deals_and_plain_progress_lines(tmp_path: Path) -> None:
     result = _run(["demo", "--deals", "12", "--home", str(tmp_path / "home")], _clean_env())
     assert result.returncode == 0, result.stderr[-3000:]

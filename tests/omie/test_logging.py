@@ -16,8 +16,9 @@ CPF = "529.982.247-25"
 
 def test_no_secret_and_no_cpf_in_any_log_line(make_sim, caplog, monkeypatch):
     caplog.set_level(logging.DEBUG)
-    # An earlier test in this worker may have configured logging with disable_existing_loggers
-    # (Dagster and Celery do): urllib3's own lines must be seen here to be checked.
+    # An earlier test in this worker may have quietened urllib3 (a level set on its logger, or logging
+    # configured with disable_existing_loggers): its own lines must be seen here to be checked.
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     monkeypatch.setattr(logging.getLogger("urllib3.connectionpool"), "disabled", False)
     sim = make_sim(misuse_error_threshold=50)
     client = client_for(sim, max_retries=2)

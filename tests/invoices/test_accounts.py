@@ -27,9 +27,9 @@ from .conftest import PRODUCT, REDUNDANT_SECONDS, SERVICE_INTEGRATION_CODE, Acco
 pytestmark = pytest.mark.integration
 
 
-def _prepare(store: Store, sim: Simulator, name: str, app_key: str) -> Account:
+def _prepare(store: Store, sim: Simulator, name: str, app_key: str, **client_settings) -> Account:
     """The account's catalog, rates and map from its own company; deals for that company's clients."""
-    client = client_for(sim, company=app_key)
+    client = client_for(sim, company=app_key, **client_settings)
     sync_catalog(client, store, name)
     sync_tax_rates(client, store, name, confirmed_regime=regime_of(sim))
     with store.begin() as connection:
@@ -145,3 +145,41 @@ def test_renaming_an_account_issues_nothing_again(companies: Simulator, store: S
     assert _emit(companies, store, _accounts_file(tmp_path, [("acme", "Acme Holding S.A.", "A")]), "acme").success
 
     assert _orders(companies, key_a) == before and len(before) == 2
+
+
+def test_two_accounts_emitting_at_full_speed_together_stay_within_their_budgets_and_the_hosts(
+    make_companies_sim, store: Store, tmp_path
+) -> None:
+    import threading
+
+    from omie_pipeline.sync.invoices import issue_invoices
+
+    # Each key may send 20 calls of a method per window, the host 30 in all: together they must share.
+    sim = make_companies_sim(2, per_method_limit=20, per_ip_limit=30)
+    pacing_url = f"sqlite:///{tmp_path / 'pacing.sqlite'}"
+    accounts = []
+    for number, (key, _) in enumerate(sim.credentials, 1):
+        account = _prepare(store, sim, f"acct{number}", key, pacing_url=pacing_url)
+        account.add_deals(8, prefix=f"N{number}-")
+        accounts.append((key, account))
+    before = sim.stats()
+
+    threads = [
+        threading.Thread(
+            target=issue_invoices, args=(account.client, store, account.name), kwargs={"settings": account.settings()}
+        )
+        for _, account in accounts
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+
+    stats = sim.stats()
+    assert sum(stats["rejected"].values()) == sum(before["rejected"].values()) == 0
+    assert not stats["rate_limited_by_ip"]
+    for key, account in accounts:
+        company = stats["companies"][key]
+        assert max(company["peak_calls_in_window"].values()) <= 20
+        assert _orders(sim, key) == {invoice.idempotency_key for invoice in account.invoices()}
+        assert len(_orders(sim, key)) == 8

@@ -4,8 +4,8 @@ One YAML file lists the accounts. Each has a stable `id` (a partition, a part of
 code sent to Omie: changing it would issue everything again, so it never changes), a display
 `name` (free to change: nothing in Omie depends on it), the names of the environment variables
 that hold its app key and secret (never the secrets themselves), its deal source and the deal
-statuses that count as closed, and its product -> service map. Alerts go to the deployment's
-channels (OMIE_PIPELINE_SLACK_WEBHOOK_URL / OMIE_PIPELINE_ALERT_WEBHOOK_URL), each naming its account.
+statuses that count as closed, its product -> service map, and the variables holding its own alert
+webhooks (its alerts go there as well as to the deployment's channels).
 
 Parsing names the account and the field at fault; resolving reads the named variables from an
 environment given by the caller (`omie_pipeline.settings` is the one module that reads the
@@ -55,12 +55,18 @@ class DealSourceConfig(_Strict):
         return self
 
 
+class AlertChannelsConfig(_Strict):
+    slack_webhook_env: str | None = Field(None, pattern=ENV_NAME_PATTERN)
+    webhook_env: str | None = Field(None, pattern=ENV_NAME_PATTERN)
+
+
 class AccountEntry(_Strict):
     id: str = Field(pattern=ACCOUNT_ID_PATTERN)
     name: str = Field(min_length=1, max_length=120)
     omie: OmieKeys
     deals: DealSourceConfig
     service_map: Path = DEFAULT_SERVICE_MAP
+    alerts: AlertChannelsConfig = AlertChannelsConfig()
 
     @field_validator("name")
     @classmethod
@@ -86,6 +92,8 @@ class Account:
     deals_mapping: Path | None
     closed_statuses: str
     service_map: Path
+    slack_webhook_env: str | None = None
+    webhook_env: str | None = None
 
 
 def parse_accounts(path: Path) -> list[AccountEntry]:
@@ -136,6 +144,8 @@ def resolve_accounts(entries: list[AccountEntry], variables: Mapping[str, str], 
         app_key = read(entry.omie.app_key_env, "omie.app_key_env")
         app_secret = read(entry.omie.app_secret_env, "omie.app_secret_env")
         deals_url = entry.deals.url or read(entry.deals.url_env, "deals.url_env")
+        read(entry.alerts.slack_webhook_env, "alerts.slack_webhook_env")
+        read(entry.alerts.webhook_env, "alerts.webhook_env")
         if app_key and app_key in by_key:
             problems.append(
                 f"account {entry.id!r}, field omie.app_key_env: holds the same app key as account "
@@ -157,6 +167,8 @@ def resolve_accounts(entries: list[AccountEntry], variables: Mapping[str, str], 
                 deals_mapping=entry.deals.mapping,
                 closed_statuses=entry.deals.closed_statuses,
                 service_map=entry.service_map,
+                slack_webhook_env=entry.alerts.slack_webhook_env,
+                webhook_env=entry.alerts.webhook_env,
             )
         )
     if problems:

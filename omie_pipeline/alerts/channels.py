@@ -56,7 +56,12 @@ class _HttpChannel:
 
     name = "http"
 
-    def __init__(self, url: str, *, connect_timeout: float = 3.0, read_timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: float = 3.0, read_timeout: float = 5.0, account: str | None = None
+    ) -> None:
+        # One account's own channel is named after it ("slack:acme") and gets only that account's alerts.
+        if account:
+            self.name = f"{type(self).name}:{account}"
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"{self.name} webhook URL must be an http(s) URL")
         self._url = url

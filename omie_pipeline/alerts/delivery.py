@@ -75,6 +75,11 @@ class DeliveryRound:
     def channel_names(self) -> list[str]:
         return list(self.channels)
 
+    def names_for(self, account: str) -> list[str]:
+        """The channels an alert of `account` goes to: the deployment's, and the account's own
+        (named `<kind>:<account>`), none of another account's."""
+        return [name for name in self.channels if ":" not in name or name.endswith(f":{account}")]
+
     def out_of_time(self) -> bool:
         return self._clock() >= self._deadline
 

@@ -81,13 +81,13 @@ def send_new_alert(store: Store, alert: Alert, delivery: DeliveryRound, now: dat
             level=alert.level,
             subject=alert.subject,
             body=alert.to_json(),
-            channels=delivery.channel_names,
+            channels=delivery.names_for(alert.account),
             created_at=now,
             claimed=True,
         )
     if alert_id is None:
         return False
-    result = delivery.deliver(alert, delivery.channel_names, attempt=1)
+    result = delivery.deliver(alert, delivery.names_for(alert.account), attempt=1)
     _finish(store, alert_id, alert.key, result, attempt=1, max_attempts=delivery.policy.max_attempts)
     return True
 

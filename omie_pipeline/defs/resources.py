@@ -290,6 +290,14 @@ class DealSourceResource(dg.ConfigurableResource):
         return open_source(self.url, self.table, self.mapping or None)
 
 
+class AccountAlertChannels(dg.Config):
+    """One account's own webhooks (bound to the variables its accounts-file entry names)."""
+
+    account: str
+    slack_webhook_url: str = ""
+    webhook_url: str = ""
+
+
 class AlertsResource(dg.ConfigurableResource):
     """Alert channels (log always; Slack and a JSON webhook when configured) and the alert rules' knobs."""
 
@@ -307,6 +315,9 @@ class AlertsResource(dg.ConfigurableResource):
     redelivery_grace_seconds: float = Field(120.0, ge=0, description="Age before a pending alert is retried.")
     failed_lookback_hours: float = Field(168.0, gt=0, description="How far back invoices in error are looked at.")
     evaluate_at: str = Field("", description="For drills and tests: evaluate as of this ISO 8601 moment.")
+    account_channels: list[AccountAlertChannels] = Field(
+        default_factory=list, description="Each account's own webhooks, from the accounts file."
+    )
 
     def now(self) -> datetime:
         return parse_iso_datetime(self.evaluate_at) if self.evaluate_at else now_utc()
@@ -329,6 +340,11 @@ class AlertsResource(dg.ConfigurableResource):
             channels.append(SlackChannel(self.slack_webhook_url, **timeouts))
         if self.webhook_url:
             channels.append(WebhookChannel(self.webhook_url, **timeouts))
+        for own in self.account_channels:
+            if own.slack_webhook_url:
+                channels.append(SlackChannel(own.slack_webhook_url, account=own.account, **timeouts))
+            if own.webhook_url:
+                channels.append(WebhookChannel(own.webhook_url, account=own.account, **timeouts))
         return channels
 
     def delivery_round(self) -> DeliveryRound:
@@ -337,7 +353,9 @@ class AlertsResource(dg.ConfigurableResource):
 
     def secrets(self) -> list[str]:
         """The webhook URLs: they must never appear in an alert (scrubbed out of run errors)."""
-        return [value for value in (self.slack_webhook_url, self.webhook_url) if value]
+        urls = [self.slack_webhook_url, self.webhook_url]
+        urls += [url for own in self.account_channels for url in (own.slack_webhook_url, own.webhook_url)]
+        return [value for value in urls if value]
 
 
 def _secret(value: str | SecretStr | None, variable: str) -> str:
@@ -399,5 +417,14 @@ def build_resources(settings: Settings, accounts: list[Account] | None = None) -
             slack_webhook_url=_secret(settings.omie_pipeline_slack_webhook_url, "OMIE_PIPELINE_SLACK_WEBHOOK_URL"),
             webhook_url=_secret(settings.omie_pipeline_alert_webhook_url, "OMIE_PIPELINE_ALERT_WEBHOOK_URL"),
             dagster_ui_url=settings.omie_pipeline_dagster_ui_url,
+            account_channels=[
+                AccountAlertChannels(
+                    account=account.id,
+                    slack_webhook_url=dg.EnvVar(account.slack_webhook_env) if account.slack_webhook_env else "",
+                    webhook_url=dg.EnvVar(account.webhook_env) if account.webhook_env else "",
+                )
+                for account in accounts or []
+                if account.slack_webhook_env or account.webhook_env
+            ],
         ),
     }

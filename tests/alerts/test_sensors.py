@@ -405,3 +405,25 @@ def test_no_alert_while_the_invariant_checks_pass(store: Store, instance, webhoo
 
     assert result.skip_message == "no watched check newly failing"
     assert webhook.delivered == []
+
+
+def test_an_accounts_own_webhook_gets_its_alerts_and_no_other_accounts(store: Store, instance, make_receiver) -> None:
+    from omie_pipeline.defs.resources import AccountAlertChannels
+
+    shared, acme_own, beta_own = make_receiver("hooks"), make_receiver("hooks"), make_receiver("hooks")
+    _stuck(store, "A-1", 45, account="acme")
+    _stuck(store, "B-1", 45, account="beta")
+    resources = _resources(
+        store,
+        shared,
+        account_channels=[
+            AccountAlertChannels(account="acme", webhook_url=acme_own.url),
+            AccountAlertChannels(account="beta", webhook_url=beta_own.url),
+        ],
+    )
+
+    _evaluate(stuck_invoices, instance, resources)
+
+    assert sorted(body["deal_id"] for body in shared.delivered) == ["A-1", "B-1"]
+    assert [body["deal_id"] for body in acme_own.delivered] == ["A-1"]
+    assert [body["deal_id"] for body in beta_own.delivered] == ["B-1"]

@@ -107,6 +107,7 @@ def test_the_example_file_is_a_valid_accounts_file(tmp_path) -> None:
             "ACME_DEALS_URL",
             "BETA_OMIE_APP_KEY",
             "BETA_OMIE_APP_SECRET",
+            "ACME_SLACK_WEBHOOK_URL",
         )
     }
     accounts = _load(tmp_path, (REPO / "config" / "accounts.example.yaml").read_text(encoding="utf-8"), variables)

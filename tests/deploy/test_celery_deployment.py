@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -153,7 +154,9 @@ SLOTS = {"emission_job": "emission", "catalog_job": "catalog", "invoice_status_r
 
 def _launch(env: dict, workspace: Path, job: str, partition: str) -> str:
     """Launch one run of `job` for the account, with the tags Dagster gives a run launched for that
-    partition (the CLI takes no partition: the tags are set as the job's partitioned config sets them)."""
+    partition (the CLI takes no partition: the tags are set as the job's partitioned config sets them).
+    Returns the run's id (the daemon's own schedule ticks may add runs of their own meanwhile)."""
+    run_id = str(uuid.uuid4())
     out = subprocess.run(
         [
             str(BIN / "dagster"),
@@ -165,6 +168,8 @@ def _launch(env: dict, workspace: Path, job: str, partition: str) -> str:
             job,
             "--tags",
             json.dumps({"dagster/partition": partition, "omie_pipeline/run_slot": f"{SLOTS[job]}:{partition}"}),
+            "--run-id",
+            run_id,
         ],
         cwd=REPO,
         env=env,
@@ -173,19 +178,24 @@ def _launch(env: dict, workspace: Path, job: str, partition: str) -> str:
         timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout + out.stderr
+    return run_id
 
 
 def test_runs_queue_per_account_and_steps_run_on_celery_workers(services):
     env, tmp_path, workers, sim = services
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         instance.add_dynamic_partitions("omie_account", [ACCOUNT])
-        for job in ("emission_job", "emission_job", "catalog_job"):
+        launched = [
             _launch(env, tmp_path / "workspace.yaml", job, ACCOUNT)
-        assert len(instance.get_runs()) == 3
+            for job in ("emission_job", "emission_job", "catalog_job")
+        ]
         final = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-        _wait_for(lambda: all(run.status in final for run in instance.get_runs()), 240, "runs to finish")
-        runs = instance.get_runs()
+
+        def ours() -> list[dg.DagsterRun]:
+            return instance.get_runs(dg.RunsFilter(run_ids=launched))
+
+        _wait_for(lambda: len(ours()) == 3 and all(run.status in final for run in ours()), 240, "runs to finish")
+        runs = ours()
         assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * 3
         records = {record.dagster_run.run_id: record for record in instance.get_run_records()}
         first, second = sorted(
@@ -224,10 +234,9 @@ def test_a_worker_killed_mid_emission_fails_the_run_and_the_retry_issues_nothing
     workspace = tmp_path / "workspace.yaml"
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         instance.add_dynamic_partitions("omie_account", [ACCOUNT])
-        _launch(env, workspace, "catalog_job", ACCOUNT)
-        _wait_for(lambda: all(run.status in FINAL for run in instance.get_runs()), 120, "catalog run")
-        _launch(env, workspace, "emission_job", ACCOUNT)
-        first = instance.get_runs(dg.RunsFilter(job_name="emission_job"))[0]
+        catalog = _launch(env, workspace, "catalog_job", ACCOUNT)
+        _wait_for(lambda: getattr(instance.get_run_by_id(catalog), "status", None) in FINAL, 120, "catalog run")
+        first = instance.get_run_by_id(_launch(env, workspace, "emission_job", ACCOUNT))
 
         def emitting() -> bool:
             with sim.state.lock:

@@ -69,6 +69,7 @@ def services(make_sim, tmp_path: Path, fresh_postgres_url: str, sim_options: dic
         OMIE_PIPELINE_EXECUTOR="celery",
         OMIE_PIPELINE_CELERY_BROKER=broker,
         OMIE_PIPELINE_CELERY_BACKEND=broker,
+        OMIE_PIPELINE_PACING_URL=broker,  # one pacing authority for the workers, as a cluster has
         PATH=f"{BIN}:{os.environ['PATH']}",
     )
     monkeypatch.setenv("DAGSTER_PG_URL", env["DAGSTER_PG_URL"])  # this process opens the instance too
@@ -205,6 +206,7 @@ def test_runs_queue_per_account_and_steps_run_on_celery_workers(services):
         # the second emission run of the account waited for the first; the catalog run (its own slot) did not
         assert second.start_time >= first.end_time
         assert catalog.start_time < first.end_time and first.start_time < catalog.end_time
+        assert sum(sim.stats()["rejected"].values()) == 0  # the workers paced through one Redis ledger
         worker_pids = set()
         for worker in workers:
             children = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout

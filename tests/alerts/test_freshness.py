@@ -38,7 +38,7 @@ def _resources(store: Store, at: datetime, *receivers) -> dict[str, object]:
             dagster_ui_url=UI_URL,
             retry_pause_seconds=0,
             read_timeout_seconds=1.0,
-            **{"webhook_url": r.url for r in receivers},
+            webhook_url=receivers[0].url if receivers else "",
         ),
     }
 

@@ -17,6 +17,7 @@ from omie_pipeline.defs.assets.report import REPORT_ASSETS
 from omie_pipeline.defs.checks.catalog import CATALOG_CHECKS
 from omie_pipeline.defs.checks.clients import CLIENT_CHECKS
 from omie_pipeline.defs.checks.deals import DEAL_CHECKS
+from omie_pipeline.defs.checks.freshness import FRESHNESS_CHECKS
 from omie_pipeline.defs.checks.invoices import INVOICE_CHECKS
 from omie_pipeline.defs.executors import build_executor
 from omie_pipeline.defs.jobs import JOBS
@@ -32,7 +33,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     accounts = load_accounts(settings) if accounts_file(settings) is not None else []
     return dg.Definitions(
         assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS, *INVOICE_ASSETS, *REPORT_ASSETS],
-        asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS],
+        asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS, *FRESHNESS_CHECKS],
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,

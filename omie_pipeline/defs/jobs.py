@@ -6,6 +6,7 @@ import dagster as dg
 
 from omie_pipeline.defs.assets.report import ASSET_NAME as REPORT_ASSET
 from omie_pipeline.defs.assets.report import report_partitions
+from omie_pipeline.defs.checks.freshness import FRESHNESS_CHECKS
 from omie_pipeline.defs.ops import cancel_nfse, wait_for_nfse
 from omie_pipeline.defs.partitions import RUN_SLOT_TAG, accounts, run_slot
 
@@ -23,6 +24,10 @@ def _slotted(kind: str, partitions_def: dg.PartitionsDefinition, account_of=lamb
     }
 
 
+# Freshness is judged by its own job: inside the run that refreshes an asset it would only ever pass.
+_FRESHNESS = dg.AssetSelection.checks(*FRESHNESS_CHECKS)
+
+
 def _report_account(key: str) -> str:
     return report_partitions.get_partition_key_from_str(key).keys_by_dimension["account"]
 
@@ -36,14 +41,14 @@ emission_job = dg.define_asset_job(
 
 invoice_status_refresh_job = dg.define_asset_job(
     "invoice_status_refresh_job",
-    selection=dg.AssetSelection.assets("nfse_status"),
+    selection=dg.AssetSelection.assets("nfse_status") - _FRESHNESS,
     description="Refresh every non-final invoice of one account from Omie's listings.",
     **_slotted("status", accounts),
 )
 
 catalog_job = dg.define_asset_job(
     "catalog_job",
-    selection=dg.AssetSelection.assets("service_catalog", "tax_rates"),
+    selection=dg.AssetSelection.assets("service_catalog", "tax_rates") - _FRESHNESS,
     description="Omie's service catalog, the product map, the regime and tax rates.",
     **_slotted("catalog", accounts),
 )
@@ -53,6 +58,14 @@ report_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(REPORT_ASSET),
     description="The reconciliation report of one account for one closing day.",
     **_slotted("report", report_partitions, _report_account),
+)
+
+
+freshness_checks_job = dg.define_asset_job(
+    "freshness_checks_job",
+    selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS),
+    description="Only the freshness checks of one account: statuses, service catalog, tax rates.",
+    **_slotted("freshness", accounts),
 )
 
 
@@ -66,4 +79,12 @@ def invoice_cancel_job() -> None:
     cancel_nfse()
 
 
-JOBS = [emission_job, invoice_status_refresh_job, catalog_job, report_job, invoice_wait_job, invoice_cancel_job]
+JOBS = [
+    emission_job,
+    invoice_status_refresh_job,
+    catalog_job,
+    report_job,
+    freshness_checks_job,
+    invoice_wait_job,
+    invoice_cancel_job,
+]

@@ -212,6 +212,12 @@ class PipelineResource(dg.ConfigurableResource):
     status_grace_minutes: float = Field(
         _default("omie_pipeline_status_grace_minutes"), ge=0, description="OMIE_PIPELINE_STATUS_GRACE_MINUTES."
     )
+    status_max_age_minutes: float = Field(
+        15.0, gt=0, description="Invoice statuses older than this fail their freshness check while invoices are open."
+    )
+    catalog_max_age_hours: float = Field(
+        26.0, gt=0, description="Service catalog and tax rates older than this fail their freshness check."
+    )
     tax_regime: str = Field("", description="OMIE_PIPELINE_TAX_REGIME, as a person confirmed it (empty: none).")
     service_map: str = Field(
         str(_default("omie_pipeline_service_map")),
@@ -254,6 +260,12 @@ class PipelineResource(dg.ConfigurableResource):
 
     def status_grace(self) -> timedelta:
         return timedelta(minutes=self.status_grace_minutes)
+
+    def status_max_age(self) -> timedelta:
+        return timedelta(minutes=self.status_max_age_minutes)
+
+    def catalog_max_age(self) -> timedelta:
+        return timedelta(hours=self.catalog_max_age_hours)
 
     def regime(self) -> Regime | None:
         return Regime(self.tax_regime) if self.tax_regime else None

@@ -10,6 +10,7 @@ from omie_pipeline.defs.assets.report import report_partition_key
 from omie_pipeline.defs.jobs import (
     catalog_job,
     emission_job,
+    freshness_checks_job,
     invoice_status_refresh_job,
     report_job,
 )
@@ -53,6 +54,12 @@ status_refresh_schedule = _schedule(
     invoice_status_refresh_job,
     "Invoice statuses every 5 minutes.",
 )
+freshness_schedule = _schedule(
+    "freshness_schedule",
+    "*/5 * * * *",
+    freshness_checks_job,
+    "Freshness checks every 5 minutes: statuses (while invoices are open), catalog and tax rates.",
+)
 catalog_schedule = _schedule(
     "catalog_schedule",
     "0 6 * * *",
@@ -86,4 +93,4 @@ report_schedule = dg.ScheduleDefinition(
     description="Daily after close of business (18:30): today's report and yesterday's final one.",
 )
 
-SCHEDULES = [emission_schedule, status_refresh_schedule, catalog_schedule, report_schedule]
+SCHEDULES = [emission_schedule, status_refresh_schedule, freshness_schedule, catalog_schedule, report_schedule]

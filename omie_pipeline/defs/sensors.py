@@ -25,8 +25,8 @@ from omie_pipeline.alerts.watch import (
     check_stuck_invoices,
     redeliver_pending,
 )
-from omie_pipeline.defs.assets.catalog import tax_rates
-from omie_pipeline.defs.assets.invoices import REFRESH_DEALS_TAG, nfse_invoices
+from omie_pipeline.defs.assets.catalog import service_catalog, tax_rates
+from omie_pipeline.defs.assets.invoices import REFRESH_DEALS_TAG, nfse_invoices, nfse_status
 from omie_pipeline.defs.assets.report import (
     ASSET_NAME as REPORT_ASSET,
 )
@@ -35,6 +35,7 @@ from omie_pipeline.defs.assets.report import (
     CHECK_TOTALS_MATCH_STORE,
     report_partitions,
 )
+from omie_pipeline.defs.checks.freshness import CATALOG_FRESH, STATUSES_FRESH, TAX_RATES_FRESH
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME, accounts
 from omie_pipeline.defs.resources import (
     AlertsResource,
@@ -58,6 +59,9 @@ ALERTING_CHECKS: dict[dg.AssetCheckKey, str] = {
     dg.AssetCheckKey(tax_rates.key, "mapped_services_have_rates"): "omie-pipeline services list",
     dg.AssetCheckKey(dg.AssetKey(REPORT_ASSET), CHECK_EVERY_DEAL_ONCE): "omie-pipeline report",
     dg.AssetCheckKey(dg.AssetKey(REPORT_ASSET), CHECK_TOTALS_MATCH_STORE): "omie-pipeline report",
+    dg.AssetCheckKey(nfse_status.key, STATUSES_FRESH): "omie-pipeline invoices list",
+    dg.AssetCheckKey(service_catalog.key, CATALOG_FRESH): "omie-pipeline services list",
+    dg.AssetCheckKey(tax_rates.key, TAX_RATES_FRESH): "omie-pipeline services list",
 }
 """The invariants people are alerted on when their check fails (see `defs/checks/__init__.py`), with
 the command that shows the records involved."""
@@ -345,7 +349,7 @@ def failing_checks(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Alerts once when an invariant's check fails (duplicate OS/NFS-e, tax rates, the report's "
-    "totals), again only after it has passed in between.",
+    "totals, stale statuses/catalog/tax rates), again only after it has passed in between.",
 )
 def failed_checks(
     context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource, pipeline: PipelineResource

@@ -271,6 +271,27 @@ def events_of(connection: sa.Connection, account: str, deal_id: str) -> list[Inv
     ]
 
 
+def open_invoice_count(connection: sa.Connection, account: str) -> int:
+    """Invoices of the account still waiting on Omie: pending (`submitted`/`processing`) or issued
+    with a cancellation not yet confirmed. While there is one, its status must be refreshed."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(invoices)
+        .where(
+            invoices.c.account == account,
+            sa.or_(
+                invoices.c.status.in_(PENDING),
+                sa.and_(
+                    invoices.c.status == InvoiceStatus.ISSUED.value,
+                    invoices.c.cancel_requested_at.is_not(None),
+                    invoices.c.cancelled_at.is_(None),
+                ),
+            ),
+        )
+    )
+    return connection.execute(query).scalar_one()
+
+
 def status_counts(connection: sa.Connection, account: str) -> dict[str, int]:
     query = (
         sa.select(invoices.c.status, sa.func.count()).where(invoices.c.account == account).group_by(invoices.c.status)

@@ -43,20 +43,24 @@ CHECKS = [  # (asset, check, blocking)
     ("nfse_invoices", "nfse_invoices_deals_ready", False),
     ("nfse_invoices", "nfse_invoices_one_os_and_nfse_each", False),
     ("nfse_invoices", "nfse_invoices_outcomes_known", False),
+    ("nfse_status", "nfse_status_fresh", False),
     ("nfse_status", "nfse_status_issued_complete", False),
     ("nfse_status", "nfse_status_no_errors", False),
     ("nfse_status", "nfse_status_none_stuck", False),
     ("reconciliation_report", "reconciliation_report_every_deal_once", False),
     ("reconciliation_report", "reconciliation_report_no_stuck_or_failed_invoices", False),
     ("reconciliation_report", "reconciliation_report_totals_match_store", False),
+    ("service_catalog", "service_catalog_fresh", False),
     ("service_catalog", "service_map_file_valid", False),
     ("tax_rates", "closed_deal_products_invoiceable", False),
     ("tax_rates", "mapped_services_have_rates", False),
     ("tax_rates", "tax_rates_follow_rules", False),
+    ("tax_rates", "tax_rates_fresh", False),
 ]
 JOBS = [
     "catalog_job",
     "emission_job",
+    "freshness_checks_job",
     "invoice_cancel_job",
     "invoice_status_refresh_job",
     "invoice_wait_job",
@@ -65,6 +69,7 @@ JOBS = [
 SCHEDULES = [  # (name, cron, timezone, job)
     ("catalog_schedule", "0 6 * * *", "America/Sao_Paulo", "catalog_job"),
     ("emission_schedule", "*/15 * * * *", "America/Sao_Paulo", "emission_job"),
+    ("freshness_schedule", "*/5 * * * *", "America/Sao_Paulo", "freshness_checks_job"),
     ("report_schedule", "30 18 * * *", "America/Sao_Paulo", "report_job"),
     ("status_refresh_schedule", "*/5 * * * *", "America/Sao_Paulo", "invoice_status_refresh_job"),
 ]
@@ -92,6 +97,16 @@ def test_the_definitions_hold_exactly_the_snapshot() -> None:
     )
     assert sorted(sensor.name for sensor in repository.sensor_defs) == SENSORS
     assert sorted(defs.resources) == RESOURCES
+
+
+def test_freshness_is_judged_by_its_own_job_only() -> None:
+    def checks_of(job: str) -> set[str]:
+        return {key.name for key in defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys}
+
+    freshness = {"nfse_status_fresh", "service_catalog_fresh", "tax_rates_fresh"}
+    assert checks_of("freshness_checks_job") == freshness
+    for job in ("invoice_status_refresh_job", "catalog_job"):
+        assert checks_of(job) and not checks_of(job) & freshness, job
 
 
 def test_workspace_validates_with_the_dagster_cli(tmp_path: Path) -> None:

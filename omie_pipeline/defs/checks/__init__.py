@@ -15,7 +15,10 @@ protocol already contains:
 - The report's own checks (`reconciliation_report_every_deal_once`, `..._totals_match_store`, in
   `defs/assets/report.py`): nothing is downstream of the report.
 
-These five are declared non-blocking with ERROR severity, and the `failed_checks` sensor alerts on
+- The freshness checks (`freshness.py`: statuses while invoices are open, catalog, tax rates):
+  they judge whether the refresh runs happen at all, so they run in a job of their own.
+
+These eight are declared non-blocking with ERROR severity, and the `failed_checks` sensor alerts on
 each once per streak of failed evaluations (again only after it has passed in between), on the
 same channels as a stuck invoice. Every other check is a matter of data for people to look at in
 the UI (WARN), or an ERROR that the reconciliation issues already carry to finance.

@@ -10,6 +10,8 @@ account, or is not the account's own company.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from omie_pipeline.domain.documents import normalise_document
 from omie_pipeline.domain.timeutil import now_utc
 from omie_pipeline.store import Store
@@ -21,7 +23,17 @@ class CrossedKeysError(RuntimeError):
 
 
 def ensure_own_company(store: Store, client, account: str, app_key: str) -> AccountCompany:
-    """The account's company, checked against what its keys answer; `CrossedKeysError` if crossed."""
+    """The account's company, checked against what its keys answer; `CrossedKeysError` if crossed.
+
+    Two runs of a new account may record at once: the one that loses the insert checks again
+    against what the other recorded."""
+    try:
+        return _ensure(store, client, account, app_key)
+    except sa.exc.IntegrityError:
+        return _ensure(store, client, account, app_key)
+
+
+def _ensure(store: Store, client, account: str, app_key: str) -> AccountCompany:
     key_hash = app_key_hash(app_key)
     with store.connect() as connection:
         known = recorded_companies(connection)

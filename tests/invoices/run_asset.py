@@ -2,7 +2,7 @@
 
 Used by the test of two runs at once; prints the run's outcome counts as one JSON line.
 
-    python tests/invoices/run_asset.py BASE_URL APP_KEY APP_SECRET DB_URL ACCOUNT WINDOW REDUNDANT
+    python tests/invoices/run_asset.py BASE_URL APP_KEY APP_SECRET DB_URL ACCOUNT WINDOW REDUNDANT PACING_URL
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
 
 
-def main(base_url: str, app_key: str, app_secret: str, db_url: str, account: str, window: str, redundant: str) -> None:
+def main(
+    base_url: str,
+    app_key: str,
+    app_secret: str,
+    db_url: str,
+    account: str,
+    window: str,
+    redundant: str,
+    pacing_url: str,
+) -> None:
     resources = {
         "omie": OmieResource(
             base_url=base_url,
@@ -25,6 +34,7 @@ def main(base_url: str, app_key: str, app_secret: str, db_url: str, account: str
             app_secret=app_secret,
             window_seconds=float(window),
             redundant_seconds=float(redundant),
+            pacing_url=pacing_url,
         ),
         "store": StoreResource(db_url=db_url),
         "pipeline": PipelineResource(account=account),

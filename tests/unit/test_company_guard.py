@@ -44,3 +44,22 @@ def test_keys_rotated_for_the_same_company_are_accepted_and_for_another_refused(
     other_company.company = {**fake.company, "cnpj": "11.444.777/0001-61", "razao_social": "Outra Ltda"}
     with pytest.raises(CrossedKeysError, match="now answer for Outra Ltda"):
         ensure_own_company(store, other_company, "acme", "key-3")
+
+
+def test_two_first_connections_at_once_both_end_with_the_one_record(store, monkeypatch) -> None:
+    """The run that loses the insert of a new account's company checks again against the winner's."""
+    import omie_pipeline.sync.company_guard as guard
+
+    fake = FakeOmie()
+    real_record = guard.record_company
+
+    def raced(connection, *args):  # the other run records first, between our read and our insert
+        real_record(connection, *args)
+        monkeypatch.setattr(guard, "record_company", real_record)
+        real_record(connection, *args)  # ours: the primary key is taken now
+
+    monkeypatch.setattr(guard, "record_company", raced)
+
+    company = ensure_own_company(store, fake, "acme", "key-1")
+
+    assert company.cnpj == "11222333000181"

@@ -15,7 +15,7 @@ from typing import TextIO
 
 import dagster as dg
 
-from omie_pipeline.defs.assets.report import report_partition_key
+from omie_pipeline.defs.assets.report import add_report_days, report_partition_key
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.runner.orphans import end_orphaned_runs, owner_tags
 from omie_pipeline.runner.progress import Progress
@@ -156,6 +156,7 @@ def run_pipeline_pass(
     outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
     progress.stage("reconciliation reports")
     days = closing_days(store, account)[-report_days:]
+    add_report_days(instance, days)
     for done, day in enumerate(days, start=1):
         outcome.stages.append(
             run_job(defs, instance, f"report {day.isoformat()}", "report_job", report_partition_key(account, day))

@@ -20,6 +20,7 @@ from omie_pipeline.defs.assets.report import (
     reconciliation_report,
     report_partition_key,
     report_partitions,
+    unreported,
 )
 from omie_pipeline.defs.jobs import report_job
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
@@ -164,3 +165,21 @@ def test_schedule_waits_for_an_account() -> None:
         )
         result = report_schedule.evaluate_tick(context)
     assert not result.run_requests and "no Omie account" in result.skip_message
+
+
+def test_unreported_names_the_cells_without_a_report_in_the_latest_days(sqlite_seeded, reports_dir) -> None:
+    """What a sync pass fills so the UI's account x day grid has no gap: every registered account,
+    the latest registered days, those not yet materialised."""
+    earlier, later = DAY.replace(day=3), DAY
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT, "beta"])
+        assert add_report_days(instance, [later, earlier]) == [earlier, later]
+        assert add_report_days(instance, [later]) == []
+        dg.materialize(
+            [reconciliation_report],
+            partition_key=report_partition_key(ACCOUNT, later),
+            instance=instance,
+            resources={"store": StoreResource(db_url=sqlite_seeded.store.url), "pipeline": _pipeline(reports_dir)},
+        )
+        assert unreported(instance, 2) == [(ACCOUNT, earlier), ("beta", earlier), ("beta", later)]
+        assert unreported(instance, 1) == [("beta", later)]

@@ -4,10 +4,12 @@ Partitioned by account and closing day (São Paulo), so each day's report is its
 materialisation and the Dagster UI plots counts and totals across days. The day dimension is
 dynamic, not a calendar: a day is added only when a report is requested for it (`report_schedule`
 adds today and yesterday as it requests them for every account; a sync pass adds the days its
-account's deals closed on). A calendar from a fixed start date listed every day since then, most
-of them never reported, so the UI showed the report as mostly "missing" and its plots began with
-months of nothing; with days added as they are reported, every partition the UI lists has a report
-and the plots start at the first day with one. Keys keep the form "account|YYYY-MM-DD".
+account's deals closed on, and writes every registered account's report of the latest days that
+lack one, so a day one account closed deals on is an (empty) report for the others, not a gap).
+A calendar from a fixed start date listed every day since then, most of them never reported, so
+the UI showed the report as mostly "missing" and its plots began with months of nothing; with days
+added as they are reported, every partition the UI lists has a report and the plots start at the
+first day with one. Keys keep the form "account|YYYY-MM-DD".
 
 The two ERROR checks (every deal once, totals equal the store's) are computed in the asset's own
 step, after the files are written. They block nothing (nothing is downstream of the report); when
@@ -46,13 +48,27 @@ def report_partition_key(account: str, day: date) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"account": account, DAY_DIMENSION: day.isoformat()})
 
 
-def add_report_days(instance: dg.DagsterInstance, days: Iterable[date]) -> None:
+def add_report_days(instance: dg.DagsterInstance, days: Iterable[date]) -> list[date]:
     """Register closing days in the report's day dimension, oldest first, skipping those already there
-    (the UI lists the dimension in the order days were added)."""
+    (the UI lists the dimension in the order days were added); the days that were new."""
     known = set(instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME))
-    new = [day.isoformat() for day in sorted(set(days)) if day.isoformat() not in known]
+    new = [day for day in sorted(set(days)) if day.isoformat() not in known]
     if new:
-        instance.add_dynamic_partitions(REPORT_DAYS_PARTITION_NAME, new)
+        instance.add_dynamic_partitions(REPORT_DAYS_PARTITION_NAME, [day.isoformat() for day in new])
+    return new
+
+
+def unreported(instance: dg.DagsterInstance, latest_days: int) -> list[tuple[str, date]]:
+    """(account, day) pairs of the registered accounts and the latest `latest_days` registered days that
+    have no report yet, oldest day first: the cells the UI would show as missing."""
+    days = sorted(date.fromisoformat(key) for key in instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME))
+    done = instance.get_materialized_partitions(dg.AssetKey(ASSET_NAME))
+    return [
+        (account, day)
+        for day in days[-latest_days:]
+        for account in instance.get_dynamic_partitions(accounts.name)
+        if str(report_partition_key(account, day)) not in done
+    ]
 
 
 @dg.asset(

@@ -85,7 +85,7 @@ def test_demo_with_two_companies_keeps_each_accounts_deals_in_its_own_company(tm
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         days = instance.get_dynamic_partitions("report_day")
         reported = instance.get_materialized_partitions(dg.AssetKey("reconciliation_report"))
-    assert days == sorted(days) and len(days) >= 2
+    assert len(days) == len(set(days)) >= 2
     assert reported == {f"{account}|{day}" for account in ("demo", "demo2") for day in days}
 
 

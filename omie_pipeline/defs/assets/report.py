@@ -49,8 +49,9 @@ def report_partition_key(account: str, day: date) -> dg.MultiPartitionKey:
 
 
 def add_report_days(instance: dg.DagsterInstance, days: Iterable[date]) -> list[date]:
-    """Register closing days in the report's day dimension, oldest first, skipping those already there
-    (the UI lists the dimension in the order days were added); the days that were new."""
+    """Register closing days in the report's day dimension, oldest first, skipping those already there;
+    the days that were new. The UI lists the dimension in the order days were added, so a day older
+    than those already there (another account's history) comes after them; its A-Z sort orders them."""
     known = set(instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME))
     new = [day for day in sorted(set(days)) if day.isoformat() not in known]
     if new:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from omie_pipeline.defs.assets.report import report_partition_key
+from omie_pipeline.defs.assets.report import add_report_days, report_partition_key
 from omie_pipeline.defs.jobs import (
     catalog_job,
     emission_job,
@@ -69,14 +69,19 @@ catalog_schedule = _schedule(
 
 
 def _report_requests(context: dg.ScheduleEvaluationContext):
-    """Today's report and yesterday's final one (deals closed late in the evening), per account."""
+    """Today's report and yesterday's final one (deals closed late in the evening), per account.
+
+    Both days are added to the report's day dimension here, as they are requested, so the UI lists
+    only days that have a report for every account (a day without deals has an empty one)."""
     account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
     if not account_keys:
         yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
         return
     moment = context.scheduled_execution_time.astimezone(SAO_PAULO)
+    days = (moment.date() - timedelta(days=1), moment.date())
+    add_report_days(context.instance, days)
     for account in account_keys:
-        for day in (moment.date() - timedelta(days=1), moment.date()):
+        for day in days:
             yield dg.RunRequest(
                 run_key=f"{account}:{day.isoformat()}:{moment.isoformat()}",
                 partition_key=report_partition_key(account, day),

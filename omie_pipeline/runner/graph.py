@@ -15,7 +15,7 @@ from typing import TextIO
 
 import dagster as dg
 
-from omie_pipeline.defs.assets.report import report_partition_key
+from omie_pipeline.defs.assets.report import add_report_days, report_partition_key, unreported
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.runner.orphans import end_orphaned_runs, owner_tags
 from omie_pipeline.runner.progress import Progress
@@ -134,7 +134,12 @@ def run_pipeline_pass(
     alert_sensors: tuple[str, ...],
     report_days: int = 7,
 ) -> PassResult:
-    """Catalog, emission, status refreshes, alerts, and the reports of the latest `report_days` closing days."""
+    """Catalog, emission, status refreshes, alerts, and the reports of the latest `report_days` closing days.
+
+    The account's closing days join the report's day dimension and their reports are written again
+    (statuses move on); then every registered account's report of the latest `report_days` registered
+    days that has none (another account's day is an empty report here), so the Dagster UI shows no
+    report partition missing."""
     outcome = PassResult()
     end_orphaned_runs(instance)
     ensure_account(instance, account)
@@ -156,11 +161,13 @@ def run_pipeline_pass(
     outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
     progress.stage("reconciliation reports")
     days = closing_days(store, account)[-report_days:]
-    for done, day in enumerate(days, start=1):
-        outcome.stages.append(
-            run_job(defs, instance, f"report {day.isoformat()}", "report_job", report_partition_key(account, day))
-        )
-        progress.step(done, len(days))
+    add_report_days(instance, days)
+    reports = [(account, day) for day in days]
+    reports += [cell for cell in unreported(instance, report_days) if cell not in reports]
+    for done, (owner, day) in enumerate(reports, start=1):
+        stage = f"report {day.isoformat()}" if owner == account else f"report {owner} {day.isoformat()}"
+        outcome.stages.append(run_job(defs, instance, stage, "report_job", report_partition_key(owner, day)))
+        progress.step(done, len(reports))
     return outcome
 
 

@@ -82,6 +82,25 @@ SENSORS = [
     "sync_run_failures",
 ]
 RESOURCES = ["alerts", "deal_source", "omie", "pipeline", "store"]
+PARTITIONS = {  # asset: its partitions by dimension, dynamic ones by the name the instance stores them under
+    "client_index": "omie_account",
+    "client_links": "omie_account",
+    "closed_deals": "omie_account",
+    "nfse_invoices": "omie_account",
+    "nfse_status": "omie_account",
+    "reconciliation_report": {"account": "omie_account", "date": "report_day"},
+    "service_catalog": "omie_account",
+    "tax_rates": "omie_account",
+}
+
+
+def _partitions_shape(partitions_def) -> object:
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        return {
+            dimension.name: _partitions_shape(dimension.partitions_def) for dimension in partitions_def.partitions_defs
+        }
+    assert isinstance(partitions_def, dg.DynamicPartitionsDefinition), partitions_def
+    return partitions_def.name
 
 
 def test_the_definitions_hold_exactly_the_snapshot() -> None:
@@ -97,6 +116,11 @@ def test_the_definitions_hold_exactly_the_snapshot() -> None:
     )
     assert sorted(sensor.name for sensor in repository.sensor_defs) == SENSORS
     assert sorted(defs.resources) == RESOURCES
+    # The report's days are a dimension of reported days, not a calendar of days that never had one.
+    shapes = {
+        key.to_user_string(): _partitions_shape(graph.get(key).partitions_def) for key in graph.get_all_asset_keys()
+    }
+    assert shapes == PARTITIONS
 
 
 def test_freshness_is_judged_by_its_own_job_only() -> None:

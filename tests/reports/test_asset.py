@@ -15,8 +15,12 @@ from omie_pipeline.defs.assets.report import (
     CHECK_EVERY_DEAL_ONCE,
     CHECK_NO_STUCK_OR_FAILED,
     CHECK_TOTALS_MATCH_STORE,
+    REPORT_DAYS_PARTITION_NAME,
+    add_report_days,
     reconciliation_report,
     report_partition_key,
+    report_partitions,
+    unreported,
 )
 from omie_pipeline.defs.jobs import report_job
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
@@ -66,6 +70,7 @@ def _store_figures(store) -> dict[str, float]:
 def test_materialising_a_day_writes_the_files_and_records_plottable_metadata(sqlite_seeded, reports_dir) -> None:
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
+        add_report_days(instance, [DAY])
         result = dg.materialize(
             [reconciliation_report],
             partition_key=report_partition_key(ACCOUNT, DAY),
@@ -108,6 +113,7 @@ def test_the_report_job_runs_from_the_project_definitions(sqlite_seeded, reports
     job = defs.resolve_job_def("report_job")
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
+        add_report_days(instance, [DAY])
         result = job.execute_in_process(instance=instance, partition_key=report_partition_key(ACCOUNT, DAY))
     assert result.success
     assert (reports_dir / ACCOUNT / f"reconciliacao_{ACCOUNT}_{DAY.isoformat()}.xlsx").is_file()
@@ -132,9 +138,24 @@ def test_schedule_writes_today_and_yesterdays_final_report_after_close_of_busine
             scheduled_execution_time=datetime(2026, 11, 26, 18, 30, tzinfo=SAO_PAULO),
         )
         requests = report_schedule.evaluate_tick(context).run_requests
+        days = instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME)
+        again = report_schedule.evaluate_tick(context).run_requests
+        assert instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME) == days
     keys = sorted(str(request.partition_key) for request in requests)
     assert keys == sorted(f"{account}|{day}" for account in ("acme", "beta") for day in ("2026-11-25", "2026-11-26"))
-    assert len({request.run_key for request in requests}) == len(requests)
+    assert len({request.run_key for request in requests}) == len(requests) == len(again)
+    # The two days requested, and only they, are in the report's day dimension, oldest first.
+    assert days == ["2026-11-25", "2026-11-26"]
+
+
+def test_a_day_without_a_report_is_not_a_partition() -> None:
+    """The UI lists only days that were reported: no calendar of never-materialised days."""
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT])
+        add_report_days(instance, [DAY, DAY.replace(day=3), DAY])
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            keys = report_partitions.get_partition_keys()
+    assert keys == [f"{ACCOUNT}|{DAY.replace(day=3).isoformat()}", f"{ACCOUNT}|{DAY.isoformat()}"]
 
 
 def test_schedule_waits_for_an_account() -> None:
@@ -144,3 +165,21 @@ def test_schedule_waits_for_an_account() -> None:
         )
         result = report_schedule.evaluate_tick(context)
     assert not result.run_requests and "no Omie account" in result.skip_message
+
+
+def test_unreported_names_the_cells_without_a_report_in_the_latest_days(sqlite_seeded, reports_dir) -> None:
+    """What a sync pass fills so the UI's account x day grid has no gap: every registered account,
+    the latest registered days, those not yet materialised."""
+    earlier, later = DAY.replace(day=3), DAY
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT, "beta"])
+        assert add_report_days(instance, [later, earlier]) == [earlier, later]
+        assert add_report_days(instance, [later]) == []
+        dg.materialize(
+            [reconciliation_report],
+            partition_key=report_partition_key(ACCOUNT, later),
+            instance=instance,
+            resources={"store": StoreResource(db_url=sqlite_seeded.store.url), "pipeline": _pipeline(reports_dir)},
+        )
+        assert unreported(instance, 2) == [(ACCOUNT, earlier), ("beta", earlier), ("beta", later)]
+        assert unreported(instance, 1) == [("beta", later)]

@@ -53,6 +53,14 @@ def test_demo_accounts_for_every_sample_deal(tmp_path: Path) -> None:
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         jobs = {run.job_name for run in instance.get_runs()}
     assert {"catalog_job", "emission_job", "invoice_status_refresh_job", "report_job"} <= jobs
+    # The report's partitions are the sample's closing days, every one reported: no calendar of
+    # never-materialised days for the UI to show as missing.
+    closing_days = {row["closed_at"][:10] for row in sample_rows if row["deal_id"] in closed_ids}
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        days = instance.get_dynamic_partitions("report_day")
+        reported = instance.get_materialized_partitions(dg.AssetKey("reconciliation_report"))
+    assert set(days) <= closing_days and len(days) == min(len(closing_days), 31)
+    assert reported == {f"demo|{day}" for day in days}
 
 
 def test_demo_with_two_companies_keeps_each_accounts_deals_in_its_own_company(tmp_path: Path) -> None:
@@ -71,6 +79,14 @@ def test_demo_with_two_companies_keeps_each_accounts_deals_in_its_own_company(tm
         issued = sum(1 for deal in entry["deals"] if deal["outcome"] == "issued")
         assert company["data"]["orders"] >= issued > 0  # each account's invoices are in its own company
     assert "demo-secret" not in result.stdout + result.stderr
+
+    # The report's partitions are the days either company closed deals on, each with a report for
+    # both accounts (an empty one where that company closed nothing): none missing in the UI.
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        days = instance.get_dynamic_partitions("report_day")
+        reported = instance.get_materialized_partitions(dg.AssetKey("reconciliation_report"))
+    assert len(days) == len(set(days)) >= 2
+    assert reported == {f"{account}|{day}" for account in ("demo", "demo2") for day in days}
 
 
 def test_demo_with_generated_deals_and_plain_progress_lines(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
+LOCATION = "omie_pipeline.definitions:defs"
 ASSETS = [
     "closed_deals",
     "client_index",
@@ -37,12 +38,27 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OMIE_", "SALESOS_", "DAGSTER_"))}
+    return {**env, **extra}
+
+
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory) -> str:
+    """The webserver on the instance a new user has after `omie-pipeline demo`: runs, materialisations
+    and the report's partitions as they are after one pass."""
     home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    demo = subprocess.run(
+        [str(Path(sys.executable).with_name("omie-pipeline")), "demo", "--home", str(home)],
+        cwd=REPO,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stderr[-3000:]
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    env = _clean_env(DAGSTER_HOME=str(home))
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("dagster-webserver")),
@@ -137,3 +153,27 @@ def test_automation_page_lists_schedules_and_sensors(dagster_ui: str, browser) -
     ):
         assert name in text, f"{name} missing from the automation page"
     page.screenshot(path=str(ARTIFACTS / "dagster_automation.png"), full_page=True)
+
+
+def test_the_report_lists_only_reported_days_and_none_missing(dagster_ui: str, browser) -> None:
+    """Each day the report lists has a report: no calendar of never-materialised days turning the
+    reporting group orange, and the plots start at the first reported day."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    group = _open(browser, f"{dagster_ui}/locations/{LOCATION}/asset-groups/reporting", "reconciliation_report")
+    text = group.inner_text("body")
+    assert "100% filled" in text, "the report's partitions are not all materialised"
+    reported = re.search(r"(\d+) partitions", text)
+    assert reported and int(reported.group(1)) >= 10, "the demo's closing days are not the report's partitions"
+    group.screenshot(path=str(ARTIFACTS / "dagster_reporting_group.png"))
+
+    partitions = _open(browser, f"{dagster_ui}/assets/reconciliation_report?view=partitions", "Missing (")
+    text = partitions.inner_text("body")
+    assert "Missing (0)" in text and f"Materialized ({reported.group(1)})" in text
+    assert "2026-01-01" not in text, "the day dimension is a calendar again"
+    partitions.screenshot(path=str(ARTIFACTS / "dagster_report_partitions.png"), full_page=True)
+
+    overview = _open(browser, f"{dagster_ui}/assets/reconciliation_report", "Latest materialization")
+    overview.get_by_text("Plots", exact=True).first.click()
+    overview.get_by_text("deals_closed", exact=True).first.wait_for(timeout=60_000)
+    _quiet(overview)
+    overview.screenshot(path=str(ARTIFACTS / "dagster_report_plots.png"))

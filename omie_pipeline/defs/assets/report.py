@@ -1,15 +1,22 @@
 """The finance reconciliation report as a Dagster asset, with the checks it evaluates itself.
 
 Partitioned by account and closing day (São Paulo), so each day's report is its own
-materialisation and the Dagster UI plots counts and totals across days. Today's partition exists
-(end offset 1) so the report can be written while the day is still running; `report_schedule`
-writes today's report and yesterday's final one daily after close of business.
+materialisation and the Dagster UI plots counts and totals across days. The day dimension is
+dynamic, not a calendar: a day is added only when a report is requested for it (`report_schedule`
+adds today and yesterday as it requests them for every account; a sync pass adds the days its
+account's deals closed on, and writes every registered account's report of the latest days that
+lack one, so a day one account closed deals on is an (empty) report for the others, not a gap).
+A calendar from a fixed start date listed every day since then, most of them never reported, so
+the UI showed the report as mostly "missing" and its plots began with months of nothing; with days
+added as they are reported, every partition the UI lists has a report and the plots start at the
+first day with one. Keys keep the form "account|YYYY-MM-DD".
 
 The two ERROR checks (every deal once, totals equal the store's) are computed in the asset's own
 step, after the files are written. They block nothing (nothing is downstream of the report); when
 either fails, the `failed_checks` sensor tells finance that the day's figures cannot be trusted.
 """
 
+from collections.abc import Iterable
 from datetime import date
 
 import dagster as dg
@@ -24,21 +31,45 @@ from omie_pipeline.reports.labels import OUTCOME_ORDER, reason_label
 from omie_pipeline.reports.verify import Verification, stuck_or_failed, verify_report
 
 ASSET_NAME = "reconciliation_report"
-TIMEZONE = "America/Sao_Paulo"
 CHECK_EVERY_DEAL_ONCE = "reconciliation_report_every_deal_once"
 CHECK_TOTALS_MATCH_STORE = "reconciliation_report_totals_match_store"
 CHECK_NO_STUCK_OR_FAILED = "reconciliation_report_no_stuck_or_failed_invoices"
 
-report_partitions = dg.MultiPartitionsDefinition(
-    {
-        "account": accounts,
-        "date": dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone=TIMEZONE, end_offset=1),
-    }
-)
+REPORT_DAYS_PARTITION_NAME = "report_day"
+DAY_DIMENSION = "date"
+
+report_day_partitions = dg.DynamicPartitionsDefinition(name=REPORT_DAYS_PARTITION_NAME)
+"""Closing days (São Paulo, ISO dates) that have a report: added by whoever requests one, see above."""
+
+report_partitions = dg.MultiPartitionsDefinition({"account": accounts, DAY_DIMENSION: report_day_partitions})
 
 
 def report_partition_key(account: str, day: date) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"account": account, "date": day.isoformat()})
+    return dg.MultiPartitionKey({"account": account, DAY_DIMENSION: day.isoformat()})
+
+
+def add_report_days(instance: dg.DagsterInstance, days: Iterable[date]) -> list[date]:
+    """Register closing days in the report's day dimension, oldest first, skipping those already there;
+    the days that were new. The UI lists the dimension in the order days were added, so a day older
+    than those already there (another account's history) comes after them; its A-Z sort orders them."""
+    known = set(instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME))
+    new = [day for day in sorted(set(days)) if day.isoformat() not in known]
+    if new:
+        instance.add_dynamic_partitions(REPORT_DAYS_PARTITION_NAME, [day.isoformat() for day in new])
+    return new
+
+
+def unreported(instance: dg.DagsterInstance, latest_days: int) -> list[tuple[str, date]]:
+    """(account, day) pairs of the registered accounts and the latest `latest_days` registered days that
+    have no report yet, oldest day first: the cells the UI would show as missing."""
+    days = sorted(date.fromisoformat(key) for key in instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME))
+    done = instance.get_materialized_partitions(dg.AssetKey(ASSET_NAME))
+    return [
+        (account, day)
+        for day in days[-latest_days:]
+        for account in instance.get_dynamic_partitions(accounts.name)
+        if str(report_partition_key(account, day)) not in done
+    ]
 
 
 @dg.asset(
@@ -74,7 +105,7 @@ def reconciliation_report(
 ) -> dg.MaterializeResult:
     """Finance's reconciliation of one account's deals closed on one day: HTML, CSV and XLSX files."""
     keys = context.partition_key.keys_by_dimension
-    account, day = keys["account"], date.fromisoformat(keys["date"])
+    account, day = keys["account"], date.fromisoformat(keys[DAY_DIMENSION])
     report = build_report(
         store.store(),
         account,

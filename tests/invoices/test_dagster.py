@@ -115,8 +115,10 @@ def test_the_asset_run_twice_at_once_issues_each_deal_once(store, make_sim, db_u
     assert all(result["success"] for result in results)
     assert sum(result["outcome_submitted"] for result in results) == 20  # each deal sent by one run only
     # Both processes pace through one ledger: together they keep within Omie's 4 in flight per method.
-    assert calls(account.sim)["IncluirOS"] + calls(account.sim)["FaturarOS"] == 40
+    # (An IncluirOS that Omie refuses as a duplicate key, then adopted, is the protocol at work: what
+    # counts is Omie's state, one OS per deal, each invoiced once.)
     assert account.sim.stats()["rejected"]["concurrency"] == 0
+    assert len(account.orders_by_key()) == 20 and account.invoiced_orders() == 20
     account.assert_exactly_once(deal_ids)
     account.client.close()
 

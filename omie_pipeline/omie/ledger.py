@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from filelock import FileLock
+
 POLL_SECONDS = 0.005
 """How long to wait before asking again when a place is held by a call in flight (its end is unknown)."""
 
@@ -102,10 +104,16 @@ class SqliteLedger:
             str(path) if path is not None else ":memory:", timeout=30.0, isolation_level=None, check_same_thread=False
         )
         with self._lock:
-            if path is not None:
+            if path is None:
+                self._db.executescript(_SCHEMA)
+                return
+            # Switching a new file to WAL needs an exclusive lock, and SQLite does not wait for it (no busy
+            # timeout applies): processes opening the file at once would fail with "database is locked".
+            # So the set-up is done by one process at a time, under a lock file beside the database.
+            with FileLock(str(path) + ".lock"):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+                self._db.executescript(_SCHEMA)
 
     def _transaction(self):
         return _Immediate(self._db, self._lock)

@@ -160,6 +160,7 @@ def test_the_report_lists_only_reported_days_and_none_missing(dagster_ui: str, b
     reporting group orange, and the plots start at the first reported day."""
     ARTIFACTS.mkdir(exist_ok=True)
     group = _open(browser, f"{dagster_ui}/locations/{LOCATION}/asset-groups/reporting", "reconciliation_report")
+    group.get_by_text("filled", exact=False).first.wait_for(timeout=60_000)  # the node's partitions load last
     text = group.inner_text("body")
     assert "100% filled" in text, "the report's partitions are not all materialised"
     reported = re.search(r"(\d+) partitions", text)

@@ -22,7 +22,7 @@ from omie_pipeline.defs.checks.invoices import INVOICE_CHECKS
 from omie_pipeline.defs.executors import build_executor
 from omie_pipeline.defs.jobs import JOBS
 from omie_pipeline.defs.resources import build_resources
-from omie_pipeline.defs.schedules import SCHEDULES
+from omie_pipeline.defs.schedules import build_schedules
 from omie_pipeline.defs.sensors import SENSORS
 from omie_pipeline.settings import Settings, accounts_file, load_accounts, load_settings
 
@@ -35,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[*CATALOG_ASSETS, *DEAL_ASSETS, *CLIENT_ASSETS, *INVOICE_ASSETS, *REPORT_ASSETS],
         asset_checks=[*CATALOG_CHECKS, *DEAL_CHECKS, *CLIENT_CHECKS, *INVOICE_CHECKS, *FRESHNESS_CHECKS],
         jobs=JOBS,
-        schedules=SCHEDULES,
+        schedules=build_schedules(settings.omie_pipeline_emission_cron),
         sensors=SENSORS,
         resources=build_resources(settings, accounts),
         executor=build_executor(settings),

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+from dagster._utils.schedules import is_valid_cron_string
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     # The Celery broker and result backend (URLs may carry a password): Redis or RabbitMQ.
     omie_pipeline_celery_broker: SecretStr | None = None
     omie_pipeline_celery_backend: SecretStr | None = None
+    # How often each account's closed deals are invoiced (cron, America/Sao_Paulo): every 15 minutes
+    # by default; a company that wants its notes sooner, or a test of the deployment, ticks every minute.
+    omie_pipeline_emission_cron: str = "*/15 * * * *"
 
     @model_validator(mode="after")
     def _celery_needs_a_broker(self) -> Settings:
@@ -104,6 +108,13 @@ class Settings(BaseSettings):
     def _pacing_url_is_redis(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a Redis URL (redis://host:port/db), or unset for the file in DAGSTER_HOME")
+        return value
+
+    @field_validator("omie_pipeline_emission_cron")
+    @classmethod
+    def _emission_cron_is_cron(cls, value: str) -> str:
+        if not is_valid_cron_string(value):
+            raise ValueError("must be a cron expression of 5 fields, e.g. */15 * * * *")
         return value
 
     @field_validator("omie_page_sizes")

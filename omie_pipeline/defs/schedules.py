@@ -42,12 +42,21 @@ def _schedule(name: str, cron: str, job, description: str):
     )
 
 
-emission_schedule = _schedule(
-    "emission_schedule",
-    "*/15 * * * *",
-    emission_job,
-    "Deals -> clients -> invoices every 15 minutes; never two runs at once for one account.",
-)
+EMISSION_CRON = "*/15 * * * *"
+
+
+def emission_schedule_on(cron: str) -> dg.ScheduleDefinition:
+    """Emission on the deployment's cadence (OMIE_PIPELINE_EMISSION_CRON): how soon after a deal closes
+    its note is issued is a choice of the company, not of the code."""
+    return _schedule(
+        "emission_schedule",
+        cron,
+        emission_job,
+        f"Deals -> clients -> invoices on {cron!r}; never two runs at once for one account.",
+    )
+
+
+emission_schedule = emission_schedule_on(EMISSION_CRON)
 status_refresh_schedule = _schedule(
     "status_refresh_schedule",
     "*/5 * * * *",
@@ -98,4 +107,13 @@ report_schedule = dg.ScheduleDefinition(
     description="Daily after close of business (18:30): today's report and yesterday's final one.",
 )
 
-SCHEDULES = [emission_schedule, status_refresh_schedule, freshness_schedule, catalog_schedule, report_schedule]
+
+def build_schedules(emission_cron: str = EMISSION_CRON) -> list[dg.ScheduleDefinition]:
+    """Every schedule of the code location, emission on `emission_cron`."""
+    return [
+        emission_schedule_on(emission_cron),
+        status_refresh_schedule,
+        freshness_schedule,
+        catalog_schedule,
+        report_schedule,
+    ]

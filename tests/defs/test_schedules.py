@@ -79,3 +79,19 @@ def test_every_run_of_a_partitioned_job_carries_its_slot_so_refresh_runs_beside_
         "catalog_job": "catalog:acme",
         "report_job": "report:acme",
     }
+
+
+def test_emission_cadence_is_the_deployments_choice() -> None:
+    from omie_pipeline.definitions import build_definitions
+    from omie_pipeline.settings import SettingsError, load_settings
+
+    every_minute = build_definitions(load_settings({"OMIE_PIPELINE_EMISSION_CRON": "* * * * *"}))
+    schedules = {schedule.name: schedule.cron_schedule for schedule in every_minute.schedules}
+    assert schedules["emission_schedule"] == "* * * * *"
+    assert schedules["status_refresh_schedule"] == "*/5 * * * *"
+    try:
+        load_settings({"OMIE_PIPELINE_EMISSION_CRON": "every 5 minutes"})
+    except SettingsError as error:
+        assert "OMIE_PIPELINE_EMISSION_CRON" in str(error)
+    else:
+        raise AssertionError("a cadence that is not cron was accepted")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,61 @@ def test_celery_without_a_broker_is_refused_without_echoing_secrets():
         load_settings({"OMIE_PIPELINE_EXECUTOR": "celery", "OMIE_APP_SECRET": "s3cr3t-VALUE-xyz"})
     assert "OMIE_PIPELINE_CELERY_BROKER" in str(raised.value)
     assert "s3cr3t" not in str(raised.value)
+
+
+def _dockerfile() -> dict[str, str]:
+    """The Dockerfile's WORKDIR and ENV values (the image cannot be built here: no Docker daemon)."""
+    values: dict[str, str] = {}
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    for line in text.splitlines():
+        instruction, _, rest = line.strip().partition(" ")
+        if instruction == "WORKDIR":
+            values["WORKDIR"] = rest.strip()
+        elif instruction == "ENV":
+            values.update(pair.split("=", 1) for pair in rest.split())
+        elif instruction == "RUN" and "pip install" in rest:
+            values.setdefault("installs", "")
+            values["installs"] += rest
+    return values
+
+
+def test_every_deployment_names_the_one_image_the_dockerfile_builds():
+    compose = _load("compose.yaml")
+    ours = {name: service for name, service in compose["services"].items() if service.get("build")}
+    assert set(ours) == {"code-server", "webserver", "daemon", "worker"}
+    images = {service["image"] for service in ours.values()}
+    helm = _load("helm/values.yaml")["dagster-user-deployments"]["deployments"][0]["image"]
+    images |= {_load("docker-run-launcher.yaml")["run_launcher"]["config"]["image"]}
+    images |= {f"{helm['repository']}:{helm['tag']}"}
+    assert images == {"omie-pipeline:latest"}
+    for service in ours.values():
+        assert (
+            DEPLOY / service["build"]["context"] / service["build"]["dockerfile"]
+        ).resolve() == DEPLOY / "Dockerfile"
+    assert "'.[deploy]'" in _dockerfile()["installs"]
+
+
+def test_compose_services_have_health_checks_and_their_files_and_commands_exist():
+    compose = _load("compose.yaml")
+    image = _dockerfile()
+    scripts = Path(sys.executable).parent  # the console scripts the `deploy` extra installs
+    for name, service in compose["services"].items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+        if not service.get("build"):
+            continue
+        for volume in service["volumes"]:
+            source, target, _mode = volume.split(":")
+            assert (DEPLOY / source).is_file(), (name, source)
+            assert target.startswith(image["WORKDIR"] + "/"), (name, target)
+        assert f"{image['DAGSTER_HOME']}/dagster.yaml" in [v.split(":")[1] for v in service["volumes"]]
+        check = service["healthcheck"]["test"]
+        for command in (service["command"].split(), check[1].split() if check[0] == "CMD-SHELL" else check[1:]):
+            program = command[0]
+            assert program == "python" or (scripts / program).is_file(), (name, program)
+            for argument in command:
+                if argument.startswith(image["WORKDIR"] + "/"):
+                    mounted = [v.split(":")[1] for v in service["volumes"]]
+                    assert argument in mounted, (name, argument)
+        if "-m" in service["command"].split():
+            module = service["command"].split()[service["command"].split().index("-m") + 1]
+            assert importlib.util.find_spec(module) is not None

@@ -47,7 +47,10 @@ def nfse_invoices(
         store.store(),
         account,
         settings=IssueSettings(redundant_interval=omie.redundant_interval()),
-        claimer=f"dagster:{context.run.run_id}",
+        # A retry or re-execution of a failed run (same root run) takes over the deals its dead attempt
+        # held at once, instead of waiting out their lease: Dagster starts it only once that attempt
+        # has ended, and what it sent is adopted from Omie by its key.
+        claimer=f"dagster:{context.run.root_run_id or context.run.run_id}",
     )
     for result in summary.results:
         if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN, Outcome.ERROR, Outcome.REFUSED, Outcome.WAITING):

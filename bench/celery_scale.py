@@ -6,13 +6,14 @@ deploy/dagster.yaml in a new PostgreSQL database; one simulator serves N compani
 (240 calls per key and method, 960 per IP, per `--window` seconds). Each account's catalog is synced
 first, then one `emission_job` run per account starts at once (`dagster job execute`, orchestrating
 in its own process, steps on the workers), each with `--deals` closed deals of new clients. Prints one
-JSON line: per account and for the host, the invoices billed and the invoices per minute from the
-start of the runs to the last invoice billed (run start-up and client creation included), and the
-calls Omie refused (must be 0).
+JSON line: per account and for the host, the invoices billed and the invoices billed in each full
+window from the first one (what Omie's per-window limits bound; new clients' calls count against the
+per-IP budget too), the seconds from the start of the runs to their end, and the calls Omie refused
+(must be 0). To reach the limits, give each account more deals than a window allows:
 
-    .venv/bin/python bench/celery_scale.py --accounts 1
-    .venv/bin/python bench/celery_scale.py --accounts 2
-    .venv/bin/python bench/celery_scale.py --accounts 4
+    .venv/bin/python bench/celery_scale.py --accounts 1 --deals 600
+    .venv/bin/python bench/celery_scale.py --accounts 2 --deals 400
+    .venv/bin/python bench/celery_scale.py --accounts 4 --deals 200
 """
 
 from __future__ import annotations
@@ -79,6 +80,19 @@ def _wait(processes: list[subprocess.Popen], what: str) -> None:
     codes = [process.wait() for process in processes]
     if any(codes):
         raise SystemExit(f"{what} failed (exit codes {codes}); see the logs")
+
+
+def _windows(billed: list[float], args: argparse.Namespace) -> list[int]:
+    """Invoices billed in each full window, windows laid end to end from the first one billed (the
+    last, partial window left out): what Omie's per-window limits bound."""
+    if not billed:
+        return []
+    counts = [0] * int((billed[-1] - billed[0]) // args.window)
+    for moment in billed:
+        index = int((moment - billed[0]) // args.window)
+        if index < len(counts):
+            counts[index] += 1
+    return counts
 
 
 def main() -> None:
@@ -152,7 +166,6 @@ def main() -> None:
             with DagsterInstance.from_config(str(home)) as instance:
                 instance.add_dynamic_partitions("omie_account", accounts)
             _wait([_run(env, "catalog_job", account, folder / "catalog.log") for account in accounts], "catalog runs")
-            time.sleep(args.window)  # start with empty windows: the set-up calls are out of the way
             before = sim.stats()
             begun = time.time()
             _wait([_run(env, "emission_job", account, folder / "emission.log") for account in accounts], "emission")
@@ -163,6 +176,8 @@ def main() -> None:
                 process.terminate()
             for process in started:
                 process.wait(timeout=30)
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         per_account, every = {}, []
         for account, (key, _secret) in zip(accounts, sim.credentials, strict=True):
             state = sim.company(key).state
@@ -170,13 +185,7 @@ def main() -> None:
                 billed = sorted(o.invoiced_at.timestamp() for o in state.orders.values() if o.invoiced_at)
                 orders = len(state.orders)
             every += billed
-            per_account[account] = {
-                "orders": orders,
-                "billed": len(billed),
-                "per_minute": round(len(billed) * 60 / (max(billed) - begun), 1) if billed else 0.0,
-            }
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            per_account[account] = {"orders": orders, "billed": len(billed), "per_full_window": _windows(billed, args)}
     rejected = sum(stats["rejected"].values()) - sum(before["rejected"].values())
     print(
         json.dumps(
@@ -187,7 +196,7 @@ def main() -> None:
                 "latency": args.latency,
                 "workers": 2,
                 "host_billed": len(every),
-                "host_per_minute": round(len(every) * 60 / (max(every) - begun), 1) if every else 0.0,
+                "host_per_full_window": _windows(sorted(every), args),
                 "seconds": round(ended - begun, 1),
                 "rejected": rejected,
                 "per_account": per_account,

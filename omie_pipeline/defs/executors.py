@@ -14,6 +14,10 @@ from omie_pipeline.settings import Settings
 
 BROKER_VARIABLE = "OMIE_PIPELINE_CELERY_BROKER"
 BACKEND_VARIABLE = "OMIE_PIPELINE_CELERY_BACKEND"
+# A step is acknowledged once it has run, so that a worker busy with a long step (an account's
+# emission waiting on Omie) reserves no other step meanwhile: another account's steps go to a free
+# worker instead of queueing behind it. The same settings are in deploy/celery.yaml for the workers.
+WORKER_SETTINGS = {"task_acks_late": True, "worker_prefetch_multiplier": 1}
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
@@ -21,7 +25,7 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     if settings.omie_pipeline_executor == "celery":
         from dagster_celery import celery_executor  # installed with the `deploy` extra, only where used
 
-        config: dict = {"broker": {"env": BROKER_VARIABLE}}
+        config: dict = {"broker": {"env": BROKER_VARIABLE}, "config_source": WORKER_SETTINGS}
         if settings.omie_pipeline_celery_backend is not None:
             config["backend"] = {"env": BACKEND_VARIABLE}
         return celery_executor.configured(config, name="celery")

@@ -147,3 +147,10 @@ def test_compose_services_have_health_checks_and_their_files_and_commands_exist(
         if "-m" in service["command"].split():
             module = service["command"].split()[service["command"].split().index("-m") + 1]
             assert importlib.util.find_spec(module) is not None
+
+
+def test_workers_and_executor_reserve_no_step_behind_a_running_one():
+    from omie_pipeline.defs.executors import WORKER_SETTINGS
+
+    assert _load("celery.yaml")["execution"]["config"]["config_source"] == WORKER_SETTINGS
+    assert WORKER_SETTINGS["task_acks_late"] is True

@@ -19,10 +19,12 @@ per-IP budget too), the seconds from the start of the runs to their end, and the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -147,7 +149,8 @@ def main() -> None:
         )
         try:
             port = redis.rsplit(":", 1)[1]
-            started.append(subprocess.Popen(["redis-server", "--port", port, "--save", ""], stdout=subprocess.DEVNULL))
+            redis_server = ["redis-server", "--port", port, "--save", ""]
+            started.append(subprocess.Popen(redis_server, stdout=subprocess.DEVNULL, start_new_session=True))
             for name in ("worker1", "worker2"):
                 worker = [str(BIN / "dagster-celery"), "worker", "start", "-y", str(REPO / "deploy" / "celery.yaml")]
                 started.append(
@@ -172,10 +175,12 @@ def main() -> None:
             ended = time.time()
             stats = sim.stats()
         finally:
-            for process in started:
-                process.terminate()
-            for process in started:
+            for process in reversed(started):  # the workers (and the celery processes they run), then Redis
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=30)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
             with admin.connect() as connection:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         per_account, every = {}, []

@@ -8,6 +8,7 @@ starts again without a second OS."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -162,15 +163,23 @@ def services(make_companies_sim, tmp_path: Path, fresh_postgres_url: str, monkey
             yield Deployment(env, tmp_path / "workspace.yaml", workers, sim, keys, instance, store)
             store.dispose()
     finally:
-        for process in started:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        _stop(started)
+
+
+def _stop(started: list[subprocess.Popen]) -> None:
+    """Stop each service and whatever it started (`dagster-celery worker start` runs `celery worker` as
+    a child, which outlives it when its broker is gone first): the group is killed once its leader
+    has had its time to stop."""
+    for process in reversed(started):  # workers and daemon before the broker they talk to
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 class Deployment:

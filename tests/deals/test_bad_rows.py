@@ -146,12 +146,10 @@ def test_a_pull_reports_for_each_row_what_the_model_says_of_it_alone(store: Stor
     expected = {}
     for row in rows:
         result = validate_deal_row(row, ACCOUNT)
-        problems = [] if isinstance(result, Deal) else result
-        expected[row["deal_id"]] = (
-            result.as_row()
-            if isinstance(result, Deal)
-            else {(problem.field, problem.reason_code) for problem in problems}
-        )
+        if isinstance(result, Deal):
+            expected[row["deal_id"]] = result.as_row()
+        else:
+            expected[row["deal_id"]] = {(problem.field, problem.reason_code) for problem in result}
 
     pulled = pull_deals(ListSource(rows), store, ACCOUNT, now=NOW)
 

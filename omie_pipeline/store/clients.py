@@ -82,10 +82,10 @@ def client_index(
         omie_clients.c.codigo_cliente_omie,
         omie_clients.c.codigo_cliente_integracao,
         omie_clients.c.inactive,
-    ).where(omie_clients.c.account == account, omie_clients.c.document.is_not(None))
+    ).where(omie_clients.c.account == account)
     if documents is None:
-        queries = [query]
-    else:
+        queries = [query.where(omie_clients.c.document.is_not(None))]
+    else:  # the documents alone: with `IS NOT NULL` beside them SQLite scans every document from NULL up
         wanted = sorted(set(documents))
         queries = [
             query.where(omie_clients.c.document.in_(wanted[start : start + 500]))

@@ -6,7 +6,9 @@ database, never by a read followed by a write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,7 +38,55 @@ def upsert(
         statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
     else:
         statement = statement.on_conflict_do_nothing(index_elements=keys)
+    if connection.dialect.name == "sqlite" and len(rows) > 1:
+        prepared = _prepared(connection.dialect, table, tuple(rows[0]), tuple(keys), tuple(columns))
+        if prepared is not None:
+            return prepared.execute(connection, rows)
     return connection.execute(statement, list(rows)).rowcount
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An upsert compiled once for SQLite, with the columns' own bind processors in bind order.
+
+    SQLAlchemy builds and processes a parameter dictionary per row before handing an executemany
+    to the driver; for a batch of thousands of rows that was most of the CPU a pull, a mirror
+    refresh or a linking pass spends in the store. Here each column is converted as a whole, by the
+    same processors, and the driver gets the tuples. PostgreSQL keeps SQLAlchemy's path, which
+    sends the rows as pages of multi-row VALUES.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    def execute(self, connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        columns = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            values = [row[name] for row in rows]
+            columns.append([process(value) for value in values] if process else values)
+        return connection.exec_driver_sql(self.sql, list(zip(*columns, strict=True))).rowcount
+
+
+@lru_cache(maxsize=256)
+def _prepared(
+    dialect: sa.Dialect, table: sa.Table, names: tuple[str, ...], keys: tuple[str, ...], updates: tuple[str, ...]
+) -> _Prepared | None:
+    """The upsert of rows holding `names`; None when its binds are not exactly those columns (a
+    column default SQLAlchemy would fill in), which SQLAlchemy's own path then handles."""
+    statement = sqlite.insert(table)
+    if updates:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys), set_={name: statement.excluded[name] for name in updates}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    order = tuple(compiled.positiontup or ())
+    if sorted(order) != sorted(names):
+        return None
+    processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
+    return _Prepared(compiled.string, order, processors)
 
 
 def insert_if_absent(connection: sa.Connection, table: sa.Table, row: Mapping[str, Any]) -> bool:

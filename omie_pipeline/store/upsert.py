@@ -64,8 +64,20 @@ class _Prepared:
         columns = []
         for name, process in zip(self.names, self.processors, strict=True):
             values = [row[name] for row in rows]
-            columns.append([process(value) for value in values] if process else values)
+            columns.append(_converted(values, process) if process else values)
         return connection.exec_driver_sql(self.sql, list(zip(*columns, strict=True))).rowcount
+
+
+def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """`process` of each value, once per distinct value when most repeat (the moment of a run)."""
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # an unhashable value (a JSON document)
+        return [process(value) for value in values]
+    if len(distinct) * 2 > len(values):
+        return [process(value) for value in values]
+    once = {value: process(value) for value in distinct}
+    return [once[value] for value in values]
 
 
 @lru_cache(maxsize=256)

@@ -166,4 +166,4 @@ def test_many_rows_upserted_in_one_statement_read_back_as_written(store: Store) 
             sa.select(sa.func.count()).where(omie_clients.c.synced_at == NOW, omie_clients.c.inactive.is_(True))
         ).scalar_one()
     assert same_moment == 150 + 10
-    assert executions == [True, True]  # one executemany per batch
+    assert len(executions) == 2  # one statement per batch: an executemany, or one page of rows

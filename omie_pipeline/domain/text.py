@@ -11,7 +11,7 @@ import unicodedata
 
 # C0 controls and DEL other than tab and line breaks: a NUL breaks PostgreSQL text, a BEL or ESC
 # an XLSX file, and none of them belongs on an invoice.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def plain(text: str) -> str:
@@ -22,4 +22,4 @@ def plain(text: str) -> str:
 
 def without_control_characters(text: str) -> str:
     """`text` without the control characters no store, spreadsheet or invoice should hold."""
-    return _CONTROL_CHARACTERS.sub("", text)
+    return CONTROL_CHARACTERS.sub("", text)

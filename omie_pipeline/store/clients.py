@@ -73,18 +73,19 @@ def client_index(
     """Document -> the Omie clients holding it (normally one); only of `documents` when given.
 
     Linking asks for the documents of its deals only: the mirror may hold far more clients than
-    there are deals to link."""
+    there are deals to link. Each document's clients come in Omie id order, sorted here: ordering in
+    SQL would make SQLite walk the whole mirror by its key for every chunk of documents instead of
+    looking the documents up by their index."""
     index: dict[str, list[IndexedClient]] = {}
     query = sa.select(
         omie_clients.c.document,
         omie_clients.c.codigo_cliente_omie,
         omie_clients.c.codigo_cliente_integracao,
         omie_clients.c.inactive,
-    ).where(omie_clients.c.account == account, omie_clients.c.document.is_not(None))
-    query = query.order_by(omie_clients.c.codigo_cliente_omie)
+    ).where(omie_clients.c.account == account)
     if documents is None:
-        queries = [query]
-    else:
+        queries = [query.where(omie_clients.c.document.is_not(None))]
+    else:  # the documents alone: with `IS NOT NULL` beside them SQLite scans every document from NULL up
         wanted = sorted(set(documents))
         queries = [
             query.where(omie_clients.c.document.in_(wanted[start : start + 500]))
@@ -93,6 +94,8 @@ def client_index(
     for each in queries:
         for document, omie_id, integration_code, inactive in connection.execute(each).tuples():
             index.setdefault(document, []).append(IndexedClient(int(omie_id), integration_code or None, bool(inactive)))
+    for holders in index.values():
+        holders.sort(key=lambda holder: holder.codigo_cliente_omie)
     return index
 
 

@@ -43,7 +43,8 @@ from omie_pipeline.sync.omie_calls import CallCounter
 log = logging.getLogger("omie_pipeline.sync.client_index")
 
 LISTED_AT_KEY = "client_index:listed_at"
-WRITE_BATCH = 500
+WRITE_BATCH = 5000
+"""Listed clients stored per transaction (ten pages): a commit per page was most of a full listing's local work."""
 DOCUMENT_LENGTH = 20
 NAME_LENGTH = 200
 

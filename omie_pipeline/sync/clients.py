@@ -358,7 +358,7 @@ def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
     )
 
 
-WRITE_BATCH = 500
+WRITE_BATCH = 5000
 """Deals whose outcome is stored in one transaction: a few statements per batch instead of per document."""
 
 

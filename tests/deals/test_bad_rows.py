@@ -121,3 +121,47 @@ def test_an_empty_status_is_a_missing_required_field_not_a_deal_that_is_not_clos
     assert pulled.not_closed == 1 and pulled.invalid == 1
     assert set(_stored(store)) == {"D-NOSTATUS"}
     assert _open_issues(store) == {("D-NOSTATUS", "status", "missing")}
+
+
+def test_a_pull_reports_for_each_row_what_the_model_says_of_it_alone(store: Store, monkeypatch) -> None:
+    """Rows read by column and rows read by the model end the same: the same deal stored, the same
+    issues per field, whatever chunk they fall in."""
+    from omie_pipeline.domain.deal import Deal, validate_deal_row
+    from omie_pipeline.sample_data.generate import generate_deals
+
+    monkeypatch.setattr(deals_sync, "WRITE_BATCH", 97)
+    rows = generate_deals(400, seed=31, until=datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    rows += [
+        deal_row("E-SPACES", legal_name="  Monte   Verde "),
+        deal_row("E-STATUS", status=" WON "),
+        deal_row("E-DOC", document="11.444.855/0001-29"),
+        deal_row("E-AMOUNT", amount="1.500,00"),
+        deal_row("E-ZERO", amount="0"),
+        deal_row("E-EMAIL", email="a@b.com.br;x@"),
+        deal_row("E-IBGE", city_ibge_code="3304557"),
+        deal_row("E-OFFSET", updated_at="2026-11-20T10:05:00"),
+        deal_row("E-ACCOUNT", account="other"),
+        deal_row("E-CONTROL", street="Rua\x00 A"),
+    ]
+    expected = {}
+    for row in rows:
+        result = validate_deal_row(row, ACCOUNT)
+        if isinstance(result, Deal):
+            expected[row["deal_id"]] = result.as_row()
+        else:
+            expected[row["deal_id"]] = {(problem.field, problem.reason_code) for problem in result}
+
+    pulled = pull_deals(ListSource(rows), store, ACCOUNT, now=NOW)
+
+    stored = _stored(store)
+    issues = _open_issues(store)
+    assert set(stored) == set(expected)
+    for deal_id, judged in expected.items():
+        shown = {(field, reason) for issue_deal, field, reason in issues if issue_deal == deal_id}
+        if isinstance(judged, dict):
+            assert stored[deal_id].is_valid and not shown, deal_id
+            assert stored[deal_id].document == judged["document"] and stored[deal_id].amount == judged["amount"]
+            assert stored[deal_id].updated_at == judged["updated_at"] and stored[deal_id].status == judged["status"]
+        else:
+            assert not stored[deal_id].is_valid and shown == judged, deal_id
+    assert pulled.invalid == sum(not isinstance(judged, dict) for judged in expected.values()) >= 10

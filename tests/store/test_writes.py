@@ -112,3 +112,58 @@ def test_sync_state_keeps_watermarks_per_account(store: Store) -> None:
         assert sync_state.get_datetime(connection, "acme", "deals_watermark") == mark + timedelta(hours=1)
         assert sync_state.get_value(connection, "beta", "deals_watermark") == "x"
         assert sync_state.get_value(connection, "gamma", "deals_watermark") is None
+
+
+def test_many_rows_upserted_in_one_statement_read_back_as_written(store: Store) -> None:
+    """A batch of rows (datetimes in any zone, Decimal, booleans, None) goes to the database as one
+    executemany, reads back exactly, and a second batch updates what it names and adds the rest."""
+    executions: list[bool] = []
+    sa.event.listen(
+        store.engine,
+        "before_cursor_execute",
+        lambda *args: executions.append(args[-1]) if "INSERT" in args[2] else None,
+    )
+    base = {
+        "account": "acme",
+        "codigo_cliente_integracao": None,
+        "trade_name": None,
+        "billing_gaps": None,
+        "changed_at": None,
+        "synced_at": NOW,
+    }
+    first = [
+        {**base, "codigo_cliente_omie": n, "document": f"{n:014d}", "legal_name": f"Client {n}", "inactive": n % 2 == 0}
+        for n in range(1, 301)
+    ]
+    second = [
+        {**first[n - 1], "legal_name": f"Renamed {n}", "changed_at": NOW + timedelta(hours=n)} for n in range(291, 301)
+    ] + [
+        {**base, "codigo_cliente_omie": n, "document": None, "legal_name": f"New {n}", "inactive": True}
+        for n in range(301, 311)
+    ]
+
+    with store.begin() as connection:
+        upsert(connection, omie_clients, first, ["account", "codigo_cliente_omie"])
+    with store.begin() as connection:
+        upsert(connection, omie_clients, second, ["account", "codigo_cliente_omie"])
+
+    with store.connect() as connection:
+        stored = {row.codigo_cliente_omie: row for row in connection.execute(sa.select(omie_clients))}
+    expected = {row["codigo_cliente_omie"]: row for row in first + second}
+    assert len(stored) == 310 == len(expected)
+    for omie_id, row in expected.items():
+        read = stored[omie_id]
+        assert (read.document, read.legal_name, read.inactive, read.changed_at, read.synced_at) == (
+            row["document"],
+            row["legal_name"],
+            row["inactive"],
+            row["changed_at"],
+            row["synced_at"],
+        ), omie_id
+    assert stored[300].changed_at == NOW + timedelta(hours=300) and stored[300].legal_name == "Renamed 300"
+    with store.connect() as connection:  # stored in the form queries compare times in
+        same_moment = connection.execute(
+            sa.select(sa.func.count()).where(omie_clients.c.synced_at == NOW, omie_clients.c.inactive.is_(True))
+        ).scalar_one()
+    assert same_moment == 150 + 10
+    assert len(executions) == 2  # one statement per batch: an executemany, or one page of rows

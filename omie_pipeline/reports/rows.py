@@ -7,8 +7,9 @@ table, the exception table and every total agree by construction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -43,7 +44,7 @@ def _join(texts: Iterable[str | None]) -> str:
     return joined
 
 
-def _outcome(row: sa.Row, issues: Sequence[sa.Row]) -> Outcome:
+def _outcome(row: NamedTuple, issues: Sequence[sa.Row]) -> Outcome:
     if row.invoice_id is not None:
         try:
             return Outcome(row.invoice_status)
@@ -57,15 +58,15 @@ def _outcome(row: sa.Row, issues: Sequence[sa.Row]) -> Outcome:
     return Outcome.PENDING
 
 
-def _days_open(row: sa.Row, outcome: Outcome, now: datetime) -> int:
-    """Calendar days in São Paulo from closing to issue (or cancellation), or to now while open."""
-    start = row.closed_at or row.pulled_at
-    end = now
+def _days_open(row: NamedTuple, outcome: Outcome, closing_day: date, today: date) -> int:
+    """Calendar days in São Paulo from closing to issue (or cancellation), or to today while open."""
     if outcome is Outcome.ISSUED:
-        end = row.invoice_issued_at or row.invoice_status_changed_at
+        end = to_sao_paulo(row.invoice_issued_at or row.invoice_status_changed_at).date()
     elif outcome is Outcome.CANCELLED:
-        end = row.invoice_issued_at or row.invoice_cancelled_at or row.invoice_status_changed_at
-    return max(0, (to_sao_paulo(end).date() - to_sao_paulo(start).date()).days)
+        end = to_sao_paulo(row.invoice_issued_at or row.invoice_cancelled_at or row.invoice_status_changed_at).date()
+    else:
+        end = today
+    return max(0, (end - closing_day).days)
 
 
 def _duration(waited: timedelta) -> str:
@@ -85,22 +86,20 @@ _TAX_KEYS = tuple(
 _OMIE_TAX_KEYS = tuple((name, f"omie_{name}_amount") for name in COMPARED_TAXES)
 
 
-def _taxes(row: sa.Row) -> dict[str, TaxValue]:
-    values = row._mapping
+def _taxes(row) -> dict[str, TaxValue]:
     taxes = {}
     for name, amount, withheld, withheld_amount in _TAX_KEYS:
         if name in WITHHOLDABLE_TAX_NAMES:
-            taxes[name] = TaxValue(values[amount], bool(values[withheld]), values[withheld_amount])
+            taxes[name] = TaxValue(getattr(row, amount), bool(getattr(row, withheld)), getattr(row, withheld_amount))
         else:
-            taxes[name] = TaxValue(values[amount])
+            taxes[name] = TaxValue(getattr(row, amount))
     return taxes
 
 
-def _omie_taxes(row: sa.Row) -> dict[str, Decimal | None]:
+def _omie_taxes(row: NamedTuple) -> dict[str, Decimal | None]:
     if row.omie_source is None:
         return {}
-    values = row._mapping
-    return {name: values[key] for name, key in _OMIE_TAX_KEYS}
+    return {name: getattr(row, key) for name, key in _OMIE_TAX_KEYS}
 
 
 class DealBuilder:
@@ -110,6 +109,7 @@ class DealBuilder:
     def __init__(self, now: datetime, stuck_after: timedelta) -> None:
         self.now = now
         self.stuck_after = stuck_after
+        self.today = to_sao_paulo(now).date()
         self._documents: dict[str | None, str] = {}
         self._texts: dict[str, str | None] = {}
 
@@ -121,7 +121,7 @@ class DealBuilder:
             self._texts[text] = _clean(text)
         return self._texts[text]
 
-    def _client(self, row: sa.Row) -> tuple[str, str]:
+    def _client(self, row: NamedTuple) -> tuple[str, str]:
         """The client's name and document as they may be shown: a CPF masked, a CNPJ formatted."""
         name = (row.legal_name or row.trade_name or "").strip() or "(sem nome no CRM)"
         raw = row.document or row.link_document
@@ -129,7 +129,7 @@ class DealBuilder:
             self._documents[raw] = mask_document(raw)
         return name, self._documents[raw]
 
-    def build(self, row: sa.Row, issues: Sequence[sa.Row]) -> tuple[DealRow, list[ExceptionRow]]:
+    def build(self, row: NamedTuple, issues: Sequence[sa.Row]) -> tuple[DealRow, list[ExceptionRow]]:
         """One deal row and its exceptions, from a `report_deal_rows` row and its open issues."""
         outcome = _outcome(row, issues)
         name, document = self._client(row)
@@ -142,8 +142,14 @@ class DealBuilder:
         who = (row.deal_id, name, document, closing_day, outcome, at_stake)
         exceptions = self._exceptions(who, row, issues, taxes, omie_taxes)
         # The invoice's own error first; else what the exceptions say (issues, stuck, not processed...).
-        last_error = self.clean(row.invoice_last_error) or self.clean(_join(e.message for e in exceptions))
-        fix = self.clean(row.invoice_fix) or self.clean(_join(dict.fromkeys(e.fix for e in exceptions if e.fix)))
+        if len(exceptions) == 1:  # most deals: nothing to join or deduplicate
+            messages, fixes, reasons = exceptions[0].message, exceptions[0].fix, (exceptions[0].reason,)
+        else:
+            messages = _join([e.message for e in exceptions])
+            fixes = _join(list(dict.fromkeys(e.fix for e in exceptions if e.fix)))
+            reasons = tuple(dict.fromkeys(e.reason for e in exceptions))
+        last_error = self.clean(row.invoice_last_error) or self.clean(messages)
+        fix = self.clean(row.invoice_fix) or self.clean(fixes)
         deal = DealRow(
             deal_id=row.deal_id,
             closing_day=closing_day,
@@ -153,7 +159,7 @@ class DealBuilder:
             omie_client_id=row.link_client_id if row.link_client_id is not None else row.invoice_client_id,
             outcome=outcome,
             crm_amount=row.amount,
-            days_open=_days_open(row, outcome, self.now),
+            days_open=_days_open(row, outcome, closing_day, self.today),
             nfse_number=row.invoice_nfse_number,
             verification_code=row.invoice_verification_code,
             os_number=row.invoice_os_number,
@@ -166,14 +172,14 @@ class DealBuilder:
             omie_taxes_source=row.omie_source if invoiced else None,
             last_error=last_error,
             fix=fix,
-            reasons=tuple(dict.fromkeys(e.reason for e in exceptions)),
+            reasons=reasons,
         )
         return deal, exceptions
 
     def _exceptions(
         self,
         who: tuple,
-        row: sa.Row,
+        row: NamedTuple,
         issues: Sequence[sa.Row],
         taxes: dict[str, TaxValue],
         omie_taxes: dict[str, Decimal | None],

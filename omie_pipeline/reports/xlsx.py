@@ -84,11 +84,15 @@ def _cell_maker(sheet: WriteOnlyWorksheet, column: Column) -> Callable[[Any], An
     if number_format is None:
         return _cell_value
 
+    # One cell per column, given each row's value: a write-only sheet writes a row out as it is appended, so the
+    # cell is free again for the next row, and styling one cell per row cost more than writing it.
+    cell = WriteOnlyCell(sheet)
+    cell.number_format = number_format
+
     def formatted(value: Any) -> Any:
         if value is None:
             return None
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = number_format
+        cell.value = value
         return cell
 
     return formatted

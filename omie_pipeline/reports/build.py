@@ -12,6 +12,7 @@ from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 
 from omie_pipeline.domain.timeutil import SAO_PAULO, UTC
+from omie_pipeline.reports.collector import collector_paused
 from omie_pipeline.reports.model import Report
 from omie_pipeline.reports.rows import DealBuilder
 from omie_pipeline.reports.summary import build_summary
@@ -55,22 +56,24 @@ def build_report(
     builder = DealBuilder(now, stuck_after)
     window = day_window(day)
     deals, exceptions, open_items, open_exceptions = [], [], [], []
-    with store.connect() as connection:
-        issues_by_deal = defaultdict(list)
-        for issue in report_issue_rows(connection, account, statuses, window):
-            issues_by_deal[issue.deal_id].append(issue)
-        # One pass over one statement: a deal closed in the period and still open is built once and listed in
-        # both places.
-        for row in report_deal_rows(connection, account, statuses, window):
-            deal, found = builder.build(row, issues_by_deal.get(row.deal_id, ()))
-            if row.in_period:
-                deals.append(deal)
-                exceptions.extend(found)
-            if row.is_open:
-                open_items.append(deal)
-                open_exceptions.extend(found)
-    # Oldest first: what has waited longest is what finance chases first.
-    open_items.sort(key=lambda deal: (-deal.days_open, deal.closing_day, deal.deal_id))
+    with collector_paused():
+        with store.connect() as connection:
+            issues_by_deal = defaultdict(list)
+            for issue in report_issue_rows(connection, account, statuses, window):
+                issues_by_deal[issue.deal_id].append(issue)
+            # One pass over one statement: a deal closed in the period and still open is built once and listed in
+            # both places.
+            for row in report_deal_rows(connection, account, statuses, window):
+                deal, found = builder.build(row, issues_by_deal.get(row.deal_id, ()))
+                if row.in_period:
+                    deals.append(deal)
+                    exceptions.extend(found)
+                if row.is_open:
+                    open_items.append(deal)
+                    open_exceptions.extend(found)
+        # Oldest first: what has waited longest is what finance chases first.
+        open_items.sort(key=lambda deal: (-deal.days_open, deal.closing_day, deal.deal_id))
+        summary = build_summary(deals, exceptions, open_items)
 
     return Report(
         account=account,
@@ -81,5 +84,5 @@ def build_report(
         exceptions=exceptions,
         open_items=open_items,
         open_exceptions=open_exceptions,
-        summary=build_summary(deals, exceptions, open_items),
+        summary=summary,
     )

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from omie_pipeline.reports.collector import collector_paused
 from omie_pipeline.reports.columns import deal_columns
 from omie_pipeline.reports.csv_export import write_csv
 from omie_pipeline.reports.html import write_html, write_open_items_section
@@ -69,6 +70,11 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_report(report: Report, folder: Path) -> ReportFiles:
     """Write the day's HTML, CSV and XLSX, and refresh the open-items HTML and CSV."""
+    with collector_paused():
+        return _write_files(report, folder)
+
+
+def _write_files(report: Report, folder: Path) -> ReportFiles:
     target = account_folder(folder, report.account)
     target.mkdir(parents=True, exist_ok=True)
     stem = report_stem(report)

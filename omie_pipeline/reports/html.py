@@ -58,6 +58,8 @@ def share(part: Decimal, whole: Decimal) -> str:
 def tax_summary(deal: DealRow) -> list[dict[str, object]]:
     """The taxes on one note worth a line in the HTML: those with an amount (ours or Omie's), withheld ones
     marked, with Omie's figure when it differs from ours by more than R$ 0,01."""
+    if not deal.taxes:  # no invoice: no line to show, nothing to compare
+        return []
     differing = {
         item.tax: item.omie
         for item in tax_differences({name: deal.sent_to_omie(name) for name in COMPARED_TAXES}, deal.omie_taxes)

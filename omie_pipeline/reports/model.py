@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from omie_pipeline.domain.timeutil import format_date_br
 from omie_pipeline.reports.labels import Outcome
@@ -130,9 +131,9 @@ class StatusLine:
         return self.net if self.outcome.is_receivable else None
 
 
-@dataclass(frozen=True)
-class BridgeItem:
-    """One deal behind a step of the walk from CRM to issued, so a difference can be traced to deals."""
+class BridgeItem(NamedTuple):
+    """One deal behind a step of the walk from CRM to issued, so a difference can be traced to deals. A named
+    tuple: a step of a large report lists every deal in it, and a tuple is the cheapest record to build."""
 
     deal_id: str
     client_name: str

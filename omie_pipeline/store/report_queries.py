@@ -79,7 +79,6 @@ def _invoice_columns() -> list[sa.ColumnElement]:
         "last_error",
         "fix",
         "status_changed_at",
-        "submitted_at",
         "cancel_reason",
         "cancelled_at",
         "os_number",
@@ -95,7 +94,7 @@ def _invoice_columns() -> list[sa.ColumnElement]:
 
 def _omie_tax_columns() -> list[sa.ColumnElement]:
     """What Omie computed for the invoice (NULL when never read): `omie_iss_amount`, ..., `omie_source`."""
-    names = ["source", "iss_base", "net_amount"] + [f"{tax}_amount" for tax in COMPARED_TAXES]
+    names = ["source"] + [f"{tax}_amount" for tax in COMPARED_TAXES]
     return [omie_tax_figures.c[name].label(f"omie_{name}") for name in names]
 
 
@@ -103,14 +102,12 @@ def _deal_rows_query(account: str) -> sa.Select:
     return (
         sa.select(
             deals.c.deal_id,
-            deals.c.status,
             deals.c.closed_at,
             deals.c.pulled_at,
             deals.c.amount,
             deals.c.legal_name,
             deals.c.trade_name,
             deals.c.document,
-            deals.c.product_code,
             deals.c.is_valid,
             client_links.c.codigo_cliente_omie.label("link_client_id"),
             client_links.c.document.label("link_document"),

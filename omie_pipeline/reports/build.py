@@ -12,15 +12,15 @@ from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 
 from omie_pipeline.domain.timeutil import SAO_PAULO, UTC
+from omie_pipeline.reports.collector import collector_paused
 from omie_pipeline.reports.model import Report
-from omie_pipeline.reports.rows import build_deal
+from omie_pipeline.reports.rows import DealBuilder
 from omie_pipeline.reports.summary import build_summary
 from omie_pipeline.store import Store
 from omie_pipeline.store.report_queries import (
     ClosingWindow,
-    closed_deal_rows,
-    open_deal_rows,
-    open_issue_rows,
+    report_deal_rows,
+    report_issue_rows,
 )
 
 
@@ -53,34 +53,27 @@ def build_report(
     statuses = frozenset(status.strip().lower() for status in closed_statuses)
     stuck_after = timedelta(minutes=stuck_after_minutes)
 
-    with store.connect() as connection:
-        day_rows = closed_deal_rows(connection, account, statuses, day_window(day))
-        open_rows = open_deal_rows(connection, account, statuses)
-        deal_ids = {row.deal_id for row in day_rows} | {row.deal_id for row in open_rows}
-        issues_by_deal = defaultdict(list)
-        for issue in open_issue_rows(connection, account, deal_ids):
-            issues_by_deal[issue.deal_id].append(issue)
-
-    # An open deal closed in the period is in both lists: built once, from the same row.
-    built: dict[str, tuple] = {}
-
-    def build(row) -> tuple:
-        if row.deal_id not in built:
-            built[row.deal_id] = build_deal(row, issues_by_deal[row.deal_id], now, stuck_after)
-        return built[row.deal_id]
-
-    deals, exceptions = [], []
-    for row in day_rows:
-        deal, found = build(row)
-        deals.append(deal)
-        exceptions.extend(found)
-    open_items, open_exceptions = [], []
-    for row in open_rows:
-        deal, found = build(row)
-        open_items.append(deal)
-        open_exceptions.extend(found)
-    # Oldest first: what has waited longest is what finance chases first.
-    open_items.sort(key=lambda deal: (-deal.days_open, deal.closing_day, deal.deal_id))
+    builder = DealBuilder(now, stuck_after)
+    window = day_window(day)
+    deals, exceptions, open_items, open_exceptions = [], [], [], []
+    with collector_paused():
+        with store.connect() as connection:
+            issues_by_deal = defaultdict(list)
+            for issue in report_issue_rows(connection, account, statuses, window):
+                issues_by_deal[issue.deal_id].append(issue)
+            # One pass over one statement: a deal closed in the period and still open is built once and listed in
+            # both places.
+            for row in report_deal_rows(connection, account, statuses, window):
+                deal, found = builder.build(row, issues_by_deal.get(row.deal_id, ()))
+                if row.in_period:
+                    deals.append(deal)
+                    exceptions.extend(found)
+                if row.is_open:
+                    open_items.append(deal)
+                    open_exceptions.extend(found)
+        # Oldest first: what has waited longest is what finance chases first.
+        open_items.sort(key=lambda deal: (-deal.days_open, deal.closing_day, deal.deal_id))
+        summary = build_summary(deals, exceptions, open_items)
 
     return Report(
         account=account,
@@ -91,5 +84,5 @@ def build_report(
         exceptions=exceptions,
         open_items=open_items,
         open_exceptions=open_exceptions,
-        summary=build_summary(deals, exceptions, open_items),
+        summary=summary,
     )

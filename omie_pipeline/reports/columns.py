@@ -7,7 +7,7 @@ cannot disagree about what a column holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -104,8 +104,3 @@ def exception_columns() -> list[Column]:
         Column("Desde", "date", lambda row: _local_day(row.since), 12),
         Column("Valor", "money", lambda row: row.amount, 15),
     ]
-
-
-def rows_as_records(rows: Iterable[Any], columns: Sequence[Column]) -> list[list[Any]]:
-    """Each row as a list of typed values (Decimal, date, int, str or None), in column order."""
-    return [[column.get(row) for column in columns] for row in rows]

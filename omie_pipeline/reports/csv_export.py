@@ -9,38 +9,47 @@ formula (starting with = + - @) is prefixed with an apostrophe and control chara
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from omie_pipeline.reports.cells import spreadsheet_text
-from omie_pipeline.reports.columns import Column, rows_as_records
+from omie_pipeline.reports.columns import Column
 
 CSV_ENCODING = "utf-8-sig"
 CSV_SEPARATOR = ";"
 
 
-def csv_value(value: Any, column: Column) -> str:
-    """One cell as pt-BR Excel reads it: decimal comma, dd/mm/aaaa, text that could run as a formula defused."""
-    if value is None:
-        return ""
-    if column.kind == "money":
-        return f"{Decimal(value):.2f}".replace(".", ",")
-    if column.kind == "date":
-        return value.strftime("%d/%m/%Y") if isinstance(value, date) else str(value)
-    if column.kind == "int":
-        return str(int(value))
+def _money(value: Any) -> str:
+    return f"{Decimal(value):.2f}".replace(".", ",")
+
+
+def _date(value: Any) -> str:
+    return value.strftime("%d/%m/%Y") if isinstance(value, date) else str(value)
+
+
+def _int(value: Any) -> str:
+    return str(int(value))
+
+
+def _text(value: Any) -> str:
     return spreadsheet_text(str(value))
+
+
+# Each kind's cell as pt-BR Excel reads it: decimal comma, dd/mm/aaaa, text that could run as a formula defused;
+# chosen once per column, not once per cell.
+_WRITERS: dict[str, Callable[[Any], str]] = {"money": _money, "date": _date, "int": _int, "text": _text}
 
 
 def write_csv(path: Path, rows: Iterable[Any], columns: Sequence[Column]) -> None:
     """Write `rows` under the columns' headers, `;`-separated with CRLF and a BOM, so Excel opens it in pt-BR
-    without an import step.
+    without an import step. Rows are written as they come: nothing but the current row is held.
     """
+    cells = [(column.get, _WRITERS[column.kind]) for column in columns]
     with path.open("w", encoding=CSV_ENCODING, newline="") as handle:
         writer = csv.writer(handle, delimiter=CSV_SEPARATOR, lineterminator="\r\n")
         writer.writerow([column.header for column in columns])
-        for record in rows_as_records(rows, columns):
-            writer.writerow([csv_value(value, column) for value, column in zip(record, columns, strict=False)])
+        for row in rows:
+            writer.writerow(["" if (value := get(row)) is None else write(value) for get, write in cells])

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from omie_pipeline.reports.collector import collector_paused
 from omie_pipeline.reports.columns import deal_columns
 from omie_pipeline.reports.csv_export import write_csv
-from omie_pipeline.reports.html import render_html, render_open_items
+from omie_pipeline.reports.html import write_html, write_open_items_section
 from omie_pipeline.reports.model import Report
 from omie_pipeline.reports.xlsx import write_xlsx
 
@@ -68,6 +70,11 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_report(report: Report, folder: Path) -> ReportFiles:
     """Write the day's HTML, CSV and XLSX, and refresh the open-items HTML and CSV."""
+    with collector_paused():
+        return _write_files(report, folder)
+
+
+def _write_files(report: Report, folder: Path) -> ReportFiles:
     target = account_folder(folder, report.account)
     target.mkdir(parents=True, exist_ok=True)
     stem = report_stem(report)
@@ -80,18 +87,29 @@ def write_report(report: Report, folder: Path) -> ReportFiles:
     )
     columns = deal_columns(report.tax_names)
     names = {"HTML": files.html.name, "CSV": files.csv.name, "Excel": files.xlsx.name}
-    open_items = render_open_items(report)
-    html = render_html(report, file_names=names, open_items=open_items)
-    open_html = render_html(
-        report,
-        open_items=open_items,
-        open_items_only=True,
-        title=f"Itens em aberto · {report.account}",
-        file_names={"HTML": files.open_items_html.name, "CSV": files.open_items_csv.name},
-    )
-    _atomic_write(files.html, lambda path: path.write_text(html, encoding="utf-8"))
+    open_names = {"HTML": files.open_items_html.name, "CSV": files.open_items_csv.name}
+    open_title = f"Itens em aberto · {report.account}"
+    with _open_items_section(report, target) as section:
+        _atomic_write(files.html, lambda path: write_html(path, report, open_section=section, file_names=names))
+        _atomic_write(
+            files.open_items_html,
+            lambda path: write_html(
+                path, report, open_section=section, open_items_only=True, title=open_title, file_names=open_names
+            ),
+        )
     _atomic_write(files.csv, lambda path: write_csv(path, report.deals, columns))
     _atomic_write(files.xlsx, lambda path: write_xlsx(path, report))
-    _atomic_write(files.open_items_html, lambda path: path.write_text(open_html, encoding="utf-8"))
     _atomic_write(files.open_items_csv, lambda path: write_csv(path, report.open_items, columns))
     return files
+
+
+@contextmanager
+def _open_items_section(report: Report, folder: Path) -> Iterator[Path]:
+    """The open-items section rendered once into a hidden file beside the pages that show it, removed after."""
+    handle, name = tempfile.mkstemp(prefix=f".{OPEN_ITEMS_STEM}.", suffix=".section.tmp", dir=folder)
+    os.close(handle)
+    try:
+        write_open_items_section(report, Path(name))
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)

@@ -7,9 +7,11 @@ CRM and Omie and are never trusted as markup.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -18,11 +20,12 @@ from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.timeutil import format_date_br, to_sao_paulo
 from omie_pipeline.reports.charts import OUTCOME_COLOURS, aging_chart, amounts_by_status_chart, funnel_chart
-from omie_pipeline.reports.labels import TAX_LABELS, reason_label, stage_label
+from omie_pipeline.reports.labels import TAX_LABELS, Outcome, reason_label, stage_label
 from omie_pipeline.reports.model import DealRow, Report
 from omie_pipeline.store.report_queries import WITHHOLDABLE_TAX_NAMES
 
 DASH = "—"
+SECTION_BLOCK = 1 << 20  # characters of a rendered section copied into a page at a time
 
 
 def brl(value: Decimal | None) -> str:
@@ -55,6 +58,8 @@ def share(part: Decimal, whole: Decimal) -> str:
 def tax_summary(deal: DealRow) -> list[dict[str, object]]:
     """The taxes on one note worth a line in the HTML: those with an amount (ours or Omie's), withheld ones
     marked, with Omie's figure when it differs from ours by more than R$ 0,01."""
+    if not deal.taxes:  # no invoice: no line to show, nothing to compare
+        return []
     differing = {
         item.tax: item.omie
         for item in tax_differences({name: deal.sent_to_omie(name) for name in COMPARED_TAXES}, deal.omie_taxes)
@@ -94,36 +99,62 @@ def _environment() -> Environment:
     environment.globals.update(
         share=share, tax_summary=tax_summary, colours={o.value: c for o, c in OUTCOME_COLOURS.items()}
     )
+    # Each outcome's short badge drawn once by the `badge` macro: the deal tables show one on every row, where a
+    # macro call cost more than the rest of the row.
+    badge = environment.get_template("macros.html.j2").make_module().badge
+    environment.globals["short_badges"] = {outcome.value: Markup(badge(outcome, short=True)) for outcome in Outcome}
     return environment
 
 
-def render_open_items(report: Report) -> Markup:
-    """The open-items section, the same in the day's page and in the open-items page: rendered once for both."""
+def _write(template_name: str, path: Path, **context: object) -> None:
+    """Render a template straight into `path` as it goes: a page of 100,000 deals is hundreds of megabytes, never
+    held whole in memory."""
+    template = _environment().get_template(template_name)
+    with path.open("w", encoding="utf-8") as handle:
+        handle.writelines(template.generate(**context))
+
+
+def write_open_items_section(report: Report, path: Path) -> None:
+    """The open-items section, the same in the day's page and in the open-items page: rendered once, into `path`,
+    for `write_html` to copy into both."""
     open_exceptions_by_deal: dict[str, list] = {}
+    # Each deal's fixes once, in order, ignoring case as Jinja's `unique` does: worked out here, where it costs a
+    # tenth of a filter chain per row.
+    open_fixes_by_deal: dict[str, dict[str, str]] = {}
     for exception in report.open_exceptions:
         open_exceptions_by_deal.setdefault(exception.deal_id, []).append(exception)
-    template = _environment().get_template("open_items.html.j2")
-    return Markup(
-        template.render(
-            report=report,
-            summary=report.summary,
-            charts={"aging": Markup(aging_chart(report.summary))},
-            open_exceptions_by_deal=open_exceptions_by_deal,
-        )
+        if exception.fix:
+            open_fixes_by_deal.setdefault(exception.deal_id, {}).setdefault(exception.fix.lower(), exception.fix)
+    _write(
+        "open_items.html.j2",
+        path,
+        report=report,
+        summary=report.summary,
+        charts={"aging": Markup(aging_chart(report.summary))},
+        open_exceptions_by_deal=open_exceptions_by_deal,
+        open_fixes_by_deal={deal_id: list(fixes.values()) for deal_id, fixes in open_fixes_by_deal.items()},
     )
 
 
-def render_html(
+def _section_parts(path: Path) -> Iterator[Markup]:
+    """A rendered section read back a block at a time, already markup."""
+    with path.open(encoding="utf-8") as handle:
+        while block := handle.read(SECTION_BLOCK):
+            yield Markup(block)
+
+
+def write_html(
+    path: Path,
     report: Report,
     *,
+    open_section: Path,
     title: str | None = None,
     open_items_only: bool = False,
     file_names: dict[str, str] | None = None,
-    open_items: Markup | None = None,
-) -> str:
-    """The page for the whole report, or (open_items_only) the rolling open-items view.
+) -> None:
+    """The page for the whole report, or (open_items_only) the rolling open-items view, written into `path`.
 
-    `open_items`: the section from `render_open_items`, when the caller renders both pages."""
+    `open_section`: the file `write_open_items_section` rendered the open items into."""
     # Only the charts the page shows (the open-items page has none but the section's, drawn with it).
     charts = {}
     if not open_items_only:
@@ -131,13 +162,14 @@ def render_html(
             "funnel": Markup(funnel_chart(report.summary)),
             "amounts": Markup(amounts_by_status_chart(report.summary)),
         }
-    template = _environment().get_template("report.html.j2")
-    return template.render(
+    _write(
+        "report.html.j2",
+        path,
         report=report,
         summary=report.summary,
         charts=charts,
         open_items_only=open_items_only,
-        open_section=open_items if open_items is not None else render_open_items(report),
+        open_section=_section_parts(open_section),
         title=title or f"Conciliação financeira · {report.account} · {report.period_label}",
         file_names=file_names or {},
     )

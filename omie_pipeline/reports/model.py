@@ -1,16 +1,17 @@
 """What the reconciliation report holds: one row per closed deal, its exceptions, and the summary.
 
-Rows are pydantic models so that every value has the type the writers expect (Decimal money,
-aware datetimes, dates for days); the writers (HTML, CSV, XLSX) only format what is here.
+Rows are frozen, slotted dataclasses: the store's column types already give every value the type
+the writers expect (Decimal money, aware datetimes, dates for days), and a report of 100,000 deals
+holds 100,000 of each, so a row costs what its fields cost and is built without a second check.
+The writers (HTML, CSV, XLSX) only format what is here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-
-from pydantic import BaseModel, ConfigDict
+from typing import NamedTuple
 
 from omie_pipeline.domain.timeutil import format_date_br
 from omie_pipeline.reports.labels import Outcome
@@ -19,20 +20,27 @@ from omie_pipeline.store.report_queries import TAX_NAMES
 ZERO = Decimal("0.00")
 
 
-class TaxValue(BaseModel):
+@dataclass(frozen=True, slots=True)
+class TaxValue:
     """One tax on one note: the amount shown, whether the payer withholds it, and how much."""
-
-    model_config = ConfigDict(frozen=True)
 
     amount: Decimal = ZERO
     withheld: bool = False
     withheld_amount: Decimal = ZERO
 
+    @property
+    def sent_to_omie(self) -> Decimal:
+        """Our figure as the note states it: what the payer withholds when withheld (sent at the withholding
+        rate), else the tax itself. This is what Omie's own figure is compared with."""
+        return self.withheld_amount if self.withheld else self.amount
 
-class DealRow(BaseModel):
+
+NO_TAX = TaxValue()
+
+
+@dataclass(frozen=True, slots=True)
+class DealRow:
     """One closed deal and where it stands. CPFs are already masked here."""
-
-    model_config = ConfigDict(frozen=True)
 
     deal_id: str
     closing_day: date  # in São Paulo time
@@ -41,19 +49,19 @@ class DealRow(BaseModel):
     client_document: str  # CPF masked, CNPJ formatted, anything else partly starred
     omie_client_id: int | None
     outcome: Outcome
+    crm_amount: Decimal | None  # what the CRM says the deal is worth
+    days_open: int
     nfse_number: str | None = None
     verification_code: str | None = None
     os_number: str | None = None
     issued_at: datetime | None = None
-    crm_amount: Decimal | None  # what the CRM says the deal is worth
     gross_amount: Decimal | None = None  # the invoice's gross value (None: no invoice)
-    taxes: dict[str, TaxValue] = {}
+    taxes: dict[str, TaxValue] = field(default_factory=dict)
     withheld_total: Decimal | None = None
     net_receivable: Decimal | None = None
     # What Omie computed for the note (tax name -> amount; empty when never read) and where it was read.
-    omie_taxes: dict[str, Decimal | None] = {}
+    omie_taxes: dict[str, Decimal | None] = field(default_factory=dict)
     omie_taxes_source: str | None = None
-    days_open: int
     last_error: str | None = None
     fix: str | None = None
     reasons: tuple[str, ...] = ()  # reason codes of this deal's exceptions, for grouping
@@ -72,36 +80,33 @@ class DealRow(BaseModel):
 
     def tax(self, name: str) -> TaxValue:
         """The deal's value for one tax; empty when none is stored (no invoice yet), so tables need no special case."""
-        return self.taxes.get(name, TaxValue())
+        return self.taxes.get(name, NO_TAX)
 
     def sent_to_omie(self, name: str) -> Decimal:
-        """Our figure for a tax as the note states it: what the payer withholds when withheld (sent at the
-        withholding rate), else the tax itself. This is what Omie's own figure is compared with."""
-        value = self.tax(name)
-        return value.withheld_amount if value.withheld else value.amount
+        """Our figure for a tax as the note states it (`TaxValue.sent_to_omie`)."""
+        return self.tax(name).sent_to_omie
 
     def omie_tax(self, name: str) -> Decimal | None:
         """Omie's figure for a tax; None when Omie's figures were never read."""
         return self.omie_taxes.get(name)
 
 
-class ExceptionRow(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ExceptionRow:
     """One thing keeping a closed deal from being cleanly invoiced, with what to do about it."""
-
-    model_config = ConfigDict(frozen=True)
 
     deal_id: str
     client_name: str
     client_document: str
     closing_day: date
     outcome: Outcome
+    amount: Decimal  # the deal's amount at stake
     stage: str
     field: str | None
     reason: str
     message: str
     fix: str | None
     since: datetime | None
-    amount: Decimal  # the deal's amount at stake
 
 
 @dataclass(frozen=True)
@@ -126,9 +131,9 @@ class StatusLine:
         return self.net if self.outcome.is_receivable else None
 
 
-@dataclass(frozen=True)
-class BridgeItem:
-    """One deal behind a step of the walk from CRM to issued, so a difference can be traced to deals."""
+class BridgeItem(NamedTuple):
+    """One deal behind a step of the walk from CRM to issued, so a difference can be traced to deals. A named
+    tuple: a step of a large report lists every deal in it, and a tuple is the cheapest record to build."""
 
     deal_id: str
     client_name: str

@@ -25,6 +25,7 @@ from omie_pipeline.store.tables import (
     deals,
     invoice_events,
     invoices,
+    omie_clients,
     service_map,
     tax_rates,
 )
@@ -91,6 +92,8 @@ class Invoice:
     cancelled_at: datetime | None
     claimed_by: str | None
     claimed_at: datetime | None
+    billing_attempt: int
+    resent_at: datetime | None
 
     @property
     def cancel_pending(self) -> bool:
@@ -398,6 +401,102 @@ def update_claimed(connection: sa.Connection, invoice_id: int, claimer: str, val
     """Write what the claim holder learned from Omie; False when the claim was lost meanwhile."""
     statement = sa.update(invoices).where(invoices.c.id == invoice_id, invoices.c.claimed_by == claimer)
     return connection.execute(statement.values(**values)).rowcount == 1
+
+
+# --- a refused invoice corrected and billed again ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputChange:
+    """Something an invoice's order is built from that changed after Omie or the prefeitura refused it."""
+
+    what: str  # deal, client_link, omie_client, service_map, tax_rates
+    at: datetime
+
+
+def refused_since(invoice: Invoice) -> datetime:
+    """Since when the invoice's refusal stands: it entered `error`, or its latest resend was claimed
+    (a correction already tried is not a change any more)."""
+    moments = [invoice.status_changed_at] + ([invoice.resent_at] if invoice.resent_at else [])
+    return max(moments)
+
+
+def input_changes(connection: sa.Connection, invoice: Invoice) -> list[InputChange]:
+    """What changed, after the refusal, among the deal (CRM), its client link, its client's record in
+    Omie (the mirror), its product's service mapping and that service's tax rates."""
+    since = refused_since(invoice)
+    deal = deal_row(connection, invoice.account, invoice.deal_id)
+    found: list[InputChange] = []
+    if deal is not None and deal["updated_at"] is not None and deal["updated_at"] > since:
+        found.append(InputChange("deal", deal["updated_at"]))
+    moments = {
+        "client_link": sa.select(client_links.c.linked_at).where(
+            client_links.c.account == invoice.account, client_links.c.deal_id == invoice.deal_id
+        ),
+        "omie_client": sa.select(omie_clients.c.changed_at).where(
+            omie_clients.c.account == invoice.account,
+            omie_clients.c.codigo_cliente_omie == invoice.codigo_cliente_omie,
+        ),
+        "tax_rates": sa.select(sa.func.max(tax_rates.c.valid_from)).where(
+            tax_rates.c.account == invoice.account, tax_rates.c.service_code == invoice.service_code
+        ),
+    }
+    if deal is not None and deal["product_code"]:
+        moments["service_map"] = sa.select(service_map.c.loaded_at).where(
+            service_map.c.account == invoice.account, service_map.c.product_code == deal["product_code"]
+        )
+    for what, query in moments.items():
+        at = connection.execute(query).scalar()
+        # Omie dates its changes to the second: one in the refusal's own second may follow it.
+        after = since.replace(microsecond=0) if what == "omie_client" else since
+        if at is not None and (at >= after if what == "omie_client" else at > after):
+            found.append(InputChange(what, at))
+    return found
+
+
+def refused_invoices(connection: sa.Connection, account: str, now: datetime, lease: timedelta) -> list[Invoice]:
+    """Invoices in `error` with an OS in Omie and no live claim: the ones a resend may take."""
+    query = (
+        sa.select(invoices)
+        .where(
+            invoices.c.account == account,
+            invoices.c.status == InvoiceStatus.ERROR.value,
+            invoices.c.omie_os_id.is_not(None),
+            sa.or_(invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease),
+        )
+        .order_by(invoices.c.status_changed_at, invoices.c.id)
+    )
+    return [_invoice(row) for row in connection.execute(query).mappings()]
+
+
+def claim_resend(
+    connection: sa.Connection,
+    invoice: Invoice,
+    claimer: str,
+    now: datetime,
+    lease: timedelta,
+    values: Mapping[str, Any],
+    detail: str,
+) -> bool:
+    """Record a resend before anything is sent: the next billing attempt, claimed by `claimer`, with the
+    invoice's figures as the corrected order carries them (`values`), and its event. False when the
+    invoice is no longer the refused one read (another resend took it, or Omie's answer moved it)."""
+    statement = (
+        sa.update(invoices)
+        .where(
+            invoices.c.id == invoice.id,
+            invoices.c.status == InvoiceStatus.ERROR.value,
+            invoices.c.billing_attempt == invoice.billing_attempt,
+            sa.or_(invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease),
+        )
+        .values(
+            billing_attempt=invoice.billing_attempt + 1, resent_at=now, claimed_by=claimer, claimed_at=now, **values
+        )
+    )
+    if connection.execute(statement).rowcount != 1:
+        return False
+    add_event(connection, invoice.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
+    return True
 
 
 # --- status changes and their history -------------------------------------------------------

@@ -241,6 +241,10 @@ invoices = sa.Table(
     # intent, and a claim older than the lease (its holder crashed) may be taken over.
     sa.Column("claimed_by", sa.String(128)),
     sa.Column("claimed_at", TS),
+    # Which billing of the OS this is: 1 for the first; raised, as the claim of a resend, when a
+    # refused NFS-e is corrected and billed again.
+    sa.Column("billing_attempt", sa.Integer, nullable=False, default=1, server_default="1"),
+    sa.Column("resent_at", TS),  # when the latest resend was claimed
     sa.UniqueConstraint("account", "deal_id"),
     sa.UniqueConstraint("idempotency_key"),
     sa.Index("ix_invoices_account_status", "account", "status"),

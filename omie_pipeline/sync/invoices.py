@@ -138,6 +138,7 @@ class Outcome(StrEnum):
     RESTARTED = "restarted"  # an unfinished intent Omie never saw was dropped; the deal starts again
     AWAITING_FIX = "awaiting_fix"  # Omie refused its order and nothing it is built from changed since: not resent
     WAITING = "waiting"  # the call was paused (misuse guard, blocked key): nothing sent; a later run sends it
+    RESENT = "resent"  # a refused invoice, corrected, was billed again on its OS (sync.invoice_resend)
 
 
 @dataclass(frozen=True)

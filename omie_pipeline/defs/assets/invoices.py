@@ -14,6 +14,7 @@ from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreRe
 from omie_pipeline.defs.retries import READ_RETRY
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store.invoices import status_counts
+from omie_pipeline.sync.invoice_resend import resend_changed_invoices
 from omie_pipeline.sync.invoice_status import (
     RefreshSettings,
     parse_deal_ids,
@@ -40,15 +41,15 @@ STATUS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2)
 def nfse_invoices(
     context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource, pipeline: PipelineResource
 ) -> dg.MaterializeResult:
-    """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing)."""
+    """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing); refused
+    invoices fixed since are billed again on their OS."""
     account = context.partition_key
-    summary = issue_invoices(
-        account_client(omie, store, pipeline, account),
-        store.store(),
-        account,
-        settings=IssueSettings(redundant_interval=omie.redundant_interval()),
-        claimer=f"dagster:{context.run.run_id}",
-    )
+    client = account_client(omie, store, pipeline, account)
+    settings = IssueSettings(redundant_interval=omie.redundant_interval())
+    claimer = f"dagster:{context.run.run_id}"
+    summary = issue_invoices(client, store.store(), account, settings=settings, claimer=claimer)
+    # Refused invoices whose deal, client, service or rates changed since are corrected and billed again.
+    summary.results.extend(resend_changed_invoices(client, store.store(), account, settings=settings, claimer=claimer))
     for result in summary.results:
         if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN, Outcome.ERROR, Outcome.REFUSED, Outcome.WAITING):
             context.log.warning("deal %s: %s: %s", result.deal_id, result.outcome.value, result.detail)

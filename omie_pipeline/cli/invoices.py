@@ -1,4 +1,4 @@
-"""`omie-pipeline invoices ...`: list, show, wait for and cancel NFS-e, and download their PDF and XML.
+"""`omie-pipeline invoices ...`: list, show, wait for, bill again and cancel NFS-e, and download their PDF and XML.
 
 Settings come from the environment (OMIE_PIPELINE_DB_URL, OMIE_PIPELINE_ACCOUNT, OMIE_BASE_URL,
 OMIE_APP_KEY, OMIE_APP_SECRET, OMIE_REDUNDANT_SECONDS). `list` and `show` read only the state
@@ -10,6 +10,9 @@ Exit status:
   (no such invoice, configuration, Omie unreachable).
 - cancel: 0 cancelled (Omie confirmed), 3 sent but not confirmed yet (the status refresh follows
   it), 4 Omie refused it, 1 anything else (not issued, reason too short, no such invoice...).
+- retry: 0 billed again, 2 nothing changed since the refusal (the message says what to fix), 3 left
+  unfinished (answer lost, call paused: the next emission run finishes it), 4 Omie refused a step, 1
+  anything else (not in error, deal not ready, no such invoice...).
 - click answers 2 for a usage error (a missing argument or option) before any of these run.
 - list, show: 0, or 1 when the invoice or the configuration is missing.
 """
@@ -45,15 +48,16 @@ from omie_pipeline.store.invoices import (
 )
 
 EXIT_OTHER = 1
-EXIT_CANCEL_REFUSED = 4
-EXIT_CANCEL_PENDING = 3
+EXIT_NOTHING_CHANGED = 2
+EXIT_CANCEL_REFUSED = 4  # also: Omie refused a step of `retry`
+EXIT_CANCEL_PENDING = 3  # also: `retry` left unfinished (answer lost, call paused)
 _ACCOUNT_HELP = "Account in the state store (default: OMIE_PIPELINE_ACCOUNT)."
 _STATUSES = [status.value for status in InvoiceStatus]
 
 
 @main.group()
 def invoices() -> None:
-    """NFS-e invoices: their status, history and documents; wait for one, cancel one."""
+    """NFS-e invoices: their status, history and documents; wait for one, bill a refused one again, cancel one."""
 
 
 @invoices.command("list")
@@ -235,6 +239,49 @@ def cancel_command(
             _fail(str(problem))
     click.echo(result.message)
     raise SystemExit(0 if result.confirmed else EXIT_CANCEL_PENDING)
+
+
+@invoices.command("retry")
+@click.argument("deal_id")
+@click.option("--by", "requested_by", help="Who asks (default: the operating-system user).")
+@click.option("--account", help=_ACCOUNT_HELP)
+def retry_command(deal_id: str, requested_by: str | None, account: str | None) -> None:
+    """Bill the deal's refused NFS-e again on the same OS, corrected from the deal as it is now
+    (AlterarCliente when the CRM changed the client, AlterarOS, ValidarOS, FaturarOS).
+
+    Refused when nothing changed since the refusal, with what to fix first. Exit status: 0 billed
+    again (follow it with `invoices wait`), 2 nothing changed, 4 Omie refused a step, 3 the answer was
+    lost or a call paused (the next emission run finishes it), 1 other failures.
+    """
+    from omie_pipeline.omie.errors import OmieError
+    from omie_pipeline.sync.invoice_actions import InvoiceActionError
+    from omie_pipeline.sync.invoice_resend import NothingChangedError, resend_invoice
+    from omie_pipeline.sync.invoices import IssueSettings, Outcome
+
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    with _store(settings) as store, _client(settings, store) as client:
+        try:
+            result = resend_invoice(
+                client,
+                store,
+                account,
+                deal_id,
+                requested_by=requested_by or getpass.getuser(),
+                settings=IssueSettings(redundant_interval=_interval(settings)),
+            )
+        except NothingChangedError as unchanged:
+            click.echo(str(unchanged), err=True)
+            raise SystemExit(EXIT_NOTHING_CHANGED) from None
+        except (InvoiceActionError, OmieError) as problem:
+            _fail(str(problem))
+    click.echo(f"deal {deal_id}: {result.outcome.value}: {result.detail}")
+    if result.outcome in (Outcome.RESENT, Outcome.ADOPTED):
+        click.echo(f"  follow it with: omie-pipeline invoices wait {deal_id}")
+        raise SystemExit(0)
+    if result.outcome is Outcome.ERROR:
+        raise SystemExit(EXIT_CANCEL_REFUSED)
+    raise SystemExit(EXIT_CANCEL_PENDING if result.outcome in (Outcome.UNKNOWN, Outcome.WAITING) else EXIT_OTHER)
 
 
 def _interactive() -> bool:

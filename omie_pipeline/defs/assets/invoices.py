@@ -14,6 +14,7 @@ from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreRe
 from omie_pipeline.defs.retries import READ_RETRY
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store.invoices import status_counts
+from omie_pipeline.sync.deal_changes import detect_sale_changes
 from omie_pipeline.sync.invoice_resend import resend_changed_invoices
 from omie_pipeline.sync.invoice_status import (
     RefreshSettings,
@@ -50,6 +51,8 @@ def nfse_invoices(
     summary = issue_invoices(client, store.store(), account, settings=settings, claimer=claimer)
     # Refused invoices whose deal, client, service or rates changed since are corrected and billed again.
     summary.results.extend(resend_changed_invoices(client, store.store(), account, settings=settings, claimer=claimer))
+    # Issued notes whose deal was reopened, lost or changed in amount become issues (nothing is cancelled).
+    changed_sales = detect_sale_changes(store.store(), account, closed_statuses=pipeline.statuses(account))
     for result in summary.results:
         if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN, Outcome.ERROR, Outcome.REFUSED, Outcome.WAITING):
             context.log.warning("deal %s: %s: %s", result.deal_id, result.outcome.value, result.detail)
@@ -78,6 +81,19 @@ def nfse_invoices(
             **(
                 {"paused_calls": dg.MetadataValue.md(markdown_table(("call", "why"), brief(summary.paused.items())))}
                 if summary.paused
+                else {}
+            ),
+            "sales_changed_after_invoice": len(changed_sales.changed),
+            **(
+                {
+                    "sales_changed": dg.MetadataValue.md(
+                        markdown_table(
+                            ("deal", "what changed"),
+                            brief((deal, ", ".join(reasons)) for deal, reasons in changed_sales.changed.items()),
+                        )
+                    )
+                }
+                if changed_sales.changed
                 else {}
             ),
             "skipped_records": len(summary.skipped_records),

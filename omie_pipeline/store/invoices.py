@@ -26,6 +26,7 @@ from omie_pipeline.store.tables import (
     invoice_events,
     invoices,
     omie_clients,
+    reissued_invoices,
     service_map,
     tax_rates,
 )
@@ -94,6 +95,7 @@ class Invoice:
     claimed_at: datetime | None
     billing_attempt: int
     resent_at: datetime | None
+    issue_number: int
 
     @property
     def cancel_pending(self) -> bool:
@@ -144,6 +146,7 @@ class DealToInvoice:
     deal: Mapping[str, Any]
     codigo_cliente_omie: int | None
     inputs_changed_at: datetime | None = None
+    issue_number: int = 1  # the deal's note to come: 1 + its reissued (cancelled) notes
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,11 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
         .where(tax_rates.c.account == account, tax_rates.c.service_code == service_map.c.service_code)
         .scalar_subquery()
     )
+    earlier_notes = (
+        sa.select(sa.func.count())
+        .where(reissued_invoices.c.account == deals.c.account, reissued_invoices.c.deal_id == deals.c.deal_id)
+        .scalar_subquery()
+    )
     query = (
         sa.select(
             deals,
@@ -320,6 +328,7 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
             client_links.c.linked_at.label("linked_at"),
             service_map.c.loaded_at.label("map_loaded_at"),
             rates_changed.label("rates_changed_at"),
+            earlier_notes.label("earlier_notes"),
         )
         .select_from(
             deals.outerjoin(
@@ -336,7 +345,9 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
     found = []
     for row in connection.execute(query).mappings():
         moments = [row[name] for name in ("updated_at", "linked_at", "map_loaded_at", "rates_changed_at") if row[name]]
-        found.append(DealToInvoice(row, row["linked_client"], max(moments, default=None)))
+        found.append(
+            DealToInvoice(row, row["linked_client"], max(moments, default=None), 1 + int(row["earlier_notes"] or 0))
+        )
     return found
 
 
@@ -496,6 +507,32 @@ def claim_resend(
     if connection.execute(statement).rowcount != 1:
         return False
     add_event(connection, invoice.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
+    return True
+
+
+# --- a cancelled note replaced by a new one ------------------------------------------------------
+
+
+def set_aside_cancelled(connection: sa.Connection, invoice: Invoice, by: str, at: datetime, detail: str) -> bool:
+    """Keep the deal's cancelled note in `reissued_invoices` and free the deal for its next note (its
+    invoice row goes; the next intent takes issue number + 1, hence a key of its own). False when
+    the invoice is no longer the cancelled one read."""
+    removed = connection.execute(
+        sa.delete(invoices).where(
+            invoices.c.id == invoice.id,
+            invoices.c.status == InvoiceStatus.CANCELLED.value,
+            invoices.c.issue_number == invoice.issue_number,
+        )
+    ).rowcount
+    if removed != 1:
+        return False
+    kept = {column.name for column in reissued_invoices.columns} - {"id", "reissued_at", "reissued_by"}
+    connection.execute(
+        sa.insert(reissued_invoices).values(
+            **{name: getattr(invoice, name) for name in kept}, reissued_at=at, reissued_by=by
+        )
+    )
+    add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, invoice.status, detail)
     return True
 
 

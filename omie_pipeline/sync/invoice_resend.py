@@ -82,6 +82,7 @@ _FIGURES_KEPT_OUT = {
     "account",
     "deal_id",
     "idempotency_key",
+    "issue_number",
     "status",
     "created_at",
     "status_changed_at",

@@ -381,6 +381,8 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         "tax_rate_id",
         "cancel_reason",
         "cancel_requested_by",
+        "billing_attempt",
+        "issue_number",
     )
     payload: dict[str, Any] = {name: getattr(invoice, name) for name in fields}
     for name in (

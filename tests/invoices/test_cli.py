@@ -165,3 +165,21 @@ def test_retry_refuses_an_unchanged_refusal_then_bills_the_corrected_one(account
     assert f"deal {deal}: resent" in fixed.output and f"invoices wait {deal}" in fixed.output
     assert cli("wait", deal, "--timeout", "10").exit_code == 0
     account.assert_exactly_once([deal])
+
+
+def test_reissue_asks_first_then_issues_a_new_note_for_a_cancelled_one(account: Account, cli) -> None:
+    (deal,) = account.add_deals(1)
+    account.issue()
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    assert cli("cancel", deal, "--reason", REASON, "--yes", "--confirm-timeout", "5").exit_code == 0
+    first_key = account.invoice(deal).idempotency_key
+
+    unconfirmed = cli("reissue", deal)
+
+    assert unconfirmed.exit_code == 1 and "--yes" in unconfirmed.output
+    assert account.invoice(deal).status == "cancelled"
+    reissued = cli("reissue", deal, "--yes", "--by", "ana")
+    assert reissued.exit_code == 0, reissued.output
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    shown = json.loads(cli("show", deal, "--json").output)
+    assert shown["issue_number"] == 2 and shown["idempotency_key"] != first_key

@@ -91,7 +91,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     KnownCause(
         "rps_number_repeated",
         "the prefeitura saw the RPS/DPS number twice",
-        f"nothing to correct in the data (a new billing gets a new RPS number), {RESEND}",
+        f"nothing to correct in the data: billing it again sends the RPS with a new number, {RESEND}",
         ("e0014",),
     ),
     KnownCause(

@@ -432,10 +432,10 @@ def refused_since(invoice: Invoice) -> datetime:
     return max(moments)
 
 
-def input_changes(connection: sa.Connection, invoice: Invoice) -> list[InputChange]:
-    """What changed, after the refusal, among the deal (CRM), its client link, its client's record in
-    Omie (the mirror), its product's service mapping and that service's tax rates."""
-    since = refused_since(invoice)
+def input_changes(connection: sa.Connection, invoice: Invoice, since: datetime | None = None) -> list[InputChange]:
+    """What changed after `since` (default: `refused_since`) among the deal (CRM), its client link, its
+    client's record in Omie (the mirror), its product's service mapping and that service's tax rates."""
+    since = since or refused_since(invoice)
     deal = deal_row(connection, invoice.account, invoice.deal_id)
     found: list[InputChange] = []
     if deal is not None and deal["updated_at"] is not None and deal["updated_at"] > since:

@@ -25,6 +25,8 @@ the prefeitura's system back up, a repeated RPS number), a person's retry is the
 from __future__ import annotations
 
 import logging
+import shlex
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +36,7 @@ from typing import Any
 from omie_pipeline.alerts.causes import cause_for, for_deal
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.keys import client_integration_code
+from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.omie import OmieClient, errors
@@ -112,7 +115,7 @@ def nothing_changed_reason(invoice: Invoice) -> str:
     return for_deal(
         f"deal {invoice.deal_id}: nothing changed since the prefeitura refused it: fix {to_change} first "
         f"(refusal: {invoice.last_error or 'no message'})",
-        invoice.deal_id,
+        shlex.quote(invoice.deal_id),
     )
 
 
@@ -184,10 +187,11 @@ def resend_changed_invoices(
                 plan = resend.plan(invoice, requested_by=None)
                 results.append(plan if isinstance(plan, DealResult) else resend.send(invoice, plan))
             except Exception as failure:  # one invoice's failure never stops the others; its claim runs out
-                log.warning("deal %s: resend failed: %s: %s", invoice.deal_id, type(failure).__name__, failure)
-                results.append(DealResult(invoice.deal_id, Outcome.FAILED, f"{type(failure).__name__}: {failure}"))
+                detail = f"{type(failure).__name__}: {redact_cpfs(str(failure))}"
+                log.warning("deal %s: resend failed: %s", invoice.deal_id, detail)
+                results.append(DealResult(invoice.deal_id, Outcome.FAILED, detail))
     if results:
-        log.info("account %s: resends %s", account, {r.outcome.value for r in results})
+        log.info("account %s: resends %s", account, dict(Counter(result.outcome.value for result in results)))
     return results
 
 
@@ -239,7 +243,10 @@ class _Resend:
         now = self.clock()
         with self.store.begin() as connection:
             deal = deal_row(connection, self.account, invoice.deal_id)
-            changes = input_changes(connection, invoice)
+            # An attempt left unfinished (its claim ran out: a lost answer, a pause, a crash) is taken up
+            # again whatever changed, with what changed since the refusal itself: it asks Omie first.
+            unfinished = invoice.claimed_by is not None
+            changes = input_changes(connection, invoice, invoice.status_changed_at if unfinished else None)
             if deal is None or not deal["is_valid"]:
                 return DealResult(
                     invoice.deal_id,
@@ -247,9 +254,6 @@ class _Resend:
                     f"deal {invoice.deal_id} is not a valid closed deal now (see its issues); its invoice is not "
                     "billed again",
                 )
-            # An attempt left unfinished (its claim ran out: a lost answer, a pause, a crash) is taken up
-            # again whatever changed: it asks Omie first.
-            unfinished = invoice.claimed_by is not None
             needs_change = requested_by is None or cause_for(invoice.last_error).to_change is not None
             if not changes and not unfinished and needs_change:
                 return DealResult(invoice.deal_id, Outcome.AWAITING_FIX, nothing_changed_reason(invoice))
@@ -271,14 +275,17 @@ class _Resend:
         else:
             why = "nothing in the data was wrong; billing again is the fix"
         who = f"requested by {requested_by}" if requested_by else "automatic"
-        correct_client = any(change.what == "deal" for change in changes) or unfinished
-        return _Plan(prepared, deal, f"{who}: {why}", correct_client)
+        return _Plan(prepared, deal, f"{who}: {why}", any(change.what == "deal" for change in changes))
 
     def send(self, invoice: Invoice, plan: _Plan) -> DealResult:
         attempt = invoice.billing_attempt + 1
         now = self.clock()
         row = intent_row(self.account, plan.prepared, self.claimer, now)
-        figures = {name: value for name, value in row.items() if name not in _FIGURES_KEPT_OUT}
+        # The attempt's StatusOS counts as the invoice's latest question to Omie (a wait right after
+        # waits out Omie's redundancy interval instead of being refused).
+        figures = {name: value for name, value in row.items() if name not in _FIGURES_KEPT_OUT} | {
+            "last_checked_at": now
+        }
         with self.store.begin() as connection:
             claimed = claim_resend(
                 connection,

@@ -13,8 +13,8 @@ Exactly once, as for the first billing: the attempt is recorded before any call,
 invoice that raises its `billing_attempt` (compare and set on the attempt read, so two processes
 never both resend one invoice). The first call of every attempt asks `StatusOS`: when an earlier
 attempt's `FaturarOS` went through (its answer lost, its process killed), Omie shows the new RPS and
-the invoice follows it; nothing is billed again. Omie itself bills an OS again only while its latest
-RPS is the refused one.
+the invoice follows it; nothing is billed again. Omie itself bills an OS only while it is unbilled
+(Omie refused ValidarOS/FaturarOS) or its latest RPS is the refused one.
 
 A resend that would send the same data again is refused with what must change first (from the
 refusal's known cause): each refusal counts towards Omie's misuse block, and the prefeitura would
@@ -305,7 +305,9 @@ class _Resend:
             observation = from_status_detail(
                 self.client.os_status(nCodOS=current.omie_os_id, with_messages=True, fresh=True)
             )
-            if observation.status is not InvoiceStatus.ERROR:
+            # Refused by the prefeitura (003), or never billed (Omie refused ValidarOS/FaturarOS): bill it.
+            # Anything else means an earlier attempt's billing went through: follow it.
+            if observation.status not in (InvoiceStatus.ERROR, InvoiceStatus.SUBMITTED):
                 return self._follow(current, observation, attempt)
             if plan.correct_client:
                 step = "AlterarCliente"
@@ -386,7 +388,7 @@ class _Resend:
                 invoice.status,
                 invoice.status,
                 f"billing attempt {attempt}: Omie already shows the OS past its refusal "
-                f"({observation.status.value if observation.status else 'not billed'}); nothing is billed again",
+                f"({observation.status.value}); nothing is billed again",
             )
             apply_observation(connection, invoice, observation, now)
             release(connection, invoice.id, self.claimer)

@@ -163,3 +163,17 @@ def test_a_billing_whose_answer_was_lost_is_followed_not_billed_twice(account: A
     assert "FaturarOS" not in calls_since(account.sim, before)
     assert _settle(account, deal_id).status == InvoiceStatus.ISSUED
     _assert_one_os_one_note(account, deal_id)
+
+
+def test_a_refusal_not_in_the_data_is_not_resent_by_itself_but_a_person_may_retry_it(account: Account) -> None:
+    (deal_id,) = account.add_deals(1)
+    account.sim.set_faults(faturar_refuse_next=1)  # "certificado digital vencido": renewed in Omie, unseen here
+    account.issue()
+    assert "certificado" in account.invoice(deal_id).last_error
+
+    assert emission_run(account)[deal_id] is Outcome.AWAITING_FIX
+    result = resend_invoice(account.client, account.store, account.name, deal_id, requested_by="ana")
+
+    assert result.outcome is Outcome.RESENT
+    assert _settle(account, deal_id).status == InvoiceStatus.ISSUED
+    _assert_one_os_one_note(account, deal_id)

@@ -35,7 +35,7 @@ class SaleChangeSummary:
     resolved: int = 0
 
 
-def sale_issues(sale: IssuedSale, closed_statuses: Collection[str]) -> list[IssueRecord]:
+def _sale_issues(sale: IssuedSale, closed_statuses: Collection[str]) -> list[IssueRecord]:
     """The `sale_changed` issues of one issued sale: none while its deal is closed at the invoiced amount."""
     note = f"NFS-e {sale.nfse_number}" if sale.nfse_number else "its NFS-e"
     found = []
@@ -90,7 +90,7 @@ def detect_sale_changes(
         }
         issues = []
         for sale in sales:
-            found = sale_issues(sale, closed)
+            found = _sale_issues(sale, closed)
             seen[sale.deal_id] = {(issue.field, issue.reason) for issue in found}
             if found:
                 summary.changed[sale.deal_id] = [issue.reason for issue in found]

@@ -109,7 +109,7 @@ class NothingChangedError(InvoiceActionError):
     """Billing again would send what the prefeitura already refused; the message says what to fix first."""
 
 
-def nothing_changed_reason(invoice: Invoice) -> str:
+def _nothing_changed_reason(invoice: Invoice) -> str:
     """Why a resend with the same data is refused, naming what to fix (from the refusal's known cause)."""
     to_change = cause_for(invoice.last_error).to_change or "what Omie's message names"
     return for_deal(
@@ -119,7 +119,7 @@ def nothing_changed_reason(invoice: Invoice) -> str:
     )
 
 
-def describe_changes(changes: list[InputChange]) -> str:
+def _describe_changes(changes: list[InputChange]) -> str:
     return "; ".join(CHANGE_NAMES.get(change.what, change.what) for change in changes)
 
 
@@ -199,7 +199,7 @@ def _seconds(settings: IssueSettings) -> float | None:
     return settings.run_budget.total_seconds() if settings.run_budget is not None else None
 
 
-def client_corrections(crm: Any, omie: ClientRecord) -> dict[str, str]:
+def _client_corrections(crm: Any, omie: ClientRecord) -> dict[str, str]:
     """The client's fields the CRM now holds differently from Omie's record (accents, case and
     punctuation of the CEP aside; Omie's city may carry its state, "SAO PAULO (SP)")."""
     corrections = {}
@@ -256,7 +256,7 @@ class _Resend:
                 )
             needs_change = requested_by is None or cause_for(invoice.last_error).to_change is not None
             if not changes and not unfinished and needs_change:
-                return DealResult(invoice.deal_id, Outcome.AWAITING_FIX, nothing_changed_reason(invoice))
+                return DealResult(invoice.deal_id, Outcome.AWAITING_FIX, _nothing_changed_reason(invoice))
             linked = connection.execute(
                 client_links.select().where(
                     client_links.c.account == self.account, client_links.c.deal_id == invoice.deal_id
@@ -271,7 +271,7 @@ class _Resend:
         if unfinished:
             why = f"billing attempt {invoice.billing_attempt} did not finish; Omie is asked first"
         elif changes:
-            why = describe_changes(changes)
+            why = _describe_changes(changes)
         else:
             why = "nothing in the data was wrong; billing again is the fix"
         who = f"requested by {requested_by}" if requested_by else "automatic"
@@ -349,7 +349,7 @@ class _Resend:
     def _correct_client(self, invoice: Invoice, plan: _Plan, attempt: int) -> None:
         client_id = plan.prepared.client_id
         crm = client_input(SimpleNamespace(**plan.deal), client_integration_code(self.account, plan.deal["document"]))
-        corrections = client_corrections(crm, self.client.get_client(codigo_cliente_omie=client_id))
+        corrections = _client_corrections(crm, self.client.get_client(codigo_cliente_omie=client_id))
         if not corrections:
             return
         self.client.alter_client({"codigo_cliente_omie": client_id, **corrections})

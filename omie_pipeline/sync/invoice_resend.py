@@ -62,7 +62,7 @@ from omie_pipeline.store.tables import client_links
 from omie_pipeline.sync.client_payload import client_input
 from omie_pipeline.sync.invoice_actions import InvoiceActionError, InvoiceNotFoundError
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
-from omie_pipeline.sync.invoice_observations import apply_observation, from_status_detail
+from omie_pipeline.sync.invoice_observations import Observation, apply_observation, from_status_detail
 from omie_pipeline.sync.invoice_payload import OrderFacts, correction_order
 from omie_pipeline.sync.invoices import (
     PAUSES,
@@ -376,7 +376,7 @@ class _Resend:
             )
         return DealResult(invoice.deal_id, Outcome.RESENT, f"OS {invoice.os_number} billed again (attempt {attempt})")
 
-    def _follow(self, invoice: Invoice, observation: Any, attempt: int) -> DealResult:
+    def _follow(self, invoice: Invoice, observation: Observation, attempt: int) -> DealResult:
         """Omie shows the OS past its refusal (an earlier attempt's billing went through): follow it."""
         now = self.clock()
         with self.store.begin() as connection:

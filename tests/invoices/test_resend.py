@@ -4,6 +4,7 @@ NFS-e; a retry that would send the same data again is refused with what to fix."
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from omie_pipeline.sync.invoice_resend import (
 )
 from omie_pipeline.sync.invoices import Outcome
 
-from .conftest import Account, calls, calls_since
+from .conftest import REDUNDANT_SECONDS, Account, calls, calls_since
 
 RIO_CEP = "20040-020"
 SAO_PAULO_CEP = "01001-000"
@@ -172,6 +173,7 @@ def test_a_refusal_not_in_the_data_is_not_resent_by_itself_but_a_person_may_retr
     assert "certificado" in account.invoice(deal_id).last_error
 
     assert emission_run(account)[deal_id] is Outcome.AWAITING_FIX
+    time.sleep(REDUNDANT_SECONDS)  # a person retries after Omie's redundancy interval (the same FaturarOS)
     result = resend_invoice(account.client, account.store, account.name, deal_id, requested_by="ana")
 
     assert result.outcome is Outcome.RESENT

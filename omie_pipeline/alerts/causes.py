@@ -20,19 +20,27 @@ from omie_pipeline.domain.text import plain
 
 DEAL_PLACEHOLDER = "<DEAL_ID>"
 RESEND = (
-    "then re-check it with `omie-pipeline invoices wait <DEAL_ID>`, or resend the NFS-e from the OS in Omie "
-    "(Serviços > Ordens de Serviço) and re-check"
+    "then bill it again with `omie-pipeline invoices retry <DEAL_ID>` (the next emission run does it by itself "
+    "once the deal or its client changed) and re-check it with `omie-pipeline invoices wait <DEAL_ID>`"
 )
+
+
+CLIENT_DATA = "the client's data (in the CRM deal, or in the client's record in Omie)"
+SERVICE_DATA = "the service (in Omie's catalog or the product's line in the service map; then run the catalog job)"
 
 
 @dataclass(frozen=True)
 class KnownCause:
-    """One row of the table: `code` is stable (it goes into webhook payloads), the rest is for people."""
+    """One row of the table: `code` is stable (it goes into webhook payloads), the rest is for people.
+
+    `to_change`: what must change before the same invoice is billed again (`invoices retry`); None
+    when nothing in the invoice's data is wrong and billing again is itself the fix."""
 
     code: str
     cause: str
     fix: str
     keywords: tuple[str, ...]
+    to_change: str | None = None
 
     @cached_property
     def pattern(self) -> re.Pattern[str] | None:
@@ -48,6 +56,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
         "the client's record in Omie has no e-mail, which the NFS-e needs",
         f"add the client's e-mail in the CRM deal and in Omie's client record, {RESEND}",
         ("e-mail",),
+        CLIENT_DATA,
     ),
     KnownCause(
         "client_incomplete",
@@ -55,18 +64,21 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
         "fill in what Omie's message names in the client's record in Omie (the pipeline never "
         f"changes clients already there) and in the CRM deal, {RESEND}",
         ("falta preencher",),
+        CLIENT_DATA,
     ),
     KnownCause(
         "client_inactive",
         "the client is inactive in Omie",
         f"reactivate the client in Omie (or link the deal to an active client), {RESEND}",
         ("inativo",),
+        CLIENT_DATA,
     ),
     KnownCause(
         "already_invoiced",
         "the OS was already invoiced in Omie",
         "nothing to fix: the OS was already invoiced in Omie; the status refresh adopts its NFS-e",
         ("ja foi faturada",),
+        "nothing: the OS is billed already; the status refresh follows it",
     ),
     KnownCause(
         "os_cancelled",
@@ -74,11 +86,12 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
         "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "
         "the deal uninvoiced on purpose",
         ("esta cancelada",),
+        "the OS itself: it was cancelled in Omie, so it cannot be billed again (reissue the deal instead)",
     ),
     KnownCause(
         "rps_number_repeated",
         "the prefeitura saw the RPS/DPS number twice",
-        f"resend the RPS from Omie with a new number, {RESEND}",
+        f"nothing to correct in the data: billing it again sends the RPS with a new number, {RESEND}",
         ("e0014",),
     ),
     KnownCause(
@@ -86,6 +99,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
         "the prefeitura refuses an ISS rate on a service under a special tax regime",
         f"remove the ISS rate from the service (special tax regime) in Omie's catalog, {RESEND}",
         ("e0604",),
+        SERVICE_DATA,
     ),
     KnownCause(
         "certificate",
@@ -136,6 +150,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
             "service code",
             "unknown service",
         ),
+        SERVICE_DATA,
     ),
     KnownCause(
         "missing_address",
@@ -155,6 +170,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
             "zip code",
             "postal code",
         ),
+        CLIENT_DATA,
     ),
     KnownCause(
         "invalid_document",
@@ -172,6 +188,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
             "invalid taxpayer",
             "municipal registration",
         ),
+        CLIENT_DATA,
     ),
 )
 
@@ -182,6 +199,7 @@ UNKNOWN_CAUSE = KnownCause(
     "prefeitura's correction in Omie, Serviços > Ordens de Serviço > the OS > NFS-e) to learn what to correct, "
     "in the CRM or in Omie; " + RESEND,
     (),
+    "what Omie's message names (read it with `omie-pipeline invoices show <DEAL_ID>`)",
 )
 
 

@@ -311,6 +311,85 @@ def check_failure_alert(facts: CheckFailureFacts, command: str) -> Alert:
     )
 
 
+# --- sales that changed after their NFS-e was issued ---------------------------------------------
+
+REOPENED = "reopened_after_invoice"  # issue reasons (stable codes)
+AMOUNT_CHANGED = "amount_changed_after_invoice"
+CANCEL_REASONS = {
+    REOPENED: "Sale undone in the CRM after the note was issued",
+    AMOUNT_CHANGED: "Sale amount changed in the CRM after the note was issued; it will be reissued",
+}
+CANCEL_RULES = (
+    "the reason must have 15 to 255 characters (the national NFS-e rule); Omie's CancelarOS takes no reason, so "
+    "the pipeline records it with who and when; each city sets its own deadline to cancel (often 10 business "
+    "days to 45 days), after which only a substitute note or a request to the prefeitura remains, and some "
+    "cities refuse once the ISS was paid"
+)
+
+
+def cancel_command(target: str, reason_code: str) -> str:
+    """The exact cancel command for a changed sale (`target` from `command_target`)."""
+    return f"omie-pipeline invoices cancel {target} --reason {shlex.quote(CANCEL_REASONS[reason_code])}"
+
+
+@dataclass(frozen=True)
+class SaleChange:
+    """One thing that changed in a sale after its note was issued: the issue's reason code and texts."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SaleChangeFacts:
+    account: str
+    deal_id: str
+    nfse_number: str | None
+    invoiced_amount: Decimal
+    first_seen_at: datetime
+    changes: tuple[SaleChange, ...]
+
+
+def sale_changed_alert_key(deal_id: str, nfse_number: str | None) -> str:
+    return f"sale_changed:{deal_id}:{nfse_number or '-'}"
+
+
+def sale_changed_alert(facts: SaleChangeFacts, home_account: str | None = None) -> Alert:
+    """A deal reopened, lost or changed in amount after its note was issued: for finance to decide
+    whether to cancel it (nothing was cancelled), with the exact command and the rules."""
+    target = command_target(facts.deal_id, facts.account, home_account)
+    note = f"NFS-e {facts.nfse_number}" if facts.nfse_number else "the NFS-e"
+    what = "; ".join(scrub(change.message) for change in facts.changes)
+    first = facts.changes[0].reason
+    reissue = any(change.reason == AMOUNT_CHANGED for change in facts.changes)
+    steps = [
+        f"Decide with the sales team whether {note} must be cancelled: nothing was cancelled automatically.",
+        f"To cancel it: `{cancel_command(target, first)}` (edit the reason as needed: {CANCEL_RULES}).",
+    ]
+    if reissue:
+        steps.append(f"Then, to invoice the new amount: `omie-pipeline invoices reissue {target}`.")
+    steps.append("If the CRM is wrong, correct the deal there: this alert's issue closes by itself.")
+    return Alert(
+        kind=AlertKind.SALE_CHANGED,
+        key=sale_changed_alert_key(facts.deal_id, facts.nfse_number),
+        account=facts.account,
+        level=1,
+        subject=f"{PREFIX} Sale changed after its NFS-e was issued: deal {facts.deal_id}, account {facts.account}",
+        summary=f"The deal changed in the CRM after {note} ({format_brl(facts.invoiced_amount)}) was issued: {what}.",
+        facts=(
+            ("Deal", facts.deal_id),
+            ("Account", facts.account),
+            ("Invoice", f"{note}, {format_brl(facts.invoiced_amount)}"),
+            ("Seen since", format_when(facts.first_seen_at)),
+        ),
+        next_steps=tuple(steps),
+        commands=(f"omie-pipeline invoices show {target}", cancel_command(target, first)),
+        deal_id=facts.deal_id,
+        since=facts.first_seen_at.isoformat(),
+        extra={"changes": ",".join(change.reason for change in facts.changes)},
+    )
+
+
 def run_failure_alert(facts: RunFailureFacts, secrets: Iterable[str] = ()) -> Alert:
     """A failed sync run: the job, the step, the error, and the link to the run."""
     secrets = tuple(secrets)

@@ -18,6 +18,7 @@ class AlertKind(StrEnum):
     FAILED = "failed"
     RUN_FAILED = "run_failed"
     CHECK_FAILED = "check_failed"
+    SALE_CHANGED = "sale_changed"
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class Alert:
     """One alert for on-call: what happened, about what, since when, what to check, what to run.
 
     `key` is unique per account (`stuck:<deal>:<since>:<level>`, `failed:<deal>:<since>`,
-    `run_failed:<root run id>`, `check_failed:<check>:<partition>:<first failing evaluation>`): the
+    `run_failed:<root run id>`, `check_failed:<check>:<partition>:<first failing evaluation>`,
+    `sale_changed:<deal>:<NFS-e number>`): the
     same key is never sent twice. Every text field is already
     safe to show (CPFs masked, no secrets).
     """

@@ -22,15 +22,19 @@ from omie_pipeline.alerts.messages import (
     CheckFailureFacts,
     InvoiceFacts,
     RunFailureFacts,
+    SaleChange,
+    SaleChangeFacts,
     check_failure_alert,
     failed_alert,
     run_failure_alert,
+    sale_changed_alert,
     stuck_alert,
     stuck_level,
 )
 from omie_pipeline.alerts.model import Alert
 from omie_pipeline.store import Store
 from omie_pipeline.store import alerts as alert_store
+from omie_pipeline.store.sale_changes import open_sale_changes
 
 log = logging.getLogger("omie_pipeline.alerts.delivery")
 
@@ -186,6 +190,38 @@ def check_failed_invoices(
     by_account: dict[str, list[Alert]] = defaultdict(list)
     for row in rows:
         by_account[row["account"]].append(failed_alert(_facts(row), now, home_account))
+    sent: list[Alert] = []
+    deferred = 0
+    for account, alerts in by_account.items():
+        for alert in _unsent(store, account, alerts):
+            if delivery.out_of_time():
+                deferred += 1
+            elif send_new_alert(store, alert, delivery, now):
+                sent.append(alert)
+    _log_deferred(deferred)
+    return sent
+
+
+def check_changed_sales(
+    store: Store, delivery: DeliveryRound, now: datetime, home_account: str | None = None
+) -> list[Alert]:
+    """Alert finance once for every issued note whose deal changed in the CRM (open `sale_changed` issues)."""
+    with store.connect() as connection:
+        rows = open_sale_changes(connection)
+    grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.account, row.deal_id)].append(row)
+    by_account: dict[str, list[Alert]] = defaultdict(list)
+    for (account, deal_id), issues in grouped.items():
+        facts = SaleChangeFacts(
+            account,
+            deal_id,
+            issues[0].nfse_number,
+            issues[0].invoiced_amount,
+            min(issue.first_seen_at for issue in issues),
+            tuple(SaleChange(issue.reason, issue.message) for issue in issues),
+        )
+        by_account[account].append(sale_changed_alert(facts, home_account))
     sent: list[Alert] = []
     deferred = 0
     for account, alerts in by_account.items():

@@ -1,4 +1,5 @@
-"""`omie-pipeline invoices ...`: list, show, wait for and cancel NFS-e, and download their PDF and XML.
+"""`omie-pipeline invoices ...`: list, show, wait for, bill again, cancel and reissue NFS-e, and download
+their PDF and XML.
 
 Settings come from the environment (OMIE_PIPELINE_DB_URL, OMIE_PIPELINE_ACCOUNT, OMIE_BASE_URL,
 OMIE_APP_KEY, OMIE_APP_SECRET, OMIE_REDUNDANT_SECONDS). `list` and `show` read only the state
@@ -10,6 +11,11 @@ Exit status:
   (no such invoice, configuration, Omie unreachable).
 - cancel: 0 cancelled (Omie confirmed), 3 sent but not confirmed yet (the status refresh follows
   it), 4 Omie refused it, 1 anything else (not issued, reason too short, no such invoice...).
+- retry: 0 billed again, 2 nothing changed since the refusal (the message says what to fix), 3 left
+  unfinished (answer lost, call paused: the next emission run finishes it), 4 Omie refused a step, 1
+  anything else (not in error, deal not ready, no such invoice...).
+- reissue: 0 the new note is on its way, 4 Omie refused it, 3 unfinished (the next emission run
+  settles it), 1 anything else (its note not cancelled, the deal not closed again, not ready).
 - click answers 2 for a usage error (a missing argument or option) before any of these run.
 - list, show: 0, or 1 when the invoice or the configuration is missing.
 """
@@ -45,15 +51,17 @@ from omie_pipeline.store.invoices import (
 )
 
 EXIT_OTHER = 1
-EXIT_CANCEL_REFUSED = 4
-EXIT_CANCEL_PENDING = 3
+EXIT_NOTHING_CHANGED = 2
+EXIT_CANCEL_REFUSED = 4  # also: Omie refused a step of `retry`
+EXIT_CANCEL_PENDING = 3  # also: `retry` left unfinished (answer lost, call paused)
 _ACCOUNT_HELP = "Account in the state store (default: OMIE_PIPELINE_ACCOUNT)."
 _STATUSES = [status.value for status in InvoiceStatus]
 
 
 @main.group()
 def invoices() -> None:
-    """NFS-e invoices: their status, history and documents; wait for one, cancel one."""
+    """NFS-e invoices: their status, history and documents; wait for one, bill a refused one again, cancel one,
+    reissue a cancelled one."""
 
 
 @invoices.command("list")
@@ -237,6 +245,100 @@ def cancel_command(
     raise SystemExit(0 if result.confirmed else EXIT_CANCEL_PENDING)
 
 
+@invoices.command("retry")
+@click.argument("deal_id")
+@click.option("--by", "requested_by", help="Who asks (default: the operating-system user).")
+@click.option("--account", help=_ACCOUNT_HELP)
+def retry_command(deal_id: str, requested_by: str | None, account: str | None) -> None:
+    """Bill the deal's refused NFS-e again on the same OS, corrected from the deal as it is now
+    (AlterarCliente when the CRM changed the client, AlterarOS, ValidarOS, FaturarOS).
+
+    Refused when nothing changed since the refusal, with what to fix first. Exit status: 0 billed
+    again (follow it with `invoices wait`), 2 nothing changed, 4 Omie refused a step, 3 the answer was
+    lost or a call paused (the next emission run finishes it), 1 other failures.
+    """
+    from omie_pipeline.omie.errors import OmieError
+    from omie_pipeline.sync.invoice_actions import InvoiceActionError
+    from omie_pipeline.sync.invoice_resend import NothingChangedError, resend_invoice
+    from omie_pipeline.sync.invoices import IssueSettings, Outcome
+
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    with _store(settings) as store, _client(settings, store) as client:
+        try:
+            result = resend_invoice(
+                client,
+                store,
+                account,
+                deal_id,
+                requested_by=requested_by or getpass.getuser(),
+                settings=IssueSettings(redundant_interval=_interval(settings)),
+            )
+        except NothingChangedError as unchanged:
+            click.echo(str(unchanged), err=True)
+            raise SystemExit(EXIT_NOTHING_CHANGED) from None
+        except (InvoiceActionError, OmieError) as problem:
+            _fail(str(problem))
+    click.echo(f"deal {deal_id}: {result.outcome.value}: {result.detail}")
+    if result.outcome in (Outcome.RESENT, Outcome.ADOPTED):
+        click.echo(f"  follow it with: omie-pipeline invoices wait {deal_id}")
+        raise SystemExit(0)
+    if result.outcome is Outcome.ERROR:
+        raise SystemExit(EXIT_CANCEL_REFUSED)
+    raise SystemExit(EXIT_CANCEL_PENDING if result.outcome in (Outcome.UNKNOWN, Outcome.WAITING) else EXIT_OTHER)
+
+
+@invoices.command("reissue")
+@click.argument("deal_id")
+@click.option("--by", "requested_by", help="Who asks (default: the operating-system user).")
+@click.option("--account", help=_ACCOUNT_HELP)
+@click.option("--yes", "assume_yes", is_flag=True, help="Reissue without asking (for scripts).")
+def reissue_command(deal_id: str, requested_by: str | None, account: str | None, assume_yes: bool) -> None:
+    """Issue a new NFS-e for a deal whose note was cancelled and that is closed again in the CRM: a new OS
+    under a key of its own (the cancelled note is kept in the history).
+
+    Exit status: 0 the new note is on its way (follow it with `invoices wait`), 4 Omie refused it, 3 an
+    answer was lost or a call paused (the next emission run settles it), 1 anything else (not cancelled,
+    deal not closed again, not ready).
+    """
+    from omie_pipeline.omie.errors import OmieError
+    from omie_pipeline.sync.invoice_actions import InvoiceActionError
+    from omie_pipeline.sync.invoice_reissue import reissue_invoice
+    from omie_pipeline.sync.invoices import IssueSettings, Outcome
+
+    settings = _settings()
+    account = account or settings.omie_pipeline_account
+    if not assume_yes:
+        _confirm(f"issue a new NFS-e for deal {deal_id} (its cancelled note stays cancelled)")
+    with _store(settings) as store, _client(settings, store) as client:
+        try:
+            result = reissue_invoice(
+                client,
+                store,
+                account,
+                deal_id,
+                requested_by=requested_by or getpass.getuser(),
+                settings=IssueSettings(redundant_interval=_interval(settings)),
+            )
+        except (InvoiceActionError, OmieError, ValueError) as problem:
+            _fail(str(problem))
+    click.echo(f"deal {deal_id}: {result.outcome.value}: {result.detail}")
+    if result.outcome in (Outcome.SUBMITTED, Outcome.ADOPTED):
+        click.echo(f"  follow it with: omie-pipeline invoices wait {deal_id}")
+        raise SystemExit(0)
+    if result.outcome in (Outcome.ERROR, Outcome.REFUSED):
+        raise SystemExit(EXIT_CANCEL_REFUSED)
+    raise SystemExit(EXIT_CANCEL_PENDING if result.outcome in (Outcome.UNKNOWN, Outcome.WAITING) else EXIT_OTHER)
+
+
+def _confirm(what: str) -> None:
+    """Ask before an act on a legal document; refused without a terminal (add --yes)."""
+    if not _interactive():
+        _fail(f"not going to {what} without confirmation: run it in a terminal, or add --yes")
+    if not click.confirm(f"{what[0].upper()}{what[1:]}?", default=False):
+        _fail("nothing done")
+
+
 def _interactive() -> bool:
     """Whether a person can answer a question on stdin."""
     return sys.stdin.isatty()
@@ -279,6 +381,8 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         "tax_rate_id",
         "cancel_reason",
         "cancel_requested_by",
+        "billing_attempt",
+        "issue_number",
     )
     payload: dict[str, Any] = {name: getattr(invoice, name) for name in fields}
     for name in (

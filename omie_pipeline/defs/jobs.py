@@ -7,7 +7,7 @@ import dagster as dg
 from omie_pipeline.defs.assets.report import ASSET_NAME as REPORT_ASSET
 from omie_pipeline.defs.assets.report import report_partitions
 from omie_pipeline.defs.checks.freshness import FRESHNESS_CHECKS
-from omie_pipeline.defs.ops import cancel_nfse, wait_for_nfse
+from omie_pipeline.defs.ops import cancel_nfse, retry_nfse, wait_for_nfse
 from omie_pipeline.defs.partitions import RUN_SLOT_TAG, accounts, run_slot
 
 
@@ -74,6 +74,11 @@ def invoice_wait_job() -> None:
     wait_for_nfse()
 
 
+@dg.job(description="Bill one deal's refused NFS-e again on its OS, corrected from the deal as it is now.")
+def invoice_retry_job() -> None:
+    retry_nfse()
+
+
 @dg.job(description="Cancel one deal's issued NFS-e in Omie, with the reason recorded.")
 def invoice_cancel_job() -> None:
     cancel_nfse()
@@ -86,5 +91,6 @@ JOBS = [
     report_job,
     freshness_checks_job,
     invoice_wait_job,
+    invoice_retry_job,
     invoice_cancel_job,
 ]

@@ -1,10 +1,11 @@
-"""On-call operations on one invoice: wait for it and cancel it (the bodies of the on-call jobs).
+"""On-call operations on one invoice: wait for it, bill it again, cancel it (the bodies of the on-call jobs).
 
-Launched from the Dagster UI's launchpad (`invoice_wait_job`, `invoice_cancel_job`) with the same
-settings as the CLI commands `omie-pipeline invoices wait` / `cancel`; they call the same plain
-functions. A run fails when the invoice ends in error, is still processing at the timeout, or Omie
-refuses the cancellation, so that the run-failure alert tells someone, with the reason and the fix
-in the failure's text.
+Launched from the Dagster UI's launchpad (`invoice_wait_job`, `invoice_retry_job`,
+`invoice_cancel_job`) with the same settings as the CLI commands `omie-pipeline invoices wait` /
+`retry` / `cancel`; they call the same plain functions. A run fails when the invoice ends in error,
+is still processing at the timeout, cannot be billed again (nothing changed since the refusal, or
+Omie refused a step), or Omie refuses the cancellation, so that the run-failure alert tells
+someone, with the reason and the fix in the failure's text.
 """
 
 import dagster as dg
@@ -18,12 +19,20 @@ from omie_pipeline.sync.invoice_actions import (
     cancel_invoice,
     wait_for_invoice,
 )
+from omie_pipeline.sync.invoice_resend import resend_invoice
+from omie_pipeline.sync.invoices import IssueSettings, Outcome
 
 
 class InvoiceWaitConfig(dg.Config):
     deal_id: str
     timeout: float = DEFAULT_WAIT_SECONDS  # seconds
     account: str = ""  # empty: the pipeline resource's account (OMIE_PIPELINE_ACCOUNT)
+
+
+class InvoiceRetryConfig(dg.Config):
+    deal_id: str
+    requested_by: str = ""  # empty: the run's user tag, else "dagster run <id>"
+    account: str = ""
 
 
 class InvoiceCancelConfig(dg.Config):
@@ -83,6 +92,34 @@ def wait_for_nfse(
         )
     context.log.info("deal %s: %s", config.deal_id, result.invoice.status)
     context.log_event(dg.AssetObservation(asset_key="nfse_status", partition=account, metadata=metadata))
+
+
+@dg.op(pool="omie_api")
+def retry_nfse(
+    context: dg.OpExecutionContext,
+    config: InvoiceRetryConfig,
+    omie: OmieResource,
+    store: StoreResource,
+    pipeline: PipelineResource,
+) -> None:
+    """Bill one refused NFS-e again on its OS, corrected from the deal as it is now."""
+    account = config.account or pipeline.account
+    requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
+    try:
+        result = resend_invoice(
+            account_client(omie, store, pipeline, account),
+            store.store(),
+            account,
+            config.deal_id,
+            requested_by=requested_by,
+            settings=IssueSettings(redundant_interval=omie.redundant_interval()),
+            claimer=f"dagster:{context.run.run_id}",
+        )
+    except InvoiceActionError as problem:
+        raise dg.Failure(description=str(problem)) from problem
+    if result.outcome not in (Outcome.RESENT, Outcome.ADOPTED):
+        raise dg.Failure(description=f"deal {config.deal_id}: {result.outcome.value}: {result.detail}")
+    context.log.info("deal %s: %s: %s", config.deal_id, result.outcome.value, result.detail)
 
 
 @dg.op(pool="omie_api")

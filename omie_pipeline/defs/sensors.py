@@ -21,6 +21,7 @@ from omie_pipeline.alerts.watch import (
     StuckAccount,
     alert_check_failure,
     alert_run_failure,
+    check_changed_sales,
     check_failed_invoices,
     check_stuck_invoices,
     redeliver_pending,
@@ -188,6 +189,22 @@ def failed_invoices(
         return dg.SkipReason("no invoice newly in error")
     context.log.info("alerted %d invoice(s) in error: %s", len(sent), ", ".join(a.deal_id or "" for a in sent))
     return dg.SkipReason(f"{len(sent)} failed-invoice alert(s) sent, no run to request")
+
+
+@dg.sensor(
+    name="changed_sales",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts finance once on every issued NFS-e whose deal was reopened, lost or changed in amount.",
+)
+def changed_sales(
+    context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource, pipeline: PipelineResource
+):
+    sent = check_changed_sales(store.store(), alerts.delivery_round(), alerts.now(), home_account=pipeline.account)
+    if not sent:
+        return dg.SkipReason("no sale newly changed after its NFS-e was issued")
+    context.log.info("alerted %d changed sale(s): %s", len(sent), ", ".join(a.deal_id or "" for a in sent))
+    return dg.SkipReason(f"{len(sent)} changed-sale alert(s) sent, no run to request")
 
 
 @dg.sensor(
@@ -366,5 +383,5 @@ def failed_checks(
 
 
 # `stuck_invoices` targets `invoice_status_refresh_job`: the definitions that hold these sensors hold that job.
-ALERT_SENSORS = [stuck_invoices, failed_invoices, failed_checks, alert_redelivery, sync_run_failures]
+ALERT_SENSORS = [stuck_invoices, failed_invoices, changed_sales, failed_checks, alert_redelivery, sync_run_failures]
 SENSORS = [omie_accounts, *ALERT_SENSORS]

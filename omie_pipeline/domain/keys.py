@@ -40,7 +40,7 @@ def client_integration_code(account: str, document: Document | str) -> str:
     return f"OP-{_account_tag(account)}-{number}"
 
 
-def invoice_idempotency_key(account: str, deal_id: str) -> str:
+def invoice_idempotency_key(account: str, deal_id: str, issue: int = 1) -> str:
     """`OS` + 16 upper-case hex characters of sha256(account, deal_id): 18 characters.
 
     It is sent as `cCodIntOS`, whose maximum length Omie does not document; 18 characters fit the
@@ -48,8 +48,15 @@ def invoice_idempotency_key(account: str, deal_id: str) -> str:
     among even ten million deals about one in a million. Hashing also keeps deal ids that hold
     characters Omie might not accept out of the code. The JSON list keeps ("a-b", "c") and
     ("a", "b-c") apart.
+
+    `issue` counts the deal's notes: a deal whose note was cancelled and is reissued gets a new
+    OS, whose code must differ from the cancelled one's (Omie keeps that code on the cancelled OS),
+    so the second note hashes (account, deal_id, 2), and so on. The first keeps the original formula.
     """
     if not account or not deal_id:
         raise ValueError("an idempotency key needs both the account and the deal id")
-    digest = hashlib.sha256(json.dumps([account, deal_id], ensure_ascii=False).encode("utf-8")).hexdigest()
+    if issue < 1:
+        raise ValueError(f"a deal's notes are counted from 1; got {issue}")
+    parts: list[object] = [account, deal_id] if issue == 1 else [account, deal_id, issue]
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
     return "OS" + digest[:16].upper()

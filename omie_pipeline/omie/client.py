@@ -150,6 +150,13 @@ class OmieClient(OmieConnection):
         param = order.model_dump(exclude_none=True, by_alias=True) if isinstance(order, BaseModel) else dict(order)
         return OsStatus.model_validate(self.call(ORDERS, "IncluirOS", param))
 
+    def alter_os(self, order: BaseModel | Mapping[str, Any]) -> OsStatus:
+        """Correct an OS (`AlterarOS`) named by `Cabecalho.nCodOS` or `cCodIntOS`; every item sent
+        names its `nSeqItem`. Omie accepts it before billing, or after the prefeitura refused the
+        RPS; the same correction sent twice leaves the same OS."""
+        param = order.model_dump(exclude_none=True, by_alias=True) if isinstance(order, BaseModel) else dict(order)
+        return OsStatus.model_validate(self.call(ORDERS, "AlterarOS", param))
+
     def get_os(self, *, cCodIntOS: str | None = None, nCodOS: int | None = None, cNumOS: str | None = None) -> OsRecord:
         """One OS by integration code, Omie id or visible number (`ConsultarOS`)."""
         key = _one_key(cCodIntOS=cCodIntOS, nCodOS=nCodOS, cNumOS=cNumOS)

@@ -16,7 +16,7 @@ import string
 from datetime import datetime
 from typing import Any
 
-from omie_pipeline.simulator import clock
+from omie_pipeline.simulator import clock, tomador
 from omie_pipeline.simulator.config import SimulatorConfig
 from omie_pipeline.simulator.state import Nfse, Rps, ServiceOrder, SimState
 
@@ -43,14 +43,19 @@ def _message(code: str, description: str, correction: str, situation: str, momen
     }
 
 
-def fate_generator(seed: int, n_cod_os: int) -> random.Random:
-    """The generator of one order's NFS-e fate: depends only on the seed and the order id."""
-    return random.Random(f"{seed}:nfse:{n_cod_os}")
+def fate_generator(seed: int, n_cod_os: int, attempt: int = 1) -> random.Random:
+    """The generator of one billing attempt's NFS-e fate: depends only on the seed, the order id
+    and the attempt (the first attempt's fate is the order's own, as before attempts existed)."""
+    return random.Random(f"{seed}:nfse:{n_cod_os}" + (f":{attempt}" if attempt > 1 else ""))
 
 
 def start_rps(state: SimState, order: ServiceOrder, config: SimulatorConfig, now: datetime, mono: float) -> Rps:
-    """Create the order's RPS in 001 with its delays and outcome drawn from its own generator."""
-    rng = fate_generator(config.seed, order.n_cod_os)
+    """Create the order's RPS (a new attempt when an earlier one was refused) in 001, with its
+    delays and outcome drawn from its own generator and the client's data as the prefeitura will
+    judge it."""
+    if order.rps is not None:
+        order.earlier_rps.append(order.rps)
+    rng = fate_generator(config.seed, order.n_cod_os, len(order.earlier_rps) + 1)
     low, high = config.nfse_delay
     settle_after = rng.uniform(low, high)
     rps = Rps(
@@ -64,6 +69,7 @@ def start_rps(state: SimState, order: ServiceOrder, config: SimulatorConfig, now
         cod_verif="".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(8)),
         protocolo=f"{rng.randint(10**14, 10**15 - 1)}",
         rejection=tuple(rng.sample(REJECTIONS, rng.randint(1, 3))),
+        data_refusals=tomador.refusals(state.clients.get(order.n_cod_cli, {})),
     )
     rps.mensagens.append(_message("001", "RPS gerado e aguardando envio à prefeitura.", "", "SUCESSO", now))
     order.rps = rps
@@ -81,12 +87,12 @@ def _issue(state: SimState, order: ServiceOrder, rps: Rps, now: datetime) -> Non
     order.changed_at = now
 
 
-def _reject(order: ServiceOrder, rps: Rps, now: datetime) -> None:
+def _reject(order: ServiceOrder, rps: Rps, now: datetime, reasons: tuple[tuple[str, str, str], ...]) -> None:
     """The prefeitura refuses the RPS with one ERRO line per reason; no NFS-e exists, so ListarNFSEs
     never shows it (omie-api.md §15): only StatusOS/ConsultarOS of the order tell."""
     rps.status = "003"
     rps.settled_at = now
-    for code, description, correction in rps.rejection:
+    for code, description, correction in reasons:
         rps.mensagens.append(_message(code, description, correction, "ERRO", now))
     order.changed_at = now
 
@@ -114,8 +120,10 @@ def advance(state: SimState, config: SimulatorConfig, prefeitura: str, mono: flo
             )
         if rps.status == "002" and elapsed >= rps.settle_after and prefeitura != "stuck":
             now = now or clock.now()
-            if prefeitura == "reject" or rps.outcome_roll < config.rejection_rate:
-                _reject(order, rps, now)
+            if rps.data_refusals:
+                _reject(order, rps, now, rps.data_refusals)
+            elif prefeitura == "reject" or rps.outcome_roll < config.rejection_rate:
+                _reject(order, rps, now, rps.rejection)
             else:
                 _issue(state, order, rps, now)
             state.pending_rps.discard(n_cod_os)

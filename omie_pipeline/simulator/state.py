@@ -36,6 +36,7 @@ class Rps:
     cod_verif: str
     protocolo: str
     rejection: tuple[tuple[str, str, str], ...]  # the ERRO lines (code, description, fix) of a rejection
+    data_refusals: tuple[tuple[str, str, str], ...] = ()  # what the prefeitura refuses in the client's data
     status: str = "001"
     n_nfse: int = 0
     n_cod_nf: int = 0
@@ -85,7 +86,18 @@ class ServiceOrder:
     cancelada: bool = False
     invoiced_at: datetime | None = None
     cancelled_at: datetime | None = None
-    rps: Rps | None = None
+    rps: Rps | None = None  # the latest billing attempt
+    earlier_rps: list[Rps] = field(default_factory=list)  # attempts the prefeitura refused, oldest first
+
+    @property
+    def rps_attempts(self) -> list[Rps]:
+        """Every RPS of the order, oldest first."""
+        return [*self.earlier_rps, *([self.rps] if self.rps is not None else [])]
+
+    @property
+    def refused_by_prefeitura(self) -> bool:
+        """Billed, and the prefeitura refused its latest RPS: the order may be corrected and billed again."""
+        return self.faturada and not self.cancelada and self.rps is not None and self.rps.status == "003"
 
     @property
     def total(self) -> Decimal:

@@ -25,6 +25,8 @@ from omie_pipeline.store.tables import (
     deals,
     invoice_events,
     invoices,
+    omie_clients,
+    reissued_invoices,
     service_map,
     tax_rates,
 )
@@ -91,6 +93,9 @@ class Invoice:
     cancelled_at: datetime | None
     claimed_by: str | None
     claimed_at: datetime | None
+    billing_attempt: int
+    resent_at: datetime | None
+    issue_number: int
 
     @property
     def cancel_pending(self) -> bool:
@@ -141,6 +146,7 @@ class DealToInvoice:
     deal: Mapping[str, Any]
     codigo_cliente_omie: int | None
     inputs_changed_at: datetime | None = None
+    issue_number: int = 1  # the deal's note to come: 1 + its reissued (cancelled) notes
 
 
 @dataclass(frozen=True)
@@ -310,6 +316,11 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
         .where(tax_rates.c.account == account, tax_rates.c.service_code == service_map.c.service_code)
         .scalar_subquery()
     )
+    earlier_notes = (
+        sa.select(sa.func.count())
+        .where(reissued_invoices.c.account == deals.c.account, reissued_invoices.c.deal_id == deals.c.deal_id)
+        .scalar_subquery()
+    )
     query = (
         sa.select(
             deals,
@@ -317,6 +328,7 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
             client_links.c.linked_at.label("linked_at"),
             service_map.c.loaded_at.label("map_loaded_at"),
             rates_changed.label("rates_changed_at"),
+            earlier_notes.label("earlier_notes"),
         )
         .select_from(
             deals.outerjoin(
@@ -333,7 +345,9 @@ def deals_to_invoice(connection: sa.Connection, account: str) -> list[DealToInvo
     found = []
     for row in connection.execute(query).mappings():
         moments = [row[name] for name in ("updated_at", "linked_at", "map_loaded_at", "rates_changed_at") if row[name]]
-        found.append(DealToInvoice(row, row["linked_client"], max(moments, default=None)))
+        found.append(
+            DealToInvoice(row, row["linked_client"], max(moments, default=None), 1 + int(row["earlier_notes"] or 0))
+        )
     return found
 
 
@@ -398,6 +412,128 @@ def update_claimed(connection: sa.Connection, invoice_id: int, claimer: str, val
     """Write what the claim holder learned from Omie; False when the claim was lost meanwhile."""
     statement = sa.update(invoices).where(invoices.c.id == invoice_id, invoices.c.claimed_by == claimer)
     return connection.execute(statement.values(**values)).rowcount == 1
+
+
+# --- a refused invoice corrected and billed again ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputChange:
+    """Something an invoice's order is built from that changed after Omie or the prefeitura refused it."""
+
+    what: str  # deal, client_link, omie_client, service_map, tax_rates
+    at: datetime
+
+
+def refused_since(invoice: Invoice) -> datetime:
+    """Since when the invoice's refusal stands: it entered `error`, or its latest resend was claimed
+    (a correction already tried is not a change any more)."""
+    moments = [invoice.status_changed_at] + ([invoice.resent_at] if invoice.resent_at else [])
+    return max(moments)
+
+
+def input_changes(connection: sa.Connection, invoice: Invoice, since: datetime | None = None) -> list[InputChange]:
+    """What changed after `since` (default: `refused_since`) among the deal (CRM), its client link, its
+    client's record in Omie (the mirror), its product's service mapping and that service's tax rates."""
+    since = since or refused_since(invoice)
+    deal = deal_row(connection, invoice.account, invoice.deal_id)
+    found: list[InputChange] = []
+    if deal is not None and deal["updated_at"] is not None and deal["updated_at"] > since:
+        found.append(InputChange("deal", deal["updated_at"]))
+    moments = {
+        "client_link": sa.select(client_links.c.linked_at).where(
+            client_links.c.account == invoice.account, client_links.c.deal_id == invoice.deal_id
+        ),
+        "omie_client": sa.select(omie_clients.c.changed_at).where(
+            omie_clients.c.account == invoice.account,
+            omie_clients.c.codigo_cliente_omie == invoice.codigo_cliente_omie,
+        ),
+        "tax_rates": sa.select(sa.func.max(tax_rates.c.valid_from)).where(
+            tax_rates.c.account == invoice.account, tax_rates.c.service_code == invoice.service_code
+        ),
+    }
+    if deal is not None and deal["product_code"]:
+        moments["service_map"] = sa.select(service_map.c.loaded_at).where(
+            service_map.c.account == invoice.account, service_map.c.product_code == deal["product_code"]
+        )
+    for what, query in moments.items():
+        at = connection.execute(query).scalar()
+        # Omie dates its changes to the second: one in the refusal's own second may follow it.
+        after = since.replace(microsecond=0) if what == "omie_client" else since
+        if at is not None and (at >= after if what == "omie_client" else at > after):
+            found.append(InputChange(what, at))
+    return found
+
+
+def refused_invoices(connection: sa.Connection, account: str, now: datetime, lease: timedelta) -> list[Invoice]:
+    """Invoices in `error` with an OS in Omie and no live claim: the ones a resend may take."""
+    query = (
+        sa.select(invoices)
+        .where(
+            invoices.c.account == account,
+            invoices.c.status == InvoiceStatus.ERROR.value,
+            invoices.c.omie_os_id.is_not(None),
+            sa.or_(invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease),
+        )
+        .order_by(invoices.c.status_changed_at, invoices.c.id)
+    )
+    return [_invoice(row) for row in connection.execute(query).mappings()]
+
+
+def claim_resend(
+    connection: sa.Connection,
+    invoice: Invoice,
+    claimer: str,
+    now: datetime,
+    lease: timedelta,
+    values: Mapping[str, Any],
+    detail: str,
+) -> bool:
+    """Record a resend before anything is sent: the next billing attempt, claimed by `claimer`, with the
+    invoice's figures as the corrected order carries them (`values`), and its event. False when the
+    invoice is no longer the refused one read (another resend took it, or Omie's answer moved it)."""
+    statement = (
+        sa.update(invoices)
+        .where(
+            invoices.c.id == invoice.id,
+            invoices.c.status == InvoiceStatus.ERROR.value,
+            invoices.c.billing_attempt == invoice.billing_attempt,
+            sa.or_(invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease),
+        )
+        .values(
+            billing_attempt=invoice.billing_attempt + 1, resent_at=now, claimed_by=claimer, claimed_at=now, **values
+        )
+    )
+    if connection.execute(statement).rowcount != 1:
+        return False
+    add_event(connection, invoice.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
+    return True
+
+
+# --- a cancelled note replaced by a new one ------------------------------------------------------
+
+
+def set_aside_cancelled(connection: sa.Connection, invoice: Invoice, by: str, at: datetime, detail: str) -> bool:
+    """Keep the deal's cancelled note in `reissued_invoices` and free the deal for its next note (its
+    invoice row goes; the next intent takes issue number + 1, hence a key of its own). False when
+    the invoice is no longer the cancelled one read."""
+    removed = connection.execute(
+        sa.delete(invoices).where(
+            invoices.c.id == invoice.id,
+            invoices.c.status == InvoiceStatus.CANCELLED.value,
+            invoices.c.issue_number == invoice.issue_number,
+        )
+    ).rowcount
+    if removed != 1:
+        return False
+    kept = {column.name for column in reissued_invoices.columns} - {"id", "reissued_at", "reissued_by"}
+    connection.execute(
+        sa.insert(reissued_invoices).values(
+            **{name: getattr(invoice, name) for name in kept}, reissued_at=at, reissued_by=by
+        )
+    )
+    add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, invoice.status, detail)
+    return True
 
 
 # --- status changes and their history -------------------------------------------------------

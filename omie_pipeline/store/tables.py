@@ -241,9 +241,40 @@ invoices = sa.Table(
     # intent, and a claim older than the lease (its holder crashed) may be taken over.
     sa.Column("claimed_by", sa.String(128)),
     sa.Column("claimed_at", TS),
+    # Which billing of the OS this is: 1 for the first; raised, as the claim of a resend, when a
+    # refused NFS-e is corrected and billed again.
+    sa.Column("billing_attempt", sa.Integer, nullable=False, default=1, server_default="1"),
+    sa.Column("resent_at", TS),  # when the latest resend was claimed
+    # Which note of the deal this is: 1, or more after a cancelled note was reissued (its key differs).
+    sa.Column("issue_number", sa.Integer, nullable=False, default=1, server_default="1"),
     sa.UniqueConstraint("account", "deal_id"),
     sa.UniqueConstraint("idempotency_key"),
     sa.Index("ix_invoices_account_status", "account", "status"),
+)
+
+# A deal's cancelled notes that `invoices reissue` replaced with a new one: the invoice row becomes the
+# new note, and the cancelled one is kept here as it was.
+reissued_invoices = sa.Table(
+    "reissued_invoices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("deal_id", sa.String(128), nullable=False),
+    sa.Column("issue_number", sa.Integer, nullable=False),
+    sa.Column("idempotency_key", sa.String(60), nullable=False),
+    sa.Column("omie_os_id", sa.BigInteger),
+    sa.Column("os_number", sa.String(30)),
+    sa.Column("nfse_number", sa.String(30)),
+    sa.Column("verification_code", sa.String(60)),
+    sa.Column("gross_amount", MONEY, nullable=False),
+    sa.Column("net_amount", MONEY, nullable=False),
+    sa.Column("issued_at", TS),
+    sa.Column("cancelled_at", TS),
+    sa.Column("cancel_reason", sa.Text),
+    sa.Column("cancel_requested_by", sa.String(128)),
+    sa.Column("reissued_at", TS, nullable=False),
+    sa.Column("reissued_by", sa.String(128), nullable=False),
+    sa.UniqueConstraint("account", "deal_id", "issue_number"),
 )
 
 # The taxes Omie computed for a deal's invoice, read back from Omie (ConsultarOS item `impostos` after

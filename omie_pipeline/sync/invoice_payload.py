@@ -141,3 +141,18 @@ def build_order(facts: OrderFacts, today: date) -> dict[str, Any]:
     if facts.email:
         order["Email"] = {"cEnviarPara": facts.email, "cEnvLink": "S"}
     return order
+
+
+FIRST_ITEM = 1  # the one service line every order of the pipeline carries
+
+
+def correction_order(facts: OrderFacts, os_id: int, today: date) -> dict[str, Any]:
+    """The `AlterarOS` param that makes OS `os_id` what `build_order` would send today: named by its
+    Omie id (its integration code never changes), its service line altered by `nSeqItem` (which
+    AlterarOS requires), its billing stage left as it is."""
+    order = build_order(facts, today)
+    header = order["Cabecalho"]
+    del header["cCodIntOS"], header["cEtapa"]
+    header["nCodOS"] = os_id
+    order["ServicosPrestados"][0].update(nSeqItem=FIRST_ITEM, cAcaoItem="A")
+    return order

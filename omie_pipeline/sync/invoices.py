@@ -138,6 +138,7 @@ class Outcome(StrEnum):
     RESTARTED = "restarted"  # an unfinished intent Omie never saw was dropped; the deal starts again
     AWAITING_FIX = "awaiting_fix"  # Omie refused its order and nothing it is built from changed since: not resent
     WAITING = "waiting"  # the call was paused (misuse guard, blocked key): nothing sent; a later run sends it
+    RESENT = "resent"  # a refused invoice, corrected, was billed again on its OS (sync.invoice_resend)
 
 
 @dataclass(frozen=True)
@@ -339,13 +340,17 @@ def _service_fix(problem: ProductServiceError) -> str:
     return "fix the service code in the product -> service map, or create the service in Omie"
 
 
-def intent_row(account: str, prepared: PreparedInvoice, claimer: str, now: datetime) -> dict[str, Any]:
-    """The invoice row recorded before anything is sent: key, client, service, rates and taxes."""
+def intent_row(
+    account: str, prepared: PreparedInvoice, claimer: str, now: datetime, issue_number: int = 1
+) -> dict[str, Any]:
+    """The invoice row recorded before anything is sent: key (of the deal's `issue_number`-th note),
+    client, service, rates and taxes."""
     breakdown = prepared.breakdown
     row: dict[str, Any] = {
         "account": account,
         "deal_id": prepared.deal_id,
-        "idempotency_key": invoice_idempotency_key(account, prepared.deal_id),
+        "issue_number": issue_number,
+        "idempotency_key": invoice_idempotency_key(account, prepared.deal_id, issue_number),
         "status": InvoiceStatus.SUBMITTED.value,
         "codigo_cliente_omie": prepared.client_id,
         "service_code": prepared.service.code,
@@ -384,11 +389,13 @@ def issue_invoices(
     settings: IssueSettings | None = None,
     claimer: str | None = None,
     clock: Callable[[], datetime] = now_utc,
+    only_deals: Collection[str] | None = None,
 ) -> IssueSummary:
-    """Resume unfinished intents, then give every ready deal without an invoice its one invoice."""
+    """Resume unfinished intents, then give every ready deal without an invoice (or only those of
+    `only_deals`: a reissue) its one invoice."""
     settings = settings or IssueSettings()
     with run_deadline(settings.run_budget.total_seconds() if settings.run_budget is not None else None):
-        return _issue(client, store, account, settings, claimer, clock)
+        return _issue(client, store, account, settings, claimer, clock, only_deals)
 
 
 def _issue(
@@ -398,6 +405,7 @@ def _issue(
     settings: IssueSettings,
     claimer: str | None,
     clock: Callable[[], datetime],
+    only_deals: Collection[str] | None,
 ) -> IssueSummary:
     run = _Run(client, store, account, settings, claimer or default_claimer(), clock)
     summary = IssueSummary()
@@ -405,6 +413,8 @@ def _issue(
     with store.connect() as connection:
         waiting = deals_to_invoice(connection, account)
         refused = refused_issue_times(connection, account)
+    if only_deals is not None:
+        waiting = [item for item in waiting if item.deal["deal_id"] in only_deals]
     to_send = []
     for item in waiting:
         if _refused_and_unchanged(item, refused):
@@ -594,7 +604,7 @@ class _Run:
             if isinstance(prepared, list):
                 record_invoice_issues(connection, self.account, deal_id, prepared, now)
                 return DealResult(deal_id, Outcome.NOT_READY, "; ".join(issue.message for issue in prepared))
-            row = intent_row(self.account, prepared, self.claimer, now)
+            row = intent_row(self.account, prepared, self.claimer, now, item.issue_number)
             if not insert_intent(connection, row):
                 return DealResult(deal_id, Outcome.SKIPPED, "another run recorded this deal's invoice first")
             record_invoice_issues(connection, self.account, deal_id, [], now)

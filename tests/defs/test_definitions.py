@@ -62,6 +62,7 @@ JOBS = [
     "emission_job",
     "freshness_checks_job",
     "invoice_cancel_job",
+    "invoice_retry_job",
     "invoice_status_refresh_job",
     "invoice_wait_job",
     "report_job",
@@ -75,6 +76,7 @@ SCHEDULES = [  # (name, cron, timezone, job)
 ]
 SENSORS = [
     "alert_redelivery",
+    "changed_sales",
     "failed_checks",
     "failed_invoices",
     "omie_accounts",

@@ -121,6 +121,16 @@ def test_invoice_idempotency_key():
         invoice_idempotency_key("main", "")
 
 
+def test_a_reissued_note_has_a_key_of_its_own_and_the_first_keeps_the_original():
+    first = invoice_idempotency_key("main", "D-1")
+    assert invoice_idempotency_key("main", "D-1", 1) == first
+    second = invoice_idempotency_key("main", "D-1", 2)
+    assert second != first and len(second) == 18 and second.startswith("OS")
+    assert invoice_idempotency_key("main", "D-1", 3) not in (first, second)
+    with pytest.raises(ValueError):
+        invoice_idempotency_key("main", "D-1", 0)
+
+
 def test_invoice_idempotency_key_never_changes():
     # Pinned values: every invoice already issued carries a key from this formula, and Omie finds
     # the OS by it. If this fails, the formula changed and every past deal would be issued again.

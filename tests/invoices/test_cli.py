@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from omie_pipeline.cli import invoices as invoices_cli
@@ -13,6 +15,7 @@ from omie_pipeline.cli import main
 from omie_pipeline.domain.documents import normalise_document
 from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.store.tables import deals
 
 from .conftest import REDUNDANT_SECONDS, Account, settle_prefeitura
 
@@ -139,3 +142,44 @@ def test_cancel_asks_first_and_refuses_without_a_terminal(account: Account, cli,
     assert format_brl(invoice.gross_amount) in declined.output
     assert f"***.{cpf[3:6]}.{cpf[6:9]}-**" in declined.output and cpf not in declined.output
     assert account.invoice(deal).status == "issued" and account.invoice(deal).cancel_requested_by is None
+
+
+def test_retry_refuses_an_unchanged_refusal_then_bills_the_corrected_one(account: Account, cli) -> None:
+    paulista = next(client for client in account.billable_clients if client["estado"] == "SP")
+    with account.sim.state.lock:  # a CEP of Rio de Janeiro: the prefeitura refuses the address
+        account.sim.state.clients[paulista["codigo_cliente_omie"]]["cep"] = "20040-020"
+    (deal,) = account.add_deals(1, client={**paulista, "cep": "20040-020"})
+    account.issue()
+    assert cli("wait", deal, "--timeout", "10").exit_code == 2
+
+    unchanged = cli("retry", deal)
+
+    assert unchanged.exit_code == 2
+    assert "nothing changed since the prefeitura refused it: fix the client's data" in unchanged.output
+    with account.store.begin() as connection:  # the client's CEP corrected in the CRM
+        connection.execute(
+            sa.update(deals).where(deals.c.deal_id == deal).values(updated_at=datetime.now(UTC), zip="01001000")
+        )
+    fixed = cli("retry", deal, "--by", "ana")
+    assert fixed.exit_code == 0, fixed.output
+    assert f"deal {deal}: resent" in fixed.output and f"invoices wait {deal}" in fixed.output
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    account.assert_exactly_once([deal])
+
+
+def test_reissue_asks_first_then_issues_a_new_note_for_a_cancelled_one(account: Account, cli) -> None:
+    (deal,) = account.add_deals(1)
+    account.issue()
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    assert cli("cancel", deal, "--reason", REASON, "--yes", "--confirm-timeout", "5").exit_code == 0
+    first_key = account.invoice(deal).idempotency_key
+
+    unconfirmed = cli("reissue", deal)
+
+    assert unconfirmed.exit_code == 1 and "--yes" in unconfirmed.output
+    assert account.invoice(deal).status == "cancelled"
+    reissued = cli("reissue", deal, "--yes", "--by", "ana")
+    assert reissued.exit_code == 0, reissued.output
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    shown = json.loads(cli("show", deal, "--json").output)
+    assert shown["issue_number"] == 2 and shown["idempotency_key"] != first_key

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -15,11 +16,11 @@ import sqlalchemy as sa
 
 from omie_pipeline.defs.assets.invoices import REFRESH_DEALS_TAG, nfse_invoices, nfse_status
 from omie_pipeline.defs.checks.invoices import INVOICE_CHECKS
-from omie_pipeline.defs.jobs import invoice_cancel_job, invoice_wait_job
+from omie_pipeline.defs.jobs import invoice_cancel_job, invoice_retry_job, invoice_wait_job
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource
 from omie_pipeline.domain.invoice_status import InvoiceStatus
-from omie_pipeline.store.tables import invoices
+from omie_pipeline.store.tables import deals, invoices
 
 from .conftest import REDUNDANT_SECONDS, Account, calls, calls_since, prepare_account, settle_prefeitura
 
@@ -176,6 +177,39 @@ def test_wait_job_fails_with_the_fix_when_the_invoice_is_in_error(account: Accou
     (failure,) = [event for event in result.all_events if event.is_step_failure]
     message = failure.step_failure_data.user_failure_data.description
     assert "in error" in message and "Fix:" in message
+
+
+def test_the_emission_run_bills_again_a_refused_invoice_fixed_since_and_the_retry_job_refuses_an_unchanged_one(
+    account: Account, instance, resources
+) -> None:
+    paulista = next(client for client in account.billable_clients if client["estado"] == "SP")
+    with account.sim.state.lock:  # a CEP of Rio de Janeiro: the prefeitura refuses the address
+        account.sim.state.clients[paulista["codigo_cliente_omie"]]["cep"] = "20040-020"
+    (deal,) = account.add_deals(1, client={**paulista, "cep": "20040-020"})
+    account.issue()
+    wait = {"ops": {"wait_for_nfse": {"config": {"deal_id": deal, "timeout": 10, "account": account.name}}}}
+    invoice_wait_job.execute_in_process(run_config=wait, instance=instance, resources=resources, raise_on_error=False)
+    assert account.invoice(deal).status == InvoiceStatus.ERROR
+    retry = {"ops": {"retry_nfse": {"config": {"deal_id": deal, "account": account.name}}}}
+
+    unchanged = invoice_retry_job.execute_in_process(
+        run_config=retry, instance=instance, resources=resources, raise_on_error=False
+    )
+
+    assert not unchanged.success
+    (failure,) = [event for event in unchanged.all_events if event.is_step_failure]
+    assert "nothing changed since the prefeitura refused it" in failure.step_failure_data.user_failure_data.description
+    with account.store.begin() as connection:  # the client's CEP corrected in the CRM
+        connection.execute(
+            sa.update(deals).where(deals.c.deal_id == deal).values(updated_at=datetime.now(UTC), zip="01001000")
+        )
+    emitted = materialize(nfse_invoices, account, instance, resources)
+
+    assert emitted.success
+    assert emitted.asset_materializations_for_node("nfse_invoices")[0].metadata["outcome_resent"].value == 1
+    assert invoice_wait_job.execute_in_process(run_config=wait, instance=instance, resources=resources).success
+    assert account.invoice(deal).status == InvoiceStatus.ISSUED and account.invoice(deal).billing_attempt == 2
+    account.assert_exactly_once([deal])
 
 
 def test_cancel_job(account: Account, instance, resources) -> None:

@@ -408,6 +408,11 @@ class FakeOmie:
         self._enter("IncluirOS", param, lambda: self._include_os(param))
         return self._include_os(param)
 
+    def alter_os(self, order: BaseModel | Mapping[str, Any]) -> OsStatus:
+        param = order.model_dump(exclude_none=True, by_alias=True) if isinstance(order, BaseModel) else dict(order)
+        self._enter("AlterarOS", param, lambda: self._alter_os(param))
+        return self._alter_os(param)
+
     def get_os(self, *, cCodIntOS: str | None = None, nCodOS: int | None = None, cNumOS: str | None = None) -> OsRecord:
         key = _one_key(cCodIntOS=cCodIntOS, nCodOS=nCodOS, cNumOS=cNumOS)
         self._enter("ConsultarOS", key)
@@ -634,10 +639,41 @@ class FakeOmie:
                 }
             )
 
+    def _alter_os(self, param: dict[str, Any]) -> OsStatus:
+        """AlterarOS: an order not billed, or whose RPS was rejected, takes the blocks sent; each item
+        sent names the `nSeqItem` (1-based) it replaces the fields of."""
+        with self._lock:
+            header = param.get("Cabecalho", {})
+            order = self._order(_one_key(nCodOS=header.get("nCodOS"), cCodIntOS=header.get("cCodIntOS")), "AlterarOS")
+            if order.cancelled is not None or (order.invoiced is not None and order.rps_status != "003"):
+                raise errors.RefusedError(
+                    f"A OS {order.number} já foi faturada e não pode ser alterada!", method="AlterarOS"
+                )
+            items = [dict(item) for item in order.sent.get("ServicosPrestados", [])]
+            for item in param.get("ServicosPrestados", []):
+                changes = {tag: value for tag, value in item.items() if tag not in ("nSeqItem", "cAcaoItem")}
+                items[int(item["nSeqItem"]) - 1].update(changes)
+            sent = {**order.sent, **{block: value for block, value in param.items() if block != "Cabecalho"}}
+            sent["Cabecalho"] = {
+                **order.sent.get("Cabecalho", {}),
+                **{k: v for k, v in header.items() if k != "nCodOS"},
+            }
+            order.sent = _with_omie_taxes({**sent, "ServicosPrestados": items})
+            order.changed = _now()
+            return OsStatus.model_validate(
+                {
+                    "cCodIntOS": order.key,
+                    "nCodOS": order.n_cod_os,
+                    "cNumOS": order.number,
+                    "cCodStatus": "0",
+                    "cDescStatus": "OS alterada com sucesso!",
+                }
+            )
+
     def _invoice(self, key: dict[str, Any]) -> OsActionStatus:
         with self._lock:
             order = self._order(key, "FaturarOS")
-            if order.invoiced is not None:
+            if order.invoiced is not None and order.rps_status != "003":  # a rejected RPS may be billed again
                 raise errors.RefusedError(f"A OS {order.number} já foi faturada!", method="FaturarOS", status_code="1")
             moment = _now()
             order.invoiced, order.changed, order.rps_status = moment, moment, "002"

@@ -14,6 +14,8 @@ from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreRe
 from omie_pipeline.defs.retries import READ_RETRY
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.store.invoices import status_counts
+from omie_pipeline.sync.deal_changes import detect_sale_changes
+from omie_pipeline.sync.invoice_resend import resend_changed_invoices
 from omie_pipeline.sync.invoice_status import (
     RefreshSettings,
     parse_deal_ids,
@@ -40,18 +42,20 @@ STATUS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2)
 def nfse_invoices(
     context: dg.AssetExecutionContext, omie: OmieResource, store: StoreResource, pipeline: PipelineResource
 ) -> dg.MaterializeResult:
-    """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing)."""
+    """One NFS-e per closed deal of one account, issued exactly once (intent, OS, invoicing); refused
+    invoices fixed since are billed again on their OS."""
     account = context.partition_key
-    summary = issue_invoices(
-        account_client(omie, store, pipeline, account),
-        store.store(),
-        account,
-        settings=IssueSettings(redundant_interval=omie.redundant_interval()),
-        # A retry or re-execution of a failed run (same root run) takes over the deals its dead attempt
-        # held at once, instead of waiting out their lease: Dagster starts it only once that attempt
-        # has ended, and what it sent is adopted from Omie by its key.
-        claimer=f"dagster:{context.run.root_run_id or context.run.run_id}",
-    )
+    client = account_client(omie, store, pipeline, account)
+    settings = IssueSettings(redundant_interval=omie.redundant_interval())
+    # A retry or re-execution of a failed run (same root run) takes over the deals its dead attempt
+    # held at once, instead of waiting out their lease: Dagster starts it only once that attempt
+    # has ended, and what it sent is adopted from Omie by its key.
+    claimer = f"dagster:{context.run.root_run_id or context.run.run_id}"
+    summary = issue_invoices(client, store.store(), account, settings=settings, claimer=claimer)
+    # Refused invoices whose deal, client, service or rates changed since are corrected and billed again.
+    summary.results.extend(resend_changed_invoices(client, store.store(), account, settings=settings, claimer=claimer))
+    # Issued notes whose deal was reopened, lost or changed in amount become issues (nothing is cancelled).
+    changed_sales = detect_sale_changes(store.store(), account, closed_statuses=pipeline.statuses(account))
     for result in summary.results:
         if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN, Outcome.ERROR, Outcome.REFUSED, Outcome.WAITING):
             context.log.warning("deal %s: %s: %s", result.deal_id, result.outcome.value, result.detail)
@@ -80,6 +84,19 @@ def nfse_invoices(
             **(
                 {"paused_calls": dg.MetadataValue.md(markdown_table(("call", "why"), brief(summary.paused.items())))}
                 if summary.paused
+                else {}
+            ),
+            "sales_changed_after_invoice": len(changed_sales.changed),
+            **(
+                {
+                    "sales_changed": dg.MetadataValue.md(
+                        markdown_table(
+                            ("deal", "what changed"),
+                            brief((deal, ", ".join(reasons)) for deal, reasons in changed_sales.changed.items()),
+                        )
+                    )
+                }
+                if changed_sales.changed
                 else {}
             ),
             "skipped_records": len(summary.skipped_records),

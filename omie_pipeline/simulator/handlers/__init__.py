@@ -16,7 +16,7 @@ from typing import Any
 from omie_pipeline.simulator.config import SimulatorConfig
 from omie_pipeline.simulator.state import SimState
 
-_MODULES = ("empresas", "clientes", "servico", "ordens", "osp", "nfse", "osdocs")
+_MODULES = ("empresas", "clientes", "servico", "ordens", "order_changes", "osp", "nfse", "osdocs")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Reading an `IncluirOS` param into a ServiceOrder, with the checks Omie makes on it."""
+"""Reading an `IncluirOS` param into a ServiceOrder, with the checks Omie makes on it (AlterarOS
+reads its blocks the same way)."""
 
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ def _check_lc116(code: str) -> None:
         )
 
 
-def _client_id(ctx: CallContext, cabecalho: dict[str, Any]) -> int:
+def client_id_of(ctx: CallContext, cabecalho: dict[str, Any]) -> int:
     tag = require_one_of(cabecalho, "nCodCli", "cCodIntCli")
     if tag == "nCodCli":
         client_id = int_field(cabecalho, "nCodCli")
@@ -142,7 +143,7 @@ def _client_id(ctx: CallContext, cabecalho: dict[str, Any]) -> int:
     return record["codigo_cliente_omie"]
 
 
-def _item(ctx: CallContext, raw: Any, position: int) -> OrderItem:
+def item_of(ctx: CallContext, raw: Any, position: int) -> OrderItem:
     if not isinstance(raw, dict):
         raise errors.invalid_value("ServicosPrestados", raw, "objeto esperado")
     check_tags(raw, ITEM_TAGS, "ServicosPrestados")
@@ -176,7 +177,7 @@ def _item(ctx: CallContext, raw: Any, position: int) -> OrderItem:
     return OrderItem(fields=stored, taxes=taxes)
 
 
-def _email(block: dict[str, Any]) -> dict[str, Any]:
+def email_block(block: dict[str, Any]) -> dict[str, Any]:
     email = {
         tag: "S" if flag(block, tag) else "N"
         for tag in ("cEnvLink", "cEnvBoleto", "cEnvPix", "cEnvRecibo", "cEnvViaUnica")
@@ -193,7 +194,7 @@ def build_order(ctx: CallContext, param: dict[str, Any]) -> ServiceOrder:
     cabecalho = block_of(param, "Cabecalho")
     if not cabecalho:
         raise errors.missing_tag("Cabecalho")
-    client_id = _client_id(ctx, cabecalho)
+    client_id = client_id_of(ctx, cabecalho)
     require(cabecalho, "dDtPrevisao")
     try:
         clock.parse_omie_date(str(cabecalho["dDtPrevisao"]))
@@ -205,7 +206,7 @@ def build_order(ctx: CallContext, param: dict[str, Any]) -> ServiceOrder:
     raw_items = list_of(param, "ServicosPrestados")
     if not raw_items:
         raise errors.missing_tag("ServicosPrestados")
-    items = [_item(ctx, raw, position) for position, raw in enumerate(raw_items, start=1)]
+    items = [item_of(ctx, raw, position) for position, raw in enumerate(raw_items, start=1)]
     installments = int_field(cabecalho, "nQtdeParc", 1)
     if installments < 1:
         raise errors.invalid_value("nQtdeParc", cabecalho.get("nQtdeParc"), "informe ao menos 1 parcela")
@@ -235,7 +236,7 @@ def build_order(ctx: CallContext, param: dict[str, Any]) -> ServiceOrder:
             "nCodCtr": cabecalho.get("nCodCtr", 0),
         },
         informacoes_adicionais=extra,
-        email=_email(block_of(param, "Email")),
+        email=email_block(block_of(param, "Email")),
         observacoes=dict(block_of(param, "Observacoes")),
         departamentos=list_of(param, "Departamentos"),
         parcelas=parcelas,

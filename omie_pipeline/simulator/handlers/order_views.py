@@ -79,11 +79,10 @@ def number_text(ctx: CallContext, number: int) -> str:
 
 
 def render_status(ctx: CallContext, order: ServiceOrder, options: dict[str, Any]) -> dict[str, Any]:
-    """StatusOS: the order's billing flags and its RPS/NFS-e list."""
+    """StatusOS: the order's billing flags and its RPS/NFS-e list (one entry per billing attempt)."""
     company = ctx.state.company
     rps_list = []
-    rps = order.rps
-    if rps is not None:
+    for rps in order.rps_attempts:  # each billing attempt is its own RPS, with its own messages
         issued = rps.status in ("004", "005")
         links = document_links(ctx, rps.n_cod_nf) if issued else {}
         messages = (

@@ -49,7 +49,7 @@ def not_billable_reason(ctx: CallContext, order: ServiceOrder) -> str | None:
     """Why Omie would refuse to invoice this order now, or None when it can."""
     if order.cancelada:
         return f"A Ordem de Serviço [{order.c_num_os}] está cancelada."
-    if order.faturada:
+    if order.faturada and not order.refused_by_prefeitura:  # a refused RPS may be billed again
         return f"A Ordem de Serviço [{order.c_num_os}] já foi faturada."
     if not order.items or order.total <= 0:
         return "A Ordem de Serviço não possui serviços com valor para faturar."
@@ -76,7 +76,8 @@ def validar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
 
 @omie_call("servicos/osp", "FaturarOS")
 def faturar_os(ctx: CallContext, param: dict[str, Any]) -> dict[str, Any]:
-    """Accepts the order for invoicing and queues its RPS (001); the NFS-e comes later.
+    """Accepts the order for invoicing and queues its RPS (001); the NFS-e comes later. An order
+    whose RPS the prefeitura refused is billed again as a new RPS attempt.
 
     A refusal is an answer, not a fault: HTTP 200 with `cCodStatus` "1" and the reason, as
     ValidarOS gives it (an unknown order is still the Client-103 fault).

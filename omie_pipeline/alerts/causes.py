@@ -103,10 +103,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     KnownCause(
         "certificate",
         N_("the company's digital certificate (A1) is missing, expired or not accepted by the prefeitura"),
-        N_(
-            "renew or re-upload the company's A1 certificate in Omie (Configurações > Empresa > Certificado Digital)"
-            + RESEND
-        ),
+        N_("renew or re-upload the company's A1 certificate in Omie (Configurações > Empresa > Certificado Digital)"),
         ("certificado", "certificate", "assinatura digital", "digital signature"),
     ),
     KnownCause(

@@ -24,6 +24,7 @@ from omie_pipeline.defs.jobs import JOBS
 from omie_pipeline.defs.resources import build_resources
 from omie_pipeline.defs.schedules import build_schedules
 from omie_pipeline.defs.sensors import SENSORS
+from omie_pipeline.i18n import set_language
 from omie_pipeline.settings import Settings, accounts_file, load_accounts, load_settings
 
 
@@ -42,4 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
 
 
-defs = build_definitions(load_settings())
+settings = load_settings()
+# What this process writes for people (an invoice's fix, a check's description) in OMIE_PIPELINE_LANGUAGE.
+set_language(settings.omie_pipeline_language)
+defs = build_definitions(settings)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from dagster._utils.schedules import is_valid_cron_string
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from omie_pipeline.accounts_file import (
@@ -24,6 +24,7 @@ from omie_pipeline.accounts_file import (
 )
 from omie_pipeline.domain.deal import DEFAULT_MAX_AMOUNT, STORABLE_MAX_AMOUNT
 from omie_pipeline.domain.taxes import Regime
+from omie_pipeline.i18n import DEFAULT_LANGUAGE
 from omie_pipeline.omie import paging
 from omie_pipeline.store.engine import default_db_url
 
@@ -39,6 +40,18 @@ SECRET_FIELDS = frozenset(
     }
 )
 PACING_FILE = "omie_pacing.sqlite"
+DEFAULT_RUNBOOK_URL = "docs/runbook.md"
+
+
+def _language_code(value: object) -> object:
+    """`pt-br`, `PT_BR` and `pt-BR` name one language; anything else is left for the choice to refuse."""
+    if isinstance(value, str):
+        return {"pt-br": "pt-BR", "pt_br": "pt-BR", "en": "en"}.get(value.strip().lower(), value)
+    return value
+
+
+Language = Annotated[Literal["pt-BR", "en"], BeforeValidator(_language_code)]
+_LANGUAGE = TypeAdapter(Language)
 
 
 class SettingsError(ValueError):
@@ -70,6 +83,10 @@ class Settings(BaseSettings):
     omie_pipeline_status_grace_minutes: float = Field(10, ge=0)
     omie_pipeline_reports_dir: Path | None = None
     omie_pipeline_dagster_ui_url: str = "http://localhost:3000"
+    # What people read (alerts, the CLI's messages): pt-BR or en. Logs stay English.
+    omie_pipeline_language: Language = DEFAULT_LANGUAGE
+    # Where each alert's runbook link points: a path in the repository or the runbook's URL.
+    omie_pipeline_runbook_url: str = DEFAULT_RUNBOOK_URL
     omie_pipeline_slack_webhook_url: SecretStr | None = None
     omie_pipeline_alert_webhook_url: SecretStr | None = None
     omie_rate_window_seconds: float = Field(60.0, gt=0)
@@ -178,6 +195,21 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         return Settings(_env_file=None, **values) if environ is not None else Settings()
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+
+
+def load_language(environ: dict[str, str] | None = None) -> str:
+    """OMIE_PIPELINE_LANGUAGE alone (default pt-BR): commands that need no other setting still speak the
+    reader's language, and a bad value elsewhere does not stop them."""
+    source = os.environ if environ is None else environ
+    value = next((text for key, text in source.items() if key.lower() == "omie_pipeline_language"), None)
+    if value is None:
+        return DEFAULT_LANGUAGE
+    try:
+        return _LANGUAGE.validate_python(value)
+    except ValidationError as error:
+        raise SettingsError(
+            f"invalid configuration: OMIE_PIPELINE_LANGUAGE: {error.errors()[0]['msg']} (got {value!r})"
+        ) from None
 
 
 DEFAULT_ACCOUNTS_FILE = Path("config/accounts.yaml")

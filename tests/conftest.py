@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from omie_pipeline import i18n
 from omie_pipeline.dburl import normalise_url
 from omie_pipeline.simulator import Simulator, SimulatorConfig, derived_companies
 
@@ -49,6 +50,25 @@ def confirmed_tax_regime(monkeypatch) -> None:
     """Every test runs as a deployment that confirmed its regime (the simulators' default, Lucro
     Presumido), since Omie's regime codes are undocumented; tests of other regimes pass theirs."""
     monkeypatch.setenv("OMIE_PIPELINE_TAX_REGIME", "lucro_presumido")
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch) -> Iterator[None]:
+    """Tests read what people are told in English (OMIE_PIPELINE_LANGUAGE=en, in this process and in
+    the commands and Dagster runs it starts), so their assertions keep the source text; the tests of
+    the Portuguese default say `portuguese` (or set the language themselves)."""
+    monkeypatch.setenv("OMIE_PIPELINE_LANGUAGE", "en")
+    i18n.set_language("en")
+    yield
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
+@pytest.fixture
+def portuguese(monkeypatch) -> Iterator[None]:
+    """The deployment's default: no OMIE_PIPELINE_LANGUAGE, so pt-BR everywhere."""
+    monkeypatch.delenv("OMIE_PIPELINE_LANGUAGE")
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    yield
 
 
 @pytest.fixture(scope="session")

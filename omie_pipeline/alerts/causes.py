@@ -6,8 +6,9 @@ recognised by keywords (accents and case ignored, a keyword must start a word: `
 in `recepcao`); the first cause with a matching keyword wins, so the specific ones come first.
 A refusal not in the table gets no guessed fix, only the way to read what Omie said.
 
-The texts name the deal as `<DEAL_ID>`; `for_deal` puts the deal in before any text is stored or
-shown, so no reader ever sees the placeholder.
+The texts are English source text marked with `N_`, translated where they are shown (`_`). They
+name the deal as `<DEAL_ID>`; `for_deal` puts the deal in before any text is stored or shown, so no
+reader ever sees the placeholder (each translation keeps it).
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from omie_pipeline.domain.text import plain
+from omie_pipeline.i18n import N_, _, current_language, using_language
 
 DEAL_PLACEHOLDER = "<DEAL_ID>"
-RESEND = (
+RESEND = N_(
     "then bill it again with `omie-pipeline invoices retry <DEAL_ID>` (the next emission run does it by itself "
     "once the deal or its client changed) and re-check it with `omie-pipeline invoices wait <DEAL_ID>`"
 )
 
 
-CLIENT_DATA = "the client's data (in the CRM deal, or in the client's record in Omie)"
-SERVICE_DATA = "the service (in Omie's catalog or the product's line in the service map; then run the catalog job)"
+CLIENT_DATA = N_("the client's data (in the CRM deal, or in the client's record in Omie)")
+SERVICE_DATA = N_("the service (in Omie's catalog or the product's line in the service map; then run the catalog job)")
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,17 @@ class KnownCause:
     """One row of the table: `code` is stable (it goes into webhook payloads), the rest is for people.
 
     `to_change`: what must change before the same invoice is billed again (`invoices retry`); None
-    when nothing in the invoice's data is wrong and billing again is itself the fix."""
+    when nothing in the invoice's data is wrong and billing again is itself the fix.
+    `fix` is followed by how to bill again and re-check (`RESEND`) unless `resend` is False: an OS
+    already invoiced or cancelled is not billed again.
+    """
 
     code: str
     cause: str
     fix: str
     keywords: tuple[str, ...]
     to_change: str | None = None
+    resend: bool = True
 
     @cached_property
     def pattern(self) -> re.Pattern[str] | None:
@@ -53,66 +59,73 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     # Omie's own refusals of ValidarOS / FaturarOS and two prefeitura codes with a precise remedy.
     KnownCause(
         "client_without_email",
-        "the client's record in Omie has no e-mail, which the NFS-e needs",
-        f"add the client's e-mail in the CRM deal and in Omie's client record, {RESEND}",
+        N_("the client's record in Omie has no e-mail, which the NFS-e needs"),
+        N_("add the client's e-mail in the CRM deal and in Omie's client record"),
         ("e-mail",),
         CLIENT_DATA,
     ),
     KnownCause(
         "client_incomplete",
-        "the client's record in Omie lacks a field the NFS-e needs (Omie's message names it)",
-        "fill in what Omie's message names in the client's record in Omie (the pipeline never "
-        f"changes clients already there) and in the CRM deal, {RESEND}",
+        N_("the client's record in Omie lacks a field the NFS-e needs (Omie's message names it)"),
+        N_(
+            "fill in what Omie's message names in the client's record in Omie (the pipeline never "
+            "changes clients already there) and in the CRM deal"
+        ),
         ("falta preencher",),
         CLIENT_DATA,
     ),
     KnownCause(
         "client_inactive",
-        "the client is inactive in Omie",
-        f"reactivate the client in Omie (or link the deal to an active client), {RESEND}",
+        N_("the client is inactive in Omie"),
+        N_("reactivate the client in Omie (or link the deal to an active client)"),
         ("inativo",),
         CLIENT_DATA,
     ),
     KnownCause(
         "already_invoiced",
-        "the OS was already invoiced in Omie",
-        "nothing to fix: the OS was already invoiced in Omie; the status refresh adopts its NFS-e",
+        N_("the OS was already invoiced in Omie"),
+        N_("nothing to fix: the OS was already invoiced in Omie; the status refresh adopts its NFS-e"),
         ("ja foi faturada",),
-        "nothing: the OS is billed already; the status refresh follows it",
+        N_("nothing: the OS is billed already; the status refresh follows it"),
+        resend=False,
     ),
     KnownCause(
         "os_cancelled",
-        "the OS was cancelled in Omie",
-        "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "
-        "the deal uninvoiced on purpose",
+        N_("the OS was cancelled in Omie"),
+        N_(
+            "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "
+            "the deal uninvoiced on purpose"
+        ),
         ("esta cancelada",),
-        "the OS itself: it was cancelled in Omie, so it cannot be billed again (reissue the deal instead)",
+        N_("the OS itself: it was cancelled in Omie, so it cannot be billed again (reissue the deal instead)"),
+        resend=False,
     ),
     KnownCause(
         "rps_number_repeated",
-        "the prefeitura saw the RPS/DPS number twice",
-        f"nothing to correct in the data: billing it again sends the RPS with a new number, {RESEND}",
+        N_("the prefeitura saw the RPS/DPS number twice"),
+        N_("nothing to correct in the data: billing it again sends the RPS with a new number"),
         ("e0014",),
     ),
     KnownCause(
         "iss_rate_special_regime",
-        "the prefeitura refuses an ISS rate on a service under a special tax regime",
-        f"remove the ISS rate from the service (special tax regime) in Omie's catalog, {RESEND}",
+        N_("the prefeitura refuses an ISS rate on a service under a special tax regime"),
+        N_("remove the ISS rate from the service (special tax regime) in Omie's catalog"),
         ("e0604",),
         SERVICE_DATA,
     ),
     KnownCause(
         "certificate",
-        "the company's digital certificate (A1) is missing, expired or not accepted by the prefeitura",
-        "renew or re-upload the company's A1 certificate in Omie (Configurações > Empresa > Certificado Digital), "
-        + RESEND,
+        N_("the company's digital certificate (A1) is missing, expired or not accepted by the prefeitura"),
+        N_("renew or re-upload the company's A1 certificate in Omie (Configurações > Empresa > Certificado Digital)"),
         ("certificado", "certificate", "assinatura digital", "digital signature"),
     ),
     KnownCause(
         "prefeitura_unavailable",
-        "the prefeitura's NFS-e system did not answer or is down; the invoice itself may be fine",
-        "nothing to correct in the invoice: wait until the prefeitura's system is back (check the city's NFS-e "
-        "portal), " + RESEND,
+        N_("the prefeitura's NFS-e system did not answer or is down; the invoice itself may be fine"),
+        N_(
+            "nothing to correct in the invoice: wait until the prefeitura's system is back (check the city's NFS-e "
+            "portal)"
+        ),
         (
             "indisponivel",
             "fora do ar",
@@ -131,10 +144,14 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "unknown_service_code",
-        "the service code on the invoice is unknown to the prefeitura, or has no LC 116 / municipal / national "
-        "tax code",
-        "check the product's service code in config/service_map.yaml and the service in Omie's catalog "
-        "(Cadastros > Serviços: active, LC 116, municipal and national tax codes), " + RESEND,
+        N_(
+            "the service code on the invoice is unknown to the prefeitura, or has no LC 116 / municipal / national "
+            "tax code"
+        ),
+        N_(
+            "check the product's service code in config/service_map.yaml and the service in Omie's catalog "
+            "(Cadastros > Serviços: active, LC 116, municipal and national tax codes)"
+        ),
         (
             "codigo de servico",
             "codigo do servico",
@@ -154,10 +171,14 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "missing_address",
-        "the client's address is missing or inconsistent (street, number, district, city, state or a CEP that "
-        "does not match the city)",
-        "complete and correct the client's address in the CRM deal and in Omie's client record (the CEP must "
-        "belong to the city), " + RESEND,
+        N_(
+            "the client's address is missing or inconsistent (street, number, district, city, state or a CEP that "
+            "does not match the city)"
+        ),
+        N_(
+            "complete and correct the client's address in the CRM deal and in Omie's client record (the CEP must "
+            "belong to the city)"
+        ),
         (
             "endereco",
             "logradouro",
@@ -174,9 +195,11 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "invalid_document",
-        "the client's CPF/CNPJ or municipal registration is invalid or does not match the tax records",
-        "correct the client's CPF/CNPJ (and municipal registration, if any) in the CRM deal and in Omie's client "
-        "record, " + RESEND,
+        N_("the client's CPF/CNPJ or municipal registration is invalid or does not match the tax records"),
+        N_(
+            "correct the client's CPF/CNPJ (and municipal registration, if any) in the CRM deal and in Omie's client "
+            "record"
+        ),
         (
             "cpf",
             "cnpj",
@@ -194,18 +217,27 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
 
 UNKNOWN_CAUSE = KnownCause(
     "unknown",
-    "not one of the causes this pipeline knows: Omie's message says what is wrong",
-    f"inspect it with `omie-pipeline invoices show {DEAL_PLACEHOLDER}` and read Omie's message (and the "
-    "prefeitura's correction in Omie, Serviços > Ordens de Serviço > the OS > NFS-e) to learn what to correct, "
-    "in the CRM or in Omie; " + RESEND,
+    N_("not one of the causes this pipeline knows: Omie's message says what is wrong"),
+    N_(
+        "inspect it with `omie-pipeline invoices show <DEAL_ID>` and read Omie's message (and the "
+        "prefeitura's correction in Omie, Serviços > Ordens de Serviço > the OS > NFS-e) to learn what to correct, "
+        "in the CRM or in Omie"
+    ),
     (),
-    "what Omie's message names (read it with `omie-pipeline invoices show <DEAL_ID>`)",
+    N_("what Omie's message names (read it with `omie-pipeline invoices show <DEAL_ID>`)"),
 )
 
 
 def for_deal(text: str, deal: str) -> str:
     """`text` with the deal (or the command's arguments for it) in place of `<DEAL_ID>`."""
     return text.replace(DEAL_PLACEHOLDER, deal)
+
+
+def fix_for_deal(known: KnownCause, deal: str, language: str | None = None) -> str:
+    """The cause's fix for `deal`, with how to resend and re-check, in `language` (default: the current one)."""
+    with using_language(language or current_language()):
+        text = f"{_(known.fix)}, {_(RESEND)}" if known.resend else _(known.fix)
+    return for_deal(text, deal)
 
 
 def cause_for(message: str | None) -> KnownCause:
@@ -235,47 +267,58 @@ class RunCause:
 RUN_CAUSES: tuple[RunCause, ...] = (
     RunCause(
         "credentials",
-        "Omie refused the credentials: check OMIE_APP_KEY and OMIE_APP_SECRET of this account, then run "
-        "`omie-pipeline check-connection`",
+        N_(
+            "Omie refused the credentials: check OMIE_APP_KEY and OMIE_APP_SECRET of this account, then run "
+            "`omie-pipeline check-connection`"
+        ),
         ("AuthenticationError",),
         ("chave de acesso", "omie_app_key", "omie_app_secret", "app_key", "app_secret"),
     ),
     RunCause(
         "account_blocked",
-        "Omie blocked the app for misuse (too many failing calls): do not re-run in a loop; wait the time Omie "
-        "gives (`omie-pipeline check-connection` shows it), then re-execute",
+        N_(
+            "Omie blocked the app for misuse (too many failing calls): do not re-run in a loop; wait the time Omie "
+            "gives (`omie-pipeline check-connection` shows it), then re-execute"
+        ),
         ("BlockedError", "MisuseRiskError"),
         ("bloqueada", "consumo indevido", "misuse_api_process"),
     ),
     RunCause(
         "rate_limited",
-        "Omie's request limits were hit: check that no other process uses the same app key, then re-execute",
+        N_("Omie's request limits were hit: check that no other process uses the same app key, then re-execute"),
         ("RateLimitedError", "ConcurrencyError", "RedundantRequestError"),
         ("too many requests", "consumo redundante", "ja existe uma requisicao"),
     ),
     RunCause(
         "omie_unavailable",
-        "Omie did not answer (timeouts, 5xx): check Omie's status, then re-execute from failure; issuing is "
-        "safe to repeat, each invoice is sent at most once",
+        N_(
+            "Omie did not answer (timeouts, 5xx): check Omie's status, then re-execute from failure; issuing is "
+            "safe to repeat, each invoice is sent at most once"
+        ),
         ("TransientError", "OutcomeUnknownError", "ConnectionError", "ReadTimeout", "ConnectTimeout"),
         ("timed out", "connection reset", "connection refused", "service unavailable", "bad gateway"),
     ),
     RunCause(
         "configuration",
-        "a setting is missing or malformed: the error names the environment variable; fix it where the code "
-        "location's environment is defined",
+        N_(
+            "a setting is missing or malformed: the error names the environment variable; fix it where the code "
+            "location's environment is defined"
+        ),
         ("SettingsError",),
         ("invalid configuration", "missing omie_"),
     ),
     RunCause(
         "state_store",
-        "the state store's database could not be used: check that OMIE_PIPELINE_DB_URL's database is up and reachable",
+        N_(
+            "the state store's database could not be used: check that OMIE_PIPELINE_DB_URL's database is up and "
+            "reachable"
+        ),
         ("OperationalError", "InterfaceError"),
         ("could not connect to server", "database is locked", "connection to server"),
     ),
 )
 
-GENERAL_RUN_CHECK = (
+GENERAL_RUN_CHECK = N_(
     "read the error in the run's logs (link below); once the cause is fixed, re-execute the run "
     "from failure in the Dagster UI"
 )

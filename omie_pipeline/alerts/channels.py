@@ -15,6 +15,7 @@ import requests
 
 from omie_pipeline.alerts.model import Alert
 from omie_pipeline.alerts.text import shorten
+from omie_pipeline.i18n import _, using_language
 
 ALERT_LOGGER = "omie_pipeline.alerts"
 SLACK_TEXT_LIMIT = 2900  # a section block's text is at most 3000 characters
@@ -125,38 +126,57 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_message(alert: Alert) -> dict[str, Any]:
-    """Block Kit: header, summary, facts, what to check, commands, and a button to the run."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": shorten(alert.subject, 150)}},
-        _section(_escape(alert.summary)),
+def _heading(title: str, body: str) -> str:
+    return f"*{title}*\n{body}"
+
+
+def _fields(alert: Alert) -> list[dict[str, str]]:
+    """The invoice at a glance: deal, client (CPF masked), amount, status age, each a Slack field."""
+    pairs = [
+        (_("Deal"), alert.deal_id),
+        (_("Client"), alert.client),
+        (_("Amount"), alert.amount),
+        (_("Status age"), alert.status_age),
     ]
-    if alert.facts:
-        blocks.append(_section("\n".join(f"*{_escape(label)}:* {_escape(value)}" for label, value in alert.facts)))
-    if alert.next_steps:
-        steps = "\n".join(f"{n}. {_escape(step)}" for n, step in enumerate(alert.next_steps, 1))
-        blocks.append(_section(f"*What to check first*\n{steps}"))
-    if alert.commands:
-        blocks.append(_section("*Commands*\n```" + "\n".join(alert.commands) + "```"))
-    if alert.run_url:
+    return [{"type": "mrkdwn", "text": f"*{label}*\n{_escape(value)}"} for label, value in pairs if value]
+
+
+def _button(text: str, url: str) -> dict[str, Any]:
+    return {"type": "button", "text": {"type": "plain_text", "text": text}, "url": url}
+
+
+def slack_message(alert: Alert) -> dict[str, Any]:
+    """Block Kit, in the alert's language: header, summary, the invoice's fields, facts, what to check,
+    the command to run first, the other commands, and buttons to the runbook and the run."""
+    with using_language(alert.language):
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": shorten(alert.subject, 150)}},
+            _section(_escape(alert.summary)),
+        ]
+        if fields := _fields(alert):
+            blocks.append({"type": "section", "fields": fields})
+        if alert.facts:
+            blocks.append(_section("\n".join(f"*{_escape(label)}:* {_escape(value)}" for label, value in alert.facts)))
+        if alert.next_steps:
+            steps = "\n".join(f"{n}. {_escape(step)}" for n, step in enumerate(alert.next_steps, 1))
+            blocks.append(_section(_heading(_("What to check first"), steps)))
+        if alert.command:
+            blocks.append(_section(_heading(_("Run this first"), f"```{alert.command}```")))
+        if len(alert.commands) > 1:
+            others = "\n".join(alert.commands[1:])
+            blocks.append(_section(_heading(_("Other commands"), f"```{others}```")))
+        buttons = []
+        # Slack refuses a button to a relative link (the default runbook path): that one is text.
+        if alert.runbook_url and alert.runbook_url.startswith(("http://", "https://")):
+            buttons.append(_button(_("Open the runbook"), alert.runbook_url))
+        elif alert.runbook_url:
+            blocks.append(_section(_("Runbook: {url}").format(url=f"`{_escape(alert.runbook_url)}`")))
+        if alert.run_url:
+            buttons.append(_button(_("Open the run in Dagster"), alert.run_url))
+        if buttons:
+            blocks.append({"type": "actions", "elements": buttons})
+        context = _("{kind} · level {level}").format(kind=alert.kind.value, level=alert.level)
         blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Open the run in Dagster"},
-                        "url": alert.run_url,
-                    }
-                ],
-            }
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{context} · `{_escape(alert.key)}`"}]}
         )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": f"{alert.kind.value} · level {alert.level} · `{_escape(alert.key)}`"}
-            ],
-        }
-    )
-    return {"text": alert.subject, "blocks": blocks}
+        return {"text": alert.subject, "blocks": blocks}

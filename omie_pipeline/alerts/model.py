@@ -2,7 +2,8 @@
 
 An alert is built once from the state store's facts, recorded in `alerts_sent`, and rendered by
 each channel (log line, Slack blocks, JSON object). The record keeps the alert as JSON so that a
-channel that failed can be retried later with exactly the same content.
+channel that failed can be retried later with exactly the same content, in the language it was
+written in (`language`): the labels a channel adds are rendered in that language too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from omie_pipeline.i18n import _, current_language, using_language
 
 
 class AlertKind(StrEnum):
@@ -29,7 +32,9 @@ class Alert:
     `run_failed:<root run id>`, `check_failed:<check>:<partition>:<first failing evaluation>`,
     `sale_changed:<deal>:<NFS-e number>`): the
     same key is never sent twice. Every text field is already
-    safe to show (CPFs masked, no secrets).
+    safe to show (CPFs masked, no secrets). `commands[0]` is the one command that resolves or
+    inspects it; `runbook_url` links the runbook's section on it. `client`, `amount` and
+    `status_age` are the invoice's at a glance (Slack shows them as fields), already formatted.
     """
 
     kind: AlertKind
@@ -45,20 +50,34 @@ class Alert:
     since: str | None = None  # ISO 8601 UTC of when the problem started
     run_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    runbook_url: str | None = None
+    client: str | None = None
+    amount: str | None = None
+    status_age: str | None = None
+    language: str = field(default_factory=current_language)
+
+    @property
+    def command(self) -> str | None:
+        """The one command that resolves or inspects what the alert is about."""
+        return self.commands[0] if self.commands else None
 
     @property
     def text(self) -> str:
         """The whole alert as plain text: the body of the log line and of the alert record."""
-        lines = [self.subject, "", self.summary]
-        if self.facts:
-            lines += [""] + [f"{label}: {value}" for label, value in self.facts]
-        if self.next_steps:
-            lines += ["", "What to check first:"] + [f"{n}. {step}" for n, step in enumerate(self.next_steps, 1)]
-        if self.commands:
-            lines += ["", "Commands:"] + [f"  {command}" for command in self.commands]
-        if self.run_url:
-            lines += ["", f"Run: {self.run_url}"]
-        return "\n".join(lines)
+        with using_language(self.language):
+            lines = [self.subject, "", self.summary]
+            if self.facts:
+                lines += [""] + [f"{label}: {value}" for label, value in self.facts]
+            if self.next_steps:
+                lines += ["", _("What to check first:")]
+                lines += [f"{n}. {step}" for n, step in enumerate(self.next_steps, 1)]
+            if self.commands:
+                lines += ["", _("Commands:")] + [f"  {command}" for command in self.commands]
+            if self.runbook_url:
+                lines += ["", _("Runbook: {url}").format(url=self.runbook_url)]
+            if self.run_url:
+                lines += ["", _("Run: {url}").format(url=self.run_url)]
+            return "\n".join(lines)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON object the generic webhook receives (and the record keeps)."""
@@ -67,6 +86,7 @@ class Alert:
         payload["facts"] = [{"label": label, "value": value} for label, value in self.facts]
         payload["next_steps"] = list(self.next_steps)
         payload["commands"] = list(self.commands)
+        payload["command"] = self.command
         payload["text"] = self.text
         return payload
 
@@ -90,4 +110,10 @@ class Alert:
             since=payload.get("since"),
             run_url=payload.get("run_url"),
             extra=dict(payload.get("extra") or {}),
+            runbook_url=payload.get("runbook_url"),
+            client=payload.get("client"),
+            amount=payload.get("amount"),
+            status_age=payload.get("status_age"),
+            # Alerts recorded before alerts carried a language were written in English.
+            language=payload.get("language", "en"),
         )

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import UTC, to_sao_paulo
+from omie_pipeline.i18n import format_moment
 
 # user:password@ inside any URL (database URLs in a driver's error, for one).
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]+):[^@/\s]+@", re.IGNORECASE)
@@ -22,8 +23,8 @@ MASK = "***"
 
 
 def format_when(moment: datetime) -> str:
-    """`dd/mm/aaaa hh:mm`, São Paulo time: how people in Brazil read a moment."""
-    return to_sao_paulo(moment).strftime("%d/%m/%Y %H:%M")
+    """São Paulo time, as the reader's language writes it (`dd/mm/aaaa hh:mm` in pt-BR)."""
+    return format_moment(to_sao_paulo(moment))
 
 
 def format_duration(length: timedelta) -> str:

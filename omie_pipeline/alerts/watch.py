@@ -19,6 +19,7 @@ from typing import Any
 
 from omie_pipeline.alerts.delivery import DeliveryResult, DeliveryRound
 from omie_pipeline.alerts.messages import (
+    DEFAULT_RUNBOOK_URL,
     CheckFailureFacts,
     InvoiceFacts,
     RunFailureFacts,
@@ -150,11 +151,17 @@ def _retry(
 
 
 def check_stuck_invoices(
-    store: Store, delivery: DeliveryRound, threshold: timedelta, now: datetime, home_account: str | None = None
+    store: Store,
+    delivery: DeliveryRound,
+    threshold: timedelta,
+    now: datetime,
+    home_account: str | None = None,
+    runbook_url: str = DEFAULT_RUNBOOK_URL,
 ) -> StuckReport:
     """Alert once per invoice and level for every invoice in submitted/processing past the threshold.
 
-    `home_account` (the deployment's default account) is the one whose commands need no `--account`.
+    `home_account` (the deployment's default account) is the one whose commands need no `--account`;
+    `runbook_url` is where the alerts' runbook links point.
     """
     with store.connect() as connection:
         rows = alert_store.stuck_invoices(connection, since_before=now - threshold)
@@ -166,7 +173,7 @@ def check_stuck_invoices(
         if level == 0:  # cannot happen given the query, kept as the rule's single home
             continue
         report.accounts.setdefault(facts.account, StuckAccount()).stuck_deal_ids.append(facts.deal_id)
-        candidates[facts.account].append(stuck_alert(facts, level, threshold, now, home_account))
+        candidates[facts.account].append(stuck_alert(facts, level, threshold, now, home_account, runbook_url))
     for account, alerts in candidates.items():
         for alert in _unsent(store, account, alerts):
             if delivery.out_of_time():
@@ -183,13 +190,14 @@ def check_failed_invoices(
     now: datetime,
     lookback: timedelta = DEFAULT_FAILED_LOOKBACK,
     home_account: str | None = None,
+    runbook_url: str = DEFAULT_RUNBOOK_URL,
 ) -> list[Alert]:
     """Alert once for every invoice that went to `error` within `lookback` (again after a re-failure)."""
     with store.connect() as connection:
         rows = alert_store.failed_invoices(connection, changed_since=now - lookback)
     by_account: dict[str, list[Alert]] = defaultdict(list)
     for row in rows:
-        by_account[row["account"]].append(failed_alert(_facts(row), now, home_account))
+        by_account[row["account"]].append(failed_alert(_facts(row), now, home_account, runbook_url))
     sent: list[Alert] = []
     deferred = 0
     for account, alerts in by_account.items():
@@ -203,7 +211,11 @@ def check_failed_invoices(
 
 
 def check_changed_sales(
-    store: Store, delivery: DeliveryRound, now: datetime, home_account: str | None = None
+    store: Store,
+    delivery: DeliveryRound,
+    now: datetime,
+    home_account: str | None = None,
+    runbook_url: str = DEFAULT_RUNBOOK_URL,
 ) -> list[Alert]:
     """Alert finance once for every issued note whose deal changed in the CRM (open `sale_changed` issues)."""
     with store.connect() as connection:
@@ -221,7 +233,7 @@ def check_changed_sales(
             min(issue.first_seen_at for issue in issues),
             tuple(SaleChange(issue.reason, issue.message) for issue in issues),
         )
-        by_account[account].append(sale_changed_alert(facts, home_account))
+        by_account[account].append(sale_changed_alert(facts, home_account, runbook_url))
     sent: list[Alert] = []
     deferred = 0
     for account, alerts in by_account.items():
@@ -235,18 +247,28 @@ def check_changed_sales(
 
 
 def alert_run_failure(
-    store: Store, delivery: DeliveryRound, facts: RunFailureFacts, now: datetime, secrets: Iterable[str] = ()
+    store: Store,
+    delivery: DeliveryRound,
+    facts: RunFailureFacts,
+    now: datetime,
+    secrets: Iterable[str] = (),
+    runbook_url: str = DEFAULT_RUNBOOK_URL,
 ) -> Alert | None:
     """Alert for a failed run, once per root run (its retries do not alert again); None if already sent."""
-    alert = run_failure_alert(facts, secrets)
+    alert = run_failure_alert(facts, secrets, runbook_url)
     return alert if send_new_alert(store, alert, delivery, now) else None
 
 
 def alert_check_failure(
-    store: Store, delivery: DeliveryRound, facts: CheckFailureFacts, command: str, now: datetime
+    store: Store,
+    delivery: DeliveryRound,
+    facts: CheckFailureFacts,
+    command: str,
+    now: datetime,
+    runbook_url: str = DEFAULT_RUNBOOK_URL,
 ) -> Alert | None:
     """Alert for a failing check, once per streak of failed evaluations; None if already sent."""
-    alert = check_failure_alert(facts, command)
+    alert = check_failure_alert(facts, command, runbook_url)
     return alert if send_new_alert(store, alert, delivery, now) else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from omie_pipeline.cli import main
+from omie_pipeline.i18n import _, ngettext
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.settings import accounts_file, load_accounts, load_settings
 from omie_pipeline.store import Store
@@ -19,8 +20,9 @@ def accounts_group() -> None:
 
 def _source_of(account) -> str:
     if account.deals_url_env:
-        return f"${account.deals_url_env}" + (f" table {account.deals_table}" if account.deals_table else "")
-    return account.deals_url or "(not set)"
+        table = _(" table {table}").format(table=account.deals_table) if account.deals_table else ""
+        return f"${account.deals_url_env}{table}"
+    return account.deals_url or _("(not set)")
 
 
 @accounts_group.command("list")
@@ -31,19 +33,34 @@ def list_accounts() -> None:
     path = accounts_file(settings)
     with Store(settings.db_url).connect() as connection:
         companies = {row.account: row for row in recorded_companies(connection)}
-    click.echo(f"{len(accounts)} account(s) from {path or 'the environment (no accounts file)'}")
+    where = path or _("the environment (no accounts file)")
+    click.echo(
+        ngettext("{count} account from {where}", "{count} accounts from {where}", len(accounts)).format(
+            count=len(accounts), where=where
+        )
+    )
     for account in accounts:
-        keys = "set" if account.app_key and account.app_secret.get_secret_value() else "NOT SET"
+        keys = _("set") if account.app_key and account.app_secret.get_secret_value() else _("NOT SET")
         company = companies.get(account.id)
         click.echo(f"\n{account.id}  ({account.name})")
-        click.echo(f"  keys:          ${account.app_key_env} / ${account.app_secret_env} ({keys})")
-        click.echo(f"  deals:         {_source_of(account)}, closed when status is {account.closed_statuses}")
-        click.echo(f"  service map:   {account.service_map}")
-        click.echo(
-            f"  Omie company:  {company.company_name} (CNPJ {company.cnpj})"
-            if company
-            else "  Omie company:  not connected yet (`omie-pipeline accounts check`)"
-        )
+        rows = [
+            (_("keys"), f"${account.app_key_env} / ${account.app_secret_env} ({keys})"),
+            (
+                _("deals"),
+                _("{source}, closed when status is {statuses}").format(
+                    source=_source_of(account), statuses=account.closed_statuses
+                ),
+            ),
+            (_("service map"), str(account.service_map)),
+            (
+                _("Omie company"),
+                f"{company.company_name} (CNPJ {company.cnpj})"
+                if company
+                else _("not connected yet (`omie-pipeline accounts check`)"),
+            ),
+        ]
+        for label, value in rows:
+            click.echo(f"  {label + ':':<15}{value}")
 
 
 @accounts_group.command("check")
@@ -59,7 +76,11 @@ def check_accounts() -> None:
     for account in load_accounts(settings):
         secret = account.app_secret.get_secret_value()
         if not account.app_key or not secret:
-            click.echo(f"{account.id}: FAILED: ${account.app_key_env} and ${account.app_secret_env} must be set")
+            click.echo(
+                _("{account}: FAILED: ${key} and ${secret} must be set").format(
+                    account=account.id, key=account.app_key_env, secret=account.app_secret_env
+                )
+            )
             failed += 1
             continue
         client = OmieClient(
@@ -68,10 +89,14 @@ def check_accounts() -> None:
         try:
             company = ensure_own_company(store, client, account.id, account.app_key)
         except (errors.OmieError, CrossedKeysError) as problem:
-            click.echo(f"{account.id}: FAILED: {problem}")
+            click.echo(_("{account}: FAILED: {problem}").format(account=account.id, problem=problem))
             failed += 1
         else:
-            click.echo(f"{account.id}: ok, {company.company_name} (CNPJ {company.cnpj})")
+            click.echo(
+                _("{account}: ok, {company} (CNPJ {cnpj})").format(
+                    account=account.id, company=company.company_name, cnpj=company.cnpj
+                )
+            )
         finally:
             client.close()
     raise SystemExit(1 if failed else 0)

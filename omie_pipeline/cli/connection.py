@@ -9,6 +9,7 @@ import click
 
 from omie_pipeline.cli import main
 from omie_pipeline.domain.taxes import Regime
+from omie_pipeline.i18n import _, format_moment
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.faults import OMIE_TIMEZONE
 from omie_pipeline.settings import SettingsError, load_settings
@@ -32,49 +33,58 @@ def check_connection() -> None:
         settings = load_settings()
         app_key, app_secret = settings.require_omie_credentials()
     except SettingsError as problem:
-        _fail(f"cannot check the connection: {problem}", EXIT_CONFIG)
+        _fail(_("cannot check the connection: {problem}").format(problem=problem), EXIT_CONFIG)
     base_url = settings.omie_base_url
     client = OmieClient(base_url, app_key, app_secret, timeout=(5.0, 20.0), max_retries=2, max_wait=0.0)
     try:
         companies = list(client.list_companies())
     except errors.AuthenticationError as problem:
         _fail(
-            f"Omie refused the app key and secret (wrong keys): {problem.faultstring or problem.message}\n"
-            "Check OMIE_APP_KEY and OMIE_APP_SECRET against the app in Omie's developer portal.",
+            _(
+                "Omie refused the app key and secret (wrong keys): {message}\n"
+                "Check OMIE_APP_KEY and OMIE_APP_SECRET against the app in Omie's developer portal."
+            ).format(message=problem.faultstring or problem.message),
             EXIT_WRONG_KEYS,
         )
     except errors.BlockedError as problem:
         _fail(
-            f"Omie has blocked this app key for misuse {_until(problem)}.\n"
-            "Nothing can be sent until then; waiting is the only remedy.",
+            _(
+                "Omie has blocked this app key for misuse {until}.\n"
+                "Nothing can be sent until then; waiting is the only remedy."
+            ).format(until=_until(problem)),
             EXIT_BLOCKED,
         )
     except errors.TransientError as problem:
         _fail(
-            f"Omie is unreachable at {base_url}: {problem.message}\n"
-            "Check OMIE_BASE_URL and the network, or try again later.",
+            _(
+                "Omie is unreachable at {url}: {message}\nCheck OMIE_BASE_URL and the network, or try again later."
+            ).format(url=base_url, message=problem.message),
             EXIT_UNREACHABLE,
         )
     except errors.OmieError as problem:
-        _fail(f"Omie answered with an error: {problem}", EXIT_OTHER)
+        _fail(_("Omie answered with an error: {problem}").format(problem=problem), EXIT_OTHER)
     finally:
         client.close()
     if not companies:
-        _fail("Omie answered, but lists no company for this app key.", EXIT_OTHER)
-    click.echo(f"Connected to Omie at {base_url}")
+        _fail(_("Omie answered, but lists no company for this app key."), EXIT_OTHER)
+    click.echo(_("Connected to Omie at {url}").format(url=base_url))
     for company in companies:
-        click.echo(f"  Legal name:    {company.razao_social}")
-        click.echo(f"  CNPJ:          {company.cnpj}")
-        click.echo(
-            f"  Omie says:     regime_tributario {company.regime_tributario.strip()!r}, "
-            f"regapu {company.regapu.strip()!r}, optante_simples_nacional "
-            f"{company.optante_simples_nacional.strip()!r}"
+        raw = (
+            f"regime_tributario {company.regime_tributario.strip()!r}, regapu {company.regapu.strip()!r}, "
+            f"optante_simples_nacional {company.optante_simples_nacional.strip()!r}"
         )
         reading, problem = _regime_reading(company, settings.omie_pipeline_tax_regime)
-        click.echo(f"  Tax regime:    {reading}")
+        rows = [
+            (_("Legal name"), company.razao_social),
+            ("CNPJ", company.cnpj),
+            (_("Omie says"), raw),
+            (_("Tax regime"), reading),
+            (_("Issues NFS-e"), _("yes") if company.issues_nfse else _("no")),
+        ]
+        for label, value in rows:
+            click.echo(f"  {label + ':':<15}{value}")
         if problem:
-            click.echo(f"Warning: {problem}", err=True)
-        click.echo(f"  Issues NFS-e:  {'yes' if company.issues_nfse else 'no'}")
+            click.echo(_("Warning: {problem}").format(problem=problem), err=True)
 
 
 def _regime_reading(company, confirmed: Regime | None) -> tuple[str, str | None]:
@@ -86,11 +96,11 @@ def _regime_reading(company, confirmed: Regime | None) -> tuple[str, str | None]
     try:
         regime = parse_regime(company, confirmed)
     except UnknownRegimeError as problem:
-        return "unknown: tax rates will not be derived until it is confirmed", str(problem)
+        return _("unknown: tax rates will not be derived until it is confirmed"), str(problem)
     words = regime.value.replace("_", " ").title()
     if confirmed is not None:
-        return f"{words} (confirmed by OMIE_PIPELINE_TAX_REGIME)", None
-    return f"{words} (read from Omie)", None
+        return _("{regime} (confirmed by OMIE_PIPELINE_TAX_REGIME)").format(regime=words), None
+    return _("{regime} (read from Omie)").format(regime=words), None
 
 
 def _until(problem: errors.BlockedError) -> str:
@@ -98,9 +108,8 @@ def _until(problem: errors.BlockedError) -> str:
     if until is None and problem.retry_after is not None:
         until = datetime.now(OMIE_TIMEZONE) + timedelta(seconds=problem.retry_after)
     if until is None:
-        return "(Omie did not say for how long)"
-    local = until.astimezone(OMIE_TIMEZONE)
-    return f"until {local:%Y-%m-%d %H:%M:%S} São Paulo time"
+        return _("(Omie did not say for how long)")
+    return _("until {moment} São Paulo time").format(moment=format_moment(until.astimezone(OMIE_TIMEZONE)))
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -11,6 +11,7 @@ import json
 import click
 
 from omie_pipeline.cli import main
+from omie_pipeline.i18n import _
 from omie_pipeline.settings import Settings, SettingsError, load_settings
 from omie_pipeline.sources import SourceError
 from omie_pipeline.store import Store
@@ -56,14 +57,26 @@ def pull_command(account: str | None, full_refresh: bool, overlap_minutes: int) 
         raise click.ClickException(str(error)) from None
     finally:
         store.dispose()
-    click.echo(f"{pulled.source}: read from {pulled.since.isoformat() if pulled.since else 'the beginning'}")
+    since = pulled.since.isoformat() if pulled.since else _("the beginning")
+    click.echo(_("{source}: read from {since}").format(source=pulled.source, since=since))
     click.echo(
-        f"  rows read {pulled.read}; closed {pulled.closed} (valid {pulled.valid}, invalid {pulled.invalid}); "
-        f"reopened {pulled.reopened}; not closed {pulled.not_closed}"
+        _(
+            "  rows read {read}; closed {closed} (valid {valid}, invalid {invalid}); reopened {reopened}; "
+            "not closed {not_closed}"
+        ).format(
+            read=pulled.read,
+            closed=pulled.closed,
+            valid=pulled.valid,
+            invalid=pulled.invalid,
+            reopened=pulled.reopened,
+            not_closed=pulled.not_closed,
+        )
     )
     if pulled.issues_by_reason:
-        click.echo("  issues: " + ", ".join(f"{reason} {n}" for reason, n in sorted(pulled.issues_by_reason.items())))
-    click.echo(f"  watermark: {pulled.watermark.isoformat() if pulled.watermark else 'none'}")
+        counts = ", ".join(f"{reason} {n}" for reason, n in sorted(pulled.issues_by_reason.items()))
+        click.echo(_("  issues: {counts}").format(counts=counts))
+    watermark = pulled.watermark.isoformat() if pulled.watermark else _("none")
+    click.echo(_("  watermark: {watermark}").format(watermark=watermark))
 
 
 @deals.command("link")
@@ -89,19 +102,25 @@ def link_command(account: str | None, full_index: bool) -> None:
         raise click.ClickException(str(error)) from None
     finally:
         store.dispose()
+    listing = _("full listing") if index.full else _("changes since {since}").format(since=index.since)
     click.echo(
-        f"Omie clients: {index.total} ({'full listing' if index.full else f'changes since {index.since}'}, "
-        f"{index.listed} listed); documents registered twice: {len(index.duplicates)}"
+        _("Omie clients: {total} ({listing}, {listed} listed); documents registered twice: {twice}").format(
+            total=index.total, listing=listing, listed=index.listed, twice=len(index.duplicates)
+        )
     )
     click.echo(
-        f"deals: {linked.deals} to link over {linked.documents} documents; "
-        + ", ".join(f"{how} {n}" for how, n in sorted(linked.linked.items()))
-        + f"; with issues {linked.deals_with_issues}"
+        _("deals: {deals} to link over {documents} documents; {outcomes}; with issues {issues}").format(
+            deals=linked.deals,
+            documents=linked.documents,
+            outcomes=", ".join(f"{how} {n}" for how, n in sorted(linked.linked.items())),
+            issues=linked.deals_with_issues,
+        )
     )
     calls = {**index.calls}
     for method, count in linked.calls.items():
         calls[method] = calls.get(method, 0) + count
-    click.echo("Omie calls: " + (", ".join(f"{method} {n}" for method, n in sorted(calls.items())) or "none"))
+    counts = ", ".join(f"{method} {n}" for method, n in sorted(calls.items())) or _("none")
+    click.echo(_("Omie calls: {counts}").format(counts=counts))
 
 
 @deals.command("issues")
@@ -127,12 +146,12 @@ def issues_command(account: str | None, stage: str | None, as_json: bool) -> Non
         click.echo(json.dumps([row._asdict() for row in rows], indent=2, ensure_ascii=False))
         return
     if not rows:
-        click.echo("no open issues")
+        click.echo(_("no open issues"))
     for row in rows:
         shown = f" [{row.raw_value}]" if row.raw_value else ""
         click.echo(f"{row.deal_id}  {row.stage}/{row.field}  {row.reason}{shown}: {row.message}")
         if row.fix:
-            click.echo(f"    fix: {row.fix}")
+            click.echo(_("    fix: {fix}").format(fix=row.fix))
 
 
 def _settings() -> Settings:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from omie_pipeline.cli import main
+from omie_pipeline.i18n import _, format_day
 
 EXIT_DISAGREES = 1
 EXIT_CONFIG = 2
@@ -47,7 +48,7 @@ def report(
 
     if open_path is not None:
         if day or all_days or account or folder:
-            raise click.UsageError("--open prints a written report; it takes no other option")
+            raise click.UsageError(_("--open prints a written report; it takes no other option"))
         try:
             click.echo(file_text(open_path))
         except UnreadableReportError as problem:
@@ -55,7 +56,7 @@ def report(
             sys.exit(EXIT_CONFIG)
         return
     if day and all_days:
-        raise click.UsageError("give --date or --all-days, not both")
+        raise click.UsageError(_("give --date or --all-days, not both"))
     _build(None if all_days else (day.date() if day else None), all_days, account, folder)
 
 
@@ -66,9 +67,11 @@ def _last_closing_day(store, account: str) -> date | None:
     with store.connect() as connection:
         days = closing_days(connection, account)
     if not days:
-        click.echo("no closed deals in the store yet: reporting today", err=True)
+        click.echo(_("no closed deals in the store yet: reporting today"), err=True)
         return None
-    click.echo(f"no --date given: reporting {days[-1]:%d/%m/%Y}, the last day with closed deals", err=True)
+    click.echo(
+        _("no --date given: reporting {day}, the last day with closed deals").format(day=format_day(days[-1])), err=True
+    )
     return days[-1]
 
 
@@ -83,7 +86,7 @@ def _build(day: date | None, all_days: bool, account: str | None, folder: Path |
     try:
         settings = load_settings()
     except SettingsError as problem:
-        click.echo(f"cannot build the report: {problem}", err=True)
+        click.echo(_("cannot build the report: {problem}").format(problem=problem), err=True)
         sys.exit(EXIT_CONFIG)
     now = now_utc()
     account = account or settings.omie_pipeline_account
@@ -102,7 +105,7 @@ def _build(day: date | None, all_days: bool, account: str | None, folder: Path |
         try:
             files = write_report(built, folder or settings.reports_dir)
         except ValueError as problem:
-            click.echo(f"cannot write the report: {problem}", err=True)
+            click.echo(_("cannot write the report: {problem}").format(problem=problem), err=True)
             sys.exit(EXIT_CONFIG)
         verification = verify_report(built, store, settings.closed_statuses)
     finally:
@@ -110,13 +113,16 @@ def _build(day: date | None, all_days: bool, account: str | None, folder: Path |
     click.echo(report_text(built))
     click.echo("")
     for path in files.all():
-        click.echo(f"  file: {path}")
+        click.echo(_("  file: {path}").format(path=path))
     if not (verification.every_deal_once and verification.totals_agree):
-        click.echo("The report disagrees with the state store:", err=True)
+        click.echo(_("The report disagrees with the state store:"), err=True)
         if not verification.every_deal_once:
             click.echo(
-                f"  deals in the store: {verification.deals_expected}, in the report: "
-                f"{verification.deals_listed}; duplicated: {', '.join(verification.duplicated_deals) or 'none'}",
+                _("  deals in the store: {expected}, in the report: {listed}; duplicated: {duplicated}").format(
+                    expected=verification.deals_expected,
+                    listed=verification.deals_listed,
+                    duplicated=", ".join(verification.duplicated_deals) or _("none"),
+                ),
                 err=True,
             )
         for line in verification.mismatches:

@@ -10,6 +10,7 @@ import click
 
 from omie_pipeline.cli import main
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import _
 from omie_pipeline.runner.graph import PassResult
 from omie_pipeline.runner.summary import PipelineSummary
 
@@ -23,46 +24,61 @@ def _print_summary(
     injected: dict | None = None,
 ) -> None:
     echo = click.echo
-    echo(f"Account {summary.account}")
-    echo(f"  deals closed: {summary.deals_closed} (valid {summary.deals_valid})")
-    echo("  clients: " + (", ".join(f"{how} {n}" for how, n in sorted(summary.clients.items())) or "none"))
-    echo("  invoices: " + (", ".join(f"{status} {n}" for status, n in sorted(summary.invoices.items())) or "none"))
-    echo(
-        "  issues by reason: " + (", ".join(f"{reason} {n}" for reason, n in sorted(summary.issues.items())) or "none")
-    )
+    echo(_("Account {account}").format(account=summary.account))
+    echo(_("  deals closed: {closed} (valid {valid})").format(closed=summary.deals_closed, valid=summary.deals_valid))
+    echo(_("  clients: {counts}").format(counts=_counts_or_none(summary.clients)))
+    echo(_("  invoices: {counts}").format(counts=_counts_or_none(summary.invoices)))
+    echo(_("  issues by reason: {counts}").format(counts=_counts_or_none(summary.issues)))
     if calls is not None:
-        echo(f"  Omie calls: {sum(calls.values())} (" + ", ".join(f"{m} {n}" for m, n in sorted(calls.items())) + ")")
+        echo(
+            _("  Omie calls: {total} ({counts})").format(
+                total=sum(calls.values()), counts=", ".join(f"{m} {n}" for m, n in sorted(calls.items()))
+            )
+        )
     if rejected is not None:
-        echo(f"  Omie calls rejected: {sum(rejected.values())}" + _counts(rejected))
+        echo(_("  Omie calls rejected: {total}").format(total=sum(rejected.values())) + _counts(rejected))
     if injected:
         plain = {kind: n for kind, n in injected.items() if kind != "scheduled_by_kind"}
         echo(
-            "  simulator faults injected (not rejections): "
-            + ", ".join(f"{k} {n}" for k, n in sorted(plain.items()))
+            _("  simulator faults injected (not rejections): {counts}").format(
+                counts=", ".join(f"{k} {n}" for k, n in sorted(plain.items()))
+            )
             + _counts(injected.get("scheduled_by_kind", {}))
         )
     for stage in outcome.stages:
-        mark = "ok" if stage.success else f"FAILED: {stage.error}"
+        mark = "ok" if stage.success else _("FAILED: {error}").format(error=stage.error)
         echo(f"  run {stage.job} ({stage.run_id[:8]}) {stage.seconds:.1f}s {mark}")
     for name, result in outcome.sensor_results.items():
         echo(f"  sensor {name}: {result}")
     if summary.held_until:
         until = max(summary.held_until.values())
         echo(
-            f"  {len(summary.held_until)} invoices held by an interrupted run until {to_sao_paulo(until):%H:%M} "
-            "(São Paulo): no OS was recorded for them, and the first sync after that sends them"
+            _(
+                "  {count} invoices held by an interrupted run until {until} (São Paulo): no OS was recorded for "
+                "them, and the first sync after that sends them"
+            ).format(count=len(summary.held_until), until=f"{to_sao_paulo(until):%H:%M}")
         )
     if summary.waiting_deals:
         waiting = summary.waiting
-        until = f"; paused until {to_sao_paulo(waiting.until):%H:%M} (São Paulo)" if waiting.until else ""
+        until = (
+            _("; paused until {until} (São Paulo)").format(until=f"{to_sao_paulo(waiting.until):%H:%M}")
+            if waiting.until
+            else ""
+        )
         echo(
-            f"  {summary.waiting_deals} deals waiting, nothing sent for them: {waiting.describe()}{until}; "
-            "the first sync after that sends them"
+            _(
+                "  {count} deals waiting, nothing sent for them: {why}{until}; the first sync after that sends them"
+            ).format(count=summary.waiting_deals, why=waiting.describe(), until=until)
         )
     if not outcome.settled and summary.waiting_on_prefeitura:
-        echo("  some invoices are still waiting on the prefeitura; the status refresh schedule follows them")
+        echo(_("  some invoices are still waiting on the prefeitura; the status refresh schedule follows them"))
     for path in reports:
-        echo(f"  report: {path}")
+        echo(_("  report: {path}").format(path=path))
+
+
+def _counts_or_none(counts: dict) -> str:
+    """`a 1, b 2`, or the word for none."""
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or _("none")
 
 
 def _counts(counts: dict) -> str:
@@ -117,7 +133,7 @@ def demo(
     from omie_pipeline.runner.demo import DemoResult, MultiDemoResult, run_demo, serve_dagster_ui
 
     if deal_count and deals_csv:
-        raise click.UsageError("give --deals or --deals-csv, not both")
+        raise click.UsageError(_("give --deals or --deals-csv, not both"))
 
     def show(result: DemoResult | MultiDemoResult) -> None:
         if as_json:
@@ -132,13 +148,15 @@ def demo(
                 each.rejected_calls,
                 each.injected_faults,
             )
-        click.echo(f"Dagster home: {result.home}")
+        click.echo(_("Dagster home: {home}").format(home=result.home))
 
     def show_and_serve(result: DemoResult | MultiDemoResult) -> None:
         show(result)
         click.echo(
-            f"Dagster UI on http://127.0.0.1:{port} (its schedules and sensors run against the demo's "
-            "simulator); Ctrl+C stops it.",
+            _(
+                "Dagster UI on http://127.0.0.1:{port} (its schedules and sensors run against the demo's "
+                "simulator); Ctrl+C stops it."
+            ).format(port=port),
             err=True,
         )
         serve_dagster_ui(result.home, port)

@@ -12,6 +12,7 @@ import click
 from omie_pipeline.cli import main
 from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import _, format_moment, format_money, format_number
 from omie_pipeline.settings import Settings, SettingsError, load_settings
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import (
@@ -43,7 +44,7 @@ def list_services_command(account: str | None, refresh: bool, full: bool, as_jso
         if refresh:
             _refresh(settings, store, account, full)
         elif full:
-            raise click.UsageError("--full only applies with --refresh")
+            raise click.UsageError(_("--full only applies with --refresh"))
         with store.connect() as connection:
             overview = catalog_overview(connection, account)
     finally:
@@ -79,9 +80,13 @@ def load_map_command(account: str | None, path: Path | None) -> None:
         raise click.ClickException(str(error)) from None
     finally:
         store.dispose()
-    click.echo(f"{len(loaded.entries)} products mapped from {loaded.path} into account {account}")
+    click.echo(
+        _("{count} products mapped from {path} into account {account}").format(
+            count=len(loaded.entries), path=loaded.path, account=account
+        )
+    )
     for problem in loaded.problems:
-        click.echo(f"  left out: {problem}", err=True)
+        click.echo(_("  left out: {problem}").format(problem=problem), err=True)
     if loaded.problems:
         raise SystemExit(1)
 
@@ -104,10 +109,14 @@ def history_command(service_code: str | None, account: str | None, as_json: bool
         click.echo(json.dumps([_version_json(version) for version in versions], indent=2))
         return
     if not versions:
-        click.echo(f"no tax rates recorded for {service_code or 'any service'} in account {account}")
+        click.echo(
+            _("no tax rates recorded for {service} in account {account}").format(
+                service=service_code or _("any service"), account=account
+            )
+        )
         return
     for version in versions:
-        until = _when(version.valid_to) if version.valid_to else "in force"
+        until = _when(version.valid_to) if version.valid_to else _("in force")
         click.echo(
             f"{version.service_code}  #{version.id}  {_when(version.valid_from)} -> {until}  {version.regime.value}"
         )
@@ -138,7 +147,7 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
     except (SettingsError, ServiceMapError) as error:
         raise click.ClickException(str(error)) from None
     for problem in loaded.problems:
-        click.echo(f"service map {loaded.path}, {problem}", err=True)
+        click.echo(_("service map {path}, {problem}").format(path=loaded.path, problem=problem), err=True)
     client = omie_client_for(settings, store)
     try:
         catalog = sync_catalog(client, store, account, full=full)
@@ -148,61 +157,90 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
     finally:
         client.close()
     for problem in [*catalog.problems, *rates.problems]:
-        click.echo(f"not usable: {problem}", err=True)
+        click.echo(_("not usable: {problem}").format(problem=problem), err=True)
     click.echo(
-        f"refreshed from Omie: {catalog.listed} services listed ({'full' if catalog.full else 'changed only'}), "
-        f"{rates.versions_created} rate versions opened, {rates.versions_closed} closed",
+        _(
+            "refreshed from Omie: {listed} services listed ({which}), {opened} rate versions opened, {closed} closed"
+        ).format(
+            listed=catalog.listed,
+            which=_("full") if catalog.full else _("changed only"),
+            opened=rates.versions_created,
+            closed=rates.versions_closed,
+        ),
         err=True,
     )
 
 
 def _print_overview(overview: CatalogOverview) -> None:
     company = overview.company
-    regime = company.profile.regime.value if company else "unknown (run with --refresh)"
+    regime = company.profile.regime.value if company else _("unknown (run with --refresh)")
     outside = overview.map_lines_outside_catalog
     click.echo(
-        f"Account {overview.account}: regime {regime}; {len(overview.services)} services, "
-        f"{len(overview.service_map) - len(outside)} products mapped"
+        _("Account {account}: regime {regime}; {services} services, {mapped} products mapped").format(
+            account=overview.account,
+            regime=regime,
+            services=len(overview.services),
+            mapped=len(overview.service_map) - len(outside),
+        )
     )
     if overview.nothing_loaded:
         click.echo(
-            "\nNothing loaded yet: no catalog and no service map for this account. Load them with "
-            "`omie-pipeline services list --refresh` (or materialise the catalog job, `catalog_job`), "
-            "or the map alone with `omie-pipeline services load-map`."
+            "\n"
+            + _(
+                "Nothing loaded yet: no catalog and no service map for this account. Load them with "
+                "`omie-pipeline services list --refresh` (or materialise the catalog job, `catalog_job`), "
+                "or the map alone with `omie-pipeline services load-map`."
+            )
         )
         return
     if overview.services:
+        code, active, price, iss = _("code"), _("active"), _("price"), _("ISS %")
+        withheld, products, description = _("withheld"), _("products"), _("description")
         click.echo(
-            f"{'code':<10} {'active':<6} {'LC116':<6} {'price':>10}  {'ISS %':>5}  {'withheld':<27} "
-            f"{'products':<24} description"
+            f"{code:<10} {active:<6} {'LC116':<6} {price:>14}  {iss:>5}  {withheld:<27} {products:<24} {description}"
         )
     for item in overview.services:
         service = item.service
-        price = f"{service.unit_price:.2f}" if service.unit_price is not None else ""
+        price = format_money(service.unit_price) if service.unit_price is not None else ""
         iss = _percent(item.rates.rates.iss) if item.rates else "-"
-        withheld = _withheld(item) if item.rates else "no rates"
+        withheld = _withheld(item) if item.rates else _("no rates")
+        code = service.code or _("(no code)")
+        active = _("no") if service.inactive else _("yes")
         click.echo(
-            f"{service.code or '(no code)':<10} {'no' if service.inactive else 'yes':<6} "
-            f"{service.lc116_code or '':<6} {price:>10}  {iss:>5}  {withheld:<27} "
+            f"{code:<10} {active:<6} "
+            f"{service.lc116_code or '':<6} {price:>14}  {iss:>5}  {withheld:<27} "
             f"{', '.join(item.products) or '-':<24} {service.description or ''}"
         )
     if not overview.services:
-        click.echo("\nThe catalog is not loaded yet: run `omie-pipeline services list --refresh` (or `catalog_job`).")
+        click.echo(
+            "\n" + _("The catalog is not loaded yet: run `omie-pipeline services list --refresh` (or `catalog_job`).")
+        )
     if outside:
-        click.echo("\nMap lines naming a service that is not in the catalog:")
+        click.echo("\n" + _("Map lines naming a service that is not in the catalog:"))
         for product, code in sorted(outside.items()):
-            click.echo(f"  {product}: {code} is not in Omie's catalog - correct the line in the service map")
+            click.echo(
+                _("  {product}: {code} is not in Omie's catalog - correct the line in the service map").format(
+                    product=product, code=code
+                )
+            )
     if overview.product_problems:
-        click.echo("\nProducts of closed deals that cannot be invoiced:")
+        click.echo("\n" + _("Products of closed deals that cannot be invoiced:"))
         for problem in overview.product_problems:
-            click.echo(f"  {problem.product_code}: {problem.reason.value} ({problem.deals} deals) - {problem.message}")
+            click.echo(
+                _("  {product}: {reason} ({deals} deals) - {message}").format(
+                    product=problem.product_code,
+                    reason=problem.reason.value,
+                    deals=problem.deals,
+                    message=problem.message,
+                )
+            )
     elif overview.services and not outside:
-        click.echo("\nEvery product of a closed deal awaiting invoice maps to an active service.")
+        click.echo("\n" + _("Every product of a closed deal awaiting invoice maps to an active service."))
 
 
 def _withheld(item: ServiceOverview) -> str:
     rates = item.rates.rates
-    return " ".join(tax.label for tax in WITHHOLDABLE_TAXES if rates.retains(tax)) or "none"
+    return " ".join(tax.label for tax in WITHHOLDABLE_TAXES if rates.retains(tax)) or _("none")
 
 
 def _overview_json(overview: CatalogOverview) -> dict[str, Any]:
@@ -265,11 +303,12 @@ def _rates_text(version: TaxRateVersion) -> str:
 def _rate_part(version: TaxRateVersion, name: str) -> str:
     rates = version.rates
     retained = getattr(rates, f"retain_{name}", False)
-    return f"{name.upper()} {_percent(getattr(rates, name))}%" + (" withheld" if retained else "")
+    return f"{name.upper()} {_percent(getattr(rates, name))}%" + (" " + _("withheld") if retained else "")
 
 
 def _percent(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
+    """A rate as the reader writes it: `4,65` in pt-BR, `4.65` in en."""
+    return format_number(value.normalize()) if value else "0"
 
 
 def _decimal(value: Decimal | None) -> str | None:
@@ -277,4 +316,4 @@ def _decimal(value: Decimal | None) -> str | None:
 
 
 def _when(moment) -> str:
-    return to_sao_paulo(moment).strftime("%d/%m/%Y %H:%M:%S")
+    return format_moment(to_sao_paulo(moment))

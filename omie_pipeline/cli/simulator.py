@@ -7,6 +7,7 @@ import signal
 import click
 
 from omie_pipeline.cli import main
+from omie_pipeline.i18n import _
 from omie_pipeline.simulator import Simulator, SimulatorConfig, derived_companies
 from omie_pipeline.simulator.config import REGIMES
 
@@ -116,26 +117,39 @@ def simulator_command(
     try:
         sim.start(host=host, port=port)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise click.ClickException(
+            _("cannot listen on {host}:{port}: {reason}").format(host=host, port=port, reason=exc.strerror or exc)
+        ) from None
     # Both signals stop it explicitly: a shell starts background commands with SIGINT ignored,
     # and Python then never raises KeyboardInterrupt, so Ctrl+C or `kill -INT` would do nothing.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, lambda *_: sim.engine.stopping.set())
-    click.echo(f"Omie simulator listening. Base URL: {sim.base_url}")
+        signal.signal(stop_signal, lambda *_signal: sim.engine.stopping.set())
+    # "Base URL: " stays as it is in every language: scripts and tests read the URL after it.
+    click.echo(_("Omie simulator listening.") + f" Base URL: {sim.base_url}")
     if config.companies:
         keys = ", ".join(company.app_key for company in config.companies)
-        click.echo(f"  {len(config.companies)} companies, app_keys: {keys} (secrets: see --help)")
+        click.echo(
+            _("  {count} companies, app_keys: {keys} (secrets: see --help)").format(
+                count=len(config.companies), keys=keys
+            )
+        )
     else:
         click.echo(f"  app_key:    {config.app_key}")
         click.echo(f"  app_secret: {config.app_secret}")
     click.echo(f"  control:    {sim.control_url} (stats, faults, reset, seed, services)")
     click.echo(
-        f"  seed {config.seed}, {config.clients} clients, regime {config.regime}, "
-        f"window {config.window_seconds:g} s, NFS-e delay {nfse_delay[0]:g}-{nfse_delay[1]:g} s"
+        _("  seed {seed}, {clients} clients, regime {regime}, window {window} s, NFS-e delay {low}-{high} s").format(
+            seed=config.seed,
+            clients=config.clients,
+            regime=config.regime,
+            window=f"{config.window_seconds:g}",
+            low=f"{nfse_delay[0]:g}",
+            high=f"{nfse_delay[1]:g}",
+        )
     )
-    click.echo("Press Ctrl+C to stop.")
+    click.echo(_("Press Ctrl+C to stop."))
     try:
         sim.wait()
     finally:
         sim.stop()
-        click.echo("Omie simulator stopped.")
+        click.echo(_("Omie simulator stopped."))

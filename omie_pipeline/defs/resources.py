@@ -318,6 +318,10 @@ class AlertsResource(dg.ConfigurableResource):
     dagster_ui_url: str = Field(
         _default("omie_pipeline_dagster_ui_url"), description="OMIE_PIPELINE_DAGSTER_UI_URL: base URL for run links."
     )
+    runbook_url: str = Field(
+        _default("omie_pipeline_runbook_url"),
+        description="OMIE_PIPELINE_RUNBOOK_URL: the runbook each alert links (a repository path or a URL).",
+    )
     connect_timeout_seconds: float = Field(3.0, gt=0)
     read_timeout_seconds: float = Field(5.0, gt=0)
     tries_per_evaluation: int = Field(2, ge=1, description="Tries of one channel for one alert per evaluation.")
@@ -429,6 +433,7 @@ def build_resources(settings: Settings, accounts: list[Account] | None = None) -
             slack_webhook_url=_secret(settings.omie_pipeline_slack_webhook_url, "OMIE_PIPELINE_SLACK_WEBHOOK_URL"),
             webhook_url=_secret(settings.omie_pipeline_alert_webhook_url, "OMIE_PIPELINE_ALERT_WEBHOOK_URL"),
             dagster_ui_url=settings.omie_pipeline_dagster_ui_url,
+            runbook_url=settings.omie_pipeline_runbook_url,
             account_channels=[
                 AccountAlertChannels(
                     account=account.id,

@@ -140,7 +140,12 @@ def stuck_invoices(
     context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource, pipeline: PipelineResource
 ):
     report = check_stuck_invoices(
-        store.store(), alerts.delivery_round(), pipeline.stuck_after(), alerts.now(), home_account=pipeline.account
+        store.store(),
+        alerts.delivery_round(),
+        pipeline.stuck_after(),
+        alerts.now(),
+        home_account=pipeline.account,
+        runbook_url=alerts.runbook_url,
     )
     if not report.accounts:
         return dg.SkipReason("no invoice in submitted/processing past the threshold")
@@ -184,6 +189,7 @@ def failed_invoices(
         alerts.now(),
         lookback=timedelta(hours=alerts.failed_lookback_hours),
         home_account=pipeline.account,
+        runbook_url=alerts.runbook_url,
     )
     if not sent:
         return dg.SkipReason("no invoice newly in error")
@@ -200,7 +206,13 @@ def failed_invoices(
 def changed_sales(
     context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertsResource, pipeline: PipelineResource
 ):
-    sent = check_changed_sales(store.store(), alerts.delivery_round(), alerts.now(), home_account=pipeline.account)
+    sent = check_changed_sales(
+        store.store(),
+        alerts.delivery_round(),
+        alerts.now(),
+        home_account=pipeline.account,
+        runbook_url=alerts.runbook_url,
+    )
     if not sent:
         return dg.SkipReason("no sale newly changed after its NFS-e was issued")
     context.log.info("alerted %d changed sale(s): %s", len(sent), ", ".join(a.deal_id or "" for a in sent))
@@ -302,7 +314,9 @@ def sync_run_failures(
 ):
     facts = run_failure_facts(context, alerts.ui_url(), pipeline.account)
     secrets = [*alerts.secrets(), *([omie.app_secret] if omie.app_secret else [])]
-    alert = alert_run_failure(store.store(), alerts.delivery_round(), facts, alerts.now(), secrets)
+    alert = alert_run_failure(
+        store.store(), alerts.delivery_round(), facts, alerts.now(), secrets, runbook_url=alerts.runbook_url
+    )
     if alert is None:
         context.log.info("run %s failed; its root run %s was already alerted", facts.run_id, facts.root_run_id)
     else:
@@ -374,7 +388,11 @@ def failed_checks(
     sent = [
         alert
         for facts, command in failing_checks(context.instance, alerts.ui_url(), pipeline.account)
-        if (alert := alert_check_failure(store.store(), alerts.delivery_round(), facts, command, alerts.now()))
+        if (
+            alert := alert_check_failure(
+                store.store(), alerts.delivery_round(), facts, command, alerts.now(), alerts.runbook_url
+            )
+        )
     ]
     if not sent:
         return dg.SkipReason("no watched check newly failing")

@@ -12,15 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from omie_pipeline.domain.emails import is_usable_email
+from omie_pipeline.i18n import N_
 
 # Omie client tag -> (the deal's field for the same fact, the name people read), in Omie's screen order.
 BILLING_FIELDS: dict[str, tuple[str, str]] = {
     "cnpj_cpf": ("document", "CNPJ/CPF"),
-    "endereco": ("street", "street (Endereço)"),
-    "endereco_numero": ("number", "street number (Número)"),
-    "bairro": ("district", "district (Bairro)"),
-    "cidade": ("city", "city (Cidade)"),
-    "estado": ("state", "state (Estado)"),
+    "endereco": ("street", N_("street (Endereço)")),
+    "endereco_numero": ("number", N_("street number (Número)")),
+    "bairro": ("district", N_("district (Bairro)")),
+    "cidade": ("city", N_("city (Cidade)")),
+    "estado": ("state", N_("state (Estado)")),
     "cep": ("zip", "CEP"),
     "email": ("email", "e-mail"),
 }

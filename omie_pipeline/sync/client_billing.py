@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from omie_pipeline.domain.billing import BILLING_FIELDS
+from omie_pipeline.i18n import _
 from omie_pipeline.store.clients import billing_gaps_of
 from omie_pipeline.store.invoices import InvoiceIssue
 
@@ -27,14 +28,19 @@ def omie_client_issues(connection: Any, account: str, deal_id: str, client_id: i
     issues = []
     for tag in known.gaps:
         field, label = BILLING_FIELDS.get(tag, (tag, tag))
+        label = _(label)
         issues.append(
             InvoiceIssue(
                 field,
                 OMIE_CLIENT_INCOMPLETE,
-                f"deal {deal_id}: Omie client {client} (codigo_cliente_omie {client_id}) has no usable {label}; "
-                "Omie refuses to issue an NFS-e for it, so no service order is created",
-                f"add the {label} to client {client} in Omie (the pipeline never changes clients already in Omie); "
-                "the deal is invoiced on the run after the client index is refreshed",
+                _(
+                    "deal {deal}: Omie client {client} (codigo_cliente_omie {client_id}) has no usable {label}; "
+                    "Omie refuses to issue an NFS-e for it, so no service order is created"
+                ).format(deal=deal_id, client=client, client_id=client_id, label=label),
+                _(
+                    "add the {label} to client {client} in Omie (the pipeline never changes clients already in "
+                    "Omie); the deal is invoiced on the run after the client index is refreshed"
+                ).format(label=label, client=client),
                 tag,
             )
         )

@@ -14,6 +14,7 @@ from typing import Any
 from omie_pipeline.domain.address import phone_parts
 from omie_pipeline.domain.deal import INVOICE_REQUIRED_FIELDS
 from omie_pipeline.domain.documents import format_document
+from omie_pipeline.i18n import _
 from omie_pipeline.omie.models import ClientInput
 
 BRAZIL = "1058"
@@ -64,7 +65,7 @@ def client_problems(deal: Any) -> list[ClientProblem]:
                     name,
                     "missing",
                     _why_required(name),
-                    f"fill {name} of the client in the CRM; the deal is retried on the next run",
+                    _("fill {field} of the client in the CRM; the deal is retried on the next run").format(field=name),
                 )
             )
     for name, (tag, limit) in OMIE_FIELDS.items():
@@ -74,8 +75,13 @@ def client_problems(deal: Any) -> list[ClientProblem]:
                 ClientProblem(
                     name,
                     "too_long_for_omie",
-                    f"{name} has {len(value)} characters; Omie keeps at most {limit} in {tag}",
-                    f"shorten {name} in the CRM to {limit} characters (an abbreviation Omie will print on the invoice)",
+                    _("{field} has {length} characters; Omie keeps at most {limit} in {tag}").format(
+                        field=name, length=len(value), limit=limit, tag=tag
+                    ),
+                    _(
+                        "shorten {field} in the CRM to {limit} characters (an abbreviation Omie will print on the "
+                        "invoice)"
+                    ).format(field=name, limit=limit),
                 )
             )
     return problems
@@ -83,11 +89,13 @@ def client_problems(deal: Any) -> list[ClientProblem]:
 
 def _why_required(name: str) -> str:
     if name == "email":
-        return (
+        return _(
             "email is empty: Omie refuses to issue an NFS-e for a client without e-mail, so neither the client "
             "nor the service order is created"
         )
-    return f"{name} is empty: Omie needs it to register the client, and the prefeitura to accept the invoice"
+    return _("{field} is empty: Omie needs it to register the client, and the prefeitura to accept the invoice").format(
+        field=name
+    )
 
 
 def client_input(deal: Any, integration_code: str) -> ClientInput:

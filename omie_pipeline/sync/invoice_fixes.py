@@ -4,15 +4,17 @@ The causes come from the shared table in `omie_pipeline.alerts.causes` (Omie's o
 `ValidarOS` / `FaturarOS`, prefeitura codes, certificate, prefeitura down, service code, address,
 document), so an alert and `invoices show` give the same fix. A refusal nobody knows gets the
 prefeitura's own correction when it sent one, else the way to read Omie's message. Every text
-names its deal, and messages are stored with CPFs masked.
+names its deal, in the language of the process that stores it, and messages are stored with CPFs
+masked.
 """
 
 from __future__ import annotations
 
 import shlex
 
-from omie_pipeline.alerts.causes import RESEND, UNKNOWN_CAUSE, cause_for, for_deal
+from omie_pipeline.alerts.causes import RESEND, UNKNOWN_CAUSE, cause_for, fix_for_deal, for_deal
 from omie_pipeline.domain.privacy import redact_cpfs
+from omie_pipeline.i18n import _
 
 
 def fix_for(message: str, deal_id: str, correction: str | None = None) -> str:
@@ -22,8 +24,8 @@ def fix_for(message: str, deal_id: str, correction: str | None = None) -> str:
     cause = cause_for(message)
     correction = (correction or "").strip()
     if cause is UNKNOWN_CAUSE and correction:
-        return for_deal(f"{redact_cpfs(correction)} ({RESEND})", shlex.quote(deal_id))
-    return for_deal(cause.fix, shlex.quote(deal_id))
+        return for_deal(f"{redact_cpfs(correction)} ({_(RESEND)})", shlex.quote(deal_id))
+    return fix_for_deal(cause, shlex.quote(deal_id))
 
 
 def safe_message(message: str) -> str:

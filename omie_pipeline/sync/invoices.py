@@ -65,6 +65,7 @@ from omie_pipeline.domain.taxes import (
 )
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
+from omie_pipeline.i18n import _
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.deadline import run_deadline
 from omie_pipeline.omie.models import InvalidRecord, OsRecord
@@ -227,8 +228,8 @@ def prepare_invoice(
         InvoiceIssue(
             name,
             "missing",
-            f"deal {deal_id}: {name} is empty; an NFS-e needs it",
-            f"fill in {name} in the CRM; the deal is invoiced on the next run",
+            _("deal {deal}: {field} is empty; an NFS-e needs it").format(deal=deal_id, field=name),
+            _("fill in {field} in the CRM; the deal is invoiced on the next run").format(field=name),
         )
         for name in missing
     ]
@@ -238,8 +239,8 @@ def prepare_invoice(
             InvoiceIssue(
                 "amount",
                 "missing" if amount is None else "not_positive",
-                f"deal {deal_id}: amount must be more than zero to be invoiced",
-                "correct the deal's amount in the CRM",
+                _("deal {deal}: amount must be more than zero to be invoiced").format(deal=deal_id),
+                _("correct the deal's amount in the CRM"),
                 None if amount is None else str(amount),
             )
         )
@@ -248,8 +249,11 @@ def prepare_invoice(
             InvoiceIssue(
                 "client",
                 "no_client_link",
-                f"deal {deal_id} has no Omie client yet",
-                "see the deal's client issues; once its client is linked in Omie the deal is invoiced on the next run",
+                _("deal {deal} has no Omie client yet").format(deal=deal_id),
+                _(
+                    "see the deal's client issues; once its client is linked in Omie the deal is invoiced on the "
+                    "next run"
+                ),
             )
         )
     else:
@@ -263,7 +267,7 @@ def prepare_invoice(
                 InvoiceIssue(
                     "product_code",
                     problem.problem.reason.value,
-                    f"deal {deal_id}: {problem.problem.message}",
+                    _("deal {deal}: {problem}").format(deal=deal_id, problem=problem.problem.message),
                     _service_fix(problem),
                     deal["product_code"],
                 )
@@ -275,8 +279,13 @@ def prepare_invoice(
                 InvoiceIssue(
                     "tax_rates",
                     "no_rates_in_force",
-                    f"deal {deal_id}: service {service.code} has no tax rates in force",
-                    "run the catalog job (service_catalog, tax_rates) and check the service's taxes in Omie's catalog",
+                    _("deal {deal}: service {service} has no tax rates in force").format(
+                        deal=deal_id, service=service.code
+                    ),
+                    _(
+                        "run the catalog job (service_catalog, tax_rates) and check the service's taxes in Omie's "
+                        "catalog"
+                    ),
                     service.code,
                 )
             )
@@ -304,8 +313,11 @@ def _rate_rule_issues(deal_id: str, service: CatalogService, rates: TaxRateVersi
         reduction = _decimal_or_none((service.taxes or {}).get(tag))
         if reduction:
             broken.append(
-                f"base_reduction ({tag} reduces the {tax.label} base by {reduction} %, which the "
-                "pipeline's tax rules do not apply)"
+                "base_reduction ("
+                + _(
+                    "{tag} reduces the {tax} base by {reduction} %, which the pipeline's tax rules do not apply"
+                ).format(tag=tag, tax=tax.label, reduction=reduction)
+                + ")"
             )
     if not broken:
         return []
@@ -313,10 +325,13 @@ def _rate_rule_issues(deal_id: str, service: CatalogService, rates: TaxRateVersi
         InvoiceIssue(
             "tax_rates",
             "rates_break_rules",
-            f"deal {deal_id}: the tax rates of service {service.code} (version {rates.id}, "
-            f"{rates.regime}) break: {'; '.join(broken)}",
-            "correct the service's taxes in Omie's catalog, then run the catalog job (service_catalog, "
-            "tax_rates); the deal is invoiced on the next run",
+            _("deal {deal}: the tax rates of service {service} (version {version}, {regime}) break: {broken}").format(
+                deal=deal_id, service=service.code, version=rates.id, regime=rates.regime, broken="; ".join(broken)
+            ),
+            _(
+                "correct the service's taxes in Omie's catalog, then run the catalog job (service_catalog, "
+                "tax_rates); the deal is invoiced on the next run"
+            ),
             service.code,
         )
     ]
@@ -332,12 +347,12 @@ def _decimal_or_none(value: Any) -> Decimal | None:
 def _service_fix(problem: ProductServiceError) -> str:
     reason = problem.problem.reason.value
     if reason == "unmapped":
-        return "add the product to the product -> service map file, then run the catalog job"
+        return _("add the product to the product -> service map file, then run the catalog job")
     if reason == "inactive_service":
-        return "map the product to an active service, or reactivate the service in Omie"
+        return _("map the product to an active service, or reactivate the service in Omie")
     if reason == "ambiguous_service":
-        return "give each Omie service its own code (cCodigo) in Omie's catalog"
-    return "fix the service code in the product -> service map, or create the service in Omie"
+        return _("give each Omie service its own code (cCodigo) in Omie's catalog")
+    return _("fix the service code in the product -> service map, or create the service in Omie")
 
 
 def intent_row(
@@ -724,7 +739,9 @@ class _Run:
                     InvoiceIssue(
                         getattr(refusal, "field", None) or "order",
                         REFUSED_BY_OMIE,
-                        f"deal {invoice.deal_id}: Omie refused the service order: {message}",
+                        _("deal {deal}: Omie refused the service order: {message}").format(
+                            deal=invoice.deal_id, message=message
+                        ),
                         fix_for(message, invoice.deal_id),
                     )
                 ],

@@ -37,7 +37,8 @@ def test_slack_receives_block_kit_with_the_whole_alert(slack) -> None:
     assert body["text"] == alert.subject
     types = [block["type"] for block in body["blocks"]]
     assert types[0] == "header" and types[-1] == "context" and "section" in types
-    markdown = "\n".join(block["text"]["text"] for block in body["blocks"] if block["type"] == "section")
+    sections = [block for block in body["blocks"] if block["type"] == "section" and "text" in block]
+    markdown = "\n".join(block["text"]["text"] for block in sections)
     assert "Maria &lt;Souza&gt; &amp; Filhos" in markdown  # Slack's markup characters escaped
     assert MASKED_CPF in markdown
     assert "*What to check first*" in markdown

@@ -65,18 +65,21 @@ def test_a_stuck_alert_says_what_which_since_when_what_to_check_and_the_commands
     text = alert.text
     assert alert.key == "stuck:D-1:20261120T165500Z:2"
     assert "deal D-1" in alert.subject and "level 2/3" in alert.subject and "1 h 05 min" in alert.subject
-    # 16:55 UTC is 13:55 in São Paulo.
-    assert "since 20/11/2026 13:55" in text
+    # 16:55 UTC is 13:55 in São Paulo (written as English speakers do; pt-BR: tests/alerts/test_language.py).
+    assert "since Nov 20, 2026, 1:55 PM" in text
     assert f"Maria Souza, {MASKED_CPF}" in text
-    assert "OS 000123" in text and "RPS status 002" in text and "R$ 1.234,50" in text
-    assert "Last checked in Omie: 20/11/2026 14:57" in text
+    assert "OS 000123" in text and "RPS status 002" in text and "R$1,234.50" in text
+    assert "Last checked in Omie: Nov 20, 2026, 2:57 PM" in text
     for topic in ("Prefeitura delays or downtime", "credentials", "blocked account", "service code", "client's data"):
         assert topic in text
+    # Re-checking is what resolves a stuck invoice: that command comes first.
     assert alert.commands == (
-        "omie-pipeline invoices show D-1",
         "omie-pipeline invoices wait D-1",
+        "omie-pipeline invoices show D-1",
         'omie-pipeline invoices cancel D-1 --reason "..."',
     )
+    assert alert.command == "omie-pipeline invoices wait D-1"
+    assert "Runbook: docs/runbook.md#invoice-stuck" in text
     assert CPF not in text and CPF_DIGITS not in text
 
 
@@ -115,7 +118,7 @@ def test_a_failed_alert_quotes_omie_with_cpfs_masked_and_gives_the_cause_and_fix
     assert "missing address" in alert.subject
     assert "Município do tomador não corresponde ao CEP informado" in alert.summary
     assert MASKED_CPF in alert.summary
-    assert "refused on 20/11/2026 14:55" in alert.summary
+    assert "refused on Nov 20, 2026, 2:55 PM" in alert.summary
     assert "the client's address is missing or inconsistent" in alert.text
     assert alert.next_steps[0].startswith("Fix: complete and correct the client's address")
     assert "omie-pipeline invoices wait D-1" in alert.next_steps[0]
@@ -157,7 +160,7 @@ def test_an_unrecognised_refusal_gets_the_way_to_inspect_it_never_a_specific_fix
 
 def test_a_deal_id_with_spaces_is_quoted_in_commands() -> None:
     alert = stuck_alert(_facts(deal_id="deal 7"), 1, THRESHOLD, NOW, home_account="acme")
-    assert alert.commands[0] == "omie-pipeline invoices show 'deal 7'"
+    assert alert.commands[0] == "omie-pipeline invoices wait 'deal 7'"
 
 
 def test_commands_for_another_account_name_it() -> None:
@@ -241,4 +244,4 @@ def test_scrub_leaves_cnpjs_and_ordinary_text_alone() -> None:
 def test_times_are_shown_in_sao_paulo_even_when_given_in_another_zone() -> None:
     since = datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=2)))  # 08:00 UTC = 05:00 in SP
     alert = stuck_alert(_facts(since=since), 3, THRESHOLD, NOW)
-    assert "since 20/11/2026 05:00" in alert.summary
+    assert "since Nov 20, 2026, 5:00 AM" in alert.summary

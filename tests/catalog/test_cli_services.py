@@ -48,7 +48,7 @@ def test_list_refresh_prints_the_catalog_and_the_products_that_cannot_be_invoice
     lines = result.stdout.splitlines()
     assert lines[0] == "Account acme: regime lucro_presumido; 7 services, 2 products mapped"
     consulting = next(line for line in lines if line.startswith("SRV001"))
-    assert "1500.00" in consulting and "PIS COFINS CSLL IR" in consulting and "CONSULTORIA" in consulting
+    assert "R$1,500.00" in consulting and "PIS COFINS CSLL IR" in consulting and "CONSULTORIA" in consulting
     assert next(line for line in lines if line.startswith("SRV007")).split()[1] == "no"
     assert "  LEGADO-X: unmapped (1 deals)" in result.output
     assert "  HOSPEDAGEM: inactive_service (1 deals)" in result.output

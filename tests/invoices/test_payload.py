@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from omie_pipeline.alerts.causes import UNKNOWN_CAUSE
+from omie_pipeline.alerts.causes import UNKNOWN_CAUSE, fix_for_deal
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.taxes import Regime, TaxRates, compute_taxes
 from omie_pipeline.omie.models import NfseRecord, OsStatusDetail
@@ -106,7 +106,7 @@ def test_known_causes_get_their_fix(message: str, expected: str) -> None:
 
 def test_unknown_causes_get_the_prefeituras_correction_or_the_general_fix() -> None:
     assert fix_for("X999: algo novo", "D-1", "Revise o campo Y.").startswith("Revise o campo Y.")
-    assert fix_for("X999: algo novo", "D-1") == UNKNOWN_CAUSE.fix.replace("<DEAL_ID>", "D-1")
+    assert fix_for("X999: algo novo", "D-1") == fix_for_deal(UNKNOWN_CAUSE, "D-1")
     assert safe_message(" CPF 529.982.247-25 inválido ") == "CPF ***.982.247-** inválido"
 
 

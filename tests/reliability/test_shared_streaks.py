@@ -136,6 +136,7 @@ def test_sync_exits_3_and_says_how_many_deals_wait_and_until_when(sim, tmp_path)
         OMIE_PIPELINE_SERVICE_MAP=str(REPO / "config" / "service_map.yaml"),
         OMIE_PIPELINE_REPORTS_DIR=str(tmp_path / "reports"),
         OMIE_PIPELINE_TAX_REGIME="lucro_presumido",
+        OMIE_PIPELINE_LANGUAGE="en",  # the wording below is the English source text
     )
     cli = str(Path(sys.executable).with_name("omie-pipeline"))
 

@@ -72,8 +72,8 @@ def test_without_a_date_the_last_day_with_deals_is_reported_and_named(env, sqlit
 
     with sqlite_seeded.store.connect() as connection:
         last = closing_days(connection, ACCOUNT)[-1]
-    result = CliRunner().invoke(main, ["report"], env=env)
+    result = CliRunner().invoke(main, ["report"], env={**env, "OMIE_PIPELINE_LANGUAGE": "pt-BR"})
     assert result.exit_code == 0, result.output
-    assert f"reporting {last:%d/%m/%Y}, the last day with closed deals" in result.output
+    assert f"sem --date: relatório de {last:%d/%m/%Y}, o último dia com negócios fechados" in result.output
     assert (tmp_path / "reports" / ACCOUNT / f"reconciliacao_{ACCOUNT}_{last.isoformat()}.csv").is_file()
     assert f"fechados em {last:%d/%m/%Y}" in result.output

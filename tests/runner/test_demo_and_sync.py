@@ -92,7 +92,7 @@ def test_demo_with_two_companies_keeps_each_accounts_deals_in_its_own_company(tm
 def test_demo_with_generated_deals_and_plain_progress_lines(tmp_path: Path) -> None:
     result = _run(["demo", "--deals", "12", "--home", str(tmp_path / "home")], _clean_env())
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "deals closed: 12" in result.stdout
+    assert "negócios fechados: 12" in result.stdout  # a clean environment: the summary in pt-BR, the default
     progress = [line for line in result.stderr.splitlines() if line.startswith("[") and "deals settled" in line]
     assert progress and "\r" not in result.stderr  # not a terminal: plain lines, no live redraw
     assert any("deals, clients and invoices" in line for line in progress)

@@ -1,0 +1,125 @@
+"""Words, numbers, money and dates for people, in their language: gettext catalogs read with Babel.
+
+Everything a person reads (alerts, the CLI's messages) goes through `_` and the `format_*`
+functions here; log lines stay English, for whoever greps them. Source strings are English; the
+catalogs live in `omie_pipeline/locale/<locale>/LC_MESSAGES/messages.po`. They are read as `.po`
+and compiled in memory on first use (Babel's `read_po` and `write_mo`): a fresh `pip install -e .`,
+a wheel and CI need no build step, and no compiled `.mo` can drift from its `.po`.
+
+The language is the process's (`set_language`, from `OMIE_PIPELINE_LANGUAGE`), or a block's
+(`using_language`), e.g. an alert rendered in the language it was written in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.dates import format_date, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+from babel.support import Translations
+
+LANGUAGES = ("pt-BR", "en")
+DEFAULT_LANGUAGE = "pt-BR"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "messages"
+
+# How each language writes a day and a moment: Brazilians 04/12/2026 14:30, English speakers Dec 4, 2026, 2:30 PM.
+_DAY_FORMAT = {"pt-BR": "dd/MM/yyyy", "en": "medium"}
+_MOMENT_JOIN = {"pt-BR": "{day} {time}", "en": "{day}, {time}"}
+
+_process_language = DEFAULT_LANGUAGE
+_block_language: ContextVar[str | None] = ContextVar("omie_pipeline_language", default=None)
+
+
+def locale_of(language: str) -> str:
+    """`pt-BR` -> `pt_BR`: the catalog folder's and Babel's name for a language."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}: expected one of {', '.join(LANGUAGES)}")
+    return language.replace("-", "_")
+
+
+def set_language(language: str) -> None:
+    """The language of everything this process says to people, unless a block says otherwise."""
+    global _process_language
+    locale_of(language)
+    _process_language = language
+
+
+def current_language() -> str:
+    return _block_language.get() or _process_language
+
+
+@contextmanager
+def using_language(language: str) -> Iterator[None]:
+    """Speak `language` inside the block (this thread or task only)."""
+    locale_of(language)
+    token = _block_language.set(language)
+    try:
+        yield
+    finally:
+        _block_language.reset(token)
+
+
+def catalog_path(language: str) -> Path:
+    return LOCALE_DIR / locale_of(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def translations(language: str) -> Translations:
+    """The language's catalog, compiled once per process; fuzzy entries are left out, as gettext does."""
+    with catalog_path(language).open("rb") as source:
+        catalog = read_po(source, locale=locale_of(language), domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def _(message: str) -> str:
+    """`message` (English source text) in the current language."""
+    return translations(current_language()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The singular or plural form for `count`, in the current language."""
+    return translations(current_language()).ngettext(singular, plural, count)
+
+
+def N_(message: str) -> str:
+    """Marks text kept in a table for extraction; it is translated where it is shown, with `_`."""
+    return message
+
+
+def format_money(amount: Decimal) -> str:
+    """`R$ 1.234,56` in pt-BR, `R$1,234.56` in en (a plain space: copied into a terminal or a search)."""
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"format_money takes a Decimal, not {type(amount).__name__}")
+    text = format_currency(amount, "BRL", locale=locale_of(current_language()))
+    return text.replace("\xa0", " ")
+
+
+def format_number(value: Decimal | int) -> str:
+    """`1.234,5` in pt-BR, `1,234.5` in en."""
+    return format_decimal(value, locale=locale_of(current_language()))
+
+
+def format_day(day: date) -> str:
+    """`04/12/2026` in pt-BR, `Dec 4, 2026` in en."""
+    language = current_language()
+    return format_date(day, _DAY_FORMAT[language], locale=locale_of(language))
+
+
+def format_moment(moment: datetime) -> str:
+    """A moment already in the reader's time zone: `04/12/2026 14:30` in pt-BR, `Dec 4, 2026, 2:30 PM` in en."""
+    language = current_language()
+    time = format_time(moment, "short", locale=locale_of(language)).replace("\u202f", " ")
+    return _MOMENT_JOIN[language].format(day=format_day(moment.date()), time=time)

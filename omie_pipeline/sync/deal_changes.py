@@ -9,7 +9,7 @@ invoiced amount, or when the note is cancelled. A cancelled note whose deal is c
 a new NFS-e only through `invoices reissue` (a person's decision too).
 
 It reads only the state store (deals as pulled, invoices as refreshed): the deal pull is not
-touched.
+touched. The issue's texts, the cancel reason included, are written in the process's language.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from omie_pipeline.alerts.messages import AMOUNT_CHANGED, CANCEL_RULES, REOPENED, cancel_command
-from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import _, format_money
 from omie_pipeline.store import Store
 from omie_pipeline.store.deals import IssueRecord, record_issues, resolve_issues_not_seen
 from omie_pipeline.store.sale_changes import SALE_STAGE, IssuedSale, deals_with_open_sale_changes, issued_sales
@@ -37,7 +37,7 @@ class SaleChangeSummary:
 
 def _sale_issues(sale: IssuedSale, closed_statuses: Collection[str]) -> list[IssueRecord]:
     """The `sale_changed` issues of one issued sale: none while its deal is closed at the invoiced amount."""
-    note = f"NFS-e {sale.nfse_number}" if sale.nfse_number else "its NFS-e"
+    note = _("NFS-e {number}").format(number=sale.nfse_number) if sale.nfse_number else _("its NFS-e")
     found = []
     target = shlex.quote(sale.deal_id)
     if sale.deal_status.strip().lower() not in closed_statuses:
@@ -47,10 +47,18 @@ def _sale_issues(sale: IssuedSale, closed_statuses: Collection[str]) -> list[Iss
                 SALE_STAGE,
                 "status",
                 REOPENED,
-                f"deal {sale.deal_id} is {sale.deal_status!r} in the CRM, but {note} was issued for it "
-                f"({format_brl(sale.invoiced_amount)}); nothing was cancelled",
-                f"if the sale is undone, cancel the note: `{cancel_command(target, REOPENED)}` ({CANCEL_RULES}); "
-                "if it was reopened by mistake, close it again in the CRM and this issue closes by itself",
+                _(
+                    "deal {deal} is {status} in the CRM, but {note} was issued for it ({amount}); nothing was cancelled"
+                ).format(
+                    deal=sale.deal_id,
+                    status=repr(sale.deal_status),
+                    note=note,
+                    amount=format_money(sale.invoiced_amount),
+                ),
+                _(
+                    "if the sale is undone, cancel the note: `{command}` ({rules}); if it was reopened by mistake, "
+                    "close it again in the CRM and this issue closes by itself"
+                ).format(command=cancel_command(target, REOPENED), rules=_(CANCEL_RULES)),
                 sale.deal_status,
             )
         )
@@ -61,11 +69,20 @@ def _sale_issues(sale: IssuedSale, closed_statuses: Collection[str]) -> list[Iss
                 SALE_STAGE,
                 "amount",
                 AMOUNT_CHANGED,
-                f"deal {sale.deal_id} is now {format_brl(sale.deal_amount)} in the CRM, but {note} was issued for "
-                f"{format_brl(sale.invoiced_amount)}; nothing was cancelled",
-                f"to invoice the new amount, cancel the note: `{cancel_command(target, AMOUNT_CHANGED)}` "
-                f"({CANCEL_RULES}), then `omie-pipeline invoices reissue {target}`; if the CRM "
-                "amount is wrong, correct it there and this issue closes by itself",
+                _(
+                    "deal {deal} is now {amount} in the CRM, but {note} was issued for {invoiced}; nothing was "
+                    "cancelled"
+                ).format(
+                    deal=sale.deal_id,
+                    amount=format_money(sale.deal_amount),
+                    note=note,
+                    invoiced=format_money(sale.invoiced_amount),
+                ),
+                _(
+                    "to invoice the new amount, cancel the note: `{command}` ({rules}), then "
+                    "`omie-pipeline invoices reissue {deal}`; if the CRM amount is wrong, correct it there and this "
+                    "issue closes by itself"
+                ).format(command=cancel_command(target, AMOUNT_CHANGED), rules=_(CANCEL_RULES), deal=target),
                 str(sale.deal_amount),
             )
         )

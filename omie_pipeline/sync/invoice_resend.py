@@ -39,6 +39,7 @@ from omie_pipeline.domain.keys import client_integration_code
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
+from omie_pipeline.i18n import _
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.deadline import run_deadline
 from omie_pipeline.omie.models import ClientRecord
@@ -110,11 +111,17 @@ class NothingChangedError(InvoiceActionError):
 
 
 def _nothing_changed_reason(invoice: Invoice) -> str:
-    """Why a resend with the same data is refused, naming what to fix (from the refusal's known cause)."""
-    to_change = cause_for(invoice.last_error).to_change or "what Omie's message names"
+    """Why a resend with the same data is refused, naming what to fix (from the refusal's known cause),
+    in the current language: the person who asked reads it."""
+    to_change = cause_for(invoice.last_error).to_change
     return for_deal(
-        f"deal {invoice.deal_id}: nothing changed since the prefeitura refused it: fix {to_change} first "
-        f"(refusal: {invoice.last_error or 'no message'})",
+        _(
+            "deal {deal}: nothing changed since the prefeitura refused it: fix {to_change} first (refusal: {refusal})"
+        ).format(
+            deal=invoice.deal_id,
+            to_change=_(to_change) if to_change else _("what Omie's message names"),
+            refusal=invoice.last_error or _("no message"),
+        ),
         shlex.quote(invoice.deal_id),
     )
 
@@ -153,10 +160,15 @@ def resend_invoice(
     if invoice is None:
         raise InvoiceNotFoundError(f"deal {deal_id} has no invoice in account {account}")
     if invoice.status != InvoiceStatus.ERROR or invoice.omie_os_id is None:
-        raise ResendNotAllowedError(
-            f"deal {deal_id}: only an invoice in error can be billed again; this one is {invoice.status}"
-            + ("" if invoice.omie_os_id is not None else " and has no OS in Omie yet")
+        reason = (
+            _("deal {deal}: only an invoice in error can be billed again; this one is {status}")
+            if invoice.omie_os_id is not None
+            else _(
+                "deal {deal}: only an invoice in error can be billed again; this one is {status} and has no OS in "
+                "Omie yet"
+            )
         )
+        raise ResendNotAllowedError(reason.format(deal=deal_id, status=invoice.status))
     resend = _Resend(client, store, account, settings or IssueSettings(), claimer or default_claimer(), clock)
     plan = resend.plan(invoice, requested_by=requested_by)
     if isinstance(plan, DealResult):
@@ -251,8 +263,9 @@ class _Resend:
                 return DealResult(
                     invoice.deal_id,
                     Outcome.NOT_READY,
-                    f"deal {invoice.deal_id} is not a valid closed deal now (see its issues); its invoice is not "
-                    "billed again",
+                    _(
+                        "deal {deal} is not a valid closed deal now (see its issues); its invoice is not billed again"
+                    ).format(deal=invoice.deal_id),
                 )
             needs_change = requested_by is None or cause_for(invoice.last_error).to_change is not None
             if not changes and not unfinished and needs_change:

@@ -98,7 +98,8 @@ def test_a_refused_invoice_in_portuguese_names_the_cause_the_fix_and_the_command
     assert "Causa provável: o endereço do cliente falta ou está inconsistente" in alert.summary
     assert MASKED_CPF in alert.summary and CPF not in alert.to_json()
     assert alert.next_steps[0].startswith("Correção: complete e corrija o endereço do cliente")
-    assert "depois confira com `omie-pipeline invoices wait D-1`" in alert.next_steps[0]
+    assert "depois fature de novo com `omie-pipeline invoices retry D-1`" in alert.next_steps[0]
+    assert "e confira com `omie-pipeline invoices wait D-1`" in alert.next_steps[0]
     assert alert.extra["cause"] == "missing_address"  # the stable code stays English
     assert alert.command == "omie-pipeline invoices show D-1"
     assert alert.runbook_url == "docs/runbook.md#invoice-refused"

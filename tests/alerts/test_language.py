@@ -14,13 +14,17 @@ from omie_pipeline import i18n
 from omie_pipeline.alerts.causes import DEAL_PLACEHOLDER, KNOWN_CAUSES, UNKNOWN_CAUSE, fix_for_deal, for_deal
 from omie_pipeline.alerts.channels import SlackChannel, slack_message
 from omie_pipeline.alerts.messages import (
+    REOPENED,
     STALENESS_CHECKS,
     CheckFailureFacts,
     InvoiceFacts,
     RunFailureFacts,
+    SaleChange,
+    SaleChangeFacts,
     check_failure_alert,
     failed_alert,
     run_failure_alert,
+    sale_changed_alert,
     stuck_alert,
 )
 from omie_pipeline.alerts.model import Alert
@@ -154,6 +158,34 @@ def test_the_run_and_check_alerts_link_their_runbook_sections(portuguese) -> Non
     assert "'Dados desatualizados'" in check(STATUSES_FRESH).next_steps[1]
     assert check("nfse_invoices_one_os_and_nfse_each").runbook_url == "docs/runbook.md#failed-checks"
     assert check(STATUSES_FRESH).command == "omie-pipeline invoices list"
+
+
+def _sale_changed() -> SaleChangeFacts:
+    change = SaleChange(REOPENED, "o negócio D-1 está 'lost' no CRM")
+    return SaleChangeFacts("acme", "D-1", "000123", Decimal("1234.50"), NOW - timedelta(minutes=5), (change,))
+
+
+def test_a_changed_sale_alert_in_portuguese_puts_show_first_and_proposes_a_portuguese_reason(portuguese) -> None:
+    alert = sale_changed_alert(_sale_changed(), home_account="acme", runbook_url="https://wiki.example/runbook.md")
+    assert alert.language == "pt-BR"
+    assert alert.subject == "[omie-pipeline] Venda alterada depois da emissão da NFS-e: negócio D-1, conta acme"
+    assert alert.summary.startswith("O negócio mudou no CRM depois que NFS-e 000123 (R$ 1.234,50) foi emitida")
+    assert alert.command == "omie-pipeline invoices show D-1"
+    assert alert.commands[1] == (
+        "omie-pipeline invoices cancel D-1 --reason 'Venda desfeita no CRM depois da emissão da nota'"
+    )
+    assert alert.next_steps[0].startswith("Decida com o time de vendas se NFS-e 000123 deve ser cancelada")
+    assert "de 15 a 255 caracteres" in alert.next_steps[1]
+    assert alert.runbook_url == "https://wiki.example/runbook.md#sale-changed"
+    assert "Vista pela primeira vez: 20/11/2026 14:55" in alert.text and "Seen since" not in alert.text
+    assert alert.amount == "R$ 1.234,50"
+
+
+def test_the_same_changed_sale_alert_in_english() -> None:
+    alert = sale_changed_alert(_sale_changed(), home_account="acme")
+    assert alert.subject == "[omie-pipeline] Sale changed after its NFS-e was issued: deal D-1, account acme"
+    assert alert.commands[1].endswith("--reason 'Sale undone in the CRM after the note was issued'")
+    assert alert.runbook_url == "docs/runbook.md#sale-changed" and alert.amount == "R$1,234.50"
 
 
 def test_the_staleness_checks_are_the_freshness_checks() -> None:

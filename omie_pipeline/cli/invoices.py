@@ -279,11 +279,19 @@ def retry_command(deal_id: str, requested_by: str | None, account: str | None) -
             raise SystemExit(EXIT_NOTHING_CHANGED) from None
         except (InvoiceActionError, OmieError) as problem:
             _fail(str(problem))
+    _exit_with(deal_id, result, sent=(Outcome.RESENT, Outcome.ADOPTED), refused=(Outcome.ERROR,))
+
+
+def _exit_with(deal_id: str, result, sent: tuple, refused: tuple) -> None:
+    """Print what a retry or reissue did and exit as their docstrings say: 0 on its way, 4 refused,
+    3 an answer lost or a call paused (the next emission run settles it), 1 anything else."""
+    from omie_pipeline.sync.invoices import Outcome
+
     click.echo(f"deal {deal_id}: {result.outcome.value}: {result.detail}")
-    if result.outcome in (Outcome.RESENT, Outcome.ADOPTED):
+    if result.outcome in sent:
         click.echo(f"  follow it with: omie-pipeline invoices wait {deal_id}")
         raise SystemExit(0)
-    if result.outcome is Outcome.ERROR:
+    if result.outcome in refused:
         raise SystemExit(EXIT_CANCEL_REFUSED)
     raise SystemExit(EXIT_CANCEL_PENDING if result.outcome in (Outcome.UNKNOWN, Outcome.WAITING) else EXIT_OTHER)
 
@@ -322,7 +330,7 @@ def reissue_command(deal_id: str, requested_by: str | None, account: str | None,
             )
         except (InvoiceActionError, OmieError, ValueError) as problem:
             _fail(str(problem))
-    click.echo(f"deal {deal_id}: {result.outcome.value}: {result.detail}")
+    _exit_with(deal_id, result, sent=(Outcome.SUBMITTED, Outcome.ADOPTED), refused=(Outcome.ERROR, Outcome.REFUSED))
     if result.outcome in (Outcome.SUBMITTED, Outcome.ADOPTED):
         click.echo(f"  follow it with: omie-pipeline invoices wait {deal_id}")
         raise SystemExit(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from omie_pipeline.cli import main
+from omie_pipeline.domain.documents import format_document
 from omie_pipeline.i18n import _, ngettext
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.settings import accounts_file, load_accounts, load_settings
@@ -54,7 +55,7 @@ def list_accounts() -> None:
             (_("service map"), str(account.service_map)),
             (
                 _("Omie company"),
-                f"{company.company_name} (CNPJ {company.cnpj})"
+                f"{company.company_name} (CNPJ {format_document(company.cnpj)})"
                 if company
                 else _("not connected yet (`omie-pipeline accounts check`)"),
             ),
@@ -94,7 +95,7 @@ def check_accounts() -> None:
         else:
             click.echo(
                 _("{account}: ok, {company} (CNPJ {cnpj})").format(
-                    account=account.id, company=company.company_name, cnpj=company.cnpj
+                    account=account.id, company=company.company_name, cnpj=format_document(company.cnpj)
                 )
             )
         finally:

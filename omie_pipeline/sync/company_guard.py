@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from omie_pipeline.domain.documents import normalise_document
+from omie_pipeline.domain.documents import format_document, normalise_document
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import _
 from omie_pipeline.store import Store
 from omie_pipeline.store.companies import AccountCompany, app_key_hash, record_company, recorded_companies
 
@@ -43,29 +44,45 @@ def _ensure(store: Store, client, account: str, app_key: str) -> AccountCompany:
     holder = next((row for row in known if row.app_key_hash == key_hash), None)
     if holder is not None:
         raise CrossedKeysError(
-            f"account {account!r}: its Omie app key is already registered to account {holder.account!r} "
-            f"(company {holder.company_name}, CNPJ {holder.cnpj}); one company under two account ids would "
-            f"have its deals invoiced twice. Run it as account {holder.account!r}. Nothing was sent to Omie."
+            _(
+                "account '{account}': its Omie app key is already registered to account '{holder}' "
+                "(company {company}, CNPJ {cnpj}); one company under two account ids would have its deals "
+                "invoiced twice. Run it as account '{holder}'. Nothing was sent to Omie."
+            ).format(
+                account=account, holder=holder.account, company=holder.company_name, cnpj=format_document(holder.cnpj)
+            )
         )
     companies = [company for company in client.list_companies() if (company.inativa or "").strip().upper() != "S"]
     if len(companies) != 1:
         raise CrossedKeysError(
-            f"account {account!r}: its Omie keys answer for {len(companies)} active companies, expected one. "
-            "Nothing was sent to Omie."
+            _(
+                "account '{account}': its Omie keys answer for {count} active companies, expected one. "
+                "Nothing was sent to Omie."
+            ).format(account=account, count=len(companies))
         )
     cnpj = normalise_document(companies[0].cnpj)
-    name = companies[0].razao_social or companies[0].nome_fantasia or cnpj
+    name = companies[0].razao_social or companies[0].nome_fantasia or format_document(cnpj)
     if mine is not None and mine.cnpj != cnpj:
         raise CrossedKeysError(
-            f"account {account!r} is company {mine.company_name} (CNPJ {mine.cnpj}), but its Omie keys now answer "
-            f"for {name} (CNPJ {cnpj}): check the keys set for this account. Nothing was sent to Omie."
+            _(
+                "account '{account}' is company {company} (CNPJ {cnpj}), but its Omie keys now answer for "
+                "{other} (CNPJ {other_cnpj}): check the keys set for this account. Nothing was sent to Omie."
+            ).format(
+                account=account,
+                company=mine.company_name,
+                cnpj=format_document(mine.cnpj),
+                other=name,
+                other_cnpj=format_document(cnpj),
+            )
         )
     owner = next((row for row in known if row.cnpj == cnpj and row.account != account), None)
     if owner is not None:
         raise CrossedKeysError(
-            f"account {account!r}: its Omie keys answer for {name} (CNPJ {cnpj}), already served by account "
-            f"{owner.account!r}; one company under two account ids would have its deals invoiced twice. "
-            "Nothing was sent to Omie."
+            _(
+                "account '{account}': its Omie keys answer for {company} (CNPJ {cnpj}), already served by "
+                "account '{owner}'; one company under two account ids would have its deals invoiced twice. "
+                "Nothing was sent to Omie."
+            ).format(account=account, company=name, cnpj=format_document(cnpj), owner=owner.account)
         )
     with store.begin() as connection:
         record_company(connection, account, key_hash, cnpj, name, now_utc())

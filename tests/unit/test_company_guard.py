@@ -30,8 +30,19 @@ def test_other_keys_of_a_company_already_served_are_refused(store) -> None:
     fake = FakeOmie()
     ensure_own_company(store, fake, "acme", "key-1")
 
-    with pytest.raises(CrossedKeysError, match="already served by account 'acme'"):
+    with pytest.raises(CrossedKeysError, match="already served by account 'acme'") as refusal:
         ensure_own_company(store, fake, "other", "key-2")
+    assert "(CNPJ 11.222.333/0001-81)" in str(refusal.value)
+
+
+def test_a_crossed_key_is_explained_in_portuguese_by_default(store, portuguese) -> None:
+    fake = FakeOmie()
+    ensure_own_company(store, fake, "acme", "key-1")
+
+    with pytest.raises(CrossedKeysError) as refusal:
+        ensure_own_company(store, fake, "other", "key-1")
+    assert str(refusal.value).startswith("conta 'other': a app key do Omie dela já está registrada na conta 'acme'")
+    assert "CNPJ 11.222.333/0001-81" in str(refusal.value) and "Nada foi enviado ao Omie." in str(refusal.value)
 
 
 def test_keys_rotated_for_the_same_company_are_accepted_and_for_another_refused(store) -> None:

@@ -22,7 +22,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from omie_pipeline.omie.ledger import POLL_SECONDS, Reservation
+from omie_pipeline.omie.ledger_contract import POLL_SECONDS, Reservation
 
 LOCK_SECONDS = 5.0
 """The longest a check-and-reserve may hold the lock: far above its few milliseconds."""

@@ -40,7 +40,7 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from omie_pipeline.omie import errors
-from omie_pipeline.omie.ledger import PacingLedger, Reservation
+from omie_pipeline.omie.ledger_contract import PacingLedger, Reservation
 from omie_pipeline.omie.methods import is_read
 
 CONCURRENT_WRITES: frozenset[str] = frozenset({"IncluirOS", "FaturarOS", "IncluirCliente"})

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from omie_pipeline.omie import errors
-from omie_pipeline.omie.ledger import PacingLedger
+from omie_pipeline.omie.ledger_contract import PacingLedger
 
 ReadKey = tuple[str, str, str]
 """(path, method, param as canonical JSON)."""

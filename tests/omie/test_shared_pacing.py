@@ -22,7 +22,8 @@ import pytest
 import redis
 
 from omie_pipeline.omie import OmieClient, errors
-from omie_pipeline.omie.ledger import Reservation, ledger_for
+from omie_pipeline.omie.ledger import ledger_for
+from omie_pipeline.omie.ledger_contract import Reservation
 from support.simulated_omie import client_for, paced_limits
 
 WORKER = Path(__file__).resolve().parents[1] / "support" / "pacing_worker.py"

@@ -12,7 +12,8 @@ import sys
 import time
 
 from omie_pipeline.omie import OmieClient, OmieLimits, errors
-from omie_pipeline.omie.ledger import Reservation, ledger_for
+from omie_pipeline.omie.ledger import ledger_for
+from omie_pipeline.omie.ledger_contract import Reservation
 
 
 def consult(base_url, app_key, secret, pacing_url, per_method, per_ip, window, start, *ids) -> None:

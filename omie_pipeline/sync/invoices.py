@@ -532,7 +532,11 @@ class _Run:
     def waiting(self, deal_id: str, method: str, pause: errors.OmieError | None, what: str) -> DealResult:
         """A deal left for a later run because `method` is paused or Omie said "not now" (Omie took nothing)."""
         if pause is not None:
-            past = " (waiting longer would pass the run's deadline)" if getattr(pause, "past_deadline", False) else ""
+            past = (
+                " " + _("(waiting longer would pass the run's deadline)")
+                if getattr(pause, "past_deadline", False)
+                else ""
+            )
             self.paused.setdefault(method, f"{pause.kind}: {pause.message}{past}")
             seconds = getattr(pause, "retry_after", None)
             if seconds is not None and method not in self.paused_until:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -12,12 +13,14 @@ from pydantic import ValidationError
 
 from omie_pipeline.domain.deal import CANONICAL_COLUMNS, Deal, _message_of
 from omie_pipeline.domain.documents import InvalidDocumentError, parse_document
+from omie_pipeline.domain.taxes import Regime, TaxRates, check_rates
 from omie_pipeline.sources.base import SourceRow
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import ProductServiceError, find_product_service
 from omie_pipeline.store.tables import deal_issues
 from omie_pipeline.sync.client_payload import client_problems
 from omie_pipeline.sync.deals import pull_deals
+from omie_pipeline.sync.service_map import parse_service_map
 from omie_pipeline.sync.waiting import WaitingDeals
 
 
@@ -193,3 +196,20 @@ def test_a_waiting_note_reads_in_portuguese(portuguese) -> None:
 
 def test_a_waiting_note_reads_in_english() -> None:
     assert _waiting().describe() == "IncluirOS paused (misuse_risk: consumo indevido); ValidarOS paused (blocked)"
+
+
+def test_a_broken_tax_rule_reads_in_portuguese_with_its_rates_as_brazilians_write_them(portuguese) -> None:
+    rates = TaxRates(iss=Decimal("6"), pis=Decimal("1.65"), cofins=Decimal("3"))
+    messages = {problem.rule: problem.message for problem in check_rates(rates, Regime.LUCRO_PRESUMIDO)}
+    assert messages == {
+        "iss_range": "o ISS está em 6 %; os municípios cobram de 2 % a 5 %",
+        "pis_cofins_regime": "PIS está em 1,65 %, mas no Lucro Presumido (regime cumulativo) ele é de 0,65 %",
+    }
+
+
+def test_a_service_map_line_left_out_reads_in_portuguese(portuguese) -> None:
+    [problem] = parse_service_map("CONSULTORIA: 0012\nSUPORTE: SRV002\n").problems
+    assert str(problem) == (
+        "linha 1 (CONSULTORIA): o código do serviço '0012' é lido pelo YAML como um número; coloque-o entre aspas: "
+        "'0012'"
+    )

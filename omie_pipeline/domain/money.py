@@ -97,5 +97,5 @@ def format_brl(value: Decimal) -> str:
         raise TypeError(f"format_brl takes a Decimal, not {type(value).__name__}")
     cents = round_cents(value)
     sign = "-" if cents < 0 else ""
-    whole, _, fraction = f"{abs(cents):,.2f}".partition(".")
+    whole, _point, fraction = f"{abs(cents):,.2f}".partition(".")
     return f"{sign}R$ {whole.replace(',', '.')},{fraction}"

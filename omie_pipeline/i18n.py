@@ -108,8 +108,9 @@ def format_money(amount: Decimal) -> str:
 
 
 def format_number(value: Decimal | int) -> str:
-    """`1.234,5` in pt-BR, `1,234.5` in en."""
-    return format_decimal(value, locale=locale_of(current_language()))
+    """`1.234,5` in pt-BR, `1,234.5` in en; every decimal given is kept (a rate of 0.6525 % must not
+    read 0.653 %), trailing zeros are not."""
+    return format_decimal(value, locale=locale_of(current_language()), decimal_quantization=False)
 
 
 def format_day(day: date) -> str:

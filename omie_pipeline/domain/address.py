@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from omie_pipeline.i18n import _
+
 # IBGE's two-digit code of each state: the first two digits of every municipality code in it.
 UF_IBGE_CODES: dict[str, str] = {
     "RO": "11",
@@ -60,7 +62,7 @@ def normalise_state(text: str) -> str:
     """A UF code, upper-cased (`sp` -> `SP`); anything but the 27 codes is refused."""
     state = text.strip().upper()
     if state not in UFS:
-        raise AddressError("bad_state", "the state is not one of the 27 two-letter codes (UF), such as SP or RJ")
+        raise AddressError("bad_state", _("the state is not one of the 27 two-letter codes (UF), such as SP or RJ"))
     return state
 
 
@@ -68,7 +70,7 @@ def normalise_zip(text: str) -> str:
     """A CEP as its 8 digits (`01310-100` -> `01310100`)."""
     digits = _ZIP_SEPARATORS.sub("", text)
     if not _EIGHT_DIGITS.fullmatch(digits) or digits == "0" * 8:
-        raise AddressError("bad_zip", "the CEP must be 8 digits, written as 01310-100 or 01310100")
+        raise AddressError("bad_zip", _("the CEP must be 8 digits, written as 01310-100 or 01310100"))
     return digits
 
 
@@ -77,7 +79,8 @@ def check_ibge_code(text: str) -> str:
     code = text.strip()
     if not _SEVEN_DIGITS.fullmatch(code) or code[:2] not in UF_IBGE_CODES.values():
         raise AddressError(
-            "bad_ibge_code", "the IBGE city code must be 7 digits starting with a state's code (3550308 is São Paulo)"
+            "bad_ibge_code",
+            _("the IBGE city code must be 7 digits starting with a state's code (3550308 is São Paulo)"),
         )
     return code
 
@@ -93,11 +96,11 @@ def phone_parts(phone: str) -> tuple[str, str]:
     The number is 8 digits (landline) or 9 digits starting with 9 (mobile).
     """
     if not _PHONE_CHARACTERS.fullmatch(phone.strip()):
-        raise AddressError("bad_phone", "the phone holds characters other than digits, spaces and ( ) + - .")
+        raise AddressError("bad_phone", _("the phone holds characters other than digits, spaces and ( ) + - ."))
     digits = _NON_DIGIT.sub("", phone)
     if phone.strip().startswith("+"):
         if not digits.startswith("55"):
-            raise AddressError("bad_phone", "the phone is not a Brazilian number (country code 55)")
+            raise AddressError("bad_phone", _("the phone is not a Brazilian number (country code 55)"))
         digits = digits[2:]
     elif digits.startswith("0"):
         digits = digits[1:]  # the long-distance prefix, as in 011
@@ -105,7 +108,7 @@ def phone_parts(phone: str) -> tuple[str, str]:
         digits = digits[2:]  # the country code written without +
     ddd, number = digits[:2], digits[2:]
     if len(digits) not in (10, 11) or "0" in ddd:
-        raise AddressError("bad_phone", "the phone must be a two-digit area code (DDD) and an 8- or 9-digit number")
+        raise AddressError("bad_phone", _("the phone must be a two-digit area code (DDD) and an 8- or 9-digit number"))
     if len(number) == 9 and not number.startswith("9"):
-        raise AddressError("bad_phone", "a 9-digit phone number is a mobile number and starts with 9")
+        raise AddressError("bad_phone", _("a 9-digit phone number is a mobile number and starts with 9"))
     return ddd, number

@@ -52,6 +52,7 @@ from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
 from omie_pipeline.domain.privacy import mask_email, mask_phone, redact_cpfs
 from omie_pipeline.domain.text import without_control_characters
 from omie_pipeline.domain.timeutil import DatetimeFormatError, parse_iso_datetime
+from omie_pipeline.i18n import N_, _, format_money
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -142,7 +143,7 @@ def _as_text(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise _problem("bad_type", f"{field} must be text, not {type(value).__name__}")
+        raise _problem("bad_type", _("{field} must be text, not {kind}").format(field=field, kind=type(value).__name__))
     text = without_control_characters(str(value)).strip()
     return text or None
 
@@ -153,7 +154,7 @@ def _required(validate: Callable[[Any, ValidationInfo], Any]) -> Callable[[Any, 
     def validate_required(value: Any, info: ValidationInfo) -> Any:
         result = validate(value, info)
         if result is None:
-            raise _problem("missing", f"{info.field_name} is empty; it is required")
+            raise _problem("missing", _("{field} is empty; it is required").format(field=info.field_name))
         return result
 
     return validate_required
@@ -167,7 +168,12 @@ def _text(value: Any, info: ValidationInfo) -> str | None:
     text = _WHITESPACE_RUN.sub(" ", text)
     limit = MAX_LENGTHS.get(info.field_name)
     if limit is not None and len(text) > limit:
-        raise _problem("too_long", f"{info.field_name} has {len(text)} characters; at most {limit} are kept")
+        raise _problem(
+            "too_long",
+            _("{field} has {length} characters; at most {limit} are kept").format(
+                field=info.field_name, length=len(text), limit=limit
+            ),
+        )
     return text
 
 
@@ -185,7 +191,7 @@ def _datetime(value: Any, info: ValidationInfo) -> datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, (str, datetime)):
-        raise _problem("bad_type", f"{info.field_name} must be an ISO 8601 text or a datetime")
+        raise _problem("bad_type", _("{field} must be an ISO 8601 text or a datetime").format(field=info.field_name))
     try:
         return parse_iso_datetime(value)
     except DatetimeFormatError as error:
@@ -200,13 +206,15 @@ def _amount(value: Any, info: ValidationInfo) -> Decimal | None:
     except MoneyFormatError as error:
         raise _problem(error.reason, f"{info.field_name}: {error.message}") from None
     if amount <= 0:
-        raise _problem("not_positive", f"{info.field_name} must be more than zero")
+        raise _problem("not_positive", _("{field} must be more than zero").format(field=info.field_name))
     maximum = (info.context or {}).get("max_amount", DEFAULT_MAX_AMOUNT)
     if amount > maximum:
         raise _problem(
             "above_maximum",
-            f"{info.field_name} is {amount:,.2f}, above the largest amount a deal may "
-            f"carry here ({maximum:,.2f}; OMIE_PIPELINE_MAX_DEAL_AMOUNT)",
+            _(
+                "{field} is {amount}, above the largest amount a deal may carry here ({maximum}; "
+                "OMIE_PIPELINE_MAX_DEAL_AMOUNT)"
+            ).format(field=info.field_name, amount=format_money(amount), maximum=format_money(maximum)),
         )
     return amount.quantize(CENT)
 
@@ -215,7 +223,9 @@ def _document(value: Any, info: ValidationInfo) -> Document | None:
     if isinstance(value, Document):
         return value
     if isinstance(value, int):
-        raise _problem("bad_type", f"{info.field_name} must be text: as a number it loses its leading zeros")
+        raise _problem(
+            "bad_type", _("{field} must be text: as a number it loses its leading zeros").format(field=info.field_name)
+        )
     text = _as_text(value, info.field_name)
     if text is None:
         return None
@@ -233,7 +243,10 @@ def _email(value: Any, info: ValidationInfo) -> str | None:
     try:
         return ",".join(parse_emails(text))
     except EmailError as error:
-        raise _problem("bad_email", f"{info.field_name}: {error}; write it like name@example.com.br") from None
+        raise _problem(
+            "bad_email",
+            _("{field}: {problem}; write it like name@example.com.br").format(field=info.field_name, problem=error),
+        ) from None
 
 
 def _address_part(normalise: Callable[[str], str]) -> Callable[[Any, ValidationInfo], str | None]:
@@ -303,7 +316,7 @@ class DealClient(BaseModel):
         if self.city_ibge_code and self.state and not ibge_code_matches_state(self.city_ibge_code, self.state):
             raise PydanticCustomError(
                 "state_mismatch",
-                "city_ibge_code is a city of a different state than the one in the state field",
+                _("city_ibge_code is a city of a different state than the one in the state field"),
                 {"field": "city_ibge_code"},
             )
         return self
@@ -376,15 +389,15 @@ def mask_raw_value(field: str, raw: Any) -> str | None:
 
 def _fix_for(field: str, reason: str) -> str:
     if reason == "wrong_account":
-        return "check the deals source: this row belongs to another Omie account"
+        return _("check the deals source: this row belongs to another Omie account")
     if reason == "state_mismatch":
-        return "correct the city's IBGE code or the state in the CRM"
+        return _("correct the city's IBGE code or the state in the CRM")
     if reason == "above_maximum":
-        return (
+        return _(
             "correct the amount in the CRM; if the deal really is this large, raise OMIE_PIPELINE_MAX_DEAL_AMOUNT; "
             "the deal is retried on the next run"
         )
-    return f"correct {field} in the CRM; the deal is retried on the next run"
+    return _("correct {field} in the CRM; the deal is retried on the next run").format(field=field)
 
 
 def validate_deal_row(
@@ -407,7 +420,7 @@ def validate_deal_row(
                 deal_id=deal_id,
                 field="account",
                 reason_code="wrong_account",
-                message=f"account is not the account being synced ({account})",
+                message=_("account is not the account being synced ({account})").format(account=account),
                 raw_value_masked=mask_raw_value("account", row_account),
                 fix=_fix_for("account", "wrong_account"),
             )
@@ -438,16 +451,40 @@ def _as_text_or_none(value: Any) -> str | None:
     return text or None
 
 
+# pydantic's own checks, in our words: its messages are English only. The reason code stays
+# pydantic's error type. Our validators raise every error a row normally meets; these are the
+# ones the model itself adds (a value of a type no validator expects, a part of the row missing).
+_BUILT_IN_MESSAGES = {
+    "missing": N_("{field} is missing; it is required"),
+    "string_type": N_("{field} must be text"),
+    "decimal_type": N_("{field} must be a number"),
+    "decimal_parsing": N_("{field} is not a number"),
+    "datetime_type": N_("{field} must be a date and time"),
+    "datetime_parsing": N_("{field} is not a date and time"),
+    "model_type": N_("{field} must be a group of fields, not a single value"),
+}
+_BUILT_IN_FALLBACK = N_("{field} holds a value that cannot be read")
+
+
+def _message_of(detail: Mapping[str, Any], field: str) -> str:
+    """Our validators' message (already in the reader's language, naming the field), or ours for
+    an error pydantic raised itself: those, and only those, carry a documentation `url`."""
+    if "url" in detail:
+        return _(_BUILT_IN_MESSAGES.get(detail["type"], _BUILT_IN_FALLBACK)).format(field=field)
+    message = detail["msg"]
+    return message if field in message else f"{field}: {message}"
+
+
 def _problems_from(error: ValidationError, row: Mapping[str, Any], deal_id: str | None) -> list[FieldProblem]:
     problems = []
-    for detail in error.errors(include_url=False):
+    for detail in error.errors():
         field = (detail.get("ctx") or {}).get("field") or _field_of(detail["loc"])
         problems.append(
             FieldProblem(
                 deal_id=deal_id,
                 field=field,
                 reason_code=detail["type"],
-                message=detail["msg"] if field in detail["msg"] else f"{field}: {detail['msg']}",
+                message=_message_of(detail, field),
                 raw_value_masked=mask_raw_value(field, row.get(field)),
                 fix=_fix_for(field, detail["type"]),
             )

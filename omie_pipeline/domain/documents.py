@@ -23,6 +23,8 @@ from typing import Literal
 
 import numpy as np
 
+from omie_pipeline.i18n import _
+
 DocumentKind = Literal["cpf", "cnpj"]
 
 CPF_LENGTH = 11
@@ -45,7 +47,7 @@ _CNPJ_WEIGHTS_2 = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
 class InvalidDocumentError(ValueError):
-    """A CPF/CNPJ that cannot be used; `reason` is a stable code, the message plain English.
+    """A CPF/CNPJ that cannot be used; `reason` is a stable code, the message in the reader's language.
 
     Reasons: empty, bad_length, bad_characters, repeated_digits, zero_root, check_digits.
     """
@@ -136,12 +138,15 @@ def parse_document(raw: str | None) -> Document:
     """
     number = normalise_document(raw or "")
     if not number:
-        raise InvalidDocumentError("empty", "the document (CPF or CNPJ) is empty")
+        raise InvalidDocumentError("empty", _("the document (CPF or CNPJ) is empty"))
     if not _ALLOWED.fullmatch(number):
         shown = ", ".join(repr(c) for c in sorted(set(_ALLOWED.sub("", number))))
         raise InvalidDocumentError(
             "bad_characters",
-            f"the document contains {shown}; a CPF or CNPJ holds only digits and letters A-Z, with . / - as separators",
+            _(
+                "the document contains {characters}; a CPF or CNPJ holds only digits and letters A-Z, with . / - as "
+                "separators"
+            ).format(characters=shown),
         )
     if len(number) == CPF_LENGTH:
         return _parse_cpf(number)
@@ -149,23 +154,25 @@ def parse_document(raw: str | None) -> Document:
         return _parse_cnpj(number)
     raise InvalidDocumentError(
         "bad_length",
-        f"the document has {len(number)} characters without separators; "
-        f"a CPF has {CPF_LENGTH} digits and a CNPJ {CNPJ_LENGTH} characters",
+        _(
+            "the document has {length} characters without separators; a CPF has {cpf_length} digits and a CNPJ "
+            "{cnpj_length} characters"
+        ).format(length=len(number), cpf_length=CPF_LENGTH, cnpj_length=CNPJ_LENGTH),
     )
 
 
 def _parse_cpf(number: str) -> Document:
     if not _CPF_SHAPE.fullmatch(number):
         raise InvalidDocumentError(
-            "bad_characters", "the document has 11 characters, like a CPF, but a CPF holds only digits"
+            "bad_characters", _("the document has 11 characters, like a CPF, but a CPF holds only digits")
         )
     if len(set(number)) == 1:
         raise InvalidDocumentError(
-            "repeated_digits", "the CPF is one digit repeated 11 times, which the Receita never issues"
+            "repeated_digits", _("the CPF is one digit repeated 11 times, which the Receita never issues")
         )
     if cpf_check_digits(number[:9]) != number[9:]:
         raise InvalidDocumentError(
-            "check_digits", "the CPF's check digits do not match the rest of the number: it was probably mistyped"
+            "check_digits", _("the CPF's check digits do not match the rest of the number: it was probably mistyped")
         )
     return Document(number=number, kind="cpf")
 
@@ -174,15 +181,16 @@ def _parse_cnpj(number: str) -> Document:
     if not _CNPJ_SHAPE.fullmatch(number):
         raise InvalidDocumentError(
             "bad_characters",
-            "the document has 14 characters, like a CNPJ, but its last two (the check digits) must be digits",
+            _("the document has 14 characters, like a CNPJ, but its last two (the check digits) must be digits"),
         )
     # Only an all-zero root *and* branch is impossible: branch numbers start at 0001, while the
     # all-zero root itself is real (Banco do Brasil is 00.000.000/0001-91).
     if number[:12] == "0" * 12:
-        raise InvalidDocumentError("zero_root", "the CNPJ's root and branch number are all zeros")
+        raise InvalidDocumentError("zero_root", _("the CNPJ's root and branch number are all zeros"))
     if cnpj_check_digits(number[:12]) != number[12:]:
         raise InvalidDocumentError(
-            "check_digits", "the CNPJ's check digits do not match the rest of the number: it was probably mistyped"
+            "check_digits",
+            _("the CNPJ's check digits do not match the rest of the number: it was probably mistyped"),
         )
     return Document(number=number, kind="cnpj")
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from omie_pipeline.i18n import N_, _
+
 _LOCAL_PIECE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _TOP_LEVEL = re.compile(r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})")
@@ -22,7 +24,13 @@ _TOP_LEVEL = re.compile(r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})")
 _ONE_ADDRESS = re.compile(
     rf"(?P<local>{_LOCAL_PIECE.pattern}(?:\.{_LOCAL_PIECE.pattern})*)@(?P<domain>(?:{_LABEL.pattern}\.)+{_TOP_LEVEL.pattern})"
 )
-_ORDINALS = ("first", "second", "third", "fourth", "fifth")
+_ORDINALS = (
+    N_("the first address"),
+    N_("the second address"),
+    N_("the third address"),
+    N_("the fourth address"),
+    N_("the fifth address"),
+)
 
 
 class EmailError(ValueError):
@@ -32,19 +40,19 @@ class EmailError(ValueError):
 def _problem(address: str) -> str | None:
     """What is wrong with one address, or None when it is usable."""
     if address.count("@") != 1:
-        return "it must have exactly one @"
+        return _("it must have exactly one @")
     local, domain = address.split("@")
     if not local or len(local) > 64:
-        return "the part before the @ must have 1 to 64 characters"
+        return _("the part before the @ must have 1 to 64 characters")
     if not all(_LOCAL_PIECE.fullmatch(piece) for piece in local.split(".")):
-        return "the part before the @ has a character not allowed, or an empty part between dots"
+        return _("the part before the @ has a character not allowed, or an empty part between dots")
     labels = domain.split(".")
     if len(domain) > 253 or len(labels) < 2:
-        return "the domain must look like example.com.br"
+        return _("the domain must look like example.com.br")
     if not all(labels):
-        return "the domain has an empty part between dots"
+        return _("the domain has an empty part between dots")
     if not all(_LABEL.fullmatch(label) for label in labels[:-1]) or not _TOP_LEVEL.fullmatch(labels[-1]):
-        return (
+        return _(
             "the domain has a character not allowed, a part that starts or ends with '-', "
             "or a top level not made of letters"
         )
@@ -58,12 +66,12 @@ def parse_emails(text: str) -> list[str]:
         return [text]
     addresses = [part.strip() for part in re.split(r"[,;]", text or "") if part.strip()]
     if not addresses:
-        raise EmailError("it holds no e-mail address")
+        raise EmailError(_("it holds no e-mail address"))
     for position, address in enumerate(addresses):
         problem = _problem(address)
         if problem:
-            which = "the address" if len(addresses) == 1 else f"the {_ordinal(position)} address"
-            raise EmailError(f"{which} is not usable: {problem}")
+            which = _("the address") if len(addresses) == 1 else _ordinal(position)
+            raise EmailError(_("{which} is not usable: {problem}").format(which=which, problem=problem))
     return addresses
 
 
@@ -77,4 +85,7 @@ def is_usable_email(text: str | None) -> bool:
 
 
 def _ordinal(position: int) -> str:
-    return _ORDINALS[position] if position < len(_ORDINALS) else f"#{position + 1}"
+    """`the second address`; past the fifth, by number."""
+    if position < len(_ORDINALS):
+        return _(_ORDINALS[position])
+    return _("address #{number}").format(number=position + 1)

@@ -26,6 +26,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from omie_pipeline.domain.money import round_cents
+from omie_pipeline.i18n import N_, _, format_number
 
 ZERO = Decimal("0.00")
 NO_RATE = Decimal("0")  # the rate of a tax that is not on the note at all
@@ -65,8 +66,12 @@ class Tax(StrEnum):
 
     @property
     def label(self) -> str:
-        """The name people read: IBS_UF -> "IBS (state)"."""
-        return {"IBS_UF": "IBS (state)", "IBS_MUN": "IBS (city)"}.get(self.name, self.name)
+        """The name people read, in their language: IBS_UF -> "IBS (state)"."""
+        label = _LABELS.get(self.name)
+        return _(label) if label else self.name
+
+
+_LABELS = {"IBS_UF": N_("IBS (state)"), "IBS_MUN": N_("IBS (city)")}
 
 
 WITHHOLDABLE_TAXES = (Tax.ISS, Tax.PIS, Tax.COFINS, Tax.CSLL, Tax.IR, Tax.INSS)
@@ -274,7 +279,11 @@ def check_rates(rates: TaxRates, regime: Regime) -> list[RateProblem]:
 
     if (not simples or rates.retain_iss or rates.iss) and not ISS_MIN_RATE <= rates.iss <= ISS_MAX_RATE:
         problems.append(
-            RateProblem("iss_range", Tax.ISS, f"ISS is {rates.iss} %; municipalities charge from 2 % to 5 %")
+            RateProblem(
+                "iss_range",
+                Tax.ISS,
+                _("ISS is {rate} %; municipalities charge from 2 % to 5 %").format(rate=format_number(rates.iss)),
+            )
         )
 
     own_pis, own_cofins = REGIME_PIS_COFINS[regime]
@@ -289,8 +298,10 @@ def check_rates(rates: TaxRates, regime: Regime) -> list[RateProblem]:
                     RateProblem(
                         "simples_withholding",
                         tax,
-                        f"{tax.label} is marked as withheld, but Simples Nacional providers suffer no IRRF or CSRF "
-                        "withholding",
+                        _(
+                            "{tax} is marked as withheld, but Simples Nacional providers suffer no IRRF or CSRF "
+                            "withholding"
+                        ).format(tax=tax.label),
                     )
                 )
         for tax in (Tax.IBS_UF, Tax.IBS_MUN, Tax.CBS):
@@ -299,7 +310,9 @@ def check_rates(rates: TaxRates, regime: Regime) -> list[RateProblem]:
                     RateProblem(
                         "simples_ibs_cbs",
                         tax,
-                        f"{tax.label} is {rates.rate(tax)} %, but Simples Nacional issuers are outside IBS/CBS in 2026",
+                        _("{tax} is {rate} %, but Simples Nacional issuers are outside IBS/CBS in 2026").format(
+                            tax=tax.label, rate=format_number(rates.rate(tax))
+                        ),
                     )
                 )
     else:
@@ -310,7 +323,9 @@ def check_rates(rates: TaxRates, regime: Regime) -> list[RateProblem]:
             RateProblem(
                 "inss_rate",
                 Tax.INSS,
-                f"INSS withheld is {rates.inss} %; on labour assignment or contract work it is 11 % of the note",
+                _("INSS withheld is {rate} %; on labour assignment or contract work it is 11 % of the note").format(
+                    rate=format_number(rates.inss)
+                ),
             )
         )
     return problems
@@ -318,10 +333,15 @@ def check_rates(rates: TaxRates, regime: Regime) -> list[RateProblem]:
 
 def _regime_message(tax: Tax, rate: Decimal, regime: Regime) -> str:
     if regime is Regime.SIMPLES_NACIONAL:
-        return f"{tax.label} is {rate} %, but under Simples Nacional it is paid inside the DAS and is 0 on the note"
+        return _("{tax} is {rate} %, but under Simples Nacional it is paid inside the DAS and is 0 on the note").format(
+            tax=tax.label, rate=format_number(rate)
+        )
     expected = REGIME_PIS_COFINS[regime][0 if tax is Tax.PIS else 1]
-    kind = "cumulative" if regime is Regime.LUCRO_PRESUMIDO else "non-cumulative"
-    return f"{tax.label} is {rate} %, but under {regime.name.replace('_', ' ').title()} ({kind}) it is {expected} %"
+    if regime is Regime.LUCRO_PRESUMIDO:
+        template = _("{tax} is {rate} %, but under Lucro Presumido (cumulative) it is {expected} %")
+    else:
+        template = _("{tax} is {rate} %, but under Lucro Real (non-cumulative) it is {expected} %")
+    return template.format(tax=tax.label, rate=format_number(rate), expected=format_number(expected))
 
 
 def _withholding_problems(rates: TaxRates) -> list[RateProblem]:
@@ -331,13 +351,19 @@ def _withholding_problems(rates: TaxRates) -> list[RateProblem]:
             RateProblem(
                 "irrf_rate",
                 Tax.IR,
-                f"IRRF is {rates.ir} %; it is 1.5 % for professional services and 1 % for cleaning, security "
-                "and labour hire",
+                _(
+                    "IRRF is {rate} %; it is 1.5 % for professional services and 1 % for cleaning, security and "
+                    "labour hire"
+                ).format(rate=format_number(rates.ir)),
             )
         )
     if rates.retain_csll and rates.csll != CSRF_WITHHOLDING_RATES[Tax.CSLL]:
         problems.append(
-            RateProblem("csll_rate", Tax.CSLL, f"CSLL is {rates.csll} %; the CSLL withheld at source is 1 %")
+            RateProblem(
+                "csll_rate",
+                Tax.CSLL,
+                _("CSLL is {rate} %; the CSLL withheld at source is 1 %").format(rate=format_number(rates.csll)),
+            )
         )
     flagged = [tax for tax in CSRF_TAXES if rates.retains(tax)]
     if flagged and len(flagged) < len(CSRF_TAXES):
@@ -346,7 +372,9 @@ def _withholding_problems(rates: TaxRates) -> list[RateProblem]:
             RateProblem(
                 "csrf_together",
                 flagged[0],
-                f"PIS, COFINS and CSLL are withheld together (CSRF, 4.65 %), but {missing} is not marked as withheld",
+                _(
+                    "PIS, COFINS and CSLL are withheld together (CSRF, 4.65 %), but {missing} is not marked as withheld"
+                ).format(missing=missing),
             )
         )
     return problems

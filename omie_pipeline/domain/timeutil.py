@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from omie_pipeline.i18n import _
+
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 UTC = UTC
 
@@ -35,16 +37,16 @@ def parse_iso_datetime(value: str | datetime) -> datetime:
     else:
         text = value.strip()
         if not text:
-            raise DatetimeFormatError("empty", "the date and time are empty")
+            raise DatetimeFormatError("empty", _("the date and time are empty"))
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             raise DatetimeFormatError(
-                "bad_format", "not an ISO 8601 date and time; write it as 2026-11-20T14:30:00-03:00"
+                "bad_format", _("not an ISO 8601 date and time; write it as 2026-11-20T14:30:00-03:00")
             ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise DatetimeFormatError(
-            "no_offset", "the date and time have no UTC offset; write it as 2026-11-20T14:30:00-03:00"
+            "no_offset", _("the date and time have no UTC offset; write it as 2026-11-20T14:30:00-03:00")
         )
     return parsed.astimezone(UTC)
 

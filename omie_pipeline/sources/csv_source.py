@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from omie_pipeline.i18n import _
 from omie_pipeline.sources.base import (
     SourceError,
     SourceRow,
@@ -76,10 +77,10 @@ class CsvDealSource:
             }
             problem = None
             if len(cells) > len(header):
-                problem = (
-                    f"line {line} has {len(cells)} cells but the header names {len(header)}: "
-                    "a value probably holds an unquoted separator"
-                )
+                problem = _(
+                    "line {line} has {cells} cells but the header names {columns}: a value probably holds an "
+                    "unquoted separator"
+                ).format(line=line, cells=len(cells), columns=len(header))
             row = SourceRow(position=line, values=values, problem=problem)
             if changed_since(row, since):
                 yield row

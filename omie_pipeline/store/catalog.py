@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from omie_pipeline.i18n import _
 from omie_pipeline.store.tables import deals, invoices, service_codes, service_map
 from omie_pipeline.store.tax_rates import (
     CompanyProfileVersion,
@@ -70,28 +71,29 @@ class ProductProblem:
     def message(self) -> str:
         """The problem and its fix in one sentence, for the person who maintains the service map."""
         if self.reason is ProductProblemReason.UNMAPPED:
-            return (
-                f"product {self.product_code} has no service in the service map; "
-                f"add a line '{self.product_code}: <Omie service code>'"
-            )
+            return _(
+                "product {product} has no service in the service map; add a line '{product}: <Omie service code>'"
+            ).format(product=self.product_code)
         if self.reason is ProductProblemReason.UNKNOWN_SERVICE:
-            return (
-                f"product {self.product_code} maps to service {self.service_code}, which is not in "
-                "Omie's catalog; fix the code in the service map or create the service in Omie"
+            template = _(
+                "product {product} maps to service {service}, which is not in Omie's catalog; fix the code in the "
+                "service map or create the service in Omie"
             )
-        if self.reason is ProductProblemReason.INACTIVE_SERVICE:
-            return (
-                f"product {self.product_code} maps to service {self.service_code}, which is inactive in "
-                "Omie; map it to an active service or reactivate the service"
+        elif self.reason is ProductProblemReason.INACTIVE_SERVICE:
+            template = _(
+                "product {product} maps to service {service}, which is inactive in Omie; map it to an active "
+                "service or reactivate the service"
             )
-        return (
-            f"product {self.product_code} maps to service code {self.service_code}, which several Omie "
-            "services share; give each service its own code in Omie"
-        )
+        else:
+            template = _(
+                "product {product} maps to service code {service}, which several Omie services share; give each "
+                "service its own code in Omie"
+            )
+        return template.format(product=self.product_code, service=self.service_code)
 
 
 class ProductServiceError(LookupError):
-    """The product of a deal has no usable Omie service; `problem` says why."""
+    """The product of a deal has no usable Omie service; `problem` says why (in the reader's language)."""
 
     def __init__(self, problem: ProductProblem) -> None:
         super().__init__(problem.message)

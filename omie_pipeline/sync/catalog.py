@@ -15,6 +15,7 @@ from typing import Any
 
 from omie_pipeline.domain.money import round_cents
 from omie_pipeline.domain.timeutil import from_omie_local, now_utc
+from omie_pipeline.i18n import _
 from omie_pipeline.omie.models import ServiceRecord
 from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.catalog import (
@@ -67,7 +68,9 @@ class RecordProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"service {self.code or self.service_id} (nCodServ {self.service_id}), {self.field}: {self.message}"
+        return _("service {service} (nCodServ {service_id}), {field}: {message}").format(
+            service=self.code or self.service_id, service_id=self.service_id, field=self.field, message=self.message
+        )
 
 
 @dataclass
@@ -154,11 +157,14 @@ def service_row(record: ServiceRecord, account: str, synced_at: datetime) -> dic
     }
     for column, width in _WIDTHS.items():
         if row[column] is not None and len(row[column]) > width:
-            raise ServiceFieldError(_OMIE_NAMES[column], f"{row[column]!r} is longer than {width} characters")
+            raise ServiceFieldError(
+                _OMIE_NAMES[column],
+                _("'{value}' is longer than {width} characters").format(value=row[column], width=width),
+            )
     price = header.nPrecoUnit
     if price is not None:
         if not price.is_finite() or price < 0:
-            raise ServiceFieldError("nPrecoUnit", f"{price} is not a unit price")
+            raise ServiceFieldError("nPrecoUnit", _("{price} is not a unit price").format(price=price))
         row["unit_price"] = round_cents(price)
     return row
 
@@ -175,7 +181,7 @@ def service_changed_at(record: ServiceRecord) -> datetime | None:
 def _inactive(record: ServiceRecord) -> bool:
     flag = record.info.inativo.strip().upper()
     if flag not in ("", "S", "N"):
-        raise ServiceFieldError("inativo", f"{record.info.inativo!r} is not S or N")
+        raise ServiceFieldError("inativo", _("'{value}' is not S or N").format(value=record.info.inativo))
     return flag == "S"
 
 

@@ -40,6 +40,7 @@ from typing import Any
 from omie_pipeline.domain.keys import client_integration_code
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import _
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.client import OmieClient
 from omie_pipeline.omie.models import ClientRecord
@@ -205,12 +206,15 @@ def _client_gone(group: list[Any]) -> _Outcome | None:
             (
                 "client",
                 CLIENT_GONE,
-                f"the deal was linked to Omie client {ids}, which Omie no longer has (merged into another client or "
-                "deleted), and no active client in Omie holds the deal's CPF/CNPJ; it is not registered again, as that "
-                "could duplicate the client it was merged into",
-                "in Omie, put the CPF/CNPJ on the client that should receive the invoice (or register it again); "
-                "the deal "
-                "is linked on the next run",
+                _(
+                    "the deal was linked to Omie client {ids}, which Omie no longer has (merged into another client "
+                    "or deleted), and no active client in Omie holds the deal's CPF/CNPJ; it is not registered again, "
+                    "as that could duplicate the client it was merged into"
+                ).format(ids=ids),
+                _(
+                    "in Omie, put the CPF/CNPJ on the client that should receive the invoice (or register it again); "
+                    "the deal is linked on the next run"
+                ),
             ),
         )
     )
@@ -230,11 +234,14 @@ def _choose(candidates: list[IndexedClient], account: str, document: str) -> _Ou
                 (
                     "client",
                     CLIENT_INACTIVE,
-                    f"the client is inactive in Omie ({ids}): the deal is not linked to it, and no second client is "
-                    "registered for the same CPF/CNPJ",
-                    f"reactivate client {ids} in Omie, or, if it was replaced, put the CPF/CNPJ on the active "
-                    "client that "
-                    "should receive the invoice; the deal is linked on the next run",
+                    _(
+                        "the client is inactive in Omie ({ids}): the deal is not linked to it, and no second client "
+                        "is registered for the same CPF/CNPJ"
+                    ).format(ids=ids),
+                    _(
+                        "reactivate client {ids} in Omie, or, if it was replaced, put the CPF/CNPJ on the active "
+                        "client that should receive the invoice; the deal is linked on the next run"
+                    ).format(ids=ids),
                 ),
             )
         )
@@ -251,10 +258,14 @@ def _choose(candidates: list[IndexedClient], account: str, document: str) -> _Ou
             (
                 "document",
                 "registered_twice",
-                f"the document is registered for {len(candidates)} clients in Omie ({ids}); the deal is not linked "
-                "to any of them rather than to a guess",
-                f"merge clients {ids} in Omie (keep one, inactivate or delete the others); "
-                "the deal is linked on the next run",
+                _(
+                    "the document is registered for {count} clients in Omie ({ids}); the deal is not linked to any of "
+                    "them rather than to a guess"
+                ).format(count=len(candidates), ids=ids),
+                _(
+                    "merge clients {ids} in Omie (keep one, inactivate or delete the others); the deal is linked on "
+                    "the next run"
+                ).format(ids=ids),
             ),
         )
     )
@@ -268,8 +279,8 @@ def _no_document() -> tuple[str, str, str, str]:
     return (
         "document",
         "missing",
-        "the deal has no CPF or CNPJ: the client cannot be found in or registered with Omie",
-        "fill the client's CPF or CNPJ in the CRM; the deal is linked on the next run",
+        _("the deal has no CPF or CNPJ: the client cannot be found in or registered with Omie"),
+        _("fill the client's CPF or CNPJ in the CRM; the deal is linked on the next run"),
     )
 
 
@@ -334,11 +345,11 @@ def _refused(error: errors.ValidationError) -> tuple[str, str, str, str]:
     field_name = OMIE_TAG_TO_FIELD.get(error.field or "", "client")
     said = redact_cpfs(error.faultstring or error.message)
     fix = (
-        f"correct {field_name} of the client in the CRM; the deal is retried on the next run"
+        _("correct {field} of the client in the CRM; the deal is retried on the next run").format(field=field_name)
         if field_name != "client"
-        else "correct the client's data in the CRM as Omie's message says"
+        else _("correct the client's data in the CRM as Omie's message says")
     )
-    return (field_name, REFUSED, f"Omie refused to register the client: {said}", fix)
+    return (field_name, REFUSED, _("Omie refused to register the client: {said}").format(said=said), fix)
 
 
 def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
@@ -347,14 +358,14 @@ def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
         return (
             "client",
             REFUSED,
-            f"Omie refused to register the client: {said}",
-            "read Omie's message; if the client's data is wrong, correct it in the CRM",
+            _("Omie refused to register the client: {said}").format(said=said),
+            _("read Omie's message; if the client's data is wrong, correct it in the CRM"),
         )
     return (
         "client",
         "omie_unavailable",
-        f"Omie did not answer the registration ({error.kind}): {said}",
-        "nothing to fix: the client is registered (or found) on the next run",
+        _("Omie did not answer the registration ({kind}): {said}").format(kind=error.kind, said=said),
+        _("nothing to fix: the client is registered (or found) on the next run"),
     )
 
 
@@ -392,9 +403,9 @@ class _Writes:
             seen = self._link(connection, linked)
             open_for = self._list_issues(connection, failed, seen)
             resolve_issues_not_seen(connection, self.account, CLIENT_STAGE, seen, self.moment)
-        for (_, _, outcome), deal_ids in zip(failed, open_for, strict=True):
+        for (_document, _group, outcome), deal_ids in zip(failed, open_for, strict=True):
             self.summary.deals_with_issues += len(deal_ids)
-            for _, reason, _, _ in outcome.issues:
+            for _field, reason, _message, _fix in outcome.issues:
                 self.summary.issues_by_reason[reason] += len(deal_ids)
         self.pending = []
         self.deals = 0
@@ -450,13 +461,15 @@ class _Writes:
     ) -> list[list[str]]:
         """Record the issues of deals that could not be linked and drop their links; `seen` gets what each
         deal showed. Deals another run linked in the meantime have nothing to report."""
-        now_linked = current_links(connection, self.account, [deal.deal_id for _, group, _ in failed for deal in group])
+        now_linked = current_links(
+            connection, self.account, [deal.deal_id for _document, group, _outcome in failed for deal in group]
+        )
         issues: list[IssueRecord] = []
         open_for: list[list[str]] = []
         for document, group, outcome in failed:
             deal_ids = [deal.deal_id for deal in group if not _linked_meanwhile(deal, document, now_linked)]
             open_for.append(deal_ids)
-            shown = {(field_name, reason) for field_name, reason, _, _ in outcome.issues}
+            shown = {(field_name, reason) for field_name, reason, _message, _fix in outcome.issues}
             for deal_id in deal_ids:
                 seen[deal_id] = shown
                 issues.extend(

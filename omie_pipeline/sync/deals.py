@@ -55,7 +55,9 @@ from omie_pipeline.domain.timeutil import (
     DatetimeFormatError,
     now_utc,
     parse_iso_datetime,
+    to_sao_paulo,
 )
+from omie_pipeline.i18n import _, format_moment
 from omie_pipeline.sources.base import DealSource, SourceRow, readable_moment
 from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.deals import (
@@ -227,11 +229,15 @@ def _version_of(
             deal_id=deal_id,
             field="status",
             reason_code=NOT_CLOSED,
-            message=f"the deal's status is now {status or '(empty)'!r}, not one of the closed statuses "
-            f"({', '.join(sorted(closed))}); it is not invoiced while it stays so",
+            message=_(
+                "the deal's status is now '{status}', not one of the closed statuses ({closed}); it is not invoiced "
+                "while it stays so"
+            ).format(status=status, closed=", ".join(sorted(closed))),
             raw_value_masked=mask_raw_value("status", values.get("status")),
-            fix="nothing, if the deal was reopened on purpose; an invoice already issued for it is not "
-            "cancelled automatically: cancel it in Omie if it must go",
+            fix=_(
+                "nothing, if the deal was reopened on purpose; an invoice already issued for it is not "
+                "cancelled automatically: cancel it in Omie if it must go"
+            ),
         )
         problems = [problem] + ([future] if future else [])
         row = _salvaged_row(values, deal_id, account, {problem.field for problem in problems}, status)
@@ -256,7 +262,7 @@ def _version_of(
                 reason_code="extra_cells",
                 message=source_row.problem,
                 raw_value_masked=None,
-                fix="quote values that contain the separator in the CRM export",
+                fix=_("quote values that contain the separator in the CRM export"),
             )
         )
     if isinstance(result, Deal) and not problems:
@@ -277,11 +283,15 @@ def _future_problem(deal_id: str, values: dict[str, Any], horizon: datetime) -> 
         deal_id=deal_id,
         field="updated_at",
         reason_code=IN_FUTURE,
-        message=f"the deal was last changed at {moment.isoformat()}, which is in the future: a date the CRM "
-        "cannot have written; the deal is not invoiced while it stays so",
+        message=_(
+            "the deal was last changed at {moment} (São Paulo), which is in the future: a date the CRM cannot have "
+            "written; the deal is not invoiced while it stays so"
+        ).format(moment=format_moment(to_sao_paulo(moment))),
         raw_value_masked=mask_raw_value("updated_at", values.get("updated_at")),
-        fix="correct the deal's last-change date in the CRM (or the clock of the machine that wrote it); "
-        "the deal is read again on every pull until then",
+        fix=_(
+            "correct the deal's last-change date in the CRM (or the clock of the machine that wrote it); "
+            "the deal is read again on every pull until then"
+        ),
     )
 
 
@@ -398,10 +408,14 @@ def _save_each_or_say_why(connection: sa.Connection, versions: list[_Version]) -
                     deal_id=version.deal_id,
                     field="row",
                     reason_code=NOT_STORABLE,
-                    message=f"the state store refused this deal ({reason}); it is not invoiced while it stays so",
+                    message=_(
+                        "the state store refused this deal ({reason}); it is not invoiced while it stays so"
+                    ).format(reason=reason),
                     raw_value_masked=None,
-                    fix="correct the deal's values in the CRM (an amount or text out of range); "
-                    "the deal is read again on the next run",
+                    fix=_(
+                        "correct the deal's values in the CRM (an amount or text out of range); "
+                        "the deal is read again on the next run"
+                    ),
                 )
             )
 
@@ -429,11 +443,15 @@ def _latest_per_deal(batch: list[_Version]) -> list[_Version]:
                     deal_id=version.deal_id,
                     field="updated_at",
                     reason_code=CONFLICTING_VERSIONS,
-                    message="the source holds different versions of this deal with the same updated_at; which one is "
-                    "the sale cannot be told, so it is not invoiced while they disagree",
+                    message=_(
+                        "the source holds different versions of this deal with the same updated_at; which one is "
+                        "the sale cannot be told, so it is not invoiced while they disagree"
+                    ),
                     raw_value_masked=mask_raw_value("updated_at", version.updated_at.isoformat()),
-                    fix="keep one row per deal in the CRM export (or change the deal so that its newest version has a "
-                    "later updated_at); the deal is retried on the next run",
+                    fix=_(
+                        "keep one row per deal in the CRM export (or change the deal so that its newest version has "
+                        "a later updated_at); the deal is retried on the next run"
+                    ),
                 )
             )
     return list(chosen.values())

@@ -25,6 +25,7 @@ from enum import IntEnum
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import _
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
@@ -116,7 +117,9 @@ def _load(store: Store, account: str, deal_id: str) -> Invoice:
     with store.connect() as connection:
         invoice = get_invoice(connection, account, deal_id)
     if invoice is None:
-        raise InvoiceNotFoundError(f"deal {deal_id} has no invoice in account {account}")
+        raise InvoiceNotFoundError(
+            _("deal {deal} has no invoice in account {account}").format(deal=deal_id, account=account)
+        )
     return invoice
 
 
@@ -210,7 +213,9 @@ def poll_invoice(
                 try:
                     asked = check_once(client, store, invoice, interval, clock)
                 except UnknownOmieStatusError as unknown:
-                    raise InvoiceActionError(f"deal {deal_id}: {unknown}") from unknown
+                    raise InvoiceActionError(
+                        _("deal {deal}: {problem}").format(deal=deal_id, problem=unknown)
+                    ) from unknown
                 if asked is not None:
                     polls += 1
                 invoice = _load(store, account, deal_id)
@@ -248,11 +253,17 @@ def check_cancel_reason(reason: str) -> str:
     text = " ".join((reason or "").split())
     if len(text) < CANCEL_REASON_MIN:
         raise ValueError(
-            f"the cancellation reason must have at least {CANCEL_REASON_MIN} characters "
-            f"(the prefeitura records it); got {len(text)}"
+            _(
+                "the cancellation reason must have at least {minimum} characters (the prefeitura records it); got "
+                "{length}"
+            ).format(minimum=CANCEL_REASON_MIN, length=len(text))
         )
     if len(text) > CANCEL_REASON_MAX:
-        raise ValueError(f"the cancellation reason must have at most {CANCEL_REASON_MAX} characters; got {len(text)}")
+        raise ValueError(
+            _("the cancellation reason must have at most {maximum} characters; got {length}").format(
+                maximum=CANCEL_REASON_MAX, length=len(text)
+            )
+        )
     return text
 
 
@@ -276,37 +287,42 @@ def cancel_invoice(
     reason = check_cancel_reason(reason)
     requested_by = (requested_by or "").strip()
     if not requested_by:
-        raise ValueError("say who asks for the cancellation (requested_by)")
+        raise ValueError(_("say who asks for the cancellation (requested_by)"))
     invoice = _load(store, account, deal_id)
     if invoice.status == InvoiceStatus.CANCELLED:
-        return CancelResult(invoice, True, f"deal {deal_id}: the invoice was already cancelled")
+        return CancelResult(invoice, True, _("deal {deal}: the invoice was already cancelled").format(deal=deal_id))
     if invoice.status != InvoiceStatus.ISSUED:
-        raise CancelNotAllowedError(
-            f"deal {deal_id}: only an issued invoice can be cancelled; this one is "
-            f"{invoice.status}"
-            + (
-                " (nothing was issued, nothing to cancel)"
-                if invoice.status == InvoiceStatus.ERROR
-                else "; wait until it is issued"
+        if invoice.status == InvoiceStatus.ERROR:
+            template = _(
+                "deal {deal}: only an issued invoice can be cancelled; this one is {status} (nothing was issued, "
+                "nothing to cancel)"
             )
-        )
+        else:
+            template = _(
+                "deal {deal}: only an issued invoice can be cancelled; this one is {status}; wait until it is issued"
+            )
+        raise CancelNotAllowedError(template.format(deal=deal_id, status=invoice.status))
     if invoice.cancel_pending:
         # A cancellation was sent before: Omie may have done it already; look before sending again.
         check_once(client, store, invoice, interval, clock)
         invoice = _load(store, account, deal_id)
         if invoice.status == InvoiceStatus.CANCELLED:
-            return CancelResult(invoice, True, f"deal {deal_id}: Omie confirms the cancellation")
+            return CancelResult(invoice, True, _("deal {deal}: Omie confirms the cancellation").format(deal=deal_id))
     with store.begin() as connection:
         if not request_cancel(connection, invoice, reason, requested_by, clock()):
-            raise CancelNotAllowedError(f"deal {deal_id}: the invoice changed meanwhile; look at it again")
+            raise CancelNotAllowedError(
+                _("deal {deal}: the invoice changed meanwhile; look at it again").format(deal=deal_id)
+            )
     try:
         client.cancel_os(nCodOS=invoice.omie_os_id, cancel_nfse=True)
     except errors.OutcomeUnknownError:
         return CancelResult(
             _load(store, account, deal_id),
             False,
-            f"deal {deal_id}: the answer to CancelarOS was lost; the cancellation stays pending "
-            "and the status refresh (or running this command again) confirms it",
+            _(
+                "deal {deal}: the answer to CancelarOS was lost; the cancellation stays pending and the status "
+                "refresh (or running this command again) confirms it"
+            ).format(deal=deal_id),
         )
     except (errors.RefusedError, errors.ValidationError, errors.NotFoundError) as refusal:
         message = safe_message(refusal.faultstring or refusal.message)
@@ -318,7 +334,8 @@ def cancel_invoice(
         with store.begin() as connection:
             withdraw_cancel(connection, current, clock(), f"cancellation refused by Omie: {message}")
         raise CancelRefusedError(
-            f"deal {deal_id}: Omie refused the cancellation: {message}", fix_for(message, deal_id)
+            _("deal {deal}: Omie refused the cancellation: {message}").format(deal=deal_id, message=message),
+            fix_for(message, deal_id),
         ) from refusal
     with store.begin() as connection:
         current = get_invoice_by_id(connection, invoice.id)
@@ -346,10 +363,9 @@ def cancel_invoice(
     return CancelResult(
         invoice,
         confirmed,
-        f"deal {deal_id}: "
-        + (
-            "cancelled; Omie confirms it"
+        (
+            _("deal {deal}: cancelled; Omie confirms it")
             if confirmed
-            else "cancellation sent; Omie has not confirmed it yet (the status refresh follows it)"
-        ),
+            else _("deal {deal}: cancellation sent; Omie has not confirmed it yet (the status refresh follows it)")
+        ).format(deal=deal_id),
     )

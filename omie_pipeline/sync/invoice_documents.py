@@ -26,6 +26,7 @@ import requests
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import _
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
@@ -122,18 +123,23 @@ def download_xml(
 def _pdf(deal_id: str, invoice: Invoice, links: NoteLinks, http: requests.Session, timeout: float) -> bytes:
     if not links.pdf:
         raise DocumentError(
-            f"deal {deal_id}: Omie gave no PDF link for NFS-e {invoice.nfse_number or '?'}{_open_portal(links.portal)}"
+            _("deal {deal}: Omie gave no PDF link for NFS-e {number}").format(
+                deal=deal_id, number=invoice.nfse_number or "?"
+            )
+            + _open_portal(links.portal)
         )
     response = _get(http, links.pdf, timeout, "PDF")
     if response.status_code != 200:
         raise DocumentError(
-            f"deal {deal_id}: the PDF link Omie had just given answered HTTP {response.status_code};"
-            f" try again in a minute{_open_portal(links.portal)}"
+            _("deal {deal}: the PDF link Omie had just given answered HTTP {status}; try again in a minute").format(
+                deal=deal_id, status=response.status_code
+            )
+            + _open_portal(links.portal)
         )
     if not response.content.startswith(b"%PDF"):
         raise DocumentError(
-            f"deal {deal_id}: Omie returned a web page, not a PDF: open the portal link"
-            f"{' ' + links.portal if links.portal else ''}"
+            _("deal {deal}: Omie returned a web page, not a PDF: open the portal link").format(deal=deal_id)
+            + (" " + links.portal if links.portal else "")
         )
     return response.content
 
@@ -155,8 +161,8 @@ def _xml(
             if is_xml(inline):
                 return inline
     raise DocumentError(
-        f"deal {deal_id}: Omie returned a web page, not the XML: open the portal link"
-        f"{' ' + links.portal if links.portal else ''}"
+        _("deal {deal}: Omie returned a web page, not the XML: open the portal link").format(deal=deal_id)
+        + (" " + links.portal if links.portal else "")
     )
 
 
@@ -170,9 +176,15 @@ def _issued_invoice(store: Store, account: str, deal_id: str) -> Invoice:
     with store.connect() as connection:
         invoice = get_invoice(connection, account, deal_id)
     if invoice is None:
-        raise InvoiceNotFoundError(f"deal {deal_id} has no invoice in account {account}")
+        raise InvoiceNotFoundError(
+            _("deal {deal} has no invoice in account {account}").format(deal=deal_id, account=account)
+        )
     if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED) or invoice.omie_os_id is None:
-        raise DocumentError(f"deal {deal_id}: the invoice is {invoice.status}; only an issued note has documents")
+        raise DocumentError(
+            _("deal {deal}: the invoice is {status}; only an issued note has documents").format(
+                deal=deal_id, status=invoice.status
+            )
+        )
     return invoice
 
 
@@ -185,7 +197,7 @@ def _reserve(
     on_wait: Callable[[float], None] | None,
 ) -> None:
     """Wait, if need be, until the invoice may be asked about again, and take that turn."""
-    for _ in range(RESERVE_ATTEMPTS):
+    for _attempt in range(RESERVE_ATTEMPTS):
         with store.begin() as connection:
             if reserve_check(connection, invoice.id, clock(), interval):
                 return
@@ -195,18 +207,22 @@ def _reserve(
         if on_wait is not None:
             on_wait(wait)
         sleep(wait)
-    raise DocumentError(f"deal {invoice.deal_id}: Omie keeps being asked about this note; try again in a minute")
+    raise DocumentError(
+        _("deal {deal}: Omie keeps being asked about this note; try again in a minute").format(deal=invoice.deal_id)
+    )
 
 
 def _open_portal(link: str | None) -> str:
-    return f"; open the portal link {link}" if link else ""
+    return _("; open the portal link {link}").format(link=link) if link else ""
 
 
 def _get(http: requests.Session, url: str, timeout: float, what: str) -> requests.Response:
     try:
         return http.get(url, timeout=timeout)
     except requests.RequestException as failure:
-        raise DocumentError(f"could not download the {what}: {type(failure).__name__}") from failure
+        raise DocumentError(
+            _("could not download the {what}: {error}").format(what=what, error=type(failure).__name__)
+        ) from failure
 
 
 def _save(path: str | Path, content: bytes) -> Path:

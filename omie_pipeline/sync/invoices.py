@@ -65,7 +65,7 @@ from omie_pipeline.domain.taxes import (
 )
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
-from omie_pipeline.i18n import _
+from omie_pipeline.i18n import _, format_number
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.omie.deadline import run_deadline
 from omie_pipeline.omie.models import InvalidRecord, OsRecord
@@ -316,7 +316,7 @@ def _rate_rule_issues(deal_id: str, service: CatalogService, rates: TaxRateVersi
                 "base_reduction ("
                 + _(
                     "{tag} reduces the {tax} base by {reduction} %, which the pipeline's tax rules do not apply"
-                ).format(tag=tag, tax=tax.label, reduction=reduction)
+                ).format(tag=tag, tax=tax.label, reduction=format_number(reduction))
                 + ")"
             )
     if not broken:
@@ -532,7 +532,11 @@ class _Run:
     def waiting(self, deal_id: str, method: str, pause: errors.OmieError | None, what: str) -> DealResult:
         """A deal left for a later run because `method` is paused or Omie said "not now" (Omie took nothing)."""
         if pause is not None:
-            past = " (waiting longer would pass the run's deadline)" if getattr(pause, "past_deadline", False) else ""
+            past = (
+                " " + _("(waiting longer would pass the run's deadline)")
+                if getattr(pause, "past_deadline", False)
+                else ""
+            )
             self.paused.setdefault(method, f"{pause.kind}: {pause.message}{past}")
             seconds = getattr(pause, "retry_after", None)
             if seconds is not None and method not in self.paused_until:

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import N_, _
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import replace_service_map
 
@@ -24,12 +25,13 @@ PRODUCT_CODE_MAX = 128
 SERVICE_CODE_MAX = 60
 _STRING_TAG = "tag:yaml.org,2002:str"
 _YAML_TYPE_NAMES = {
-    "tag:yaml.org,2002:int": "a number",
-    "tag:yaml.org,2002:float": "a number",
-    "tag:yaml.org,2002:bool": "a yes/no value",
-    "tag:yaml.org,2002:null": "empty",
-    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:int": N_("a number"),
+    "tag:yaml.org,2002:float": N_("a number"),
+    "tag:yaml.org,2002:bool": N_("a yes/no value"),
+    "tag:yaml.org,2002:timestamp": N_("a date"),
 }
+_PRODUCT_CODE = N_("the product code")
+_SERVICE_CODE = N_("the service code")
 
 
 class ServiceMapError(ValueError):
@@ -45,7 +47,9 @@ class MapProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"line {self.line} ({self.product_code}): {self.message}"
+        return _("line {line} ({product}): {message}").format(
+            line=self.line, product=self.product_code, message=self.message
+        )
 
 
 @dataclass
@@ -64,10 +68,10 @@ def read_service_map(path: str | Path) -> ServiceMap:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ServiceMapError(
-            f"service map {path} does not exist; create it or set OMIE_PIPELINE_SERVICE_MAP"
+            _("service map {path} does not exist; create it or set OMIE_PIPELINE_SERVICE_MAP").format(path=path)
         ) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ServiceMapError(f"service map {path} cannot be read: {error}") from None
+        raise ServiceMapError(_("service map {path} cannot be read: {error}").format(path=path, error=error)) from None
     return parse_service_map(text, path)
 
 
@@ -77,13 +81,16 @@ def parse_service_map(text: str, path: str | Path = "<service map>") -> ServiceM
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
-        raise ServiceMapError(f"service map {path} is not valid YAML: {error}") from None
+        raise ServiceMapError(
+            _("service map {path} is not valid YAML: {error}").format(path=path, error=error)
+        ) from None
     if root is None:
         return result
     if not isinstance(root, yaml.MappingNode):
         raise ServiceMapError(
-            f"service map {path} must be lines of PRODUCT_CODE: SERVICE_CODE, "
-            f"not a {_node_kind(root)} (line {_line(root)})"
+            _("service map {path} must be lines of PRODUCT_CODE: SERVICE_CODE, not {kind} (line {line})").format(
+                path=path, kind=_node_kind(root), line=_line(root)
+            )
         )
 
     seen_on: dict[str, list[int]] = {}
@@ -93,7 +100,7 @@ def parse_service_map(text: str, path: str | Path = "<service map>") -> ServiceM
         product = _scalar_text(key_node)
         if product is None:
             shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else _node_kind(key_node)
-            result.problems.append(MapProblem(line, str(shown), _not_text("the product code", key_node)))
+            result.problems.append(MapProblem(line, str(shown), _not_text(_PRODUCT_CODE, key_node)))
             continue
         seen_on.setdefault(product, []).append(line)
         problem = _entry_problem(product, value_node)
@@ -109,7 +116,9 @@ def parse_service_map(text: str, path: str | Path = "<service map>") -> ServiceM
                 MapProblem(
                     lines[-1],
                     product,
-                    f"written {len(lines)} times (lines {listed}); keep one line, none of them is loaded",
+                    _("written {count} times (lines {lines}); keep one line, none of them is loaded").format(
+                        count=len(lines), lines=listed
+                    ),
                 )
             )
             candidates.pop(product, None)
@@ -137,16 +146,16 @@ def load_service_map(store: Store, account: str, path: str | Path, now: datetime
 
 def _entry_problem(product: str, value_node: yaml.Node) -> str | None:
     if not product:
-        return "the product code is empty"
+        return _("the product code is empty")
     if len(product) > PRODUCT_CODE_MAX:
-        return f"the product code is longer than {PRODUCT_CODE_MAX} characters"
+        return _("the product code is longer than {limit} characters").format(limit=PRODUCT_CODE_MAX)
     service = _scalar_text(value_node)
     if service is None:
-        return _not_text("the service code", value_node)
+        return _not_text(_SERVICE_CODE, value_node)
     if not service:
-        return "the service code is empty; write the Omie service's code (cCodigo), e.g. SRV001"
+        return _("the service code is empty; write the Omie service's code (cCodigo), e.g. SRV001")
     if len(service) > SERVICE_CODE_MAX:
-        return f"the service code is longer than {SERVICE_CODE_MAX} characters"
+        return _("the service code is longer than {limit} characters").format(limit=SERVICE_CODE_MAX)
     return None
 
 
@@ -158,20 +167,23 @@ def _scalar_text(node: yaml.Node) -> str | None:
 
 
 def _not_text(what: str, node: yaml.Node) -> str:
+    """Why the code `what` (`_PRODUCT_CODE` or `_SERVICE_CODE`, untranslated) is not text."""
     if isinstance(node, yaml.ScalarNode):
-        kind = _YAML_TYPE_NAMES.get(node.tag, "not text")
         if node.tag == "tag:yaml.org,2002:null":
-            return f"{what} is missing"
-        return f"{what} {node.value!r} is read by YAML as {kind}; put it in quotes: '{node.value}'"
-    return f"{what} must be a single code, not a {_node_kind(node)}"
+            return _("{what} is missing").format(what=_(what))
+        kind = _(_YAML_TYPE_NAMES[node.tag]) if node.tag in _YAML_TYPE_NAMES else _("something other than text")
+        return _("{what} '{value}' is read by YAML as {kind}; put it in quotes: '{value}'").format(
+            what=_(what), value=node.value, kind=kind
+        )
+    return _("{what} must be a single code, not {kind}").format(what=_(what), kind=_node_kind(node))
 
 
 def _node_kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.MappingNode):
-        return "mapping"
+        return _("a mapping")
     if isinstance(node, yaml.SequenceNode):
-        return "list"
-    return "single value"
+        return _("a list")
+    return _("a single value")
 
 
 def _line(node: yaml.Node) -> int:

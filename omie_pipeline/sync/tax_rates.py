@@ -18,6 +18,7 @@ from typing import Any
 
 from omie_pipeline.domain.taxes import Regime, Tax, TaxRates, check_rates, regime_from_name
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import _, format_number
 from omie_pipeline.omie.models import CompanyRecord
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import (
@@ -85,46 +86,58 @@ def parse_regime(company: CompanyRecord, confirmed: Regime | None = None) -> Reg
     """
     raw_regime = (company.regime_tributario or "").strip()
     raw_simples = (company.optante_simples_nacional or "").strip().upper()
-    where = f"company {company.codigo_empresa}"
+    company_id = company.codigo_empresa
     if raw_simples not in ("", "S", "N"):
         raise UnknownRegimeError(
-            f"{where}: optante_simples_nacional is {company.optante_simples_nacional!r}, not S or N"
+            _("company {company}: optante_simples_nacional is '{simples}', not S or N").format(
+                company=company_id, simples=company.optante_simples_nacional
+            )
         )
     named = regime_from_name(raw_regime) if raw_regime else None
     if named is not None and confirmed is not None and named is not confirmed:
         raise UnknownRegimeError(
-            f"{where}: regime_tributario {raw_regime!r} ({named.value}) contradicts OMIE_PIPELINE_TAX_REGIME "
-            f"{confirmed.value}; correct one of them"
+            _(
+                "company {company}: regime_tributario '{raw}' ({regime}) contradicts OMIE_PIPELINE_TAX_REGIME "
+                "{confirmed}; correct one of them"
+            ).format(company=company_id, raw=raw_regime, regime=named.value, confirmed=confirmed.value)
         )
     regime = named or confirmed or (Regime.SIMPLES_NACIONAL if raw_simples == "S" else None)
     if regime is None:
-        raise UnknownRegimeError(f"{where}: {_why_unreadable(raw_regime, raw_simples)}; " + CONFIRM_REGIME)
-    if raw_simples and (raw_simples == "S") != (regime is Regime.SIMPLES_NACIONAL):
-        source = f"regime_tributario {raw_regime!r}" if named else "OMIE_PIPELINE_TAX_REGIME"
         raise UnknownRegimeError(
-            f"{where}: {source} ({regime.value}) contradicts optante_simples_nacional {raw_simples!r}; "
-            "correct the company record in Omie or the confirmed regime"
+            _(
+                "company {company}: {why}; no tax rates are derived from a guess: check the regime with finance and "
+                "confirm it with OMIE_PIPELINE_TAX_REGIME=simples_nacional|lucro_presumido|lucro_real"
+            ).format(company=company_id, why=_why_unreadable(raw_regime, raw_simples))
+        )
+    if raw_simples and (raw_simples == "S") != (regime is Regime.SIMPLES_NACIONAL):
+        if named:
+            template = _(
+                "company {company}: regime_tributario '{raw}' ({regime}) contradicts optante_simples_nacional "
+                "'{simples}'; correct the company record in Omie or the confirmed regime"
+            )
+        else:
+            template = _(
+                "company {company}: OMIE_PIPELINE_TAX_REGIME ({regime}) contradicts optante_simples_nacional "
+                "'{simples}'; correct the company record in Omie or the confirmed regime"
+            )
+        raise UnknownRegimeError(
+            template.format(company=company_id, raw=raw_regime, regime=regime.value, simples=raw_simples)
         )
     return regime
 
 
-CONFIRM_REGIME = (
-    "no tax rates are derived from a guess: check the regime with finance and confirm it with "
-    "OMIE_PIPELINE_TAX_REGIME=simples_nacional|lucro_presumido|lucro_real"
-)
-
-
 def _why_unreadable(raw_regime: str, raw_simples: str) -> str:
     if raw_regime:
-        return (
-            f"regime_tributario {raw_regime!r} is not a regime's name, and Omie does not document its codes, "
-            "so the regime cannot be read from it"
+        return _(
+            "regime_tributario '{raw}' is not a regime's name, and Omie does not document its codes, so the regime "
+            "cannot be read from it"
+        ).format(raw=raw_regime)
+    if raw_simples == "N":
+        return _(
+            "regime_tributario is empty and optante_simples_nacional is N, so Lucro Presumido and Lucro Real cannot "
+            "be told apart"
         )
-    return "regime_tributario is empty" + (
-        " and optante_simples_nacional is N, so Lucro Presumido and Lucro Real cannot be told apart"
-        if raw_simples == "N"
-        else " and optante_simples_nacional is not set"
-    )
+    return _("regime_tributario is empty and optante_simples_nacional is not set")
 
 
 def company_profile(company: CompanyRecord, regime: Regime) -> CompanyProfile:
@@ -148,7 +161,7 @@ def rates_from_taxes(taxes: dict[str, Any] | None) -> TaxRates:
     for tag, name in RETENTION_TAGS.items():
         flag = str(taxes.get(tag) or "N").strip().upper()
         if flag not in ("S", "N"):
-            raise RateFieldError(tag, f"{taxes.get(tag)!r} is not S or N")
+            raise RateFieldError(tag, _("'{value}' is not S or N").format(value=taxes.get(tag)))
         values[name] = flag == "S"
     try:
         return TaxRates(**values)
@@ -162,9 +175,9 @@ def _rate(tag: str, value: Any) -> Decimal:
     try:
         rate = Decimal(str(value))
     except ArithmeticError:
-        raise RateFieldError(tag, f"{value!r} is not a number") from None
+        raise RateFieldError(tag, _("'{value}' is not a number").format(value=value)) from None
     if not rate.is_finite() or not Decimal(0) <= rate <= Decimal(100):
-        raise RateFieldError(tag, f"{value!r} is not a percentage between 0 and 100")
+        raise RateFieldError(tag, _("'{value}' is not a percentage between 0 and 100").format(value=value))
     return rate
 
 
@@ -187,7 +200,9 @@ class ServiceProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"service {self.service_code}, {self.field}: {self.message}"
+        return _("service {service}, {field}: {message}").format(
+            service=self.service_code, field=self.field, message=self.message
+        )
 
 
 @dataclass
@@ -211,7 +226,9 @@ def the_company(client: Any) -> CompanyRecord:
     """The one company of the app key; more or none is an error, since the regime would be a guess."""
     companies = [company for company in client.list_companies() if (company.inativa or "").strip().upper() != "S"]
     if len(companies) != 1:
-        raise UnknownRegimeError(f"Omie lists {len(companies)} active companies for this app key; expected exactly one")
+        raise UnknownRegimeError(
+            _("Omie lists {count} active companies for this app key; expected exactly one").format(count=len(companies))
+        )
     return companies[0]
 
 
@@ -235,7 +252,9 @@ def sync_tax_rates(
     for code, services in catalog.items():
         if len(services) > 1:
             ids = ", ".join(str(service.service_id) for service in services)
-            problems.append(ServiceProblem(code, "cCodigo", f"shared by services {ids}; each needs its own code"))
+            problems.append(
+                ServiceProblem(code, "cCodigo", _("shared by services {ids}; each needs its own code").format(ids=ids))
+            )
             continue
         try:
             wanted[code] = rates_from_taxes(services[0].taxes)
@@ -274,7 +293,9 @@ class RateRuleViolation:
     products: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"service {self.service_code} ({', '.join(self.products)}): {self.rule}: {self.message}"
+        return _("service {service} ({products}): {rule}: {message}").format(
+            service=self.service_code, products=", ".join(self.products), rule=self.rule, message=self.message
+        )
 
 
 @dataclass(frozen=True)
@@ -283,10 +304,10 @@ class MissingRates:
     products: tuple[str, ...]
 
     def __str__(self) -> str:
-        return (
-            f"service {self.service_code} ({', '.join(self.products)}) has no tax rates in force; "
-            "check that it is in Omie's catalog with readable rates and run tax_rates"
-        )
+        return _(
+            "service {service} ({products}) has no tax rates in force; check that it is in Omie's catalog with "
+            "readable rates and run tax_rates"
+        ).format(service=self.service_code, products=", ".join(self.products))
 
 
 def rate_rule_violations(store: Store, account: str) -> list[RateRuleViolation]:
@@ -329,9 +350,10 @@ def _base_reductions(service: CatalogService, products: tuple[str, ...]) -> list
                     service.code or "",
                     "base_reduction",
                     tax.label,
-                    f"{tag} reduces the {tax.label} base by {reduction} %, "
-                    "which the pipeline's tax rules do not apply; "
-                    "remove the reduction in Omie or invoice this service by hand",
+                    _(
+                        "{tag} reduces the {tax} base by {reduction} %, which the pipeline's tax rules do not apply; "
+                        "remove the reduction in Omie or invoice this service by hand"
+                    ).format(tag=tag, tax=tax.label, reduction=format_number(reduction)),
                     products,
                 )
             )

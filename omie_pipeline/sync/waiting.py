@@ -14,6 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from omie_pipeline.i18n import _
 from omie_pipeline.store import sync_state
 
 WAITING_KEY = "invoices.waiting"
@@ -29,7 +30,10 @@ class WaitingDeals:
     noted_at: datetime
 
     def describe(self) -> str:
-        return "; ".join(f"{method} paused ({why})" for method, why in sorted(self.reasons.items()))
+        """Each paused method and why, in the reader's language (Omie's own words in `why` stay as Omie said them)."""
+        return "; ".join(
+            _("{method} paused ({why})").format(method=method, why=why) for method, why in sorted(self.reasons.items())
+        )
 
 
 def note_waiting(connection: sa.Connection, account: str, waiting: WaitingDeals) -> None:

@@ -65,6 +65,15 @@ def test_an_absurd_amount_and_control_characters_never_stop_the_batch(store: Sto
     assert _open_issues(store) == {("D-HUGE", "amount", "above_maximum"), ("D-BIG", "amount", "above_maximum")}
 
 
+def test_an_amount_a_sql_source_hands_over_as_a_date_is_that_deals_issue(store: Store) -> None:
+    rows = [deal_row("D-1"), {**deal_row("D-DATE"), "amount": datetime(2026, 11, 20, tzinfo=UTC)}, deal_row("D-2")]
+
+    pulled = pull_deals(ListSource(rows), store, ACCOUNT, now=NOW)
+
+    assert pulled.valid == 2 and pulled.invalid == 1
+    assert _open_issues(store) == {("D-DATE", "amount", "bad_type")}
+
+
 def test_the_largest_amount_is_configurable(store: Store) -> None:
     rows = [deal_row("D-1", amount="2000.00"), deal_row("D-2", amount="12000000.00")]
 

@@ -267,6 +267,20 @@ def test_deals_that_cannot_be_linked_are_listed_with_the_fix(make_sim, store: St
     assert len(resolved) == 2 and all(resolved)
 
 
+def test_a_deal_without_document_is_told_so_in_portuguese(make_sim, store: Store, tmp_path: Path, portuguese) -> None:
+    client = client_for(make_sim(seed=28, clients=3))
+    _pull(store, tmp_path, [deal_row("NO-DOCUMENT", document="")])
+
+    _reconcile(client, store)
+
+    with store.connect() as connection:
+        [issue] = open_issues(connection, ACCOUNT, "client")
+    assert (issue.message, issue.fix) == (
+        "o negócio não tem CPF nem CNPJ: o cliente não pode ser encontrado nem cadastrado no Omie",
+        "preencha o CPF ou CNPJ do cliente no CRM; o negócio será vinculado na próxima execução",
+    )
+
+
 def test_a_document_registered_twice_in_omie_is_reported_not_picked(make_sim, store: Store, tmp_path: Path) -> None:
     sim = make_sim(seed=28, clients=10)
     client = client_for(sim)

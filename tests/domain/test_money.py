@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -56,6 +57,14 @@ def test_floats_are_refused_and_decimals_checked():
     with pytest.raises(MoneyFormatError):
         to_decimal(Decimal("NaN"))
     assert to_decimal("0.6525", places=4) == Decimal("0.6525")
+
+
+@pytest.mark.parametrize("value", [datetime(2026, 11, 20, tzinfo=UTC), [1], None])
+def test_a_value_of_another_type_is_refused_not_crashed_on(value):
+    """A SQL source may hand over a date or worse as the amount: the row's problem, never the batch's."""
+    with pytest.raises(MoneyFormatError) as caught:
+        to_decimal(value)  # type: ignore[arg-type]
+    assert caught.value.reason == "bad_type"
 
 
 @pytest.mark.parametrize(

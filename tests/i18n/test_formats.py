@@ -35,6 +35,13 @@ def test_money_numbers_and_dates_as_the_language_writes_them(
         assert format_when(datetime(2026, 12, 4, 17, 30, tzinfo=UTC)) == moment
 
 
+def test_a_rate_keeps_every_decimal_it_has() -> None:
+    with i18n.using_language("pt-BR"):
+        assert (i18n.format_number(Decimal("0.6525")), i18n.format_number(Decimal("7.60"))) == ("0,6525", "7,6")
+    with i18n.using_language("en"):
+        assert i18n.format_number(Decimal("0.6525")) == "0.6525"
+
+
 def test_money_is_decimal_only() -> None:
     with pytest.raises(TypeError):
         i18n.format_money(1234.56)

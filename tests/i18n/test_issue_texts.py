@@ -51,7 +51,7 @@ def test_client_problems_in_portuguese(portuguese) -> None:
     assert missing.message == (
         "street está vazio: o Omie precisa dele para cadastrar o cliente, e a prefeitura para aceitar a nota"
     )
-    assert missing.fix == "preencha street do cliente no CRM; o negócio é tentado de novo no próximo run"
+    assert missing.fix == "preencha street do cliente no CRM; o negócio será tentado de novo na próxima execução"
     assert too_long.message == "city tem 41 caracteres; o Omie guarda no máximo 40 em cidade"
 
 

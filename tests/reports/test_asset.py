@@ -18,8 +18,8 @@ from omie_pipeline.defs.assets.report import (
     REPORT_DAYS_PARTITION_NAME,
     add_report_days,
     reconciliation_report,
-    report_partition_key,
     report_key_ranges,
+    report_partition_key,
     report_partitions,
     unreported,
 )

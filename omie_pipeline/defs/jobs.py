@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from omie_pipeline.defs.assets.report import ASSET_NAME as REPORT_ASSET
 from omie_pipeline.defs.assets.report import report_partitions
@@ -53,10 +54,21 @@ catalog_job = dg.define_asset_job(
     **_slotted("catalog", accounts),
 )
 
+
+def report_range_tags(key_range: dg.PartitionKeyRange) -> dict[str, str]:
+    """The tags of a run writing a range of one account's report days: the range, and the account's run slot, which
+    the partitioned config gives only to a run of one partition."""
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: key_range.start,
+        ASSET_PARTITION_RANGE_END_TAG: key_range.end,
+        RUN_SLOT_TAG: run_slot("report", _report_account(key_range.start)),
+    }
+
+
 report_job = dg.define_asset_job(
     "report_job",
     selection=dg.AssetSelection.assets(REPORT_ASSET),
-    description="The reconciliation report of one account for one closing day.",
+    description="The reconciliation reports of one account for one closing day or a range of them.",
     **_slotted("report", report_partitions, _report_account),
 )
 

@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import dagster as dg
 
-from omie_pipeline.defs.assets.report import add_report_days, report_partition_key
+from omie_pipeline.defs.assets.report import add_report_days, report_key_ranges
 from omie_pipeline.defs.jobs import (
     catalog_job,
     emission_job,
     freshness_checks_job,
     invoice_status_refresh_job,
     report_job,
+    report_range_tags,
 )
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.domain.timeutil import SAO_PAULO
@@ -78,7 +79,8 @@ catalog_schedule = _schedule(
 
 
 def _report_requests(context: dg.ScheduleEvaluationContext):
-    """Today's report and yesterday's final one (deals closed late in the evening), per account.
+    """Today's report and yesterday's final one (deals closed late in the evening), per account: one run
+    writing both, or one run each when the two days are not next to each other in the day dimension.
 
     Both days are added to the report's day dimension here, as they are requested, so the UI lists
     only days that have a report for every account (a day without deals has an empty one)."""
@@ -89,12 +91,11 @@ def _report_requests(context: dg.ScheduleEvaluationContext):
     moment = context.scheduled_execution_time.astimezone(SAO_PAULO)
     days = (moment.date() - timedelta(days=1), moment.date())
     add_report_days(context.instance, days)
-    for account in account_keys:
-        for day in days:
-            yield dg.RunRequest(
-                run_key=f"{account}:{day.isoformat()}:{moment.isoformat()}",
-                partition_key=report_partition_key(account, day),
-            )
+    cells = [(account, day) for account in account_keys for day in days]
+    for key_range in report_key_ranges(context.instance, cells):
+        yield dg.RunRequest(
+            run_key=f"{key_range.start}..{key_range.end}:{moment.isoformat()}", tags=report_range_tags(key_range)
+        )
 
 
 report_schedule = dg.ScheduleDefinition(

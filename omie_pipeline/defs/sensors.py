@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from omie_pipeline.alerts.messages import CheckFailureFacts, RunFailureFacts
 from omie_pipeline.alerts.watch import (
@@ -280,12 +282,12 @@ def run_failure_facts(context: dg.RunFailureSensorContext, ui_url: str, default_
     # The account comes from the root run: a re-execution may not carry the partition tag, and the
     # alert of its root is recorded under the root's account.
     root = context.instance.get_run_by_id(root_run_id) if root_run_id != run.run_id else run
-    partition = (root.tags if root is not None else run.tags).get(PARTITION_TAG) or run.tags.get(PARTITION_TAG)
+    partition = _run_partitions(root.tags if root is not None else run.tags) or _run_partitions(run.tags)
     return RunFailureFacts(
         run_id=run.run_id,
         root_run_id=root_run_id,
         job_name=run.job_name,
-        account=partition or default_account,
+        account=_account_of(partition.split(RANGE_SEPARATOR)[0] if partition else None, default_account),
         partition_key=partition,
         step_key=step_key,
         error_class=error_class,
@@ -321,6 +323,16 @@ def sync_run_failures(
         context.log.info("run %s failed; its root run %s was already alerted", facts.run_id, facts.root_run_id)
     else:
         context.log.info("alerted the failure of run %s (%s)", facts.run_id, alert.key)
+
+
+RANGE_SEPARATOR = ".."
+
+
+def _run_partitions(tags: Mapping[str, str]) -> str | None:
+    """What a run wrote: its partition, or the first and last of its range (`start..end`, a run writing several
+    report days)."""
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    return tags.get(PARTITION_TAG) or (f"{start}{RANGE_SEPARATOR}{end}" if start and end else None)
 
 
 def _account_of(partition: str | None, default_account: str) -> str:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from omie_pipeline.reports.collector import collector_paused
-from omie_pipeline.reports.columns import deal_columns
+from omie_pipeline.reports.columns import Column, deal_columns
 from omie_pipeline.reports.csv_export import write_csv
 from omie_pipeline.reports.html import write_html, write_open_items_section
 from omie_pipeline.reports.model import Report
@@ -70,37 +70,60 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_report(report: Report, folder: Path) -> ReportFiles:
     """Write the day's HTML, CSV and XLSX, and refresh the open-items HTML and CSV."""
+    return write_reports([report], folder)[0]
+
+
+def write_reports(reports: Sequence[Report], folder: Path) -> list[ReportFiles]:
+    """Write each report's day files, and the account's open-items files once.
+
+    `reports` are one account's, built together (`build_reports`): they share one list of open items, so its
+    section of the pages, aging chart included, is rendered once for every day, and the open-items files,
+    which every day would overwrite with the same content, are written once."""
+    if len({report.account for report in reports}) > 1 or any(
+        report.open_items is not reports[0].open_items for report in reports
+    ):
+        raise ValueError("reports written together must be one account's, built together (build_reports)")
     with collector_paused():
-        return _write_files(report, folder)
+        return _write_files(reports, folder)
 
 
-def _write_files(report: Report, folder: Path) -> ReportFiles:
-    target = account_folder(folder, report.account)
+def _write_files(reports: Sequence[Report], folder: Path) -> list[ReportFiles]:
+    latest = reports[-1]
+    target = account_folder(folder, latest.account)
     target.mkdir(parents=True, exist_ok=True)
-    stem = report_stem(report)
-    files = ReportFiles(
-        html=target / f"{stem}.html",
-        csv=target / f"{stem}.csv",
-        xlsx=target / f"{stem}.xlsx",
-        open_items_html=target / f"{OPEN_ITEMS_STEM}.html",
-        open_items_csv=target / f"{OPEN_ITEMS_STEM}.csv",
-    )
-    columns = deal_columns(report.tax_names)
-    names = {"HTML": files.html.name, "CSV": files.csv.name, "Excel": files.xlsx.name}
-    open_names = {"HTML": files.open_items_html.name, "CSV": files.open_items_csv.name}
-    open_title = f"Itens em aberto · {report.account}"
-    with _open_items_section(report, target) as section:
-        _atomic_write(files.html, lambda path: write_html(path, report, open_section=section, file_names=names))
+    open_items_html, open_items_csv = target / f"{OPEN_ITEMS_STEM}.html", target / f"{OPEN_ITEMS_STEM}.csv"
+    written = [
+        ReportFiles(
+            html=target / f"{report_stem(report)}.html",
+            csv=target / f"{report_stem(report)}.csv",
+            xlsx=target / f"{report_stem(report)}.xlsx",
+            open_items_html=open_items_html,
+            open_items_csv=open_items_csv,
+        )
+        for report in reports
+    ]
+    columns = deal_columns(latest.tax_names)
+    open_names = {"HTML": open_items_html.name, "CSV": open_items_csv.name}
+    open_title = f"Itens em aberto · {latest.account}"
+    with _open_items_section(latest, target) as section:
+        for report, files in zip(reports, written, strict=True):
+            _write_day(report, files, section, columns)
         _atomic_write(
-            files.open_items_html,
+            open_items_html,
             lambda path: write_html(
-                path, report, open_section=section, open_items_only=True, title=open_title, file_names=open_names
+                path, latest, open_section=section, open_items_only=True, title=open_title, file_names=open_names
             ),
         )
+    _atomic_write(open_items_csv, lambda path: write_csv(path, latest.open_items, columns))
+    return written
+
+
+def _write_day(report: Report, files: ReportFiles, section: Path, columns: list[Column]) -> None:
+    """The day's page (with the open-items section rendered in `section`), CSV and XLSX."""
+    names = {"HTML": files.html.name, "CSV": files.csv.name, "Excel": files.xlsx.name}
+    _atomic_write(files.html, lambda path: write_html(path, report, open_section=section, file_names=names))
     _atomic_write(files.csv, lambda path: write_csv(path, report.deals, columns))
     _atomic_write(files.xlsx, lambda path: write_xlsx(path, report))
-    _atomic_write(files.open_items_csv, lambda path: write_csv(path, report.open_items, columns))
-    return files
 
 
 @contextmanager

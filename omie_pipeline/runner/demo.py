@@ -98,6 +98,7 @@ class DemoResult:
                     }
                     for s in self.pipeline.stages
                 ],
+                "report_phase_seconds": round(self.pipeline.report_seconds, 1),
                 "alerts": self.pipeline.sensor_results,
                 "omie_calls": self.omie_calls,
                 "omie_rejected_calls": self.rejected_calls,

@@ -9,13 +9,15 @@ alert sensors once, then the report.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TextIO
 
 import dagster as dg
 
-from omie_pipeline.defs.assets.report import add_report_days, report_partition_key, unreported
+from omie_pipeline.defs.assets.report import add_report_days, report_key_ranges, unreported
+from omie_pipeline.defs.jobs import report_range_tags
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.runner.orphans import end_orphaned_runs, owner_tags
 from omie_pipeline.runner.progress import Progress
@@ -39,6 +41,8 @@ class PassResult:
     stages: list[StageResult] = field(default_factory=list)
     sensor_results: dict[str, str] = field(default_factory=dict)
     settled: bool = False
+    report_seconds: float = 0.0
+    """How long the reports phase took, its runs and what is done between them."""
 
     @property
     def success(self) -> bool:
@@ -52,15 +56,21 @@ def ensure_account(instance: dg.DagsterInstance, account: str) -> None:
 
 
 def run_job(
-    defs: dg.Definitions, instance: dg.DagsterInstance, stage: str, job_name: str, partition_key: str
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    stage: str,
+    job_name: str,
+    partition_key: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> StageResult:
-    """Execute one job in this process on `instance`; a failed run is reported, not raised."""
+    """Execute one job in this process on `instance`, for one partition or for the partitions `tags` name (a range);
+    a failed run is reported, not raised."""
     started = time.monotonic()
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=instance,
         partition_key=partition_key,
-        tags=owner_tags(),
+        tags={**owner_tags(), **(tags or {})},
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         raise_on_error=False,
     )
@@ -160,14 +170,19 @@ def run_pipeline_pass(
     progress.stage("alerts")
     outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
     progress.stage("reconciliation reports")
+    reports_started = time.monotonic()
     days = closing_days(store, account)[-report_days:]
     add_report_days(instance, days)
     reports = [(account, day) for day in days]
     reports += [cell for cell in unreported(instance, report_days) if cell not in reports]
-    for done, (owner, day) in enumerate(reports, start=1):
-        stage = f"report {day.isoformat()}" if owner == account else f"report {owner} {day.isoformat()}"
-        outcome.stages.append(run_job(defs, instance, stage, "report_job", report_partition_key(owner, day)))
-        progress.step(done, len(reports))
+    # One run per account (per block of its days next to each other in the day dimension): around each run Dagster
+    # spends more than a day's report costs.
+    ranges = report_key_ranges(instance, reports)
+    for done, key_range in enumerate(ranges, start=1):
+        stage = f"reports {key_range.start}..{key_range.end.split('|')[-1]}"
+        outcome.stages.append(run_job(defs, instance, stage, "report_job", tags=report_range_tags(key_range)))
+        progress.step(done, len(ranges))
+    outcome.report_seconds = time.monotonic() - reports_started
     return outcome
 
 

@@ -427,3 +427,16 @@ def test_an_accounts_own_webhook_gets_its_alerts_and_no_other_accounts(store: St
     assert sorted(body["deal_id"] for body in shared.delivered) == ["A-1", "B-1"]
     assert [body["deal_id"] for body in acme_own.delivered] == ["A-1"]
     assert [body["deal_id"] for body in beta_own.delivered] == ["B-1"]
+
+
+def test_a_failed_run_writing_a_range_of_report_days_alerts_under_its_account(store: Store, webhook, tmp_path) -> None:
+    """A report run writes a range of one account's days, without a partition tag: the account and the partitions
+    come from its range."""
+    first, last = "beta|2026-11-25", "beta|2026-11-26"
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        run = invoice_wait_job.execute_in_process(instance=instance, raise_on_error=False, tags=tags).dagster_run
+        _alert_run_failure(instance, run, _resources(store, webhook))
+    [body] = webhook.delivered
+    facts = dict((f["label"], f["value"]) for f in body["facts"])
+    assert facts["Account"] == "beta" and facts["Partition"] == f"{first}..{last}"

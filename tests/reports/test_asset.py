@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +18,7 @@ from omie_pipeline.defs.assets.report import (
     REPORT_DAYS_PARTITION_NAME,
     add_report_days,
     reconciliation_report,
+    report_key_ranges,
     report_partition_key,
     report_partitions,
     unreported,
@@ -128,24 +129,52 @@ def _repository():
     ).get_repository_def()
 
 
+def _schedule_tick(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    context = dg.build_schedule_context(
+        instance=instance,
+        repository_def=_repository(),
+        scheduled_execution_time=datetime(2026, 11, 26, 18, 30, tzinfo=SAO_PAULO),
+    )
+    return report_schedule.evaluate_tick(context).run_requests
+
+
+def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str, str, str]]:
+    return sorted(
+        (request.partition_key_range.start, request.partition_key_range.end, request.tags["omie_pipeline/run_slot"])
+        for request in requests
+    )
+
+
 def test_schedule_writes_today_and_yesterdays_final_report_after_close_of_business() -> None:
+    """One run per account writes both days (a range of the day dimension), in the account's run slot."""
     assert report_schedule.cron_schedule == "30 18 * * *"
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme", "beta"])
-        context = dg.build_schedule_context(
-            instance=instance,
-            repository_def=_repository(),
-            scheduled_execution_time=datetime(2026, 11, 26, 18, 30, tzinfo=SAO_PAULO),
-        )
-        requests = report_schedule.evaluate_tick(context).run_requests
+        requests = _schedule_tick(instance)
         days = instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME)
-        again = report_schedule.evaluate_tick(context).run_requests
+        again = _schedule_tick(instance)
         assert instance.get_dynamic_partitions(REPORT_DAYS_PARTITION_NAME) == days
-    keys = sorted(str(request.partition_key) for request in requests)
-    assert keys == sorted(f"{account}|{day}" for account in ("acme", "beta") for day in ("2026-11-25", "2026-11-26"))
+    assert all(request.partition_key is None for request in requests)
+    assert _ranges(requests) == [
+        ("acme|2026-11-25", "acme|2026-11-26", "report:acme"),
+        ("beta|2026-11-25", "beta|2026-11-26", "report:beta"),
+    ]
     assert len({request.run_key for request in requests}) == len(requests) == len(again)
     # The two days requested, and only they, are in the report's day dimension, oldest first.
     assert days == ["2026-11-25", "2026-11-26"]
+
+
+def test_schedule_writes_each_day_apart_when_others_lie_between_them_in_the_day_dimension() -> None:
+    """A range covers every day between its ends in the dimension's order: yesterday added long before today
+    is written by a run of its own, and the days between are not written again."""
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, ["acme"])
+        instance.add_dynamic_partitions(REPORT_DAYS_PARTITION_NAME, ["2026-11-25", "2026-11-20"])
+        requests = _schedule_tick(instance)
+    assert _ranges(requests) == [
+        ("acme|2026-11-25", "acme|2026-11-25", "report:acme"),
+        ("acme|2026-11-26", "acme|2026-11-26", "report:acme"),
+    ]
 
 
 def test_a_day_without_a_report_is_not_a_partition() -> None:
@@ -183,3 +212,49 @@ def test_unreported_names_the_cells_without_a_report_in_the_latest_days(sqlite_s
         )
         assert unreported(instance, 2) == [(ACCOUNT, earlier), ("beta", earlier), ("beta", later)]
         assert unreported(instance, 1) == [("beta", later)]
+
+
+def test_one_run_writes_a_range_of_days_each_its_own_materialisation(sqlite_seeded, reports_dir, monkeypatch) -> None:
+    """A run over a range of one account's days: each day materialised with its own figures, its files written,
+    the checks evaluated over every day, in the account's run slot."""
+    from omie_pipeline.defs.jobs import report_range_tags
+
+    monkeypatch.setenv("OMIE_PIPELINE_DB_URL", sqlite_seeded.store.url)
+    days = [date(2026, 11, 18), date(2026, 11, 19), DAY]
+    with dg.instance_for_test() as instance:
+        job = build_definitions(load_settings()).resolve_job_def("report_job")
+        instance.add_dynamic_partitions(ACCOUNTS_PARTITION_NAME, [ACCOUNT, "beta"])
+        add_report_days(instance, days)
+        (key_range,) = report_key_ranges(instance, [(ACCOUNT, day) for day in days])
+        result = job.execute_in_process(instance=instance, tags=report_range_tags(key_range))
+        materialised = instance.get_materialized_partitions(dg.AssetKey("reconciliation_report"))
+        run = instance.get_run_by_id(result.run_id)
+    assert result.success and run.tags["omie_pipeline/run_slot"] == f"report:{ACCOUNT}"
+    assert materialised == {str(report_partition_key(ACCOUNT, day)) for day in days}
+    events = {event.partition: event.materialization.metadata for event in result.get_asset_materialization_events()}
+    for day in days:
+        alone = build(sqlite_seeded, day)
+        metadata = events[str(report_partition_key(ACCOUNT, day))]
+        assert metadata["deals_closed"].value == alone.summary.closed_count
+        assert metadata["closed_amount"].value == pytest.approx(float(alone.summary.closed_amount))
+        assert Path(metadata["xlsx"].value) == reports_dir / ACCOUNT / f"reconciliacao_{ACCOUNT}_{day.isoformat()}.xlsx"
+        assert Path(metadata["xlsx"].value).is_file()
+    assert len({metadata["deals_closed"].value for metadata in events.values()}) > 1
+    checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    assert len(result.get_asset_check_evaluations()) == 3
+    assert checks[CHECK_EVERY_DEAL_ONCE].passed and checks[CHECK_EVERY_DEAL_ONCE].metadata["days"].value == 3
+    assert checks[CHECK_EVERY_DEAL_ONCE].metadata["deals_in_store"].value == sum(
+        len(build(sqlite_seeded, day).deals) for day in days
+    )
+
+
+def test_a_check_over_several_days_names_the_day_that_fails(sqlite_seeded) -> None:
+    from omie_pipeline.defs.assets.report import check_results
+
+    good, bad = build(sqlite_seeded, date(2026, 11, 18)), build(sqlite_seeded)
+    checked = [
+        (good, verify_report(good, sqlite_seeded.store, CLOSED)),
+        (bad, verify_report(replace(bad, deals=bad.deals[1:]), sqlite_seeded.store, CLOSED)),
+    ]
+    once = next(result for result in check_results(checked) if result.check_name == CHECK_EVERY_DEAL_ONCE)
+    assert not once.passed and once.metadata["days_failing"].value == f"{ACCOUNT} {DAY.isoformat()}"

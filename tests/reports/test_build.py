@@ -18,7 +18,7 @@ from omie_pipeline.reports.labels import Outcome
 from omie_pipeline.reports.rows import UnknownInvoiceStatusError
 from omie_pipeline.store.tables import deal_issues, deals, invoices
 
-from .conftest import ACCOUNT, CPF_JOAO, CPF_MARIA, CPF_TYPO, DAY, NOW, build
+from .conftest import ACCOUNT, CLOSED, CPF_JOAO, CPF_MARIA, CPF_TYPO, DAY, NOW, STUCK_AFTER_MINUTES, build
 
 TAXES = ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")
 WITHHOLDABLE = ("iss", "pis", "cofins", "csll", "ir", "inss")
@@ -266,3 +266,23 @@ def test_a_naive_now_is_refused(seeded) -> None:
         build_report(
             seeded.store, ACCOUNT, DAY, datetime(2026, 11, 26, 12, 0), closed_statuses={"won"}, stuck_after_minutes=30
         )
+
+
+def test_reports_of_several_days_built_together_equal_each_days_own(seeded) -> None:
+    """One pass for several days gives each day the report it has alone, and one list of open items for all."""
+    from omie_pipeline.reports import build_reports
+
+    earlier = DAY - timedelta(days=2)
+    together = build_reports(
+        seeded.store, ACCOUNT, [earlier, DAY], NOW, closed_statuses=CLOSED, stuck_after_minutes=STUCK_AFTER_MINUTES
+    )
+    alone = [build(seeded, earlier), build(seeded)]
+    assert [report.day for report in together] == [earlier, DAY]
+    for joint, single in zip(together, alone, strict=True):
+        assert joint.deals == single.deals and joint.exceptions == single.exceptions
+        assert joint.summary == single.summary and joint.open_items == single.open_items
+    assert together[0].deals and together[1].deals
+    # The day between them was read, not reported: its deals are in neither day.
+    between = {deal.deal_id for deal in build(seeded, DAY - timedelta(days=1)).deals}
+    assert between and not between & {deal.deal_id for report in together for deal in report.deals}
+    assert together[0].open_items is together[1].open_items

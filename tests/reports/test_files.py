@@ -238,3 +238,40 @@ def test_only_issued_notes_count_as_net_receivable_in_every_file(written) -> Non
     total_row = by_status.split('<tr class="total">', 1)[1].split("</tr>", 1)[0]
     cells = re.findall(r'<td class="num">([^<]*)</td>', total_row)
     assert cells[-1] == format_brl(summary.net_issued) and cells[-2] == format_brl(summary.withheld_issued)
+
+
+def test_days_written_together_share_the_open_items_drawn_once(sqlite_seeded, tmp_path, monkeypatch) -> None:
+    from omie_pipeline.reports import build_reports, html, write_reports
+
+    from .conftest import CLOSED, NOW, STUCK_AFTER_MINUTES
+
+    drawn = []
+    aging_chart = html.aging_chart
+    monkeypatch.setattr(html, "aging_chart", lambda summary: drawn.append(summary) or aging_chart(summary))
+    days = [date(2026, 11, 18), DAY]
+    reports = build_reports(
+        sqlite_seeded.store, ACCOUNT, days, NOW, closed_statuses=CLOSED, stuck_after_minutes=STUCK_AFTER_MINUTES
+    )
+    written = write_reports(reports, tmp_path / "reports")
+    assert len(drawn) == 1
+    folder = tmp_path / "reports" / ACCOUNT
+    assert [files.html.name for files in written] == [f"reconciliacao_{ACCOUNT}_{day.isoformat()}.html" for day in days]
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        {path.name for files in written for path in files.all()}
+    )
+    # Each day's page has its own summary and the same open-items section, aging chart included; so has the
+    # open-items page.
+    pages = [files.html.read_text(encoding="utf-8") for files in written]
+    sections = [page[page.index('<section id="em-aberto">') :] for page in pages]
+    open_page = written[0].open_items_html.read_text(encoding="utf-8")
+    assert 'data-chart="aging"' in sections[0] and sections[0].split("</section>")[0] in open_page
+    assert sections[0].split("</section>")[0] == sections[1].split("</section>")[0]
+    assert pages[0].count('data-chart="funnel"') == pages[1].count('data-chart="funnel"') == 1
+    assert not [path for path in folder.iterdir() if path.name.startswith(".")]  # no section file left behind
+
+
+def test_reports_built_apart_are_not_written_together(sqlite_seeded, tmp_path) -> None:
+    from omie_pipeline.reports import write_reports
+
+    with pytest.raises(ValueError, match="built together"):
+        write_reports([build(sqlite_seeded), build(sqlite_seeded, date(2026, 11, 18))], tmp_path / "reports")

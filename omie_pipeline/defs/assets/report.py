@@ -11,9 +11,19 @@ the UI showed the report as mostly "missing" and its plots began with months of 
 added as they are reported, every partition the UI lists has a report and the plots start at the
 first day with one. Keys keep the form "account|YYYY-MM-DD".
 
+One run may write many days: a sync pass and the daily schedule ask for one account's days as a range
+of the day dimension (`report_key_ranges`, as Dagster splits a backfill), since around each run
+Dagster spends more than a day's report costs. Each day stays a materialisation of its own, with its
+own figures as metadata (`add_asset_metadata` per partition), so the UI shows every written day as
+materialised. The account's open items, the same whatever the day, are built and drawn once for
+every day of the run (`reports.build_reports`, `reports.write_reports`). The asset has no
+`BackfillPolicy.single_run()`: Dagster refuses one beside the job's partitioned config, which gives
+every run of one partition its account's run slot; a backfill from the UI stays one run per day.
+
 The two ERROR checks (every deal once, totals equal the store's) are computed in the asset's own
-step, after the files are written. They block nothing (nothing is downstream of the report); when
-either fails, the `failed_checks` sensor tells finance that the day's figures cannot be trusted.
+step, after the files are written, over every day of the run: a failure names the days at fault in
+its metadata. They block nothing (nothing is downstream of the report); when either fails, the
+`failed_checks` sensor tells finance that those days' figures cannot be trusted.
 """
 
 from collections.abc import Iterable
@@ -26,7 +36,7 @@ from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import PipelineResource, StoreResource
 from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.timeutil import now_utc
-from omie_pipeline.reports import Report, ReportFiles, build_report, write_report
+from omie_pipeline.reports import Report, ReportFiles, build_reports, write_reports
 from omie_pipeline.reports.labels import OUTCOME_ORDER, reason_label
 from omie_pipeline.reports.verify import Verification, stuck_or_failed, verify_report
 
@@ -57,6 +67,17 @@ def add_report_days(instance: dg.DagsterInstance, days: Iterable[date]) -> list[
     if new:
         instance.add_dynamic_partitions(REPORT_DAYS_PARTITION_NAME, [day.isoformat() for day in new])
     return new
+
+
+def report_key_ranges(instance: dg.DagsterInstance, cells: Iterable[tuple[str, date]]) -> list[dg.PartitionKeyRange]:
+    """The (account, day) cells as ranges of one account's days next to each other in the day dimension, as
+    Dagster splits a backfill: one run writes each range (see `jobs.report_range_tags`)."""
+    keys = {report_partition_key(account, day) for account, day in cells}
+    if not keys:
+        return []
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        subset = report_partitions.subset_with_partition_keys(keys)
+        return list(subset.get_partition_key_ranges(report_partitions))
 
 
 def unreported(instance: dg.DagsterInstance, latest_days: int) -> list[tuple[str, date]]:
@@ -103,31 +124,43 @@ def unreported(instance: dg.DagsterInstance, latest_days: int) -> list[tuple[str
 def reconciliation_report(
     context: dg.AssetExecutionContext, store: StoreResource, pipeline: PipelineResource
 ) -> dg.MaterializeResult:
-    """Finance's reconciliation of one account's deals closed on one day: HTML, CSV and XLSX files."""
-    keys = context.partition_key.keys_by_dimension
-    account, day = keys["account"], date.fromisoformat(keys[DAY_DIMENSION])
-    report = build_report(
-        store.store(),
-        account,
-        day,
-        now_utc(),
-        closed_statuses=pipeline.statuses(),
-        stuck_after_minutes=pipeline.stuck_after_minutes,
-    )
-    files = write_report(report, pipeline.reports_dir)
-    verification = verify_report(report, store.store(), pipeline.statuses())
-    context.log.info(
-        "report of %s for %s: %s deals closed, %s issued, %s open items; written to %s",
-        account,
-        day,
-        report.summary.closed_count,
-        report.summary.issued_count,
-        report.summary.open_count,
-        files.html.parent,
-    )
-    return dg.MaterializeResult(
-        metadata=report_metadata(report, files), check_results=check_results(report, verification)
-    )
+    """Finance's reconciliation of the account's deals closed on each day the run targets: HTML, CSV and XLSX files,
+    each day's figures recorded as that day's materialisation."""
+    now = now_utc()
+    checked: list[tuple[Report, Verification]] = []
+    for account, days in days_by_account(context.partition_keys).items():
+        reports = build_reports(
+            store.store(),
+            account,
+            days,
+            now,
+            closed_statuses=pipeline.statuses(),
+            stuck_after_minutes=pipeline.stuck_after_minutes,
+        )
+        for report, files in zip(reports, write_reports(reports, pipeline.reports_dir), strict=True):
+            context.add_asset_metadata(
+                report_metadata(report, files), partition_key=report_partition_key(account, report.day)
+            )
+            checked.append((report, verify_report(report, store.store(), pipeline.statuses())))
+            context.log.info(
+                "report of %s for %s: %s deals closed, %s issued, %s open items; written to %s",
+                account,
+                report.day,
+                report.summary.closed_count,
+                report.summary.issued_count,
+                report.summary.open_count,
+                files.html.parent,
+            )
+    return dg.MaterializeResult(check_results=check_results(checked))
+
+
+def days_by_account(partition_keys: Iterable[str]) -> dict[str, list[date]]:
+    """The run's report partitions as each account's days, oldest first."""
+    days: dict[str, list[date]] = {}
+    for key in partition_keys:
+        keys = report_partitions.get_partition_key_from_str(key).keys_by_dimension
+        days.setdefault(keys["account"], []).append(date.fromisoformat(keys[DAY_DIMENSION]))
+    return {account: sorted(account_days) for account, account_days in days.items()}
 
 
 def summary_markdown(report: Report) -> str:
@@ -185,23 +218,40 @@ def report_metadata(report: Report, files: ReportFiles) -> dict[str, object]:
     return metadata
 
 
-def check_results(report: Report, verification: Verification) -> list[dg.AssetCheckResult]:
-    stuck = stuck_or_failed(report)
+def check_results(checked: list[tuple[Report, Verification]]) -> list[dg.AssetCheckResult]:
+    """The checks over every report of the run: each fails when any day fails, naming the days at fault."""
+    once_failed = [report for report, verification in checked if not verification.every_deal_once]
+    totals_failed = [(report, verification) for report, verification in checked if not verification.totals_agree]
+    stuck = sorted({deal_id for report, _ in checked for deal_id in stuck_or_failed(report)})
     return [
         dg.AssetCheckResult(
             check_name=CHECK_EVERY_DEAL_ONCE,
-            passed=verification.every_deal_once,
+            passed=not once_failed,
             metadata={
-                "deals_in_store": verification.deals_expected,
-                "deals_in_report": verification.deals_listed,
-                "duplicated": ", ".join(verification.duplicated_deals) or "none",
+                "days": len(checked),
+                "days_failing": _days(once_failed) or "none",
+                "deals_in_store": sum(verification.deals_expected for _, verification in checked),
+                "deals_in_report": sum(verification.deals_listed for _, verification in checked),
+                "duplicated": ", ".join(
+                    deal_id for _, verification in checked for deal_id in verification.duplicated_deals
+                )
+                or "none",
             },
         ),
         dg.AssetCheckResult(
             check_name=CHECK_TOTALS_MATCH_STORE,
-            passed=verification.totals_agree,
+            passed=not totals_failed,
             metadata={
-                "differences": dg.MetadataValue.md("\n".join(f"- {line}" for line in verification.mismatches) or "none")
+                "days": len(checked),
+                "days_failing": _days([report for report, _ in totals_failed]) or "none",
+                "differences": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {report.account} {report.day}: {line}"
+                        for report, verification in totals_failed
+                        for line in verification.mismatches
+                    )
+                    or "none"
+                ),
             },
         ),
         dg.AssetCheckResult(
@@ -211,6 +261,10 @@ def check_results(report: Report, verification: Verification) -> list[dg.AssetCh
             metadata={"count": len(stuck), "deals": ", ".join(stuck[:50]) or "none"},
         ),
     ]
+
+
+def _days(reports: list[Report]) -> str:
+    return ", ".join(f"{report.account} {report.day}" for report in reports)
 
 
 REPORT_ASSETS = [reconciliation_report]

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from omie_pipeline.i18n import _
 from omie_pipeline.reports.collector import collector_paused
 from omie_pipeline.reports.columns import deal_columns
 from omie_pipeline.reports.csv_export import write_csv
@@ -53,7 +54,11 @@ def report_stem(report: Report) -> str:
 def account_folder(folder: Path, account: str) -> Path:
     """The account's folder under `folder`; an account name that could leave it (`..`, `/`) is refused."""
     if not _SAFE_ACCOUNT.fullmatch(account) or account in (".", ".."):
-        raise ValueError(f"account {account!r} cannot name a reports folder: use letters, digits, '_', '-' or '.'")
+        raise ValueError(
+            _("account {account} cannot name a reports folder: use letters, digits, '_', '-' or '.'").format(
+                account=repr(account)
+            )
+        )
     return Path(folder) / account
 
 
@@ -88,7 +93,7 @@ def _write_files(report: Report, folder: Path) -> ReportFiles:
     columns = deal_columns(report.tax_names)
     names = {"HTML": files.html.name, "CSV": files.csv.name, "Excel": files.xlsx.name}
     open_names = {"HTML": files.open_items_html.name, "CSV": files.open_items_csv.name}
-    open_title = f"Itens em aberto · {report.account}"
+    open_title = _("Open items · {account}").format(account=report.account)
     with _open_items_section(report, target) as section:
         _atomic_write(files.html, lambda path: write_html(path, report, open_section=section, file_names=names))
         _atomic_write(

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -35,6 +35,8 @@ DOMAIN = "messages"
 # How each language writes a day and a moment: Brazilians 04/12/2026 14:30, English speakers Dec 4, 2026, 2:30 PM.
 _DAY_FORMAT = {"pt-BR": "dd/MM/yyyy", "en": "medium"}
 _MOMENT_JOIN = {"pt-BR": "{day} {time}", "en": "{day}, {time}"}
+
+_CENT = Decimal("0.01")
 
 _process_language = DEFAULT_LANGUAGE
 _block_language: ContextVar[str | None] = ContextVar("omie_pipeline_language", default=None)
@@ -100,10 +102,15 @@ def N_(message: str) -> str:
 
 
 def format_money(amount: Decimal) -> str:
-    """`R$ 1.234,56` in pt-BR, `R$1,234.56` in en (a plain space: copied into a terminal or a search)."""
+    """`R$ 1.234,56` in pt-BR, `R$1,234.56` in en (a plain space: copied into a terminal or a search).
+
+    Rounded to the cent half up, as invoices are (Babel would round half to even), and a negative zero, such
+    as a difference of nothing subtracted, is shown as zero rather than `-R$ 0,00`.
+    """
     if not isinstance(amount, Decimal):
         raise TypeError(f"format_money takes a Decimal, not {type(amount).__name__}")
-    text = format_currency(amount, "BRL", locale=locale_of(current_language()))
+    cents = amount.quantize(_CENT, rounding=ROUND_HALF_UP) + 0
+    text = format_currency(cents, "BRL", locale=locale_of(current_language()))
     return text.replace("\xa0", " ")
 
 

@@ -14,12 +14,22 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.timeutil import to_sao_paulo
-from omie_pipeline.i18n import _, current_language, format_day, format_moment, format_money, format_number, ngettext
+from omie_pipeline.i18n import (
+    _,
+    current_language,
+    format_day,
+    format_moment,
+    format_money,
+    format_number,
+    locale_of,
+    ngettext,
+)
 from omie_pipeline.reports.charts import OUTCOME_COLOURS, aging_chart, amounts_by_status_chart, funnel_chart
 from omie_pipeline.reports.labels import TAX_LABELS, Outcome, reason_label, stage_label
 from omie_pipeline.reports.model import DealRow, Report
@@ -55,7 +65,7 @@ def share(part: Decimal, whole: Decimal) -> str:
     """`45,3 %` (`45.3 %` in English) of a whole, or a dash when the whole is zero."""
     if not whole:
         return DASH
-    return f"{format_number(round(part / whole * 100, 1))} %"
+    return format_decimal(part / whole * 100, "#,##0.0", locale=locale_of(current_language())) + " %"
 
 
 def deals_word(count: int) -> str:

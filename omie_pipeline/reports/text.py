@@ -111,8 +111,8 @@ def _amount(cell: object) -> Decimal | None:
 
 
 def _file_language(path: Path) -> str | None:
-    """The language the file's headers (and, in an XLSX, sheet names) were written in; the reader's when none fits,
-    so that the error names the columns in words the reader knows."""
+    """The language the file's headers (in an XLSX, its sheet names) were written in; None when none fits, and the
+    file is then read in the reader's, so that the error names the missing columns in words the reader knows."""
     if path.suffix.lower() == ".csv":
         found = set(pd.read_csv(path, sep=CSV_SEPARATOR, encoding=CSV_ENCODING, nrows=0).columns)
     else:

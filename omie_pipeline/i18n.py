@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 
@@ -143,7 +143,12 @@ def format_number(value: Decimal | int) -> str:
 
 def format_day(day: date) -> str:
     """`04/12/2026` in pt-BR, `Dec 4, 2026` in en."""
-    language = current_language()
+    return _day_text(day, current_language())
+
+
+@lru_cache(maxsize=4096)
+def _day_text(day: date, language: str) -> str:
+    """Kept per day and language: a report writes the same few closing days on every row."""
     return format_date(day, _DAY_FORMAT[language], locale=_locale(language))
 
 

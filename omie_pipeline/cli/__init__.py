@@ -12,7 +12,7 @@ class _Commands(click.Group):
     """
 
     def invoke(self, ctx: click.Context):
-        from omie_pipeline.i18n import set_language
+        from omie_pipeline.i18n import _, set_language
         from omie_pipeline.settings import SettingsError, load_language
         from omie_pipeline.sources.base import SourceError
         from omie_pipeline.store import StoreUnavailableError
@@ -21,7 +21,7 @@ class _Commands(click.Group):
             set_language(load_language())
             return super().invoke(ctx)
         except (SettingsError, SourceError, StoreUnavailableError) as problem:
-            click.echo(f"Error: {problem}", err=True)
+            click.echo(_("Error: {problem}").format(problem=problem), err=True)
             ctx.exit(2)
 
 

@@ -11,7 +11,8 @@ import json
 import click
 
 from omie_pipeline.cli import main
-from omie_pipeline.i18n import _
+from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import _, format_moment
 from omie_pipeline.settings import Settings, SettingsError, load_settings
 from omie_pipeline.sources import SourceError
 from omie_pipeline.store import Store
@@ -57,7 +58,7 @@ def pull_command(account: str | None, full_refresh: bool, overlap_minutes: int) 
         raise click.ClickException(str(error)) from None
     finally:
         store.dispose()
-    since = pulled.since.isoformat() if pulled.since else _("the beginning")
+    since = format_moment(to_sao_paulo(pulled.since)) if pulled.since else _("the beginning")
     click.echo(_("{source}: read from {since}").format(source=pulled.source, since=since))
     click.echo(
         _(

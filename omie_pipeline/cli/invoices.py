@@ -37,8 +37,8 @@ import click
 from omie_pipeline.cli import main
 from omie_pipeline.domain.documents import mask_document
 from omie_pipeline.domain.invoice_status import InvoiceStatus
-from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import _, format_moment, format_money
 from omie_pipeline.settings import Settings, SettingsError, load_settings
 from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
@@ -74,27 +74,41 @@ def list_command(status: str | None, account: str | None, as_json: bool) -> None
     with _store(settings) as store, store.connect() as connection:
         if store.is_new:
             _fail(
-                f"the state store {store.engine.url.render_as_string(hide_password=True)} is new: nothing has "
-                "been synced into it yet. Check DAGSTER_HOME and OMIE_PIPELINE_DB_URL, or run a sync first."
+                _(
+                    "the state store {url} is new: nothing has been synced into it yet. Check DAGSTER_HOME and "
+                    "OMIE_PIPELINE_DB_URL, or run a sync first."
+                ).format(url=store.engine.url.render_as_string(hide_password=True))
             )
         found = list_invoices(connection, account or settings.omie_pipeline_account, [status] if status else None)
     if as_json:
         click.echo(json.dumps([invoice_json(invoice) for invoice in found], indent=2, ensure_ascii=False))
         return
     if not found:
-        click.echo("no invoices" + (f" in status {status}" if status else ""))
+        click.echo(_("no invoices in status {status}").format(status=status) if status else _("no invoices"))
         return
     click.echo(
-        f"{'deal':<16} {'status':<10} {'NFS-e':>8} {'verification':<14} {'OS':<8} {'net':>14}  "
-        f"{'issued (São Paulo)':<17} last error"
+        _list_line(
+            _("deal"), _("status"), "NFS-e", _("verification"), "OS", _("net"), _("issued (São Paulo)"), _("last error")
+        )
     )
     for invoice in found:
         click.echo(
-            f"{invoice.deal_id:<16} {invoice.status:<10} {invoice.nfse_number or '-':>8} "
-            f"{invoice.verification_code or '-':<14} {invoice.os_number or '-':<8} "
-            f"{format_brl(invoice.net_amount):>14}  {_local(invoice.issued_at):<17} "
-            f"{_short(invoice.last_error) if invoice.last_error else ''}"
+            _list_line(
+                invoice.deal_id,
+                invoice.status,
+                invoice.nfse_number or "-",
+                invoice.verification_code or "-",
+                invoice.os_number or "-",
+                format_money(invoice.net_amount),
+                _local(invoice.issued_at),
+                _short(invoice.last_error) if invoice.last_error else "",
+            )
         )
+
+
+def _list_line(deal: str, status: str, nfse: str, code: str, os_number: str, net: str, issued: str, error: str) -> str:
+    """One line of `invoices list`, its header included, in columns wide enough for either language's words."""
+    return f"{deal:<16} {status:<10} {nfse:>8} {code:<16} {os_number:<8} {net:>15}  {issued:<22} {error}".rstrip()
 
 
 @invoices.command("show")
@@ -129,9 +143,14 @@ def show_command(
             issues = open_invoice_issues(connection, account, deal_id)
     if invoice is None:
         if issues:
-            lines = "\n".join(f"  {issue['field']}: {issue['message']}\n    fix: {issue['fix']}" for issue in issues)
-            _fail(f"deal {deal_id} has no invoice yet:\n{lines}")
-        _fail(f"deal {deal_id} has no invoice in account {account}")
+            lines = "\n".join(
+                _("  {field}: {message}\n    fix: {fix}").format(
+                    field=issue["field"], message=issue["message"], fix=issue["fix"]
+                )
+                for issue in issues
+            )
+            _fail(_("deal {deal} has no invoice yet:\n{lines}").format(deal=deal_id, lines=lines))
+        _fail(_("deal {deal} has no invoice in account {account}").format(deal=deal_id, account=account))
     client = _client_of(deal)
     if as_json:
         payload = invoice_json(invoice)
@@ -141,7 +160,7 @@ def show_command(
     _print_invoice(invoice, client, history)
     for kind, path in (("PDF", pdf_path), ("XML", xml_path)):
         if path is not None:
-            click.echo(f"{kind} saved to {path}")
+            click.echo(_("{kind} saved to {path}").format(kind=kind, path=path))
 
 
 @invoices.command("wait")
@@ -174,18 +193,22 @@ def wait_command(deal_id: str, timeout: float, account: str | None) -> None:
         except (InvoiceActionError, OmieError) as problem:
             _fail(str(problem))
     invoice = result.invoice
-    click.echo(
-        f"deal {deal_id}: {invoice.status}"
-        + (
-            f", NFS-e {invoice.nfse_number} (verification code {invoice.verification_code})"
-            if invoice.nfse_number
-            else ""
+    if invoice.nfse_number:
+        click.echo(
+            _("deal {deal}: {status}, NFS-e {number} (verification code {code})").format(
+                deal=deal_id, status=invoice.status, number=invoice.nfse_number, code=invoice.verification_code
+            )
         )
-    )
+    else:
+        click.echo(_("deal {deal}: {status}").format(deal=deal_id, status=invoice.status))
     if invoice.status == InvoiceStatus.ERROR:
-        click.echo(f"  error: {invoice.last_error}\n  fix:   {invoice.fix}")
+        click.echo(_("  error: {error}\n  fix:   {fix}").format(error=invoice.last_error, fix=invoice.fix))
     elif result.timed_out:
-        click.echo(f"  still {invoice.status} after {timeout:.0f} s; the status refresh keeps following it")
+        click.echo(
+            _("  still {status} after {seconds} s; the status refresh keeps following it").format(
+                status=invoice.status, seconds=f"{timeout:.0f}"
+            )
+        )
     raise SystemExit(int(result.exit_code))
 
 
@@ -237,7 +260,7 @@ def cancel_command(
                 confirm_timeout=confirm_timeout,
             )
         except CancelRefusedError as refused:
-            click.echo(f"{refused}\nfix: {refused.fix}", err=True)
+            click.echo(_("{refusal}\nfix: {fix}").format(refusal=refused, fix=refused.fix), err=True)
             raise SystemExit(EXIT_CANCEL_REFUSED) from None
         except (InvoiceActionError, OmieError, ValueError) as problem:
             _fail(str(problem))
@@ -287,9 +310,11 @@ def _exit_with(deal_id: str, result, sent: tuple, refused: tuple) -> None:
     3 an answer lost or a call paused (the next emission run settles it), 1 anything else."""
     from omie_pipeline.sync.invoices import Outcome
 
-    click.echo(f"deal {deal_id}: {result.outcome.value}: {result.detail}")
+    click.echo(
+        _("deal {deal}: {outcome}: {detail}").format(deal=deal_id, outcome=result.outcome.value, detail=result.detail)
+    )
     if result.outcome in sent:
-        click.echo(f"  follow it with: omie-pipeline invoices wait {deal_id}")
+        click.echo(_("  follow it with: {command}").format(command=f"omie-pipeline invoices wait {deal_id}"))
         raise SystemExit(0)
     if result.outcome in refused:
         raise SystemExit(EXIT_CANCEL_REFUSED)
@@ -317,7 +342,7 @@ def reissue_command(deal_id: str, requested_by: str | None, account: str | None,
     settings = _settings()
     account = account or settings.omie_pipeline_account
     if not assume_yes:
-        _confirm(f"issue a new NFS-e for deal {deal_id} (its cancelled note stays cancelled)")
+        _confirm(_("issue a new NFS-e for deal {deal} (its cancelled note stays cancelled)").format(deal=deal_id))
     with _store(settings) as store, _client(settings, store) as client:
         try:
             result = reissue_invoice(
@@ -331,20 +356,14 @@ def reissue_command(deal_id: str, requested_by: str | None, account: str | None,
         except (InvoiceActionError, OmieError, ValueError) as problem:
             _fail(str(problem))
     _exit_with(deal_id, result, sent=(Outcome.SUBMITTED, Outcome.ADOPTED), refused=(Outcome.ERROR, Outcome.REFUSED))
-    if result.outcome in (Outcome.SUBMITTED, Outcome.ADOPTED):
-        click.echo(f"  follow it with: omie-pipeline invoices wait {deal_id}")
-        raise SystemExit(0)
-    if result.outcome in (Outcome.ERROR, Outcome.REFUSED):
-        raise SystemExit(EXIT_CANCEL_REFUSED)
-    raise SystemExit(EXIT_CANCEL_PENDING if result.outcome in (Outcome.UNKNOWN, Outcome.WAITING) else EXIT_OTHER)
 
 
 def _confirm(what: str) -> None:
     """Ask before an act on a legal document; refused without a terminal (add --yes)."""
     if not _interactive():
-        _fail(f"not going to {what} without confirmation: run it in a terminal, or add --yes")
+        _fail(_("not going to {what} without confirmation: run it in a terminal, or add --yes").format(what=what))
     if not click.confirm(f"{what[0].upper()}{what[1:]}?", default=False):
-        _fail("nothing done")
+        _fail(_("nothing done"))
 
 
 def _interactive() -> bool:
@@ -358,13 +377,13 @@ def _confirm_cancel(invoice: Invoice, client: dict[str, Any] | None) -> None:
     """
     client = client or {}
     who = " ".join(part for part in (client.get("legal_name"), client.get("document")) if part) or "-"
-    what = (
-        f"deal {invoice.deal_id}: NFS-e {invoice.nfse_number or '-'}, {format_brl(invoice.gross_amount)}, client {who}"
+    what = _("deal {deal}: NFS-e {number}, {gross}, client {client}").format(
+        deal=invoice.deal_id, number=invoice.nfse_number or "-", gross=format_money(invoice.gross_amount), client=who
     )
     if not _interactive():
-        _fail(f"not cancelling {what} without confirmation: run it in a terminal, or add --yes")
-    if not click.confirm(f"Cancel {what}?", default=False):
-        _fail("not cancelled")
+        _fail(_("not cancelling {what} without confirmation: run it in a terminal, or add --yes").format(what=what))
+    if not click.confirm(_("Cancel {what}?").format(what=what), default=False):
+        _fail(_("not cancelled"))
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -431,32 +450,35 @@ def _client_of(deal: Any) -> dict[str, Any] | None:
 
 
 def _print_invoice(invoice: Invoice, client: dict[str, Any] | None, history: list) -> None:
+    pending = _("  (cancellation pending Omie's confirmation)") if invoice.cancel_pending else ""
     rows: list[tuple[str, Any]] = [
-        ("deal", invoice.deal_id),
-        ("status", invoice.status + ("  (cancellation pending Omie's confirmation)" if invoice.cancel_pending else "")),
-        ("client", f"{client['legal_name']} ({client['document']})" if client else "-"),
-        ("NFS-e number", invoice.nfse_number),
-        ("verification code", invoice.verification_code),
-        ("issued", _local(invoice.issued_at)),
+        (_("deal"), invoice.deal_id),
+        (_("status"), invoice.status + pending),
+        (_("client"), f"{client['legal_name']} ({client['document']})" if client else "-"),
+        (_("NFS-e number"), invoice.nfse_number),
+        (_("verification code"), invoice.verification_code),
+        (_("issued"), _local(invoice.issued_at)),
         ("OS", f"{invoice.os_number} (nCodOS {invoice.omie_os_id})" if invoice.omie_os_id else None),
-        ("idempotency key", invoice.idempotency_key),
-        ("link", invoice.portal_url),
-        ("gross", format_brl(invoice.gross_amount)),
-        ("withheld", format_brl(invoice.withheld_total) + _withholdings(invoice)),
-        ("net", format_brl(invoice.net_amount)),
-        ("last error", invoice.last_error),
-        ("fix", invoice.fix),
+        (_("idempotency key"), invoice.idempotency_key),
+        (_("link"), invoice.portal_url),
+        (_("gross"), format_money(invoice.gross_amount)),
+        (_("withheld"), format_money(invoice.withheld_total) + _withholdings(invoice)),
+        (_("net"), format_money(invoice.net_amount)),
+        (_("last error"), invoice.last_error),
+        (_("fix"), invoice.fix),
         (
-            "cancellation",
-            f"{invoice.cancel_reason} (by {invoice.cancel_requested_by}, {_local(invoice.cancel_requested_at)})"
+            _("cancellation"),
+            _("{reason} (by {who}, {when})").format(
+                reason=invoice.cancel_reason, who=invoice.cancel_requested_by, when=_local(invoice.cancel_requested_at)
+            )
             if invoice.cancel_reason
             else None,
         ),
     ]
     for label, value in rows:
         if value not in (None, ""):
-            click.echo(f"{label + ':':<19}{value}")
-    click.echo("history (São Paulo time):")
+            click.echo(f"{label + ':':<24}{value}")
+    click.echo(_("history (São Paulo time):"))
     for event in history:
         move = (
             event.to_status
@@ -468,7 +490,7 @@ def _print_invoice(invoice: Invoice, client: dict[str, Any] | None, history: lis
 
 def _withholdings(invoice: Invoice) -> str:
     parts = [
-        f"{name.upper()} {format_brl(amount)}"
+        f"{name.upper()} {format_money(amount)}"
         for name in ("iss", "ir", "pis", "cofins", "csll", "inss")
         if (amount := getattr(invoice, f"{name}_withheld_amount")) > Decimal("0")
     ]
@@ -476,8 +498,8 @@ def _withholdings(invoice: Invoice) -> str:
 
 
 def _local(moment: datetime | None) -> str:
-    """A moment as people read it everywhere else (report, alerts): São Paulo time, dd/mm/aaaa HH:MM."""
-    return to_sao_paulo(moment).strftime("%d/%m/%Y %H:%M") if moment else "-"
+    """A moment as people read it everywhere else (report, alerts): São Paulo time, in the reader's language."""
+    return format_moment(to_sao_paulo(moment)) if moment else "-"
 
 
 def _now() -> str:
@@ -552,7 +574,12 @@ def _download(
 
 
 def _tell_wait(seconds: float) -> None:
-    click.echo(f"Omie was asked about this note moments ago; asking for its documents in {seconds:.0f} s", err=True)
+    click.echo(
+        _("Omie was asked about this note moments ago; asking for its documents in {seconds} s").format(
+            seconds=f"{seconds:.0f}"
+        ),
+        err=True,
+    )
 
 
 def _fail(message: str) -> NoReturn:

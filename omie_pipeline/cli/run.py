@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import click
 
 from omie_pipeline.cli import main
 from omie_pipeline.domain.timeutil import to_sao_paulo
-from omie_pipeline.i18n import _
+from omie_pipeline.i18n import _, format_number
 from omie_pipeline.runner.graph import PassResult
 from omie_pipeline.runner.summary import PipelineSummary
 
@@ -46,10 +47,14 @@ def _print_summary(
             + _counts(injected.get("scheduled_by_kind", {}))
         )
     for stage in outcome.stages:
-        mark = "ok" if stage.success else _("FAILED: {error}").format(error=stage.error)
-        echo(f"  run {stage.job} ({stage.run_id[:8]}) {stage.seconds:.1f}s {mark}")
+        mark = _("ok") if stage.success else _("FAILED: {error}").format(error=stage.error)
+        echo(
+            _("  run {job} ({run}) {seconds} s {mark}").format(
+                job=stage.job, run=stage.run_id[:8], seconds=format_number(round(Decimal(stage.seconds), 1)), mark=mark
+            )
+        )
     for name, result in outcome.sensor_results.items():
-        echo(f"  sensor {name}: {result}")
+        echo(_("  sensor {name}: {result}").format(name=name, result=result))
     if summary.held_until:
         until = max(summary.held_until.values())
         echo(

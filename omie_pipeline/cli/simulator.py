@@ -136,7 +136,7 @@ def simulator_command(
     else:
         click.echo(f"  app_key:    {config.app_key}")
         click.echo(f"  app_secret: {config.app_secret}")
-    click.echo(f"  control:    {sim.control_url} (stats, faults, reset, seed, services)")
+    click.echo(_("  control:    {url} (stats, faults, reset, seed, services)").format(url=sim.control_url))
     click.echo(
         _("  seed {seed}, {clients} clients, regime {regime}, window {window} s, NFS-e delay {low}-{high} s").format(
             seed=config.seed,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from omie_pipeline.i18n import ngettext
+
 MAX_TABLE_ROWS = 20
 MAX_CELL_CHARS = 200
 
@@ -37,7 +39,8 @@ def summary_text(items: Sequence[str], all_good: str) -> str:
     if not items:
         return all_good
     shown = "; ".join(items[:MAX_TABLE_ROWS])
-    return shown + (f"; and {len(items) - MAX_TABLE_ROWS} more" if len(items) > MAX_TABLE_ROWS else "")
+    more = len(items) - MAX_TABLE_ROWS
+    return shown + (ngettext("; and {count} more", "; and {count} more", more).format(count=more) if more > 0 else "")
 
 
 def duplicates_table(duplicates: dict[str, list[int]]) -> str:

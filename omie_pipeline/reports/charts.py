@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from omie_pipeline.domain.money import format_brl
+from omie_pipeline.i18n import _, format_money, format_number, ngettext
 from omie_pipeline.reports.labels import OUTCOME_ORDER, Outcome
 from omie_pipeline.reports.model import Summary
 
@@ -43,12 +44,12 @@ _STYLE = {
 
 
 def short_brl(value: float) -> str:
-    """Axis labels: `R$ 950`, `R$ 12 mil`, `R$ 1,2 mi`."""
+    """Axis labels: `R$ 950`, `R$ 12 mil`, `R$ 1,2 mi` (`R$ 12k`, `R$ 1.2M` in English)."""
     size = abs(value)
     if size >= 1_000_000:
-        text = f"{value / 1_000_000:.1f}".replace(".", ",") + " mi"
+        text = _("{amount}M").format(amount=format_number(round(Decimal(value / 1_000_000), 1)))
     elif size >= 1_000:
-        text = f"{value / 1_000:.0f} mil"
+        text = _("{amount}k").format(amount=format_number(round(Decimal(value / 1_000))))
     else:
         text = f"{value:.0f}"
     return f"R$ {text}"
@@ -91,40 +92,42 @@ def _clean_axes(axes) -> None:
 def funnel_chart(summary: Summary) -> str:
     """Closed in the CRM -> invoiced -> issued, by amount, with the count of deals on each step."""
     steps = [
-        ("Fechado no CRM", summary.closed_count, summary.closed_amount, "#455a64"),
-        ("Faturado (enviado ao Omie)", summary.invoiced_count, summary.invoiced_amount, "#1565c0"),
-        ("Emitido (NFS-e válida)", summary.issued_count, summary.issued_amount, OUTCOME_COLOURS[Outcome.ISSUED]),
+        (_("Closed in the CRM"), summary.closed_count, summary.closed_amount, "#455a64"),
+        (_("Invoiced (sent to Omie)"), summary.invoiced_count, summary.invoiced_amount, "#1565c0"),
+        (_("Issued: valid NFS-e"), summary.issued_count, summary.issued_amount, OUTCOME_COLOURS[Outcome.ISSUED]),
     ]
     with matplotlib.rc_context(_STYLE):
         figure = _figure(7.2, 2.6)
         axes = figure.add_subplot()
         if not summary.closed_count:
-            axes.text(0.5, 0.5, "Nenhum negócio fechado no período", ha="center", va="center", color=TEXT_COLOUR)
+            axes.text(0.5, 0.5, _("No deal closed in the period"), ha="center", va="center", color=TEXT_COLOUR)
             axes.set_axis_off()
-            return _svg(figure, "funnel", "Funil: fechado no CRM, faturado e emitido")
-        widest = max(float(amount) for _, _, amount, _ in steps) or 1.0
+            return _svg(figure, "funnel", _("Funnel: closed in the CRM, invoiced and issued"))
+        widest = max(float(amount) for _label, _count, amount, _colour in steps) or 1.0
         for position, (_label, count, amount, colour) in enumerate(steps):
             width = float(amount)
             axes.barh(position, width, left=(widest - width) / 2, color=colour, height=0.72)
-            share = f" · {float(amount) / widest:.0%}".replace(".", ",") if position and widest else ""
+            share = f" · {format_number(round(Decimal(float(amount) / widest * 100)))}%" if position and widest else ""
             axes.text(
                 widest / 2,
                 position,
-                f"{format_brl(amount)}  ({count} negócios{share})",
+                ngettext("{amount}  ({count} deal{share})", "{amount}  ({count} deals{share})", count).format(
+                    amount=format_money(amount), count=count, share=share
+                ),
                 ha="center",
                 va="center",
                 color="white" if width > widest * 0.45 else TEXT_COLOUR,
                 fontweight="bold",
                 fontsize=10,
             )
-        axes.set_yticks(range(len(steps)), [label for label, *_ in steps])
+        axes.set_yticks(range(len(steps)), [label for label, *_rest in steps])
         axes.invert_yaxis()
         axes.set_xlim(0, widest)
         axes.set_xticks([])
         for side in ("top", "right", "left", "bottom"):
             axes.spines[side].set_visible(False)
         axes.tick_params(length=0)
-    return _svg(figure, "funnel", "Funil: fechado no CRM, faturado e emitido, em reais")
+    return _svg(figure, "funnel", _("Funnel: closed in the CRM, invoiced and issued, in reais"))
 
 
 def amounts_by_status_chart(summary: Summary) -> str:
@@ -134,9 +137,9 @@ def amounts_by_status_chart(summary: Summary) -> str:
         figure = _figure(7.2, 0.5 + 0.42 * max(len(lines), 1))
         axes = figure.add_subplot()
         if not lines:
-            axes.text(0.5, 0.5, "Nenhum negócio fechado no período", ha="center", va="center", color=TEXT_COLOUR)
+            axes.text(0.5, 0.5, _("No deal closed in the period"), ha="center", va="center", color=TEXT_COLOUR)
             axes.set_axis_off()
-            return _svg(figure, "amounts", "Valores por situação")
+            return _svg(figure, "amounts", _("Amounts by status"))
         amounts = [float(line.gross if line.outcome.is_invoiced else line.crm_amount) for line in lines]
         labels = [line.outcome.short_label for line in lines]
         axes.barh(range(len(lines)), amounts, color=[OUTCOME_COLOURS[line.outcome] for line in lines], height=0.62)
@@ -146,7 +149,7 @@ def amounts_by_status_chart(summary: Summary) -> str:
             axes.text(
                 amount + top * 0.01,
                 position,
-                f"{format_brl(shown)} ({line.count})",
+                f"{format_money(shown)} ({line.count})",
                 va="center",
                 color=TEXT_COLOUR,
                 fontsize=9,
@@ -154,9 +157,9 @@ def amounts_by_status_chart(summary: Summary) -> str:
         axes.set_yticks(range(len(lines)), labels)
         axes.invert_yaxis()
         axes.set_xlim(0, top * 1.3)
-        axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: short_brl(value)))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: short_brl(value)))
         _clean_axes(axes)
-    return _svg(figure, "amounts", "Valores por situação, em reais")
+    return _svg(figure, "amounts", _("Amounts by status, in reais"))
 
 
 def aging_chart(summary: Summary) -> str:
@@ -167,9 +170,9 @@ def aging_chart(summary: Summary) -> str:
         figure = _figure(7.2, 2.9)
         axes = figure.add_subplot()
         if not any(bucket.count for bucket in buckets):
-            axes.text(0.5, 0.5, "Nenhum item em aberto", ha="center", va="center", color=TEXT_COLOUR, fontsize=12)
+            axes.text(0.5, 0.5, _("No open item"), ha="center", va="center", color=TEXT_COLOUR, fontsize=12)
             axes.set_axis_off()
-            return _svg(figure, "aging", "Envelhecimento dos itens em aberto")
+            return _svg(figure, "aging", _("Ageing of open items"))
         positions = range(len(buckets))
         bottoms = [0.0] * len(buckets)
         for outcome in open_outcomes:
@@ -186,7 +189,9 @@ def aging_chart(summary: Summary) -> str:
                 axes.text(
                     position,
                     bottoms[position] + top * 0.02,
-                    f"{short_brl(float(bucket.amount))}\n{bucket.count} {'item' if bucket.count == 1 else 'itens'}",
+                    short_brl(float(bucket.amount))
+                    + "\n"
+                    + ngettext("{count} item", "{count} items", bucket.count).format(count=bucket.count),
                     ha="center",
                     va="bottom",
                     fontsize=8.5,
@@ -194,7 +199,7 @@ def aging_chart(summary: Summary) -> str:
                 )
         axes.set_xticks(list(positions), [bucket.label for bucket in buckets])
         axes.set_ylim(0, top * 1.3)
-        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: short_brl(value)))
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: short_brl(value)))
         axes.grid(axis="y", color=GRID_COLOUR, linewidth=0.8)
         axes.set_axisbelow(True)
         for side in ("top", "right", "left"):
@@ -207,4 +212,4 @@ def aging_chart(summary: Summary) -> str:
             loc="upper center",
             bbox_to_anchor=(0.5, -0.13),
         )
-    return _svg(figure, "aging", "Envelhecimento dos itens em aberto, em reais, por situação")
+    return _svg(figure, "aging", _("Ageing of open items, in reais, by status"))

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from omie_pipeline.i18n import _
 from omie_pipeline.reports.collector import collector_paused
 from omie_pipeline.reports.columns import Column, deal_columns
 from omie_pipeline.reports.csv_export import write_csv
@@ -53,7 +54,11 @@ def report_stem(report: Report) -> str:
 def account_folder(folder: Path, account: str) -> Path:
     """The account's folder under `folder`; an account name that could leave it (`..`, `/`) is refused."""
     if not _SAFE_ACCOUNT.fullmatch(account) or account in (".", ".."):
-        raise ValueError(f"account {account!r} cannot name a reports folder: use letters, digits, '_', '-' or '.'")
+        raise ValueError(
+            _("account {account} cannot name a reports folder: use letters, digits, '_', '-' or '.'").format(
+                account=repr(account)
+            )
+        )
     return Path(folder) / account
 
 
@@ -104,7 +109,7 @@ def _write_files(reports: Sequence[Report], folder: Path) -> list[ReportFiles]:
     ]
     columns = deal_columns(latest.tax_names)
     open_names = {"HTML": open_items_html.name, "CSV": open_items_csv.name}
-    open_title = f"Itens em aberto · {latest.account}"
+    open_title = _("Open items · {account}").format(account=latest.account)
     with _open_items_section(latest, target) as section:
         for report, files in zip(reports, written, strict=True):
             _write_day(report, files, section, columns)

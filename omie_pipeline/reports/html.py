@@ -1,8 +1,9 @@
-"""Render the report as one self-contained HTML page (pt-BR, charts inline, no network).
+"""Render the report as one self-contained HTML page (in the reader's language, charts inline, no network).
 
-Money is shown as `R$ 1.234,56` and dates as dd/mm/aaaa, in São Paulo time. The template lives
-in the package (templates/report.html.j2) and is autoescaped: names and messages come from the
-CRM and Omie and are never trusted as markup.
+Money, numbers and dates are written as the reader's language writes them (`R$ 1.234,56` and
+dd/mm/aaaa in pt-BR), in São Paulo time. The template lives in the package
+(templates/report.html.j2), its texts go through the catalogs (`_`, `ngettext`), and it is
+autoescaped: names and messages come from the CRM and Omie and are never trusted as markup.
 """
 
 from __future__ import annotations
@@ -13,12 +14,22 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
-from omie_pipeline.domain.timeutil import format_date_br, to_sao_paulo
+from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import (
+    _,
+    current_language,
+    format_day,
+    format_moment,
+    format_money,
+    format_number,
+    locale_of,
+    ngettext,
+)
 from omie_pipeline.reports.charts import OUTCOME_COLOURS, aging_chart, amounts_by_status_chart, funnel_chart
 from omie_pipeline.reports.labels import TAX_LABELS, Outcome, reason_label, stage_label
 from omie_pipeline.reports.model import DealRow, Report
@@ -29,30 +40,37 @@ SECTION_BLOCK = 1 << 20  # characters of a rendered section copied into a page a
 
 
 def brl(value: Decimal | None) -> str:
-    """Template filter: `R$ 1.234,56`, or a dash for no amount."""
-    return format_brl(value) if value is not None else DASH
+    """Template filter: `R$ 1.234,56` (`R$1,234.56` in English), or a dash for no amount."""
+    return format_money(value) if value is not None else DASH
 
 
 def date_br(value: date | datetime | None) -> str:
-    """Template filter: dd/mm/aaaa (São Paulo day for a moment), or a dash."""
-    return format_date_br(value) if value is not None else DASH
+    """Template filter: the day (São Paulo day for a moment) as the reader writes it, or a dash."""
+    if value is None:
+        return DASH
+    return format_day(to_sao_paulo(value).date() if isinstance(value, datetime) else value)
 
 
 def datetime_br(value: datetime | None) -> str:
-    """Template filter: dd/mm/aaaa hh:mm in São Paulo time, or a dash."""
-    return to_sao_paulo(value).strftime("%d/%m/%Y %H:%M") if value is not None else DASH
+    """Template filter: the moment in São Paulo time as the reader writes it, or a dash."""
+    return format_moment(to_sao_paulo(value)) if value is not None else DASH
 
 
 def int_br(value: int | None) -> str:
-    """Template filter: thousands separated by dots as in pt-BR, or a dash."""
-    return f"{value:,}".replace(",", ".") if value is not None else DASH
+    """Template filter: thousands separated as the reader's language does (`1.234` in pt-BR), or a dash."""
+    return format_number(value) if value is not None else DASH
 
 
 def share(part: Decimal, whole: Decimal) -> str:
-    """`45,3 %` of a whole, or a dash when the whole is zero."""
+    """`45,3 %` (`45.3 %` in English) of a whole, or a dash when the whole is zero."""
     if not whole:
         return DASH
-    return f"{float(part / whole * 100):.1f} %".replace(".", ",")
+    return format_decimal(part / whole * 100, "#,##0.0", locale=locale_of(current_language())) + " %"
+
+
+def deals_word(count: int) -> str:
+    """`1 negócio`, `12 negócios` (`12 deals`)."""
+    return ngettext("{count} deal", "{count} deals", count).format(count=format_number(count))
 
 
 def tax_summary(deal: DealRow) -> list[dict[str, object]]:
@@ -80,8 +98,9 @@ def tax_summary(deal: DealRow) -> list[dict[str, object]]:
 
 
 @cache
-def _environment() -> Environment:
-    """Built once per process: loading and compiling the templates costs more than rendering a small report."""
+def _environment(language: str) -> Environment:
+    """Built once per process and language: loading and compiling the templates costs more than rendering a small
+    report, and the badges drawn up front are in the language's words."""
     environment = Environment(
         loader=PackageLoader("omie_pipeline.reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -97,7 +116,13 @@ def _environment() -> Environment:
         reason_label=reason_label,
     )
     environment.globals.update(
-        share=share, tax_summary=tax_summary, colours={o.value: c for o, c in OUTCOME_COLOURS.items()}
+        share=share,
+        tax_summary=tax_summary,
+        deals_word=deals_word,
+        colours={o.value: c for o, c in OUTCOME_COLOURS.items()},
+        _=_,
+        ngettext=ngettext,
+        language=language,
     )
     # Each outcome's short badge drawn once by the `badge` macro: the deal tables show one on every row, where a
     # macro call cost more than the rest of the row.
@@ -109,7 +134,7 @@ def _environment() -> Environment:
 def _write(template_name: str, path: Path, **context: object) -> None:
     """Render a template straight into `path` as it goes: a page of 100,000 deals is hundreds of megabytes, never
     held whole in memory."""
-    template = _environment().get_template(template_name)
+    template = _environment(current_language()).get_template(template_name)
     with path.open("w", encoding="utf-8") as handle:
         handle.writelines(template.generate(**context))
 
@@ -170,6 +195,9 @@ def write_html(
         charts=charts,
         open_items_only=open_items_only,
         open_section=_section_parts(open_section),
-        title=title or f"Conciliação financeira · {report.account} · {report.period_label}",
+        title=title
+        or _("Financial reconciliation · {account} · {period}").format(
+            account=report.account, period=report.period_label
+        ),
         file_names=file_names or {},
     )

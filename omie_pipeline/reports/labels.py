@@ -1,12 +1,15 @@
-"""The words finance reads (pt-BR): outcomes, stages, reasons, taxes and column headers.
+"""The words finance reads: outcomes, stages, reasons and taxes, in the reader's language.
 
 The pipeline's codes (`issued`, `check_digits`, `service`) stay in the data; only what is shown is
-translated, so a code that has no label yet is still shown, readable, instead of disappearing.
+translated (the tables hold English source text, read through the catalogs where shown), so a code
+that has no label yet is still shown, readable, instead of disappearing.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from omie_pipeline.i18n import N_, _
 
 
 class Outcome(StrEnum):
@@ -22,13 +25,13 @@ class Outcome(StrEnum):
 
     @property
     def label(self) -> str:
-        """The pt-BR name finance reads in every file and in the UI."""
-        return OUTCOME_LABELS[self]
+        """The name finance reads in every file and in the UI."""
+        return _(OUTCOME_LABELS[self])
 
     @property
     def short_label(self) -> str:
         """For badges and chart axes, where the full label does not fit."""
-        return SHORT_OUTCOME_LABELS[self]
+        return _(SHORT_OUTCOME_LABELS[self])
 
     @property
     def is_invoiced(self) -> bool:
@@ -52,23 +55,23 @@ class Outcome(StrEnum):
 
 
 OUTCOME_LABELS = {
-    Outcome.ISSUED: "Emitida",
-    Outcome.PROCESSING: "Em processamento na prefeitura",
-    Outcome.SUBMITTED: "Enviada ao Omie",
-    Outcome.ERROR: "Rejeitada (erro)",
-    Outcome.CANCELLED: "Cancelada",
-    Outcome.BLOCKED: "Não faturado: pendência",
-    Outcome.PENDING: "Não faturado: aguardando processamento",
+    Outcome.ISSUED: N_("Issued"),
+    Outcome.PROCESSING: N_("Processing at the prefeitura"),
+    Outcome.SUBMITTED: N_("Sent to Omie"),
+    Outcome.ERROR: N_("Rejected (error)"),
+    Outcome.CANCELLED: N_("Cancelled"),
+    Outcome.BLOCKED: N_("Not invoiced: open issue"),
+    Outcome.PENDING: N_("Not invoiced: awaiting processing"),
 }
 
 SHORT_OUTCOME_LABELS = {
-    Outcome.ISSUED: "Emitida",
-    Outcome.PROCESSING: "Na prefeitura",
-    Outcome.SUBMITTED: "Enviada ao Omie",
-    Outcome.ERROR: "Rejeitada",
-    Outcome.CANCELLED: "Cancelada",
-    Outcome.BLOCKED: "Com pendência",
-    Outcome.PENDING: "Não processado",
+    Outcome.ISSUED: N_("Issued"),
+    Outcome.PROCESSING: N_("At the prefeitura"),
+    Outcome.SUBMITTED: N_("Sent to Omie"),
+    Outcome.ERROR: N_("Rejected"),
+    Outcome.CANCELLED: N_("Cancelled"),
+    Outcome.BLOCKED: N_("Open issue"),
+    Outcome.PENDING: N_("Not processed"),
 }
 
 # The order of every table and chart: from done to not started.
@@ -83,63 +86,63 @@ OUTCOME_ORDER = (
 )
 
 STAGE_LABELS = {
-    "validation": "Validação do negócio",
-    "client": "Cadastro do cliente",
-    "service": "Código de serviço",
-    "tax": "Impostos",
-    "invoice": "Emissão da nota",
-    "omie": "Omie",
-    "prefeitura": "Prefeitura",
-    "pipeline": "Pipeline",
-    "crm": "Conferência com o CRM",
+    "validation": N_("Deal validation"),
+    "client": N_("Client registration"),
+    "service": N_("Service code"),
+    "tax": N_("Taxes"),
+    "invoice": N_("Invoice issue"),
+    "omie": N_("Omie"),
+    "prefeitura": N_("Prefeitura"),
+    "pipeline": N_("Pipeline"),
+    "crm": N_("Check against the CRM"),
 }
 
 REASON_LABELS = {
     # documents
-    "empty": "campo vazio",
-    "bad_length": "documento com tamanho errado",
-    "bad_characters": "documento com caracteres inválidos",
-    "repeated_digits": "documento com dígitos repetidos",
-    "zero_root": "CNPJ com raiz zerada",
-    "check_digits": "dígitos verificadores não conferem",
+    "empty": N_("empty field"),
+    "bad_length": N_("document of the wrong length"),
+    "bad_characters": N_("document with invalid characters"),
+    "repeated_digits": N_("document with repeated digits"),
+    "zero_root": N_("CNPJ with a zero root"),
+    "check_digits": N_("check digits do not match"),
     # values read from the CRM
-    "missing": "campo obrigatório ausente",
-    "bad_type": "tipo de valor inválido",
-    "too_long": "texto longo demais",
-    "not_positive": "valor não positivo",
-    "bad_email": "e-mail inválido",
-    "wrong_account": "negócio de outra conta",
-    "state_mismatch": "cidade não pertence à UF",
-    "bad_state": "UF inválida",
-    "bad_zip": "CEP inválido",
-    "bad_phone": "telefone inválido",
-    "bad_format": "formato inválido",
-    "comma": "valor com vírgula",
-    "thousands_separator": "valor com separador de milhar",
-    "too_many_decimals": "valor com casas decimais demais",
-    "no_offset": "data sem fuso horário",
-    "missing_invoice_fields": "dados faltando para emitir a nota",
+    "missing": N_("required field missing"),
+    "bad_type": N_("invalid value type"),
+    "too_long": N_("text too long"),
+    "not_positive": N_("value not positive"),
+    "bad_email": N_("invalid e-mail"),
+    "wrong_account": N_("deal of another account"),
+    "state_mismatch": N_("city not in the state"),
+    "bad_state": N_("invalid state"),
+    "bad_zip": N_("invalid CEP"),
+    "bad_phone": N_("invalid phone"),
+    "bad_format": N_("invalid format"),
+    "comma": N_("value with a comma"),
+    "thousands_separator": N_("value with a thousands separator"),
+    "too_many_decimals": N_("value with too many decimal places"),
+    "no_offset": N_("date without a time zone"),
+    "missing_invoice_fields": N_("data missing to issue the invoice"),
     # later stages
-    "not_closed": "negócio reaberto no CRM",
-    "registered_twice": "documento com mais de um cliente no Omie",
-    "no_client_link": "cliente ainda não vinculado no Omie",
-    "unmapped": "produto sem código de serviço",
-    "unknown_service": "código de serviço inexistente no Omie",
-    "inactive_service": "código de serviço inativo no Omie",
-    "ambiguous_service": "código de serviço repetido no Omie",
-    "no_rates_in_force": "sem alíquotas em vigor",
-    "refused_by_omie": "recusado pelo Omie",
-    "too_long_for_omie": "texto longo demais para o Omie",
-    "omie_client_incomplete": "cadastro do cliente no Omie incompleto para emitir a nota",
+    "not_closed": N_("deal reopened in the CRM"),
+    "registered_twice": N_("document with more than one client in Omie"),
+    "no_client_link": N_("client not linked in Omie yet"),
+    "unmapped": N_("product without a service code"),
+    "unknown_service": N_("service code unknown to Omie"),
+    "inactive_service": N_("service code inactive in Omie"),
+    "ambiguous_service": N_("service code repeated in Omie"),
+    "no_rates_in_force": N_("no tax rates in force"),
+    "refused_by_omie": N_("refused by Omie"),
+    "too_long_for_omie": N_("text too long for Omie"),
+    "omie_client_incomplete": N_("client's record in Omie incomplete to issue the invoice"),
     # found by the report itself
-    "invalid_deal": "negócio com dados inválidos",
-    "not_processed": "ainda não processado",
-    "rejected": "nota rejeitada",
-    "cancelled": "nota cancelada",
-    "stuck": "nota parada além do prazo",
-    "amount_mismatch": "valor da nota diferente do CRM",
-    "no_amount": "negócio sem valor no CRM",
-    "omie_tax_mismatch": "imposto calculado pelo Omie diferente do nosso",
+    "invalid_deal": N_("deal with invalid data"),
+    "not_processed": N_("not processed yet"),
+    "rejected": N_("invoice rejected"),
+    "cancelled": N_("invoice cancelled"),
+    "stuck": N_("invoice stuck past the deadline"),
+    "amount_mismatch": N_("invoice amount differs from the CRM"),
+    "no_amount": N_("deal without an amount in the CRM"),
+    "omie_tax_mismatch": N_("tax computed by Omie differs from ours"),
 }
 
 TAX_LABELS = {
@@ -155,15 +158,15 @@ TAX_LABELS = {
 
 
 def stage_label(stage: str) -> str:
-    """The pt-BR name of a pipeline stage; an unknown stage is shown readable rather than hidden."""
-    return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
+    """The name of a pipeline stage; an unknown stage is shown readable rather than hidden."""
+    return _(STAGE_LABELS[stage]) if stage in STAGE_LABELS else stage.replace("_", " ").capitalize()
 
 
 def reason_label(reason: str) -> str:
-    """The pt-BR name of an exception reason; an unknown reason is shown readable rather than hidden."""
-    return REASON_LABELS.get(reason, reason.replace("_", " "))
+    """The name of an exception reason; an unknown reason is shown readable rather than hidden."""
+    return _(REASON_LABELS[reason]) if reason in REASON_LABELS else reason.replace("_", " ")
 
 
 def yes_no(value: bool) -> str:
-    """ "Sim" or "Não", as the spreadsheet columns show flags."""
-    return "Sim" if value else "Não"
+    """ "Yes" or "No" ("Sim", "Não"), as the spreadsheet columns show flags."""
+    return _("Yes") if value else _("No")

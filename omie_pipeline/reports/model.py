@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from omie_pipeline.domain.timeutil import format_date_br
+from omie_pipeline.i18n import _, format_day
 from omie_pipeline.reports.labels import Outcome
 from omie_pipeline.store.report_queries import TAX_NAMES
 
@@ -241,5 +241,5 @@ class Report:
 
     @property
     def period_label(self) -> str:
-        """The closing day as dd/mm/aaaa, or "todos os dias" for a report over every day."""
-        return format_date_br(self.day) if self.day else "todos os dias"
+        """The closing day as the reader writes it (dd/mm/aaaa in pt-BR), or "every day" for a report over every day."""
+        return format_day(self.day) if self.day else _("every day")

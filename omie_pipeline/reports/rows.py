@@ -14,10 +14,10 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from omie_pipeline.domain.documents import mask_document
-from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import _, format_moment, format_money, ngettext
 from omie_pipeline.reports.labels import TAX_LABELS, Outcome
 from omie_pipeline.reports.model import NO_TAX, ZERO, DealRow, ExceptionRow, TaxValue
 from omie_pipeline.store.report_queries import TAX_NAMES, WITHHOLDABLE_TAX_NAMES
@@ -70,13 +70,14 @@ def _days_open(row: NamedTuple, outcome: Outcome, closing_day: date, today: date
 
 
 def _duration(waited: timedelta) -> str:
-    """`45 min`, `5 h`, `3 dias`: how long something has waited, in the unit people use."""
+    """`45 min`, `5 h`, `3 days` (`3 dias`): how long something has waited, in the unit people use."""
     minutes = int(waited.total_seconds() // 60)
     if minutes < 120:
         return f"{minutes} min"
     if minutes < 48 * 60:
         return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} dias"
+    days = minutes // (24 * 60)
+    return ngettext("{count} day", "{count} days", days).format(count=days)
 
 
 _TAX_KEYS = tuple(
@@ -197,33 +198,35 @@ class DealBuilder:
             add(
                 "validation",
                 "invalid_deal",
-                "O negócio não passou na validação e nenhum detalhe foi registrado.",
-                "Corrija o negócio no CRM; a próxima sincronização o valida de novo.",
+                _("The deal failed validation and no detail was recorded."),
+                _("Correct the deal in the CRM; the next sync validates it again."),
                 row.pulled_at,
             )
         if outcome is Outcome.PENDING:
             add(
                 "pipeline",
                 "not_processed",
-                "Negócio fechado que ainda não passou pela emissão: sem nota e sem pendência registrada.",
-                "Nada a fazer se fechou há pouco: a próxima execução da emissão o processa. "
-                "Se continuar aqui no dia seguinte, avise o time de dados.",
+                _("A closed deal the emission has not reached yet: no invoice and no issue recorded."),
+                _(
+                    "Nothing to do if it closed a moment ago: the next emission run processes it. "
+                    "If it is still here the next day, tell the data team."
+                ),
                 row.closed_at or row.pulled_at,
             )
         elif outcome is Outcome.ERROR:
             add(
                 "invoice",
                 "rejected",
-                row.invoice_last_error or "Nota rejeitada sem mensagem do Omie.",
-                row.invoice_fix or "Corrija o cadastro indicado no Omie e peça a reemissão ao plantão.",
+                row.invoice_last_error or _("Invoice rejected without a message from Omie."),
+                row.invoice_fix or _("Correct the record named in Omie and ask on-call to issue it again."),
                 row.invoice_status_changed_at,
             )
         elif outcome is Outcome.CANCELLED:
             add(
                 "invoice",
                 "cancelled",
-                row.invoice_cancel_reason or "Nota cancelada (motivo não registrado).",
-                "Confirme com o comercial se o negócio deve ser faturado de novo.",
+                row.invoice_cancel_reason or _("Invoice cancelled (no reason recorded)."),
+                _("Confirm with sales whether the deal must be invoiced again."),
                 row.invoice_cancelled_at or row.invoice_status_changed_at,
             )
         elif outcome in (Outcome.SUBMITTED, Outcome.PROCESSING):
@@ -232,10 +235,15 @@ class DealBuilder:
                 add(
                     "prefeitura" if outcome is Outcome.PROCESSING else "omie",
                     "stuck",
-                    f"{outcome.label} há {_duration(waiting)}, desde "
-                    f"{to_sao_paulo(row.invoice_status_changed_at):%d/%m/%Y %H:%M}.",
-                    "O plantão é alertado e o status é consultado automaticamente; se passar de um dia útil, "
-                    "confira a nota no Omie.",
+                    _("{status} for {duration}, since {since}.").format(
+                        status=outcome.label,
+                        duration=_duration(waiting),
+                        since=format_moment(to_sao_paulo(row.invoice_status_changed_at)),
+                    ),
+                    _(
+                        "On-call is alerted and the status is checked automatically; past one working day, "
+                        "check the invoice in Omie."
+                    ),
                     row.invoice_status_changed_at,
                 )
         if omie_taxes and outcome is not Outcome.CANCELLED:
@@ -246,17 +254,23 @@ class DealBuilder:
                 add(
                     "crm",
                     "no_amount",
-                    f"Nota de {format_brl(gross)} para um negócio sem valor legível no CRM.",
-                    "Preencha o valor do negócio no CRM.",
+                    _("Invoice of {gross} for a deal without a readable amount in the CRM.").format(
+                        gross=format_money(gross)
+                    ),
+                    _("Fill in the deal's amount in the CRM."),
                     row.pulled_at,
                 )
             elif gross != crm:
                 add(
                     "crm",
                     "amount_mismatch",
-                    f"Nota de {format_brl(gross)}, CRM de {format_brl(crm)} (diferença de {format_brl(gross - crm)}).",
-                    "Confirme o valor certo com o comercial; se a nota estiver errada, peça o cancelamento e a "
-                    "reemissão.",
+                    _("Invoice of {gross}, CRM of {crm} (a difference of {difference}).").format(
+                        gross=format_money(gross), crm=format_money(crm), difference=format_money(gross - crm)
+                    ),
+                    _(
+                        "Confirm the right amount with sales; if the invoice is wrong, ask for it to be cancelled "
+                        "and issued again."
+                    ),
                     row.invoice_issued_at or row.invoice_status_changed_at,
                 )
         return found
@@ -271,17 +285,27 @@ def _omie_tax_exception(
     if not differences:
         return
     said = "; ".join(
-        f"{TAX_LABELS[item.tax]}: nosso {format_brl(item.ours)}, Omie {format_brl(item.omie)} "
-        f"(diferença de {format_brl(item.difference)})"
+        _("{tax}: ours {ours}, Omie {omie} (a difference of {difference})").format(
+            tax=TAX_LABELS[item.tax],
+            ours=format_money(item.ours),
+            omie=format_money(item.omie),
+            difference=format_money(item.difference),
+        )
         for item in differences
     )
-    source_said = "da nota listada" if source == "ListarNFSEs" else "da OS"
+    message = (
+        _("Taxes computed by Omie (of the listed invoice) differ from ours: {differences}.")
+        if source == "ListarNFSEs"
+        else _("Taxes computed by Omie (of the OS) differ from ours: {differences}.")
+    )
     add(
         "omie",
         "omie_tax_mismatch",
-        f"Impostos calculados pelo Omie ({source_said}) diferentes dos nossos: {said}.",
-        "Confira no Omie as alíquotas e retenções do serviço e do cliente; se a nota estiver errada, peça o "
-        "cancelamento e a reemissão; se o Omie estiver certo, corrija as alíquotas do catálogo.",
+        message.format(differences=said),
+        _(
+            "Check the service's and the client's rates and withholdings in Omie; if the invoice is wrong, ask for it "
+            "to be cancelled and issued again; if Omie is right, correct the catalog's rates."
+        ),
         issued_at,
-        "impostos",
+        _("taxes"),
     )

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
+from omie_pipeline.i18n import N_, _
 from omie_pipeline.reports.labels import (
     OUTCOME_ORDER,
     TAX_LABELS,
@@ -34,11 +35,11 @@ ZERO = Decimal("0.00")
 IN_PROGRESS = (Outcome.SUBMITTED, Outcome.PROCESSING)
 # (label, first day, last day or None): calendar days since the deal closed.
 AGING_BUCKETS = (
-    ("até 1 dia", 0, 1),
-    ("2 a 7 dias", 2, 7),
-    ("8 a 15 dias", 8, 15),
-    ("16 a 30 dias", 16, 30),
-    ("mais de 30 dias", 31, None),
+    (N_("up to 1 day"), 0, 1),
+    (N_("2 to 7 days"), 2, 7),
+    (N_("8 to 15 days"), 8, 15),
+    (N_("16 to 30 days"), 16, 30),
+    (N_("over 30 days"), 31, None),
 )
 
 
@@ -100,28 +101,32 @@ def bridge(deals: Sequence[DealRow]) -> tuple[BridgeLine, ...]:
         return [deal for deal in deals if deal.outcome in outcomes]
 
     lines = (
-        BridgeLine("closed", "Fechado no CRM", "total", len(deals), closed_total),
-        _step("blocked", "(−) Não faturado: pendência a resolver", of(Outcome.BLOCKED), -1, _crm, _first_reason),
+        BridgeLine("closed", _("Closed in the CRM"), "total", len(deals), closed_total),
+        _step("blocked", _("(−) Not invoiced: open issue to resolve"), of(Outcome.BLOCKED), -1, _crm, _first_reason),
         _step(
             "pending",
-            "(−) Não faturado: aguardando processamento",
+            _("(−) Not invoiced: awaiting processing"),
             of(Outcome.PENDING),
             -1,
             _crm,
-            lambda deal: "ainda não processado",
+            lambda deal: _("not processed yet"),
         ),
         _step(
             "amount_difference",
-            "(±) Valor da nota diferente do CRM",
+            _("(±) Invoice amount differs from the CRM"),
             differing,
             1,
             lambda deal: deal.gross_amount - _crm(deal),
-            lambda deal: "negócio sem valor no CRM" if deal.crm_amount is None else "valor da nota diferente do CRM",
+            lambda deal: (
+                _("deal without an amount in the CRM")
+                if deal.crm_amount is None
+                else _("invoice amount differs from the CRM")
+            ),
         ),
-        BridgeLine("invoiced", "Faturado (notas enviadas ao Omie)", "total", len(invoiced), invoiced_total),
+        BridgeLine("invoiced", _("Invoiced (invoices sent to Omie)"), "total", len(invoiced), invoiced_total),
         _step(
             "in_progress",
-            "(−) Aguardando o Omie ou a prefeitura",
+            _("(−) Waiting on Omie or the prefeitura"),
             of(*IN_PROGRESS),
             -1,
             lambda deal: deal.gross_amount,
@@ -129,7 +134,7 @@ def bridge(deals: Sequence[DealRow]) -> tuple[BridgeLine, ...]:
         ),
         _step(
             "error",
-            "(−) Rejeitada pela prefeitura ou pelo Omie",
+            _("(−) Rejected by the prefeitura or Omie"),
             of(Outcome.ERROR),
             -1,
             lambda deal: deal.gross_amount,
@@ -137,14 +142,14 @@ def bridge(deals: Sequence[DealRow]) -> tuple[BridgeLine, ...]:
         ),
         _step(
             "cancelled",
-            "(−) Cancelada",
+            _("(−) Cancelled"),
             of(Outcome.CANCELLED),
             -1,
             lambda deal: deal.gross_amount,
-            lambda deal: "nota cancelada",
+            lambda deal: _("invoice cancelled"),
         ),
         BridgeLine(
-            "issued", "Emitido (NFS-e válidas)", "total", len(issued), _sum(deal.gross_amount for deal in issued)
+            "issued", _("Issued (valid NFS-e)"), "total", len(issued), _sum(deal.gross_amount for deal in issued)
         ),
     )
     _check_bridge(lines)
@@ -191,7 +196,7 @@ def aging(open_items: Sequence[DealRow]) -> tuple[AgingBucket, ...]:
         counts = Counter(deal.outcome for deal in inside)
         buckets.append(
             AgingBucket(
-                label=label,
+                label=_(label),
                 min_days=first,
                 max_days=last,
                 count=len(inside),

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
+from omie_pipeline.i18n import _
 from omie_pipeline.reports.build import day_window
 from omie_pipeline.reports.labels import Outcome
 from omie_pipeline.reports.model import Report
@@ -50,7 +51,7 @@ class Verification:
 
 def _compare(mismatches: list[str], what: str, in_report, in_store) -> None:
     if in_report != in_store:
-        mismatches.append(f"{what}: report {in_report}, store {in_store}")
+        mismatches.append(_("{what}: report {mine}, store {theirs}").format(what=what, mine=in_report, theirs=in_store))
 
 
 def verify_report(report: Report, store: Store, closed_statuses: Collection[str]) -> Verification:
@@ -63,28 +64,35 @@ def verify_report(report: Report, store: Store, closed_statuses: Collection[str]
     listed = Counter(deal.deal_id for deal in report.deals)
     mismatches: list[str] = []
     summary = report.summary
-    _compare(mismatches, "closed amount", summary.closed_amount, expected_amount)
+    _compare(mismatches, _("closed amount"), summary.closed_amount, expected_amount)
     for outcome in Outcome:
         if not outcome.is_invoiced:
             continue
         line, stored = summary.status(outcome), by_status.get(outcome.value, NO_INVOICES)
         for what, mine, theirs in (
-            ("count", line.count, stored.count),
-            ("gross", line.gross, stored.gross),
-            ("withheld", line.withheld, stored.withheld),
-            ("net", line.net, stored.net),
+            (_("count"), line.count, stored.count),
+            (_("gross"), line.gross, stored.gross),
+            (_("withheld"), line.withheld, stored.withheld),
+            (_("net"), line.net, stored.net),
         ):
             _compare(mismatches, f"{outcome.value} {what}", mine, theirs)
     unknown = set(by_status) - {outcome.value for outcome in Outcome}
     if unknown:
-        mismatches.append(f"invoice statuses the report does not know: {', '.join(sorted(unknown))}")
+        mismatches.append(
+            _("invoice statuses the report does not know: {statuses}").format(statuses=", ".join(sorted(unknown)))
+        )
     issued = by_status.get(Outcome.ISSUED.value, NO_INVOICES)
     for tax in summary.taxes:
-        _compare(mismatches, f"{tax.tax} on issued notes", tax.amount_issued, issued.taxes.get(tax.tax, ZERO))
+        _compare(
+            mismatches,
+            _("{tax} on issued notes").format(tax=tax.tax),
+            tax.amount_issued,
+            issued.taxes.get(tax.tax, ZERO),
+        )
         if tax.tax in WITHHOLDABLE_TAX_NAMES:
             _compare(
                 mismatches,
-                f"{tax.tax} withheld on issued notes",
+                _("{tax} withheld on issued notes").format(tax=tax.tax),
                 tax.withheld_issued,
                 issued.withheld_by_tax.get(tax.tax, ZERO),
             )

@@ -1,4 +1,4 @@
-"""The Excel workbook: Resumo (summary), Negócios (deals), Exceções (exceptions), Em aberto (open items).
+"""The Excel workbook: Summary, Deals, Exceptions and Open sheets, named in the reader's language.
 
 Money cells hold numbers formatted `"R$" #,##0.00` and dates hold dates formatted dd/mm/yyyy, so
 finance can sum, filter and pivot them; every table sheet has a frozen, filterable header row.
@@ -18,6 +18,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import N_, _, format_moment
 from omie_pipeline.reports.cells import spreadsheet_text
 from omie_pipeline.reports.columns import (
     Column,
@@ -30,10 +31,11 @@ from omie_pipeline.reports.model import Report
 MONEY_FORMAT = '"R$" #,##0.00'
 DATE_FORMAT = "dd/mm/yyyy"
 INT_FORMAT = "0"
-SHEET_SUMMARY = "Resumo"
-SHEET_DEALS = "Negócios"
-SHEET_EXCEPTIONS = "Exceções"
-SHEET_OPEN_ITEMS = "Em aberto"
+# Sheet names (English source text, translated when the workbook is written).
+SHEET_SUMMARY = N_("Summary")
+SHEET_DEALS = N_("Deals")
+SHEET_EXCEPTIONS = N_("Exceptions")
+SHEET_OPEN_ITEMS = N_("Open")
 MAX_LISTED_DEALS = 200
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -161,7 +163,8 @@ def _deal_list(items: Sequence[Any]) -> str | None:
         return None
     shown = ", ".join(item.deal_id for item in items[:MAX_LISTED_DEALS])
     extra = len(items) - MAX_LISTED_DEALS
-    return shown + (f" e mais {extra} (ver a aba Negócios)" if extra > 0 else "")
+    more = _(" and {count} more (see the {sheet} sheet)").format(count=extra, sheet=_(SHEET_DEALS))
+    return shown + (more if extra > 0 else "")
 
 
 def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
@@ -171,33 +174,46 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
     sheet.freeze_panes = "A3"
     writer = _SummaryWriter(sheet)
     writer.line(
-        [f"Conciliação financeira · conta {report.account} · negócios fechados em {report.period_label}"],
+        [
+            _("Financial reconciliation · account {account} · deals closed on {period}").format(
+                account=report.account, period=report.period_label
+            )
+        ],
         font=_TITLE_FONT,
     )
     writer.line(
         [
-            f"Gerado em {to_sao_paulo(report.generated_at):%d/%m/%Y %H:%M} (horário de Brasília). "
-            "CPFs mascarados; valores em reais."
+            _("Generated on {moment} (Brasília time). CPFs masked; amounts in reais.").format(
+                moment=format_moment(to_sao_paulo(report.generated_at))
+            )
         ]
     )
     money, count = MONEY_FORMAT, INT_FORMAT
     writer.table(
-        "Totais",
-        ["Indicador", "Negócios", "Valor"],
+        _("Totals"),
+        [_("Indicator"), _("Deals"), _("Amount")],
         [
-            ["Fechado no CRM", summary.closed_count, summary.closed_amount],
-            ["Faturado (notas enviadas ao Omie)", summary.invoiced_count, summary.invoiced_amount],
-            ["Emitido (NFS-e válidas)", summary.issued_count, summary.issued_amount],
-            ["Retido pelos tomadores (emitidas)", None, summary.withheld_issued],
-            ["Líquido a receber (emitidas)", None, summary.net_issued],
-            ["Negócios com exceção", summary.exceptions_count, None],
-            ["Em aberto (todas as datas)", summary.open_count, summary.open_amount],
+            [_("Closed in the CRM"), summary.closed_count, summary.closed_amount],
+            [_("Invoiced (invoices sent to Omie)"), summary.invoiced_count, summary.invoiced_amount],
+            [_("Issued (valid NFS-e)"), summary.issued_count, summary.issued_amount],
+            [_("Withheld by the clients (issued)"), None, summary.withheld_issued],
+            [_("Net receivable (issued)"), None, summary.net_issued],
+            [_("Deals with an exception"), summary.exceptions_count, None],
+            [_("Open (every day)"), summary.open_count, summary.open_amount],
         ],
         [None, count, money],
     )
     writer.table(
-        "Por situação",
-        ["Situação", "Código", "Negócios", "Valor no CRM", "Valor bruto das notas", "Retido", "Líquido a receber"],
+        _("By status"),
+        [
+            _("Status"),
+            _("Code"),
+            _("Deals"),
+            _("Amount in the CRM"),
+            _("Invoices' gross amount"),
+            _("Withheld"),
+            _("Net receivable"),
+        ],
         [
             [
                 line.outcome.label,
@@ -212,7 +228,7 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
         ],
         [None, None, count, money, money, money, money],
         total=[
-            "Total",
+            _("Total"),
             None,
             summary.closed_count,
             summary.closed_amount,
@@ -222,12 +238,12 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
         ],
     )
     writer.table(
-        "Conciliação CRM × notas",
-        ["Linha", "Tipo", "Negócios", "Valor", "Negócios que explicam a linha"],
+        _("CRM × invoices reconciliation"),
+        [_("Line"), _("Kind"), _("Deals"), _("Amount"), _("Deals behind the line")],
         [
             [
                 line.label,
-                "total" if line.kind == "total" else "diferença",
+                _("total") if line.kind == "total" else _("difference"),
                 line.count,
                 line.amount,
                 _deal_list(line.items),
@@ -237,14 +253,14 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
         [None, None, count, money, None],
     )
     writer.table(
-        "Impostos",
+        _("Taxes"),
         [
-            "Imposto",
-            "Código",
-            "Destacado (emitidas)",
-            "Retido pelo tomador",
-            "Notas com retenção",
-            "Previsto (em processamento)",
+            _("Tax"),
+            _("Code"),
+            _("Stated (issued)"),
+            _("Withheld by the client"),
+            _("Invoices with withholding"),
+            _("Expected (in processing)"),
         ],
         [
             [tax.label, tax.tax, tax.amount_issued, tax.withheld_issued, tax.notes_withheld, tax.amount_in_progress]
@@ -252,7 +268,7 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
         ],
         [None, None, money, money, count, money],
         total=[
-            "Total",
+            _("Total"),
             None,
             sum(tax.amount_issued for tax in summary.taxes),
             sum(tax.withheld_issued for tax in summary.taxes),
@@ -261,15 +277,15 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: Report) -> None:
         ],
     )
     writer.table(
-        "Envelhecimento dos itens em aberto (todas as datas)",
-        ["Dias em aberto", "Itens", "Valor"],
+        _("Ageing of open items (every day)"),
+        [_("Days open"), _("Items"), _("Amount")],
         [[bucket.label, bucket.count, bucket.amount] for bucket in summary.aging],
         [None, count, money],
-        total=["Total", summary.open_count, summary.open_amount],
+        total=[_("Total"), summary.open_count, summary.open_amount],
     )
     writer.table(
-        "Exceções por motivo",
-        ["Etapa", "Motivo", "Código do motivo", "Negócios", "Valor", "Como resolver"],
+        _("Exceptions by reason"),
+        [_("Stage"), _("Reason"), _("Reason code"), _("Deals"), _("Amount"), _("How to fix")],
         [
             [stage_label(group.stage), group.label, group.reason, group.count, group.amount, group.fix]
             for group in summary.reasons
@@ -283,9 +299,9 @@ def write_xlsx(path: Path, report: Report) -> None:
     tables.
     """
     workbook = Workbook(write_only=True)  # streamed: memory and time grow with the rows, not the styles
-    _summary_sheet(workbook.create_sheet(SHEET_SUMMARY), report)
+    _summary_sheet(workbook.create_sheet(_(SHEET_SUMMARY)), report)
     columns = deal_columns(report.tax_names)
-    _table_sheet(workbook.create_sheet(SHEET_DEALS), report.deals, columns)
-    _table_sheet(workbook.create_sheet(SHEET_EXCEPTIONS), report.exceptions, exception_columns())
-    _table_sheet(workbook.create_sheet(SHEET_OPEN_ITEMS), report.open_items, columns)
+    _table_sheet(workbook.create_sheet(_(SHEET_DEALS)), report.deals, columns)
+    _table_sheet(workbook.create_sheet(_(SHEET_EXCEPTIONS)), report.exceptions, exception_columns())
+    _table_sheet(workbook.create_sheet(_(SHEET_OPEN_ITEMS)), report.open_items, columns)
     workbook.save(path)

@@ -19,6 +19,7 @@ import dagster as dg
 from omie_pipeline.defs.assets.report import add_report_days, report_key_ranges, unreported
 from omie_pipeline.defs.jobs import report_range_tags
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
+from omie_pipeline.i18n import _, ngettext
 from omie_pipeline.runner.orphans import end_orphaned_runs, owner_tags
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import PipelineSummary, summarise
@@ -82,7 +83,7 @@ def run_job(
             for event in failures
             if event.step_failure_data and event.step_failure_data.error
         )
-        error = error or "the run failed"
+        error = error or _("the run failed")
     return StageResult(stage, job_name, result.run_id, result.success, time.monotonic() - started, error)
 
 
@@ -102,9 +103,9 @@ def settle_invoices(
     while summarise(store, account).pending_invoices:
         if time.monotonic() >= deadline:
             return results, False
-        progress.stage("waiting on the prefeitura")
+        progress.stage(_("waiting on the prefeitura"))
         time.sleep(min(interval_seconds, max(0.0, deadline - time.monotonic())))
-        progress.stage("refreshing invoice statuses")
+        progress.stage(_("refreshing invoice statuses"))
         result = run_job(defs, instance, "status refresh", "invoice_status_refresh_job", account)
         results.append(result)
         if not result.success:
@@ -128,7 +129,10 @@ def evaluate_alert_sensors(
         ):
             result = sensor.evaluate_tick(context)
         skipped = result.skip_message
-        outcomes[name] = skipped or f"{len(result.run_requests or [])} run request(s)"
+        requested = len(result.run_requests or [])
+        outcomes[name] = skipped or ngettext("{count} run request", "{count} run requests", requested).format(
+            count=requested
+        )
     return outcomes
 
 
@@ -153,9 +157,9 @@ def run_pipeline_pass(
     outcome = PassResult()
     end_orphaned_runs(instance)
     ensure_account(instance, account)
-    progress.stage("service catalog and tax rates")
+    progress.stage(_("service catalog and tax rates"))
     outcome.stages.append(run_job(defs, instance, "catalog", "catalog_job", account))
-    progress.stage("deals, clients and invoices")
+    progress.stage(_("deals, clients and invoices"))
     outcome.stages.append(run_job(defs, instance, "emission", "emission_job", account))
     refreshes, outcome.settled = settle_invoices(
         defs,
@@ -167,9 +171,9 @@ def run_pipeline_pass(
         interval_seconds=settle_interval_seconds,
     )
     outcome.stages.extend(refreshes)
-    progress.stage("alerts")
+    progress.stage(_("alerts"))
     outcome.sensor_results = evaluate_alert_sensors(defs, instance, alert_sensors)
-    progress.stage("reconciliation reports")
+    progress.stage(_("reconciliation reports"))
     reports_started = time.monotonic()
     days = closing_days(store, account)[-report_days:]
     add_report_days(instance, days)

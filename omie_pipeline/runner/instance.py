@@ -18,6 +18,7 @@ import yaml
 from filelock import FileLock
 
 from omie_pipeline.defs.partitions import RUN_SLOT_TAG
+from omie_pipeline.i18n import _
 from omie_pipeline.settings import SettingsError
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
@@ -39,16 +40,22 @@ def prepare_instance(home: Path) -> str | None:
         partial = home / f".dagster.yaml.{os.getpid()}"  # renamed into place: another sync never reads half a file
         shutil.copy(INSTANCE_TEMPLATE, partial)
         os.replace(partial, config_path)
-        return f"wrote {config_path} (the folder had none): one run at a time per account, run retries, telemetry off"
+        return _(
+            "wrote {path} (the folder had none): one run at a time per account, run retries, telemetry off"
+        ).format(path=config_path)
     try:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
-        raise InstanceConfigError(f"DAGSTER_HOME {config_path} cannot be read: {error}") from None
+        raise InstanceConfigError(
+            _("DAGSTER_HOME {path} cannot be read: {error}").format(path=config_path, error=error)
+        ) from None
     if not limits_one_run_per_account(config):
         raise InstanceConfigError(
-            f"{config_path} does not limit runs to one at a time per account (a tag_concurrency_limits entry "
-            f"for {RUN_SLOT_TAG} with applyLimitPerUniqueValue and limit 1, as in {INSTANCE_TEMPLATE}): two "
-            "emitting runs of one account could overlap, so the sync does not start; add the limit"
+            _(
+                "{path} does not limit runs to one at a time per account (a tag_concurrency_limits entry for {tag} "
+                "with applyLimitPerUniqueValue and limit 1, as in {template}): two emitting runs of one account "
+                "could overlap, so the sync does not start; add the limit"
+            ).format(path=config_path, tag=RUN_SLOT_TAG, template=INSTANCE_TEMPLATE)
         )
     return None
 

@@ -11,8 +11,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TextIO
 
+from omie_pipeline.i18n import _, format_number
 from omie_pipeline.runner.summary import PipelineSummary
 
 PLAIN_EVERY_SECONDS = 10.0
@@ -36,7 +38,7 @@ class Progress:
         self._stream = stream or sys.stderr
         self._interactive = self._stream.isatty() if interactive is None else interactive
         self._quiet = quiet
-        self._stage = "starting"
+        self._stage = _("starting")
         self._step = ""
         self._last_plain_text: str | None = None
         self._started = time.monotonic()
@@ -60,12 +62,16 @@ class Progress:
             summary = self._read_summary()
         except Exception:  # the store may be mid-migration at the very start
             return f"[{self._elapsed()}] {self._stage}{self._step}"
-        return (
-            f"[{self._elapsed()}] {self._stage}{self._step}: "
-            f"deals settled {summary.deals_settled}/{summary.deals_closed}, "
-            f"invoices waiting on the prefeitura {summary.pending_invoices}, "
-            f"waited on Omie's limits {self._read_pacing_wait():.1f}s"
+        counts = _(
+            "deals settled {settled}/{closed}, invoices waiting on the prefeitura {pending}, "
+            "waited on Omie's limits {waited} s"
+        ).format(
+            settled=summary.deals_settled,
+            closed=summary.deals_closed,
+            pending=summary.pending_invoices,
+            waited=format_number(round(Decimal(self._read_pacing_wait()), 1)),
         )
+        return f"[{self._elapsed()}] {self._stage}{self._step}: {counts}"
 
     def __enter__(self) -> Progress:
         if not self._quiet:

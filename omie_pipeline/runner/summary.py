@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import PENDING_STATUSES
 from omie_pipeline.domain.timeutil import now_utc, to_sao_paulo
+from omie_pipeline.i18n import _
 from omie_pipeline.store import Store
 from omie_pipeline.store.tables import client_links, deal_issues, deals, invoices
 from omie_pipeline.sync.invoices import IssueSettings
@@ -151,7 +152,9 @@ def summarise(
             until = _held_until(invoice, claim_lease, now)
             if until is not None:
                 summary.held_until[deal_id] = until
-                reason = f"held by an interrupted run until {to_sao_paulo(until):%H:%M} (São Paulo); sent after that"
+                reason = _("held by an interrupted run until {until} (São Paulo); sent after that").format(
+                    until=f"{to_sao_paulo(until):%H:%M}"
+                )
             summary.outcomes.append(DealOutcome(deal_id, invoice.status, reason, invoice.nfse_number))
         elif deal_id in open_issues:
             first = open_issues[deal_id][0]
@@ -160,13 +163,19 @@ def summarise(
         elif deal_id in waiting:
             summary.outcomes.append(DealOutcome(deal_id, "waiting", _waiting_reason(summary.waiting)))
         else:
-            summary.outcomes.append(DealOutcome(deal_id, "pending", "not processed yet"))
+            summary.outcomes.append(DealOutcome(deal_id, "pending", _("not processed yet")))
     return summary
 
 
 def _waiting_reason(waiting: WaitingDeals) -> str:
-    until = f"; paused until {to_sao_paulo(waiting.until):%H:%M} (São Paulo)" if waiting.until else ""
-    return f"nothing sent: {waiting.describe()}{until}; the first sync after that sends it"
+    until = (
+        _("; paused until {until} (São Paulo)").format(until=f"{to_sao_paulo(waiting.until):%H:%M}")
+        if waiting.until
+        else ""
+    )
+    return _("nothing sent: {why}{until}; the first sync after that sends it").format(
+        why=waiting.describe(), until=until
+    )
 
 
 def _held_until(invoice, claim_lease: timedelta, now: datetime) -> datetime | None:

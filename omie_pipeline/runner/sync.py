@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from omie_pipeline.i18n import _
 from omie_pipeline.runner.graph import PassResult, run_configured_pass
 from omie_pipeline.runner.instance import create_storage, prepare_instance
 from omie_pipeline.runner.summary import PipelineSummary
@@ -40,7 +41,7 @@ def run_sync(
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
     prepared = prepare_instance(home)
     if prepared and not quiet:
-        print(f"Dagster instance: {prepared}", file=sys.stderr)
+        print(_("Dagster instance: {what}").format(what=prepared), file=sys.stderr)
     create_storage(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return run_configured_pass(

@@ -79,7 +79,7 @@ def test_stale_statuses_with_an_open_invoice_fail_and_alert_once(store: Store, i
     stale = _run_freshness(instance, store, stale_at)
     check = stale["nfse_status_fresh"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "statuses of 1 open invoice(s)" in check.description and "older than 15 min" in check.description
+    assert "the status of 1 open invoice" in check.description and "older than 15 min" in check.description
     assert stale["service_catalog_fresh"].passed and stale["tax_rates_fresh"].passed
 
     _alert(instance, store, stale_at, webhook)

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from omie_pipeline.cli import invoices as invoices_cli
 from omie_pipeline.cli import main
 from omie_pipeline.domain.documents import normalise_document
-from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import format_moment, format_money, using_language
 from omie_pipeline.store.tables import deals
 
 from .conftest import REDUNDANT_SECONDS, Account, settle_prefeitura
@@ -64,7 +64,8 @@ def test_list_and_show(account: Account, cli, tmp_path) -> None:
     table = cli("list").output
     assert deal in table
     issued_at = to_sao_paulo(account.invoice(deal).issued_at)
-    assert issued_at.strftime("%d/%m/%Y %H:%M") in table and not re.search(r"\d{4}-\d{2}-\d{2}", table)
+    assert format_moment(issued_at) in table and not re.search(r"\d{4}-\d{2}-\d{2}", table)
+    assert re.search(r"R\$[\d,]+\.\d{2}", table) and "last error" in table.splitlines()[0]
 
     shown = cli("show", deal)
     cpf = normalise_document(client["cnpj_cpf"])
@@ -82,6 +83,34 @@ def test_list_and_show(account: Account, cli, tmp_path) -> None:
     link = next(line for line in downloaded.output.splitlines() if line.startswith("link:")).split()[-1]
     assert link.endswith("/portal") and "PDF:" not in downloaded.output  # the portal page, never shown as the PDF
     assert json.loads(cli("show", deal, "--json").output)["portal_url"] == link
+
+
+def test_list_and_show_speak_portuguese_by_default(portuguese, account: Account, cli) -> None:
+    """Finance reads the commands in pt-BR unless told otherwise: words, São Paulo dates as dd/mm/aaaa and
+    money as R$ 1.234,56; the status codes stay the ones `--status` takes."""
+    (deal,) = account.add_deals(1)
+    account.issue()
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    invoice = account.invoice(deal)
+    issued_at = to_sao_paulo(invoice.issued_at)
+
+    header, row = cli("list").output.splitlines()
+    assert header.split()[:3] == ["negócio", "situação", "NFS-e"] and "último erro" in header
+    assert f"{issued_at:%d/%m/%Y %H:%M}" in row and " issued " in row
+    assert re.search(r"R\$ [\d.]+,\d{2}", row)
+
+    shown = cli("show", deal).output
+    with using_language("pt-BR"):
+        gross = format_money(invoice.gross_amount)
+    assert "valor bruto:" in shown and gross in shown and "," in gross.split()[-1]
+    assert "histórico (horário de São Paulo):" in shown and "emitida em:" in shown
+    assert f"{issued_at:%d/%m/%Y %H:%M}" in shown
+    assert cli("show", "nobody").output == f"o negócio nobody não tem nota na conta {account.name}\n"
+
+    cli.env["OMIE_PIPELINE_LANGUAGE"] = "en"
+    english = cli("show", deal).output
+    assert "gross:" in english and "history (São Paulo time):" in english and "valor bruto" not in english
+    assert re.search(r"gross:\s+R\$[\d,]+\.\d{2}$", english, re.MULTILINE)
 
 
 def test_show_explains_a_deal_without_invoice(account: Account, cli) -> None:
@@ -139,7 +168,7 @@ def test_cancel_asks_first_and_refuses_without_a_terminal(account: Account, cli,
     cpf = normalise_document(client["cnpj_cpf"])
     assert declined.exit_code == 1 and "[y/N]" in declined.output
     assert f"NFS-e {invoice.nfse_number}" in declined.output and deal in declined.output
-    assert format_brl(invoice.gross_amount) in declined.output
+    assert format_money(invoice.gross_amount) in declined.output
     assert f"***.{cpf[3:6]}.{cpf[6:9]}-**" in declined.output and cpf not in declined.output
     assert account.invoice(deal).status == "issued" and account.invoice(deal).cancel_requested_by is None
 

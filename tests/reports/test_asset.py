@@ -85,7 +85,7 @@ def test_materialising_a_day_writes_the_files_and_records_plottable_metadata(sql
     assert metadata["dagster/row_count"].value == metadata["deals_closed"].value
     for name in ("open_amount", "withheld_amount", "invoiced_amount", "tax_iss_issued"):
         assert isinstance(metadata[name].value, float)
-    assert "| Situação | Negócios | Valor |" in metadata["summary"].value
+    assert "| Status | Deals | Amount |" in metadata["summary"].value
     for name in ("html", "csv", "xlsx", "open_items_html"):
         path = Path(metadata[name].value)
         assert path.is_file() and path.parent == reports_dir / ACCOUNT

@@ -13,7 +13,7 @@ from omie_pipeline.reports import write_report
 
 from .conftest import build
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("portuguese")]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"

@@ -249,7 +249,7 @@ def test_the_report_of_every_day_holds_every_closed_deal_once(seeded) -> None:
         ).scalar()
     ids = [deal.deal_id for deal in report.deals]
     assert len(ids) == len(set(ids)) == expected
-    assert report.period_label == "todos os dias"
+    assert report.period_label == "every day"
 
 
 def test_an_invoice_status_outside_the_lifecycle_is_an_error_naming_the_deal(seeded) -> None:

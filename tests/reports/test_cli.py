@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from omie_pipeline.cli import main
-from omie_pipeline.domain.money import format_brl
+from omie_pipeline.i18n import format_money
 
 from .conftest import ACCOUNT, DAY, build
 
@@ -30,9 +30,11 @@ def test_report_for_a_date_writes_the_files_and_prints_the_summary(env, sqlite_s
         path = folder / f"reconciliacao_{ACCOUNT}_{DAY.isoformat()}.{suffix}"
         assert path.is_file() and f"file: {path}" in result.output
     expected = build(sqlite_seeded).summary
-    assert "fechados em 20/11/2026" in result.output
-    assert format_brl(expected.issued_amount) in result.output and format_brl(expected.closed_amount) in result.output
-    assert "Emitido (NFS-e válidas)" in result.output and "rejected" in result.output
+    assert "closed on Nov 20, 2026" in result.output
+    assert (
+        format_money(expected.issued_amount) in result.output and format_money(expected.closed_amount) in result.output
+    )
+    assert "Issued (valid NFS-e)" in result.output and "rejected" in result.output
 
 
 def test_open_prints_a_written_report_from_its_file(env, sqlite_seeded, tmp_path) -> None:
@@ -43,9 +45,9 @@ def test_open_prints_a_written_report_from_its_file(env, sqlite_seeded, tmp_path
         path = tmp_path / "reports" / ACCOUNT / f"reconciliacao_{ACCOUNT}_{DAY.isoformat()}.{suffix}"
         shown = runner.invoke(main, ["report", "--open", str(path)], env=env)
         assert shown.exit_code == 0, shown.output
-        assert f"{summary.closed_count} negócios" in shown.output
-        issued_line = next(line for line in shown.output.splitlines() if line.strip().startswith("Emitida"))
-        assert format_brl(summary.issued_amount) in issued_line and format_brl(summary.net_issued) in issued_line
+        assert f"{summary.closed_count} deals" in shown.output
+        issued_line = next(line for line in shown.output.splitlines() if line.strip().startswith("Issued"))
+        assert format_money(summary.issued_amount) in issued_line and format_money(summary.net_issued) in issued_line
 
 
 def test_open_refuses_a_file_that_is_not_a_report(env, tmp_path) -> None:
@@ -64,7 +66,7 @@ def test_all_days_names_its_files_accordingly(env, tmp_path) -> None:
     result = CliRunner().invoke(main, ["report", "--all-days"], env=env)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reports" / ACCOUNT / f"reconciliacao_{ACCOUNT}_todas-as-datas.xlsx").is_file()
-    assert "todos os dias" in result.output
+    assert "every day" in result.output
 
 
 def test_without_a_date_the_last_day_with_deals_is_reported_and_named(env, sqlite_seeded, tmp_path) -> None:

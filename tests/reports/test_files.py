@@ -17,6 +17,9 @@ from omie_pipeline.reports.xlsx import DATE_FORMAT, MONEY_FORMAT
 
 from .conftest import ACCOUNT, CPF_JOAO, CPF_MARIA, CPF_TYPO, DAY, build
 
+# The files as finance reads them, in the product's default language (test_language.py reads them in English).
+pytestmark = pytest.mark.usefixtures("portuguese")
+
 CENT = 0.005
 
 

@@ -6,11 +6,14 @@ from decimal import Decimal
 
 import openpyxl
 import pandas as pd
+import pytest
 
 from omie_pipeline.reports import write_report
 from omie_pipeline.reports.html import tax_summary
 
 from .conftest import build
+
+pytestmark = pytest.mark.usefixtures("portuguese")  # the file's pt-BR headers
 
 
 def test_a_difference_over_one_cent_is_an_exception_with_both_amounts(seeded) -> None:

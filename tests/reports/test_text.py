@@ -44,7 +44,7 @@ def _write(path, rows=ROWS) -> None:
 
 
 @pytest.mark.parametrize("suffix", ["csv", "xlsx"])
-def test_money_read_back_is_summed_exactly(tmp_path, suffix) -> None:
+def test_money_read_back_is_summed_exactly(portuguese, tmp_path, suffix) -> None:
     path = tmp_path / f"report.{suffix}"
     _write(path)
 

@@ -97,9 +97,9 @@ def test_demo_with_generated_deals_and_plain_progress_lines(tmp_path: Path) -> N
     result = _run(["demo", "--deals", "12", "--home", str(tmp_path / "home")], _clean_env())
     assert result.returncode == 0, result.stderr[-3000:]
     assert "negócios fechados: 12" in result.stdout  # a clean environment: the summary in pt-BR, the default
-    progress = [line for line in result.stderr.splitlines() if line.startswith("[") and "deals settled" in line]
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[") and "negócios concluídos" in line]
     assert progress and "\r" not in result.stderr  # not a terminal: plain lines, no live redraw
-    assert any("deals, clients and invoices" in line for line in progress)
+    assert any("negócios, clientes e notas" in line for line in progress)  # the progress lines in pt-BR too
 
 
 def test_sync_runs_the_graph_against_the_configured_account(make_sim, tmp_path: Path) -> None:

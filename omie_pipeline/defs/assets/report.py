@@ -34,8 +34,8 @@ import dagster as dg
 from omie_pipeline.defs.metadata import markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import PipelineResource, StoreResource
-from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import _, format_money
 from omie_pipeline.reports import Report, ReportFiles, build_reports, write_reports
 from omie_pipeline.reports.labels import OUTCOME_ORDER, reason_label
 from omie_pipeline.reports.verify import Verification, stuck_or_failed, verify_report
@@ -167,16 +167,18 @@ def summary_markdown(report: Report) -> str:
     """A short table for the Dagster UI: each situation, then the walk from CRM to issued."""
     summary = report.summary
     by_status = [
-        (line.outcome.label, str(line.count), format_brl(line.gross if line.outcome.is_invoiced else line.crm_amount))
+        (line.outcome.label, str(line.count), format_money(line.gross if line.outcome.is_invoiced else line.crm_amount))
         for line in summary.by_status
         if line.count
     ]
-    walk = [(line.label, str(line.count), format_brl(line.amount)) for line in summary.bridge]
+    walk = [(line.label, str(line.count), format_money(line.amount)) for line in summary.bridge]
     return "\n\n".join(
         [
-            f"**{report.account} · fechados em {report.period_label}**",
-            markdown_table(("Situação", "Negócios", "Valor"), by_status),
-            markdown_table(("Conciliação", "Negócios", "Valor"), walk),
+            "**"
+            + _("{account} · closed on {period}").format(account=report.account, period=report.period_label)
+            + "**",
+            markdown_table((_("Status"), _("Deals"), _("Amount")), by_status),
+            markdown_table((_("Reconciliation"), _("Deals"), _("Amount")), walk),
         ]
     )
 
@@ -211,8 +213,11 @@ def report_metadata(report: Report, files: ReportFiles) -> dict[str, object]:
     if summary.reasons:
         metadata["exceptions_by_reason"] = dg.MetadataValue.md(
             markdown_table(
-                ("Motivo", "Negócios", "Valor"),
-                [(reason_label(group.reason), str(group.count), format_brl(group.amount)) for group in summary.reasons],
+                (_("Reason"), _("Deals"), _("Amount")),
+                [
+                    (reason_label(group.reason), str(group.count), format_money(group.amount))
+                    for group in summary.reasons
+                ],
             )
         )
     return metadata

@@ -13,6 +13,7 @@ from omie_pipeline.defs.assets.catalog import tax_rates
 from omie_pipeline.defs.metadata import markdown_table, summary_text
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.i18n import _, ngettext
 from omie_pipeline.store.catalog import product_problems
 from omie_pipeline.sync.tax_rates import rate_rule_violations, services_without_rates
 
@@ -34,8 +35,11 @@ def closed_deal_products_invoiceable(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         description=summary_text(
-            [p.message + f" ({p.deals} deal{'s' * (p.deals != 1)})" for p in problems],
-            "every product of a closed deal maps to an active Omie service",
+            [
+                p.message + " (" + ngettext("{count} deal", "{count} deals", p.deals).format(count=p.deals) + ")"
+                for p in problems
+            ],
+            _("every product of a closed deal maps to an active Omie service"),
         ),
         metadata={
             "products_failing": len(problems),
@@ -66,7 +70,7 @@ def tax_rates_follow_rules(context: dg.AssetCheckExecutionContext, store: StoreR
         severity=dg.AssetCheckSeverity.ERROR,
         description=summary_text(
             [f"{v.service_code}: {v.rule}: {v.message}" for v in violations],
-            "the rates of every mapped service follow the regime's rules",
+            _("the rates of every mapped service follow the regime's rules"),
         ),
         metadata={
             "violations": len(violations),
@@ -92,7 +96,7 @@ def mapped_services_have_rates(context: dg.AssetCheckExecutionContext, store: St
     return dg.AssetCheckResult(
         passed=not missing,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=summary_text([str(item) for item in missing], "every mapped service has tax rates in force"),
+        description=summary_text([str(item) for item in missing], _("every mapped service has tax rates in force")),
         metadata={
             "services_without_rates": dg.MetadataValue.json(
                 {item.service_code: list(item.products) for item in missing}

@@ -12,6 +12,7 @@ from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, duplicates_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import StoreResource
 from omie_pipeline.domain.documents import mask_document
+from omie_pipeline.i18n import _, ngettext
 from omie_pipeline.store.clients import (
     conflicting_links,
     duplicate_documents,
@@ -33,9 +34,13 @@ def client_documents_unique(context: dg.AssetCheckExecutionContext, store: Store
     return dg.AssetCheckResult(
         passed=not duplicates,
         severity=dg.AssetCheckSeverity.WARN,
-        description="every document belongs to one Omie client"
+        description=_("every document belongs to one Omie client")
         if not duplicates
-        else f"{len(duplicates)} document(s) registered twice in Omie: merge them there",
+        else ngettext(
+            "{count} document registered twice in Omie: merge them there",
+            "{count} documents registered twice in Omie: merge them there",
+            len(duplicates),
+        ).format(count=len(duplicates)),
         metadata={
             "documents_registered_twice": len(duplicates),
             **({"registered_twice": dg.MetadataValue.md(duplicates_table(duplicates))} if duplicates else {}),
@@ -59,9 +64,13 @@ def every_valid_deal_linked_or_listed(
     return dg.AssetCheckResult(
         passed=not missing,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="every valid closed deal is linked or listed with its reason"
+        description=_("every valid closed deal is linked or listed with its reason")
         if not missing
-        else f"{len(missing)} valid deal(s) neither linked nor listed: {', '.join(missing[:MAX_TABLE_ROWS])}",
+        else ngettext(
+            "{count} valid deal neither linked nor listed: {deals}",
+            "{count} valid deals neither linked nor listed: {deals}",
+            len(missing),
+        ).format(count=len(missing), deals=", ".join(missing[:MAX_TABLE_ROWS])),
         metadata={"deals_unaccounted": len(missing)},
     )
 
@@ -82,9 +91,13 @@ def one_client_per_document(context: dg.AssetCheckExecutionContext, store: Store
     return dg.AssetCheckResult(
         passed=not conflicts,
         severity=dg.AssetCheckSeverity.WARN,
-        description="each document is linked to one Omie client"
+        description=_("each document is linked to one Omie client")
         if not conflicts
-        else f"{len(conflicts)} document(s) linked to different Omie clients: decided again on the next linking",
+        else ngettext(
+            "{count} document linked to different Omie clients: decided again on the next linking",
+            "{count} documents linked to different Omie clients: decided again on the next linking",
+            len(conflicts),
+        ).format(count=len(conflicts)),
         metadata={
             "documents_with_two_clients": len(conflicts),
             **({"conflicts": dg.MetadataValue.md(duplicates_table(conflicts))} if conflicts else {}),

@@ -6,6 +6,7 @@ from omie_pipeline.defs.assets.deals import closed_deals
 from omie_pipeline.defs.metadata import MAX_TABLE_ROWS
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import StoreResource
+from omie_pipeline.i18n import _, ngettext
 from omie_pipeline.store.deals import invalid_deals_without_issue
 
 
@@ -21,9 +22,13 @@ def invalid_deals_listed(context: dg.AssetCheckExecutionContext, store: StoreRes
     return dg.AssetCheckResult(
         passed=not unlisted,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="every invalid deal has an open issue"
+        description=_("every invalid deal has an open issue")
         if not unlisted
-        else f"{len(unlisted)} invalid deal(s) without an open issue: {', '.join(unlisted[:MAX_TABLE_ROWS])}",
+        else ngettext(
+            "{count} invalid deal without an open issue: {deals}",
+            "{count} invalid deals without an open issue: {deals}",
+            len(unlisted),
+        ).format(count=len(unlisted), deals=", ".join(unlisted[:MAX_TABLE_ROWS])),
         metadata={"invalid_deals_without_issue": len(unlisted)},
     )
 

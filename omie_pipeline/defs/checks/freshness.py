@@ -20,6 +20,7 @@ from omie_pipeline.defs.assets.catalog import service_catalog, tax_rates
 from omie_pipeline.defs.assets.invoices import nfse_status
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import AlertsResource, PipelineResource, StoreResource
+from omie_pipeline.i18n import N_, _, ngettext
 from omie_pipeline.store.invoices import open_invoice_count
 
 STATUSES_FRESH = "nfse_status_fresh"
@@ -43,14 +44,17 @@ def freshness_result(
     limit = format_duration(max_age)
     facts: dict = {**(metadata or {}), "max_age_minutes": max_age.total_seconds() / 60}
     if last is None:
-        passed, description = False, f"{what} never refreshed for this account: run {job}"
+        passed, description = False, _("{what} never refreshed for this account: run {job}").format(what=what, job=job)
     else:
         age = now - last
         facts.update(last_refreshed=dg.MetadataValue.timestamp(last), age_minutes=round(age.total_seconds() / 60, 1))
         passed = age <= max_age
-        description = f"{what} last refreshed {format_when(last)} ({format_duration(age)} ago), " + (
-            f"within {limit}" if passed else f"older than {limit}: is {job} running and succeeding?"
-        )
+        facts_text = {"what": what, "when": format_when(last), "age": format_duration(age), "limit": limit, "job": job}
+        description = (
+            _("{what} last refreshed {when} ({age} ago), within {limit}")
+            if passed
+            else _("{what} last refreshed {when} ({age} ago), older than {limit}: is {job} running and succeeding?")
+        ).format(**facts_text)
     return dg.AssetCheckResult(
         passed=passed, severity=dg.AssetCheckSeverity.ERROR, description=description, metadata=facts
     )
@@ -74,12 +78,14 @@ def nfse_status_fresh(
         return dg.AssetCheckResult(
             passed=True,
             severity=dg.AssetCheckSeverity.ERROR,
-            description="no invoice waiting on Omie: nothing to refresh",
+            description=_("no invoice waiting on Omie: nothing to refresh"),
             metadata={"open_invoices": 0},
         )
     last = last_materialized(context.instance, nfse_status.key, account)
     return freshness_result(
-        f"statuses of {waiting} open invoice(s)",
+        ngettext("the status of {count} open invoice", "the statuses of {count} open invoices", waiting).format(
+            count=waiting
+        ),
         last,
         alerts.now(),
         pipeline.status_max_age(),
@@ -100,12 +106,12 @@ def _catalog_check(asset: dg.AssetsDefinition, name: str, what: str):
         context: dg.AssetCheckExecutionContext, pipeline: PipelineResource, alerts: AlertsResource
     ) -> dg.AssetCheckResult:
         last = last_materialized(context.instance, asset.key, context.partition_key)
-        return freshness_result(what, last, alerts.now(), pipeline.catalog_max_age(), "catalog_job")
+        return freshness_result(_(what), last, alerts.now(), pipeline.catalog_max_age(), "catalog_job")
 
     return _check
 
 
-service_catalog_fresh = _catalog_check(service_catalog, CATALOG_FRESH, "the service catalog")
-tax_rates_fresh = _catalog_check(tax_rates, TAX_RATES_FRESH, "the tax rates")
+service_catalog_fresh = _catalog_check(service_catalog, CATALOG_FRESH, N_("the service catalog"))
+tax_rates_fresh = _catalog_check(tax_rates, TAX_RATES_FRESH, N_("the tax rates"))
 
 FRESHNESS_CHECKS = [nfse_status_fresh, service_catalog_fresh, tax_rates_fresh]

@@ -12,12 +12,14 @@ from datetime import timedelta
 
 import dagster as dg
 
+from omie_pipeline.alerts.text import format_duration
 from omie_pipeline.defs.assets.invoices import nfse_invoices, nfse_status
 from omie_pipeline.defs.metadata import MAX_TABLE_ROWS, brief, markdown_table
 from omie_pipeline.defs.partitions import accounts
 from omie_pipeline.defs.resources import PipelineResource, StoreResource
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.timeutil import now_utc
+from omie_pipeline.i18n import _, ngettext
 from omie_pipeline.store.invoices import (
     duplicated_omie_ids,
     list_invoices,
@@ -46,10 +48,11 @@ def nfse_invoices_one_os_and_nfse_each(
     return dg.AssetCheckResult(
         passed=not duplicated,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="every invoice has its own OS and NFS-e"
+        description=_("every invoice has its own OS and NFS-e")
         if not duplicated
-        else "shared by several deals: "
-        + "; ".join(f"{what}: {', '.join(deals)}" for what, deals in duplicated.items()),
+        else _("shared by several deals: {shared}").format(
+            shared="; ".join(f"{what}: {', '.join(deals)}" for what, deals in duplicated.items())
+        ),
         metadata={"duplicates": len(duplicated), "details": dg.MetadataValue.json(duplicated)},
     )
 
@@ -67,10 +70,15 @@ def nfse_invoices_outcomes_known(context: dg.AssetCheckExecutionContext, store: 
     return dg.AssetCheckResult(
         passed=not stale,
         severity=dg.AssetCheckSeverity.WARN,
-        description="every intent reached Omie or was settled"
+        description=_("every intent reached Omie or was settled")
         if not stale
-        else f"{len(stale)} intent(s) still without an OS: look their key up in Omie (ConsultarOS cCodIntOS); "
-        "the next emission run does it by itself",
+        else ngettext(
+            "{count} intent still without an OS: look its key up in Omie (ConsultarOS cCodIntOS); "
+            "the next emission run does it by itself",
+            "{count} intents still without an OS: look their keys up in Omie (ConsultarOS cCodIntOS); "
+            "the next emission run does it by itself",
+            len(stale),
+        ).format(count=len(stale)),
         metadata={
             "unresolved": len(stale),
             **({"intents": dg.MetadataValue.md(markdown_table(("deal", "key", "since"), rows))} if rows else {}),
@@ -91,9 +99,7 @@ def nfse_invoices_deals_ready(context: dg.AssetCheckExecutionContext, store: Sto
     return dg.AssetCheckResult(
         passed=not issues,
         severity=dg.AssetCheckSeverity.WARN,
-        description="no deal is waiting for data"
-        if not issues
-        else f"{len({issue['deal_id'] for issue in issues})} deal(s) cannot be invoiced yet",
+        description=_("no deal is waiting for data") if not issues else _waiting_for_data(issues),
         metadata={
             "deal_issues": len(issues),
             **(
@@ -119,9 +125,11 @@ def nfse_status_issued_complete(context: dg.AssetCheckExecutionContext, store: S
     return dg.AssetCheckResult(
         passed=not incomplete,
         severity=dg.AssetCheckSeverity.WARN,
-        description="every issued note has its number and verification code"
+        description=_("every issued note has its number and verification code")
         if not incomplete
-        else f"issued without number or verification code: {', '.join(incomplete[:MAX_TABLE_ROWS])}",
+        else _("issued without number or verification code: {deals}").format(
+            deals=", ".join(incomplete[:MAX_TABLE_ROWS])
+        ),
         metadata={"incomplete": len(incomplete), "issued_or_cancelled": len(done)},
     )
 
@@ -143,10 +151,19 @@ def nfse_status_none_stuck(
     return dg.AssetCheckResult(
         passed=not stuck,
         severity=dg.AssetCheckSeverity.WARN,
-        description="nothing stuck"
+        description=_("nothing stuck")
         if not stuck
-        else f"{len(stuck)} invoice(s) pending for more than {limit}: check the prefeitura's service in Omie, then "
-        f"`omie-pipeline invoices wait {shlex.quote(stuck[0].deal_id)}` (likewise for each deal in the table)",
+        else ngettext(
+            "{count} invoice pending for more than {limit}: check the prefeitura's service in Omie, then "
+            "{command} (likewise for each deal in the table)",
+            "{count} invoices pending for more than {limit}: check the prefeitura's service in Omie, then "
+            "{command} (likewise for each deal in the table)",
+            len(stuck),
+        ).format(
+            count=len(stuck),
+            limit=format_duration(limit),
+            command=f"`omie-pipeline invoices wait {shlex.quote(stuck[0].deal_id)}`",
+        ),
         metadata={
             "stuck": len(stuck),
             **({"invoices": dg.MetadataValue.md(markdown_table(("deal", "status", "since"), rows))} if rows else {}),
@@ -163,17 +180,26 @@ def nfse_status_none_stuck(
 def nfse_status_no_errors(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
     with store.store().connect() as connection:
         failed = list_invoices(connection, context.partition_key, (InvoiceStatus.ERROR,))
-    rows = [(i.deal_id, i.last_error or "(message not read yet)", i.fix or "") for i in failed]
+    rows = [(i.deal_id, i.last_error or _("(message not read yet)"), i.fix or "") for i in failed]
     return dg.AssetCheckResult(
         passed=not failed,
         severity=dg.AssetCheckSeverity.WARN,
-        description="no invoice in error" if not failed else f"{len(failed)} invoice(s) in error",
+        description=_("no invoice in error")
+        if not failed
+        else ngettext("{count} invoice in error", "{count} invoices in error", len(failed)).format(count=len(failed)),
         metadata={
             "errors": len(failed),
             **(
                 {"invoices": dg.MetadataValue.md(markdown_table(("deal", "error", "fix"), brief(rows)))} if rows else {}
             ),
         },
+    )
+
+
+def _waiting_for_data(issues: list) -> str:
+    deals = len({issue["deal_id"] for issue in issues})
+    return ngettext("{count} deal cannot be invoiced yet", "{count} deals cannot be invoiced yet", deals).format(
+        count=deals
     )
 
 

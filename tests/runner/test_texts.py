@@ -1,0 +1,70 @@
+"""The demo's and sync's progress line and summary in the reader's language; `--json` stays machine-stable."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+from omie_pipeline.cli.run import _print_summary
+from omie_pipeline.runner.graph import PassResult, StageResult
+from omie_pipeline.runner.progress import Progress
+from omie_pipeline.runner.summary import DealOutcome, PipelineSummary
+
+
+def _summary() -> PipelineSummary:
+    return PipelineSummary(
+        account="demo",
+        deals_closed=5,
+        deals_valid=4,
+        clients=Counter({"created": 2, "matched": 1}),
+        invoices=Counter({"issued": 3, "processing": 1}),
+        issues=Counter({"check_digits": 1}),
+        outcomes=[DealOutcome("D-1", "issued", None, "101"), DealOutcome("D-2", "pending", "not processed yet")],
+    )
+
+
+def _pass() -> PassResult:
+    return PassResult(
+        stages=[
+            StageResult("emission", "emission_job", "0123456789abcdef", True, 12.34),
+            StageResult("status refresh", "invoice_status_refresh_job", "fedcba9876543210", False, 1.5, "boom"),
+        ],
+        sensor_results={"failed_invoices": "2 run requests"},
+    )
+
+
+def _progress_line() -> str:
+    progress = Progress(_summary, lambda: 2.25, stream=io.StringIO(), interactive=False, quiet=True)
+    progress.stage("deals, clients and invoices")
+    return progress.line()
+
+
+def test_the_summary_and_progress_speak_portuguese_by_default(portuguese, capsys) -> None:
+    _print_summary(_summary(), _pass(), {"IncluirOS": 3}, ["/tmp/r.html"])
+    printed = capsys.readouterr().out
+
+    assert "Conta demo" in printed and "negócios fechados: 5 (válidos 4)" in printed
+    assert "run emission_job (01234567) 12,3 s ok" in printed
+    assert "run invoice_status_refresh_job (fedcba98) 1,5 s FALHOU: boom" in printed
+    assert "relatório: /tmp/r.html" in printed
+    line = _progress_line()
+    assert ": negócios concluídos 1/5, notas aguardando a prefeitura 1" in line and "limites do Omie 2,2 s" in line
+
+
+def test_the_summary_and_progress_speak_english_on_request(capsys) -> None:
+    _print_summary(_summary(), _pass(), {"IncluirOS": 3}, ["/tmp/r.html"])
+    printed = capsys.readouterr().out
+
+    assert "Account demo" in printed and "deals closed: 5 (valid 4)" in printed
+    assert "run emission_job (01234567) 12.3 s ok" in printed and "1.5 s FAILED: boom" in printed
+    assert "negócios" not in printed
+    line = _progress_line()
+    assert (
+        ": deals settled 1/5, invoices waiting on the prefeitura 1" in line and "waited on Omie's limits 2.2 s" in line
+    )
+
+
+def test_the_json_summary_keeps_its_codes_in_any_language(portuguese) -> None:
+    data = _summary().as_dict()
+    assert data["invoices"] == {"issued": 3, "processing": 1} and data["issues_by_reason"] == {"check_digits": 1}
+    assert [outcome["outcome"] for outcome in data["deal_outcomes"]] == ["issued", "pending"]

@@ -83,3 +83,26 @@ def test_no_text_in_the_code_carries_a_placeholder_outside_the_causes_table() ->
         if PLACEHOLDER.search(text)
     ]
     assert not found, found
+
+
+@pytest.mark.parametrize("cause", ALL_CAUSES, ids=lambda cause: cause.code)
+def test_each_fix_says_each_step_once(cause) -> None:
+    fix = fix_for(_message_of(cause), "D-42")
+    assert fix.count(" again") <= 1, fix
+    assert fix.count("invoices retry") <= 1 and fix.count("invoices wait") <= 1, fix
+
+
+def test_the_alert_of_a_refusal_with_the_prefeituras_correction_says_to_bill_again_once() -> None:
+    message = "X999 algo que ninguém conhece"
+    facts = InvoiceFacts(
+        account="acme",
+        deal_id="D-42",
+        status="error",
+        since=NOW,
+        status_changed_at=NOW,
+        last_error=message,
+        stored_fix=fix_for(message, "D-42", "Corrija o endereço do cliente."),
+    )
+    text = failed_alert(facts, NOW, home_account="acme").text
+    assert "Corrija o endereço do cliente" in text
+    assert text.count("invoices retry D-42") == 1, text

@@ -331,12 +331,6 @@ def reissue_command(deal_id: str, requested_by: str | None, account: str | None,
         except (InvoiceActionError, OmieError, ValueError) as problem:
             _fail(str(problem))
     _exit_with(deal_id, result, sent=(Outcome.SUBMITTED, Outcome.ADOPTED), refused=(Outcome.ERROR, Outcome.REFUSED))
-    if result.outcome in (Outcome.SUBMITTED, Outcome.ADOPTED):
-        click.echo(f"  follow it with: omie-pipeline invoices wait {deal_id}")
-        raise SystemExit(0)
-    if result.outcome in (Outcome.ERROR, Outcome.REFUSED):
-        raise SystemExit(EXIT_CANCEL_REFUSED)
-    raise SystemExit(EXIT_CANCEL_PENDING if result.outcome in (Outcome.UNKNOWN, Outcome.WAITING) else EXIT_OTHER)
 
 
 def _confirm(what: str) -> None:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,7 +42,7 @@ from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
 from omie_pipeline.i18n import _
 from omie_pipeline.omie import OmieClient, errors
-from omie_pipeline.omie.deadline import run_deadline
+from omie_pipeline.omie.deadline import run_deadline, seconds_left
 from omie_pipeline.omie.models import ClientRecord
 from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
@@ -54,6 +55,7 @@ from omie_pipeline.store.invoices import (
     get_invoice,
     get_invoice_by_id,
     input_changes,
+    latest_event_at,
     record_invoice_issues,
     refused_invoices,
     release,
@@ -132,12 +134,14 @@ def _describe_changes(changes: list[InputChange]) -> str:
 
 @dataclass(frozen=True)
 class _Plan:
-    """What one resend sends: the corrected invoice's facts, and whether the client is corrected first."""
+    """What one resend sends: the corrected invoice's facts, whether the client is corrected first, and
+    the latest moment the OS may have been billed (its history's last event before this attempt)."""
 
     prepared: PreparedInvoice
     deal: Mapping[str, Any]
     why: str
     correct_client: bool
+    last_billed: datetime | None
 
 
 def resend_invoice(
@@ -281,6 +285,7 @@ class _Resend:
             if isinstance(prepared, list):
                 record_invoice_issues(connection, self.account, invoice.deal_id, prepared, now)
                 return DealResult(invoice.deal_id, Outcome.NOT_READY, "; ".join(issue.message for issue in prepared))
+            last_billed = latest_event_at(connection, self.account, invoice.deal_id)
         if unfinished:
             why = f"billing attempt {invoice.billing_attempt} did not finish; Omie is asked first"
         elif changes:
@@ -288,9 +293,33 @@ class _Resend:
         else:
             why = "nothing in the data was wrong; billing again is the fix"
         who = f"requested by {requested_by}" if requested_by else "automatic"
-        return _Plan(prepared, deal, f"{who}: {why}", any(change.what == "deal" for change in changes))
+        return _Plan(prepared, deal, f"{who}: {why}", any(change.what == "deal" for change in changes), last_billed)
+
+    def _interval_left(self, plan: _Plan) -> timedelta:
+        """How long until Omie takes the OS's ValidarOS/FaturarOS again: the same call with the same OS
+        within its redundancy interval is refused ("Aguarde N segundos"), and each refusal counts
+        towards its misuse block."""
+        if plan.last_billed is None:
+            return timedelta(0)
+        return max(timedelta(0), plan.last_billed + self.settings.redundant_interval - self.clock())
 
     def send(self, invoice: Invoice, plan: _Plan) -> DealResult:
+        # Waited out before the claim, so that a resend asked right after a refusal is billed in the same
+        # command and no claim is held meanwhile; past the run's deadline the deal is left for a later run.
+        wait = self._interval_left(plan).total_seconds()
+        if wait > 0:
+            left = seconds_left()
+            if left is not None and wait > left:
+                return DealResult(
+                    invoice.deal_id,
+                    Outcome.WAITING,
+                    f"Omie refuses billing its OS again for {wait:.0f} s more, past the run's deadline; billed again "
+                    "on a later run",
+                )
+            log.info(
+                "deal %s: waiting %.1f s for Omie's redundancy interval before billing again", invoice.deal_id, wait
+            )
+            time.sleep(wait)
         attempt = invoice.billing_attempt + 1
         now = self.clock()
         row = intent_row(self.account, plan.prepared, self.claimer, now)

@@ -120,6 +120,16 @@ def _load(store: Store, account: str, deal_id: str) -> Invoice:
     return invoice
 
 
+def requested_invoice(store: Store, account: str, deal_id: str, requested_by: str, action: str) -> tuple[Invoice, str]:
+    """The invoice a person asks an `action` of (a cancellation, a resend, a reissue), and who asks, trimmed:
+    every such request is recorded with its author, so nobody named is a ValueError; a deal without an
+    invoice is an InvoiceNotFoundError."""
+    requested_by = (requested_by or "").strip()
+    if not requested_by:
+        raise ValueError(f"say who asks for the {action} (requested_by)")
+    return _load(store, account, deal_id), requested_by
+
+
 def check_once(
     client: OmieClient, store: Store, invoice: Invoice, interval: timedelta, clock: Callable[[], datetime] = now_utc
 ) -> Applied | None:
@@ -274,10 +284,7 @@ def cancel_invoice(
     After Omie accepts the request, its confirmation is polled for up to `confirm_timeout`
     seconds (spaced by `interval`, like the wait); 0 asks once, when the interval allows."""
     reason = check_cancel_reason(reason)
-    requested_by = (requested_by or "").strip()
-    if not requested_by:
-        raise ValueError("say who asks for the cancellation (requested_by)")
-    invoice = _load(store, account, deal_id)
+    invoice, requested_by = requested_invoice(store, account, deal_id, requested_by, "cancellation")
     if invoice.status == InvoiceStatus.CANCELLED:
         return CancelResult(invoice, True, f"deal {deal_id}: the invoice was already cancelled")
     if invoice.status != InvoiceStatus.ISSUED:

@@ -52,7 +52,6 @@ from omie_pipeline.store.invoices import (
     change_status,
     claim_resend,
     deal_row,
-    get_invoice,
     get_invoice_by_id,
     input_changes,
     latest_event_at,
@@ -63,7 +62,7 @@ from omie_pipeline.store.invoices import (
 )
 from omie_pipeline.store.tables import client_links
 from omie_pipeline.sync.client_payload import client_input
-from omie_pipeline.sync.invoice_actions import InvoiceActionError, InvoiceNotFoundError
+from omie_pipeline.sync.invoice_actions import InvoiceActionError, requested_invoice
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import Observation, apply_observation, from_status_detail
 from omie_pipeline.sync.invoice_payload import OrderFacts, correction_order
@@ -71,10 +70,10 @@ from omie_pipeline.sync.invoices import (
     PAUSES,
     REFUSALS,
     DealResult,
+    InvoiceSteps,
     IssueSettings,
     Outcome,
     PreparedInvoice,
-    default_claimer,
     intent_row,
     prepare_invoice,
 )
@@ -144,25 +143,13 @@ class _Plan:
     last_billed: datetime | None
 
 
-def resend_invoice(
-    client: OmieClient,
-    store: Store,
-    account: str,
-    deal_id: str,
-    *,
-    requested_by: str,
-    settings: IssueSettings | None = None,
-    claimer: str | None = None,
-    clock: Callable[[], datetime] = now_utc,
-) -> DealResult:
-    """Bill the deal's refused invoice again, corrected (`invoices retry`, the resend job).
+def resend_invoice(steps: InvoiceSteps, deal_id: str, *, requested_by: str) -> DealResult:
+    """Bill the deal's refused invoice again, corrected (`invoices retry`, the resend job), as `steps`'
+    claimer with its settings.
 
     Raises InvoiceNotFoundError, ResendNotAllowedError (not in error, or the deal is not ready) and
     NothingChangedError (the same data would be sent again)."""
-    with store.connect() as connection:
-        invoice = get_invoice(connection, account, deal_id)
-    if invoice is None:
-        raise InvoiceNotFoundError(f"deal {deal_id} has no invoice in account {account}")
+    invoice, requested_by = requested_invoice(steps.store, steps.account, deal_id, requested_by, "resend")
     if invoice.status != InvoiceStatus.ERROR or invoice.omie_os_id is None:
         reason = (
             _("deal {deal}: only an invoice in error can be billed again; this one is {status}")
@@ -173,7 +160,7 @@ def resend_invoice(
             )
         )
         raise ResendNotAllowedError(reason.format(deal=deal_id, status=invoice.status))
-    resend = _Resend(client, store, account, settings or IssueSettings(), claimer or default_claimer(), clock)
+    resend = _Resend(steps.client, steps.store, steps.account, steps.settings, steps.claimer, steps.clock)
     plan = resend.plan(invoice, requested_by=requested_by)
     if isinstance(plan, DealResult):
         if plan.outcome is Outcome.AWAITING_FIX:
@@ -193,7 +180,7 @@ def resend_changed_invoices(
     clock: Callable[[], datetime] = now_utc,
 ) -> list[DealResult]:
     """The emission run's part: bill again every refused invoice whose inputs changed since the refusal."""
-    resend = _Resend(client, store, account, settings or IssueSettings(), claimer or default_claimer(), clock)
+    resend = _Resend(client, store, account, settings, claimer, clock)
     with store.connect() as connection:
         candidates = refused_invoices(connection, account, clock(), resend.settings.claim_lease)
     results = []
@@ -235,24 +222,8 @@ def _client_corrections(crm: Any, omie: ClientRecord) -> dict[str, str]:
     return corrections
 
 
-class _Resend:
-    """Resends of one account by one claimer: the shared context of the per-invoice steps."""
-
-    def __init__(
-        self,
-        client: OmieClient,
-        store: Store,
-        account: str,
-        settings: IssueSettings,
-        claimer: str,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.client = client
-        self.store = store
-        self.account = account
-        self.settings = settings
-        self.claimer = claimer
-        self.clock = clock
+class _Resend(InvoiceSteps):
+    """Resends of one account by one claimer: the per-invoice steps."""
 
     def plan(self, invoice: Invoice, *, requested_by: str | None) -> _Plan | DealResult:
         """What the resend would send, or why it is not sent (a result saying so)."""

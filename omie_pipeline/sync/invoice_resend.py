@@ -28,7 +28,7 @@ import logging
 import shlex
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -39,12 +39,11 @@ from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.keys import client_integration_code
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.text import plain
-from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
+from omie_pipeline.domain.timeutil import SAO_PAULO
 from omie_pipeline.i18n import _
-from omie_pipeline.omie import OmieClient, errors
+from omie_pipeline.omie import errors
 from omie_pipeline.omie.deadline import run_deadline, seconds_left
 from omie_pipeline.omie.models import ClientRecord
-from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
     InputChange,
     Invoice,
@@ -160,7 +159,7 @@ def resend_invoice(steps: InvoiceSteps, deal_id: str, *, requested_by: str) -> D
             )
         )
         raise ResendNotAllowedError(reason.format(deal=deal_id, status=invoice.status))
-    resend = _Resend(steps.client, steps.store, steps.account, steps.settings, steps.claimer, steps.clock)
+    resend = _Resend.like(steps)
     plan = resend.plan(invoice, requested_by=requested_by)
     if isinstance(plan, DealResult):
         if plan.outcome is Outcome.AWAITING_FIX:
@@ -170,19 +169,11 @@ def resend_invoice(steps: InvoiceSteps, deal_id: str, *, requested_by: str) -> D
         return resend.send(invoice, plan)
 
 
-def resend_changed_invoices(
-    client: OmieClient,
-    store: Store,
-    account: str,
-    *,
-    settings: IssueSettings | None = None,
-    claimer: str | None = None,
-    clock: Callable[[], datetime] = now_utc,
-) -> list[DealResult]:
+def resend_changed_invoices(steps: InvoiceSteps) -> list[DealResult]:
     """The emission run's part: bill again every refused invoice whose inputs changed since the refusal."""
-    resend = _Resend(client, store, account, settings, claimer, clock)
-    with store.connect() as connection:
-        candidates = refused_invoices(connection, account, clock(), resend.settings.claim_lease)
+    resend = _Resend.like(steps)
+    with resend.store.connect() as connection:
+        candidates = refused_invoices(connection, resend.account, resend.clock(), resend.settings.claim_lease)
     results = []
     with run_deadline(_seconds(resend.settings)):
         for invoice in candidates:
@@ -194,7 +185,7 @@ def resend_changed_invoices(
                 log.warning("deal %s: resend failed: %s", invoice.deal_id, detail)
                 results.append(DealResult(invoice.deal_id, Outcome.FAILED, detail))
     if results:
-        log.info("account %s: resends %s", account, dict(Counter(result.outcome.value for result in results)))
+        log.info("account %s: resends %s", resend.account, dict(Counter(result.outcome.value for result in results)))
     return results
 
 

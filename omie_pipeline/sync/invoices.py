@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from omie_pipeline.domain.deal import INVOICE_REQUIRED_FIELDS
 from omie_pipeline.domain.invoice_status import InvoiceStatus
@@ -488,6 +488,11 @@ class InvoiceSteps:
         self.settings = settings or IssueSettings()
         self.claimer = claimer or default_claimer()
         self.clock = clock
+
+    @classmethod
+    def like(cls, steps: InvoiceSteps) -> Self:
+        """These steps, in the same context as `steps` (an issuing run's or a person's request's)."""
+        return cls(steps.client, steps.store, steps.account, steps.settings, steps.claimer, steps.clock)
 
 
 class _Run(InvoiceSteps):

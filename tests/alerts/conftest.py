@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from omie_pipeline.alerts.messages import InvoiceFacts
+from omie_pipeline.alerts.messages import InvoiceFacts, RunFailureFacts
 from omie_pipeline.store import Store
 from omie_pipeline.store.alerts import AlertRecord
 from omie_pipeline.store.tables import alerts_sent, deals, invoices
@@ -51,6 +51,26 @@ def invoice_facts(**changes) -> InvoiceFacts:
     )
     values.update(changes)
     return InvoiceFacts(**values)
+
+
+def run_facts(**changes) -> RunFailureFacts:
+    """A retried emission run of acme that failed on its credentials, with `changes` applied."""
+    values = dict(
+        run_id="r-2",
+        root_run_id="r-1",
+        job_name="emission_job",
+        account="acme",
+        partition_key="acme",
+        step_key="nfse_invoices",
+        error_class="AuthenticationError",
+        error_message="A chave de acesso não está preenchida ou não é válida.",
+        failed_at=NOW,
+        started_at=NOW - timedelta(minutes=2),
+        retry_number=1,
+        run_url="http://dagster.example:3000/runs/r-2",
+    )
+    values.update(changes)
+    return RunFailureFacts(**values)
 
 
 def alert_records(connection: sa.Connection, account: str | None = None) -> list[AlertRecord]:

@@ -18,7 +18,6 @@ from omie_pipeline.alerts.messages import (
     STALENESS_CHECKS,
     CheckFailureFacts,
     InvoiceFacts,
-    RunFailureFacts,
     SaleChange,
     SaleChangeFacts,
     check_failure_alert,
@@ -30,7 +29,7 @@ from omie_pipeline.alerts.messages import (
 from omie_pipeline.alerts.model import Alert
 from omie_pipeline.defs.checks.freshness import CATALOG_FRESH, STATUSES_FRESH, TAX_RATES_FRESH
 
-from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, invoice_facts
+from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, invoice_facts, run_facts
 
 THRESHOLD = timedelta(minutes=30)
 
@@ -110,16 +109,9 @@ def test_every_fix_names_its_deal_in_both_languages(language: str, known) -> Non
 
 def test_the_run_and_check_alerts_link_their_runbook_sections(portuguese) -> None:
     run = run_failure_alert(
-        RunFailureFacts(
+        run_facts(
             run_id="r-1",
-            root_run_id="r-1",
-            job_name="emission_job",
-            account="acme",
-            partition_key="acme",
-            step_key="nfse_invoices",
-            error_class="AuthenticationError",
             error_message="chave de acesso inválida",
-            failed_at=NOW,
             started_at=None,
             retry_number=0,
             run_url="http://dagster.example:3000/runs/r-1",

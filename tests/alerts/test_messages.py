@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from omie_pipeline.alerts.messages import (
-    RunFailureFacts,
     failed_alert,
     run_failure_alert,
     stuck_alert,
@@ -16,7 +15,7 @@ from omie_pipeline.alerts.messages import (
 from omie_pipeline.alerts.model import Alert
 from omie_pipeline.alerts.text import format_duration, scrub
 
-from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, invoice_facts
+from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, invoice_facts, run_facts
 
 THRESHOLD = timedelta(minutes=30)
 
@@ -153,27 +152,8 @@ def test_commands_for_another_account_name_it() -> None:
     assert "`omie-pipeline invoices wait D-1 --account acme`" in alert.next_steps[0]
 
 
-def _run_facts(**changes) -> RunFailureFacts:
-    values = dict(
-        run_id="r-2",
-        root_run_id="r-1",
-        job_name="emission_job",
-        account="acme",
-        partition_key="acme",
-        step_key="nfse_invoices",
-        error_class="AuthenticationError",
-        error_message="A chave de acesso não está preenchida ou não é válida.",
-        failed_at=NOW,
-        started_at=NOW - timedelta(minutes=2),
-        retry_number=1,
-        run_url="http://dagster.example:3000/runs/r-2",
-    )
-    values.update(changes)
-    return RunFailureFacts(**values)
-
-
 def test_a_run_failure_alert_names_job_step_error_and_links_the_run() -> None:
-    alert = run_failure_alert(_run_facts())
+    alert = run_failure_alert(run_facts())
     assert alert.key == "run_failed:r-1"
     assert alert.run_url == "http://dagster.example:3000/runs/r-2"
     assert "emission_job" in alert.subject and "nfse_invoices" in alert.subject
@@ -188,14 +168,14 @@ def test_a_run_error_is_scrubbed_of_secrets_cpfs_and_url_passwords() -> None:
         f"boom for {CPF} with secret s3cr3t-value at postgresql://omie:pgpass@db:5432/x "
         "and https://hooks.slack.com/services/T1/B2/XYZ and https://h.example/x?token=abc123"
     )
-    alert = run_failure_alert(_run_facts(error_class="RuntimeError", error_message=message), secrets=["s3cr3t-value"])
+    alert = run_failure_alert(run_facts(error_class="RuntimeError", error_message=message), secrets=["s3cr3t-value"])
     for leaked in (CPF, "s3cr3t-value", "pgpass", "hooks.slack.com", "abc123"):
         assert leaked not in alert.to_json()
     assert "postgresql://omie:***@db:5432/x" in alert.text
 
 
 def test_an_alert_survives_its_json_record_unchanged() -> None:
-    alert = run_failure_alert(_run_facts())
+    alert = run_failure_alert(run_facts())
     assert Alert.from_json(alert.to_json()) == alert
     stuck = stuck_alert(invoice_facts(), 1, THRESHOLD, NOW)
     assert Alert.from_json(stuck.to_json()) == stuck

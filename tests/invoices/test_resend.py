@@ -49,7 +49,7 @@ def _settle(account: Account, deal_id: str):
 def emission_run(account: Account, **settings: Any) -> dict[str, Outcome]:
     """What the `nfse_invoices` asset does: issue new deals, then bill again the refused ones fixed since."""
     summary = account.issue(**settings)
-    resent = resend_changed_invoices(account.client, account.store, account.name, settings=account.settings(**settings))
+    resent = resend_changed_invoices(account.steps(**settings))
     return {result.deal_id: result.outcome for result in [*summary.results, *resent]}
 
 

@@ -76,7 +76,7 @@ def test_a_rejected_invoice_fixed_in_the_crm_is_corrected_and_billed_again_once(
         resend_invoice(_steps(books), deal_id, requested_by="ana")
     _crm(books, deal_id, amount=Decimal("1200.00"))
 
-    results = resend_changed_invoices(books.fake, books.store, ACCOUNT, settings=SETTINGS)
+    results = resend_changed_invoices(_steps(books))
 
     assert [(result.deal_id, result.outcome) for result in results] == [(deal_id, Outcome.RESENT)]
     invoice = books.invoice(deal_id)
@@ -85,7 +85,7 @@ def test_a_rejected_invoice_fixed_in_the_crm_is_corrected_and_billed_again_once(
     order = books.fake.orders[invoice.omie_os_id]
     assert Decimal(str(order.sent["ServicosPrestados"][0]["nValUnit"])) == Decimal("1200.00")
     assert books.fake.calls["AlterarOS"] == 1 and books.fake.calls["FaturarOS"] == 2
-    assert resend_changed_invoices(books.fake, books.store, ACCOUNT, settings=SETTINGS) == []
+    assert resend_changed_invoices(_steps(books)) == []
 
 
 def test_reissue_sets_the_cancelled_note_aside_and_issues_the_next_under_its_own_key(books: Books) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES
 from omie_pipeline.domain.timeutil import to_sao_paulo
+from omie_pipeline.i18n import _
 from omie_pipeline.reports.labels import TAX_LABELS, reason_label, stage_label, yes_no
 from omie_pipeline.store.report_queries import WITHHOLDABLE_TAX_NAMES
 
@@ -70,6 +71,10 @@ def deal_columns(tax_names: Sequence[str]) -> list[Column]:
         Column("Código de verificação", "text", lambda row: row.verification_code, 16),
         Column("Nº da OS no Omie", "text", lambda row: row.os_number, 12),
         Column("Data de emissão", "date", lambda row: _local_day(row.issued_at), 12),
+        # A note replaced by `invoices reissue`, beside the one that replaced it: never part of any total.
+        Column(_("Replaced NFS-e (cancelled)"), "text", lambda row: row.replaced_numbers, 12),
+        Column(_("Replaced note's gross amount"), "money", lambda row: row.replaced_gross, 15),
+        Column(_("Replaced note cancelled on"), "date", lambda row: _local_day(row.replaced_cancelled_at), 12),
         Column("Valor no CRM", "money", lambda row: row.crm_amount, 15),
         Column("Valor bruto da nota", "money", lambda row: row.gross_amount, 15),
     ]

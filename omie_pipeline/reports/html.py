@@ -19,6 +19,7 @@ from markupsafe import Markup
 from omie_pipeline.domain.money import format_brl
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.timeutil import format_date_br, to_sao_paulo
+from omie_pipeline.i18n import _
 from omie_pipeline.reports.charts import OUTCOME_COLOURS, aging_chart, amounts_by_status_chart, funnel_chart
 from omie_pipeline.reports.labels import TAX_LABELS, Outcome, reason_label, stage_label
 from omie_pipeline.reports.model import DealRow, Report
@@ -79,6 +80,16 @@ def tax_summary(deal: DealRow) -> list[dict[str, object]]:
     return lines
 
 
+def replaced_notes(deal: DealRow) -> list[str]:
+    """One line per cancelled note the deal's current note replaced (`invoices reissue`), shown under it."""
+    return [
+        _("replaces NFS-e no. {number} ({amount}, cancelled on {day})").format(
+            number=note.nfse_number or DASH, amount=brl(note.gross_amount), day=date_br(note.cancelled_at)
+        )
+        for note in deal.replaced
+    ]
+
+
 @cache
 def _environment() -> Environment:
     """Built once per process: loading and compiling the templates costs more than rendering a small report."""
@@ -97,7 +108,10 @@ def _environment() -> Environment:
         reason_label=reason_label,
     )
     environment.globals.update(
-        share=share, tax_summary=tax_summary, colours={o.value: c for o, c in OUTCOME_COLOURS.items()}
+        share=share,
+        tax_summary=tax_summary,
+        replaced_notes=replaced_notes,
+        colours={o.value: c for o, c in OUTCOME_COLOURS.items()},
     )
     # Each outcome's short badge drawn once by the `badge` macro: the deal tables show one on every row, where a
     # macro call cost more than the rest of the row.

@@ -19,7 +19,7 @@ from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.reports.labels import TAX_LABELS, Outcome
-from omie_pipeline.reports.model import NO_TAX, ZERO, DealRow, ExceptionRow, TaxValue
+from omie_pipeline.reports.model import NO_TAX, ZERO, DealRow, ExceptionRow, ReplacedNote, TaxValue
 from omie_pipeline.store.report_queries import TAX_NAMES, WITHHOLDABLE_TAX_NAMES
 
 
@@ -129,8 +129,11 @@ class DealBuilder:
             self._documents[raw] = mask_document(raw)
         return name, self._documents[raw]
 
-    def build(self, row: NamedTuple, issues: Sequence[sa.Row]) -> tuple[DealRow, list[ExceptionRow]]:
-        """One deal row and its exceptions, from a `report_deal_rows` row and its open issues."""
+    def build(
+        self, row: NamedTuple, issues: Sequence[sa.Row], replaced: Sequence[sa.Row] = ()
+    ) -> tuple[DealRow, list[ExceptionRow]]:
+        """One deal row and its exceptions, from a `report_deal_rows` row, its open issues and the notes its
+        invoice replaced (`report_replaced_notes`)."""
         outcome = _outcome(row, issues)
         name, document = self._client(row)
         invoiced = row.invoice_id is not None
@@ -173,6 +176,10 @@ class DealBuilder:
             last_error=last_error,
             fix=fix,
             reasons=reasons,
+            replaced=tuple(
+                ReplacedNote(note.nfse_number, note.os_number, note.gross_amount, note.net_amount, note.cancelled_at)
+                for note in replaced
+            ),
         )
         return deal, exceptions
 

@@ -96,6 +96,13 @@ def _taxes(row) -> dict[str, TaxValue]:
     return taxes
 
 
+def _replaced(notes: Sequence[sa.Row]) -> tuple[ReplacedNote, ...]:
+    return tuple(
+        ReplacedNote(note.nfse_number, note.os_number, note.gross_amount, note.net_amount, note.cancelled_at)
+        for note in notes
+    )
+
+
 def _omie_taxes(row: NamedTuple) -> dict[str, Decimal | None]:
     if row.omie_source is None:
         return {}
@@ -176,10 +183,7 @@ class DealBuilder:
             last_error=last_error,
             fix=fix,
             reasons=reasons,
-            replaced=tuple(
-                ReplacedNote(note.nfse_number, note.os_number, note.gross_amount, note.net_amount, note.cancelled_at)
-                for note in replaced
-            ),
+            replaced=_replaced(replaced) if replaced else (),
         )
         return deal, exceptions
 

@@ -203,3 +203,12 @@ def test_times_are_shown_in_sao_paulo_even_when_given_in_another_zone() -> None:
     since = datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=2)))  # 08:00 UTC = 05:00 in SP
     alert = stuck_alert(invoice_facts(since=since), 3, THRESHOLD, NOW)
     assert "since Nov 20, 2026, 5:00 AM" in alert.summary
+
+
+def test_a_refusal_with_several_codes_is_named_by_the_one_that_decides_and_names_each() -> None:
+    message = "E0014: DPS já informada anteriormente | E0116: Município do tomador não corresponde ao CEP informado."
+    alert = failed_alert(invoice_facts(status="error", status_changed_at=NOW, last_error=message), NOW, "acme")
+    assert alert.extra["cause"] == "missing_address" and "(missing address)" in alert.subject
+    assert "the client's address is missing" in alert.summary and "RPS/DPS number twice" in alert.summary
+    assert alert.next_steps[0].startswith("Fix: complete and correct the client's address")
+    assert "nothing to correct" not in alert.text

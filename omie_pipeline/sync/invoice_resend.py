@@ -16,6 +16,11 @@ attempt's `FaturarOS` went through (its answer lost, its process killed), Omie s
 the invoice follows it; nothing is billed again. Omie itself bills an OS only while it is unbilled
 (Omie refused ValidarOS/FaturarOS) or its latest RPS is the refused one.
 
+Omie refuses the same call with the same parameters within its redundancy interval ("Aguarde N
+segundos"), and `ValidarOS`/`FaturarOS` of one OS are the same call each time: a resend asked
+right after the OS's last billing (a retry typed as soon as the refusal shows) first waits out the
+rest of the interval, so that it ends billed in the same command instead of refused and held.
+
 A resend that would send the same data again is refused with what must change first (from the
 refusal's known cause): each refusal counts towards Omie's misuse block, and the prefeitura would
 only refuse it again. When nothing in the data is wrong (an expired certificate renewed in Omie,

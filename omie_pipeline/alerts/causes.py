@@ -3,8 +3,11 @@
 Omie relays the prefeitura's words (Portuguese, each city its own wording) and sometimes its own
 English; the person on call needs the cause and the next step in plain words. Each known cause is
 recognised by keywords (accents and case ignored, a keyword must start a word: `cep` is not found
-in `recepcao`); the first cause with a matching keyword wins, so the specific ones come first.
-A refusal not in the table gets no guessed fix, only the way to read what Omie said.
+in `recepcao`); in one line of the message the first cause with a matching keyword wins, so the
+specific ones come first. A rejection often has several lines (the prefeitura's ERRO lines, joined
+by " | "): each line has its cause, and the one that decides comes first, so that a repeated RPS
+number beside a wrong address never passes for "nothing to correct". A refusal not in the table
+gets no guessed fix, only the way to read what Omie said.
 
 The texts are English source text marked with `N_`, translated where they are shown (`_`). They
 name the deal as `<DEAL_ID>`; `for_deal` puts the deal in before any text is stored or shown, so no
@@ -14,6 +17,7 @@ reader ever sees the placeholder (each translation keeps it).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -39,6 +43,8 @@ class KnownCause:
     when nothing in the invoice's data is wrong and billing again is itself the fix.
     `fix` is followed by how to bill again and re-check (`RESEND`) unless `resend` is False: an OS
     already invoiced or cancelled is not billed again.
+    `billing_again_fixes`: billing again is itself the remedy (nothing to correct, nothing to wait
+    for but the prefeitura); beside another cause, its fix says nothing the other's does not.
     """
 
     code: str
@@ -47,6 +53,7 @@ class KnownCause:
     keywords: tuple[str, ...]
     to_change: str | None = None
     resend: bool = True
+    billing_again_fixes: bool = False
 
     @cached_property
     def pattern(self) -> re.Pattern[str] | None:
@@ -103,8 +110,9 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     KnownCause(
         "rps_number_repeated",
         N_("the prefeitura saw the RPS/DPS number twice"),
-        N_("nothing to correct in the data: billing it again sends the RPS with a new number"),
+        N_("nothing to correct in the data (Omie numbers the RPS anew)"),
         ("e0014",),
+        billing_again_fixes=True,
     ),
     KnownCause(
         "iss_rate_special_regime",
@@ -141,6 +149,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
             "service down",
             "tente novamente mais tarde",
         ),
+        billing_again_fixes=True,
     ),
     KnownCause(
         "unknown_service_code",
@@ -235,19 +244,53 @@ def for_deal(text: str, deal: str) -> str:
 
 def fix_for_deal(known: KnownCause, deal: str, language: str | None = None) -> str:
     """The cause's fix for `deal`, with how to resend and re-check, in `language` (default: the current one)."""
+    return fix_for_causes((known,), deal, language)
+
+
+def fix_for_causes(causes: Sequence[KnownCause], deal: str, language: str | None = None) -> str:
+    """The fix of one refusal's causes (`causes_for`, the deciding one first) for `deal`, each step once:
+    every cause's own fix, then how to resend and re-check once, when the deciding cause is resent.
+    An OS that is not billed again makes the other fixes moot; a cause that billing again fixes by
+    itself adds nothing beside one that needs a correction."""
+    deciding = causes[0]
+    if not deciding.resend:
+        shown = [deciding]
+    else:
+        shown = [known for known in causes if not known.billing_again_fixes] or [deciding]
     with using_language(language or current_language()):
-        text = f"{_(known.fix)}, {_(RESEND)}" if known.resend else _(known.fix)
+        text = "; ".join(_(known.fix) for known in shown)
+        if deciding.resend:
+            text = f"{text}, {_(RESEND)}"
     return for_deal(text, deal)
 
 
-def cause_for(message: str | None) -> KnownCause:
-    """The known cause behind Omie's/the prefeitura's `message`, or `UNKNOWN_CAUSE`."""
-    text = plain(message or "")
-    if text.strip():
-        for known in KNOWN_CAUSES:
-            if known.pattern is not None and known.pattern.search(text):
-                return known
+def _line_cause(line: str) -> KnownCause:
+    """The first known cause whose keyword the line holds (the specific ones come first), or `UNKNOWN_CAUSE`."""
+    for known in KNOWN_CAUSES:
+        if known.pattern is not None and known.pattern.search(line):
+            return known
     return UNKNOWN_CAUSE
+
+
+def _deciding_first(known: KnownCause) -> tuple[bool, bool, int]:
+    """Order of the causes of one refusal: an OS that cannot be billed again decides everything; then
+    whatever must change before billing again (one nobody recognised included: only its message says
+    what); then what billing again fixes by itself. The table's order within each."""
+    order = KNOWN_CAUSES.index(known) if known in KNOWN_CAUSES else len(KNOWN_CAUSES)
+    return (known.resend, known.to_change is None, order)
+
+
+def causes_for(message: str | None) -> tuple[KnownCause, ...]:
+    """Every cause of Omie's/the prefeitura's `message`, one per distinct line (`|`-separated), the one
+    that decides first; `(UNKNOWN_CAUSE,)` for an empty or unrecognised message."""
+    lines = [line for line in plain(message or "").split("|") if line.strip()]
+    found = {_line_cause(line) for line in lines} or {UNKNOWN_CAUSE}
+    return tuple(sorted(found, key=_deciding_first))
+
+
+def cause_for(message: str | None) -> KnownCause:
+    """The cause that decides what to do about `message` (`causes_for`'s first), or `UNKNOWN_CAUSE`."""
+    return causes_for(message)[0]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from omie_pipeline.alerts.causes import GENERAL_RUN_CHECK, UNKNOWN_CAUSE, cause_for, fix_for_deal, run_cause_for
+from omie_pipeline.alerts.causes import (
+    GENERAL_RUN_CHECK,
+    UNKNOWN_CAUSE,
+    causes_for,
+    fix_for_causes,
+    fix_for_deal,
+    for_deal,
+    run_cause_for,
+)
 from omie_pipeline.alerts.model import Alert, AlertKind
 from omie_pipeline.alerts.text import (
     compact_utc,
@@ -297,9 +305,10 @@ def failed_alert(
 ) -> Alert:
     """An invoice that Omie or the prefeitura refused, with the cause and the fix in plain words."""
     message = shorten(scrub(facts.last_error or ""), OMIE_MESSAGE_LIMIT)
-    known = cause_for(message)
+    causes = causes_for(message)
+    known = causes[0]  # the one that decides: its code names the alert
     deal = command_target(facts.deal_id, facts.account, home_account)
-    fix = fix_for_deal(known, deal)
+    fix = fix_for_causes(causes, deal)
     age = format_duration(now - facts.status_changed_at)
     summary = _(
         "The NFS-e of deal {deal} (account {account}) was refused on {when} ({age} ago). "
@@ -311,21 +320,26 @@ def failed_alert(
         age=age,
         message=message or _("no message"),
     )
-    if known is UNKNOWN_CAUSE:
+    cause = "; ".join(_(each.cause) for each in causes)
+    unrecognised = causes == (UNKNOWN_CAUSE,)
+    if unrecognised:
         summary += " " + _("This pipeline does not recognise this refusal: Omie's message says what is wrong.")
     else:
-        summary += " " + _("Likely cause: {cause}.").format(cause=_(known.cause))
+        summary += " " + _("Likely cause: {cause}.").format(cause=cause)
     rows = _common_facts(facts) + [
         (_("Refused at"), format_when(facts.status_changed_at)),
-        (_("Cause"), _(known.cause)),
+        (_("Cause"), cause),
     ]
-    if known is UNKNOWN_CAUSE:
-        # No guessed fix for a refusal nobody recognised: how to read it, and the prefeitura's own correction.
-        steps = [_("Next step: {fix}.").format(fix=fix)]
+    if unrecognised:
+        # No guessed fix for a refusal nobody recognised: how to read it, and the prefeitura's own correction,
+        # which already ends with how to bill again (said once).
         if facts.stored_fix and facts.stored_fix not in _stored_unknown_fixes(facts.deal_id):
-            steps.append(
-                _("The prefeitura's correction, stored with the refusal: {fix}.").format(fix=scrub(facts.stored_fix))
-            )
+            steps = [
+                _("Next step: {fix}.").format(fix=for_deal(_(UNKNOWN_CAUSE.fix), deal)),
+                _("The prefeitura's correction, stored with the refusal: {fix}.").format(fix=scrub(facts.stored_fix)),
+            ]
+        else:
+            steps = [_("Next step: {fix}.").format(fix=fix)]
     else:
         steps = [
             _("Fix: {fix}.").format(fix=fix),

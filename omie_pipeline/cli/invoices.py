@@ -283,19 +283,14 @@ def retry_command(deal_id: str, requested_by: str | None, account: str | None) -
     from omie_pipeline.omie.errors import OmieError
     from omie_pipeline.sync.invoice_actions import InvoiceActionError
     from omie_pipeline.sync.invoice_resend import NothingChangedError, resend_invoice
-    from omie_pipeline.sync.invoices import IssueSettings, Outcome
+    from omie_pipeline.sync.invoices import Outcome
 
     settings = _settings()
     account = account or settings.omie_pipeline_account
     with _store(settings) as store, _client(settings, store) as client:
         try:
             result = resend_invoice(
-                client,
-                store,
-                account,
-                deal_id,
-                requested_by=requested_by or getpass.getuser(),
-                settings=IssueSettings(redundant_interval=_interval(settings)),
+                _steps(settings, client, store, account), deal_id, requested_by=requested_by or getpass.getuser()
             )
         except NothingChangedError as unchanged:
             click.echo(str(unchanged), err=True)
@@ -303,6 +298,14 @@ def retry_command(deal_id: str, requested_by: str | None, account: str | None) -
         except (InvoiceActionError, OmieError) as problem:
             _fail(str(problem))
     _exit_with(deal_id, result, sent=(Outcome.RESENT, Outcome.ADOPTED), refused=(Outcome.ERROR,))
+
+
+def _steps(settings: Settings, client, store: Store, account: str):
+    """A person's retry or reissue from this process: Omie's redundancy interval as configured, this process as
+    the claimer."""
+    from omie_pipeline.sync.invoices import InvoiceSteps, IssueSettings
+
+    return InvoiceSteps(client, store, account, IssueSettings(redundant_interval=_interval(settings)))
 
 
 def _exit_with(deal_id: str, result, sent: tuple, refused: tuple) -> None:
@@ -337,7 +340,7 @@ def reissue_command(deal_id: str, requested_by: str | None, account: str | None,
     from omie_pipeline.omie.errors import OmieError
     from omie_pipeline.sync.invoice_actions import InvoiceActionError
     from omie_pipeline.sync.invoice_reissue import reissue_invoice
-    from omie_pipeline.sync.invoices import IssueSettings, Outcome
+    from omie_pipeline.sync.invoices import Outcome
 
     settings = _settings()
     account = account or settings.omie_pipeline_account
@@ -346,12 +349,7 @@ def reissue_command(deal_id: str, requested_by: str | None, account: str | None,
     with _store(settings) as store, _client(settings, store) as client:
         try:
             result = reissue_invoice(
-                client,
-                store,
-                account,
-                deal_id,
-                requested_by=requested_by or getpass.getuser(),
-                settings=IssueSettings(redundant_interval=_interval(settings)),
+                _steps(settings, client, store, account), deal_id, requested_by=requested_by or getpass.getuser()
             )
         except (InvoiceActionError, OmieError, ValueError) as problem:
             _fail(str(problem))

@@ -8,9 +8,12 @@ Omie refused a step), or Omie refuses the cancellation, so that the run-failure 
 someone, with the reason and the fix in the failure's text.
 """
 
+from dataclasses import dataclass
+
 import dagster as dg
 
 from omie_pipeline.defs.resources import OmieResource, PipelineResource, StoreResource, account_client
+from omie_pipeline.omie import OmieClient
 from omie_pipeline.sync.invoice_actions import (
     DEFAULT_WAIT_SECONDS,
     CancelRefusedError,
@@ -20,7 +23,7 @@ from omie_pipeline.sync.invoice_actions import (
     wait_for_invoice,
 )
 from omie_pipeline.sync.invoice_resend import resend_invoice
-from omie_pipeline.sync.invoices import IssueSettings, Outcome
+from omie_pipeline.sync.invoices import InvoiceSteps, IssueSettings, Outcome
 
 
 class InvoiceWaitConfig(dg.Config):
@@ -41,6 +44,29 @@ class InvoiceCancelConfig(dg.Config):
     requested_by: str = ""  # empty: the run's user tag, else "dagster run <id>"
     account: str = ""
     confirm_timeout: float = 120.0  # seconds to wait for Omie's confirmation
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A person's request run from the launchpad: the account it is for, who asks, and that account's client."""
+
+    account: str
+    requested_by: str
+    client: OmieClient
+
+
+def _request(
+    context: dg.OpExecutionContext,
+    config: InvoiceRetryConfig | InvoiceCancelConfig,
+    omie: OmieResource,
+    store: StoreResource,
+    pipeline: PipelineResource,
+) -> _Request:
+    """The config's account (else the pipeline's) and who asks (the config's name, else the run's user, else the
+    run itself): every request is recorded with its author."""
+    account = config.account or pipeline.account
+    requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
+    return _Request(account, requested_by, account_client(omie, store, pipeline, account))
 
 
 def _invoice_metadata(invoice) -> dict[str, object]:
@@ -103,18 +129,16 @@ def retry_nfse(
     pipeline: PipelineResource,
 ) -> None:
     """Bill one refused NFS-e again on its OS, corrected from the deal as it is now."""
-    account = config.account or pipeline.account
-    requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
+    request = _request(context, config, omie, store, pipeline)
+    steps = InvoiceSteps(
+        request.client,
+        store.store(),
+        request.account,
+        IssueSettings(redundant_interval=omie.redundant_interval()),
+        f"dagster:{context.run.run_id}",
+    )
     try:
-        result = resend_invoice(
-            account_client(omie, store, pipeline, account),
-            store.store(),
-            account,
-            config.deal_id,
-            requested_by=requested_by,
-            settings=IssueSettings(redundant_interval=omie.redundant_interval()),
-            claimer=f"dagster:{context.run.run_id}",
-        )
+        result = resend_invoice(steps, config.deal_id, requested_by=request.requested_by)
     except InvoiceActionError as problem:
         raise dg.Failure(description=str(problem)) from problem
     if result.outcome not in (Outcome.RESENT, Outcome.ADOPTED):
@@ -131,16 +155,15 @@ def cancel_nfse(
     pipeline: PipelineResource,
 ) -> None:
     """Cancel one issued NFS-e in Omie, recording who, when and why."""
-    account = config.account or pipeline.account
-    requested_by = config.requested_by or context.run.tags.get("dagster/user") or f"dagster run {context.run.run_id}"
+    request = _request(context, config, omie, store, pipeline)
     try:
         result = cancel_invoice(
-            account_client(omie, store, pipeline, account),
+            request.client,
             store.store(),
-            account,
+            request.account,
             config.deal_id,
             reason=config.reason,
-            requested_by=requested_by,
+            requested_by=request.requested_by,
             interval=omie.redundant_interval(),
             confirm_timeout=config.confirm_timeout,
         )
@@ -152,7 +175,7 @@ def cancel_nfse(
     context.log_event(
         dg.AssetObservation(
             asset_key="nfse_status",
-            partition=account,
+            partition=request.account,
             metadata={**_invoice_metadata(result.invoice), "cancel_confirmed": result.confirmed},
         )
     )

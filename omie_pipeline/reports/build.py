@@ -21,6 +21,7 @@ from omie_pipeline.store.report_queries import (
     ClosingWindow,
     report_deal_rows,
     report_issue_rows,
+    report_replaced_notes,
 )
 
 
@@ -84,10 +85,15 @@ def build_reports(
             issues_by_deal = defaultdict(list)
             for issue in report_issue_rows(connection, account, statuses, window):
                 issues_by_deal[issue.deal_id].append(issue)
+            replaced_by_deal = defaultdict(list)
+            for note in report_replaced_notes(connection, account, statuses, window):
+                replaced_by_deal[note.deal_id].append(note)
             # One pass over one statement: a deal closed in the period and still open is built once and listed in
             # both places.
             for row in report_deal_rows(connection, account, statuses, window):
-                deal, found = builder.build(row, issues_by_deal.get(row.deal_id, ()))
+                deal, found = builder.build(
+                    row, issues_by_deal.get(row.deal_id, ()), replaced_by_deal.get(row.deal_id, ())
+                )
                 period = periods.get(None if every_day else deal.closing_day) if row.in_period else None
                 if period is not None:
                     period[0].append(deal)

@@ -73,6 +73,10 @@ def deal_columns(tax_names: Sequence[str]) -> list[Column]:
         Column(_("Verification code"), "text", lambda row: row.verification_code, 16),
         Column(_("OS number in Omie"), "text", lambda row: row.os_number, 12),
         Column(_("Issue date"), "date", lambda row: _local_day(row.issued_at), 12),
+        # A note replaced by `invoices reissue`, beside the one that replaced it: never part of any total.
+        Column(_("Replaced NFS-e (cancelled)"), "text", lambda row: row.replaced_numbers, 12),
+        Column(_("Replaced note's gross amount"), "money", lambda row: row.replaced_gross, 15),
+        Column(_("Replaced note cancelled on"), "date", lambda row: _local_day(row.replaced_cancelled_at), 12),
         Column(_("Amount in the CRM"), "money", lambda row: row.crm_amount, 15),
         Column(_("Invoice gross amount"), "money", lambda row: row.gross_amount, 15),
     ]

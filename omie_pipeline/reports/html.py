@@ -97,6 +97,16 @@ def tax_summary(deal: DealRow) -> list[dict[str, object]]:
     return lines
 
 
+def replaced_notes(deal: DealRow) -> list[str]:
+    """One line per cancelled note the deal's current note replaced (`invoices reissue`), shown under it."""
+    return [
+        _("replaces NFS-e no. {number} ({amount}, cancelled on {day})").format(
+            number=note.nfse_number or DASH, amount=brl(note.gross_amount), day=date_br(note.cancelled_at)
+        )
+        for note in deal.replaced
+    ]
+
+
 @cache
 def _environment(language: str) -> Environment:
     """Built once per process and language: loading and compiling the templates costs more than rendering a small
@@ -119,6 +129,7 @@ def _environment(language: str) -> Environment:
         share=share,
         tax_summary=tax_summary,
         deals_word=deals_word,
+        replaced_notes=replaced_notes,
         colours={o.value: c for o, c in OUTCOME_COLOURS.items()},
         _=_,
         ngettext=ngettext,

@@ -39,6 +39,18 @@ NO_TAX = TaxValue()
 
 
 @dataclass(frozen=True, slots=True)
+class ReplacedNote:
+    """A cancelled NFS-e of the deal that `invoices reissue` replaced with the deal's current note: shown
+    beside it, never counted (it will not be paid)."""
+
+    nfse_number: str | None
+    os_number: str | None
+    gross_amount: Decimal
+    net_amount: Decimal
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class DealRow:
     """One closed deal and where it stands. CPFs are already masked here."""
 
@@ -65,6 +77,22 @@ class DealRow:
     last_error: str | None = None
     fix: str | None = None
     reasons: tuple[str, ...] = ()  # reason codes of this deal's exceptions, for grouping
+    replaced: tuple[ReplacedNote, ...] = ()  # its cancelled notes replaced by reissues, oldest first
+
+    @property
+    def replaced_gross(self) -> Decimal | None:
+        """The gross of the notes this one replaced (cancelled, not receivable); None when it replaced none."""
+        return sum((note.gross_amount for note in self.replaced), ZERO) if self.replaced else None
+
+    @property
+    def replaced_numbers(self) -> str | None:
+        """The numbers of the notes this one replaced, oldest first; None when it replaced none."""
+        return ", ".join(note.nfse_number or "-" for note in self.replaced) or None
+
+    @property
+    def replaced_cancelled_at(self) -> datetime | None:
+        """When the latest note this one replaced was cancelled."""
+        return max((note.cancelled_at for note in self.replaced if note.cancelled_at), default=None)
 
     @property
     def receivable(self) -> Decimal | None:

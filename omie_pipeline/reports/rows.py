@@ -19,7 +19,7 @@ from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.i18n import _, format_moment, format_money, ngettext
 from omie_pipeline.reports.labels import TAX_LABELS, Outcome
-from omie_pipeline.reports.model import NO_TAX, ZERO, DealRow, ExceptionRow, TaxValue
+from omie_pipeline.reports.model import NO_TAX, ZERO, DealRow, ExceptionRow, ReplacedNote, TaxValue
 from omie_pipeline.store.report_queries import TAX_NAMES, WITHHOLDABLE_TAX_NAMES
 
 
@@ -97,6 +97,13 @@ def _taxes(row) -> dict[str, TaxValue]:
     return taxes
 
 
+def _replaced(notes: Sequence[sa.Row]) -> tuple[ReplacedNote, ...]:
+    return tuple(
+        ReplacedNote(note.nfse_number, note.os_number, note.gross_amount, note.net_amount, note.cancelled_at)
+        for note in notes
+    )
+
+
 def _omie_taxes(row: NamedTuple) -> dict[str, Decimal | None]:
     if row.omie_source is None:
         return {}
@@ -130,8 +137,11 @@ class DealBuilder:
             self._documents[raw] = mask_document(raw)
         return name, self._documents[raw]
 
-    def build(self, row: NamedTuple, issues: Sequence[sa.Row]) -> tuple[DealRow, list[ExceptionRow]]:
-        """One deal row and its exceptions, from a `report_deal_rows` row and its open issues."""
+    def build(
+        self, row: NamedTuple, issues: Sequence[sa.Row], replaced: Sequence[sa.Row] = ()
+    ) -> tuple[DealRow, list[ExceptionRow]]:
+        """One deal row and its exceptions, from a `report_deal_rows` row, its open issues and the notes its
+        invoice replaced (`report_replaced_notes`)."""
         outcome = _outcome(row, issues)
         name, document = self._client(row)
         invoiced = row.invoice_id is not None
@@ -174,6 +184,7 @@ class DealBuilder:
             last_error=last_error,
             fix=fix,
             reasons=reasons,
+            replaced=_replaced(replaced) if replaced else (),
         )
         return deal, exceptions
 

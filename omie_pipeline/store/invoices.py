@@ -277,6 +277,16 @@ def events_of(connection: sa.Connection, account: str, deal_id: str) -> list[Inv
     ]
 
 
+def latest_event_at(connection: sa.Connection, account: str, deal_id: str) -> datetime | None:
+    """When the deal's invoice history last moved: every call that bills an OS is followed by an event,
+    so no ValidarOS/FaturarOS of the deal was sent after this moment."""
+    return connection.execute(
+        sa.select(sa.func.max(invoice_events.c.at)).where(
+            invoice_events.c.account == account, invoice_events.c.deal_id == deal_id
+        )
+    ).scalar()
+
+
 def open_invoice_count(connection: sa.Connection, account: str) -> int:
     """Invoices of the account still waiting on Omie: pending (`submitted`/`processing`) or issued
     with a cancellation not yet confirmed. While there is one, its status must be refreshed."""

@@ -29,6 +29,7 @@ from omie_pipeline.store.tables import (
     deals,
     invoices,
     omie_tax_figures,
+    reissued_invoices,
 )
 
 TAX_NAMES = ("iss", "pis", "cofins", "csll", "ir", "inss", "ibs", "cbs")
@@ -194,6 +195,32 @@ def report_issue_rows(
         )
         .where(deal_issues.c.resolved_at.is_(None), *_shown_filter(account, closed_statuses, window))
         .order_by(deal_issues.c.first_seen_at, deal_issues.c.id)
+    )
+    return connection.execute(query).all()
+
+
+def report_replaced_notes(
+    connection: sa.Connection, account: str, closed_statuses: Collection[str], window: ClosingWindow
+) -> Sequence[sa.Row]:
+    """The cancelled notes `invoices reissue` replaced, of the deals `report_deal_rows` returns, each deal's
+    oldest first, in one statement. They are kept apart from `invoices`, so no total counts them."""
+    query = (
+        sa.select(
+            reissued_invoices.c.deal_id,
+            reissued_invoices.c.nfse_number,
+            reissued_invoices.c.os_number,
+            reissued_invoices.c.gross_amount,
+            reissued_invoices.c.net_amount,
+            reissued_invoices.c.cancelled_at,
+        )
+        .select_from(
+            reissued_invoices.join(
+                deals,
+                sa.and_(deals.c.account == reissued_invoices.c.account, deals.c.deal_id == reissued_invoices.c.deal_id),
+            ).outerjoin(invoices, sa.and_(invoices.c.account == deals.c.account, invoices.c.deal_id == deals.c.deal_id))
+        )
+        .where(*_shown_filter(account, closed_statuses, window))
+        .order_by(reissued_invoices.c.deal_id, reissued_invoices.c.issue_number)
     )
     return connection.execute(query).all()
 

@@ -25,7 +25,7 @@ from enum import IntEnum
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import now_utc
-from omie_pipeline.i18n import _
+from omie_pipeline.i18n import N_, _
 from omie_pipeline.omie import OmieClient, errors
 from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
@@ -121,6 +121,24 @@ def _load(store: Store, account: str, deal_id: str) -> Invoice:
             _("deal {deal} has no invoice in account {account}").format(deal=deal_id, account=account)
         )
     return invoice
+
+
+# What a request without an author is told, by the action asked.
+_NO_AUTHOR = {
+    "cancellation": N_("say who asks for the cancellation (requested_by)"),
+    "resend": N_("say who asks for the resend (requested_by)"),
+    "reissue": N_("say who asks for the reissue (requested_by)"),
+}
+
+
+def requested_invoice(store: Store, account: str, deal_id: str, requested_by: str, action: str) -> tuple[Invoice, str]:
+    """The invoice a person asks an `action` of (a cancellation, a resend, a reissue), and who asks, trimmed:
+    every such request is recorded with its author, so nobody named is a ValueError; a deal without an
+    invoice is an InvoiceNotFoundError."""
+    requested_by = (requested_by or "").strip()
+    if not requested_by:
+        raise ValueError(_(_NO_AUTHOR[action]))
+    return _load(store, account, deal_id), requested_by
 
 
 def check_once(
@@ -285,10 +303,7 @@ def cancel_invoice(
     After Omie accepts the request, its confirmation is polled for up to `confirm_timeout`
     seconds (spaced by `interval`, like the wait); 0 asks once, when the interval allows."""
     reason = check_cancel_reason(reason)
-    requested_by = (requested_by or "").strip()
-    if not requested_by:
-        raise ValueError(_("say who asks for the cancellation (requested_by)"))
-    invoice = _load(store, account, deal_id)
+    invoice, requested_by = requested_invoice(store, account, deal_id, requested_by, "cancellation")
     if invoice.status == InvoiceStatus.CANCELLED:
         return CancelResult(invoice, True, _("deal {deal}: the invoice was already cancelled").format(deal=deal_id))
     if invoice.status != InvoiceStatus.ISSUED:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 
-from omie_pipeline.alerts.causes import RESEND, UNKNOWN_CAUSE, cause_for, fix_for_deal, for_deal
+from omie_pipeline.alerts.causes import RESEND, UNKNOWN_CAUSE, causes_for, fix_for_causes, for_deal
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.i18n import _
 
@@ -21,11 +21,11 @@ def fix_for(message: str, deal_id: str, correction: str | None = None) -> str:
     """The next step for deal `deal_id`'s refusal `message`; the prefeitura's `correction` when the cause is
     unknown.
     """
-    cause = cause_for(message)
-    correction = (correction or "").strip()
-    if cause is UNKNOWN_CAUSE and correction:
-        return for_deal(f"{redact_cpfs(correction)} ({_(RESEND)})", shlex.quote(deal_id))
-    return fix_for_deal(cause, shlex.quote(deal_id))
+    causes = causes_for(message)
+    correction = (correction or "").strip().rstrip(".")
+    if causes == (UNKNOWN_CAUSE,) and correction:
+        return for_deal(f"{redact_cpfs(correction)}, {_(RESEND)}", shlex.quote(deal_id))
+    return fix_for_causes(causes, shlex.quote(deal_id))
 
 
 def safe_message(message: str) -> str:

@@ -11,43 +11,24 @@ a reissue asked twice finds the deal already issued again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.keys import invoice_idempotency_key
-from omie_pipeline.domain.timeutil import now_utc
-from omie_pipeline.omie import OmieClient
-from omie_pipeline.store import Store
-from omie_pipeline.store.invoices import deal_row, get_invoice, set_aside_cancelled
-from omie_pipeline.sync.invoice_actions import InvoiceActionError, InvoiceNotFoundError
-from omie_pipeline.sync.invoices import DealResult, IssueSettings, Outcome, issue_invoices
+from omie_pipeline.store.invoices import deal_row, set_aside_cancelled
+from omie_pipeline.sync.invoice_actions import InvoiceActionError, requested_invoice
+from omie_pipeline.sync.invoices import DealResult, InvoiceSteps, Outcome, issue_invoices
 
 
 class ReissueNotAllowedError(InvoiceActionError):
     """The deal cannot get a new note (its note is not cancelled, or the deal is not closed again)."""
 
 
-def reissue_invoice(
-    client: OmieClient,
-    store: Store,
-    account: str,
-    deal_id: str,
-    *,
-    requested_by: str,
-    settings: IssueSettings | None = None,
-    claimer: str | None = None,
-    clock: Callable[[], datetime] = now_utc,
-) -> DealResult:
-    """Set the deal's cancelled note aside and issue its next one; the deal's result of that emission."""
-    requested_by = (requested_by or "").strip()
-    if not requested_by:
-        raise ValueError("say who asks for the reissue (requested_by)")
+def reissue_invoice(steps: InvoiceSteps, deal_id: str, *, requested_by: str) -> DealResult:
+    """Set the deal's cancelled note aside and issue its next one, as `steps`' claimer with its settings;
+    the deal's result of that emission."""
+    account, store = steps.account, steps.store
+    invoice, requested_by = requested_invoice(store, account, deal_id, requested_by, "reissue")
     with store.connect() as connection:
-        invoice = get_invoice(connection, account, deal_id)
         deal = deal_row(connection, account, deal_id)
-    if invoice is None:
-        raise InvoiceNotFoundError(f"deal {deal_id} has no invoice in account {account}")
     if invoice.status != InvoiceStatus.CANCELLED:
         raise ReissueNotAllowedError(
             f"deal {deal_id}: only a deal whose note was cancelled is reissued; its invoice is {invoice.status}"
@@ -63,7 +44,7 @@ def reissue_invoice(
             "close it again there first"
         )
     next_issue = invoice.issue_number + 1
-    now = clock()
+    now = steps.clock()
     with store.begin() as connection:
         set_aside = set_aside_cancelled(
             connection,
@@ -77,7 +58,13 @@ def reissue_invoice(
     if not set_aside:
         raise ReissueNotAllowedError(f"deal {deal_id}: the invoice changed meanwhile; look at it again")
     summary = issue_invoices(
-        client, store, account, settings=settings, claimer=claimer, clock=clock, only_deals=[deal_id]
+        steps.client,
+        store,
+        account,
+        settings=steps.settings,
+        claimer=steps.claimer,
+        clock=steps.clock,
+        only_deals=[deal_id],
     )
     return summary.of(deal_id) or DealResult(
         deal_id, Outcome.NOT_READY, "the deal is not ready to invoice: see `omie-pipeline invoices show`"

@@ -16,6 +16,11 @@ attempt's `FaturarOS` went through (its answer lost, its process killed), Omie s
 the invoice follows it; nothing is billed again. Omie itself bills an OS only while it is unbilled
 (Omie refused ValidarOS/FaturarOS) or its latest RPS is the refused one.
 
+Omie refuses the same call with the same parameters within its redundancy interval ("Aguarde N
+segundos"), and `ValidarOS`/`FaturarOS` of one OS are the same call each time: a resend asked
+right after the OS's last billing (a retry typed as soon as the refusal shows) first waits out the
+rest of the interval, so that it ends billed in the same command instead of refused and held.
+
 A resend that would send the same data again is refused with what must change first (from the
 refusal's known cause): each refusal counts towards Omie's misuse block, and the prefeitura would
 only refuse it again. When nothing in the data is wrong (an expired certificate renewed in Omie,
@@ -26,10 +31,11 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -38,12 +44,11 @@ from omie_pipeline.domain.invoice_status import InvoiceStatus
 from omie_pipeline.domain.keys import client_integration_code
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.text import plain
-from omie_pipeline.domain.timeutil import SAO_PAULO, now_utc
+from omie_pipeline.domain.timeutil import SAO_PAULO
 from omie_pipeline.i18n import _
-from omie_pipeline.omie import OmieClient, errors
-from omie_pipeline.omie.deadline import run_deadline
+from omie_pipeline.omie import errors
+from omie_pipeline.omie.deadline import run_deadline, seconds_left
 from omie_pipeline.omie.models import ClientRecord
-from omie_pipeline.store import Store
 from omie_pipeline.store.invoices import (
     InputChange,
     Invoice,
@@ -51,9 +56,9 @@ from omie_pipeline.store.invoices import (
     change_status,
     claim_resend,
     deal_row,
-    get_invoice,
     get_invoice_by_id,
     input_changes,
+    latest_event_at,
     record_invoice_issues,
     refused_invoices,
     release,
@@ -61,7 +66,7 @@ from omie_pipeline.store.invoices import (
 )
 from omie_pipeline.store.tables import client_links
 from omie_pipeline.sync.client_payload import client_input
-from omie_pipeline.sync.invoice_actions import InvoiceActionError, InvoiceNotFoundError
+from omie_pipeline.sync.invoice_actions import InvoiceActionError, requested_invoice
 from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
 from omie_pipeline.sync.invoice_observations import Observation, apply_observation, from_status_detail
 from omie_pipeline.sync.invoice_payload import OrderFacts, correction_order
@@ -69,10 +74,10 @@ from omie_pipeline.sync.invoices import (
     PAUSES,
     REFUSALS,
     DealResult,
+    InvoiceSteps,
     IssueSettings,
     Outcome,
     PreparedInvoice,
-    default_claimer,
     intent_row,
     prepare_invoice,
 )
@@ -132,33 +137,23 @@ def _describe_changes(changes: list[InputChange]) -> str:
 
 @dataclass(frozen=True)
 class _Plan:
-    """What one resend sends: the corrected invoice's facts, and whether the client is corrected first."""
+    """What one resend sends: the corrected invoice's facts, whether the client is corrected first, and
+    the latest moment the OS may have been billed (its history's last event before this attempt)."""
 
     prepared: PreparedInvoice
     deal: Mapping[str, Any]
     why: str
     correct_client: bool
+    last_billed: datetime | None
 
 
-def resend_invoice(
-    client: OmieClient,
-    store: Store,
-    account: str,
-    deal_id: str,
-    *,
-    requested_by: str,
-    settings: IssueSettings | None = None,
-    claimer: str | None = None,
-    clock: Callable[[], datetime] = now_utc,
-) -> DealResult:
-    """Bill the deal's refused invoice again, corrected (`invoices retry`, the resend job).
+def resend_invoice(steps: InvoiceSteps, deal_id: str, *, requested_by: str) -> DealResult:
+    """Bill the deal's refused invoice again, corrected (`invoices retry`, the resend job), as `steps`'
+    claimer with its settings.
 
     Raises InvoiceNotFoundError, ResendNotAllowedError (not in error, or the deal is not ready) and
     NothingChangedError (the same data would be sent again)."""
-    with store.connect() as connection:
-        invoice = get_invoice(connection, account, deal_id)
-    if invoice is None:
-        raise InvoiceNotFoundError(f"deal {deal_id} has no invoice in account {account}")
+    invoice, requested_by = requested_invoice(steps.store, steps.account, deal_id, requested_by, "resend")
     if invoice.status != InvoiceStatus.ERROR or invoice.omie_os_id is None:
         reason = (
             _("deal {deal}: only an invoice in error can be billed again; this one is {status}")
@@ -169,7 +164,7 @@ def resend_invoice(
             )
         )
         raise ResendNotAllowedError(reason.format(deal=deal_id, status=invoice.status))
-    resend = _Resend(client, store, account, settings or IssueSettings(), claimer or default_claimer(), clock)
+    resend = _Resend.like(steps)
     plan = resend.plan(invoice, requested_by=requested_by)
     if isinstance(plan, DealResult):
         if plan.outcome is Outcome.AWAITING_FIX:
@@ -179,19 +174,11 @@ def resend_invoice(
         return resend.send(invoice, plan)
 
 
-def resend_changed_invoices(
-    client: OmieClient,
-    store: Store,
-    account: str,
-    *,
-    settings: IssueSettings | None = None,
-    claimer: str | None = None,
-    clock: Callable[[], datetime] = now_utc,
-) -> list[DealResult]:
+def resend_changed_invoices(steps: InvoiceSteps) -> list[DealResult]:
     """The emission run's part: bill again every refused invoice whose inputs changed since the refusal."""
-    resend = _Resend(client, store, account, settings or IssueSettings(), claimer or default_claimer(), clock)
-    with store.connect() as connection:
-        candidates = refused_invoices(connection, account, clock(), resend.settings.claim_lease)
+    resend = _Resend.like(steps)
+    with resend.store.connect() as connection:
+        candidates = refused_invoices(connection, resend.account, resend.clock(), resend.settings.claim_lease)
     results = []
     with run_deadline(_seconds(resend.settings)):
         for invoice in candidates:
@@ -203,7 +190,7 @@ def resend_changed_invoices(
                 log.warning("deal %s: resend failed: %s", invoice.deal_id, detail)
                 results.append(DealResult(invoice.deal_id, Outcome.FAILED, detail))
     if results:
-        log.info("account %s: resends %s", account, dict(Counter(result.outcome.value for result in results)))
+        log.info("account %s: resends %s", resend.account, dict(Counter(result.outcome.value for result in results)))
     return results
 
 
@@ -231,24 +218,8 @@ def _client_corrections(crm: Any, omie: ClientRecord) -> dict[str, str]:
     return corrections
 
 
-class _Resend:
-    """Resends of one account by one claimer: the shared context of the per-invoice steps."""
-
-    def __init__(
-        self,
-        client: OmieClient,
-        store: Store,
-        account: str,
-        settings: IssueSettings,
-        claimer: str,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.client = client
-        self.store = store
-        self.account = account
-        self.settings = settings
-        self.claimer = claimer
-        self.clock = clock
+class _Resend(InvoiceSteps):
+    """Resends of one account by one claimer: the per-invoice steps."""
 
     def plan(self, invoice: Invoice, *, requested_by: str | None) -> _Plan | DealResult:
         """What the resend would send, or why it is not sent (a result saying so)."""
@@ -281,6 +252,7 @@ class _Resend:
             if isinstance(prepared, list):
                 record_invoice_issues(connection, self.account, invoice.deal_id, prepared, now)
                 return DealResult(invoice.deal_id, Outcome.NOT_READY, "; ".join(issue.message for issue in prepared))
+            last_billed = latest_event_at(connection, self.account, invoice.deal_id)
         if unfinished:
             why = f"billing attempt {invoice.billing_attempt} did not finish; Omie is asked first"
         elif changes:
@@ -288,9 +260,33 @@ class _Resend:
         else:
             why = "nothing in the data was wrong; billing again is the fix"
         who = f"requested by {requested_by}" if requested_by else "automatic"
-        return _Plan(prepared, deal, f"{who}: {why}", any(change.what == "deal" for change in changes))
+        return _Plan(prepared, deal, f"{who}: {why}", any(change.what == "deal" for change in changes), last_billed)
+
+    def _interval_left(self, plan: _Plan) -> timedelta:
+        """How long until Omie takes the OS's ValidarOS/FaturarOS again: the same call with the same OS
+        within its redundancy interval is refused ("Aguarde N segundos"), and each refusal counts
+        towards its misuse block."""
+        if plan.last_billed is None:
+            return timedelta(0)
+        return max(timedelta(0), plan.last_billed + self.settings.redundant_interval - self.clock())
 
     def send(self, invoice: Invoice, plan: _Plan) -> DealResult:
+        # Waited out before the claim, so that a resend asked right after a refusal is billed in the same
+        # command and no claim is held meanwhile; past the run's deadline the deal is left for a later run.
+        wait = self._interval_left(plan).total_seconds()
+        if wait > 0:
+            left = seconds_left()
+            if left is not None and wait > left:
+                return DealResult(
+                    invoice.deal_id,
+                    Outcome.WAITING,
+                    f"Omie refuses billing its OS again for {wait:.0f} s more, past the run's deadline; billed again "
+                    "on a later run",
+                )
+            log.info(
+                "deal %s: waiting %.1f s for Omie's redundancy interval before billing again", invoice.deal_id, wait
+            )
+            time.sleep(wait)
         attempt = invoice.billing_attempt + 1
         now = self.clock()
         row = intent_row(self.account, plan.prepared, self.claimer, now)

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from omie_pipeline.domain.deal import INVOICE_REQUIRED_FIELDS
 from omie_pipeline.domain.invoice_status import InvoiceStatus
@@ -422,7 +422,7 @@ def _issue(
     clock: Callable[[], datetime],
     only_deals: Collection[str] | None,
 ) -> IssueSummary:
-    run = _Run(client, store, account, settings, claimer or default_claimer(), clock)
+    run = _Run(client, store, account, settings, claimer, clock)
     summary = IssueSummary()
     summary.results.extend(run.resume_unfinished())
     with store.connect() as connection:
@@ -469,24 +469,37 @@ def _refused_and_unchanged(item: DealToInvoice, refused: Mapping[str, datetime])
     return item.inputs_changed_at is None or item.inputs_changed_at <= refused_at
 
 
-class _Run:
-    """One issuing run: the shared context of its per-deal steps."""
+class InvoiceSteps:
+    """What every per-invoice step of one account needs, for one claimer: the Omie client, the store,
+    the settings and the clock. Issuing runs and resends are both built on it."""
 
     def __init__(
         self,
         client: OmieClient,
         store: Store,
         account: str,
-        settings: IssueSettings,
-        claimer: str,
-        clock: Callable[[], datetime],
+        settings: IssueSettings | None = None,
+        claimer: str | None = None,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.client = client
         self.store = store
         self.account = account
-        self.settings = settings
-        self.claimer = claimer
+        self.settings = settings or IssueSettings()
+        self.claimer = claimer or default_claimer()
         self.clock = clock
+
+    @classmethod
+    def like(cls, steps: InvoiceSteps) -> Self:
+        """These steps, in the same context as `steps` (an issuing run's or a person's request's)."""
+        return cls(steps.client, steps.store, steps.account, steps.settings, steps.claimer, steps.clock)
+
+
+class _Run(InvoiceSteps):
+    """One issuing run: the shared context of its per-deal steps, and what the run learnt of Omie's pauses."""
+
+    def __init__(self, *context: Any) -> None:
+        super().__init__(*context)
         self.paused: dict[str, str] = {}  # method -> why; once paused, no deal of this run calls it
         self.paused_until: dict[str, datetime] = {}  # method -> when its pause ends, when Omie or the guard said
         self.skipped_records: list[str] = []

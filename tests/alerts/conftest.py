@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from omie_pipeline.alerts.messages import InvoiceFacts, RunFailureFacts
 from omie_pipeline.store import Store
 from omie_pipeline.store.alerts import AlertRecord
 from omie_pipeline.store.tables import alerts_sent, deals, invoices
@@ -29,6 +30,47 @@ CPF = "529.982.247-25"
 CPF_DIGITS = "52998224725"
 MASKED_CPF = "***.982.247-**"
 CNPJ = "11.222.333/0001-81"
+
+
+def invoice_facts(**changes) -> InvoiceFacts:
+    """A processing invoice of deal D-1 (acme) for a person with a CPF, with `changes` applied."""
+    values = dict(
+        account="acme",
+        deal_id="D-1",
+        status="processing",
+        since=NOW - timedelta(minutes=65),
+        status_changed_at=NOW - timedelta(minutes=50),
+        submitted_at=NOW - timedelta(minutes=65),
+        omie_os_id=4711,
+        os_number="000123",
+        rps_status="002",
+        gross_amount=Decimal("1234.50"),
+        client_name="Maria Souza",
+        client_document=CPF,
+        last_checked_at=NOW - timedelta(minutes=3),
+    )
+    values.update(changes)
+    return InvoiceFacts(**values)
+
+
+def run_facts(**changes) -> RunFailureFacts:
+    """A retried emission run of acme that failed on its credentials, with `changes` applied."""
+    values = dict(
+        run_id="r-2",
+        root_run_id="r-1",
+        job_name="emission_job",
+        account="acme",
+        partition_key="acme",
+        step_key="nfse_invoices",
+        error_class="AuthenticationError",
+        error_message="A chave de acesso não está preenchida ou não é válida.",
+        failed_at=NOW,
+        started_at=NOW - timedelta(minutes=2),
+        retry_number=1,
+        run_url="http://dagster.example:3000/runs/r-2",
+    )
+    values.update(changes)
+    return RunFailureFacts(**values)
 
 
 def alert_records(connection: sa.Connection, account: str | None = None) -> list[AlertRecord]:

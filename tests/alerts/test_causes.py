@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from omie_pipeline.alerts.causes import KNOWN_CAUSES, UNKNOWN_CAUSE, cause_for, run_cause_for
+from omie_pipeline.alerts.causes import (
+    KNOWN_CAUSES,
+    UNKNOWN_CAUSE,
+    cause_for,
+    causes_for,
+    fix_for_causes,
+    run_cause_for,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +94,35 @@ def test_run_failures_get_a_first_check(error_class: str, message: str, code: st
 
 def test_an_unknown_run_error_has_no_specific_check() -> None:
     assert run_cause_for("KeyError", "'amount'") is None
+
+
+# The prefeitura's ERRO lines of one rejection, as the status refresh joins them (" | ").
+RPS_AND_ADDRESS = "E0014 DPS já informada anteriormente | E0116 Município do tomador não corresponde ao CEP informado."
+
+
+def test_of_several_codes_the_one_needing_a_change_decides_and_each_is_kept() -> None:
+    # Billing again answers the repeated RPS number, but not the address: the address decides.
+    assert [cause.code for cause in causes_for(RPS_AND_ADDRESS)] == ["missing_address", "rps_number_repeated"]
+    assert cause_for(RPS_AND_ADDRESS).code == "missing_address"
+    assert cause_for(RPS_AND_ADDRESS).to_change is not None
+
+
+def test_a_code_nobody_knows_beside_a_known_one_is_not_hidden() -> None:
+    assert [cause.code for cause in causes_for("E0014 DPS já informada | X999 algo novo")] == [
+        "unknown",
+        "rps_number_repeated",
+    ]
+
+
+def test_one_line_still_has_its_first_matching_cause_only() -> None:
+    # "CNPJ" names the certificate's company here, not a wrong document.
+    assert [cause.code for cause in causes_for("CERTIFICADO DIGITAL INVÁLIDO PARA O CNPJ 11.222.333/0001-81")] == [
+        "certificate"
+    ]
+
+
+def test_the_fix_of_several_codes_gives_each_step_once() -> None:
+    fix = fix_for_causes(causes_for(RPS_AND_ADDRESS), "D-1")
+    assert fix.startswith("complete and correct the client's address")
+    assert "nothing to correct" not in fix, "the address must be corrected: no text may say otherwise"
+    assert fix.count("invoices retry D-1") == 1 and fix.count("invoices wait D-1") == 1

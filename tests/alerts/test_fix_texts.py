@@ -25,6 +25,19 @@ NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 ALL_CAUSES = (*KNOWN_CAUSES, UNKNOWN_CAUSE)
 
 
+def _refused(message: str, stored_fix: str) -> InvoiceFacts:
+    """Deal D-42's invoice, refused with `message`, as the sync stored it with `stored_fix`."""
+    return InvoiceFacts(
+        account="acme",
+        deal_id="D-42",
+        status="error",
+        since=NOW,
+        status_changed_at=NOW,
+        last_error=message,
+        stored_fix=stored_fix,
+    )
+
+
 def _message_of(cause) -> str:
     return f"Recusa: {cause.keywords[0]} (teste)" if cause.keywords else "X999 algo que ninguém conhece"
 
@@ -40,16 +53,7 @@ def test_the_stored_fix_names_the_deal(cause) -> None:
 
 @pytest.mark.parametrize("cause", ALL_CAUSES, ids=lambda cause: cause.code)
 def test_the_alert_names_the_deal(cause) -> None:
-    facts = InvoiceFacts(
-        account="acme",
-        deal_id="D-42",
-        status="error",
-        since=NOW,
-        status_changed_at=NOW,
-        last_error=_message_of(cause),
-        stored_fix=fix_for(_message_of(cause), "D-42"),
-    )
-    alert = failed_alert(facts, NOW, home_account="acme")
+    alert = failed_alert(_refused(_message_of(cause), fix_for(_message_of(cause), "D-42")), NOW, home_account="acme")
     assert alert.extra["cause"] == cause.code
     assert not PLACEHOLDER.search(alert.text) and not PLACEHOLDER.search(alert.to_json())
 
@@ -83,3 +87,18 @@ def test_no_text_in_the_code_carries_a_placeholder_outside_the_causes_table() ->
         if PLACEHOLDER.search(text)
     ]
     assert not found, found
+
+
+@pytest.mark.parametrize("cause", ALL_CAUSES, ids=lambda cause: cause.code)
+def test_each_fix_says_each_step_once(cause) -> None:
+    fix = fix_for(_message_of(cause), "D-42")
+    assert fix.count(" again") <= 1, fix
+    assert fix.count("invoices retry") <= 1 and fix.count("invoices wait") <= 1, fix
+
+
+def test_the_alert_of_a_refusal_with_the_prefeituras_correction_says_to_bill_again_once() -> None:
+    message = "X999 algo que ninguém conhece"
+    facts = _refused(message, fix_for(message, "D-42", "Corrija o endereço do cliente."))
+    text = failed_alert(facts, NOW, home_account="acme").text
+    assert "Corrija o endereço do cliente" in text
+    assert text.count("invoices retry D-42") == 1, text

@@ -18,7 +18,6 @@ from omie_pipeline.alerts.messages import (
     STALENESS_CHECKS,
     CheckFailureFacts,
     InvoiceFacts,
-    RunFailureFacts,
     SaleChange,
     SaleChangeFacts,
     check_failure_alert,
@@ -30,38 +29,18 @@ from omie_pipeline.alerts.messages import (
 from omie_pipeline.alerts.model import Alert
 from omie_pipeline.defs.checks.freshness import CATALOG_FRESH, STATUSES_FRESH, TAX_RATES_FRESH
 
-from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW
+from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, invoice_facts, run_facts
 
 THRESHOLD = timedelta(minutes=30)
 
 
-def _facts(**changes) -> InvoiceFacts:
-    values = dict(
-        account="acme",
-        deal_id="D-1",
-        status="processing",
-        since=NOW - timedelta(minutes=65),
-        status_changed_at=NOW - timedelta(minutes=50),
-        submitted_at=NOW - timedelta(minutes=65),
-        omie_os_id=4711,
-        os_number="000123",
-        rps_status="002",
-        gross_amount=Decimal("1234.50"),
-        client_name="Maria Souza",
-        client_document=CPF,
-        last_checked_at=NOW - timedelta(minutes=3),
-    )
-    values.update(changes)
-    return InvoiceFacts(**values)
-
-
 def _refused(**changes) -> InvoiceFacts:
     message = f"E0116 Município do tomador não corresponde ao CEP informado (tomador CPF {CPF})."
-    return _facts(status="error", status_changed_at=NOW - timedelta(minutes=5), last_error=message, **changes)
+    return invoice_facts(status="error", status_changed_at=NOW - timedelta(minutes=5), last_error=message, **changes)
 
 
 def test_a_stuck_alert_in_portuguese(portuguese) -> None:
-    alert = stuck_alert(_facts(), 2, THRESHOLD, NOW, home_account="acme")
+    alert = stuck_alert(invoice_facts(), 2, THRESHOLD, NOW, home_account="acme")
     assert alert.language == "pt-BR"
     assert alert.subject == "[omie-pipeline] Nota parada há 1 h 05 min (nível 2/3): negócio D-1, conta acme"
     # 16:55 UTC is 13:55 in São Paulo, written as Brazilians do.
@@ -87,7 +66,7 @@ def test_a_stuck_alert_in_portuguese(portuguese) -> None:
 
 
 def test_the_same_stuck_alert_in_english() -> None:
-    alert = stuck_alert(_facts(), 2, THRESHOLD, NOW, home_account="acme")
+    alert = stuck_alert(invoice_facts(), 2, THRESHOLD, NOW, home_account="acme")
     assert alert.language == "en"
     assert alert.subject == "[omie-pipeline] Invoice stuck for 1 h 05 min (level 2/3): deal D-1, account acme"
     assert "since Nov 20, 2026, 1:55 PM" in alert.summary
@@ -110,7 +89,7 @@ def test_a_refused_invoice_in_portuguese_names_the_cause_the_fix_and_the_command
 
 
 def test_an_unrecognised_refusal_says_so_and_gives_no_guessed_cause(portuguese) -> None:
-    alert = failed_alert(_facts(status="error", status_changed_at=NOW, last_error="X999 algo novo"), NOW, "acme")
+    alert = failed_alert(invoice_facts(status="error", status_changed_at=NOW, last_error="X999 algo novo"), NOW, "acme")
     assert "Este pipeline não reconhece esta recusa" in alert.summary
     assert "Causa provável" not in alert.summary
     assert alert.next_steps[0].startswith("Próximo passo: examine a nota com `omie-pipeline invoices show D-1`")
@@ -130,16 +109,9 @@ def test_every_fix_names_its_deal_in_both_languages(language: str, known) -> Non
 
 def test_the_run_and_check_alerts_link_their_runbook_sections(portuguese) -> None:
     run = run_failure_alert(
-        RunFailureFacts(
+        run_facts(
             run_id="r-1",
-            root_run_id="r-1",
-            job_name="emission_job",
-            account="acme",
-            partition_key="acme",
-            step_key="nfse_invoices",
-            error_class="AuthenticationError",
             error_message="chave de acesso inválida",
-            failed_at=NOW,
             started_at=None,
             retry_number=0,
             run_url="http://dagster.example:3000/runs/r-1",
@@ -193,7 +165,7 @@ def test_the_staleness_checks_are_the_freshness_checks() -> None:
 
 
 def test_slack_gets_the_deal_client_amount_age_command_and_runbook_in_portuguese(portuguese, slack) -> None:
-    alert = stuck_alert(_facts(), 2, THRESHOLD, NOW, home_account="acme")
+    alert = stuck_alert(invoice_facts(), 2, THRESHOLD, NOW, home_account="acme")
     SlackChannel(slack.url).send(alert)
     [body] = slack.delivered
     [fields] = [block["fields"] for block in body["blocks"] if "fields" in block]
@@ -213,7 +185,7 @@ def test_slack_gets_the_deal_client_amount_age_command_and_runbook_in_portuguese
 
 
 def test_slack_links_a_runbook_url_with_a_button(portuguese) -> None:
-    alert = stuck_alert(_facts(), 1, THRESHOLD, NOW, runbook_url="https://wiki.example/runbook.md")
+    alert = stuck_alert(invoice_facts(), 1, THRESHOLD, NOW, runbook_url="https://wiki.example/runbook.md")
     [actions] = [block for block in slack_message(alert)["blocks"] if block["type"] == "actions"]
     assert actions["elements"] == [
         {

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 
 from omie_pipeline.alerts.messages import (
-    InvoiceFacts,
-    RunFailureFacts,
     failed_alert,
     run_failure_alert,
     stuck_alert,
@@ -18,29 +15,9 @@ from omie_pipeline.alerts.messages import (
 from omie_pipeline.alerts.model import Alert
 from omie_pipeline.alerts.text import format_duration, scrub
 
-from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW
+from .conftest import CPF, CPF_DIGITS, MASKED_CPF, NOW, invoice_facts, run_facts
 
 THRESHOLD = timedelta(minutes=30)
-
-
-def _facts(**changes) -> InvoiceFacts:
-    values = dict(
-        account="acme",
-        deal_id="D-1",
-        status="processing",
-        since=NOW - timedelta(minutes=65),
-        status_changed_at=NOW - timedelta(minutes=50),
-        submitted_at=NOW - timedelta(minutes=65),
-        omie_os_id=4711,
-        os_number="000123",
-        rps_status="002",
-        gross_amount=Decimal("1234.50"),
-        client_name="Maria Souza",
-        client_document=CPF,
-        last_checked_at=NOW - timedelta(minutes=3),
-    )
-    values.update(changes)
-    return InvoiceFacts(**values)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +38,7 @@ def test_levels_start_exactly_at_1x_2x_and_4x_the_threshold(minutes: float, leve
 
 
 def test_a_stuck_alert_says_what_which_since_when_what_to_check_and_the_commands() -> None:
-    alert = stuck_alert(_facts(), 2, THRESHOLD, NOW, home_account="acme")
+    alert = stuck_alert(invoice_facts(), 2, THRESHOLD, NOW, home_account="acme")
     text = alert.text
     assert alert.key == "stuck:D-1:20261120T165500Z:2"
     assert "deal D-1" in alert.subject and "level 2/3" in alert.subject and "1 h 05 min" in alert.subject
@@ -84,7 +61,7 @@ def test_a_stuck_alert_says_what_which_since_when_what_to_check_and_the_commands
 
 
 def test_an_intent_that_never_reached_omie_points_at_the_send_not_the_prefeitura() -> None:
-    facts = _facts(
+    facts = invoice_facts(
         status="submitted",
         submitted_at=None,
         omie_os_id=None,
@@ -99,8 +76,8 @@ def test_an_intent_that_never_reached_omie_points_at_the_send_not_the_prefeitura
 
 
 def test_the_last_level_suggests_escalating_or_cancelling() -> None:
-    assert not any("4x" in step for step in stuck_alert(_facts(), 2, THRESHOLD, NOW).next_steps)
-    last = stuck_alert(_facts(since=NOW - timedelta(hours=3)), 3, THRESHOLD, NOW, home_account="acme")
+    assert not any("4x" in step for step in stuck_alert(invoice_facts(), 2, THRESHOLD, NOW).next_steps)
+    last = stuck_alert(invoice_facts(since=NOW - timedelta(hours=3)), 3, THRESHOLD, NOW, home_account="acme")
     assert "the last reminder" in last.summary
     assert any(
         "contact the prefeitura or Omie support" in step and "invoices cancel D-1" in step for step in last.next_steps
@@ -110,7 +87,7 @@ def test_the_last_level_suggests_escalating_or_cancelling() -> None:
 def test_a_failed_alert_quotes_omie_with_cpfs_masked_and_gives_the_cause_and_fix() -> None:
     message = f"E0116 Município do tomador não corresponde ao CEP informado (tomador CPF {CPF})."
     alert = failed_alert(
-        _facts(status="error", status_changed_at=NOW - timedelta(minutes=5), last_error=message),
+        invoice_facts(status="error", status_changed_at=NOW - timedelta(minutes=5), last_error=message),
         NOW,
         home_account="acme",
     )
@@ -128,7 +105,7 @@ def test_a_failed_alert_quotes_omie_with_cpfs_masked_and_gives_the_cause_and_fix
 
 def test_a_refusal_with_a_known_remedy_is_recognised_and_gets_its_fix() -> None:
     alert = failed_alert(
-        _facts(status="error", status_changed_at=NOW, last_error="E0604 Alíquota de ISS para regime especial"),
+        invoice_facts(status="error", status_changed_at=NOW, last_error="E0604 Alíquota de ISS para regime especial"),
         NOW,
         home_account="acme",
     )
@@ -138,7 +115,7 @@ def test_a_refusal_with_a_known_remedy_is_recognised_and_gets_its_fix() -> None:
 
 def test_an_unrecognised_refusal_gets_the_way_to_inspect_it_never_a_specific_fix() -> None:
     alert = failed_alert(
-        _facts(
+        invoice_facts(
             status="error",
             status_changed_at=NOW,
             last_error="X999 algo novo da prefeitura",
@@ -154,18 +131,18 @@ def test_an_unrecognised_refusal_gets_the_way_to_inspect_it_never_a_specific_fix
     assert alert.next_steps[1] == (
         "The prefeitura's correction, stored with the refusal: remove the ISS rate from the service."
     )
-    plain = failed_alert(_facts(status="error", status_changed_at=NOW, last_error="X999 algo novo"), NOW, "acme")
+    plain = failed_alert(invoice_facts(status="error", status_changed_at=NOW, last_error="X999 algo novo"), NOW, "acme")
     assert not any("correction, stored" in step for step in plain.next_steps)
 
 
 def test_a_deal_id_with_spaces_is_quoted_in_commands() -> None:
-    alert = stuck_alert(_facts(deal_id="deal 7"), 1, THRESHOLD, NOW, home_account="acme")
+    alert = stuck_alert(invoice_facts(deal_id="deal 7"), 1, THRESHOLD, NOW, home_account="acme")
     assert alert.commands[0] == "omie-pipeline invoices wait 'deal 7'"
 
 
 def test_commands_for_another_account_name_it() -> None:
     alert = failed_alert(
-        _facts(status="error", status_changed_at=NOW, last_error="CEP inválido"), NOW, home_account="main"
+        invoice_facts(status="error", status_changed_at=NOW, last_error="CEP inválido"), NOW, home_account="main"
     )
     assert alert.commands == (
         "omie-pipeline invoices show D-1 --account acme",
@@ -175,27 +152,8 @@ def test_commands_for_another_account_name_it() -> None:
     assert "`omie-pipeline invoices wait D-1 --account acme`" in alert.next_steps[0]
 
 
-def _run_facts(**changes) -> RunFailureFacts:
-    values = dict(
-        run_id="r-2",
-        root_run_id="r-1",
-        job_name="emission_job",
-        account="acme",
-        partition_key="acme",
-        step_key="nfse_invoices",
-        error_class="AuthenticationError",
-        error_message="A chave de acesso não está preenchida ou não é válida.",
-        failed_at=NOW,
-        started_at=NOW - timedelta(minutes=2),
-        retry_number=1,
-        run_url="http://dagster.example:3000/runs/r-2",
-    )
-    values.update(changes)
-    return RunFailureFacts(**values)
-
-
 def test_a_run_failure_alert_names_job_step_error_and_links_the_run() -> None:
-    alert = run_failure_alert(_run_facts())
+    alert = run_failure_alert(run_facts())
     assert alert.key == "run_failed:r-1"
     assert alert.run_url == "http://dagster.example:3000/runs/r-2"
     assert "emission_job" in alert.subject and "nfse_invoices" in alert.subject
@@ -210,16 +168,16 @@ def test_a_run_error_is_scrubbed_of_secrets_cpfs_and_url_passwords() -> None:
         f"boom for {CPF} with secret s3cr3t-value at postgresql://omie:pgpass@db:5432/x "
         "and https://hooks.slack.com/services/T1/B2/XYZ and https://h.example/x?token=abc123"
     )
-    alert = run_failure_alert(_run_facts(error_class="RuntimeError", error_message=message), secrets=["s3cr3t-value"])
+    alert = run_failure_alert(run_facts(error_class="RuntimeError", error_message=message), secrets=["s3cr3t-value"])
     for leaked in (CPF, "s3cr3t-value", "pgpass", "hooks.slack.com", "abc123"):
         assert leaked not in alert.to_json()
     assert "postgresql://omie:***@db:5432/x" in alert.text
 
 
 def test_an_alert_survives_its_json_record_unchanged() -> None:
-    alert = run_failure_alert(_run_facts())
+    alert = run_failure_alert(run_facts())
     assert Alert.from_json(alert.to_json()) == alert
-    stuck = stuck_alert(_facts(), 1, THRESHOLD, NOW)
+    stuck = stuck_alert(invoice_facts(), 1, THRESHOLD, NOW)
     assert Alert.from_json(stuck.to_json()) == stuck
 
 
@@ -243,5 +201,14 @@ def test_scrub_leaves_cnpjs_and_ordinary_text_alone() -> None:
 
 def test_times_are_shown_in_sao_paulo_even_when_given_in_another_zone() -> None:
     since = datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=2)))  # 08:00 UTC = 05:00 in SP
-    alert = stuck_alert(_facts(since=since), 3, THRESHOLD, NOW)
+    alert = stuck_alert(invoice_facts(since=since), 3, THRESHOLD, NOW)
     assert "since Nov 20, 2026, 5:00 AM" in alert.summary
+
+
+def test_a_refusal_with_several_codes_is_named_by_the_one_that_decides_and_names_each() -> None:
+    message = "E0014: DPS já informada anteriormente | E0116: Município do tomador não corresponde ao CEP informado."
+    alert = failed_alert(invoice_facts(status="error", status_changed_at=NOW, last_error=message), NOW, "acme")
+    assert alert.extra["cause"] == "missing_address" and "(missing address)" in alert.subject
+    assert "the client's address is missing" in alert.summary and "RPS/DPS number twice" in alert.summary
+    assert alert.next_steps[0].startswith("Fix: complete and correct the client's address")
+    assert "nothing to correct" not in alert.text

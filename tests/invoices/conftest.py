@@ -22,7 +22,7 @@ from omie_pipeline.store.catalog import list_services, replace_service_map
 from omie_pipeline.store.invoices import Invoice, get_invoice, list_invoices
 from omie_pipeline.store.tables import client_links, deals
 from omie_pipeline.sync.catalog import sync_catalog
-from omie_pipeline.sync.invoices import IssueSettings, IssueSummary, issue_invoices
+from omie_pipeline.sync.invoices import InvoiceSteps, IssueSettings, IssueSummary, issue_invoices
 from omie_pipeline.sync.tax_rates import sync_tax_rates
 from support.simulated_omie import billable_clients, client_for, regime_of
 
@@ -66,6 +66,10 @@ class Account:
     def settings(self, **overrides: Any) -> IssueSettings:
         values = {"redundant_interval": self.interval, "workers": 2, **overrides}
         return IssueSettings(**values)
+
+    def steps(self, client: OmieClient | None = None, **overrides: Any) -> InvoiceSteps:
+        """What a person's retry or reissue runs with: this account's client (or `client`), store and settings."""
+        return InvoiceSteps(client or self.client, self.store, self.name, self.settings(**overrides))
 
     def add_deals(
         self,

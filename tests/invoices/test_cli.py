@@ -212,3 +212,39 @@ def test_reissue_asks_first_then_issues_a_new_note_for_a_cancelled_one(account: 
     assert cli("wait", deal, "--timeout", "10").exit_code == 0
     shown = json.loads(cli("show", deal, "--json").output)
     assert shown["issue_number"] == 2 and shown["idempotency_key"] != first_key
+
+
+def _cancelled(account: Account, cli) -> str:
+    (deal,) = account.add_deals(1)
+    account.issue()
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0
+    assert cli("cancel", deal, "--reason", REASON, "--yes", "--confirm-timeout", "5").exit_code == 0
+    return deal
+
+
+def test_reissue_exits_4_when_omie_refuses_the_new_note(account: Account, cli) -> None:
+    deal = _cancelled(account, cli)
+    account.sim.set_faults(schedule=[{"kind": "account_blocked", "method": "FaturarOS"}])
+
+    refused = cli("reissue", deal, "--yes", "--by", "ana")
+
+    assert refused.exit_code == 4, refused.output
+    assert f"deal {deal}: error: FaturarOS: " in refused.output and "Conta bloqueada" in refused.output
+    assert "invoices wait" not in refused.output
+    invoice = account.invoice(deal)
+    assert invoice.status == "error" and invoice.issue_number == 2
+
+
+def test_reissue_exits_3_when_a_call_is_paused_and_the_next_run_settles_it(account: Account, cli) -> None:
+    deal = _cancelled(account, cli)
+    # Omie asks for a wait longer than the command's client sits through (120 s): nothing is billed now.
+    account.sim.set_faults(schedule=[{"kind": "wait_to_request", "method": "FaturarOS", "seconds": 300}])
+
+    paused = cli("reissue", deal, "--yes", "--by", "ana")
+
+    assert paused.exit_code == 3, paused.output
+    assert f"deal {deal}: waiting: FaturarOS paused" in paused.output
+    assert account.invoice(deal).status == "submitted" and account.invoice(deal).issue_number == 2
+    account.sim.set_faults(clear=True)
+    assert account.issue().of(deal).outcome.value == "submitted", "the next emission run bills it"
+    assert cli("wait", deal, "--timeout", "10").exit_code == 0

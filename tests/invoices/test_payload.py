@@ -96,7 +96,7 @@ def test_withholding_text_lists_each_retention_and_the_net() -> None:
         ),
         ("O endereço do cliente [12] está incompleto. Preencha: cep.", "address"),
         ("E0310: Código de tributação nacional inexistente.", "LC 116"),
-        ("E0014: DPS já informada anteriormente (número de DPS duplicado).", "new number"),
+        ("E0014: DPS já informada anteriormente (número de DPS duplicado).", "numbers the RPS anew"),
         ("A Ordem de Serviço [000123] já foi faturada.", "already invoiced"),
     ],
 )
@@ -105,7 +105,7 @@ def test_known_causes_get_their_fix(message: str, expected: str) -> None:
 
 
 def test_unknown_causes_get_the_prefeituras_correction_or_the_general_fix() -> None:
-    assert fix_for("X999: algo novo", "D-1", "Revise o campo Y.").startswith("Revise o campo Y.")
+    assert fix_for("X999: algo novo", "D-1", "Revise o campo Y.").startswith("Revise o campo Y, then bill it again")
     assert fix_for("X999: algo novo", "D-1") == fix_for_deal(UNKNOWN_CAUSE, "D-1")
     assert safe_message(" CPF 529.982.247-25 inválido ") == "CPF ***.982.247-** inválido"
 

@@ -54,9 +54,7 @@ def _crm(account: Account, deal_id: str, **values) -> None:
 
 
 def reissue(account: Account, deal_id: str):
-    return reissue_invoice(
-        account.client, account.store, account.name, deal_id, requested_by="ana", settings=account.settings()
-    )
+    return reissue_invoice(account.steps(), deal_id, requested_by="ana")
 
 
 def test_a_cancelled_note_of_a_deal_closed_again_is_reissued_on_request_under_a_derived_key(account: Account) -> None:

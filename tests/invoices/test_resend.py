@@ -23,8 +23,9 @@ from omie_pipeline.sync.invoice_resend import (
     resend_invoice,
 )
 from omie_pipeline.sync.invoices import Outcome
+from support.simulated_omie import client_for
 
-from .conftest import REDUNDANT_SECONDS, Account, calls, calls_since
+from .conftest import FAST, Account, calls, calls_since
 
 RIO_CEP = "20040-020"
 SAO_PAULO_CEP = "01001-000"
@@ -48,7 +49,7 @@ def _settle(account: Account, deal_id: str):
 def emission_run(account: Account, **settings: Any) -> dict[str, Outcome]:
     """What the `nfse_invoices` asset does: issue new deals, then bill again the refused ones fixed since."""
     summary = account.issue(**settings)
-    resent = resend_changed_invoices(account.client, account.store, account.name, settings=account.settings(**settings))
+    resent = resend_changed_invoices(account.steps(**settings))
     return {result.deal_id: result.outcome for result in [*summary.results, *resent]}
 
 
@@ -125,7 +126,7 @@ def test_a_retry_with_nothing_changed_is_refused_with_what_to_fix(account: Accou
     before = calls(account.sim)
 
     with pytest.raises(NothingChangedError) as refused:
-        resend_invoice(account.client, account.store, account.name, deal_id, requested_by="ana")
+        resend_invoice(account.steps(), deal_id, requested_by="ana")
     assert emission_run(account)[deal_id] is Outcome.AWAITING_FIX
 
     assert "nothing changed since the prefeitura refused it: fix the client's data" in str(refused.value)
@@ -138,11 +139,11 @@ def test_a_retry_asked_for_is_sent_once_and_a_second_one_is_refused(account: Acc
     deal_id = _refused_deal(account)
     _correct_crm_zip(account, deal_id)
 
-    result = resend_invoice(account.client, account.store, account.name, deal_id, requested_by="ana")
+    result = resend_invoice(account.steps(), deal_id, requested_by="ana")
 
     assert result.outcome is Outcome.RESENT
     with pytest.raises(ResendNotAllowedError, match="only an invoice in error"):
-        resend_invoice(account.client, account.store, account.name, deal_id, requested_by="ana")
+        resend_invoice(account.steps(), deal_id, requested_by="ana")
     assert _settle(account, deal_id).status == InvoiceStatus.ISSUED
     _assert_one_os_one_note(account, deal_id)
 
@@ -152,9 +153,7 @@ def test_a_billing_whose_answer_was_lost_is_followed_not_billed_twice(account: A
     _correct_crm_zip(account, deal_id)
     account.sim.set_faults(lose_response_next=1, methods=["FaturarOS"])
 
-    assert resend_invoice(account.client, account.store, account.name, deal_id, requested_by="ana").outcome is (
-        Outcome.UNKNOWN
-    )
+    assert resend_invoice(account.steps(), deal_id, requested_by="ana").outcome is (Outcome.UNKNOWN)
     assert account.invoice(deal_id).status == InvoiceStatus.ERROR
     before = calls(account.sim)
     assert deal_id not in emission_run(account), "the unfinished attempt is held until its claim runs out"
@@ -173,9 +172,36 @@ def test_a_refusal_not_in_the_data_is_not_resent_by_itself_but_a_person_may_retr
     assert "certificado" in account.invoice(deal_id).last_error
 
     assert emission_run(account)[deal_id] is Outcome.AWAITING_FIX
-    time.sleep(REDUNDANT_SECONDS)  # a person retries after Omie's redundancy interval (the same FaturarOS)
-    result = resend_invoice(account.client, account.store, account.name, deal_id, requested_by="ana")
+    result = resend_invoice(account.steps(), deal_id, requested_by="ana")
 
     assert result.outcome is Outcome.RESENT
     assert _settle(account, deal_id).status == InvoiceStatus.ISSUED
+    _assert_one_os_one_note(account, deal_id)
+
+
+OMIE_INTERVAL = 3.0  # long enough that a retry typed right after the refusal falls inside it
+
+
+@pytest.mark.parametrize("simulator_settings", [{**FAST, "redundant_seconds": OMIE_INTERVAL}])
+def test_a_retry_within_omies_interval_waits_it_out_and_ends_billed_in_the_same_command(
+    account: Account, tmp_path
+) -> None:
+    (deal_id,) = account.add_deals(1)
+    account.sim.set_faults(faturar_refuse_next=1)  # "certificado digital vencido": renewed in Omie, then retried
+    interval = timedelta(seconds=OMIE_INTERVAL)
+    account.issue(redundant_interval=interval)
+    assert "certificado" in account.invoice(deal_id).last_error
+    # `invoices retry` on another machine: its client has seen none of the emission's calls.
+    on_call = client_for(account.sim, pacing_url=f"sqlite:///{tmp_path / 'on_call_pacing.sqlite'}")
+    started = time.monotonic()
+
+    result = resend_invoice(account.steps(on_call, redundant_interval=interval), deal_id, requested_by="ana")
+
+    assert result.outcome is Outcome.RESENT, result.detail
+    assert time.monotonic() - started < 2 * OMIE_INTERVAL, "no wait for the claim's lease"
+    assert account.sim.stats()["rejected"]["redundant"] == 0, "the same FaturarOS is not sent inside the interval"
+    invoice = wait_for_invoice(
+        account.client, account.store, account.name, deal_id, timeout=15, interval=interval
+    ).invoice
+    assert invoice.status == InvoiceStatus.ISSUED and invoice.billing_attempt == 2
     _assert_one_os_one_note(account, deal_id)

@@ -17,11 +17,15 @@ from omie_pipeline.sync.deal_changes import detect_sale_changes
 from omie_pipeline.sync.invoice_payload import OrderFacts, build_order, correction_order
 from omie_pipeline.sync.invoice_reissue import ReissueNotAllowedError, reissue_invoice
 from omie_pipeline.sync.invoice_resend import NothingChangedError, resend_changed_invoices, resend_invoice
-from omie_pipeline.sync.invoices import IssueSettings, Outcome, prepare_invoice
+from omie_pipeline.sync.invoices import InvoiceSteps, IssueSettings, Outcome, prepare_invoice
 
 from .conftest import ACCOUNT, Books
 
 SETTINGS = IssueSettings(redundant_interval=timedelta(0), workers=1)
+
+
+def _steps(books: Books) -> InvoiceSteps:
+    return InvoiceSteps(books.fake, books.store, ACCOUNT, SETTINGS)
 
 
 def _rejected(books: Books) -> str:
@@ -69,10 +73,10 @@ def test_the_correction_names_the_os_by_its_id_and_its_line_by_nseqitem(books: B
 def test_a_rejected_invoice_fixed_in_the_crm_is_corrected_and_billed_again_once(books: Books) -> None:
     deal_id = _rejected(books)
     with pytest.raises(NothingChangedError, match="fix the client's data"):
-        resend_invoice(books.fake, books.store, ACCOUNT, deal_id, requested_by="ana", settings=SETTINGS)
+        resend_invoice(_steps(books), deal_id, requested_by="ana")
     _crm(books, deal_id, amount=Decimal("1200.00"))
 
-    results = resend_changed_invoices(books.fake, books.store, ACCOUNT, settings=SETTINGS)
+    results = resend_changed_invoices(_steps(books))
 
     assert [(result.deal_id, result.outcome) for result in results] == [(deal_id, Outcome.RESENT)]
     invoice = books.invoice(deal_id)
@@ -81,7 +85,7 @@ def test_a_rejected_invoice_fixed_in_the_crm_is_corrected_and_billed_again_once(
     order = books.fake.orders[invoice.omie_os_id]
     assert Decimal(str(order.sent["ServicosPrestados"][0]["nValUnit"])) == Decimal("1200.00")
     assert books.fake.calls["AlterarOS"] == 1 and books.fake.calls["FaturarOS"] == 2
-    assert resend_changed_invoices(books.fake, books.store, ACCOUNT, settings=SETTINGS) == []
+    assert resend_changed_invoices(_steps(books)) == []
 
 
 def test_reissue_sets_the_cancelled_note_aside_and_issues_the_next_under_its_own_key(books: Books) -> None:
@@ -89,11 +93,11 @@ def test_reissue_sets_the_cancelled_note_aside_and_issues_the_next_under_its_own
     books.issue()
     first = books.invoice(deal_id)
     with pytest.raises(ReissueNotAllowedError, match="only a deal whose note was cancelled"):
-        reissue_invoice(books.fake, books.store, ACCOUNT, deal_id, requested_by="ana", settings=SETTINGS)
+        reissue_invoice(_steps(books), deal_id, requested_by="ana")
     with books.store.begin() as connection:
         connection.execute(sa.update(invoices).where(invoices.c.deal_id == deal_id).values(status="cancelled"))
 
-    result = reissue_invoice(books.fake, books.store, ACCOUNT, deal_id, requested_by="ana", settings=SETTINGS)
+    result = reissue_invoice(_steps(books), deal_id, requested_by="ana")
 
     assert result.outcome is Outcome.SUBMITTED
     second = books.invoice(deal_id)

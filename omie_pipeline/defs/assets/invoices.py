@@ -21,7 +21,7 @@ from omie_pipeline.sync.invoice_status import (
     parse_deal_ids,
     refresh_statuses,
 )
-from omie_pipeline.sync.invoices import IssueSettings, Outcome, issue_invoices
+from omie_pipeline.sync.invoices import InvoiceSteps, IssueSettings, Outcome, issue_invoices
 
 GROUP = "invoicing"
 REFRESH_DEALS_TAG = "omie_pipeline/refresh_deals"
@@ -53,7 +53,7 @@ def nfse_invoices(
     claimer = f"dagster:{context.run.root_run_id or context.run.run_id}"
     summary = issue_invoices(client, store.store(), account, settings=settings, claimer=claimer)
     # Refused invoices whose deal, client, service or rates changed since are corrected and billed again.
-    summary.results.extend(resend_changed_invoices(client, store.store(), account, settings=settings, claimer=claimer))
+    summary.results.extend(resend_changed_invoices(InvoiceSteps(client, store.store(), account, settings, claimer)))
     # Issued notes whose deal was reopened, lost or changed in amount become issues (nothing is cancelled).
     changed_sales = detect_sale_changes(store.store(), account, closed_statuses=pipeline.statuses(account))
     for result in summary.results:

@@ -36,6 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from omie_pipeline.collector import collect_young, collector_paused
 from omie_pipeline.dburl import driver_message
 from omie_pipeline.domain.deal import (
     CLIENT_COLUMNS,
@@ -157,17 +158,19 @@ def pull_deals(
     since = None if full_refresh or previous is None else previous - overlap
     summary = PullSummary(source=source.description, full_refresh=full_refresh, since=since)
     newest = previous
-    for chunk in _chunks(source.read(since), WRITE_BATCH):
-        summary.read += len(chunk)
-        batch = _versions_of(chunk, account, closed, horizon, max_amount)
-        for version in batch:
-            if (
-                version.moves_watermark
-                and version.updated_at is not None
-                and (newest is None or version.updated_at > newest)
-            ):
-                newest = min(version.updated_at, moment)
-        _store_batch(store, account, batch, summary, moment, horizon)
+    with collector_paused():
+        for chunk in _chunks(source.read(since), WRITE_BATCH):
+            summary.read += len(chunk)
+            batch = _versions_of(chunk, account, closed, horizon, max_amount)
+            for version in batch:
+                if (
+                    version.moves_watermark
+                    and version.updated_at is not None
+                    and (newest is None or version.updated_at > newest)
+                ):
+                    newest = min(version.updated_at, moment)
+            _store_batch(store, account, batch, summary, moment, horizon)
+            collect_young()
     if newest is not None and newest != previous:
         with store.begin() as connection:
             sync_state.set_datetime(connection, account, key, newest)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,7 +50,9 @@ from omie_pipeline.store.clients import (
     client_index,
     clients_with_document,
     current_links,
+    deals_of_document_to_link,
     deals_to_link,
+    deals_without_document_to_link,
     remove_links,
     save_links,
     save_omie_clients,
@@ -74,6 +77,9 @@ CLIENT_STAGE = "client"
 REFUSED = "omie_refused"
 CLIENT_GONE = "client_gone"
 CLIENT_INACTIVE = "client_inactive"
+WRITE_BATCH = 5000
+"""Deals read in one page, and whose outcomes are stored in one transaction: a few statements per
+batch instead of per document, and memory that grows with the batch, not with the deals to link."""
 FATAL_ERRORS = (errors.AuthenticationError, errors.BlockedError, errors.MisuseRiskError)
 """Failures of the whole account: going on would only add to Omie's misuse count."""
 
@@ -126,30 +132,29 @@ def link_clients(
     counter = CallCounter(client)
     summary = LinkSummary()
     with store.connect() as connection:
-        pending = deals_to_link(connection, account)
-        index = client_index(connection, account, {deal.document for deal in pending if deal.document})
         refused = open_issue_times(connection, account, CLIENT_STAGE, REFUSED)
         gone = open_issue_times(connection, account, CLIENT_STAGE, CLIENT_GONE)
-    summary.deals = len(pending)
-    by_document: dict[str | None, list[Any]] = defaultdict(list)
-    for deal in pending:
-        by_document[deal.document].append(deal)
-    summary.documents = len([document for document in by_document if document])
     writes = _Writes(store, account, summary, moment)
-    without_document = by_document.pop(None, [])
-    if without_document:
-        writes.add(None, without_document, _Outcome(issues=(_no_document(),)))
-    to_create: list[str] = []
-    for document, group in sorted(by_document.items()):
-        outcome = _choose(index.get(document, []), account, document)
-        if outcome is None:
-            to_create.append(document)
-        else:
-            writes.add(document, group, outcome)
+    for group in _without_document(store, account):
+        summary.deals += len(group)
+        writes.add(None, group, _Outcome(issues=(_no_document(),)))
+    to_create: dict[str, list[Any]] = {}
+    for groups in _by_document(store, account):
+        with store.connect() as connection:
+            index = client_index(connection, account, groups)
+        for document, group in groups.items():
+            summary.deals += len(group)
+            summary.documents += 1
+            outcome = _choose(index.get(document, []), account, document)
+            if outcome is None:
+                to_create[document] = group
+            else:
+                writes.add(document, group, outcome)
     writes.flush()
-    (rng or random.Random()).shuffle(to_create)
-    for document in to_create:
-        group = by_document[document]
+    creating = list(to_create)
+    (rng or random.Random()).shuffle(creating)
+    for document in creating:
+        group = to_create[document]
         if _refused_and_unchanged(group, refused):
             summary.awaiting_fix += len(group)
             continue
@@ -177,6 +182,39 @@ def link_clients(
         summary.deals_with_issues,
     )
     return summary
+
+
+def _without_document(store: Store, account: str) -> Iterator[list[Any]]:
+    """The deals to link that have no document, `WRITE_BATCH` at a time."""
+    after = None
+    while True:
+        with store.connect() as connection:
+            page = deals_without_document_to_link(connection, account, after=after, limit=WRITE_BATCH)
+        if not page:
+            return
+        yield page
+        after = page[-1].deal_id
+
+
+def _by_document(store: Store, account: str) -> Iterator[dict[str, list[Any]]]:
+    """The deals to link that have a document, grouped by it, about `WRITE_BATCH` deals at a time (a
+    document's deals are never split): memory grows with the page, not with the deals to link. Deals
+    whose client must be registered in Omie are kept until the pages are read (each costs Omie calls);
+    the others are decided from the mirror and stored page by page."""
+    after = None
+    while True:
+        with store.connect() as connection:
+            page = deals_to_link(connection, account, after=after, limit=WRITE_BATCH)
+            if not page:
+                return
+            after = page[-1].document
+            if len(page) == WRITE_BATCH:  # the last document's deals may go on past the page
+                page = [deal for deal in page if deal.document != after]
+                page.extend(deals_of_document_to_link(connection, account, after))
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for deal in page:
+            groups[deal.document].append(deal)
+        yield groups
 
 
 def _refused_and_unchanged(group: list[Any], refused: dict[str, datetime]) -> bool:
@@ -356,10 +394,6 @@ def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
         f"Omie did not answer the registration ({error.kind}): {said}",
         "nothing to fix: the client is registered (or found) on the next run",
     )
-
-
-WRITE_BATCH = 5000
-"""Deals whose outcome is stored in one transaction: a few statements per batch instead of per document."""
 
 
 class _Writes:

@@ -203,9 +203,10 @@ def deals_to_link(connection: sa.Connection, account: str, *, after: str | None 
 
 
 def deals_of_document_to_link(connection: sa.Connection, account: str, document: str) -> list:
-    """The deals to (re)link that have this document, by deal id."""
+    """The deals to (re)link that have this document, by deal id (sorted here: ordering in SQL makes
+    SQLite walk every deal in key order instead of looking the document up by its index)."""
     query = _deals_to_link(account).where(deals.c.document == document)
-    return list(connection.execute(query.order_by(deals.c.deal_id)).all())
+    return sorted(connection.execute(query).all(), key=lambda deal: deal.deal_id)
 
 
 def deals_without_document_to_link(

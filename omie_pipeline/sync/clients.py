@@ -34,10 +34,12 @@ import logging
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from omie_pipeline.collector import collect_young, collector_paused
 from omie_pipeline.domain.keys import client_integration_code
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import now_utc
@@ -77,6 +79,8 @@ CLIENT_STAGE = "client"
 REFUSED = "omie_refused"
 CLIENT_GONE = "client_gone"
 CLIENT_INACTIVE = "client_inactive"
+_NOTHING_SEEN: frozenset[tuple[str, str]] = frozenset()
+"""What a linked deal shows: no client issue (shared, not one empty set per deal)."""
 WRITE_BATCH = 5000
 """Deals read in one page, and whose outcomes are stored in one transaction: a few statements per
 batch instead of per document, and memory that grows with the batch, not with the deals to link."""
@@ -139,18 +143,20 @@ def link_clients(
         summary.deals += len(group)
         writes.add(None, group, _Outcome(issues=(_no_document(),)))
     to_create: dict[str, list[Any]] = {}
-    for groups in _by_document(store, account):
-        with store.connect() as connection:
-            index = client_index(connection, account, groups)
-        for document, group in groups.items():
-            summary.deals += len(group)
-            summary.documents += 1
-            outcome = _choose(index.get(document, []), account, document)
-            if outcome is None:
-                to_create[document] = group
-            else:
-                writes.add(document, group, outcome)
-    writes.flush()
+    with collector_paused():
+        for groups in _by_document(store, account):
+            with store.connect() as connection:
+                index = client_index(connection, account, groups)
+            for document, group in groups.items():
+                summary.deals += len(group)
+                summary.documents += 1
+                outcome = _choose(index.get(document, []), account, document)
+                if outcome is None:
+                    to_create[document] = group
+                else:
+                    writes.add(document, group, outcome)
+            collect_young()
+        writes.flush()
     creating = list(to_create)
     (rng or random.Random()).shuffle(creating)
     for document in creating:
@@ -433,10 +439,12 @@ class _Writes:
         self.pending = []
         self.deals = 0
 
-    def _link(self, connection: Any, linked: list[tuple[str | None, list[Any], _Outcome]]) -> dict[str, set]:
+    def _link(
+        self, connection: Any, linked: list[tuple[str | None, list[Any], _Outcome]]
+    ) -> dict[str, AbstractSet[tuple[str, str]]]:
         """Store the links (and the clients registered or adopted); their deals have no client issue left."""
         clients, links = [], []
-        seen: dict[str, set[tuple[str, str]]] = {}
+        seen: dict[str, AbstractSet[tuple[str, str]]] = {}
         for document, group, outcome in linked:
             if outcome.how in ("created", "adopted"):
                 newest = max(group, key=_recency)
@@ -472,7 +480,7 @@ class _Writes:
                         "linked_at": self.moment,
                     }
                 )
-                seen[deal.deal_id] = set()
+                seen[deal.deal_id] = _NOTHING_SEEN
             self.summary.linked[outcome.how] += len(group)
         if clients:
             save_omie_clients(connection, clients)
@@ -480,7 +488,10 @@ class _Writes:
         return seen
 
     def _list_issues(
-        self, connection: Any, failed: list[tuple[str | None, list[Any], _Outcome]], seen: dict[str, set]
+        self,
+        connection: Any,
+        failed: list[tuple[str | None, list[Any], _Outcome]],
+        seen: dict[str, AbstractSet[tuple[str, str]]],
     ) -> list[list[str]]:
         """Record the issues of deals that could not be linked and drop their links; `seen` gets what each
         deal showed. Deals another run linked in the meantime have nothing to report."""

@@ -76,6 +76,8 @@ NOT_STORABLE = "not_storable"
 CONFLICTING_VERSIONS = "conflicting_versions"
 WRITE_BATCH = 5000
 """Rows read, validated and stored together, in one transaction: memory grows with it, not with the source."""
+_NOTHING_SEEN: frozenset[tuple[str, str]] = frozenset()
+"""What a valid deal shows: no validation issue (shared, not one empty set per deal)."""
 VALIDATION_STAGE = "validation"
 NOT_CLOSED = "not_closed"
 
@@ -505,5 +507,8 @@ def _store_batch(
             for problem in version.problems
         ]
         record_issues(connection, account, issues, now)
-        seen = {version.deal_id: {(p.field, p.reason_code) for p in version.problems} for version in to_write}
+        seen = {
+            version.deal_id: {(p.field, p.reason_code) for p in version.problems} if version.problems else _NOTHING_SEEN
+            for version in to_write
+        }
         summary.resolved_issues += resolve_issues_not_seen(connection, account, VALIDATION_STAGE, seen, now)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,8 @@ _ONE_LINE_COLUMNS = (
     "municipal_registration",
     "state_registration",
 )
+_NAMES = DEAL_COLUMNS + CLIENT_COLUMNS
+_PICK = itemgetter(*_NAMES)
 _REFUSED = object()
 """What a cell reads as when this module does not take it: its row goes to the model."""
 
@@ -82,10 +85,9 @@ def clean_deal_rows(
     if not rows:
         return []
     maximum = min(max_amount, STORABLE_MAX_AMOUNT)
-    names = DEAL_COLUMNS + CLIENT_COLUMNS
     values: dict[str, np.ndarray] = {}
     taken = np.ones(len(rows), dtype=bool)
-    for name, cells in zip(names, zip(*(map(row.get, names) for row in rows), strict=True), strict=True):
+    for name, cells in zip(_NAMES, _columns_of(rows), strict=True):
         if name == "account":
             read = [
                 _REFUSED
@@ -115,12 +117,21 @@ def clean_deal_rows(
     documents = values["document"].tolist()
     values["document"] = np.array([getattr(document, "number", None) for document in documents], dtype=object)
     values["document_kind"] = np.array([getattr(document, "kind", None) for document in documents], dtype=object)
-    order = (*names, "document_kind")
+    order = (*_NAMES, "document_kind")
     columns = [values[name].tolist() for name in order]
     return [
         dict(zip(order, row, strict=True)) if take else None
         for take, row in zip(taken.tolist(), zip(*columns, strict=True), strict=True)
     ]
+
+
+def _columns_of(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """The rows' cells column by column; a field a row lacks is None (a source gives them all, so
+    they are picked all at once, a row at a time)."""
+    try:
+        return list(zip(*map(_PICK, rows), strict=True))
+    except KeyError:
+        return list(zip(*(map(row.get, _NAMES) for row in rows), strict=True))
 
 
 def _one_line(cells: Sequence[Any], name: str) -> list[Any]:

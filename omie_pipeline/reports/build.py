@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 
+from omie_pipeline.collector import collector_paused
 from omie_pipeline.domain.timeutil import SAO_PAULO, UTC
-from omie_pipeline.reports.collector import collector_paused
 from omie_pipeline.reports.model import Report
 from omie_pipeline.reports.rows import DealBuilder
 from omie_pipeline.reports.summary import build_summary

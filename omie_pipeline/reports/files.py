@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from omie_pipeline.collector import collector_paused
 from omie_pipeline.i18n import _
-from omie_pipeline.reports.collector import collector_paused
 from omie_pipeline.reports.columns import Column, deal_columns
 from omie_pipeline.reports.csv_export import write_csv
 from omie_pipeline.reports.html import write_html, write_open_items_section

@@ -8,8 +8,9 @@ without an offset are left for validation to refuse.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 
 from omie_pipeline.i18n import _
@@ -67,14 +68,13 @@ class CsvDealSource:
             )
         index = {name: position for position, name in enumerate(header)}
         wanted = {field: index.get(column) for field, column in self.mapping.columns.items()}
+        cells_of = _cell_picker(wanted)
         reader = csv.reader(handle, delimiter=delimiter)
         for cells in reader:
             line = reader.line_num + 1  # the header was read before the reader started
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():
                 continue
-            values = {
-                field: (cells[at] if at is not None and at < len(cells) else None) for field, at in wanted.items()
-            }
+            values = cells_of(cells)
             problem = None
             if len(cells) > len(header):
                 problem = _(
@@ -84,3 +84,21 @@ class CsvDealSource:
             row = SourceRow(position=line, values=values, problem=problem)
             if changed_since(row, since):
                 yield row
+
+
+def _cell_picker(wanted: dict[str, int | None]) -> Callable[[list[str]], dict[str, str | None]]:
+    """Field -> cell of one record, by the field's column position (None for a column the file
+    lacks, or a cell a short record lacks). A record with every column is picked in one step."""
+    present = {field: at for field, at in wanted.items() if at is not None}
+    pick = itemgetter(*present.values())  # deal_id, status, updated_at and amount at least: a tuple
+    absent = dict.fromkeys(field for field, at in wanted.items() if at is None)
+    width = max(present.values()) + 1
+
+    def cells_of(cells: list[str]) -> dict[str, str | None]:
+        if len(cells) < width:
+            return {field: (cells[at] if at is not None and at < len(cells) else None) for field, at in wanted.items()}
+        values = dict(zip(present, pick(cells), strict=True))
+        values.update(absent)
+        return values
+
+    return cells_of

@@ -160,7 +160,7 @@ def _split_documents(account: str) -> sa.Select:
     )
 
 
-def deals_to_link(connection: sa.Connection, account: str) -> list:
+def _deals_to_link(account: str) -> sa.Select:
     """Valid deals to (re)link: without a link, linked under another document than the deal now has,
     or -- until invoiced -- linked to a client the mirror no longer shows as an active holder of the
     document, or sharing a document whose deals are linked to different clients.
@@ -177,7 +177,7 @@ def deals_to_link(connection: sa.Connection, account: str) -> list:
         client_links.c.document != deals.c.document,
         sa.and_(~_invoiced(), sa.or_(~_held_by_active_client(), deals.c.document.in_(_split_documents(account)))),
     )
-    query = (
+    return (
         sa.select(*columns, previous)
         .select_from(
             deals.outerjoin(
@@ -187,7 +187,36 @@ def deals_to_link(connection: sa.Connection, account: str) -> list:
         )
         .where(deals.c.account == account, deals.c.is_valid.is_(True), to_look_at)
     )
-    return list(connection.execute(query.order_by(deals.c.deal_id)).all())
+
+
+def deals_to_link(connection: sa.Connection, account: str, *, after: str | None = None, limit: int) -> list:
+    """A page of the deals to (re)link that have a document (see `_deals_to_link`): the first `limit`
+    of those whose document comes after `after`, by document then deal id. The last document's deals
+    may go on past the page: `deals_of_document_to_link` reads them all.
+
+    Read by document, so that a page holds whole documents (deals of one document are decided together)
+    and the next page starts where it ended, on the deals' document index."""
+    query = _deals_to_link(account).where(deals.c.document.is_not(None))
+    if after is not None:
+        query = query.where(deals.c.document > after)
+    return list(connection.execute(query.order_by(deals.c.document, deals.c.deal_id).limit(limit)).all())
+
+
+def deals_of_document_to_link(connection: sa.Connection, account: str, document: str) -> list:
+    """The deals to (re)link that have this document, by deal id (sorted here: ordering in SQL makes
+    SQLite walk every deal in key order instead of looking the document up by its index)."""
+    query = _deals_to_link(account).where(deals.c.document == document)
+    return sorted(connection.execute(query).all(), key=lambda deal: deal.deal_id)
+
+
+def deals_without_document_to_link(
+    connection: sa.Connection, account: str, *, after: str | None = None, limit: int
+) -> list:
+    """A page of the deals to link that have no document: the first `limit` after deal id `after`."""
+    query = _deals_to_link(account).where(deals.c.document.is_(None))
+    if after is not None:
+        query = query.where(deals.c.deal_id > after)
+    return list(connection.execute(query.order_by(deals.c.deal_id).limit(limit)).all())
 
 
 def save_links(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:

@@ -9,7 +9,8 @@ issues are always what still needs fixing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,7 +91,7 @@ def resolve_issues_not_seen(
     connection: sa.Connection,
     account: str,
     stage: str,
-    seen: dict[str, set[tuple[str, str]]],
+    seen: Mapping[str, AbstractSet[tuple[str, str]]],
     now: datetime,
 ) -> int:
     """For each deal in `seen`, close its open issues at `stage` whose (field, reason) was not seen now."""

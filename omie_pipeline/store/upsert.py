@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,10 +72,12 @@ class _Prepared:
     many: bool  # the driver's executemany (SQLite), else pages of multi-row VALUES
 
     def execute(self, connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-        columns = []
-        for name, process in zip(self.names, self.processors, strict=True):
-            values = [row[name] for row in rows]
-            columns.append(_converted(values, process) if process else values)
+        pick = itemgetter(*self.names)
+        picked = map(pick, rows) if len(self.names) > 1 else ((pick(row),) for row in rows)
+        columns = [
+            _converted(values, process) if process else values
+            for values, process in zip(zip(*picked, strict=True), self.processors, strict=True)
+        ]
         tuples = list(zip(*columns, strict=True))
         if self.many:
             return connection.exec_driver_sql(self.head + self.row + self.tail, tuples).rowcount
@@ -87,7 +90,7 @@ class _Prepared:
         return written
 
 
-def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+def _converted(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
     """`process` of each value, once per distinct value when most repeat (the moment of a run)."""
     try:
         distinct = dict.fromkeys(values)

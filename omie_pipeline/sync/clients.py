@@ -33,10 +33,13 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from omie_pipeline.collector import collect_young, collector_paused
 from omie_pipeline.domain.keys import client_integration_code
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import now_utc
@@ -50,7 +53,9 @@ from omie_pipeline.store.clients import (
     client_index,
     clients_with_document,
     current_links,
+    deals_of_document_to_link,
     deals_to_link,
+    deals_without_document_to_link,
     remove_links,
     save_links,
     save_omie_clients,
@@ -75,6 +80,11 @@ CLIENT_STAGE = "client"
 REFUSED = "omie_refused"
 CLIENT_GONE = "client_gone"
 CLIENT_INACTIVE = "client_inactive"
+_NOTHING_SEEN: frozenset[tuple[str, str]] = frozenset()
+"""What a linked deal shows: no client issue (shared, not one empty set per deal)."""
+WRITE_BATCH = 5000
+"""Deals read in one page, and whose outcomes are stored in one transaction: a few statements per
+batch instead of per document, and memory that grows with the batch, not with the deals to link."""
 FATAL_ERRORS = (errors.AuthenticationError, errors.BlockedError, errors.MisuseRiskError)
 """Failures of the whole account: going on would only add to Omie's misuse count."""
 
@@ -127,30 +137,31 @@ def link_clients(
     counter = CallCounter(client)
     summary = LinkSummary()
     with store.connect() as connection:
-        pending = deals_to_link(connection, account)
-        index = client_index(connection, account, {deal.document for deal in pending if deal.document})
         refused = open_issue_times(connection, account, CLIENT_STAGE, REFUSED)
         gone = open_issue_times(connection, account, CLIENT_STAGE, CLIENT_GONE)
-    summary.deals = len(pending)
-    by_document: dict[str | None, list[Any]] = defaultdict(list)
-    for deal in pending:
-        by_document[deal.document].append(deal)
-    summary.documents = len([document for document in by_document if document])
     writes = _Writes(store, account, summary, moment)
-    without_document = by_document.pop(None, [])
-    if without_document:
-        writes.add(None, without_document, _Outcome(issues=(_no_document(),)))
-    to_create: list[str] = []
-    for document, group in sorted(by_document.items()):
-        outcome = _choose(index.get(document, []), account, document)
-        if outcome is None:
-            to_create.append(document)
-        else:
-            writes.add(document, group, outcome)
-    writes.flush()
-    (rng or random.Random()).shuffle(to_create)
-    for document in to_create:
-        group = by_document[document]
+    for group in _without_document(store, account):
+        summary.deals += len(group)
+        writes.add(None, group, _Outcome(issues=(_no_document(),)))
+    to_create: dict[str, list[Any]] = {}
+    with collector_paused():
+        for groups in _by_document(store, account):
+            with store.connect() as connection:
+                index = client_index(connection, account, groups)
+            for document, group in groups.items():
+                summary.deals += len(group)
+                summary.documents += 1
+                outcome = _choose(index.get(document, []), account, document)
+                if outcome is None:
+                    to_create[document] = group
+                else:
+                    writes.add(document, group, outcome)
+            collect_young()
+        writes.flush()
+    creating = list(to_create)
+    (rng or random.Random()).shuffle(creating)
+    for document in creating:
+        group = to_create[document]
         if _refused_and_unchanged(group, refused):
             summary.awaiting_fix += len(group)
             continue
@@ -178,6 +189,39 @@ def link_clients(
         summary.deals_with_issues,
     )
     return summary
+
+
+def _without_document(store: Store, account: str) -> Iterator[list[Any]]:
+    """The deals to link that have no document, `WRITE_BATCH` at a time."""
+    after = None
+    while True:
+        with store.connect() as connection:
+            page = deals_without_document_to_link(connection, account, after=after, limit=WRITE_BATCH)
+        if not page:
+            return
+        yield page
+        after = page[-1].deal_id
+
+
+def _by_document(store: Store, account: str) -> Iterator[dict[str, list[Any]]]:
+    """The deals to link that have a document, grouped by it, about `WRITE_BATCH` deals at a time (a
+    document's deals are never split): memory grows with the page, not with the deals to link. Deals
+    whose client must be registered in Omie are kept until the pages are read (each costs Omie calls);
+    the others are decided from the mirror and stored page by page."""
+    after = None
+    while True:
+        with store.connect() as connection:
+            page = deals_to_link(connection, account, after=after, limit=WRITE_BATCH)
+            if not page:
+                return
+            after = page[-1].document
+            if len(page) == WRITE_BATCH:  # the last document's deals may go on past the page
+                page = [deal for deal in page if deal.document != after]
+                page.extend(deals_of_document_to_link(connection, account, after))
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for deal in page:
+            groups[deal.document].append(deal)
+        yield groups
 
 
 def _refused_and_unchanged(group: list[Any], refused: dict[str, datetime]) -> bool:
@@ -369,10 +413,6 @@ def _failed(error: errors.OmieError) -> tuple[str, str, str, str]:
     )
 
 
-WRITE_BATCH = 5000
-"""Deals whose outcome is stored in one transaction: a few statements per batch instead of per document."""
-
-
 class _Writes:
     """Outcomes decided from the mirror, stored a batch at a time: links (and the clients created or
     adopted, in the mirror) or issues, with the issues no longer seen resolved -- one statement of each
@@ -410,10 +450,12 @@ class _Writes:
         self.pending = []
         self.deals = 0
 
-    def _link(self, connection: Any, linked: list[tuple[str | None, list[Any], _Outcome]]) -> dict[str, set]:
+    def _link(
+        self, connection: Any, linked: list[tuple[str | None, list[Any], _Outcome]]
+    ) -> dict[str, AbstractSet[tuple[str, str]]]:
         """Store the links (and the clients registered or adopted); their deals have no client issue left."""
         clients, links = [], []
-        seen: dict[str, set[tuple[str, str]]] = {}
+        seen: dict[str, AbstractSet[tuple[str, str]]] = {}
         for document, group, outcome in linked:
             if outcome.how in ("created", "adopted"):
                 newest = max(group, key=_recency)
@@ -449,7 +491,7 @@ class _Writes:
                         "linked_at": self.moment,
                     }
                 )
-                seen[deal.deal_id] = set()
+                seen[deal.deal_id] = _NOTHING_SEEN
             self.summary.linked[outcome.how] += len(group)
         if clients:
             save_omie_clients(connection, clients)
@@ -457,7 +499,10 @@ class _Writes:
         return seen
 
     def _list_issues(
-        self, connection: Any, failed: list[tuple[str | None, list[Any], _Outcome]], seen: dict[str, set]
+        self,
+        connection: Any,
+        failed: list[tuple[str | None, list[Any], _Outcome]],
+        seen: dict[str, AbstractSet[tuple[str, str]]],
     ) -> list[list[str]]:
         """Record the issues of deals that could not be linked and drop their links; `seen` gets what each
         deal showed. Deals another run linked in the meantime have nothing to report."""

@@ -36,6 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from omie_pipeline.collector import collect_young, collector_paused
 from omie_pipeline.dburl import driver_message
 from omie_pipeline.domain.deal import (
     CLIENT_COLUMNS,
@@ -77,6 +78,8 @@ NOT_STORABLE = "not_storable"
 CONFLICTING_VERSIONS = "conflicting_versions"
 WRITE_BATCH = 5000
 """Rows read, validated and stored together, in one transaction: memory grows with it, not with the source."""
+_NOTHING_SEEN: frozenset[tuple[str, str]] = frozenset()
+"""What a valid deal shows: no validation issue (shared, not one empty set per deal)."""
 VALIDATION_STAGE = "validation"
 NOT_CLOSED = "not_closed"
 
@@ -159,17 +162,19 @@ def pull_deals(
     since = None if full_refresh or previous is None else previous - overlap
     summary = PullSummary(source=source.description, full_refresh=full_refresh, since=since)
     newest = previous
-    for chunk in _chunks(source.read(since), WRITE_BATCH):
-        summary.read += len(chunk)
-        batch = _versions_of(chunk, account, closed, horizon, max_amount)
-        for version in batch:
-            if (
-                version.moves_watermark
-                and version.updated_at is not None
-                and (newest is None or version.updated_at > newest)
-            ):
-                newest = min(version.updated_at, moment)
-        _store_batch(store, account, batch, summary, moment, horizon)
+    with collector_paused():
+        for chunk in _chunks(source.read(since), WRITE_BATCH):
+            summary.read += len(chunk)
+            batch = _versions_of(chunk, account, closed, horizon, max_amount)
+            for version in batch:
+                if (
+                    version.moves_watermark
+                    and version.updated_at is not None
+                    and (newest is None or version.updated_at > newest)
+                ):
+                    newest = min(version.updated_at, moment)
+            _store_batch(store, account, batch, summary, moment, horizon)
+            collect_young()
     if newest is not None and newest != previous:
         with store.begin() as connection:
             sync_state.set_datetime(connection, account, key, newest)
@@ -520,5 +525,8 @@ def _store_batch(
             for problem in version.problems
         ]
         record_issues(connection, account, issues, now)
-        seen = {version.deal_id: {(p.field, p.reason_code) for p in version.problems} for version in to_write}
+        seen = {
+            version.deal_id: {(p.field, p.reason_code) for p in version.problems} if version.problems else _NOTHING_SEEN
+            for version in to_write
+        }
         summary.resolved_issues += resolve_issues_not_seen(connection, account, VALIDATION_STAGE, seen, now)

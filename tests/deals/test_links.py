@@ -567,3 +567,36 @@ def test_a_duplicate_refused_in_http_200_in_another_wording_is_looked_up_and_ado
     assert _links(store)["D1"].codigo_cliente_omie == earlier.codigo_cliente_omie
     assert _client_issues(store) == set()
     assert len(sim_clients_with_document(sim, "27836512000149")) == 1
+
+
+def test_deals_are_linked_a_page_at_a_time_without_splitting_a_document(
+    make_sim, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("omie_pipeline.sync.clients.WRITE_BATCH", 4)
+    sim = make_sim(seed=33, clients=30)
+    existing = [normalise_document(record["cnpj_cpf"]) for record in seeded_clients(sim, 3)]
+    fresh = [_cnpj(200 + index) for index in range(3)]
+    # Documents of 1 to 6 deals, one longer than a page, and documentless deals over two pages.
+    counts = {existing[0]: 6, existing[1]: 1, existing[2]: 3, fresh[0]: 5, fresh[1]: 2, fresh[2]: 1}
+    rows = [
+        deal_row(f"D{document[-4:]}-{index}", document=document)
+        for document, count in counts.items()
+        for index in range(count)
+    ]
+    rows += [deal_row(f"NO-DOC-{index}", document="") for index in range(5)]
+    client = client_for(sim)
+    _pull(store, tmp_path, rows)
+
+    linked = _reconcile(client, store)
+
+    assert dict(linked.linked) == {"matched": 10, "created": 8}
+    assert linked.documents == 6 and linked.deals == 23
+    assert sim.stats()["calls"]["IncluirCliente"] == 3  # one registration per new document
+    links = _links(store)
+    by_document: dict[str, set[int]] = {}
+    for link in links.values():
+        by_document.setdefault(link.document, set()).add(link.codigo_cliente_omie)
+    assert {document: len(clients) for document, clients in by_document.items()} == dict.fromkeys(counts, 1)
+    assert len(links) == 18
+    assert _client_issues(store) == {(f"NO-DOC-{index}", "document", "missing") for index in range(5)}
+    _everything_accounted_for(store)

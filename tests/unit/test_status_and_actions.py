@@ -11,12 +11,14 @@ from omie_pipeline.store.invoices import get_invoice_by_id
 from omie_pipeline.sync.invoice_actions import (
     CancelNotAllowedError,
     CancelRefusedError,
+    InvoiceNotFoundError,
     WaitExit,
     already_cancelled,
     cancel_invoice,
     check_cancel_reason,
     check_once,
     poll_invoice,
+    requested_invoice,
     wait_for_invoice,
 )
 from omie_pipeline.sync.invoice_documents import (
@@ -246,9 +248,21 @@ def test_a_web_page_instead_of_the_pdf_is_refused_with_the_portal_link(books: Bo
 
 def test_fixes_and_messages_people_read() -> None:
     assert fix_for("A OS 000001 já foi faturada!", "D-1").startswith("nothing to fix")
-    assert fix_for("E999 erro desconhecido da prefeitura", "D-1", "Corrija o CEP").startswith("Corrija o CEP (")
+    assert fix_for("E999 erro desconhecido da prefeitura", "D-1", "Corrija o CEP").startswith(
+        "Corrija o CEP, then bill it again with `omie-pipeline invoices retry D-1`"
+    )
     said = safe_message("  CPF 529.982.247-25 inválido  ")
     assert "529.982.247-25" not in said and said == said.strip() and "inválido" in said
+
+
+def test_a_request_names_its_author_and_a_deal_with_an_invoice(books: Books) -> None:
+    deal_id, _ = _submitted(books)
+    invoice, author = requested_invoice(books.store, ACCOUNT, deal_id, "  ana@finance  ", "resend")
+    assert invoice.deal_id == deal_id and author == "ana@finance"
+    with pytest.raises(ValueError, match="say who asks for the reissue"):
+        requested_invoice(books.store, ACCOUNT, deal_id, "   ", "reissue")
+    with pytest.raises(InvoiceNotFoundError):
+        requested_invoice(books.store, ACCOUNT, "no-such-deal", "ana@finance", "cancellation")
 
 
 def test_the_invoice_row_reads_back_by_id(books: Books) -> None:

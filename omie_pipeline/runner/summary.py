@@ -158,13 +158,19 @@ def summarise(
             summary.outcomes.append(DealOutcome(deal_id, invoice.status, reason, invoice.nfse_number))
         elif deal_id in open_issues:
             first = open_issues[deal_id][0]
-            reasons = "; ".join(f"{issue.field}: {issue.message}" for issue in open_issues[deal_id])
+            reasons = "; ".join(_naming_its_field(issue) for issue in open_issues[deal_id])
             summary.outcomes.append(DealOutcome(deal_id, "issue", reasons or first.reason))
         elif deal_id in waiting:
             summary.outcomes.append(DealOutcome(deal_id, "waiting", _waiting_reason(summary.waiting)))
         else:
             summary.outcomes.append(DealOutcome(deal_id, "pending", _("not processed yet")))
     return summary
+
+
+def _naming_its_field(issue) -> str:
+    """The issue's message led by its field, once: a validation message already starts with it."""
+    lead = f"{issue.field}: "
+    return issue.message if issue.message.startswith(lead) else lead + issue.message
 
 
 def _waiting_reason(waiting: WaitingDeals) -> str:

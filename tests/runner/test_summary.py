@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from omie_pipeline.runner.summary import summarise
-from omie_pipeline.store.tables import deals, invoices
+from omie_pipeline.store.tables import deal_issues, deals, invoices
 
 NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)  # 12:00 in São Paulo
 
@@ -47,3 +47,28 @@ def test_an_intent_claimed_by_a_killed_run_is_held_until_its_lease_ends_not_wait
     reasons = {outcome.deal_id: outcome.reason for outcome in summary.outcomes}
     assert reasons["D-KILLED"] == "held by an interrupted run until 12:10 (São Paulo); sent after that"
     assert reasons["D-BILLED"] is None and reasons["D-EXPIRED"] is None
+
+
+def test_a_deal_kept_by_its_issues_names_each_field_once(store) -> None:
+    with store.begin() as connection:
+        connection.execute(
+            sa.insert(deals).values(account="acme", deal_id="D-BAD", status="won", is_valid=False, pulled_at=NOW)
+        )
+        for field, message in (("document", "document: the CPF's check digits do not match"), ("street", "is empty")):
+            connection.execute(
+                sa.insert(deal_issues).values(
+                    account="acme",
+                    deal_id="D-BAD",
+                    stage="validation",
+                    field=field,
+                    reason="check_digits" if field == "document" else "missing",
+                    message=message,
+                    first_seen_at=NOW,
+                    last_seen_at=NOW,
+                )
+            )
+
+    summary = summarise(store, "acme", claim_lease=timedelta(minutes=15), now=NOW)
+
+    reasons = {outcome.deal_id: outcome.reason for outcome in summary.outcomes}
+    assert sorted(reasons["D-BAD"].split("; ")) == ["document: the CPF's check digits do not match", "street: is empty"]

@@ -315,6 +315,31 @@ def _step_pids(instance: dg.DagsterInstance, run_id: str, step: str | None = Non
     }
 
 
+STEP_OUTCOMES = {
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.STEP_UP_FOR_RETRY,
+}
+
+
+def _step_ended(instance: dg.DagsterInstance, run_id: str, step: str, successfully: bool = False) -> bool:
+    """The step has an outcome in the run's event log (only a success, when `successfully`)."""
+    outcomes = {dg.DagsterEventType.STEP_SUCCESS} if successfully else STEP_OUTCOMES
+    records = instance.get_records_for_run(run_id, of_type=outcomes).records
+    return any(record.event_log_entry.dagster_event.step_key == step for record in records)
+
+
+def _step_timeline(instance: dg.DagsterInstance, run_id: str, step: str, killed_at: float) -> str:
+    """The step's events, each with its time from the kill: what a failed assertion shows."""
+    lines = [
+        f"{record.event_log_entry.timestamp - killed_at:+7.1f} s {record.event_log_entry.dagster_event_type}"
+        f" pid {record.event_log_entry.dagster_event.pid}"
+        for record in instance.get_records_for_run(run_id).records
+        if record.event_log_entry.dagster_event and record.event_log_entry.dagster_event.step_key == step
+    ]
+    return "events of the step, from the kill:\n" + "\n".join(lines)
+
+
 def _launched_at(instance: dg.DagsterInstance, record: dg.RunRecord) -> float:
     """When the queued run coordinator took the run out of the queue and launched it."""
     run_id = record.dagster_run.run_id
@@ -399,11 +424,16 @@ def test_a_worker_killed_mid_emission_fails_the_run_and_the_retry_issues_nothing
     deployment.register_and_sync_catalogs()
 
     def emitting() -> dg.RunRecord | None:
+        """acme's run whose nfse_invoices step has included an OS and has not ended: it waits on a slow
+        FaturarOS (the run alone being under way is not enough: after the step, its checks run)."""
         if not deployment.orders("acme"):
             return None
         for record in deployment.emission_runs("acme"):
-            if record.dagster_run.status == dg.DagsterRunStatus.STARTED and _step_pids(
-                instance, record.dagster_run.run_id, "nfse_invoices"
+            run_id = record.dagster_run.run_id
+            if (
+                record.dagster_run.status == dg.DagsterRunStatus.STARTED
+                and _step_pids(instance, run_id, "nfse_invoices")
+                and not _step_ended(instance, run_id, "nfse_invoices")
             ):
                 return record
         return None
@@ -413,8 +443,11 @@ def test_a_worker_killed_mid_emission_fails_the_run_and_the_retry_issues_nothing
     (victim,) = _step_pids(instance, first.run_id, "nfse_invoices")
     assert victim in deployment.worker_pids()
     os.kill(victim, signal.SIGKILL)  # the worker's process running the step dies mid-emission
+    killed_at = time.time()
     _wait_for(lambda: instance.get_run_by_id(first.run_id).status in FINAL, 120, "the killed run to end")
-    assert instance.get_run_by_id(first.run_id).status == dg.DagsterRunStatus.FAILURE
+    timeline = _step_timeline(instance, first.run_id, "nfse_invoices", killed_at)
+    assert not _step_ended(instance, first.run_id, "nfse_invoices", successfully=True), timeline
+    assert instance.get_run_by_id(first.run_id).status == dg.DagsterRunStatus.FAILURE, timeline
 
     def retried() -> list[dg.DagsterRun]:
         return instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": first.run_id}))

@@ -37,7 +37,8 @@ SERVICE_DATA = N_("the service (in Omie's catalog or the product's line in the s
 
 @dataclass(frozen=True)
 class KnownCause:
-    """One row of the table: `code` is stable (it goes into webhook payloads), the rest is for people.
+    """One row of the table: `code` is stable (it goes into webhook payloads), the rest is for people:
+    `title` names the cause in a few words (an alert's subject), `cause` says it whole.
 
     `to_change`: what must change before the same invoice is billed again (`invoices retry`); None
     when nothing in the invoice's data is wrong and billing again is itself the fix.
@@ -48,6 +49,7 @@ class KnownCause:
     """
 
     code: str
+    title: str
     cause: str
     fix: str
     keywords: tuple[str, ...]
@@ -66,6 +68,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     # Omie's own refusals of ValidarOS / FaturarOS and two prefeitura codes with a precise remedy.
     KnownCause(
         "client_without_email",
+        N_("client without e-mail"),
         N_("the client's record in Omie has no e-mail, which the NFS-e needs"),
         N_("add the client's e-mail in the CRM deal and in Omie's client record"),
         ("e-mail",),
@@ -73,6 +76,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "client_incomplete",
+        N_("client record incomplete"),
         N_("the client's record in Omie lacks a field the NFS-e needs (Omie's message names it)"),
         N_(
             "fill in what Omie's message names in the client's record in Omie (the pipeline never "
@@ -83,6 +87,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "client_inactive",
+        N_("client inactive in Omie"),
         N_("the client is inactive in Omie"),
         N_("reactivate the client in Omie (or link the deal to an active client)"),
         ("inativo",),
@@ -90,6 +95,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "already_invoiced",
+        N_("OS already invoiced"),
         N_("the OS was already invoiced in Omie"),
         N_("nothing to fix: the OS was already invoiced in Omie; the status refresh adopts its NFS-e"),
         ("ja foi faturada",),
@@ -98,6 +104,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "os_cancelled",
+        N_("OS cancelled"),
         N_("the OS was cancelled in Omie"),
         N_(
             "the OS was cancelled in Omie: reissue it there (AssociarCodIntOS to a new OS), or leave "
@@ -109,6 +116,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "rps_number_repeated",
+        N_("RPS number repeated"),
         N_("the prefeitura saw the RPS/DPS number twice"),
         N_("nothing to correct in the data (Omie numbers the RPS anew)"),
         ("e0014",),
@@ -116,6 +124,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "iss_rate_special_regime",
+        N_("ISS rate in a special regime"),
         N_("the prefeitura refuses an ISS rate on a service under a special tax regime"),
         N_("remove the ISS rate from the service (special tax regime) in Omie's catalog"),
         ("e0604",),
@@ -123,12 +132,14 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "certificate",
+        N_("digital certificate"),
         N_("the company's digital certificate (A1) is missing, expired or not accepted by the prefeitura"),
         N_("renew or re-upload the company's A1 certificate in Omie (Configurações > Empresa > Certificado Digital)"),
         ("certificado", "certificate", "assinatura digital", "digital signature"),
     ),
     KnownCause(
         "prefeitura_unavailable",
+        N_("prefeitura unavailable"),
         N_("the prefeitura's NFS-e system did not answer or is down; the invoice itself may be fine"),
         N_(
             "nothing to correct in the invoice: wait until the prefeitura's system is back (check the city's NFS-e "
@@ -153,6 +164,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "unknown_service_code",
+        N_("unknown service code"),
         N_(
             "the service code on the invoice is unknown to the prefeitura, or has no LC 116 / municipal / national "
             "tax code"
@@ -180,6 +192,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "missing_address",
+        N_("client address missing or inconsistent"),
         N_(
             "the client's address is missing or inconsistent (street, number, district, city, state or a CEP that "
             "does not match the city)"
@@ -204,6 +217,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "invalid_document",
+        N_("client document invalid"),
         N_("the client's CPF/CNPJ or municipal registration is invalid or does not match the tax records"),
         N_(
             "correct the client's CPF/CNPJ (and municipal registration, if any) in the CRM deal and in Omie's client "
@@ -226,6 +240,7 @@ KNOWN_CAUSES: tuple[KnownCause, ...] = (
 
 UNKNOWN_CAUSE = KnownCause(
     "unknown",
+    N_("cause not recognised"),
     N_("not one of the causes this pipeline knows: Omie's message says what is wrong"),
     N_(
         "inspect it with `omie-pipeline invoices show <DEAL_ID>` and read Omie's message (and the "

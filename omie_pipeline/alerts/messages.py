@@ -362,7 +362,7 @@ def failed_alert(
         subject=PREFIX
         + " "
         + _("Invoice refused ({cause}): deal {deal}, account {account}").format(
-            cause=known.code.replace("_", " "), deal=facts.deal_id, account=facts.account
+            cause=_(known.title), deal=facts.deal_id, account=facts.account
         ),
         summary=summary,
         facts=tuple(rows),

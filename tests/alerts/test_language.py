@@ -76,7 +76,9 @@ def test_the_same_stuck_alert_in_english() -> None:
 
 def test_a_refused_invoice_in_portuguese_names_the_cause_the_fix_and_the_command(portuguese) -> None:
     alert = failed_alert(_refused(), NOW, home_account="acme")
-    assert alert.subject == "[omie-pipeline] Nota recusada (missing address): negócio D-1, conta acme"
+    assert alert.subject == (
+        "[omie-pipeline] Nota recusada (endereço do cliente incompleto ou inconsistente): negócio D-1, conta acme"
+    )
     assert "foi recusada em 20/11/2026 14:55 (há 5 min)" in alert.summary
     assert "Causa provável: o endereço do cliente falta ou está inconsistente" in alert.summary
     assert MASKED_CPF in alert.summary and CPF not in alert.to_json()
@@ -86,6 +88,13 @@ def test_a_refused_invoice_in_portuguese_names_the_cause_the_fix_and_the_command
     assert alert.extra["cause"] == "missing_address"  # the stable code stays English
     assert alert.command == "omie-pipeline invoices show D-1"
     assert alert.runbook_url == "docs/runbook.md#invoice-refused"
+
+
+def test_a_refused_invoices_subject_names_its_cause_in_english() -> None:
+    alert = failed_alert(_refused(), NOW, home_account="acme")
+    assert alert.subject == (
+        "[omie-pipeline] Invoice refused (client address missing or inconsistent): deal D-1, account acme"
+    )
 
 
 def test_an_unrecognised_refusal_says_so_and_gives_no_guessed_cause(portuguese) -> None:

@@ -92,7 +92,7 @@ def test_a_failed_alert_quotes_omie_with_cpfs_masked_and_gives_the_cause_and_fix
         home_account="acme",
     )
     assert alert.key == "failed:D-1:20261120T175500Z"
-    assert "missing address" in alert.subject
+    assert "(client address missing or inconsistent)" in alert.subject
     assert "Município do tomador não corresponde ao CEP informado" in alert.summary
     assert MASKED_CPF in alert.summary
     assert "refused on Nov 20, 2026, 2:55 PM" in alert.summary
@@ -208,7 +208,7 @@ def test_times_are_shown_in_sao_paulo_even_when_given_in_another_zone() -> None:
 def test_a_refusal_with_several_codes_is_named_by_the_one_that_decides_and_names_each() -> None:
     message = "E0014: DPS já informada anteriormente | E0116: Município do tomador não corresponde ao CEP informado."
     alert = failed_alert(invoice_facts(status="error", status_changed_at=NOW, last_error=message), NOW, "acme")
-    assert alert.extra["cause"] == "missing_address" and "(missing address)" in alert.subject
+    assert alert.extra["cause"] == "missing_address" and "(client address missing or inconsistent)" in alert.subject
     assert "the client's address is missing" in alert.summary and "RPS/DPS number twice" in alert.summary
     assert alert.next_steps[0].startswith("Fix: complete and correct the client's address")
     assert "nothing to correct" not in alert.text

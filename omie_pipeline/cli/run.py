@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import click
 
 from omie_pipeline.cli import main
 from omie_pipeline.domain.timeutil import to_sao_paulo
-from omie_pipeline.i18n import _, format_number
+from omie_pipeline.i18n import N_, _, format_number
+from omie_pipeline.reports.labels import Outcome, reason_label
 from omie_pipeline.runner.graph import PassResult
 from omie_pipeline.runner.summary import PipelineSummary
 
@@ -27,9 +29,9 @@ def _print_summary(
     echo = click.echo
     echo(_("Account {account}").format(account=summary.account))
     echo(_("  deals closed: {closed} (valid {valid})").format(closed=summary.deals_closed, valid=summary.deals_valid))
-    echo(_("  clients: {counts}").format(counts=_counts_or_none(summary.clients)))
-    echo(_("  invoices: {counts}").format(counts=_counts_or_none(summary.invoices)))
-    echo(_("  issues by reason: {counts}").format(counts=_counts_or_none(summary.issues)))
+    echo(_("  clients: {counts}").format(counts=_counts_or_none(summary.clients, _client_link_label)))
+    echo(_("  invoices: {counts}").format(counts=_counts_or_none(summary.invoices, _invoice_status_label)))
+    echo(_("  issues by reason: {counts}").format(counts=_counts_or_none(summary.issues, reason_label)))
     if calls is not None:
         echo(
             _("  Omie calls: {total} ({counts})").format(
@@ -81,9 +83,29 @@ def _print_summary(
         echo(_("  report: {path}").format(path=path))
 
 
-def _counts_or_none(counts: dict) -> str:
-    """`a 1, b 2`, or the word for none."""
-    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or _("none")
+# How a deal's client was linked (`client_links.how`), as the summary names it.
+CLIENT_LINK_LABELS = {
+    "matched": N_("found in Omie"),
+    "created": N_("registered in Omie"),
+    "adopted": N_("already in Omie, adopted"),
+}
+
+
+def _client_link_label(how: str) -> str:
+    return _(CLIENT_LINK_LABELS[how]) if how in CLIENT_LINK_LABELS else how
+
+
+def _invoice_status_label(status: str) -> str:
+    """The status as the report names it (`--json` keeps the code)."""
+    try:
+        return Outcome(status).short_label
+    except ValueError:
+        return status
+
+
+def _counts_or_none(counts: dict, label: Callable[[str], str]) -> str:
+    """`a 1, b 2` with each code named by `label`, in the codes' order, or the word for none."""
+    return ", ".join(f"{label(name)} {n}" for name, n in sorted(counts.items())) or _("none")
 
 
 def _counts(counts: dict) -> str:

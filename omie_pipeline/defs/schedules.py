@@ -17,6 +17,7 @@ from omie_pipeline.defs.jobs import (
 )
 from omie_pipeline.defs.partitions import ACCOUNTS_PARTITION_NAME
 from omie_pipeline.domain.timeutil import SAO_PAULO
+from omie_pipeline.i18n import _
 
 TIMEZONE = "America/Sao_Paulo"
 
@@ -24,7 +25,7 @@ TIMEZONE = "America/Sao_Paulo"
 def _one_run_per_account(context: dg.ScheduleEvaluationContext):
     account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
     if not account_keys:
-        yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
+        yield dg.SkipReason(_("no Omie account registered yet (the omie_accounts sensor adds them)"))
         return
     tick = context.scheduled_execution_time.isoformat()
     for account in account_keys:
@@ -86,7 +87,7 @@ def _report_requests(context: dg.ScheduleEvaluationContext):
     only days that have a report for every account (a day without deals has an empty one)."""
     account_keys = context.instance.get_dynamic_partitions(ACCOUNTS_PARTITION_NAME)
     if not account_keys:
-        yield dg.SkipReason("no Omie account registered yet (the omie_accounts sensor adds them)")
+        yield dg.SkipReason(_("no Omie account registered yet (the omie_accounts sensor adds them)"))
         return
     moment = context.scheduled_execution_time.astimezone(SAO_PAULO)
     days = (moment.date() - timedelta(days=1), moment.date())

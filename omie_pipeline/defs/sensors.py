@@ -46,6 +46,7 @@ from omie_pipeline.defs.resources import (
     PipelineResource,
     StoreResource,
 )
+from omie_pipeline.i18n import _, ngettext
 
 REFRESH_JOB_NAME = "invoice_status_refresh_job"
 REFRESH_DEALS_TAG_LIMIT = 1000  # characters of the comma list of deal ids
@@ -86,7 +87,7 @@ def omie_accounts(context: dg.SensorEvaluationContext, pipeline: PipelineResourc
     added = [account for account in wanted if account not in registered]
     removed = sorted(registered - set(wanted))
     if not added and not removed:
-        return dg.SkipReason(f"accounts already registered: {', '.join(wanted)}")
+        return dg.SkipReason(_("accounts already registered: {accounts}").format(accounts=", ".join(wanted)))
     requests = []
     if added:
         requests.append(accounts.build_add_request(added))
@@ -116,9 +117,11 @@ def _refresh_in_flight(instance: dg.DagsterInstance, account: str) -> bool:
 def _refresh_request(context: dg.SensorEvaluationContext, account: str, stuck: StuckAccount) -> dg.RunRequest | str:
     """One refresh run for the account's stuck invoices, or why none is requested."""
     if not context.instance.has_dynamic_partition(ACCOUNTS_PARTITION_NAME, account):
-        return f"account {account!r} is not an {ACCOUNTS_PARTITION_NAME} partition, no refresh requested"
+        return _("account {account} is not an {partitions} partition, no refresh requested").format(
+            account=account, partitions=ACCOUNTS_PARTITION_NAME
+        )
     if _refresh_in_flight(context.instance, account):
-        return f"a status refresh of {account!r} is already queued or running"
+        return _("a status refresh of {account} is already queued or running").format(account=account)
     digest = hashlib.sha256("\n".join(sorted(a.key for a in stuck.new_alerts)).encode()).hexdigest()[:16]
     # Only the invoices that just crossed a level: the others were re-checked when they crossed
     # theirs, and the refresh job's own schedule keeps every pending invoice current.
@@ -150,7 +153,7 @@ def stuck_invoices(
         runbook_url=alerts.runbook_url,
     )
     if not report.accounts:
-        return dg.SkipReason("no invoice in submitted/processing past the threshold")
+        return dg.SkipReason(_("no invoice in submitted/processing past the threshold"))
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
     for account, stuck in sorted(report.accounts.items()):
@@ -171,9 +174,10 @@ def stuck_invoices(
     if requests:
         return dg.SensorResult(run_requests=requests)
     if report.deferred:
-        notes.append(f"{report.deferred} more left for the next evaluation")
-    detail = f"; {'; '.join(notes)}" if notes else ""
-    return dg.SkipReason(f"{stuck_count} stuck invoice(s), {sent} new alert(s){detail}")
+        notes.append(_("{count} more left for the next evaluation").format(count=report.deferred))
+    counts = ngettext("{count} stuck invoice", "{count} stuck invoices", stuck_count).format(count=stuck_count)
+    counts += ", " + ngettext("{count} new alert", "{count} new alerts", sent).format(count=sent)
+    return dg.SkipReason("; ".join([counts, *notes]))
 
 
 @dg.sensor(
@@ -194,9 +198,15 @@ def failed_invoices(
         runbook_url=alerts.runbook_url,
     )
     if not sent:
-        return dg.SkipReason("no invoice newly in error")
+        return dg.SkipReason(_("no invoice newly in error"))
     context.log.info("alerted %d invoice(s) in error: %s", len(sent), ", ".join(a.deal_id or "" for a in sent))
-    return dg.SkipReason(f"{len(sent)} failed-invoice alert(s) sent, no run to request")
+    return dg.SkipReason(
+        ngettext(
+            "{count} failed-invoice alert sent, no run to request",
+            "{count} failed-invoice alerts sent, no run to request",
+            len(sent),
+        ).format(count=len(sent))
+    )
 
 
 @dg.sensor(
@@ -216,9 +226,15 @@ def changed_sales(
         runbook_url=alerts.runbook_url,
     )
     if not sent:
-        return dg.SkipReason("no sale newly changed after its NFS-e was issued")
+        return dg.SkipReason(_("no sale newly changed after its NFS-e was issued"))
     context.log.info("alerted %d changed sale(s): %s", len(sent), ", ".join(a.deal_id or "" for a in sent))
-    return dg.SkipReason(f"{len(sent)} changed-sale alert(s) sent, no run to request")
+    return dg.SkipReason(
+        ngettext(
+            "{count} changed-sale alert sent, no run to request",
+            "{count} changed-sale alerts sent, no run to request",
+            len(sent),
+        ).format(count=len(sent))
+    )
 
 
 @dg.sensor(
@@ -232,9 +248,9 @@ def alert_redelivery(context: dg.SensorEvaluationContext, store: StoreResource, 
         store.store(), alerts.delivery_round(), alerts.now(), grace=timedelta(seconds=alerts.redelivery_grace_seconds)
     )
     if not (report.delivered or report.still_pending or report.given_up):
-        return dg.SkipReason("every alert reached every channel")
-    message = (
-        f"{len(report.delivered)} delivered, {len(report.still_pending)} still pending, {len(report.given_up)} given up"
+        return dg.SkipReason(_("every alert reached every channel"))
+    message = _("{delivered} delivered, {pending} still pending, {given_up} given up").format(
+        delivered=len(report.delivered), pending=len(report.still_pending), given_up=len(report.given_up)
     )
     context.log.info("alert redelivery: %s", message)
     return dg.SkipReason(message)
@@ -407,9 +423,13 @@ def failed_checks(
         )
     ]
     if not sent:
-        return dg.SkipReason("no watched check newly failing")
+        return dg.SkipReason(_("no watched check newly failing"))
     context.log.info("alerted %d failing check(s): %s", len(sent), ", ".join(alert.key for alert in sent))
-    return dg.SkipReason(f"{len(sent)} check alert(s) sent, no run to request")
+    return dg.SkipReason(
+        ngettext(
+            "{count} check alert sent, no run to request", "{count} check alerts sent, no run to request", len(sent)
+        ).format(count=len(sent))
+    )
 
 
 # `stuck_invoices` targets `invoice_status_refresh_job`: the definitions that hold these sensors hold that job.

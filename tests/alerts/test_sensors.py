@@ -142,6 +142,15 @@ def test_idle_sensors_skip_with_a_reason(store: Store, instance) -> None:
         assert isinstance(result, dg.SkipReason) and result.skip_message == reason
 
 
+def test_sensors_skip_in_the_readers_language(store: Store, instance, webhook, portuguese) -> None:
+    result = _evaluate(stuck_invoices, instance, _resources(store))
+    assert result.skip_message == "nenhuma nota em submitted/processing além do limite"
+    place_invoice(store, "E-1", "error", changed_at=NOW - timedelta(minutes=3), last_error="CEP não informado")
+    place_invoice(store, "E-2", "error", changed_at=NOW - timedelta(minutes=2), last_error="CEP não informado")
+    result = _evaluate(failed_invoices, instance, _resources(store, webhook))
+    assert result.skip_message == "2 alertas de nota recusada enviados, nenhuma execução a pedir"
+
+
 def test_failed_invoices_alert_with_omies_message_and_the_fix(store: Store, instance, webhook, slack, caplog) -> None:
     caplog.set_level(logging.INFO)
     place_invoice(
@@ -160,7 +169,7 @@ def test_failed_invoices_alert_with_omies_message_and_the_fix(store: Store, inst
         last_error="Webservice da prefeitura indisponível",
     )
     result = _evaluate(failed_invoices, instance, _resources(store, webhook, slack))
-    assert result.skip_message == "2 failed-invoice alert(s) sent, no run to request"
+    assert result.skip_message == "2 failed-invoice alerts sent, no run to request"
     first, second = webhook.delivered
     assert first["deal_id"] == "E-1" and first["extra"]["cause"] == "unknown_service_code"
     assert "Código de tributação nacional inexistente" in first["summary"] and MASKED_CPF in first["summary"]

@@ -47,6 +47,9 @@ def test_the_summary_and_progress_speak_portuguese_by_default(portuguese, capsys
     assert "run emission_job (01234567) 12,3 s ok" in printed
     assert "run invoice_status_refresh_job (fedcba98) 1,5 s FALHOU: boom" in printed
     assert "relatório: /tmp/r.html" in printed
+    assert "clientes: cadastrado no Omie 2, encontrado no Omie 1" in printed
+    assert "notas: Emitida 3, Na prefeitura 1" in printed
+    assert "pendências por motivo: dígitos verificadores não conferem 1" in printed
     line = _progress_line()
     assert ": negócios concluídos 1/5, notas aguardando a prefeitura 1" in line and "limites do Omie 2,2 s" in line
 
@@ -58,6 +61,9 @@ def test_the_summary_and_progress_speak_english_on_request(capsys) -> None:
     assert "Account demo" in printed and "deals closed: 5 (valid 4)" in printed
     assert "run emission_job (01234567) 12.3 s ok" in printed and "1.5 s FAILED: boom" in printed
     assert "negócios" not in printed
+    assert "clients: registered in Omie 2, found in Omie 1" in printed
+    assert "invoices: Issued 3, At the prefeitura 1" in printed
+    assert "issues by reason: check digits do not match 1" in printed
     line = _progress_line()
     assert (
         ": deals settled 1/5, invoices waiting on the prefeitura 1" in line and "waited on Omie's limits 2.2 s" in line

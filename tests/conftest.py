@@ -53,6 +53,22 @@ def confirmed_tax_regime(monkeypatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_dagster_instance_left_open() -> Iterator[None]:
+    """A Dagster instance entered (`with`) makes its state storage the process's current one until it is
+    exited. One a test leaves open (a schedule or sensor context not closed opens one from its instance's
+    ref) stays current after it is gone, and a later test loading definitions fails with "undefined
+    DagsterInstance weakref": fail the test that leaked it instead."""
+    from dagster._core.storage.defs_state.base import DefsStateStorage
+
+    before = DefsStateStorage.get()
+    yield
+    assert DefsStateStorage.get() is before, (
+        "a Dagster instance was left open (entered, never exited): close the schedule/sensor context or "
+        "instance with `with`"
+    )
+
+
+@pytest.fixture(autouse=True)
 def english(monkeypatch) -> Iterator[None]:
     """Tests read what people are told in English (OMIE_PIPELINE_LANGUAGE=en, in this process and in
     the commands and Dagster runs it starts), so their assertions keep the source text; the tests of

@@ -29,6 +29,11 @@ RESEND = N_(
     "then bill it again with `omie-pipeline invoices retry <DEAL_ID>` (the next emission run does it by itself "
     "once the deal or its client changed) and re-check it with `omie-pipeline invoices wait <DEAL_ID>`"
 )
+# A refused cancellation is withdrawn (the invoice stays issued): only a person asks it again.
+CANCEL_AGAIN = N_(
+    'then ask the cancellation again with `omie-pipeline invoices cancel <DEAL_ID> --reason "..."` (nothing '
+    "asks it again by itself)"
+)
 
 
 CLIENT_DATA = N_("the client's data (in the CRM deal, or in the client's record in Omie)")
@@ -42,8 +47,9 @@ class KnownCause:
 
     `to_change`: what must change before the same invoice is billed again (`invoices retry`); None
     when nothing in the invoice's data is wrong and billing again is itself the fix.
-    `fix` is followed by how to bill again and re-check (`RESEND`) unless `resend` is False: an OS
-    already invoiced or cancelled is not billed again.
+    `fix` is followed by how to bill again and re-check (`RESEND`; for a cancellation, how to ask it
+    again: `CANCEL_AGAIN`) unless `resend` is False: an OS already invoiced or cancelled is not billed
+    again, a note past the city's deadline is not cancelled through Omie.
     `billing_again_fixes`: billing again is itself the remedy (nothing to correct, nothing to wait
     for but the prefeitura); beside another cause, its fix says nothing the other's does not.
     """
@@ -251,6 +257,38 @@ UNKNOWN_CAUSE = KnownCause(
     N_("what Omie's message names (read it with `omie-pipeline invoices show <DEAL_ID>`)"),
 )
 
+_CERTIFICATE, _PREFEITURA_UNAVAILABLE = (
+    next(known for known in KNOWN_CAUSES if known.code == code) for code in ("certificate", "prefeitura_unavailable")
+)
+
+# Why a cancellation (CancelarOS with the NFS-e) was refused. The city's own limits come first; of the
+# billing table, only what stops any request to the prefeitura applies (a client's data or a service
+# code is no reason to refuse a cancellation; a message that names one is read as an unknown refusal).
+CANCEL_CAUSES: tuple[KnownCause, ...] = (
+    KnownCause(
+        "cancel_deadline_passed",
+        N_("the city's deadline to cancel the NFS-e has passed"),
+        N_(
+            "the note can no longer be cancelled through Omie: issue a substitute note, or ask the prefeitura how "
+            "to cancel it (each city has its own process)"
+        ),
+        ("prazo", "deadline", "fora do periodo"),
+        resend=False,
+    ),
+    KnownCause(
+        "cancel_iss_paid",
+        N_("the city does not cancel a note whose ISS was already paid"),
+        N_(
+            "the note can no longer be cancelled through Omie: ask the prefeitura to cancel it (and to refund or "
+            "offset the ISS), or issue a substitute note"
+        ),
+        ("recolhid", "iss pago", "guia paga", "already paid"),
+        resend=False,
+    ),
+    _CERTIFICATE,
+    _PREFEITURA_UNAVAILABLE,
+)
+
 
 def for_deal(text: str, deal: str) -> str:
     """`text` with the deal (or the command's arguments for it) in place of `<DEAL_ID>`."""
@@ -262,11 +300,11 @@ def fix_for_deal(known: KnownCause, deal: str, language: str | None = None) -> s
     return fix_for_causes((known,), deal, language)
 
 
-def fix_for_causes(causes: Sequence[KnownCause], deal: str, language: str | None = None) -> str:
+def fix_for_causes(causes: Sequence[KnownCause], deal: str, language: str | None = None, then: str = RESEND) -> str:
     """The fix of one refusal's causes (`causes_for`, the deciding one first) for `deal`, each step once:
-    every cause's own fix, then how to resend and re-check once, when the deciding cause is resent.
-    An OS that is not billed again makes the other fixes moot; a cause that billing again fixes by
-    itself adds nothing beside one that needs a correction."""
+    every cause's own fix, then the step `then` once (how to resend and re-check; for a cancellation,
+    `CANCEL_AGAIN`), when the deciding cause is resent. An OS that is not billed again makes the other
+    fixes moot; a cause that billing again fixes by itself adds nothing beside one that needs a correction."""
     deciding = causes[0]
     if not deciding.resend:
         shown = [deciding]
@@ -275,32 +313,41 @@ def fix_for_causes(causes: Sequence[KnownCause], deal: str, language: str | None
     with using_language(language or current_language()):
         text = "; ".join(_(known.fix) for known in shown)
         if deciding.resend:
-            text = f"{text}, {_(RESEND)}"
+            text = f"{text}, {_(then)}"
     return for_deal(text, deal)
 
 
-def _line_cause(line: str) -> KnownCause:
-    """The first known cause whose keyword the line holds (the specific ones come first), or `UNKNOWN_CAUSE`."""
-    for known in KNOWN_CAUSES:
+def _line_cause(line: str, table: Sequence[KnownCause]) -> KnownCause:
+    """The first cause of `table` whose keyword the line holds (the specific ones come first), or `UNKNOWN_CAUSE`."""
+    for known in table:
         if known.pattern is not None and known.pattern.search(line):
             return known
     return UNKNOWN_CAUSE
 
 
-def _deciding_first(known: KnownCause) -> tuple[bool, bool, int]:
+def _deciding_first(known: KnownCause, table: Sequence[KnownCause]) -> tuple[bool, bool, int]:
     """Order of the causes of one refusal: an OS that cannot be billed again decides everything; then
     whatever must change before billing again (one nobody recognised included: only its message says
     what); then what billing again fixes by itself. The table's order within each."""
-    order = KNOWN_CAUSES.index(known) if known in KNOWN_CAUSES else len(KNOWN_CAUSES)
+    order = table.index(known) if known in table else len(table)
     return (known.resend, known.to_change is None, order)
+
+
+def _causes_in(message: str | None, table: Sequence[KnownCause]) -> tuple[KnownCause, ...]:
+    lines = [line for line in plain(message or "").split("|") if line.strip()]
+    found = {_line_cause(line, table) for line in lines} or {UNKNOWN_CAUSE}
+    return tuple(sorted(found, key=lambda known: _deciding_first(known, table)))
 
 
 def causes_for(message: str | None) -> tuple[KnownCause, ...]:
     """Every cause of Omie's/the prefeitura's `message`, one per distinct line (`|`-separated), the one
     that decides first; `(UNKNOWN_CAUSE,)` for an empty or unrecognised message."""
-    lines = [line for line in plain(message or "").split("|") if line.strip()]
-    found = {_line_cause(line) for line in lines} or {UNKNOWN_CAUSE}
-    return tuple(sorted(found, key=_deciding_first))
+    return _causes_in(message, KNOWN_CAUSES)
+
+
+def cancel_causes_for(message: str | None) -> tuple[KnownCause, ...]:
+    """`causes_for` of a refused cancellation, read with `CANCEL_CAUSES`."""
+    return _causes_in(message, CANCEL_CAUSES)
 
 
 def cause_for(message: str | None) -> KnownCause:

@@ -12,7 +12,7 @@ import click
 
 from omie_pipeline.cli import main
 from omie_pipeline.domain.timeutil import to_sao_paulo
-from omie_pipeline.i18n import _, format_moment
+from omie_pipeline.i18n import _, format_moment, ngettext
 from omie_pipeline.settings import Settings, SettingsError, load_settings
 from omie_pipeline.sources import SourceError
 from omie_pipeline.store import Store
@@ -110,9 +110,11 @@ def link_command(account: str | None, full_index: bool) -> None:
         )
     )
     click.echo(
-        _("deals: {deals} to link over {documents} documents; {outcomes}; with issues {issues}").format(
+        _("deals: {deals} to link over {documents}; {outcomes}; with issues {issues}").format(
             deals=linked.deals,
-            documents=linked.documents,
+            documents=ngettext("{count} document", "{count} documents", linked.documents).format(
+                count=linked.documents
+            ),
             outcomes=", ".join(f"{how} {n}" for how, n in sorted(linked.linked.items())),
             issues=linked.deals_with_issues,
         )

@@ -12,7 +12,7 @@ import click
 
 from omie_pipeline.cli import main
 from omie_pipeline.domain.timeutil import to_sao_paulo
-from omie_pipeline.i18n import N_, _, format_number
+from omie_pipeline.i18n import N_, _, format_number, ngettext
 from omie_pipeline.reports.labels import Outcome, reason_label
 from omie_pipeline.runner.graph import PassResult
 from omie_pipeline.runner.summary import PipelineSummary
@@ -60,9 +60,12 @@ def _print_summary(
     if summary.held_until:
         until = max(summary.held_until.values())
         echo(
-            _(
+            ngettext(
+                "  {count} invoice held by an interrupted run until {until} (São Paulo): no OS was recorded for "
+                "it, and the first sync after that sends it",
                 "  {count} invoices held by an interrupted run until {until} (São Paulo): no OS was recorded for "
-                "them, and the first sync after that sends them"
+                "them, and the first sync after that sends them",
+                len(summary.held_until),
             ).format(count=len(summary.held_until), until=f"{to_sao_paulo(until):%H:%M}")
         )
     if summary.waiting_deals:
@@ -73,8 +76,10 @@ def _print_summary(
             else ""
         )
         echo(
-            _(
-                "  {count} deals waiting, nothing sent for them: {why}{until}; the first sync after that sends them"
+            ngettext(
+                "  {count} deal waiting, nothing sent for it: {why}{until}; the first sync after that sends it",
+                "  {count} deals waiting, nothing sent for them: {why}{until}; the first sync after that sends them",
+                summary.waiting_deals,
             ).format(count=summary.waiting_deals, why=waiting.describe(), until=until)
         )
     if not outcome.settled and summary.waiting_on_prefeitura:

@@ -12,7 +12,7 @@ import click
 from omie_pipeline.cli import main
 from omie_pipeline.domain.taxes import WITHHOLDABLE_TAXES
 from omie_pipeline.domain.timeutil import to_sao_paulo
-from omie_pipeline.i18n import _, format_moment, format_money, format_number
+from omie_pipeline.i18n import _, format_moment, format_money, format_number, ngettext
 from omie_pipeline.settings import Settings, SettingsError, load_settings
 from omie_pipeline.store import Store
 from omie_pipeline.store.catalog import (
@@ -81,9 +81,11 @@ def load_map_command(account: str | None, path: Path | None) -> None:
     finally:
         store.dispose()
     click.echo(
-        _("{count} products mapped from {path} into account {account}").format(
-            count=len(loaded.entries), path=loaded.path, account=account
-        )
+        ngettext(
+            "{count} product mapped from {path} into account {account}",
+            "{count} products mapped from {path} into account {account}",
+            len(loaded.entries),
+        ).format(count=len(loaded.entries), path=loaded.path, account=account)
     )
     for problem in loaded.problems:
         click.echo(_("  left out: {problem}").format(problem=problem), err=True)
@@ -159,12 +161,14 @@ def _refresh(settings: Settings, store: Store, account: str, full: bool) -> None
     for problem in [*catalog.problems, *rates.problems]:
         click.echo(_("not usable: {problem}").format(problem=problem), err=True)
     click.echo(
-        _(
-            "refreshed from Omie: {listed} services listed ({which}), {opened} rate versions opened, {closed} closed"
-        ).format(
-            listed=catalog.listed,
+        _("refreshed from Omie: {listed} ({which}), {opened}, {closed} closed").format(
+            listed=ngettext("{count} service listed", "{count} services listed", catalog.listed).format(
+                count=catalog.listed
+            ),
             which=_("full") if catalog.full else _("changed only"),
-            opened=rates.versions_created,
+            opened=ngettext(
+                "{count} rate version opened", "{count} rate versions opened", rates.versions_created
+            ).format(count=rates.versions_created),
             closed=rates.versions_closed,
         ),
         err=True,
@@ -176,11 +180,13 @@ def _print_overview(overview: CatalogOverview) -> None:
     regime = company.profile.regime.value if company else _("unknown (run with --refresh)")
     outside = overview.map_lines_outside_catalog
     click.echo(
-        _("Account {account}: regime {regime}; {services} services, {mapped} products mapped").format(
+        _("Account {account}: regime {regime}; {services}, {mapped}").format(
             account=overview.account,
             regime=regime,
-            services=len(overview.services),
-            mapped=len(overview.service_map) - len(outside),
+            services=ngettext("{count} service", "{count} services", len(overview.services)).format(
+                count=len(overview.services)
+            ),
+            mapped=_mapped(len(overview.service_map) - len(outside)),
         )
     )
     if overview.nothing_loaded:
@@ -227,15 +233,23 @@ def _print_overview(overview: CatalogOverview) -> None:
         click.echo("\n" + _("Products of closed deals that cannot be invoiced:"))
         for problem in overview.product_problems:
             click.echo(
-                _("  {product}: {reason} ({deals} deals) - {message}").format(
+                ngettext(
+                    "  {product}: {reason} ({count} deal) - {message}",
+                    "  {product}: {reason} ({count} deals) - {message}",
+                    problem.deals,
+                ).format(
                     product=problem.product_code,
                     reason=problem.reason.value,
-                    deals=problem.deals,
+                    count=problem.deals,
                     message=problem.message,
                 )
             )
     elif overview.services and not outside:
         click.echo("\n" + _("Every product of a closed deal awaiting invoice maps to an active service."))
+
+
+def _mapped(count: int) -> str:
+    return ngettext("{count} product mapped", "{count} products mapped", count).format(count=count)
 
 
 def _withheld(item: ServiceOverview) -> str:

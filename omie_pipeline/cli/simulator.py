@@ -7,7 +7,7 @@ import signal
 import click
 
 from omie_pipeline.cli import main
-from omie_pipeline.i18n import _
+from omie_pipeline.i18n import _, ngettext
 from omie_pipeline.simulator import Simulator, SimulatorConfig, derived_companies
 from omie_pipeline.simulator.config import REGIMES
 
@@ -129,18 +129,20 @@ def simulator_command(
     if config.companies:
         keys = ", ".join(company.app_key for company in config.companies)
         click.echo(
-            _("  {count} companies, app_keys: {keys} (secrets: see --help)").format(
-                count=len(config.companies), keys=keys
-            )
+            ngettext(
+                "  {count} company, app_key: {keys} (secret: see --help)",
+                "  {count} companies, app_keys: {keys} (secrets: see --help)",
+                len(config.companies),
+            ).format(count=len(config.companies), keys=keys)
         )
     else:
         click.echo(f"  app_key:    {config.app_key}")
         click.echo(f"  app_secret: {config.app_secret}")
     click.echo(_("  control:    {url} (stats, faults, reset, seed, services)").format(url=sim.control_url))
     click.echo(
-        _("  seed {seed}, {clients} clients, regime {regime}, window {window} s, NFS-e delay {low}-{high} s").format(
+        _("  seed {seed}, {clients}, regime {regime}, window {window} s, NFS-e delay {low}-{high} s").format(
             seed=config.seed,
-            clients=config.clients,
+            clients=ngettext("{count} client", "{count} clients", config.clients).format(count=config.clients),
             regime=config.regime,
             window=f"{config.window_seconds:g}",
             low=f"{nfse_delay[0]:g}",

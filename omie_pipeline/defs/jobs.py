@@ -12,17 +12,17 @@ from omie_pipeline.defs.ops import cancel_nfse, retry_nfse, wait_for_nfse
 from omie_pipeline.defs.partitions import RUN_SLOT_TAG, accounts, run_slot
 
 
-def _slotted(kind: str, partitions_def: dg.PartitionsDefinition, account_of=lambda key: key) -> dict:
-    """The job's partitions with the run-slot tag on every run, however it is launched (schedule,
-    sensor, UI, backfill, `omie-pipeline sync`)."""
-    return {
-        "partitions_def": partitions_def,
-        "config": dg.PartitionedConfig(
-            partitions_def=partitions_def,
-            run_config_for_partition_key_fn=lambda key: {},
-            tags_for_partition_key_fn=lambda key: {RUN_SLOT_TAG: run_slot(kind, account_of(key))},
-        ),
-    }
+def _slot_config(
+    kind: str, partitions_def: dg.PartitionsDefinition, account_of=lambda key: key
+) -> dg.PartitionedConfig:
+    """The run-slot tag on every run of the job, however it is launched (schedule, sensor, UI, backfill,
+    `omie-pipeline sync`). `partitions_def` is the selected assets' own: Dagster takes the job's partitions
+    from them, and this config must speak of the same keys."""
+    return dg.PartitionedConfig(
+        partitions_def=partitions_def,
+        run_config_for_partition_key_fn=lambda key: {},
+        tags_for_partition_key_fn=lambda key: {RUN_SLOT_TAG: run_slot(kind, account_of(key))},
+    )
 
 
 # Freshness is judged by its own job: inside the run that refreshes an asset it would only ever pass.
@@ -37,21 +37,21 @@ emission_job = dg.define_asset_job(
     "emission_job",
     selection=dg.AssetSelection.assets("closed_deals", "client_index", "client_links", "nfse_invoices"),
     description="Closed deals in, clients reconciled, NFS-e issued exactly once.",
-    **_slotted("emission", accounts),
+    config=_slot_config("emission", accounts),
 )
 
 invoice_status_refresh_job = dg.define_asset_job(
     "invoice_status_refresh_job",
     selection=dg.AssetSelection.assets("nfse_status") - _FRESHNESS,
     description="Refresh every non-final invoice of one account from Omie's listings.",
-    **_slotted("status", accounts),
+    config=_slot_config("status", accounts),
 )
 
 catalog_job = dg.define_asset_job(
     "catalog_job",
     selection=dg.AssetSelection.assets("service_catalog", "tax_rates") - _FRESHNESS,
     description="Omie's service catalog, the product map, the regime and tax rates.",
-    **_slotted("catalog", accounts),
+    config=_slot_config("catalog", accounts),
 )
 
 
@@ -69,7 +69,7 @@ report_job = dg.define_asset_job(
     "report_job",
     selection=dg.AssetSelection.assets(REPORT_ASSET),
     description="The reconciliation reports of one account for one closing day or a range of them.",
-    **_slotted("report", report_partitions, _report_account),
+    config=_slot_config("report", report_partitions, _report_account),
 )
 
 
@@ -77,7 +77,7 @@ freshness_checks_job = dg.define_asset_job(
     "freshness_checks_job",
     selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS),
     description="Only the freshness checks of one account: statuses, service catalog, tax rates.",
-    **_slotted("freshness", accounts),
+    config=_slot_config("freshness", accounts),
 )
 
 

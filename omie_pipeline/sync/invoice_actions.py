@@ -38,7 +38,7 @@ from omie_pipeline.store.invoices import (
     set_portal_url,
     withdraw_cancel,
 )
-from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
+from omie_pipeline.sync.invoice_fixes import cancel_fix_for, safe_message
 from omie_pipeline.sync.invoice_links import note_links
 from omie_pipeline.sync.invoice_observations import (
     Applied,
@@ -350,7 +350,7 @@ def cancel_invoice(
             withdraw_cancel(connection, current, clock(), f"cancellation refused by Omie: {message}")
         raise CancelRefusedError(
             _("deal {deal}: Omie refused the cancellation: {message}").format(deal=deal_id, message=message),
-            fix_for(message, deal_id),
+            cancel_fix_for(message, deal_id),
         ) from refusal
     with store.begin() as connection:
         current = get_invoice_by_id(connection, invoice.id)

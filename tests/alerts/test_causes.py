@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from omie_pipeline.alerts.causes import (
+    CANCEL_AGAIN,
     KNOWN_CAUSES,
     UNKNOWN_CAUSE,
+    cancel_causes_for,
     cause_for,
     causes_for,
     fix_for_causes,
@@ -126,3 +128,36 @@ def test_the_fix_of_several_codes_gives_each_step_once() -> None:
     assert fix.startswith("complete and correct the client's address")
     assert "nothing to correct" not in fix, "the address must be corrected: no text may say otherwise"
     assert fix.count("invoices retry D-1") == 1 and fix.count("invoices wait D-1") == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("Prazo para cancelamento expirado", "cancel_deadline_passed"),
+        ("ERROR: NFS-e não cancelada: o prazo de cancelamento de 30 dias terminou", "cancel_deadline_passed"),
+        ("Cancelamento não permitido: ISS da nota já recolhido", "cancel_iss_paid"),
+        ("Certificado digital vencido", "certificate"),
+        ("Webservice da prefeitura indisponível. Tente novamente mais tarde.", "prefeitura_unavailable"),
+        # A client's data is no reason to refuse a cancellation: not read as a billing cause.
+        ("Endereço do tomador divergente", "unknown"),
+        ("X999 algo novo", "unknown"),
+    ],
+)
+def test_a_refused_cancellation_is_read_with_the_cancellation_causes(message: str, code: str) -> None:
+    assert [cause.code for cause in cancel_causes_for(message)] == [code]
+
+
+def test_a_refused_cancellation_is_asked_again_never_billed_again() -> None:
+    fix = fix_for_causes(cancel_causes_for("Webservice da prefeitura indisponível"), "D-1", then=CANCEL_AGAIN)
+    assert fix.startswith("nothing to correct in the invoice: wait until the prefeitura's system is back")
+    assert fix.endswith(
+        'then ask the cancellation again with `omie-pipeline invoices cancel D-1 --reason "..."` '
+        "(nothing asks it again by itself)"
+    )
+    assert "invoices retry" not in fix
+
+
+def test_a_note_past_the_citys_deadline_is_not_asked_again() -> None:
+    fix = fix_for_causes(cancel_causes_for("Prazo para cancelamento expirado"), "D-1", then=CANCEL_AGAIN)
+    assert fix.startswith("the note can no longer be cancelled through Omie: issue a substitute note")
+    assert "invoices cancel" not in fix and "invoices retry" not in fix

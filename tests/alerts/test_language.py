@@ -11,7 +11,16 @@ from decimal import Decimal
 import pytest
 
 from omie_pipeline import i18n
-from omie_pipeline.alerts.causes import DEAL_PLACEHOLDER, KNOWN_CAUSES, UNKNOWN_CAUSE, fix_for_deal, for_deal
+from omie_pipeline.alerts.causes import (
+    CANCEL_AGAIN,
+    CANCEL_CAUSES,
+    DEAL_PLACEHOLDER,
+    KNOWN_CAUSES,
+    UNKNOWN_CAUSE,
+    fix_for_causes,
+    fix_for_deal,
+    for_deal,
+)
 from omie_pipeline.alerts.channels import SlackChannel, slack_message
 from omie_pipeline.alerts.messages import (
     REOPENED,
@@ -114,6 +123,25 @@ def test_every_fix_names_its_deal_in_both_languages(language: str, known) -> Non
         assert f"omie-pipeline invoices wait {deal}" in fix
     with i18n.using_language(language):
         assert fix.startswith(for_deal(i18n._(known.fix), deal))
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+@pytest.mark.parametrize("known", [*CANCEL_CAUSES, UNKNOWN_CAUSE], ids=lambda known: getattr(known, "code", None))
+def test_every_fix_of_a_refused_cancellation_names_its_deal_in_both_languages(language: str, known) -> None:
+    deal = shlex.quote("deal 7")
+    fix = fix_for_causes((known,), deal, language, then=CANCEL_AGAIN)
+    assert DEAL_PLACEHOLDER not in fix
+    assert "invoices retry" not in fix
+    assert (f"omie-pipeline invoices cancel {deal} --reason" in fix) is known.resend
+
+
+def test_a_refused_cancellation_is_asked_again_in_portuguese(portuguese) -> None:
+    fix = fix_for_causes((UNKNOWN_CAUSE,), "D-1", then=CANCEL_AGAIN)
+    assert fix.startswith("examine a nota com `omie-pipeline invoices show D-1`")
+    assert fix.endswith(
+        'depois peça o cancelamento de novo com `omie-pipeline invoices cancel D-1 --reason "..."` '
+        "(nada o pede de novo sozinho)"
+    )
 
 
 def test_the_run_and_check_alerts_link_their_runbook_sections(portuguese) -> None:

@@ -50,9 +50,18 @@ def test_list_refresh_prints_the_catalog_and_the_products_that_cannot_be_invoice
     consulting = next(line for line in lines if line.startswith("SRV001"))
     assert "R$1,500.00" in consulting and "PIS COFINS CSLL IR" in consulting and "CONSULTORIA" in consulting
     assert next(line for line in lines if line.startswith("SRV007")).split()[1] == "no"
-    assert "  LEGADO-X: unmapped (1 deals)" in result.output
-    assert "  HOSPEDAGEM: inactive_service (1 deals)" in result.output
+    assert "  LEGADO-X: unmapped (1 deal)" in result.output
+    assert "  HOSPEDAGEM: inactive_service (1 deal)" in result.output
     assert env["OMIE_APP_SECRET"] not in result.output
+
+
+def test_list_counts_with_the_plural_forms_of_portuguese(env, portuguese) -> None:
+    result = _invoke("list", "--refresh")
+
+    assert result.exit_code == 0, result.output
+    assert "atualizado do Omie: 7 serviços listados (completo), 7 versões de alíquotas abertas" in result.stderr
+    assert result.stdout.splitlines()[0] == "Conta acme: regime lucro_presumido; 7 serviços, 2 produtos mapeados"
+    assert "  LEGADO-X: unmapped (1 negócio)" in result.output
 
 
 def test_list_json_holds_services_rates_map_and_unmapped_products(env) -> None:
@@ -91,7 +100,7 @@ def test_load_map_reports_bad_lines_and_exits_non_zero(env, tmp_path) -> None:
     bad = write_map(tmp_path, "CONSULTORIA: SRV001\nSUPORTE: 003\n", "bad.yaml")
     result = CliRunner().invoke(main, ["services", "load-map", "--file", str(bad)])
     assert result.exit_code == 1
-    assert "1 products mapped" in result.output
+    assert "1 product mapped from" in result.output and "products" not in result.output
     assert "left out: line 2 (SUPORTE)" in result.output
 
 

@@ -125,6 +125,43 @@ def test_the_definitions_hold_exactly_the_snapshot() -> None:
     assert shapes == PARTITIONS
 
 
+JOB_PARTITIONS = {  # job: its partitions, inferred from its assets (the checks' assets for freshness_checks_job)
+    "catalog_job": "omie_account",
+    "emission_job": "omie_account",
+    "freshness_checks_job": "omie_account",
+    "invoice_status_refresh_job": "omie_account",
+    "report_job": {"account": "omie_account", "date": "report_day"},
+}
+
+
+def test_each_partitioned_job_runs_per_partition_of_its_assets_with_its_run_slot() -> None:
+    jobs = {name: defs.resolve_job_def(name) for name in JOB_PARTITIONS}
+    assert {name: _partitions_shape(job.partitions_def) for name, job in jobs.items()} == JOB_PARTITIONS
+    for name, job in jobs.items():
+        # The run-slot tags come from the partitioned config, which must speak of the job's own partitions.
+        assert job.partitioned_config is not None, name
+        assert job.partitioned_config.partitions_def == job.partitions_def, name
+    tags = jobs["freshness_checks_job"].partitioned_config.get_tags_for_partition_key("acme")
+    assert tags["omie_pipeline/run_slot"] == "freshness:acme"
+
+
+def test_the_jobs_use_no_deprecated_dagster_parameter() -> None:
+    # In a fresh interpreter: the module's jobs are built once per process, at its first import.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::DeprecationWarning:omie_pipeline.defs.jobs",
+            "-c",
+            "import omie_pipeline.defs.jobs",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_freshness_is_judged_by_its_own_job_only() -> None:
     def checks_of(job: str) -> set[str]:
         return {key.name for key in defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys}

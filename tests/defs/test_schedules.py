@@ -18,10 +18,12 @@ TICK = datetime(2026, 11, 26, 10, 15, tzinfo=ZoneInfo("America/Sao_Paulo"))
 
 
 def _evaluate(schedule: dg.ScheduleDefinition, instance: dg.DagsterInstance):
-    context = dg.build_schedule_context(
+    # Closed as the daemon closes it: the context opens an instance of its own (from `instance`'s ref),
+    # which left open would stay Dagster's current one after `instance` is gone.
+    with dg.build_schedule_context(
         instance=instance, scheduled_execution_time=TICK, repository_def=defs.get_repository_def()
-    )
-    return schedule.evaluate_tick(context)
+    ) as context:
+        return schedule.evaluate_tick(context)
 
 
 def test_cadences_are_in_sao_paulo_time_and_on_by_default() -> None:

@@ -130,12 +130,13 @@ def _repository():
 
 
 def _schedule_tick(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
-    context = dg.build_schedule_context(
+    # Closed, so that the instance the context opens from `instance`'s ref does not outlive the test.
+    with dg.build_schedule_context(
         instance=instance,
         repository_def=_repository(),
         scheduled_execution_time=datetime(2026, 11, 26, 18, 30, tzinfo=SAO_PAULO),
-    )
-    return report_schedule.evaluate_tick(context).run_requests
+    ) as context:
+        return report_schedule.evaluate_tick(context).run_requests
 
 
 def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str, str, str]]:
@@ -188,10 +189,12 @@ def test_a_day_without_a_report_is_not_a_partition() -> None:
 
 
 def test_schedule_waits_for_an_account() -> None:
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance, scheduled_execution_time=datetime(2026, 11, 26, 9, 50, tzinfo=SAO_PAULO)
-        )
+        ) as context,
+    ):
         result = report_schedule.evaluate_tick(context)
     assert not result.run_requests and "no Omie account" in result.skip_message
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from datetime import UTC, datetime
 
 from omie_pipeline.cli.run import _print_summary
 from omie_pipeline.runner.graph import PassResult, StageResult
 from omie_pipeline.runner.progress import Progress
 from omie_pipeline.runner.summary import DealOutcome, PipelineSummary
+from omie_pipeline.sync.waiting import WaitingDeals
 
 
 def _summary() -> PipelineSummary:
@@ -74,3 +76,30 @@ def test_the_json_summary_keeps_its_codes_in_any_language(portuguese) -> None:
     data = _summary().as_dict()
     assert data["invoices"] == {"issued": 3, "processing": 1} and data["issues_by_reason"] == {"check_digits": 1}
     assert [outcome["outcome"] for outcome in data["deal_outcomes"]] == ["issued", "pending"]
+
+
+def _one_held_and_one_waiting() -> PipelineSummary:
+    summary = _summary()
+    moment = datetime(2026, 12, 4, 17, 30, tzinfo=UTC)
+    summary.held_until = {"D-3": moment}
+    summary.outcomes.append(DealOutcome("D-4", "waiting", "IncluirOS paused"))
+    summary.waiting = WaitingDeals(("D-4",), {"IncluirOS": "misuse_risk"}, moment, moment)
+    return summary
+
+
+def test_one_held_invoice_and_one_waiting_deal_are_counted_in_the_singular(capsys) -> None:
+    _print_summary(_one_held_and_one_waiting(), _pass(), None, [])
+    printed = capsys.readouterr().out
+
+    assert "  1 invoice held by an interrupted run until 14:30 (São Paulo): no OS was recorded for it," in printed
+    assert "  1 deal waiting, nothing sent for it: IncluirOS paused (misuse_risk); paused until 14:30" in printed
+
+
+def test_one_held_invoice_and_one_waiting_deal_are_counted_in_the_singular_in_portuguese(portuguese, capsys) -> None:
+    _print_summary(_one_held_and_one_waiting(), _pass(), None, [])
+    printed = capsys.readouterr().out
+
+    assert (
+        "  1 nota retida por um run interrompido até 14:30 (São Paulo): nenhuma OS foi registrada para ela," in printed
+    )
+    assert "  1 negócio aguardando, nada enviado para ele: " in printed

@@ -180,6 +180,30 @@ def test_cancel_refused_by_omie_withdraws_the_request_and_gives_the_fix(books: B
     assert invoice.status == "issued" and not invoice.cancel_pending
 
 
+@pytest.mark.parametrize(
+    ("message", "first_step", "asked_again"),
+    [
+        ("Prazo para cancelamento expirado", "the note can no longer be cancelled through Omie", False),
+        ("Webservice da prefeitura indisponível", "nothing to correct in the invoice: wait", True),
+        ("X999 algo novo", "inspect it with `omie-pipeline invoices show", True),
+    ],
+)
+def test_a_refused_cancellation_says_how_to_cancel_never_to_bill_again(
+    books: Books, message: str, first_step: str, asked_again: bool
+) -> None:
+    deal_id, _ = _issued(books)
+    books.fake.fail_next("CancelarOS", errors.RefusedError(message, method="CancelarOS"))
+
+    with pytest.raises(CancelRefusedError) as refused:
+        cancel_invoice(
+            books.fake, books.store, ACCOUNT, deal_id, reason=REASON, requested_by="finance", interval=NO_WAIT
+        )
+
+    assert refused.value.fix.startswith(first_step)
+    assert "invoices retry" not in refused.value.fix and "invoices wait" not in refused.value.fix
+    assert (f"omie-pipeline invoices cancel {deal_id} --reason" in refused.value.fix) is asked_again
+
+
 def test_cancel_of_an_already_cancelled_os_confirms_instead_of_failing(books: Books) -> None:
     deal_id, os_id = _issued(books)
     books.fake.cancel_os(nCodOS=os_id)  # cancelled in Omie by a person

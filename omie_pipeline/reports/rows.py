@@ -19,7 +19,7 @@ from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.i18n import _, format_moment, format_money, ngettext
 from omie_pipeline.reports.labels import TAX_LABELS, Outcome
-from omie_pipeline.reports.model import NO_TAX, ZERO, DealRow, ExceptionRow, ReplacedNote, TaxValue
+from omie_pipeline.reports.model import NO_TAX, NO_TAXES, ZERO, DealRow, ExceptionRow, ReplacedNote, TaxValue
 from omie_pipeline.store.report_queries import TAX_NAMES, WITHHOLDABLE_TAX_NAMES
 
 
@@ -120,6 +120,21 @@ class DealBuilder:
         self.today = to_sao_paulo(now).date()
         self._documents: dict[str | None, str] = {}
         self._texts: dict[str, str | None] = {}
+        # The report's own sentences, in the language it is built in, translated once rather than once per deal:
+        # at 100,000 deals most of them are not processed yet, and each would look its two sentences up again.
+        self._not_processed = (
+            self.clean(_("A closed deal the emission has not reached yet: no invoice and no issue recorded.")) or "",
+            self.clean(
+                _(
+                    "Nothing to do if it closed a moment ago: the next emission run processes it. "
+                    "If it is still here the next day, tell the data team."
+                )
+            ),
+        )
+        self._invalid = (
+            self.clean(_("The deal failed validation and no detail was recorded.")) or "",
+            self.clean(_("Correct the deal in the CRM; the next sync validates it again.")),
+        )
 
     def clean(self, text: str | None) -> str | None:
         """`_clean`, remembered: the report's messages and fixes are mostly the same few sentences."""
@@ -146,8 +161,8 @@ class DealBuilder:
         name, document = self._client(row)
         invoiced = row.invoice_id is not None
         gross = row.invoice_gross_amount
-        taxes = _taxes(row) if invoiced else {}
-        omie_taxes = _omie_taxes(row) if invoiced else {}
+        taxes = _taxes(row) if invoiced else NO_TAXES
+        omie_taxes = _omie_taxes(row) if invoiced else NO_TAXES
         closing_day = to_sao_paulo(row.closed_at or row.pulled_at).date()
         at_stake = gross if gross is not None else (row.amount if row.amount is not None else ZERO)
         who = (row.deal_id, name, document, closing_day, outcome, at_stake)
@@ -206,24 +221,10 @@ class DealBuilder:
         for issue in issues:
             add(issue.stage, issue.reason, issue.message, issue.fix, issue.first_seen_at, issue.field)
         if not row.is_valid and not any(issue.stage == "validation" for issue in issues):
-            add(
-                "validation",
-                "invalid_deal",
-                _("The deal failed validation and no detail was recorded."),
-                _("Correct the deal in the CRM; the next sync validates it again."),
-                row.pulled_at,
-            )
+            found.append(ExceptionRow(*who, "validation", None, "invalid_deal", *self._invalid, row.pulled_at))
         if outcome is Outcome.PENDING:
-            add(
-                "pipeline",
-                "not_processed",
-                _("A closed deal the emission has not reached yet: no invoice and no issue recorded."),
-                _(
-                    "Nothing to do if it closed a moment ago: the next emission run processes it. "
-                    "If it is still here the next day, tell the data team."
-                ),
-                row.closed_at or row.pulled_at,
-            )
+            since = row.closed_at or row.pulled_at
+            found.append(ExceptionRow(*who, "pipeline", None, "not_processed", *self._not_processed, since))
         elif outcome is Outcome.ERROR:
             add(
                 "invoice",

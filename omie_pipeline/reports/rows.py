@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from omie_pipeline.domain.documents import mask_document
+from omie_pipeline.domain.documents import mask_document, mask_documents
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import to_sao_paulo
@@ -143,6 +143,13 @@ class DealBuilder:
         if text not in self._texts:
             self._texts[text] = _clean(text)
         return self._texts[text]
+
+    def remember_documents(self, rows: Sequence[NamedTuple]) -> None:
+        """Mask the clients' documents of a batch of rows not masked yet, all at once (`mask_documents`)."""
+        new = list(
+            {document: None for row in rows if (document := row.document or row.link_document) not in self._documents}
+        )
+        self._documents.update(zip(new, mask_documents(new), strict=True))
 
     def _client(self, row: NamedTuple) -> tuple[str, str]:
         """The client's name and document as they may be shown: a CPF masked, a CNPJ formatted."""

@@ -4,7 +4,7 @@ A deal's row and an exception's are named tuples: the store's column types alrea
 the type the writers expect (Decimal money, aware datetimes, dates for days), and a report of
 100,000 deals builds 100,000 of each, so a row costs what its fields cost and is built without a
 second check. A tuple is as immutable as a frozen dataclass and several times cheaper to build (a
-frozen dataclass sets each field through `object.__setattr__`: a fifth of the report phase at
+frozen dataclass sets each field through `object.__setattr__`: about a tenth of the report phase at
 100,000 deals). The smaller records stay frozen, slotted dataclasses. The writers (HTML, CSV, XLSX)
 only format what is here.
 """

@@ -90,17 +90,19 @@ def build_reports(
                 replaced_by_deal[note.deal_id].append(note)
             # One pass over one statement: a deal closed in the period and still open is built once and listed in
             # both places.
-            for row in report_deal_rows(connection, account, statuses, window):
-                deal, found = builder.build(
-                    row, issues_by_deal.get(row.deal_id, ()), replaced_by_deal.get(row.deal_id, ())
-                )
-                period = periods.get(None if every_day else deal.closing_day) if row.in_period else None
-                if period is not None:
-                    period[0].append(deal)
-                    period[1].extend(found)
-                if row.is_open:
-                    open_items.append(deal)
-                    open_exceptions.extend(found)
+            for rows in report_deal_rows(connection, account, statuses, window):
+                builder.remember_documents(rows)
+                for row in rows:
+                    deal, found = builder.build(
+                        row, issues_by_deal.get(row.deal_id, ()), replaced_by_deal.get(row.deal_id, ())
+                    )
+                    period = periods.get(None if every_day else deal.closing_day) if row.in_period else None
+                    if period is not None:
+                        period[0].append(deal)
+                        period[1].extend(found)
+                    if row.is_open:
+                        open_items.append(deal)
+                        open_exceptions.extend(found)
         # Oldest first: what has waited longest is what finance chases first.
         open_items.sort(key=lambda deal: (-deal.days_open, deal.closing_day, deal.deal_id))
         summaries = {day: build_summary(deals, exceptions, open_items) for day, (deals, exceptions) in periods.items()}

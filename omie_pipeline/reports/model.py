@@ -1,16 +1,21 @@
 """What the reconciliation report holds: one row per closed deal, its exceptions, and the summary.
 
-Rows are frozen, slotted dataclasses: the store's column types already give every value the type
-the writers expect (Decimal money, aware datetimes, dates for days), and a report of 100,000 deals
-holds 100,000 of each, so a row costs what its fields cost and is built without a second check.
-The writers (HTML, CSV, XLSX) only format what is here.
+A deal's row and an exception's are named tuples: the store's column types already give every value
+the type the writers expect (Decimal money, aware datetimes, dates for days), and a report of
+100,000 deals builds 100,000 of each, so a row costs what its fields cost and is built without a
+second check. A tuple is as immutable as a frozen dataclass and several times cheaper to build (a
+frozen dataclass sets each field through `object.__setattr__`: about a tenth of the report phase at
+100,000 deals). The smaller records stay frozen, slotted dataclasses. The writers (HTML, CSV, XLSX)
+only format what is here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import NamedTuple
 
 from omie_pipeline.i18n import _, format_day
@@ -36,6 +41,8 @@ class TaxValue:
 
 
 NO_TAX = TaxValue()
+# The taxes of a deal without a note (none stored, none computed by Omie): one shared, read-only mapping.
+NO_TAXES: Mapping = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +57,7 @@ class ReplacedNote:
     cancelled_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class DealRow:
+class DealRow(NamedTuple):
     """One closed deal and where it stands. CPFs are already masked here."""
 
     deal_id: str
@@ -68,11 +74,11 @@ class DealRow:
     os_number: str | None = None
     issued_at: datetime | None = None
     gross_amount: Decimal | None = None  # the invoice's gross value (None: no invoice)
-    taxes: dict[str, TaxValue] = field(default_factory=dict)
+    taxes: Mapping[str, TaxValue] = NO_TAXES
     withheld_total: Decimal | None = None
     net_receivable: Decimal | None = None
     # What Omie computed for the note (tax name -> amount; empty when never read) and where it was read.
-    omie_taxes: dict[str, Decimal | None] = field(default_factory=dict)
+    omie_taxes: Mapping[str, Decimal | None] = NO_TAXES
     omie_taxes_source: str | None = None
     last_error: str | None = None
     fix: str | None = None
@@ -119,8 +125,7 @@ class DealRow:
         return self.omie_taxes.get(name)
 
 
-@dataclass(frozen=True, slots=True)
-class ExceptionRow:
+class ExceptionRow(NamedTuple):
     """One thing keeping a closed deal from being cleanly invoiced, with what to do about it."""
 
     deal_id: str

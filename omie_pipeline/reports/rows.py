@@ -13,13 +13,13 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from omie_pipeline.domain.documents import mask_document
+from omie_pipeline.domain.documents import mask_document, mask_documents
 from omie_pipeline.domain.omie_taxes import COMPARED_TAXES, tax_differences
 from omie_pipeline.domain.privacy import redact_cpfs
 from omie_pipeline.domain.timeutil import to_sao_paulo
 from omie_pipeline.i18n import _, format_moment, format_money, ngettext
 from omie_pipeline.reports.labels import TAX_LABELS, Outcome
-from omie_pipeline.reports.model import NO_TAX, ZERO, DealRow, ExceptionRow, ReplacedNote, TaxValue
+from omie_pipeline.reports.model import NO_TAX, NO_TAXES, ZERO, DealRow, ExceptionRow, ReplacedNote, TaxValue
 from omie_pipeline.store.report_queries import TAX_NAMES, WITHHOLDABLE_TAX_NAMES
 
 
@@ -120,6 +120,21 @@ class DealBuilder:
         self.today = to_sao_paulo(now).date()
         self._documents: dict[str | None, str] = {}
         self._texts: dict[str, str | None] = {}
+        # The report's own sentences, in the language it is built in, translated once rather than once per deal:
+        # at 100,000 deals most of them are not processed yet, and each would look its two sentences up again.
+        self._not_processed = (
+            self.clean(_("A closed deal the emission has not reached yet: no invoice and no issue recorded.")) or "",
+            self.clean(
+                _(
+                    "Nothing to do if it closed a moment ago: the next emission run processes it. "
+                    "If it is still here the next day, tell the data team."
+                )
+            ),
+        )
+        self._invalid = (
+            self.clean(_("The deal failed validation and no detail was recorded.")) or "",
+            self.clean(_("Correct the deal in the CRM; the next sync validates it again.")),
+        )
 
     def clean(self, text: str | None) -> str | None:
         """`_clean`, remembered: the report's messages and fixes are mostly the same few sentences."""
@@ -128,6 +143,13 @@ class DealBuilder:
         if text not in self._texts:
             self._texts[text] = _clean(text)
         return self._texts[text]
+
+    def remember_documents(self, rows: Sequence[NamedTuple]) -> None:
+        """Mask the clients' documents of a batch of rows not masked yet, all at once (`mask_documents`)."""
+        new = list(
+            {document: None for row in rows if (document := row.document or row.link_document) not in self._documents}
+        )
+        self._documents.update(zip(new, mask_documents(new), strict=True))
 
     def _client(self, row: NamedTuple) -> tuple[str, str]:
         """The client's name and document as they may be shown: a CPF masked, a CNPJ formatted."""
@@ -146,8 +168,8 @@ class DealBuilder:
         name, document = self._client(row)
         invoiced = row.invoice_id is not None
         gross = row.invoice_gross_amount
-        taxes = _taxes(row) if invoiced else {}
-        omie_taxes = _omie_taxes(row) if invoiced else {}
+        taxes = _taxes(row) if invoiced else NO_TAXES
+        omie_taxes = _omie_taxes(row) if invoiced else NO_TAXES
         closing_day = to_sao_paulo(row.closed_at or row.pulled_at).date()
         at_stake = gross if gross is not None else (row.amount if row.amount is not None else ZERO)
         who = (row.deal_id, name, document, closing_day, outcome, at_stake)
@@ -206,24 +228,10 @@ class DealBuilder:
         for issue in issues:
             add(issue.stage, issue.reason, issue.message, issue.fix, issue.first_seen_at, issue.field)
         if not row.is_valid and not any(issue.stage == "validation" for issue in issues):
-            add(
-                "validation",
-                "invalid_deal",
-                _("The deal failed validation and no detail was recorded."),
-                _("Correct the deal in the CRM; the next sync validates it again."),
-                row.pulled_at,
-            )
+            found.append(ExceptionRow(*who, "validation", None, "invalid_deal", *self._invalid, row.pulled_at))
         if outcome is Outcome.PENDING:
-            add(
-                "pipeline",
-                "not_processed",
-                _("A closed deal the emission has not reached yet: no invoice and no issue recorded."),
-                _(
-                    "Nothing to do if it closed a moment ago: the next emission run processes it. "
-                    "If it is still here the next day, tell the data team."
-                ),
-                row.closed_at or row.pulled_at,
-            )
+            since = row.closed_at or row.pulled_at
+            found.append(ExceptionRow(*who, "pipeline", None, "not_processed", *self._not_processed, since))
         elif outcome is Outcome.ERROR:
             add(
                 "invoice",

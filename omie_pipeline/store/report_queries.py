@@ -151,14 +151,15 @@ def _is_open() -> sa.ColumnElement:
 
 def report_deal_rows(
     connection: sa.Connection, account: str, closed_statuses: Collection[str], window: ClosingWindow
-) -> Iterator[sa.Row]:
+) -> Iterator[list]:
     """The deals one report shows, in one statement, oldest first: with their client link, invoice and Omie's
     tax figures, and two flags: `in_period` (closed in `window`) and `is_open` (not settled, any day).
 
-    Streamed a batch at a time, so that the store's rows are not all held while the report is built, each
-    column of a batch converted at once (`stream_converted`). Each row is a named tuple: the report reads some
-    forty fields of each, and a SQLAlchemy Row's field by name costs ten times a tuple's (2 of 3 CPU seconds at
-    100,000 deals).
+    Streamed a batch at a time, so that the store's rows are not all held while the report is built, and
+    yielded as a list of rows per batch, so that the report can work out what a batch's rows share at once (their
+    clients' documents); each column of a batch converted at once (`stream_converted`). Each row is a named
+    tuple: the report reads some forty fields of each, and a SQLAlchemy Row's field by name costs ten times a
+    tuple's (2 of 3 CPU seconds at 100,000 deals).
     """
     query = (
         _deal_rows_query(account)
@@ -167,7 +168,7 @@ def report_deal_rows(
     )
     for names, rows in stream_converted(connection, query, STREAM_BATCH):
         record = _record_type(tuple(names))
-        yield from map(record._make, rows)
+        yield list(map(record._make, rows))
 
 
 @cache

@@ -10,6 +10,7 @@ from omie_pipeline.domain.documents import (
     cnpj_check_digits,
     cpf_check_digits,
     mask_document,
+    mask_documents,
     normalise_document,
     parse_document,
 )
@@ -145,6 +146,26 @@ def test_masked_cpf_and_cnpj_in_full():
 )
 def test_mask_document_on_any_input(raw, masked):
     assert mask_document(raw) == masked
+
+
+def test_mask_documents_masks_each_as_mask_document_does():
+    raws = [
+        "529.982.247-25",
+        "11222333000181",
+        "11.222.333/0001-81",
+        "11222333000182",
+        "00000000000000",
+        "00000000000191",
+        "12ABC34501DE35",
+        "12ABC34501DE36",
+        "12abc34501de35",
+        "5299822472",
+        "12.abc",
+        "",
+        None,
+    ]
+    assert mask_documents(raws) == [mask_document(raw) for raw in raws]
+    assert mask_documents([]) == []
 
 
 @pytest.mark.parametrize("bad", ["52998224", "52998224X", "5299822475"])

@@ -160,6 +160,28 @@ def _split_documents(account: str) -> sa.Select:
     )
 
 
+def _document_linked_elsewhere() -> sa.Exists:
+    """Another valid deal not invoiced yet is linked under the link's document to another client.
+
+    Asked of a deal that is valid, not invoiced and linked under its own document: its link is one
+    of the document's pending links, so the document's pending links name two clients or more
+    (`_split_documents`) exactly when another one names a client other than this link's. Looked up
+    per deal on the links' document index: `_split_documents` as a subquery is the grouping of every
+    pending link, which SQLite redid for each page of deals, so that a run over deals already
+    linked grew with the square of the deals."""
+    other = client_links.alias("other_link")
+    other_deal = deals.alias("other_deal")
+    return sa.exists().where(
+        other.c.account == client_links.c.account,
+        other.c.document == client_links.c.document,
+        other.c.codigo_cliente_omie != client_links.c.codigo_cliente_omie,
+        other_deal.c.account == other.c.account,
+        other_deal.c.deal_id == other.c.deal_id,
+        other_deal.c.is_valid.is_(True),
+        ~sa.exists().where(invoices.c.account == other_deal.c.account, invoices.c.deal_id == other_deal.c.deal_id),
+    )
+
+
 def _deals_to_link(account: str) -> sa.Select:
     """Valid deals to (re)link: without a link, linked under another document than the deal now has,
     or -- until invoiced -- linked to a client the mirror no longer shows as an active holder of the
@@ -175,7 +197,7 @@ def _deals_to_link(account: str) -> sa.Select:
         client_links.c.deal_id.is_(None),
         deals.c.document.is_(None),
         client_links.c.document != deals.c.document,
-        sa.and_(~_invoiced(), sa.or_(~_held_by_active_client(), deals.c.document.in_(_split_documents(account)))),
+        sa.and_(~_invoiced(), sa.or_(~_held_by_active_client(), _document_linked_elsewhere())),
     )
     return (
         sa.select(*columns, previous)

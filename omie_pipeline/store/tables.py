@@ -106,6 +106,7 @@ client_links = sa.Table(
     sa.Column("codigo_cliente_integracao", sa.String(60)),
     sa.Column("how", sa.String(16), nullable=False),  # matched, created, adopted
     sa.Column("linked_at", TS, nullable=False),
+    sa.Index("ix_client_links_account_document", "account", "document"),
 )
 
 service_codes = sa.Table(

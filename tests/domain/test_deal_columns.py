@@ -209,3 +209,20 @@ def test_many_documents_are_checked_as_one_at_a_time() -> None:
             expected = None
         assert kind == expected, number
     assert kinds.count("cpf") > 1000 and kinds.count("cnpj") > 1000 and kinds.count(None) > 1000
+
+
+def test_each_edge_row_among_clean_ones_is_read_as_the_model_reads_it() -> None:
+    """A column of clean cells is checked as a whole; one odd cell among them (a soft hyphen, a
+    doubled or trailing space, a line break, a long name) sends it back cell by cell, alike."""
+    odd = [
+        _row("soft-hyphen", legal_name="Constru\u00adtora"),
+        _row("double-space", street="Avenida  Paulista"),
+        _row("trailing-space", district="Bela Vista "),
+        _row("line-break", city="São\nPaulo"),
+        _row("c1-control", trade_name="Monte\x85Verde"),
+    ]
+    clean = [_row(f"clean-{number}") for number in range(4)]
+    for row in EDGE_ROWS + odd:
+        rows = [*clean[:2], row, *clean[2:]]
+        _judged_alike(rows)
+        assert all(read is not None for read in clean_deal_rows(clean, ACCOUNT))

@@ -167,3 +167,28 @@ def test_many_rows_upserted_in_one_statement_read_back_as_written(store: Store) 
         ).scalar_one()
     assert same_moment == 150 + 10
     assert len(executions) == 2  # one statement per batch: an executemany, or one page of rows
+
+
+def test_sqlite_keeps_moments_as_sqlalchemys_datetime_text_and_reads_them_back_in_utc() -> None:
+    """The one-step SQLite processors write what SQLAlchemy's `DateTime` would (so stored moments
+    compare and sort as before) and read back what it and `process_result_value` would."""
+    from sqlalchemy.dialects import sqlite
+
+    from omie_pipeline.store.types import UtcDateTime
+
+    dialect = sqlite.dialect()
+    kept = UtcDateTime().dialect_impl(dialect)
+    write, read = kept.bind_processor(dialect), kept.result_processor(dialect, None)
+    as_before = sa.types.TypeDecorator.bind_processor(kept, dialect)
+    read_before = sa.types.TypeDecorator.result_processor(kept, dialect, None)
+    moments = [NOW, NOW.replace(microsecond=0), NOW.replace(microsecond=7), datetime(1, 1, 2, tzinfo=UTC)]
+    for moment in moments:
+        text = write(moment)
+        assert text == as_before(moment)
+        assert read(text) == read_before(text) == moment
+        assert read(text).tzinfo is UTC
+    for text in ("2026-01-01 12:00:00", "2026-01-01 12:00:00+03:00"):
+        assert read(text) == read_before(text)
+    assert write(None) is None and read(None) is None
+    with pytest.raises(ValueError, match="naive datetime"):
+        write(datetime(2026, 1, 1))

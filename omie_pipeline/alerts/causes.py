@@ -267,6 +267,7 @@ _CERTIFICATE, _PREFEITURA_UNAVAILABLE = (
 CANCEL_CAUSES: tuple[KnownCause, ...] = (
     KnownCause(
         "cancel_deadline_passed",
+        N_("cancellation deadline passed"),
         N_("the city's deadline to cancel the NFS-e has passed"),
         N_(
             "the note can no longer be cancelled through Omie: issue a substitute note, or ask the prefeitura how "
@@ -277,6 +278,7 @@ CANCEL_CAUSES: tuple[KnownCause, ...] = (
     ),
     KnownCause(
         "cancel_iss_paid",
+        N_("ISS already paid"),
         N_("the city does not cancel a note whose ISS was already paid"),
         N_(
             "the note can no longer be cancelled through Omie: ask the prefeitura to cancel it (and to refund or "

@@ -29,7 +29,7 @@ from omie_pipeline.sync.invoice_documents import (
     fresh_links,
     is_xml,
 )
-from omie_pipeline.sync.invoice_fixes import fix_for, safe_message
+from omie_pipeline.sync.invoice_fixes import cancel_fix_for, fix_for, safe_message
 from omie_pipeline.sync.invoice_status import RefreshSettings, parse_deal_ids, refresh_statuses
 
 from .conftest import ACCOUNT, Books
@@ -275,6 +275,9 @@ def test_fixes_and_messages_people_read() -> None:
     assert fix_for("E999 erro desconhecido da prefeitura", "D-1", "Corrija o CEP").startswith(
         "Corrija o CEP, then bill it again with `omie-pipeline invoices retry D-1`"
     )
+    renew = cancel_fix_for("Certificado digital vencido", "D-1")
+    assert "`omie-pipeline invoices cancel D-1 --reason" in renew and "invoices retry" not in renew
+    assert "substitute note" in cancel_fix_for("Prazo para cancelamento expirado", "D-1")
     said = safe_message("  CPF 529.982.247-25 inválido  ")
     assert "529.982.247-25" not in said and said == said.strip() and "inválido" in said
 

@@ -182,16 +182,20 @@ def _document_linked_elsewhere() -> sa.Exists:
     )
 
 
-def _deals_to_link(account: str) -> sa.Select:
+def _deals_to_link(account: str, *, client_columns: bool) -> sa.Select:
     """Valid deals to (re)link: without a link, linked under another document than the deal now has,
     or -- until invoiced -- linked to a client the mirror no longer shows as an active holder of the
     document, or sharing a document whose deals are linked to different clients.
 
-    Each row has deal_id, updated_at, document, document_kind, every client column and
-    `previous_client`: the Omie id the deal is linked to under its current document, if any.
+    Each row has deal_id, updated_at, document and `previous_client`: the Omie id the deal is linked
+    to under its current document, if any; with `client_columns`, also document_kind and every client
+    column, which only registering a client in Omie reads (a wide row read for every deal to link was
+    a third of SQLite's work in linking).
     """
     same_document = client_links.c.document == deals.c.document
-    columns = [deals.c.deal_id, deals.c.updated_at, deals.c.document_kind] + [deals.c[name] for name in CLIENT_COLUMNS]
+    columns = [deals.c.deal_id, deals.c.updated_at, deals.c.document]
+    if client_columns:
+        columns += [deals.c.document_kind] + [deals.c[name] for name in CLIENT_COLUMNS if name != "document"]
     previous = sa.case((same_document, client_links.c.codigo_cliente_omie), else_=None).label("previous_client")
     to_look_at = sa.or_(
         client_links.c.deal_id.is_(None),
@@ -212,22 +216,25 @@ def _deals_to_link(account: str) -> sa.Select:
 
 
 def deals_to_link(connection: sa.Connection, account: str, *, after: str | None = None, limit: int) -> list:
-    """A page of the deals to (re)link that have a document (see `_deals_to_link`): the first `limit`
-    of those whose document comes after `after`, by document then deal id. The last document's deals
-    may go on past the page: `deals_of_document_to_link` reads them all.
+    """A page of the deals to (re)link that have a document (see `_deals_to_link`; no client columns):
+    the first `limit` of those whose document comes after `after`, by document then deal id. The last
+    document's deals may go on past the page: `deals_of_document_to_link` reads them all.
 
     Read by document, so that a page holds whole documents (deals of one document are decided together)
     and the next page starts where it ended, on the deals' document index."""
-    query = _deals_to_link(account).where(deals.c.document.is_not(None))
+    query = _deals_to_link(account, client_columns=False).where(deals.c.document.is_not(None))
     if after is not None:
         query = query.where(deals.c.document > after)
     return list(connection.execute(query.order_by(deals.c.document, deals.c.deal_id).limit(limit)).all())
 
 
-def deals_of_document_to_link(connection: sa.Connection, account: str, document: str) -> list:
+def deals_of_document_to_link(
+    connection: sa.Connection, account: str, document: str, *, client_columns: bool = False
+) -> list:
     """The deals to (re)link that have this document, by deal id (sorted here: ordering in SQL makes
-    SQLite walk every deal in key order instead of looking the document up by its index)."""
-    query = _deals_to_link(account).where(deals.c.document == document)
+    SQLite walk every deal in key order instead of looking the document up by its index); with their
+    client columns when the client is to be registered from them."""
+    query = _deals_to_link(account, client_columns=client_columns).where(deals.c.document == document)
     return sorted(connection.execute(query).all(), key=lambda deal: deal.deal_id)
 
 
@@ -235,7 +242,7 @@ def deals_without_document_to_link(
     connection: sa.Connection, account: str, *, after: str | None = None, limit: int
 ) -> list:
     """A page of the deals to link that have no document: the first `limit` after deal id `after`."""
-    query = _deals_to_link(account).where(deals.c.document.is_(None))
+    query = _deals_to_link(account, client_columns=False).where(deals.c.document.is_(None))
     if after is not None:
         query = query.where(deals.c.deal_id > after)
     return list(connection.execute(query.order_by(deals.c.deal_id).limit(limit)).all())

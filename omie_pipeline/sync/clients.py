@@ -167,6 +167,10 @@ def link_clients(
             continue
         with store.connect() as connection:
             registered = clients_with_document(connection, account, document)
+            # Read again with the client's columns (the pages hold only what deciding from the mirror needs).
+            group = deals_of_document_to_link(connection, account, document, client_columns=True)
+        if not group:  # another run linked them meanwhile
+            continue
         outcome = _choose(registered, account, document)
         if outcome is None and _lost_their_client(group, gone):
             outcome = _client_gone(group)

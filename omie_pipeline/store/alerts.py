@@ -18,11 +18,9 @@ import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import PENDING_STATUSES, InvoiceStatus
 from omie_pipeline.store.invoices import STUCK_SINCE
+from omie_pipeline.store.listed import listed_in
 from omie_pipeline.store.tables import alerts_sent, deals, invoices
 from omie_pipeline.store.upsert import insert_if_absent
-
-_KEY_CHUNK = 500
-
 
 _INVOICE_COLUMNS = (
     invoices.c.account,
@@ -117,15 +115,13 @@ def failed_invoices(connection: sa.Connection, changed_since: datetime) -> list[
 
 def existing_alert_keys(connection: sa.Connection, account: str, keys: Collection[str]) -> set[str]:
     """Which of `keys` already have a record for `account`."""
-    found: set[str] = set()
-    wanted = list(dict.fromkeys(keys))
-    for start in range(0, len(wanted), _KEY_CHUNK):
-        chunk = wanted[start : start + _KEY_CHUNK]
-        query = sa.select(alerts_sent.c.alert_key).where(
-            alerts_sent.c.account == account, alerts_sent.c.alert_key.in_(chunk)
-        )
-        found.update(connection.execute(query).scalars())
-    return found
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    query = sa.select(alerts_sent.c.alert_key).where(
+        alerts_sent.c.account == account, listed_in(connection, alerts_sent.c.alert_key, wanted)
+    )
+    return set(connection.execute(query).scalars())
 
 
 def record_alert(

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from omie_pipeline.domain.deal import CLIENT_COLUMNS
+from omie_pipeline.store.listed import listed_in
 from omie_pipeline.store.tables import (
     client_links,
     deal_issues,
@@ -84,16 +85,11 @@ def client_index(
         omie_clients.c.inactive,
     ).where(omie_clients.c.account == account)
     if documents is None:
-        queries = [query.where(omie_clients.c.document.is_not(None))]
+        query = query.where(omie_clients.c.document.is_not(None))
     else:  # the documents alone: with `IS NOT NULL` beside them SQLite scans every document from NULL up
-        wanted = sorted(set(documents))
-        queries = [
-            query.where(omie_clients.c.document.in_(wanted[start : start + 500]))
-            for start in range(0, len(wanted), 500)
-        ]
-    for each in queries:
-        for document, omie_id, integration_code, inactive in connection.execute(each).tuples():
-            index.setdefault(document, []).append(IndexedClient(int(omie_id), integration_code or None, bool(inactive)))
+        query = query.where(listed_in(connection, omie_clients.c.document, set(documents)))
+    for document, omie_id, integration_code, inactive in connection.execute(query).tuples():
+        index.setdefault(document, []).append(IndexedClient(int(omie_id), integration_code or None, bool(inactive)))
     for holders in index.values():
         holders.sort(key=lambda holder: holder.codigo_cliente_omie)
     return index
@@ -255,35 +251,29 @@ def save_links(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int
 
 def current_links(connection: sa.Connection, account: str, deal_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
     """Deal id -> (document, Omie id) of its link now (another run may have made it meanwhile)."""
-    wanted = list(set(deal_ids))
-    found: dict[str, tuple[str, int]] = {}
-    for start in range(0, len(wanted), 500):
-        query = sa.select(client_links.c.deal_id, client_links.c.document, client_links.c.codigo_cliente_omie).where(
-            client_links.c.account == account, client_links.c.deal_id.in_(wanted[start : start + 500])
-        )
-        found.update({row.deal_id: (row.document, int(row.codigo_cliente_omie)) for row in connection.execute(query)})
-    return found
+    wanted = set(deal_ids)
+    if not wanted:
+        return {}
+    query = sa.select(client_links.c.deal_id, client_links.c.document, client_links.c.codigo_cliente_omie).where(
+        client_links.c.account == account, listed_in(connection, client_links.c.deal_id, wanted)
+    )
+    return {row.deal_id: (row.document, int(row.codigo_cliente_omie)) for row in connection.execute(query)}
 
 
 def remove_links(connection: sa.Connection, account: str, deal_ids: Iterable[str]) -> int:
     """Drop the links of these deals that have no invoice yet: their client is no longer known to be right.
 
     Without a link a deal is not invoiced; its client issue says why."""
-    wanted = list(set(deal_ids))
-    removed = 0
+    wanted = set(deal_ids)
+    if not wanted:
+        return 0
     invoiced = sa.select(invoices.c.deal_id).where(invoices.c.account == account)
-    for start in range(0, len(wanted), 500):
-        removed += (
-            connection.execute(
-                sa.delete(client_links).where(
-                    client_links.c.account == account,
-                    client_links.c.deal_id.in_(wanted[start : start + 500]),
-                    client_links.c.deal_id.not_in(invoiced),
-                )
-            ).rowcount
-            or 0
-        )
-    return removed
+    statement = sa.delete(client_links).where(
+        client_links.c.account == account,
+        listed_in(connection, client_links.c.deal_id, wanted),
+        client_links.c.deal_id.not_in(invoiced),
+    )
+    return connection.execute(statement).rowcount or 0
 
 
 def conflicting_links(connection: sa.Connection, account: str) -> dict[str, list[int]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from omie_pipeline.store.listed import listed_in
 from omie_pipeline.store.tables import client_links, deal_issues, deals
 from omie_pipeline.store.upsert import upsert
 
@@ -44,20 +45,13 @@ def save_deals(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int
 
 def stored_versions(connection: sa.Connection, account: str, deal_ids: Iterable[str]) -> dict[str, datetime | None]:
     """`updated_at` of those of these deals that are already stored."""
-    wanted = list(set(deal_ids))
-    found: dict[str, datetime | None] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found.update(
-            connection.execute(
-                sa.select(deals.c.deal_id, deals.c.updated_at).where(
-                    deals.c.account == account, deals.c.deal_id.in_(chunk)
-                )
-            )
-            .tuples()
-            .all()
-        )
-    return found
+    wanted = set(deal_ids)
+    if not wanted:
+        return {}
+    query = sa.select(deals.c.deal_id, deals.c.updated_at).where(
+        deals.c.account == account, listed_in(connection, deals.c.deal_id, wanted)
+    )
+    return dict(connection.execute(query).tuples().all())
 
 
 def record_issues(connection: sa.Connection, account: str, issues: Sequence[IssueRecord], now: datetime) -> int:
@@ -95,23 +89,22 @@ def resolve_issues_not_seen(
     now: datetime,
 ) -> int:
     """For each deal in `seen`, close its open issues at `stage` whose (field, reason) was not seen now."""
-    resolved = 0
-    deal_ids = list(seen)
-    for start in range(0, len(deal_ids), 500):
-        chunk = deal_ids[start : start + 500]
-        open_rows = connection.execute(
-            sa.select(deal_issues.c.id, deal_issues.c.deal_id, deal_issues.c.field, deal_issues.c.reason).where(
-                deal_issues.c.account == account,
-                deal_issues.c.deal_id.in_(chunk),
-                deal_issues.c.stage == stage,
-                deal_issues.c.resolved_at.is_(None),
-            )
-        ).all()
-        ids = [row.id for row in open_rows if (row.field, row.reason) not in seen[row.deal_id]]
-        if ids:
-            connection.execute(sa.update(deal_issues).where(deal_issues.c.id.in_(ids)).values(resolved_at=now))
-            resolved += len(ids)
-    return resolved
+    if not seen:
+        return 0
+    open_rows = connection.execute(
+        sa.select(deal_issues.c.id, deal_issues.c.deal_id, deal_issues.c.field, deal_issues.c.reason).where(
+            deal_issues.c.account == account,
+            listed_in(connection, deal_issues.c.deal_id, seen),
+            deal_issues.c.stage == stage,
+            deal_issues.c.resolved_at.is_(None),
+        )
+    ).all()
+    ids = [row.id for row in open_rows if (row.field, row.reason) not in seen[row.deal_id]]
+    if ids:
+        connection.execute(
+            sa.update(deal_issues).where(listed_in(connection, deal_issues.c.id, ids)).values(resolved_at=now)
+        )
+    return len(ids)
 
 
 def open_issue_counts(connection: sa.Connection, account: str, stage: str | None = None) -> Counter[str]:

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.store.listed import listed_in
 from omie_pipeline.store.tables import (
     client_links,
     deal_issues,
@@ -35,7 +36,6 @@ from omie_pipeline.store.upsert import insert_if_absent, upsert
 INVOICE_STAGE = "invoice"
 REFUSED_BY_OMIE = "refused_by_omie"  # the reason of the invoice issue Omie's refusal of IncluirOS opens
 PENDING = (InvoiceStatus.SUBMITTED.value, InvoiceStatus.PROCESSING.value)
-_LOOKUP_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -187,14 +187,13 @@ def list_invoices(connection: sa.Connection, account: str, statuses: Collection[
 
 def invoices_by_os_ids(connection: sa.Connection, account: str, os_ids: Iterable[int]) -> dict[int, Invoice]:
     """Invoices whose Omie OS is one of `os_ids`, by nCodOS."""
-    wanted = sorted(set(os_ids))
-    found: dict[int, Invoice] = {}
-    for start in range(0, len(wanted), _LOOKUP_CHUNK):
-        chunk = wanted[start : start + _LOOKUP_CHUNK]
-        query = sa.select(invoices).where(invoices.c.account == account, invoices.c.omie_os_id.in_(chunk))
-        for row in connection.execute(query).mappings():
-            found[row["omie_os_id"]] = _invoice(row)
-    return found
+    wanted = set(os_ids)
+    if not wanted:
+        return {}
+    query = sa.select(invoices).where(
+        invoices.c.account == account, listed_in(connection, invoices.c.omie_os_id, wanted)
+    )
+    return {row["omie_os_id"]: _invoice(row) for row in connection.execute(query).mappings()}
 
 
 def tracked_invoices(connection: sa.Connection, account: str) -> list[Invoice]:

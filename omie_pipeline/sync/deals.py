@@ -49,7 +49,7 @@ from omie_pipeline.domain.deal import (
     mask_raw_value,
     validate_deal_row,
 )
-from omie_pipeline.domain.deal_columns import clean_deal_rows
+from omie_pipeline.domain.deal_columns import DistinctReadings, clean_deal_rows
 from omie_pipeline.domain.money import CENT, MoneyFormatError, to_decimal
 from omie_pipeline.domain.text import without_control_characters
 from omie_pipeline.domain.timeutil import (
@@ -162,10 +162,11 @@ def pull_deals(
     since = None if full_refresh or previous is None else previous - overlap
     summary = PullSummary(source=source.description, full_refresh=full_refresh, since=since)
     newest = previous
+    readings = DistinctReadings()
     with collector_paused():
         for chunk in _chunks(source.read(since), WRITE_BATCH):
             summary.read += len(chunk)
-            batch = _versions_of(chunk, account, closed, horizon, max_amount)
+            batch = _versions_of(chunk, account, closed, horizon, max_amount, readings)
             for version in batch:
                 if (
                     version.moves_watermark
@@ -207,11 +208,19 @@ def _chunks(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
 
 
 def _versions_of(
-    chunk: Sequence[SourceRow], account: str, closed: frozenset[str], horizon: datetime, max_amount: Decimal
+    chunk: Sequence[SourceRow],
+    account: str,
+    closed: frozenset[str],
+    horizon: datetime,
+    max_amount: Decimal,
+    readings: DistinctReadings,
 ) -> list[_Version]:
     """The chunk's rows as versions: those that read cleanly as valid closed deals all at once
-    (`clean_deal_rows`), every other one through the model, which says what is wrong with it."""
-    clean = clean_deal_rows([source_row.values for source_row in chunk], account, max_amount=max_amount)
+    (`clean_deal_rows`, with what the pull's earlier chunks read), every other one through the model,
+    which says what is wrong with it."""
+    clean = clean_deal_rows(
+        [source_row.values for source_row in chunk], account, max_amount=max_amount, readings=readings
+    )
     versions = []
     for source_row, row in zip(chunk, clean, strict=True):
         if row is None or row["status"] not in closed or row["updated_at"] > horizon or source_row.problem:

@@ -183,15 +183,16 @@ def _deals_to_link(account: str, *, client_columns: bool) -> sa.Select:
     or -- until invoiced -- linked to a client the mirror no longer shows as an active holder of the
     document, or sharing a document whose deals are linked to different clients.
 
-    Each row has deal_id, updated_at, document and `previous_client`: the Omie id the deal is linked
-    to under its current document, if any; with `client_columns`, also document_kind and every client
+    Each row has deal_id, document and `previous_client`: the Omie id the deal is linked to under its
+    current document, if any; with `client_columns`, also updated_at, document_kind and every client
     column, which only registering a client in Omie reads (a wide row read for every deal to link was
     a third of SQLite's work in linking).
     """
     same_document = client_links.c.document == deals.c.document
-    columns = [deals.c.deal_id, deals.c.updated_at, deals.c.document]
+    columns = [deals.c.deal_id, deals.c.document]
     if client_columns:
-        columns += [deals.c.document_kind] + [deals.c[name] for name in CLIENT_COLUMNS if name != "document"]
+        columns += [deals.c.updated_at, deals.c.document_kind]
+        columns += [deals.c[name] for name in CLIENT_COLUMNS if name != "document"]
     previous = sa.case((same_document, client_links.c.codigo_cliente_omie), else_=None).label("previous_client")
     to_look_at = sa.or_(
         client_links.c.deal_id.is_(None),

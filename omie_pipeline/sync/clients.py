@@ -143,7 +143,7 @@ def link_clients(
     for group in _without_document(store, account):
         summary.deals += len(group)
         writes.add(None, group, _Outcome(issues=(_no_document(),)))
-    to_create: dict[str, list[Any]] = {}
+    to_create: list[str] = []
     with collector_paused():
         for groups in _by_document(store, account):
             with store.connect() as connection:
@@ -153,23 +153,21 @@ def link_clients(
                 summary.documents += 1
                 outcome = _choose(index.get(document, []), account, document)
                 if outcome is None:
-                    to_create[document] = group
+                    to_create.append(document)
                 else:
                     writes.add(document, group, outcome)
             collect_young()
         writes.flush()
-    creating = list(to_create)
-    (rng or random.Random()).shuffle(creating)
-    for document in creating:
-        group = to_create[document]
-        if _refused_and_unchanged(group, refused):
-            summary.awaiting_fix += len(group)
-            continue
+    (rng or random.Random()).shuffle(to_create)
+    for document in to_create:
         with store.connect() as connection:
-            registered = clients_with_document(connection, account, document)
             # Read again with the client's columns (the pages hold only what deciding from the mirror needs).
             group = deals_of_document_to_link(connection, account, document, client_columns=True)
+            registered = clients_with_document(connection, account, document)
         if not group:  # another run linked them meanwhile
+            continue
+        if _refused_and_unchanged(group, refused):
+            summary.awaiting_fix += len(group)
             continue
         outcome = _choose(registered, account, document)
         if outcome is None and _lost_their_client(group, gone):
@@ -209,9 +207,10 @@ def _without_document(store: Store, account: str) -> Iterator[list[Any]]:
 
 def _by_document(store: Store, account: str) -> Iterator[dict[str, list[Any]]]:
     """The deals to link that have a document, grouped by it, about `WRITE_BATCH` deals at a time (a
-    document's deals are never split): memory grows with the page, not with the deals to link. Deals
-    whose client must be registered in Omie are kept until the pages are read (each costs Omie calls);
-    the others are decided from the mirror and stored page by page."""
+    document's deals are never split): memory grows with the page, not with the deals to link. The
+    documents whose client must be registered in Omie are kept until the pages are read (each costs Omie
+    calls; its deals are read again, whole, then); the others are decided from the mirror and stored page
+    by page."""
     after = None
     while True:
         with store.connect() as connection:

@@ -6,11 +6,11 @@ Then, each phase timed in CPU seconds (`time.process_time`), with the statements
 store saw (SQLAlchemy `before_cursor_execute` and `commit` events; an executemany is one statement):
 
 - pull: `pull_deals` from the CSV (validation, deal and issue writes);
-- index: the client mirror as `refresh_client_index` stores it -- its `WRITE_BATCH` rows per
-  transaction -- seeded directly (no Omie listing): one client for each document of the deals
-  (every hundredth inactive, so that linking also records issues) and filler clients up to M in
-  all. Only the storing counts: making the rows up from the CSV stands in for Omie's listing and
-  is reported apart (`index_setup`);
+- index: the client mirror as `refresh_client_index` stores it -- `save_listed_clients`, its
+  `WRITE_BATCH` rows per transaction, the cycle collector paused -- seeded directly (no Omie
+  listing): one client for each document of the deals (every hundredth inactive, so that linking
+  also records issues) and filler clients up to M in all. Only the storing counts: making the rows
+  up from the CSV stands in for Omie's listing and is reported apart (`index_setup`);
 - link: `link_clients`; every document is in the mirror, so it makes no Omie call (checked);
 - report: `build_report` for every day;
 - files: `write_report` (HTML, CSV, XLSX, open items).
@@ -146,13 +146,14 @@ def main() -> None:
         write_csv(args.write_csv, args.deals)
         return
 
+    from omie_pipeline.collector import collector_paused
     from omie_pipeline.domain.timeutil import now_utc
     from omie_pipeline.omie import OmieClient
     from omie_pipeline.reports.build import build_report
     from omie_pipeline.reports.files import write_report
     from omie_pipeline.sources.csv_source import CsvDealSource
     from omie_pipeline.store import Store
-    from omie_pipeline.store.clients import save_omie_clients
+    from omie_pipeline.sync.client_index import save_listed_clients
     from omie_pipeline.sync.clients import link_clients
     from omie_pipeline.sync.deals import pull_deals
 
@@ -182,7 +183,7 @@ def main() -> None:
 
         with phase("pull"):
             pulled = pull_deals(CsvDealSource(csv_path), store, ACCOUNT, full_refresh=True, now=now)
-        with phase("index"):
+        with phase("index"), collector_paused():  # as `refresh_client_index` runs
             phases["index_setup"] = 0.0
             batches = mirror_rows(csv_path, args.clients, now)
             while True:
@@ -191,8 +192,7 @@ def main() -> None:
                 phases["index_setup"] += time.process_time() - made
                 if batch is None:
                     break
-                with store.begin() as connection:
-                    save_omie_clients(connection, batch)
+                save_listed_clients(store, batch)
         phases["index"] = round(phases["index"] - phases["index_setup"], 2)
         phases["index_setup"] = round(phases["index_setup"], 2)
         with phase("link"):

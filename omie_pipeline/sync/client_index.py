@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from omie_pipeline.collector import collect_young, collector_paused
 from omie_pipeline.domain.billing import billing_gaps
 from omie_pipeline.domain.documents import mask_document, normalise_document
 from omie_pipeline.domain.privacy import redact_cpfs
@@ -94,15 +95,16 @@ def refresh_client_index(
     summary = IndexSummary(full=full, since=since)
     counter = CallCounter(client)
     batch: list[dict] = []
-    for raw in _listed_records(client, since, page_size):
-        record = _readable(raw, summary)
-        if record is None:
-            continue
-        batch.append(_mirror_row(record, account, started))
-        if len(batch) >= WRITE_BATCH:
-            summary.listed += _save(store, batch)
-            batch = []
-    summary.listed += _save(store, batch)
+    with collector_paused():
+        for raw in _listed_records(client, since, page_size):
+            record = _readable(raw, summary)
+            if record is None:
+                continue
+            batch.append(_mirror_row(record, account, started))
+            if len(batch) >= WRITE_BATCH:
+                summary.listed += save_listed_clients(store, batch)
+                batch = []
+        summary.listed += save_listed_clients(store, batch)
     with store.begin() as connection:
         if full:
             unreadable = [
@@ -166,12 +168,16 @@ def _readable(raw: Any, summary: IndexSummary) -> ClientRecord | None:
         return None
 
 
-def _save(store: Store, rows: list[dict]) -> int:
+def save_listed_clients(store: Store, rows: list[dict]) -> int:
+    """Store a batch of listed clients in one transaction (a client listed twice: its last record), then free
+    what the batch left (`collect_young`: the listing runs with the cycle collector paused, as the pull does,
+    since a mirror of 200,000 clients is held in batches long enough to reach its oldest generation)."""
     if not rows:
         return 0
     unique = list({row["codigo_cliente_omie"]: row for row in rows}.values())
     with store.begin() as connection:
         save_omie_clients(connection, unique)
+    collect_young()
     return len(rows)
 
 

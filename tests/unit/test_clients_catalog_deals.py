@@ -14,10 +14,10 @@ from omie_pipeline.domain.taxes import Regime
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.models import CompanyRecord, ServiceRecord
 from omie_pipeline.sources import open_source
-from omie_pipeline.store.tables import deal_issues
+from omie_pipeline.store.tables import deal_issues, omie_clients
 from omie_pipeline.sync.catalog import service_changed_at, service_row, sync_catalog
 from omie_pipeline.sync.client_billing import omie_client_issues
-from omie_pipeline.sync.client_index import refresh_client_index
+from omie_pipeline.sync.client_index import refresh_client_index, save_listed_clients
 from omie_pipeline.sync.client_payload import client_input, client_problems
 from omie_pipeline.sync.clients import link_clients
 from omie_pipeline.sync.deals import pull_deals, watermark_key
@@ -95,6 +95,35 @@ def test_client_index_mirrors_omie_and_links_match_create_and_adopt(fake, store,
     created = [record for record in fake.clients.values() if record["codigo_cliente_omie"] != known]
     assert [record["cnpj_cpf"] for record in created] == [NEW_CNPJ]
     assert links.calls.get("IncluirCliente") == 1
+
+
+def test_a_client_listed_twice_in_one_batch_is_stored_as_its_last_record(store) -> None:
+    synced = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    first = {
+        "account": ACCOUNT,
+        "codigo_cliente_omie": 7,
+        "codigo_cliente_integracao": None,
+        "document": KNOWN_CNPJ,
+        "legal_name": "Antiga Ltda",
+        "trade_name": None,
+        "inactive": False,
+        "billing_gaps": None,
+        "changed_at": None,
+        "synced_at": synced,
+    }
+    other = {**first, "codigo_cliente_omie": 8, "document": NEW_CNPJ, "legal_name": "Outra Ltda"}
+
+    listed = save_listed_clients(store, [first, other, {**first, "legal_name": "Nova Ltda", "inactive": True}])
+
+    with store.connect() as connection:
+        stored = connection.execute(
+            sa.select(omie_clients.c.codigo_cliente_omie, omie_clients.c.legal_name, omie_clients.c.inactive).order_by(
+                omie_clients.c.codigo_cliente_omie
+            )
+        ).all()
+    assert listed == 3
+    assert [tuple(row) for row in stored] == [(7, "Nova Ltda", True), (8, "Outra Ltda", False)]
+    assert save_listed_clients(store, []) == 0
 
 
 def test_a_lost_incluircliente_answer_adopts_the_client_omie_registered(fake, store, tmp_path) -> None:

@@ -43,6 +43,15 @@ def save_deals(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int
     return upsert(connection, deals, list(rows), ["account", "deal_id"])
 
 
+def refresh_deal_statistics(connection: sa.Connection) -> None:
+    """Let SQLite's planner know the deals table as it now stands (`ANALYZE deals`, a few hundredths of a
+    second at 100,000 deals). Without statistics it reads an account's deals through the document index even
+    when the account is most of the table, a lookup per row where one pass would do: the report over 100,000
+    deals spent 0.1 CPU s more so. PostgreSQL gathers its own (autovacuum), so this is SQLite's alone."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("ANALYZE deals")
+
+
 def stored_versions(connection: sa.Connection, account: str, deal_ids: Iterable[str]) -> dict[str, datetime | None]:
     """`updated_at` of those of these deals that are already stored."""
     wanted = set(deal_ids)

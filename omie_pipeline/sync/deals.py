@@ -64,6 +64,7 @@ from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.deals import (
     IssueRecord,
     record_issues,
+    refresh_deal_statistics,
     resolve_issues_not_seen,
     save_deals,
     stored_versions,
@@ -176,9 +177,11 @@ def pull_deals(
                     newest = min(version.updated_at, moment)
             _store_batch(store, account, batch, summary, moment, horizon)
             collect_young()
-    if newest is not None and newest != previous:
-        with store.begin() as connection:
+    with store.begin() as connection:
+        if newest is not None and newest != previous:
             sync_state.set_datetime(connection, account, key, newest)
+        if summary.read:
+            refresh_deal_statistics(connection)
     summary.watermark = newest
     log.info(
         "deals from %s: %d read, %d closed (%d valid, %d invalid), %d reopened, %d not closed",

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from omie_pipeline.sources import CsvDealSource, open_source
 from omie_pipeline.store import Store, sync_state
 from omie_pipeline.store.deals import invalid_deals_without_issue, open_issues
+from omie_pipeline.store.report_queries import ClosingWindow, report_deal_rows
 from omie_pipeline.store.tables import deal_issues, deals
 from omie_pipeline.sync.deals import pull_deals, watermark_key
 
@@ -347,3 +349,27 @@ def test_a_watermark_left_in_the_future_is_set_right_by_reading_everything_once(
     assert pulled.watermark == datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
     with store.connect() as connection:
         assert sync_state.get_datetime(connection, ACCOUNT, watermark_key(source)) == pulled.watermark
+
+
+def test_after_a_pull_sqlite_reads_an_account_that_is_the_whole_table_in_one_pass(store: Store) -> None:
+    """Statistics gathered at the end of the pull let SQLite scan the deals for a report, rather than look each
+    one up through the document index; PostgreSQL gathers its own statistics."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL keeps its planner statistics itself (autovacuum)")
+    pull_deals(CsvDealSource(SAMPLE_CSV), store, ACCOUNT, now=NOW)
+    sent: list[tuple[str, tuple]] = []
+
+    def remember(_connection, _cursor, statement, parameters, _context, _many) -> None:
+        sent.append((statement, parameters))
+
+    with store.connect() as connection:
+        sa.event.listen(connection, "before_cursor_execute", remember)
+        for _batch in report_deal_rows(connection, ACCOUNT, ("won",), ClosingWindow()):
+            pass
+        sa.event.remove(connection, "before_cursor_execute", remember)
+        statistics = connection.exec_driver_sql("SELECT idx FROM sqlite_stat1 WHERE tbl = 'deals'").scalars().all()
+        [(statement, parameters)] = [(text, values) for text, values in sent if "FROM deals" in text]
+        plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+
+    assert "ix_deals_account_document" in statistics
+    assert "SCAN deals" in plan, plan

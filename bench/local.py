@@ -3,7 +3,8 @@
 Generates N deals (`sample_data.generate`, about N/3 clients, a few spoiled) into a CSV in a child
 process, so that the deals held in memory for the CSV do not count towards this process's peak.
 Then, each phase timed in CPU seconds (`time.process_time`), with the statements and commits the
-store saw (SQLAlchemy `before_cursor_execute` and `commit` events; an executemany is one statement):
+store saw (SQLAlchemy `before_cursor_execute` and `commit` events; an executemany is one statement,
+and so is each `COPY` of rows into PostgreSQL, which SQLAlchemy does not see):
 
 - pull: `pull_deals` from the CSV (validation, deal and issue writes);
 - index: the client mirror as `refresh_client_index` stores it -- `save_listed_clients`, its
@@ -69,11 +70,20 @@ class Counts:
     """Statements and commits the store's engine saw, by phase."""
 
     def __init__(self, engine: sa.Engine) -> None:
+        from omie_pipeline.store import upsert
+
         self.statements: Counter[str] = Counter()
         self.commits: Counter[str] = Counter()
         self.phase = "setup"
         sa.event.listen(engine, "before_cursor_execute", self._statement)
         sa.event.listen(engine, "commit", self._commit)
+        copy_into = upsert.copy_into
+
+        def counted_copy(*args) -> None:  # a COPY goes through the driver's cursor, past SQLAlchemy's events
+            self._statement()
+            copy_into(*args)
+
+        upsert.copy_into = counted_copy
 
     def _statement(self, *_args) -> None:
         self.statements[self.phase] += 1

@@ -169,6 +169,47 @@ def test_many_rows_upserted_in_one_statement_read_back_as_written(store: Store) 
     assert len(executions) == 2  # one statement per batch: an executemany, or one page of rows
 
 
+def test_any_text_survives_a_batch_and_two_batches_of_one_transaction_are_both_written(store: Store) -> None:
+    """An empty text stays empty and NULL stays NULL, whatever a text holds (the marker PostgreSQL's COPY
+    reads as NULL, quotes, separators, line breaks, accents); a second batch of the same transaction is
+    written too, and one that only inserts counts the rows it added."""
+    texts = ["", " ", "\\N", "\\", 'Aspas "duplas", vírgula; ponto', "linha 1\nlinha 2\r\nfim", "NULL", "São Paulo"]
+    base = {"account": "acme", "codigo_cliente_integracao": None, "billing_gaps": None, "changed_at": None}
+    first = [
+        {**base, "codigo_cliente_omie": n, "document": None, "legal_name": text, "trade_name": None, "inactive": False}
+        for n, text in enumerate(texts, start=1)
+    ] + [{**base, "codigo_cliente_omie": 99, "document": "", "legal_name": None, "trade_name": "", "inactive": True}]
+    later = [{**row, "legal_name": f"{row['legal_name']}!"} for row in first[:2]] + [
+        {
+            **base,
+            "codigo_cliente_omie": 100,
+            "document": None,
+            "legal_name": "Nova",
+            "trade_name": None,
+            "inactive": False,
+        }
+    ]
+
+    with store.begin() as connection:
+        written = upsert(
+            connection, omie_clients, [{**row, "synced_at": NOW} for row in first], ["account", "codigo_cliente_omie"]
+        )
+        added = upsert(
+            connection,
+            omie_clients,
+            [{**row, "synced_at": NOW} for row in later],
+            ["account", "codigo_cliente_omie"],
+            [],
+        )
+
+    with store.connect() as connection:
+        stored = {row.codigo_cliente_omie: row for row in connection.execute(sa.select(omie_clients))}
+    assert (written, added) == (len(first), 1)
+    assert [stored[n].legal_name for n in range(1, len(texts) + 1)] == texts  # the second batch left them be
+    assert (stored[99].document, stored[99].legal_name, stored[99].trade_name) == ("", None, "")
+    assert stored[1].trade_name is None and stored[100].legal_name == "Nova"
+
+
 def test_sqlite_keeps_moments_as_sqlalchemys_datetime_text_and_reads_them_back_in_utc() -> None:
     """The one-step SQLite processors write what SQLAlchemy's `DateTime` would (so stored moments
     compare and sort as before) and read back what it and `process_result_value` would."""

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from omie_pipeline.domain.timeutil import now_utc, to_sao_paulo
 from omie_pipeline.omie import errors
 from omie_pipeline.omie.models import ClientInput, OsRecord, OsStatusDetail
 from omie_pipeline.simulator.clock import parse_omie_date
@@ -188,7 +189,7 @@ def test_service_order_from_inclusion_to_cancellation(sim):
     with_documents = client.os_status(nCodOS=included.nCodOS, documents=True, fresh=True).ListaRpsNfse[0]
     assert with_documents.cUrlPdfDest.split("?")[0].endswith(".pdf") and with_documents.cUrlNfse
 
-    today = date.today()
+    today = to_sao_paulo(now_utc()).date()
     notes = list(client.list_nfse(today - timedelta(days=1), today + timedelta(days=1), nCodigoOS=included.nCodOS))
     assert [n.Cabecalho.cStatusNFSe for n in notes] == ["F"]
     document = client.get_nfse_document(notes[0].Cabecalho.nCodNF)
@@ -226,7 +227,7 @@ def test_nfse_listing_walks_pages_and_ends_on_an_empty_page(make_sim):
         ids.append(order.nCodOS)
     for order_id in ids:
         _wait_for_rps(client, order_id, "004")
-    today = date.today()
+    today = to_sao_paulo(now_utc()).date()  # Omie dates its notes in São Paulo, hours behind this machine's UTC
 
     notes = list(client.list_nfse(today, today + timedelta(days=1), page_size=2))
     nothing = list(client.list_nfse(today + timedelta(days=10), today + timedelta(days=11)))

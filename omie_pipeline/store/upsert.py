@@ -62,9 +62,7 @@ class _Prepared:
     a staging table and one `INSERT ... SELECT ... ON CONFLICT` from it (`copy_into`).
     """
 
-    head: str  # "INSERT INTO t (a, b) " ...
-    row: str  # ... "VALUES (?, ?)" (SQLite) or "SELECT a, b FROM <staging>" (PostgreSQL) ...
-    tail: str  # ... " ON CONFLICT ..."
+    sql: str  # "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT ..." (SQLite), "... SELECT a, b FROM staged ..."
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     staging: Staging | None  # PostgreSQL's, None on SQLite
@@ -78,9 +76,9 @@ class _Prepared:
         ]
         if self.staging is None:
             tuples = list(zip(*columns, strict=True))
-            return connection.exec_driver_sql(self.head + self.row + self.tail, tuples).rowcount
+            return connection.exec_driver_sql(self.sql, tuples).rowcount
         copy_into(connection, self.staging, columns)
-        return connection.exec_driver_sql(self.head + self.row + self.tail).rowcount
+        return connection.exec_driver_sql(self.sql).rowcount
 
 
 class _CopyNull:
@@ -171,7 +169,7 @@ def _prepared(
         return None
     processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
     if dialect.name == "sqlite":
-        return _Prepared(head, values, tail, order, processors, staging=None)
+        return _Prepared(head + values + tail, order, processors, staging=None)
     quote = dialect.identifier_preparer.quote
     name = quote(f"staged_{table.name}_{zlib.crc32(' '.join(order).encode()):08x}")
     listed = ", ".join(map(quote, order))
@@ -182,7 +180,7 @@ def _prepared(
     )
     # The CTE empties the staging table as its rows go in, so that a transaction can stage again.
     consumed = f"WITH staged AS (DELETE FROM {name} RETURNING {listed}) "
-    return _Prepared(consumed + head, f"SELECT {listed} FROM staged", tail, order, processors, staging=staging)
+    return _Prepared(f"{consumed}{head}SELECT {listed} FROM staged{tail}", order, processors, staging=staging)
 
 
 def insert_if_absent(connection: sa.Connection, table: sa.Table, row: Mapping[str, Any]) -> bool:

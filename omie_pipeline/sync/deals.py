@@ -177,10 +177,10 @@ def pull_deals(
                     newest = min(version.updated_at, moment)
             _store_batch(store, account, batch, summary, moment, horizon)
             collect_young()
-    with store.begin() as connection:
-        if newest is not None and newest != previous:
-            sync_state.set_datetime(connection, account, key, newest)
-        if summary.read:
+    if summary.read:  # only a row read moves the watermark; a pull that read none takes no write lock
+        with store.begin() as connection:
+            if newest is not None and newest != previous:
+                sync_state.set_datetime(connection, account, key, newest)
             refresh_deal_statistics(connection)
     summary.watermark = newest
     log.info(

@@ -389,12 +389,19 @@ def insert_intent(connection: sa.Connection, row: Mapping[str, Any]) -> bool:
     return insert_if_absent(connection, invoices, row)
 
 
-def claim(connection: sa.Connection, invoice_id: int, claimer: str, now: datetime, lease: timedelta) -> bool:
+def _same_invoice(invoice: Invoice) -> sa.ColumnElement[bool]:
+    """The row still holding this invoice. A row another run deleted (an intent dropped, a cancelled
+    note set aside) frees its id, which SQLite gives the next row inserted: the id alone could name
+    another deal's invoice."""
+    return sa.and_(invoices.c.id == invoice.id, invoices.c.idempotency_key == invoice.idempotency_key)
+
+
+def claim(connection: sa.Connection, invoice: Invoice, claimer: str, now: datetime, lease: timedelta) -> bool:
     """Take the invoice for sending when nobody holds it, or its holder's lease has run out."""
     statement = (
         sa.update(invoices)
         .where(
-            invoices.c.id == invoice_id,
+            _same_invoice(invoice),
             sa.or_(
                 invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease, invoices.c.claimed_by == claimer
             ),
@@ -404,22 +411,22 @@ def claim(connection: sa.Connection, invoice_id: int, claimer: str, now: datetim
     return connection.execute(statement).rowcount == 1
 
 
-def release(connection: sa.Connection, invoice_id: int, claimer: str) -> None:
-    statement = sa.update(invoices).where(invoices.c.id == invoice_id, invoices.c.claimed_by == claimer)
+def release(connection: sa.Connection, invoice: Invoice, claimer: str) -> None:
+    statement = sa.update(invoices).where(_same_invoice(invoice), invoices.c.claimed_by == claimer)
     connection.execute(statement.values(claimed_by=None, claimed_at=None))
 
 
-def delete_unsent_intent(connection: sa.Connection, invoice_id: int, claimer: str) -> bool:
+def delete_unsent_intent(connection: sa.Connection, invoice: Invoice, claimer: str) -> bool:
     """Drop an intent that never reached Omie (Omie refused it, or has nothing under its key)."""
     statement = sa.delete(invoices).where(
-        invoices.c.id == invoice_id, invoices.c.claimed_by == claimer, invoices.c.omie_os_id.is_(None)
+        _same_invoice(invoice), invoices.c.claimed_by == claimer, invoices.c.omie_os_id.is_(None)
     )
     return connection.execute(statement).rowcount == 1
 
 
-def update_claimed(connection: sa.Connection, invoice_id: int, claimer: str, values: Mapping[str, Any]) -> bool:
+def update_claimed(connection: sa.Connection, invoice: Invoice, claimer: str, values: Mapping[str, Any]) -> bool:
     """Write what the claim holder learned from Omie; False when the claim was lost meanwhile."""
-    statement = sa.update(invoices).where(invoices.c.id == invoice_id, invoices.c.claimed_by == claimer)
+    statement = sa.update(invoices).where(_same_invoice(invoice), invoices.c.claimed_by == claimer)
     return connection.execute(statement.values(**values)).rowcount == 1
 
 
@@ -504,7 +511,7 @@ def claim_resend(
     statement = (
         sa.update(invoices)
         .where(
-            invoices.c.id == invoice.id,
+            _same_invoice(invoice),
             invoices.c.status == InvoiceStatus.ERROR.value,
             invoices.c.billing_attempt == invoice.billing_attempt,
             sa.or_(invoices.c.claimed_by.is_(None), invoices.c.claimed_at < now - lease),
@@ -528,7 +535,7 @@ def set_aside_cancelled(connection: sa.Connection, invoice: Invoice, by: str, at
     the invoice is no longer the cancelled one read."""
     removed = connection.execute(
         sa.delete(invoices).where(
-            invoices.c.id == invoice.id,
+            _same_invoice(invoice),
             invoices.c.status == InvoiceStatus.CANCELLED.value,
             invoices.c.issue_number == invoice.issue_number,
         )
@@ -581,7 +588,7 @@ def change_status(
 
     False (and nothing written) when another writer changed the status first.
     """
-    statement = sa.update(invoices).where(invoices.c.id == invoice.id, invoices.c.status == invoice.status)
+    statement = sa.update(invoices).where(_same_invoice(invoice), invoices.c.status == invoice.status)
     changed = (
         connection.execute(statement.values(status=new_status, status_changed_at=at, **dict(values or {}))).rowcount
         == 1
@@ -595,17 +602,17 @@ def update_fields(connection: sa.Connection, invoice: Invoice, values: Mapping[s
     """Write fields without a status change, as long as the status is still the one read."""
     if not values:
         return False
-    statement = sa.update(invoices).where(invoices.c.id == invoice.id, invoices.c.status == invoice.status)
+    statement = sa.update(invoices).where(_same_invoice(invoice), invoices.c.status == invoice.status)
     return connection.execute(statement.values(**values)).rowcount == 1
 
 
-def reserve_check(connection: sa.Connection, invoice_id: int, now: datetime, interval: timedelta) -> bool:
+def reserve_check(connection: sa.Connection, invoice: Invoice, now: datetime, interval: timedelta) -> bool:
     """Reserve the right to ask Omie about this invoice now: True when no request for it was made
     in the last `interval` (Omie refuses the same id asked twice within its redundancy interval)."""
     statement = (
         sa.update(invoices)
         .where(
-            invoices.c.id == invoice_id,
+            _same_invoice(invoice),
             sa.or_(invoices.c.last_checked_at.is_(None), invoices.c.last_checked_at <= now - interval),
         )
         .values(last_checked_at=now)
@@ -613,17 +620,17 @@ def reserve_check(connection: sa.Connection, invoice_id: int, now: datetime, int
     return connection.execute(statement).rowcount == 1
 
 
-def set_portal_url(connection: sa.Connection, invoice_id: int, link: str | None) -> None:
+def set_portal_url(connection: sa.Connection, invoice: Invoice, link: str | None) -> None:
     """Keep the note's portal link (the prefeitura's page) as Omie last gave it; None keeps the one stored."""
     if link:
-        connection.execute(sa.update(invoices).where(invoices.c.id == invoice_id).values(portal_url=link))
+        connection.execute(sa.update(invoices).where(_same_invoice(invoice)).values(portal_url=link))
 
 
 def request_cancel(connection: sa.Connection, invoice: Invoice, reason: str, requested_by: str, at: datetime) -> bool:
     """Record who asked to cancel an issued invoice, when and why (the status stays `issued`)."""
     statement = (
         sa.update(invoices)
-        .where(invoices.c.id == invoice.id, invoices.c.status == InvoiceStatus.ISSUED.value)
+        .where(_same_invoice(invoice), invoices.c.status == InvoiceStatus.ISSUED.value)
         .values(cancel_reason=reason, cancel_requested_by=requested_by, cancel_requested_at=at)
     )
     if connection.execute(statement).rowcount != 1:
@@ -642,7 +649,7 @@ def request_cancel(connection: sa.Connection, invoice: Invoice, reason: str, req
 
 def withdraw_cancel(connection: sa.Connection, invoice: Invoice, at: datetime, detail: str) -> None:
     """Omie refused the cancellation: the invoice is plainly issued again; the event keeps the story."""
-    statement = sa.update(invoices).where(invoices.c.id == invoice.id, invoices.c.status == InvoiceStatus.ISSUED.value)
+    statement = sa.update(invoices).where(_same_invoice(invoice), invoices.c.status == InvoiceStatus.ISSUED.value)
     connection.execute(statement.values(cancel_reason=None, cancel_requested_by=None, cancel_requested_at=None))
     add_event(connection, invoice.account, invoice.deal_id, at, invoice.status, invoice.status, detail)
 

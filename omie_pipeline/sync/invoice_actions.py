@@ -148,13 +148,13 @@ def check_once(
     if invoice.omie_os_id is None:
         return None
     with store.begin() as connection:
-        if not reserve_check(connection, invoice.id, clock(), interval):
+        if not reserve_check(connection, invoice, clock(), interval):
             return None
     detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, fresh=True)
     observation = from_status_detail(detail)
     with store.begin() as connection:
         applied = apply_observation(connection, get_invoice_by_id(connection, invoice.id), observation, clock())
-        set_portal_url(connection, invoice.id, note_links(detail).portal)
+        set_portal_url(connection, invoice, note_links(detail).portal)
         return applied
 
 

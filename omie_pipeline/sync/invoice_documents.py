@@ -74,7 +74,7 @@ def fresh_links(
     links = note_links(detail)
     with store.begin() as connection:
         apply_observation(connection, get_invoice_by_id(connection, invoice.id), from_status_detail(detail), clock())
-        set_portal_url(connection, invoice.id, links.portal)
+        set_portal_url(connection, invoice, links.portal)
         return get_invoice_by_id(connection, invoice.id), links
 
 
@@ -199,7 +199,7 @@ def _reserve(
     """Wait, if need be, until the invoice may be asked about again, and take that turn."""
     for _attempt in range(RESERVE_ATTEMPTS):
         with store.begin() as connection:
-            if reserve_check(connection, invoice.id, clock(), interval):
+            if reserve_check(connection, invoice, clock(), interval):
                 return
             last = get_invoice_by_id(connection, invoice.id).last_checked_at
         wait = max((last + interval - clock()).total_seconds(), 0.05) if last else 0.05

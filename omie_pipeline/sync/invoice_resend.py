@@ -400,7 +400,7 @@ class _Resend(InvoiceSteps):
                 f"({observation.status.value}); nothing is billed again",
             )
             apply_observation(connection, invoice, observation, now)
-            release(connection, invoice.id, self.claimer)
+            release(connection, invoice, self.claimer)
         return DealResult(invoice.deal_id, Outcome.ADOPTED, "an earlier billing attempt went through; followed")
 
     def _refused(self, invoice: Invoice, attempt: int, step: str, refusal: errors.OmieError) -> DealResult:
@@ -409,7 +409,7 @@ class _Resend(InvoiceSteps):
         with self.store.begin() as connection:
             update_claimed(
                 connection,
-                invoice.id,
+                invoice,
                 self.claimer,
                 {
                     "last_error": f"{step}: {message}",

@@ -305,7 +305,7 @@ def _ask_status(
 ) -> bool:
     """One StatusOS for the invoice, when its id was not asked within the interval; True if answered."""
     with store.begin() as connection:
-        allowed = reserve_check(connection, invoice.id, clock(), settings.redundant_interval)
+        allowed = reserve_check(connection, invoice, clock(), settings.redundant_interval)
     if not allowed:
         summary.deferred.append(invoice.deal_id)
         return False

@@ -536,7 +536,7 @@ class _Run(InvoiceSteps):
             with self.store.begin() as connection:
                 invoice = get_invoice(connection, self.account, deal_id)
                 if invoice is not None:
-                    release(connection, invoice.id, self.claimer)
+                    release(connection, invoice, self.claimer)
         except Exception:  # the lease frees it anyway
             log.exception("deal %s: could not release its claim", deal_id)
 
@@ -568,7 +568,7 @@ class _Run(InvoiceSteps):
         # the deals it was sending (at most `workers`) for the lease, never the whole batch.
         with self.store.begin() as connection:
             for intent in intents:
-                release(connection, intent.invoice.id, self.claimer)
+                release(connection, intent.invoice, self.claimer)
         results.extend(
             self.each(
                 intents, lambda intent: self.send_new(intent, found, failed), lambda intent: intent.invoice.deal_id
@@ -602,7 +602,7 @@ class _Run(InvoiceSteps):
         invoice = intent.invoice
         key = invoice.idempotency_key
         with self.store.begin() as connection:
-            claimed = claim(connection, invoice.id, self.claimer, self.clock(), self.settings.claim_lease)
+            claimed = claim(connection, invoice, self.claimer, self.clock(), self.settings.claim_lease)
         if not claimed:
             return DealResult(invoice.deal_id, Outcome.SKIPPED, "another run took this intent over after the look-up")
         if key in found:
@@ -611,7 +611,7 @@ class _Run(InvoiceSteps):
             )
         if key in failed or "IncluirOS" in self.paused:
             with self.store.begin() as connection:
-                delete_unsent_intent(connection, invoice.id, self.claimer)
+                delete_unsent_intent(connection, invoice, self.claimer)
             failure = failed.get(key)
             if failure is None:
                 return self.waiting(invoice.deal_id, "IncluirOS", None, "the deal is sent on a later run")
@@ -705,7 +705,7 @@ class _Run(InvoiceSteps):
             return self.refused(invoice, refusal)
         except PAUSES as pause:
             with self.store.begin() as connection:  # Omie took nothing: the row goes, the deal waits under its key
-                delete_unsent_intent(connection, invoice.id, self.claimer)
+                delete_unsent_intent(connection, invoice, self.claimer)
             return self.waiting(
                 invoice.deal_id, "IncluirOS", pause, "Omie took nothing; the deal is sent on a later run"
             )
@@ -738,7 +738,7 @@ class _Run(InvoiceSteps):
         message = safe_message(refusal.faultstring or refusal.message)
         now = self.clock()
         with self.store.begin() as connection:
-            delete_unsent_intent(connection, invoice.id, self.claimer)
+            delete_unsent_intent(connection, invoice, self.claimer)
             add_event(
                 connection,
                 self.account,
@@ -770,7 +770,7 @@ class _Run(InvoiceSteps):
         now = self.clock()
         with self.store.begin() as connection:
             if not update_claimed(
-                connection, invoice.id, self.claimer, {"omie_os_id": os_id, "os_number": os_number or None}
+                connection, invoice, self.claimer, {"omie_os_id": os_id, "os_number": os_number or None}
             ):
                 raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
             add_event(connection, self.account, invoice.deal_id, now, invoice.status, invoice.status, detail)
@@ -823,7 +823,7 @@ class _Run(InvoiceSteps):
         now = self.clock()
         with self.store.begin() as connection:
             if not update_claimed(
-                connection, invoice.id, self.claimer, {"submitted_at": now, "claimed_by": None, "claimed_at": None}
+                connection, invoice, self.claimer, {"submitted_at": now, "claimed_by": None, "claimed_at": None}
             ):
                 raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
             add_event(
@@ -884,7 +884,7 @@ class _Run(InvoiceSteps):
         """The OS is invoiced (or cancelled) in Omie: take its exact state from StatusOS, never bill again."""
         interval = self.settings.redundant_interval
         with self.store.begin() as connection:
-            allowed = reserve_check(connection, invoice.id, self.clock(), interval)
+            allowed = reserve_check(connection, invoice, self.clock(), interval)
         if not allowed:
             self._release(invoice)
             return DealResult(
@@ -899,16 +899,16 @@ class _Run(InvoiceSteps):
             current = get_invoice_by_id(connection, invoice.id)
             values = {} if current.submitted_at else {"submitted_at": observation.invoiced_at or now}
             if values:
-                update_claimed(connection, invoice.id, self.claimer, values)
+                update_claimed(connection, invoice, self.claimer, values)
                 current = get_invoice_by_id(connection, invoice.id)
             add_event(connection, self.account, invoice.deal_id, now, current.status, current.status, how)
             apply_observation(connection, current, observation, now)
-            release(connection, invoice.id, self.claimer)
+            release(connection, invoice, self.claimer)
         return DealResult(invoice.deal_id, Outcome.ADOPTED, f"{how}; Omie status: {observation.status}")
 
     def _release(self, invoice: Invoice) -> None:
         with self.store.begin() as connection:
-            release(connection, invoice.id, self.claimer)
+            release(connection, invoice, self.claimer)
 
     # unfinished intents
 
@@ -918,7 +918,7 @@ class _Run(InvoiceSteps):
             mine = [
                 invoice
                 for invoice in resumable_intents(connection, self.account)
-                if claim(connection, invoice.id, self.claimer, now, self.settings.claim_lease)
+                if claim(connection, invoice, self.claimer, now, self.settings.claim_lease)
             ]
         if not mine:
             return []
@@ -977,7 +977,7 @@ class _Run(InvoiceSteps):
         """Omie holds nothing under the key: the earlier attempt never reached it. Start over."""
         now = self.clock()
         with self.store.begin() as connection:
-            if not delete_unsent_intent(connection, invoice.id, self.claimer):
+            if not delete_unsent_intent(connection, invoice, self.claimer):
                 raise ClaimLost(f"deal {invoice.deal_id}: another run took the invoice over")
             add_event(
                 connection,

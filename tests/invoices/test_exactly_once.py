@@ -106,7 +106,7 @@ def test_lost_include_answer_and_failed_look_up_wait_for_the_next_run(account: A
 def test_crash_after_the_intent_before_the_answer_is_stored(account: Account, monkeypatch) -> None:
     deal_ids = account.add_deals(3)
     crashed = crash_on(
-        monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "omie_os_id" in values, times=3
+        monkeypatch, "update_claimed", lambda connection, invoice, claimer, values: "omie_os_id" in values, times=3
     )
 
     summary = account.issue()
@@ -127,7 +127,7 @@ def test_killed_run_keeps_its_claim_until_the_lease_ends(account: Account, monke
     crash_on(
         monkeypatch,
         "update_claimed",
-        lambda connection, invoice_id, claimer, values: "omie_os_id" in values,
+        lambda connection, invoice, claimer, values: "omie_os_id" in values,
         error=HardCrash,
     )
     with pytest.raises(HardCrash):
@@ -167,7 +167,7 @@ def test_crash_after_the_os_before_invoicing(account: Account, monkeypatch) -> N
 def test_crash_after_invoicing_before_it_is_recorded(account: Account, monkeypatch) -> None:
     deal_ids = account.add_deals(2)
     crash_on(
-        monkeypatch, "update_claimed", lambda connection, invoice_id, claimer, values: "submitted_at" in values, times=2
+        monkeypatch, "update_claimed", lambda connection, invoice, claimer, values: "submitted_at" in values, times=2
     )
 
     summary = account.issue()
@@ -318,3 +318,35 @@ def test_a_duplicate_key_refused_in_http_200_in_another_wording_is_looked_up_and
     with account.store.connect() as connection:
         assert open_invoice_issues(connection, account.name, deal) == []
     finish(account, [deal])
+
+
+def test_an_intent_another_run_dropped_after_the_look_up_is_not_taken_for_the_row_that_reuses_its_id(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between its look-up and its send, a run's intent is free: another run may drop it (Omie holds
+    nothing under its key) and record a newer deal, which SQLite stores under the freed row id. The
+    first run must not claim that row as its intent, nor write its own OS into it."""
+    (first,) = account.add_deals(1)
+    send_new = issuing._Run.send_new
+    other_run: list[Any] = []
+
+    def another_run_first(run: Any, intent: Any, *args: Any) -> Any:
+        if run.claimer != "run-B" and not other_run:
+            (second,) = account.add_deals(1)
+            other_run.append(
+                issue_invoices(
+                    client_for(account.sim), account.store, account.name, claimer="run-B", only_deals=[second]
+                )
+            )
+        return send_new(run, intent, *args)
+
+    monkeypatch.setattr(issuing._Run, "send_new", another_run_first)
+    summary = account.issue()
+    monkeypatch.undo()
+
+    second = account.deal_ids[1]
+    assert other_run[0].of(first).outcome is Outcome.RESTARTED
+    assert other_run[0].of(second).outcome is Outcome.SUBMITTED
+    assert summary.of(first).outcome is Outcome.SKIPPED
+    assert account.orders_by_key()[account.invoice(second).idempotency_key] == [account.invoice(second).omie_os_id]
+    finish(account, [first, second])

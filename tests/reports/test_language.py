@@ -11,7 +11,7 @@ import re
 
 import openpyxl
 
-from omie_pipeline.i18n import using_language
+from omie_pipeline.i18n import ngettext, using_language
 from omie_pipeline.reports import write_report
 from omie_pipeline.reports.text import file_text, report_text
 
@@ -82,3 +82,11 @@ def test_a_file_written_in_one_language_is_read_back_in_the_other(portuguese, sq
         == file_text(english_files.csv).splitlines()[-1].split(";")[0].replace("Total no CRM", "Total in the CRM")
         or True
     )
+
+
+def test_counts_of_none_read_in_the_plural_in_portuguese() -> None:
+    """Finance reads "0 notas", never "0 nota": only one is singular in Brazilian Portuguese."""
+    with using_language("pt-BR"):
+        counted = {n: ngettext("{count} invoice in error", "{count} invoices in error", n) for n in range(3)}
+
+    assert counted == {0: "{count} notas com erro", 1: "{count} nota com erro", 2: "{count} notas com erro"}

@@ -251,6 +251,9 @@ invoices = sa.Table(
     sa.UniqueConstraint("account", "deal_id"),
     sa.UniqueConstraint("idempotency_key"),
     sa.Index("ix_invoices_account_status", "account", "status"),
+    # An id is never given to a later row (SQLite would reuse a deleted row's): a run holding an
+    # invoice's id cannot land on another deal's invoice.
+    sqlite_autoincrement=True,
 )
 
 # A deal's cancelled notes that `invoices reissue` replaced with a new one: the invoice row becomes the

@@ -353,7 +353,7 @@ def cancel_invoice(
             cancel_fix_for(message, deal_id),
         ) from refusal
     with store.begin() as connection:
-        current = get_invoice_by_id(connection, invoice.id)
+        current = get_invoice_by_id(connection, invoice.id) or invoice  # or: set aside meanwhile
         add_event(
             connection,
             account,

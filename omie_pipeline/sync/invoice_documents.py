@@ -75,7 +75,7 @@ def fresh_links(
     with store.begin() as connection:
         apply_observation(connection, get_invoice_by_id(connection, invoice.id), from_status_detail(detail), clock())
         set_portal_url(connection, invoice, links.portal)
-        return get_invoice_by_id(connection, invoice.id), links
+        return get_invoice_by_id(connection, invoice.id) or invoice, links  # or: set aside meanwhile
 
 
 def download_documents(

@@ -255,8 +255,15 @@ def _describe(invoice: Invoice, observation: Observation, new: InvoiceStatus) ->
     return f"{source}: {new.value}"
 
 
-def apply_observation(connection: sa.Connection, invoice: Invoice, observation: Observation, now: datetime) -> Applied:
-    """Bring the stored invoice in line with what Omie said (see the module docstring)."""
+def apply_observation(
+    connection: sa.Connection, invoice: Invoice | None, observation: Observation, now: datetime
+) -> Applied:
+    """Bring the stored invoice in line with what Omie said (see the module docstring).
+
+    `invoice` is None when its row went while Omie was being asked (a cancelled note set aside by a
+    reissue): the answer is about that note alone, so nothing stored is changed."""
+    if invoice is None:
+        return Applied.IGNORED
     current = InvoiceStatus(invoice.status)
     new = observation.status
     values = {

@@ -1,0 +1,62 @@
+"""An invoice row's id is never given to another row, on either backend: runs that read an invoice,
+call Omie and then write by that id can never land on a newer invoice that took a deleted row's id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+
+from omie_pipeline.store import Store, migrate
+from omie_pipeline.store.tables import invoices
+
+
+def _intent(deal_id: str) -> dict:
+    now = datetime.now(UTC)
+    return {
+        "account": "acme",
+        "deal_id": deal_id,
+        "idempotency_key": f"OS-{deal_id}",
+        "status": "submitted",
+        "gross_amount": Decimal("100.00"),
+        "net_amount": Decimal("100.00"),
+        "created_at": now,
+        "status_changed_at": now,
+    }
+
+
+def _id_after_deleting_the_newest(engine: sa.Engine) -> tuple[int, int]:
+    with engine.begin() as connection:
+        connection.execute(sa.insert(invoices), [_intent("D1"), _intent("D2")])
+        deleted = connection.execute(sa.select(sa.func.max(invoices.c.id))).scalar_one()
+        connection.execute(sa.delete(invoices).where(invoices.c.id == deleted))
+        connection.execute(sa.insert(invoices), [_intent("D3")])
+        newest = connection.execute(sa.select(invoices.c.id).where(invoices.c.deal_id == "D3")).scalar_one()
+    return deleted, newest
+
+
+def test_a_deleted_invoice_id_is_never_given_to_the_next_row(db_url: str) -> None:
+    store = Store(db_url)
+    deleted, newest = _id_after_deleting_the_newest(store.engine)
+    store.dispose()
+
+    assert newest > deleted
+
+
+def test_a_sqlite_store_migrated_from_the_earlier_schema_keeps_its_rows_and_stops_reusing_ids(tmp_path: Path) -> None:
+    engine = Store(f"sqlite:///{tmp_path / 'store.sqlite'}", auto_migrate=False).engine
+    command.upgrade(migrate.alembic_config(engine), "0008")
+    with engine.begin() as connection:
+        connection.execute(sa.insert(invoices), [_intent("D0")])
+
+    migrate.upgrade(engine)
+    deleted, newest = _id_after_deleting_the_newest(engine)
+    with engine.connect() as connection:
+        kept = connection.execute(sa.select(invoices.c.deal_id).order_by(invoices.c.id)).scalars().all()
+    engine.dispose()
+
+    assert newest > deleted
+    assert kept == ["D0", "D1", "D3"]

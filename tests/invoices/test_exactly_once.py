@@ -350,3 +350,27 @@ def test_an_intent_another_run_dropped_after_the_look_up_is_not_taken_for_the_ro
     assert summary.of(first).outcome is Outcome.SKIPPED
     assert account.orders_by_key()[account.invoice(second).idempotency_key] == [account.invoice(second).omie_os_id]
     finish(account, [first, second])
+
+
+def test_an_intent_another_run_dropped_and_recorded_again_is_not_sent_from_the_first_runs_look_up(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other run drops the intent and records the same deal again, under the same key, and sends
+    it. The first run's look-up is stale: it must not send that key a second time."""
+    (deal,) = account.add_deals(1)
+    send_new = issuing._Run.send_new
+    other_run: list[Any] = []
+
+    def another_run_first(run: Any, intent: Any, *args: Any) -> Any:
+        if run.claimer != "run-B" and not other_run:
+            other_run.append(issue_invoices(client_for(account.sim), account.store, account.name, claimer="run-B"))
+        return send_new(run, intent, *args)
+
+    monkeypatch.setattr(issuing._Run, "send_new", another_run_first)
+    summary = account.issue()
+    monkeypatch.undo()
+
+    assert [result.outcome for result in other_run[0].results] == [Outcome.RESTARTED, Outcome.SUBMITTED]
+    assert summary.of(deal).outcome is Outcome.SKIPPED
+    assert calls(account.sim)["IncluirOS"] == 1
+    finish(account, [deal])

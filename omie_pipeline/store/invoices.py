@@ -176,6 +176,16 @@ def get_invoice_by_id(connection: sa.Connection, invoice_id: int) -> Invoice | N
     return _invoice(connection.execute(sa.select(invoices).where(invoices.c.id == invoice_id)).mappings().first())
 
 
+def invoice_as_asked(connection: sa.Connection, invoice: Invoice) -> Invoice | None:
+    """The invoice's row now, if an answer Omie gave about `invoice` (as read before asking) still
+    speaks of it; None when the row went meanwhile (a cancelled note set aside by a reissue) or a
+    resend billed its OS again since (the answer is about the earlier billing)."""
+    current = get_invoice_by_id(connection, invoice.id)
+    if current is None or current.billing_attempt != invoice.billing_attempt:
+        return None
+    return current
+
+
 def list_invoices(connection: sa.Connection, account: str, statuses: Collection[str] | None = None) -> list[Invoice]:
     """The account's invoices (optionally only in `statuses`), oldest first."""
     query = sa.select(invoices).where(invoices.c.account == account)

@@ -33,6 +33,7 @@ from omie_pipeline.store.invoices import (
     add_event,
     get_invoice,
     get_invoice_by_id,
+    invoice_as_asked,
     request_cancel,
     reserve_check,
     set_portal_url,
@@ -153,7 +154,7 @@ def check_once(
     detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, fresh=True)
     observation = from_status_detail(detail)
     with store.begin() as connection:
-        applied = apply_observation(connection, get_invoice_by_id(connection, invoice.id), observation, clock())
+        applied = apply_observation(connection, invoice_as_asked(connection, invoice), observation, clock())
         set_portal_url(connection, invoice, note_links(detail).portal)
         return applied
 

@@ -33,6 +33,7 @@ from omie_pipeline.store.invoices import (
     Invoice,
     get_invoice,
     get_invoice_by_id,
+    invoice_as_asked,
     reserve_check,
     set_portal_url,
 )
@@ -73,7 +74,7 @@ def fresh_links(
     detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, documents=True, fresh=True)
     links = note_links(detail)
     with store.begin() as connection:
-        apply_observation(connection, get_invoice_by_id(connection, invoice.id), from_status_detail(detail), clock())
+        apply_observation(connection, invoice_as_asked(connection, invoice), from_status_detail(detail), clock())
         set_portal_url(connection, invoice, links.portal)
         return get_invoice_by_id(connection, invoice.id) or invoice, links  # or: set aside meanwhile
 

@@ -260,8 +260,8 @@ def apply_observation(
 ) -> Applied:
     """Bring the stored invoice in line with what Omie said (see the module docstring).
 
-    `invoice` is None when its row went while Omie was being asked (a cancelled note set aside by a
-    reissue): the answer is about that note alone, so nothing stored is changed."""
+    `invoice` is None when the answer no longer speaks of the stored row (see `invoice_as_asked`):
+    nothing stored is changed."""
     if invoice is None:
         return Applied.IGNORED
     current = InvoiceStatus(invoice.status)

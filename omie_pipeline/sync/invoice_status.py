@@ -50,6 +50,7 @@ from omie_pipeline.store.invoices import (
     Invoice,
     get_invoice,
     get_invoice_by_id,
+    invoice_as_asked,
     invoices_by_os_ids,
     pending_since,
     reserve_check,
@@ -222,6 +223,7 @@ def _walk(
     summary.listed.update({"ListarNFSEs": len(notes), "ListarOS": len(orders)})
     by_os = {order.nCodOS: order for order in orders if order.nCodOS is not None}
     unsettled: set[int] = set()
+    read_before_listing = {invoice.id: invoice for invoice in moving}
     with store.connect() as connection:
         matched = invoices_by_os_ids(connection, account, set(latest) | set(by_os))
     for os_id, invoice in matched.items():
@@ -236,7 +238,7 @@ def _walk(
         if observation is None:
             continue
         with store.begin() as connection:
-            current = get_invoice_by_id(connection, invoice.id)
+            current = invoice_as_asked(connection, read_before_listing.get(invoice.id, invoice))
             summary.count(apply_observation(connection, current, observation, started), observation)
             note = latest.get(os_id)
             if note is not None and observation.status is InvoiceStatus.ISSUED:
@@ -327,6 +329,6 @@ def _ask_status(
         summary.failed.append(invoice.deal_id)
         return False
     with store.begin() as connection:
-        current = get_invoice_by_id(connection, invoice.id)
+        current = invoice_as_asked(connection, invoice)
         summary.count(apply_observation(connection, current, observation, clock()), observation)
     return True

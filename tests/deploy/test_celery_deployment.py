@@ -268,13 +268,25 @@ class Deployment:
         return run.status if run else None
 
 
-def _wait_for(condition, timeout: float, what: str) -> None:
+def _wait_for(condition, timeout: float, what: str, story=None) -> None:
+    """Wait for `condition`; on timeout, fail with `story()` (where the runs stood) when given."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(1)
-    raise AssertionError(f"{what} not ready after {timeout} s")
+    raise AssertionError(f"{what} not ready after {timeout} s" + (f"\n{story()}" if story else ""))
+
+
+def _run_story(instance: dg.DagsterInstance, run_id: str, last: int = 40) -> str:
+    """The run's status and its last events: what a wait on the run shows when it times out."""
+    run = instance.get_run_by_id(run_id)
+    lines = [f"run {run_id}: {run.status.value if run else 'not found'}"]
+    for record in instance.get_records_for_run(run_id).records[-last:]:
+        entry = record.event_log_entry
+        kind = entry.dagster_event_type.value if entry.dagster_event_type else "log"
+        lines.append(f"  {kind} {entry.step_key or ''}: {(entry.user_message or '')[:200]}")
+    return "\n".join(lines)
 
 
 def _launch(deployment: Deployment, job: str, account: str) -> str:
@@ -449,7 +461,12 @@ def test_a_worker_killed_mid_emission_fails_the_run_and_the_retry_issues_nothing
     assert victim in deployment.worker_pids()
     os.kill(victim, signal.SIGKILL)  # the worker's process running the step dies mid-emission
     killed_at = time.time()
-    _wait_for(lambda: instance.get_run_by_id(first.run_id).status in FINAL, 120, "the killed run to end")
+    _wait_for(
+        lambda: instance.get_run_by_id(first.run_id).status in FINAL,
+        120,
+        "the killed run to end",
+        lambda: _run_story(instance, first.run_id),
+    )
     timeline = _step_timeline(instance, first.run_id, "nfse_invoices", killed_at)
     assert not _step_succeeded(instance, first.run_id, "nfse_invoices"), timeline
     assert instance.get_run_by_id(first.run_id).status == dg.DagsterRunStatus.FAILURE, timeline
@@ -457,7 +474,12 @@ def test_a_worker_killed_mid_emission_fails_the_run_and_the_retry_issues_nothing
     def retried() -> list[dg.DagsterRun]:
         return instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": first.run_id}))
 
-    _wait_for(lambda: retried() and retried()[0].status in FINAL, 180, "the retry to end")
+    _wait_for(
+        lambda: retried() and retried()[0].status in FINAL,
+        180,
+        "the retry to end",
+        lambda: _run_story(instance, retried()[0].run_id) if retried() else "no retry run launched",
+    )
     assert retried()[0].status == dg.DagsterRunStatus.SUCCESS
     assert victim not in _step_pids(instance, retried()[0].run_id)
     deployment.assert_one_os_per_deal_each_billed_once("acme")

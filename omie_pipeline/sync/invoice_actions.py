@@ -267,6 +267,17 @@ def already_cancelled(message: str) -> bool:
     return _ALREADY_CANCELLED.search(plain(message)) is not None
 
 
+def _status_after_refusal(
+    client: OmieClient, store: Store, account: str, deal_id: str, interval: timedelta, clock: Callable[[], datetime]
+) -> Invoice:
+    """The invoice once StatusOS was asked about it (when the interval allows and Omie answers)."""
+    try:
+        check_once(client, store, _load(store, account, deal_id), interval, clock)
+    except errors.OmieError as failure:  # the refusal stands; its status is read on the next refresh
+        log.warning("deal %s: StatusOS after the refused cancellation failed: %s", deal_id, failure.kind)
+    return _load(store, account, deal_id)
+
+
 def check_cancel_reason(reason: str) -> str:
     """The reason, stripped, or ValueError saying what is wrong with it."""
     text = " ".join((reason or "").split())
@@ -342,11 +353,24 @@ def cancel_invoice(
         )
     except (errors.RefusedError, errors.ValidationError, errors.NotFoundError) as refusal:
         message = safe_message(refusal.faultstring or refusal.message)
-        if already_cancelled(message):  # confirm rather than fail
-            check_once(client, store, _load(store, account, deal_id), interval, clock)
-            invoice = _load(store, account, deal_id)
-            return CancelResult(invoice, invoice.status == InvoiceStatus.CANCELLED, message)
-        current = _load(store, account, deal_id)  # read first: on SQLite a read inside the write would wait on it
+        # How Omie words "cancelled already" is unconfirmed: the note's own status decides, then the words.
+        current = _status_after_refusal(client, store, account, deal_id, interval, clock)
+        if current.status == InvoiceStatus.CANCELLED:
+            return CancelResult(
+                current,
+                True,
+                _("deal {deal}: Omie shows the note cancelled (its answer to CancelarOS: {message})").format(
+                    deal=deal_id, message=message
+                ),
+            )
+        if already_cancelled(message):
+            return CancelResult(
+                current,
+                False,
+                _(
+                    "deal {deal}: Omie says the note is cancelled already ({message}); the status refresh confirms it"
+                ).format(deal=deal_id, message=message),
+            )
         with store.begin() as connection:
             withdraw_cancel(connection, current, clock(), f"cancellation refused by Omie: {message}")
         raise CancelRefusedError(

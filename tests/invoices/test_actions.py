@@ -7,9 +7,11 @@ import time
 import pytest
 
 from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.omie import errors
 from omie_pipeline.store.invoices import events_of
 from omie_pipeline.sync.invoice_actions import (
     CancelNotAllowedError,
+    CancelRefusedError,
     InvoiceNotFoundError,
     WaitExit,
     already_cancelled,
@@ -168,6 +170,44 @@ def test_cancel_of_an_invoice_already_cancelled_in_omie_is_confirmed(account: Ac
     result = cancel(account, deal)
 
     assert result.confirmed and result.invoice.status == InvoiceStatus.CANCELLED
+
+
+def test_a_cancellation_refused_in_an_unknown_wording_asks_omie_before_it_is_withdrawn(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How Omie words "cancelled already" is unconfirmed: whatever the refusal says, the note's own
+    status decides. Cancelled in Omie's screens, refused in a wording of its own: confirmed."""
+    (deal,) = issued(account)
+    account.client.cancel_os(nCodOS=account.invoice(deal).omie_os_id)  # done in Omie's screens
+    time.sleep(REDUNDANT_SECONDS)
+
+    def refused(**_: object) -> None:
+        raise errors.RefusedError(
+            "Operação não permitida para a situação atual da Ordem de Serviço.", method="CancelarOS", status_code="1"
+        )
+
+    monkeypatch.setattr(account.client, "cancel_os", refused)
+    result = cancel(account, deal)
+
+    assert result.confirmed and result.invoice.status == InvoiceStatus.CANCELLED
+    assert result.invoice.cancel_reason == REASON
+
+
+def test_a_refused_cancellation_of_a_note_omie_still_shows_issued_is_withdrawn(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (deal,) = issued(account)
+    time.sleep(REDUNDANT_SECONDS)
+
+    def refused(**_: object) -> None:
+        raise errors.RefusedError("Cancelamento não permitido: ISS da nota já recolhido", method="CancelarOS")
+
+    monkeypatch.setattr(account.client, "cancel_os", refused)
+    with pytest.raises(CancelRefusedError, match="ISS da nota já recolhido"):
+        cancel(account, deal)
+
+    invoice = account.invoice(deal)
+    assert invoice.status == InvoiceStatus.ISSUED and not invoice.cancel_pending
 
 
 @pytest.mark.parametrize(

@@ -180,10 +180,8 @@ def invoice_as_asked(connection: sa.Connection, invoice: Invoice) -> Invoice | N
     """The invoice's row now, if an answer Omie gave about `invoice` (as read before asking) still
     speaks of it; None when the row went meanwhile (a cancelled note set aside by a reissue) or a
     resend billed its OS again since (the answer is about the earlier billing)."""
-    current = get_invoice_by_id(connection, invoice.id)
-    if current is None or current.billing_attempt != invoice.billing_attempt:
-        return None
-    return current
+    query = sa.select(invoices).where(_same_invoice(invoice), invoices.c.billing_attempt == invoice.billing_attempt)
+    return _invoice(connection.execute(query).mappings().first())
 
 
 def list_invoices(connection: sa.Connection, account: str, statuses: Collection[str] | None = None) -> list[Invoice]:
@@ -406,6 +404,16 @@ def _same_invoice(invoice: Invoice) -> sa.ColumnElement[bool]:
     return sa.and_(invoices.c.id == invoice.id, invoices.c.idempotency_key == invoice.idempotency_key)
 
 
+def _as_read(invoice: Invoice) -> sa.ColumnElement[bool]:
+    """The row still as `invoice` was read, in what a status answer speaks of: its status and its
+    billing (a resend raises `billing_attempt` and keeps the status `error`)."""
+    return sa.and_(
+        _same_invoice(invoice),
+        invoices.c.status == invoice.status,
+        invoices.c.billing_attempt == invoice.billing_attempt,
+    )
+
+
 def claim(connection: sa.Connection, invoice: Invoice, claimer: str, now: datetime, lease: timedelta) -> bool:
     """Take the invoice for sending when nobody holds it, or its holder's lease has run out."""
     statement = (
@@ -596,9 +604,9 @@ def change_status(
 ) -> bool:
     """Move the invoice from the status it was read in to `new_status`, with its event row.
 
-    False (and nothing written) when another writer changed the status first.
+    False (and nothing written) when another writer changed the status, or billed it again, first.
     """
-    statement = sa.update(invoices).where(_same_invoice(invoice), invoices.c.status == invoice.status)
+    statement = sa.update(invoices).where(_as_read(invoice))
     changed = (
         connection.execute(statement.values(status=new_status, status_changed_at=at, **dict(values or {}))).rowcount
         == 1
@@ -609,10 +617,10 @@ def change_status(
 
 
 def update_fields(connection: sa.Connection, invoice: Invoice, values: Mapping[str, Any]) -> bool:
-    """Write fields without a status change, as long as the status is still the one read."""
+    """Write fields without a status change, as long as the status and the billing are still the ones read."""
     if not values:
         return False
-    statement = sa.update(invoices).where(_same_invoice(invoice), invoices.c.status == invoice.status)
+    statement = sa.update(invoices).where(_as_read(invoice))
     return connection.execute(statement.values(**values)).rowcount == 1
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 
+from pydantic import ValidationError
+
 from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.domain.text import plain
 from omie_pipeline.domain.timeutil import now_utc
@@ -154,8 +156,10 @@ def check_once(
     detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, fresh=True)
     observation = from_status_detail(detail)
     with store.begin() as connection:
-        applied = apply_observation(connection, invoice_as_asked(connection, invoice), observation, clock())
-        set_portal_url(connection, invoice, note_links(detail).portal)
+        current = invoice_as_asked(connection, invoice)
+        applied = apply_observation(connection, current, observation, clock())
+        if current is not None:  # the link is of the note asked about, which may be set aside since
+            set_portal_url(connection, current, note_links(detail).portal)
         return applied
 
 
@@ -268,13 +272,30 @@ def already_cancelled(message: str) -> bool:
 
 
 def _status_after_refusal(
-    client: OmieClient, store: Store, account: str, deal_id: str, interval: timedelta, clock: Callable[[], datetime]
+    client: OmieClient,
+    store: Store,
+    account: str,
+    deal_id: str,
+    interval: timedelta,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
 ) -> Invoice:
-    """The invoice once StatusOS was asked about it (when the interval allows and Omie answers)."""
-    try:
-        check_once(client, store, _load(store, account, deal_id), interval, clock)
-    except errors.OmieError as failure:  # the refusal stands; its status is read on the next refresh
-        log.warning("deal %s: StatusOS after the refused cancellation failed: %s", deal_id, failure.kind)
+    """The invoice once StatusOS was asked about it, waiting out Omie's interval when the note was
+    asked about moments ago: the refusal's words alone do not say whether it is cancelled."""
+    for _attempt in range(2):
+        invoice = _load(store, account, deal_id)
+        try:
+            if check_once(client, store, invoice, interval, clock) is not None:
+                break
+        except (errors.OmieError, UnknownOmieStatusError, ValidationError) as failure:
+            # The refusal stands as Omie worded it; the note's status is read on the next refresh.
+            why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
+            log.warning("deal %s: StatusOS after the refused cancellation failed: %s", deal_id, why)
+            break
+        asked_at = _load(store, account, deal_id).last_checked_at
+        wait = (asked_at + interval - clock()).total_seconds() if asked_at else 0.0
+        log.info("deal %s: Omie was asked about this note moments ago; asking again in %.0f s", deal_id, wait)
+        sleep(max(wait, 0.05))
     return _load(store, account, deal_id)
 
 
@@ -354,7 +375,7 @@ def cancel_invoice(
     except (errors.RefusedError, errors.ValidationError, errors.NotFoundError) as refusal:
         message = safe_message(refusal.faultstring or refusal.message)
         # How Omie words "cancelled already" is unconfirmed: the note's own status decides, then the words.
-        current = _status_after_refusal(client, store, account, deal_id, interval, clock)
+        current = _status_after_refusal(client, store, account, deal_id, interval, clock, sleep)
         if current.status == InvoiceStatus.CANCELLED:
             return CancelResult(
                 current,

@@ -74,9 +74,12 @@ def fresh_links(
     detail = client.os_status(nCodOS=invoice.omie_os_id, with_messages=True, documents=True, fresh=True)
     links = note_links(detail)
     with store.begin() as connection:
-        apply_observation(connection, invoice_as_asked(connection, invoice), from_status_detail(detail), clock())
-        set_portal_url(connection, invoice, links.portal)
-        return get_invoice_by_id(connection, invoice.id) or invoice, links  # or: set aside meanwhile
+        current = invoice_as_asked(connection, invoice)
+        apply_observation(connection, current, from_status_detail(detail), clock())
+        if current is None:  # set aside or billed again meanwhile: the links are of the note asked about
+            return invoice, links
+        set_portal_url(connection, current, links.portal)
+        return get_invoice_by_id(connection, invoice.id), links
 
 
 def download_documents(
@@ -202,7 +205,8 @@ def _reserve(
         with store.begin() as connection:
             if reserve_check(connection, invoice, clock(), interval):
                 return
-            last = get_invoice_by_id(connection, invoice.id).last_checked_at
+            current = get_invoice_by_id(connection, invoice.id)  # None: set aside by a reissue meanwhile
+            last = current.last_checked_at if current is not None else None
         wait = max((last + interval - clock()).total_seconds(), 0.05) if last else 0.05
         log.info("deal %s: Omie was asked about this note moments ago; asking again in %.0f s", invoice.deal_id, wait)
         if on_wait is not None:

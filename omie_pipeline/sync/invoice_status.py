@@ -239,6 +239,9 @@ def _walk(
             continue
         with store.begin() as connection:
             current = invoice_as_asked(connection, read_before_listing.get(invoice.id, invoice))
+            if current is None:  # billed again or set aside while Omie listed: StatusOS settles what it is now
+                unsettled.add(invoice.id)
+                continue
             summary.count(apply_observation(connection, current, observation, started), observation)
             note = latest.get(os_id)
             if note is not None and observation.status is InvoiceStatus.ISSUED:

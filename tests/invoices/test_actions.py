@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
-from omie_pipeline.domain.invoice_status import InvoiceStatus
+from omie_pipeline.domain.invoice_status import InvoiceStatus, UnknownOmieStatusError
 from omie_pipeline.omie import errors
-from omie_pipeline.store.invoices import events_of
+from omie_pipeline.store.invoices import events_of, reserve_check
 from omie_pipeline.sync.invoice_actions import (
     CancelNotAllowedError,
     CancelRefusedError,
@@ -191,6 +192,47 @@ def test_a_cancellation_refused_in_an_unknown_wording_asks_omie_before_it_is_wit
 
     assert result.confirmed and result.invoice.status == InvoiceStatus.CANCELLED
     assert result.invoice.cancel_reason == REASON
+
+
+def test_a_refused_cancellation_waits_out_omies_interval_to_ask_the_notes_status(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StatusOS was asked about the note moments before the refusal: the command waits until Omie
+    may be asked again rather than judge the refusal by the store alone."""
+    (deal,) = issued(account)
+    account.client.cancel_os(nCodOS=account.invoice(deal).omie_os_id)  # done in Omie's screens
+    time.sleep(REDUNDANT_SECONDS)
+
+    def refused(**_: object) -> None:
+        invoice = account.invoice(deal)
+        with account.store.begin() as connection:  # a status refresh asks StatusOS just before the refusal
+            assert reserve_check(connection, invoice, datetime.now(UTC), account.interval)
+        raise errors.RefusedError("Operação não permitida para a situação atual da Ordem de Serviço.")
+
+    monkeypatch.setattr(account.client, "cancel_os", refused)
+    result = cancel(account, deal)
+
+    assert result.confirmed and result.invoice.status == InvoiceStatus.CANCELLED
+
+
+def test_a_refused_cancellation_whose_status_answer_cannot_be_read_is_still_withdrawn(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (deal,) = issued(account)
+    time.sleep(REDUNDANT_SECONDS)
+
+    def refused(**_: object) -> None:
+        raise errors.RefusedError("Cancelamento não permitido: ISS da nota já recolhido", method="CancelarOS")
+
+    def unreadable(**_: object) -> None:
+        raise UnknownOmieStatusError("cStatusRps 'X9' is not a status Omie documents")
+
+    monkeypatch.setattr(account.client, "cancel_os", refused)
+    monkeypatch.setattr(account.client, "os_status", unreadable)
+    with pytest.raises(CancelRefusedError, match="ISS da nota já recolhido"):
+        cancel(account, deal)
+
+    assert not account.invoice(deal).cancel_pending
 
 
 def test_a_refused_cancellation_of_a_note_omie_still_shows_issued_is_withdrawn(

@@ -324,8 +324,9 @@ def test_an_intent_another_run_dropped_after_the_look_up_is_not_taken_for_the_ro
     account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Between its look-up and its send, a run's intent is free: another run may drop it (Omie holds
-    nothing under its key) and record a newer deal, which SQLite stores under the freed row id. The
-    first run must not claim that row as its intent, nor write its own OS into it."""
+    nothing under its key) and record a newer deal, which SQLite would store under the freed row id
+    but for AUTOINCREMENT. The first run must not claim the newer row as its intent, nor write its own
+    OS into it."""
     (first,) = account.add_deals(1)
     send_new = issuing._Run.send_new
     other_run: list[Any] = []

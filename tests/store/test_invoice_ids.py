@@ -3,7 +3,8 @@ call Omie and then write by that id can never land on a newer invoice that took 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from omie_pipeline.store import Store, migrate
+from omie_pipeline.store.invoices import claim, delete_unsent_intent, get_invoice
 from omie_pipeline.store.tables import invoices
 
 
@@ -60,3 +62,19 @@ def test_a_sqlite_store_migrated_from_the_earlier_schema_keeps_its_rows_and_stop
 
     assert newest > deleted
     assert kept == ["D0", "D1", "D3"]
+
+
+def test_a_write_names_the_invoice_by_its_id_and_its_key(db_url: str) -> None:
+    """Whatever gave a run an invoice's id, it writes only to the row that still holds that invoice's key."""
+    store = Store(db_url)
+    with store.begin() as connection:
+        connection.execute(sa.insert(invoices), [_intent("D1")])
+        held = get_invoice(connection, "acme", "D1")
+    another = replace(held, idempotency_key="OS-D2")
+    now = datetime.now(UTC)
+    with store.begin() as connection:
+        taken = [claim(connection, invoice, "run-A", now, timedelta(minutes=5)) for invoice in (another, held)]
+        dropped = delete_unsent_intent(connection, another, "run-A")
+    store.dispose()
+
+    assert taken == [False, True] and dropped is False

@@ -231,7 +231,7 @@ def poll_invoice(
             return WaitResult(invoice, polls, time.monotonic() - started, False)
         remaining = deadline - time.monotonic()
         if invoice.omie_os_id is not None:
-            due = _seconds_until_allowed(invoice, interval, clock())
+            due = seconds_until_allowed(invoice, interval, clock())
             if due <= 0:
                 try:
                     asked = check_once(client, store, invoice, interval, clock)
@@ -257,7 +257,8 @@ def poll_invoice(
         invoice = _load(store, account, deal_id)
 
 
-def _seconds_until_allowed(invoice: Invoice, interval: timedelta, now: datetime) -> float:
+def seconds_until_allowed(invoice: Invoice, interval: timedelta, now: datetime) -> float:
+    """How long until Omie may be asked about the invoice again (0 or less: now)."""
     if invoice.last_checked_at is None:
         return 0.0
     return (invoice.last_checked_at + interval - now).total_seconds()
@@ -282,20 +283,16 @@ def _status_after_refusal(
 ) -> Invoice:
     """The invoice once StatusOS was asked about it, waiting out Omie's interval when the note was
     asked about moments ago: the refusal's words alone do not say whether it is cancelled."""
-    for _attempt in range(2):
-        invoice = _load(store, account, deal_id)
-        try:
-            if check_once(client, store, invoice, interval, clock) is not None:
-                break
-        except (errors.OmieError, UnknownOmieStatusError, ValidationError) as failure:
-            # The refusal stands as Omie worded it; the note's status is read on the next refresh.
-            why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
-            log.warning("deal %s: StatusOS after the refused cancellation failed: %s", deal_id, why)
-            break
-        asked_at = _load(store, account, deal_id).last_checked_at
-        wait = (asked_at + interval - clock()).total_seconds() if asked_at else 0.0
+    wait = seconds_until_allowed(_load(store, account, deal_id), interval, clock())
+    if wait > 0:
         log.info("deal %s: Omie was asked about this note moments ago; asking again in %.0f s", deal_id, wait)
-        sleep(max(wait, 0.05))
+        sleep(wait)
+    try:
+        check_once(client, store, _load(store, account, deal_id), interval, clock)
+    except (errors.OmieError, UnknownOmieStatusError, ValidationError) as failure:
+        # The refusal stands as Omie worded it; the note's status is read on the next refresh.
+        why = failure.kind if isinstance(failure, errors.OmieError) else type(failure).__name__
+        log.warning("deal %s: StatusOS after the refused cancellation failed: %s", deal_id, why)
     return _load(store, account, deal_id)
 
 

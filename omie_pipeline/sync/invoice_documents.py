@@ -37,7 +37,7 @@ from omie_pipeline.store.invoices import (
     reserve_check,
     set_portal_url,
 )
-from omie_pipeline.sync.invoice_actions import InvoiceActionError, InvoiceNotFoundError
+from omie_pipeline.sync.invoice_actions import InvoiceActionError, InvoiceNotFoundError, seconds_until_allowed
 from omie_pipeline.sync.invoice_links import NoteLinks, note_links
 from omie_pipeline.sync.invoice_observations import (
     apply_observation,
@@ -206,8 +206,7 @@ def _reserve(
             if reserve_check(connection, invoice, clock(), interval):
                 return
             current = get_invoice_by_id(connection, invoice.id)  # None: set aside by a reissue meanwhile
-            last = current.last_checked_at if current is not None else None
-        wait = max((last + interval - clock()).total_seconds(), 0.05) if last else 0.05
+        wait = max(seconds_until_allowed(current, interval, clock()), 0.05) if current else 0.05
         log.info("deal %s: Omie was asked about this note moments ago; asking again in %.0f s", invoice.deal_id, wait)
         if on_wait is not None:
             on_wait(wait)

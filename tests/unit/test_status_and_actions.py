@@ -19,6 +19,7 @@ from omie_pipeline.sync.invoice_actions import (
     check_once,
     poll_invoice,
     requested_invoice,
+    seconds_until_allowed,
     wait_for_invoice,
 )
 from omie_pipeline.sync.invoice_documents import (
@@ -153,6 +154,17 @@ def test_check_once_respects_omie_s_interval_per_os(books: Books) -> None:
 
     assert first is not None and second is None
     assert books.fake.calls["StatusOS"] == 1
+
+
+def test_the_wait_before_omie_may_be_asked_again_counts_from_the_last_question(books: Books) -> None:
+    deal_id, _ = _submitted(books)
+    never_asked = books.invoice(deal_id)
+    check_once(books.fake, books.store, never_asked, timedelta(minutes=1))
+    asked = books.invoice(deal_id)
+
+    assert seconds_until_allowed(never_asked, timedelta(minutes=1), asked.last_checked_at) == 0
+    assert seconds_until_allowed(asked, timedelta(minutes=1), asked.last_checked_at + timedelta(seconds=15)) == 45
+    assert seconds_until_allowed(asked, timedelta(minutes=1), asked.last_checked_at + timedelta(minutes=2)) < 0
 
 
 def test_cancel_an_issued_invoice_and_omie_confirms_it(books: Books) -> None:

@@ -5,11 +5,11 @@ billable Omie clients. Windows and intervals are short so that the whole life cy
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from omie_pipeline.store.catalog import list_services, replace_service_map
 from omie_pipeline.store.invoices import Invoice, get_invoice, list_invoices
 from omie_pipeline.store.tables import client_links, deals
 from omie_pipeline.sync.catalog import sync_catalog
+from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import InvoiceSteps, IssueSettings, IssueSummary, issue_invoices
 from omie_pipeline.sync.tax_rates import sync_tax_rates
 from support.simulated_omie import billable_clients, client_for, regime_of
@@ -30,6 +31,7 @@ ACCOUNT = "acme"
 PRODUCT = "CONSULTING-HOURS"
 SERVICE_INTEGRATION_CODE = "SRV-CONSULTORIA"  # IRRF 1.5 % and CSRF withheld: every tax path is exercised
 REDUNDANT_SECONDS = 0.5
+T = TypeVar("T")
 
 FAST = {
     "window_seconds": 2.0,
@@ -130,6 +132,30 @@ class Account:
                 "linked_at": now,
             },
         )
+
+    def refresh_while(self, deal_id: str, meanwhile: Callable[[], T]) -> T:
+        """Refresh the deal's status, running `meanwhile()` once after Omie answers its StatusOS and
+        before the answer is stored; returns what `meanwhile` returned."""
+        ask = self.client.os_status
+        done: list[T] = []
+
+        def answered_then_meanwhile(*args: Any, **kwargs: Any) -> Any:
+            answer = ask(*args, **kwargs)
+            if not done:
+                done.append(meanwhile())
+            return answer
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(self.client, "os_status", answered_then_meanwhile)
+            refresh_statuses(
+                self.client,
+                self.store,
+                self.name,
+                recheck_deal_ids=[deal_id],
+                settings=RefreshSettings(redundant_interval=timedelta(0)),
+            )
+        assert done, f"deal {deal_id}: the refresh never asked StatusOS"
+        return done[0]
 
     def issue(self, client: OmieClient | None = None, **overrides: Any) -> IssueSummary:
         return issue_invoices(client or self.client, self.store, self.name, settings=self.settings(**overrides))

@@ -3,7 +3,7 @@ on a new OS whose integration code is derived from the note's number; the cancel
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,6 @@ from omie_pipeline.domain.keys import invoice_idempotency_key
 from omie_pipeline.store.tables import deals, reissued_invoices
 from omie_pipeline.sync.invoice_actions import cancel_invoice, wait_for_invoice
 from omie_pipeline.sync.invoice_reissue import ReissueNotAllowedError, reissue_invoice
-from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome
 
 from .conftest import Account, calls, calls_since
@@ -94,33 +93,15 @@ def test_a_cancelled_note_of_a_deal_closed_again_is_reissued_on_request_under_a_
     assert "IncluirOS" not in calls_since(account.sim, before)
 
 
-def test_a_status_answer_about_the_cancelled_note_never_lands_on_the_note_reissued_meanwhile(
-    account: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_status_answer_about_the_cancelled_note_never_lands_on_the_note_reissued_meanwhile(account: Account) -> None:
     """A refresh asks StatusOS about the cancelled note; before its answer is stored, the deal is
     reissued. The answer belongs to the note set aside: the new note stays as its own calls left it,
     and the refresh goes on."""
     deal_id = _cancelled_deal(account)
-    ask = account.client.os_status
-    reissued = []
 
-    def reissued_while_asked(*args, **kwargs):
-        answer = ask(*args, **kwargs)
-        if not reissued:
-            reissued.append(reissue(account, deal_id))
-        return answer
+    reissued = account.refresh_while(deal_id, lambda: reissue(account, deal_id))
 
-    monkeypatch.setattr(account.client, "os_status", reissued_while_asked)
-    refresh_statuses(
-        account.client,
-        account.store,
-        account.name,
-        recheck_deal_ids=[deal_id],
-        settings=RefreshSettings(redundant_interval=timedelta(0)),
-    )
-    monkeypatch.undo()
-
-    assert reissued[0].outcome is Outcome.SUBMITTED
+    assert reissued.outcome is Outcome.SUBMITTED
     second = account.invoice(deal_id)
     assert second.issue_number == 2 and second.status == InvoiceStatus.SUBMITTED
     assert second.cancelled_at is None and second.cancel_reason is None

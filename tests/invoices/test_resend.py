@@ -22,7 +22,6 @@ from omie_pipeline.sync.invoice_resend import (
     resend_changed_invoices,
     resend_invoice,
 )
-from omie_pipeline.sync.invoice_status import RefreshSettings, refresh_statuses
 from omie_pipeline.sync.invoices import Outcome
 from support.simulated_omie import client_for
 
@@ -208,36 +207,19 @@ def test_a_retry_within_omies_interval_waits_it_out_and_ends_billed_in_the_same_
     _assert_one_os_one_note(account, deal_id)
 
 
-def test_a_refusal_read_before_a_resend_does_not_put_the_resent_invoice_back_in_error(
-    account: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_refusal_read_before_a_resend_does_not_put_the_resent_invoice_back_in_error(account: Account) -> None:
     """A status refresh asks about the refused note; before its answer is stored, the corrected
     invoice is billed again. That answer speaks of the first billing: the second one stays in hand."""
     deal_id = _refused_deal(account)
     _correct_crm_zip(account, deal_id)
-    ask = account.client.os_status
-    resent: list[dict[str, Outcome]] = []
 
-    def resent_while_asked(*args: Any, **kwargs: Any) -> Any:
-        answer = ask(*args, **kwargs)
-        if not resent:
-            time.sleep(REDUNDANT_SECONDS)  # Omie answers the same question again only after its interval
-            resent.append(
-                {r.deal_id: r.outcome for r in resend_changed_invoices(account.steps(client_for(account.sim)))}
-            )
-        return answer
+    def resend() -> dict[str, Outcome]:
+        time.sleep(REDUNDANT_SECONDS)  # Omie answers the same question again only after its interval
+        return {r.deal_id: r.outcome for r in resend_changed_invoices(account.steps(client_for(account.sim)))}
 
-    monkeypatch.setattr(account.client, "os_status", resent_while_asked)
-    refresh_statuses(
-        account.client,
-        account.store,
-        account.name,
-        recheck_deal_ids=[deal_id],
-        settings=RefreshSettings(redundant_interval=timedelta(0)),
-    )
-    monkeypatch.undo()
+    resent = account.refresh_while(deal_id, resend)
 
-    assert resent == [{deal_id: Outcome.RESENT}]
+    assert resent == {deal_id: Outcome.RESENT}
     invoice = account.invoice(deal_id)
     assert invoice.billing_attempt == 2 and invoice.status == InvoiceStatus.PROCESSING
     assert _settle(account, deal_id).status == InvoiceStatus.ISSUED
